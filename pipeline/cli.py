@@ -1,0 +1,142 @@
+"""The ``storywatch`` command line.
+
+Each sub-command parses its flags here and calls into the module that owns the work;
+imports are lazy so that ``storywatch validate`` does not pay for importing Beam.
+User mistakes raise ``UserError`` and are printed without a traceback (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipeline.errors import UserError
+
+DEFAULT_WATCHLISTS = Path("watchlists")
+
+
+def _add_watchlists(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--watchlists", type=Path, default=DEFAULT_WATCHLISTS, metavar="DIR",
+                        help="directory of watchlist YAML files (default: %(default)s)")
+
+
+# --- watchlists ----------------------------------------------------------------------
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from pipeline.config.watchlists import load_watchlists
+
+    watchlists = load_watchlists(args.watchlists)
+    print(f"{args.watchlists}: ok: {len(watchlists.entities)} entities, {len(watchlists.topics)} topics, "
+          f"{len(watchlists.storylines)} storylines")
+    return 0
+
+
+def _cmd_match(args: argparse.Namespace) -> int:
+    raise UserError("storywatch match: not available yet")
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    raise UserError("storywatch eval: not available yet")
+
+
+# --- pipeline ------------------------------------------------------------------------
+
+def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    raise UserError("storywatch run: not available yet")
+
+
+def _cmd_replay(args: argparse.Namespace, beam_args: list[str]) -> int:
+    raise UserError("storywatch replay: not available yet")
+
+
+def _cmd_eval_alerts(args: argparse.Namespace) -> int:
+    raise UserError("storywatch eval-alerts: not available yet")
+
+
+# --- feeds and seeds -----------------------------------------------------------------
+
+def _cmd_feeds_import(args: argparse.Namespace) -> int:
+    raise UserError("storywatch feeds import: not available yet")
+
+
+def _cmd_seed(args: argparse.Namespace) -> int:
+    raise UserError("storywatch seed: not available yet")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="storywatch", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check watchlist files; exit 2 with FILE:LINE problems")
+    _add_watchlists(p)
+    p.set_defaults(handler=_cmd_validate)
+
+    p = sub.add_parser("match", help="match articles (JSONL) against the watchlists")
+    p.add_argument("--input", type=Path, required=True, metavar="ARTICLES.jsonl")
+    p.add_argument("--output", type=Path, metavar="OUT.jsonl", help="default: standard output")
+    _add_watchlists(p)
+    p.set_defaults(handler=_cmd_match)
+
+    p = sub.add_parser("eval", help="precision/recall/F1 of the matcher on labeled JSONL")
+    p.add_argument("--input", type=Path, required=True, metavar="LABELED.jsonl")
+    _add_watchlists(p)
+    p.set_defaults(handler=_cmd_eval)
+
+    p = sub.add_parser("run", help="poll the feed list live and alert until interrupted")
+    _add_watchlists(p)
+    p.set_defaults(handler=_cmd_run, beam=True)
+
+    p = sub.add_parser("replay", help="run the pipeline over recorded feeds or articles")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--feeds", type=Path, metavar="DIR", help="folder of recorded feed files")
+    source.add_argument("--input", type=Path, metavar="ARTICLES.jsonl", help="recorded articles")
+    p.add_argument("--alerts-out", type=Path, metavar="ALERTS.jsonl")
+    _add_watchlists(p)
+    p.set_defaults(handler=_cmd_replay, beam=True)
+
+    p = sub.add_parser("eval-alerts", help="alert precision, development recall and duplicate alerts")
+    p.add_argument("--input", type=Path, required=True, metavar="LABELED.jsonl")
+    _add_watchlists(p)
+    p.set_defaults(handler=_cmd_eval_alerts)
+
+    p = sub.add_parser("feeds", help="manage the feed list")
+    feeds_sub = p.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    q = feeds_sub.add_parser("import", help="import an OPML file into the feed list")
+    q.add_argument("opml", type=Path, metavar="FILE.opml")
+    q.add_argument("--feeds-file", type=Path, default=DEFAULT_WATCHLISTS / "feeds.yaml")
+    q.set_defaults(handler=_cmd_feeds_import)
+
+    p = sub.add_parser("seed", help="draft a watchlist from one seed article")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--out", type=Path, metavar="DRAFT.yaml")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--check", type=Path, metavar="LABELED.jsonl")
+    p.add_argument("--check-feeds", type=Path, metavar="DIR")
+    _add_watchlists(p)
+    p.set_defaults(handler=_cmd_seed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "beam", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if getattr(args, "beam", False):
+            return args.handler(args, extra)
+        return args.handler(args)
+    except UserError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Watchlists: entities (with aliases and transliterations), topics, and storyline rules.
+
+A watchlist directory holds any number of ``*.yaml`` files, each with optional
+``entities``, ``topics`` and ``storylines`` lists; ``feeds.yaml`` and ``subscribers.yaml``
+are other config kinds and are skipped; ``drafts/`` is not loaded. Entity and topic ids
+share one namespace and are the "refs" that storyline rules name.
+
+A rule is satisfied when every ``all_of`` group has at least one ref found, at least one
+``any_of`` ref is found (if any are listed), and no ``none_of`` ref is found; with
+``within_words`` the refs that satisfy it must lie within that many words of each other
+in one field.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pipeline.config import LineMap, load_model
+from pipeline.errors import ConfigError
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+OTHER_CONFIG_FILES = frozenset({"feeds.yaml", "subscribers.yaml"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Entity(_Strict):
+    """Something the news names: a person, organisation, place, product or event."""
+
+    id: str = Field(pattern=ID_PATTERN, description="lower-case slug, e.g. elon-musk")
+    kind: Literal["person", "org", "place", "product", "event"]
+    name: str = Field(min_length=1, description="canonical name")
+    aliases: list[str] = Field(default_factory=list, description="other names in the same script")
+    transliterations: list[str] = Field(default_factory=list,
+                                        description="spellings in other scripts or romanisations")
+    negative_contexts: list[str] = Field(default_factory=list,
+                                         description="phrases that veto a hit when they appear near it")
+    fuzzy: bool = Field(True, description="allow fuzzy rescue of misspelt mentions")
+    new: bool = Field(False, description="proposed by `storywatch seed`, not yet in any watchlist")
+
+    @field_validator("aliases", "transliterations", "negative_contexts")
+    @classmethod
+    def _no_blank(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value.strip():
+                raise ValueError("empty string in list; remove it")
+        return values
+
+
+class Topic(_Strict):
+    """A theme given as literal terms and/or regular expressions (case-insensitive)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    description: str = ""
+    terms: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list, description="Python regular expressions")
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}; escape special "
+                                 "characters with a backslash") from None
+        return patterns
+
+    @model_validator(mode="after")
+    def _has_something(self) -> "Topic":
+        if not self.terms and not self.patterns:
+            raise ValueError(f"topic '{self.id}' has neither terms nor patterns; add at least one")
+        return self
+
+
+class Rule(_Strict):
+    """Boolean rule over refs (entity or topic ids); see the module docstring."""
+
+    all_of: list[list[str]] = Field(default_factory=list,
+                                    description="groups that must all be satisfied; a group needs any one of its refs")
+    any_of: list[str] = Field(default_factory=list)
+    none_of: list[str] = Field(default_factory=list)
+    within_words: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Rule":
+        if not self.all_of and not self.any_of:
+            raise ValueError("a rule needs an all_of or an any_of group")
+        if any(not group for group in self.all_of):
+            raise ValueError("empty group in all_of; list at least one ref in each group")
+        return self
+
+    def refs(self) -> list[tuple[str, str]]:
+        """(location, ref) pairs for every ref the rule names."""
+        out = []
+        for index, group in enumerate(self.all_of):
+            out += [(f"all_of.{index}", ref) for ref in group]
+        out += [("any_of", ref) for ref in self.any_of]
+        out += [("none_of", ref) for ref in self.none_of]
+        return out
+
+
+class Storyline(_Strict):
+    """A story to follow: a rule over entities and topics and a score threshold."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=1)
+    description: str = ""
+    rule: Rule
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class WatchlistFile(_Strict):
+    """The contents of one watchlist YAML file."""
+
+    entities: list[Entity] = Field(default_factory=list)
+    topics: list[Topic] = Field(default_factory=list)
+    storylines: list[Storyline] = Field(default_factory=list)
+
+
+class Watchlists(_Strict):
+    """All watchlist files of a directory, merged and cross-checked."""
+
+    entities: tuple[Entity, ...] = ()
+    topics: tuple[Topic, ...] = ()
+    storylines: tuple[Storyline, ...] = ()
+
+    def entity(self, entity_id: str) -> Entity | None:
+        return next((e for e in self.entities if e.id == entity_id), None)
+
+    def storyline(self, storyline_id: str) -> Storyline | None:
+        return next((s for s in self.storylines if s.id == storyline_id), None)
+
+
+def watchlist_files(directory: Path) -> list[Path]:
+    """The watchlist files of a directory, sorted, without feeds/subscribers configs."""
+    return sorted(p for p in directory.glob("*.y*ml")
+                  if p.suffix in (".yaml", ".yml") and p.name not in OTHER_CONFIG_FILES)
+
+
+def load_watchlists(directory: Path | str = "watchlists") -> Watchlists:
+    """Load and cross-check every watchlist file in ``directory``.
+
+    Collects every problem of every file (syntax, schema, duplicate ids, unknown refs)
+    and raises one ConfigError listing them all as ``FILE:LINE: ...``.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}:1: watchlist directory not found; pass --watchlists DIR")
+    files = watchlist_files(directory)
+    if not files:
+        raise ConfigError(f"{directory}:1: no *.yaml watchlist files here; add entities and storylines")
+    problems: list[str] = []
+    loaded: list[tuple[Path, WatchlistFile, LineMap]] = []
+    for path in files:
+        try:
+            model, lines = load_model(path, WatchlistFile, empty_ok=True)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        loaded.append((path, model, lines))
+
+    seen: dict[str, str] = {}
+    for path, model, lines in loaded:
+        for section in ("entities", "topics", "storylines"):
+            namespace = "storyline" if section == "storylines" else "ref"
+            for index, item in enumerate(getattr(model, section)):
+                key = f"{namespace}:{item.id}"
+                where = f"{path}:{lines.line_of((section, index, 'id'))}"
+                if key in seen:
+                    problems.append(f"{where}: duplicate id '{item.id}' (first defined at {seen[key]}); "
+                                    "rename one of them")
+                else:
+                    seen[key] = where
+
+    known = {key.split(":", 1)[1] for key in seen if key.startswith("ref:")}
+    for path, model, lines in loaded:
+        for index, storyline in enumerate(model.storylines):
+            for location, ref in storyline.rule.refs():
+                if ref not in known:
+                    parts = tuple(int(p) if p.isdigit() else p for p in location.split("."))
+                    line = lines.line_of(("storylines", index, "rule") + parts)
+                    problems.append(f"{path}:{line}: storyline '{storyline.id}' names unknown entity or "
+                                    f"topic '{ref}' in rule.{location}; define it under entities: or "
+                                    "topics:, or fix the spelling")
+    if problems:
+        raise ConfigError(*problems)
+    return Watchlists(
+        entities=tuple(e for _, m, _ in loaded for e in m.entities),
+        topics=tuple(t for _, m, _ in loaded for t in m.topics),
+        storylines=tuple(s for _, m, _ in loaded for s in m.storylines),
+    )
