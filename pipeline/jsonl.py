@@ -1,0 +1,127 @@
+"""Articles as JSON lines: the input of ``match``, ``eval``, ``eval-alerts`` and replays.
+
+A line carries at least ``id`` and ``title``; ``summary``, ``body``, ``url``, ``published``,
+``outlet``, ``language`` and ``feed_id`` are optional, other fields are ignored (labels
+stay with the caller). ``published`` may be ISO 8601, a date (``2024-10-25``), a month
+(``2024-11``) or null; without a usable date the article's ``published_at`` falls back to
+``default_time`` and is flagged ``published_is_estimated``.
+
+>>> a = article_from_json({"id": "H1", "title": "Musk met Putin", "published": "2024-11"})
+>>> a.article_id, a.published_at.isoformat(), a.published_is_estimated
+('H1', '2024-11-01T00:00:00+00:00', False)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from pipeline.errors import UserError
+from pipeline.records import Article
+
+UTC = dt.timezone.utc
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_YEAR = re.compile(r"^(\d{4})$")
+
+
+class BadLine(ValueError):
+    """A JSONL line that is not a usable article; the message says why."""
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """Parse an ISO 8601 timestamp, date, month or year into UTC; None if unusable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if m := _MONTH.match(text):
+        return dt.datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC)
+    if m := _YEAR.match(text):
+        return dt.datetime(int(m[1]), 1, 1, tzinfo=UTC)
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _text(obj: dict, key: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadLine(f"field '{key}' must be a string, got {type(value).__name__}")
+    return value
+
+
+def article_from_json(obj: Any, *, default_time: dt.datetime = EPOCH) -> Article:
+    """Build an Article from one decoded JSON object; raise BadLine if it is unusable."""
+    if not isinstance(obj, dict):
+        raise BadLine(f"expected a JSON object, got {type(obj).__name__}")
+    article_id = obj.get("id", obj.get("article_id"))
+    if article_id is None or (isinstance(article_id, str) and not article_id.strip()):
+        raise BadLine("missing field 'id'")
+    if not isinstance(article_id, (str, int)) or isinstance(article_id, bool):
+        raise BadLine("field 'id' must be a string or number")
+    title = _text(obj, "title")
+    if not title.strip():
+        raise BadLine("missing field 'title'")
+    summary, body = _text(obj, "summary"), _text(obj, "body")
+    url = _text(obj, "url")
+    published = parse_time(obj.get("published", obj.get("published_at")))
+    first_seen = parse_time(obj.get("first_seen_at")) or published or default_time
+    content_hash = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:16]
+    return Article(
+        article_id=str(article_id),
+        feed_id=_text(obj, "feed_id"),
+        url=url,
+        canonical_url=_text(obj, "canonical_url") or url,
+        title=title,
+        summary=summary,
+        published_at=published or first_seen,
+        first_seen_at=first_seen,
+        outlet=_text(obj, "outlet"),
+        language=_text(obj, "language"),
+        content_hash=content_hash,
+        published_is_estimated=published is None,
+        body=body,
+    )
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
+    """Yield (line number, decoded object or BadLine) for each non-blank line."""
+    try:
+        handle = path.open(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UserError(f"{path}:1: cannot read input ({exc.strerror}); check the path") from None
+    with handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield lineno, BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})")
+
+
+def read_articles(path: Path, *, default_time: dt.datetime = EPOCH
+                  ) -> Iterator[tuple[int, dict, Article | BadLine]]:
+    """Yield (line number, raw object, Article or BadLine) for each line of an articles file."""
+    for lineno, obj in read_jsonl(path):
+        if isinstance(obj, BadLine):
+            yield lineno, {}, obj
+            continue
+        try:
+            yield lineno, obj, article_from_json(obj, default_time=default_time)
+        except BadLine as exc:
+            yield lineno, obj if isinstance(obj, dict) else {}, exc
