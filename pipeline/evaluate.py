@@ -1,0 +1,212 @@
+"""Scoring storyline predictions against labels: per-storyline and micro P/R/F1.
+
+Two layers, both pure Python:
+
+- ``score(gold, predicted, storyline_ids)`` compares two ``{item_id: {storyline_id, ...}}``
+  maps and returns a ``Report``. It knows nothing about the matcher, so any component
+  that predicts storylines (the matcher, ``storywatch seed --check`` after mapping its
+  drafts to shipped storylines) can reuse it. This API is stable: keep the names.
+- ``evaluate_matcher(matcher, labeled_path)`` runs a ``Matcher`` over a labeled JSONL file
+  (lines with ``id``, ``title``, ``summary``, ... and ``labels``: a list of storyline ids)
+  and returns the same ``Report`` with every false positive and miss listed with its
+  evidence (for a miss: the entities and topics that *were* found, so the reason shows).
+
+>>> r = score({"a": {"s1"}, "b": set()}, {"a": {"s1"}, "b": {"s1"}}, ["s1"])
+>>> r.micro.tp, r.micro.fp, r.micro.fn, round(r.micro.precision, 2), r.micro.recall
+(1, 1, 0, 0.5, 1.0)
+>>> [(m.item_id, m.storyline_id, m.kind) for m in r.mistakes]
+[('b', 's1', 'false_positive')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from pipeline.records import Article, Evidence
+
+if TYPE_CHECKING:  # the matcher imports nothing from here; avoid a cycle at runtime
+    from pipeline.matcher import Matcher
+
+MICRO = "micro"
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Counts and precision/recall/F1 for one storyline (or ``micro`` over all)."""
+
+    storyline_id: str
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def support(self) -> int:
+        """Number of gold positives."""
+        return self.tp + self.fn
+
+    @property
+    def precision(self) -> float:
+        # No predictions at all is not a mistake: precision 1.0 (F1 then follows recall).
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Mistake:
+    """One wrong decision: ``kind`` is ``false_positive`` or ``miss``.
+
+    ``evidence`` is the match evidence for a false positive and, for a miss, the
+    entity/topic mentions the matcher did find (empty when it found nothing).
+    """
+
+    item_id: str
+    storyline_id: str
+    kind: str
+    title: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Per-storyline scores, the micro average, and the mistakes behind them."""
+
+    storylines: tuple[Scores, ...]
+    micro: Scores
+    mistakes: tuple[Mistake, ...] = ()
+    items: int = 0
+    bad_lines: tuple[str, ...] = field(default=())
+
+    def by_storyline(self) -> dict[str, Scores]:
+        return {s.storyline_id: s for s in self.storylines}
+
+    @property
+    def false_positives(self) -> tuple[Mistake, ...]:
+        return tuple(m for m in self.mistakes if m.kind == "false_positive")
+
+    @property
+    def misses(self) -> tuple[Mistake, ...]:
+        return tuple(m for m in self.mistakes if m.kind == "miss")
+
+    def format(self, *, show_mistakes: bool = True) -> str:
+        """The human-readable table printed by ``storywatch eval``."""
+        width = max([len(MICRO)] + [len(s.storyline_id) for s in self.storylines])
+        lines = [f"{'storyline':<{width}}  {'P':>5}  {'R':>5}  {'F1':>5}  {'TP':>4}  {'FP':>4}  {'FN':>4}"]
+        for s in (*self.storylines, self.micro):
+            lines.append(f"{s.storyline_id:<{width}}  {s.precision:5.3f}  {s.recall:5.3f}  {s.f1:5.3f}  "
+                         f"{s.tp:4d}  {s.fp:4d}  {s.fn:4d}")
+        lines.append(f"{self.items} items")
+        if show_mistakes:
+            for title, group in (("false positives", self.false_positives), ("misses", self.misses)):
+                lines.append(f"\n{title}: {len(group)}")
+                for m in group:
+                    score = f" score={m.score:.2f}" if m.score is not None else ""
+                    lines.append(f"  {m.item_id}  {m.storyline_id}{score}  {m.title[:100]!r}")
+                    lines += [f"      {format_evidence(e)}" for e in m.evidence] or ["      (nothing found)"]
+        return "\n".join(lines)
+
+
+def format_evidence(e: Evidence) -> str:
+    """One evidence line, e.g. ``elon-musk <- 'Musk' title[0:4] exact``."""
+    similarity = f" {e.similarity:.0f}%" if e.kind == "fuzzy" else ""
+    alias = f" (alias {e.alias!r})" if e.alias.casefold() != e.text.casefold() else ""
+    return f"{e.ref} <- {e.text!r} {e.field}[{e.start}:{e.end}] {e.kind}{similarity}{alias}"
+
+
+def score(gold: Mapping[str, Iterable[str]], predicted: Mapping[str, Iterable[str]],
+          storyline_ids: Iterable[str] | None = None, *,
+          titles: Mapping[str, str] | None = None,
+          evidence: Mapping[tuple[str, str], tuple[Evidence, ...]] | None = None,
+          scores: Mapping[tuple[str, str], float] | None = None) -> Report:
+    """Compare predictions with gold labels item by item.
+
+    ``gold`` and ``predicted`` map item ids to storyline ids; items missing from
+    ``predicted`` predicted nothing, predictions for items not in ``gold`` are ignored
+    (unlabeled). ``storyline_ids`` limits and orders the storylines scored (default:
+    every id seen in either map). ``titles``, ``evidence`` and ``scores`` (keyed by
+    (item id, storyline id)) only decorate the listed mistakes.
+    """
+    gold_sets = {item: set(labels) for item, labels in gold.items()}
+    pred_sets = {item: set(predicted.get(item, ())) for item in gold_sets}
+    if storyline_ids is None:
+        ids = sorted({s for labels in (*gold_sets.values(), *pred_sets.values()) for s in labels})
+    else:
+        ids = list(dict.fromkeys(storyline_ids))
+    titles, evidence, scores = titles or {}, evidence or {}, scores or {}
+    per: list[Scores] = []
+    mistakes: list[Mistake] = []
+    for sid in ids:
+        tp = fp = fn = 0
+        for item in gold_sets:
+            is_gold, is_pred = sid in gold_sets[item], sid in pred_sets[item]
+            if is_gold and is_pred:
+                tp += 1
+            elif is_pred:
+                fp += 1
+            elif is_gold:
+                fn += 1
+            else:
+                continue
+            if is_gold != is_pred:
+                mistakes.append(Mistake(item, sid, "false_positive" if is_pred else "miss",
+                                        titles.get(item, ""), tuple(evidence.get((item, sid), ())),
+                                        scores.get((item, sid))))
+        per.append(Scores(sid, tp, fp, fn))
+    micro = Scores(MICRO, sum(s.tp for s in per), sum(s.fp for s in per), sum(s.fn for s in per))
+    return Report(tuple(per), micro, tuple(mistakes), items=len(gold_sets))
+
+
+def evaluate_matcher(matcher: "Matcher", labeled_path: Path | str) -> Report:
+    """Run ``matcher`` over a labeled JSONL file and score it against the ``labels``.
+
+    Lines that are not usable articles, or whose ``labels`` is not a list of strings,
+    are skipped and listed in ``Report.bad_lines`` as ``FILE:LINE: reason``.
+    """
+    from pipeline.jsonl import read_articles
+
+    labeled_path = Path(labeled_path)
+    gold: dict[str, set[str]] = {}
+    predicted: dict[str, set[str]] = {}
+    titles: dict[str, str] = {}
+    evidence: dict[tuple[str, str], tuple[Evidence, ...]] = {}
+    scores: dict[tuple[str, str], float] = {}
+    bad: list[str] = []
+    articles: list[Article] = []
+    for lineno, obj, article in read_articles(labeled_path):
+        if not isinstance(article, Article):
+            bad.append(f"{labeled_path}:{lineno}: {article}; fix or remove the line")
+            continue
+        labels = obj.get("labels")
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            bad.append(f"{labeled_path}:{lineno}: field 'labels' must be a list of storyline ids")
+            continue
+        if article.article_id in gold:
+            bad.append(f"{labeled_path}:{lineno}: duplicate id '{article.article_id}'; ids must be unique")
+            continue
+        gold[article.article_id] = set(labels)
+        titles[article.article_id] = article.title
+        articles.append(article)
+        for match in matcher.match(article):
+            predicted.setdefault(article.article_id, set()).add(match.storyline_id)
+            evidence[(article.article_id, match.storyline_id)] = match.evidence
+            scores[(article.article_id, match.storyline_id)] = match.score
+    storyline_ids = [s.id for s in matcher.watchlists.storylines]
+    # A miss is explained by what was found; compute it only for the items that need it.
+    missed = {item for item, labels in gold.items() if labels - predicted.get(item, set())}
+    for article in articles:
+        if article.article_id in missed:
+            found = tuple(matcher.find(article))
+            for sid in gold[article.article_id] - predicted.get(article.article_id, set()):
+                evidence[(article.article_id, sid)] = found
+    report = score(gold, predicted, storyline_ids, titles=titles, evidence=evidence, scores=scores)
+    return Report(report.storylines, report.micro, report.mistakes, report.items, tuple(bad))
