@@ -1,0 +1,60 @@
+"""The YAML loader locates every problem as FILE:LINE."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from pipeline.config import load_model, parse_yaml
+from pipeline.errors import ConfigError
+
+
+class Item(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    name: str
+    count: int = 0
+
+
+class Doc(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    items: list[Item]
+
+
+def test_line_map_points_at_keys_and_list_items():
+    _, lines = parse_yaml("items:\n  - name: a\n  - name: b\n    count: 2\n", "f.yaml")
+    assert lines.line_of(("items", 1)) == 3
+    assert lines.line_of(("items", 1, "count")) == 4
+    assert lines.line_of(("items", 1, "missing")) == 3
+
+
+def test_every_schema_problem_is_reported_with_its_line(tmp_path):
+    path = tmp_path / "doc.yaml"
+    path.write_text("items:\n  - name: a\n    count: many\n  - count: 1\n  - name: c\n    colour: red\n")
+    with pytest.raises(ConfigError) as err:
+        load_model(path, Doc)
+    assert err.value.problems == [
+        f"{path}:3: items.0.count: Input should be a valid integer, unable to parse string as an integer",
+        f"{path}:4: items.1.name: missing required field 'name'; add it",
+        f"{path}:6: items.2.colour: unknown field 'colour'; remove it or check its spelling",
+    ]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("items:\n  - name: a\n   bad: [\n", ":3: YAML syntax error"),
+    ("", ":1: the file is empty"),
+    ("- a\n- b\n", ":1: expected a mapping at the top level"),
+])
+def test_unreadable_documents(tmp_path, text, expected):
+    path = tmp_path / "doc.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=expected):
+        load_model(path, Doc)
+
+
+def test_missing_and_non_utf8_files(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_model(tmp_path / "nope.yaml", Doc)
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("items:\n  - name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_model(path, Doc)

@@ -1,0 +1,59 @@
+"""Articles from JSON lines: lenient dates, clear reasons for bad lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipeline.jsonl import BadLine, article_from_json, parse_time, read_articles
+from tests.paths import LABELED
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2024-10-25", dt.datetime(2024, 10, 25, tzinfo=UTC)),
+    ("2024-11", dt.datetime(2024, 11, 1, tzinfo=UTC)),
+    ("2024", dt.datetime(2024, 1, 1, tzinfo=UTC)),
+    ("2024-10-25T10:00:00+03:00", dt.datetime(2024, 10, 25, 7, tzinfo=UTC)),
+    ("2024-10-25T10:00:00Z", dt.datetime(2024, 10, 25, 10, tzinfo=UTC)),
+    (None, None), ("", None), ("yesterday", None), ([], None),
+])
+def test_parse_time(value, expected):
+    assert parse_time(value) == expected
+
+
+def test_missing_date_falls_back_and_is_flagged():
+    fallback = dt.datetime(2025, 1, 1, tzinfo=UTC)
+    article = article_from_json({"id": 7, "title": "t"}, default_time=fallback)
+    assert article.article_id == "7"
+    assert article.published_at == fallback and article.published_is_estimated
+
+
+@pytest.mark.parametrize("obj, reason", [
+    ([], "expected a JSON object"),
+    ({"title": "x"}, "missing field 'id'"),
+    ({"id": "a"}, "missing field 'title'"),
+    ({"id": "a", "title": "   "}, "missing field 'title'"),
+    ({"id": "a", "title": 3}, "field 'title' must be a string"),
+    ({"id": True, "title": "x"}, "field 'id' must be a string or number"),
+])
+def test_bad_objects_say_why(obj, reason):
+    with pytest.raises(BadLine, match=reason):
+        article_from_json(obj)
+
+
+def test_read_articles_reports_bad_lines_with_numbers_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "1", "title": "ok"}\n{not json\n\n{"id": "2"}\n{"id": "3", "title": "ok"}\n')
+    rows = list(read_articles(path))
+    assert [(n, type(a).__name__) for n, _, a in rows] == [
+        (1, "Article"), (2, "BadLine"), (4, "BadLine"), (5, "Article")]
+    assert "not valid JSON" in str(rows[1][2])
+
+
+def test_every_labeled_item_reads():
+    rows = list(read_articles(LABELED))
+    assert len(rows) == 127
+    assert all(not isinstance(a, BadLine) for _, _, a in rows)
