@@ -33,11 +33,44 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_match(args: argparse.Namespace) -> int:
-    raise UserError("storywatch match: not available yet")
+    import json
+
+    from pipeline.jsonl import read_articles
+    from pipeline.matcher import Matcher, matches_to_json
+
+    matcher = Matcher.from_dir(args.watchlists)
+    bad = 0
+    try:
+        out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    except OSError as exc:
+        raise UserError(f"{args.output}:1: cannot write output ({exc.strerror}); check the path") from None
+    try:
+        for lineno, _, article in read_articles(args.input):
+            if isinstance(article, Exception):
+                bad += 1
+                print(f"{args.input}:{lineno}: {article}; line skipped", file=sys.stderr)
+                continue
+            out.write(json.dumps(matches_to_json(article.article_id, matcher.match(article)),
+                                 ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if bad:
+        print(f"{args.input}: {bad} malformed line(s) skipped", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    raise UserError("storywatch eval: not available yet")
+    from pipeline.evaluate import evaluate_matcher
+    from pipeline.matcher import Matcher
+
+    report = evaluate_matcher(Matcher.from_dir(args.watchlists), args.input)
+    for problem in report.bad_lines:
+        print(problem, file=sys.stderr)
+    if not report.items:
+        raise UserError(f"{args.input}:1: no usable labeled items; each line needs id, title and labels")
+    print(report.format(show_mistakes=not args.quiet))
+    return 1 if report.bad_lines else 0
 
 
 # --- pipeline ------------------------------------------------------------------------
@@ -80,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="precision/recall/F1 of the matcher on labeled JSONL")
     p.add_argument("--input", type=Path, required=True, metavar="LABELED.jsonl")
+    p.add_argument("--quiet", action="store_true", help="print only the scores, not the mistakes")
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_eval)
 
