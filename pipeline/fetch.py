@@ -1,0 +1,604 @@
+"""Fetch feeds politely and safely: conditional GET, caps, SSRF guard, adaptive cadence.
+
+Pure parts first, then the Beam adapter:
+
+    check_host(host, port, *, allow_private) -> list of resolved addresses (or BlockedAddress)
+    fetch_feed(client, source, *, policy, now) -> FetchResult (or raises FetchError)
+    FeedSchedule       per-feed cadence, backoff and health; pure, driven by a given clock
+    HostGate           per-host politeness gap; pure
+    FetchFeeds(*, policy=FetchPolicy(), host_gap_seconds=5.0, clock=time.time)
+        PCollection[FeedSource] -> PCollection[RawFeed] (status 200 only)
+        after applying: ``.dead_letter`` (Failure per failed fetch), ``.health`` (FeedHealth
+        after every attempt)
+
+Safety. Every hop (the first request and each redirect) resolves the host, refuses it if
+*any* address is loopback, private, link-local (169.254.169.254 cloud metadata included),
+unique-local (fd00::/8), multicast, reserved or unspecified, unless the feed list allows
+private addresses explicitly, and then connects to the checked address itself (Host
+header and TLS SNI keep the name), so DNS cannot be rebound between check and connect.
+Redirects are followed by hand, at most ``max_redirects``, loops refused. Bodies are
+streamed and cut at ``max_body_bytes`` (after gzip decoding, so a gzip bomb is cut too);
+connect/read timeouts plus a total deadline stop slow-drip servers. The client ignores
+proxy environment variables, which would bypass the guard.
+
+Feed errors do not raise: a failing feed is the feed's condition, not the worker's. The
+schedule retries it with exponential backoff (never stopping), every attempt emits a
+``FeedHealth`` record and a failure emits a ``Failure`` to the dead letter, and a log
+warning is written after 1, 3, 10 and then every 10th consecutive failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import ipaddress
+import logging
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from urllib.parse import urljoin, urlsplit
+
+import apache_beam as beam
+import httpx
+from apache_beam.coders import PickleCoder
+from apache_beam.typehints import KV
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+
+from pipeline.parse import feed_ttl_seconds
+from pipeline.records import FeedSource, Failure, RawFeed
+
+UTC = dt.timezone.utc
+log = logging.getLogger(__name__)
+
+try:
+    from importlib.metadata import version as _version
+    VERSION = _version("storywatch")
+except Exception:  # running from a source tree without the package installed
+    VERSION = "0.1.0"
+PROJECT_URL = "https://github.com/storywatch/storywatch"
+USER_AGENT = f"storywatch/{VERSION} (+{PROJECT_URL})"
+
+_METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+
+
+# --- address guard ---------------------------------------------------------------------
+
+class FetchError(Exception):
+    """A fetch that did not produce a document. ``kind`` is a short machine word
+    (``blocked``, ``timeout``, ``network``, ``http``, ``throttled``, ``too_large``,
+    ``redirect``); the message says what happened and to which URL."""
+
+    def __init__(self, kind: str, message: str, *, status: int = 0, retry_after_seconds: float | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after_seconds = retry_after_seconds
+
+
+class BlockedAddress(FetchError):
+    def __init__(self, message: str):
+        super().__init__("blocked", message)
+
+
+def forbidden_reason(address: str) -> str | None:
+    """Why an IP address must not be fetched (None if it is a public address).
+
+    >>> forbidden_reason("169.254.169.254"), forbidden_reason("8.8.8.8")
+    ('cloud metadata address', None)
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return forbidden_reason(str(ip.ipv4_mapped))
+        if ip.sixtofour:
+            return forbidden_reason(str(ip.sixtofour))
+    if ip in _METADATA_ADDRESSES:
+        return "cloud metadata address"
+    for test, reason in ((ip.is_loopback, "loopback address"), (ip.is_link_local, "link-local address"),
+                         (ip.is_private, "private address"), (ip.is_multicast, "multicast address"),
+                         (ip.is_unspecified, "unspecified address"), (ip.is_reserved, "reserved address")):
+        if test:
+            return reason
+    if not ip.is_global:
+        return "non-global address"
+    return None
+
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """All addresses the system resolver gives for ``host``."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver) -> list[str]:
+    """Resolve ``host`` and refuse it if any address is not public (unless allowed)."""
+    try:
+        addresses = [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        try:
+            addresses = resolver(host, port)
+        except (socket.gaierror, UnicodeError, OSError) as exc:
+            raise FetchError("network", f"cannot resolve {host}: {exc}") from None
+    if not addresses:
+        raise FetchError("network", f"cannot resolve {host}: no addresses")
+    if not allow_private:
+        for address in addresses:
+            reason = forbidden_reason(address)
+            if reason:
+                raise BlockedAddress(
+                    f"refused to fetch {host} ({address}): {reason}; only public addresses are fetched "
+                    "unless the feed list sets allow_private_addresses")
+    return addresses
+
+
+# --- one fetch ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits for one fetch. Times in seconds, sizes in bytes."""
+
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 20.0
+    total_timeout_seconds: float = 60.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = USER_AGENT
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Outcome of a successful exchange: a document (200) or ``not modified`` (304)."""
+
+    status: int
+    final_url: str
+    raw: RawFeed | None
+    etag: str = ""
+    last_modified: str = ""
+    max_age_seconds: float | None = None
+    retry_after_seconds: float | None = None
+    ttl_seconds: float | None = None
+    permanent_redirect: str = ""
+
+
+def make_client(policy: FetchPolicy = FetchPolicy()) -> httpx.Client:
+    """One client per worker: connection pooling, explicit timeouts, no env proxies."""
+    timeout = httpx.Timeout(policy.read_timeout_seconds, connect=policy.connect_timeout_seconds)
+    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                        headers={"User-Agent": policy.user_agent,
+                                 "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+                                           "text/xml;q=0.9, application/feed+json;q=0.8, */*;q=0.5"})
+
+
+def parse_retry_after(value: str, *, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def parse_max_age(cache_control: str) -> float | None:
+    """``max-age`` of a Cache-Control header in seconds (None if absent or no-cache)."""
+    if not cache_control:
+        return None
+    match = _MAX_AGE.search(cache_control)
+    return float(match.group(1)) if match else None
+
+
+def _pinned_request(url: str, address: str) -> tuple[httpx.URL, dict, dict]:
+    """The URL rewritten to connect to ``address``, with Host and SNI keeping the name."""
+    parsed = httpx.URL(url)
+    host_header = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
+    if ":" in parsed.host and not parsed.host.startswith("["):
+        host_header = f"[{parsed.host}]" + (f":{parsed.port}" if parsed.port else "")
+    pinned = parsed.copy_with(host=address)
+    extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
+    return pinned, {"Host": host_header}, extensions
+
+
+def fetch_feed(client: httpx.Client, source: FeedSource, *, policy: FetchPolicy = FetchPolicy(),
+               now: float | None = None, resolver: Resolver = system_resolver,
+               etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+    """GET one feed with conditional headers, following redirects by hand; raise FetchError.
+
+    ``etag``/``last_modified`` default to the ones on ``source``.
+    """
+    now = time.time() if now is None else now
+    deadline = time.monotonic() + policy.total_timeout_seconds
+    headers = {}
+    if etag if etag is not None else source.etag:
+        headers["If-None-Match"] = etag if etag is not None else source.etag
+    if last_modified if last_modified is not None else source.last_modified:
+        headers["If-Modified-Since"] = last_modified if last_modified is not None else source.last_modified
+    url = source.url
+    visited = {url}
+    permanent = ""
+    for hop in range(policy.max_redirects + 1):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError("redirect", f"{source.url}: cannot fetch {url!r}: not an http(s) URL")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = check_host(parts.hostname, port, allow_private=source.allow_private, resolver=resolver)[0]
+        pinned, host_header, extensions = _pinned_request(url, address)
+        try:
+            with client.stream("GET", pinned, headers={**headers, **host_header}, extensions=extensions) as response:
+                status = response.status_code
+                if status in (301, 302, 303, 307, 308):
+                    location = response.headers.get("location", "")
+                    if not location:
+                        raise FetchError("redirect", f"{url}: redirect {status} without a Location header", status=status)
+                    target = urljoin(url, location)
+                    if target in visited:
+                        raise FetchError("redirect", f"{source.url}: redirect loop at {target}", status=status)
+                    visited.add(target)
+                    if status in (301, 308) and hop == 0:
+                        permanent = target
+                    url = target
+                    continue
+                retry_after = parse_retry_after(response.headers.get("retry-after", ""), now=now)
+                if status == 304:
+                    return FetchResult(304, url, None, etag=response.headers.get("etag", ""),
+                                       last_modified=response.headers.get("last-modified", ""),
+                                       max_age_seconds=parse_max_age(response.headers.get("cache-control", "")),
+                                       retry_after_seconds=retry_after, permanent_redirect=permanent)
+                if status in (429, 503):
+                    raise FetchError("throttled", f"{url}: HTTP {status} (server asks to slow down)",
+                                     status=status, retry_after_seconds=retry_after)
+                if status != 200:
+                    raise FetchError("http", f"{url}: HTTP {status} {response.reason_phrase}".rstrip(),
+                                     status=status, retry_after_seconds=retry_after)
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > policy.max_body_bytes:
+                    raise FetchError("too_large", f"{url}: body of {declared} bytes is over the "
+                                     f"{policy.max_body_bytes}-byte limit")
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > policy.max_body_bytes:
+                        raise FetchError("too_large", f"{url}: body is over the {policy.max_body_bytes}-byte limit")
+                    if time.monotonic() > deadline:
+                        raise FetchError("timeout", f"{url}: download took over {policy.total_timeout_seconds:g} s")
+                    chunks.append(chunk)
+                body = b"".join(chunks)
+                response_headers = tuple((k.lower(), v) for k, v in response.headers.multi_items()
+                                         if k.lower() not in ("content-encoding", "content-length", "transfer-encoding"))
+                raw = RawFeed(feed_id=source.feed_id, url=url, fetched_at=dt.datetime.fromtimestamp(now, UTC),
+                              status=200, headers=response_headers, body=body, name=source.name,
+                              language=source.language)
+                return FetchResult(200, url, raw, etag=response.headers.get("etag", ""),
+                                   last_modified=response.headers.get("last-modified", ""),
+                                   max_age_seconds=parse_max_age(response.headers.get("cache-control", "")),
+                                   retry_after_seconds=retry_after, ttl_seconds=feed_ttl_seconds(body),
+                                   permanent_redirect=permanent)
+        except httpx.TimeoutException as exc:
+            raise FetchError("timeout", f"{url}: timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from None
+    raise FetchError("redirect", f"{source.url}: more than {policy.max_redirects} redirects")
+
+
+# --- cadence, backoff and health -----------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """How a feed is doing, emitted after every fetch attempt.
+
+    ``status`` is ``ok`` (last attempt succeeded) or ``failing``. Times are UTC; the
+    next attempt is at ``next_due_at`` (failing feeds are retried forever, more slowly).
+    """
+
+    feed_id: str
+    url: str
+    status: str
+    consecutive_failures: int
+    last_error: str
+    last_attempt_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    last_change_at: dt.datetime | None
+    next_due_at: dt.datetime
+    interval_seconds: float
+
+
+def _utc(seconds: float | None) -> dt.datetime | None:
+    return None if seconds is None else dt.datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass
+class FeedSchedule:
+    """When to poll one feed next, learned from what the feed does; times are epoch seconds.
+
+    - Success with new content: the gap since the previous change feeds a moving average
+      of the feed's update gap; the next interval is half of it (poll twice per update).
+    - Success without new content (304, or the same bytes): the interval grows by 1.5x.
+    - The interval stays within [min_interval_seconds, max_interval_seconds]; the feed's
+      ``<ttl>`` and Cache-Control ``max-age`` raise it (up to the max bound); a
+      Retry-After always delays the next attempt, up to ``max_backoff_seconds``.
+    - Failure: exponential backoff from the current interval, doubling per consecutive
+      failure up to ``max_backoff_seconds`` (default 6 h), never giving up.
+
+    >>> s = FeedSchedule("f", "https://x", min_interval_seconds=300, max_interval_seconds=3600)
+    >>> s.due(0.0), s.record_success(0.0, changed=True), s.next_due_at
+    (True, None, 300.0)
+    >>> s.record_success(300.0, changed=False); s.next_due_at
+    750.0
+    >>> s.record_failure(750.0, "HTTP 500"); s.record_failure(1200.0, "HTTP 500"); s.health().consecutive_failures
+    2
+    """
+
+    feed_id: str
+    url: str
+    min_interval_seconds: float = 300.0
+    max_interval_seconds: float = 3600.0
+    max_backoff_seconds: float = 6 * 3600.0
+    interval_seconds: float = 0.0
+    next_due_at: float = 0.0
+    etag: str = ""
+    last_modified: str = ""
+    body_digest: str = ""
+    mean_change_gap_seconds: float | None = None
+    last_attempt_at: float | None = None
+    last_success_at: float | None = None
+    last_change_at: float | None = None
+    last_offered_at: float | None = None
+    consecutive_failures: int = 0
+    last_error: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.interval_seconds:
+            self.interval_seconds = self.min_interval_seconds
+
+    @classmethod
+    def for_source(cls, source: FeedSource) -> "FeedSchedule":
+        return cls(source.feed_id, source.url, min_interval_seconds=float(source.min_poll_seconds),
+                   max_interval_seconds=float(source.max_poll_seconds),
+                   max_backoff_seconds=max(6 * 3600.0, float(source.max_poll_seconds)),
+                   etag=source.etag, last_modified=source.last_modified)
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_due_at
+
+    def _clamp(self, seconds: float) -> float:
+        return min(self.max_interval_seconds, max(self.min_interval_seconds, seconds))
+
+    def record_success(self, now: float, *, changed: bool, ttl_seconds: float | None = None,
+                       max_age_seconds: float | None = None, retry_after_seconds: float | None = None) -> None:
+        if changed:
+            if self.last_change_at is not None:
+                gap = now - self.last_change_at
+                mean = self.mean_change_gap_seconds
+                self.mean_change_gap_seconds = gap if mean is None else 0.5 * mean + 0.5 * gap
+                self.interval_seconds = self._clamp(self.mean_change_gap_seconds / 2)
+            else:
+                self.interval_seconds = self.min_interval_seconds
+            self.last_change_at = now
+        else:
+            self.interval_seconds = self._clamp(self.interval_seconds * 1.5)
+        for floor in (ttl_seconds, max_age_seconds):
+            if floor:
+                self.interval_seconds = max(self.interval_seconds, min(floor, self.max_interval_seconds))
+        wait = self.interval_seconds
+        if retry_after_seconds:
+            wait = max(wait, min(retry_after_seconds, self.max_backoff_seconds))
+        self.last_attempt_at = self.last_success_at = now
+        self.consecutive_failures = 0
+        self.last_error = ""
+        self.next_due_at = now + wait
+
+    def record_failure(self, now: float, error: str, *, retry_after_seconds: float | None = None) -> None:
+        self.consecutive_failures += 1
+        self.last_error = error
+        self.last_attempt_at = now
+        base = max(self.interval_seconds, self.min_interval_seconds)
+        backoff = min(self.max_backoff_seconds, base * 2 ** (self.consecutive_failures - 1))
+        # Deterministic jitter (up to +10%) so feeds that failed together spread out.
+        jitter = int(hashlib.sha256(f"{self.feed_id}:{self.consecutive_failures}".encode()).hexdigest()[:4], 16)
+        backoff = min(self.max_backoff_seconds, backoff * (1 + 0.1 * jitter / 0xFFFF))
+        if retry_after_seconds:
+            backoff = max(backoff, min(retry_after_seconds, self.max_backoff_seconds))
+        self.next_due_at = now + backoff
+
+    def health(self) -> FeedHealth:
+        return FeedHealth(
+            feed_id=self.feed_id, url=self.url, status="failing" if self.consecutive_failures else "ok",
+            consecutive_failures=self.consecutive_failures, last_error=self.last_error,
+            last_attempt_at=_utc(self.last_attempt_at), last_success_at=_utc(self.last_success_at),
+            last_change_at=_utc(self.last_change_at), next_due_at=_utc(self.next_due_at),
+            interval_seconds=self.interval_seconds)
+
+
+@dataclass
+class HostGate:
+    """At most one request start per ``gap_seconds`` to one host.
+
+    >>> g = HostGate(gap_seconds=5)
+    >>> g.try_acquire(0.0), g.try_acquire(3.0), g.try_acquire(5.0)
+    (True, False, True)
+    """
+
+    gap_seconds: float = 5.0
+    last_request_at: float = float("-inf")
+
+    def try_acquire(self, now: float) -> bool:
+        if now - self.last_request_at < self.gap_seconds:
+            return False
+        self.last_request_at = now
+        return True
+
+
+@dataclass
+class HostState:
+    """Everything FetchFeeds keeps for one host: its gate and its feeds' schedules."""
+
+    gate: HostGate
+    schedules: dict[str, FeedSchedule] = field(default_factory=dict)
+
+    def forget_stale(self, now: float, *, after_seconds: float) -> None:
+        """Drop feeds no longer offered by the poller (removed from the feed list)."""
+        for feed_id in [f for f, s in self.schedules.items()
+                        if s.last_offered_at is not None and now - s.last_offered_at > after_seconds]:
+            del self.schedules[feed_id]
+
+
+def _should_warn(failures: int) -> bool:
+    return failures in (1, 3) or failures % 10 == 0
+
+
+class Poller:
+    """The pure core of FetchFeeds for one host: offer a feed, maybe fetch it, learn.
+
+    ``offer(source, now)`` returns (fetch result or None, failure or None, health or
+    None); nothing is fetched when the feed is not due or the host gate is closed.
+    """
+
+    def __init__(self, fetch: Callable[..., FetchResult], *, host_gap_seconds: float = 5.0,
+                 forget_after_seconds: float = 7 * 24 * 3600.0) -> None:
+        self.fetch = fetch
+        self.host_gap_seconds = host_gap_seconds
+        self.forget_after_seconds = forget_after_seconds
+
+    def new_state(self) -> HostState:
+        return HostState(HostGate(self.host_gap_seconds))
+
+    def offer(self, state: HostState, source: FeedSource, now: float):
+        state.forget_stale(now, after_seconds=self.forget_after_seconds)
+        schedule = state.schedules.get(source.feed_id)
+        if schedule is None:
+            schedule = state.schedules[source.feed_id] = FeedSchedule.for_source(source)
+        schedule.min_interval_seconds = float(source.min_poll_seconds)
+        schedule.max_interval_seconds = float(source.max_poll_seconds)
+        schedule.last_offered_at = now
+        if not schedule.due(now) or not state.gate.try_acquire(now):
+            return None, None, None
+        try:
+            result = self.fetch(source, now=now,
+                                etag=schedule.etag, last_modified=schedule.last_modified)
+        except FetchError as exc:
+            schedule.record_failure(now, str(exc), retry_after_seconds=exc.retry_after_seconds)
+            failure = Failure("fetch", source.url, f"{exc} (attempt {schedule.consecutive_failures}, "
+                                                   f"next try in {schedule.next_due_at - now:.0f} s)",
+                              at=dt.datetime.fromtimestamp(now, UTC))
+            if _should_warn(schedule.consecutive_failures):
+                log.warning("feed %s failing (%d in a row): %s", source.feed_id, schedule.consecutive_failures, exc)
+            return None, failure, schedule.health()
+        changed = False
+        if result.raw is not None:
+            digest = hashlib.sha256(result.raw.body).hexdigest()
+            changed = digest != schedule.body_digest
+            schedule.body_digest = digest
+        schedule.etag = result.etag or (schedule.etag if result.status == 304 else "")
+        schedule.last_modified = result.last_modified or (schedule.last_modified if result.status == 304 else "")
+        schedule.record_success(now, changed=changed, ttl_seconds=result.ttl_seconds,
+                                max_age_seconds=result.max_age_seconds, retry_after_seconds=result.retry_after_seconds)
+        if result.permanent_redirect:
+            log.warning("feed %s moved permanently to %s; update the feed list", source.feed_id,
+                        result.permanent_redirect)
+        return (result if changed else None), None, schedule.health()
+
+
+# --- Beam adapter ------------------------------------------------------------------------
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+class _FetchFn(beam.DoFn):
+    """Fetch the due feeds of one host.
+
+    State, per key = host name: one ``HostState`` (politeness gate + a ``FeedSchedule``
+    per feed of that host, holding validators, cadence and health).
+    Bound: one schedule per feed of the host in the feed list. Expiry: lazily, a feed not
+    offered by the poller for 7 days (removed from the list) is forgotten; no timers.
+    Timeline (gap 5 s, feeds A and B on one host, min interval 300 s):
+
+        t=0    A offered: due, gate open -> fetched, 200, A next due at 300
+        t=0    B offered: due, gate closed (A just went) -> skipped, still due
+        t=60   B offered: fetched; A offered: not due
+        t=300  A offered: fetched, 304 -> interval 450, A next due at 750
+    """
+
+    STATE = ReadModifyWriteStateSpec("host", PickleCoder())
+
+    def __init__(self, policy: FetchPolicy, host_gap_seconds: float, clock: Callable[[], float]) -> None:
+        self.policy = policy
+        self.host_gap_seconds = host_gap_seconds
+        self.clock = clock
+        self.client: httpx.Client | None = None
+        self.polled = beam.metrics.Metrics.counter("ingest", "feeds_polled")
+        self.fetched = beam.metrics.Metrics.counter("ingest", "feeds_fetched")
+        self.not_modified = beam.metrics.Metrics.counter("ingest", "feeds_not_modified")
+        self.errors = beam.metrics.Metrics.counter("ingest", "fetch_errors")
+
+    def setup(self) -> None:
+        self.client = make_client(self.policy)
+        self.poller = Poller(self._fetch, host_gap_seconds=self.host_gap_seconds)
+
+    def teardown(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def _fetch(self, source: FeedSource, **kwargs) -> FetchResult:
+        return fetch_feed(self.client, source, policy=self.policy, **kwargs)
+
+    def process(self, element, state=beam.DoFn.StateParam(STATE)) -> Iterable:
+        _, source = element
+        host_state = state.read() or self.poller.new_state()
+        result, failure, health = self.poller.offer(host_state, source, self.clock())
+        state.write(host_state)
+        if health is None:
+            return
+        self.polled.inc()
+        yield beam.pvalue.TaggedOutput("health", health)
+        if failure is not None:
+            self.errors.inc()
+            yield beam.pvalue.TaggedOutput("dead_letter", failure)
+        elif result is None:
+            self.not_modified.inc()
+        else:
+            self.fetched.inc()
+            yield result.raw
+
+
+class FetchFeeds(beam.PTransform):
+    """FeedSource -> RawFeed for the feeds that are due and have new content.
+
+    ``FetchFeeds(*, policy=FetchPolicy(), host_gap_seconds=5.0, clock=time.time)``.
+    After applying: ``.dead_letter`` (Failure per failed attempt) and ``.health``
+    (FeedHealth per attempt). Counters (namespace ``ingest``): ``feeds_polled``,
+    ``feeds_fetched``, ``feeds_not_modified``, ``fetch_errors``.
+    """
+
+    def __init__(self, *, policy: FetchPolicy = FetchPolicy(), host_gap_seconds: float = 5.0,
+                 clock: Callable[[], float] = time.time, label: str | None = None) -> None:
+        super().__init__(label)
+        self.policy = policy
+        self.host_gap_seconds = host_gap_seconds
+        self.clock = clock
+        self.dead_letter = None
+        self.health = None
+
+    def expand(self, sources):
+        results = (sources
+                   | "KeyByHost" >> beam.Map(lambda s: (host_of(s.url), s)).with_output_types(KV[str, Any])
+                   | "FetchDue" >> beam.ParDo(_FetchFn(self.policy, self.host_gap_seconds, self.clock))
+                   .with_outputs("dead_letter", "health", main="raw"))
+        self.dead_letter = results.dead_letter
+        self.health = results.health
+        return results.raw
