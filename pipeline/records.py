@@ -31,6 +31,9 @@ class FeedSource:
     etag: str = ""
     last_modified: str = ""
     allow_private: bool = False
+    # Poll interval bounds from the feed list (added by ingestion, issue 3).
+    min_poll_seconds: int = 300
+    max_poll_seconds: int = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,10 @@ class RawFeed:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    # Outlet name and language from the feed list, which win over the document's own
+    # (added by ingestion, issue 3).
+    name: str = ""
+    language: str = ""
 
     def header(self, name: str, default: str = "") -> str:
         name = name.lower()
@@ -78,6 +85,8 @@ class Article:
     content_hash: str = ""
     published_is_estimated: bool = False
     body: str = ""
+    # The feed's GUID for the item, for dedup by GUID (added by ingestion, issue 3).
+    guid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
