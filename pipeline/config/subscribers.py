@@ -1,0 +1,333 @@
+"""Subscribers: who receives which alerts, how often, and through which channels.
+
+``watchlists/subscribers.yaml`` holds one ``subscribers:`` list. Secrets are never
+written in the file: a channel names the *environment variable* that holds its webhook
+URL, bot token or SMTP password, and ``resolve_secrets`` reads them at startup. A
+missing variable is a startup error naming the variable (never its value)::
+
+    subscribers:
+      - name: desk
+        storylines: [musk-kremlin-contacts]     # ids, or ["*"] for every storyline
+        min_score: 0.6
+        kinds: [new_development, burst]         # and/or coverage
+        mode: digest                            # or immediate
+        digest: daily                           # hourly | daily
+        digest_at: "08:00"                      # local time of the daily digest
+        timezone: Europe/Berlin
+        quiet_hours: {start: "22:00", end: "07:00"}
+        channels:
+          slack: {webhook_url_env: STORYWATCH_DESK_WEBHOOK}
+          email:
+            to: [analyst@example.org]
+            from: storywatch@example.org
+            smtp: {host: smtp.example.org, security: starttls,
+                   username_env: STORYWATCH_SMTP_USER, password_env: STORYWATCH_SMTP_PASSWORD}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zoneinfo
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from pipeline.config import LineMap, load_model
+from pipeline.errors import ConfigError
+
+KINDS = ("new_development", "burst", "coverage")
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _clock_time(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise ValueError("expected a 24-hour local time like \"07:30\" (quote it in YAML)")
+    return value
+
+
+def parse_clock(value: str) -> dt.time:
+    """``"07:30"`` → ``time(7, 30)`` (the value was validated by the model)."""
+    hours, minutes = value.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def valid_address(address: str) -> bool:
+    """True for a plain ``local@domain.tld`` address (no display name, no spaces)."""
+    name, parsed = parseaddr(address)
+    return not name and parsed == address and bool(_ADDRESS.match(address))
+
+
+class SmtpServer(_Strict):
+    """How to reach the mail server; credentials come from the named environment variables."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(None, ge=1, le=65535, description="default: 587 starttls, 465 ssl, 25 none")
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username_env: str | None = Field(None, pattern=ENV_NAME)
+    password_env: str | None = Field(None, pattern=ENV_NAME)
+    ca_file: Path | None = Field(None, description="PEM file of a private CA to trust (default: system CAs)")
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _credentials_in_pairs(self) -> "SmtpServer":
+        if (self.username_env is None) != (self.password_env is None):
+            raise ValueError("give both username_env and password_env, or neither")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
+class EmailChannel(_Strict):
+    """Email to one or more addresses, as multipart text + HTML."""
+
+    to: list[str] = Field(min_length=1)
+    from_address: str = Field(alias="from")
+    smtp: SmtpServer
+    unsubscribe: str | None = Field(None, description="List-Unsubscribe target: mailto: or https: URL")
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not valid_address(value):
+                raise ValueError(f"invalid email address {value!r}; write it as name@example.org")
+        return values
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        if not valid_address(value):
+            raise ValueError(f"invalid email address {value!r}; write it as name@example.org")
+        return value
+
+    @field_validator("unsubscribe")
+    @classmethod
+    def _unsubscribe(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("mailto", "https", "http"):
+            raise ValueError("unsubscribe must be a mailto: or https: URL")
+        return value
+
+
+class SlackChannel(_Strict):
+    """Slack through an incoming webhook, or through a bot token and a channel (threads)."""
+
+    webhook_url_env: str | None = Field(None, pattern=ENV_NAME)
+    bot_token_env: str | None = Field(None, pattern=ENV_NAME)
+    channel: str | None = Field(None, min_length=1, description="channel id or #name (bot token only)")
+    api_url: str | None = Field(None, description="Slack Web API base URL (default https://slack.com/api/)")
+    max_messages_per_second: float = Field(1.0, gt=0, description="Slack allows about 1 per second")
+    timeout_seconds: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "SlackChannel":
+        if (self.webhook_url_env is None) == (self.bot_token_env is None):
+            raise ValueError("give either webhook_url_env or bot_token_env (and channel)")
+        if self.bot_token_env and not self.channel:
+            raise ValueError("a bot token needs a channel: add channel: \"#name\" or a channel id")
+        if self.webhook_url_env and self.channel:
+            raise ValueError("channel is only used with bot_token_env; an incoming webhook posts to its own channel")
+        return self
+
+    @property
+    def threaded(self) -> bool:
+        return self.bot_token_env is not None
+
+
+class Channels(_Strict):
+    slack: SlackChannel | None = None
+    email: EmailChannel | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "Channels":
+        if self.slack is None and self.email is None:
+            raise ValueError("no channel: add slack: or email:")
+        return self
+
+    def names(self) -> list[str]:
+        return [name for name in ("slack", "email") if getattr(self, name) is not None]
+
+
+class QuietHours(_Strict):
+    """Local hours with no immediate messages; what arrives then waits until ``end``."""
+
+    start: str
+    end: str
+
+    _check = field_validator("start", "end")(classmethod(lambda cls, v: _clock_time(v)))
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "QuietHours":
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end at the same time; remove quiet_hours or change one")
+        return self
+
+
+class Subscriber(_Strict):
+    """One person or team: what they want, when, and where."""
+
+    name: str = Field(pattern=NAME, description="unique; used as the key in the delivery ledger")
+    storylines: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    min_score: float = Field(0.0, ge=0.0, le=1.0)
+    kinds: list[Literal["new_development", "burst", "coverage"]] = Field(
+        default_factory=lambda: ["new_development", "burst"], min_length=1)
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest: Literal["hourly", "daily"] | None = None
+    digest_at: str = "08:00"
+    timezone: str = "UTC"
+    quiet_hours: QuietHours | None = None
+    channels: Channels
+
+    _check_at = field_validator("digest_at")(classmethod(lambda cls, v: _clock_time(v)))
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Berlin or UTC") from None
+        return value
+
+    @model_validator(mode="after")
+    def _digest_needs_period(self) -> "Subscriber":
+        if self.mode == "digest" and self.digest is None:
+            raise ValueError("mode digest needs digest: hourly or digest: daily")
+        if self.mode == "immediate" and self.digest is not None:
+            raise ValueError("digest is set but mode is immediate; set mode: digest or remove digest")
+        return self
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def wants(self, storyline_id: str, kind: str, score: float) -> bool:
+        """Does this subscriber want an alert of ``kind`` on ``storyline_id`` with ``score``?"""
+        return (("*" in self.storylines or storyline_id in self.storylines)
+                and kind in self.kinds and score >= self.min_score)
+
+
+class SubscribersFile(_Strict):
+    subscribers: list[Subscriber] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Subscribers:
+    """A loaded subscribers file, with the lines of its fields for later error messages."""
+
+    path: Path
+    subscribers: tuple[Subscriber, ...]
+    lines: LineMap = field(repr=False, compare=False)
+
+    def where(self, index: int, *keys: str | int) -> str:
+        return f"{self.path}:{self.lines.line_of(('subscribers', index) + keys)}"
+
+    def env_names(self) -> list[tuple[str, str, str]]:
+        """(FILE:LINE, field, variable) for every secret the file names."""
+        out = []
+        for index, sub in enumerate(self.subscribers):
+            slack, email = sub.channels.slack, sub.channels.email
+            if slack is not None:
+                for key in ("webhook_url_env", "bot_token_env"):
+                    if getattr(slack, key):
+                        out.append((self.where(index, "channels", "slack", key),
+                                    f"{sub.name}.slack.{key}", getattr(slack, key)))
+            if email is not None:
+                for key in ("username_env", "password_env"):
+                    if getattr(email.smtp, key):
+                        out.append((self.where(index, "channels", "email", "smtp", key),
+                                    f"{sub.name}.email.smtp.{key}", getattr(email.smtp, key)))
+        return out
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret values by variable name; ``SecretStr`` keeps them out of repr and logs."""
+
+    values: Mapping[str, SecretStr]
+
+    def get(self, env_name: str | None) -> str | None:
+        return self.values[env_name].get_secret_value() if env_name else None
+
+    def all_values(self) -> list[str]:
+        return [v.get_secret_value() for v in self.values.values() if v.get_secret_value()]
+
+
+def load_subscribers(path: Path | str, *, storyline_ids: set[str] | None = None) -> Subscribers:
+    """Load and check a subscribers file; every problem is raised together as ConfigError.
+
+    With ``storyline_ids`` (from the loaded watchlists), unknown storyline ids are errors.
+    """
+    path = Path(path)
+    model, lines = load_model(path, SubscribersFile, empty_ok=True)
+    loaded = Subscribers(path=path, subscribers=tuple(model.subscribers), lines=lines)
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for index, sub in enumerate(loaded.subscribers):
+        where = loaded.where(index, "name")
+        if sub.name in seen:
+            problems.append(f"{where}: duplicate subscriber name '{sub.name}' (first at {seen[sub.name]}); "
+                            "rename one of them")
+        seen.setdefault(sub.name, where)
+        if storyline_ids is not None:
+            for position, storyline in enumerate(sub.storylines):
+                if storyline != "*" and storyline not in storyline_ids:
+                    problems.append(f"{loaded.where(index, 'storylines', position)}: unknown storyline "
+                                    f"'{storyline}'; known: {', '.join(sorted(storyline_ids)) or 'none'}")
+    if problems:
+        raise ConfigError(*problems)
+    return loaded
+
+
+def resolve_secrets(subscribers: Subscribers, environ: Mapping[str, str] | None = None, *,
+                    deferred: Collection[str] = ()) -> Secrets:
+    """Read every secret the file names from the environment, or fail naming each missing variable.
+
+    Names in ``deferred`` are only checked for presence on the workers (``--secret_env``)
+    and are left out of the result.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, SecretStr] = {}
+    problems: list[str] = []
+    for where, what, name in subscribers.env_names():
+        if name in deferred:
+            continue
+        value = environ.get(name, "")
+        if not value.strip():
+            problems.append(f"{where}: {what}: environment variable {name} is not set; "
+                            f"export {name}=... before starting (the value is a secret and stays out of files)")
+            continue
+        values[name] = SecretStr(value.strip())
+    for index, sub in enumerate(subscribers.subscribers):
+        slack = sub.channels.slack
+        if slack is not None and slack.webhook_url_env in values:
+            url = values[slack.webhook_url_env].get_secret_value()
+            if urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).netloc:
+                problems.append(f"{subscribers.where(index, 'channels', 'slack', 'webhook_url_env')}: "
+                                f"{sub.name}.slack: environment variable {slack.webhook_url_env} does not hold "
+                                "a webhook URL (expected https://hooks.slack.com/services/...)")
+    if problems:
+        raise ConfigError(*problems)
+    return Secrets(values=values)
+
+
+def missing_secrets(subscribers: Subscribers, environ: Mapping[str, str] | None = None) -> list[str]:
+    """``FILE:LINE: ...`` for each secret variable not set now (for ``validate``: a note, not an error)."""
+    environ = os.environ if environ is None else environ
+    return [f"{where}: {what}: environment variable {name} is not set (needed to deliver)"
+            for where, what, name in subscribers.env_names() if not environ.get(name, "").strip()]

@@ -1,0 +1,146 @@
+"""What every channel shares: the Delivery record, failure kinds, alert JSON, redaction.
+
+A channel's ``send`` either returns (the receiver accepted the message) or raises
+``TransientError`` (try again: timeouts, 5xx, 429 with its Retry-After) or
+``PermanentError`` (do not retry: 4xx, an invalid address); the dispatcher turns those
+into retries, dead letters and ``Delivery`` results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pipeline.jsonl import parse_time
+from pipeline.records import UTC, Alert, Evidence, to_json
+
+SENT, SKIPPED, QUEUED, DEAD, RETRY_LATER = "sent", "skipped", "queued", "dead", "retry_later"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What happened to one alert for one subscriber on one channel.
+
+    ``status`` is ``sent`` (the channel accepted it), ``skipped`` (already sent or
+    owned by another sender), ``queued`` (waits for a digest or the end of quiet
+    hours, until ``due_at``), ``dead`` (permanent failure, in the dead-letter file) or
+    ``retry_later`` (transient failures outlasted the retry budget; the ledger keeps it
+    unconfirmed and the next sweep retries it). ``subscriber`` is ``*`` for the JSONL
+    sink. ``message_id`` names the digest an alert went out in, if any.
+
+    >>> Delivery("a1", "desk", "slack", "sent", attempts=1).status
+    'sent'
+    """
+
+    alert_id: str
+    subscriber: str
+    channel: str
+    status: str
+    attempts: int = 0
+    reason: str = ""
+    due_at: dt.datetime | None = None
+    message_id: str = ""
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(UTC))
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; ``reason`` is safe to log (no secrets, no URLs)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientError(DeliveryError):
+    """Worth retrying: timeout, connection error, 5xx, 429 (``retry_after_seconds`` if given)."""
+
+    def __init__(self, reason: str, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PermanentError(DeliveryError):
+    """Retrying cannot help: 4xx other than 429, an invalid address, bad credentials."""
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - dt.datetime.now(UTC)).total_seconds())
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value found in ``text`` by ``***`` (a last guard for reasons)."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def alert_to_json(alert: Alert) -> dict:
+    """The JSONL line of an alert: every field, plus ``storyline`` and ``published`` aliases."""
+    data = to_json(alert)
+    data["storyline"] = alert.storyline_id
+    data["published"] = data["published_at"]
+    return data
+
+
+class BadAlert(ValueError):
+    """An alert JSON object that cannot be turned into an Alert (missing or bad field)."""
+
+
+def alert_from_json(data: dict) -> Alert:
+    """Inverse of ``alert_to_json`` (also accepts ``storyline``/``published`` and missing optionals).
+
+    >>> a = alert_from_json({"alert_id": "a1", "storyline": "s", "kind": "burst", "title": "T",
+    ...                      "url": "https://x.test/1", "published": "2024-10-25T12:00:00Z"})
+    >>> a.storyline_id, a.published_at.isoformat(), a.article_ids
+    ('s', '2024-10-25T12:00:00+00:00', ())
+    """
+    if not isinstance(data, dict):
+        raise BadAlert(f"expected a JSON object, found {type(data).__name__}")
+    missing = [k for k in ("alert_id", "kind", "title", "url") if not data.get(k)]
+    if not (data.get("storyline_id") or data.get("storyline")):
+        missing.append("storyline_id")
+    if missing:
+        raise BadAlert(f"missing field(s) {', '.join(missing)}")
+    published = parse_time(data.get("published_at") or data.get("published"))
+    first_seen = parse_time(data.get("first_seen_at")) or published
+    if published is None:
+        raise BadAlert("missing or unreadable published_at")
+    try:
+        evidence = tuple(Evidence(**e) for e in data.get("evidence") or ())
+        sources = tuple(tuple(str(part) for part in s)[:3] for s in data.get("sources") or ())
+        return Alert(
+            alert_id=str(data["alert_id"]),
+            storyline_id=str(data.get("storyline_id") or data.get("storyline")),
+            development_id=str(data.get("development_id") or data["alert_id"]),
+            kind=str(data["kind"]),
+            title=str(data["title"]),
+            url=str(data["url"]),
+            published_at=published,
+            first_seen_at=first_seen,
+            article_ids=tuple(str(a) for a in data.get("article_ids") or ()),
+            score=float(data.get("score", 1.0)),
+            outlet=str(data.get("outlet") or ""),
+            storyline_title=str(data.get("storyline_title") or ""),
+            sources=sources,
+            evidence=evidence,
+            reason=str(data.get("reason") or ""),
+        )
+    except (TypeError, ValueError) as exc:
+        raise BadAlert(f"bad field: {exc}") from None

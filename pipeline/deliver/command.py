@@ -1,0 +1,86 @@
+"""``storywatch deliver``: deliver an alerts JSONL file through the same code as the pipeline.
+
+Useful to re-send after fixing a webhook, to deliver alerts a replay wrote, and to test
+delivery end to end (the crash test kills this command mid-burst and runs it again).
+Order of work: deliveries left unconfirmed in the ledger first (a previous run died),
+then the file's alerts in file order, then the digests that are due. Bad lines are
+reported as ``FILE:LINE: reason`` and skipped; the rest is delivered.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.config.subscribers import load_subscribers, resolve_secrets
+from pipeline.deliver.base import DEAD, RETRY_LATER, BadAlert, alert_from_json
+from pipeline.deliver.dispatch import Dispatcher
+from pipeline.deliver.jsonl import SINK_SUBSCRIBER, JsonlSink
+from pipeline.errors import UserError
+from pipeline.jsonl import BadLine, read_jsonl
+from pipeline.ledger import open_ledger
+from pipeline.records import Alert
+
+DEFAULT_LEDGER = "build/ledger.sqlite"
+DEFAULT_SUBSCRIBERS = Path("watchlists/subscribers.yaml")
+
+
+def read_alerts(path: Path) -> Iterator[tuple[int, Alert | None, str]]:
+    """(line number, alert or None, problem) for every non-blank line of an alerts JSONL file."""
+    for number, obj in read_jsonl(path):
+        if isinstance(obj, BadLine):
+            yield number, None, str(obj)
+            continue
+        try:
+            yield number, alert_from_json(obj), ""
+        except BadAlert as exc:
+            yield number, None, str(exc)
+
+
+def deliver_file(alerts_path: Path, *, subscribers_file: Path | None, ledger_url: str,
+                 alerts_out: Path | None = None, dead_letter_out: Path | None = None,
+                 console: bool = False, batch_size: int = 50) -> int:
+    """Deliver every alert of ``alerts_path``; print a summary; return the exit status."""
+    subscribers = load_subscribers(subscribers_file) if subscribers_file else None
+    secrets = resolve_secrets(subscribers) if subscribers else None
+    if not alerts_path.is_file():
+        raise UserError(f"{alerts_path}:1: alerts file not found; pass the JSONL file a replay wrote "
+                        "(--alerts-out) or another alerts file")
+    ledger = open_ledger(ledger_url)
+    dead_letter_out = dead_letter_out or Path(ledger.path).parent / "delivery-dead-letters.jsonl"
+    sink = JsonlSink(ledger, alerts_out, console=console)
+    dispatcher = Dispatcher(ledger, subscribers=subscribers, secrets=secrets, sink=sink,
+                            dead_letter_path=dead_letter_out)
+    problems: list[str] = []
+    results = []
+    try:
+        results += dispatcher.retry_unconfirmed()
+        batch: list[Alert] = []
+        for number, alert, problem in read_alerts(alerts_path):
+            if alert is None:
+                problems.append(f"{alerts_path}:{number}: skipped: {problem}")
+                continue
+            batch.append(alert)
+            if len(batch) >= batch_size:
+                results += dispatcher.deliver(batch)
+                batch = []
+        results += dispatcher.deliver(batch)
+        results += dispatcher.flush_due()
+    finally:
+        dispatcher.close()
+        ledger.close()
+
+    counts = Counter(d.status for d in results if d.subscriber != SINK_SUBSCRIBER)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    for delivery in results:
+        if delivery.status in (DEAD, RETRY_LATER):
+            print(f"{delivery.status}: alert {delivery.alert_id} to {delivery.subscriber}/{delivery.channel}: "
+                  f"{delivery.reason}", file=sys.stderr)
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("sent", "queued", "skipped", "retry_later", "dead"))
+    print(f"deliver: {summary}" + (f" (dead letters: {dead_letter_out})" if counts[DEAD] else ""))
+    if problems:
+        return 2
+    return 1 if counts[DEAD] or counts[RETRY_LATER] else 0

@@ -1,0 +1,133 @@
+"""When a subscriber gets an alert: now, at the next digest, or after quiet hours (pure logic).
+
+Every function takes the current time as an argument (aware UTC), so tests drive it with
+a controlled clock. Local times are in the subscriber's IANA time zone.
+
+Timeline for a daily digest at 08:00 Europe/Berlin with quiet hours 22:00–07:00::
+
+    alert at 2024-10-25 10:15 UTC (12:15 local)  -> due 2024-10-26 06:00 UTC (08:00 local)
+    alert at 2024-10-26 05:00 UTC (07:00 local)  -> due 2024-10-26 06:00 UTC (same digest)
+
+and for an immediate subscriber with the same quiet hours::
+
+    alert at 2024-10-25 21:30 UTC (23:30 local)  -> due 2024-10-26 05:00 UTC (07:00 local)
+    alert at 2024-10-26 05:00 UTC (07:00 local)  -> now (quiet hours are over)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pipeline.config.subscribers import QuietHours, Subscriber, parse_clock
+from pipeline.records import UTC, Alert
+
+
+def is_quiet(quiet: QuietHours | None, local: dt.datetime) -> bool:
+    """Is the local time inside the quiet hours (start inclusive, end exclusive)?
+
+    >>> q = QuietHours(start="22:00", end="07:00")
+    >>> [is_quiet(q, dt.datetime(2024, 1, 1, h)) for h in (21, 22, 3, 7)]
+    [False, True, True, False]
+    """
+    if quiet is None:
+        return False
+    start, end, now = parse_clock(quiet.start), parse_clock(quiet.end), local.time().replace(tzinfo=None)
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end
+
+
+def _next_local(local: dt.datetime, at: dt.time) -> dt.datetime:
+    """The first local datetime at clock time ``at`` strictly after ``local``."""
+    candidate = dt.datetime.combine(local.date(), at, tzinfo=local.tzinfo)
+    if candidate <= local:
+        candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), at, tzinfo=local.tzinfo)
+    return candidate
+
+
+def quiet_end(quiet: QuietHours, local: dt.datetime) -> dt.datetime:
+    """When the quiet hours that contain ``local`` end."""
+    return _next_local(local, parse_clock(quiet.end))
+
+
+def next_digest_at(subscriber: Subscriber, now: dt.datetime) -> dt.datetime:
+    """The next digest boundary after ``now`` (top of the local hour, or the daily time)."""
+    local = now.astimezone(subscriber.zone)
+    if subscriber.digest == "hourly":
+        top = local.replace(minute=0, second=0, microsecond=0)
+        # Add in UTC so a DST change does not skip or repeat an hour.
+        return (top.astimezone(UTC) + dt.timedelta(hours=1)).astimezone(subscriber.zone)
+    return _next_local(local, parse_clock(subscriber.digest_at))
+
+
+def due_at(subscriber: Subscriber, now: dt.datetime) -> dt.datetime | None:
+    """When to deliver an alert that reaches ``subscriber`` at ``now``; None means now.
+
+    >>> from pipeline.config.subscribers import Channels, SlackChannel
+    >>> desk = Subscriber(name="desk", timezone="Europe/Berlin", mode="digest", digest="hourly",
+    ...                   channels=Channels(slack=SlackChannel(webhook_url_env="HOOK")))
+    >>> due_at(desk, dt.datetime(2024, 10, 25, 10, 15, tzinfo=UTC)).isoformat()
+    '2024-10-25T11:00:00+00:00'
+    """
+    local = now.astimezone(subscriber.zone)
+    if subscriber.mode == "immediate":
+        if is_quiet(subscriber.quiet_hours, local):
+            return quiet_end(subscriber.quiet_hours, local).astimezone(UTC)
+        return None
+    when = next_digest_at(subscriber, now)
+    if is_quiet(subscriber.quiet_hours, when):
+        when = quiet_end(subscriber.quiet_hours, when)
+    return when.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Several alerts for one subscriber and channel, sent as one message at ``due_at``.
+
+    ``held`` is true when the alerts waited for the end of quiet hours rather than for a
+    digest period. ``digest_id`` is stable for (subscriber, channel, due time), so the
+    ledger sends each digest once.
+    """
+
+    subscriber: str
+    channel: str
+    due_at: dt.datetime
+    alerts: tuple[Alert, ...]
+    held: bool = False
+
+    @property
+    def digest_id(self) -> str:
+        key = f"{self.subscriber}|{self.channel}|{self.due_at.astimezone(UTC).isoformat()}"
+        return "digest-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+    def by_storyline(self) -> list[tuple[str, str, tuple[Alert, ...]]]:
+        """(storyline id, storyline title, alerts oldest first) in order of first appearance."""
+        return group_by_storyline(self.alerts)
+
+    def title(self, zone: dt.tzinfo = UTC) -> str:
+        count = len(self.alerts)
+        noun = "alert" if count == 1 else "alerts"
+        if self.held:
+            return f"{count} {noun} held during quiet hours"
+        return f"Digest: {count} {noun}, {self.due_at.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')}"
+
+
+def group_by_storyline(alerts: Iterable[Alert]) -> list[tuple[str, str, tuple[Alert, ...]]]:
+    """Group alerts by storyline: storylines in order of their first alert, alerts by time.
+
+    >>> from pipeline.deliver.base import alert_from_json
+    >>> def a(i, s, t): return alert_from_json({"alert_id": i, "storyline": s, "kind": "burst",
+    ...     "title": i, "url": "https://x.test", "published": t})
+    >>> [(s, [x.alert_id for x in xs]) for s, _, xs in group_by_storyline(
+    ...     [a("2", "b", "2024-01-02"), a("1", "a", "2024-01-01"), a("3", "b", "2024-01-01")])]
+    [('a', ['1']), ('b', ['3', '2'])]
+    """
+    groups: dict[str, list[Alert]] = {}
+    titles: dict[str, str] = {}
+    for alert in sorted(alerts, key=lambda a: (a.published_at, a.alert_id)):
+        groups.setdefault(alert.storyline_id, []).append(alert)
+        titles.setdefault(alert.storyline_id, alert.storyline_title or alert.storyline_id)
+    return [(sid, titles[sid], tuple(items)) for sid, items in groups.items()]

@@ -1,0 +1,235 @@
+"""Slack: Block Kit messages through an incoming webhook, or a bot token with threads.
+
+Everything taken from an article (title, outlet, evidence text, other sources) is
+escaped for Slack's mrkdwn before it goes into a block: ``&``, ``<`` and ``>`` become
+entities (so ``<!channel>``, ``<@U123>`` and ``<http://evil|click>`` render as text),
+``@channel``/``@here``/``@everyone`` get a zero-width space after the ``@``, and the
+formatting markers ``* _ ~ ``` get one too, so a title can neither ping a channel, add
+a link, nor bold half the message. Only links we build (the article URL, ``http(s)``
+only, with ``|`` ``<`` ``>`` percent-encoded) are links.
+
+With a bot token, the first alert of a storyline starts a thread and later alerts of
+that storyline go into it; the thread's ``ts`` is kept in the ledger per (subscriber,
+channel, storyline) so it survives restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import urllib.error
+from urllib.parse import quote, urlsplit
+
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from pipeline.deliver.base import PermanentError, TransientError, retry_after_seconds
+from pipeline.deliver.digest import Digest
+from pipeline.records import Alert, Evidence
+
+DELIVERY_ID_HEADER = "X-Storywatch-Delivery-Id"
+KIND_LABELS = {"new_development": "New development", "burst": "Burst", "coverage": "More coverage"}
+_ZWSP = "\u200b"
+_MENTION = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
+_FORMATTING = re.compile(r"([*_~`])")
+_SECTION_LIMIT = 2900  # Slack rejects section text over 3000 characters
+_MAX_SOURCES = 8
+_MAX_EVIDENCE = 5
+
+# slack_sdk logs request URLs (our webhook secret) at DEBUG and errors with details; our
+# own reasons are logged instead, so its logger stays quiet.
+_SDK_LOGGER = logging.getLogger("storywatch.deliver.slack_sdk")
+_SDK_LOGGER.setLevel(logging.CRITICAL)
+_SDK_LOGGER.propagate = False
+
+
+def escape(text: str) -> str:
+    """Text from an article, made inert for Slack mrkdwn.
+
+    >>> escape("<!channel> & <http://evil|click> *bold* @here")
+    '&lt;!channel&gt; &amp; &lt;http://evil|click&gt; *\\u200bbold*\\u200b @\\u200bhere'
+    """
+    text = " ".join(text.split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MENTION.sub("@" + _ZWSP, text)
+    return _FORMATTING.sub(r"\1" + _ZWSP, text)
+
+
+def safe_url(url: str) -> str | None:
+    """The URL fit for ``<url|label>``: http(s) only, with ``|``, ``<``, ``>`` encoded."""
+    url = url.strip()
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return None
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%-._~")
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link with an escaped label, or just the label if the URL is not http(s)."""
+    target = safe_url(url)
+    text = escape(label) or "(untitled)"
+    return f"<{target}|{text}>" if target else text
+
+
+def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(text: str, limit: int = 150) -> dict:
+    return {"type": "plain_text", "text": _clip(" ".join(text.split()) or "-", limit), "emoji": False}
+
+
+def _mrkdwn_section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+
+
+def evidence_line(evidence: Evidence) -> str:
+    """``• "Кремль" (transliterated, 100%) in title: Кремль`` with everything escaped."""
+    how = evidence.kind if evidence.kind == "exact" else f"{evidence.kind}, {evidence.similarity:.0f}%"
+    return f"• {escape(evidence.ref)}: “{escape(evidence.text or evidence.alias)}” ({escape(how)}) in {escape(evidence.field)}"
+
+
+def _when(alert: Alert) -> str:
+    return alert.published_at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
+    """(notification text, Block Kit blocks) for one alert."""
+    storyline = alert.storyline_title or alert.storyline_id
+    label = KIND_LABELS.get(alert.kind, alert.kind)
+    byline = " · ".join(part for part in (escape(alert.outlet), _when(alert)) if part)
+    blocks: list[dict] = [
+        {"type": "header", "text": _plain(f"{label}: {storyline}")},
+        _mrkdwn_section(f"*{link(alert.url, alert.title)}*\n{byline}"),
+    ]
+    if alert.evidence:
+        lines = [evidence_line(e) for e in alert.evidence[:_MAX_EVIDENCE]]
+        if len(alert.evidence) > _MAX_EVIDENCE:
+            lines.append(f"… and {len(alert.evidence) - _MAX_EVIDENCE} more")
+        blocks.append(_mrkdwn_section("*Why it matched*\n" + "\n".join(lines)))
+    others = [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]
+    if others:
+        lines = [f"• {escape(outlet)}: {link(url, title)}" if outlet else f"• {link(url, title)}"
+                 for outlet, title, url in others[:_MAX_SOURCES]]
+        if len(others) > _MAX_SOURCES:
+            lines.append(f"… and {len(others) - _MAX_SOURCES} more")
+        blocks.append(_mrkdwn_section("*Other sources so far*\n" + "\n".join(lines)))
+    context = [f"storyline `{escape(alert.storyline_id)}`", f"score {alert.score:.2f}", f"alert {escape(alert.alert_id)}"]
+    if alert.reason:
+        context.append(escape(alert.reason))
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(context))}]})
+    text = _clip(f"{label}: {escape(storyline)}: {escape(alert.title)}")
+    return text, blocks
+
+
+def digest_blocks(digest: Digest) -> tuple[str, list[dict]]:
+    """(notification text, blocks) for a digest, one section per storyline."""
+    title = digest.title()
+    blocks: list[dict] = [{"type": "header", "text": _plain(title)}]
+    for storyline_id, storyline_title, alerts in digest.by_storyline()[:45]:
+        lines = [f"• {escape(KIND_LABELS.get(a.kind, a.kind))}: {link(a.url, a.title)}"
+                 f"{' (' + escape(a.outlet) + ')' if a.outlet else ''} · {_when(a)}" for a in alerts[:20]]
+        if len(alerts) > 20:
+            lines.append(f"… and {len(alerts) - 20} more")
+        blocks.append(_mrkdwn_section(f"*{escape(storyline_title)}*\n" + "\n".join(lines)))
+    return escape(title), blocks
+
+
+def _classify(status: int, headers: dict, body: str) -> None:
+    """Raise the right DeliveryError for an HTTP answer that is not a success."""
+    snippet = " ".join((body or "").split())[:120]
+    if status == 429:
+        lowered = {k.lower(): v for k, v in (headers or {}).items()}
+        value = lowered.get("retry-after")
+        if isinstance(value, list):
+            value = value[0] if value else None
+        raise TransientError(f"HTTP 429 rate limited: {snippet}", retry_after_seconds=retry_after_seconds(value))
+    if status >= 500 or status in (408, 425):
+        raise TransientError(f"HTTP {status}: {snippet}")
+    raise PermanentError(f"HTTP {status}: {snippet}")
+
+
+class SlackWebhook:
+    """One incoming webhook (its URL is a secret: it never appears in reasons or logs)."""
+
+    name = "slack"
+
+    def __init__(self, url: str, *, timeout_seconds: float = 10.0, max_messages_per_second: float = 1.0) -> None:
+        self._client = WebhookClient(url, timeout=timeout_seconds, logger=_SDK_LOGGER, retry_handlers=[])
+        self.rate_key = "slack-webhook:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+        self.per_second = max_messages_per_second
+
+    def _post(self, text: str, blocks: list[dict], delivery_key: str) -> None:
+        body = {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+        try:
+            response = self._client.send_dict(body, headers={DELIVERY_ID_HEADER: delivery_key})
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            raise TransientError(f"cannot reach the Slack webhook: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            _classify(response.status_code, response.headers, response.body)
+
+    def send_alert(self, alert: Alert, *, delivery_key: str) -> None:
+        self._post(*alert_blocks(alert), delivery_key)
+
+    def send_digest(self, digest: Digest, *, delivery_key: str) -> None:
+        self._post(*digest_blocks(digest), delivery_key)
+
+    def close(self) -> None:
+        pass
+
+
+class SlackBot:
+    """``chat.postMessage`` with a bot token; follow-ups of a storyline go into its thread."""
+
+    name = "slack"
+
+    def __init__(self, token: str, channel: str, *, ledger, subscriber: str, api_url: str | None = None,
+                 timeout_seconds: float = 10.0, max_messages_per_second: float = 1.0) -> None:
+        kwargs = {"base_url": api_url} if api_url else {}
+        self._client = WebClient(token=token, timeout=int(max(1, timeout_seconds)), logger=_SDK_LOGGER,
+                                 retry_handlers=[], **kwargs)
+        self._channel = channel
+        self._ledger = ledger
+        self._subscriber = subscriber
+        self.rate_key = "slack-bot:" + hashlib.sha256(f"{token}|{channel}".encode()).hexdigest()[:16]
+        self.per_second = max_messages_per_second
+
+    def _post(self, text: str, blocks: list[dict], *, delivery_key: str, thread_ts: str | None = None) -> str:
+        try:
+            response = self._client.chat_postMessage(
+                channel=self._channel, text=text, blocks=blocks, thread_ts=thread_ts,
+                unfurl_links=False, unfurl_media=False,
+                # Slack's own client_msg_id field: lets the receiver drop a repeat
+                # from the at-least-once window after a crash.
+                client_msg_id=delivery_key)
+        except SlackApiError as exc:
+            resp = exc.response
+            error = resp.data.get("error", "") if isinstance(resp.data, dict) else ""
+            if resp.status_code == 200:
+                transient = error in ("ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                                      "request_timeout")
+                if transient:
+                    raise TransientError(f"Slack API error: {error}") from None
+                raise PermanentError(f"Slack API error: {error or 'unknown'}") from None
+            _classify(resp.status_code, dict(resp.headers or {}), error or str(resp.data)[:120])
+            raise  # pragma: no cover (_classify always raises)
+        except (SlackRequestError, json.JSONDecodeError, ValueError) as exc:
+            raise TransientError(f"bad answer from the Slack API: {type(exc).__name__}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            raise TransientError(f"cannot reach the Slack API: {type(exc).__name__}") from None
+        return str(response.get("ts") or "")
+
+    def send_alert(self, alert: Alert, *, delivery_key: str) -> None:
+        thread = self._ledger.thread_ts(self._subscriber, self.name, alert.storyline_id)
+        ts = self._post(*alert_blocks(alert), delivery_key=delivery_key, thread_ts=thread)
+        if thread is None and ts:
+            self._ledger.set_thread_ts(self._subscriber, self.name, alert.storyline_id, ts)
+
+    def send_digest(self, digest: Digest, *, delivery_key: str) -> None:
+        text, blocks = digest_blocks(digest)
+        self._post(text, blocks, delivery_key=delivery_key)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,111 @@
+"""``DeliverAlerts``: the Beam step that hands alerts to the Dispatcher.
+
+The DoFn is thin: ``setup`` opens the ledger, loads the subscribers, reads their secrets
+and builds the channel clients; ``process`` delivers one alert and yields one
+``Delivery`` per (subscriber, channel) plus the sink's; ``teardown`` closes everything.
+A channel failure never raises, so one bad alert or one failing webhook cannot fail
+(and replay) its bundle; if a bundle is replayed anyway (worker lost), the ledger skips
+what was already sent.
+
+The DoFn holds no Beam state: the ledger is its state. Every ``sweep_interval_seconds``
+(and on the first element after start-up) it also retries deliveries left unconfirmed
+by a crash or by exhausted retries, and sends the digests that are due.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline.config.subscribers import load_subscribers, resolve_secrets
+from pipeline.deliver.dispatch import Dispatcher
+from pipeline.deliver.jsonl import JsonlSink
+from pipeline.ledger import open_ledger
+from pipeline.secrets import SecretEnv
+
+
+def default_dead_letter_path(ledger_url: str) -> Path:
+    """``dead-letters.jsonl`` next to the ledger file."""
+    path = ledger_url[len("sqlite:///"):] if ledger_url.startswith("sqlite:///") else ledger_url
+    return Path(path).parent / "delivery-dead-letters.jsonl"
+
+
+class _DeliverFn(beam.DoFn):
+    def __init__(self, *, ledger_url: str, alerts_out: str | None, subscribers_file: str | None,
+                 dead_letter_out: str | None, console: bool, clock, sweep_interval_seconds: float,
+                 secret_env: str | None) -> None:
+        self._ledger_url = ledger_url
+        self._alerts_out = alerts_out
+        self._subscribers_file = subscribers_file
+        self._dead_letter_out = dead_letter_out
+        self._console = console
+        self._clock = clock
+        self._sweep_interval_seconds = sweep_interval_seconds
+        self._secret_env = secret_env
+        self._counters: dict[str, object] = {}
+
+    def setup(self) -> None:
+        if self._secret_env:
+            SecretEnv.parse(self._secret_env).install()
+        self._ledger = open_ledger(self._ledger_url)
+        subscribers = load_subscribers(self._subscribers_file) if self._subscribers_file else None
+        secrets = resolve_secrets(subscribers) if subscribers else None
+        sink = JsonlSink(self._ledger, self._alerts_out, console=self._console)
+        self._dispatcher = Dispatcher(self._ledger, subscribers=subscribers, secrets=secrets, sink=sink,
+                                      dead_letter_path=self._dead_letter_out, clock=self._clock)
+        self._next_sweep = 0.0
+
+    def _count(self, status: str) -> None:
+        if status not in self._counters:
+            self._counters[status] = Metrics.counter("DeliverAlerts", f"deliveries_{status}")
+        self._counters[status].inc()
+
+    def process(self, alert):
+        results = []
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self._sweep_interval_seconds
+            results += self._dispatcher.retry_unconfirmed()
+            results += self._dispatcher.flush_due()
+        results += self._dispatcher.deliver([alert])
+        for delivery in results:
+            self._count(delivery.status)
+            yield delivery
+
+    def teardown(self) -> None:
+        dispatcher = getattr(self, "_dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.close()
+            self._ledger.close()
+            self._dispatcher = None
+
+
+class DeliverAlerts(beam.PTransform):
+    """Alerts → the JSONL sink, the console and every subscriber who wants them → Delivery results.
+
+    Each (alert, subscriber, channel) is delivered once, across restarts, through the
+    ledger at ``ledger_url``. Permanent failures go to ``dead_letter_out`` (default:
+    ``delivery-dead-letters.jsonl`` next to the ledger) and to the
+    ``DeliverAlerts/deliveries_dead`` counter. The subscribers file is loaded and its
+    secrets are read here, so a bad file or a missing variable stops the pipeline before
+    it starts, with ``FILE:LINE`` and the variable's name. With ``secret_env``
+    (``NAME=REF,...``, see ``pipeline.secrets``) the variables it covers are filled on each
+    worker in ``setup`` instead, and only the others must be set where the job is built.
+    """
+
+    def __init__(self, *, ledger_url: str, alerts_out: str | None = None, subscribers_file: str | None = None,
+                 dead_letter_out: str | None = None, console: bool = True, clock=None,
+                 sweep_interval_seconds: float = 60.0, secret_env: str | None = None) -> None:
+        super().__init__()
+        if subscribers_file:
+            resolve_secrets(load_subscribers(subscribers_file), deferred=SecretEnv.parse(secret_env).names())
+        self._fn = _DeliverFn(
+            ledger_url=ledger_url, alerts_out=str(alerts_out) if alerts_out else None,
+            subscribers_file=str(subscribers_file) if subscribers_file else None,
+            dead_letter_out=str(dead_letter_out or default_dead_letter_path(ledger_url)),
+            console=console, clock=clock, sweep_interval_seconds=sweep_interval_seconds, secret_env=secret_env)
+
+    def expand(self, alerts):
+        return alerts | "DeliverEachAlert" >> beam.ParDo(self._fn)
