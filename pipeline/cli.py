@@ -29,6 +29,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     watchlists = load_watchlists(args.watchlists)
     print(f"{args.watchlists}: ok: {len(watchlists.entities)} entities, {len(watchlists.topics)} topics, "
           f"{len(watchlists.storylines)} storylines")
+    if (subscribers_file := args.watchlists / "subscribers.yaml").exists():
+        from pipeline.config.subscribers import load_subscribers, missing_secrets
+        subscribers = load_subscribers(subscribers_file, storyline_ids={s.id for s in watchlists.storylines})
+        print(f"{subscribers_file}: ok: {len(subscribers.subscribers)} subscribers")
+        for note in missing_secrets(subscribers):
+            print(f"note: {note}")
     return 0
 
 
@@ -97,6 +103,16 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     raise UserError("storywatch seed: not available yet")
 
 
+def _cmd_deliver(args: argparse.Namespace) -> int:
+    from pipeline.deliver.command import DEFAULT_SUBSCRIBERS, deliver_file
+
+    subscribers = args.subscribers
+    if subscribers is None and DEFAULT_SUBSCRIBERS.exists():
+        subscribers = DEFAULT_SUBSCRIBERS
+    return deliver_file(args.alerts, subscribers_file=subscribers, ledger_url=args.ledger,
+                        alerts_out=args.alerts_out, dead_letter_out=args.dead_letter, console=args.console)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storywatch", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -104,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check watchlist files; exit 2 with FILE:LINE problems")
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_validate)
+
+    p = sub.add_parser("deliver", help="deliver an alerts JSONL file to the subscribers (once each)")
+    p.add_argument("--alerts", type=Path, required=True, metavar="ALERTS.jsonl")
+    p.add_argument("--subscribers", type=Path, metavar="FILE",
+                   help="subscribers YAML (default: watchlists/subscribers.yaml if present)")
+    p.add_argument("--ledger", default="build/ledger.sqlite", metavar="PATH",
+                   help="delivery ledger, a SQLite file (default: %(default)s)")
+    p.add_argument("--alerts-out", type=Path, metavar="OUT.jsonl", help="also write each alert here, once")
+    p.add_argument("--dead-letter", type=Path, metavar="DEAD.jsonl",
+                   help="permanent failures (default: delivery-dead-letters.jsonl next to the ledger)")
+    p.add_argument("--console", action="store_true", help="print each alert on standard output")
+    p.set_defaults(handler=_cmd_deliver)
 
     p = sub.add_parser("match", help="match articles (JSONL) against the watchlists")
     p.add_argument("--input", type=Path, required=True, metavar="ARTICLES.jsonl")
