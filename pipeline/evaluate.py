@@ -166,47 +166,66 @@ def score(gold: Mapping[str, Iterable[str]], predicted: Mapping[str, Iterable[st
     return Report(tuple(per), micro, tuple(mistakes), items=len(gold_sets))
 
 
-def evaluate_matcher(matcher: "Matcher", labeled_path: Path | str) -> Report:
-    """Run ``matcher`` over a labeled JSONL file and score it against the ``labels``.
+@dataclass(frozen=True, slots=True)
+class LabeledItem:
+    """One usable line of a labeled JSONL file: the article, its labels and the raw object."""
 
-    Lines that are not usable articles, or whose ``labels`` is not a list of strings,
-    are skipped and listed in ``Report.bad_lines`` as ``FILE:LINE: reason``.
+    lineno: int
+    article: Article
+    labels: frozenset[str]
+    raw: dict
+
+
+def read_labeled(path: Path | str) -> tuple[list[LabeledItem], list[str]]:
+    """The usable labeled items of a JSONL file, and a ``FILE:LINE: reason`` per unusable line.
+
+    A line is unusable when it is not an article (see ``pipeline.jsonl``), when ``labels``
+    is not a list of strings, or when its id repeats an earlier line's.
     """
     from pipeline.jsonl import read_articles
 
-    labeled_path = Path(labeled_path)
-    gold: dict[str, set[str]] = {}
-    predicted: dict[str, set[str]] = {}
-    titles: dict[str, str] = {}
-    evidence: dict[tuple[str, str], tuple[Evidence, ...]] = {}
-    scores: dict[tuple[str, str], float] = {}
+    path = Path(path)
+    items: list[LabeledItem] = []
     bad: list[str] = []
-    articles: list[Article] = []
-    for lineno, obj, article in read_articles(labeled_path):
+    seen: set[str] = set()
+    for lineno, obj, article in read_articles(path):
         if not isinstance(article, Article):
-            bad.append(f"{labeled_path}:{lineno}: {article}; fix or remove the line")
+            bad.append(f"{path}:{lineno}: {article}; fix or remove the line")
             continue
         labels = obj.get("labels")
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            bad.append(f"{labeled_path}:{lineno}: field 'labels' must be a list of storyline ids")
+            bad.append(f"{path}:{lineno}: field 'labels' must be a list of storyline ids")
             continue
-        if article.article_id in gold:
-            bad.append(f"{labeled_path}:{lineno}: duplicate id '{article.article_id}'; ids must be unique")
+        if article.article_id in seen:
+            bad.append(f"{path}:{lineno}: duplicate id '{article.article_id}'; ids must be unique")
             continue
-        gold[article.article_id] = set(labels)
-        titles[article.article_id] = article.title
-        articles.append(article)
-        for match in matcher.match(article):
-            predicted.setdefault(article.article_id, set()).add(match.storyline_id)
-            evidence[(article.article_id, match.storyline_id)] = match.evidence
-            scores[(article.article_id, match.storyline_id)] = match.score
+        seen.add(article.article_id)
+        items.append(LabeledItem(lineno, article, frozenset(labels), obj))
+    return items, bad
+
+
+def evaluate_matcher(matcher: "Matcher", labeled_path: Path | str) -> Report:
+    """Run ``matcher`` over a labeled JSONL file and score it against the ``labels``.
+
+    Unusable lines are skipped and listed in ``Report.bad_lines`` (see ``read_labeled``).
+    """
+    items, bad = read_labeled(labeled_path)
+    gold = {item.article.article_id: set(item.labels) for item in items}
+    titles = {item.article.article_id: item.article.title for item in items}
+    predicted: dict[str, set[str]] = {}
+    evidence: dict[tuple[str, str], tuple[Evidence, ...]] = {}
+    scores: dict[tuple[str, str], float] = {}
+    for item in items:
+        article_id = item.article.article_id
+        for match in matcher.match(item.article):
+            predicted.setdefault(article_id, set()).add(match.storyline_id)
+            evidence[(article_id, match.storyline_id)] = match.evidence
+            scores[(article_id, match.storyline_id)] = match.score
+        missed = gold[article_id] - predicted.get(article_id, set())
+        if missed:  # a miss is explained by what was found
+            found = tuple(matcher.find(item.article))
+            for sid in missed:
+                evidence[(article_id, sid)] = found
     storyline_ids = [s.id for s in matcher.watchlists.storylines]
-    # A miss is explained by what was found; compute it only for the items that need it.
-    missed = {item for item, labels in gold.items() if labels - predicted.get(item, set())}
-    for article in articles:
-        if article.article_id in missed:
-            found = tuple(matcher.find(article))
-            for sid in gold[article.article_id] - predicted.get(article.article_id, set()):
-                evidence[(article.article_id, sid)] = found
     report = score(gold, predicted, storyline_ids, titles=titles, evidence=evidence, scores=scores)
     return Report(report.storylines, report.micro, report.mistakes, report.items, tuple(bad))

@@ -27,8 +27,9 @@ How an article is read, field by field (title, summary, body):
    Musk``) vetoes every hit of that entity it overlaps, and vetoes one-word hits (``Musk``)
    within ``negative_window_words`` words in the same field. Multi-word hits (``Elon Musk``)
    are only vetoed by overlap.
-6. **Rules.** A storyline matches when its rule holds (see ``pipeline.config.watchlists``)
-   and its score reaches the threshold. The score is the mean, over the rule's groups
+6. **Rules.** A storyline matches when its rule, or one of its alternatives, holds (see
+   ``pipeline.config.watchlists``) and its score reaches the threshold; the best-scoring
+   rule that holds gives the score and the evidence. The score is the mean, over the rule's groups
    (each ``all_of`` group and the ``any_of`` list), of the best hit in the group, where a
    hit weighs ``kind weight × field weight``: exact 1.0, transliterated 0.95, fuzzy
    0.9 × similarity/100; title 1.0, summary 0.9, body 0.8. So an article naming everything
@@ -94,7 +95,7 @@ class _PieceTable(dict):
             if unicodedata.category(ch).startswith(("L", "N")):
                 # Letters keep only their letters: the soft sign (ь → ') must not split a word.
                 piece = "".join(c for c in latin if c.isalnum())
-                if _is_wide(ch) and piece:
+                if piece and _is_wide(folded[0]):
                     piece = f" {piece} "
             else:
                 piece = "".join(c if c.isalnum() else " " for c in latin) or " "
@@ -331,14 +332,16 @@ class Matcher:
         self._exact_keys = frozenset(k.strip() for k in keys)
         self._entity_ids = frozenset(e.id for e in self.watchlists.entities)
 
-        self._rules = []
+        self._rules: list[tuple[Storyline, list[_CompiledRule]]] = []
         for storyline in sorted(self.watchlists.storylines, key=lambda s: s.id):
-            rule = storyline.rule
-            groups = [frozenset(g) for g in rule.all_of]
-            if rule.any_of:
-                groups.append(frozenset(rule.any_of))
-            self._rules.append(_CompiledRule(storyline, tuple(groups), frozenset(rule.none_of),
-                                             rule.within_words))
+            compiled = []
+            for _, rule in storyline.rules():
+                groups = [frozenset(g) for g in rule.all_of]
+                if rule.any_of:
+                    groups.append(frozenset(rule.any_of))
+                compiled.append(_CompiledRule(storyline, tuple(groups), frozenset(rule.none_of),
+                                              rule.within_words))
+            self._rules.append((storyline, compiled))
 
     @staticmethod
     def _names(entity: Entity) -> list[tuple[str, bool]]:
@@ -391,6 +394,11 @@ class Matcher:
             hits += self._rescue(s, probes, hits, field, norm)
         if negatives:
             hits = self._veto(hits, negatives, s)
+        if len(hits) > 1:
+            # "Elon Musk" also contains the alias "Musk": keep the longer exact hit only.
+            hits = [h for h in hits if not any(
+                g is not h and g.ref == h.ref and g.kind != "fuzzy" and g.a <= h.a and h.b <= g.b
+                and (g.b - g.a) > (h.b - h.a) for g in hits)]
         return hits
 
     @staticmethod
@@ -423,6 +431,8 @@ class Matcher:
                     spans.append((word_start, s.index(" ", word_end + 1)))
             for a, b in spans:
                 candidate = s[a:b]
+                if " " in candidate and min(map(len, candidate.split())) < 3:
+                    continue  # "s starlink": a possessive's leftover is not part of a misspelling
                 compact = candidate.replace(" ", "")
                 if compact in self._exact_keys or candidate in self._exact_keys:
                     continue
@@ -445,7 +455,7 @@ class Matcher:
 
     def _similar(self, compact: str, target: _FuzzyTarget) -> float | None:
         t = target.compact
-        if abs(len(compact) - len(t)) > max(2, len(t) // 3) or compact[-2:] != t[-2:]:
+        if abs(len(compact) - len(t)) > max(3, len(t) // 3) or compact[-2:] != t[-2:]:
             return None
         similarity = ratio(compact, t)
         if target.person:
@@ -500,11 +510,12 @@ class Matcher:
         for hit in hits:
             by_ref.setdefault(hit.ref, []).append(hit)
         matches = []
-        for rule in self._rules:
-            result = self._decide(rule, by_ref)
-            if result is not None:
-                score, used = result
-                matches.append(Match(article, rule.storyline.id, score, _evidence(used)))
+        for storyline, rules in self._rules:
+            # The best-scoring rule that holds explains the match.
+            results = [r for r in (self._decide(rule, by_ref) for rule in rules) if r is not None]
+            if results:
+                score, used = max(results, key=lambda r: r[0])
+                matches.append(Match(article, storyline.id, score, _evidence(used)))
         return matches
 
     def _weight(self, hit: _Hit) -> float:

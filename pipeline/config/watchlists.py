@@ -8,7 +8,8 @@ share one namespace and are the "refs" that storyline rules name.
 A rule is satisfied when every ``all_of`` group has at least one ref found, at least one
 ``any_of`` ref is found (if any are listed), and no ``none_of`` ref is found; with
 ``within_words`` the refs that satisfy it must lie within that many words of each other
-in one field.
+in one field. A storyline may list ``alternatives``: more rules, any one of which also
+makes it match (an "or" of rules, e.g. Starlink with Ukraine, or Starlink with Russia).
 """
 
 from __future__ import annotations
@@ -113,7 +114,13 @@ class Storyline(_Strict):
     title: str = Field(min_length=1)
     description: str = ""
     rule: Rule
+    alternatives: list[Rule] = Field(default_factory=list,
+                                     description="other rules; the storyline also matches when one of them holds")
     threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+    def rules(self) -> list[tuple[str, Rule]]:
+        """(location, rule) for the main rule and each alternative."""
+        return [("rule", self.rule)] + [(f"alternatives.{i}", r) for i, r in enumerate(self.alternatives)]
 
 
 class WatchlistFile(_Strict):
@@ -182,13 +189,15 @@ def load_watchlists(directory: Path | str = "watchlists") -> Watchlists:
     known = {key.split(":", 1)[1] for key in seen if key.startswith("ref:")}
     for path, model, lines in loaded:
         for index, storyline in enumerate(model.storylines):
-            for location, ref in storyline.rule.refs():
-                if ref not in known:
-                    parts = tuple(int(p) if p.isdigit() else p for p in location.split("."))
-                    line = lines.line_of(("storylines", index, "rule") + parts)
-                    problems.append(f"{path}:{line}: storyline '{storyline.id}' names unknown entity or "
-                                    f"topic '{ref}' in rule.{location}; define it under entities: or "
-                                    "topics:, or fix the spelling")
+            for rule_location, rule in storyline.rules():
+                for location, ref in rule.refs():
+                    if ref not in known:
+                        where = f"{rule_location}.{location}"
+                        parts = tuple(int(p) if p.isdigit() else p for p in where.split("."))
+                        line = lines.line_of(("storylines", index) + parts)
+                        problems.append(f"{path}:{line}: storyline '{storyline.id}' names unknown entity or "
+                                        f"topic '{ref}' in {where}; define it under entities: or "
+                                        "topics:, or fix the spelling")
     if problems:
         raise ConfigError(*problems)
     return Watchlists(
