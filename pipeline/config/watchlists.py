@@ -51,6 +51,8 @@ class Entity(_Strict):
         for value in values:
             if not value.strip():
                 raise ValueError("empty string in list; remove it")
+            if not any(c.isalnum() for c in value):
+                raise ValueError(f"{value!r} has no letters or digits, so it can never match; remove it")
         return values
 
 
@@ -61,6 +63,14 @@ class Topic(_Strict):
     description: str = ""
     terms: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list, description="Python regular expressions")
+
+    @field_validator("terms")
+    @classmethod
+    def _terms_have_words(cls, terms: list[str]) -> list[str]:
+        for term in terms:
+            if not any(c.isalnum() for c in term):
+                raise ValueError(f"term {term!r} has no letters or digits, so it can never match; remove it")
+        return terms
 
     @field_validator("patterns")
     @classmethod

@@ -1,0 +1,53 @@
+"""`storywatch eval`: per-storyline and micro P/R/F1, with false positives and misses and their evidence."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.paths import LABELED, ROOT
+
+STORYWATCH = str(ROOT / ".venv" / "bin" / "storywatch")
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([STORYWATCH, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_eval_on_the_dev_set() -> None:
+    result = run("eval", "--input", str(LABELED))
+    assert result.returncode == 0, result.stderr
+    micro = re.search(r"^micro\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", result.stdout, re.M)
+    assert micro and float(micro[3]) >= 0.99
+    for storyline in ("musk-kremlin-contacts", "starlink-taiwan", "starlink-ukraine-war", "musk-government-role"):
+        assert re.search(rf"^{storyline}\s+[\d.]+\s+[\d.]+\s+[\d.]+", result.stdout, re.M)
+    assert "false positives:" in result.stdout and "misses:" in result.stdout
+
+
+def test_eval_lists_mistakes_with_evidence_and_bad_lines(tmp_path: Path) -> None:
+    src = tmp_path / "labeled.jsonl"
+    src.write_text("\n".join([
+        json.dumps({"id": "fp", "title": "Musk deer and Elon Musk in Kyiv with Starlink", "labels": []}),
+        json.dumps({"id": "miss", "title": "Kremlin denies it", "labels": ["musk-kremlin-contacts"]}),
+        json.dumps({"id": "bad", "title": "x", "labels": "starlink-taiwan"}),
+    ]) + "\n", encoding="utf-8")
+    result = run("eval", "--input", str(src))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{src}:3: field 'labels' must be a list of storyline ids"
+    out = result.stdout
+    assert "false positives: 1" in out and "fp  starlink-ukraine-war score=" in out
+    assert "starlink <- 'Starlink' title[" in out
+    assert "misses: 1" in out and "miss  musk-kremlin-contacts" in out and "kremlin <- 'Kremlin' title[0:7] exact" in out
+
+
+def test_eval_of_a_file_without_usable_items_is_a_user_error(tmp_path: Path) -> None:
+    src = tmp_path / "empty.jsonl"
+    src.write_text("\n", encoding="utf-8")
+    result = run("eval", "--input", str(src))
+    assert result.returncode == 2
+    assert "no usable labeled items" in result.stderr

@@ -1,0 +1,67 @@
+"""`storywatch match`: one output line per good input line, in order; bad lines on stderr, exit 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.paths import ROOT, WATCHLISTS
+
+STORYWATCH = str(ROOT / ".venv" / "bin" / "storywatch")
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([STORYWATCH, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_match_writes_one_line_per_article_and_reports_bad_lines(tmp_path: Path) -> None:
+    lines = [
+        {"id": "a1", "title": "Musk shut off Starlink to prevent Ukraine attack on Russian ships",
+         "published": "2023-09-07", "labels": ["ignored"]},
+        "{not json",
+        {"id": "a2", "title": "Poachers target musk deer for perfumes"},
+        {"title": "no id"},
+        {"id": 3, "title": "Маск и Путин регулярно общаются", "summary": "пишет WSJ", "outlet": "X"},
+        {"id": "a4", "title": ""},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n",
+                   encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run("match", "--input", str(src), "--output", str(out), "--watchlists", str(WATCHLISTS))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    err = result.stderr.splitlines()
+    assert err[0].startswith(f"{src}:2: not valid JSON")
+    assert err[1] == f"{src}:4: missing field 'id'; line skipped"
+    assert err[2] == f"{src}:6: missing field 'title'; line skipped"
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["a1", "a2", "3"]
+    assert [[s["id"] for s in r["storylines"]] for r in rows] == [
+        ["starlink-ukraine-war"], [], ["musk-kremlin-contacts"]]
+    storyline = rows[0]["storylines"][0]
+    assert 0 < storyline["score"] <= 1
+    starlink = next(e for e in storyline["evidence"] if e["ref"] == "starlink")
+    assert starlink == {"ref": "starlink", "alias": "Starlink", "field": "title", "start": 14, "end": 22,
+                        "text": "Starlink", "kind": "exact", "similarity": 100.0}
+    kinds = {e["ref"]: e["kind"] for e in rows[2]["storylines"][0]["evidence"]}
+    assert kinds == {"elon-musk": "transliterated", "vladimir-putin": "transliterated"}
+
+
+def test_match_to_stdout_exit_0_when_all_lines_are_good(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "x", "title": "Taiwan builds a satellite network without Starlink"}) + "\n")
+    result = run("match", "--input", str(src))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["storylines"][0]["id"] == "starlink-taiwan"
+
+
+def test_missing_input_file_is_a_user_error(tmp_path: Path) -> None:
+    result = run("match", "--input", str(tmp_path / "nope.jsonl"))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{tmp_path / 'nope.jsonl'}:1: cannot read input")
+    assert "Traceback" not in result.stderr

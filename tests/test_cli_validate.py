@@ -1,0 +1,36 @@
+"""`storywatch validate` as a user runs it: exit 0 with a summary, or exit 2 with FILE:LINE lines."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.paths import ROOT, WATCHLISTS
+
+STORYWATCH = str(ROOT / ".venv" / "bin" / "storywatch")
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([STORYWATCH, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_shipped_watchlists_are_valid() -> None:
+    result = run("validate", "--watchlists", str(WATCHLISTS))
+    assert result.returncode == 0, result.stderr
+    assert "ok:" in result.stdout and "4 storylines" in result.stdout
+
+
+def test_broken_watchlists_exit_2_with_every_problem_and_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "entities:\n  - id: musk\n    kind: person\n    name: Musk\n"
+        "storylines:\n  - id: s\n    title: S\n    rule:\n      any_of: [nobody]\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("entities:\n  - id: x\n   kind: bad\n", encoding="utf-8")
+    result = run("validate", "--watchlists", str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'b.yaml'}:3: YAML syntax error")
+    assert lines[1].startswith(f"{tmp_path / 'a.yaml'}:9: storyline 's' names unknown entity or topic 'nobody'")
