@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.paths import LABELED, ROOT
+from tests.cli_support import run_storywatch as run
+from tests.paths import LABELED
 
-STORYWATCH = str(ROOT / ".venv" / "bin" / "storywatch")
 pytestmark = pytest.mark.slow
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([STORYWATCH, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
 def test_eval_on_the_dev_set() -> None:

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.paths import ROOT, WATCHLISTS
+from tests.cli_support import run_storywatch as run
+from tests.paths import WATCHLISTS
 
-STORYWATCH = str(ROOT / ".venv" / "bin" / "storywatch")
 pytestmark = pytest.mark.slow
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([STORYWATCH, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
 def test_match_writes_one_line_per_article_and_reports_bad_lines(tmp_path: Path) -> None:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.paths import ROOT, WATCHLISTS
+from tests.cli_support import run_storywatch as run
+from tests.paths import WATCHLISTS
 
-STORYWATCH = str(ROOT / ".venv" / "bin" / "storywatch")
 pytestmark = pytest.mark.slow
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([STORYWATCH, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
 def test_shipped_watchlists_are_valid() -> None:
