@@ -82,15 +82,24 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 # --- pipeline ------------------------------------------------------------------------
 
 def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    raise UserError("storywatch run: not available yet")
+    from pipeline.graph import run_live
+
+    return run_live(beam_args, watchlists_dir=str(args.watchlists))
 
 
 def _cmd_replay(args: argparse.Namespace, beam_args: list[str]) -> int:
-    raise UserError("storywatch replay: not available yet")
+    from pipeline.graph import run_replay
+
+    run_replay(beam_args, feeds=args.feeds, articles=args.input, alerts_out=args.alerts_out,
+               watchlists_dir=str(args.watchlists))
+    return 0
 
 
 def _cmd_eval_alerts(args: argparse.Namespace) -> int:
-    raise UserError("storywatch eval-alerts: not available yet")
+    from pipeline.alert_eval import evaluate_file
+
+    print(evaluate_file(args.input, watchlists_dir=args.watchlists))
+    return 0
 
 
 # --- feeds and seeds -----------------------------------------------------------------

@@ -136,6 +136,7 @@ class StorylineEvent:
     reason: str = ""
     baseline_per_hour: float | None = None
     rate_per_hour: float | None = None
+    article: Match | None = None  # the article this event is about (lead is the development's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,8 @@ class Alert:
     sources: tuple[tuple[str, str, str], ...] = ()
     evidence: tuple[Evidence, ...] = ()
     reason: str = ""
+    baseline_per_hour: float | None = None  # burst alerts: the storyline's usual rate
+    rate_per_hour: float | None = None  # burst alerts: the rate that triggered it
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,50 @@
+"""How the storyline tracker's thresholds were chosen: a grid over the labeled set.
+
+Runs ``alert_eval.alerts_for`` over tests/data/labeled/dev.jsonl with the labels as a
+perfect matcher (so only the grouping is measured) and, when it is available, with the
+real matcher; prints precision, recall and duplicate rate for each setting.
+
+    .venv/bin/python bench/storyline_thresholds.py
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.alert_eval import alerts_for, load_labeled, score_alerts  # noqa: E402
+from pipeline.records import Match  # noqa: E402
+from pipeline.storyline import StorylineTracker  # noqa: E402
+
+LABELED = Path(__file__).resolve().parent.parent / "tests" / "data" / "labeled" / "dev.jsonl"
+
+
+def main() -> None:
+    items = load_labeled(LABELED)
+    gold = {i.article.article_id: i.labels for i in items}
+
+    def perfect(article):
+        return [Match(article, s, 1.0, ()) for s in sorted(gold[article.article_id])]
+
+    matchers = [("labels", perfect)]
+    try:
+        from pipeline.matcher import Matcher
+        real = Matcher.from_dir(Path(__file__).resolve().parent.parent / "watchlists")
+        matchers.append(("matcher", real.match))
+    except Exception as exc:  # the matcher is another stage; the grid still runs without it
+        print(f"(real matcher unavailable: {exc})")
+    print(f"{'matcher':8} {'dup':>4} {'cov':>4} {'end':>4} {'win_h':>5}  {'prec':>5} {'recall':>6} {'dups':>5}")
+    for (name, match), dup, cov, cov_end, win in itertools.product(
+            matchers, (85, 95), (30, 34, 36, 38, 40), (36, 50, 60), (24, 48, 72)):
+        tracker = StorylineTracker(duplicate_similarity=dup, coverage_similarity=cov, coverage_similarity_at_window_end=cov_end,
+                                   coverage_window_hours=win)
+        s = score_alerts(items, alerts_for([i.article for i in items], match, tracker=tracker))
+        print(f"{name:8} {dup:>4} {cov:>4} {cov_end:>4} {win:>5}  {s.precision:5.3f} {s.recall:6.3f} "
+              f"{s.duplicate_rate:5.3f}  ({s.recalled}/{s.developments}, {s.duplicated} dup)")
+
+
+if __name__ == "__main__":
+    main()

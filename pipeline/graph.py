@@ -1,0 +1,214 @@
+"""The storywatch pipeline, wired in the order of the flow.
+
+    poll → fetch → parse → normalise → dedupe → match → track storylines → decide alerts → deliver
+    (replay: recorded feeds → parse → ..., or recorded articles → dedupe → ...)
+
+Every stage's dead-letter output is flattened into one sink (a JSONL file plus the
+``storywatch/dead_letters`` counter): a failure is never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline.alert import DecideAlerts
+from pipeline.dedupe import DedupeArticles
+from pipeline.fetch import FetchFeeds
+from pipeline.match import MatchWatchlists
+from pipeline.normalize import NormalizeArticles
+from pipeline.options import StorywatchOptions
+from pipeline.parse import ParseFeeds
+from pipeline.poll import PollFeeds, ReplayArticles, ReplayFeeds
+from pipeline.records import to_json
+from pipeline.storyline import TrackStorylines
+
+
+def build_pipeline(p: beam.Pipeline, options: StorywatchOptions, watchlists, *, feed_sources=()):
+    """Add the whole flow to ``p``; return the PCollection of alerts (for tests)."""
+    failures = []
+    if options.replay_articles:
+        articles = p | "ReplayArticles" >> _tracked(ReplayArticles(options.replay_articles), failures)
+    else:
+        if options.replay_feeds:
+            raw = p | "ReplayFeeds" >> ReplayFeeds(options.replay_feeds)
+        else:
+            raw = (p | "PollFeeds" >> PollFeeds(feed_sources, interval_seconds=options.poll_interval_seconds,
+                                                 stop_after_seconds=options.run_duration_seconds)
+                     | "FetchFeeds" >> _tracked(FetchFeeds(host_gap_seconds=options.host_gap_seconds), failures))
+        articles = (raw | "ParseFeeds" >> _tracked(ParseFeeds(), failures)
+                        | "NormalizeArticles" >> _tracked(NormalizeArticles(), failures))
+    unique = articles | "DedupeArticles" >> _tracked(DedupeArticles(), failures)
+    matched = unique | "MatchWatchlists" >> MatchWatchlists(watchlists)
+    failures.append(matched.dead_letter)
+    alerts = (matched.matches
+              | "TrackStorylines" >> TrackStorylines(bounded=_bounded(options), **options.tracker_tunables())
+              | "DecideAlerts" >> DecideAlerts(ledger_url=options.ledger, storyline_titles=_titles(watchlists),
+                                               coverage_alerts=options.coverage_alerts))
+    alerts | "DeliverAlerts" >> _deliver(options)
+    failures | "AllDeadLetters" >> beam.Flatten() | "WriteDeadLetters" >> beam.ParDo(
+        WriteDeadLetters(options.dead_letter_out))
+    return alerts
+
+
+def _bounded(options: StorywatchOptions) -> bool:
+    return bool(options.replay_feeds or options.replay_articles)
+
+
+def _tracked(transform: beam.PTransform, failures: list) -> beam.PTransform:
+    """Apply ``transform`` and collect its ``.dead_letter`` output once it is set."""
+    return _WithDeadLetter(transform, failures)
+
+
+class _WithDeadLetter(beam.PTransform):
+    def __init__(self, transform: beam.PTransform, failures: list) -> None:
+        super().__init__()
+        self._transform, self._failures = transform, failures
+
+    def expand(self, pcoll):
+        out = pcoll | type(self._transform).__name__ >> self._transform
+        self._failures.append(self._transform.dead_letter)
+        return out
+
+
+def _titles(watchlists) -> dict[str, str]:
+    return {s.id: getattr(s, "title", "") or "" for s in watchlists.storylines}
+
+
+def _deliver(options: StorywatchOptions) -> beam.PTransform:
+    from pipeline.deliver import DeliverAlerts
+    return DeliverAlerts(ledger_url=options.ledger, alerts_out=options.alerts_out,
+                         subscribers_file=options.subscribers, console=options.console_alerts)
+
+
+class WriteDeadLetters(beam.DoFn):
+    """Append each Failure as a JSON line to ``path`` and count it (``storywatch/dead_letters``)."""
+
+    _LOCK = threading.Lock()
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._handle = None
+        self._count = Metrics.counter("storywatch", "dead_letters")
+
+    def setup(self) -> None:
+        Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self._path, "a", encoding="utf-8")
+
+    def process(self, failure):
+        self._count.inc()
+        with self._LOCK:
+            self._handle.write(json.dumps(to_json(failure), ensure_ascii=False) + "\n")
+            self._handle.flush()
+
+    def teardown(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+# -- the two ways to run it (called by ``storywatch run`` and ``storywatch replay``) --------
+
+def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
+    """Poll the feed list until interrupted (or ``--run_duration_seconds``); 0 on a clean stop."""
+    from pipeline.config.feeds import load_feeds
+    from pipeline.config.watchlists import load_watchlists
+    from pipeline.options import pipeline_options
+
+    options = pipeline_options(argv)
+    sw = options.view_as(StorywatchOptions)
+    if watchlists_dir:
+        sw.watchlists = str(watchlists_dir)
+    watchlists = load_watchlists(sw.watchlists)
+    sources = load_feeds(sw.feeds_file).sources()
+    if not sources:
+        from pipeline.errors import UserError
+        raise UserError(f"{sw.feeds_file}:1: no feeds to poll; add feeds or run `storywatch feeds import`")
+    print(f"storywatch: polling {len(sources)} feeds every {sw.poll_interval_seconds:g} s; "
+          f"alerts to {sw.alerts_out}; Ctrl-C stops", flush=True)
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, sw, watchlists, feed_sources=sources)
+    try:
+        p.run().wait_until_finish()
+    except KeyboardInterrupt:
+        print("storywatch: stopped (alerts so far are in the ledger and the alerts file)", flush=True)
+    return 0
+
+
+def run_replay(argv: list[str], *, feeds: str | None, articles: str | None, alerts_out: str | None,
+               watchlists_dir: str | None = None, out=None) -> list[dict]:
+    """Replay recorded feeds or articles through the same graph; return the alerts (JSON).
+
+    A replay starts from an empty ledger (a temporary one unless ``--ledger`` is given) and
+    rewrites ``alerts_out`` sorted by (published, storyline, alert id), so the same input
+    always gives the same file.
+    """
+    import sys
+    import tempfile
+    import time
+
+    from pipeline.config.watchlists import load_watchlists
+    from pipeline.errors import UserError
+    from pipeline.options import pipeline_options
+
+    out = out or sys.stdout
+    source = Path(feeds or articles)
+    if not source.exists():
+        raise UserError(f"{source}: no such {'folder' if feeds else 'file'}; check the path")
+    with tempfile.TemporaryDirectory(prefix="storywatch-replay-") as tmp:
+        alerts_path = Path(alerts_out) if alerts_out else Path(tmp) / "alerts.jsonl"
+        defaults = {"ledger": str(Path(tmp) / "ledger.sqlite"), "alerts_out": str(alerts_path),
+                    "dead_letter_out": str(alerts_path.with_name(alerts_path.stem + ".dead-letters.jsonl")),
+                    "console_alerts": "false"}
+        given = {a.split("=", 1)[0].lstrip("-") for a in argv if a.startswith("--")}
+        argv = [f"--{k}={v}" for k, v in defaults.items() if k not in given] + list(argv)
+        options = pipeline_options(argv)
+        sw = options.view_as(StorywatchOptions)
+        sw.replay_feeds, sw.replay_articles = (str(feeds) if feeds else None), (str(articles) if articles else None)
+        if watchlists_dir:
+            sw.watchlists = str(watchlists_dir)
+        watchlists = load_watchlists(sw.watchlists)
+        for path in (Path(sw.alerts_out), Path(sw.dead_letter_out)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)
+        started = time.monotonic()
+        with beam.Pipeline(options=options) as p:
+            build_pipeline(p, sw, watchlists)
+        alerts = _sorted_alerts(Path(sw.alerts_out))
+        _print_alerts(alerts, out, seconds=time.monotonic() - started, alerts_path=alerts_out,
+                      dead_letters=Path(sw.dead_letter_out))
+    return alerts
+
+
+def _sorted_alerts(path: Path) -> list[dict]:
+    if not path.exists():
+        path.write_text("")
+        return []
+    alerts = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    alerts.sort(key=lambda a: (a["published"], a["storyline"], a["alert_id"]))
+    path.write_text("".join(json.dumps(a, ensure_ascii=False, sort_keys=True) + "\n" for a in alerts),
+                    encoding="utf-8")
+    return alerts
+
+
+def _print_alerts(alerts: list[dict], out, *, seconds: float, alerts_path, dead_letters: Path) -> None:
+    from pipeline.alert import format_alert
+    from pipeline.deliver.base import alert_from_json
+    from pipeline.deliver.jsonl import printable
+
+    for data in alerts:
+        text = format_alert(alert_from_json(data))
+        print("\n".join(printable(line) for line in text.split("\n")), file=out)
+        print(file=out)
+    kinds = {}
+    for data in alerts:
+        kinds[data["kind"]] = kinds.get(data["kind"], 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+    failures = sum(1 for _ in dead_letters.open(encoding="utf-8")) if dead_letters.exists() else 0
+    print(f"{len(alerts)} alerts ({summary}) in {seconds:.1f} s"
+          + (f"; written to {alerts_path}" if alerts_path else "")
+          + (f"; {failures} failures in {dead_letters}" if failures else ""), file=out)

@@ -1,0 +1,83 @@
+"""Pipeline options: ``StorywatchOptions`` and the explicit local runner.
+
+Every flag says its unit in its name. Secrets are never options: webhook URLs, tokens
+and SMTP passwords are named in the subscribers file and read from the environment by
+delivery, so they never reach a command line, a job graph or a log.
+
+>>> opts = pipeline_options(["--poll_interval_seconds=30"])
+>>> opts.view_as(StorywatchOptions).poll_interval_seconds, runner_name(opts)
+(30.0, 'FnApiRunner')
+"""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+# The default DirectRunner first tries Prism, which downloads a binary (and fails offline).
+DEFAULT_RUNNER = "FnApiRunner"
+
+
+class StorywatchOptions(PipelineOptions):
+    """What ``storywatch run`` and ``storywatch replay`` need besides Beam's own options."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        add = parser.add_argument
+        add("--watchlists", default="watchlists", help="directory of watchlist YAML files")
+        add("--feeds_file", default="watchlists/feeds.yaml", help="feed list polled by the live run (YAML)")
+        add("--poll_interval_seconds", type=float, default=60.0,
+            help="seconds between polling ticks; each feed is fetched only when its own cadence is due")
+        add("--run_duration_seconds", type=float, default=None,
+            help="stop the live run after this many seconds (default: run until interrupted)")
+        add("--host_gap_seconds", type=float, default=5.0,
+            help="minimum seconds between two requests to the same host")
+        add("--replay_feeds", default=None, help="replay this folder of recorded feed files instead of polling")
+        add("--replay_articles", default=None, help="replay this articles JSONL file instead of polling")
+        add("--ledger", default="build/ledger.sqlite",
+            help="alert and delivery ledger: a SQLite file path or sqlite:///path")
+        add("--alerts_out", default="build/alerts.jsonl", help="JSONL file every alert is appended to")
+        add("--subscribers", default=None,
+            help="subscribers YAML (Slack/email); secrets come from the environment variables it names")
+        add("--dead_letter_out", default="build/dead-letters.jsonl",
+            help="JSONL file for permanent failures of every stage (bad feeds, items, lines)")
+        add("--console_alerts", type=_bool, default=True, help="also print each alert on the console (true/false)")
+        add("--coverage_alerts", type=_bool, default=False,
+            help="also alert on more coverage of a known development (true/false)")
+        add("--coverage_window_hours", type=float, default=48.0,
+            help="hours around a development within which similar articles count as its coverage")
+        add("--duplicate_horizon_hours", type=float, default=720.0,
+            help="hours a development is remembered (near-copies join it, older articles are stale)")
+        add("--burst_window_hours", type=float, default=2.0, help="window of the burst rate, in hours")
+        add("--burst_min_articles", type=int, default=5, help="fewest articles in the window for a burst")
+        add("--burst_factor", type=float, default=4.0, help="burst when the rate is this many times the baseline")
+
+    def tracker_tunables(self) -> dict:
+        """The StorylineTracker keyword arguments these options set."""
+        return {"coverage_window_hours": self.coverage_window_hours,
+                "duplicate_horizon_hours": self.duplicate_horizon_hours,
+                "burst_window_hours": self.burst_window_hours,
+                "burst_min_articles": self.burst_min_articles,
+                "burst_factor": self.burst_factor}
+
+
+def _bool(value: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
+    """Options from ``argv`` with FnApiRunner unless ``--runner`` is given."""
+    options = PipelineOptions(argv, **overrides)
+    standard = options.view_as(StandardOptions)
+    if not standard.runner:
+        standard.runner = DEFAULT_RUNNER
+    return options
+
+
+def runner_name(options: PipelineOptions) -> str:
+    runner = options.view_as(StandardOptions).runner
+    return runner if isinstance(runner, str) else type(runner).__name__

@@ -1,0 +1,244 @@
+"""The storyline tracker: duplicates, coverage, new developments, bursts, bounds, order.
+
+Pure tests of ``StorylineTracker`` first; TestStream tests of the live Beam adapter
+(BundleBasedDirectRunner) for event-time behaviour at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import tracemalloc
+
+import pytest
+
+from pipeline.jsonl import article_from_json
+from pipeline.records import Match
+from pipeline.storyline import (BURST, COVERAGE, DUPLICATE, NEW_DEVELOPMENT, STALE, StorylineTracker,
+                                headline_key, similarity, track_in_order)
+from tests.paths import LABELED
+
+T0 = dt.datetime(2023, 6, 1, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def match(aid: str, title: str, hours: float = 0.0, *, storyline: str = "s", outlet: str = "",
+          summary: str = "") -> Match:
+    when = (T0 + dt.timedelta(hours=hours)).isoformat()
+    article = article_from_json({"id": aid, "title": title, "published": when, "outlet": outlet,
+                                 "summary": summary, "url": f"https://news.test/{aid}"})
+    return Match(article, storyline, 0.9, ())
+
+
+def kinds(tracker: StorylineTracker, *matches: Match) -> list[str]:
+    return [e.kind for m in matches for e in tracker.observe(m)]
+
+
+@pytest.mark.parametrize("title, key", [
+    ("UPDATE 2-Musk's Starlink wins Pentagon deal - Reuters", "musk s starlink wins pentagon deal"),
+    ("EXCLUSIVE-Pentagon buys Starlink | Reuters", "pentagon buys starlink"),
+    ("Refile-Update 1-Pentagon buys Starlink", "pentagon buys starlink"),
+    ("Путин и Маск", "putin i mask"),
+    ("Zelensky and Musk in row over Ukraine 'peace plan poll'", "zelensky and musk in row over ukraine peace plan poll"),
+])
+def test_headline_key_strips_wire_decorations(title, key):
+    assert headline_key(title) == key
+
+
+def test_short_headlines_are_not_subsets_of_everything():
+    assert similarity("elon musk", "elon musk meets putin in secret talks") < 60
+    assert similarity("pentagon buys starlink for ukraine", "pentagon buys starlink for ukraine") == 100
+
+
+def test_syndicated_copy_and_headline_edit_are_duplicates_without_alert():
+    t = StorylineTracker()
+    assert kinds(t, match("a", "Pentagon buys Starlink for Ukraine", 0, outlet="Reuters"),
+                 match("b", "UPDATE 2-Pentagon buys Starlink for Ukraine - Reuters", 0.5),
+                 match("c", "Pentagon buys Musk's Starlink for Ukraine", 3)) == [
+        NEW_DEVELOPMENT, DUPLICATE, DUPLICATE]
+
+
+def test_other_coverage_joins_the_development_and_lists_sources():
+    t = StorylineTracker()
+    t.observe(match("a", "Pentagon buys Starlink for Ukraine", 0, outlet="Reuters"))
+    [event] = t.observe(match("b", "SpaceX wins Pentagon contract for satellite services in Ukraine",
+                              6, outlet="FT"))
+    assert event.kind == COVERAGE
+    assert event.lead.article.article_id == "a"
+    assert event.articles == ("a", "b")
+    assert event.sources == (("Reuters", "Pentagon buys Starlink for Ukraine", "https://news.test/a"),)
+    assert event.article.article.article_id == "b"
+
+
+def test_unrelated_story_in_the_window_is_a_new_development():
+    t = StorylineTracker()
+    first = t.observe(match("a", "Department of government efficiency begins work", 0))[0]
+    second = t.observe(match("b", "'We are terrified': Musk puts USAID through 'wood chipper'", 47))[0]
+    assert second.kind == NEW_DEVELOPMENT
+    assert second.development_id != first.development_id
+
+
+def test_similar_story_after_the_window_is_a_new_development_but_a_copy_is_not():
+    t = StorylineTracker()
+    t.observe(match("a", "Musk to seek Starlink donations for Ukraine", 0))
+    assert kinds(t, match("b", "Musk seeks more Starlink donations as Ukraine funding stalls", 24 * 5)) == [
+        NEW_DEVELOPMENT]
+    assert kinds(t, match("c", "Musk to seek Starlink donations for Ukraine - Reuters", 24 * 10)) == [DUPLICATE]
+
+
+def test_same_article_again_is_a_duplicate():
+    t = StorylineTracker()
+    assert kinds(t, match("a", "Pentagon buys Starlink", 0), match("a", "Pentagon buys Starlink", 0)) == [
+        NEW_DEVELOPMENT, DUPLICATE]
+
+
+def test_storylines_are_independent():
+    t = StorylineTracker()
+    assert kinds(t, match("a", "Pentagon buys Starlink for Ukraine", 0, storyline="s1"),
+                 match("a", "Pentagon buys Starlink for Ukraine", 0, storyline="s2")) == [
+        NEW_DEVELOPMENT, NEW_DEVELOPMENT]
+
+
+def test_development_id_is_stable_across_trackers():
+    one = StorylineTracker().observe(match("a", "Pentagon buys Starlink", 0))[0]
+    two = StorylineTracker().observe(match("a", "Pentagon buys Starlink", 0))[0]
+    assert one.development_id == two.development_id
+
+
+def test_expired_development_does_not_absorb_a_copy_and_very_late_article_is_stale():
+    t = StorylineTracker(duplicate_horizon_hours=72, coverage_window_hours=48)
+    t.observe(match("a", "Pentagon buys Starlink for Ukraine", 0))
+    t.observe(match("b", "Zelensky meets Macron in Paris", 100))
+    assert kinds(t, match("c", "Pentagon buys Starlink for Ukraine - Reuters", 101)) == [NEW_DEVELOPMENT]
+    assert kinds(t, match("d", "Old story resurfaces about Pentagon and Musk", 1)) == [STALE]
+
+
+def test_out_of_order_article_within_the_window_joins_its_development():
+    t = StorylineTracker()
+    t.observe(match("b", "SpaceX wins Pentagon contract for satellite services in Ukraine", 6))
+    assert kinds(t, match("a", "Pentagon buys Starlink for Ukraine", 0)) == [COVERAGE]
+
+
+def test_burst_when_rate_jumps_above_baseline_with_baseline_in_event():
+    t = StorylineTracker(burst_window_hours=1, burst_baseline_hours=24, burst_min_articles=4,
+                         burst_factor=4, burst_cooldown_hours=12)
+    t.observe(match("base", "Musk comments on Starlink in Ukraine", -12))
+    titles = ["Russia says Starlink terminals used by its troops", "Kyiv asks SpaceX to block Russian use",
+              "Pentagon reviews Starlink in occupied areas", "Lawmakers demand answers on Starlink leak",
+              "SpaceX denies selling terminals to Russia"]
+    events = [e for i, title in enumerate(titles) for e in t.observe(match(f"x{i}", title, i * 0.1))]
+    bursts = [e for e in events if e.kind == BURST]
+    assert len(bursts) == 1  # cooldown: one burst alert, not one per article
+    assert bursts[0].baseline_per_hour == pytest.approx(1 / 24, abs=1e-3)
+    assert bursts[0].rate_per_hour == 4.0
+    assert "baseline" in bursts[0].reason
+
+
+def test_steady_rate_is_not_a_burst():
+    t = StorylineTracker(burst_window_hours=1, burst_baseline_hours=24, burst_min_articles=4)
+    events = [e for i in range(200) for e in t.observe(
+        match(f"x{i}", f"Storyline item number {i} about topic {i * 7919 % 1000}", i * 0.3))]
+    assert not [e for e in events if e.kind == BURST]
+
+
+def test_state_stays_bounded_over_a_long_run():
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(5000)]
+    t = StorylineTracker(max_developments=50, max_articles_per_development=5, max_rate_samples=100,
+                         coverage_window_hours=0.01)
+    tracemalloc.start()
+    for i in range(3000):
+        t.observe(match(f"x{i}", " ".join(rng.sample(words, 7)), i * 0.05))
+        if i == 1000:
+            size_early, mem_early = t.states["s"].size(), tracemalloc.get_traced_memory()[0]
+    size_late, mem_late = t.states["s"].size(), tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert 40 <= len(t.states["s"].developments) <= 50
+    assert size_late <= 50 * 5 + 100
+    assert size_late <= size_early + 10
+    assert mem_late < mem_early * 1.2 + 100_000
+
+
+def test_replay_order_is_deterministic_whatever_the_input_order():
+    ms = [match("a", "Pentagon buys Starlink for Ukraine", 0), match("b", "Pentagon buys Starlink for Ukraine", 0),
+          match("c", "Ukraine says Russian forces use Starlink", 50), match("d", "Zelensky thanks Musk", 50)]
+    forward = [(e.kind, e.article.article.article_id) for e in track_in_order(ms)]
+    backward = [(e.kind, e.article.article.article_id) for e in track_in_order(reversed(ms))]
+    assert forward == backward
+    assert forward[0] == (NEW_DEVELOPMENT, "a")
+
+
+def test_labeled_dup_groups_give_one_development_each_except_known_cases():
+    """With the labels as a perfect matcher, every dup_group but two opens one development.
+
+    The two known exceptions are documented in storyline.py: D19 (merged into D18, the
+    day before) and D23 (its first item is dated only by month, three weeks early).
+    """
+    items = [json.loads(line) for line in LABELED.read_text().splitlines() if line.strip()]
+    matches = [Match(article_from_json(o), s, 1.0, ()) for o in items for s in o["labels"]]
+    group = {o["id"]: o["dup_group"] for o in items}
+    opened: dict[tuple[str, str], int] = {}
+    for e in track_in_order(matches):
+        if e.kind == NEW_DEVELOPMENT and group[e.lead.article.article_id]:
+            key = (e.storyline_id, group[e.lead.article.article_id])
+            opened[key] = opened.get(key, 0) + 1
+    all_groups = {(s, o["dup_group"]) for o in items for s in o["labels"] if o["dup_group"]}
+    assert set(opened) == all_groups - {("starlink-ukraine-war", "D19_musk_acknowledges_sep2023")}
+    assert {k for k, n in opened.items() if n > 1} == {("musk-government-role", "D23_doge_email_feb2025")}
+
+
+# -- the live Beam adapter, driven by TestStream (BundleBasedDirectRunner) ----------------
+
+def _stream(*steps):
+    """Run TrackStorylines(bounded=False) over a TestStream; steps are matches or watermarks."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.testing.test_stream import TestStream
+    from apache_beam.transforms.window import TimestampedValue
+
+    from pipeline.storyline import TrackStorylines
+
+    stream = TestStream()
+    for step in steps:
+        if isinstance(step, Match):
+            stream = stream.add_elements([TimestampedValue(step, step.article.published_at.timestamp())])
+        else:
+            stream = stream.advance_watermark_to(step.timestamp())
+    stream = stream.advance_watermark_to_infinity()
+    options = PipelineOptions([])
+    options.view_as(StandardOptions).streaming = True
+    _COLLECTED.clear()
+    with beam.Pipeline(runner="BundleBasedDirectRunner", options=options) as p:
+        (p | stream | TrackStorylines(bounded=False, duplicate_horizon_hours=72)
+           | beam.Map(_collect))
+    return list(_COLLECTED)
+
+
+_COLLECTED: list = []  # the BundleBased runner runs in this process
+
+
+def _collect(event) -> None:
+    # A module-level function is pickled by reference, so it appends to this list.
+    _COLLECTED.append((event.kind, event.article.article.article_id, event.development_id))
+
+
+def test_stream_late_out_of_order_and_expiry_in_beam_state():
+    hours = lambda h: T0 + dt.timedelta(hours=h)  # noqa: E731
+    events = _stream(
+        match("a", "Pentagon buys Starlink for Ukraine", 10),
+        hours(11),
+        # out of order and behind the watermark (late): still joins its development
+        match("b", "SpaceX wins Pentagon contract for satellite services in Ukraine", 8),
+        match("c", "UPDATE 1-Pentagon buys Starlink for Ukraine - Reuters", 10.5),
+        hours(200),
+        # a week later the development has expired (horizon 72 h): a copy is new again
+        match("e", "Pentagon buys Starlink for Ukraine", 201),
+        # far behind the newest article of the storyline: stale, never alerted
+        match("f", "Musk sends Starlink dishes to Ukraine", 20),
+        match("g", "Pentagon buys Starlink for Ukraine", 0, storyline="other"),
+    )
+    kinds_by_article = {aid: kind for kind, aid, _ in events}
+    assert kinds_by_article == {"a": NEW_DEVELOPMENT, "b": COVERAGE, "c": DUPLICATE,
+                                "e": NEW_DEVELOPMENT, "f": STALE, "g": NEW_DEVELOPMENT}
+    dev = {aid: d for _, aid, d in events}
+    assert dev["a"] == dev["b"] == dev["c"] != dev["e"]
