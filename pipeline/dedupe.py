@@ -11,13 +11,23 @@ this order:
    text is long enough to be specific (``min_content_chars``), so two different items
    titled "Letters" are not merged.
 
+Why 30 days: a key is remembered ``ttl_seconds`` after it was last seen. Live, an item
+still in its feed is re-seen at every poll and never expires; the TTL matters when a
+feed goes quiet and comes back, or between sparse recorded snapshots (the Kyiv
+Independent snapshots in tests/data are 29 days apart and share 20 items). With
+``max_age_seconds`` set, articles published longer ago than that before they were first
+seen are dropped as stale (counter ``articles_stale``): beyond the memory window an old
+item cannot be told from one already sent. Off by default, so replays of old snapshots
+keep their backlog.
+
 Checking stops at the first hit, and each stage records the keys it checked. The pure
 ``Deduplicator`` runs the stages one after the other; ``DedupeArticles`` runs the same
 stages as three stateful Beam steps, each keyed by a hash shard of its own key kind.
 Both give the same answer for the same input order.
 
-    Deduplicator(*, ttl_seconds=7 days, max_keys=200_000, min_content_chars=24)
-    DedupeArticles(*, ttl_seconds=7 days, max_keys=200_000, shards=64, min_content_chars=24)
+    Deduplicator(*, ttl_seconds=30 days, max_keys=200_000, min_content_chars=24, max_age_seconds=None)
+    DedupeArticles(*, ttl_seconds=30 days, max_keys=200_000, shards=64, min_content_chars=24,
+                   max_age_seconds=None)
                           PCollection[Article] -> PCollection[Article] (unique ones)
                           (after applying: ``.dead_letter`` holds Failure records for
                           articles without UTC times; duplicates are counted, not dead-lettered)
@@ -40,7 +50,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from pipeline.records import Article, Failure
 
-DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+DEFAULT_TTL_SECONDS = 30 * 24 * 3600
 DEFAULT_MAX_KEYS = 200_000
 DEFAULT_SHARDS = 64
 MIN_CONTENT_CHARS = 24
@@ -135,12 +145,17 @@ class Deduplicator:
     """
 
     def __init__(self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS,
-                 min_content_chars: int = MIN_CONTENT_CHARS) -> None:
+                 min_content_chars: int = MIN_CONTENT_CHARS, max_age_seconds: float | None = None) -> None:
         self.min_content_chars = min_content_chars
+        self.max_age_seconds = max_age_seconds
+        self.stale = 0
         self.stages = {kind: SeenKeys(ttl_seconds=ttl_seconds, max_keys=max_keys) for kind in KINDS}
         self.duplicates_by_kind = {kind: 0 for kind in KINDS}
 
     def is_new(self, article: Article) -> bool:
+        if is_stale(article, self.max_age_seconds):
+            self.stale += 1
+            return False
         at = _seconds(article.first_seen_at)
         for kind, seen in self.stages.items():
             key = dedup_key(article, kind, min_content_chars=self.min_content_chars)
@@ -151,6 +166,13 @@ class Deduplicator:
 
     def unique(self, articles: Iterable[Article]) -> Iterator[Article]:
         return (a for a in articles if self.is_new(a))
+
+
+def is_stale(article: Article, max_age_seconds: float | None) -> bool:
+    """True if the article was published more than ``max_age_seconds`` before first seen."""
+    if max_age_seconds is None or article.published_is_estimated:
+        return False
+    return (article.first_seen_at - article.published_at).total_seconds() > max_age_seconds
 
 
 def shard_of(key: str, shards: int) -> int:
@@ -218,18 +240,22 @@ class _DedupeStage(beam.PTransform):
 
 
 class _CheckArticle(beam.DoFn):
-    """Articles without a time zone on ``first_seen_at`` cannot be expired: dead letter."""
+    """Articles without time zones cannot be expired: dead letter. Stale ones are dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_age_seconds: float | None) -> None:
+        self.max_age_seconds = max_age_seconds
         self.failures = beam.metrics.Metrics.counter("ingest", "dedupe_failures")
+        self.stale = beam.metrics.Metrics.counter("ingest", "articles_stale")
 
     def process(self, article: Article):
-        if article.first_seen_at.tzinfo is None:
+        if article.first_seen_at.tzinfo is None or article.published_at.tzinfo is None:
             self.failures.inc()
             yield beam.pvalue.TaggedOutput("dead_letter", Failure(
-                "dedupe", article.article_id, "first_seen_at has no time zone; records must carry UTC times"))
-            return
-        yield article
+                "dedupe", article.article_id, "article times have no time zone; records must carry UTC times"))
+        elif is_stale(article, self.max_age_seconds):
+            self.stale.inc()
+        else:
+            yield article
 
 
 class _CountUnique(beam.DoFn):
@@ -245,13 +271,14 @@ class DedupeArticles(beam.PTransform):
     """Article -> Article, each story once (see the module docstring for the key order).
 
     Counters (namespace ``ingest``): ``duplicates``, ``duplicates_by_url``,
-    ``duplicates_by_guid``, ``duplicates_by_content``, ``articles_unique``.
+    ``duplicates_by_guid``, ``duplicates_by_content``, ``articles_stale``, ``articles_unique``.
     """
 
     def __init__(self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS,
                  shards: int = DEFAULT_SHARDS, min_content_chars: int = MIN_CONTENT_CHARS,
-                 label: str | None = None) -> None:
+                 max_age_seconds: float | None = None, label: str | None = None) -> None:
         super().__init__(label)
+        self.max_age_seconds = max_age_seconds
         self.ttl_seconds, self.max_keys, self.shards = ttl_seconds, max_keys, shards
         self.min_content_chars = min_content_chars
         self.dead_letter = None
@@ -259,7 +286,7 @@ class DedupeArticles(beam.PTransform):
     def expand(self, articles):
         options = dict(ttl_seconds=self.ttl_seconds, max_keys=self.max_keys, shards=self.shards,
                        min_content_chars=self.min_content_chars)
-        checked = articles | "CheckArticle" >> beam.ParDo(_CheckArticle()).with_outputs(
+        checked = articles | "CheckArticle" >> beam.ParDo(_CheckArticle(self.max_age_seconds)).with_outputs(
             "dead_letter", main="articles")
         self.dead_letter = checked.dead_letter
         return (checked.articles

@@ -31,15 +31,15 @@ UTC = dt.timezone.utc
 log = logging.getLogger(__name__)
 
 # Query parameters that only say how a reader arrived, never which page they read.
+# Kept conservative: a parameter that might name content (id, cid, ref ...) stays, since
+# merging two different stories is worse than missing a duplicate.
 TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid",
     "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "traffic_source",
-    "cmpid", "cmp", "ocid", "smid", "smtyp", "mbid", "ito", "at_medium", "at_campaign",
-    "at_custom1", "at_custom2", "at_custom3", "at_custom4", "rss", "ref", "ref_src", "ref_url",
-    "taid", "tpcc", "partner", "_ga", "_gl", "guccounter", "amp", "outputtype", "s_cid",
-    "wt.mc_id", "cid", "src", "feature", "ftag", "icid", "intcmp", "xtor", "__twitter_impression",
+    "cmpid", "ocid", "smid", "smtyp", "ref_src", "_ga", "_gl", "guccounter", "amp", "outputtype",
+    "s_cid", "wt.mc_id", "xtor", "tpcc", "__twitter_impression", "rss_source",
 })
-TRACKING_PREFIXES = ("utm_", "hsa_", "pk_", "mtm_", "oly_", "vero_", "at_")
+TRACKING_PREFIXES = ("utm_", "hsa_", "pk_", "mtm_", "oly_", "vero_", "at_", "ns_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Host prefixes that mark a mobile or AMP edition of the same site.
 _VARIANT_HOST = re.compile(r"^(?:m|mobile|amp|www)\.(?=[^.]+\.[^.]+)")
