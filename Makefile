@@ -26,5 +26,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest_throughput.py
 	$(BIN)/python bench/pipeline_throughput.py
 
+# The streaming job as Dataflow would receive it, built offline (no credentials): build/dataflow-job.json.
+dataflow-plan: $(STAMP)
+	@$(MAKE) --no-print-directory -f deploy/Makefile plan PY=$(BIN)/python
+
 clean:
 	rm -rf $(VENV) build .pytest_cache
