@@ -14,7 +14,8 @@ Pure parts first, then the Beam adapter:
 Safety. Every hop (the first request and each redirect) resolves the host, refuses it if
 *any* address is loopback, private, link-local (169.254.169.254 cloud metadata included),
 unique-local (fd00::/8), multicast, reserved or unspecified, unless the feed list allows
-private addresses explicitly, and then connects to the checked address itself (Host
+private addresses explicitly (even then, link-local and cloud-metadata addresses stay
+refused), and then connects to the checked address itself (Host
 header and TLS SNI keep the name), so DNS cannot be rebound between check and connect.
 Redirects are followed by hand, at most ``max_redirects``, loops refused. Bodies are
 streamed and cut at ``max_body_bytes`` (after gzip decoding, so a gzip bomb is cut too);
@@ -98,14 +99,18 @@ def forbidden_reason(address: str) -> str | None:
     if ip in _METADATA_ADDRESSES:
         return "cloud metadata address"
     for test, reason in ((ip.is_loopback, "loopback address"), (ip.is_link_local, "link-local address"),
-                         (ip.is_private, "private address"), (ip.is_multicast, "multicast address"),
-                         (ip.is_unspecified, "unspecified address"), (ip.is_reserved, "reserved address")):
+                         (ip.is_unspecified, "unspecified address"), (ip.is_multicast, "multicast address"),
+                         (ip.is_private, "private address"), (ip.is_reserved, "reserved address")):
         if test:
             return reason
     if not ip.is_global:
         return "non-global address"
     return None
 
+
+# Cloud metadata and link-local services hold credentials; no feed lives there, so not
+# even allow_private_addresses (meant for loopback tests and LAN replays) opens them.
+ALWAYS_FORBIDDEN = frozenset({"cloud metadata address", "link-local address"})
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -116,8 +121,13 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver) -> list[str]:
-    """Resolve ``host`` and refuse it if any address is not public (unless allowed)."""
+def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver,
+               classify: Callable[[str], str | None] = forbidden_reason) -> list[str]:
+    """Resolve ``host`` and refuse it if any address is not public (unless allowed).
+
+    ``classify`` says why an address is forbidden (None: public); tests may pass one that
+    treats the local test server as public, to exercise later hops.
+    """
     try:
         addresses = [str(ipaddress.ip_address(host.strip("[]")))]
     except ValueError:
@@ -127,13 +137,16 @@ def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver 
             raise FetchError("network", f"cannot resolve {host}: {exc}") from None
     if not addresses:
         raise FetchError("network", f"cannot resolve {host}: no addresses")
-    if not allow_private:
-        for address in addresses:
-            reason = forbidden_reason(address)
-            if reason:
-                raise BlockedAddress(
-                    f"refused to fetch {host} ({address}): {reason}; only public addresses are fetched "
-                    "unless the feed list sets allow_private_addresses")
+    for address in addresses:
+        reason = classify(address)
+        if reason is None or (allow_private and reason not in ALWAYS_FORBIDDEN):
+            continue
+        if reason in ALWAYS_FORBIDDEN:
+            raise BlockedAddress(f"refused to fetch {host} ({address}): {reason}; never fetched, "
+                                 "even with allow_private_addresses")
+        raise BlockedAddress(
+            f"refused to fetch {host} ({address}): {reason}; only public addresses are fetched "
+            "unless the feed list sets allow_private_addresses")
     return addresses
 
 
@@ -215,6 +228,7 @@ def _pinned_request(url: str, address: str) -> tuple[httpx.URL, dict, dict]:
 
 def fetch_feed(client: httpx.Client, source: FeedSource, *, policy: FetchPolicy = FetchPolicy(),
                now: float | None = None, resolver: Resolver = system_resolver,
+               classify: Callable[[str], str | None] = forbidden_reason,
                etag: str | None = None, last_modified: str | None = None) -> FetchResult:
     """GET one feed with conditional headers, following redirects by hand; raise FetchError.
 
@@ -235,63 +249,87 @@ def fetch_feed(client: httpx.Client, source: FeedSource, *, policy: FetchPolicy 
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError("redirect", f"{source.url}: cannot fetch {url!r}: not an http(s) URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = check_host(parts.hostname, port, allow_private=source.allow_private, resolver=resolver)[0]
-        pinned, host_header, extensions = _pinned_request(url, address)
+        addresses = check_host(parts.hostname, port, allow_private=source.allow_private, resolver=resolver,
+                               classify=classify)
         try:
-            with client.stream("GET", pinned, headers={**headers, **host_header}, extensions=extensions) as response:
-                status = response.status_code
-                if status in (301, 302, 303, 307, 308):
-                    location = response.headers.get("location", "")
-                    if not location:
-                        raise FetchError("redirect", f"{url}: redirect {status} without a Location header", status=status)
-                    target = urljoin(url, location)
-                    if target in visited:
-                        raise FetchError("redirect", f"{source.url}: redirect loop at {target}", status=status)
-                    visited.add(target)
-                    if status in (301, 308) and hop == 0:
+            response = _send(client, url, addresses, headers)
+            try:
+                if response.status_code in (301, 302, 303, 307, 308):
+                    target = _redirect_target(response, url, source.url, visited)
+                    if response.status_code in (301, 308) and hop == 0:
                         permanent = target
                     url = target
                     continue
-                retry_after = parse_retry_after(response.headers.get("retry-after", ""), now=now)
-                if status == 304:
-                    return FetchResult(304, url, None, etag=response.headers.get("etag", ""),
-                                       last_modified=response.headers.get("last-modified", ""),
-                                       max_age_seconds=parse_max_age(response.headers.get("cache-control", "")),
-                                       retry_after_seconds=retry_after, permanent_redirect=permanent)
-                if status in (429, 503):
-                    raise FetchError("throttled", f"{url}: HTTP {status} (server asks to slow down)",
-                                     status=status, retry_after_seconds=retry_after)
-                if status != 200:
-                    raise FetchError("http", f"{url}: HTTP {status} {response.reason_phrase}".rstrip(),
-                                     status=status, retry_after_seconds=retry_after)
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > policy.max_body_bytes:
-                    raise FetchError("too_large", f"{url}: body of {declared} bytes is over the "
-                                     f"{policy.max_body_bytes}-byte limit")
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > policy.max_body_bytes:
-                        raise FetchError("too_large", f"{url}: body is over the {policy.max_body_bytes}-byte limit")
-                    if time.monotonic() > deadline:
-                        raise FetchError("timeout", f"{url}: download took over {policy.total_timeout_seconds:g} s")
-                    chunks.append(chunk)
-                body = b"".join(chunks)
-                response_headers = tuple((k.lower(), v) for k, v in response.headers.multi_items()
-                                         if k.lower() not in ("content-encoding", "content-length", "transfer-encoding"))
-                raw = RawFeed(feed_id=source.feed_id, url=url, fetched_at=dt.datetime.fromtimestamp(now, UTC),
-                              status=200, headers=response_headers, body=body, name=source.name,
-                              language=source.language)
-                return FetchResult(200, url, raw, etag=response.headers.get("etag", ""),
-                                   last_modified=response.headers.get("last-modified", ""),
-                                   max_age_seconds=parse_max_age(response.headers.get("cache-control", "")),
-                                   retry_after_seconds=retry_after, ttl_seconds=feed_ttl_seconds(body),
-                                   permanent_redirect=permanent)
+                return _result(response, source, url, policy=policy, now=now, deadline=deadline,
+                               permanent=permanent)
+            finally:
+                response.close()
         except httpx.TimeoutException as exc:
             raise FetchError("timeout", f"{url}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from None
     raise FetchError("redirect", f"{source.url}: more than {policy.max_redirects} redirects")
+
+
+def _send(client: httpx.Client, url: str, addresses: list[str], headers: dict) -> httpx.Response:
+    """Open a streamed response from the first checked address that accepts a connection."""
+    error: httpx.ConnectError | None = None
+    for address in addresses:
+        pinned, host_header, extensions = _pinned_request(url, address)
+        request = client.build_request("GET", pinned, headers={**headers, **host_header}, extensions=extensions)
+        try:
+            return client.send(request, stream=True)
+        except httpx.ConnectError as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
+def _redirect_target(response: httpx.Response, url: str, first_url: str, visited: set[str]) -> str:
+    location = response.headers.get("location", "")
+    if not location:
+        raise FetchError("redirect", f"{url}: redirect {response.status_code} without a Location header",
+                         status=response.status_code)
+    target = urljoin(url, location)
+    if target in visited:
+        raise FetchError("redirect", f"{first_url}: redirect loop at {target}", status=response.status_code)
+    visited.add(target)
+    return target
+
+
+def _result(response: httpx.Response, source: FeedSource, url: str, *, policy: FetchPolicy, now: float,
+            deadline: float, permanent: str) -> FetchResult:
+    status = response.status_code
+    headers = response.headers
+    retry_after = parse_retry_after(headers.get("retry-after", ""), now=now)
+    common = dict(etag=headers.get("etag", ""), last_modified=headers.get("last-modified", ""),
+                  max_age_seconds=parse_max_age(headers.get("cache-control", "")),
+                  retry_after_seconds=retry_after, permanent_redirect=permanent)
+    if status == 304:
+        return FetchResult(304, url, None, **common)
+    if status in (429, 503):
+        raise FetchError("throttled", f"{url}: HTTP {status} (server asks to slow down)",
+                         status=status, retry_after_seconds=retry_after)
+    if status != 200:
+        raise FetchError("http", f"{url}: HTTP {status} {response.reason_phrase}".rstrip(),
+                         status=status, retry_after_seconds=retry_after)
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > policy.max_body_bytes and "content-encoding" not in headers:
+        raise FetchError("too_large", f"{url}: body of {declared} bytes is over the {policy.max_body_bytes}-byte limit")
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():  # decoded: a gzip bomb is cut at the same limit
+        size += len(chunk)
+        if size > policy.max_body_bytes:
+            raise FetchError("too_large", f"{url}: body is over the {policy.max_body_bytes}-byte limit")
+        if time.monotonic() > deadline:
+            raise FetchError("timeout", f"{url}: download took over {policy.total_timeout_seconds:g} s")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    kept = tuple((k.lower(), v) for k, v in headers.multi_items()
+                 if k.lower() not in ("content-encoding", "content-length", "transfer-encoding"))
+    raw = RawFeed(feed_id=source.feed_id, url=url, fetched_at=dt.datetime.fromtimestamp(now, UTC), status=200,
+                  headers=kept, body=body, name=source.name, language=source.language)
+    return FetchResult(200, url, raw, ttl_seconds=feed_ttl_seconds(body), **common)
 
 
 # --- cadence, backoff and health -----------------------------------------------------------
