@@ -1,0 +1,138 @@
+"""Per-key state sizes and per-element costs behind the Dataflow scaling plan (deploy/README.md).
+
+    .venv/bin/python bench/dataflow_sizing.py [--feeds DIR] [--spike N]
+
+On Dataflow every stateful step reads its key's state, changes it and writes it back. The
+Python SDK caches state between bundles, but a cold key (first element after a worker
+change, or after the cache evicted it) pays a full unpickle + pickle of the value, and
+every bundle commits the whole value to Streaming Engine. So the plan needs, per stateful
+step: the value's size at its bound, and the time per element with and without that
+round trip. Measured with real articles (tests/data/feeds), on one core:
+
+1. Parse + normalise: feed documents and articles per second (what a changed feed costs).
+2. Hot storyline (``TrackStorylines``, key = storyline id): a spike of N matches on ONE
+   storyline, through ``StorylineTracker.observe_in``; baseline in the same run: the same
+   calls without the state round trip. Prints articles/s on one key and the state's size.
+3. Dedupe shard (``DedupeArticles``, key = kind:shard): one shard's ``SeenKeys`` at its
+   bound (``max_keys / shards`` keys), its pickled size and the round-trip time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import pickle
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.dedupe import DEFAULT_MAX_KEYS, DEFAULT_SHARDS, SeenKeys, dedup_key, shard_of  # noqa: E402
+from pipeline.normalize import UnusableItem, normalize_item  # noqa: E402
+from pipeline.parse import parse_feed  # noqa: E402
+from pipeline.poll import recorded_feeds  # noqa: E402
+from pipeline.records import Match  # noqa: E402
+from pipeline.storyline import StorylineState, StorylineTracker  # noqa: E402
+
+UTC = dt.timezone.utc
+
+
+def best_of(runs: int, fn):
+    """Smallest wall time of ``runs`` calls (seconds) and the last result."""
+    best, result = float("inf"), None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def parse_all(raws):
+    articles = []
+    for raw in raws:
+        for item in parse_feed(raw).items:
+            try:
+                articles.append(normalize_item(item))
+            except UnusableItem:
+                pass
+    return articles
+
+
+def spike(articles, n: int, *, minutes: float) -> list[Match]:
+    """``n`` matches of one storyline, published evenly over ``minutes`` (articles reused in turn)."""
+    start = dt.datetime(2024, 10, 25, 6, 0, tzinfo=UTC)
+    step = dt.timedelta(minutes=minutes) / max(1, n)
+    out = []
+    for i in range(n):
+        a = articles[i % len(articles)]
+        at = start + i * step
+        a = dataclasses.replace(a, article_id=f"{a.article_id}-{i // len(articles)}",
+                                published_at=at, first_seen_at=at)
+        out.append(Match(article=a, storyline_id="hot-story", score=0.9, evidence=()))
+    return out
+
+
+def track(matches, *, round_trip: bool) -> tuple[int, int]:
+    """Feed the matches to one key; return (largest pickled state seen, events)."""
+    tracker = StorylineTracker()
+    blob = pickle.dumps(StorylineState("hot-story"))
+    state = StorylineState("hot-story")
+    largest = events = 0
+    for i, match in enumerate(matches):
+        if round_trip:
+            state = pickle.loads(blob)
+        events += len(tracker.observe_in(state, match))
+        if round_trip:
+            blob = pickle.dumps(state)
+            largest = max(largest, len(blob))
+        elif i % 500 == 0 or i == len(matches) - 1:
+            largest = max(largest, len(pickle.dumps(state)))
+    return largest, events
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=Path, default=ROOT / "tests" / "data" / "feeds")
+    parser.add_argument("--spike", type=int, default=6000, help="matches on the hot storyline (default 6000)")
+    parser.add_argument("--spike-minutes", type=float, default=360.0, help="over this many minutes (default 360)")
+    args = parser.parse_args(argv)
+
+    raws = recorded_feeds(args.feeds)
+    total_bytes = sum(len(r.body) for r in raws)
+    seconds, articles = best_of(3, lambda: parse_all(raws))
+    print(f"parse+normalise: {len(raws)} documents, {total_bytes / 1e6:.1f} MB, {len(articles)} articles "
+          f"in {seconds:.2f} s -> {len(raws) / seconds:.0f} documents/s, {len(articles) / seconds:,.0f} articles/s, "
+          f"{total_bytes / 1e6 / seconds:.1f} MB/s on one core")
+
+    matches = spike(articles, args.spike, minutes=args.spike_minutes)
+    base_s, (base_size, base_events) = best_of(1, lambda: track(matches, round_trip=False))
+    rt_s, (rt_size, rt_events) = best_of(1, lambda: track(matches, round_trip=True))
+    assert base_events == rt_events, "the state round trip changed the result"
+    print(f"hot storyline: {len(matches)} matches on one key over {args.spike_minutes:g} min, {rt_events} events")
+    print(f"  baseline (state kept in memory): {len(matches) / base_s:,.0f} matches/s, "
+          f"{base_s / len(matches) * 1e3:.2f} ms each")
+    print(f"  with state unpickled+pickled per element (cold key): {len(matches) / rt_s:,.0f} matches/s, "
+          f"{rt_s / len(matches) * 1e3:.2f} ms each; state value up to {rt_size / 1e6:.2f} MB")
+
+    keys_per_shard = DEFAULT_MAX_KEYS // DEFAULT_SHARDS
+    seen = SeenKeys(max_keys=keys_per_shard)
+    t0 = articles[0].first_seen_at.timestamp()
+    urls = [dedup_key(a, "url") for a in articles if dedup_key(a, "url")]
+    i = 0
+    while len(seen._last_seen) < keys_per_shard:
+        seen.seen(f"{urls[i % len(urls)]}#{i}", t0 + i)
+        i += 1
+    blob = pickle.dumps(seen)
+    rt, _ = best_of(5, lambda: pickle.dumps(pickle.loads(blob)))
+    spread = len({shard_of(u, DEFAULT_SHARDS) for u in urls})
+    print(f"dedupe shard: {keys_per_shard:,} keys (max_keys {DEFAULT_MAX_KEYS:,} / {DEFAULT_SHARDS} shards) "
+          f"-> {len(blob) / 1e6:.2f} MB per shard value, round trip {rt * 1e3:.1f} ms; "
+          f"{len(urls)} real URLs fall in {spread} of {DEFAULT_SHARDS} shards")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
