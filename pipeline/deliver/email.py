@@ -34,10 +34,15 @@ def _one_line(text: str) -> str:
 
 
 def message_id(key: str, subscriber: str, domain: str) -> str:
-    """``<sw.KEY.HASH@domain>``: the same alert and subscriber always give the same id."""
-    digest = hashlib.sha256(f"{key}|{subscriber}".encode()).hexdigest()[:16]
-    safe_key = "".join(ch if ch.isalnum() or ch in "-._" else "-" for ch in key)[:64]
-    return f"<sw.{safe_key}.{digest}@{domain}>"
+    """``<HASH.storywatch@domain>``: the same alert and subscriber always give the same id.
+
+    Short enough that the header never folds (a folded id would not match on re-send).
+
+    >>> message_id("a1", "desk", "example.org")
+    '<18e94bb4e535eb3da4911272.storywatch@example.org>'
+    """
+    digest = hashlib.sha256(f"{key}|{subscriber}".encode()).hexdigest()[:24]
+    return f"<{digest}.storywatch@{domain}>"
 
 
 def _when(moment: dt.datetime) -> str:

@@ -1,0 +1,188 @@
+"""``storywatch deliver`` as a subprocess: summaries, user errors, and the SIGKILL crash test."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from pipeline.deliver.base import alert_to_json
+from pipeline.deliver.slack import DELIVERY_ID_HEADER
+from pipeline.ledger import SqliteLedger
+from tests.deliver_support import Reply, SlackStandIn, make_alert
+from tests.paths import ROOT
+
+STORYWATCH = str(ROOT / ".venv" / "bin" / "storywatch")
+pytestmark = pytest.mark.slow
+
+
+def _write_alerts(path, alerts, extra_lines=()):
+    with path.open("w") as fh:
+        for alert in alerts:
+            fh.write(json.dumps(alert_to_json(alert)) + "\n")
+        for line in extra_lines:
+            fh.write(line + "\n")
+
+
+def _run(args, env, timeout=60):
+    return subprocess.run([STORYWATCH, "deliver", *map(str, args)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRASH_")}
+    env.update(extra)
+    return env
+
+
+SUBSCRIBERS = """\
+subscribers:
+  - name: desk
+    channels:
+      slack: {{webhook_url_env: CRASH_DESK_HOOK, max_messages_per_second: 100}}
+  - name: night
+    storylines: ["*"]
+    kinds: [new_development, burst]
+    channels:
+      slack: {{webhook_url_env: CRASH_NIGHT_HOOK, max_messages_per_second: 100}}
+  - name: analyst
+    channels:
+      email:
+        to: [analyst@example.org]
+        from: storywatch@example.org
+        smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}
+"""
+
+
+def test_missing_secret_and_bad_file_are_clear_errors(tmp_path):
+    alerts = tmp_path / "alerts.jsonl"
+    _write_alerts(alerts, [make_alert(1)])
+    subscribers = tmp_path / "subscribers.yaml"
+    subscribers.write_text(SUBSCRIBERS.format(smtp_port=2525))
+    env = _env(CRASH_NIGHT_HOOK="https://hooks.slack.com/services/T000/B000/SECRETVALUE")
+    result = _run(["--alerts", alerts, "--subscribers", subscribers, "--ledger", tmp_path / "l.sqlite"], env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{subscribers}:4: desk.slack.webhook_url_env: environment variable CRASH_DESK_HOOK is not set; "
+        "export CRASH_DESK_HOOK=... before starting (the value is a secret and stays out of files)"]
+    assert "SECRETVALUE" not in result.stdout + result.stderr
+
+    subscribers.write_text("subscribers:\n  - name: x\n    mode: sometimes\n    channels: {}\n")
+    result = _run(["--alerts", alerts, "--subscribers", subscribers, "--ledger", tmp_path / "l.sqlite"], env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{subscribers}:3: subscribers.0.mode: Input should be 'immediate' or 'digest'" in result.stderr
+    assert f"{subscribers}:4: subscribers.0.channels: no channel: add slack: or email:" in result.stderr
+
+
+def test_bad_lines_are_reported_and_the_rest_delivered(tmp_path):
+    alerts = tmp_path / "alerts.jsonl"
+    _write_alerts(alerts, [make_alert(1)], ['{"alert_id": "x"}', "not json", "", json.dumps(alert_to_json(make_alert(2)))])
+    out = tmp_path / "out.jsonl"
+    result = _run(["--alerts", alerts, "--ledger", tmp_path / "l.sqlite", "--alerts-out", out,
+                   "--subscribers", ROOT / "watchlists" / "subscribers.yaml"], _env())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{alerts}:2: skipped: missing field(s) kind, title, url, storyline_id",
+        f"{alerts}:3: skipped: not valid JSON (Expecting value at column 1)"]
+    assert [json.loads(line)["alert_id"] for line in out.read_text().splitlines()] == [
+        make_alert(1).alert_id, make_alert(2).alert_id]
+    assert result.stdout.strip() == "deliver: 0 sent, 0 queued, 0 skipped, 0 retry_later, 0 dead"
+
+
+def test_permanent_failure_exit_status_and_dead_letter(tmp_path):
+    alerts = tmp_path / "alerts.jsonl"
+    _write_alerts(alerts, [make_alert(1), make_alert(2)])
+    subscribers = tmp_path / "subscribers.yaml"
+    subscribers.write_text("subscribers:\n  - name: desk\n    channels:\n      slack: {webhook_url_env: CRASH_DESK_HOOK}\n")
+    with SlackStandIn(Reply(403, "invalid_token")) as slack:
+        env = _env(CRASH_DESK_HOOK=slack.url("/services/T1/B1/very-secret"))
+        result = _run(["--alerts", alerts, "--subscribers", subscribers, "--ledger", tmp_path / "l.sqlite"], env)
+    assert result.returncode == 1
+    assert result.stdout.strip() == (f"deliver: 0 sent, 0 queued, 0 skipped, 0 retry_later, 2 dead "
+                                     f"(dead letters: {tmp_path / 'delivery-dead-letters.jsonl'})")
+    dead = (tmp_path / "delivery-dead-letters.jsonl").read_text()
+    assert len(dead.splitlines()) == 2 and "HTTP 403: invalid_token" in dead
+    assert "very-secret" not in dead + result.stdout + result.stderr
+
+
+class _Inbox:
+    def __init__(self):
+        self.message_ids: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.message_ids.append(msg["Message-ID"].strip())
+        return "250 OK"
+
+
+def test_sigkill_mid_burst_then_restart_delivers_every_alert_exactly_once(tmp_path):
+    """Kill ``storywatch deliver`` while it is sending a burst; the restart finishes the job.
+
+    The webhook stand-in answers slowly, so the kill lands mid-burst with a request in
+    flight. It records every request with its idempotency key: the request that was in
+    flight when the process died is the one that may arrive twice (at-least-once window),
+    and it carries the same key both times, so the receiver keeps one. Per subscriber we
+    assert: every alert accepted exactly once, no loss, and at most one repeated request.
+    """
+    alerts = [make_alert(n, storyline=("starlink-taiwan" if n % 3 == 0 else "musk-kremlin-contacts"))
+              for n in range(1, 25)]
+    alerts_file = tmp_path / "alerts.jsonl"
+    _write_alerts(alerts_file, alerts)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        smtp_port = s.getsockname()[1]
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    subscribers = tmp_path / "subscribers.yaml"
+    subscribers.write_text(SUBSCRIBERS.format(smtp_port=smtp_port))
+    ledger_path = tmp_path / "ledger.sqlite"
+    out = tmp_path / "alerts-out.jsonl"
+    args = ["--alerts", alerts_file, "--subscribers", subscribers, "--ledger", ledger_path, "--alerts-out", out]
+    try:
+        with SlackStandIn(Reply(200, "ok", delay_seconds=0.15)) as slack:
+            env = _env(CRASH_DESK_HOOK=slack.url("/desk"), CRASH_NIGHT_HOOK=slack.url("/night"))
+            proc = subprocess.Popen([STORYWATCH, "deliver", *map(str, args)], cwd=ROOT, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 30
+            while len(slack.bodies("/desk")) < 8 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=10)
+            assert proc.returncode == -signal.SIGKILL
+            before_restart = {path: [h[DELIVERY_ID_HEADER] for p, h, _, _ in list(slack.requests) if p == path]
+                              for path in ("/desk", "/night")}
+            assert 8 <= len(before_restart["/desk"]) < len(alerts), "the kill must land mid-burst"
+
+            result = _run(args, env)
+            assert result.returncode == 0, result.stderr
+            requests = list(slack.requests)
+    finally:
+        controller.stop()
+
+    expected = {a.alert_id for a in alerts}
+    for path, subscriber in (("/desk", "desk"), ("/night", "night")):
+        keys = [headers[DELIVERY_ID_HEADER] for p, headers, _, _ in requests if p == path]
+        # What the receiver posts: the first request for each idempotency key.
+        posted = list(dict.fromkeys(keys))
+        assert posted == [f"{a.alert_id}:{subscriber}:slack" for a in alerts], f"{subscriber}: lost or reordered"
+        # The only repeat allowed is the request in flight when the process was killed.
+        repeats = [k for k, n in Counter(keys).items() if n > 1]
+        assert repeats in ([], before_restart[path][-1:]), f"{subscriber}: repeated {repeats}"
+        assert len(keys) == len(alerts) + len(repeats)
+
+    assert sorted(inbox.message_ids) == sorted(set(inbox.message_ids)) and len(inbox.message_ids) == len(alerts)
+    assert [json.loads(line)["alert_id"] for line in out.read_text().splitlines()] == [a.alert_id for a in alerts]
+    ledger = SqliteLedger(ledger_path)
+    assert ledger.unconfirmed() == []
+    assert ledger.counts() == {"sent": len(alerts) * 4}  # 3 subscribers + the JSONL sink
+    assert result.stdout.strip().startswith("deliver: ")

@@ -1,0 +1,154 @@
+"""Subscribers config: the shipped file and its examples, FILE:LINE errors, secrets from the environment."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from pipeline.config.subscribers import load_subscribers, missing_secrets, resolve_secrets
+from pipeline.errors import ConfigError
+from tests.paths import ROOT, WATCHLISTS
+
+SHIPPED = WATCHLISTS / "subscribers.yaml"
+STORYLINES = {"musk-kremlin-contacts", "starlink-taiwan", "starlink-ukraine-war", "musk-government-role"}
+
+
+DUPLICATE_AND_UNKNOWN = """\
+subscribers:
+  - name: desk
+    storylines: [musk-kremlin-contacts, starlink-mars]
+    channels:
+      slack: {webhook_url_env: DESK_HOOK}
+  - name: desk
+    channels:
+      slack: {webhook_url_env: OTHER}
+"""
+
+
+def _examples(tmp_path):
+    """The commented examples of the shipped file, uncommented, as their own file."""
+    text = SHIPPED.read_text()
+    lines = [line[4:] for line in text.splitlines() if line.startswith("#   ")]
+    start = next(i for i, line in enumerate(lines) if line.startswith("- name:"))
+    path = tmp_path / "examples.yaml"
+    path.write_text("subscribers:\n" + "\n".join("  " + line for line in lines[start:]) + "\n")
+    return path
+
+
+def test_shipped_file_needs_no_secrets():
+    subscribers = load_subscribers(SHIPPED, storyline_ids=STORYLINES)
+    assert subscribers.subscribers == ()
+    assert resolve_secrets(subscribers, environ={}).values == {}
+
+
+def test_shipped_examples_are_valid(tmp_path):
+    examples = load_subscribers(_examples(tmp_path), storyline_ids=STORYLINES)
+    by_name = {s.name: s for s in examples.subscribers}
+    assert set(by_name) == {"news-desk", "kremlin-analyst", "ukraine-desk"}
+    assert by_name["kremlin-analyst"].mode == "digest" and by_name["kremlin-analyst"].channels.email.smtp.effective_port == 587
+    assert by_name["ukraine-desk"].channels.slack.threaded
+    assert by_name["news-desk"].wants("starlink-taiwan", "burst", 0.6)
+    assert not by_name["news-desk"].wants("starlink-taiwan", "coverage", 0.6)
+    assert not by_name["news-desk"].wants("starlink-taiwan", "burst", 0.4)
+
+
+def test_errors_are_located_and_explained(tmp_path):
+    path = tmp_path / "subscribers.yaml"
+    path.write_text(DUPLICATE_AND_UNKNOWN + """\
+  - name: ana
+    timezone: Europe/Berln
+    quiet_hours: {start: "22:00", end: "7:00"}
+    kinds: [everything]
+    channels:
+      email: {to: [not an address], from: me@example.org, smtp: {host: localhost, username_env: U}}
+  - name: bot
+    mode: digest
+    channels:
+      slack: {bot_token_env: TOKEN, webhook_url_env: HOOK, webhook_url: "https://hooks.slack.com/x"}
+""")
+    with pytest.raises(ConfigError) as err:
+        load_subscribers(path, storyline_ids=STORYLINES)
+    problems = err.value.problems
+    assert all(re.match(rf"{re.escape(str(path))}:\d+: ", p) for p in problems)
+    text = "\n".join(problems)
+    assert f"{path}:10: subscribers.2.timezone: unknown time zone 'Europe/Berln'" in text
+    assert f"{path}:11: subscribers.2.quiet_hours.end: expected a 24-hour local time" in text
+    assert f"{path}:12: subscribers.2.kinds.0: Input should be 'new_development', 'burst' or 'coverage'" in text
+    assert f"{path}:14: subscribers.2.channels.email.to: invalid email address 'not an address'" in text
+    assert f"{path}:14: subscribers.2.channels.email.smtp: give both username_env and password_env" in text
+    assert f"{path}:18: subscribers.3.channels.slack.webhook_url: unknown field 'webhook_url'" in text
+    assert "hooks.slack.com" not in text  # a pasted secret is never echoed
+
+    # Once the schema is right, cross-checks follow: duplicate names, unknown storylines.
+    path.write_text(DUPLICATE_AND_UNKNOWN)
+    with pytest.raises(ConfigError) as err:
+        load_subscribers(path, storyline_ids=STORYLINES)
+    assert err.value.problems[0].startswith(f"{path}:3: unknown storyline 'starlink-mars'; known: ")
+    assert err.value.problems[1].startswith(f"{path}:6: duplicate subscriber name 'desk' (first at {path}:2)")
+
+
+def test_digest_and_slack_rules(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("subscribers:\n  - name: a\n    mode: digest\n    channels:\n"
+                    "      slack: {bot_token_env: TOKEN}\n")
+    with pytest.raises(ConfigError) as err:
+        load_subscribers(path)
+    assert err.value.problems == [
+        f"{path}:5: subscribers.0.channels.slack: a bot token needs a channel: add channel: \"#name\" or a channel id"]
+
+
+def test_secrets_come_from_the_environment_and_never_show(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("""\
+subscribers:
+  - name: desk
+    channels:
+      slack: {webhook_url_env: DESK_HOOK}
+      email:
+        to: [a@example.org]
+        from: me@example.org
+        smtp: {host: smtp.example.org, username_env: SMTP_USER, password_env: SMTP_PASSWORD}
+""")
+    subscribers = load_subscribers(path)
+    environ = {"DESK_HOOK": "https://hooks.slack.com/services/T1/B1/XYZ", "SMTP_USER": "bot"}
+    with pytest.raises(ConfigError) as err:
+        resolve_secrets(subscribers, environ)
+    assert err.value.problems == [
+        f"{path}:8: desk.email.smtp.password_env: environment variable SMTP_PASSWORD is not set; "
+        "export SMTP_PASSWORD=... before starting (the value is a secret and stays out of files)"]
+    assert missing_secrets(subscribers, environ) == [
+        f"{path}:8: desk.email.smtp.password_env: environment variable SMTP_PASSWORD is not set (needed to deliver)"]
+
+    secrets = resolve_secrets(subscribers, {**environ, "SMTP_PASSWORD": "pw"})
+    assert secrets.get("DESK_HOOK") == environ["DESK_HOOK"] and secrets.get("SMTP_PASSWORD") == "pw"
+    assert "XYZ" not in repr(secrets) and "pw'" not in repr(secrets)
+    assert resolve_secrets(subscribers, environ, deferred={"SMTP_PASSWORD"}).get("SMTP_USER") == "bot"
+
+    with pytest.raises(ConfigError) as err:
+        resolve_secrets(subscribers, {**environ, "SMTP_PASSWORD": "pw", "DESK_HOOK": "xoxb-not-a-url"})
+    assert err.value.problems == [f"{path}:4: desk.slack: environment variable DESK_HOOK does not hold a webhook "
+                                  "URL (expected https://hooks.slack.com/services/...)"]
+    assert "xoxb" not in err.value.problems[0]
+
+
+def test_validate_checks_subscribers_against_the_watchlists(tmp_path):
+    watchlists = tmp_path / "watchlists"
+    shutil.copytree(WATCHLISTS, watchlists, ignore=shutil.ignore_patterns("drafts"))
+    (watchlists / "subscribers.yaml").write_text(
+        "subscribers:\n  - name: desk\n    storylines: [starlink-moon]\n"
+        "    channels:\n      slack: {webhook_url_env: SW_TEST_UNSET_HOOK}\n")
+    cmd = [str(ROOT / ".venv" / "bin" / "storywatch"), "validate", "--watchlists", str(watchlists)]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{watchlists / 'subscribers.yaml'}:3: unknown storyline 'starlink-moon'")
+
+    (watchlists / "subscribers.yaml").write_text(
+        "subscribers:\n  - name: desk\n    storylines: [starlink-taiwan]\n"
+        "    channels:\n      slack: {webhook_url_env: SW_TEST_UNSET_HOOK}\n")
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"{watchlists / 'subscribers.yaml'}: ok: 1 subscribers" in result.stdout
+    assert "environment variable SW_TEST_UNSET_HOOK is not set (needed to deliver)" in result.stdout
