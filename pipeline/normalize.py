@@ -146,12 +146,24 @@ def article_id(*, canonical: str, feed_id: str, guid: str, digest: str) -> str:
     return "a" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:19]
 
 
+def _is_site_root(canonical: str) -> bool:
+    if not canonical.startswith(("http://", "https://")):
+        return False
+    parts = urlsplit(canonical)
+    return parts.path in ("", "/") and not parts.query
+
+
 class UnusableItem(ValueError):
     """A feed item with neither a title nor any text: there is nothing to watch."""
 
 
 def normalize_item(item: FeedItem) -> Article:
     """Turn one parsed feed item into an Article; raise UnusableItem if it is empty.
+
+    A link shared by several items of the document, or pointing at a site's home page,
+    is kept as ``url`` but gives no ``canonical_url``, so it neither names nor dedups the
+    article (a scraper that links every item to https://meduza.io/ must not collapse
+    24 stories into one).
 
     ``published_at`` falls back to the item's ``first_seen_at`` (the fetch time) when the
     feed gave no usable date; the article is then flagged ``published_is_estimated``.
@@ -163,6 +175,8 @@ def normalize_item(item: FeedItem) -> Article:
     if not title:
         raise UnusableItem(f"item {item.guid or item.link or item.index} has no title and no text")
     canonical = canonical_url(item.link) if item.link else ""
+    if item.link_is_shared or _is_site_root(canonical):
+        canonical = ""  # a home-page link names the site, not this story
     digest = content_hash(title, summary)
     published = item.published_at
     estimated = published is None

@@ -36,7 +36,8 @@ import logging
 import re
 import zlib
 from urllib.parse import urlsplit
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 import apache_beam as beam
@@ -83,6 +84,9 @@ class FeedItem:
     outlet: str = ""
     language: str = ""
     content: str = ""
+    # True when the link is not this item's own page (several items of the document
+    # share it, e.g. every item linking to the site's home page): it must not identify it.
+    link_is_shared: bool = False
 
 
 @dataclass(slots=True)
@@ -214,7 +218,15 @@ def parse_feed(raw: RawFeed, *, max_document_bytes: int = MAX_DOCUMENT_BYTES) ->
         if item.published_at is None:
             result.undated += 1
         result.items.append(item)
+    _mark_shared_links(result.items)
     return result
+
+
+def _mark_shared_links(items: list[FeedItem]) -> None:
+    counts = Counter(item.link for item in items if item.link)
+    if counts and counts.most_common(1)[0][1] > 1:
+        items[:] = [replace(item, link_is_shared=True) if item.link and counts[item.link] > 1 else item
+                    for item in items]
 
 
 def _document_bytes(body: bytes, *, max_document_bytes: int) -> bytes:

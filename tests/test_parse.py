@@ -112,6 +112,9 @@ def test_items_with_1970_dates_fall_back_to_first_seen() -> None:
     assert parsed.undated == 24
     assert all(a.published_is_estimated and a.published_at == SEEN for a in articles)
     assert articles[0].title.startswith(tuple("АБВГДЕЖЗИКЛМНОПРСТУФХЦЧШЩЭЮЯ«")), articles[0].title
+    # Every item links to https://meduza.io/: the shared home-page link must not name them.
+    assert {a.url for a in articles} == {"https://meduza.io/"} and {a.canonical_url for a in articles} == {""}
+    assert len({a.article_id for a in articles}) == 24
 
 
 def test_bad_encodings_are_read_and_flagged() -> None:
