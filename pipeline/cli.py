@@ -109,7 +109,26 @@ def _cmd_feeds_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
-    raise UserError("storywatch seed: not available yet")
+    from pipeline.seed import check_corpus, format_check, seed, write_draft
+
+    draft, text, out = seed(args.file, watchlists_dir=args.watchlists, out=args.out,
+                            background_dir=args.background)
+    check = None
+    if args.check or args.check_feeds:
+        result = check_corpus(text, draft, args.watchlists, labeled=args.check, feeds=args.check_feeds)
+        check = format_check(result, draft, labeled=args.check, feeds=args.check_feeds)
+    if args.dry_run:
+        sys.stdout.write(text)
+        if check:  # as YAML comments, so the output stays a loadable draft
+            print("\n".join(f"# {line}".rstrip() for line in ["", *check.splitlines()]))
+        return 0
+    write_draft(out, text)
+    print(f"{out}: {len(draft.entities)} entities ({len(draft.new_entities)} new), "
+          f"{sum(1 for s in draft.storylines if s.topic_id)} topics, {len(draft.storylines)} storylines; "
+          f"review it, then move it into {args.watchlists}/ to keep it")
+    if check:
+        print(check)
+    return 0
 
 
 def _cmd_deliver(args: argparse.Namespace) -> int:
@@ -184,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--check", type=Path, metavar="LABELED.jsonl")
     p.add_argument("--check-feeds", type=Path, metavar="DIR")
+    p.add_argument("--background", type=Path, metavar="DIR",
+                   help="recorded feeds used as ordinary-news background (default: the bundled feeds)")
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_seed)
     return parser
