@@ -85,6 +85,9 @@ class Ledger(Protocol):
 
     def mark_sent(self, alert_id: str, subscriber: str, channel: str) -> None: ...
 
+    def mark_many_sent(self, keys: list[tuple[str, str, str]]) -> None:
+        """Mark several deliveries sent at once (a digest and the alerts in it)."""
+
     def mark_dead(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None: ...
 
     def delivery_state(self, alert_id: str, subscriber: str, channel: str) -> str | None: ...
@@ -367,7 +370,7 @@ class _Transaction:
         return False
 
 
-def open_ledger(url: str, **kwargs) -> SqliteLedger:
+def open_ledger(url: str, **kwargs) -> Ledger:
     """Open the ledger named by ``url``: a file path, ``sqlite:///path`` or
     ``firestore://PROJECT/PREFIX`` (on Dataflow; see pipeline/ledger_firestore.py)."""
     if url.startswith("firestore://"):

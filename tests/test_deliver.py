@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import apache_beam as beam
 import pytest
@@ -79,3 +80,41 @@ def test_delivery_record_is_frozen():
     delivery = Delivery("a", "desk", "slack", "sent")
     with pytest.raises(AttributeError):
         delivery.status = "dead"
+
+
+class _Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_background_sweep_sends_a_due_digest_without_new_alerts(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from pipeline.records import UTC
+
+    subscribers = tmp_path / "subscribers.yaml"
+    subscribers.write_text("subscribers:\n  - name: desk\n    mode: digest\n    digest: hourly\n"
+                           "    channels:\n      slack: {webhook_url_env: TEST_DESK_HOOK}\n")
+    clock = _Clock(dt.datetime(2024, 10, 25, 10, 5, tzinfo=UTC))
+    with SlackStandIn() as slack:
+        monkeypatch.setenv("TEST_DESK_HOOK", slack.url("/desk"))
+        transform = DeliverAlerts(ledger_url=str(tmp_path / "l.sqlite"), subscribers_file=str(subscribers),
+                                  console=False, clock=clock, sweep_interval_seconds=0.1)
+        fn = transform._fn
+        fn.setup()
+        try:
+            queued = list(fn.process(make_alert(1))) + list(fn.process(make_alert(2)))
+            assert [(d.subscriber, d.status) for d in queued] == [("desk", "queued")] * 2
+            time.sleep(0.3)
+            assert slack.bodies("/desk") == []          # not due yet
+            clock.now = dt.datetime(2024, 10, 25, 11, 0, 1, tzinfo=UTC)
+            deadline = time.monotonic() + 5
+            while not slack.bodies("/desk") and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            fn.teardown()
+    [digest] = slack.bodies("/desk")
+    assert digest["text"].startswith("Digest: 2 alerts")

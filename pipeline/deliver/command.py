@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipeline.config.subscribers import load_subscribers, resolve_secrets
 from pipeline.deliver.base import DEAD, RETRY_LATER, BadAlert, alert_from_json
-from pipeline.deliver.dispatch import Dispatcher
+from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
 from pipeline.deliver.jsonl import SINK_SUBSCRIBER, JsonlSink
 from pipeline.errors import UserError
 from pipeline.jsonl import BadLine, read_jsonl
@@ -48,8 +48,8 @@ def deliver_file(alerts_path: Path, *, subscribers_file: Path | None, ledger_url
     if not alerts_path.is_file():
         raise UserError(f"{alerts_path}:1: alerts file not found; pass the JSONL file a replay wrote "
                         "(--alerts-out) or another alerts file")
+    dead_letter_out = dead_letter_out or default_dead_letter_path(ledger_url)
     ledger = open_ledger(ledger_url)
-    dead_letter_out = dead_letter_out or Path(ledger.path).parent / "delivery-dead-letters.jsonl"
     sink = JsonlSink(ledger, alerts_out, console=console)
     dispatcher = Dispatcher(ledger, subscribers=subscribers, secrets=secrets, sink=sink,
                             dead_letter_path=dead_letter_out)

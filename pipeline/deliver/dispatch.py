@@ -36,7 +36,7 @@ from pipeline.deliver.retry import RateLimiter, RetryPolicy
 from pipeline.deliver.routing import routes
 from pipeline.deliver.slack import SlackBot, SlackWebhook
 from pipeline.ledger import SENT as LEDGER_SENT
-from pipeline.ledger import SqliteLedger
+from pipeline.ledger import Ledger
 from pipeline.records import UTC, Alert, Failure, to_json
 
 log = logging.getLogger("storywatch.deliver")
@@ -50,7 +50,22 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-def build_channels(subscribers: Subscribers | None, secrets: Secrets | None, ledger: SqliteLedger) -> dict:
+def default_dead_letter_path(ledger_url: str) -> Path | None:
+    """``delivery-dead-letters.jsonl`` next to a SQLite ledger file; None for a remote ledger.
+
+    >>> str(default_dead_letter_path("sqlite:///build/ledger.sqlite"))
+    'build/delivery-dead-letters.jsonl'
+    >>> default_dead_letter_path("firestore://project/storywatch") is None
+    True
+    """
+    if ledger_url.startswith("sqlite:///"):
+        ledger_url = ledger_url[len("sqlite:///"):]
+    elif "://" in ledger_url:
+        return None  # no shared disk: dead letters are counted, logged and in the Delivery output
+    return Path(ledger_url).parent / "delivery-dead-letters.jsonl"
+
+
+def build_channels(subscribers: Subscribers | None, secrets: Secrets | None, ledger: Ledger) -> dict:
     """(subscriber name, channel name) → channel client, secrets taken from ``secrets``."""
     channels: dict[tuple[str, str], object] = {}
     if subscribers is None:
@@ -97,7 +112,7 @@ class DeadLetters:
 class Dispatcher:
     """Delivers alerts to the sink and to every subscriber channel that wants them, once each."""
 
-    def __init__(self, ledger: SqliteLedger, *, subscribers: Subscribers | None = None,
+    def __init__(self, ledger: Ledger, *, subscribers: Subscribers | None = None,
                  secrets: Secrets | None = None, sink: JsonlSink | None = None,
                  dead_letter_path: Path | str | None = None, clock: Callable[[], dt.datetime] | None = None,
                  retry: RetryPolicy | None = None, limiter: RateLimiter | None = None,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.deliver.base import SENT, SKIPPED, Delivery, alert_to_json
-from pipeline.ledger import SqliteLedger
+from pipeline.ledger import Ledger
 from pipeline.records import Alert
 
 SINK_SUBSCRIBER = "*"
@@ -52,7 +52,7 @@ def console_line(alert: Alert) -> str:
 class JsonlSink:
     """Appends alerts to a JSONL file and/or prints them, each alert id once per ledger."""
 
-    def __init__(self, ledger: SqliteLedger, path: Path | str | None, *, console: bool = True,
+    def __init__(self, ledger: Ledger, path: Path | str | None, *, console: bool = True,
                  stream: TextIO | None = None) -> None:
         self.ledger = ledger
         self.path = Path(path) if path else None

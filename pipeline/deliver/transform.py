@@ -7,37 +7,37 @@ A channel failure never raises, so one bad alert or one failing webhook cannot f
 (and replay) its bundle; if a bundle is replayed anyway (worker lost), the ledger skips
 what was already sent.
 
-The DoFn holds no Beam state: the ledger is its state. Every ``sweep_interval_seconds``
-(and on the first element after start-up) it also retries deliveries left unconfirmed
-by a crash or by exhausted retries, and sends the digests that are due.
+The DoFn holds no Beam state: the ledger is its state. On the first element after
+start-up, and then every ``sweep_interval_seconds`` (from a background thread, so a quiet
+live pipeline still sends its 08:00 digest), it retries deliveries left unconfirmed by a
+crash or by exhausted retries and sends the digests that are due. Deliveries made by the
+background sweep are logged and recorded in the ledger; they are not in the output.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline.config.subscribers import load_subscribers, resolve_secrets
-from pipeline.deliver.dispatch import Dispatcher
+from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
 from pipeline.deliver.jsonl import JsonlSink
 from pipeline.ledger import open_ledger
 from pipeline.secrets import SecretEnv
 
-
-def default_dead_letter_path(ledger_url: str) -> Path:
-    """``dead-letters.jsonl`` next to the ledger file."""
-    path = ledger_url[len("sqlite:///"):] if ledger_url.startswith("sqlite:///") else ledger_url
-    return Path(path).parent / "delivery-dead-letters.jsonl"
+log = logging.getLogger("storywatch.deliver")
 
 
 class _DeliverFn(beam.DoFn):
     def __init__(self, *, ledger_url: str, alerts_out: str | None, subscribers_file: str | None,
                  dead_letter_out: str | None, console: bool, clock, sweep_interval_seconds: float,
-                 secret_env: str | None) -> None:
+                 secret_env: str | None, background_sweep: bool) -> None:
         self._ledger_url = ledger_url
+        self._background_sweep = background_sweep
         self._alerts_out = alerts_out
         self._subscribers_file = subscribers_file
         self._dead_letter_out = dead_letter_out
@@ -57,6 +57,29 @@ class _DeliverFn(beam.DoFn):
         self._dispatcher = Dispatcher(self._ledger, subscribers=subscribers, secrets=secrets, sink=sink,
                                       dead_letter_path=self._dead_letter_out, clock=self._clock)
         self._next_sweep = 0.0
+        # The live pipeline may go hours without an alert; digests and retries must not
+        # wait for one. One lock keeps the sweeper and process() from interleaving.
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sweeper = None
+        if self._background_sweep and subscribers is not None and subscribers.subscribers:
+            self._sweeper = threading.Thread(target=self._sweep_forever, name="DeliverAlerts-sweeper", daemon=True)
+            self._sweeper.start()
+
+    def _sweep(self) -> list:
+        self._next_sweep = time.monotonic() + self._sweep_interval_seconds
+        return self._dispatcher.retry_unconfirmed() + self._dispatcher.flush_due()
+
+    def _sweep_forever(self) -> None:
+        while not self._stop.wait(self._sweep_interval_seconds):
+            try:
+                with self._lock:
+                    if time.monotonic() >= self._next_sweep:
+                        for delivery in self._sweep():
+                            log.info("sweep: %s %s to %s/%s %s", delivery.status, delivery.alert_id,
+                                     delivery.subscriber, delivery.channel, delivery.reason)
+            except Exception:  # keep sweeping; the next process() call sweeps too
+                log.exception("DeliverAlerts sweep failed")
 
     def _count(self, status: str) -> None:
         if status not in self._counters:
@@ -64,12 +87,9 @@ class _DeliverFn(beam.DoFn):
         self._counters[status].inc()
 
     def process(self, alert):
-        results = []
-        if time.monotonic() >= self._next_sweep:
-            self._next_sweep = time.monotonic() + self._sweep_interval_seconds
-            results += self._dispatcher.retry_unconfirmed()
-            results += self._dispatcher.flush_due()
-        results += self._dispatcher.deliver([alert])
+        with self._lock:
+            results = self._sweep() if time.monotonic() >= self._next_sweep else []
+            results += self._dispatcher.deliver([alert])
         for delivery in results:
             self._count(delivery.status)
             yield delivery
@@ -77,6 +97,9 @@ class _DeliverFn(beam.DoFn):
     def teardown(self) -> None:
         dispatcher = getattr(self, "_dispatcher", None)
         if dispatcher is not None:
+            self._stop.set()
+            if self._sweeper is not None:
+                self._sweeper.join(timeout=30)
             dispatcher.close()
             self._ledger.close()
             self._dispatcher = None
@@ -87,7 +110,7 @@ class DeliverAlerts(beam.PTransform):
 
     Each (alert, subscriber, channel) is delivered once, across restarts, through the
     ledger at ``ledger_url``. Permanent failures go to ``dead_letter_out`` (default:
-    ``delivery-dead-letters.jsonl`` next to the ledger) and to the
+    ``delivery-dead-letters.jsonl`` next to a SQLite ledger), to the log, and to the
     ``DeliverAlerts/deliveries_dead`` counter. The subscribers file is loaded and its
     secrets are read here, so a bad file or a missing variable stops the pipeline before
     it starts, with ``FILE:LINE`` and the variable's name. With ``secret_env``
@@ -97,15 +120,17 @@ class DeliverAlerts(beam.PTransform):
 
     def __init__(self, *, ledger_url: str, alerts_out: str | None = None, subscribers_file: str | None = None,
                  dead_letter_out: str | None = None, console: bool = True, clock=None,
-                 sweep_interval_seconds: float = 60.0, secret_env: str | None = None) -> None:
+                 sweep_interval_seconds: float = 60.0, secret_env: str | None = None,
+                 background_sweep: bool = True) -> None:
         super().__init__()
         if subscribers_file:
             resolve_secrets(load_subscribers(subscribers_file), deferred=SecretEnv.parse(secret_env).names())
         self._fn = _DeliverFn(
             ledger_url=ledger_url, alerts_out=str(alerts_out) if alerts_out else None,
             subscribers_file=str(subscribers_file) if subscribers_file else None,
-            dead_letter_out=str(dead_letter_out or default_dead_letter_path(ledger_url)),
-            console=console, clock=clock, sweep_interval_seconds=sweep_interval_seconds, secret_env=secret_env)
+            dead_letter_out=str(dead_letter_out or default_dead_letter_path(ledger_url) or "") or None,
+            console=console, clock=clock, sweep_interval_seconds=sweep_interval_seconds, secret_env=secret_env,
+            background_sweep=background_sweep)
 
     def expand(self, alerts):
         return alerts | "DeliverEachAlert" >> beam.ParDo(self._fn)
