@@ -197,6 +197,7 @@ def plan(tmp_path_factory):
     return json.loads(out.read_text(encoding="utf-8")), run.stdout
 
 
+@pytest.mark.slow
 def test_plan_is_a_streaming_job_on_streaming_engine_with_the_makefile_shape(plan):
     job = plan[0]["job"]
     assert job["type"] == "JOB_TYPE_STREAMING"
@@ -213,6 +214,7 @@ def test_plan_is_a_streaming_job_on_streaming_engine_with_the_makefile_shape(pla
     assert env["sdkPipelineOptions"]["options"]["ledger"].startswith("firestore://")
 
 
+@pytest.mark.slow
 def test_plan_contains_every_stage_of_the_graph_in_order(plan):
     from pipeline.dataflow import top_level_steps
 
@@ -239,6 +241,7 @@ def _map_fn(plan_json: dict, step_suffix: str):
     return lambda element: dofn._fn(element)[0]  # beam.Map wraps fn as x -> [fn(x)]
 
 
+@pytest.mark.slow
 def test_every_stateful_step_is_keyed_as_intended(plan):
     import datetime as dt
 
@@ -286,3 +289,34 @@ def test_every_stateful_step_is_keyed_as_intended(plan):
     key_by_storyline = _map_fn(plan[0], "TrackStorylines/KeyByStoryline")
     match = Match(article=a1, storyline_id="musk-kremlin-contacts", score=0.9, evidence=())
     assert key_by_storyline(match) == ("musk-kremlin-contacts", match)
+
+
+@pytest.mark.slow
+def test_plan_passes_config_paths_to_workers_as_absolute_paths(plan):
+    options = plan[0]["job"]["environment"]["sdkPipelineOptions"]["options"]
+    for name in ("watchlists", "feeds_file"):
+        path = Path(options[name])
+        assert path.is_absolute() and path.exists(), f"{name}={options[name]}"
+
+
+# --- the launcher refuses what cannot work on Dataflow -----------------------------------
+
+@pytest.mark.slow
+def test_launcher_refuses_a_local_ledger_with_a_clear_error(tmp_path):
+    out = subprocess.run([PY, "-m", "pipeline.dataflow", "plan", f"--out={tmp_path / 'job.json'}",
+                          "--ledger=build/ledger.sqlite"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert "--ledger=build/ledger.sqlite: on Dataflow the ledger must be shared" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "job.json").exists()
+
+
+def test_launcher_refuses_replays_and_an_empty_feed_list(tmp_path):
+    from pipeline.dataflow import build, with_plan_defaults
+    from pipeline.errors import UserError
+
+    with pytest.raises(UserError, match="for local runs"):
+        build(with_plan_defaults(["--replay_feeds=seeds/feeds"]), config_base=ROOT)
+    empty = tmp_path / "feeds.yaml"
+    empty.write_text("feeds: []\n", encoding="utf-8")
+    with pytest.raises(UserError, match="no feeds to poll"):
+        build(with_plan_defaults([f"--feeds_file={empty}"]), config_base=ROOT)
