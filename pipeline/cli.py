@@ -29,6 +29,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     watchlists = load_watchlists(args.watchlists)
     print(f"{args.watchlists}: ok: {len(watchlists.entities)} entities, {len(watchlists.topics)} topics, "
           f"{len(watchlists.storylines)} storylines")
+    if (feeds_file := args.watchlists / "feeds.yaml").exists():
+        from pipeline.config.feeds import load_feeds
+        print(f"{feeds_file}: ok: {len(load_feeds(feeds_file).feeds)} feeds")
     if (subscribers_file := args.watchlists / "subscribers.yaml").exists():
         from pipeline.config.subscribers import load_subscribers, missing_secrets
         subscribers = load_subscribers(subscribers_file, storyline_ids={s.id for s in watchlists.storylines})
@@ -105,7 +108,18 @@ def _cmd_eval_alerts(args: argparse.Namespace) -> int:
 # --- feeds and seeds -----------------------------------------------------------------
 
 def _cmd_feeds_import(args: argparse.Namespace) -> int:
-    raise UserError("storywatch feeds import: not available yet")
+    from pipeline.config.feeds import import_opml
+
+    report = import_opml(args.opml, args.feeds_file)
+    for feed in report.added:
+        print(f"added {feed.url}" + (f" ({feed.name})" if feed.name else ""))
+    for url in report.duplicates:
+        print(f"already listed {url}")
+    for note in report.skipped:
+        print(f"skipped {note}", file=sys.stderr)
+    print(f"{args.feeds_file}: {len(report.added)} added, {len(report.duplicates)} already listed, "
+          f"{len(report.skipped)} skipped")
+    return 0
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
