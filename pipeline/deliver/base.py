@@ -83,6 +83,19 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - dt.datetime.now(UTC)).total_seconds())
 
 
+def display_time(alert: Alert) -> str:
+    """When the article appeared, for people: published time, or first-seen when the feed gave none.
+
+    >>> from pipeline.deliver.base import alert_from_json
+    >>> display_time(alert_from_json({"alert_id": "a", "storyline": "s", "kind": "burst", "title": "t",
+    ...     "url": "u", "published": "1970-01-01T00:00:00Z", "first_seen_at": "2024-10-25T10:00:00Z"}))
+    '2024-10-25 10:00 UTC (first seen)'
+    """
+    if alert.published_at.year < 1990 and alert.first_seen_at.year >= 1990:
+        return alert.first_seen_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") + " (first seen)"
+    return alert.published_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every secret value found in ``text`` by ``***`` (a last guard for reasons)."""
     for secret in secrets:

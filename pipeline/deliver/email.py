@@ -23,7 +23,7 @@ from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
 from pipeline.config.subscribers import EmailChannel
-from pipeline.deliver.base import PermanentError, TransientError
+from pipeline.deliver.base import PermanentError, TransientError, display_time
 from pipeline.deliver.digest import Digest
 from pipeline.deliver.slack import KIND_LABELS
 from pipeline.records import UTC, Alert
@@ -45,13 +45,9 @@ def message_id(key: str, subscriber: str, domain: str) -> str:
     return f"<{digest}.storywatch@{domain}>"
 
 
-def _when(moment: dt.datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _alert_text(alert: Alert) -> str:
     lines = [_one_line(alert.title), alert.url,
-             " · ".join(p for p in (_one_line(alert.outlet), _when(alert.published_at)) if p), ""]
+             " · ".join(p for p in (_one_line(alert.outlet), display_time(alert)) if p), ""]
     if alert.evidence:
         lines.append("Why it matched:")
         lines += [f"  - {e.ref}: \"{_one_line(e.text or e.alias)}\" ({e.kind}) in {e.field}" for e in alert.evidence]
@@ -78,7 +74,7 @@ def _a(url: str, label: str) -> str:
 def _alert_html(alert: Alert) -> str:
     e = html.escape
     parts = [f"<p><strong>{_a(alert.url, alert.title)}</strong><br>"
-             f"{e(' · '.join(p for p in (_one_line(alert.outlet), _when(alert.published_at)) if p))}</p>"]
+             f"{e(' · '.join(p for p in (_one_line(alert.outlet), display_time(alert)) if p))}</p>"]
     if alert.evidence:
         items = "".join(f"<li>{e(ev.ref)}: “{e(_one_line(ev.text or ev.alias))}” ({e(ev.kind)}) in {e(ev.field)}</li>"
                         for ev in alert.evidence)

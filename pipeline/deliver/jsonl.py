@@ -16,7 +16,7 @@ import unicodedata
 from pathlib import Path
 from typing import TextIO
 
-from pipeline.deliver.base import SENT, SKIPPED, Delivery, alert_to_json
+from pipeline.deliver.base import SENT, SKIPPED, Delivery, alert_to_json, display_time
 from pipeline.ledger import Ledger
 from pipeline.records import Alert
 
@@ -44,7 +44,7 @@ def console_line(alert: Alert) -> str:
     ...     "outlet": "Wire"}))
     'ALERT s burst: T [31m (Wire, 2024-01-02 03:04 UTC) https://x.test'
     """
-    when = alert.published_at.strftime("%Y-%m-%d %H:%M UTC")
+    when = display_time(alert)
     outlet = f"{alert.outlet}, " if alert.outlet else ""
     return printable(f"ALERT {alert.storyline_id} {alert.kind}: {alert.title} ({outlet}{when}) {alert.url}")
 

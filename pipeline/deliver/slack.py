@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from pipeline.deliver.base import PermanentError, TransientError, retry_after_seconds
+from pipeline.deliver.base import PermanentError, TransientError, display_time, retry_after_seconds
 from pipeline.deliver.digest import Digest
 from pipeline.records import Alert, Evidence
 
@@ -91,15 +91,11 @@ def evidence_line(evidence: Evidence) -> str:
     return f"• {escape(evidence.ref)}: “{escape(evidence.text or evidence.alias)}” ({escape(how)}) in {escape(evidence.field)}"
 
 
-def _when(alert: Alert) -> str:
-    return alert.published_at.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
     """(notification text, Block Kit blocks) for one alert."""
     storyline = alert.storyline_title or alert.storyline_id
     label = KIND_LABELS.get(alert.kind, alert.kind)
-    byline = " · ".join(part for part in (escape(alert.outlet), _when(alert)) if part)
+    byline = " · ".join(part for part in (escape(alert.outlet), display_time(alert)) if part)
     blocks: list[dict] = [
         {"type": "header", "text": _plain(f"{label}: {storyline}")},
         _mrkdwn_section(f"*{link(alert.url, alert.title)}*\n{byline}"),
@@ -130,7 +126,7 @@ def digest_blocks(digest: Digest) -> tuple[str, list[dict]]:
     blocks: list[dict] = [{"type": "header", "text": _plain(title)}]
     for storyline_id, storyline_title, alerts in digest.by_storyline()[:45]:
         lines = [f"• {escape(KIND_LABELS.get(a.kind, a.kind))}: {link(a.url, a.title)}"
-                 f"{' (' + escape(a.outlet) + ')' if a.outlet else ''} · {_when(a)}" for a in alerts[:20]]
+                 f"{' (' + escape(a.outlet) + ')' if a.outlet else ''} · {display_time(a)}" for a in alerts[:20]]
         if len(alerts) > 20:
             lines.append(f"… and {len(alerts) - 20} more")
         blocks.append(_mrkdwn_section(f"*{escape(storyline_title)}*\n" + "\n".join(lines)))
