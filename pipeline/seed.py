@@ -67,6 +67,7 @@ class Draft:
     entities: list[SeedEntity]
     storylines: list[DraftStoryline]
     slug: str
+    replacing: Path | None = None  # the watchlist file this draft overwrites, if any
 
     @property
     def new_entities(self) -> list[SeedEntity]:
@@ -168,7 +169,9 @@ def _description(thread: Thread, sentences: list[str]) -> str:
 # --- YAML ----------------------------------------------------------------------------
 
 def _clip(text: str, width: int = COMMENT_WIDTH) -> str:
+    """One printable line for a YAML comment (YAML refuses control characters anywhere)."""
     text = re.sub(r"\s+", " ", text).strip()
+    text = "".join(ch for ch in text if ch.isprintable())
     return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
@@ -236,14 +239,23 @@ def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> 
     return "\n".join(out) + "\n"
 
 
-def validate_draft(text: str, watchlists_dir: Path | str) -> Watchlists:
-    """Load the draft together with the watchlists (in a temp dir); ConfigError if it does not."""
+def validate_draft(text: str | None, watchlists_dir: Path | str, *, replacing: Path | None = None) -> Watchlists:
+    """Load the draft together with the watchlists (in a temp dir); ConfigError if it does not.
+
+    ``replacing``: a watchlist file the draft will overwrite (re-seeding straight into the
+    watchlists folder), left out so that its old ids do not clash. With ``text`` None this
+    loads the watchlists alone (minus ``replacing``).
+    """
     watchlists_dir = Path(watchlists_dir)
+    skip = replacing.resolve() if replacing is not None else None
     with tempfile.TemporaryDirectory(prefix="storywatch-seed-") as tmp:
         for path in watchlist_files(watchlists_dir):
-            shutil.copy(path, Path(tmp) / path.name)
-        draft_path = Path(tmp) / "zz-seed-draft.yaml"
-        draft_path.write_text(text, encoding="utf-8")
+            if path.resolve() != skip:
+                shutil.copy(path, Path(tmp) / path.name)
+        if text is not None:
+            (Path(tmp) / "zz-seed-draft.yaml").write_text(text, encoding="utf-8")
+        elif not any(Path(tmp).iterdir()):
+            return Watchlists()
         return load_watchlists(tmp)
 
 
@@ -362,8 +374,8 @@ def check_corpus(draft_text: str, draft: Draft, watchlists_dir: Path, *, labeled
     """Match the corpus with the watchlists + draft; count per draft storyline; score after mapping."""
     from pipeline.evaluate import score
 
-    combined = validate_draft(draft_text, watchlists_dir)
-    shipped = load_watchlists(watchlists_dir)
+    combined = validate_draft(draft_text, watchlists_dir, replacing=draft.replacing)
+    shipped = validate_draft(None, watchlists_dir, replacing=draft.replacing)
     shipped_ids = [s.id for s in shipped.storylines]
     draft_ids = [s.id for s in draft.storylines]
     articles, gold, problems = [], {}, []
@@ -415,24 +427,30 @@ def seed(path: Path | str, *, watchlists_dir: Path | str = "watchlists", out: Pa
          background_dir: Path | None = None, topic_in_rule: str = "partners") -> tuple[Draft, str, Path]:
     """Read, extract, render and validate; returns (draft, yaml text, output path). Writes nothing."""
     article = read_seed(path)
+    out = Path(out) if out else default_out(path, article, watchlists_dir)
+    # Re-seeding over a draft already kept in the watchlists folder replaces it: leave it out.
+    replacing = out if out.is_file() and out.resolve().parent == Path(watchlists_dir).resolve() else None
     try:
-        watchlists = load_watchlists(watchlists_dir)
+        if not Path(watchlists_dir).is_dir():
+            load_watchlists(watchlists_dir)  # the usual "directory not found" error
+        watchlists = validate_draft(None, watchlists_dir, replacing=replacing)
     except ConfigError as exc:
         raise UserError(*exc.problems, f"{watchlists_dir}: fix the watchlists first; "
                         "the draft is checked against them") from None
     background = load_background(background_dir or default_background_dir())
     draft = build_draft(article, watchlists, background, slug=draft_slug(path, article),
                         topic_in_rule=topic_in_rule)
+    draft.replacing = replacing
     if not draft.entities:
         raise UserError(f"{path}: found no names (capitalised people, organisations, places or products) "
                         "in the article; is it the full article text?")
     text = render_draft(draft, watchlists_dir=watchlists_dir)
     try:
-        validate_draft(text, watchlists_dir)
+        validate_draft(text, watchlists_dir, replacing=replacing)
     except ConfigError as exc:  # a bug here, not the user's: say so and write nothing
         raise UserError("storywatch seed produced a draft that does not validate (please report this):",
                         *exc.problems) from None
-    return draft, text, Path(out) if out else default_out(path, article, watchlists_dir)
+    return draft, text, out
 
 
 def write_draft(out: Path | str, text: str) -> None:

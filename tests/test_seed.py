@@ -294,3 +294,37 @@ def test_shipped_seed_file_is_unchanged_by_seeding():
     before = Path(SEED).read_bytes()
     seed(SEED, watchlists_dir=WATCHLISTS)
     assert Path(SEED).read_bytes() == before
+
+
+# --- no crash on arbitrary articles --------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_WORDS = st.sampled_from(["the", "Acme", "Corp", "said", "in", "Paris", "President", "Jo", "Smith", "’s",
+                          "U.S.", "and", "of", "Ministry", "Health", "deal", "kettle", "—", "\u2028", "\x07",
+                          "<b>", "#", "'", ":", "- x", "NASA", "Élodie", "Dupré", "ß", "Zoë"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(_WORDS, min_size=3, max_size=25), min_size=1, max_size=6))
+def test_any_latin_article_gives_a_valid_draft_or_a_clear_error(tmp_path_factory, watchlists, background,
+                                                                 sentences):
+    path = tmp_path_factory.mktemp("seed") / "article.txt"
+    path.write_text("\n".join(" ".join(words) + "." for words in sentences), encoding="utf-8")
+    try:
+        article = read_seed(path)
+    except UserError:
+        return
+    draft = build_draft(article, watchlists, background, slug="x")
+    validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
+
+
+def test_reseeding_over_a_kept_draft_replaces_it(tmp_path):
+    for path in WATCHLISTS.glob("*.yaml"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    kept = tmp_path / "wsj.yaml"
+    draft, text, out = seed(SEED, watchlists_dir=tmp_path, out=kept)
+    write_draft(out, text)
+    assert len(load_watchlists(tmp_path).storylines) == len(load_watchlists(WATCHLISTS).storylines) + len(draft.storylines)
+    again, text2, out2 = seed(SEED, watchlists_dir=tmp_path, out=kept)  # no duplicate-id clash
+    assert out2 == kept and [s.id for s in again.storylines] == [s.id for s in draft.storylines]
