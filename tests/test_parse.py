@@ -164,6 +164,16 @@ def test_entity_text_inside_items_is_not_mistaken_for_a_declaration() -> None:
     assert [i.title for i in parse_feed(raw(body)).items] == ["XML tips"]
 
 
+def test_character_entity_declarations_are_allowed() -> None:
+    body = (b"<?xml version='1.0'?><!DOCTYPE rss [<!ENTITY nbsp \"&#160;\"><!ENTITY copy '&#xA9;'>]>"
+            b"<rss version='2.0'><channel><item><title>A&nbsp;B &copy;</title></item></channel></rss>")
+    assert [i.title for i in parse_feed(raw(body)).items] == ["A\xa0B \xa9"]
+    netscape = (b'<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+                b'"http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"><channel>'
+                b"<item><title>Old</title></item></channel></rss>")
+    assert [i.title for i in parse_feed(raw(netscape)).items] == ["Old"]
+
+
 def test_gzip_bomb_is_capped() -> None:
     bomb = gzip.compress(b"<rss>" + b" " * (2 * 1024 * 1024) + b"</rss>")
     parsed = parse_feed(raw(bomb), max_document_bytes=1024 * 1024)
