@@ -194,3 +194,30 @@ def test_implicit_tls(smtp, certificate):
     EmailSender(_channel(port, security="ssl", ca_file=certificate[0]), subscriber="s").send_alert(
         make_alert(1), delivery_key="k")
     assert len(box.messages) == 1
+
+
+def test_digest_email_groups_by_storyline_with_one_click_unsubscribe(smtp):
+    import datetime as dt
+
+    from pipeline.deliver.digest import Digest
+    from pipeline.records import UTC
+
+    box = Mailbox()
+    port = smtp(box)
+    channel = EmailChannel(to=["a@example.org"], from_address="storywatch@example.org",
+                           unsubscribe="https://news.example.org/unsubscribe?u=42",
+                           smtp=SmtpServer(host="127.0.0.1", port=port, security="none"))
+    digest = Digest("analyst", "email", dt.datetime(2024, 10, 26, 6, tzinfo=UTC),
+                    (make_alert(1), make_alert(2, storyline="starlink-taiwan", title="Taiwan & <Starlink>"),
+                     make_alert(3)))
+    EmailSender(channel, subscriber="analyst").send_digest(digest, delivery_key=digest.digest_id)
+    [(_, msg)] = box.messages
+    assert msg["Subject"] == "[storywatch] Digest: 3 alerts, 2024-10-26 06:00 UTC"
+    assert msg["Message-ID"].strip() == message_id(digest.digest_id, "analyst", "example.org")
+    assert msg["List-Unsubscribe"].strip() == "<https://news.example.org/unsubscribe?u=42>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    page = msg.get_body(("html",)).get_content()
+    assert page.count("<h2>") == 2 and page.index("Musk–Kremlin contacts") < page.index("starlink-taiwan")
+    assert "Taiwan &amp; &lt;Starlink&gt;" in page
+    text = msg.get_body(("plain",)).get_content()
+    assert "== Musk–Kremlin contacts ==" in text and "== starlink-taiwan ==" in text

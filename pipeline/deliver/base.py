@@ -126,7 +126,9 @@ def alert_from_json(data: dict) -> Alert:
     """
     if not isinstance(data, dict):
         raise BadAlert(f"expected a JSON object, found {type(data).__name__}")
-    missing = [k for k in ("alert_id", "kind", "title", "url") if not data.get(k)]
+    # An untitled item has title "", which is fine; the other fields must not be empty.
+    missing = [k for k in ("alert_id", "kind", "title", "url")
+               if (data.get(k) is None if k == "title" else not data.get(k))]
     if not (data.get("storyline_id") or data.get("storyline")):
         missing.append("storyline_id")
     if missing:

@@ -218,7 +218,10 @@ class Dispatcher:
         if len(items) <= 1:
             return [fn(item) for item in items]
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="deliver")
+            # One thread per channel (up to a cap), so a lane sleeping on Retry-After
+            # never holds up the others.
+            workers = min(32, max(self._max_workers, len(self.channels)))
+            self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
         return list(self._executor.map(fn, items))
 
     def _run_lanes(self, lanes: dict[tuple[str, str], list[Alert]]) -> list[Delivery]:

@@ -144,6 +144,8 @@ class EmailSender:
         msg["Date"] = format_datetime(when.astimezone(UTC))
         msg["Message-ID"] = message_id(key, self.subscriber, self.domain)
         msg["List-Unsubscribe"] = self._unsubscribe()
+        if (self.config.unsubscribe or "").startswith("https:"):
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
         msg["X-Storywatch-Delivery-Id"] = _one_line(key)
         msg.set_content(text)
         msg.add_alternative(html_body, subtype="html")
