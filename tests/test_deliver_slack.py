@@ -8,17 +8,20 @@ import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pydantic import SecretStr
+
+from pipeline.config import LineMap
 from pipeline.config.subscribers import Channels, Secrets, SlackChannel, Subscriber, Subscribers
 from pipeline.deliver.base import PermanentError, TransientError
 from pipeline.deliver.dispatch import Dispatcher
 from pipeline.deliver.retry import RateLimiter, RetryPolicy
 from pipeline.deliver.slack import DELIVERY_ID_HEADER, SlackBot, SlackWebhook, alert_blocks, escape, link
-from pipeline.config import LineMap
 from pipeline.ledger import SqliteLedger
 from pipeline.records import Evidence
 from tests.deliver_support import Reply, SlackStandIn, make_alert
-from pydantic import SecretStr
 
 HOSTILE = ["<!channel> Musk met Putin", "@here Musk met Putin", "<http://evil.example|click> Musk",
            "*bold* _it_ ~strike~ `code` Musk", "Tom & Jerry <@U123ABC> <#C42|general>", "@channel @everyone"]
@@ -227,3 +230,19 @@ def test_bot_api_errors_are_classified(tmp_path):
         assert err.value.retry_after_seconds == 3
         with pytest.raises(TransientError):
             bot.send_alert(make_alert(1), delivery_key="k")
+
+_SLACK_SYNTAX = st.sampled_from(["<", ">", "&", "|", "!", "@", "*", "_", "~", "`", "here", "channel",
+                                 "everyone", "http://x.test", "#C1", " ", "\n", "<!", "<@U1>", "&amp;"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_SLACK_SYNTAX, st.text(max_size=5)), max_size=20).map("".join))
+def test_escaped_text_never_carries_slack_control_sequences(text):
+    out = escape(text)
+    assert "<" not in out and ">" not in out
+    assert "&" not in out.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+    assert not re.search(r"@(channel|here|everyone)\b", out, re.IGNORECASE)
+    assert not re.search(r"[*_~`](?!\u200b)", out)
+    # Nothing is lost: undoing the escapes gives back the text (whitespace folded).
+    restored = out.replace("\u200b", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    assert restored == " ".join(text.replace("\u200b", "").split())

@@ -54,7 +54,6 @@ class RetryPolicy:
             try:
                 return send(), attempt
             except TransientError as error:
-                error.attempts = attempt
                 if attempt >= self.max_attempts:
                     raise
                 if (error.retry_after_seconds or 0) > self.max_retry_after_seconds:
