@@ -43,7 +43,7 @@ ambassador spokesman spokeswoman spokesperson coach manager striker midfielder d
 winger player captain mr mrs ms dr prof professor sir dame lord lady billionaire businessman businesswoman
 entrepreneur executive analyst deputy boss actor actress singer author journalist reporter writer researcher
 scientist economist lawyer attorney premier president-elect candidate commander officer inspector agent
-owner investor presenter host star teammate international""".split())
+owner investor presenter host star teammate international commissioner""".split())
 APPOSITION_PERSON = PERSON_TITLES | frozenset("""son daughter wife husband brother sister father mother
 former aide adviser advisor who whom whose""".split())
 ORG_HEADS = frozenset("""inc inc. corp corp. corporation ltd ltd. llc plc group company co co. holdings
@@ -343,6 +343,11 @@ class EntityExtractor:
             v["place" if words[0].lower() in COUNTRY_ABBREVIATIONS else "org"] += 2
         elif len(words) > 1 and re.fullmatch(r"[A-Z]{2,6}", words[0]) and head in ORG_HEADS:
             v["org"] += 1
+        if len(prev) > 1 and prev[-1] == ",":  # "its shopping service, Google Shopping,"
+            if prev[-2] in PRODUCT_FOLLOWERS:
+                v["product"] += 2
+            elif prev[-2] in ORG_APPOSITION:
+                v["org"] += 2
         if prev:
             if prev[-1] in PERSON_TITLES or (len(prev) > 1 and prev[-1].rstrip(".") in PERSON_TITLES):
                 v["person"] += 3
@@ -419,6 +424,10 @@ class EntityExtractor:
             group(surface)
         nouns = {m.surface for m in mentions if len(m.surface.split()) == 1 and not m.votes.get("demonym")}
         self._single_surfaces = {m.surface for m in mentions if len(m.surface.split()) == 1}
+        self._long_votes: dict[str, Counter] = defaultdict(Counter)
+        for m in mentions:
+            if len(m.surface.split()) > 1:
+                self._long_votes[normalise_name(m.surface)].update(m.votes)
         # "U.S. Consumer Product Safety Commission" and "Consumer Product Safety Commission"
         # are one body: a multi-word name that ends another name is its short form.
         longs = sorted({normalise_name(m.surface) for m in mentions if len(m.surface.split()) > 1}, key=len)
@@ -457,7 +466,26 @@ class EntityExtractor:
                 e.aliases.insert(0, e.name[4:])
             entities.append(e)
         self._coordinated_places(entities, token_lists)
+        self._surname_aliases(entities)
         return entities
+
+    @staticmethod
+    def _surname_aliases(entities: list[SeedEntity]) -> None:
+        """A person named in full is later called by the surname alone: make it an alias.
+
+        The short form the article itself uses wins ("Xi" of Xi Jinping); otherwise the last
+        word. Not when two people of the article share it (Elon and Errol Musk).
+        """
+        people = [e for e in entities if e.kind == "person" and len(e.name.split()) > 1]
+        last_words = Counter(e.name.split()[-1] for e in people)
+        for e in people:
+            parts = e.name.split()
+            if any(a in (parts[0], parts[-1]) for a in e.aliases) or e.votes.get("person", 0) < 1:
+                continue  # already has its short form, or only looks like a name
+            surname = parts[-1]
+            if last_words[surname] == 1 and len(surname) >= 3 and surname.lower() not in NOT_NAMES \
+                    and surname[:1].isupper() and not surname.endswith("."):
+                e.aliases.append(surname)
 
     @staticmethod
     def _coordinated_places(entities: list[SeedEntity], token_lists: list[list[Token]]) -> None:
@@ -493,10 +521,12 @@ class EntityExtractor:
             if len(parts) < 2:
                 continue
             is_person_shaped = not (set(p.lower() for p in parts) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS))
-            # The family name is the last word ("Musk"), or the first when the last is never
-            # used alone ("Xi" of Xi Jinping); "Breville" alone is not "Breville SoftTop".
+            # The family name is the last word ("Musk"), or the first for someone named with a
+            # title whose last name is never used alone ("Chinese leader Xi Jinping" ... "Xi");
+            # "Breville" alone is not "Breville SoftTop", "Google" not "Google Shopping".
+            titled = self._long_votes.get(normalise_name(e.name), Counter()).get("person", 0) >= 2
             if is_person_shaped and word.lower() not in NOT_NAMES and not m.votes.get("place") and (
-                    word == parts[-1] or (word == parts[0] and parts[-1] not in self._single_surfaces)):
+                    word == parts[-1] or (word == parts[0] and titled and parts[-1] not in self._single_surfaces)):
                 hits.append(e)
             elif re.fullmatch(r"[A-Z]{2,6}", word) and _acronym([p for p in parts if p != "The"]) == word:
                 hits.append(e)

@@ -197,6 +197,20 @@ def test_other_articles_product_recall_html(watchlists, background):
     assert draft.storylines
 
 
+def test_other_articles_antitrust_fine(watchlists, background):
+    draft = build_draft(read_seed(DATA / "seeds" / "antitrust-fine.txt"), watchlists, background, slug="eu")
+    found = _by_name(draft.entities)
+    expected = {"google": "org", "google shopping": "product", "alphabet": "org", "european commission": "org",
+                "margrethe vestager": "person", "sundar pichai": "person", "federal trade commission": "org",
+                "luxembourg": "place", "washington": "place", "brussels": "place"}
+    for name, kind in expected.items():
+        assert name in found, f"{name} not found"
+        assert found[name].kind == kind, f"{name}: {found[name].kind}"
+    assert found["margrethe vestager"].aliases == ["Vestager"]
+    assert found["google"] is not found["google shopping"]  # "Google" alone is the company
+    assert draft.storylines
+
+
 # --- the draft -----------------------------------------------------------------------
 
 def test_draft_validates_with_the_watchlists_and_says_where_things_came_from(shipped_draft):
