@@ -4,20 +4,23 @@ Pure Python (no Beam); ``MatchWatchlists`` in ``pipeline/match.py`` wraps it for
 
 How an article is read, field by field (title, summary, body):
 
-1. **Normalise once.** Each character is folded to a Latin skeleton: NFKC, diacritics
-   stripped, ``anyascii`` transliteration (Путин → putin, Кирієнко → kiriienko, 马斯克 →
-   ma si ke: each Han/kana/hangul character becomes a word of its own), lower case, and
-   anything that is not a letter or digit becomes a space; runs of spaces collapse.
-   ``Elon Musk’s`` becomes `` elon musk s `` and ``Pentagon-Musk`` becomes ``pentagon musk``.
-   Offsets are kept, so every hit maps back to the characters of the text as given.
+1. **Normalise once.** Each character is folded to a Latin skeleton (``str.translate``
+   over a cached table): NFKC, diacritics stripped, ``anyascii`` transliteration, lower
+   case for Latin letters and UPPER case for letters of other scripts, so the skeleton
+   still says which script a word was in (Путин → PUTIN, Кирієнко → KIRIIENKO, 马斯克 →
+   MA SI KE: each Han/kana/hangul character becomes a word of its own); anything that is
+   not a letter or digit becomes a space, and runs of spaces collapse. ``Elon Musk’s``
+   becomes `` elon musk s ``, ``Pentagon-Musk`` becomes `` pentagon musk ``. The way back
+   to the original offsets is built only when evidence needs it.
 2. **One pass.** All aliases, transliterations, topic terms, negative contexts and the
    fuzzy probes are in one pyahocorasick automaton, keyed by their skeleton with a
    leading space (a hit always starts on a word boundary). A hit must also end on a
    boundary; Latin-script aliases may take a plural/possessive ``s`` (``musks``,
    ``spacexs`` from URL slugs), non-Latin ones up to three letters of case ending
    (Путина, Кремля). A term written ``negotiat*`` matches any word that starts so.
-3. **Script guard.** An alias written in another script only matches text in a
-   non-Latin script: Маск's skeleton is ``mask``, which must not match the English word.
+3. **Script guard.** A Latin alias is also keyed in upper case, so ``Putin`` meets
+   Путин (a *transliterated* hit); an alias written in another script has only its upper-case
+   key, so Маск (MASK) never matches the English word "mask".
 4. **Fuzzy rescue, never alone.** Misspellings (``Vladmir Putin``, ``Stellar Link``) are
    found through probes (first/last four letters of an alias) and verified with
    rapidfuzz. A fuzzy hit never overlaps an exact hit of another entity, and for people
@@ -50,7 +53,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, compress, count
 from pathlib import Path
 from typing import Iterable
 
@@ -67,25 +70,49 @@ DEFAULT_FIELD_WEIGHTS = {"title": 1.0, "summary": 0.9, "body": 0.8}
 KIND_WEIGHTS = {"exact": 1.0, "transliterated": 0.95}
 FUZZY_WEIGHT = 0.9
 PROBE_LENGTH = 4
+FUZZY_CACHE_SIZE = 100_000
+# Four-letter beginnings and endings shared by many ordinary English words: as fuzzy
+# probes they would fire on most sentences and rescue nothing, so they are not used.
+COMMON_PREFIXES = frozenset("""
+    inte comp cont cons conf comm coll corr coun cour pres prov prot prog prod proc prof prom prop repr reco
+    rese resp reti retu revi stat inde indi unde over mark mill demo sout nort east west euro glob data
+    trad tran trea anno appr cent char chan clas dete deve dire dist elec emer enga expe expl fina gove grea
+    hist inve manu mini mont offi oper part perf poli popu publ rela repo sing spec stor stra stru subs supp
+    
+""".split())
+COMMON_SUFFIXES = frozenset("""
+    tion sion ions ment ents ence ance ancy ency ings sing ting ning ring ding king ling ness ship ates ated
+    ered ally ture ical ists less able ible eous ious ives ians sian dent ster ters ward wise ably ator mber
+    ries ries land orld ains ents ular ular ized ised ning ities lity sive tive ures rate tory ence ship ness
+    ents ects ions ists ates cast ight ound ould tell ever ther ries ally ings
+""".split())
 
-_ASCII_FOLD = {i: (chr(i).lower() if chr(i).isalnum() else " ") for i in range(128)}
-_SPACES = re.compile(r" {2,}")
 # Curly quotes and dashes decoded with the wrong code page (UTF-8 read as cp1252 or TIS-620)
 # glue words together ("Muskâ€™s", "Trumpโs"); they are blanked, keeping the length.
 _MOJIBAKE = re.compile(r"â€.?|(?<=[A-Za-z])[\u0e00-\u0e7f\u0080-\u009f]+(?=[A-Za-z]|\s|$)")
+_MOJIBAKE_HINTS = ("â€", "\u0e42")
+_WORD = re.compile(r"\S+")
 
 
-# --- normalisation ------------------------------------------------------------------
+# Letters of scripts other than Latin (Greek, Cyrillic, ..., CJK; fullwidth forms count as other).
+_NON_LATIN = re.compile("[\u0370-\u1dff\u1f00-\u1fff\u2c00-\U0010ffff]")
+
+
 
 def _is_wide(ch: str) -> bool:
     """Han, kana, hangul and friends: each character is a word of its own."""
     return ord(ch) >= 0x2E80 and unicodedata.category(ch).startswith("L")
 
 
-class _PieceTable(dict):
-    """Character → skeleton piece, computed on first use (a per-process cache)."""
+class _FoldTable(dict):
+    """Code point → skeleton piece for ``str.translate``, computed on first use and cached.
 
-    def __missing__(self, ch: str) -> str:
+    Pieces are ASCII lower-case letters, digits and spaces; ``str.translate`` calls
+    ``__missing__`` only for characters it has not seen yet, so folding runs at C speed.
+    """
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
         folded = unicodedata.normalize("NFKC", ch)
         folded = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
         if not folded:  # a lone combining mark: part of the previous letter
@@ -94,42 +121,88 @@ class _PieceTable(dict):
             latin = anyascii(folded).lower()
             if unicodedata.category(ch).startswith(("L", "N")):
                 # Letters keep only their letters: the soft sign (ь → ') must not split a word.
-                piece = "".join(c for c in latin if c.isalnum())
+                piece = "".join(c for c in latin if c.isascii() and c.isalnum())
+                if _NON_LATIN.match(folded[0]):
+                    piece = piece.upper()  # the script survives folding, as case
                 if piece and _is_wide(folded[0]):
                     piece = f" {piece} "
             else:
-                piece = "".join(c if c.isalnum() else " " for c in latin) or " "
-        self[ch] = piece
+                piece = "".join(c if c.isascii() and c.isalnum() else " " for c in latin) or " "
+        self[code] = piece
         return piece
 
 
-_PIECES = _PieceTable()
+_FOLD = _FoldTable()
+for _code in range(128):
+    _FOLD[_code] = chr(_code).lower() if chr(_code).isalnum() else " "
 
 
-@dataclass(slots=True)
+# ASCII bytes fold in one bytes.translate; bytes of other characters (>= 0x80) pass through.
+_ASCII_BYTES = bytes(ord(_FOLD[i]) for i in range(128)) + bytes(range(128, 256))
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def _demojibake(text: str) -> str:
+    if "â€" in text or "\u0e42" in text:
+        return _MOJIBAKE.sub(lambda m: " " * len(m.group()), text)
+    return text
+
+
+def _fold_run(m: re.Match) -> str:
+    return "".join(map(_FOLD.__getitem__, map(ord, m.group())))
+
+
+def fold(text: str) -> str:
+    """Every character of ``text`` replaced by its skeleton piece (no collapsing).
+
+    Equal to ``text.translate(_FOLD)``, but ASCII goes through ``bytes.translate`` and
+    only runs of other characters pay for a table lookup each.
+    """
+    folded = text.encode("utf-8", "surrogatepass").translate(_ASCII_BYTES).decode("utf-8", "surrogatepass")
+    if folded.isascii():
+        return folded
+    return _NON_ASCII_RUN.sub(_fold_run, folded)
+
+
 class NormalizedText:
-    """A field's skeleton ``s`` (padded with one space each side) and the way back.
+    """A field's skeleton ``s`` (words separated by single spaces, one space each end).
 
-    ``original(a, b)`` maps a span of ``s`` to the span of the original text.
+    ``original(a, b)`` maps a span of ``s`` that starts and ends on word edges back to the
+    span of the original text; the mapping is built on first use only, since most text
+    has nothing worth pointing at.
     """
 
-    text: str
-    s: str
-    _pad: int                    # 1 if a space was put in front of the folded text
-    _runs: list[int] | None      # positions in s after which collapsed spaces were removed
-    _shifts: list[int] | None    # cumulative count of removed spaces at each run
-    _ends: list[int] | None      # for non-ASCII text: end of each character's piece in the folded text
+    __slots__ = ("text", "s", "_cum", "_words", "_ends")
+
+    def __init__(self, text: str, s: str) -> None:
+        self.text = text
+        self.s = s
+        self._cum: list[int] | None = None
+
+    def _build(self) -> None:
+        source = _demojibake(self.text)
+        if source.isascii() or all(len(_FOLD[ord(c)]) == 1 for c in set(source) if ord(c) > 127):
+            # Every character folds to exactly one: positions are the same (é → e, ’ → space).
+            folded, self._ends = fold(source), None
+        else:
+            pieces = list(map(_FOLD.__getitem__, map(ord, source)))
+            folded, self._ends = "".join(pieces), list(accumulate(map(len, pieces)))
+        # Word k of s is the k-th non-empty part of the folded text split on single spaces;
+        # part i starts at (sum of the lengths of the parts before it) + i. All C-level loops.
+        parts = folded.split(" ")
+        self._cum = list(accumulate(map(len, parts), initial=0))
+        self._words = list(compress(count(), parts))
 
     def _unfold(self, p: int) -> int:
-        """Position in s → position in the folded (uncollapsed) text."""
-        p -= self._pad
-        if self._runs:
-            k = bisect_right(self._runs, p)
-            if k:
-                p += self._shifts[k - 1]
-        return p
+        """Position in s (inside a word) → position in the folded, uncollapsed text."""
+        k = self.s.count(" ", 0, p + 1) - 1          # word index
+        word_start = self.s.rfind(" ", 0, p + 1) + 1
+        part = self._words[k]
+        return self._cum[part] + part + (p - word_start)
 
     def original(self, a: int, b: int) -> tuple[int, int]:
+        if self._cum is None:
+            self._build()
         fa, fb = self._unfold(a), self._unfold(b - 1) + 1
         if self._ends is None:
             return fa, fb
@@ -141,36 +214,15 @@ class NormalizedText:
 
 
 def normalize(text: str) -> NormalizedText:
-    """Fold ``text`` to its padded Latin skeleton, keeping the offsets.
+    """Fold ``text`` to its padded Latin skeleton, keeping the way back to the offsets.
 
     >>> n = normalize("Elon Musk’s «Старлинк»")
     >>> n.s
-    ' elon musk s starlink '
-    >>> a = n.s.index("starlink"); n.original(a, a + 8)
+    ' elon musk s STARLINK '
+    >>> a = n.s.index("STARLINK"); n.original(a, a + 8)
     (13, 21)
     """
-    if text.isascii():
-        folded, ends = text.translate(_ASCII_FOLD), None
-    else:
-        text_for_folding = _MOJIBAKE.sub(lambda m: " " * len(m.group()), text)
-        pieces = [_PIECES[c] for c in text_for_folding]
-        folded = "".join(pieces)
-        ends = list(accumulate(map(len, pieces)))
-    runs = shifts = None
-    if "  " in folded:
-        # Collapse runs of spaces; remember where each run was so offsets can be restored.
-        runs, shifts, parts, removed, last = [], [], [], 0, 0
-        for m in _SPACES.finditer(folded):
-            parts.append(folded[last:m.start() + 1])
-            runs.append(m.start() + 1 - removed)
-            removed += m.end() - m.start() - 1
-            shifts.append(removed)
-            last = m.end()
-        parts.append(folded[last:])
-        folded = "".join(parts)
-    pad = 0 if folded.startswith(" ") else 1
-    s = " " * pad + folded + ("" if folded.endswith(" ") else " ")
-    return NormalizedText(text, s, pad, runs, shifts, ends)
+    return NormalizedText(text, " " + " ".join(fold(_demojibake(text)).split()) + " ")
 
 
 def skeleton(text: str) -> str:
@@ -178,8 +230,6 @@ def skeleton(text: str) -> str:
     return normalize(text).s.strip()
 
 
-def _is_latin(text: str) -> bool:
-    return all(ord(c) < 0x250 or not c.isalpha() for c in text)
 
 
 # --- the automaton's payloads ---------------------------------------------------------
@@ -194,10 +244,10 @@ class _Entry:
     role: int                 # ENTITY, TOPIC, NEGATIVE or PROBE
     ref: str                  # entity/topic id (for NEGATIVE: the entity it vetoes)
     alias: str = ""           # as written in the watchlist
-    latin: bool = True        # the alias is written in Latin script
-    transliteration: bool = False
+    kind: str = "exact"       # what a hit at this key is: exact or transliterated
     prefix: bool = False      # term written "word*": any word ending
     multiword: bool = False
+    inflected: bool = False   # other script: up to three letters of case ending may follow
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +269,8 @@ class _Hit:
     similarity: float
     multiword: bool
     norm: NormalizedText
+    wa: int = -1              # word index of the first and last word in s
+    wb: int = -1
 
     def overlaps(self, a: int, b: int) -> bool:
         return self.a < b and a < self.b
@@ -289,47 +341,55 @@ class Matcher:
                 entries.append(entry)
 
         self._targets: dict[str, list[_FuzzyTarget]] = {}
-        self._negated: set[str] = set()
+        # (probe, words) → verdicts; words repeat across articles, rapidfuzz runs once per pair.
+        self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[_FuzzyTarget, float], ...]] = {}
+        def add_forms(key: str, role: int, ref: str, alias: str, *, listed_kind: str = "exact",
+                      prefix: bool = False) -> None:
+            """A Latin key also meets other scripts (upper-case skeleton), as a transliteration."""
+            multiword = " " in key
+            other_script = key != key.lower()
+            add(key, _Entry(role, ref, alias, "transliterated" if other_script else listed_kind, prefix,
+                            multiword, inflected=other_script and key[-1].isupper()))
+            if not other_script and key.upper() != key:
+                add(key.upper(), _Entry(role, ref, alias, "transliterated" if role == ENTITY else "exact",
+                                        prefix, multiword, inflected=True))
+
         for entity in self.watchlists.entities:
             for alias, translit in self._names(entity):
                 key = skeleton(alias)
-                add(key, _Entry(ENTITY, entity.id, alias, _is_latin(alias), translit,
-                                multiword=" " in key))
+                add_forms(key, ENTITY, entity.id, alias, listed_kind="transliterated" if translit else "exact")
                 compact = key.replace(" ", "")
-                if (self.fuzzy and entity.fuzzy and _is_latin(alias) and compact.isascii()
+                if (self.fuzzy and entity.fuzzy and compact.islower() and compact.isascii()
                         and len(compact) >= self.fuzzy_min_length):
                     target = _FuzzyTarget(entity.id, alias, compact, entity.kind == "person")
-                    for probe in ({"prefix": compact[:PROBE_LENGTH]}, {"suffix": compact[-PROBE_LENGTH:]}):
-                        (side, text), = probe.items()
-                        probe_key = text if side == "prefix" else "\0" + text
-                        self._targets.setdefault(probe_key, []).append(target)
+                    if compact[:PROBE_LENGTH] not in COMMON_PREFIXES:
+                        self._targets.setdefault(compact[:PROBE_LENGTH], []).append(target)
+                    if compact[-PROBE_LENGTH:] not in COMMON_SUFFIXES:
+                        self._targets.setdefault("\0" + compact[-PROBE_LENGTH:], []).append(target)
             for phrase in entity.negative_contexts:
-                add(skeleton(phrase), _Entry(NEGATIVE, entity.id, phrase))
-                self._negated.add(entity.id)
+                add_forms(skeleton(phrase), NEGATIVE, entity.id, phrase)
         for topic in self.watchlists.topics:
             for term in topic.terms:
-                prefix = term.endswith("*")
-                add(skeleton(term.rstrip("*")), _Entry(TOPIC, topic.id, term, _is_latin(term), prefix=prefix,
-                                                       multiword=" " in term.strip()))
+                add_forms(skeleton(term.rstrip("*")), TOPIC, topic.id, term, prefix=term.endswith("*"))
         self._patterns = [(topic.id, pattern, re.compile(pattern, re.IGNORECASE))
                           for topic in self.watchlists.topics for pattern in topic.patterns]
 
         automaton = ahocorasick.Automaton()
         for key, entries in keys.items():
-            automaton.add_word(key, (len(key), tuple(entries)))
+            automaton.add_word(key, (len(key), key.count(" ") - 1, tuple(entries)))
         # Probes: a prefix probe sits at a word start (" vlad"), a suffix probe at a word end ("imir ").
         for probe_key in self._targets:
             if probe_key.startswith("\0"):
                 key, entry = probe_key[1:] + " ", _Entry(PROBE, probe_key)
             else:
                 key, entry = " " + probe_key, _Entry(PROBE, probe_key)
-            _, existing = automaton.get(key, (len(key), ()))
-            automaton.add_word(key, (len(key), existing + (entry,)))
+            _, _, existing = automaton.get(key, (len(key), 0, ()))
+            automaton.add_word(key, (len(key), 0, existing + (entry,)))
         if not len(automaton):
-            automaton.add_word("\0", (1, ()))  # an empty automaton cannot be searched
+            automaton.add_word("\0", (1, 0, ()))  # an empty automaton cannot be searched
         automaton.make_automaton()
         self._automaton = automaton
-        self._exact_keys = frozenset(k.strip() for k in keys)
+        self._exact_keys = frozenset(k.strip() for k in keys if k.islower())
         self._entity_ids = frozenset(e.id for e in self.watchlists.entities)
 
         self._rules: list[tuple[Storyline, list[_CompiledRule]]] = []
@@ -342,6 +402,22 @@ class Matcher:
                 compiled.append(_CompiledRule(storyline, tuple(groups), frozenset(rule.none_of),
                                               rule.within_words))
             self._rules.append((storyline, compiled))
+        # Each rule is looked at only when a ref of its rarest group was found.
+        popularity: dict[str, int] = {}
+        for _, compiled in self._rules:
+            for rule in compiled:
+                for group in rule.groups:
+                    for ref in group:
+                        popularity[ref] = popularity.get(ref, 0) + 1
+        self._triggers: dict[str, list[int]] = {}
+        for index, (_, compiled) in enumerate(self._rules):
+            for rule in compiled:
+                if not rule.groups:
+                    continue
+                rarest = min(rule.groups, key=lambda g: sum(popularity[r] for r in g))
+                for ref in rarest:
+                    if index not in self._triggers.setdefault(ref, []):
+                        self._triggers[ref].append(index)
 
     @staticmethod
     def _names(entity: Entity) -> list[tuple[str, bool]]:
@@ -358,47 +434,45 @@ class Matcher:
         s = norm.s
         hits: list[_Hit] = []
         negatives: list[tuple[str, int, int]] = []
-        probes: list[tuple[str, int, int]] = []
-        for end, (key_len, entries) in self._automaton.iter(s):
+        probes: list[tuple[str, int]] = []
+        word_end = self._word_end
+        last = len(s)
+        spaces = counted = 0               # spaces in s[:counted], for word indices
+        for end, (key_len, inner_spaces, entries) in self._automaton.iter(s):
             start = end - key_len + 2      # the key's leading space is not part of the hit
+            whole = end + 1 == last or s[end + 1] == " "   # suffix probes end on the final space
             for entry in entries:
-                if entry.role == PROBE:
+                role = entry.role
+                if role == PROBE:
                     probes.append((entry.ref, end))
                     continue
-                stop = self._word_end(s, end + 1, entry)
+                stop = end + 1 if whole else word_end(s, end + 1, entry)
                 if stop is None:
                     continue
-                if entry.role == NEGATIVE:
+                if role == NEGATIVE:
                     negatives.append((entry.ref, start, stop))
-                    continue
-                span = None if text.isascii() else text[slice(*norm.original(start, stop))]
-                if not entry.latin and (span is None or _is_latin(span)):
-                    continue  # "mask" is not Маск
-                if entry.role == ENTITY and (entry.transliteration or (span is not None and not _is_latin(span))):
-                    kind = "transliterated"
                 else:
-                    kind = "exact"
-                hits.append(_Hit(entry.ref, entry.alias, field, start, stop, kind, 100.0,
-                                 entry.multiword, norm))
-        if self._patterns:
-            for ref, pattern, compiled in self._patterns:
-                for m in compiled.finditer(s):
-                    a, b = m.span()
-                    while a < b and s[a] == " ":
-                        a += 1
-                    while b > a and s[b - 1] == " ":
-                        b -= 1
-                    if a < b:
-                        hits.append(_Hit(ref, pattern, field, a, b, "exact", 100.0, True, norm))
+                    if counted <= end:     # hits come in order of their end
+                        spaces += s.count(" ", counted, end + 1)
+                        counted = end + 1
+                    hits.append(_Hit(entry.ref, entry.alias, field, start, stop, entry.kind, 100.0,
+                                     entry.multiword, norm, spaces - 1 - inner_spaces, spaces - 1))
+        for ref, pattern, compiled in self._patterns:
+            for m in compiled.finditer(s):
+                a, b = m.span()
+                while a < b and s[a] == " ":
+                    a += 1
+                while b > a and s[b - 1] == " ":
+                    b -= 1
+                if a < b:
+                    hits.append(_Hit(ref, pattern, field, a, b, "exact", 100.0, True, norm,
+                                     norm.word_index(a), norm.word_index(b - 1)))
         if probes:
             hits += self._rescue(s, probes, hits, field, norm)
         if negatives:
             hits = self._veto(hits, negatives, s)
         if len(hits) > 1:
-            # "Elon Musk" also contains the alias "Musk": keep the longer exact hit only.
-            hits = [h for h in hits if not any(
-                g is not h and g.ref == h.ref and g.kind != "fuzzy" and g.a <= h.a and h.b <= g.b
-                and (g.b - g.a) > (h.b - h.a) for g in hits)]
+            hits = _drop_contained(hits)
         return hits
 
     @staticmethod
@@ -408,64 +482,79 @@ class Matcher:
             return p
         if entry.prefix:
             return s.index(" ", p)
-        if entry.latin:
-            return p + 1 if s[p] == "s" and s[p + 1] == " " else None
-        stop = s.index(" ", p)
-        return stop if stop - p <= 3 else None  # Russian/Ukrainian case endings: Путина, Кремля
+        if entry.inflected:
+            stop = s.index(" ", p)
+            return stop if stop - p <= 3 and s[p:stop].isupper() else None  # Путина, Кремля
+        return p + 1 if s[p] == "s" and s[p + 1] == " " else None          # musks, spacexs
 
-    def _rescue(self, s: str, probes: list, hits: list[_Hit], field: str,
+    def _rescue(self, s: str, probes: list[tuple[str, int]], hits: list[_Hit], field: str,
                 norm: NormalizedText) -> list[_Hit]:
-        """Fuzzy hits for misspelt aliases near the probes that fired."""
+        """Fuzzy hits for misspelt aliases at the words where probes fired."""
         found: dict[tuple[str, int, int], _Hit] = {}
+        cache = self._fuzzy_cache
         for probe_key, end in probes:
-            if probe_key.startswith("\0"):      # suffix probe: the word ends at end+1 (a space)
-                word_end = end
-                word_start = s.rindex(" ", 0, word_end) + 1
-                prev_start = s.rindex(" ", 0, word_start - 1) + 1 if word_start > 1 else None
-                spans = [(word_start, word_end)] + ([(prev_start, word_end)] if prev_start is not None else [])
+            if probe_key.startswith("\0"):      # suffix probe: the word ends at end (a space)
+                word_start = s.rindex(" ", 0, end) + 1
+                spans = [(word_start, end)]
+                if word_start > 1:               # and the previous word with it ("Stellar Link")
+                    spans.append((s.rindex(" ", 0, word_start - 1) + 1, end))
             else:                               # prefix probe: the word starts after the key's space
                 word_start = end - PROBE_LENGTH + 1
                 word_end = s.index(" ", word_start)
                 spans = [(word_start, word_end)]
-                if word_end + 1 < len(s) - 1:
+                if word_end + 1 < len(s) - 1:    # and the next word with it ("Vladmir Putin")
                     spans.append((word_start, s.index(" ", word_end + 1)))
             for a, b in spans:
                 candidate = s[a:b]
-                if " " in candidate and min(map(len, candidate.split())) < 3:
-                    continue  # "s starlink": a possessive's leftover is not part of a misspelling
-                compact = candidate.replace(" ", "")
-                if compact in self._exact_keys or candidate in self._exact_keys:
-                    continue
-                for target in self._targets[probe_key]:
+                verdicts = cache.get((probe_key, candidate))
+                if verdicts is None:
+                    verdicts = self._verify(probe_key, candidate)
+                    if len(cache) >= FUZZY_CACHE_SIZE:
+                        cache.clear()
+                    cache[(probe_key, candidate)] = verdicts
+                for target, similarity in verdicts:
                     if (target.ref, a, b) in found:
-                        continue
-                    similarity = self._similar(compact, target)
-                    if similarity is None:
                         continue
                     # Never claim a span another entity matched exactly, nor one fully
                     # covered by exact hits of the same entity.
-                    if any(h.overlaps(a, b) and h.ref != target.ref and h.ref in self._entity_ids
+                    if any(h.a < b and a < h.b and (h.ref != target.ref and h.ref in self._entity_ids
+                                                    or h.ref == target.ref and h.a <= a and b <= h.b)
                            for h in hits):
                         continue
-                    if any(h.ref == target.ref and h.a <= a and b <= h.b for h in hits):
-                        continue
                     found[(target.ref, a, b)] = _Hit(target.ref, target.alias, field, a, b, "fuzzy",
-                                                     similarity, True, norm)
+                                                     similarity, True, norm, norm.word_index(a),
+                                                     norm.word_index(b - 1))
         return list(found.values())
 
+    def _verify(self, probe_key: str, candidate: str) -> tuple[tuple[_FuzzyTarget, float], ...]:
+        """The fuzzy targets behind a probe that ``candidate`` (a word or two) may misspell."""
+        if " " in candidate and min(map(len, candidate.split())) < 3:
+            return ()  # "s starlink": a possessive's leftover is not part of a misspelling
+        compact = candidate.replace(" ", "")
+        if compact in self._exact_keys or candidate in self._exact_keys:
+            return ()
+        out = []
+        for target in self._targets[probe_key]:
+            similarity = self._similar(compact, target)
+            if similarity is not None:
+                out.append((target, similarity))
+        return tuple(out)
+
     def _similar(self, compact: str, target: _FuzzyTarget) -> float | None:
+        """Similarity (0-100) if ``compact`` passes as a misspelling of the target, else None."""
         t = target.compact
-        if abs(len(compact) - len(t)) > max(3, len(t) // 3) or compact[-2:] != t[-2:]:
+        if abs(len(compact) - len(t)) > max(3, len(t) // 3) or compact[-2:] != t[-2:] or compact[0] != t[0]:
             return None
-        similarity = ratio(compact, t)
         if target.person:
+            # People: one edit (two from ten letters), so Kirichenko stays apart from Kiriyenko.
             limit = 2 if len(t) >= 10 else 1
-            if compact[0] != t[0] or Levenshtein.distance(compact, t, score_cutoff=limit) > limit:
+            if Levenshtein.distance(compact, t, score_cutoff=limit) > limit:
                 return None
+            return ratio(compact, t)
+        similarity = ratio(compact, t)
+        if similarity >= self.fuzzy_min_similarity or (len(compact) >= 10 and similarity >= self.fuzzy_min_similarity - 5):
             return similarity
-        if compact[0] != t[0] or similarity < self.fuzzy_min_similarity - 5:
-            return None
-        return similarity if similarity >= self.fuzzy_min_similarity or len(compact) >= 10 else None
+        return None
 
     def _veto(self, hits: list[_Hit], negatives: list[tuple[str, int, int]], s: str) -> list[_Hit]:
         kept = []
@@ -509,8 +598,9 @@ class Matcher:
         by_ref: dict[str, list[_Hit]] = {}
         for hit in hits:
             by_ref.setdefault(hit.ref, []).append(hit)
+        candidates = sorted({i for ref in by_ref for i in self._triggers.get(ref, ())})
         matches = []
-        for storyline, rules in self._rules:
+        for storyline, rules in (self._rules[i] for i in candidates):
             # The best-scoring rule that holds explains the match.
             results = [r for r in (self._decide(rule, by_ref) for rule in rules) if r is not None]
             if results:
@@ -523,7 +613,10 @@ class Matcher:
         return kind * self.field_weights.get(hit.field, 0.8)
 
     def _decide(self, rule: _CompiledRule, by_ref: dict[str, list[_Hit]]) -> tuple[float, list[_Hit]] | None:
-        if rule.none_of and any(ref in by_ref for ref in rule.none_of):
+        found_refs = by_ref.keys()
+        if any(found_refs.isdisjoint(group) for group in rule.groups):
+            return None
+        if rule.none_of and not found_refs.isdisjoint(rule.none_of):
             return None
         group_hits = []
         for group in rule.groups:
@@ -547,11 +640,10 @@ class Matcher:
         """Keep the hits that lie, one per group, within ``within`` words in one field."""
         kept: list[list[_Hit]] | None = None
         for anchor in (h for found in group_hits for h in found):
-            lo = anchor.norm.word_index(anchor.a)
+            lo = anchor.wa
             window = []
             for found in group_hits:
-                inside = [h for h in found if h.norm is anchor.norm
-                          and lo <= h.norm.word_index(h.a) and h.norm.word_index(h.b - 1) <= lo + within]
+                inside = [h for h in found if h.norm is anchor.norm and lo <= h.wa and h.wb <= lo + within]
                 if not inside:
                     break
                 window.append(inside)
@@ -561,6 +653,18 @@ class Matcher:
                 else:
                     kept = [k + [h for h in w if h not in k] for k, w in zip(kept, window)]
         return kept
+
+
+def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
+    """Drop a hit inside a longer exact hit of the same ref ("Musk" inside "Elon Musk")."""
+    outer: dict[str, list[_Hit]] = {}
+    for hit in hits:
+        if hit.multiword and hit.kind != "fuzzy":
+            outer.setdefault(hit.ref, []).append(hit)
+    if not outer:
+        return hits
+    return [h for h in hits if h.ref not in outer or not any(
+        g is not h and g.a <= h.a and h.b <= g.b and (g.b - g.a) > (h.b - h.a) for g in outer[h.ref])]
 
 
 def _evidence(hits: list[_Hit]) -> list[Evidence]:
