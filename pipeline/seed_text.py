@@ -107,6 +107,7 @@ class _ArticleHTML(HTMLParser):
     SKIP = frozenset({"script", "style", "noscript", "nav", "header", "footer", "aside", "form",
                       "svg", "button", "select", "template", "iframe", "figcaption"})
     BLOCKS = frozenset({"p", "h1", "h2", "h3", "li", "blockquote"})
+    BREAKS = BLOCKS | frozenset({"div", "section", "br", "tr", "h4", "h5", "h6", "figure"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -117,6 +118,7 @@ class _ArticleHTML(HTMLParser):
         self._in_title = False
         self._block: tuple[str, list[str]] | None = None
         self.saw_article = False
+        self.article_text: list[str] = []  # all text inside <article>, for pages without <p>
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
@@ -142,8 +144,12 @@ class _ArticleHTML(HTMLParser):
             self._block = (tag, [])
         elif tag == "br" and self._block:
             self._block[1].append(" ")
+        if tag in self.BREAKS and self._article:
+            self.article_text.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in self.BREAKS and self._article:
+            self.article_text.append("\n")
         if tag in self.SKIP:
             self._skip = max(0, self._skip - 1)
         elif tag == "article":
@@ -159,6 +165,8 @@ class _ArticleHTML(HTMLParser):
             self.title += data
         elif self._block is not None and not self._skip:
             self._block[1].append(data)
+        if self._article and not self._skip:
+            self.article_text.append(data)
 
     def _close_block(self) -> None:
         if self._block is None:
@@ -186,6 +194,9 @@ def parse_seed_html(text: str, path: str = "<html>", source_kind: str = "html") 
         blocks = parser.blocks
     headline = parser.h1 or re.sub(r"\s+", " ", parser.title).strip()
     paragraphs = [text for _, tag, text in blocks if tag != "h1" and text != headline]
+    if parser.saw_article and not paragraphs:  # an <article> written with <div>s, not <p>s
+        lines = (re.sub(r"\s+", " ", line).strip() for line in "".join(parser.article_text).split("\n"))
+        paragraphs = [line for line in lines if line and line != headline]
     return SeedArticle(path, headline, parser.date, tuple(paragraphs), source_kind)
 
 

@@ -81,6 +81,12 @@ def test_html_without_article_uses_paragraphs_and_title():
     assert (a.headline, a.paragraphs) == ("Big news", ("One para.", "Two."))
 
 
+def test_article_written_with_divs_instead_of_paragraphs():
+    a = parse_seed_html("<html><body><div>Menu</div><article><h1>Big news</h1><div class=x>First part of the "
+                        "story.</div><div>Second <b>part</b>.<br>Third.</div></article></body></html>")
+    assert (a.headline, a.paragraphs) == ("Big news", ("First part of the story.", "Second part.", "Third."))
+
+
 def test_saved_mhtml_page(tmp_path):
     page = ("MIME-Version: 1.0\nContent-Type: multipart/related; boundary=\"XX\"\n\n--XX\n"
             "Content-Type: text/html; charset=\"utf-8\"\nContent-Transfer-Encoding: 8bit\n\n"
