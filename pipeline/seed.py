@@ -437,6 +437,8 @@ def seed(path: Path | str, *, watchlists_dir: Path | str = "watchlists", out: Pa
     except ConfigError as exc:
         raise UserError(*exc.problems, f"{watchlists_dir}: fix the watchlists first; "
                         "the draft is checked against them") from None
+    if background_dir is not None and not Path(background_dir).is_dir():
+        raise UserError(f"{background_dir}: not a directory; pass a folder of recorded feed files to --background")
     background = load_background(background_dir or default_background_dir())
     draft = build_draft(article, watchlists, background, slug=draft_slug(path, article),
                         topic_in_rule=topic_in_rule)

@@ -348,3 +348,24 @@ def test_reseeding_over_a_kept_draft_replaces_it(tmp_path):
     assert len(load_watchlists(tmp_path).storylines) == len(load_watchlists(WATCHLISTS).storylines) + len(draft.storylines)
     again, text2, out2 = seed(SEED, watchlists_dir=tmp_path, out=kept)  # no duplicate-id clash
     assert out2 == kept and [s.id for s in again.storylines] == [s.id for s in draft.storylines]
+
+
+@pytest.mark.parametrize("mode", ["any_of", "none"])
+def test_topic_placement_modes(mode, watchlists, background):
+    draft = build_draft(read_seed(SEED), watchlists, background, slug="wsj", topic_in_rule=mode)
+    with_topic = [s for s in draft.storylines if s.topic_id]
+    assert with_topic
+    for s in with_topic:
+        refs = [ref for group in s.all_of for ref in group]
+        if mode == "any_of":
+            assert s.all_of[-1] == [s.topic_id]
+        else:
+            assert s.topic_id not in refs
+    validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
+    with pytest.raises(ValueError):
+        build_draft(read_seed(SEED), watchlists, background, slug="wsj", topic_in_rule="sideways")
+
+
+def test_bad_background_folder_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="--background"):
+        seed(SEED, watchlists_dir=WATCHLISTS, background_dir=tmp_path / "missing")
