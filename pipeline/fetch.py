@@ -70,7 +70,7 @@ _METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddr
 class FetchError(Exception):
     """A fetch that did not produce a document. ``kind`` is a short machine word
     (``blocked``, ``timeout``, ``network``, ``http``, ``throttled``, ``too_large``,
-    ``redirect``); the message says what happened and to which URL."""
+    ``redirect``, ``decoding``); the message says what happened and to which URL."""
 
     def __init__(self, kind: str, message: str, *, status: int = 0, retry_after_seconds: float | None = None):
         super().__init__(message)
@@ -266,7 +266,9 @@ def fetch_feed(client: httpx.Client, source: FeedSource, *, policy: FetchPolicy 
                 response.close()
         except httpx.TimeoutException as exc:
             raise FetchError("timeout", f"{url}: timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
+        except httpx.DecodingError as exc:
+            raise FetchError("decoding", f"{url}: response body does not decode ({exc})") from None
+        except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, ValueError) as exc:
             raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from None
     raise FetchError("redirect", f"{source.url}: more than {policy.max_redirects} redirects")
 
@@ -535,6 +537,8 @@ class Poller:
             if _should_warn(schedule.consecutive_failures):
                 log.warning("feed %s failing (%d in a row): %s", source.feed_id, schedule.consecutive_failures, exc)
             return None, failure, schedule.health()
+        if schedule.consecutive_failures >= 3:
+            log.warning("feed %s recovered after %d failures", source.feed_id, schedule.consecutive_failures)
         changed = False
         if result.raw is not None:
             digest = hashlib.sha256(result.raw.body).hexdigest()

@@ -209,7 +209,7 @@ class _NormalizeFn(beam.DoFn):
             article = normalize_item(item)
         except UnusableItem as exc:
             self.failures.inc()
-            yield beam.pvalue.TaggedOutput("dead_letter", Failure("normalize", item.feed_url, str(exc)))
+            yield beam.pvalue.TaggedOutput("dead_letter", Failure("normalize", item.feed_url, str(exc), at=item.first_seen_at))
             return
         self.articles.inc()
         if article.published_is_estimated:

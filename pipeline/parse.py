@@ -205,7 +205,7 @@ def parse_feed(raw: RawFeed, *, max_document_bytes: int = MAX_DOCUMENT_BYTES) ->
             check_entities(body)
             entries, feed_title, feed_language = _xml_entries(raw, body, result)
     except DocumentRefused as exc:
-        result.failures.append(Failure("parse", raw.url, str(exc)))
+        result.failures.append(Failure("parse", raw.url, str(exc), at=raw.fetched_at))
         return result
     outlet = raw.name or feed_title
     language = language_tag(raw.language or feed_language or raw.header("content-language"))
@@ -213,10 +213,12 @@ def parse_feed(raw: RawFeed, *, max_document_bytes: int = MAX_DOCUMENT_BYTES) ->
         try:
             item = _item(raw, index, entry, outlet=outlet, language=language)
         except Exception as exc:  # one unreadable item must not lose the rest of the feed
-            result.failures.append(Failure("parse", raw.url, f"item {index}: unreadable ({type(exc).__name__}: {exc})"))
+            result.failures.append(Failure("parse", raw.url, f"item {index}: unreadable ({type(exc).__name__}: {exc})",
+                                           at=raw.fetched_at))
             continue
         if item is None:
-            result.failures.append(Failure("parse", raw.url, f"item {index}: no title and no text, nothing to watch; skipped"))
+            result.failures.append(Failure("parse", raw.url, f"item {index}: no title and no text, nothing to watch; skipped",
+                                           at=raw.fetched_at))
             continue
         if item.published_at is None:
             result.undated += 1

@@ -106,6 +106,13 @@ def test_gzip_encoded_responses_are_decoded(httpserver, client) -> None:
     assert "gzip" in httpserver.log[0][0].headers["Accept-Encoding"]
 
 
+def test_corrupt_gzip_response_is_a_fetch_error(httpserver, client) -> None:
+    httpserver.expect_request("/feed").respond_with_data(b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="does not decode") as caught:
+        fetch_feed(client, source(httpserver), policy=FAST)
+    assert caught.value.kind == "decoding"
+
+
 def test_throttling_honours_retry_after(httpserver, client) -> None:
     httpserver.expect_request("/feed").respond_with_data("slow down", status=429, headers={"Retry-After": "120"})
     with pytest.raises(FetchError) as caught:

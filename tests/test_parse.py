@@ -47,6 +47,7 @@ def test_every_recorded_file_parses_without_escaping_exceptions(rel: str) -> Non
     articles = [normalize_item(item) for item in parsed.items]
     for failure in parsed.failures:
         assert failure.key == f"replay:{rel}" and failure.stage == "parse" and failure.reason
+        assert failure.at == SEEN  # replays give the same dead letters every time
     entry = MANIFEST.get(rel)
     if entry is None:  # derived JSON day files: item count is in the file itself
         assert len(articles) == len(json.loads((FEEDS_DIR / rel).read_text()))
