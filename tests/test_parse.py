@@ -14,8 +14,10 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pipeline.normalize import normalize_item
+from pipeline.normalize import UnusableItem, normalize_item
 from pipeline.parse import MAX_DOCUMENT_BYTES, ParsedFeed, check_entities, feed_ttl_seconds, parse_feed
 from pipeline.records import RawFeed, to_json
 from tests.paths import FEEDS_DIR, ROOT
@@ -270,3 +272,23 @@ def test_golden_articles(rel: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(view, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     assert view == json.loads(path.read_text(encoding="utf-8"))
+
+
+_SEED_DOC = (FEEDS_DIR / "stream_gesab001" / "wsj_world@dc4f379b.xml").read_bytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cut=st.integers(0, len(_SEED_DOC)), position=st.integers(0, len(_SEED_DOC)),
+       junk=st.binary(max_size=40), gzipped=st.booleans())
+def test_mangled_documents_never_raise(cut: int, position: int, junk: bytes, gzipped: bool) -> None:
+    body = _SEED_DOC[:cut]
+    body = body[:position] + junk + body[position:]
+    if gzipped:
+        body = gzip.compress(body)[: max(2, len(body) // 2)] if position % 2 else gzip.compress(body)
+    parsed = parse_feed(raw(body))
+    assert parsed.items or parsed.failures or not body.strip() or parsed.version
+    for item in parsed.items:
+        try:
+            normalize_item(item)
+        except UnusableItem:  # e.g. a title of "<b></b>": explained, not a crash
+            pass
