@@ -433,7 +433,7 @@ class Matcher:
         norm = normalize(text)
         s = norm.s
         hits: list[_Hit] = []
-        negatives: list[tuple[str, int, int]] = []
+        negatives: list[tuple[str, int, int, int, int]] = []
         probes: list[tuple[str, int]] = []
         word_end = self._word_end
         last = len(s)
@@ -449,12 +449,12 @@ class Matcher:
                 stop = end + 1 if whole else word_end(s, end + 1, entry)
                 if stop is None:
                     continue
+                if counted <= end:         # hits come in order of their end
+                    spaces += s.count(" ", counted, end + 1)
+                    counted = end + 1
                 if role == NEGATIVE:
-                    negatives.append((entry.ref, start, stop))
+                    negatives.append((entry.ref, start, stop, spaces - 1 - inner_spaces, spaces - 1))
                 else:
-                    if counted <= end:     # hits come in order of their end
-                        spaces += s.count(" ", counted, end + 1)
-                        counted = end + 1
                     hits.append(_Hit(entry.ref, entry.alias, field, start, stop, entry.kind, 100.0,
                                      entry.multiword, norm, spaces - 1 - inner_spaces, spaces - 1))
         for ref, pattern, compiled in self._patterns:
@@ -470,7 +470,7 @@ class Matcher:
         if probes:
             hits += self._rescue(s, probes, hits, field, norm)
         if negatives:
-            hits = self._veto(hits, negatives, s)
+            hits = self._veto(hits, negatives)
         if len(hits) > 1:
             hits = _drop_contained(hits)
         return hits
@@ -556,21 +556,19 @@ class Matcher:
             return similarity
         return None
 
-    def _veto(self, hits: list[_Hit], negatives: list[tuple[str, int, int]], s: str) -> list[_Hit]:
+    def _veto(self, hits: list[_Hit], negatives: list[tuple[str, int, int, int, int]]) -> list[_Hit]:
+        """Drop hits vetoed by a negative context of their entity (see the module docstring)."""
+        by_ref: dict[str, list[tuple[int, int, int, int]]] = {}
+        for ref, a, b, wa, wb in negatives:
+            by_ref.setdefault(ref, []).append((a, b, wa, wb))
+        window = self.negative_window_words
         kept = []
         for hit in hits:
-            vetoed = False
-            for ref, a, b in negatives:
-                if ref != hit.ref:
-                    continue
-                if hit.overlaps(a, b):
-                    vetoed = True
-                elif not hit.multiword:
-                    gap = s.count(" ", min(hit.b, b), max(hit.a, a))
-                    vetoed = gap <= self.negative_window_words
-                if vetoed:
-                    break
-            if not vetoed:
+            near = by_ref.get(hit.ref)
+            if near is None or not any(
+                    hit.a < b and a < hit.b                       # overlaps: "musk deer"
+                    or not hit.multiword and (wa - hit.wb if wa > hit.wb else hit.wa - wb) <= window
+                    for a, b, wa, wb in near):
                 kept.append(hit)
         return kept
 
