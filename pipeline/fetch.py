@@ -180,9 +180,13 @@ class FetchResult:
 
 
 def make_client(policy: FetchPolicy = FetchPolicy()) -> httpx.Client:
-    """One client per worker: connection pooling, explicit timeouts, no env proxies."""
+    """One client per worker: explicit timeouts, no env proxies, no connection reuse."""
     timeout = httpx.Timeout(policy.read_timeout_seconds, connect=policy.connect_timeout_seconds)
-    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+    # No keep-alive: requests go to pinned IPs, and a pooled connection is keyed by IP, so
+    # two hosts on one CDN address would share a TLS session opened with the other's SNI.
+    # Feeds are polled minutes apart, so reuse would buy little anyway.
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=0)
+    return httpx.Client(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False,
                         headers={"User-Agent": policy.user_agent,
                                  "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
                                            "text/xml;q=0.9, application/feed+json;q=0.8, */*;q=0.5"})
