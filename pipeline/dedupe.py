@@ -26,7 +26,7 @@ stages as three stateful Beam steps, each keyed by a hash shard of its own key k
 Both give the same answer for the same input order.
 
     Deduplicator(*, ttl_seconds=30 days, max_keys=200_000, min_content_chars=24, max_age_seconds=None)
-    DedupeArticles(*, ttl_seconds=30 days, max_keys=200_000, shards=64, min_content_chars=24,
+    DedupeArticles(*, ttl_seconds=30 days, max_keys=200_000, shards=256, min_content_chars=24,
                    max_age_seconds=None)
                           PCollection[Article] -> PCollection[Article] (unique ones)
                           (after applying: ``.dead_letter`` holds Failure records for
@@ -52,7 +52,7 @@ from pipeline.records import Article, Failure
 
 DEFAULT_TTL_SECONDS = 30 * 24 * 3600
 DEFAULT_MAX_KEYS = 200_000
-DEFAULT_SHARDS = 64
+DEFAULT_SHARDS = 256  # ~800 keys per shard at the default max_keys: state stays cheap to (de)serialise
 MIN_CONTENT_CHARS = 24
 KINDS = ("url", "guid", "content")
 
