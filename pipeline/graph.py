@@ -132,10 +132,42 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
           f"alerts to {sw.alerts_out}; Ctrl-C stops", flush=True)
     p = beam.Pipeline(options=options)
     build_pipeline(p, sw, watchlists, feed_sources=sources)
+    return _run_until_interrupted(p)
+
+
+def _run_until_interrupted(p: beam.Pipeline) -> int:
+    """Run ``p`` in a worker thread; Ctrl-C (or SIGTERM) stops the process cleanly.
+
+    The local runner has no cancel, and a KeyboardInterrupt raised inside a bundle is
+    treated as a bundle failure, so the main thread only waits, and on a signal exits at
+    once. That is safe by design: every alert is in the ledger before it is delivered,
+    and each delivery is claimed before and confirmed after sending, so the next start
+    re-sends what was claimed but not confirmed and nothing else.
+    """
+    import os
+    import signal
+    import sys
+
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            p.run().wait_until_finish()
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    worker = threading.Thread(target=work, name="storywatch-pipeline", daemon=True)
+    worker.start()
     try:
-        p.run().wait_until_finish()
+        while worker.is_alive():
+            worker.join(0.5)
     except KeyboardInterrupt:
         print("storywatch: stopped (alerts so far are in the ledger and the alerts file)", flush=True)
+        sys.stderr.flush()
+        os._exit(0)
+    if "error" in outcome:
+        raise outcome["error"]
     return 0
 
 
@@ -176,12 +208,31 @@ def run_replay(argv: list[str], *, feeds: str | None, articles: str | None, aler
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)
         started = time.monotonic()
-        with beam.Pipeline(options=options) as p:
-            build_pipeline(p, sw, watchlists)
+        p = beam.Pipeline(options=options)
+        build_pipeline(p, sw, watchlists)
+        result = p.run()
+        result.wait_until_finish()
         alerts = _sorted_alerts(Path(sw.alerts_out))
         _print_alerts(alerts, out, seconds=time.monotonic() - started, alerts_path=alerts_out,
                       dead_letters=Path(sw.dead_letter_out))
+        print(_storyline_summary(result), file=out)
     return alerts
+
+
+def _storyline_summary(result) -> str:
+    """One line from the tracker's counters: how many matched articles became how few alerts."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    counts = {}
+    try:
+        for c in result.metrics().query(MetricsFilter().with_namespace("storywatch"))["counters"]:
+            counts[c.key.metric.name] = counts.get(c.key.metric.name, 0) + c.committed
+    except Exception:  # a runner without metrics: the alerts above are the result
+        return ""
+    kinds = ("new_development", "coverage", "duplicate", "burst", "stale")
+    matched = sum(counts.get(f"storyline_{k}", 0) for k in kinds if k != "burst")
+    return (f"{matched} matched articles: " + ", ".join(f"{counts.get(f'storyline_{k}', 0)} {k}" for k in kinds)
+            + f"; {counts.get('alerts', 0)} alerts")
 
 
 def _sorted_alerts(path: Path) -> list[dict]:

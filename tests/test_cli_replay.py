@@ -1,0 +1,67 @@
+"""``storywatch replay``: real subprocess runs over the bundled real feed snapshots.
+
+The replay of ``seeds/feeds`` (what ``make demo`` runs; copies of files in tests/data/feeds,
+see seeds/feeds/PROVENANCE.md) must produce exactly the checked-in golden alerts file,
+byte for byte. After a deliberate change to matching or grouping, regenerate it with
+``STORYWATCH_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_cli_replay.py`` and
+review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.cli_support import run_storywatch
+from tests.paths import LABELED, ROOT
+
+GOLDEN = ROOT / "tests" / "golden" / "replay" / "seeds_feeds_alerts.jsonl"
+
+
+@pytest.mark.slow
+def test_replay_of_real_feed_snapshots_matches_the_golden_alerts(tmp_path):
+    out = tmp_path / "alerts.jsonl"
+    result = run_storywatch("replay", "--feeds", "seeds/feeds", "--alerts-out", str(out), timeout_seconds=300)
+    assert result.returncode == 0, result.stderr
+    if os.environ.get("STORYWATCH_UPDATE_GOLDEN"):
+        GOLDEN.write_bytes(out.read_bytes())
+    assert out.read_text() == GOLDEN.read_text()
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    # readable console output: one block per alert, and the grouping summary
+    for alert in alerts:
+        assert alert["title"] in result.stdout
+    assert f"{len(alerts)} alerts" in result.stdout
+    assert "matched articles:" in result.stdout and "coverage" in result.stdout
+    # one alert per development: the 13 articles on the Sevastopol/Starlink story of 7-9 Sep 2023
+    sevastopol = [a for a in alerts if a["published"].startswith("2023-09")]
+    assert len(sevastopol) == 1
+
+
+@pytest.mark.slow
+def test_replay_of_articles_jsonl_is_deterministic_and_skips_nothing_silently(tmp_path):
+    articles = tmp_path / "articles.jsonl"
+    picked = [line for line in LABELED.read_text().splitlines() if '"D18_' in line or '"D19_' in line]
+    articles.write_text("\n".join(picked) + "\nnot json\n")
+    out = tmp_path / "alerts.jsonl"
+    first = run_storywatch("replay", "--input", str(articles), "--alerts-out", str(out))
+    assert first.returncode == 0, first.stderr
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [a["kind"] for a in alerts] == ["new_development"]  # 11 articles, one development
+    assert alerts[0]["article_ids"][0] == "H137"  # the earliest report leads
+    assert "1 failures in" in first.stdout
+    dead = (tmp_path / "alerts.dead-letters.jsonl").read_text()
+    assert "not valid JSON" in dead
+
+
+def test_replay_of_a_missing_folder_is_a_clear_error():
+    result = run_storywatch("replay", "--feeds", "no/such/folder")
+    assert result.returncode == 2
+    assert "no/such/folder: no such folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_replay_needs_exactly_one_source():
+    result = run_storywatch("replay", "--feeds", "seeds/feeds", "--input", str(LABELED))
+    assert result.returncode == 2 and "not allowed with" in result.stderr

@@ -1,0 +1,49 @@
+"""StorywatchOptions: units in names, explicit local runner, overridable, no secrets."""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.options import StorywatchOptions, pipeline_options, runner_name
+
+
+def test_defaults_and_the_explicit_local_runner():
+    options = pipeline_options([])
+    sw = options.view_as(StorywatchOptions)
+    assert runner_name(options) == "FnApiRunner"  # never the Prism download
+    assert sw.poll_interval_seconds == 60.0
+    assert sw.ledger.endswith(".sqlite") and sw.alerts_out.endswith(".jsonl")
+    assert sw.coverage_alerts is False and sw.console_alerts is True
+    assert sw.replay_feeds is None and sw.replay_articles is None
+
+
+def test_runner_and_values_are_overridable():
+    options = pipeline_options(["--runner=BundleBasedDirectRunner", "--poll_interval_seconds=15",
+                                "--coverage_alerts=true", "--console_alerts=no", "--burst_min_articles=9",
+                                "--ledger=sqlite:///tmp/x.sqlite"])
+    sw = options.view_as(StorywatchOptions)
+    assert options.view_as(StandardOptions).runner == "BundleBasedDirectRunner"
+    assert (sw.poll_interval_seconds, sw.coverage_alerts, sw.console_alerts) == (15.0, True, False)
+    assert sw.tracker_tunables()["burst_min_articles"] == 9
+    assert sw.ledger == "sqlite:///tmp/x.sqlite"
+
+
+def test_every_numeric_option_names_its_unit_and_none_carries_a_secret():
+    parser_flags = []
+
+    class Recorder:
+        def add_argument(self, name, **kwargs):
+            parser_flags.append((name, kwargs))
+
+    StorywatchOptions._add_argparse_args(Recorder())
+    for name, kwargs in parser_flags:
+        assert kwargs.get("help"), name
+        if kwargs.get("type") is float:
+            assert name.endswith(("_seconds", "_hours", "_factor")), name
+        assert not any(word in name for word in ("token", "password", "webhook", "secret")), name
+
+
+def test_options_survive_a_round_trip_through_pipeline_options():
+    options = pipeline_options(["--alerts_out=out/a.jsonl", "--coverage_window_hours=12"])
+    again = PipelineOptions.from_dictionary(options.get_all_options(drop_default=True))
+    assert again.view_as(StorywatchOptions).coverage_window_hours == 12.0
