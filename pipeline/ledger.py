@@ -92,6 +92,9 @@ class Ledger(Protocol):
 
     def delivery_state(self, alert_id: str, subscriber: str, channel: str) -> str | None: ...
 
+    def attempts(self, alert_id: str, subscriber: str, channel: str) -> int:
+        """How many times the delivery was claimed (0 if never); above 1, an earlier try may have landed."""
+
     def unconfirmed(self) -> list[tuple[str, str, str]]:
         """Deliveries claimed but never confirmed (to retry after a crash)."""
 

@@ -53,11 +53,13 @@ class SlackStandIn:
     """A real HTTP server on loopback that records every POST like Slack would receive it.
 
     ``script`` maps a path to a list of replies used in order (the last one repeats);
+    ``handlers`` maps a path to a function of the request body that returns the reply;
     ``requests`` keeps (path, headers, json body, monotonic time) of every request.
     """
 
     def __init__(self, default: Reply | None = None) -> None:
         self.script: dict[str, list[Reply]] = {}
+        self.handlers: dict[str, object] = {}
         self.default = default or Reply()
         self.requests: list[tuple[str, dict, dict, float]] = []
         self._lock = threading.Lock()
@@ -76,9 +78,12 @@ class SlackStandIn:
                     from urllib.parse import parse_qs
                     body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 with stand_in._lock:
-                    replies = stand_in.script.get(self.path)
-                    reply = (replies.pop(0) if len(replies) > 1 else replies[0]) if replies else stand_in.default
                     stand_in.requests.append((self.path, dict(self.headers), body, time.monotonic()))
+                    if self.path in stand_in.handlers:
+                        reply = stand_in.handlers[self.path](body)
+                    else:
+                        replies = stand_in.script.get(self.path)
+                        reply = (replies.pop(0) if len(replies) > 1 else replies[0]) if replies else stand_in.default
                 if reply.delay_seconds:
                     time.sleep(reply.delay_seconds)
                 payload = reply.body.encode()
@@ -110,3 +115,49 @@ class SlackStandIn:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeSlackApi:
+    """Slack's Web API for a bot, on a SlackStandIn: post, channel history, thread replies.
+
+    Messages are kept like Slack keeps them (ts, thread_ts, metadata); ``posted`` lists
+    them in order. ``delay_seconds`` slows every post (to land a kill mid-request).
+    """
+
+    def __init__(self, stand_in: SlackStandIn, prefix: str = "/api/", *, delay_seconds: float = 0.0) -> None:
+        self.posted: list[dict] = []
+        self.delay_seconds = delay_seconds
+        self._ts = 1700000000.0
+        stand_in.handlers[prefix + "chat.postMessage"] = self._post
+        stand_in.handlers[prefix + "conversations.history"] = self._history
+        stand_in.handlers[prefix + "conversations.replies"] = self._replies
+        self.url = stand_in.url(prefix)
+
+    @staticmethod
+    def _ok(**data) -> Reply:
+        return Reply(200, json.dumps({"ok": True, **data}), {"Content-Type": "application/json"})
+
+    def _post(self, body: dict) -> Reply:
+        self._ts += 1
+        message = {"ts": f"{self._ts:.6f}", "channel": body["channel"], "text": body.get("text", ""),
+                   "thread_ts": body.get("thread_ts"), "metadata": body.get("metadata")}
+        self.posted.append(message)
+        return Reply(200, json.dumps({"ok": True, "channel": body["channel"], "ts": message["ts"]}),
+                     {"Content-Type": "application/json"}, delay_seconds=self.delay_seconds)
+
+    def _visible(self, message: dict, include_metadata: bool) -> dict:
+        shown = {k: v for k, v in message.items() if v is not None and k != "metadata"}
+        if include_metadata and message.get("metadata"):
+            shown["metadata"] = message["metadata"]
+        return shown
+
+    def _history(self, body: dict) -> Reply:
+        include = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        top = [m for m in reversed(self.posted) if m["channel"] == body["channel"] and not m["thread_ts"]]
+        return self._ok(messages=[self._visible(m, include) for m in top[: int(body.get("limit", 100))]])
+
+    def _replies(self, body: dict) -> Reply:
+        include = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        thread = [m for m in self.posted if m["channel"] == body["channel"]
+                  and (m["ts"] == body["ts"] or m["thread_ts"] == body["ts"])]
+        return self._ok(messages=[self._visible(m, include) for m in thread])

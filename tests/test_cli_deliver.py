@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from pipeline.deliver.base import alert_to_json
 from pipeline.deliver.slack import DELIVERY_ID_HEADER
 from pipeline.ledger import SqliteLedger
-from tests.deliver_support import Reply, SlackStandIn, make_alert
+from tests.deliver_support import FakeSlackApi, Reply, SlackStandIn, make_alert
 from tests.paths import ROOT
 
 STORYWATCH = str(ROOT / ".venv" / "bin" / "storywatch")
@@ -60,6 +60,13 @@ subscribers:
         to: [analyst@example.org]
         from: storywatch@example.org
         smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}
+"""
+
+BOT_SUBSCRIBER = """\
+  - name: bot
+    channels:
+      slack: {{bot_token_env: CRASH_BOT_TOKEN, channel: C0CRASH001, api_url: "{api_url}",
+              max_messages_per_second: 100}}
 """
 
 
@@ -129,9 +136,12 @@ def test_sigkill_mid_burst_then_restart_delivers_every_alert_exactly_once(tmp_pa
 
     The webhook stand-in answers slowly, so the kill lands mid-burst with a request in
     flight. It records every request with its idempotency key: the request that was in
-    flight when the process died is the one that may arrive twice (at-least-once window),
-    and it carries the same key both times, so the receiver keeps one. Per subscriber we
-    assert: every alert accepted exactly once, no loss, and at most one repeated request.
+    flight when the process died is the one that may arrive twice (at-least-once window:
+    a webhook cannot be asked what it posted), and it carries the same key both times, so
+    the receiver keeps one. Per webhook subscriber we assert: every alert accepted exactly
+    once, in order, no loss, and at most that one repeated request. The bot subscriber
+    (Web API with history) must get every alert exactly once with no repeat at all, and
+    every follow-up in its storyline's thread; email exactly once by Message-ID.
     """
     alerts = [make_alert(n, storyline=("starlink-taiwan" if n % 3 == 0 else "musk-kremlin-contacts"))
               for n in range(1, 25)]
@@ -144,13 +154,15 @@ def test_sigkill_mid_burst_then_restart_delivers_every_alert_exactly_once(tmp_pa
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     subscribers = tmp_path / "subscribers.yaml"
-    subscribers.write_text(SUBSCRIBERS.format(smtp_port=smtp_port))
     ledger_path = tmp_path / "ledger.sqlite"
     out = tmp_path / "alerts-out.jsonl"
     args = ["--alerts", alerts_file, "--subscribers", subscribers, "--ledger", ledger_path, "--alerts-out", out]
     try:
         with SlackStandIn(Reply(200, "ok", delay_seconds=0.15)) as slack:
-            env = _env(CRASH_DESK_HOOK=slack.url("/desk"), CRASH_NIGHT_HOOK=slack.url("/night"))
+            api = FakeSlackApi(slack, delay_seconds=0.15)
+            subscribers.write_text(SUBSCRIBERS.format(smtp_port=smtp_port) + BOT_SUBSCRIBER.format(api_url=api.url))
+            env = _env(CRASH_DESK_HOOK=slack.url("/desk"), CRASH_NIGHT_HOOK=slack.url("/night"),
+                       CRASH_BOT_TOKEN="xoxb-crash-test")
             proc = subprocess.Popen([STORYWATCH, "deliver", *map(str, args)], cwd=ROOT, env=env,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             deadline = time.monotonic() + 30
@@ -162,6 +174,7 @@ def test_sigkill_mid_burst_then_restart_delivers_every_alert_exactly_once(tmp_pa
             before_restart = {path: [h[DELIVERY_ID_HEADER] for p, h, _, _ in list(slack.requests) if p == path]
                               for path in ("/desk", "/night")}
             assert 8 <= len(before_restart["/desk"]) < len(alerts), "the kill must land mid-burst"
+            assert len(api.posted) < len(alerts)
 
             result = _run(args, env)
             assert result.returncode == 0, result.stderr
@@ -180,9 +193,16 @@ def test_sigkill_mid_burst_then_restart_delivers_every_alert_exactly_once(tmp_pa
         assert repeats in ([], before_restart[path][-1:]), f"{subscriber}: repeated {repeats}"
         assert len(keys) == len(alerts) + len(repeats)
 
+    posted = [m["metadata"]["event_payload"]["delivery_id"] for m in api.posted]
+    assert posted == [f"{a.alert_id}:bot:slack" for a in alerts], "bot: every alert exactly once, in order"
+    threads: dict[str, set] = {}
+    for alert, message in zip(alerts, api.posted):
+        threads.setdefault(alert.storyline_id, set()).add(message["thread_ts"] or message["ts"])
+    assert all(len(roots) == 1 for roots in threads.values()), threads
+
     assert sorted(inbox.message_ids) == sorted(set(inbox.message_ids)) and len(inbox.message_ids) == len(alerts)
     assert [json.loads(line)["alert_id"] for line in out.read_text().splitlines()] == [a.alert_id for a in alerts]
     ledger = SqliteLedger(ledger_path)
     assert ledger.unconfirmed() == []
-    assert ledger.counts() == {"sent": len(alerts) * 4}  # 3 subscribers + the JSONL sink
+    assert ledger.counts() == {"sent": len(alerts) * 5}  # 4 subscribers + the JSONL sink
     assert result.stdout.strip().startswith("deliver: ")

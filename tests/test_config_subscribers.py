@@ -97,7 +97,7 @@ def test_digest_and_slack_rules(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_subscribers(path)
     assert err.value.problems == [
-        f"{path}:5: subscribers.0.channels.slack: a bot token needs a channel: add channel: \"#name\" or a channel id"]
+        f"{path}:5: subscribers.0.channels.slack: a bot token needs a channel: add channel: C0123456789 (the channel ID)"]
 
 
 def test_secrets_come_from_the_environment_and_never_show(tmp_path):

@@ -21,7 +21,7 @@ from pipeline.deliver.retry import RateLimiter, RetryPolicy
 from pipeline.deliver.slack import DELIVERY_ID_HEADER, SlackBot, SlackWebhook, alert_blocks, escape, link
 from pipeline.ledger import SqliteLedger
 from pipeline.records import Evidence
-from tests.deliver_support import Reply, SlackStandIn, make_alert
+from tests.deliver_support import FakeSlackApi, Reply, SlackStandIn, make_alert
 
 HOSTILE = ["<!channel> Musk met Putin", "@here Musk met Putin", "<http://evil.example|click> Musk",
            "*bold* _it_ ~strike~ `code` Musk", "Tom & Jerry <@U123ABC> <#C42|general>", "@channel @everyone"]
@@ -196,21 +196,22 @@ def test_bot_token_threads_follow_ups_per_storyline(tmp_path):
         replies = [Reply(200, json.dumps({"ok": True, "ts": f"1700000000.000{next(counter)}"}),
                          {"Content-Type": "application/json"}) for _ in range(5)]
         slack.script["/api/chat.postMessage"] = replies
-        bot = SlackBot("xoxb-test-token", "#desk", ledger=ledger, subscriber="desk", api_url=slack.url("/api/"))
+        bot = SlackBot("xoxb-test-token", "C0DESK0001", ledger=ledger, subscriber="desk", api_url=slack.url("/api/"))
         bot.send_alert(make_alert(1), delivery_key="k1")                               # starts a thread
         bot.send_alert(make_alert(2), delivery_key="k2")                               # follow-up
         bot.send_alert(make_alert(3, storyline="starlink-taiwan"), delivery_key="k3")  # another storyline
         bot.send_alert(make_alert(4), delivery_key="k4")                               # follow-up
         # A restart keeps the thread (it is in the ledger).
-        SlackBot("xoxb-test-token", "#desk", ledger=SqliteLedger(tmp_path / "ledger.sqlite"), subscriber="desk",
+        SlackBot("xoxb-test-token", "C0DESK0001", ledger=SqliteLedger(tmp_path / "ledger.sqlite"), subscriber="desk",
                  api_url=slack.url("/api/")).send_alert(make_alert(5), delivery_key="k5")
         bodies = slack.bodies("/api/chat.postMessage")
         headers = [h for p, h, _, _ in slack.requests]
     assert [b.get("thread_ts") for b in bodies] == [None, "1700000000.000100", None, "1700000000.000100",
                                                     "1700000000.000100"]
-    assert [b["channel"] for b in bodies] == ["#desk"] * 5
+    assert [b["channel"] for b in bodies] == ["C0DESK0001"] * 5
     assert all(h["Authorization"] == "Bearer xoxb-test-token" for h in headers)
-    assert [b["client_msg_id"] for b in bodies] == ["k1", "k2", "k3", "k4", "k5"]
+    assert [b["metadata"] for b in bodies] == [
+        {"event_type": "storywatch_delivery", "event_payload": {"delivery_id": f"k{n}"}} for n in range(1, 6)]
 
 
 def test_bot_api_errors_are_classified(tmp_path):
@@ -222,7 +223,7 @@ def test_bot_api_errors_are_classified(tmp_path):
                   {"Content-Type": "application/json", "Retry-After": "3"}),
             Reply(500, "<html>oops</html>", {"Content-Type": "text/html"}),
         ]
-        bot = SlackBot("xoxb-t", "#desk", ledger=ledger, subscriber="desk", api_url=slack.url("/api/"))
+        bot = SlackBot("xoxb-t", "C0DESK0001", ledger=ledger, subscriber="desk", api_url=slack.url("/api/"))
         with pytest.raises(PermanentError, match="channel_not_found"):
             bot.send_alert(make_alert(1), delivery_key="k")
         with pytest.raises(TransientError) as err:
@@ -246,3 +247,32 @@ def test_escaped_text_never_carries_slack_control_sequences(text):
     # Nothing is lost: undoing the escapes gives back the text (whitespace folded).
     restored = out.replace("\u200b", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     assert restored == " ".join(text.replace("\u200b", "").split())
+
+
+def test_bot_does_not_post_again_what_an_earlier_attempt_already_posted(tmp_path):
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite")
+    with SlackStandIn() as slack:
+        api = FakeSlackApi(slack)
+        bot = SlackBot("xoxb-t", "C0DESK0001", ledger=ledger, subscriber="desk", api_url=api.url)
+        bot.send_alert(make_alert(1), delivery_key="a1:desk:slack")            # starts the thread
+        bot.send_alert(make_alert(2), delivery_key="a2:desk:slack")            # in the thread
+        # The process died after Slack accepted these; the retries know they may repeat.
+        bot.send_alert(make_alert(1), delivery_key="a1:desk:slack", maybe_sent=True)
+        bot.send_alert(make_alert(2), delivery_key="a2:desk:slack", maybe_sent=True)
+        assert len(api.posted) == 2
+        # A retry of something that never arrived is posted.
+        bot.send_alert(make_alert(3), delivery_key="a3:desk:slack", maybe_sent=True)
+        assert [m["metadata"]["event_payload"]["delivery_id"] for m in api.posted] == [
+            "a1:desk:slack", "a2:desk:slack", "a3:desk:slack"]
+
+
+def test_bot_without_history_access_falls_back_to_posting(tmp_path, caplog):
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite")
+    with SlackStandIn() as slack:
+        api = FakeSlackApi(slack)
+        slack.handlers["/api/conversations.history"] = lambda body: Reply(
+            200, json.dumps({"ok": False, "error": "missing_scope"}), {"Content-Type": "application/json"})
+        bot = SlackBot("xoxb-t", "C0DESK0001", ledger=ledger, subscriber="desk", api_url=api.url)
+        bot.send_alert(make_alert(1), delivery_key="a1:desk:slack", maybe_sent=True)
+    assert len(api.posted) == 1
+    assert "cannot check Slack history before re-sending (Slack API error: missing_scope)" in caplog.text

@@ -16,7 +16,7 @@ missing variable is a startup error naming the variable (never its value)::
         timezone: Europe/Berlin
         quiet_hours: {start: "22:00", end: "07:00"}
         channels:
-          slack: {webhook_url_env: STORYWATCH_DESK_WEBHOOK}
+          slack: {webhook_url_env: STORYWATCH_DESK_WEBHOOK}   # or bot_token_env + channel ID
           email:
             to: [analyst@example.org]
             from: storywatch@example.org
@@ -129,7 +129,8 @@ class SlackChannel(_Strict):
 
     webhook_url_env: str | None = Field(None, pattern=ENV_NAME)
     bot_token_env: str | None = Field(None, pattern=ENV_NAME)
-    channel: str | None = Field(None, min_length=1, description="channel id or #name (bot token only)")
+    channel: str | None = Field(None, pattern=r"^[CGD][A-Z0-9]{6,}$",
+                                description="channel ID, e.g. C0123456789 (bot token only)")
     api_url: str | None = Field(None, description="Slack Web API base URL (default https://slack.com/api/)")
     max_messages_per_second: float = Field(1.0, gt=0, description="Slack allows about 1 per second")
     timeout_seconds: float = Field(10.0, gt=0)
@@ -139,7 +140,7 @@ class SlackChannel(_Strict):
         if (self.webhook_url_env is None) == (self.bot_token_env is None):
             raise ValueError("give either webhook_url_env or bot_token_env (and channel)")
         if self.bot_token_env and not self.channel:
-            raise ValueError("a bot token needs a channel: add channel: \"#name\" or a channel id")
+            raise ValueError("a bot token needs a channel: add channel: C0123456789 (the channel ID)")
         if self.webhook_url_env and self.channel:
             raise ValueError("channel is only used with bot_token_env; an incoming webhook posts to its own channel")
         return self

@@ -241,8 +241,8 @@ class Dispatcher:
             return Delivery(*key, SKIPPED, reason=f"already {state}" if state != "claimed" else "in flight elsewhere")
         channel = self.channels[(subscriber, channel_name)]
         delivery_key = ":".join(key)
-        return self._send(key, alert.title, lambda: self._attempt(
-            channel, lambda: channel.send_alert(alert, delivery_key=delivery_key)))
+        return self._send(key, alert.title, lambda maybe_sent: self._attempt(
+            channel, lambda: channel.send_alert(alert, delivery_key=delivery_key, maybe_sent=maybe_sent)))
 
     def _send_digest(self, digest: Digest) -> list[Delivery]:
         key = (digest.digest_id, digest.subscriber, digest.channel)
@@ -254,20 +254,28 @@ class Dispatcher:
             return [Delivery(*m, SKIPPED, reason="digest already sent or in flight", message_id=digest.digest_id)
                     for m in members]
         channel = self.channels[(digest.subscriber, digest.channel)]
-        result = self._send(key, digest.title(), lambda: self._attempt(
-            channel, lambda: channel.send_digest(digest, delivery_key=digest.digest_id)), members=members)
+        result = self._send(key, digest.title(), lambda maybe_sent: self._attempt(
+            channel, lambda: channel.send_digest(digest, delivery_key=digest.digest_id, maybe_sent=maybe_sent)),
+            members=members)
         return [Delivery(*m, result.status, attempts=result.attempts, reason=result.reason,
                          due_at=digest.due_at, message_id=digest.digest_id) for m in members]
 
-    def _send(self, key: tuple[str, str, str], title: str, send: Callable[[], None],
+    def _send(self, key: tuple[str, str, str], title: str, send: Callable[[bool], None],
               members: list[tuple[str, str, str]] = ()) -> Delivery:
+        """Send with retries; ``send(maybe_sent)`` is told when an earlier attempt may have landed.
+
+        An earlier attempt may have landed when this claim took over from a sender that
+        never confirmed (killed mid-send) or after a failure that does not prove the
+        message was refused (timeout, dropped connection, 5xx).
+        """
         attempts = 0
+        claimed_before = self.ledger.attempts(*key) > 1
 
         def count(n: int) -> None:
             nonlocal attempts
             attempts = n
         try:
-            self.retry.call(send, on_attempt=count)
+            self.retry.call(lambda: send(claimed_before or attempts > 1), on_attempt=count)
         except PermanentError as exc:
             reason = redact(exc.reason, self._secret_values)
             for member in [key, *members]:

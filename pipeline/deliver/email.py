@@ -206,10 +206,12 @@ class EmailSender:
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientError(f"SMTP error: {type(exc).__name__}") from None
 
-    def send_alert(self, alert: Alert, *, delivery_key: str) -> None:
+    # maybe_sent cannot be checked over SMTP; a repeat keeps its Message-ID, which mail
+    # clients use to fold duplicates.
+    def send_alert(self, alert: Alert, *, delivery_key: str, maybe_sent: bool = False) -> None:
         self.send(self.alert_message(alert))
 
-    def send_digest(self, digest: Digest, *, delivery_key: str) -> None:
+    def send_digest(self, digest: Digest, *, delivery_key: str, maybe_sent: bool = False) -> None:
         self.send(self.digest_message(digest))
 
     def close(self) -> None:

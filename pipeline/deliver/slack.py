@@ -11,6 +11,15 @@ only, with ``|`` ``<`` ``>`` percent-encoded) are links.
 With a bot token, the first alert of a storyline starts a thread and later alerts of
 that storyline go into it; the thread's ``ts`` is kept in the ledger per (subscriber,
 channel, storyline) so it survives restarts.
+
+Re-sending after a crash (the at-least-once window of ``pipeline.ledger``): an incoming
+webhook cannot be asked what it already posted, so a message in flight when the process
+died may appear twice (it carries the same ``X-Storywatch-Delivery-Id``). A bot can be
+asked: each message carries its delivery id as Slack message metadata, and before a send
+that may repeat an earlier attempt (``maybe_sent``: a taken-over claim or a retry after
+an unclear failure), the bot looks for that id in the channel (or the storyline's
+thread) and does not post again if it is there. That needs the ``channels:history`` (or
+``groups:history``) scope; without it the bot falls back to at-least-once.
 """
 
 from __future__ import annotations
@@ -26,11 +35,14 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from pipeline.deliver.base import PermanentError, TransientError, display_time, retry_after_seconds
+from pipeline.deliver.base import (DeliveryError, PermanentError, TransientError, display_time,
+                                   retry_after_seconds)
 from pipeline.deliver.digest import Digest
 from pipeline.records import Alert, Evidence
 
 DELIVERY_ID_HEADER = "X-Storywatch-Delivery-Id"
+METADATA_EVENT_TYPE = "storywatch_delivery"
+_HISTORY_LIMIT = 200
 KIND_LABELS = {"new_development": "New development", "burst": "Burst", "coverage": "More coverage"}
 _ZWSP = "\u200b"
 _MENTION = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
@@ -44,6 +56,7 @@ _MAX_EVIDENCE = 5
 _SDK_LOGGER = logging.getLogger("storywatch.deliver.slack_sdk")
 _SDK_LOGGER.setLevel(logging.CRITICAL)
 _SDK_LOGGER.propagate = False
+log = logging.getLogger("storywatch.deliver.slack")
 
 
 def escape(text: str) -> str:
@@ -166,10 +179,11 @@ class SlackWebhook:
         if response.status_code != 200:
             _classify(response.status_code, response.headers, response.body)
 
-    def send_alert(self, alert: Alert, *, delivery_key: str) -> None:
+    def send_alert(self, alert: Alert, *, delivery_key: str, maybe_sent: bool = False) -> None:
+        # A webhook cannot be asked what it posted: maybe_sent cannot be checked here.
         self._post(*alert_blocks(alert), delivery_key)
 
-    def send_digest(self, digest: Digest, *, delivery_key: str) -> None:
+    def send_digest(self, digest: Digest, *, delivery_key: str, maybe_sent: bool = False) -> None:
         self._post(*digest_blocks(digest), delivery_key)
 
     def close(self) -> None:
@@ -192,14 +206,10 @@ class SlackBot:
         self.rate_key = "slack-bot:" + hashlib.sha256(f"{token}|{channel}".encode()).hexdigest()[:16]
         self.per_second = max_messages_per_second
 
-    def _post(self, text: str, blocks: list[dict], *, delivery_key: str, thread_ts: str | None = None) -> str:
+    def _call(self, method, **kwargs):
+        """Call a Web API method; map its failures to Transient/PermanentError."""
         try:
-            response = self._client.chat_postMessage(
-                channel=self._channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                unfurl_links=False, unfurl_media=False,
-                # Slack's own client_msg_id field: lets the receiver drop a repeat
-                # from the at-least-once window after a crash.
-                client_msg_id=delivery_key)
+            return method(**kwargs)
         except SlackApiError as exc:
             resp = exc.response
             error = resp.data.get("error", "") if isinstance(resp.data, dict) else ""
@@ -215,15 +225,44 @@ class SlackBot:
             raise TransientError(f"bad answer from the Slack API: {type(exc).__name__}") from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             raise TransientError(f"cannot reach the Slack API: {type(exc).__name__}") from None
+
+    def _post(self, text: str, blocks: list[dict], *, delivery_key: str, thread_ts: str | None = None) -> str:
+        response = self._call(
+            self._client.chat_postMessage, channel=self._channel, text=text, blocks=blocks, thread_ts=thread_ts,
+            unfurl_links=False, unfurl_media=False,
+            metadata={"event_type": METADATA_EVENT_TYPE, "event_payload": {"delivery_id": delivery_key}})
         return str(response.get("ts") or "")
 
-    def send_alert(self, alert: Alert, *, delivery_key: str) -> None:
+    def posted_ts(self, delivery_key: str, thread_ts: str | None = None) -> str | None:
+        """The ts of a message already posted with ``delivery_key``, or None (also when unsure)."""
+        try:
+            if thread_ts:
+                response = self._call(self._client.conversations_replies, channel=self._channel, ts=thread_ts,
+                                      include_all_metadata=True, limit=_HISTORY_LIMIT)
+            else:
+                response = self._call(self._client.conversations_history, channel=self._channel,
+                                      include_all_metadata=True, limit=_HISTORY_LIMIT)
+        except DeliveryError as exc:
+            log.warning("cannot check Slack history before re-sending (%s); sending, at least once", exc.reason)
+            return None
+        for message in response.get("messages") or ():
+            metadata = message.get("metadata") or {}
+            if (metadata.get("event_type") == METADATA_EVENT_TYPE
+                    and (metadata.get("event_payload") or {}).get("delivery_id") == delivery_key):
+                return str(message.get("ts") or "")
+        return None
+
+    def send_alert(self, alert: Alert, *, delivery_key: str, maybe_sent: bool = False) -> None:
         thread = self._ledger.thread_ts(self._subscriber, self.name, alert.storyline_id)
-        ts = self._post(*alert_blocks(alert), delivery_key=delivery_key, thread_ts=thread)
+        ts = self.posted_ts(delivery_key, thread) if maybe_sent else None
+        if ts is None:
+            ts = self._post(*alert_blocks(alert), delivery_key=delivery_key, thread_ts=thread)
         if thread is None and ts:
             self._ledger.set_thread_ts(self._subscriber, self.name, alert.storyline_id, ts)
 
-    def send_digest(self, digest: Digest, *, delivery_key: str) -> None:
+    def send_digest(self, digest: Digest, *, delivery_key: str, maybe_sent: bool = False) -> None:
+        if maybe_sent and self.posted_ts(delivery_key) is not None:
+            return
         text, blocks = digest_blocks(digest)
         self._post(text, blocks, delivery_key=delivery_key)
 
