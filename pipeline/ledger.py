@@ -14,7 +14,8 @@ A claim has an owner (host, process id and a random token) and a lease. A claime
 can be claimed again only when its owner released it (transient failure, retry later),
 its lease ran out, or its owner process is gone from this host (killed mid-send). So two
 threads or processes never send the same delivery at once, a crashed sender's rows are
-retried at once by the next process, and a sent row is never sent again.
+retried at once by the next process, and a sent row is never sent again. (A killed process
+that its parent has not reaped yet still looks alive; its claims then wait for the lease.)
 
 Timeline for one delivery::
 
@@ -24,11 +25,13 @@ Timeline for one delivery::
     t3 mark_sent(a1, desk, slack)            row: sent
     t4 claim(a1, desk, slack)      -> False  (already sent: skip)
 
-The at-least-once window is between the channel accepting a message and ``mark_sent``
-committing (one SQLite write, well under a millisecond after the response): a kill in
-exactly that window re-sends once after the restart. Channels send an idempotency key
-(Slack: ``X-Storywatch-Delivery-Id``; email: a stable ``Message-ID``) so the receiver can
-drop such a repeat.
+The at-least-once window runs from the moment a request leaves for the channel until
+``mark_sent`` commits (one SQLite write right after the answer): a kill inside it means
+the restarted process cannot know whether the message arrived, so it sends again. The
+claim it takes over has ``attempts`` > 1, which tells the channel to be careful: a Slack
+bot first looks for the delivery id (message metadata) in the channel and does not post
+twice; a webhook and email cannot be asked, so their repeat carries the same idempotency
+key (``X-Storywatch-Delivery-Id`` header, stable ``Message-ID``) for the receiver to drop.
 
 ``Ledger`` is the interface; ``SqliteLedger`` is the local default. SQLite connections
 are opened with ``check_same_thread=False`` and guarded by a lock because Beam may call
