@@ -70,6 +70,7 @@ def test_dockerfile_is_one_launcher_and_worker_image_on_the_pinned_beam():
     assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in text
     assert "pip install --no-cache-dir -r deploy/requirements.txt" in text
     assert "pip install --no-cache-dir --no-deps ." in text
+    assert "RUN python deploy/freeze_requirements.py --check" in text  # the image has exactly the pins
     for copied in re.findall(r"^COPY (?!--from)(\S+)", text, flags=re.MULTILINE):
         assert (ROOT / copied).exists(), f"Dockerfile copies {copied}, which is not in the repository"
     # The Python the image runs is the one pyproject allows.
