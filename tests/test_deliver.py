@@ -118,3 +118,34 @@ def test_background_sweep_sends_a_due_digest_without_new_alerts(tmp_path, monkey
             fn.teardown()
     [digest] = slack.bodies("/desk")
     assert digest["text"].startswith("Digest: 2 alerts")
+
+
+def test_an_alert_that_cannot_be_rendered_does_not_stop_the_others(tmp_path, monkeypatch):
+    import dataclasses
+
+    from pipeline.config.subscribers import load_subscribers, resolve_secrets
+    from pipeline.deliver.dispatch import Dispatcher
+    from pipeline.deliver.retry import RateLimiter
+    from pipeline.ledger import SqliteLedger
+
+    subscribers = tmp_path / "subscribers.yaml"
+    subscribers.write_text("subscribers:\n  - name: desk\n    channels:\n"
+                           "      slack: {webhook_url_env: TEST_DESK_HOOK, max_messages_per_second: 100}\n")
+    from pipeline.records import Evidence
+
+    # Survives the JSON round trip through the ledger, but rendering raises every time.
+    poison = dataclasses.replace(make_alert(2), evidence=(Evidence("e", "a", "title", 0, 1, "t", "fuzzy", "high"),))
+    with SlackStandIn() as slack:
+        monkeypatch.setenv("TEST_DESK_HOOK", slack.url("/desk"))
+        loaded = load_subscribers(subscribers)
+        dispatcher = Dispatcher(SqliteLedger(tmp_path / "l.sqlite"), subscribers=loaded,
+                                secrets=resolve_secrets(loaded), limiter=RateLimiter(),
+                                dead_letter_path=tmp_path / "dead.jsonl")
+        first = dispatcher.deliver([make_alert(1), poison, make_alert(3)])
+        assert [d.status for d in first] == ["sent", "retry_later", "sent"]
+        assert [d.status for d in dispatcher.retry_unconfirmed()] == ["retry_later"]
+        assert [d.status for d in dispatcher.retry_unconfirmed()] == ["dead"]
+        assert dispatcher.retry_unconfirmed() == []
+        dispatcher.close()
+    assert len(slack.bodies("/desk")) == 2
+    assert "unexpected ValueError" in (tmp_path / "dead.jsonl").read_text()

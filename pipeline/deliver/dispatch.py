@@ -112,6 +112,9 @@ class DeadLetters:
 class Dispatcher:
     """Delivers alerts to the sink and to every subscriber channel that wants them, once each."""
 
+    #: Claims after which an unexpected exception (not a Transient/PermanentError) is final.
+    max_unexpected_failures = 3
+
     def __init__(self, ledger: Ledger, *, subscribers: Subscribers | None = None,
                  secrets: Secrets | None = None, sink: JsonlSink | None = None,
                  dead_letter_path: Path | str | None = None, clock: Callable[[], dt.datetime] | None = None,
@@ -289,11 +292,18 @@ class Dispatcher:
             self.ledger.release(*key, reason)
             log.warning("delivery %s to %s/%s will be retried later: %s", key[0], key[1], key[2], reason)
             return Delivery(*key, RETRY_LATER, attempts=attempts, reason=reason)
-        except Exception as exc:  # a bug in a channel must not lose the alert or stop the others
+        except Exception as exc:  # a bug (e.g. an alert we cannot render) must not stop the others
             reason = redact(f"unexpected {type(exc).__name__}: {exc}", self._secret_values)
-            self.ledger.release(*key, reason)
             log.exception("delivery %s to %s/%s: %s", key[0], key[1], key[2], reason)
-            return Delivery(*key, RETRY_LATER, attempts=attempts, reason=reason)
+            if self.ledger.attempts(*key) < self.max_unexpected_failures:
+                self.ledger.release(*key, reason)
+                return Delivery(*key, RETRY_LATER, attempts=attempts, reason=reason)
+            # The same failure on every try: a poison alert. Dead-letter it rather than loop.
+            for member in [key, *members]:
+                self.ledger.mark_dead(*member, reason)
+            delivery = Delivery(*key, DEAD, attempts=attempts, reason=reason)
+            self.dead_letters.write(delivery, title)
+            return delivery
         self.ledger.mark_many_sent([key, *members])
         return Delivery(*key, SENT, attempts=attempts)
 
