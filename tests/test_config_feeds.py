@@ -171,3 +171,11 @@ def test_import_refuses_when_feeds_is_not_the_last_key(tmp_path) -> None:
     feeds_file = write(tmp_path, "feeds:\n  - url: https://a.example/rss\ndefaults:\n  language: en\n")
     with pytest.raises(UserError, match="'feeds:' must be the last top-level key"):
         import_opml(write(tmp_path, OPML, "feeds.opml"), feeds_file)
+
+
+def test_doctests() -> None:
+    import doctest
+    import importlib
+    module = importlib.import_module("pipeline.config.feeds")
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

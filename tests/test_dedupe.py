@@ -187,3 +187,11 @@ def test_dedupe_articles_in_beam_matches_the_pure_deduplicator() -> None:
                 if c.key.metric.name.startswith(("articles_unique", "duplicates_by_"))}
     assert counters["articles_unique"] == len(expected)
     assert sum(v for k, v in counters.items() if k.startswith("duplicates_by_")) == len(inputs) - 1 - len(expected)
+
+
+def test_doctests() -> None:
+    import doctest
+    import importlib
+    module = importlib.import_module("pipeline.dedupe")
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

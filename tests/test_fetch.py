@@ -357,3 +357,11 @@ def test_fetch_feeds_in_beam(httpserver) -> None:
                     equal_to([("wsj", "ok"), ("gone", "failing"), ("blocked", "failing")]), label="Health")
     names = {c.key.metric.name: c.committed for c in pipeline.result.metrics().query()["counters"]}
     assert names["feeds_polled"] == 3 and names["fetch_errors"] == 2 and names["feeds_fetched"] == 1
+
+
+def test_doctests() -> None:
+    import doctest
+    import importlib
+    module = importlib.import_module("pipeline.fetch")
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

@@ -148,3 +148,11 @@ def test_title_falls_back_to_summary_and_empty_items_are_refused() -> None:
 def test_content_becomes_plain_text_body() -> None:
     article = normalize_item(_item(content="<div>Full <em>text</em> here</div>"))
     assert article.body == "Full text here"
+
+
+def test_doctests() -> None:
+    import doctest
+    import importlib
+    module = importlib.import_module("pipeline.normalize")
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

@@ -292,3 +292,11 @@ def test_mangled_documents_never_raise(cut: int, position: int, junk: bytes, gzi
             normalize_item(item)
         except UnusableItem:  # e.g. a title of "<b></b>": explained, not a crash
             pass
+
+
+def test_doctests() -> None:
+    import doctest
+    import importlib
+    module = importlib.import_module("pipeline.parse")
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0
