@@ -321,3 +321,17 @@ def test_launcher_refuses_replays_and_an_empty_feed_list(tmp_path):
     empty.write_text("feeds: []\n", encoding="utf-8")
     with pytest.raises(UserError, match="no feeds to poll"):
         build(with_plan_defaults([f"--feeds_file={empty}"]), config_base=ROOT)
+
+
+@pytest.mark.slow
+def test_flex_template_entry_point_builds_the_job_from_another_directory(tmp_path):
+    # What the launcher VM runs: python /template/main.py --param=value ...; here with
+    # --dry_run so nothing is submitted, from a foreign cwd, config found via STORYWATCH_HOME.
+    out = subprocess.run(
+        [PY, str(DEPLOY / "main.py"), "--runner=DataflowRunner", "--dry_run=True", "--project=storywatch-plan",
+         "--region=us-central1", "--temp_location=gs://storywatch-plan/temp",
+         "--ledger=firestore://storywatch-plan/storywatch"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "STORYWATCH_HOME": str(ROOT),
+             "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
