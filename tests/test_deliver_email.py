@@ -102,6 +102,17 @@ def test_alert_email_is_multipart_escaped_with_stable_headers(smtp):
     assert "Why it matched" in page and "elon-musk" in page
 
 
+def test_a_title_cannot_inject_headers(smtp):
+    box = Mailbox()
+    port = smtp(box)
+    sender = EmailSender(_channel(port), subscriber="analyst")
+    sender.send_alert(make_alert(1, title="Musk\r\nBcc: evil@example.org\r\n\r\n<h1>body</h1>"), delivery_key="k")
+    [(rcpts, msg)] = box.messages
+    assert rcpts == ["analyst@example.org"] and msg["Bcc"] is None
+    assert msg["Subject"] == ("[storywatch] New development: Musk–Kremlin contacts: Musk Bcc: evil@example.org "
+                              "<h1>body</h1>")
+
+
 def test_message_id_differs_per_subscriber_and_alert():
     ids = {message_id(a, s, "example.org") for a in ("a1", "a2") for s in ("desk", "analyst")}
     assert len(ids) == 4 and all(i.endswith(".storywatch@example.org>") for i in ids)
