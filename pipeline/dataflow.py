@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+# A plan never submits, whatever else argv says.
+PLAN_FORCED = {"runner": "DataflowRunner", "dry_run": "True"}
 # What a dry run needs to pass Beam's validation; nothing is contacted.
 PLAN_DEFAULTS = {
-    "runner": "DataflowRunner",
-    "dry_run": "True",
     "project": "storywatch-plan",
     "region": "us-central1",
     "temp_location": "gs://storywatch-plan/temp",
@@ -43,12 +43,13 @@ def _has_flag(argv: Sequence[str], name: str) -> bool:
 
 
 def with_plan_defaults(argv: Sequence[str]) -> list[str]:
-    """``argv`` plus the dry-run flags it does not set itself.
+    """``argv`` made into a dry run: runner and dry_run forced, dummy values where unset.
 
-    >>> with_plan_defaults(["--project=acme"])[:2]
-    ['--project=acme', '--runner=DataflowRunner']
+    >>> with_plan_defaults(["--project=acme", "--dry_run=False"])[:3]
+    ['--project=acme', '--runner=DataflowRunner', '--dry_run=True']
     """
-    out = list(argv)
+    out = [a for a in argv if not any(_has_flag([a], k) for k in PLAN_FORCED)]
+    out += [f"--{k}={v}" for k, v in PLAN_FORCED.items()]
     out += [f"--{k}={v}" for k, v in PLAN_DEFAULTS.items() if not _has_flag(argv, k)]
     return out
 
@@ -59,6 +60,7 @@ def job_request(result: Any) -> dict:
     from apache_beam.runners.internal import names as shared_names
     from apache_beam.options.pipeline_options import GoogleCloudOptions
 
+    # Beam-internal names (2.77): tests/test_deploy.py fails here first if an upgrade moves them.
     job = result.job
     staging = job.options.view_as(GoogleCloudOptions).staging_location
     job.proto.environment = apiclient.Environment(
@@ -204,7 +206,10 @@ def build(argv: Sequence[str], *, config_base: Path | None = None) -> tuple[Any,
     sources = load_feeds(Path(sw.feeds_file)).sources()
     if not sources:
         raise UserError(f"{sw.feeds_file}: no feeds to poll; add feeds (storywatch feeds import FILE.opml)")
-    p = beam.Pipeline(options=options)
+    try:
+        p = beam.Pipeline(options=options)
+    except ValueError as exc:  # Beam's option validation (project id, temp_location...)
+        raise UserError(*str(exc).strip().splitlines()) from None
     build_pipeline(p, sw, watchlists, feed_sources=sources)
     return p, options
 

@@ -311,6 +311,17 @@ def test_launcher_refuses_a_local_ledger_with_a_clear_error(tmp_path):
     assert "Traceback" not in out.stderr and not (tmp_path / "job.json").exists()
 
 
+def test_a_plan_never_submits_and_bad_cloud_options_are_user_errors():
+    from pipeline.dataflow import build, with_plan_defaults
+    from pipeline.errors import UserError
+
+    argv = with_plan_defaults(["--runner=DataflowRunner", "--dry_run=False", "--project=acme-news"])
+    assert "--dry_run=False" not in argv and argv.count("--dry_run=True") == 1
+    assert "--project=acme-news" in argv and "--project=storywatch-plan" not in argv
+    with pytest.raises(UserError, match="Invalid Project ID"):
+        build(with_plan_defaults(["--project=p"]), config_base=ROOT)
+
+
 def test_launcher_refuses_replays_and_an_empty_feed_list(tmp_path):
     from pipeline.dataflow import build, with_plan_defaults
     from pipeline.errors import UserError
