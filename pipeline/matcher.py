@@ -152,6 +152,24 @@ def _fold_run(m: re.Match) -> str:
     return "".join(map(_FOLD.__getitem__, map(ord, m.group())))
 
 
+# UTF-8 of the punctuation most common in Latin-script news (U+2000-U+206F: ’ “ ” – — …
+# and friends; no-break space, « »): all fold to spaces, so the skeleton blanks them as
+# bytes, in one pass without a callback.
+# (‰ ‱ ⁋ are left out: they fold to "0", "00" and "p").
+_PUNCTUATION_BYTES = re.compile(rb"\xe2\x80[\x80-\xaf\xb2-\xbf]|\xe2\x81[\x80-\x8a\x8c-\xaf]|\xc2[\xa0\xab\xbb]")
+
+
+def _skeleton_text(text: str) -> str:
+    """The folded text for matching: same words as ``fold(text)``, spacing may differ."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if not raw.isascii():
+        raw = _PUNCTUATION_BYTES.sub(b" ", raw)
+    folded = raw.translate(_ASCII_BYTES).decode("utf-8", "surrogatepass")
+    if folded.isascii():
+        return folded
+    return _NON_ASCII_RUN.sub(_fold_run, folded)
+
+
 def fold(text: str) -> str:
     """Every character of ``text`` replaced by its skeleton piece (no collapsing).
 
@@ -222,7 +240,7 @@ def normalize(text: str) -> NormalizedText:
     >>> a = n.s.index("STARLINK"); n.original(a, a + 8)
     (13, 21)
     """
-    return NormalizedText(text, " " + " ".join(fold(_demojibake(text)).split()) + " ")
+    return NormalizedText(text, " " + " ".join(_skeleton_text(_demojibake(text)).split()) + " ")
 
 
 def skeleton(text: str) -> str:
@@ -377,6 +395,11 @@ class Matcher:
         automaton = ahocorasick.Automaton()
         for key, entries in keys.items():
             automaton.add_word(key, (len(key), key.count(" ") - 1, tuple(entries)))
+        # Candidate lengths a probe's targets can accept (see _similar), to skip most words unseen.
+        self._probe_lengths = {
+            key: (min(len(t.compact) - max(3, len(t.compact) // 3) for t in targets),
+                  max(len(t.compact) + max(3, len(t.compact) // 3) for t in targets))
+            for key, targets in self._targets.items()}
         # Probes: a prefix probe sits at a word start (" vlad"), a suffix probe at a word end ("imir ").
         for probe_key in self._targets:
             if probe_key.startswith("\0"):
@@ -499,12 +522,15 @@ class Matcher:
                 if word_start > 1:               # and the previous word with it ("Stellar Link")
                     spans.append((s.rindex(" ", 0, word_start - 1) + 1, end))
             else:                               # prefix probe: the word starts after the key's space
-                word_start = end - PROBE_LENGTH + 1
+                word_start = end - len(probe_key) + 1
                 word_end = s.index(" ", word_start)
                 spans = [(word_start, word_end)]
                 if word_end + 1 < len(s) - 1:    # and the next word with it ("Vladmir Putin")
                     spans.append((word_start, s.index(" ", word_end + 1)))
+            lo, hi = self._probe_lengths[probe_key]
             for a, b in spans:
+                if not lo <= b - a <= hi + 1:    # +1: the space inside a two-word candidate
+                    continue
                 candidate = s[a:b]
                 verdicts = cache.get((probe_key, candidate))
                 if verdicts is None:

@@ -270,3 +270,16 @@ def test_shipped_storylines(shipped: Matcher, title: str, summary: str, expected
 @given(st.text())
 def test_fast_fold_equals_the_per_character_table(text: str) -> None:
     assert matcher_module.fold(text) == text.translate(matcher_module._FOLD)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x2100)) | st.text())
+def test_skeleton_has_the_words_of_the_exact_fold(text: str) -> None:
+    assert normalize(text).s.split() == matcher_module.fold(matcher_module._demojibake(text)).split()
+
+
+def test_punctuation_blanked_as_bytes_folds_to_spaces() -> None:
+    blanked = [chr(c) for c in range(0x80, 0x2070)
+               if matcher_module._PUNCTUATION_BYTES.fullmatch(chr(c).encode())]
+    assert len(blanked) == 0x70 - 3 + 3
+    assert all(not matcher_module.fold(c).strip() for c in blanked)
