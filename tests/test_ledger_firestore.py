@@ -259,6 +259,19 @@ def test_contention_is_retried_not_lost():
     assert all(led.attempts(f"a{i}", "desk", "slack") == 1 for i in range(20))
 
 
+def test_firestore_ledger_implements_the_whole_protocol_and_what_sqlite_offers():
+    import inspect
+
+    from pipeline.ledger import Ledger
+
+    protocol = [n for n, v in vars(Ledger).items() if callable(v) and not n.startswith("_")]
+    for name in protocol:
+        assert (list(inspect.signature(getattr(FirestoreLedger, name)).parameters)
+                == list(inspect.signature(getattr(Ledger, name)).parameters)), name
+    public_sqlite = {n for n, v in vars(SqliteLedger).items() if callable(v) and not n.startswith("_")}
+    assert public_sqlite <= set(dir(FirestoreLedger)), public_sqlite - set(dir(FirestoreLedger))
+
+
 def test_firestore_urls():
     assert parse_firestore_url("firestore://acme/storywatch") == ("acme", "storywatch", None)
     assert parse_firestore_url("firestore://acme/sw?database=ledger") == ("acme", "sw", "ledger")
