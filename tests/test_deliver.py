@@ -149,3 +149,14 @@ def test_an_alert_that_cannot_be_rendered_does_not_stop_the_others(tmp_path, mon
         dispatcher.close()
     assert len(slack.bodies("/desk")) == 2
     assert "unexpected ValueError" in (tmp_path / "dead.jsonl").read_text()
+
+
+def test_delivery_docstring_examples():
+    import doctest
+    import importlib
+
+    for name in ("base", "digest", "routing", "slack", "email", "jsonl", "dispatch"):
+        module = importlib.import_module(f"pipeline.deliver.{name}")
+        result = doctest.testmod(module)
+        assert result.failed == 0, name
+    assert doctest.testmod(importlib.import_module("pipeline.deliver.digest")).attempted >= 3
