@@ -346,3 +346,12 @@ def test_flex_template_entry_point_builds_the_job_from_another_directory(tmp_pat
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "STORYWATCH_HOME": str(ROOT),
              "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_docstring_examples():
+    import doctest
+
+    import pipeline.dataflow
+
+    result = doctest.testmod(pipeline.dataflow)
+    assert result.failed == 0 and result.attempted >= 1

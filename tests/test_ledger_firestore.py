@@ -295,3 +295,12 @@ def test_open_ledger_opens_firestore_for_its_scheme(monkeypatch):
     assert isinstance(led, FirestoreLedger) and led.prefix == "storywatch"
     assert made == [{"project": "acme-news", "database": "alerts"}]
     led.close()
+
+
+def test_docstring_examples():
+    import doctest
+
+    import pipeline.ledger_firestore
+
+    result = doctest.testmod(pipeline.ledger_firestore)
+    assert result.failed == 0 and result.attempted >= 2

@@ -134,3 +134,12 @@ def test_install_sets_nothing_when_any_secret_is_missing():
         SecretEnv.parse("X=A,Y=MISSING_ONE,Z=MISSING_TWO").install(environ=environ, resolver=resolver)
     assert environ == {}
     assert len(err.value.problems) == 2
+
+
+def test_docstring_examples():
+    import doctest
+
+    import pipeline.secrets
+
+    result = doctest.testmod(pipeline.secrets)
+    assert result.failed == 0 and result.attempted >= 5
