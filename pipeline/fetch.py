@@ -48,7 +48,7 @@ from apache_beam.coders import PickleCoder
 from apache_beam.typehints import KV
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
-from pipeline.parse import feed_ttl_seconds
+from pipeline.parse import feed_ttl_seconds, publication_gap_seconds
 from pipeline.records import FeedSource, Failure, RawFeed
 
 UTC = dt.timezone.utc
@@ -177,6 +177,7 @@ class FetchResult:
     retry_after_seconds: float | None = None
     ttl_seconds: float | None = None
     permanent_redirect: str = ""
+    publication_gap_seconds: float | None = None
 
 
 def make_client(policy: FetchPolicy = FetchPolicy()) -> httpx.Client:
@@ -335,7 +336,8 @@ def _result(response: httpx.Response, source: FeedSource, url: str, *, policy: F
                  if k.lower() not in ("content-encoding", "content-length", "transfer-encoding"))
     raw = RawFeed(feed_id=source.feed_id, url=url, fetched_at=dt.datetime.fromtimestamp(now, UTC), status=200,
                   headers=kept, body=body, name=source.name, language=source.language)
-    return FetchResult(200, url, raw, ttl_seconds=feed_ttl_seconds(body), **common)
+    return FetchResult(200, url, raw, ttl_seconds=feed_ttl_seconds(body),
+                       publication_gap_seconds=publication_gap_seconds(body), **common)
 
 
 # --- cadence, backoff and health -----------------------------------------------------------
@@ -368,8 +370,9 @@ def _utc(seconds: float | None) -> dt.datetime | None:
 class FeedSchedule:
     """When to poll one feed next, learned from what the feed does; times are epoch seconds.
 
-    - Success with new content: the gap since the previous change feeds a moving average
-      of the feed's update gap; the next interval is half of it (poll twice per update).
+    - Success with new content: the feed's update gap (the median gap between its items'
+      publication dates, or else the time since the previous observed change) feeds a
+      moving average; the next interval is half of it (poll twice per update).
     - Success without new content (304, or the same bytes): the interval grows by 1.5x.
     - The interval stays within [min_interval_seconds, max_interval_seconds]; the feed's
       ``<ttl>`` and Cache-Control ``max-age`` raise it (up to the max bound); a
@@ -422,10 +425,15 @@ class FeedSchedule:
         return min(self.max_interval_seconds, max(self.min_interval_seconds, seconds))
 
     def record_success(self, now: float, *, changed: bool, ttl_seconds: float | None = None,
-                       max_age_seconds: float | None = None, retry_after_seconds: float | None = None) -> None:
+                       max_age_seconds: float | None = None, retry_after_seconds: float | None = None,
+                       publication_gap_seconds: float | None = None) -> None:
         if changed:
-            if self.last_change_at is not None:
+            # The gap between the items' own publication dates is the better signal: the
+            # gap between observed changes can never be shorter than our polling interval.
+            gap = publication_gap_seconds
+            if gap is None and self.last_change_at is not None:
                 gap = now - self.last_change_at
+            if gap is not None:
                 mean = self.mean_change_gap_seconds
                 self.mean_change_gap_seconds = gap if mean is None else 0.5 * mean + 0.5 * gap
                 self.interval_seconds = self._clamp(self.mean_change_gap_seconds / 2)
@@ -551,7 +559,8 @@ class Poller:
         schedule.etag = result.etag or (schedule.etag if result.status == 304 else "")
         schedule.last_modified = result.last_modified or (schedule.last_modified if result.status == 304 else "")
         schedule.record_success(now, changed=changed, ttl_seconds=result.ttl_seconds,
-                                max_age_seconds=result.max_age_seconds, retry_after_seconds=result.retry_after_seconds)
+                                max_age_seconds=result.max_age_seconds, retry_after_seconds=result.retry_after_seconds,
+                                publication_gap_seconds=result.publication_gap_seconds)
         if result.permanent_redirect:
             log.warning("feed %s moved permanently to %s; update the feed list", source.feed_id,
                         result.permanent_redirect)
@@ -571,7 +580,7 @@ class _FetchFn(beam.DoFn):
     per feed of that host, holding validators, cadence and health).
     Bound: one schedule per feed of the host in the feed list. Expiry: lazily, a feed not
     offered by the poller for 7 days (removed from the list) is forgotten; no timers.
-    Timeline (gap 5 s, feeds A and B on one host, min interval 300 s):
+    Timeline (gap 5 s, feeds A and B on one host, min interval 300 s, no item dates):
 
         t=0    A offered: due, gate open -> fetched, 200, A next due at 300
         t=0    B offered: due, gate closed (A just went) -> skipped, still due

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import email.utils
 import io
 import json
 import logging
@@ -176,6 +177,51 @@ def language_tag(value: str) -> str:
     """Primary language subtag, lower-cased: ``en-US`` -> ``en``, ``zh-Hans`` -> ``zh``."""
     match = _LANG.match((value or "").strip())
     return match.group(0).lower() if match else ""
+
+
+_DATE_ELEMENT = re.compile(rb"<(?:pubDate|dc:date|published|updated|issued|modified|lastBuildDate)>"
+                           rb"\s*([^<]{8,64}?)\s*</", re.IGNORECASE)
+_JSON_DATE = re.compile(rb"\"date_published\"\s*:\s*\"([^\"]{8,64})\"")
+_ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _date_value(text: str) -> dt.datetime | None:
+    if _ISO_START.match(text):
+        text = text.replace("Z", "+00:00")
+        if len(text) > 10 and text[10] == " ":
+            text = text[:10] + "T" + text[11:]
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def document_dates(body: bytes) -> list[dt.datetime]:
+    """Every believable (1995 or later) date written in a feed document, found without
+    parsing it: RSS/RDF ``pubDate``/``dc:date``, Atom ``published``/``updated``, JSON
+    ``date_published``. Cheap enough for the fetcher and the replay source."""
+    dates = []
+    for raw in _DATE_ELEMENT.findall(body) + _JSON_DATE.findall(body):
+        when = _date_value(raw.decode("latin-1").strip())
+        if when is not None and when >= EARLIEST_PLAUSIBLE:
+            dates.append(when)
+    return dates
+
+
+def publication_gap_seconds(body: bytes, *, newest: int = 10) -> float | None:
+    """Median gap between the newest distinct publication dates of a document: how often
+    the feed really publishes, which polling alone cannot see faster than it polls."""
+    dates = sorted(set(document_dates(body)), reverse=True)[: newest + 1]
+    if len(dates) < 3:
+        return None
+    gaps = sorted((a - b).total_seconds() for a, b in zip(dates, dates[1:]))
+    return gaps[len(gaps) // 2]
 
 
 def feed_ttl_seconds(body: bytes) -> int | None:

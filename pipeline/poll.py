@@ -33,7 +33,6 @@ them). Each RawFeed's ``fetched_at`` is its snapshot time, which becomes the art
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import logging
 import re
@@ -53,13 +52,6 @@ MANIFEST_NAME = "feeds_manifest.json"
 _SKIP_SUFFIXES = (".md", ".txt", ".yaml", ".yml", ".py", ".opml")
 _DAY_PREFIX = re.compile(r"^(\d{4})-(\d{2})-(\d{2})__")
 _SNAPSHOT_SUFFIX = re.compile(r"@[0-9a-f]{6,40}$")
-_RFC822_DATE = re.compile(rb"<(?:pubDate|lastBuildDate|dc:date)>\s*([^<]{8,64}?)\s*</", re.IGNORECASE)
-_ISO_DATE = re.compile(
-    rb"<(?:updated|published|dc:date|modified|issued)>\s*(\d{4}-\d{2}-\d{2}[^<]{0,40}?)\s*</"
-    rb"|\"date_published\"\s*:\s*\"(\d{4}-\d{2}-\d{2}[^\"]{0,40})\"", re.IGNORECASE)
-_EARLIEST = dt.datetime(1995, 1, 1, tzinfo=UTC)
-
-
 # --- replay of recorded feed files ---------------------------------------------------------
 
 def _is_feed_file(path: Path) -> bool:
@@ -95,21 +87,9 @@ def _iso(value: str) -> dt.datetime | None:
 
 def newest_item_date(body: bytes) -> dt.datetime | None:
     """The newest believable date written in a feed document, found without parsing it."""
-    newest = None
-    for raw in _RFC822_DATE.findall(body):
-        try:
-            when = email.utils.parsedate_to_datetime(raw.decode("latin-1"))
-        except (TypeError, ValueError, IndexError):
-            continue
-        when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
-        if when >= _EARLIEST and (newest is None or when > newest):
-            newest = when
-    for groups in _ISO_DATE.findall(body):
-        raw = groups[0] or groups[1]
-        when = _iso(raw.decode("latin-1").replace(" ", "T", 1) if b"T" not in raw else raw.decode("latin-1"))
-        if when and when >= _EARLIEST and (newest is None or when > newest):
-            newest = when
-    return newest
+    from pipeline.parse import document_dates
+
+    return max(document_dates(body), default=None)
 
 
 def snapshot_time(path: Path, directory: Path, body: bytes) -> tuple[dt.datetime, str]:

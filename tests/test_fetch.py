@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 from pipeline.fetch import (USER_AGENT, BlockedAddress, FeedSchedule, FetchError, FetchFeeds, FetchPolicy, HostGate,
                             Poller, check_host, fetch_feed, forbidden_reason, make_client, parse_max_age,
                             parse_retry_after)
-from pipeline.parse import parse_feed
+from pipeline.parse import parse_feed, publication_gap_seconds
 from pipeline.records import FeedSource
 from tests.paths import FEEDS_DIR
 
@@ -284,6 +284,20 @@ def test_frequently_updated_feed_is_polled_faster_within_bounds() -> None:
     assert s.interval_seconds == 3600  # grown to the max bound, not beyond
 
 
+def test_publication_dates_set_the_cadence_from_the_first_fetch() -> None:
+    items = "".join(f"<item><title>t{i}</title><pubDate>Fri, 25 Oct 2024 {10 + i // 3:02d}:{(i % 3) * 20:02d}:00 GMT"
+                    f"</pubDate></item>" for i in range(12)).encode()
+    body = b"<rss version='2.0'><channel>" + items + b"</channel></rss>"
+    assert publication_gap_seconds(body) == 1200  # an item every 20 minutes
+    s = FeedSchedule("f", "u", min_interval_seconds=300, max_interval_seconds=3600)
+    s.record_success(0, changed=True, publication_gap_seconds=publication_gap_seconds(body))
+    assert s.next_due_at == 600
+    slow = FeedSchedule("f", "u", min_interval_seconds=300, max_interval_seconds=3600)
+    slow.record_success(0, changed=True, publication_gap_seconds=86400.0)  # a daily feed
+    assert slow.next_due_at == 3600
+    assert publication_gap_seconds((FEEDS_DIR / "egfedorov" / "meduza_chronicle_ru@95b44286.xml").read_bytes()) is None
+
+
 def test_ttl_and_max_age_slow_polling_but_not_beyond_the_max_bound() -> None:
     s = FeedSchedule("f", "u", min_interval_seconds=300, max_interval_seconds=3600)
     s.record_success(0, changed=True, ttl_seconds=1800)
@@ -330,13 +344,17 @@ def test_poller_learns_validators_and_reports_health(httpserver, client) -> None
     other = source(httpserver, feed_id="other", min_poll_seconds=300, max_poll_seconds=3600)
     result, failure, health = poller.offer(state, src, 1000.0)
     assert result.raw.body == FEED and failure is None and health.status == "ok"
+    # WSJ's items are ~40 min apart: polled every ~20 min rather than at the 300 s floor.
+    first_interval = health.interval_seconds
+    assert 600 < first_interval < 3600
     assert poller.offer(state, other, 1001.0) == (None, None, None)  # same host, within the gap
-    assert poller.offer(state, src, 1100.0) == (None, None, None)  # not due yet
-    result, failure, health = poller.offer(state, src, 1300.0)  # 304: nothing new
-    assert result is None and failure is None and health.interval_seconds == 450
-    result, failure, health = poller.offer(state, src, 1750.0)
+    due = health.next_due_at.timestamp()
+    assert poller.offer(state, src, due - 1) == (None, None, None)  # not due yet
+    result, failure, health = poller.offer(state, src, due)  # 304: nothing new, slow down
+    assert result is None and failure is None and health.interval_seconds == min(3600, first_interval * 1.5)
+    result, failure, health = poller.offer(state, src, health.next_due_at.timestamp())
     assert result is None and "HTTP 503" in failure.reason and failure.key == src.url
-    assert health.consecutive_failures == 1 and health.last_success_at == dt.datetime.fromtimestamp(1300, UTC)
+    assert health.consecutive_failures == 1 and health.last_success_at == dt.datetime.fromtimestamp(due, UTC)
     httpserver.check_assertions()
 
 
