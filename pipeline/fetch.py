@@ -54,12 +54,19 @@ from pipeline.records import FeedSource, Failure, RawFeed
 UTC = dt.timezone.utc
 log = logging.getLogger(__name__)
 
-try:
-    from importlib.metadata import version as _version
-    VERSION = _version("storywatch")
-except Exception:  # running from a source tree without the package installed
-    VERSION = "0.1.0"
-PROJECT_URL = "https://github.com/storywatch/storywatch"
+def _identity() -> tuple[str, str]:
+    """Version and project URL from the installed package metadata ([project.urls] in
+    pyproject.toml), so the User-Agent names a page where site owners can reach us."""
+    try:
+        from importlib.metadata import PackageNotFoundError, metadata
+        meta = metadata("storywatch")
+    except (ImportError, PackageNotFoundError):  # a source tree without the package installed
+        return "0.1.0", "https://github.com/storywatch/storywatch"
+    urls = [entry.split(",", 1)[-1].strip() for entry in meta.get_all("Project-URL") or []]
+    return meta["Version"], (urls or [meta.get("Home-page") or "https://github.com/storywatch/storywatch"])[0]
+
+
+VERSION, PROJECT_URL = _identity()
 USER_AGENT = f"storywatch/{VERSION} (+{PROJECT_URL})"
 
 _METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
