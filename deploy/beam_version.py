@@ -9,28 +9,30 @@ The Dockerfile's ``BEAM_VERSION`` build argument (the SDK base image tag) and th
 
 from __future__ import annotations
 
-import re
 import sys
 import tomllib
 from pathlib import Path
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
-_PIN = re.compile(r"^apache-beam(?:\[[^\]]*\])?\s*==\s*([0-9][0-9A-Za-z.]*)$")
 
 
 def beam_version(pyproject: Path = PYPROJECT) -> str:
-    """The exact apache-beam pin; every mention of apache-beam in pyproject must agree."""
+    """The exact apache-beam pin. It must be written once; other mentions (the gcp extra's
+    ``apache-beam[gcp]``) carry no version and so get this one."""
+    from packaging.requirements import Requirement
+
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     specs = list(project.get("dependencies", []))
     for extra in project.get("optional-dependencies", {}).values():
         specs.extend(extra)
-    pins = {s: _PIN.match(s.replace(" ", "")) for s in specs if re.match(r"^apache-beam\b", s)}
-    unpinned = [s for s, m in pins.items() if m is None]
-    versions = {m.group(1) for m in pins.values() if m}
-    if unpinned or len(versions) != 1:
-        raise SystemExit(f"{pyproject}: apache-beam must be pinned with == to one version everywhere "
-                         f"(found {sorted(pins)})")
-    return versions.pop()
+    beams = [Requirement(s) for s in specs if Requirement(s).name == "apache-beam"]
+    pinned = [r for r in beams if r.specifier]
+    exact = [spec.version for r in pinned for spec in r.specifier if spec.operator == "=="
+             and len(r.specifier) == 1]
+    if len(pinned) != 1 or len(exact) != 1:
+        raise SystemExit(f"{pyproject}: apache-beam must be pinned exactly once, as apache-beam==X.Y.Z, and "
+                         f"named without a version elsewhere (found {[str(r) for r in beams]})")
+    return exact[0]
 
 
 if __name__ == "__main__":
