@@ -9,7 +9,8 @@ this order:
 3. ``content``: the content hash of normalised title and summary (a publisher that
    regenerates GUIDs and links; a syndicated copy on another site). Only used when the
    text is long enough to be specific (``min_content_chars``), so two different items
-   titled "Letters" are not merged.
+   titled "Letters" are not merged; shorter text counts only within its own feed, and
+   only for items with neither a URL nor a GUID.
 
 Why 30 days: a key is remembered ``ttl_seconds`` after it was last seen. Live, an item
 still in its feed is re-seen at every poll and never expires; the TTL matters when a
@@ -121,9 +122,14 @@ def dedup_key(article: Article, kind: str, *, min_content_chars: int = MIN_CONTE
     if kind == "guid":
         return f"g:{article.feed_id}:{article.guid}" if article.guid else None
     if kind == "content":
-        if len(article.title) + len(article.summary) < min_content_chars or not article.content_hash:
+        if not article.content_hash:
             return None
-        return "c:" + article.content_hash
+        if len(article.title) + len(article.summary) >= min_content_chars:
+            return "c:" + article.content_hash
+        if not article.canonical_url and not article.guid:
+            # Nothing else identifies it: short text is still an identity within its own feed.
+            return f"c:{article.feed_id}:{article.content_hash}"
+        return None
     raise ValueError(f"unknown dedup key kind {kind!r}")
 
 

@@ -151,6 +151,13 @@ def test_short_generic_items_are_not_merged_by_content() -> None:
     assert dedup_key(letters[0], "content") is None
 
 
+def test_short_items_without_url_or_guid_repeat_only_within_their_feed() -> None:
+    dedup = Deduplicator()
+    bare = [article(i, title="Briefing", summary="", content_hash="same", feed_id=feed)
+            for i, feed in enumerate(["a", "a", "b"])]
+    assert [dedup.is_new(a) for a in bare] == [True, False, True]
+
+
 def test_keys_expire_after_the_ttl_and_stale_articles_can_be_dropped() -> None:
     dedup = Deduplicator(ttl_seconds=3600)
     assert dedup.is_new(article(1, url="https://x.com/1"))
