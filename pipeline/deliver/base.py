@@ -96,6 +96,42 @@ def display_time(alert: Alert) -> str:
     return alert.published_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why an alert matched, one line per entity or topic: what was found, how, where.
+
+    >>> [str(r) for r in reasons((Evidence("starlink", "Starlink", "title", 0, 8, "Starlink", "exact"),
+    ...     Evidence("starlink", "Старлинк", "summary", 3, 11, "Старлинк", "transliterated"),
+    ...     Evidence("starlink", "Starlink", "summary", 20, 28, "Starlink", "exact"),
+    ...     Evidence("elon-musk", "Musk", "summary", 40, 44, "Muks", "fuzzy", 89.0)))]
+    ['starlink: “Starlink”, “Старлинк” (exact, transliterated) in title, summary', 'elon-musk: “Muks” (fuzzy 89%) in summary']
+    """
+
+    ref: str
+    texts: tuple[str, ...]
+    kinds: tuple[str, ...]
+    fields: tuple[str, ...]
+
+    def __str__(self) -> str:
+        texts = ", ".join(f"“{t}”" for t in self.texts)
+        return f"{self.ref}: {texts} ({', '.join(self.kinds)}) in {', '.join(self.fields)}"
+
+
+def reasons(evidence: Iterable[Evidence]) -> list[Reason]:
+    """Evidence folded per ref, in order of first appearance (a feed repeats names a lot)."""
+    grouped: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    for item in evidence:
+        texts, kinds, fields = grouped.setdefault(item.ref, ([], [], []))
+        kind = item.kind if item.kind == "exact" else f"{item.kind} {float(item.similarity):.0f}%"
+        if item.kind == "transliterated":
+            kind = item.kind
+        for values, value in ((texts, " ".join((item.text or item.alias).split())), (kinds, kind),
+                              (fields, item.field)):
+            if value not in values:
+                values.append(value)
+    return [Reason(ref, tuple(t), tuple(k), tuple(f)) for ref, (t, k, f) in grouped.items()]
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every secret value found in ``text`` by ``***`` (a last guard for reasons)."""
     for secret in secrets:

@@ -23,7 +23,7 @@ from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
 from pipeline.config.subscribers import EmailChannel
-from pipeline.deliver.base import PermanentError, TransientError, display_time
+from pipeline.deliver.base import PermanentError, TransientError, display_time, reasons
 from pipeline.deliver.digest import Digest
 from pipeline.deliver.slack import KIND_LABELS
 from pipeline.records import UTC, Alert
@@ -50,7 +50,7 @@ def _alert_text(alert: Alert) -> str:
              " · ".join(p for p in (_one_line(alert.outlet), display_time(alert)) if p), ""]
     if alert.evidence:
         lines.append("Why it matched:")
-        lines += [f"  - {e.ref}: \"{_one_line(e.text or e.alias)}\" ({e.kind}) in {e.field}" for e in alert.evidence]
+        lines += [f"  - {reason}" for reason in reasons(alert.evidence)]
         lines.append("")
     others = [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]
     if others:
@@ -76,8 +76,7 @@ def _alert_html(alert: Alert) -> str:
     parts = [f"<p><strong>{_a(alert.url, alert.title)}</strong><br>"
              f"{e(' · '.join(p for p in (_one_line(alert.outlet), display_time(alert)) if p))}</p>"]
     if alert.evidence:
-        items = "".join(f"<li>{e(ev.ref)}: “{e(_one_line(ev.text or ev.alias))}” ({e(ev.kind)}) in {e(ev.field)}</li>"
-                        for ev in alert.evidence)
+        items = "".join(f"<li>{e(str(reason))}</li>" for reason in reasons(alert.evidence))
         parts.append(f"<p>Why it matched:</p><ul>{items}</ul>")
     others = [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]
     if others:

@@ -35,10 +35,10 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from pipeline.deliver.base import (DeliveryError, PermanentError, TransientError, display_time,
-                                   retry_after_seconds)
+from pipeline.deliver.base import (DeliveryError, PermanentError, Reason, TransientError, display_time,
+                                   reasons, retry_after_seconds)
 from pipeline.deliver.digest import Digest
-from pipeline.records import Alert, Evidence
+from pipeline.records import Alert
 
 DELIVERY_ID_HEADER = "X-Storywatch-Delivery-Id"
 METADATA_EVENT_TYPE = "storywatch_delivery"
@@ -98,10 +98,11 @@ def _mrkdwn_section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
 
 
-def evidence_line(evidence: Evidence) -> str:
-    """``• "Кремль" (transliterated, 100%) in title: Кремль`` with everything escaped."""
-    how = evidence.kind if evidence.kind == "exact" else f"{evidence.kind}, {evidence.similarity:.0f}%"
-    return f"• {escape(evidence.ref)}: “{escape(evidence.text or evidence.alias)}” ({escape(how)}) in {escape(evidence.field)}"
+def reason_line(reason: Reason) -> str:
+    """``• starlink: “Starlink” (exact) in title, summary`` with everything escaped."""
+    texts = ", ".join(f"“{escape(t)}”" for t in reason.texts)
+    return (f"• {escape(reason.ref)}: {texts} ({escape(', '.join(reason.kinds))})"
+            f" in {escape(', '.join(reason.fields))}")
 
 
 def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
@@ -113,10 +114,11 @@ def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
         {"type": "header", "text": _plain(f"{label}: {storyline}")},
         _mrkdwn_section(f"*{link(alert.url, alert.title)}*\n{byline}"),
     ]
-    if alert.evidence:
-        lines = [evidence_line(e) for e in alert.evidence[:_MAX_EVIDENCE]]
-        if len(alert.evidence) > _MAX_EVIDENCE:
-            lines.append(f"… and {len(alert.evidence) - _MAX_EVIDENCE} more")
+    why = reasons(alert.evidence)
+    if why:
+        lines = [reason_line(r) for r in why[:_MAX_EVIDENCE]]
+        if len(why) > _MAX_EVIDENCE:
+            lines.append(f"… and {len(why) - _MAX_EVIDENCE} more")
         blocks.append(_mrkdwn_section("*Why it matched*\n" + "\n".join(lines)))
     others = [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]
     if others:
