@@ -88,8 +88,12 @@ def test_cloud_build_passes_the_beam_version_to_the_dockerfile():
     makefile = (DEPLOY / "Makefile").read_text(encoding="utf-8")
     assert "BEAM_VERSION := $(shell $(PY) deploy/beam_version.py)" in makefile
     assert "_BEAM_VERSION=$(BEAM_VERSION)" in makefile
-    ignored = (DEPLOY / ".gcloudignore").read_text(encoding="utf-8").split()
+    ignored = [line.strip() for line in (DEPLOY / ".gcloudignore").read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")]
     assert ".venv/" in ignored and ".git" in ignored  # never upload the venv to Cloud Build
+    docker = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    for copied in re.findall(r"^COPY (?!--from)(\S+)", docker, flags=re.MULTILINE) + ["deploy/Dockerfile"]:
+        assert not any(copied == p.rstrip("/") or copied.startswith(p.rstrip("/") + "/") for p in ignored), copied
 
 
 def test_requirements_pin_every_runtime_dependency_within_pyproject_ranges():
