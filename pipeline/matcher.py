@@ -119,13 +119,15 @@ class _FoldTable(dict):
             piece = ""
         else:
             latin = anyascii(folded).lower()
-            if unicodedata.category(ch).startswith(("L", "N")):
+            if _is_wide(folded[0]):
+                # Han, kana, hangul stay themselves, one word each: their romanisation is too
+                # lossy (星链 Starlink and 性恋 are both "xing lian").
+                piece = f" {folded} "
+            elif unicodedata.category(ch).startswith(("L", "N")):
                 # Letters keep only their letters: the soft sign (ь → ') must not split a word.
                 piece = "".join(c for c in latin if c.isascii() and c.isalnum())
                 if _NON_LATIN.match(folded[0]):
                     piece = piece.upper()  # the script survives folding, as case
-                if piece and _is_wide(folded[0]):
-                    piece = f" {piece} "
             else:
                 piece = "".join(c if c.isascii() and c.isalnum() else " " for c in latin) or " "
         self[code] = piece
@@ -274,6 +276,7 @@ class _FuzzyTarget:
     alias: str
     compact: str              # skeleton without spaces
     person: bool
+    multiword: bool
 
 
 @dataclass(slots=True)
@@ -379,7 +382,7 @@ class Matcher:
                 compact = key.replace(" ", "")
                 if (self.fuzzy and entity.fuzzy and compact.islower() and compact.isascii()
                         and len(compact) >= self.fuzzy_min_length):
-                    target = _FuzzyTarget(entity.id, alias, compact, entity.kind == "person")
+                    target = _FuzzyTarget(entity.id, alias, compact, entity.kind == "person", " " in key)
                     if compact[:PROBE_LENGTH] not in COMMON_PREFIXES:
                         self._targets.setdefault(compact[:PROBE_LENGTH], []).append(target)
                     if compact[-PROBE_LENGTH:] not in COMMON_SUFFIXES:
@@ -541,10 +544,12 @@ class Matcher:
                 for target, similarity in verdicts:
                     if (target.ref, a, b) in found:
                         continue
-                    # Never claim a span another entity matched exactly, nor one fully
-                    # covered by exact hits of the same entity.
+                    # Never claim a span another entity matched exactly; and a span that
+                    # holds an exact hit of the same entity is only a misspelling of a longer
+                    # name ("Vladmir Putin"), not a name plus a word ("Russian man").
                     if any(h.a < b and a < h.b and (h.ref != target.ref and h.ref in self._entity_ids
-                                                    or h.ref == target.ref and h.a <= a and b <= h.b)
+                                                    or h.ref == target.ref and (not target.multiword
+                                                                                or h.a <= a and b <= h.b))
                            for h in hits):
                         continue
                     found[(target.ref, a, b)] = _Hit(target.ref, target.alias, field, a, b, "fuzzy",
@@ -599,9 +604,23 @@ class Matcher:
         return kept
 
     def _hits(self, article: Article) -> list[_Hit]:
+        """Hits of every field; word positions count through the fields in order."""
         hits: list[_Hit] = []
+        offset = 0
         for field in self.fields:
-            hits += self._scan(getattr(article, field, "") or "", field)
+            text = getattr(article, field, "") or ""
+            if not text:
+                continue
+            found = self._scan(text, field)
+            if found:
+                if offset:
+                    for hit in found:
+                        hit.wa += offset
+                        hit.wb += offset
+                hits += found
+                offset += found[0].norm.s.count(" ")   # its words, and one for the field break
+            else:
+                offset += text.count(" ") + 1             # near enough for a field with no hits
         return hits
 
     def find(self, article: Article) -> list[Evidence]:
@@ -661,13 +680,13 @@ class Matcher:
 
     @staticmethod
     def _near(group_hits: list[list[_Hit]], within: int) -> list[list[_Hit]] | None:
-        """Keep the hits that lie, one per group, within ``within`` words in one field."""
+        """Keep the hits that lie, one per group, within ``within`` words (through the fields)."""
         kept: list[list[_Hit]] | None = None
         for anchor in (h for found in group_hits for h in found):
             lo = anchor.wa
             window = []
             for found in group_hits:
-                inside = [h for h in found if h.norm is anchor.norm and lo <= h.wa and h.wb <= lo + within]
+                inside = [h for h in found if lo <= h.wa and h.wb <= lo + within]
                 if not inside:
                     break
                 window.append(inside)

@@ -63,7 +63,7 @@ def test_doctests() -> None:
     ("Kirijenkó", "kirijenko"),
     ("Путин", "PUTIN"),               # other scripts fold to upper case
     ("Зеленський", "ZELENSKII"),      # the soft sign does not split the word
-    ("马斯克", "MA SI KE"),             # each Han character is a word
+    ("马斯克", "马 斯 克"),             # each Han character is a word of its own
     ("Kirijenkó Кириенко", "kirijenko KIRIENKO"),
     ("Ｍｕｓｋ", "musk"),               # full-width forms
     ("Muskâ€™s", "musk s"),            # cp1252 mojibake of ’
@@ -180,11 +180,14 @@ def test_any_of_and_none_of() -> None:
     assert ids(m, art("Nothing")) == []
 
 
-def test_within_words_needs_refs_close_together_in_one_field() -> None:
+def test_within_words_needs_refs_close_together_counting_through_the_fields() -> None:
     m = small(story(Rule(all_of=[["musk"], ["putin"]], within_words=5)))
     assert ids(m, art("Musk talked with Putin")) == ["s"]
     assert ids(m, art("Musk " + "x " * 10 + "Putin")) == []
-    assert ids(m, art("Musk", "Putin")) == []
+    assert ids(m, art("Talks: Musk", "Putin said")) == ["s"]            # headline and lede
+    assert ids(m, art("Musk", "x " * 10 + "Putin")) == []
+    assert ids(m, art("Musk", "", "Putin")) == ["s"]                      # an empty summary adds nothing
+    assert ids(m, art("Musk", "x, y, z. " * 5, "Putin")) == []
 
 
 def test_alternatives_are_an_or_of_rules() -> None:

@@ -7,8 +7,9 @@ share one namespace and are the "refs" that storyline rules name.
 
 A rule is satisfied when every ``all_of`` group has at least one ref found, at least one
 ``any_of`` ref is found (if any are listed), and no ``none_of`` ref is found; with
-``within_words`` the refs that satisfy it must lie within that many words of each other
-in one field. A storyline may list ``alternatives``: more rules, any one of which also
+``within_words`` the refs that satisfy it must lie within that many words of each other,
+counting through title, summary and body in that order (so a headline and its lede are
+close, two mentions far apart in a long text are not). A storyline may list ``alternatives``: more rules, any one of which also
 makes it match (an "or" of rules, e.g. Starlink with Ukraine, or Starlink with Russia).
 """
 
