@@ -143,3 +143,25 @@ def test_docstring_examples():
 
     result = doctest.testmod(pipeline.secrets)
     assert result.failed == 0 and result.attempted >= 5
+
+
+@pytest.mark.parametrize("pair, ok", [
+    ("SLACK_WEBHOOK_DESK=projects/acme-news/secrets/desk", True),
+    ("SMTP_PASSWORD=projects/acme/locations/eu/secrets/smtp/versions/3", True),
+    ("HOOK=env:LOCAL_HOOK", True),
+    ("HOOK=LOCAL_HOOK", True),
+    ("HOOK=https://hooks.slack.com/services/T/B/X", False),
+    ("9HOOK=projects/acme/secrets/x", False),
+    ("HOOK=projects/acme/x", False),
+])
+def test_secret_env_pair_pattern_agrees_with_the_parser(pair, ok):
+    import re
+
+    from pipeline.secrets import SECRET_ENV_PAIR
+
+    assert bool(re.fullmatch(SECRET_ENV_PAIR, pair)) is ok
+    if ok:
+        assert SecretEnv.parse(pair).mapping
+    else:
+        with pytest.raises(UserError):
+            SecretEnv.parse(pair)
