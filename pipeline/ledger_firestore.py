@@ -19,6 +19,11 @@ order as text, exactly as in the SQLite ledger. Queries filter on ``state`` only
 by Firestore's automatic single-field index; no composite index to create); the rest is
 filtered on the worker, which is fine because queued and claimed rows are few.
 
+Every document carries ``expire_at`` (a Timestamp, ``retention_days`` after its last
+write, 90 by default), so the ledger stays bounded once a TTL policy is enabled on that
+field for each collection (``gcloud firestore fields ttls update expire_at
+--collection-group=PREFIX_alerts --enable-ttl``, and the same for the other three).
+
 A claim on another machine cannot be checked for a live process, so a crashed worker's
 claims are taken over when their lease runs out (``lease_seconds``, 10 minutes by default);
 on the same host a dead owner's claim is taken over at once, as in SQLite.
@@ -41,6 +46,9 @@ from pipeline.errors import UserError
 from pipeline.ledger import CLAIMED, DEAD, DEFAULT_LEASE_SECONDS, QUEUED, SENT, QueuedDelivery, SqliteLedger
 
 UTC = dt.timezone.utc
+#: Documents carry ``expire_at`` this far ahead of their last write, for a Firestore TTL
+#: policy on that field; longer than any storyline horizon (30 days by default).
+DEFAULT_RETENTION_DAYS = 90.0
 
 #: Runs ``fn(transaction)`` in a Firestore transaction, retrying on contention; returns its result.
 TransactionRunner = Callable[[Any, Callable[[Any], Any]], Any]
@@ -81,11 +89,12 @@ class FirestoreLedger:
     """The ``Ledger`` protocol on Firestore collections named ``PREFIX_*``."""
 
     def __init__(self, client: Any, *, prefix: str = "storywatch",
-                 lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                 lease_seconds: float = DEFAULT_LEASE_SECONDS, retention_days: float = DEFAULT_RETENTION_DAYS,
                  transaction_runner: TransactionRunner = run_in_firestore_transaction) -> None:
         self._client = client
         self.prefix = prefix
         self.lease_seconds = lease_seconds
+        self.retention = dt.timedelta(days=retention_days)
         self._run = transaction_runner
         self._host = socket.gethostname()
         self._alerts = client.collection(f"{prefix}_alerts")
@@ -111,6 +120,10 @@ class FirestoreLedger:
     _owner_token = SqliteLedger._owner_token
     _owner_gone = SqliteLedger._owner_gone
 
+    def _expire_at(self, after: dt.datetime | None = None) -> dt.datetime:
+        """When Firestore's TTL policy may delete a document written now (a Timestamp field)."""
+        return max(self._now(), after or self._now()) + self.retention
+
     def _delivery(self, alert_id: str, subscriber: str, channel: str) -> Any:
         return self._deliveries.document(doc_id(alert_id, subscriber, channel))
 
@@ -134,7 +147,7 @@ class FirestoreLedger:
     def record_alert(self, alert_id: str, payload: dict) -> bool:
         return self._create_once(self._alerts.document(doc_id(alert_id)), {
             "alert_id": alert_id, "recorded_at": self._now().isoformat(),
-            "payload": json.dumps(payload, sort_keys=True, default=str)})
+            "payload": json.dumps(payload, sort_keys=True, default=str), "expire_at": self._expire_at()})
 
     def has_alert(self, alert_id: str) -> bool:
         return self._alerts.document(doc_id(alert_id)).get().exists
@@ -157,7 +170,7 @@ class FirestoreLedger:
                 transaction.set(ref, {
                     "alert_id": alert_id, "subscriber": subscriber, "channel": channel,
                     "state": CLAIMED, "attempts": 1, "updated_at": now.isoformat(), "last_error": "",
-                    "owner": owner, "lease_until": lease_until, "due_at": ""})
+                    "owner": owner, "lease_until": lease_until, "due_at": "", "expire_at": self._expire_at()})
                 return True
             row = snap.to_dict()
             if row["state"] == QUEUED:
@@ -171,7 +184,7 @@ class FirestoreLedger:
             if claimable:
                 transaction.update(ref, {"state": CLAIMED, "attempts": row.get("attempts", 0) + 1,
                                          "updated_at": now.isoformat(), "owner": owner,
-                                         "lease_until": lease_until})
+                                         "lease_until": lease_until, "expire_at": self._expire_at()})
             return claimable
 
         return self._run(self._client, attempt)
@@ -183,7 +196,7 @@ class FirestoreLedger:
             snap = ref.get(transaction=transaction)
             if snap.exists and snap.to_dict()["state"] == CLAIMED:
                 transaction.update(ref, {"owner": "", "lease_until": "", "last_error": reason,
-                                         "updated_at": self._now().isoformat()})
+                                         "updated_at": self._now().isoformat(), "expire_at": self._expire_at()})
 
         self._run(self._client, attempt)
 
@@ -193,7 +206,7 @@ class FirestoreLedger:
         def attempt(transaction: Any) -> None:
             snap = ref.get(transaction=transaction)
             fields = {"state": state, "updated_at": self._now().isoformat(), "last_error": reason,
-                      "owner": "", "lease_until": ""}
+                      "owner": "", "lease_until": "", "expire_at": self._expire_at()}
             if snap.exists:
                 transaction.update(ref, fields)
             else:
@@ -213,7 +226,8 @@ class FirestoreLedger:
         def attempt(transaction: Any) -> None:
             existing = [ref for ref in refs if ref.get(transaction=transaction).exists]
             for ref in existing:
-                transaction.update(ref, {"state": SENT, "updated_at": now, "owner": "", "lease_until": ""})
+                transaction.update(ref, {"state": SENT, "updated_at": now, "owner": "", "lease_until": "",
+                                         "expire_at": self._expire_at()})
 
         self._run(self._client, attempt)
 
@@ -244,7 +258,8 @@ class FirestoreLedger:
         return self._create_once(self._delivery(alert_id, subscriber, channel), {
             "alert_id": alert_id, "subscriber": subscriber, "channel": channel, "state": QUEUED,
             "attempts": 0, "updated_at": self._now().isoformat(), "last_error": "", "owner": "",
-            "lease_until": "", "due_at": due_at.astimezone(UTC).isoformat()})
+            "lease_until": "", "due_at": due_at.astimezone(UTC).isoformat(),
+            "expire_at": self._expire_at(due_at.astimezone(UTC))})
 
     def due(self, now: dt.datetime) -> list[QueuedDelivery]:
         """Queued deliveries whose time has come, oldest due first."""
@@ -258,7 +273,8 @@ class FirestoreLedger:
 
     def save_payload(self, alert_id: str, payload: dict) -> None:
         self._create_once(self._payloads.document(doc_id(alert_id)), {
-            "alert_id": alert_id, "payload": json.dumps(payload, sort_keys=True, default=str)})
+            "alert_id": alert_id, "payload": json.dumps(payload, sort_keys=True, default=str),
+            "expire_at": self._expire_at()})
 
     def load_payload(self, alert_id: str) -> dict | None:
         snap = self._payloads.document(doc_id(alert_id)).get()
@@ -270,7 +286,8 @@ class FirestoreLedger:
 
     def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None:
         self._create_once(self._threads.document(doc_id(subscriber, channel, storyline_id)), {
-            "subscriber": subscriber, "channel": channel, "storyline_id": storyline_id, "thread_ts": ts})
+            "subscriber": subscriber, "channel": channel, "storyline_id": storyline_id, "thread_ts": ts,
+            "expire_at": self._expire_at()})
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)

@@ -240,6 +240,27 @@ def test_claim_of_a_dead_process_on_this_host_is_taken_over_at_once():
     assert led.claim("a1", "desk", "slack") is False  # another host: wait for its lease
 
 
+def test_every_document_carries_a_ttl_timestamp_refreshed_on_write():
+    db = FakeFirestore()
+    led = FirestoreLedger(db, prefix="sw", retention_days=90, transaction_runner=fake_transaction_runner)
+    before = dt.datetime.now(UTC)
+    led.record_alert("a1", {"t": 1})
+    led.save_payload("a1", {"t": 1})
+    led.set_thread_ts("desk", "slack", "s", "1.0")
+    led.claim("a1", "desk", "slack")
+    far = before + dt.timedelta(days=30)
+    led.enqueue("a2", "ana", "email", far)
+    for (collection, _), (_, row) in db.docs.items():
+        assert isinstance(row["expire_at"], dt.datetime), collection
+        assert row["expire_at"] >= before + dt.timedelta(days=90), collection
+    queued = db.docs[("sw_deliveries", doc_id("a2", "ana", "email"))][1]
+    assert queued["expire_at"] >= far + dt.timedelta(days=90)  # never before it is due
+    key = ("sw_deliveries", doc_id("a1", "desk", "slack"))
+    first = db.docs[key][1]["expire_at"]
+    led.mark_sent("a1", "desk", "slack")
+    assert db.docs[key][1]["expire_at"] >= first
+
+
 def test_contention_is_retried_not_lost():
     db = FakeFirestore()
     led = FirestoreLedger(db, prefix="sw", transaction_runner=fake_transaction_runner)
