@@ -264,6 +264,14 @@ def test_shipped_watchlists_reach_the_dev_set_level(shipped: Matcher) -> None:
     ("Poachers target musk deer in Russia and China", "", []),
     ("SpaceX launches 23 Starlink satellites", "", []),
     ("China holds drills around Taiwan", "Putin backs Beijing.", []),
+    ("Democrats call for probe into Musk's ties to Russia", "", ["musk-kremlin-contacts"]),
+    ("Starlink terminals found on downed Russian drones", "", ["starlink-ukraine-war"]),
+    ("Elon Musk leaves Trump administration after 130 days", "", ["musk-government-role"]),
+    ("Tesla cost-cutting: Musk orders 10% job cuts", "", []),
+    ("Kimbal Musk sells Tesla stock", "Kimbal Musk, Elon Musk's brother, sold shares as Elon runs DOGE.", []),
+    ("Elon Musk on Tesla robotaxis", "Musk spoke. " + "Filler sentence here. " * 30 + "Putin said.", []),
+    ("马斯克与普京通话", "", ["musk-kremlin-contacts"]),
+    ("性恋与习俗", "台湾", []),                 # not 星链 (Starlink), not 习 (Xi): no pinyin homophones
 ])
 def test_shipped_storylines(shipped: Matcher, title: str, summary: str, expected: list[str]) -> None:
     assert ids(shipped, art(title, summary)) == expected
