@@ -9,14 +9,15 @@ reference is one of:
   version, read with the worker's service account (``roles/secretmanager.secretAccessor``).
 
 The subscribers file names environment variables (``webhook_url_env: SLACK_WEBHOOK_DESK``).
-On Dataflow no one sets those variables on the workers, so the job gets a ``--secret_env``
-option that maps each variable to a Secret Manager name, and the delivery step calls
-``SecretEnv.install()`` in ``DoFn.setup()``: the values land in the worker's
-``os.environ`` under the names the subscribers file already uses. Nothing else changes::
+On Dataflow no one sets those variables on the workers, so a ``secret_env`` mapping names
+a Secret Manager secret for each variable (``DeliverAlerts(secret_env=...)``), and the
+delivery step calls ``SecretEnv.install()`` in ``DoFn.setup()``: the values land in the
+worker's ``os.environ`` under the names the subscribers file already uses. Nothing else
+changes::
 
-    --secret_env=SLACK_WEBHOOK_DESK=projects/acme/secrets/slack-desk,SMTP_PASSWORD=projects/acme/secrets/smtp
+    secret_env = "SLACK_WEBHOOK_DESK=projects/acme/secrets/slack-desk,SMTP_PASSWORD=projects/acme/secrets/smtp"
 
-    SecretEnv.parse(options.secret_env).install()
+    SecretEnv.parse(secret_env).install()            # in DoFn.setup(), on each worker
     os.environ["SLACK_WEBHOOK_DESK"]   # -> "https://hooks.slack.com/services/..." on this worker only
 
 Errors name the reference, never the value. A reference that looks like a value (a URL,
