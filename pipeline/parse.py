@@ -295,8 +295,11 @@ def _xml_entries(raw: RawFeed, body: bytes, result: ParsedFeed) -> tuple[list, s
     if raw.url.startswith(("http://", "https://")):
         headers.setdefault("content-location", raw.url)
     # BytesIO, not bytes: feedparser treats a bytes/str argument as a file name or URL.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
-                              sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
+                                  sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser raises on some mangled bytes (found by a property test)
+        raise DocumentRefused(f"not readable as a feed: feedparser failed ({type(exc).__name__}: {exc})") from None
     entries = parsed.entries
     result.version = parsed.get("version", "") or ""
     if parsed.get("bozo"):

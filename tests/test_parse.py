@@ -26,6 +26,7 @@ UTC = dt.timezone.utc
 SEEN = dt.datetime(2030, 1, 1, tzinfo=UTC)
 GOLDEN = ROOT / "tests" / "golden" / "parse"
 MANIFEST = {e["file"]: e for e in json.loads((FEEDS_DIR / "feeds_manifest.json").read_text())}
+_SEED_DOC = (FEEDS_DIR / "stream_gesab001" / "wsj_world@dc4f379b.xml").read_bytes()
 ALL_FILES = sorted(p.relative_to(FEEDS_DIR).as_posix() for p in FEEDS_DIR.rglob("*")
                    if p.is_file() and p.suffix not in (".md",) and p.name != "feeds_manifest.json")
 
@@ -238,6 +239,14 @@ def test_json_feed_and_ttl() -> None:
     assert parse_feed(raw(rss)).ttl_seconds == 1800 and feed_ttl_seconds(rss) == 1800
 
 
+@pytest.mark.parametrize("junk", [b"\x80", b"\x00"])
+def test_bytes_that_crash_feedparser_become_failures(junk: bytes) -> None:
+    """Found by the property test below: feedparser itself raises on these."""
+    body = _SEED_DOC[:30] + junk + _SEED_DOC[30:38]
+    parsed = parse_feed(raw(body))
+    assert not parsed.items and "feedparser failed" in parsed.failures[0].reason
+
+
 def test_oversized_document_is_refused() -> None:
     parsed = parse_feed(raw(b"<rss>" + b" " * 2048 + b"</rss>"), max_document_bytes=1024)
     assert "over the 1024-byte limit" in parsed.failures[0].reason
@@ -273,8 +282,6 @@ def test_golden_articles(rel: str) -> None:
         path.write_text(json.dumps(view, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     assert view == json.loads(path.read_text(encoding="utf-8"))
 
-
-_SEED_DOC = (FEEDS_DIR / "stream_gesab001" / "wsj_world@dc4f379b.xml").read_bytes()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
