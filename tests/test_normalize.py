@@ -156,3 +156,9 @@ def test_doctests() -> None:
     module = importlib.import_module("pipeline.normalize")
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=60), st.from_regex(r"https?://[^\s]{0,40}", fullmatch=True)))
+def test_canonical_url_never_raises_on_junk(url: str) -> None:
+    assert isinstance(canonical_url(url), str)
