@@ -160,6 +160,27 @@ def summary(plan_json: dict) -> dict:
     }
 
 
+def update_problems(old_plan: dict, new_plan: dict) -> list[str]:
+    """Why ``--update`` from the old job to the new one would lose or break Beam state.
+
+    Dataflow maps state by step name: a stateful step that disappears (renamed without a
+    transform name mapping) loses its state, and one whose key coder or state names
+    changed cannot take the old state over.
+    """
+    old = {s["step"]: s for s in stateful_steps(old_plan["pipeline"])}
+    new = {s["step"]: s for s in stateful_steps(new_plan["pipeline"])}
+    problems = [f"{name}: stateful step gone from the new job; its state would be dropped "
+                "(renamed? pass TRANSFORM_NAME_MAPPINGS='Old=New')" for name in sorted(old.keys() - new.keys())]
+    for name in sorted(old.keys() & new.keys()):
+        for field in ("key_coder", "state", "timers"):
+            if old[name][field] != new[name][field]:
+                problems.append(f"{name}: {field} changed from {old[name][field]} to {new[name][field]}; "
+                                "the running job's state cannot be carried over (drain and start a new job)")
+    if old_plan["job"]["type"] != new_plan["job"]["type"]:
+        problems.append(f"job type changed from {old_plan['job']['type']} to {new_plan['job']['type']}")
+    return problems
+
+
 def _resolved(path: str | None, base: Path) -> str | None:
     """An absolute path for a config file, so workers (same image, other cwd) find it too."""
     if not path or "://" in path:
@@ -231,7 +252,8 @@ def plan(argv: Sequence[str], out: Path) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pipeline.dataflow plan --out=build/dataflow-job.json [pipeline options]``."""
+    """``python -m pipeline.dataflow plan --out=build/dataflow-job.json [pipeline options]``,
+    ``... update-check OLD.json NEW.json`` (exit 1 if ``--update`` would lose state), ``... launch``."""
     import argparse
 
     from pipeline.errors import UserError
@@ -241,11 +263,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan_parser = sub.add_parser("plan", help="write the Dataflow job JSON without credentials")
     plan_parser.add_argument("--out", type=Path, default=Path("build/dataflow-job.json"))
     sub.add_parser("launch", help="submit the streaming job (the flex template does this)")
+    check = sub.add_parser("update-check", help="can a job planned as OLD be updated in place to NEW?")
+    check.add_argument("old", type=Path, metavar="OLD.json")
+    check.add_argument("new", type=Path, metavar="NEW.json")
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "launch":
             launch(rest)
             return 0
+        if args.command == "update-check":
+            return _update_check(args.old, args.new)
         facts = summary(plan(rest, args.out))
     except UserError as exc:
         for problem in exc.problems:
@@ -258,6 +285,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stateful: {step['step']}  keyed by {step['keyed_by']} ({step['key_coder']})  "
               f"state {', '.join(step['state'])}")
     return 0
+
+
+def _update_check(old_path: Path, new_path: Path) -> int:
+    from pipeline.errors import UserError
+
+    plans = []
+    for path in (old_path, new_path):
+        try:
+            plans.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path}: cannot read a plan ({exc}); write one with make dataflow-plan") from None
+    problems = update_problems(*plans)
+    for problem in problems:
+        print(problem)
+    print(f"{new_path}: {'NOT ' if problems else ''}updatable in place from {old_path}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -364,3 +364,35 @@ def test_docstring_examples():
 
     result = doctest.testmod(pipeline.dataflow)
     assert result.failed == 0 and result.attempted >= 1
+
+
+@pytest.mark.slow
+def test_update_check_flags_changes_that_would_lose_state(plan, tmp_path):
+    import copy
+    import json
+
+    from pipeline.dataflow import update_problems
+
+    old = plan[0]
+    assert update_problems(old, old) == []
+    renamed = copy.deepcopy(old)
+    for t in renamed["pipeline"]["components"]["transforms"].values():
+        if t["uniqueName"] == "TrackStorylines/TrackStoryline":
+            t["uniqueName"] = "TrackStorylines/TrackStorylineV2"
+    (problem,) = update_problems(old, renamed)
+    assert problem.startswith("TrackStorylines/TrackStoryline: stateful step gone") and "TRANSFORM_NAME_MAPPINGS" in problem
+
+    rekeyed = copy.deepcopy(old)
+    components = rekeyed["pipeline"]["components"]
+    (fetch,) = [t for t in components["transforms"].values() if t["uniqueName"].endswith("FetchDue/ParDo(_FetchFn)")]
+    pcoll = components["pcollections"][next(iter(fetch["inputs"].values()))]
+    kv = components["coders"][pcoll["coderId"]]
+    components["coders"][kv["componentCoderIds"][0]] = {"spec": {"urn": "beam:coder:bytes:v1"}}
+    problems = update_problems(old, rekeyed)
+    assert any("FetchDue" in p and "key_coder changed" in p for p in problems)
+
+    (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+    (tmp_path / "new.json").write_text(json.dumps(renamed), encoding="utf-8")
+    out = subprocess.run([PY, "-m", "pipeline.dataflow", "update-check", str(tmp_path / "old.json"),
+                          str(tmp_path / "new.json")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "NOT updatable in place" in out.stdout
