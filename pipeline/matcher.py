@@ -21,9 +21,10 @@ How an article is read, field by field (title, summary, body):
 3. **Script guard.** A Latin alias is also keyed in upper case, so ``Putin`` meets
    Путин (a *transliterated* hit); an alias written in another script has only its upper-case
    key, so Маск (MASK) never matches the English word "mask".
-4. **Fuzzy rescue, never alone.** Misspellings (``Vladmir Putin``, ``Stellar Link``) are
-   found through probes (first/last four letters of an alias) and verified with
-   rapidfuzz. A fuzzy hit never overlaps an exact hit of another entity, and for people
+4. **Fuzzy rescue, never alone.** Misspellings (``Vladmir Putin``, ``Stellar Link``) of
+   name-like aliases (one word, or every word capitalised: not "Department of Defense")
+   are found through probes (first/last four letters, unless they are common English word
+   beginnings or endings) and verified with rapidfuzz. A fuzzy hit never overlaps an exact hit of another entity, and for people
    it must keep the first letter and the last two (so Navalnaya is not Navalny, Kirichenko
    is not Kiriyenko) and be at most one edit away (two from names of ten letters or more).
 5. **Negative contexts veto.** A negative context of an entity (``musk deer``, ``Errol
@@ -319,7 +320,7 @@ class Matcher:
 
     def __init__(self, watchlists: Watchlists, *, fuzzy: bool = True,
                  fuzzy_min_similarity: float = 85.0, fuzzy_min_length: int = 6,
-                 negative_window_words: int = 10,
+                 negative_window_words: int = 10, max_evidence_per_ref: int = 3,
                  field_weights: dict[str, float] | None = None,
                  fields: Iterable[str] = FIELDS) -> None:
         self.watchlists = watchlists
@@ -327,6 +328,7 @@ class Matcher:
         self.fuzzy_min_similarity = fuzzy_min_similarity
         self.fuzzy_min_length = fuzzy_min_length
         self.negative_window_words = negative_window_words
+        self.max_evidence_per_ref = max_evidence_per_ref
         self.field_weights = dict(field_weights or DEFAULT_FIELD_WEIGHTS)
         self.fields = tuple(fields)
         self._build()
@@ -347,6 +349,7 @@ class Matcher:
         return {"fuzzy": self.fuzzy, "fuzzy_min_similarity": self.fuzzy_min_similarity,
                 "fuzzy_min_length": self.fuzzy_min_length,
                 "negative_window_words": self.negative_window_words,
+                "max_evidence_per_ref": self.max_evidence_per_ref,
                 "field_weights": self.field_weights, "fields": self.fields}
 
     # --- building ---------------------------------------------------------------------
@@ -381,7 +384,7 @@ class Matcher:
                 add_forms(key, ENTITY, entity.id, alias, listed_kind="transliterated" if translit else "exact")
                 compact = key.replace(" ", "")
                 if (self.fuzzy and entity.fuzzy and compact.islower() and compact.isascii()
-                        and len(compact) >= self.fuzzy_min_length):
+                        and len(compact) >= self.fuzzy_min_length and _name_like(alias)):
                     target = _FuzzyTarget(entity.id, alias, compact, entity.kind == "person", " " in key)
                     if compact[:PROBE_LENGTH] not in COMMON_PREFIXES:
                         self._targets.setdefault(compact[:PROBE_LENGTH], []).append(target)
@@ -398,10 +401,12 @@ class Matcher:
         automaton = ahocorasick.Automaton()
         for key, entries in keys.items():
             automaton.add_word(key, (len(key), key.count(" ") - 1, tuple(entries)))
-        # Candidate lengths a probe's targets can accept (see _similar), to skip most words unseen.
-        self._probe_lengths = {
+        # What a probe's targets can accept (see _similar): candidate lengths, first letters and
+        # last two letters, so most words are turned down before they are even cut out.
+        self._probe_filters = {
             key: (min(len(t.compact) - max(3, len(t.compact) // 3) for t in targets),
-                  max(len(t.compact) + max(3, len(t.compact) // 3) for t in targets))
+                  max(len(t.compact) + max(3, len(t.compact) // 3) for t in targets),
+                  frozenset(t.compact[0] for t in targets), frozenset(t.compact[-2:] for t in targets))
             for key, targets in self._targets.items()}
         # Probes: a prefix probe sits at a word start (" vlad"), a suffix probe at a word end ("imir ").
         for probe_key in self._targets:
@@ -515,22 +520,33 @@ class Matcher:
 
     def _rescue(self, s: str, probes: list[tuple[str, int]], hits: list[_Hit], field: str,
                 norm: NormalizedText) -> list[_Hit]:
-        """Fuzzy hits for misspelt aliases at the words where probes fired."""
+        """Fuzzy hits for misspelt aliases at the words where probes fired.
+
+        A probe's candidates are its word alone and with the neighbour on its open side
+        ("Stellar Link", "Vladmir Putin"). Before any string is cut, a candidate must have
+        a length, a first letter and last two letters that one of the probe's targets
+        accepts (see ``_similar``); verdicts are cached per (probe, candidate).
+        """
         found: dict[tuple[str, int, int], _Hit] = {}
         cache = self._fuzzy_cache
+        last = len(s) - 1
         for probe_key, end in probes:
-            if probe_key.startswith("\0"):      # suffix probe: the word ends at end (a space)
-                word_start = s.rindex(" ", 0, end) + 1
-                spans = [(word_start, end)]
-                if word_start > 1:               # and the previous word with it ("Stellar Link")
-                    spans.append((s.rindex(" ", 0, word_start - 1) + 1, end))
+            lo, hi, firsts, ends = self._probe_filters[probe_key]
+            if probe_key[0] == "\0":           # suffix probe: the word ends at end (a space)
+                a = s.rindex(" ", 0, end) + 1
+                spans = [(a, end)] if s[a] in firsts else []
+                if a > 1:                       # and the previous word with it ("Stellar Link")
+                    a = s.rindex(" ", 0, a - 1) + 1
+                    if s[a] in firsts:
+                        spans.append((a, end))
             else:                               # prefix probe: the word starts after the key's space
-                word_start = end - len(probe_key) + 1
-                word_end = s.index(" ", word_start)
-                spans = [(word_start, word_end)]
-                if word_end + 1 < len(s) - 1:    # and the next word with it ("Vladmir Putin")
-                    spans.append((word_start, s.index(" ", word_end + 1)))
-            lo, hi = self._probe_lengths[probe_key]
+                a = end - len(probe_key) + 1
+                b = s.index(" ", a)
+                spans = [(a, b)] if s[b - 2:b] in ends else []
+                if b < last:                    # and the next word with it ("Vladmir Putin")
+                    b = s.index(" ", b + 1)
+                    if s[b - 2:b] in ends:
+                        spans.append((a, b))
             for a, b in spans:
                 if not lo <= b - a <= hi + 1:    # +1: the space inside a two-word candidate
                     continue
@@ -675,7 +691,13 @@ class Matcher:
         score = round(sum(best) / len(best), 4) if best else 0.0
         if score < rule.storyline.threshold:
             return None
-        used = {id(h): h for found in group_hits for h in found}
+        # The evidence: each ref's first few mentions (a long text may name Starlink 30 times).
+        used: dict[int, _Hit] = {}
+        per_ref: dict[str, int] = {}
+        for hit in sorted((h for found in group_hits for h in found), key=lambda h: (h.wa, h.a)):
+            if id(hit) not in used and per_ref.get(hit.ref, 0) < self.max_evidence_per_ref:
+                used[id(hit)] = hit
+                per_ref[hit.ref] = per_ref.get(hit.ref, 0) + 1
         return score, list(used.values())
 
     @staticmethod
@@ -696,6 +718,24 @@ class Matcher:
                 else:
                     kept = [k + [h for h in w if h not in k] for k, w in zip(kept, window)]
         return kept
+
+
+_ROLE_WORDS = frozenset("""president leader chief head minister ministry department agency administrator
+    administration spokesman spokesperson secretary director governor commission committee office""".split())
+
+
+def _name_like(alias: str) -> bool:
+    """A name ("Vladimir Putin", "SpaceX"), not a description ("Department of Defense",
+    "Russian leader"): only names are worth rescuing from misspellings.
+
+    >>> [_name_like(a) for a in ("Vladimir Putin", "starlink", "Department of Defense", "Russian President")]
+    [True, True, False, False]
+    """
+    words = alias.split()
+    if len(words) == 1:
+        return True
+    return (all(w[:1].isupper() or not w[:1].isalpha() for w in words)
+            and not any(w.lower() in _ROLE_WORDS for w in words))
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:

@@ -294,3 +294,10 @@ def test_punctuation_blanked_as_bytes_folds_to_spaces() -> None:
                if matcher_module._PUNCTUATION_BYTES.fullmatch(chr(c).encode())]
     assert len(blanked) == 0x70 - 3 + 3
     assert all(not matcher_module.fold(c).strip() for c in blanked)
+
+
+def test_evidence_keeps_the_first_few_mentions_per_ref() -> None:
+    m = small(story(Rule(all_of=[["musk"], ["putin"]])), max_evidence_per_ref=2)
+    [match] = m.match(art("Musk, Musk, Musk and Putin", "Musk again"))
+    assert [(e.ref, e.field, e.start) for e in match.evidence] == [
+        ("musk", "title", 0), ("musk", "title", 6), ("putin", "title", 22)]
