@@ -17,7 +17,8 @@ How an article is read, field by field (title, summary, body):
    leading space (a hit always starts on a word boundary). A hit must also end on a
    boundary; Latin-script aliases may take a plural/possessive ``s`` (``musks``,
    ``spacexs`` from URL slugs), non-Latin ones up to three letters of case ending
-   (Путина, Кремля). A term written ``negotiat*`` matches any word that starts so.
+   (Путина, Кремля), also in place of one or two final vowels (Україна → Україні,
+   Зеленський → Зеленського). A term written ``negotiat*`` matches any word that starts so.
 3. **Script guard.** A Latin alias is also keyed in upper case, so ``Putin`` meets
    Путин (a *transliterated* hit); an alias written in another script has only its upper-case
    key, so Маск (MASK) never matches the English word "mask".
@@ -377,6 +378,18 @@ class Matcher:
             if not other_script and key.upper() != key:
                 add(key.upper(), _Entry(role, ref, alias, "transliterated" if role == ENTITY else "exact",
                                         prefix, multiword, inflected=True))
+            elif other_script:
+                # Slavic declension replaces one or two final vowels: Україна → Україні,
+                # Россия → России, Зеленський → Зеленського.
+                word = alias.rstrip()
+                for _ in range(2):
+                    if word[-1:].lower() not in _CYRILLIC_VOWELS:
+                        break
+                    word = word[:-1]
+                    stem = skeleton(word)
+                    if len(stem.rsplit(" ", 1)[-1]) >= 4:
+                        add(stem, _Entry(role, ref, alias, "transliterated" if role == ENTITY else "exact",
+                                         prefix, multiword, inflected=True))
 
         for entity in self.watchlists.entities:
             for alias, translit in self._names(entity):
@@ -720,6 +733,7 @@ class Matcher:
         return kept
 
 
+_CYRILLIC_VOWELS = frozenset("аеёиоуыэюяіїєй")
 _ROLE_WORDS = frozenset("""president leader chief head minister ministry department agency administrator
     administration spokesman spokesperson secretary director governor commission committee office""".split())
 

@@ -301,3 +301,15 @@ def test_evidence_keeps_the_first_few_mentions_per_ref() -> None:
     [match] = m.match(art("Musk, Musk, Musk and Putin", "Musk again"))
     assert [(e.ref, e.field, e.start) for e in match.evidence] == [
         ("musk", "title", 0), ("musk", "title", 6), ("putin", "title", 21)]
+
+
+@pytest.mark.parametrize("text, ref", [
+    ("в Україні", "ukraine"), ("из России", "russia"), ("о Москве", "russia"), ("Зеленського", "volodymyr-zelensky"),
+    ("Путину", "vladimir-putin"), ("Маском", "elon-musk"), ("Кремля", "kremlin"), ("Кирієнка", "sergei-kiriyenko"),
+])
+def test_slavic_case_endings(shipped: Matcher, text: str, ref: str) -> None:
+    assert [e.ref for e in shipped.find_text(text)] == [ref]
+
+
+def test_ukrainian_headline_matches(shipped: Matcher) -> None:
+    assert ids(shipped, art("Маск обмежив доступ до Старлінк в Україні")) == ["starlink-ukraine-war"]
