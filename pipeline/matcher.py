@@ -4,14 +4,16 @@ Pure Python (no Beam); ``MatchWatchlists`` in ``pipeline/match.py`` wraps it for
 
 How an article is read, field by field (title, summary, body):
 
-1. **Normalise once.** Each character is folded to a Latin skeleton (``str.translate``
-   over a cached table): NFKC, diacritics stripped, ``anyascii`` transliteration, lower
-   case for Latin letters and UPPER case for letters of other scripts, so the skeleton
-   still says which script a word was in (Путин → PUTIN, Кирієнко → KIRIIENKO, 马斯克 →
-   MA SI KE: each Han/kana/hangul character becomes a word of its own); anything that is
-   not a letter or digit becomes a space, and runs of spaces collapse. ``Elon Musk’s``
-   becomes `` elon musk s ``, ``Pentagon-Musk`` becomes `` pentagon musk ``. The way back
-   to the original offsets is built only when evidence needs it.
+1. **Normalise once.** Each character is folded to a skeleton (ASCII through one
+   ``bytes.translate``, common punctuation blanked as UTF-8 bytes, the rest through a
+   cached per-character table): NFKC, diacritics stripped, ``anyascii`` transliteration,
+   lower case for Latin letters and UPPER case for letters of other scripts, so the
+   skeleton still says which script a word was in (Путин → PUTIN, Кирієнко → KIRIIENKO);
+   Han, kana and hangul characters stay themselves, one word each (马斯克 → 马 斯 克: their
+   romanisation is too lossy). Anything that is not a letter or digit becomes a space and
+   runs of spaces collapse: ``Elon Musk’s`` becomes `` elon musk s ``, ``Pentagon-Musk``
+   `` pentagon musk ``. The way back to the original offsets is built only when evidence
+   needs it.
 2. **One pass.** All aliases, transliterations, topic terms, negative contexts and the
    fuzzy probes are in one pyahocorasick automaton, keyed by their skeleton with a
    leading space (a hit always starts on a word boundary). A hit must also end on a
@@ -25,17 +27,19 @@ How an article is read, field by field (title, summary, body):
 4. **Fuzzy rescue, never alone.** Misspellings (``Vladmir Putin``, ``Stellar Link``) of
    name-like aliases (one word, or every word capitalised: not "Department of Defense")
    are found through probes (first/last four letters, unless they are common English word
-   beginnings or endings) and verified with rapidfuzz. A fuzzy hit never overlaps an exact hit of another entity, and for people
-   it must keep the first letter and the last two (so Navalnaya is not Navalny, Kirichenko
-   is not Kiriyenko) and be at most one edit away (two from names of ten letters or more).
+   beginnings or endings) and verified with rapidfuzz. A fuzzy hit never overlaps an exact
+   hit of another entity; it keeps the first letter and the last two of the name; and for
+   people it is at most one edit away (two from names of ten letters or more), so
+   Navalnaya is not Navalny and Kirichenko is not Kiriyenko.
 5. **Negative contexts veto.** A negative context of an entity (``musk deer``, ``Errol
    Musk``) vetoes every hit of that entity it overlaps, and vetoes one-word hits (``Musk``)
    within ``negative_window_words`` words in the same field. Multi-word hits (``Elon Musk``)
    are only vetoed by overlap.
 6. **Rules.** A storyline matches when its rule, or one of its alternatives, holds (see
    ``pipeline.config.watchlists``) and its score reaches the threshold; the best-scoring
-   rule that holds gives the score and the evidence. The score is the mean, over the rule's groups
-   (each ``all_of`` group and the ``any_of`` list), of the best hit in the group, where a
+   rule that holds gives the score and the evidence (each ref's first few mentions). The
+   score is the mean, over the rule's groups (each ``all_of`` group and the ``any_of``
+   list), of the best hit in the group, where a
    hit weighs ``kind weight × field weight``: exact 1.0, transliterated 0.95, fuzzy
    0.9 × similarity/100; title 1.0, summary 0.9, body 0.8. So an article naming everything
    exactly in its title scores 1.0, and one that only has a typo in the body scores ~0.6.
@@ -76,29 +80,24 @@ FUZZY_CACHE_SIZE = 100_000
 # Four-letter beginnings and endings shared by many ordinary English words: as fuzzy
 # probes they would fire on most sentences and rescue nothing, so they are not used.
 COMMON_PREFIXES = frozenset("""
-    inte comp cont cons conf comm coll corr coun cour pres prov prot prog prod proc prof prom prop repr reco
-    rese resp reti retu revi stat inde indi unde over mark mill demo sout nort east west euro glob data
-    trad tran trea anno appr cent char chan clas dete deve dire dist elec emer enga expe expl fina gove grea
-    hist inve manu mini mont offi oper part perf poli popu publ rela repo sing spec stor stra stru subs supp
-    
+    anno appr cent chan char clas coll comm comp conf cons cont corr coun cour data demo dete deve dire dist
+    east elec emer enga euro expe expl fina glob gove grea hist inde indi inte inve manu mark mill mini mont
+    nort offi oper over part perf poli popu pres proc prod prof prog prom prop prot prov publ reco rela repo
+    repr rese resp reti retu revi sing sout spec stat stor stra stru subs supp trad tran trea unde west
 """.split())
 COMMON_SUFFIXES = frozenset("""
-    tion sion ions ment ents ence ance ancy ency ings sing ting ning ring ding king ling ness ship ates ated
-    ered ally ture ical ists less able ible eous ious ives ians sian dent ster ters ward wise ably ator mber
-    ries ries land orld ains ents ular ular ized ised ning ities lity sive tive ures rate tory ence ship ness
-    ents ects ions ists ates cast ight ound ould tell ever ther ries ally ings
+    ably able ains ally ance ancy ants ated ates ator cast dent ding ects ence ency ents ered ever ible ians
+    ical ight ings ious ised ists ized king land less lity ling mber ment ness ning ould ound ring ries
+    rate sian sing ship sion sive ster ters ther tion tive tory ture ular ures ward wise
 """.split())
 
 # Curly quotes and dashes decoded with the wrong code page (UTF-8 read as cp1252 or TIS-620)
 # glue words together ("Muskâ€™s", "Trumpโs"); they are blanked, keeping the length.
 _MOJIBAKE = re.compile(r"â€.?|(?<=[A-Za-z])[\u0e00-\u0e7f\u0080-\u009f]+(?=[A-Za-z]|\s|$)")
-_MOJIBAKE_HINTS = ("â€", "\u0e42")
-_WORD = re.compile(r"\S+")
 
 
 # Letters of scripts other than Latin (Greek, Cyrillic, ..., CJK; fullwidth forms count as other).
 _NON_LATIN = re.compile("[\u0370-\u1dff\u1f00-\u1fff\u2c00-\U0010ffff]")
-
 
 
 def _is_wide(ch: str) -> bool:
@@ -109,8 +108,10 @@ def _is_wide(ch: str) -> bool:
 class _FoldTable(dict):
     """Code point → skeleton piece for ``str.translate``, computed on first use and cached.
 
-    Pieces are ASCII lower-case letters, digits and spaces; ``str.translate`` calls
-    ``__missing__`` only for characters it has not seen yet, so folding runs at C speed.
+    Pieces are letters, digits and spaces: lower-case ASCII for Latin letters, upper-case
+    ASCII for other alphabets, the character itself (space-padded) for Han, kana and
+    hangul. ``str.translate`` and ``_fold_run`` look characters up here; ``__missing__``
+    runs once per character ever seen.
     """
 
     def __missing__(self, code: int) -> str:
@@ -252,8 +253,6 @@ def skeleton(text: str) -> str:
     return normalize(text).s.strip()
 
 
-
-
 # --- the automaton's payloads ---------------------------------------------------------
 
 ENTITY, TOPIC, NEGATIVE, PROBE = range(4)
@@ -292,11 +291,8 @@ class _Hit:
     similarity: float
     multiword: bool
     norm: NormalizedText
-    wa: int = -1              # word index of the first and last word in s
-    wb: int = -1
-
-    def overlaps(self, a: int, b: int) -> bool:
-        return self.a < b and a < self.b
+    wa: int = -1              # word positions of the first and last word, counted through
+    wb: int = -1              # title, summary and body (within the field until _hits shifts them)
 
     def evidence(self) -> Evidence:
         start, end = self.norm.original(self.a, self.b)
