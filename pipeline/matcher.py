@@ -352,6 +352,11 @@ class Matcher:
     # --- building ---------------------------------------------------------------------
 
     def _build(self) -> None:
+        self._build_automaton()
+        self._compile_rules()
+
+    def _build_automaton(self) -> None:
+        """One automaton for every alias, term, negative context and fuzzy probe."""
         keys: dict[str, list[_Entry]] = {}
 
         def add(key: str, entry: _Entry) -> None:
@@ -364,6 +369,7 @@ class Matcher:
         self._targets: dict[str, list[_FuzzyTarget]] = {}
         # (probe, words) → verdicts; words repeat across articles, rapidfuzz runs once per pair.
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[_FuzzyTarget, float], ...]] = {}
+
         def add_forms(key: str, role: int, ref: str, alias: str, *, listed_kind: str = "exact",
                       prefix: bool = False) -> None:
             """A Latin key also meets other scripts (upper-case skeleton), as a transliteration."""
@@ -432,6 +438,8 @@ class Matcher:
         self._exact_keys = frozenset(k.strip() for k in keys if k.islower())
         self._entity_ids = frozenset(e.id for e in self.watchlists.entities)
 
+    def _compile_rules(self) -> None:
+        """Storylines in id order, each with its rules; and which found refs wake which rules."""
         self._rules: list[tuple[Storyline, list[_CompiledRule]]] = []
         for storyline in sorted(self.watchlists.storylines, key=lambda s: s.id):
             compiled = []
@@ -725,7 +733,7 @@ class Matcher:
                 if kept is None:
                     kept = window
                 else:
-                    kept = [k + [h for h in w if h not in k] for k, w in zip(kept, window)]
+                    kept = [k + [h for h in w if all(h is not x for x in k)] for k, w in zip(kept, window)]
         return kept
 
 
