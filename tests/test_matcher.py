@@ -313,3 +313,10 @@ def test_slavic_case_endings(shipped: Matcher, text: str, ref: str) -> None:
 
 def test_ukrainian_headline_matches(shipped: Matcher) -> None:
     assert ids(shipped, art("Маск обмежив доступ до Старлінк в Україні")) == ["starlink-ukraine-war"]
+
+
+def test_the_seed_article_matches_all_four_storylines(shipped: Matcher, root) -> None:
+    lines = (root / "seeds" / "wsj-musk-putin-2024-10-25.txt").read_text(encoding="utf-8").splitlines()
+    seed = art(lines[0], lines[1], "\n".join(lines[2:]))
+    assert ids(shipped, seed) == ["musk-government-role", "musk-kremlin-contacts", "starlink-taiwan",
+                                  "starlink-ukraine-war"]
