@@ -38,7 +38,7 @@ def main() -> None:
         print(f"(real matcher unavailable: {exc})")
     print(f"{'matcher':8} {'dup':>4} {'cov':>4} {'end':>4} {'win_h':>5}  {'prec':>5} {'recall':>6} {'dups':>5}")
     for (name, match), dup, cov, cov_end, win in itertools.product(
-            matchers, (85, 95), (30, 34, 36, 38, 40), (36, 50, 60), (24, 48, 72)):
+            matchers, (85,), (5, 6, 8, 10, 12, 15), (10, 15, 20, 25), (24, 48, 72)):
         tracker = StorylineTracker(duplicate_similarity=dup, coverage_similarity=cov, coverage_similarity_at_window_end=cov_end,
                                    coverage_window_hours=win)
         s = score_alerts(items, alerts_for([i.article for i in items], match, tracker=tracker))
