@@ -195,7 +195,7 @@ class NormalizedText:
     has nothing worth pointing at.
     """
 
-    __slots__ = ("text", "s", "_cum", "_words", "_ends")
+    __slots__ = ("text", "s", "_cum", "_words", "_shift_at", "_shift")
 
     def __init__(self, text: str, s: str) -> None:
         self.text = text
@@ -204,12 +204,24 @@ class NormalizedText:
 
     def _build(self) -> None:
         source = _demojibake(self.text)
-        if source.isascii() or all(len(_FOLD[ord(c)]) == 1 for c in set(source) if ord(c) > 127):
-            # Every character folds to exactly one: positions are the same (é → e, ’ → space).
-            folded, self._ends = fold(source), None
-        else:
-            pieces = list(map(_FOLD.__getitem__, map(ord, source)))
-            folded, self._ends = "".join(pieces), list(accumulate(map(len, pieces)))
+        folded = fold(source)
+        # Characters whose piece is not one character long (…, €, 马) shift later positions;
+        # they are few, so only their places are recorded: after folded position
+        # _shift_at[k], folded positions run _shift[k] ahead of the original ones.
+        self._shift_at: list[int] = []
+        self._shift: list[int] = []
+        if len(folded) != len(source) or not source.isascii():
+            odd = {c for c in set(source) if len(_FOLD[ord(c)]) != 1}
+            if odd:
+                shift = 0
+                for m in re.finditer("|".join(map(re.escape, odd)), source):
+                    piece = len(_FOLD[ord(m.group())])
+                    # The piece covers folded [start+shift, start+shift+piece): map it all to the char.
+                    self._shift_at.append(m.start() + shift)
+                    self._shift.append(shift)
+                    shift += piece - 1
+                    self._shift_at.append(m.start() + shift + 1)
+                    self._shift.append(shift)
         # Word k of s is the k-th non-empty part of the folded text split on single spaces;
         # part i starts at (sum of the lengths of the parts before it) + i. All C-level loops.
         parts = folded.split(" ")
@@ -223,13 +235,22 @@ class NormalizedText:
         part = self._words[k]
         return self._cum[part] + part + (p - word_start)
 
+    def _original(self, f: int) -> int:
+        """Position in the folded text → position in the original text."""
+        k = bisect_right(self._shift_at, f) - 1
+        if k < 0:
+            return f
+        if k % 2 == 0:                               # inside a multi-character piece
+            return self._shift_at[k] - self._shift[k]
+        return f - self._shift[k]
+
     def original(self, a: int, b: int) -> tuple[int, int]:
         if self._cum is None:
             self._build()
-        fa, fb = self._unfold(a), self._unfold(b - 1) + 1
-        if self._ends is None:
-            return fa, fb
-        return bisect_right(self._ends, fa), bisect_right(self._ends, fb - 1) + 1
+        fa, fb = self._unfold(a), self._unfold(b - 1)
+        if not self._shift_at:
+            return fa, fb + 1
+        return self._original(fa), self._original(fb) + 1
 
     def word_index(self, p: int) -> int:
         """Index of the word at position ``p`` of s."""

@@ -320,3 +320,16 @@ def test_the_seed_article_matches_all_four_storylines(shipped: Matcher, root) ->
     seed = art(lines[0], lines[1], "\n".join(lines[2:]))
     assert ids(shipped, seed) == ["musk-government-role", "musk-kremlin-contacts", "starlink-taiwan",
                                   "starlink-ukraine-war"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["Musk", "Путина", "马斯克", "é", "e\u0301", "…", "€", "ß", "ﬁ", "  ", ", ", "’s",
+                                 "Ｍｕｓｋ", "Trumpโs", "Muskâ€™s", "\u200b"]) | st.text(), max_size=12).map("".join))
+def test_every_skeleton_word_maps_back_to_its_text(text: str) -> None:
+    norm = normalize(text)
+    s = norm.s
+    position = 1
+    for word in s.split():
+        start, end = norm.original(position, position + len(word))
+        assert skeleton(text[start:end]) == word, (word, text[start:end])
+        position += len(word) + 1
