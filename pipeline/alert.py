@@ -109,7 +109,10 @@ class _RecordAlertFn(beam.DoFn):
         self._ledger = open_ledger(self._ledger_url)
 
     def process(self, alert: Alert):
-        if self._ledger.record_alert(alert.alert_id, alert_to_json(alert)):
+        payload = alert_to_json(alert)
+        # The saved payload lets a restarted TrackStorylines resume its developments.
+        self._ledger.save_payload(alert.alert_id, payload)
+        if self._ledger.record_alert(alert.alert_id, payload):
             self._new.inc()
         else:
             self._known.inc()

@@ -46,7 +46,8 @@ def build_pipeline(p: beam.Pipeline, options: StorywatchOptions, watchlists, *, 
     matched = unique | "MatchWatchlists" >> MatchWatchlists(watchlists)
     failures.append(matched.dead_letter)
     alerts = (matched.matches
-              | "TrackStorylines" >> TrackStorylines(bounded=_bounded(options), **options.tracker_tunables())
+              | "TrackStorylines" >> TrackStorylines(bounded=_bounded(options), ledger_url=options.ledger,
+                                                     **options.tracker_tunables())
               | "DecideAlerts" >> DecideAlerts(ledger_url=options.ledger, storyline_titles=_titles(watchlists),
                                                coverage_alerts=options.coverage_alerts))
     alerts | "DeliverAlerts" >> _deliver(options)

@@ -267,6 +267,42 @@ class StorylineTracker:
                 events.append(burst)
         return events
 
+    def restore(self, state: StorylineState, alerts: Iterable[dict]) -> int:
+        """Re-create the developments already alerted (alert JSON from the ledger).
+
+        After a restart the Beam state is gone but the ledger is not: seeding the state
+        with the alerted developments (their headline, id and articles) makes a later
+        copy or coverage of one of them attach to it instead of alerting again. Returns
+        the number of developments restored; expiry then applies as usual.
+        """
+        from pipeline.jsonl import BadLine, article_from_json
+
+        restored = 0
+        known = {d.development_id for d in state.developments}
+        for data in alerts:
+            if (data.get("storyline") or data.get("storyline_id")) != state.storyline_id:
+                continue
+            if data.get("kind") != NEW_DEVELOPMENT or data.get("development_id") in known:
+                continue
+            ids = [str(i) for i in data.get("article_ids") or ()]
+            try:
+                lead = article_from_json({"id": ids[0] if ids else data.get("alert_id"), "title": data.get("title"),
+                                          "url": data.get("url"), "outlet": data.get("outlet"),
+                                          "published": data.get("published") or data.get("published_at")})
+            except BadLine:
+                continue
+            at = lead.published_at
+            lead_match = Match(lead, state.storyline_id, float(data.get("score") or 0.0), ())
+            dev = _Development(str(data["development_id"]), lead_match, at, at,
+                               ids[:self.max_articles] or [lead.article_id], [headline_key(lead.title)],
+                               [_source(lead_match)], words=[content_words(lead.title)])
+            state.developments.append(dev)
+            known.add(dev.development_id)
+            state.newest_at = at if state.newest_at is None else max(state.newest_at, at)
+            restored += 1
+        state.developments.sort(key=lambda d: d.last_at)
+        return restored
+
     def observe_all(self, matches: Iterable[Match]) -> Iterator[StorylineEvent]:
         """Events for matches given in the order they should be handled."""
         for match in matches:
@@ -408,19 +444,38 @@ class _TrackStorylineFn(beam.DoFn):
 
     STATE = ReadModifyWriteStateSpec("storyline", PickleCoder())
 
-    def __init__(self, tunables: dict) -> None:
+    def __init__(self, tunables: dict, ledger_url: str | None = None) -> None:
         self._tunables = tunables
+        self._ledger_url = ledger_url
         self._tracker: StorylineTracker | None = None
+        self._alerted: list[dict] = []
 
     def setup(self) -> None:
         self._tracker = StorylineTracker(**self._tunables)
+        if self._ledger_url:
+            self._alerted = _alerted_developments(self._ledger_url)
 
     def process(self, element, state=beam.DoFn.StateParam(STATE)):
         storyline_id, match = element
-        current = state.read() or StorylineState(storyline_id)
+        current = state.read()
+        if current is None:  # first article of this storyline since start: resume from the ledger
+            current = StorylineState(storyline_id)
+            self._tracker.restore(current, self._alerted)
         events = self._tracker.observe_in(current, match)
         state.write(current)
         yield from events
+
+
+def _alerted_developments(ledger_url: str) -> list[dict]:
+    """Alert JSON of every alert the ledger recorded (DecideAlerts saves each payload)."""
+    from pipeline.ledger import open_ledger
+
+    ledger = open_ledger(ledger_url)
+    try:
+        ids = ledger.alert_ids() if hasattr(ledger, "alert_ids") else []
+        return [p for p in (ledger.load_payload(i) for i in ids) if p]
+    finally:
+        ledger.close()
 
 
 class _TrackSortedFn(beam.DoFn):
@@ -441,13 +496,16 @@ class TrackStorylines(beam.PTransform):
     (published_at, article_id) and fed to a fresh tracker, so the same input always gives
     the same events, whatever the bundle order (GroupByKey in the global window emits once
     the bounded source is exhausted, which FnApiRunner does correctly). ``bounded=False``
-    (live): the stateful ``_TrackStorylineFn`` (state only, lazily expired; see there).
-    Keyword tunables are passed to ``StorylineTracker``.
+    (live): the stateful ``_TrackStorylineFn`` (state only, lazily expired; see there);
+    with ``ledger_url`` its state resumes from the developments the ledger says were
+    already alerted, so a restart does not alert them again. Keyword tunables are passed
+    to ``StorylineTracker``.
     """
 
-    def __init__(self, *, bounded: bool, **tunables) -> None:
+    def __init__(self, *, bounded: bool, ledger_url: str | None = None, **tunables) -> None:
         super().__init__()
         self._bounded = bounded
+        self._ledger_url = ledger_url
         self._tunables = tunables
 
     def expand(self, matches):
@@ -459,4 +517,4 @@ class TrackStorylines(beam.PTransform):
             return (keyed
                     | "GroupByStoryline" >> beam.GroupByKey()
                     | "TrackInEventTimeOrder" >> beam.ParDo(_TrackSortedFn(self._tunables)))
-        return keyed | "TrackStoryline" >> beam.ParDo(_TrackStorylineFn(self._tunables))
+        return keyed | "TrackStoryline" >> beam.ParDo(_TrackStorylineFn(self._tunables, self._ledger_url))

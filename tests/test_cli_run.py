@@ -5,8 +5,10 @@ One test, two real subprocess runs (each costs a Beam start-up and a poll cadenc
 1. the feed holds item A; the alert for A appears while the run is live; the feed then
    changes to A + B and B's alert arrives at the next poll, with the process still
    running; SIGINT stops it cleanly (exit 0, no traceback);
-2. restart on the same ledger and alerts file with A + B + C served: C is alerted, and A
-   and B are not alerted again (each alert id appears once in the file).
+2. restart on the same ledger and alerts file with A2 (a syndicated copy of A, new link),
+   B and C served: C is alerted; B is not alerted again, and neither is A's development
+   through its copy, although the restarted process has no Beam state (it resumes the
+   alerted developments from the ledger); each alert id appears once in the file.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ ITEMS = {
     "B": ("Starlink restored on Ukraine frontline after Russian jamming, Musk says",
           "SpaceX brought Starlink back for Ukrainian troops near the front.",
           "Sat, 26 Oct 2024 09:00:00 GMT"),
+    "A2": ("UPDATE 1-Elon Musk has been in regular contact with Vladimir Putin, report says - Reuters",
+           "Musk and the Russian president have spoken since late 2022, the Wall Street Journal reported.",
+           "Fri, 25 Oct 2024 11:00:00 GMT"),
     "C": ("Trump names Elon Musk to lead Department of Government Efficiency",
           "Musk and Vivek Ramaswamy will head the new government efficiency commission, DOGE.",
           "Wed, 13 Nov 2024 01:00:00 GMT"),
@@ -131,7 +136,7 @@ def test_live_run_alerts_while_running_stops_on_sigint_and_restarts_without_repe
         first_run = {a["alert_id"] for a in alerts_in(alerts_file)}
         assert server.requests >= 2
 
-        server.body = rss("A", "B", "C")
+        server.body = rss("A2", "B", "C")
         proc = start(tmp_path)
         wait_for_title(alerts_file, proc, ITEMS["C"][0], timeout_seconds=90)
         time.sleep(3)  # give a repeated A or B the chance to show up
@@ -146,3 +151,4 @@ def test_live_run_alerts_while_running_stops_on_sigint_and_restarts_without_repe
     titles = sorted(a["title"] for a in alerts if a["kind"] == "new_development")
     assert titles.count(ITEMS["A"][0]) == 1 and titles.count(ITEMS["B"][0]) == 1
     assert titles.count(ITEMS["C"][0]) == 1
+    assert ITEMS["A2"][0] not in titles

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.jsonl import article_from_json
 from pipeline.records import Match
-from pipeline.storyline import (BURST, COVERAGE, DUPLICATE, NEW_DEVELOPMENT, STALE, StorylineTracker,
+from pipeline.storyline import (BURST, COVERAGE, DUPLICATE, NEW_DEVELOPMENT, STALE, StorylineState, StorylineTracker,
                                 headline_key, similarity, track_in_order)
 from tests.paths import LABELED
 
@@ -242,3 +242,19 @@ def test_stream_late_out_of_order_and_expiry_in_beam_state():
                                 "e": NEW_DEVELOPMENT, "f": STALE, "g": NEW_DEVELOPMENT}
     dev = {aid: d for _, aid, d in events}
     assert dev["a"] == dev["b"] == dev["c"] != dev["e"]
+
+
+def test_restore_from_alerted_developments_stops_a_restart_from_alerting_again():
+    from pipeline.alert import decide_alerts
+    from pipeline.deliver.base import alert_to_json
+
+    before = StorylineTracker()
+    alerts = decide_alerts(before.observe(match("a", "Pentagon buys Starlink for Ukraine", 0, outlet="Reuters")))
+    payloads = [alert_to_json(a) for a in alerts]
+
+    after = StorylineTracker()  # the process restarted: Beam state is gone, the ledger is not
+    state = after.states.setdefault("s", StorylineState("s"))
+    assert after.restore(state, payloads + [dict(payloads[0], storyline="other")]) == 1
+    [copy] = after.observe(match("b", "UPDATE 1-Pentagon buys Starlink for Ukraine - Reuters", 5))
+    assert copy.kind == DUPLICATE and copy.development_id == alerts[0].development_id
+    assert after.observe(match("c", "Zelensky meets Macron in Paris", 6))[0].kind == NEW_DEVELOPMENT
