@@ -49,7 +49,7 @@ def build_pipeline(p: beam.Pipeline, options: StorywatchOptions, watchlists, *, 
               | "TrackStorylines" >> TrackStorylines(bounded=_bounded(options), ledger_url=options.ledger,
                                                      **options.tracker_tunables())
               | "DecideAlerts" >> DecideAlerts(ledger_url=options.ledger, storyline_titles=_titles(watchlists),
-                                               coverage_alerts=options.coverage_alerts))
+                                               coverage_alerts=_coverage_wanted(options)))
     alerts | "DeliverAlerts" >> _deliver(options)
     failures | "AllDeadLetters" >> beam.Flatten() | "WriteDeadLetters" >> beam.ParDo(
         WriteDeadLetters(options.dead_letter_out))
@@ -74,6 +74,14 @@ class _WithDeadLetter(beam.PTransform):
         out = pcoll | type(self._transform).__name__ >> self._transform
         self._failures.append(self._transform.dead_letter)
         return out
+
+
+def _coverage_wanted(options: StorywatchOptions) -> bool:
+    """Coverage updates are alerts when asked for, on the command line or by a subscriber."""
+    if options.coverage_alerts or not options.subscribers:
+        return bool(options.coverage_alerts)
+    from pipeline.config.subscribers import load_subscribers
+    return any("coverage" in s.kinds for s in load_subscribers(options.subscribers).subscribers)
 
 
 def _titles(watchlists) -> dict[str, str]:

@@ -42,7 +42,8 @@ class StorywatchOptions(PipelineOptions):
             help="JSONL file for permanent failures of every stage (bad feeds, items, lines)")
         add("--console_alerts", type=_bool, default=True, help="also print each alert on the console (true/false)")
         add("--coverage_alerts", type=_bool, default=False,
-            help="also alert on more coverage of a known development (true/false)")
+            help="also alert on more coverage of a known development (true/false); on by itself when a "
+                 "subscriber's kinds include coverage")
         add("--coverage_window_hours", type=float, default=48.0,
             help="hours around a development within which similar articles count as its coverage")
         add("--duplicate_horizon_hours", type=float, default=720.0,

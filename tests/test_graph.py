@@ -44,3 +44,18 @@ def test_replay_graph_makes_the_same_decisions_as_the_pure_path_and_dead_letters
     assert sorted(a["alert_id"] for a in written) == sorted(a.alert_id for a in expected)
     dead = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
     assert len(dead) == 1 and "title" in dead[0]["reason"] and dead[0]["key"].endswith(":41")
+
+
+def test_coverage_alerts_are_on_when_a_subscriber_asks_for_them(tmp_path):
+    from pipeline.graph import _coverage_wanted
+
+    subscribers = tmp_path / "subscribers.yaml"
+    entry = ("  - name: {name}\n    storylines: ['*']\n    kinds: [{kinds}]\n    channels:\n"
+             "      email: {{to: [desk@example.org], from: sw@example.org, smtp: {{host: localhost}}}}\n")
+    subscribers.write_text("subscribers:\n" + entry.format(name="desk", kinds="new_development"))
+    options = pipeline_options([f"--subscribers={subscribers}"]).view_as(StorywatchOptions)
+    assert _coverage_wanted(options) is False
+    subscribers.write_text("subscribers:\n" + entry.format(name="desk", kinds="new_development")
+                           + entry.format(name="analyst", kinds="new_development, coverage"))
+    assert _coverage_wanted(options) is True
+    assert _coverage_wanted(pipeline_options(["--coverage_alerts=true"]).view_as(StorywatchOptions)) is True
