@@ -22,7 +22,6 @@ Articles/s count the items feedparser reads (the same denominator for every line
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import subprocess
 import sys
