@@ -107,6 +107,7 @@ _STOPWORDS = frozenset(
     "says say said about into than but not will would has have had he his her their they you we our new how "
     "what who why can could more up out no yes all one two first last us".split())
 _WORD = re.compile(r"[a-z0-9]+")
+_FUTURE_SKEW = dt.timedelta(days=1)
 
 
 def content_words(text: str) -> frozenset[str]:
@@ -235,7 +236,8 @@ class StorylineTracker:
     def observe_in(self, state: StorylineState, match: Match) -> list[StorylineEvent]:
         """Like ``observe`` on an explicit state (the Beam adapter keeps one per key)."""
         article = match.article
-        at = article.published_at
+        # A date far in the future (a broken feed) must not make the whole storyline stale.
+        at = min(article.published_at, article.first_seen_at + _FUTURE_SKEW)
         if state.newest_at is None or at > state.newest_at:
             state.newest_at = at
         self._expire(state)

@@ -258,3 +258,11 @@ def test_restore_from_alerted_developments_stops_a_restart_from_alerting_again()
     [copy] = after.observe(match("b", "UPDATE 1-Pentagon buys Starlink for Ukraine - Reuters", 5))
     assert copy.kind == DUPLICATE and copy.development_id == alerts[0].development_id
     assert after.observe(match("c", "Zelensky meets Macron in Paris", 6))[0].kind == NEW_DEVELOPMENT
+
+
+def test_a_future_date_does_not_make_the_storyline_stale():
+    t = StorylineTracker(duplicate_horizon_hours=72)
+    future = article_from_json({"id": "f", "title": "Volcano erupts near Icelandic fishing town", "published": "2031-01-01T00:00:00Z",
+                                "first_seen_at": T0.isoformat()})
+    assert [e.kind for e in t.observe(Match(future, "s", 0.9, ()))] == [NEW_DEVELOPMENT]
+    assert kinds(t, match("a", "Pentagon buys Starlink for Ukraine", 2)) == [NEW_DEVELOPMENT]
