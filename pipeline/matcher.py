@@ -59,7 +59,8 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate, compress, count
+from itertools import accumulate, compress, count, groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterable
 
@@ -134,9 +135,13 @@ class _FoldTable(dict):
             else:
                 piece = "".join(c if c.isascii() and c.isalnum() else " " for c in latin) or " "
         self[code] = piece
+        if len(piece) != 1:
+            _ODD.add(ch)
         return piece
 
 
+# Characters seen so far whose piece is not one character long (they shift offsets).
+_ODD: set[str] = set()
 _FOLD = _FoldTable()
 for _code in range(128):
     _FOLD[_code] = chr(_code).lower() if chr(_code).isalnum() else " "
@@ -175,46 +180,78 @@ def _skeleton_text(text: str) -> str:
     return _NON_ASCII_RUN.sub(_fold_run, folded)
 
 
+def _blank_bytes_pattern(code_points: Iterable[int]) -> re.Pattern[bytes]:
+    """A bytes pattern for the UTF-8 of those code points (below U+10000) whose piece is one space."""
+    by_lead: dict[bytes, list[int]] = {}
+    for code in code_points:
+        if _FOLD[code] == " ":
+            raw = chr(code).encode("utf-8")
+            by_lead.setdefault(raw[:-1], []).append(raw[-1])
+    return re.compile(b"|".join(re.escape(lead) + b"[" + b"".join(re.escape(bytes([t])) for t in sorted(tails)) + b"]"
+                                for lead, tails in sorted(by_lead.items())))
+
+
+# The punctuation of _PUNCTUATION_BYTES whose piece is exactly one space (’ “ ” – —, not …):
+# fold blanks it as bytes too, keeping the length, so it needs no lookups.
+_SPACE_BYTES = _blank_bytes_pattern([*range(0x2000, 0x2070), 0xA0, 0xAB, 0xBB])
+
+
 def fold(text: str) -> str:
     """Every character of ``text`` replaced by its skeleton piece (no collapsing).
 
-    Equal to ``text.translate(_FOLD)``, but ASCII goes through ``bytes.translate`` and
-    only runs of other characters pay for a table lookup each.
+    Equal to ``text.translate(_FOLD)``, but ASCII goes through ``bytes.translate``, common
+    punctuation is blanked as bytes, and only runs of other characters pay for a table
+    lookup each.
     """
-    folded = text.encode("utf-8", "surrogatepass").translate(_ASCII_BYTES).decode("utf-8", "surrogatepass")
+    raw = text.encode("utf-8", "surrogatepass")
+    if not raw.isascii():
+        raw = _SPACE_BYTES.sub(b" ", raw)
+    folded = raw.translate(_ASCII_BYTES).decode("utf-8", "surrogatepass")
     if folded.isascii():
         return folded
     return _NON_ASCII_RUN.sub(_fold_run, folded)
+
+
+_odd_pattern: tuple[int, re.Pattern[str] | None] = (0, None)
+
+
+def _odd_characters() -> re.Pattern[str] | None:
+    """A pattern for the characters in _ODD (recompiled when _ODD has grown), None if none."""
+    global _odd_pattern
+    if _odd_pattern[0] != len(_ODD):
+        _odd_pattern = (len(_ODD), re.compile("[" + "".join(map(re.escape, sorted(_ODD))) + "]"))
+    return _odd_pattern[1]
 
 
 class NormalizedText:
     """A field's skeleton ``s`` (words separated by single spaces, one space each end).
 
     ``original(a, b)`` maps a span of ``s`` that starts and ends on word edges back to the
-    span of the original text; the mapping is built on first use only, since most text
-    has nothing worth pointing at.
+    span of the original text; the folded text it goes through is built on first use only,
+    since most text has nothing worth pointing at.
     """
 
-    __slots__ = ("text", "s", "_cum", "_words", "_shift_at", "_shift")
+    __slots__ = ("text", "s", "_folded", "_shift_at", "_shift")
 
     def __init__(self, text: str, s: str) -> None:
         self.text = text
         self.s = s
-        self._cum: list[int] | None = None
+        self._folded: str | None = None
 
     def _build(self) -> None:
         source = _demojibake(self.text)
-        folded = fold(source)
+        # s and the folded text have the same words, only the spacing differs; padded like s.
+        self._folded = " " + fold(source) + " "
         # Characters whose piece is not one character long (…, €, 马) shift later positions;
         # they are few, so only their places are recorded: after folded position
         # _shift_at[k], folded positions run _shift[k] ahead of the original ones.
         self._shift_at: list[int] = []
         self._shift: list[int] = []
-        if len(folded) != len(source) or not source.isascii():
-            odd = {c for c in set(source) if len(_FOLD[ord(c)]) != 1}
-            if odd:
+        if not source.isascii():
+            odd = _odd_characters()                  # fold(source) has put all its characters in _FOLD
+            if odd is not None and odd.search(source):
                 shift = 0
-                for m in re.finditer("|".join(map(re.escape, odd)), source):
+                for m in odd.finditer(source):
                     piece = len(_FOLD[ord(m.group())])
                     # The piece covers folded [start+shift, start+shift+piece): map it all to the char.
                     self._shift_at.append(m.start() + shift)
@@ -222,18 +259,22 @@ class NormalizedText:
                     shift += piece - 1
                     self._shift_at.append(m.start() + shift + 1)
                     self._shift.append(shift)
-        # Word k of s is the k-th non-empty part of the folded text split on single spaces;
-        # part i starts at (sum of the lengths of the parts before it) + i. All C-level loops.
-        parts = folded.split(" ")
-        self._cum = list(accumulate(map(len, parts), initial=0))
-        self._words = list(compress(count(), parts))
 
     def _unfold(self, p: int) -> int:
-        """Position in s (inside a word) → position in the folded, uncollapsed text."""
-        k = self.s.count(" ", 0, p + 1) - 1          # word index
-        word_start = self.s.rfind(" ", 0, p + 1) + 1
-        part = self._words[k]
-        return self._cum[part] + part + (p - word_start)
+        """Position in s (inside a word) → position in the folded, uncollapsed text.
+
+        The word is found by what it is rather than by counting all words before it: if it
+        is the j-th occurrence of that word in s, it is the j-th in the folded text too.
+        """
+        s, folded = self.s, self._folded
+        start = s.rfind(" ", 0, p + 1)               # the space before the word
+        key = s[start:s.index(" ", p) + 1]           # " word "
+        pos = s.find(key)
+        f = folded.find(key)
+        while pos < start:                           # earlier occurrences (they may share spaces)
+            pos = s.find(key, pos + 1)
+            f = folded.find(key, f + 1)
+        return f + (p - start) - 1                   # -1: the folded text's padding
 
     def _original(self, f: int) -> int:
         """Position in the folded text → position in the original text."""
@@ -245,7 +286,7 @@ class NormalizedText:
         return f - self._shift[k]
 
     def original(self, a: int, b: int) -> tuple[int, int]:
-        if self._cum is None:
+        if self._folded is None:
             self._build()
         fa, fb = self._unfold(a), self._unfold(b - 1)
         if not self._shift_at:
@@ -471,22 +512,31 @@ class Matcher:
                 compiled.append(_CompiledRule(storyline, tuple(groups), frozenset(rule.none_of),
                                               rule.within_words))
             self._rules.append((storyline, compiled))
-        # Each rule is looked at only when a ref of its rarest group was found.
+        # Every rule in one list, in storyline order; each of its groups gets a bit, and a
+        # found ref sets the bits of the groups it is in: a rule can hold only when all its
+        # bits are set. It is looked at only when a ref of its rarest group was found.
+        self._flat: list[tuple[int, _CompiledRule, int]] = []
+        bits: dict[str, int] = {}
         popularity: dict[str, int] = {}
-        for _, compiled in self._rules:
-            for rule in compiled:
-                for group in rule.groups:
-                    for ref in group:
-                        popularity[ref] = popularity.get(ref, 0) + 1
-        self._triggers: dict[str, list[int]] = {}
+        bit = 1
         for index, (_, compiled) in enumerate(self._rules):
             for rule in compiled:
-                if not rule.groups:
-                    continue
-                rarest = min(rule.groups, key=lambda g: sum(popularity[r] for r in g))
-                for ref in rarest:
-                    if index not in self._triggers.setdefault(ref, []):
-                        self._triggers[ref].append(index)
+                mask = 0
+                for group in rule.groups:
+                    for ref in group:
+                        bits[ref] = bits.get(ref, 0) | bit
+                        popularity[ref] = popularity.get(ref, 0) + 1
+                    mask |= bit
+                    bit <<= 1
+                self._flat.append((index, rule, mask))
+        woken: dict[str, set[int]] = {}
+        for position, (_, rule, _) in enumerate(self._flat):
+            rarest = min(rule.groups, key=lambda g: sum(popularity[r] for r in g))
+            for ref in rarest:
+                woken.setdefault(ref, set()).add(position)
+        # ref → (its group bits, the rules it wakes)
+        self._triggers: dict[str, tuple[int, frozenset[int]]] = {
+            ref: (ref_bits, frozenset(woken.get(ref, ()))) for ref, ref_bits in bits.items()}
 
     @staticmethod
     def _names(entity: Entity) -> list[tuple[str, bool]]:
@@ -695,14 +745,26 @@ class Matcher:
         by_ref: dict[str, list[_Hit]] = {}
         for hit in hits:
             by_ref.setdefault(hit.ref, []).append(hit)
-        candidates = sorted({i for ref in by_ref for i in self._triggers.get(ref, ())})
+        found_bits = 0
+        woken: set[int] = set()
+        triggers = self._triggers
+        for ref in by_ref:
+            trigger = triggers.get(ref)
+            if trigger is not None:
+                found_bits |= trigger[0]
+                woken |= trigger[1]
+        if not woken:
+            return []
+        flat = self._flat
+        # Rules with a group that found nothing cannot hold; the rest are decided in full.
+        ready = [flat[i] for i in sorted(woken) if flat[i][2] & found_bits == flat[i][2]]
         matches = []
-        for storyline, rules in (self._rules[i] for i in candidates):
+        for index, rules in groupby(ready, key=itemgetter(0)):
             # The best-scoring rule that holds explains the match.
-            results = [r for r in (self._decide(rule, by_ref) for rule in rules) if r is not None]
+            results = [r for r in (self._decide(rule, by_ref) for _, rule, _ in rules) if r is not None]
             if results:
                 score, used = max(results, key=lambda r: r[0])
-                matches.append(Match(article, storyline.id, score, _evidence(used)))
+                matches.append(Match(article, self._rules[index][0].id, score, _evidence(used)))
         return matches
 
     def _weight(self, hit: _Hit) -> float:
@@ -710,10 +772,8 @@ class Matcher:
         return kind * self.field_weights.get(hit.field, 0.8)
 
     def _decide(self, rule: _CompiledRule, by_ref: dict[str, list[_Hit]]) -> tuple[float, list[_Hit]] | None:
-        found_refs = by_ref.keys()
-        if any(found_refs.isdisjoint(group) for group in rule.groups):
-            return None
-        if rule.none_of and not found_refs.isdisjoint(rule.none_of):
+        """Score and evidence if the rule holds (``match`` has checked that every group found something)."""
+        if rule.none_of and not by_ref.keys().isdisjoint(rule.none_of):
             return None
         group_hits = []
         for group in rule.groups:
