@@ -84,6 +84,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 # --- pipeline ------------------------------------------------------------------------
 
+PIPELINE_OPTIONS_HELP = """pipeline options (pipeline/options.py; also any Beam option, e.g. --runner):
+  --feeds_file=watchlists/feeds.yaml   --poll_interval_seconds=60   --run_duration_seconds=N
+  --ledger=build/ledger.sqlite   --alerts_out=build/alerts.jsonl   --subscribers=FILE.yaml
+  --dead_letter_out=build/dead-letters.jsonl   --console_alerts=true   --coverage_alerts=false
+  --coverage_window_hours=48   --duplicate_horizon_hours=720   --burst_window_hours=2
+  --burst_min_articles=5   --burst_factor=4   --host_gap_seconds=5"""
+
 def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline.graph import run_live
 
@@ -187,11 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_eval)
 
-    p = sub.add_parser("run", help="poll the feed list live and alert until interrupted")
+    p = sub.add_parser("run", help="poll the feed list live and alert until interrupted",
+                       epilog=PIPELINE_OPTIONS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_run, beam=True)
 
-    p = sub.add_parser("replay", help="run the pipeline over recorded feeds or articles")
+    p = sub.add_parser("replay", help="run the pipeline over recorded feeds or articles",
+                       epilog=PIPELINE_OPTIONS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--feeds", type=Path, metavar="DIR", help="folder of recorded feed files")
     source.add_argument("--input", type=Path, metavar="ARTICLES.jsonl", help="recorded articles")

@@ -47,3 +47,18 @@ def test_options_survive_a_round_trip_through_pipeline_options():
     options = pipeline_options(["--alerts_out=out/a.jsonl", "--coverage_window_hours=12"])
     again = PipelineOptions.from_dictionary(options.get_all_options(drop_default=True))
     assert again.view_as(StorywatchOptions).coverage_window_hours == 12.0
+
+
+def test_run_and_replay_help_lists_every_pipeline_option():
+    from pipeline.cli import PIPELINE_OPTIONS_HELP
+
+    flags = []
+
+    class Recorder:
+        def add_argument(self, name, **kwargs):
+            flags.append(name)
+
+    StorywatchOptions._add_argparse_args(Recorder())
+    shown_elsewhere = {"--watchlists", "--replay_feeds", "--replay_articles"}  # own CLI flags
+    missing = [f for f in flags if f not in shown_elsewhere and f + "=" not in PIPELINE_OPTIONS_HELP]
+    assert not missing
