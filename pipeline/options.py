@@ -71,8 +71,18 @@ def _bool(value: str) -> bool:
 
 
 def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
-    """Options from ``argv`` with FnApiRunner unless ``--runner`` is given."""
+    """Options from ``argv`` with FnApiRunner unless ``--runner`` is given.
+
+    A flag no options class knows is a user error (Beam itself would only log a warning
+    and carry on with the default, e.g. a mistyped ``--ledgr``).
+    """
     options = PipelineOptions(argv, **overrides)
+    known = set(options.get_all_options())
+    unknown = [a for a in argv if a.startswith("--") and a[2:].split("=", 1)[0].replace("-", "_") not in known]
+    if unknown:
+        from pipeline.errors import UserError
+        raise UserError(*(f"unknown pipeline option {a.split('=', 1)[0]}; see --help for the options"
+                          for a in unknown))
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER

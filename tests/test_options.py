@@ -62,3 +62,13 @@ def test_run_and_replay_help_lists_every_pipeline_option():
     shown_elsewhere = {"--watchlists", "--replay_feeds", "--replay_articles"}  # own CLI flags
     missing = [f for f in flags if f not in shown_elsewhere and f + "=" not in PIPELINE_OPTIONS_HELP]
     assert not missing
+
+
+def test_a_mistyped_option_is_a_user_error_not_a_silent_default():
+    import pytest
+
+    from pipeline.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        pipeline_options(["--ledgr=x.sqlite", "--poll_interval_seconds=5"])
+    assert err.value.problems == ["unknown pipeline option --ledgr; see --help for the options"]
