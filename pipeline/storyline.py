@@ -43,7 +43,7 @@ Sevastopol story in seeds/feeds (Washington Post, Guardian) share only 8.5 (abou
 unrelated pairs reach 6). Recall is 18/19 with one
 repeated development; both misses are in the data: D19 (Musk's confirmation, the
 morning after the biography report D18, in the same words) joins D18, and D23's first
-item is dated only "2025-02", three weeks before the rest, so D23 alerts twice. Beyond
+item is dated only "2025-02", three weeks before the rest, so D23 alerts more than once (three times: its rewrites share few words). Beyond
 48 h only near-copies join a development (the 13-days-later copy of the NYT piece in
 D25 scores 93; no different-development pair scores above 68).
 Known limit: a reversal in the same words ("Musk says SpaceX cannot keep funding
