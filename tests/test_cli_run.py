@@ -108,7 +108,12 @@ def start(tmp_path: Path) -> subprocess.Popen:
 
 def stop(proc: subprocess.Popen) -> tuple[str, str]:
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # never leave a live pipeline behind a failed test
+        out, err = proc.communicate()
+        pytest.fail(f"storywatch run did not stop within 60 s of SIGINT\nstderr:\n{err}")
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "stopped" in out
