@@ -94,7 +94,11 @@ def wait_for_title(path: Path, proc: subprocess.Popen, title: str, timeout_secon
         assert proc.poll() is None, f"storywatch run exited early: {proc.communicate()}"
         time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
     pytest.fail(f"no alert {title!r} within {timeout_seconds} s\nstdout:\n{out}\nstderr:\n{err}")
 
 
