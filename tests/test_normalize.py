@@ -86,6 +86,7 @@ def test_canonical_url_is_idempotent_and_drops_tracking(scheme, host, path, para
     ("Кремль\n\t и  Маск", "Кремль и Маск"),
     ("", ""),
     ("<img src='x.jpg'>", ""),
+    ("\x1b[31mRED\x1b[0m title\x00 \u202eevil\u202c &#27;[2J", "[31mRED [0m title evil [2J"),
 ])
 def test_plain_text_table(markup: str, expected: str) -> None:
     assert plain_text(markup) == expected
