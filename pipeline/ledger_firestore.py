@@ -101,6 +101,7 @@ class FirestoreLedger:
         self._deliveries = client.collection(f"{prefix}_deliveries")
         self._payloads = client.collection(f"{prefix}_payloads")
         self._threads = client.collection(f"{prefix}_threads")
+        self._payload_cache: dict[str, str] = {}
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "FirestoreLedger":
@@ -153,7 +154,15 @@ class FirestoreLedger:
         return self._alerts.document(doc_id(alert_id)).get().exists
 
     def alert_ids(self) -> list[str]:
+        """Every recorded alert id, oldest first.
+
+        Callers read the payload of each id next (the live tracker re-seeds its state from
+        them at start-up), so the payloads are fetched here too, in one query instead of
+        one read per alert; payloads never change once saved, so the cache cannot be stale.
+        """
         rows = [snap.to_dict() for snap in self._alerts.stream()]
+        self._payload_cache = {r["alert_id"]: r["payload"] for r in
+                               (snap.to_dict() for snap in self._payloads.stream())}
         return [r["alert_id"] for r in sorted(rows, key=lambda r: r["recorded_at"])]
 
     # --- deliveries --------------------------------------------------------------------
@@ -277,6 +286,9 @@ class FirestoreLedger:
             "expire_at": self._expire_at()})
 
     def load_payload(self, alert_id: str) -> dict | None:
+        cached = self._payload_cache.get(alert_id)
+        if cached is not None:
+            return json.loads(cached)
         snap = self._payloads.document(doc_id(alert_id)).get()
         return json.loads(snap.to_dict()["payload"]) if snap.exists else None
 

@@ -41,6 +41,7 @@ class _DocRef:
         self._db, self.key = db, (collection, doc)
 
     def get(self, transaction: "_Transaction | None" = None) -> _Snapshot:
+        self._db.gets += 1
         with self._db.lock:
             version, data = self._db.docs.get(self.key, (0, None))
         if transaction is not None:
@@ -95,6 +96,7 @@ class FakeFirestore:
         self.docs: dict[tuple, tuple[int, dict]] = {}
         self.aborted = 0
         self.queries = 0
+        self.gets = 0
         self.closed = False
 
     def collection(self, name: str) -> _Collection:
@@ -259,6 +261,20 @@ def test_every_document_carries_a_ttl_timestamp_refreshed_on_write():
     first = db.docs[key][1]["expire_at"]
     led.mark_sent("a1", "desk", "slack")
     assert db.docs[key][1]["expire_at"] >= first
+
+
+def test_reading_every_alert_back_costs_two_queries_not_one_read_per_alert():
+    db = FakeFirestore()
+    led = FirestoreLedger(db, prefix="sw", transaction_runner=fake_transaction_runner)
+    for i in range(50):
+        led.save_payload(f"a{i}", {"n": i})
+        led.record_alert(f"a{i}", {"n": i})
+    gets, queries = db.gets, db.queries
+    payloads = [led.load_payload(i) for i in led.alert_ids()]  # what the tracker does at start-up
+    assert payloads == [{"n": i} for i in range(50)]
+    assert db.gets == gets and db.queries == queries + 2
+    led.save_payload("late", {"n": "late"})  # saved after the ids were read: still found
+    assert led.load_payload("late") == {"n": "late"}
 
 
 def test_contention_is_retried_not_lost():
