@@ -1,6 +1,7 @@
 """``storywatch eval-alerts``: score the alerts the pipeline raises on labeled items.
 
-The labeled items are replayed as a stream ordered by ``published`` (ties by id) through
+The labeled items are replayed as a stream ordered by ``published`` (ties by id; a coarse
+date such as ``2025-02`` at the start of its period, undated items last) through
 the same decisions the Beam graph makes: the matcher, ``storyline.track_in_order`` (the
 function the bounded graph path calls per storyline) and ``alert.decide_alert``.
 
@@ -29,7 +30,7 @@ from pipeline.alert import decide_alerts
 from pipeline.errors import UserError
 from pipeline.evaluate import LabeledItem, read_labeled
 from pipeline.records import Alert, Article, Match
-from pipeline.storyline import BURST, NEW_DEVELOPMENT, StorylineTracker, track_in_order
+from pipeline.storyline import BURST, NEW_DEVELOPMENT, StorylineTracker, order_time, track_in_order
 
 
 @dataclass
@@ -71,8 +72,9 @@ def dup_group(item: LabeledItem) -> str | None:
 
 
 def replay_order(articles: Iterable[Article]) -> list[Article]:
-    """The stream order of a replay: by published time, then id."""
-    return sorted(articles, key=lambda a: (a.published_at, a.article_id))
+    """The stream order of a replay: by published time (``storyline.order_time``: the
+    start of a coarse date's period, undated items last), then id."""
+    return sorted(articles, key=lambda a: (order_time(a), a.article_id))
 
 
 def alerts_for(articles: Iterable[Article], match: Callable[[Article], list[Match]], *,

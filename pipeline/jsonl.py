@@ -4,11 +4,14 @@ A line carries at least ``id`` and ``title``; ``summary``, ``body``, ``url``, ``
 ``outlet``, ``language`` and ``feed_id`` are optional, other fields are ignored (labels
 stay with the caller). ``published`` may be ISO 8601, a date (``2024-10-25``), a month
 (``2024-11``) or null; without a usable date the article's ``published_at`` falls back to
-``default_time`` and is flagged ``published_is_estimated``.
+``default_time`` and is flagged ``published_is_estimated``. How much the date said is kept
+as ``published_precision`` (``instant``, ``day``, ``month``, ``year``, or ``unknown`` when
+there was no date at all), so later stages can treat ``2024-11`` as "some time in
+November" rather than as midnight on the 1st.
 
 >>> a = article_from_json({"id": "H1", "title": "Musk met Putin", "published": "2024-11"})
->>> a.article_id, a.published_at.isoformat(), a.published_is_estimated
-('H1', '2024-11-01T00:00:00+00:00', False)
+>>> a.article_id, a.published_at.isoformat(), a.published_is_estimated, a.published_precision
+('H1', '2024-11-01T00:00:00+00:00', False, 'month')
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^(\d{4})$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+INSTANT, DAY, MONTH, YEAR, UNKNOWN = "instant", "day", "month", "year", "unknown"
 
 
 class BadLine(ValueError):
@@ -35,24 +40,40 @@ class BadLine(ValueError):
 
 def parse_time(value: Any) -> dt.datetime | None:
     """Parse an ISO 8601 timestamp, date, month or year into UTC; None if unusable."""
+    return parse_time_precision(value)[0]
+
+
+def parse_time_precision(value: Any) -> tuple[dt.datetime | None, str]:
+    """``parse_time`` plus what the value stated: instant, day, month, year or unknown.
+
+    A coarse value is the start of its period, in UTC:
+
+    >>> parse_time_precision("2025-02")
+    (datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), 'month')
+    >>> parse_time_precision("2025-02-24")[1], parse_time_precision("2025-02-24T09:30Z")[1]
+    ('day', 'instant')
+    >>> parse_time_precision(None)
+    (None, 'unknown')
+    """
     if value is None or value == "":
-        return None
+        return None, UNKNOWN
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, UTC)
+        return dt.datetime.fromtimestamp(value, UTC), INSTANT
     if not isinstance(value, str):
-        return None
+        return None, UNKNOWN
     text = value.strip()
     if m := _MONTH.match(text):
-        return dt.datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC)
+        return dt.datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC), MONTH
     if m := _YEAR.match(text):
-        return dt.datetime(int(m[1]), 1, 1, tzinfo=UTC)
+        return dt.datetime(int(m[1]), 1, 1, tzinfo=UTC), YEAR
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return None
+        return None, UNKNOWN
+    precision = DAY if _DATE.match(text) else INSTANT
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parsed.astimezone(UTC), precision
 
 
 def _text(obj: dict, key: str) -> str:
@@ -78,8 +99,11 @@ def article_from_json(obj: Any, *, default_time: dt.datetime = EPOCH) -> Article
         raise BadLine("missing field 'title'")
     summary, body = _text(obj, "summary"), _text(obj, "body")
     url = _text(obj, "url")
-    published = parse_time(obj.get("published", obj.get("published_at")))
-    first_seen = parse_time(obj.get("first_seen_at")) or published or default_time
+    published, precision = parse_time_precision(obj.get("published", obj.get("published_at")))
+    seen, seen_precision = parse_time_precision(obj.get("first_seen_at"))
+    first_seen = seen or published or default_time
+    if published is None:  # published_at falls back to first_seen_at: as precise as that is
+        precision = seen_precision
     content_hash = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:16]
     return Article(
         article_id=str(article_id),
@@ -95,6 +119,7 @@ def article_from_json(obj: Any, *, default_time: dt.datetime = EPOCH) -> Article
         content_hash=content_hash,
         published_is_estimated=published is None,
         body=body,
+        published_precision=precision,
     )
 
 

@@ -68,7 +68,10 @@ class Article:
     """One news item, normalised: plain text, canonical URL, UTC times.
 
     ``published_is_estimated`` is true when the feed gave no usable date and
-    ``published_at`` fell back to ``first_seen_at``. ``content_hash`` is over the
+    ``published_at`` fell back to ``first_seen_at``. ``published_precision`` says how
+    much of ``published_at`` the source stated: ``instant`` (feeds, ISO timestamps),
+    ``day`` (``2024-10-25``), ``month`` (``2024-11``, stored as the 1st), ``year`` or
+    ``unknown`` (no date at all; ``published_at`` is an arbitrary fallback). ``content_hash`` is over the
     normalised title and summary, so a re-published item with a new GUID hashes alike.
     """
 
@@ -87,6 +90,8 @@ class Article:
     body: str = ""
     # The feed's GUID for the item, for dedup by GUID (added by ingestion, issue 3).
     guid: str = ""
+    # How precise published_at is (added by storylines, issue 4): instant/day/month/year/unknown.
+    published_precision: str = "instant"
 
 
 @dataclass(frozen=True, slots=True)

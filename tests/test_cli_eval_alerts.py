@@ -17,9 +17,10 @@ def test_eval_alerts_on_the_labeled_set_meets_precision_and_recall_targets():
     assert result.returncode == 0, result.stderr
     assert figure(result.stdout, "alert precision") >= 0.95
     assert figure(result.stdout, "development recall") >= 0.9
-    # One known repeat (D23: its first item is dated only "2025-02"), see pipeline/storyline.py.
-    assert figure(result.stdout, "duplicate alerts") <= 0.06
-    assert "repeated: musk-government-role D23_doge_email_feb2025" in result.stdout
+    # Measured 0.000 (0/18): D23, whose first item is dated only "2025-02", alerts once since
+    # coarse dates are compared as ranges (pipeline/storyline.py); it used to alert three times.
+    assert figure(result.stdout, "duplicate alerts") <= 0.05
+    assert "repeated:" not in result.stdout
 
 
 def test_eval_alerts_counts_a_repeated_development(tmp_path):

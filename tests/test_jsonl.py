@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from pipeline.jsonl import BadLine, article_from_json, parse_time, read_articles
+from pipeline.jsonl import BadLine, article_from_json, parse_time, parse_time_precision, read_articles
 from tests.paths import LABELED
 
 UTC = dt.timezone.utc
@@ -22,6 +22,24 @@ UTC = dt.timezone.utc
 ])
 def test_parse_time(value, expected):
     assert parse_time(value) == expected
+
+
+@pytest.mark.parametrize("value, precision", [
+    ("2024-10-25T10:00:00Z", "instant"), ("2024-10-25T10:00", "instant"), (1729850400, "instant"),
+    ("2024-10-25", "day"), ("2024-11", "month"), ("2024", "year"),
+    (None, "unknown"), ("", "unknown"), ("yesterday", "unknown"),
+])
+def test_parse_time_precision(value, precision):
+    parsed, got = parse_time_precision(value)
+    assert got == precision and parsed == parse_time(value)
+
+
+def test_article_carries_the_precision_of_its_date():
+    assert article_from_json({"id": 1, "title": "t", "published": "2025-02"}).published_precision == "month"
+    assert article_from_json({"id": 1, "title": "t"}).published_precision == "unknown"
+    # Without a published date, published_at is first_seen_at: as precise as that is.
+    seen = article_from_json({"id": 1, "title": "t", "first_seen_at": "2025-02-03T10:00Z"})
+    assert seen.published_is_estimated and seen.published_precision == "instant"
 
 
 def test_missing_date_falls_back_and_is_flagged():

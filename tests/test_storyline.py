@@ -6,6 +6,7 @@ Pure tests of ``StorylineTracker`` first; TestStream tests of the live Beam adap
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -16,7 +17,8 @@ import pytest
 from pipeline.jsonl import article_from_json
 from pipeline.records import Match
 from pipeline.storyline import (BURST, COVERAGE, DUPLICATE, NEW_DEVELOPMENT, STALE, StorylineState, StorylineTracker,
-                                headline_key, similarity, track_in_order)
+                                content_words, headline_key, published_range, similarity, track_in_order,
+                                word_overlap)
 from tests.paths import LABELED
 
 T0 = dt.datetime(2023, 6, 1, 9, 0, tzinfo=dt.timezone.utc)
@@ -168,11 +170,97 @@ def test_replay_order_is_deterministic_whatever_the_input_order():
     assert forward[0] == (NEW_DEVELOPMENT, "a")
 
 
-def test_labeled_dup_groups_give_one_development_each_except_known_cases():
-    """With the labels as a perfect matcher, every dup_group but two opens one development.
+def dated(aid: str, title: str, published, *, summary: str = "", storyline: str = "s") -> Match:
+    """A match whose ``published`` is given as written in a labeled file (may be coarse or null)."""
+    return Match(article_from_json({"id": aid, "title": title, "published": published, "summary": summary}),
+                 storyline, 0.9, ())
 
-    The two known exceptions are documented in storyline.py: D19 (merged into D18, the
-    day before) and D23 (its first item is dated only by month, three weeks early).
+
+def overlap(a: Match, b: Match) -> float:
+    words = [content_words(f"{m.article.title} {m.article.summary}") for m in (a, b)]
+    return word_overlap(*words)
+
+
+def test_published_range_widens_coarse_dates_and_keeps_timestamps_exact():
+    day = dt.datetime(2024, 2, 29, tzinfo=dt.timezone.utc)
+    assert published_range(dated("a", "t", "2024-02-29T10:00Z").article) == (day.replace(hour=10),) * 2
+    assert published_range(dated("b", "t", "2024-02-29").article) == (day, day + dt.timedelta(days=1))
+    assert published_range(dated("c", "t", "2024-02").article) == (day.replace(day=1), day.replace(month=3, day=1))
+    assert published_range(dated("d", "t", "2024-12").article)[1] == dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    assert published_range(dated("e", "t", "2024").article) == (
+        day.replace(month=1, day=1), day.replace(year=2025, month=1, day=1))
+    lo, hi = published_range(dated("f", "t", None).article)
+    assert lo.year == 1 and hi.year == 9999
+
+
+def test_month_dated_first_report_is_joined_by_the_same_event_weeks_into_the_month():
+    # Only "2025-02" is known of the first report; the others are dated the 23rd and 24th.
+    first = dated("m", "DOGE begins work on federal efficiency", "2025-02",
+                  summary="Musk emails federal employees asking them to list last week's accomplishments")
+    later = [dated("d1", "Federal employees told to list accomplishments in DOGE email", "2025-02-23"),
+             dated("d2", "Musk DOGE accomplishments email divides agencies", "2025-02-24")]
+    assert kinds(StorylineTracker(), first, *later) == [NEW_DEVELOPMENT, COVERAGE, COVERAGE]
+    # The same first report with its date read as midnight on the 1st (a timestamp) stays apart.
+    exact = Match(dataclasses.replace(first.article, published_precision="instant"), "s", 0.9, ())
+    assert kinds(StorylineTracker(), exact, *later)[:2] == [NEW_DEVELOPMENT, NEW_DEVELOPMENT]
+
+
+def test_month_dated_report_asks_more_overlap_than_a_same_moment_report():
+    # A month-dated article is "some time in February": a report on the 3rd sharing a few
+    # words with it is not taken as the same event, though it would be at the same moment.
+    first = dated("m", "Efficiency office begins work", "2025-02",
+                  summary="The new department starts reviewing federal spending")
+    other = dated("u", "Musk says USAID will be shut", "2025-02-03", summary="Federal aid agency staff home")
+    assert 6 <= overlap(first, other) < 10.5
+    assert kinds(StorylineTracker(), first, other) == [NEW_DEVELOPMENT, NEW_DEVELOPMENT]
+    same_moment = [dated(m.article.article_id, m.article.title, "2025-02-03T09:00Z",
+                         summary=m.article.summary) for m in (first, other)]
+    assert kinds(StorylineTracker(), *same_moment) == [NEW_DEVELOPMENT, COVERAGE]
+
+
+def test_two_reports_dated_the_same_day_count_as_hours_apart():
+    t = StorylineTracker()
+    day = dt.datetime(2025, 2, 3, tzinfo=dt.timezone.utc)
+    one_day = (day, day + dt.timedelta(days=1))
+    assert 7.0 < t._needed_overlap(one_day, one_day) < 8.0  # about 8 h apart of 48 h
+    assert t._needed_overlap(one_day, (day + dt.timedelta(days=1),) * 2) == pytest.approx(6 + 9 * 12 / 48, abs=0.3)
+
+
+def test_undated_article_joins_only_as_a_near_copy_and_is_replayed_last():
+    ms = [dated("x", "Defense department renews SpaceX deal", None,
+                summary="The Pentagon keeps paying for Starlink terminals in Ukraine"),
+          dated("a", "Pentagon buys Starlink for Ukraine", "2023-06-01T09:00Z"),
+          dated("y", "UPDATE 1-Pentagon buys Starlink for Ukraine - Reuters", None)]
+    assert overlap(ms[0], ms[1]) >= 15  # enough shared words for a dated report within the window
+    events = track_in_order(ms)
+    assert [(e.article.article.article_id, e.kind) for e in events] == [
+        ("a", NEW_DEVELOPMENT), ("x", NEW_DEVELOPMENT), ("y", DUPLICATE)]
+
+
+def test_undated_development_expires_like_one_seen_at_arrival():
+    t = StorylineTracker(duplicate_horizon_hours=720)
+    kinds(t, dated("a", "Pentagon buys Starlink for Ukraine", "2023-06-01T09:00Z"),
+          dated("x", "Ukraine says Russian forces use Starlink", None))
+    assert len(t.states["s"].developments) == 2
+    kinds(t, dated("b", "Zelensky thanks Musk for terminals", "2023-08-01T09:00Z"))
+    assert [d.lead.article.article_id for d in t.states["s"].developments] == ["b"]
+
+
+def test_coarse_and_undated_articles_are_never_stale_by_their_fallback_time():
+    t = StorylineTracker()
+    kinds(t, dated("a", "Pentagon buys Starlink for Ukraine", "2023-06-20T09:00Z"))
+    assert kinds(t, dated("m", "Zelensky thanks Musk for terminals", "2023-05")) == [NEW_DEVELOPMENT]
+    assert kinds(t, dated("y", "SpaceX limits drone use of Starlink", "2023")) == [NEW_DEVELOPMENT]
+    assert kinds(t, dated("x", "Ukraine says Russian forces use Starlink", None)) == [NEW_DEVELOPMENT]
+    assert kinds(t, dated("o", "Musk tweets peace plan", "2023-04-01")) == [STALE]
+
+
+def test_labeled_dup_groups_give_one_development_each_except_known_cases():
+    """With the labels as a perfect matcher, every dup_group but one opens exactly one development.
+
+    The known exception is documented in storyline.py: D19 (merged into D18, the day
+    before). D23, whose first item is dated only "2025-02", and D25 (two items dated
+    "2024-03") each open one development because coarse dates are compared as ranges.
     """
     items = [json.loads(line) for line in LABELED.read_text().splitlines() if line.strip()]
     matches = [Match(article_from_json(o), s, 1.0, ()) for o in items for s in o["labels"]]
@@ -184,7 +272,7 @@ def test_labeled_dup_groups_give_one_development_each_except_known_cases():
             opened[key] = opened.get(key, 0) + 1
     all_groups = {(s, o["dup_group"]) for o in items for s in o["labels"] if o["dup_group"]}
     assert set(opened) == all_groups - {("starlink-ukraine-war", "D19_musk_acknowledges_sep2023")}
-    assert {k for k, n in opened.items() if n > 1} == {("musk-government-role", "D23_doge_email_feb2025")}
+    assert {k for k, n in opened.items() if n > 1} == set()
 
 
 # -- the live Beam adapter, driven by TestStream (BundleBasedDirectRunner) ----------------
