@@ -35,7 +35,7 @@ def build_pipeline(p: beam.Pipeline, options: StorywatchOptions, watchlists, *, 
         articles = p | "ReplayArticles" >> _tracked(ReplayArticles(options.replay_articles), failures)
     else:
         if options.replay_feeds:
-            raw = p | "ReplayFeeds" >> ReplayFeeds(options.replay_feeds)
+            raw = p | "ReplayFeeds" >> _tracked(ReplayFeeds(options.replay_feeds), failures)
         else:
             raw = (p | "PollFeeds" >> PollFeeds(feed_sources, interval_seconds=options.poll_interval_seconds,
                                                  stop_after_seconds=options.run_duration_seconds)

@@ -123,6 +123,24 @@ def test_replay_through_parse_normalize_dedupe_in_beam(tmp_path) -> None:
     assert counters["dates_estimated"] == 24 and counters["articles_unique"] == len(expected)
 
 
+def test_replay_ships_paths_not_documents_and_dead_letters_a_vanished_file(tmp_path) -> None:
+    """The job graph carries the file list only (a Create of the bytes pickled and
+    bz2-compressed all of them into the job); a file gone before it is read is a Failure."""
+    from pipeline.poll import RecordedFile, _ReadRecordedFn, read_recorded, recorded_files
+
+    documents = sum(len(r.body) for r in recorded_feeds(FEEDS_DIR))
+    pipeline = beam.Pipeline(runner=FnApiRunner())
+    _ = pipeline | ReplayFeeds(FEEDS_DIR)
+    assert len(pipeline.to_runner_api().SerializeToString()) < documents / 20
+
+    files = recorded_files(FEEDS_DIR)
+    assert [read_recorded(f) for f in files] == recorded_feeds(FEEDS_DIR)
+    gone = RecordedFile(str(tmp_path / "gone.xml"), "gone.xml", "gone", EPOCH)
+    (out,) = list(_ReadRecordedFn().process(gone))
+    assert out.tag == "dead_letter" and out.value.key == gone.path
+    assert "unreadable" in out.value.reason and "No such file" in out.value.reason
+
+
 def test_labeled_articles_replay_in_order() -> None:
     articles, failures = recorded_articles(LABELED)
     assert len(articles) == 127 and not failures
