@@ -255,6 +255,20 @@ def test_coarse_and_undated_articles_are_never_stale_by_their_fallback_time():
     assert kinds(t, dated("o", "Musk tweets peace plan", "2023-04-01")) == [STALE]
 
 
+def test_a_reversal_in_the_same_words_is_a_new_development_and_its_copies_join_it():
+    t = StorylineTracker()
+    events = [e for m in (
+        match("a", "Musk says SpaceX cannot keep funding Starlink in Ukraine", 0),
+        match("b", "UPDATE 1-Musk says SpaceX can't keep funding Starlink in Ukraine - Reuters", 1),
+        match("c", "Musk backtracks, says SpaceX will keep funding Starlink in Ukraine", 20),
+        match("d", "Musk says SpaceX will keep funding Starlink in Ukraine", 21)) for e in t.observe(m)]
+    assert [e.kind for e in events] == [NEW_DEVELOPMENT, DUPLICATE, NEW_DEVELOPMENT, DUPLICATE]
+    assert "says the opposite" in events[2].reason
+    assert events[3].development_id == events[2].development_id != events[0].development_id
+    assert kinds(StorylineTracker(), match("f", "Musk says he will turn off Starlink over Crimea", 0),
+                 match("g", "Musk says he will not turn off Starlink over Crimea", 1)) == [NEW_DEVELOPMENT] * 2
+
+
 def test_labeled_dup_groups_give_one_development_each_except_known_cases():
     """With the labels as a perfect matcher, every dup_group but one opens exactly one development.
 
