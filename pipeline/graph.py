@@ -17,7 +17,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline.alert import DecideAlerts
-from pipeline.dedupe import DedupeArticles
+from pipeline.dedupe import BOUNDED_SHARDS, DEFAULT_SHARDS, DedupeArticles
 from pipeline.fetch import FetchFeeds
 from pipeline.match import MatchWatchlists
 from pipeline.normalize import NormalizeArticles
@@ -42,7 +42,8 @@ def build_pipeline(p: beam.Pipeline, options: StorywatchOptions, watchlists, *, 
                      | "FetchFeeds" >> _tracked(FetchFeeds(host_gap_seconds=options.host_gap_seconds), failures))
         articles = (raw | "ParseFeeds" >> _tracked(ParseFeeds(), failures)
                         | "NormalizeArticles" >> _tracked(NormalizeArticles(), failures))
-    unique = articles | "DedupeArticles" >> _tracked(DedupeArticles(), failures)
+    unique = articles | "DedupeArticles" >> _tracked(DedupeArticles(
+        shards=BOUNDED_SHARDS if _bounded(options) else DEFAULT_SHARDS), failures)
     matched = unique | "MatchWatchlists" >> MatchWatchlists(watchlists)
     failures.append(matched.dead_letter)
     alerts = (matched.matches

@@ -59,3 +59,33 @@ def test_coverage_alerts_are_on_when_a_subscriber_asks_for_them(tmp_path):
                            + entry.format(name="analyst", kinds="new_development, coverage"))
     assert _coverage_wanted(options) is True
     assert _coverage_wanted(pipeline_options(["--coverage_alerts=true"]).view_as(StorywatchOptions)) is True
+
+
+def _applied(p: beam.Pipeline, kind: type) -> list:
+    found = []
+
+    class Visitor(beam.pipeline.PipelineVisitor):
+        def enter_composite_transform(self, node):
+            if isinstance(node.transform, kind):
+                found.append(node.transform)
+
+    p.visit(Visitor())
+    return found
+
+
+def test_a_replay_dedupes_on_one_shard_per_stage_and_the_live_run_spreads_its_state(tmp_path):
+    """Beam's state cache costs ~2 ms per state key and access in a bundle, so a local
+    replay keeps one key per dedupe stage; the live graph keeps 256 for Dataflow workers."""
+    from pipeline.dedupe import BOUNDED_SHARDS, DEFAULT_SHARDS, DedupeArticles
+    from pipeline.records import FeedSource
+
+    watchlists = load_watchlists(WATCHLISTS)
+    shards = {}
+    for mode, argv, sources in (("replay", [f"--replay_articles={LABELED}"], ()),
+                                ("live", [], [FeedSource("f", "https://example.org/feed.xml")])):
+        options = pipeline_options(argv + [f"--ledger={tmp_path / 'ledger.sqlite'}"])
+        p = beam.Pipeline(options=options)
+        build_pipeline(p, options.view_as(StorywatchOptions), watchlists, feed_sources=sources)
+        (dedupe,) = _applied(p, DedupeArticles)
+        shards[mode] = dedupe.shards
+    assert shards == {"replay": BOUNDED_SHARDS, "live": DEFAULT_SHARDS} and BOUNDED_SHARDS == 1
