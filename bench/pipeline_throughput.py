@@ -7,8 +7,9 @@ Prints, in one run, over the same recorded feed bytes (default: tests/data/feeds
 1. bare ``feedparser.parse`` over every document (the baseline);
 2. the pure replay chain, the functions the Beam DoFns call: parse_feed → normalize_item
    → Deduplicator → Matcher → storyline.track_in_order → decide_alerts;
-3. the Beam replay itself (``graph.build_pipeline`` on FnApiRunner, JSONL sink, ledger),
+3. the Beam replay itself (``graph.run_replay`` on FnApiRunner, JSONL sink, ledger),
    with and without its fixed start-up cost (measured by a replay of an empty folder);
+   best of ``--repeat`` runs, like 1 and 2;
 4. peak memory (ru_maxrss of a child process) of a replay of N articles synthesised from
    the real items (varied ids, urls and times, one every 10 minutes, so 100k articles
    span about two years and development expiry is exercised; each pass over the items
@@ -148,7 +149,7 @@ def peak_memory(raws, n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=Path, default=ROOT / "tests" / "data" / "feeds")
-    parser.add_argument("--repeat", type=int, default=3, help="best of N for the pure timings")
+    parser.add_argument("--repeat", type=int, default=3, help="best of N for every timing")
     parser.add_argument("--copies", type=int, default=4,
                         help="replay the folder this many times over (copies in sub-folders), so fixed "
                              "start-up costs weigh as they would in a long replay")
@@ -177,9 +178,10 @@ def main() -> None:
     print(f"pure replay chain → alerts        {rate(items, best_pure)}  {best_bare / best_pure:6.1%} of baseline "
           f"[{len(matches)} matches, {len(alerts)} alerts]")
 
+    # Best of N like the baseline: on a shared machine a single run measures the neighbours.
     with tempfile.TemporaryDirectory() as empty:
-        startup = beam_replay(Path(empty))
-    whole = beam_replay(folder)
+        startup = min(beam_replay(Path(empty)) for _ in range(args.repeat))
+    whole = min(beam_replay(folder) for _ in range(args.repeat))
     print(f"Beam replay (FnApiRunner), total  {rate(items, whole)}  {best_bare / whole:6.1%} of baseline")
     print(f"Beam replay minus start-up {startup:4.1f} s {rate(items, max(whole - startup, 1e-9))}  "
           f"{best_bare / max(whole - startup, 1e-9):6.1%} of baseline")
