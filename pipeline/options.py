@@ -15,6 +15,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 # The default DirectRunner first tries Prism, which downloads a binary (and fails offline).
 DEFAULT_RUNNER = "FnApiRunner"
+# Live: items in a feed for longer than three days are backlog, not news to alert on.
+DEFAULT_LIVE_MAX_ARTICLE_AGE_HOURS = 72.0
 
 
 class StorywatchOptions(PipelineOptions):
@@ -40,6 +42,17 @@ class StorywatchOptions(PipelineOptions):
             help="subscribers YAML (Slack/email); secrets come from the environment variables it names")
         add("--dead_letter_out", default="build/dead-letters.jsonl",
             help="JSONL file for permanent failures of every stage (bad feeds, items, lines)")
+        add("--feed_health_out", default="build/feed-health.jsonl",
+            help="JSONL file a feed-health line is appended to after every fetch attempt (status, "
+                 "consecutive failures, last error, last success, next attempt); the last line of a feed "
+                 "is its current health")
+        add("--failing_feed_after_failures", type=int, default=3,
+            help="consecutive failed fetches after which a feed is reported as failing: a logged warning "
+                 "and the storywatch/feeds_failing counter (it keeps being retried, more slowly)")
+        add("--max_article_age_hours", type=float, default=None,
+            help="drop articles published more than this many hours before they were first seen, so a "
+                 "fresh run does not alert on a feed's month-old backlog (default: 72 for run, off for "
+                 "replay, which replays old data on purpose; 0 turns it off)")
         add("--console_alerts", type=_bool, default=True, help="also print each alert on the console (true/false)")
         add("--coverage_alerts", type=_bool, default=False,
             help="also alert on more coverage of a known development (true/false); on by itself when a "
@@ -51,6 +64,19 @@ class StorywatchOptions(PipelineOptions):
         add("--burst_window_hours", type=float, default=2.0, help="window of the burst rate, in hours")
         add("--burst_min_articles", type=int, default=5, help="fewest articles in the window for a burst")
         add("--burst_factor", type=float, default=4.0, help="burst when the rate is this many times the baseline")
+
+    def max_article_age_seconds(self, *, bounded: bool) -> float | None:
+        """The dedupe stage's age cut: ``--max_article_age_hours``, else 72 h live and none
+        for a replay; 0 means none.
+
+        >>> o = pipeline_options([]).view_as(StorywatchOptions)
+        >>> o.max_article_age_seconds(bounded=False), o.max_article_age_seconds(bounded=True)
+        (259200.0, None)
+        """
+        hours = self.max_article_age_hours
+        if hours is None:
+            hours = None if bounded else DEFAULT_LIVE_MAX_ARTICLE_AGE_HOURS
+        return hours * 3600.0 if hours else None
 
     def tracker_tunables(self) -> dict:
         """The StorylineTracker keyword arguments these options set."""
@@ -83,6 +109,15 @@ def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
         from pipeline.errors import UserError
         raise UserError(*(f"unknown pipeline option {a.split('=', 1)[0]}; see --help for the options"
                           for a in unknown))
+    sw = options.view_as(StorywatchOptions)
+    problems = []
+    if sw.max_article_age_hours is not None and sw.max_article_age_hours < 0:
+        problems.append(f"--max_article_age_hours={sw.max_article_age_hours:g}: must be 0 (off) or more hours")
+    if sw.failing_feed_after_failures < 1:
+        problems.append(f"--failing_feed_after_failures={sw.failing_feed_after_failures}: must be 1 or more")
+    if problems:
+        from pipeline.errors import UserError
+        raise UserError(*problems)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER

@@ -106,7 +106,9 @@ def start(tmp_path: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [STORYWATCH, "run", f"--feeds_file={tmp_path / 'feeds.yaml'}", f"--ledger={tmp_path / 'ledger.sqlite'}",
          f"--alerts_out={tmp_path / 'alerts.jsonl'}", f"--dead_letter_out={tmp_path / 'dead.jsonl'}",
-         "--poll_interval_seconds=2", "--host_gap_seconds=0.5"],
+         "--poll_interval_seconds=2", "--host_gap_seconds=0.5",
+         # The items are dated Oct/Nov 2024; the default 72 h age cut is tested in test_graph.
+         "--max_article_age_hours=0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

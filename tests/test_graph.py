@@ -89,3 +89,69 @@ def test_a_replay_dedupes_on_one_shard_per_stage_and_the_live_run_spreads_its_st
         (dedupe,) = _applied(p, DedupeArticles)
         shards[mode] = dedupe.shards
     assert shards == {"replay": BOUNDED_SHARDS, "live": DEFAULT_SHARDS} and BOUNDED_SHARDS == 1
+
+
+# --- the live graph: feed health and the age cut ---------------------------------------------
+
+def test_failing_feed_warning_fires_once_when_the_threshold_is_crossed():
+    from pipeline.fetch import FeedSchedule
+    from pipeline.graph import failing_feed_warning
+
+    schedule = FeedSchedule("wire", "https://wire.example/rss")
+    schedule.record_success(0.0, changed=True)
+    warnings = []
+    for attempt in range(1, 6):
+        schedule.record_failure(attempt * 600.0, "HTTP 503 Service Unavailable")
+        warnings.append(failing_feed_warning(schedule.health(), failing_after_failures=3))
+    assert [w is not None for w in warnings] == [False, False, True, False, False]
+    assert "wire (https://wire.example/rss) is failing: 3 failed fetches in a row" in warnings[2]
+    assert "last success 1970-01-01 00:00 UTC" in warnings[2] and "HTTP 503" in warnings[2]
+    schedule.record_success(4000.0, changed=False)
+    assert schedule.health().status == "ok"  # a recovered feed starts a new spell
+    for attempt in range(3):
+        schedule.record_failure(5000.0 + attempt, "timeout")
+    assert failing_feed_warning(schedule.health(), failing_after_failures=3) is not None
+
+
+def test_live_graph_reports_a_failing_feed_and_skips_the_backlog_of_a_fresh_run(httpserver, tmp_path, caplog):
+    """One live run (PeriodicImpulse on FnApiRunner, ~4 s): a feed answering 500 is written
+    to the health file and warned about; of two matching items, the one published 40 days
+    ago is dropped by the default 72 h age cut and only the fresh one alerts."""
+    import datetime as dt
+    import logging
+
+    from pipeline.records import FeedSource
+
+    now = dt.datetime.now(dt.timezone.utc)
+    items = [("Elon Musk has been in regular contact with Vladimir Putin, report says",
+              "Musk and the Russian president have spoken since late 2022.", now - dt.timedelta(hours=1)),
+             ("Starlink restored on Ukraine frontline after Russian jamming, Musk says",
+              "SpaceX brought Starlink back for Ukrainian troops near the front.", now - dt.timedelta(days=40))]
+    rss = ("<?xml version='1.0'?><rss version='2.0'><channel><title>Wire</title><link>https://wire.test/</link>"
+           "<description>t</description>" + "".join(
+               f"<item><title>{t}</title><link>https://wire.test/{i}</link><description>{d}</description>"
+               f"<pubDate>{when:%a, %d %b %Y %H:%M:%S} GMT</pubDate></item>" for i, (t, d, when) in enumerate(items))
+           + "</channel></rss>")
+    httpserver.expect_request("/wire").respond_with_data(rss, content_type="application/rss+xml")
+    httpserver.expect_request("/gone").respond_with_data("down", status=500)
+    sources = [FeedSource("wire", httpserver.url_for("/wire"), allow_private=True),
+               FeedSource("gone", httpserver.url_for("/gone"), allow_private=True)]
+    health_path = tmp_path / "health.jsonl"
+    options = pipeline_options([f"--ledger={tmp_path / 'ledger.sqlite'}", f"--alerts_out={tmp_path / 'alerts.jsonl'}",
+                                f"--dead_letter_out={tmp_path / 'dead.jsonl'}", f"--feed_health_out={health_path}",
+                                "--failing_feed_after_failures=1", "--console_alerts=false",
+                                "--poll_interval_seconds=0.5", "--run_duration_seconds=3", "--host_gap_seconds=0"])
+    with caplog.at_level(logging.WARNING, logger="pipeline.graph"):
+        p = beam.Pipeline(options=options)
+        build_pipeline(p, options.view_as(StorywatchOptions), load_watchlists(WATCHLISTS), feed_sources=sources)
+        result = p.run()
+        result.wait_until_finish()
+
+    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert [a["title"] for a in alerts] == [items[0][0]]
+    health = {h["feed_id"]: h for h in map(json.loads, health_path.read_text().splitlines())}
+    assert health["wire"]["status"] == "ok" and health["gone"]["status"] == "failing"
+    assert health["gone"]["consecutive_failures"] == 1 and "500" in health["gone"]["last_error"]
+    assert any("feed gone" in r.message and "is failing" in r.message for r in caplog.records)
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
+    assert counters["articles_stale"] == 1 and counters["feeds_failing"] == 1
