@@ -51,11 +51,13 @@ scores above 68).
 Coarse and missing dates. Labeled and archived items are often dated only to the day
 (``2024-10-25``), the month (``2025-02``) or not at all; ``Article.published_precision``
 says which, and ``published_range`` turns the date into the range of times it allows
-(a timestamp is a one-instant range). Time comparisons are between ranges: a pair is a
-coverage candidate when the ranges come within the window, and the overlap asked for is
-that of the separation expected when they do (``_needed_overlap``): exact for two
-timestamps, about 8 h for two items dated the same day, about 24 h for "2025-02" beside
-"2025-02-23". Treating "2025-02" as midnight on the 1st instead put D23's first item three
+(a timestamp is a one-instant range). A development remembers the span of its
+timestamped articles and, for each kept coarse-dated article, its range. An article is
+compared with the span (the distance to the nearest timestamp, exactly as before ranges
+for a timestamped article) and with each coarse range: a candidate when they come within
+the window, asked for the overlap of the separation expected when they do
+(``_needed_overlap``): about 8 h for two items dated the same day, about 24 h for
+"2025-02" beside "2025-02-23". Feeds give timestamps, so feed replays decide as before. Treating "2025-02" as midnight on the 1st instead put D23's first item three
 weeks before the rest, and D23 alerted three times. A date vaguer than a month (a year,
 or none) cannot place an article among developments that live 30 days, so such an
 article joins only as a near-copy. Replay handles a coarse date at the start of its
@@ -236,23 +238,25 @@ def contradicts(new_key: str, old_key: str) -> bool:
     return bool(_REVERSAL.search(new_key)) and not _REVERSAL.search(old_key)
 
 
-def _best_similarities(key: str, devs: list) -> list[float]:
-    """``max(similarity(key, k) for k in dev.keys)`` for every development, in one C pass."""
+def _near_copies(key: str, devs: list, threshold: float) -> list[tuple[float, int, str]]:
+    """(similarity, development index, kept headline) of every kept headline scoring >= threshold.
+
+    Best first (ties: the newer development first), from one C pass over all headlines.
+    """
     keys, owners = [], []
     for i, dev in enumerate(devs):
         keys.extend(dev.keys)
         owners.extend([i] * len(dev.keys))
-    best = np.zeros(len(devs))
     if not keys or not key:
-        return best.tolist()
+        return []
     scores = process.cdist([key], keys, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=1)[0]
     short = np.arange(len(keys)) if key.count(" ") < 3 else np.flatnonzero(
         np.fromiter((k.count(" ") < 3 for k in keys), bool, len(keys)))
     if len(short):
         scores[short] = process.cdist([key], [keys[i] for i in short], scorer=fuzz.token_sort_ratio,
                                       dtype=np.float64, workers=1)[0]
-    np.maximum.at(best, np.asarray(owners), scores)
-    return best.tolist()
+    hits = np.flatnonzero(scores >= threshold)
+    return sorted(((float(scores[j]), owners[j], keys[j]) for j in hits), key=lambda h: (-h[0], h[1]))
 
 
 def development_id_for(storyline_id: str, article_id: str) -> str:
@@ -270,8 +274,10 @@ class _Development:
     keys: list[str]
     sources: list[tuple[str, str, str]]
     count: int = 1
-    words: list[frozenset] = field(default_factory=list)
-    ranges: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)  # per kept article
+    words: list[frozenset] = field(default_factory=list)  # kept articles with a timestamp
+    span: tuple[dt.datetime, dt.datetime] | None = None  # first and last timestamp of its articles
+    coarse: list[tuple[frozenset, tuple[dt.datetime, dt.datetime]]] = field(default_factory=list)
+    # ^ kept articles dated only by day/month/year or not at all: (words, published_range)
 
 
 @dataclass(slots=True)
@@ -366,8 +372,9 @@ class StorylineTracker:
                        f"is about the same event (best content-word overlap {score:.0f}%)")
         if dev is None:
             dev = _Development(development_id_for(state.storyline_id, article.article_id), match,
-                               clock[0], clock[1], [article.article_id], [key], [_source(match)], words=[words],
-                               ranges=[at])
+                               clock[0], clock[1], [article.article_id], [key], [_source(match)],
+                               span=at if at[0] == at[1] else None)
+            _keep_words(dev, words, at)
             state.developments.append(dev)
             event = self._event(state, dev, NEW_DEVELOPMENT, match, why_new)
         else:
@@ -411,7 +418,7 @@ class StorylineTracker:
             lead_match = Match(lead, state.storyline_id, float(data.get("score") or 0.0), ())
             dev = _Development(str(data["development_id"]), lead_match, at, at,
                                ids[:self.max_articles] or [lead.article_id], [headline_key(lead.title)],
-                               [_source(lead_match)], words=[content_words(lead.title)], ranges=[(at, at)])
+                               [_source(lead_match)], words=[content_words(lead.title)], span=(at, at))
             state.developments.append(dev)
             known.add(dev.development_id)
             state.newest_at = at if state.newest_at is None else max(state.newest_at, at)
@@ -432,47 +439,50 @@ class StorylineTracker:
         for dev in devs:
             if article_id in dev.article_ids:
                 return dev, None, DUPLICATE
-        near = sorted(((score, i) for i, score in enumerate(_best_similarities(key, devs))
-                       if score >= self.duplicate_similarity), key=lambda p: (-p[0], p[1]))
-        for score, i in near:
-            # A near-copy must say the same thing: the best headline of the development
-            # that does not contradict this one decides.
-            agreeing = [similarity(key, k) for k in devs[i].keys if not contradicts(key, k)]
-            if agreeing and max(agreeing) >= self.duplicate_similarity:
-                return devs[i], max(agreeing), DUPLICATE
+        near = _near_copies(key, devs, self.duplicate_similarity)
+        for score, i, other in near:
+            # A near-copy must say the same thing: the best kept headline that does not
+            # contradict this one decides.
+            if not contradicts(key, other):
+                return devs[i], score, DUPLICATE
         if near:
             return None, near[0][0], _CONTRADICTION
         best_cov, best_margin, best_cov_score, best_any = None, -1.0, 0.0, 0.0
         for dev in devs:
             if _gap(at, (dev.first_at, dev.last_at)) > self.coverage_window:
                 continue
-            for other_words, other_at in zip(dev.words, dev.ranges):
-                score = word_overlap(words, other_words)
+            # The timestamped articles as one span (the distance to the nearest of them),
+            # each coarse-dated article by its own range.
+            pairs = [(word_overlap(words, w), self._needed_overlap(at, r)) for w, r in dev.coarse]
+            if dev.span is not None and dev.words:
+                pairs.append((max(word_overlap(words, w) for w in dev.words),
+                              self._needed_overlap(at, dev.span, span=True)))
+            for score, needed in pairs:
                 best_any = max(best_any, score)
-                needed = self._needed_overlap(at, other_at)
                 if needed is not None and score >= needed and score - needed > best_margin:
                     best_cov, best_margin, best_cov_score = dev, score - needed, score
         if best_cov is not None:
             return best_cov, best_cov_score, COVERAGE
         return None, best_any, NEW_DEVELOPMENT
 
-    def _needed_overlap(self, a: tuple[dt.datetime, dt.datetime], b: tuple[dt.datetime, dt.datetime]
-                        ) -> float | None:
-        """Content-word overlap two articles need to be coverage of one event; None if they cannot be.
+    def _needed_overlap(self, a: tuple[dt.datetime, dt.datetime], b: tuple[dt.datetime, dt.datetime], *,
+                        span: bool = False) -> float | None:
+        """Content-word overlap an article needs to be coverage of the same event; None if it cannot be.
 
         Same-event coverage shares fewer words as the hours pass, and unrelated articles
         close in time are the likelier confusion: the overlap asked for rises from
         ``coverage_similarity`` at the same moment to ``coverage_similarity_at_window_end``
-        at ``coverage_window_hours`` apart. With coarse dates the two times are ranges
-        (``published_range``): the pair is a candidate when the ranges come within the
-        window, and the separation used is the expected one *given* that they are within
-        the window, both times uniform in their ranges. Two timestamps keep their exact
-        separation; two articles dated the same day count as about 8 h apart; an article
-        dated "2025-02" beside one dated "2025-02-23" as about 24 h apart (all the dates
-        say is that they may be within the window, and any separation in it is as
-        likely). A date vaguer than a month (a year, or none) says nothing at the scale
-        developments live (``duplicate_horizon_hours``): such an article is never
-        coverage by shared words, only a near-copy.
+        at ``coverage_window_hours`` apart. ``a`` is the article's ``published_range``;
+        ``b`` is another article's range or, with ``span=True``, the first and last
+        timestamp of a development (the distance is then to the nearest of them). Two
+        timestamps keep their exact separation, as before ranges. With a coarse date the
+        pair is a candidate when the ranges come within the window, and the separation
+        used is the one expected *given* that they do, times uniform in their ranges: two
+        items dated the same day count as about 8 h apart, "2025-02" beside "2025-02-23"
+        as about 24 h (all the month says is that they may be within the window, and any
+        separation in it is as likely). A date vaguer than a month (a year, or none) says
+        nothing at the scale developments live (``duplicate_horizon_hours``): such an
+        article is never coverage by shared words, only a near-copy.
 
         >>> t = StorylineTracker()
         >>> day = dt.datetime(2025, 2, 23, tzinfo=dt.timezone.utc)
@@ -485,13 +495,15 @@ class StorylineTracker:
         """
         if _gap(a, b) > self.coverage_window:
             return None
-        if max(a[1] - a[0], b[1] - b[0]) > _VAGUEST_COVERAGE_DATE:
+        if a[1] - a[0] > _VAGUEST_COVERAGE_DATE or (not span and b[1] - b[0] > _VAGUEST_COVERAGE_DATE):
             return None
-        if a[0] == a[1] and b[0] == b[1]:
-            separation = abs(a[0] - b[0])
+        window_hours = self.coverage_window.total_seconds() / 3600
+        if a[0] == a[1] and (span or b[0] == b[1]):
+            separation = _gap(a, b)
+        elif span:
+            separation = dt.timedelta(hours=_expected_distance_hours(a, b, window_hours))
         else:
-            separation = dt.timedelta(hours=_expected_separation_hours(
-                a, b, self.coverage_window.total_seconds() / 3600))
+            separation = dt.timedelta(hours=_expected_separation_hours(a, b, window_hours))
         return self.coverage_similarity + (self.coverage_similarity_end - self.coverage_similarity) * (
             separation / self.coverage_window)
 
@@ -503,8 +515,9 @@ class StorylineTracker:
         if len(dev.article_ids) < self.max_articles:
             dev.article_ids.append(match.article.article_id)
             dev.keys.append(key)
-            dev.words.append(words)
-            dev.ranges.append(at)
+            _keep_words(dev, words, at)
+        if at[0] == at[1]:
+            dev.span = (min(dev.span[0], at[0]), max(dev.span[1], at[0])) if dev.span else at
         if len(dev.sources) < self.max_sources:
             dev.sources.append(_source(match))
 
@@ -577,6 +590,31 @@ def _expected_separation_hours(a: tuple[dt.datetime, dt.datetime], b: tuple[dt.d
     weight = np.clip(np.minimum(a1, b1 + d) - np.maximum(a0, b0 + d), 0.0, None)
     total = weight.sum()
     return float((np.abs(d) * weight).sum() / total) if total > 0 else window_hours
+
+
+def _keep_words(dev: _Development, words: frozenset, at: tuple[dt.datetime, dt.datetime]) -> None:
+    if at[0] == at[1]:
+        dev.words.append(words)
+    else:
+        dev.coarse.append((words, at))
+
+
+def _expected_distance_hours(a: tuple[dt.datetime, dt.datetime], span: tuple[dt.datetime, dt.datetime],
+                             window_hours: float) -> float:
+    """E[distance from x to the span given it is <= window] for x uniform in range a, in hours.
+
+    >>> t = dt.datetime(2025, 2, 23, tzinfo=dt.timezone.utc)
+    >>> round(_expected_distance_hours((t.replace(day=1), t.replace(month=3, day=1)), (t, t), 48))
+    24
+    """
+    s0 = (span[0] - a[0]).total_seconds() / 3600
+    s1 = (span[1] - a[0]).total_seconds() / 3600
+    lo = max(0.0, s0 - window_hours)
+    hi = min((a[1] - a[0]).total_seconds() / 3600, s1 + window_hours)
+    x = np.linspace(lo, hi, _GRID_STEPS + 1)
+    d = np.maximum(np.maximum(s0 - x, x - s1), 0.0)
+    d = d[d <= window_hours]
+    return float(d.mean()) if len(d) else window_hours
 
 
 def _gap(a: tuple[dt.datetime, dt.datetime], b: tuple[dt.datetime, dt.datetime]) -> dt.timedelta:

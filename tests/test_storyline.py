@@ -200,6 +200,8 @@ def test_month_dated_first_report_is_joined_by_the_same_event_weeks_into_the_mon
     later = [dated("d1", "Federal employees told to list accomplishments in DOGE email", "2025-02-23"),
              dated("d2", "Musk DOGE accomplishments email divides agencies", "2025-02-24")]
     assert kinds(StorylineTracker(), first, *later) == [NEW_DEVELOPMENT, COVERAGE, COVERAGE]
+    # Arriving after them (live order), it joins them the same way: the month is near their span.
+    assert kinds(StorylineTracker(), *later, first) == [NEW_DEVELOPMENT, COVERAGE, COVERAGE]
     # The same first report with its date read as midnight on the 1st (a timestamp) stays apart.
     exact = Match(dataclasses.replace(first.article, published_precision="instant"), "s", 0.9, ())
     assert kinds(StorylineTracker(), exact, *later)[:2] == [NEW_DEVELOPMENT, NEW_DEVELOPMENT]
@@ -253,6 +255,17 @@ def test_coarse_and_undated_articles_are_never_stale_by_their_fallback_time():
     assert kinds(t, dated("y", "SpaceX limits drone use of Starlink", "2023")) == [NEW_DEVELOPMENT]
     assert kinds(t, dated("x", "Ukraine says Russian forces use Starlink", None)) == [NEW_DEVELOPMENT]
     assert kinds(t, dated("o", "Musk tweets peace plan", "2023-04-01")) == [STALE]
+
+
+def test_a_long_running_development_keeps_its_coverage_beyond_the_kept_articles():
+    # Only 3 articles are kept, but the distance is to the development's latest timestamp,
+    # so reports 20 h apart keep joining for days.
+    t = StorylineTracker(max_articles_per_development=3)
+    titles = ["Pentagon signs deal", "Kyiv receives terminals", "Officials praise contract", "Army units connect",
+              "Budget questions follow", "Drone teams rely on links", "Analysts weigh costs", "Deal extended again"]
+    ms = [match(str(i), title, 20 * i, summary="Pentagon Starlink contract Ukraine terminals SpaceX")
+          for i, title in enumerate(titles)]
+    assert kinds(t, *ms) == [NEW_DEVELOPMENT] + [COVERAGE] * 7
 
 
 def test_a_reversal_in_the_same_words_is_a_new_development_and_its_copies_join_it():
