@@ -4,18 +4,26 @@ Runs ``alert_eval.alerts_for`` over tests/data/labeled/dev.jsonl with the labels
 perfect matcher (so only the grouping is measured) and, when it is available, with the
 real matcher; prints precision, recall and duplicate rate for each setting.
 
+Then, at the default thresholds, how the grouping holds up when ``published`` values are
+coarser than in the file: each timestamp is cut to its day, its month or dropped with the
+given probabilities (30 seeds each), as in collections where month-only, date-only and
+missing dates are common. Labels as the matcher, so only the grouping is measured.
+
     .venv/bin/python bench/storyline_thresholds.py
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.alert_eval import alerts_for, load_labeled, score_alerts  # noqa: E402
+from pipeline.jsonl import article_from_json  # noqa: E402
 from pipeline.records import Match  # noqa: E402
 from pipeline.storyline import StorylineTracker  # noqa: E402
 
@@ -46,5 +54,42 @@ def main() -> None:
               f"{s.duplicate_rate:5.3f}  ({s.recalled}/{s.developments}, {s.duplicated} dup)")
 
 
+def coarsened(items, rnd: random.Random, *, day: float, month: float, missing: float):
+    """The items with some timestamps cut to the day or month, or dropped (labels unchanged)."""
+    out = []
+    for item in items:
+        raw = dict(item.raw)
+        value = raw.get("published")
+        if isinstance(value, str) and len(value) > 10:
+            x = rnd.random()
+            raw["published"] = (value[:10] if x < day else value[:7] if x < day + month
+                                else None if x < day + month + missing else value)
+        out.append(dataclasses.replace(item, article=article_from_json(raw)))
+    return out
+
+
+def robustness() -> None:
+    items = load_labeled(LABELED)
+    gold = {i.article.article_id: i.labels for i in items}
+
+    def perfect(article):
+        return [Match(article, s, 1.0, ()) for s in sorted(gold[article.article_id])]
+
+    print(f"\ndefault thresholds, timestamps coarsened at random (labels as matcher, 30 seeds)")
+    print(f"{'day':>4} {'month':>5} {'none':>4}  {'prec':>5} {'recall':>6} {'dups':>5}")
+    for day, month, missing in ((0, 0, 0), (0.3, 0.05, 0), (0.5, 0.1, 0), (0.3, 0.15, 0), (0, 0.3, 0),
+                                (0.3, 0.05, 0.02), (0.3, 0.15, 0.05)):
+        totals = [0] * 5
+        for seed in range(30 if day + month + missing else 1):
+            some = coarsened(items, random.Random(seed), day=day, month=month, missing=missing)
+            s = score_alerts(some, alerts_for([i.article for i in some], perfect))
+            for k, v in enumerate((s.correct, s.alerts, s.recalled, s.developments, s.duplicated)):
+                totals[k] += v
+        correct, alerts, recalled, developments, duplicated = totals
+        print(f"{day:>4} {month:>5} {missing:>4}  {correct / alerts:5.3f} {recalled / developments:6.3f} "
+              f"{duplicated / max(recalled, 1):5.3f}  ({recalled}/{developments}, {duplicated} dup)")
+
+
 if __name__ == "__main__":
     main()
+    robustness()
