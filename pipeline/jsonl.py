@@ -30,7 +30,7 @@ UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^(\d{4})$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")
 INSTANT, DAY, MONTH, YEAR, UNKNOWN = "instant", "day", "month", "year", "unknown"
 
 

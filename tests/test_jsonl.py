@@ -26,7 +26,7 @@ def test_parse_time(value, expected):
 
 @pytest.mark.parametrize("value, precision", [
     ("2024-10-25T10:00:00Z", "instant"), ("2024-10-25T10:00", "instant"), (1729850400, "instant"),
-    ("2024-10-25", "day"), ("2024-11", "month"), ("2024", "year"),
+    ("2024-10-25", "day"), ("20241025", "day"), ("2024-11", "month"), ("2024", "year"),
     (None, "unknown"), ("", "unknown"), ("yesterday", "unknown"),
 ])
 def test_parse_time_precision(value, precision):
