@@ -145,12 +145,15 @@ _LATEST = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 
 
 def _period_end(start: dt.datetime, precision: str) -> dt.datetime:
-    if precision == "day":
-        return start + dt.timedelta(days=1)
-    if precision == "month":
-        return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    if precision == "year":
-        return start.replace(year=start.year + 1) if start.year < dt.MAXYEAR else _LATEST
+    try:
+        if precision == "day":
+            return start + dt.timedelta(days=1)
+        if precision == "month":
+            return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        if precision == "year":
+            return start.replace(year=start.year + 1)
+    except (OverflowError, ValueError):  # the last period a datetime can hold
+        return _LATEST
     return start
 
 
@@ -173,7 +176,9 @@ def published_range(article) -> tuple[dt.datetime, dt.datetime]:
         return _EARLIEST, _LATEST
     lo = article.published_at
     hi = _period_end(lo, precision)
-    shift = lo - min(lo, article.first_seen_at + _FUTURE_SKEW)
+    seen = article.first_seen_at
+    latest_believable = seen + _FUTURE_SKEW if seen < _LATEST - _FUTURE_SKEW else _LATEST
+    shift = lo - min(lo, latest_believable)
     return lo - shift, hi - shift
 
 

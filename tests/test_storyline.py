@@ -191,6 +191,8 @@ def test_published_range_widens_coarse_dates_and_keeps_timestamps_exact():
         day.replace(month=1, day=1), day.replace(year=2025, month=1, day=1))
     lo, hi = published_range(dated("f", "t", None).article)
     assert lo.year == 1 and hi.year == 9999
+    for last in ("9999-12-31", "9999-12", "9999"):  # the end of the calendar is no crash
+        assert published_range(dated("g", "t", last).article)[1].year == 9999
 
 
 def test_month_dated_first_report_is_joined_by_the_same_event_weeks_into_the_month():
