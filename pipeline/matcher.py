@@ -60,7 +60,8 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate, compress, count, groupby
-from operator import itemgetter
+from functools import reduce
+from operator import attrgetter, itemgetter, or_
 from pathlib import Path
 from typing import Iterable
 
@@ -162,38 +163,28 @@ def _fold_run(m: re.Match) -> str:
     return "".join(map(_FOLD.__getitem__, map(ord, m.group())))
 
 
-# UTF-8 of the punctuation most common in Latin-script news (U+2000-U+206F: ’ “ ” – — …
-# and friends; no-break space, « »): all fold to spaces, so the skeleton blanks them as
-# bytes, in one pass without a callback.
-# (‰ ‱ ⁋ are left out: they fold to "0", "00" and "p").
-_PUNCTUATION_BYTES = re.compile(rb"\xe2\x80[\x80-\xaf\xb2-\xbf]|\xe2\x81[\x80-\x8a\x8c-\xaf]|\xc2[\xa0\xab\xbb]")
-
-
-def _skeleton_text(text: str) -> str:
-    """The folded text for matching: same words as ``fold(text)``, spacing may differ."""
-    raw = text.encode("utf-8", "surrogatepass")
-    if not raw.isascii():
-        raw = _PUNCTUATION_BYTES.sub(b" ", raw)
-    folded = raw.translate(_ASCII_BYTES).decode("utf-8", "surrogatepass")
-    if folded.isascii():
-        return folded
-    return _NON_ASCII_RUN.sub(_fold_run, folded)
-
-
 def _blank_bytes_pattern(code_points: Iterable[int]) -> re.Pattern[bytes]:
-    """A bytes pattern for the UTF-8 of those code points (below U+10000) whose piece is one space."""
-    by_lead: dict[bytes, list[int]] = {}
+    """A bytes pattern for the UTF-8 of those code points whose piece is one space; they
+    must share their first byte, so that the pattern starts with a literal the regex
+    engine skips ahead to (a pattern starting with a choice is tried at every byte)."""
+    lasts: dict[bytes, list[int]] = {}
     for code in code_points:
         if _FOLD[code] == " ":
             raw = chr(code).encode("utf-8")
-            by_lead.setdefault(raw[:-1], []).append(raw[-1])
-    return re.compile(b"|".join(re.escape(lead) + b"[" + b"".join(re.escape(bytes([t])) for t in sorted(tails)) + b"]"
-                                for lead, tails in sorted(by_lead.items())))
+            lasts.setdefault(raw[:-1], []).append(raw[-1])
+    first = {lead[:1] for lead in lasts}
+    assert len(first) == 1, "code points with different first bytes"
+    return re.compile(re.escape(first.pop()) + b"(?:" + b"|".join(
+        re.escape(lead[1:]) + b"[" + b"".join(re.escape(bytes([t])) for t in sorted(tails)) + b"]"
+        for lead, tails in sorted(lasts.items())) + b")")
 
 
-# The punctuation of _PUNCTUATION_BYTES whose piece is exactly one space (’ “ ” – —, not …):
-# fold blanks it as bytes too, keeping the length, so it needs no lookups.
-_SPACE_BYTES = _blank_bytes_pattern([*range(0x2000, 0x2070), 0xA0, 0xAB, 0xBB])
+# UTF-8 of the punctuation most common in Latin-script news (U+2000-U+206F: ’ “ ” – —,
+# zero-width spaces and friends) whose piece is one space: blanked as bytes, keeping the
+# length, in one pass without a callback; the same for the no-break space. (… « » fold
+# to several spaces, ‰ ‱ ⁋ to "0", "00" and "p": they take the slow way.)
+_SPACE_BYTES = _blank_bytes_pattern(range(0x2000, 0x2070))
+_NO_BREAK_SPACE = "\xa0".encode("utf-8")
 
 
 def fold(text: str) -> str:
@@ -205,7 +196,10 @@ def fold(text: str) -> str:
     """
     raw = text.encode("utf-8", "surrogatepass")
     if not raw.isascii():
-        raw = _SPACE_BYTES.sub(b" ", raw)
+        if b"\xe2" in raw:
+            raw = _SPACE_BYTES.sub(b" ", raw)
+        if _NO_BREAK_SPACE in raw:
+            raw = raw.replace(_NO_BREAK_SPACE, b" ")
     folded = raw.translate(_ASCII_BYTES).decode("utf-8", "surrogatepass")
     if folded.isascii():
         return folded
@@ -233,15 +227,16 @@ class NormalizedText:
 
     __slots__ = ("text", "s", "_folded", "_shift_at", "_shift")
 
-    def __init__(self, text: str, s: str) -> None:
+    def __init__(self, text: str, s: str, folded: str | None = None) -> None:
         self.text = text
         self.s = s
-        self._folded: str | None = None
+        self._folded = folded                        # fold(_demojibake(text)), if at hand
+        self._shift_at: list[int] | None = None
 
     def _build(self) -> None:
         source = _demojibake(self.text)
         # s and the folded text have the same words, only the spacing differs; padded like s.
-        self._folded = " " + fold(source) + " "
+        self._folded = " " + (self._folded if self._folded is not None else fold(source)) + " "
         # Characters whose piece is not one character long (…, €, 马) shift later positions;
         # they are few, so only their places are recorded: after folded position
         # _shift_at[k], folded positions run _shift[k] ahead of the original ones.
@@ -286,7 +281,7 @@ class NormalizedText:
         return f - self._shift[k]
 
     def original(self, a: int, b: int) -> tuple[int, int]:
-        if self._folded is None:
+        if self._shift_at is None:
             self._build()
         fa, fb = self._unfold(a), self._unfold(b - 1)
         if not self._shift_at:
@@ -307,7 +302,8 @@ def normalize(text: str) -> NormalizedText:
     >>> a = n.s.index("STARLINK"); n.original(a, a + 8)
     (13, 21)
     """
-    return NormalizedText(text, " " + " ".join(_skeleton_text(_demojibake(text)).split()) + " ")
+    folded = fold(_demojibake(text))
+    return NormalizedText(text, " " + " ".join(folded.split()) + " ", folded)
 
 
 def skeleton(text: str) -> str:
@@ -317,14 +313,17 @@ def skeleton(text: str) -> str:
 
 # --- the automaton's payloads ---------------------------------------------------------
 
-ENTITY, TOPIC, NEGATIVE, PROBE = range(4)
+ENTITY, TOPIC, NEGATIVE = range(3)
+# What may follow a key inside its word: a plural/possessive "s", any ending (terms written
+# "word*"), or up to three upper-case letters of case ending (keys in other scripts).
+_PLURAL, _ANY_ENDING, _CASE_ENDING = range(3)
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
     """One thing the automaton finds at a key."""
 
-    role: int                 # ENTITY, TOPIC, NEGATIVE or PROBE
+    role: int                 # ENTITY, TOPIC or NEGATIVE
     ref: str                  # entity/topic id (for NEGATIVE: the entity it vetoes)
     alias: str = ""           # as written in the watchlist
     kind: str = "exact"       # what a hit at this key is: exact or transliterated
@@ -340,6 +339,41 @@ class _FuzzyTarget:
     compact: str              # skeleton without spaces
     person: bool
     multiword: bool
+
+
+class _Probe:
+    """A fuzzy probe at an automaton key: what its candidates must look like (lengths, first
+    letters, last two letters: see ``_similar``) and what its targets could make of a match
+    (the marks of their refs, see ``Matcher._marks``)."""
+
+    __slots__ = ("key", "suffix", "lo", "hi", "firsts", "ends", "refs", "mark")
+
+    def __init__(self, key: str, targets: list[_FuzzyTarget]) -> None:
+        self.key = key                            # "vlad" (prefix) or "\0imir" (suffix)
+        self.suffix = key.startswith("\0")
+        self.lo = min(len(t.compact) - max(3, len(t.compact) // 3) for t in targets)
+        self.hi = max(len(t.compact) + max(3, len(t.compact) // 3) for t in targets)
+        self.firsts = frozenset(t.compact[0] for t in targets)
+        self.ends = frozenset(t.compact[-2:] for t in targets)
+        self.refs = frozenset(t.ref for t in targets)
+        self.mark = 0
+
+
+class _Field:
+    """One field after the automaton pass: exact hits, negative contexts and fired probes,
+    before fuzzy rescue and vetoes (``Matcher._settle``)."""
+
+    __slots__ = ("field", "norm", "hits", "negatives", "fired", "marks")
+
+    def __init__(self, field: str, norm: NormalizedText, hits: list[_Hit],
+                 negatives: list[tuple[str, int, int, int, int]], fired: list[tuple[_Probe, int]],
+                 marks: int) -> None:
+        self.field = field
+        self.norm = norm
+        self.hits = hits
+        self.negatives = negatives
+        self.fired = fired
+        self.marks = marks                       # of every key hit, a superset of the found refs' marks
 
 
 @dataclass(slots=True)
@@ -414,8 +448,8 @@ class Matcher:
     # --- building ---------------------------------------------------------------------
 
     def _build(self) -> None:
-        self._build_automaton()
         self._compile_rules()
+        self._build_automaton()
 
     def _build_automaton(self) -> None:
         """One automaton for every alias, term, negative context and fuzzy probe."""
@@ -475,26 +509,28 @@ class Matcher:
         self._patterns = [(topic.id, pattern, re.compile(pattern, re.IGNORECASE))
                           for topic in self.watchlists.topics for pattern in topic.patterns]
 
+        # A prefix probe sits at a word start (" vlad"), a suffix probe at a word end ("imir ").
+        probes = {(probe_key[1:] + " " if probe_key.startswith("\0") else " " + probe_key): _Probe(probe_key, targets)
+                  for probe_key, targets in self._targets.items()}
+        self._probes = list(probes.values())
+        marks = self._marks
+        for probe in self._probes:
+            for ref in probe.refs:
+                probe.mark |= marks.get(ref, 0)
+        # Payload: key length, spaces inside the key, what a hit means (as tuples, unpacked in
+        # the scan loop), the probe sitting at this key if any, and the marks of the refs a
+        # hit here may be (or rescue, for a probe).
         automaton = ahocorasick.Automaton()
-        for key, entries in keys.items():
-            automaton.add_word(key, (len(key), key.count(" ") - 1, tuple(entries)))
-        # What a probe's targets can accept (see _similar): candidate lengths, first letters and
-        # last two letters, so most words are turned down before they are even cut out.
-        self._probe_filters = {
-            key: (min(len(t.compact) - max(3, len(t.compact) // 3) for t in targets),
-                  max(len(t.compact) + max(3, len(t.compact) // 3) for t in targets),
-                  frozenset(t.compact[0] for t in targets), frozenset(t.compact[-2:] for t in targets))
-            for key, targets in self._targets.items()}
-        # Probes: a prefix probe sits at a word start (" vlad"), a suffix probe at a word end ("imir ").
-        for probe_key in self._targets:
-            if probe_key.startswith("\0"):
-                key, entry = probe_key[1:] + " ", _Entry(PROBE, probe_key)
-            else:
-                key, entry = " " + probe_key, _Entry(PROBE, probe_key)
-            _, _, existing = automaton.get(key, (len(key), 0, ()))
-            automaton.add_word(key, (len(key), 0, existing + (entry,)))
+        for key in [*keys, *(k for k in probes if k not in keys)]:
+            entries = tuple((e.role, e.ref, e.alias, e.kind, e.multiword,
+                             _ANY_ENDING if e.prefix else _CASE_ENDING if e.inflected else _PLURAL)
+                            for e in keys.get(key, ()))
+            probe = probes.get(key)
+            mark = reduce(or_, (marks.get(e.ref, 0) for e in keys.get(key, ()) if e.role != NEGATIVE),
+                          probe.mark if probe else 0)
+            automaton.add_word(key, (len(key), key.count(" ") - 1, entries, probe, mark))
         if not len(automaton):
-            automaton.add_word("\0", (1, 0, ()))  # an empty automaton cannot be searched
+            automaton.add_word("\0", (1, 0, (), None, 0))  # an empty automaton cannot be searched
         automaton.make_automaton()
         self._automaton = automaton
         self._exact_keys = frozenset(k.strip() for k in keys if k.islower())
@@ -512,31 +548,48 @@ class Matcher:
                 compiled.append(_CompiledRule(storyline, tuple(groups), frozenset(rule.none_of),
                                               rule.within_words))
             self._rules.append((storyline, compiled))
-        # Every rule in one list, in storyline order; each of its groups gets a bit, and a
-        # found ref sets the bits of the groups it is in: a rule can hold only when all its
-        # bits are set. It is looked at only when a ref of its rarest group was found.
+        # Every rule in one list, in storyline order. Rule i owns the bits i*K ... i*K+K-1
+        # (K: the most groups in a rule, plus one): bit i*K+j for its group j, the last one
+        # for its none_of. A found ref sets the bits of the groups it is in (its mark): a rule
+        # can hold only when all its group bits are set, which is checked for every rule at
+        # once with K-1 shifts and "and"s of one integer (see _complete).
         self._flat: list[tuple[int, _CompiledRule, int]] = []
-        bits: dict[str, int] = {}
-        popularity: dict[str, int] = {}
-        bit = 1
+        stride = 1 + max((len(rule.groups) for _, compiled in self._rules for rule in compiled), default=0)
+        marks: dict[str, int] = {}
+        firsts = filler = 0
         for index, (_, compiled) in enumerate(self._rules):
             for rule in compiled:
-                mask = 0
-                for group in rule.groups:
+                base = len(self._flat) * stride
+                for j, group in enumerate(rule.groups):
                     for ref in group:
-                        bits[ref] = bits.get(ref, 0) | bit
-                        popularity[ref] = popularity.get(ref, 0) + 1
-                    mask |= bit
-                    bit <<= 1
-                self._flat.append((index, rule, mask))
-        woken: dict[str, set[int]] = {}
-        for position, (_, rule, _) in enumerate(self._flat):
-            rarest = min(rule.groups, key=lambda g: sum(popularity[r] for r in g))
-            for ref in rarest:
-                woken.setdefault(ref, set()).add(position)
-        # ref → (its group bits, the rules it wakes)
-        self._triggers: dict[str, tuple[int, frozenset[int]]] = {
-            ref: (ref_bits, frozenset(woken.get(ref, ()))) for ref, ref_bits in bits.items()}
+                        marks[ref] = marks.get(ref, 0) | 1 << base + j
+                for ref in rule.none_of:
+                    marks[ref] = marks.get(ref, 0) | 1 << base + stride - 1
+                firsts |= 1 << base
+                filler |= sum(1 << base + j for j in range(len(rule.groups), stride - 1))  # groups it lacks
+                # (storyline index, rule, the bits of every ref it looks at)
+                self._flat.append((index, rule, ((1 << stride) - 1) << base))
+        self._marks = marks
+        self._stride, self._firsts, self._filler = stride, firsts, filler
+
+    def _complete(self, marks: int) -> int:
+        """The rules (bit i*K for rule i) whose every group has a ref with its bit in ``marks``."""
+        marks |= self._filler
+        complete = self._firsts & marks
+        for j in range(1, self._stride - 1):
+            if not complete:
+                break
+            complete &= marks >> j
+        return complete
+
+    def _rules_in(self, complete: int) -> list[tuple[int, _CompiledRule, int]]:
+        """The rules of ``_complete``, in order."""
+        flat, stride, out = self._flat, self._stride, []
+        while complete:
+            low = complete & -complete
+            out.append(flat[(low.bit_length() - 1) // stride])
+            complete ^= low
+        return out
 
     @staticmethod
     def _names(entity: Entity) -> list[tuple[str, bool]]:
@@ -549,33 +602,49 @@ class Matcher:
         """Every non-vetoed entity/topic hit in one field's text."""
         if not text:
             return []
+        return self._settle(self._read(text, field))
+
+    def _read(self, text: str, field: str) -> _Field:
+        """Normalise the field and run the automaton over it once: exact hits (with word
+        positions), negative contexts, and where fuzzy probes fired."""
         norm = normalize(text)
         s = norm.s
         hits: list[_Hit] = []
         negatives: list[tuple[str, int, int, int, int]] = []
-        probes: list[tuple[str, int]] = []
-        word_end = self._word_end
-        last = len(s)
+        fired: list[tuple[_Probe, int]] = []
         spaces = counted = 0               # spaces in s[:counted], for word indices
-        for end, (key_len, inner_spaces, entries) in self._automaton.iter(s):
+        marks = 0
+        for end, (key_len, inner_spaces, entries, probe, mark) in self._automaton.iter(s):
+            if mark:
+                marks |= mark
+            if probe is not None:
+                fired.append((probe, end))
+                if not entries:
+                    continue
             start = end - key_len + 2      # the key's leading space is not part of the hit
-            whole = end + 1 == last or s[end + 1] == " "   # suffix probes end on the final space
-            for entry in entries:
-                role = entry.role
-                if role == PROBE:
-                    probes.append((entry.ref, end))
-                    continue
-                stop = end + 1 if whole else word_end(s, end + 1, entry)
-                if stop is None:
-                    continue
+            after = s[end + 1]
+            for role, ref, alias, kind, multiword, ending in entries:
+                # The key must end a word, or be followed by what its ending allows.
+                if after == " ":
+                    stop = end + 1
+                elif ending == _PLURAL:            # musks, spacexs
+                    if after != "s" or s[end + 2] != " ":
+                        continue
+                    stop = end + 2
+                elif ending == _ANY_ENDING:        # a term written "negotiat*"
+                    stop = s.index(" ", end + 1)
+                else:                              # _CASE_ENDING: Путина, Кремля
+                    stop = s.index(" ", end + 1)
+                    if stop - end > 4 or not s[end + 1:stop].isupper():
+                        continue
                 if counted <= end:         # hits come in order of their end
                     spaces += s.count(" ", counted, end + 1)
                     counted = end + 1
                 if role == NEGATIVE:
-                    negatives.append((entry.ref, start, stop, spaces - 1 - inner_spaces, spaces - 1))
+                    negatives.append((ref, start, stop, spaces - 1 - inner_spaces, spaces - 1))
                 else:
-                    hits.append(_Hit(entry.ref, entry.alias, field, start, stop, entry.kind, 100.0,
-                                     entry.multiword, norm, spaces - 1 - inner_spaces, spaces - 1))
+                    hits.append(_Hit(ref, alias, field, start, stop, kind, 100.0,
+                                     multiword, norm, spaces - 1 - inner_spaces, spaces - 1))
         for ref, pattern, compiled in self._patterns:
             for m in compiled.finditer(s):
                 a, b = m.span()
@@ -586,28 +655,25 @@ class Matcher:
                 if a < b:
                     hits.append(_Hit(ref, pattern, field, a, b, "exact", 100.0, True, norm,
                                      norm.word_index(a), norm.word_index(b - 1)))
-        if probes:
-            hits += self._rescue(s, probes, hits, field, norm)
-        if negatives:
-            hits = self._veto(hits, negatives)
+                    marks |= self._marks.get(ref, 0)
+        return _Field(field, norm, hits, negatives, fired, marks)
+
+    def _settle(self, read: _Field, looked_at: int = -1) -> list[_Hit]:
+        """The field's final hits: fuzzy rescue, then vetoes. Only probes that may name a
+        ref with one of the ``looked_at`` bits are followed up (all by default)."""
+        hits = read.hits
+        if read.fired:
+            fired = read.fired if looked_at == -1 else [f for f in read.fired if f[0].mark & looked_at]
+            if fired:
+                hits = hits + self._rescue(read.norm, fired, hits, read.field)
+        if read.negatives:
+            hits = self._veto(hits, read.negatives)
         if len(hits) > 1:
             hits = _drop_contained(hits)
         return hits
 
-    @staticmethod
-    def _word_end(s: str, p: int, entry: _Entry) -> int | None:
-        """Where the word ends if the key ending before ``p`` is a whole word, else None."""
-        if s[p] == " ":
-            return p
-        if entry.prefix:
-            return s.index(" ", p)
-        if entry.inflected:
-            stop = s.index(" ", p)
-            return stop if stop - p <= 3 and s[p:stop].isupper() else None  # Путина, Кремля
-        return p + 1 if s[p] == "s" and s[p + 1] == " " else None          # musks, spacexs
-
-    def _rescue(self, s: str, probes: list[tuple[str, int]], hits: list[_Hit], field: str,
-                norm: NormalizedText) -> list[_Hit]:
+    def _rescue(self, norm: NormalizedText, fired: list[tuple[_Probe, int]], hits: list[_Hit],
+                field: str) -> list[_Hit]:
         """Fuzzy hits for misspelt aliases at the words where probes fired.
 
         A probe's candidates are its word alone and with the neighbour on its open side
@@ -615,20 +681,22 @@ class Matcher:
         a length, a first letter and last two letters that one of the probe's targets
         accepts (see ``_similar``); verdicts are cached per (probe, candidate).
         """
+        s = norm.s
         found: dict[tuple[str, int, int], _Hit] = {}
         cache = self._fuzzy_cache
         last = len(s) - 1
-        for probe_key, end in probes:
-            lo, hi, firsts, ends = self._probe_filters[probe_key]
-            if probe_key[0] == "\0":           # suffix probe: the word ends at end (a space)
+        for probe, end in fired:
+            if probe.suffix:                    # the word ends at end (a space)
+                firsts = probe.firsts
                 a = s.rindex(" ", 0, end) + 1
                 spans = [(a, end)] if s[a] in firsts else []
                 if a > 1:                       # and the previous word with it ("Stellar Link")
                     a = s.rindex(" ", 0, a - 1) + 1
                     if s[a] in firsts:
                         spans.append((a, end))
-            else:                               # prefix probe: the word starts after the key's space
-                a = end - len(probe_key) + 1
+            else:                               # the word starts after the key's space
+                ends = probe.ends
+                a = end - len(probe.key) + 1
                 b = s.index(" ", a)
                 spans = [(a, b)] if s[b - 2:b] in ends else []
                 if b < last:                    # and the next word with it ("Vladmir Putin")
@@ -636,15 +704,15 @@ class Matcher:
                     if s[b - 2:b] in ends:
                         spans.append((a, b))
             for a, b in spans:
-                if not lo <= b - a <= hi + 1:    # +1: the space inside a two-word candidate
+                if not probe.lo <= b - a <= probe.hi + 1:    # +1: the space inside a two-word candidate
                     continue
                 candidate = s[a:b]
-                verdicts = cache.get((probe_key, candidate))
+                verdicts = cache.get((probe.key, candidate))
                 if verdicts is None:
-                    verdicts = self._verify(probe_key, candidate)
+                    verdicts = self._verify(probe.key, candidate)
                     if len(cache) >= FUZZY_CACHE_SIZE:
                         cache.clear()
-                    cache[(probe_key, candidate)] = verdicts
+                    cache[(probe.key, candidate)] = verdicts
                 for target, similarity in verdicts:
                     if (target.ref, a, b) in found:
                         continue
@@ -707,24 +775,33 @@ class Matcher:
                 kept.append(hit)
         return kept
 
-    def _hits(self, article: Article) -> list[_Hit]:
-        """Hits of every field; word positions count through the fields in order."""
+    def _reads(self, article: Article) -> list[_Field]:
+        return [self._read(text, field) for field in self.fields if (text := getattr(article, field, "") or "")]
+
+    def _hits(self, article: Article, reads: list[_Field] | None = None, looked_at: int = -1) -> list[_Hit]:
+        """Hits of every field; word positions count through the fields in order.
+
+        Only probes that may name a ref with one of the ``looked_at`` bits are followed up
+        (all by default; see ``match``).
+        """
+        if reads is None:
+            reads = self._reads(article)
         hits: list[_Hit] = []
         offset = 0
-        for field in self.fields:
-            text = getattr(article, field, "") or ""
-            if not text:
-                continue
-            found = self._scan(text, field)
+        for index, read in enumerate(reads):
+            found = self._settle(read, looked_at)
+            if not found and looked_at != -1 and read.fired and index < len(reads) - 1:
+                # Whether a field has hits moves the word positions of the later fields.
+                found = self._settle(read)
             if found:
                 if offset:
                     for hit in found:
                         hit.wa += offset
                         hit.wb += offset
                 hits += found
-                offset += found[0].norm.s.count(" ")   # its words, and one for the field break
+                offset += read.norm.s.count(" ")          # its words, and one for the field break
             else:
-                offset += text.count(" ") + 1             # near enough for a field with no hits
+                offset += read.norm.text.count(" ") + 1   # near enough for a field with no hits
         return hits
 
     def find(self, article: Article) -> list[Evidence]:
@@ -739,25 +816,34 @@ class Matcher:
 
     def match(self, article: Article) -> list[Match]:
         """One Match per storyline whose rule holds and whose score reaches its threshold."""
-        hits = self._hits(article)
+        reads = self._reads(article)
+        looked_at = self._possible(reads)
+        if not looked_at:
+            return []
+        # Fuzzy hits of other refs could decide nothing: their probes are left alone.
+        hits = self._hits(article, reads, looked_at)
         if not hits:
             return []
+        return self._matches(article, hits)
+
+    def _possible(self, reads: list[_Field]) -> int:
+        """The bits of every ref looked at (groups and none_of) by a rule that could hold if
+        the targets of all fired probes were found as well as the exact hits (vetoes
+        aside): a superset of the rules that will hold, so hits of refs without these bits
+        cannot change a decision."""
+        complete = self._complete(reduce(or_, map(attrgetter("marks"), reads), 0))
+        if not complete:
+            return 0
+        return reduce(or_, map(itemgetter(2), self._rules_in(complete)), 0)
+
+    def _matches(self, article: Article, hits: list[_Hit]) -> list[Match]:
+        """``match`` once the hits are found."""
         by_ref: dict[str, list[_Hit]] = {}
         for hit in hits:
             by_ref.setdefault(hit.ref, []).append(hit)
-        found_bits = 0
-        woken: set[int] = set()
-        triggers = self._triggers
-        for ref in by_ref:
-            trigger = triggers.get(ref)
-            if trigger is not None:
-                found_bits |= trigger[0]
-                woken |= trigger[1]
-        if not woken:
-            return []
-        flat = self._flat
+        marks = self._marks
         # Rules with a group that found nothing cannot hold; the rest are decided in full.
-        ready = [flat[i] for i in sorted(woken) if flat[i][2] & found_bits == flat[i][2]]
+        ready = self._rules_in(self._complete(reduce(or_, (marks.get(ref, 0) for ref in by_ref), 0)))
         matches = []
         for index, rules in groupby(ready, key=itemgetter(0)):
             # The best-scoring rule that holds explains the match.

@@ -289,11 +289,13 @@ def test_skeleton_has_the_words_of_the_exact_fold(text: str) -> None:
     assert normalize(text).s.split() == matcher_module.fold(matcher_module._demojibake(text)).split()
 
 
-def test_punctuation_blanked_as_bytes_folds_to_spaces() -> None:
+def test_punctuation_blanked_as_bytes_folds_to_one_space() -> None:
     blanked = [chr(c) for c in range(0x80, 0x2070)
-               if matcher_module._PUNCTUATION_BYTES.fullmatch(chr(c).encode())]
-    assert len(blanked) == 0x70 - 3 + 3
-    assert all(not matcher_module.fold(c).strip() for c in blanked)
+               if matcher_module._SPACE_BYTES.fullmatch(chr(c).encode())
+               or chr(c).encode() == matcher_module._NO_BREAK_SPACE]
+    assert set("\u2019\u201c\u201d\u2013\u2014\u200b\u2060\xa0") <= set(blanked)
+    assert "\u2026" not in blanked                       # … folds to three spaces
+    assert all(matcher_module._FOLD[ord(c)] == " " for c in blanked)
 
 
 def test_evidence_keeps_the_first_few_mentions_per_ref() -> None:
@@ -331,5 +333,7 @@ def test_every_skeleton_word_maps_back_to_its_text(text: str) -> None:
     position = 1
     for word in s.split():
         start, end = norm.original(position, position + len(word))
-        assert skeleton(text[start:end]) == word, (word, text[start:end])
+        piece = text[start:end]
+        # One character may fold to several words (🍏 → "green apple"): each maps to it.
+        assert skeleton(piece) == word or len(piece) == 1 and word in skeleton(piece).split(), (word, piece)
         position += len(word) + 1
