@@ -30,7 +30,9 @@ How an article is read, field by field (title, summary, body):
    beginnings or endings) and verified with rapidfuzz. A fuzzy hit never overlaps an exact
    hit of another entity; it keeps the first letter and the last two of the name; and for
    people it is at most one edit away (two from names of ten letters or more), so
-   Navalnaya is not Navalny and Kirichenko is not Kiriyenko.
+   Navalnaya is not Navalny and Kirichenko is not Kiriyenko. ``match`` follows up only
+   the probes whose targets a rule could use: one that could hold if every fired probe's
+   targets were found (``find`` follows up every probe).
 5. **Negative contexts veto.** A negative context of an entity (``musk deer``, ``Errol
    Musk``) vetoes every hit of that entity it overlaps, and vetoes one-word hits (``Musk``)
    within ``negative_window_words`` words in the same field. Multi-word hits (``Elon Musk``)
