@@ -230,23 +230,37 @@ def recorded_articles(path: Path | str) -> tuple[list[Article], list[Failure]]:
     return [a for _, _, a in articles], failures
 
 
-class _ReplayArticlesFn(beam.DoFn):
+class _ReadRecordedArticlesFn(beam.DoFn):
+    """JSONL path -> its articles in (first_seen_at, line) order, timestamped with
+    ``first_seen_at``; bad lines (and an unreadable file) go to ``dead_letter``."""
+
     def __init__(self) -> None:
         self.read = beam.metrics.Metrics.counter("ingest", "articles_replayed")
         self.bad = beam.metrics.Metrics.counter("ingest", "replay_failures")
 
-    def process(self, element):
-        if isinstance(element, Failure):
+    def process(self, path: str):
+        from pipeline.errors import UserError
+
+        try:
+            articles, failures = recorded_articles(path)
+        except (OSError, UserError) as exc:  # read_articles says what and where as a UserError
+            reason = "; ".join(exc.problems) if isinstance(exc, UserError) else (exc.strerror or str(exc))
+            failures, articles = [Failure("replay", path, f"recorded articles unreadable: {reason}")], []
+        for failure in failures:
             self.bad.inc()
-            yield beam.pvalue.TaggedOutput("dead_letter", element)
-            return
-        self.read.inc()
-        yield beam.window.TimestampedValue(element, element.first_seen_at.timestamp())
+            yield beam.pvalue.TaggedOutput("dead_letter", failure)
+        for article in articles:
+            self.read.inc()
+            yield beam.window.TimestampedValue(article, article.first_seen_at.timestamp())
 
 
 class ReplayArticles(beam.PTransform):
     """PBegin -> Article from a JSONL file, timestamped with ``first_seen_at`` (which is the
-    ``published`` time when the line has no ``first_seen_at``); bad lines go to ``.dead_letter``."""
+    ``published`` time when the line has no ``first_seen_at``); bad lines go to ``.dead_letter``.
+
+    Only the path goes into the pipeline and one DoFn reads and orders the file: a
+    ``beam.Create`` of the articles would pickle and bz2-compress all of them into the job.
+    """
 
     def __init__(self, jsonl_path: Path | str, *, label: str | None = None) -> None:
         super().__init__(label)
@@ -254,10 +268,10 @@ class ReplayArticles(beam.PTransform):
         self.dead_letter = None
 
     def expand(self, pbegin):
-        articles, failures = recorded_articles(self.jsonl_path)
         results = (pbegin
-                   | "RecordedArticles" >> beam.Create(list(articles) + list(failures), reshuffle=False)
-                   | "StampFirstSeen" >> beam.ParDo(_ReplayArticlesFn()).with_outputs("dead_letter", main="articles"))
+                   | "RecordedArticlesFile" >> beam.Create([str(self.jsonl_path.absolute())], reshuffle=False)
+                   | "ReadRecordedArticles" >> beam.ParDo(_ReadRecordedArticlesFn()).with_outputs(
+                       "dead_letter", main="articles"))
         self.dead_letter = results.dead_letter
         return results.articles
 

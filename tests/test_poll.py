@@ -141,6 +141,16 @@ def test_replay_ships_paths_not_documents_and_dead_letters_a_vanished_file(tmp_p
     assert "unreadable" in out.value.reason and "No such file" in out.value.reason
 
 
+def test_article_replay_ships_the_path_and_dead_letters_an_unreadable_file(tmp_path) -> None:
+    from pipeline.poll import _ReadRecordedArticlesFn
+
+    pipeline = beam.Pipeline(runner=FnApiRunner())
+    _ = pipeline | ReplayArticles(LABELED)
+    assert len(pipeline.to_runner_api().SerializeToString()) < LABELED.stat().st_size / 4
+    (out,) = list(_ReadRecordedArticlesFn().process(str(tmp_path / "gone.jsonl")))
+    assert out.tag == "dead_letter" and "recorded articles unreadable" in out.value.reason
+
+
 def test_labeled_articles_replay_in_order() -> None:
     articles, failures = recorded_articles(LABELED)
     assert len(articles) == 127 and not failures
