@@ -196,6 +196,12 @@ def fold(text: str) -> str:
     punctuation is blanked as bytes, and only runs of other characters pay for a table
     lookup each.
     """
+    return _fold(text)[0]
+
+
+def _fold(text: str) -> tuple[str, bool]:
+    """``fold(text)``, and whether every character's piece was one character long (only
+    characters that take the slow way can have longer or empty pieces)."""
     raw = text.encode("utf-8", "surrogatepass")
     if not raw.isascii():
         if b"\xe2" in raw:
@@ -204,8 +210,8 @@ def fold(text: str) -> str:
             raw = raw.replace(_NO_BREAK_SPACE, b" ")
     folded = raw.translate(_ASCII_BYTES).decode("utf-8", "surrogatepass")
     if folded.isascii():
-        return folded
-    return _NON_ASCII_RUN.sub(_fold_run, folded)
+        return folded, True
+    return _NON_ASCII_RUN.sub(_fold_run, folded), False
 
 
 _odd_pattern: tuple[int, re.Pattern[str] | None] = (0, None)
@@ -227,12 +233,13 @@ class NormalizedText:
     since most text has nothing worth pointing at.
     """
 
-    __slots__ = ("text", "s", "_folded", "_shift_at", "_shift")
+    __slots__ = ("text", "s", "_folded", "_one_to_one", "_shift_at", "_shift")
 
-    def __init__(self, text: str, s: str, folded: str | None = None) -> None:
+    def __init__(self, text: str, s: str, folded: str | None = None, one_to_one: bool = False) -> None:
         self.text = text
         self.s = s
         self._folded = folded                        # fold(_demojibake(text)), if at hand
+        self._one_to_one = one_to_one                # known: every piece of it is one character
         self._shift_at: list[int] | None = None
 
     def _build(self) -> None:
@@ -244,7 +251,7 @@ class NormalizedText:
         # _shift_at[k], folded positions run _shift[k] ahead of the original ones.
         self._shift_at: list[int] = []
         self._shift: list[int] = []
-        if not source.isascii():
+        if not source.isascii() and not self._one_to_one:
             odd = _odd_characters()                  # fold(source) has put all its characters in _FOLD
             if odd is not None and odd.search(source):
                 shift = 0
@@ -304,8 +311,8 @@ def normalize(text: str) -> NormalizedText:
     >>> a = n.s.index("STARLINK"); n.original(a, a + 8)
     (13, 21)
     """
-    folded = fold(_demojibake(text))
-    return NormalizedText(text, " " + " ".join(folded.split()) + " ", folded)
+    folded, one_to_one = _fold(_demojibake(text))
+    return NormalizedText(text, " " + " ".join(folded.split()) + " ", folded, one_to_one)
 
 
 def skeleton(text: str) -> str:
