@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 from pipeline.errors import UserError
 from pipeline.records import Article
+from pipeline.text import safe_chars
 
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -82,7 +83,7 @@ def _text(obj: dict, key: str) -> str:
         return ""
     if not isinstance(value, str):
         raise BadLine(f"field '{key}' must be a string, got {type(value).__name__}")
-    return value
+    return safe_chars(value)
 
 
 def article_from_json(obj: Any, *, default_time: dt.datetime = EPOCH) -> Article:

@@ -26,6 +26,7 @@ import apache_beam as beam
 
 from pipeline.parse import FeedItem
 from pipeline.records import Article, Failure
+from pipeline.text import safe_text
 
 UTC = dt.timezone.utc
 log = logging.getLogger(__name__)
@@ -47,11 +48,6 @@ _AMP_PATH = re.compile(r"(?:/amp|\.amp|/amp\.html)$")
 
 _TAG = re.compile(r"<[A-Za-z/!?][^>]*>?")
 _BLOCK_DROP = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_SPACE = re.compile(r"\s+")
-# A hostile title must not reach a terminal, Slack or a mail client with control codes
-# (ANSI escapes, NUL) or bidi overrides that display text in another order than it reads.
-_UNSAFE = {c: " " for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]}
-_UNSAFE.update({c: None for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
 _WORD = re.compile(r"\w+")
 
 
@@ -101,7 +97,7 @@ def plain_text(markup: str) -> str:
     """Text of an HTML fragment: tags stripped, entities decoded, whitespace folded.
 
     Script and style contents are dropped; tags become spaces so words never glue.
-    Control characters and bidi overrides are removed (see ``_UNSAFE``).
+    Control characters and bidi overrides are removed (``pipeline.text.safe_text``).
 
     >>> plain_text("<b>Starlink</b>&nbsp;in&#32;<i>Taiwan</i><script>x()</script>")
     'Starlink in Taiwan'
@@ -120,7 +116,7 @@ def plain_text(markup: str) -> str:
             text = _TAG.sub(" ", text)
         if "&" in text:
             text = html.unescape(text)
-    return _SPACE.sub(" ", text.translate(_UNSAFE)).strip()
+    return safe_text(text)
 
 
 def _fold(text: str) -> str:

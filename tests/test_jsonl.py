@@ -75,3 +75,9 @@ def test_every_labeled_item_reads():
     rows = list(read_articles(LABELED))
     assert len(rows) == 127
     assert all(not isinstance(a, BadLine) for _, _, a in rows)
+
+
+def test_hostile_characters_become_spaces_and_offsets_stay_put():
+    article = article_from_json({"id": "x", "title": "\x1b[2JMusk\u202e met\x00Putin"})
+    assert article.title == " [2JMusk  met Putin"
+    assert len(article.title) == len("\x1b[2JMusk\u202e met\x00Putin")

@@ -1,0 +1,28 @@
+"""Text safety shared by every way an article enters: feeds (normalize) and JSONL (jsonl).
+
+A hostile title must not reach a terminal, Slack or a mail client with control codes
+(ANSI escapes, NUL) or bidi overrides that display text in another order than it reads.
+
+>>> safe_text("\\x1b[31mRED\\x1b[0m\\u202e  title\\n")
+'[31mRED [0m title'
+"""
+
+from __future__ import annotations
+
+import re
+
+UNSAFE_CHARS = {c: " " for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]}
+UNSAFE_CHARS.update({c: None for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+_SAME_LENGTH = {c: " " for c in UNSAFE_CHARS}
+_SPACE = re.compile(r"\s+")
+
+
+def safe_text(text: str) -> str:
+    """``text`` without control characters or bidi overrides, whitespace folded."""
+    return _SPACE.sub(" ", text.translate(UNSAFE_CHARS)).strip()
+
+
+def safe_chars(text: str) -> str:
+    """``text`` with each unsafe character replaced by a space: same length, so character
+    offsets into it (the matcher's evidence spans) still point at the text as given."""
+    return text.translate(_SAME_LENGTH)
