@@ -91,7 +91,8 @@ PIPELINE_OPTIONS_HELP = """pipeline options (pipeline/options.py; also any Beam 
   --coverage_window_hours=48   --duplicate_horizon_hours=720   --burst_window_hours=2
   --burst_min_articles=5   --burst_factor=4   --host_gap_seconds=5
   --feed_health_out=build/feed-health.jsonl   --failing_feed_after_failures=3
-  --max_article_age_hours=H (default 72 for run, off for replay; 0 = off)"""
+  --max_article_age_hours=H (default 72 for run, off for replay; 0 = off)
+  --secret_env=VAR=projects/P/secrets/S,... (subscriber secrets from Secret Manager, by reference)"""
 
 def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline.graph import run_live

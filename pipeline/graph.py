@@ -105,7 +105,8 @@ def _titles(watchlists) -> dict[str, str]:
 def _deliver(options: StorywatchOptions) -> beam.PTransform:
     from pipeline.deliver import DeliverAlerts
     return DeliverAlerts(ledger_url=options.ledger, alerts_out=options.alerts_out,
-                         subscribers_file=options.subscribers, console=options.console_alerts)
+                         subscribers_file=options.subscribers, console=options.console_alerts,
+                         secret_env=options.secret_env)
 
 
 class _AppendJsonl(beam.DoFn):

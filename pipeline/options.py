@@ -40,6 +40,10 @@ class StorywatchOptions(PipelineOptions):
         add("--alerts_out", default="build/alerts.jsonl", help="JSONL file every alert is appended to")
         add("--subscribers", default=None,
             help="subscribers YAML (Slack/email); secrets come from the environment variables it names")
+        add("--secret_env", default=None,
+            help="NAME=REFERENCE pairs, comma-separated, filling the environment variables the subscribers "
+                 "file names on each worker from Secret Manager (projects/P/secrets/S[/versions/V]) or "
+                 "another variable; references only, never secret values (see pipeline/secrets.py)")
         add("--dead_letter_out", default="build/dead-letters.jsonl",
             help="JSONL file for permanent failures of every stage (bad feeds, items, lines)")
         add("--feed_health_out", default="build/feed-health.jsonl",
@@ -113,6 +117,9 @@ def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
     problems = []
     if sw.max_article_age_hours is not None and sw.max_article_age_hours < 0:
         problems.append(f"--max_article_age_hours={sw.max_article_age_hours:g}: must be 0 (off) or more hours")
+    if sw.secret_env:
+        from pipeline.secrets import SecretEnv
+        SecretEnv.parse(sw.secret_env)  # refuses a malformed pair or a pasted value, without echoing it
     if sw.failing_feed_after_failures < 1:
         problems.append(f"--failing_feed_after_failures={sw.failing_feed_after_failures}: must be 1 or more")
     if problems:

@@ -61,6 +61,23 @@ def test_coverage_alerts_are_on_when_a_subscriber_asks_for_them(tmp_path):
     assert _coverage_wanted(pipeline_options(["--coverage_alerts=true"]).view_as(StorywatchOptions)) is True
 
 
+def test_delivery_secrets_named_by_secret_env_need_not_be_set_where_the_job_is_built(tmp_path, monkeypatch):
+    import pytest
+
+    from pipeline.errors import UserError
+    from pipeline.graph import _deliver
+
+    monkeypatch.delenv("DESK_HOOK", raising=False)
+    subscribers = tmp_path / "subscribers.yaml"
+    subscribers.write_text("subscribers:\n  - name: desk\n    channels:\n      slack: {webhook_url_env: DESK_HOOK}\n")
+    base = [f"--subscribers={subscribers}", f"--ledger={tmp_path / 'ledger.sqlite'}"]
+    with pytest.raises(UserError, match="DESK_HOOK"):
+        _deliver(pipeline_options(base).view_as(StorywatchOptions))
+    deliver = _deliver(pipeline_options(base + ["--secret_env=DESK_HOOK=projects/acme/secrets/desk"])
+                       .view_as(StorywatchOptions))
+    assert deliver._fn._secret_env == "DESK_HOOK=projects/acme/secrets/desk"
+
+
 def _applied(p: beam.Pipeline, kind: type) -> list:
     found = []
 

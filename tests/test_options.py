@@ -40,7 +40,21 @@ def test_every_numeric_option_names_its_unit_and_none_carries_a_secret():
         assert kwargs.get("help"), name
         if kwargs.get("type") is float:
             assert name.endswith(("_seconds", "_hours", "_factor")), name
+        if name == "--secret_env":  # references to secrets (refused if a value is pasted), see below
+            continue
         assert not any(word in name for word in ("token", "password", "webhook", "secret")), name
+
+
+def test_secret_env_takes_references_and_refuses_a_pasted_value_without_echoing_it():
+    import pytest
+
+    from pipeline.errors import UserError
+
+    sw = pipeline_options(["--secret_env=DESK_HOOK=projects/acme/secrets/desk"]).view_as(StorywatchOptions)
+    assert sw.secret_env == "DESK_HOOK=projects/acme/secrets/desk"
+    with pytest.raises(UserError) as err:
+        pipeline_options(["--secret_env=DESK_HOOK=https://hooks.slack.com/services/T0/B0/s3cr3t"])
+    assert "s3cr3t" not in str(err.value) and "hooks.slack.com" not in str(err.value)
 
 
 def test_options_survive_a_round_trip_through_pipeline_options():
