@@ -71,7 +71,7 @@ def pure_chain(raws, matcher):
 
 
 def beam_replay(directory: Path) -> float:
-    from pipeline.graph import run_replay
+    from pipeline.runner import run_replay
 
     with tempfile.TemporaryDirectory() as tmp, open("/dev/null", "w") as sink:
         started = time.perf_counter()

@@ -95,13 +95,13 @@ PIPELINE_OPTIONS_HELP = """pipeline options (pipeline/options.py; also any Beam 
   --secret_env=VAR=projects/P/secrets/S,... (subscriber secrets from Secret Manager, by reference)"""
 
 def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipeline.graph import run_live
+    from pipeline.runner import run_live
 
     return run_live(beam_args, watchlists_dir=str(args.watchlists))
 
 
 def _cmd_replay(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipeline.graph import run_replay
+    from pipeline.runner import run_replay
 
     run_replay(beam_args, feeds=args.feeds, articles=args.input, alerts_out=args.alerts_out,
                watchlists_dir=str(args.watchlists))
