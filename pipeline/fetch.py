@@ -515,7 +515,7 @@ class HostState:
             del self.schedules[feed_id]
 
 
-def _should_warn(failures: int) -> bool:
+def _should_log(failures: int) -> bool:
     return failures in (1, 3) or failures % 10 == 0
 
 
@@ -553,8 +553,10 @@ class Poller:
             failure = Failure("fetch", source.url, f"{exc} (attempt {schedule.consecutive_failures}, "
                                                    f"next try in {schedule.next_due_at - now:.0f} s)",
                               at=dt.datetime.fromtimestamp(now, UTC))
-            if _should_warn(schedule.consecutive_failures):
-                log.warning("feed %s failing (%d in a row): %s", source.feed_id, schedule.consecutive_failures, exc)
+            if _should_log(schedule.consecutive_failures):
+                # Info, not warning: the feed-health sink (graph.ReportFeedHealth) warns once
+                # when a feed crosses --failing_feed_after_failures; this is the trail.
+                log.info("feed %s failing (%d in a row): %s", source.feed_id, schedule.consecutive_failures, exc)
             return None, failure, schedule.health()
         if schedule.consecutive_failures >= 3:
             log.warning("feed %s recovered after %d failures", source.feed_id, schedule.consecutive_failures)
