@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline.deliver.base import alert_to_json  # the one JSON shape, owned by delivery
+from pipeline.deliver.base import alert_to_json, display_time  # the one JSON shape, owned by delivery
 from pipeline.records import Alert, StorylineEvent
 from pipeline.storyline import BURST, COVERAGE, NEW_DEVELOPMENT
 
@@ -67,6 +67,7 @@ def decide_alert(event: StorylineEvent, *, storyline_titles: Mapping[str, str] |
         reason=event.reason,
         baseline_per_hour=event.baseline_per_hour,
         rate_per_hour=event.rate_per_hour,
+        published_precision=article.published_precision,
     )
 
 
@@ -77,7 +78,7 @@ def decide_alerts(events: Iterable[StorylineEvent], **policy: Any) -> list[Alert
 
 def format_alert(alert: Alert) -> str:
     """A few readable lines for the console (the demo prints these)."""
-    when = alert.published_at.strftime("%Y-%m-%d %H:%M UTC")
+    when = display_time(alert)
     head = f"[{alert.kind}] {alert.storyline_title or alert.storyline_id}"
     lines = [head, f"  {alert.title}", f"  {alert.outlet or 'unknown outlet'}, {when}  {alert.url}"]
     why = sorted({f"{e.alias!r} ({e.kind})" for e in alert.evidence})

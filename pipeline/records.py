@@ -170,6 +170,7 @@ class Alert:
     reason: str = ""
     baseline_per_hour: float | None = None  # burst alerts: the storyline's usual rate
     rate_per_hour: float | None = None  # burst alerts: the rate that triggered it
+    published_precision: str = "instant"  # of the lead's published_at: instant/day/month/year/unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,3 +98,14 @@ def test_alerts_are_recorded_in_the_ledger_before_delivery_and_still_passed_on(t
     assert ledger.alert_ids() == [alert.alert_id]
     ledger.close()
 
+
+
+def test_a_month_dated_lead_keeps_its_precision_in_the_alert_and_on_screen():
+    article = article_from_json({"id": "m", "title": "Musk and Putin spoke, officials say", "published": "2025-02",
+                                 "url": "https://news.test/m"})
+    [event] = StorylineTracker().observe(Match(article, "musk-kremlin-contacts", 0.9, EVIDENCE))
+    alert = decide_alert(event)
+    assert alert.published_precision == "month"
+    assert alert_from_json(json.loads(json.dumps(alert_to_json(alert)))).published_precision == "month"
+    assert ", 2025-02 " in format_alert(alert)
+    assert "2025-02-01 00:00" not in format_alert(alert)

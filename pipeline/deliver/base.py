@@ -90,10 +90,21 @@ def display_time(alert: Alert) -> str:
     >>> display_time(alert_from_json({"alert_id": "a", "storyline": "s", "kind": "burst", "title": "t",
     ...     "url": "u", "published": "1970-01-01T00:00:00Z", "first_seen_at": "2024-10-25T10:00:00Z"}))
     '2024-10-25 10:00 UTC (first seen)'
+
+    A coarse date is shown as coarse as it is, not as midnight of its first day:
+
+    >>> display_time(alert_from_json({"alert_id": "a", "storyline": "s", "kind": "burst", "title": "t",
+    ...     "url": "u", "published": "2025-02-01T00:00:00Z", "published_precision": "month"}))
+    '2025-02'
     """
-    if alert.published_at.year < 1990 and alert.first_seen_at.year >= 1990:
+    if (alert.published_at.year < 1990 or alert.published_precision == "unknown") \
+            and alert.first_seen_at.year >= 1990:
         return alert.first_seen_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") + " (first seen)"
-    return alert.published_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    shape = _PRECISION_FORMAT.get(alert.published_precision, "%Y-%m-%d %H:%M UTC")
+    return alert.published_at.astimezone(UTC).strftime(shape)
+
+
+_PRECISION_FORMAT = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +203,7 @@ def alert_from_json(data: dict) -> Alert:
             sources=sources,
             evidence=evidence,
             reason=str(data.get("reason") or ""),
+            published_precision=str(data.get("published_precision") or "instant"),
         )
     except (TypeError, ValueError) as exc:
         raise BadAlert(f"bad field: {exc}") from None
