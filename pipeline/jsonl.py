@@ -107,7 +107,7 @@ def article_from_json(obj: Any, *, default_time: dt.datetime = EPOCH) -> Article
         precision = seen_precision
     content_hash = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:16]
     return Article(
-        article_id=str(article_id),
+        article_id=safe_chars(str(article_id)),
         feed_id=_text(obj, "feed_id"),
         url=url,
         canonical_url=_text(obj, "canonical_url") or url,

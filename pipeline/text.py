@@ -14,6 +14,11 @@ import re
 UNSAFE_CHARS = {c: " " for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]}
 UNSAFE_CHARS.update({c: None for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
 _SAME_LENGTH = {c: " " for c in UNSAFE_CHARS}
+# A JSON "\ud800" escape decodes to a lone surrogate, which no UTF-8 writer (hash, stdout,
+# Slack) can encode: it becomes the replacement character, one for one.
+_SURROGATES = {c: "\ufffd" for c in range(0xD800, 0xE000)}
+UNSAFE_CHARS.update(_SURROGATES)
+_SAME_LENGTH.update(_SURROGATES)
 _SPACE = re.compile(r"\s+")
 
 

@@ -81,3 +81,14 @@ def test_hostile_characters_become_spaces_and_offsets_stay_put():
     article = article_from_json({"id": "x", "title": "\x1b[2JMusk\u202e met\x00Putin"})
     assert article.title == " [2JMusk  met Putin"
     assert len(article.title) == len("\x1b[2JMusk\u202e met\x00Putin")
+
+
+def test_lone_surrogate_escape_becomes_a_replacement_character(tmp_path):
+    # json.loads turns "\ud800" into a lone surrogate, which cannot be encoded as UTF-8:
+    # hashing or printing the article raised UnicodeEncodeError (a traceback for bad input).
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "x", "title": "Musk \\ud800 met Putin \\udfff"}\n')
+    [(_, _, article)] = list(read_articles(path))
+    assert article.title == "Musk \ufffd met Putin \ufffd"
+    article.title.encode("utf-8")
+    assert article_from_json({"id": "a\ud800", "title": "t"}).article_id == "a\ufffd"

@@ -23,3 +23,10 @@ def test_safe_chars_keeps_length_and_safe_text_is_idempotent(text):
 def test_readable_text_is_untouched():
     for text in ("Musk met Putin", "Маск і Путін", "马斯克 星链", "Zelensky’s “peace plan” — 2024"):
         assert safe_text(text) == text == safe_chars(text)
+
+
+@given(st.text(st.characters(categories=["Cs", "Ll", "Zs"])))
+def test_lone_surrogates_are_replaced_so_text_encodes_as_utf8(text):
+    for cleaned in (safe_text(text), safe_chars(text)):
+        cleaned.encode("utf-8")
+    assert len(safe_chars(text)) == len(text)
