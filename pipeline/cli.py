@@ -42,6 +42,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_match(args: argparse.Namespace) -> int:
+    import contextlib
     import json
 
     from pipeline.jsonl import read_articles
@@ -61,9 +62,14 @@ def _cmd_match(args: argparse.Namespace) -> int:
                 continue
             out.write(json.dumps(matches_to_json(article.article_id, matcher.match(article)),
                                  ensure_ascii=False) + "\n")
-    finally:
         if out is not sys.stdout:
             out.close()
+    except OSError as exc:  # a full disk or a vanished mount, while writing
+        if out is not sys.stdout:
+            with contextlib.suppress(OSError):  # the unwritten buffer fails again on close
+                out.close()
+        raise UserError(f"{args.output or '<stdout>'}:1: cannot write output ({exc.strerror}); "
+                        "free space or pass another --output") from None
     if bad:
         print(f"{args.input}: {bad} malformed line(s) skipped", file=sys.stderr)
     return 1 if bad else 0

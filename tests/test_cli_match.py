@@ -60,3 +60,13 @@ def test_missing_input_file_is_a_user_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith(f"{tmp_path / 'nope.jsonl'}:1: cannot read input")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_that_fails_while_writing_is_a_user_error(tmp_path: Path) -> None:
+    articles = tmp_path / "a.jsonl"
+    articles.write_text(json.dumps({"id": "a1", "title": "Musk met Putin"}) + "\n")
+    result = run("match", "--input", str(articles), "--output", "/dev/full")
+    assert result.returncode == 2
+    assert result.stderr.startswith("/dev/full:1: cannot write output (No space left on device)")
+    assert "Traceback" not in result.stderr
