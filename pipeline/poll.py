@@ -154,6 +154,10 @@ def recorded_files(directory: Path | str) -> list[RecordedFile]:
         seen_at, _ = snapshot_time(path, directory, path.read_bytes())
         files.append(RecordedFile(path=str(path.absolute()), rel=path.relative_to(directory).as_posix(),
                                   feed_id=recorded_feed_id(path, directory), seen_at=seen_at))
+    if not files:  # a mistyped or empty folder would otherwise replay as "0 alerts", exit 0
+        from pipeline.errors import UserError
+        raise UserError(f"{directory}: no recorded feed files here (notes such as *.md, *.txt, *.yaml "
+                        "and README are skipped); pass the folder holding the saved feeds")
     files.sort(key=lambda f: (f.seen_at, f.rel))
     return files
 

@@ -7,15 +7,17 @@ import json
 import shutil
 
 import apache_beam as beam
+import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedupe import DedupeArticles, Deduplicator
+from pipeline.errors import UserError
 from pipeline.fetch import FetchFeeds, FetchPolicy
 from pipeline.normalize import NormalizeArticles, normalize_item
 from pipeline.parse import ParseFeeds, parse_feed
 from pipeline.poll import (EPOCH, PollFeeds, ReplayArticles, ReplayFeeds, newest_item_date, recorded_articles,
-                           recorded_feed_id, recorded_feeds, snapshot_time)
+                           recorded_feed_id, recorded_feeds, recorded_files, snapshot_time)
 from pipeline.records import FeedSource
 from tests.paths import FEEDS_DIR, LABELED
 
@@ -178,3 +180,9 @@ def test_live_polling_fetches_each_feed_only_when_due(httpserver, tmp_path) -> N
     assert counters["poll_ticks"] >= 3 and counters["feeds_polled"] == 1
     assert out.read_text().split() == ["wsj"] * 7
     assert len(httpserver.log) == 1
+
+
+def test_a_folder_without_feed_files_is_a_user_error(tmp_path) -> None:
+    (tmp_path / "README.md").write_text("notes only")
+    with pytest.raises(UserError, match="no recorded feed files here"):
+        recorded_files(tmp_path)
