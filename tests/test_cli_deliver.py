@@ -98,7 +98,7 @@ def test_bad_lines_are_reported_and_the_rest_delivered(tmp_path):
                    "--subscribers", ROOT / "watchlists" / "subscribers.yaml"], _env())
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
-        f"{alerts}:2: skipped: missing field(s) kind, title, url, storyline_id",
+        f"{alerts}:2: skipped: missing field(s) kind, title, storyline_id",
         f"{alerts}:3: skipped: not valid JSON (Expecting value at column 1)"]
     assert [json.loads(line)["alert_id"] for line in out.read_text().splitlines()] == [
         make_alert(1).alert_id, make_alert(2).alert_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -72,3 +73,15 @@ def test_console_only_and_hostile_control_characters(tmp_path):
     assert "\x1b" not in printed and "\r" not in printed and "\u202e" not in printed
     assert printed.strip() == console_line(alert)
     assert "musk-kremlin-contacts new_development: Breaking" in printed
+
+
+def test_an_alert_for_an_article_without_a_link_round_trips(tmp_path):
+    # JSONL articles may omit "url"; replay wrote their alerts with url "" and then died
+    # reading its own file back (BadAlert: missing field(s) url).
+    out = tmp_path / "alerts.jsonl"
+    alert = dataclasses.replace(make_alert(3), url="")
+    JsonlSink(SqliteLedger(tmp_path / "l.sqlite"), out, console=False).write(alert)
+    assert alert_from_json(json.loads(out.read_text())) == alert
+    data = json.loads(out.read_text())
+    del data["url"]
+    assert alert_from_json(data).url == ""

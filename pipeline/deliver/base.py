@@ -173,9 +173,9 @@ def alert_from_json(data: dict) -> Alert:
     """
     if not isinstance(data, dict):
         raise BadAlert(f"expected a JSON object, found {type(data).__name__}")
-    # An untitled item has title "", which is fine; the other fields must not be empty.
-    missing = [k for k in ("alert_id", "kind", "title", "url")
-               if (data.get(k) is None if k == "title" else not data.get(k))]
+    # An untitled item has title "" and an item without a link (JSONL articles may omit
+    # it) url "", which is fine; the other fields must not be empty.
+    missing = [k for k in ("alert_id", "kind", "title") if (data.get(k) is None if k == "title" else not data.get(k))]
     if not (data.get("storyline_id") or data.get("storyline")):
         missing.append("storyline_id")
     if missing:
@@ -193,7 +193,7 @@ def alert_from_json(data: dict) -> Alert:
             development_id=str(data.get("development_id") or data["alert_id"]),
             kind=str(data["kind"]),
             title=str(data["title"]),
-            url=str(data["url"]),
+            url=str(data.get("url") or ""),
             published_at=published,
             first_seen_at=first_seen,
             article_ids=tuple(str(a) for a in data.get("article_ids") or ()),
