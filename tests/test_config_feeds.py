@@ -161,6 +161,9 @@ def test_import_into_a_new_file(tmp_path) -> None:
     ("<?xml version='1.0'?><!DOCTYPE opml [<!ENTITY a 'b'>]><opml><body/></opml>", "declares entities"),
     ("<?xml version='1.0'?><!DOCTYPE opml [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><opml><body>&x;</body></opml>",
      "declares entities"),
+    ("<opml version='2.0'><head/><body></body></opml>", "no feeds found: no <outline> has an xmlUrl"),
+    ("<opml version='2.0'><body><outline text='Reading list'><outline text='x' htmlUrl='https://a.test/'/>"
+     "</outline></body></opml>", "no feeds found"),
 ])
 def test_malformed_or_hostile_opml_is_a_clear_error(tmp_path, text, message) -> None:
     with pytest.raises(UserError, match=message):

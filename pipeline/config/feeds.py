@@ -211,6 +211,9 @@ def read_opml(path: Path) -> tuple[list[OpmlFeed], list[str]]:
             walk(outline, children)
 
     walk(body, [])
+    if not feeds and not skipped:  # otherwise "0 added", exit 0: looks like a success
+        raise UserError(f"{path}:1: no feeds found: no <outline> has an xmlUrl attribute; export the "
+                        "feed subscriptions (OPML) from your feed reader and import that file")
     return feeds, skipped
 
 
