@@ -24,8 +24,9 @@ proxy environment variables, which would bypass the guard.
 
 Feed errors do not raise: a failing feed is the feed's condition, not the worker's. The
 schedule retries it with exponential backoff (never stopping), every attempt emits a
-``FeedHealth`` record and a failure emits a ``Failure`` to the dead letter, and a log
-warning is written after 1, 3, 10 and then every 10th consecutive failure.
+``FeedHealth`` record and a failure emits a ``Failure`` to the dead letter. Each failure
+is logged at info level; the warning comes once per failing spell, when the feed reaches
+``--failing_feed_after_failures`` in a row (``graph.ReportFeedHealth``).
 """
 
 from __future__ import annotations
