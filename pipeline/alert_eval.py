@@ -58,9 +58,9 @@ class AlertScores:
         return self.duplicated / self.recalled if self.recalled else 0.0
 
 
-def load_labeled(path: Path) -> list[LabeledItem]:
+def load_labeled(path: Path, *, storyline_ids: Iterable[str] | None = None) -> list[LabeledItem]:
     """Labeled items of a JSONL file (``evaluate.read_labeled``); bad lines are a user error."""
-    items, problems = read_labeled(path)
+    items, problems = read_labeled(path, storyline_ids=storyline_ids)
     if problems:
         raise UserError(*problems)
     return items
@@ -130,9 +130,9 @@ def evaluate_file(path: Path, *, watchlists_dir: Path) -> str:
     """The ``eval-alerts`` report for a labeled file, with the shipped matcher and tracker."""
     from pipeline.matcher import Matcher
 
-    items = load_labeled(Path(path))
+    matcher = Matcher.from_dir(watchlists_dir)
+    items = load_labeled(Path(path), storyline_ids=[s.id for s in matcher.watchlists.storylines])
     if not items:
         raise UserError(f"{path}:1: no labeled items; each line needs id, title and labels")
-    matcher = Matcher.from_dir(watchlists_dir)
     alerts = alerts_for([i.article for i in items], matcher.match)
     return report(score_alerts(items, alerts))

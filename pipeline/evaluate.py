@@ -176,12 +176,15 @@ class LabeledItem:
     raw: dict
 
 
-def read_labeled(path: Path | str) -> tuple[list[LabeledItem], list[str]]:
+def read_labeled(path: Path | str, *, storyline_ids: Iterable[str] | None = None
+                 ) -> tuple[list[LabeledItem], list[str]]:
     """The usable labeled items of a JSONL file, and a ``FILE:LINE: reason`` per unusable line.
 
     A line is unusable when it is not an article (see ``pipeline.jsonl``), when ``labels``
-    is not a list of strings, or when its id repeats an earlier line's.
+    is not a list of strings, when a label is not one of ``storyline_ids`` (if given: a
+    misspelt label would silently count as a miss), or when its id repeats an earlier line's.
     """
+    known = None if storyline_ids is None else set(storyline_ids)
     from pipeline.jsonl import read_articles
 
     path = Path(path)
@@ -196,6 +199,10 @@ def read_labeled(path: Path | str) -> tuple[list[LabeledItem], list[str]]:
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
             bad.append(f"{path}:{lineno}: field 'labels' must be a list of storyline ids")
             continue
+        if known is not None and (unknown := sorted(set(labels) - known)):
+            bad.append(f"{path}:{lineno}: labels name unknown storyline(s) {', '.join(unknown)}; "
+                       f"use the watchlists' ids ({', '.join(sorted(known))}) or fix the spelling")
+            continue
         if article.article_id in seen:
             bad.append(f"{path}:{lineno}: duplicate id '{article.article_id}'; ids must be unique")
             continue
@@ -209,7 +216,7 @@ def evaluate_matcher(matcher: "Matcher", labeled_path: Path | str) -> Report:
 
     Unusable lines are skipped and listed in ``Report.bad_lines`` (see ``read_labeled``).
     """
-    items, bad = read_labeled(labeled_path)
+    items, bad = read_labeled(labeled_path, storyline_ids=[s.id for s in matcher.watchlists.storylines])
     gold = {item.article.article_id: set(item.labels) for item in items}
     titles = {item.article.article_id: item.article.title for item in items}
     predicted: dict[str, set[str]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.cli_support import run_storywatch
-from tests.paths import LABELED
+from tests.paths import LABELED, WATCHLISTS
 
 
 def figure(text: str, name: str) -> float:
@@ -43,4 +43,13 @@ def test_eval_alerts_reports_bad_lines_with_their_line_number(tmp_path):
     result = run_storywatch("eval-alerts", "--input", str(labeled))
     assert result.returncode == 2
     assert f"{labeled}:2:" in result.stderr and "labels" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_misspelt_label_is_a_user_error_naming_the_line(tmp_path) -> None:
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text('{"id": "1", "title": "Musk met Putin", "labels": ["musk-kremlin-contact"]}\n')
+    result = run_storywatch("eval-alerts", "--input", str(labeled), "--watchlists", str(WATCHLISTS))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{labeled}:1: labels name unknown storyline(s) musk-kremlin-contact;")
     assert "Traceback" not in result.stderr

@@ -60,3 +60,14 @@ def test_format_lists_mistakes_with_evidence() -> None:
     assert "micro" in text and "false positives: 1" in text and "misses: 0" in text
     assert "a  s1 score=0.75  'Musk deer'" in text
     assert "elon-musk <- 'Musk' title[0:4] exact" in text
+
+
+def test_a_label_naming_an_unknown_storyline_is_a_bad_line_not_a_silent_miss(tmp_path) -> None:
+    path = tmp_path / "labeled.jsonl"
+    path.write_text('{"id": "1", "title": "Musk met Putin", "labels": ["musk-kremlin-contact"]}\n'
+                    '{"id": "2", "title": "Starlink", "labels": []}\n')
+    items, bad = evaluate.read_labeled(path, storyline_ids=["musk-kremlin-contacts", "starlink-taiwan"])
+    assert [i.article.article_id for i in items] == ["2"]
+    assert bad == [f"{path}:1: labels name unknown storyline(s) musk-kremlin-contact; use the watchlists' ids "
+                   "(musk-kremlin-contacts, starlink-taiwan) or fix the spelling"]
+    assert len(evaluate.read_labeled(path)[0]) == 2  # without ids, any label goes
