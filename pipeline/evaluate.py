@@ -197,7 +197,8 @@ def read_labeled(path: Path | str, *, storyline_ids: Iterable[str] | None = None
             continue
         labels = obj.get("labels")
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            bad.append(f"{path}:{lineno}: field 'labels' must be a list of storyline ids")
+            bad.append(f"{path}:{lineno}: field 'labels' must be a list of storyline ids; "
+                       'write e.g. "labels": ["musk-kremlin-contacts"], or "labels": [] for none')
             continue
         if known is not None and (unknown := sorted(set(labels) - known)):
             bad.append(f"{path}:{lineno}: labels name unknown storyline(s) {', '.join(unknown)}; "

@@ -33,7 +33,8 @@ def test_eval_lists_mistakes_with_evidence_and_bad_lines(tmp_path: Path) -> None
     ]) + "\n", encoding="utf-8")
     result = run("eval", "--input", str(src))
     assert result.returncode == 1
-    assert result.stderr.strip() == f"{src}:3: field 'labels' must be a list of storyline ids"
+    assert result.stderr.strip() == (f"{src}:3: field 'labels' must be a list of storyline ids; "
+                                     'write e.g. "labels": ["musk-kremlin-contacts"], or "labels": [] for none')
     out = result.stdout
     assert "false positives: 1" in out and "fp  starlink-ukraine-war score=" in out
     assert "starlink <- 'Starlink' title[" in out
