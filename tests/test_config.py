@@ -58,3 +58,15 @@ def test_missing_and_non_utf8_files(tmp_path):
     path.write_bytes("items:\n  - name: caf\xe9\n".encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_model(path, Doc)
+
+
+@pytest.mark.timeout(30)
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    # "Billion laughs": nine levels of nine aliases expanded to 9**9 paths and died
+    # with MemoryError after ~40 s and 3 GB; aliases of collections are now refused.
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    with pytest.raises(ConfigError, match=r":1: YAML anchors and aliases .* are not supported"):
+        parse_yaml("\n".join(lines) + "\n", "bomb.yaml")
+    assert parse_yaml("a: &x 5\nb: *x\n", "ok.yaml")[0] == {"a": 5, "b": 5}  # a scalar alias is harmless

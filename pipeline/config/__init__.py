@@ -42,16 +42,29 @@ class LineMap:
         return self._lines.get((), 1)
 
 
-def _walk(node: yaml.Node, path: tuple, lines: LineMap) -> None:
+class _Alias(Exception):
+    """A collection node reached twice: a YAML alias (``*name``) of an anchored one."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+def _walk(node: yaml.Node, path: tuple, lines: LineMap, seen: set[int]) -> None:
     lines.add(path, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        # Aliases share the node: nine nested aliases of nine items ("billion laughs")
+        # would expand to 9**9 paths here and in the models, so they are refused.
+        if id(node) in seen:
+            raise _Alias(node.start_mark.line + 1)
+        seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
             lines.add(path + (key,), key_node.start_mark.line + 1)
-            _walk(value_node, path + (key,), lines)
+            _walk(value_node, path + (key,), lines, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, path + (index,), lines)
+            _walk(item, path + (index,), lines, seen)
 
 
 def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
@@ -70,7 +83,11 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{filename}:1: YAML error: {exc}") from None
     if node is not None:
-        _walk(node, (), lines)
+        try:
+            _walk(node, (), lines, set())
+        except _Alias as alias:
+            raise ConfigError(f"{filename}:{alias.line}: YAML anchors and aliases (&name, *name) of lists or "
+                              "mappings are not supported; write the values out") from None
     return data, lines
 
 
