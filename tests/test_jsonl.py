@@ -92,3 +92,11 @@ def test_lone_surrogate_escape_becomes_a_replacement_character(tmp_path):
     assert article.title == "Musk \ufffd met Putin \ufffd"
     article.title.encode("utf-8")
     assert article_from_json({"id": "a\ud800", "title": "t"}).article_id == "a\ufffd"
+
+
+def test_deeply_nested_json_is_a_bad_line_not_a_recursion_error(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text("[" * 100_000 + "]" * 100_000 + '\n{"id": "2", "title": "ok"}\n')
+    rows = list(read_articles(path))
+    assert [(n, type(a).__name__) for n, _, a in rows] == [(1, "BadLine"), (2, "Article")]
+    assert "nested too deeply" in str(rows[0][2])
