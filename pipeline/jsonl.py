@@ -139,7 +139,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
             except json.JSONDecodeError as exc:
                 yield lineno, BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})")
             except RecursionError:  # "[[[[...": valid JSON, hostile depth
-                yield lineno, BadLine("JSON nested too deeply; an article is one flat object")
+                yield lineno, BadLine("JSON nested too deeply; each line must be one flat JSON object")
 
 
 def read_articles(path: Path, *, default_time: dt.datetime = EPOCH
