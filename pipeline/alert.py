@@ -76,11 +76,16 @@ def decide_alerts(events: Iterable[StorylineEvent], **policy: Any) -> list[Alert
     return [a for a in (decide_alert(e, **policy) for e in events) if a is not None]
 
 
+CONSOLE_TITLE_CHARS = 300
+
+
 def format_alert(alert: Alert) -> str:
     """A few readable lines for the console (the demo prints these)."""
     when = display_time(alert)
     head = f"[{alert.kind}] {alert.storyline_title or alert.storyline_id}"
-    lines = [head, f"  {alert.title}", f"  {alert.outlet or 'unknown outlet'}, {when}  {alert.url}"]
+    # A hostile 1 MB title must not flood the terminal; the alerts file keeps it whole.
+    title = alert.title if len(alert.title) <= CONSOLE_TITLE_CHARS else alert.title[:CONSOLE_TITLE_CHARS - 1] + "…"
+    lines = [head, f"  {title}", f"  {alert.outlet or 'unknown outlet'}, {when}  {alert.url[:CONSOLE_TITLE_CHARS]}"]
     why = sorted({f"{e.alias!r} ({e.kind})" for e in alert.evidence})
     if why:
         lines.append(f"  why: {', '.join(why[:6])}")

@@ -109,3 +109,12 @@ def test_a_month_dated_lead_keeps_its_precision_in_the_alert_and_on_screen():
     assert alert_from_json(json.loads(json.dumps(alert_to_json(alert)))).published_precision == "month"
     assert ", 2025-02 " in format_alert(alert)
     assert "2025-02-01 00:00" not in format_alert(alert)
+
+
+def test_console_line_clips_a_hostile_title_and_the_alert_keeps_it():
+    article = article_from_json({"id": "h", "title": "Musk Putin " * 100_000, "url": "https://news.test/h"})
+    [event] = StorylineTracker().observe(Match(article, "musk-kremlin-contacts", 0.9, EVIDENCE))
+    alert = decide_alert(event)
+    assert len(alert.title) > 900_000
+    assert len(format_alert(alert)) < 2_000
+    assert "https://news.test/h" in format_alert(alert)
