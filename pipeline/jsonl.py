@@ -39,6 +39,19 @@ class BadLine(ValueError):
     """A JSONL line that is not a usable article; the message says why."""
 
 
+def parse_iso(text: str) -> dt.datetime | None:
+    """A strict ISO 8601 timestamp or date in UTC (naive means UTC); None if it is not one.
+
+    >>> parse_iso(" 2024-10-25T10:00:00+03:00 ")
+    datetime.datetime(2024, 10, 25, 7, 0, tzinfo=datetime.timezone.utc)
+    """
+    try:
+        parsed = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def parse_time(value: Any) -> dt.datetime | None:
     """Parse an ISO 8601 timestamp, date, month or year into UTC; None if unusable."""
     return parse_time_precision(value)[0]
@@ -67,14 +80,10 @@ def parse_time_precision(value: Any) -> tuple[dt.datetime | None, str]:
         return dt.datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC), MONTH
     if m := _YEAR.match(text):
         return dt.datetime(int(m[1]), 1, 1, tzinfo=UTC), YEAR
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    parsed = parse_iso(text)
+    if parsed is None:
         return None, UNKNOWN
-    precision = DAY if _DATE.match(text) else INSTANT
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC), precision
+    return parsed, DAY if _DATE.match(text) else INSTANT
 
 
 def _text(obj: dict, key: str) -> str:

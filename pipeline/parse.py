@@ -44,6 +44,7 @@ from typing import Any, Iterable
 import apache_beam as beam
 import feedparser
 
+from pipeline.jsonl import parse_iso
 from pipeline.records import Failure, RawFeed
 
 UTC = dt.timezone.utc
@@ -350,13 +351,7 @@ def _from_entry_list(entry: dict) -> dict:
 
 
 def _json_date(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    return parse_iso(value) if isinstance(value, str) and value.strip() else None
 
 
 def _item(raw: RawFeed, index: int, entry: Any, *, outlet: str, language: str) -> FeedItem | None:

@@ -43,6 +43,7 @@ from typing import Iterable, Sequence
 
 import apache_beam as beam
 
+from pipeline.jsonl import parse_iso
 from pipeline.records import Article, FeedSource, Failure, RawFeed
 
 UTC = dt.timezone.utc
@@ -78,14 +79,6 @@ def _manifest(directory: Path) -> dict[str, dict]:
     return entries
 
 
-def _iso(value: str) -> dt.datetime | None:
-    try:
-        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def newest_item_date(body: bytes) -> dt.datetime | None:
     """The newest believable date written in a feed document, found without parsing it."""
     from pipeline.parse import document_dates
@@ -97,7 +90,7 @@ def snapshot_time(path: Path, directory: Path, body: bytes) -> tuple[dt.datetime
     """When a recorded file was seen, and which rule decided it (see the module docstring)."""
     rel = path.relative_to(directory).as_posix()
     entry = _manifest(directory).get(rel, {})
-    commit = _iso(entry["commit_date"]) if isinstance(entry.get("commit_date"), str) else None
+    commit = parse_iso(entry["commit_date"]) if isinstance(entry.get("commit_date"), str) else None
     if commit and entry.get("kind") == "stream":
         return commit, "manifest stream commit date"
     if m := _DAY_PREFIX.match(path.name):
