@@ -29,3 +29,17 @@ def test_broken_watchlists_exit_2_with_every_problem_and_no_traceback(tmp_path: 
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"{tmp_path / 'b.yaml'}:3: YAML syntax error")
     assert lines[1].startswith(f"{tmp_path / 'a.yaml'}:9: storyline 's' names unknown entity or topic 'nobody'")
+
+
+def test_a_subscriber_channel_given_as_a_list_is_explained_with_its_line(tmp_path: Path) -> None:
+    for name in ("entities.yaml", "topics.yaml", "storylines.yaml"):
+        (tmp_path / name).write_text((WATCHLISTS / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "subscribers.yaml").write_text(
+        "subscribers:\n  - name: desk\n    channels:\n      slack:\n        bot_token_env: DESK_TOKEN\n"
+        "        channel: [C0123456789]\n", encoding="utf-8")
+    result = run("validate", "--watchlists", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{tmp_path / 'subscribers.yaml'}:6: subscribers.0.channels.slack.channel: expected a single text value "
+        "(channel ID, e.g. C0123456789 (bot token only)), found a list ['C0123456789']; write it without "
+        "brackets: channel: C0123456789"]

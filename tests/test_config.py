@@ -33,10 +33,46 @@ def test_every_schema_problem_is_reported_with_its_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_model(path, Doc)
     assert err.value.problems == [
-        f"{path}:3: items.0.count: Input should be a valid integer, unable to parse string as an integer",
+        f"{path}:3: items.0.count: expected a whole number, found the text 'many'; "
+        "write a whole number without quotes, e.g. 300",
         f"{path}:4: items.1.name: missing required field 'name'; add it",
         f"{path}:6: items.2.colour: unknown field 'colour'; remove it or check its spelling",
     ]
+
+
+class Box(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    label: str = pydantic.Field("", description="shown on the box")
+    tags: list[str] = []
+    item: Item | None = None
+    size: float = 1.0
+    token_env: str = ""
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("label: [red]\n", "2: label: expected a single text value (shown on the box), found a list ['red']; "
+                        "write it without brackets: label: red"),
+    ("label: [a, b]\n", "2: label: expected a single text value (shown on the box), found a list ['a', 'b']; "
+                         "give one value, not a list"),
+    ("label: 7\n", "2: label: expected a single text value (shown on the box), found the number 7; "
+                    'put it in quotes: label: "7"'),
+    ("tags: '*'\n", "2: tags: expected a list, found the text '*'; write it as a list: tags: [\"*\"]"),
+    ("tags: {a: 1}\n", "2: tags: expected a list, found a mapping {'a': 1}; write the items as a list, "
+                        "one per line starting with '- '"),
+    ("item: 5\n", "2: item: expected a mapping with the fields name, count, found the number 5; "
+                   "write the fields indented under it, e.g. item: {name: ...}"),
+    ("size: [2]\n", "2: size: expected a number, found a list [2]; write it without brackets: size: 2"),
+    # A pasted secret in a *_env field is never repeated.
+    ("token_env: [xoxb-123-secret]\n", "2: token_env: expected a single text value, found a list; "
+                                        "give one value, not a list"),
+])
+def test_values_of_the_wrong_type_say_what_was_expected_and_how_to_write_it(tmp_path, text, expected):
+    path = tmp_path / "box.yaml"
+    path.write_text("# a box\n" + text)
+    with pytest.raises(ConfigError) as err:
+        load_model(path, Box)
+    assert err.value.problems == [f"{path}:{expected}"]
+    assert "Input should" not in err.value.problems[0] and "xoxb" not in err.value.problems[0]
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -182,3 +182,33 @@ def test_doctests() -> None:
     module = importlib.import_module("pipeline.config.feeds")
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_values_of_the_wrong_type_are_explained_not_library_worded(tmp_path) -> None:
+    path = write(tmp_path, """\
+defaults: 600
+feeds:
+  - https://a.example/rss
+  - url: [https://b.example/rss]
+    name: [B]
+    tags: politics
+    min_poll_seconds: 10m
+    allow_private_addresses: maybe
+""")
+    assert problems(path) == [
+        f"{path}:1: defaults: expected a mapping with the fields min_poll_seconds, max_poll_seconds, language, "
+        "found the number 600; write the fields indented under it, e.g. defaults: {min_poll_seconds: ...}",
+        f"{path}:3: feeds.0: expected a mapping with the fields url, id, name, language, min_poll_seconds, "
+        "max_poll_seconds, tags, allow_private_addresses, found the text 'https://a.example/rss'; "
+        'write the item as fields, e.g. - url: "https://a.example/rss"',
+        f"{path}:4: feeds.1.url: expected a single text value (http(s) URL of the RSS/Atom/JSON feed), found a "
+        "list ['https://b.example/rss']; write it without brackets: url: \"https://b.example/rss\"",
+        f"{path}:5: feeds.1.name: expected a single text value (outlet name shown in alerts; default: the feed's "
+        "own title), found a list ['B']; write it without brackets: name: B",
+        f"{path}:7: feeds.1.min_poll_seconds: expected a whole number, found the text '10m'; "
+        "write a whole number without quotes, e.g. 300",
+        f"{path}:6: feeds.1.tags: expected a list, found the text 'politics'; write it as a list: tags: [politics]",
+        f"{path}:8: feeds.1.allow_private_addresses: expected true or false (allow loopback/private addresses "
+        "(tests only)), found the text 'maybe'; write allow_private_addresses: true or "
+        "allow_private_addresses: false",
+    ]

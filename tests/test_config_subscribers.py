@@ -152,3 +152,60 @@ def test_validate_checks_subscribers_against_the_watchlists(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"{watchlists / 'subscribers.yaml'}: ok: 1 subscribers" in result.stdout
     assert "environment variable SW_TEST_UNSET_HOOK is not set (needed to deliver)" in result.stdout
+
+
+def test_values_of_the_wrong_type_are_explained_not_library_worded(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("""\
+subscribers:
+  - name: desk
+    storylines: musk-kremlin-contacts
+    kinds: [burst]
+    mode: [digest]
+    digest: daily
+    digest_at: 8:30
+    quiet_hours: 22
+    channels:
+      slack:
+        bot_token_env: TOKEN
+        channel: [C0123456789]
+      email: {to: a@example.org, from: [me@example.org], smtp: {host: h, username_env: [hunter2], password_env: P}}
+""")
+    with pytest.raises(ConfigError) as err:
+        load_subscribers(path, storyline_ids=STORYLINES)
+    assert err.value.problems == [
+        f"{path}:3: subscribers.0.storylines: expected a list, found the text 'musk-kremlin-contacts'; "
+        "write it as a list: storylines: [musk-kremlin-contacts]",
+        f"{path}:5: subscribers.0.mode: expected one of 'immediate' or 'digest', found a list ['digest']; "
+        "write it without brackets: mode: digest",
+        f'{path}:7: subscribers.0.digest_at: write the time in quotes: digest_at: "08:30" '
+        "(unquoted, YAML reads 8:30 as the number 510)",
+        f"{path}:8: subscribers.0.quiet_hours: expected a mapping with the fields start, end, found the number 22; "
+        "write the fields indented under it, e.g. quiet_hours: {start: ...}",
+        f"{path}:12: subscribers.0.channels.slack.channel: expected a single text value (channel ID, e.g. "
+        "C0123456789 (bot token only)), found a list ['C0123456789']; write it without brackets: "
+        "channel: C0123456789",
+        f"{path}:13: subscribers.0.channels.email.to: expected a list, found the text 'a@example.org'; "
+        "write it as a list: to: [a@example.org]",
+        f"{path}:13: subscribers.0.channels.email.from: expected a single text value, found a list "
+        "['me@example.org']; write it without brackets: from: me@example.org",
+        f"{path}:13: subscribers.0.channels.email.smtp.username_env: expected a single text value, found a list; "
+        "give one value, not a list",
+    ]
+
+
+def test_ids_of_the_wrong_form_are_explained(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("subscribers:\n  - name: news desk\n    channels:\n"
+                    "      slack: {bot_token_env: xoxb-1-2, channel: general}\n")
+    with pytest.raises(ConfigError) as err:
+        load_subscribers(path)
+    assert err.value.problems == [
+        f"{path}:2: subscribers.0.name: 'news desk' is not valid here: expected letters, digits, '.', '_' and '-' "
+        "only, starting with a letter or digit (no spaces)",
+        f"{path}:4: subscribers.0.channels.slack.bot_token_env: this value is not valid here: expected the NAME of "
+        "an environment variable (letters, digits, _), e.g. STORYWATCH_DESK_WEBHOOK; the secret itself goes in "
+        "that variable",
+        f"{path}:4: subscribers.0.channels.slack.channel: 'general' is not valid here: expected a Slack channel ID "
+        "like C0123456789 (from the channel's 'Copy link'), not the channel name",
+    ]

@@ -12,6 +12,10 @@ written. Each config kind has its own module: ``watchlists``, ``feeds``, ``subsc
 
 from __future__ import annotations
 
+import json
+import re
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -103,15 +107,180 @@ def read_text(path: Path) -> str:
         raise ConfigError(f"{path}:1: cannot read file: {exc.strerror}") from None
 
 
+# --- wrong-type values, worded for the person editing the file ----------------------------
+
+_TYPE_ERRORS = {
+    "string_type": "a single text value", "path_type": "a single file path",
+    "list_type": "a list", "tuple_type": "a list",
+    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number",
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "model_type": "a mapping", "model_attributes_type": "a mapping", "dict_type": "a mapping",
+}
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# Field values that may be a pasted secret (a name like *_env should hold a variable name):
+# a message never repeats them.
+_SECRET_FIELD = re.compile(r"(_env|password|token|secret|webhook)", re.IGNORECASE)
+
+# What the id/name patterns of the config models mean, in words.
+_PATTERN_WORDS = {
+    r"^[A-Za-z_][A-Za-z0-9_]*$": "the NAME of an environment variable (letters, digits, _), "
+                                 "e.g. STORYWATCH_DESK_WEBHOOK; the secret itself goes in that variable",
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*$": "letters, digits, '.', '_' and '-' only, starting with a letter or "
+                                     "digit (no spaces)",
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*$": "letters, digits, '.', '_' and '-' only, starting with a letter or "
+                                     "digit (no spaces)",
+    r"^[a-z0-9][a-z0-9-]*$": "a lower-case slug of a-z, 0-9 and '-', e.g. elon-musk",
+    r"^[CGD][A-Z0-9]{6,}$": "a Slack channel ID like C0123456789 (from the channel's 'Copy link'), "
+                            "not the channel name",
+}
+
+
+def _found(value: Any, *, secret: bool = False) -> str:
+    """How a YAML value looks to its author: ``a list [a, b]``, ``the number 5``..."""
+    if secret:
+        kinds = {list: "a list", dict: "a mapping", str: "a text", bool: "true/false", int: "a number",
+                 float: "a number", type(None): "nothing (an empty value)"}
+        return kinds.get(type(value), "a value of another type")
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {_short(value)}"
+    if isinstance(value, list):
+        return f"a list {_short(value)}"
+    if isinstance(value, dict):
+        return f"a mapping {_short(value)}"
+    return f"{type(value).__name__} {_short(value)}"
+
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_@./+-]*$")
+
+
+def _yaml_value(value: Any) -> str:
+    """``value`` as it can be written in YAML: quoted unless plainly safe (``*`` starts an alias)."""
+    if isinstance(value, str) and not (_PLAIN.match(value) and value.lower() not in _YAML_WORDS):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → ``X`` (the first non-None member of a union)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return members[0] if members else annotation
+    return annotation
+
+
+def _field_at(model: type[pydantic.BaseModel] | None, loc: tuple) -> tuple[Any, Any]:
+    """(FieldInfo or None, annotation) of the value at ``loc`` inside ``model``, or (None, None)."""
+    annotation: Any = model
+    info = None
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(part, int):
+            if typing.get_origin(annotation) not in (list, tuple):
+                return None, None
+            annotation, info = typing.get_args(annotation)[0], None
+            continue
+        if not (isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)):
+            return None, None
+        fields = annotation.model_fields
+        name = next((n for n, f in fields.items() if part in (n, f.alias)), None)
+        if name is None:
+            return None, None
+        info, annotation = fields[name], fields[name].annotation
+    return info, _unwrap(annotation)
+
+
+def _model_fields(annotation: Any) -> list[str]:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return [f.alias or n for n, f in annotation.model_fields.items()]
+    return []
+
+
+def _wrong_type(err: dict, loc: tuple, model: type[pydantic.BaseModel] | None) -> str | None:
+    """``expected X, found Y; how to fix`` for a value of the wrong type, else None."""
+    value = err.get("input")
+    key = loc[-1] if loc and isinstance(loc[-1], str) else None
+    secret = bool(key and _SECRET_FIELD.search(key))
+    if err["type"] == "string_pattern_mismatch":
+        pattern = err.get("ctx", {}).get("pattern", "")
+        shown = "this value" if secret else _short(value)
+        return f"{shown} is not valid here: expected {_PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
+    if err["type"] == "literal_error" and not isinstance(value, str):
+        expected = f"one of {err.get('ctx', {}).get('expected', 'the listed values')}"
+    elif err["type"] in _TYPE_ERRORS:
+        expected = _TYPE_ERRORS[err["type"]]
+    else:
+        return None
+    info, annotation = _field_at(model, loc)
+    fields = _model_fields(annotation)
+    if fields:
+        expected += f" with the fields {', '.join(fields)}"
+    if info is not None and info.description:
+        expected += f" ({info.description})"
+    lead = f"{key}: " if key else "- "
+    scalar = isinstance(value, (str, int, float, bool))
+    if expected.startswith("a list"):
+        if scalar:
+            fix = f"write it as a list: {lead}[{_yaml_value(value)}]"
+        elif value is None:
+            fix = f"list the values, write {lead}[] for none, or remove the line for the default"
+        else:
+            fix = "write the items as a list, one per line starting with '- '"
+    elif expected.startswith("a mapping"):
+        first = fields[0] if fields else "name"
+        example = _yaml_value(value) if scalar else "..."
+        fix = (f"write the fields indented under it, e.g. {lead}{{{first}: ...}}" if key
+               else f"write the item as fields, e.g. - {first}: {example}")
+    elif secret and value is not None:  # the value itself may be a pasted secret: not repeated
+        fix = ("give one value, not a " + ("list" if isinstance(value, list) else "mapping")
+               if isinstance(value, (list, dict)) else "give one plain text value")
+    elif isinstance(value, list) and len(value) == 1 and isinstance(value[0], (str, int, float, bool)):
+        fix = f"write it without brackets: {lead}{_yaml_value(value[0])}"
+    elif isinstance(value, (list, dict)):
+        fix = "give one value, not a " + ("list" if isinstance(value, list) else "mapping")
+    elif value is None:
+        fix = "give a value or remove the line"
+    elif expected.startswith(("a single text", "a single file")):
+        fix = f'put it in quotes: {lead}"{value}"'
+    elif expected.startswith("true or false"):
+        fix = f"write {lead}true or {lead}false"
+    else:
+        fix = "write a number without quotes, e.g. 0.5" if "number" in expected else "write one of them"
+        if expected.startswith("a whole number"):
+            fix = "write a whole number without quotes, e.g. 300"
+    return f"expected {expected}, found {_found(value, secret=secret)}; {fix}"
+
+
 def pydantic_problems(exc: pydantic.ValidationError, filename: str, lines: LineMap,
-                      prefix: tuple = ()) -> list[str]:
-    """Render each pydantic error as ``FILE:LINE: where: what``."""
+                      prefix: tuple = (), *, model: type[pydantic.BaseModel] | None = None) -> list[str]:
+    """Render each pydantic error as ``FILE:LINE: where: what``.
+
+    With ``model`` (the one validated), a value of the wrong type names the field's
+    description and the fields a mapping takes.
+    """
     problems = []
     for err in exc.errors(include_url=False):
         loc = prefix + tuple(err["loc"])
         where = ".".join(str(part) for part in loc) or "(top level)"
         msg = err["msg"]
-        if err["type"] == "missing":
+        if (wrong := _wrong_type(err, tuple(err["loc"]), model)) is not None:
+            msg = wrong
+        elif err["type"] == "missing":
             msg = f"missing required field '{loc[-1]}'; add it"
         elif err["type"] == "extra_forbidden":
             msg = f"unknown field '{loc[-1]}'; remove it or check its spelling"
@@ -134,4 +303,4 @@ def load_model(path: Path | str, model: type[M], *, empty_ok: bool = False) -> t
     try:
         return model.model_validate(data), lines
     except pydantic.ValidationError as exc:
-        raise ConfigError(*pydantic_problems(exc, str(path), lines)) from None
+        raise ConfigError(*pydantic_problems(exc, str(path), lines, model=model)) from None

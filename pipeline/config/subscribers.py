@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from pipeline.config import LineMap, load_model
 from pipeline.errors import ConfigError
@@ -56,6 +56,20 @@ class _Strict(BaseModel):
 def _clock_time(value: str) -> str:
     if not _CLOCK.match(value):
         raise ValueError("expected a 24-hour local time like \"07:30\" (quote it in YAML)")
+    return value
+
+
+def _unquoted_clock(value: object, info: ValidationInfo) -> object:
+    """YAML 1.1 reads an unquoted ``22:00`` as the base-60 number 1320: say so, with the fix."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    if 60 <= value < 24 * 60:  # only H:MM with H >= 1 reads as a number
+        hours, minutes = divmod(value, 60)
+        raise ValueError(f'write the time in quotes: {info.field_name}: "{hours:02d}:{minutes:02d}" '
+                         f"(unquoted, YAML reads {hours}:{minutes:02d} as the number {value})")
+    if 0 <= value < 24:
+        raise ValueError(f'expected a 24-hour time in quotes, found the number {value}; '
+                         f'write {info.field_name}: "{value:02d}:00"')
     return value
 
 
@@ -170,6 +184,8 @@ class QuietHours(_Strict):
     start: str
     end: str
 
+    _unquoted = field_validator("start", "end", mode="before")(
+        classmethod(lambda cls, v, info: _unquoted_clock(v, info)))
     _check = field_validator("start", "end")(classmethod(lambda cls, v: _clock_time(v)))
 
     @model_validator(mode="after")
@@ -194,6 +210,8 @@ class Subscriber(_Strict):
     quiet_hours: QuietHours | None = None
     channels: Channels
 
+    _unquoted_at = field_validator("digest_at", mode="before")(
+        classmethod(lambda cls, v, info: _unquoted_clock(v, info)))
     _check_at = field_validator("digest_at")(classmethod(lambda cls, v: _clock_time(v)))
 
     @field_validator("timezone")
