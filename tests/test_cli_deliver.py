@@ -105,6 +105,27 @@ def test_bad_lines_are_reported_and_the_rest_delivered(tmp_path):
     assert result.stdout.strip() == "deliver: 0 sent, 0 queued, 0 skipped, 0 retry_later, 0 dead"
 
 
+def test_an_alert_with_a_bad_evidence_key_is_named_and_skipped_alone(tmp_path):
+    bad = alert_to_json(make_alert(2))
+    bad["evidence"][0]["colour"] = "red"
+    mistyped = alert_to_json(make_alert(3))
+    mistyped["score"] = "high"
+    alerts = tmp_path / "alerts.jsonl"
+    _write_alerts(alerts, [make_alert(1)], [json.dumps(bad), json.dumps(mistyped),
+                                            json.dumps(alert_to_json(make_alert(4)))])
+    out = tmp_path / "out.jsonl"
+    result = _run(["--alerts", alerts, "--ledger", tmp_path / "l.sqlite", "--alerts-out", out,
+                   "--subscribers", ROOT / "watchlists" / "subscribers.yaml"], _env())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{alerts}:2: skipped: evidence[0] has unknown key 'colour'; evidence keys are ref, alias, field, start, "
+        "end, text, kind, similarity: remove it or correct its spelling",
+        f"{alerts}:3: skipped: field 'score' must be a number from 0 to 1, found text; write it like 0.8, "
+        "or leave it out"]
+    assert [json.loads(line)["alert_id"] for line in out.read_text().splitlines()] == [
+        make_alert(1).alert_id, make_alert(4).alert_id]
+
+
 def test_permanent_failure_exit_status_and_dead_letter(tmp_path):
     alerts = tmp_path / "alerts.jsonl"
     _write_alerts(alerts, [make_alert(1), make_alert(2)])

@@ -121,7 +121,6 @@ def test_background_sweep_sends_a_due_digest_without_new_alerts(tmp_path, monkey
 
 
 def test_an_alert_that_cannot_be_rendered_does_not_stop_the_others(tmp_path, monkeypatch):
-    import dataclasses
 
     from pipeline.config.subscribers import load_subscribers, resolve_secrets
     from pipeline.deliver.dispatch import Dispatcher
@@ -131,10 +130,19 @@ def test_an_alert_that_cannot_be_rendered_does_not_stop_the_others(tmp_path, mon
     subscribers = tmp_path / "subscribers.yaml"
     subscribers.write_text("subscribers:\n  - name: desk\n    channels:\n"
                            "      slack: {webhook_url_env: TEST_DESK_HOOK, max_messages_per_second: 100}\n")
-    from pipeline.records import Evidence
+    from pipeline.deliver import slack as slack_module
 
-    # Survives the JSON round trip through the ledger, but rendering raises every time.
-    poison = dataclasses.replace(make_alert(2), evidence=(Evidence("e", "a", "title", 0, 1, "t", "fuzzy", "high"),))
+    # A valid alert (it survives the JSON round trip through the ledger; reading refuses
+    # mistyped evidence now) whose rendering raises every time: a bug in a renderer.
+    poison = make_alert(2)
+    render = slack_module.alert_blocks
+
+    def fragile_render(alert):
+        if alert.alert_id == poison.alert_id:
+            raise ValueError("could not convert string to float: 'high'")
+        return render(alert)
+
+    monkeypatch.setattr(slack_module, "alert_blocks", fragile_render)
     with SlackStandIn() as slack:
         monkeypatch.setenv("TEST_DESK_HOOK", slack.url("/desk"))
         loaded = load_subscribers(subscribers)

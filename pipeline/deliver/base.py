@@ -163,6 +163,73 @@ class BadAlert(ValueError):
     """An alert JSON object that cannot be turned into an Alert (missing or bad field)."""
 
 
+def _json_kind(value: object) -> str:
+    """How a JSON value reads in a message: ``a number (5)``, ``a list``, ``null``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+
+
+_TEXT_FIELDS = ("alert_id", "storyline_id", "storyline", "development_id", "kind", "title", "url", "outlet",
+                "storyline_title", "reason", "published_precision")
+_LIST_FIELDS = {"article_ids": "article ids", "sources": "[outlet, title, url] lists", "evidence": "objects"}
+_EVIDENCE_KEYS = {"ref": str, "alias": str, "field": str, "start": int, "end": int, "text": str, "kind": str,
+                  "similarity": (int, float)}
+_EVIDENCE_OPTIONAL = {"similarity"}
+
+
+def _check_types(data: dict) -> None:
+    """Fields of the wrong JSON type, named with the fix (``str(["x"])`` would pass silently)."""
+    for key in _TEXT_FIELDS:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str) and not (
+                key == "alert_id" and isinstance(value, int) and not isinstance(value, bool)):
+            raise BadAlert(f"field '{key}' must be text, found {_json_kind(value)}; write it as a JSON string")
+    score = data.get("score", 1.0)
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise BadAlert(f"field 'score' must be a number from 0 to 1, found {_json_kind(score)}; "
+                       "write it like 0.8, or leave it out")
+    for key, items in _LIST_FIELDS.items():
+        value = data.get(key)
+        if value is not None and not isinstance(value, list):
+            raise BadAlert(f"field '{key}' must be a list of {items}, found {_json_kind(value)}; "
+                           "write [] for none")
+    for index, source in enumerate(data.get("sources") or ()):
+        if not isinstance(source, list):
+            raise BadAlert(f"sources[{index}] must be a list [outlet, title, url], found {_json_kind(source)}")
+
+
+def _evidence_from_json(items: list | None) -> tuple[Evidence, ...]:
+    """The ``evidence`` list as records; an unknown, missing or mistyped key names the fix."""
+    keys = ", ".join(_EVIDENCE_KEYS)
+    out = []
+    for index, item in enumerate(items or ()):
+        where = f"evidence[{index}]"
+        if not isinstance(item, dict):
+            raise BadAlert(f"{where} must be an object with the keys {keys}; found {_json_kind(item)}")
+        unknown = [key for key in item if key not in _EVIDENCE_KEYS]
+        if unknown:
+            raise BadAlert(f"{where} has unknown key {', '.join(repr(k) for k in unknown)}; evidence keys are "
+                           f"{keys}: remove it or correct its spelling")
+        missing = [key for key in _EVIDENCE_KEYS if key not in item and key not in _EVIDENCE_OPTIONAL]
+        if missing:
+            raise BadAlert(f"{where} is missing key {', '.join(repr(k) for k in missing)}; add "
+                           f"{'them' if len(missing) > 1 else 'it'} (evidence keys are {keys})")
+        for key, kinds in _EVIDENCE_KEYS.items():
+            value = item.get(key)
+            if key in item and (isinstance(value, bool) or not isinstance(value, kinds)):
+                wanted = "text" if kinds is str else "a whole number" if kinds is int else "a number"
+                raise BadAlert(f"{where}.{key} must be {wanted}, found {_json_kind(value)}")
+        out.append(Evidence(**item))
+    return tuple(out)
+
+
 def alert_from_json(data: dict) -> Alert:
     """Inverse of ``alert_to_json`` (also accepts ``storyline``/``published`` and missing optionals).
 
@@ -184,8 +251,9 @@ def alert_from_json(data: dict) -> Alert:
     first_seen = parse_time(data.get("first_seen_at")) or published
     if published is None:
         raise BadAlert("missing or unreadable published_at")
+    _check_types(data)
+    evidence = _evidence_from_json(data.get("evidence"))
     try:
-        evidence = tuple(Evidence(**e) for e in data.get("evidence") or ())
         sources = tuple(tuple(str(part) for part in s)[:3] for s in data.get("sources") or ())
         return Alert(
             alert_id=str(data["alert_id"]),
