@@ -47,17 +47,33 @@ class Scores:
         return self.tp + self.fn
 
     @property
-    def precision(self) -> float:
-        # No predictions at all is not a mistake: precision 1.0 (F1 then follows recall).
+    def scored(self) -> bool:
+        """False when the input has no gold positive and no prediction for it: nothing to score.
+
+        Its precision, recall and F1 are then None (shown as n/a), not a perfect 1.0;
+        its zero counts add nothing to the micro average.
+        """
+        return bool(self.tp + self.fp + self.fn)
+
+    @property
+    def precision(self) -> float | None:
+        if not self.scored:
+            return None
+        # No predictions (but gold positives) is not a wrong prediction: precision 1.0,
+        # and F1 follows recall (0.0).
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
 
     @property
-    def recall(self) -> float:
+    def recall(self) -> float | None:
+        if not self.scored:
+            return None
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     @property
-    def f1(self) -> float:
+    def f1(self) -> float | None:
         p, r = self.precision, self.recall
+        if p is None or r is None:
+            return None
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
@@ -103,9 +119,14 @@ class Report:
         width = max([len(MICRO)] + [len(s.storyline_id) for s in self.storylines])
         lines = [f"{'storyline':<{width}}  {'P':>5}  {'R':>5}  {'F1':>5}  {'TP':>4}  {'FP':>4}  {'FN':>4}"]
         for s in (*self.storylines, self.micro):
-            lines.append(f"{s.storyline_id:<{width}}  {s.precision:5.3f}  {s.recall:5.3f}  {s.f1:5.3f}  "
+            lines.append(f"{s.storyline_id:<{width}}  {_ratio(s.precision)}  {_ratio(s.recall)}  {_ratio(s.f1)}  "
                          f"{s.tp:4d}  {s.fp:4d}  {s.fn:4d}")
         lines.append(f"{self.items} items")
+        unscored = [s.storyline_id for s in self.storylines if not s.scored]
+        if unscored:
+            lines.append(f"n/a: no labeled item carries {', '.join(unscored)} and none was predicted, so "
+                         "there is nothing to score (not a perfect score); add labeled examples to measure "
+                         + ("them" if len(unscored) > 1 else "it"))
         if show_mistakes:
             for title, group in (("false positives", self.false_positives), ("misses", self.misses)):
                 lines.append(f"\n{title}: {len(group)}")
@@ -114,6 +135,11 @@ class Report:
                     lines.append(f"  {m.item_id}  {m.storyline_id}{score}  {m.title[:100]!r}")
                     lines += [f"      {format_evidence(e)}" for e in m.evidence] or ["      (nothing found)"]
         return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    """A score in the table: ``0.933``, or ``  n/a`` when there was nothing to score."""
+    return f"{'n/a':>5}" if value is None else f"{value:5.3f}"
 
 
 def format_evidence(e: Evidence) -> str:

@@ -419,7 +419,8 @@ def format_check(result: CheckResult, draft: Draft, *, labeled: Path | None, fee
         lines.append("")
         lines.append("eval after mapping each draft storyline to its nearest shipped storyline:")
         lines.append(result.report.format(show_mistakes=False))
-        lines.append(f"mapped micro-F1: {result.report.micro.f1:.3f}")
+        f1 = result.report.micro.f1
+        lines.append(f"mapped micro-F1: {'n/a (no labeled positives and no predictions)' if f1 is None else f'{f1:.3f}'}")
     return "\n".join(lines)
 
 

@@ -47,3 +47,21 @@ def test_eval_of_a_file_without_usable_items_is_a_user_error(tmp_path: Path) -> 
     result = run("eval", "--input", str(src))
     assert result.returncode == 2
     assert "no usable labeled items" in result.stderr
+
+
+def test_a_storyline_with_no_positives_and_no_predictions_prints_na_not_a_perfect_score(tmp_path: Path) -> None:
+    src = tmp_path / "labeled.jsonl"
+    src.write_text("\n".join([
+        json.dumps({"id": "1", "title": "Elon Musk held talks with Vladimir Putin",
+                    "labels": ["musk-kremlin-contacts"]}),
+        json.dumps({"id": "2", "title": "Rain expected in Berlin on Tuesday", "labels": []}),
+    ]) + "\n", encoding="utf-8")
+    result = run("eval", "--input", str(src), "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:6]}
+    assert rows["musk-kremlin-contacts"] == ["1.000", "1.000", "1.000", "1", "0", "0"]
+    for storyline in ("starlink-taiwan", "starlink-ukraine-war", "musk-government-role"):
+        assert rows[storyline] == ["n/a", "n/a", "n/a", "0", "0", "0"]
+    assert rows["micro"] == ["1.000", "1.000", "1.000", "1", "0", "0"]
+    assert ("n/a: no labeled item carries starlink-taiwan, starlink-ukraine-war, musk-government-role and none "
+            "was predicted, so there is nothing to score (not a perfect score)") in result.stdout

@@ -42,9 +42,24 @@ def test_default_storyline_ids_are_all_seen_sorted() -> None:
     assert [s.storyline_id for s in report.storylines] == ["a-story", "b-story"]
 
 
-def test_no_predictions_and_no_gold_is_perfect_not_a_division_error() -> None:
+def test_no_predictions_and_no_gold_is_not_scored_rather_than_perfect() -> None:
     report = score({"a": set()}, {}, ["s1"])
-    assert report.micro.precision == 1.0 and report.micro.recall == 1.0 and report.micro.f1 == 1.0
+    assert not report.micro.scored
+    assert (report.micro.precision, report.micro.recall, report.micro.f1) == (None, None, None)
+    assert "s1       n/a    n/a    n/a     0     0     0" in report.format()
+    assert "n/a: no labeled item carries s1 and none was predicted" in report.format()
+
+
+def test_an_unscored_storyline_adds_nothing_to_the_micro_average() -> None:
+    gold = {"a": {"s1"}, "b": set(), "c": {"s1"}}
+    report = score(gold, {"a": {"s1"}, "b": {"s1"}}, ["s1", "s2"])
+    s1, s2 = report.by_storyline()["s1"], report.by_storyline()["s2"]
+    assert s1.scored and not s2.scored and s2.f1 is None
+    assert (report.micro.tp, report.micro.fp, report.micro.fn) == (1, 1, 1)
+    assert report.micro.f1 == pytest.approx(s1.f1) == pytest.approx(0.5)
+    # Gold positives but no prediction is scored: F1 0, not n/a.
+    missed = score({"a": {"s1"}}, {}, ["s1"]).micro
+    assert (missed.precision, missed.recall, missed.f1) == (1.0, 0.0, 0.0)
 
 
 def test_all_wrong_is_zero_f1() -> None:
