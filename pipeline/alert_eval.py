@@ -58,12 +58,73 @@ class AlertScores:
         return self.duplicated / self.recalled if self.recalled else 0.0
 
 
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    return {str: "text", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def label_field_problems(raw: dict) -> list[str]:
+    """What is wrong with the optional label fields ``dup_group``, ``development``, ``borderline``.
+
+    A ``dup_group`` of the wrong type would silently make its items single developments
+    (and change recall and duplicates), so it is refused like a bad ``labels`` field.
+
+    >>> label_field_problems({"dup_group": "D1", "development": {"chain": "C1", "order": 2}})
+    []
+    >>> print(*label_field_problems({"dup_group": ["D1"], "development": "C1"}), sep="\\n")
+    field 'dup_group' must be text (the id items of one event share) or null, found a list; write e.g. "dup_group": "D1"
+    field 'development' must be an object {chain, order} or null, found text; write e.g. "development": {"chain": "C1", "order": 2}, or null
+    """
+    problems = []
+    group = raw.get("dup_group")
+    if group is not None and not (isinstance(group, str) and group.strip()):
+        found = "empty text" if isinstance(group, str) else _json_kind(group)
+        problems.append(f"field 'dup_group' must be text (the id items of one event share) or null, found {found}; "
+                        'write e.g. "dup_group": "D1"')
+    development = raw.get("development")
+    shape = 'write e.g. "development": {"chain": "C1", "order": 2}, or null'
+    if development is not None:
+        if not isinstance(development, dict):
+            problems.append(f"field 'development' must be an object {{chain, order}} or null, found "
+                            f"{_json_kind(development)}; {shape}")
+        else:
+            unknown = sorted(set(development) - {"chain", "order"})
+            chain, order = development.get("chain"), development.get("order")
+            if unknown:
+                problems.append(f"field 'development' has unknown key(s) {', '.join(unknown)}; "
+                                f"it takes only chain and order: {shape}")
+            elif not (isinstance(chain, str) and chain.strip()):
+                problems.append(f"development.chain must be text (the story's chain id), found "
+                                f"{'nothing' if chain is None else _json_kind(chain)}; {shape}")
+            elif isinstance(order, bool) or not isinstance(order, int):
+                problems.append(f"development.order must be a whole number (1 for the first development), "
+                                f"found {'nothing' if order is None else _json_kind(order)}; {shape}")
+    borderline = raw.get("borderline")
+    if borderline is not None and not isinstance(borderline, bool):
+        problems.append(f"field 'borderline' must be true, false or null, found {_json_kind(borderline)}")
+    return problems
+
+
 def load_labeled(path: Path, *, storyline_ids: Iterable[str] | None = None) -> list[LabeledItem]:
-    """Labeled items of a JSONL file (``evaluate.read_labeled``); bad lines are a user error."""
+    """Labeled items of a JSONL file (``evaluate.read_labeled``) with well-typed label fields;
+    bad lines are a user error (every one listed, by line)."""
     items, problems = read_labeled(path, storyline_ids=storyline_ids)
+    for item in items:
+        problems += [f"{path}:{item.lineno}: {problem}" for problem in label_field_problems(item.raw)]
     if problems:
-        raise UserError(*problems)
+        raise UserError(*sorted(problems, key=_line_number))
     return items
+
+
+def _line_number(problem: str) -> int:
+    """The LINE of a ``FILE:LINE: ...`` problem (FILE may contain colons)."""
+    for part in problem.split(": ", 1)[0].rsplit(":", 1)[1:]:
+        if part.isdigit():
+            return int(part)
+    return 0
 
 
 def dup_group(item: LabeledItem) -> str | None:
@@ -110,12 +171,18 @@ def score_alerts(items: list[LabeledItem], alerts: list[Alert]) -> AlertScores:
 
 
 def report(scores: AlertScores) -> str:
+    # A ratio over nothing (no alerts, no labeled developments) is n/a, not a perfect 1.000.
+    def ratio(value: float, denominator: int, why: str) -> str:
+        return f"{value:.3f}" if denominator else f"n/a ({why})"
+
     lines = [
         f"alerts: {scores.alerts} ({scores.bursts} burst)",
-        f"alert precision: {scores.precision:.3f} ({scores.correct}/{scores.alerts} lead articles carry the storyline)",
-        f"development recall: {scores.recall:.3f} ({scores.recalled}/{scores.developments} labeled developments alerted)",
-        f"duplicate alerts: {scores.duplicate_rate:.3f} ({scores.duplicated}/{scores.recalled} "
-        "alerted developments alerted more than once)",
+        f"alert precision: {ratio(scores.precision, scores.alerts, 'no alerts')} "
+        f"({scores.correct}/{scores.alerts} lead articles carry the storyline)",
+        f"development recall: {ratio(scores.recall, scores.developments, 'no labeled developments')} "
+        f"({scores.recalled}/{scores.developments} labeled developments alerted)",
+        f"duplicate alerts: {ratio(scores.duplicate_rate, scores.recalled, 'nothing alerted')} "
+        f"({scores.duplicated}/{scores.recalled} alerted developments alerted more than once)",
     ]
     for a in scores.wrong:
         lines.append(f"  wrong: {a.storyline_id} {a.kind} lead {a.article_ids[0]}: {a.title[:80]}")

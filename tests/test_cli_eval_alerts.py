@@ -53,3 +53,36 @@ def test_misspelt_label_is_a_user_error_naming_the_line(tmp_path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith(f"{labeled}:1: labels name unknown storyline(s) musk-kremlin-contact;")
     assert "Traceback" not in result.stderr
+
+
+def test_label_fields_of_the_wrong_type_are_bad_lines_not_silently_single_developments(tmp_path) -> None:
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text(
+        '{"id": "1", "title": "Musk met Putin", "labels": ["musk-kremlin-contacts"], "dup_group": 7}\n'
+        '{"id": "2", "title": "Musk spoke to Putin", "labels": ["musk-kremlin-contacts"], "dup_group": ["G1"]}\n'
+        '{"id": "3", "title": "Rain in Berlin", "labels": [], "development": "C1"}\n'
+        '{"id": "4", "title": "Rain in Kyiv", "labels": [], "dup_group": "G2", '
+        '"development": {"chain": "C1", "order": "first"}}\n')
+    result = run_storywatch("eval-alerts", "--input", str(labeled))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{labeled}:1: field 'dup_group' must be text (the id items of one event share) or null, found a number "
+        '(7); write e.g. "dup_group": "D1"',
+        f"{labeled}:2: field 'dup_group' must be text (the id items of one event share) or null, found a list; "
+        'write e.g. "dup_group": "D1"',
+        f"{labeled}:3: field 'development' must be an object {{chain, order}} or null, found text; "
+        'write e.g. "development": {"chain": "C1", "order": 2}, or null',
+        f"{labeled}:4: development.order must be a whole number (1 for the first development), found text; "
+        'write e.g. "development": {"chain": "C1", "order": 2}, or null',
+    ]
+
+
+def test_no_alerts_and_no_developments_are_na_not_perfect(tmp_path) -> None:
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text('{"id": "1", "title": "Rain in Berlin", "labels": []}\n')
+    result = run_storywatch("eval-alerts", "--input", str(labeled))
+    assert result.returncode == 0, result.stderr
+    assert "alert precision: n/a (no alerts) (0/0" in result.stdout
+    assert "development recall: n/a (no labeled developments) (0/0" in result.stdout
+    assert "1.000" not in result.stdout
