@@ -93,6 +93,11 @@ officials spokesman spokeswoman""".split())
 DEMONYM_NOUNS = frozenset("""navy fleet troops soldiers people officials authorities forces military
 economy market markets media territory territories targets aggression invasion citizens""".split())
 DEMONYM_ENDINGS = ("ian", "ean", "an", "ese", "ish", "i", "ic", "ch")
+# Political-camp words: capitalised like names, but adjectives ("a Republican senator") or
+# members of a group ("the Republican wins"), never a product or a thing to watch by itself.
+PARTY_WORDS = frozenset("""republican republicans democrat democrats democratic conservative conservatives
+labour liberal liberals socialist socialists communist communists tory tories libertarian libertarians
+nationalist nationalists progressive progressives""".split())
 
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W\d_](?:[\w]|['’\-](?=\w))*|\d[\d,.]*|[^\w\s]")
 _POSSESSIVE = re.compile(r"['’]s?$")
@@ -351,8 +356,8 @@ class EntityExtractor:
         if prev:
             if prev[-1] in PERSON_TITLES or (len(prev) > 1 and prev[-1].rstrip(".") in PERSON_TITLES):
                 v["person"] += 3
-            if prev[-1] in PLACE_PREPOSITIONS:
-                v["place"] += 1
+            if prev[-1] in PLACE_PREPOSITIONS and m.role != "possessive":
+                v["place"] += 1  # not "in Trump's government": there the noun is the place
             if prev[-1] == "the" and len(words) == 1 and not qualifies:
                 v["org"] += 1  # "the Kremlin", "the Pentagon"
             if prev[-1] in ("its", "their") or (len(prev) > 1 and prev[-2] in ("its", "their")):
@@ -385,7 +390,8 @@ class EntityExtractor:
                     v["person"] += 3
                 elif rest[:1] == ["which"]:
                     v["org"] += 1
-                elif rest[:1] in (["a"], ["an"], ["the"]) or len(rest) > 1 and rest[1] in ("'s", "’s"):
+                elif (rest[:1] in (["a"], ["an"], ["the"], ["its"], ["their"])
+                      or len(rest) > 1 and rest[1] in ("'s", "’s")):  # "AdSense, its advertising service"
                     nouns = [w for w in rest[1:] if w.isalpha()][:4]
                     if any(w in PERSON_TITLES for w in nouns):
                         v["person"] += 2
@@ -403,9 +409,44 @@ class EntityExtractor:
                      or not (prev and (prev[-1] in PLACE_PREPOSITIONS or prev[-1] in ("the", "a", "an"))))
                 and after[0] not in ("said", "says", "wrote", "has", "have", "is", "was", "will", "to")):
             v["demonym"] += 1
+        # "the Republican wins", "respond to the Chinese": a demonym or party word used as a
+        # noun names people of a country or camp, not a thing to watch; the context cues
+        # above ("the X <word>" product, "to the X" place) are wrong for it.
+        if len(words) == 1 and not v.get("demonym") and self.attribute_word(words[0]):
+            v["demonym"] += 1
         if len(words) in (2, 3) and all(w[:1].isupper() and w.isalpha() for w in words) \
                 and not (set(lower) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS)):
             v["shape"] = 1  # "Given Family": counted once per entity
+
+    def attribute_word(self, word: str) -> bool:
+        """Is ``word`` a demonym or party word ("Russian", "Taiwanese", "Republican")?
+
+        No list of nationalities: a party word (closed class), an ``-ese``/``-ish`` word,
+        or a demonym-shaped word whose plural the news writes capitalised ("Ukrainians":
+        people; names have no plural, "Taiwans") or whose stem with a place ending is a
+        name the news writes ("Syrian" -> Syria, "Iraqi" -> Iraq, "German" -> Germany).
+        """
+        low = word.lower()
+        if low in PARTY_WORDS:
+            return True
+        endings = [e for e in DEMONYM_ENDINGS if low.endswith(e)]
+        if not (word[:1].isupper() and low.isalpha() and len(low) >= 5 and endings):
+            return False
+        bg = self.background
+        if low.endswith(("ese", "ish")) and bg.capital_share(low) >= 0.5:
+            return True
+        if bg.df(low + "s") >= 2 and bg.capital_share(low + "s") >= 0.6:
+            return True
+        for ending in endings:
+            stem = low[:-len(ending)]
+            if len(stem) < 3:
+                continue
+            for tail in ("", "a", "ia", "e", "y", "o", "any"):
+                place = stem + tail
+                if (place != low and len(place) >= 4 and place not in MONTHS and bg.df(place) >= 3
+                        and bg.capital_share(place) >= 0.8):
+                    return True
+        return False
 
     def _merge(self, mentions: list[Mention], token_lists: list[list[Token]]) -> list[SeedEntity]:
         """Group mentions into entities: full names, then short forms, acronyms, demonyms."""

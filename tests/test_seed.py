@@ -159,6 +159,48 @@ def test_heuristic_aliases_are_surnames_and_acronyms_not_descriptions(background
     assert all(e.new for e in entities)
 
 
+@pytest.mark.parametrize("use_catalog", [True, False], ids=["with-catalog", "heuristics-only"])
+def test_demonyms_and_party_words_are_not_entities_and_a_possessive_surname_joins_its_person(
+        use_catalog, watchlists, background):
+    """"if the Republican wins" gave a product entity 'Republican' (the weak "the X <word>" cue);
+    "a position in Trump's government" gave Trump a place vote that kept him apart from Donald Trump."""
+    catalog = watchlists if use_catalog else Watchlists()
+    draft = build_draft(read_seed(SEED), catalog, background, slug="wsj")
+    names = {e.name.casefold(): e for e in draft.entities}
+    assert "republican" not in names
+    assert [e.name for e in draft.entities if e.kind == "product"] == ["Starlink"]
+    assert not any("republican" in ref for s in draft.storylines for group in s.all_of for ref in group)
+    assert "trump" not in names and "Trump" in names["donald trump"].aliases
+
+
+@pytest.mark.parametrize("word", ["Republican", "Democrat", "Democratic", "Russian", "Ukrainian", "Taiwanese",
+                                  "Chinese", "Israeli", "Iranian", "Syrian", "German", "Iraqi", "British"])
+def test_attribute_words_are_recognised_without_a_list_of_nationalities(background, word):
+    assert EntityExtractor(background).attribute_word(word)
+
+
+@pytest.mark.parametrize("word", ["Taiwan", "Iran", "Xi", "Putin", "Kremlin", "Starlink", "Telegram", "Azov",
+                                  "Japan", "Pakistan", "Milan", "Huawei", "Ferrari", "Michigan", "Sevastopol"])
+def test_names_are_not_attribute_words(background, word):
+    assert not EntityExtractor(background).attribute_word(word)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Musk could join the cabinet if the Republican wins the vote.",
+    "Analysts said the Taiwanese would respond to the Chinese within days.",
+    "The Democrat promised its Democratic base a new tax plan.",
+])
+def test_a_demonym_or_party_word_used_as_a_noun_is_not_proposed(background, sentence):
+    entities = EntityExtractor(background).extract([sentence])
+    assert not {e.name for e in entities} & {"Republican", "Taiwanese", "Chinese", "Democrat", "Democratic"}
+
+
+def test_an_apposition_with_its_names_a_product(background):
+    entities = EntityExtractor(background).extract(
+        ["The Commission is separately investigating AdSense, its advertising service."])
+    assert {e.name: e.kind for e in entities}.get("AdSense") == "product"
+
+
 def test_catalog_entities_are_reused_not_repeated(shipped_draft, watchlists):
     draft, text = shipped_draft
     catalog_ids = {e.id for e in watchlists.entities}
