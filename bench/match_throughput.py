@@ -102,7 +102,7 @@ def bare_scan(matcher: Matcher, articles: list[Article]) -> int:
         for field in FIELDS:
             text = getattr(article, field)
             if text:
-                hits += len(list(automaton.iter(normalize(text).s)))
+                hits += len(automaton.find_matches_as_indexes(normalize(text).s, overlapping=True))
     return hits
 
 

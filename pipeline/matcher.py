@@ -26,8 +26,8 @@ How an article is read, field by field (title, summary, body):
    key, so Маск (MASK) never matches the English word "mask".
 4. **Fuzzy rescue, never alone.** Misspellings (``Vladmir Putin``, ``Stellar Link``) of
    name-like aliases (one word, or every word capitalised: not "Department of Defense")
-   are found through probes (first/last four letters, unless they are common English word
-   beginnings or endings) and verified with rapidfuzz. A fuzzy hit never overlaps an exact
+   are found through probes (first/last four letters, unless they are common word
+   beginnings or endings, measured in pipeline/common_affixes.py) and verified with rapidfuzz. A fuzzy hit never overlaps an exact
    hit of another entity; it keeps the first letter and the last two of the name; and for
    people it is at most one edit away (two from names of ten letters or more), so
    Navalnaya is not Navalny and Kirichenko is not Kiriyenko. ``match`` follows up only
@@ -61,17 +61,18 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import accumulate, compress, count, groupby
+from itertools import accumulate, groupby
 from functools import reduce
 from operator import attrgetter, itemgetter, or_
 from pathlib import Path
 from typing import Iterable
 
-import ahocorasick
+import ahocorasick_rs
 from anyascii import anyascii
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import ratio
 
+from pipeline.common_affixes import COMMON_PREFIXES, COMMON_SUFFIXES
 from pipeline.config.watchlists import Entity, Storyline, Watchlists, load_watchlists
 from pipeline.records import Article, Evidence, Match
 
@@ -81,19 +82,6 @@ KIND_WEIGHTS = {"exact": 1.0, "transliterated": 0.95}
 FUZZY_WEIGHT = 0.9
 PROBE_LENGTH = 4
 FUZZY_CACHE_SIZE = 100_000
-# Four-letter beginnings and endings shared by many ordinary English words: as fuzzy
-# probes they would fire on most sentences and rescue nothing, so they are not used.
-COMMON_PREFIXES = frozenset("""
-    anno appr cent chan char clas coll comm comp conf cons cont corr coun cour data demo dete deve dire dist
-    east elec emer enga euro expe expl fina glob gove grea hist inde indi inte inve manu mark mill mini mont
-    nort offi oper over part perf poli popu pres proc prod prof prog prom prop prot prov publ reco rela repo
-    repr rese resp reti retu revi sing sout spec stat stor stra stru subs supp trad tran trea unde west
-""".split())
-COMMON_SUFFIXES = frozenset("""
-    ably able ains ally ance ancy ants ated ates ator cast dent ding ects ence ency ents ered ever ible ians
-    ical ight ings ious ised ists ized king land less lity ling mber ment ness ning ould ound ring ries
-    rate sian sing ship sion sive ster ters ther tion tive tory ture ular ures ward wise
-""".split())
 
 # Curly quotes and dashes decoded with the wrong code page (UTF-8 read as cp1252 or TIS-620)
 # glue words together ("Muskâ€™s", "Trumpโs"); they are blanked, keeping the length.
@@ -369,20 +357,22 @@ class _Probe:
 
 
 class _Field:
-    """One field after the automaton pass: exact hits, negative contexts and fired probes,
-    before fuzzy rescue and vetoes (``Matcher._settle``)."""
+    """One field after the automaton pass: its raw hits and their marks; and, once
+    ``Matcher._expand`` has read the raw hits (only for articles where a rule could hold),
+    exact hits, negative contexts and fired probes, before fuzzy rescue and vetoes
+    (``Matcher._settle``)."""
 
-    __slots__ = ("field", "norm", "hits", "negatives", "fired", "marks")
+    __slots__ = ("field", "norm", "raw", "pattern_hits", "expanded")
 
-    def __init__(self, field: str, norm: NormalizedText, hits: list[_Hit],
-                 negatives: list[tuple[str, int, int, int, int]], fired: list[tuple[_Probe, int]],
-                 marks: int) -> None:
+    def __init__(self, field: str, norm: NormalizedText, raw: list[tuple[int, int, int]],
+                 pattern_hits: list[_Hit]) -> None:
         self.field = field
         self.norm = norm
-        self.hits = hits
-        self.negatives = negatives
-        self.fired = fired
-        self.marks = marks                       # of every key hit, a superset of the found refs' marks
+        self.raw = raw                           # (pattern, start, end) from the automaton
+        self.pattern_hits = pattern_hits         # of topic patterns (regular expressions)
+        # looked_at → (exact hits, negative contexts, fired probes), see Matcher._expand
+        self.expanded: dict[int, tuple[list[_Hit], list[tuple[str, int, int, int, int]],
+                                       list[tuple[_Probe, int]]]] = {}
 
 
 @dataclass(slots=True)
@@ -424,7 +414,7 @@ class Matcher:
                  fuzzy_min_similarity: float = 85.0, fuzzy_min_length: int = 6,
                  negative_window_words: int = 10, max_evidence_per_ref: int = 3,
                  field_weights: dict[str, float] | None = None,
-                 fields: Iterable[str] = FIELDS) -> None:
+                 fields: Iterable[str] = FIELDS, dfa_max_keys: int = 30_000) -> None:
         self.watchlists = watchlists
         self.fuzzy = fuzzy
         self.fuzzy_min_similarity = fuzzy_min_similarity
@@ -433,6 +423,7 @@ class Matcher:
         self.max_evidence_per_ref = max_evidence_per_ref
         self.field_weights = dict(field_weights or DEFAULT_FIELD_WEIGHTS)
         self.fields = tuple(fields)
+        self.dfa_max_keys = dfa_max_keys
         self._build()
 
     @classmethod
@@ -452,7 +443,8 @@ class Matcher:
                 "fuzzy_min_length": self.fuzzy_min_length,
                 "negative_window_words": self.negative_window_words,
                 "max_evidence_per_ref": self.max_evidence_per_ref,
-                "field_weights": self.field_weights, "fields": self.fields}
+                "field_weights": self.field_weights, "fields": self.fields,
+                "dfa_max_keys": self.dfa_max_keys}
 
     # --- building ---------------------------------------------------------------------
 
@@ -529,19 +521,29 @@ class Matcher:
         # Payload: key length, spaces inside the key, what a hit means (as tuples, unpacked in
         # the scan loop), the probe sitting at this key if any, and the marks of the refs a
         # hit here may be (or rescue, for a probe).
-        automaton = ahocorasick.Automaton()
-        for key in [*keys, *(k for k in probes if k not in keys)]:
+        # Pattern i of the automaton has payload _payloads[i] and marks _key_marks[i].
+        self._keys = [*keys, *(k for k in probes if k not in keys)]
+        self._payloads: list[tuple[int, tuple, _Probe | None]] = []
+        self._key_marks: list[int] = []
+        self._relevance: list[int] = []
+        for key in self._keys:
             entries = tuple((e.role, e.ref, e.alias, e.kind, e.multiword,
                              _ANY_ENDING if e.prefix else _CASE_ENDING if e.inflected else _PLURAL)
                             for e in keys.get(key, ()))
             probe = probes.get(key)
-            mark = reduce(or_, (marks.get(e.ref, 0) for e in keys.get(key, ()) if e.role != NEGATIVE),
-                          probe.mark if probe else 0)
-            automaton.add_word(key, (len(key), key.count(" ") - 1, entries, probe, mark))
-        if not len(automaton):
-            automaton.add_word("\0", (1, 0, (), None, 0))  # an empty automaton cannot be searched
-        automaton.make_automaton()
-        self._automaton = automaton
+            self._payloads.append((key.count(" ") - 1, entries, probe))
+            self._key_marks.append(reduce(or_, (marks.get(e.ref, 0) for e in keys.get(key, ()) if e.role != NEGATIVE),
+                                          probe.mark if probe else 0))
+            # A negative context concerns its entity's rules too.
+            self._relevance.append(reduce(or_, (marks.get(e.ref, 0) for e in keys.get(key, ())),
+                                          probe.mark if probe else 0))
+        # ahocorasick_rs (Rust's aho-corasick) scans about twice as fast as pyahocorasick and
+        # hands back all hits at once, as (pattern, start, end) in characters and end order.
+        # A DFA scans another ~25% faster but takes ~1.4 KB per key (16 MB for the 1,000-entity
+        # benchmark list, 11,500 keys): beyond dfa_max_keys the library's compact NFA is used.
+        implementation = ahocorasick_rs.Implementation.DFA if len(self._keys) <= self.dfa_max_keys else None
+        self._automaton = (ahocorasick_rs.AhoCorasick(self._keys, implementation=implementation)
+                           if self._keys else None)
         self._exact_keys = frozenset(k.strip() for k in keys if k.islower())
         self._entity_ids = frozenset(e.id for e in self.watchlists.entities)
 
@@ -607,53 +609,34 @@ class Matcher:
 
     # --- finding ----------------------------------------------------------------------
 
-    def _scan(self, text: str, field: str) -> list[_Hit]:
-        """Every non-vetoed entity/topic hit in one field's text."""
-        if not text:
-            return []
-        return self._settle(self._read(text, field))
 
-    def _read(self, text: str, field: str) -> _Field:
-        """Normalise the field and run the automaton over it once: exact hits (with word
-        positions), negative contexts, and where fuzzy probes fired."""
-        norm = normalize(text)
+    def _read(self, article: Article) -> tuple[list[tuple], int]:
+        """``_read_texts`` of the article's fields."""
+        return self._read_texts([(field, getattr(article, field, "")) for field in self.fields])
+
+    def _read_texts(self, texts: list[tuple[str, str]]) -> tuple[list[tuple], int]:
+        """Normalise every (field, text) and run the automaton over each once, keeping the
+        raw hits (as the arguments of a ``_Field``); and the marks of all of them. What the hits mean is worked out by
+        ``_expand``, only where a rule could hold."""
+        reads = []
+        automaton, patterns = self._automaton, self._patterns
+        for field, text in texts:
+            if not text:
+                continue
+            norm = normalize(text)
+            raw = automaton.find_matches_as_indexes(norm.s, overlapping=True) if automaton else []
+            reads.append((field, norm, raw, self._pattern_hits(norm, field) if patterns else []))
+        # The marks of every distinct pattern hit, or-ed in C: most articles stop at this.
+        indexes = {i for read in reads for i in map(itemgetter(0), read[2])}
+        marks = reduce(or_, map(self._key_marks.__getitem__, indexes), 0)
+        if patterns:
+            marks = reduce(or_, (self._marks.get(h.ref, 0) for read in reads for h in read[3]), marks)
+        return reads, marks
+
+    def _pattern_hits(self, norm: NormalizedText, field: str) -> list[_Hit]:
+        """Hits of the topics' regular expressions in one field."""
         s = norm.s
-        hits: list[_Hit] = []
-        negatives: list[tuple[str, int, int, int, int]] = []
-        fired: list[tuple[_Probe, int]] = []
-        spaces = counted = 0               # spaces in s[:counted], for word indices
-        marks = 0
-        for end, (key_len, inner_spaces, entries, probe, mark) in self._automaton.iter(s):
-            if mark:
-                marks |= mark
-            if probe is not None:
-                fired.append((probe, end))
-                if not entries:
-                    continue
-            start = end - key_len + 2      # the key's leading space is not part of the hit
-            after = s[end + 1]
-            for role, ref, alias, kind, multiword, ending in entries:
-                # The key must end a word, or be followed by what its ending allows.
-                if after == " ":
-                    stop = end + 1
-                elif ending == _PLURAL:            # musks, spacexs
-                    if after != "s" or s[end + 2] != " ":
-                        continue
-                    stop = end + 2
-                elif ending == _ANY_ENDING:        # a term written "negotiat*"
-                    stop = s.index(" ", end + 1)
-                else:                              # _CASE_ENDING: Путина, Кремля
-                    stop = s.index(" ", end + 1)
-                    if stop - end > 4 or not s[end + 1:stop].isupper():
-                        continue
-                if counted <= end:         # hits come in order of their end
-                    spaces += s.count(" ", counted, end + 1)
-                    counted = end + 1
-                if role == NEGATIVE:
-                    negatives.append((ref, start, stop, spaces - 1 - inner_spaces, spaces - 1))
-                else:
-                    hits.append(_Hit(ref, alias, field, start, stop, kind, 100.0,
-                                     multiword, norm, spaces - 1 - inner_spaces, spaces - 1))
+        hits = []
         for ref, pattern, compiled in self._patterns:
             for m in compiled.finditer(s):
                 a, b = m.span()
@@ -664,25 +647,74 @@ class Matcher:
                 if a < b:
                     hits.append(_Hit(ref, pattern, field, a, b, "exact", 100.0, True, norm,
                                      norm.word_index(a), norm.word_index(b - 1)))
-                    marks |= self._marks.get(ref, 0)
-        return _Field(field, norm, hits, negatives, fired, marks)
+        return hits
+
+    def _expand(self, read: _Field, looked_at: int = -1) -> tuple[list[_Hit], list[tuple[str, int, int, int, int]],
+                                                                 list[tuple[_Probe, int]]]:
+        """A field's raw hits as exact hits (with word positions), negative contexts and
+        fired probes, keeping only those that may concern a ref with one of the
+        ``looked_at`` bits (all by default); computed once per ``looked_at``."""
+        done = read.expanded.get(looked_at)
+        if done is not None:
+            return done
+        s, norm, field, payloads = read.norm.s, read.norm, read.field, self._payloads
+        raw = read.raw
+        if looked_at != -1:
+            relevant = self._relevance
+            raw = [r for r in raw if relevant[r[0]] & looked_at]
+        hits: list[_Hit] = []
+        negatives: list[tuple[str, int, int, int, int]] = []
+        fired: list[tuple[_Probe, int]] = []
+        spaces = counted = 0               # spaces in s[:counted], for word indices
+        for index, start, end in raw:      # s[start] is the key's leading space; s[end] follows the key
+            inner_spaces, entries, probe = payloads[index]
+            if probe is not None:
+                fired.append((probe, end - 1))
+                if not entries:
+                    continue
+            start += 1                     # the key's leading space is not part of the hit
+            after = s[end]
+            for role, ref, alias, kind, multiword, ending in entries:
+                # The key must end a word, or be followed by what its ending allows.
+                if after == " ":
+                    stop = end
+                elif ending == _PLURAL:            # musks, spacexs
+                    if after != "s" or s[end + 1] != " ":
+                        continue
+                    stop = end + 1
+                elif ending == _ANY_ENDING:        # a term written "negotiat*"
+                    stop = s.index(" ", end)
+                else:                              # _CASE_ENDING: Путина, Кремля
+                    stop = s.index(" ", end)
+                    if stop - end > 3 or not s[end:stop].isupper():
+                        continue
+                if counted < end:          # hits come in order of their end
+                    spaces += s.count(" ", counted, end)
+                    counted = end
+                if role == NEGATIVE:
+                    negatives.append((ref, start, stop, spaces - 1 - inner_spaces, spaces - 1))
+                else:
+                    hits.append(_Hit(ref, alias, field, start, stop, kind, 100.0,
+                                     multiword, norm, spaces - 1 - inner_spaces, spaces - 1))
+        done = read.expanded[looked_at] = (hits + read.pattern_hits, negatives, fired)
+        return done
 
     def _settle(self, read: _Field, looked_at: int = -1) -> list[_Hit]:
-        """The field's final hits: fuzzy rescue, then vetoes. Only probes that may name a
-        ref with one of the ``looked_at`` bits are followed up (all by default)."""
-        hits = read.hits
-        if read.fired:
-            fired = read.fired if looked_at == -1 else [f for f in read.fired if f[0].mark & looked_at]
+        """The field's final hits: fuzzy rescue, then vetoes; only of refs with one of the
+        ``looked_at`` bits, and other refs' hits where they could interfere (all by default)."""
+        hits, negatives, fired = self._expand(read, looked_at)
+        if fired:
+            if looked_at != -1:
+                fired = [f for f in fired if f[0].mark & looked_at]
             if fired:
-                hits = hits + self._rescue(read.norm, fired, hits, read.field)
-        if read.negatives:
-            hits = self._veto(hits, read.negatives)
+                hits = hits + self._rescue(read, fired, hits)
+        if negatives:
+            hits = self._veto(hits, negatives)
         if len(hits) > 1:
             hits = _drop_contained(hits)
         return hits
 
-    def _rescue(self, norm: NormalizedText, fired: list[tuple[_Probe, int]], hits: list[_Hit],
-                field: str) -> list[_Hit]:
+    def _rescue(self, read: _Field, fired: list[tuple[_Probe, int]], hits: list[_Hit]) -> list[_Hit]:
         """Fuzzy hits for misspelt aliases at the words where probes fired.
 
         A probe's candidates are its word alone and with the neighbour on its open side
@@ -690,9 +722,11 @@ class Matcher:
         a length, a first letter and last two letters that one of the probe's targets
         accepts (see ``_similar``); verdicts are cached per (probe, candidate).
         """
+        norm, field = read.norm, read.field
         s = norm.s
         found: dict[tuple[str, int, int], _Hit] = {}
         cache = self._fuzzy_cache
+        exact: list[_Hit] | None = None      # every exact hit, of any ref: fetched when first needed
         last = len(s) - 1
         for probe, end in fired:
             if probe.suffix:                    # the word ends at end (a space)
@@ -725,13 +759,15 @@ class Matcher:
                 for target, similarity in verdicts:
                     if (target.ref, a, b) in found:
                         continue
+                    if exact is None:
+                        exact = self._expand(read)[0]
                     # Never claim a span another entity matched exactly; and a span that
                     # holds an exact hit of the same entity is only a misspelling of a longer
                     # name ("Vladmir Putin"), not a name plus a word ("Russian man").
                     if any(h.a < b and a < h.b and (h.ref != target.ref and h.ref in self._entity_ids
                                                     or h.ref == target.ref and (not target.multiword
                                                                                 or h.a <= a and b <= h.b))
-                           for h in hits):
+                           for h in exact):
                         continue
                     found[(target.ref, a, b)] = _Hit(target.ref, target.alias, field, a, b, "fuzzy",
                                                      similarity, True, norm, norm.word_index(a),
@@ -784,33 +820,26 @@ class Matcher:
                 kept.append(hit)
         return kept
 
-    def _reads(self, article: Article) -> list[_Field]:
-        return [self._read(text, field) for field in self.fields if (text := getattr(article, field, "") or "")]
-
-    def _hits(self, article: Article, reads: list[_Field] | None = None, looked_at: int = -1) -> list[_Hit]:
+    def _hits(self, article: Article | None, reads: list[tuple] | None = None, looked_at: int = -1) -> list[_Hit]:
         """Hits of every field; word positions count through the fields in order.
 
         Only probes that may name a ref with one of the ``looked_at`` bits are followed up
         (all by default; see ``match``).
         """
         if reads is None:
-            reads = self._reads(article)
+            reads = self._read(article)[0]
         hits: list[_Hit] = []
         offset = 0
-        for index, read in enumerate(reads):
+        for read in reads:
+            read = _Field(*read)
             found = self._settle(read, looked_at)
-            if not found and looked_at != -1 and read.fired and index < len(reads) - 1:
-                # Whether a field has hits moves the word positions of the later fields.
-                found = self._settle(read)
             if found:
                 if offset:
                     for hit in found:
                         hit.wa += offset
                         hit.wb += offset
                 hits += found
-                offset += read.norm.s.count(" ")          # its words, and one for the field break
-            else:
-                offset += read.norm.text.count(" ") + 1   # near enough for a field with no hits
+            offset += read.norm.s.count(" ")          # its words, and one for the field break
         return hits
 
     def find(self, article: Article) -> list[Evidence]:
@@ -819,14 +848,14 @@ class Matcher:
 
     def find_text(self, text: str, field: str = "title") -> list[Evidence]:
         """``find`` for a bare string (as if it were the given field)."""
-        return _evidence(self._scan(text, field))
+        return _evidence(self._hits(None, self._read_texts([(field, text)])[0]))
 
     # --- deciding ---------------------------------------------------------------------
 
     def match(self, article: Article) -> list[Match]:
         """One Match per storyline whose rule holds and whose score reaches its threshold."""
-        reads = self._reads(article)
-        looked_at = self._possible(reads)
+        reads, marks = self._read(article)
+        looked_at = self._possible(marks)
         if not looked_at:
             return []
         # Fuzzy hits of other refs could decide nothing: their probes are left alone.
@@ -835,12 +864,12 @@ class Matcher:
             return []
         return self._matches(article, hits)
 
-    def _possible(self, reads: list[_Field]) -> int:
+    def _possible(self, marks: int) -> int:
         """The bits of every ref looked at (groups and none_of) by a rule that could hold if
         the targets of all fired probes were found as well as the exact hits (vetoes
         aside): a superset of the rules that will hold, so hits of refs without these bits
         cannot change a decision."""
-        complete = self._complete(reduce(or_, map(attrgetter("marks"), reads), 0))
+        complete = self._complete(marks) if marks else 0
         if not complete:
             return 0
         return reduce(or_, map(itemgetter(2), self._rules_in(complete)), 0)
@@ -854,9 +883,18 @@ class Matcher:
         # Rules with a group that found nothing cannot hold; the rest are decided in full.
         ready = self._rules_in(self._complete(reduce(or_, (marks.get(ref, 0) for ref in by_ref), 0)))
         matches = []
+        weights: dict[str, float] = {}              # ref → its best hit's weight, as needed
+
+        def best_weight(ref: str) -> float:
+            weight = weights.get(ref)
+            if weight is None:
+                weight = weights[ref] = max(map(self._weight, by_ref[ref]))
+            return weight
+
         for index, rules in groupby(ready, key=itemgetter(0)):
             # The best-scoring rule that holds explains the match.
-            results = [r for r in (self._decide(rule, by_ref) for _, rule, _ in rules) if r is not None]
+            results = [r for r in (self._decide(rule, by_ref, best_weight) for _, rule, _ in rules)
+                       if r is not None]
             if results:
                 score, used = max(results, key=lambda r: r[0])
                 matches.append(Match(article, self._rules[index][0].id, score, _evidence(used)))
@@ -866,61 +904,78 @@ class Matcher:
         kind = FUZZY_WEIGHT * hit.similarity / 100 if hit.kind == "fuzzy" else KIND_WEIGHTS[hit.kind]
         return kind * self.field_weights.get(hit.field, 0.8)
 
-    def _decide(self, rule: _CompiledRule, by_ref: dict[str, list[_Hit]]) -> tuple[float, list[_Hit]] | None:
-        """Score and evidence if the rule holds (``match`` has checked that every group found something)."""
+    def _decide(self, rule: _CompiledRule, by_ref: dict[str, list[_Hit]],
+                best_weight) -> tuple[float, list[_Hit]] | None:
+        """Score and evidence if the rule holds (``match`` has checked that every group found
+        something); ``best_weight(ref)`` is the weight of the ref's best hit."""
         if rule.none_of and not by_ref.keys().isdisjoint(rule.none_of):
             return None
-        group_hits = []
-        for group in rule.groups:
-            found = [h for ref in group if ref in by_ref for h in by_ref[ref]]
-            if not found:
+        if rule.within_words is None:
+            present = [[ref for ref in group if ref in by_ref] for group in rule.groups]
+            if not all(present):
                 return None
-            group_hits.append(found)
-        if rule.within_words is not None:
+            best = [max(map(best_weight, refs)) for refs in present]
+            candidates = {ref: by_ref[ref] for refs in present for ref in refs}
+        else:
+            group_hits = []
+            for group in rule.groups:
+                found = [h for ref in group if ref in by_ref for h in by_ref[ref]]
+                if not found:
+                    return None
+                group_hits.append(found)
             group_hits = self._near(group_hits, rule.within_words)
             if group_hits is None:
                 return None
-        best = [max(self._weight(h) for h in found) for found in group_hits]
+            best = [max(map(self._weight, found)) for found in group_hits]
+            near: dict[str, dict[int, _Hit]] = {}
+            for found in group_hits:
+                for hit in found:
+                    near.setdefault(hit.ref, {})[id(hit)] = hit
+            candidates = {ref: list(hits.values()) for ref, hits in near.items()}
         score = round(sum(best) / len(best), 4) if best else 0.0
         if score < rule.storyline.threshold:
             return None
         # The evidence: each ref's first few mentions (a long text may name Starlink 30 times).
-        used: dict[int, _Hit] = {}
-        per_ref: dict[str, int] = {}
-        for hit in sorted((h for found in group_hits for h in found), key=lambda h: (h.wa, h.a)):
-            if id(hit) not in used and per_ref.get(hit.ref, 0) < self.max_evidence_per_ref:
-                used[id(hit)] = hit
-                per_ref[hit.ref] = per_ref.get(hit.ref, 0) + 1
-        return score, list(used.values())
+        used: list[_Hit] = []
+        for hits in candidates.values():
+            used += sorted(hits, key=_POSITION)[:self.max_evidence_per_ref]
+        used.sort(key=_POSITION)
+        return score, used
 
     @staticmethod
     def _near(group_hits: list[list[_Hit]], within: int) -> list[list[_Hit]] | None:
-        """Keep the hits that lie, one per group, within ``within`` words (through the fields)."""
-        # Linear-ish in the number of hits: a hostile 1 MB title naming Musk and Putin
-        # 50,000 times must not take hours (each group is searched by bisection, and the
-        # union is kept by identity in insertion-ordered dicts).
-        by_start = [sorted(range(len(found)), key=lambda i, f=found: f[i].wa) for found in group_hits]
-        starts = [[found[i].wa for i in order] for found, order in zip(group_hits, by_start)]
-        kept: list[dict[int, _Hit]] | None = None
-        for anchor in (h for found in group_hits for h in found):
-            lo, hi = anchor.wa, anchor.wa + within
-            window = []
-            for found, order, wa in zip(group_hits, by_start, starts):
-                span = order[bisect_left(wa, lo):bisect_right(wa, hi)]
-                inside = [found[i] for i in sorted(span) if found[i].wb <= hi]
-                if not inside:
+        """Keep the hits that lie, one per group, within ``within`` words (through the fields).
+
+        A window is ``[x, x + within]`` words from the start ``x`` of any hit; it is complete
+        when every group has a hit inside it. A hit is kept when some complete window holds
+        it. O(n log n) in the number of hits: a hostile 1 MB title naming Musk and Putin
+        50,000 times takes a moment, not hours.
+        """
+        tables = []
+        for found in group_hits:
+            ordered = sorted(found, key=_START)
+            # From the i-th hit in start order on, the earliest end: a window starting at x
+            # holds a hit of this group iff that minimum, from the first start >= x, fits.
+            ends = list(accumulate(reversed([h.wb for h in ordered]), min))
+            ends.reverse()
+            tables.append(([h.wa for h in ordered], ends))
+        complete = []
+        for x in sorted({h.wa for found in group_hits for h in found}):
+            for starts, ends in tables:
+                i = bisect_left(starts, x)
+                if i == len(starts) or ends[i] > x + within:
                     break
-                window.append(inside)
             else:
-                if kept is None:
-                    kept = [{id(h): h for h in w} for w in window]
-                else:
-                    for k, w in zip(kept, window):
-                        for h in w:
-                            k.setdefault(id(h), h)
-        return None if kept is None else [list(k.values()) for k in kept]
+                complete.append(x)
+        if not complete:
+            return None
+        # Kept: the latest complete window starting at or before the hit reaches its end.
+        return [[h for h in found if (j := bisect_right(complete, h.wa)) and complete[j - 1] >= h.wb - within]
+                for found in group_hits]
 
 
+_POSITION = attrgetter("wa", "a")
+_START = attrgetter("wa")
 _CYRILLIC_VOWELS = frozenset("аеёиоуыэюяіїєй")
 _ROLE_WORDS = frozenset("""president leader chief head minister ministry department agency administrator
     administration spokesman spokesperson secretary director governor commission committee office""".split())
