@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 from anyascii import anyascii
 
@@ -42,15 +43,25 @@ def _affix_shares(frequencies: dict[str, float]) -> tuple[Counter, Counter]:
     return starts, ends
 
 
-def common_affixes(languages: tuple[str, ...] = LANGUAGES, *, min_share: float = MIN_SHARE
-                   ) -> tuple[list[str], list[str]]:
-    """The common beginnings and endings, sorted."""
-    import wordfreq
+def common_affixes(languages: tuple[str, ...] = LANGUAGES, *, min_share: float = MIN_SHARE,
+                   frequencies: Callable[[str], dict[str, float]] | None = None) -> tuple[list[str], list[str]]:
+    """The common beginnings and endings, sorted; ``frequencies(language)`` gives each
+    word's share of running text (wordfreq's by default).
+
+    >>> shares = {"nation": 0.2, "station": 0.2, "go": 0.6}
+    >>> common_affixes(("xx",), min_share=0.3, frequencies=lambda language: shares)
+    ([], ['tion'])
+    """
+    if frequencies is None:
+        import wordfreq
+
+        def frequencies(language: str) -> dict[str, float]:
+            return wordfreq.get_frequency_dict(language, wordlist="best")
 
     prefixes: set[str] = set()
     suffixes: set[str] = set()
     for language in languages:
-        starts, ends = _affix_shares(wordfreq.get_frequency_dict(language, wordlist="best"))
+        starts, ends = _affix_shares(frequencies(language))
         prefixes |= {a for a, share in starts.items() if share >= min_share}
         suffixes |= {a for a, share in ends.items() if share >= min_share}
     return sorted(prefixes), sorted(suffixes)

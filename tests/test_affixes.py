@@ -1,0 +1,35 @@
+"""The common-affix list that keeps fuzzy probes off ordinary words (pipeline/affixes.py)."""
+
+import doctest
+
+from pipeline import affixes
+from pipeline.common_affixes import COMMON_PREFIXES, COMMON_SUFFIXES
+from pipeline.config.watchlists import load_watchlists
+from pipeline.matcher import Matcher
+from tests.paths import WATCHLISTS
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(affixes).failed == 0
+
+
+def test_an_affix_is_common_in_any_one_language() -> None:
+    shares = {"en": {"station": 0.001}, "de": {"stadt": 0.001, "stelle": 0.00001}}
+    prefixes, suffixes = affixes.common_affixes(("en", "de"), min_share=0.0005, frequencies=shares.__getitem__)
+    assert prefixes == ["stad", "stat"]
+    assert suffixes == ["tadt", "tion"]  # "stelle" is too rare to count
+
+
+def test_affixes_are_folded_like_the_matcher_folds_names() -> None:
+    starts, ends = affixes._affix_shares({"Über": 0.1, "façade": 0.1, "co-op": 0.1, "ab": 0.1})
+    assert set(starts) == {"uber", "faca"} and set(ends) == {"uber", "cade"}
+
+
+def test_shipped_list_is_four_lowercase_letters_and_spares_the_watchlist_names() -> None:
+    for affix in COMMON_PREFIXES | COMMON_SUFFIXES:
+        assert len(affix) == 4 and affix.isascii() and affix.isalpha() and affix.islower(), affix
+    assert {"tion", "ment", "ions"} <= COMMON_SUFFIXES
+    assert {"inte", "comp", "gove"} <= COMMON_PREFIXES
+    # The probes of the seeded names survive: their misspellings can still be rescued.
+    probes = {p.key for p in Matcher(load_watchlists(WATCHLISTS))._probes}
+    assert {"vlad", "\0utin", "\0musk", "krem", "kiri", "\0link", "zele"} <= probes
