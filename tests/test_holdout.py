@@ -1,10 +1,10 @@
 """The shipped watchlists against the hand-written held-out set and the real dev set.
 
-``tests/data/labeled/holdout.jsonl`` (260 hand-written items, see HOLDOUT.md there) stands in
+``tests/data/labeled/holdout.jsonl`` (292 hand-written items, see HOLDOUT.md there) stands in
 for the larger unpublished set the project is scored on. The floors sit a little below the
 figures the shipped rules reach, so a watchlist change that costs generalisation fails here:
 
-- holdout: micro-F1 0.963 (157 TP, 9 FP, 3 FN); per storyline 0.974 / 0.980 / 0.949 / 0.964
+- holdout: micro-F1 0.968 (179 TP, 9 FP, 3 FN); per storyline 0.977 / 0.982 / 0.955 / 0.968
   (kremlin-contacts, taiwan, ukraine-war, government-role);
 - dev: micro-F1 0.992; per storyline 0.889 / 1 / 1 / 1, which must not drop at all.
 
@@ -42,7 +42,7 @@ def shipped() -> Matcher:
 def test_holdout_micro_and_per_storyline_f1_stay_above_their_floors(shipped: Matcher) -> None:
     report = evaluate_matcher(shipped, HOLDOUT)
     assert report.bad_lines == ()
-    assert report.items >= 250
+    assert report.items >= 290
     mistakes = "\n".join(f"{m.item_id} {m.storyline_id} {m.kind}: {m.title}" for m in report.mistakes)
     assert report.micro.f1 >= HOLDOUT_MICRO_F1_FLOOR, mistakes
     for s in report.storylines:
@@ -72,6 +72,8 @@ def test_dev_f1_per_storyline_does_not_drop(shipped: Matcher) -> None:
     ("马斯克领导政府效率部", "", {"musk-government-role"}),
     # Taiwan's own satellite-internet plans, named by its telecom operator
     ("Chunghwa Telecom signs OneWeb deal", "", {"starlink-taiwan"}),
+    ("Fedorov says Starlink terminals keep arriving", "", {"starlink-ukraine-war"}),
+    ("Watchdog asked to review Musk's Russia contacts", "", {"musk-kremlin-contacts"}),
     ("Trump says he would consider Musk for a Cabinet post", "", {"musk-government-role"}),
     # hard negatives: Venice, crypto markets, Elon University, a UK cabinet, cosmonauts on SpaceX,
     # Russia's own constellation, Putin's Taiwan request is not the Ukraine war
