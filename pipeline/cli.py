@@ -49,13 +49,17 @@ def _cmd_match(args: argparse.Namespace) -> int:
     from pipeline.matcher import Matcher, matches_to_json
 
     matcher = Matcher.from_dir(args.watchlists)
-    bad = 0
+    bad = lines = 0
+    if args.output and args.output.exists() and args.input.exists() and args.output.samefile(args.input):
+        raise UserError(f"{args.output}:1: --output is the --input file; writing it would erase the articles "
+                        "before they are read; pass another --output")
     try:
         out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     except OSError as exc:
         raise UserError(f"{args.output}:1: cannot write output ({exc.strerror}); check the path") from None
     try:
         for lineno, _, article in read_articles(args.input):
+            lines += 1
             if isinstance(article, Exception):
                 bad += 1
                 print(f"{args.input}:{lineno}: {article}; line skipped", file=sys.stderr)
@@ -70,6 +74,9 @@ def _cmd_match(args: argparse.Namespace) -> int:
                 out.close()
         raise UserError(f"{args.output or '<stdout>'}:1: cannot write output ({exc.strerror}); "
                         "free space or pass another --output") from None
+    if not lines:  # an empty file is more likely the wrong file than a day without news
+        raise UserError(f"{args.input}:1: no articles: the file is empty; each line must be a JSON object "
+                        'with at least "id" and "title"')
     if bad:
         print(f"{args.input}: {bad} malformed line(s) skipped", file=sys.stderr)
     return 1 if bad else 0

@@ -133,22 +133,77 @@ def article_from_json(obj: Any, *, default_time: dt.datetime = EPOCH) -> Article
     )
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
-    """Yield (line number, decoded object or BadLine) for each non-blank line."""
+def _decode(raw: bytes, lineno: int) -> str | BadLine:
+    """One line as text; bytes that are not UTF-8 make it a BadLine (not silent U+FFFD)."""
     try:
-        handle = path.open(encoding="utf-8", errors="replace")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return BadLine(f"not UTF-8 text (byte 0x{raw[exc.start]:02X} at column {exc.start + 1}); "
+                       "save the file as UTF-8")
+    return text.removeprefix("\ufeff") if lineno == 1 else text
+
+
+def _binary_kind(head: bytes) -> str | None:
+    """What a file that is plainly not JSON lines is, from its first bytes."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip-compressed; decompress it first (gunzip FILE)"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive; extract the .jsonl file from it"
+    if b"\x00" in head:
+        return "a binary file (it contains NUL bytes), not JSON lines; pass the .jsonl file"
+    return None
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
+    """Yield (line number, decoded object or BadLine) for each non-blank line.
+
+    Unreadable files (missing, a folder, an I/O error part way) and plainly binary ones
+    raise UserError naming the file; a line that is not UTF-8 or not JSON is a BadLine.
+    """
+    try:
+        handle = path.open("rb")
     except OSError as exc:
         raise UserError(f"{path}:1: cannot read input ({exc.strerror}); check the path") from None
+    lineno = 0
     with handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})")
-            except RecursionError:  # "[[[[...": valid JSON, hostile depth
-                yield lineno, BadLine("JSON nested too deeply; each line must be one flat JSON object")
+        try:
+            kind = _binary_kind(handle.peek(4096)[:4096])
+            if kind:
+                raise UserError(f"{path}:1: this is {kind}")
+            for lineno, raw in enumerate(handle, 1):
+                if not raw.strip():
+                    continue
+                line = _decode(raw, lineno)
+                if isinstance(line, BadLine):
+                    yield lineno, line
+                    continue
+                try:
+                    yield lineno, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield lineno, BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})")
+                except RecursionError:  # "[[[[...": valid JSON, hostile depth
+                    yield lineno, BadLine("JSON nested too deeply; each line must be one flat JSON object")
+        except OSError as exc:  # a device error or a vanished mount while reading
+            raise UserError(f"{path}:{lineno + 1}: cannot read input ({exc.strerror or exc}); "
+                            "check the file or the disk it is on") from None
+
+
+def check_output_path(path: Path | str | None, flag: str) -> None:
+    """Fail now, as a UserError, when a JSONL output cannot be written (a folder, a folder
+    that cannot be made, no write permission), rather than later with a traceback."""
+    import os
+
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; pass a file path to {flag}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot create its folder ({exc.strerror}); pass another {flag}") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"{path}: not writable; pass another {flag} or fix the permissions")
 
 
 def read_articles(path: Path, *, default_time: dt.datetime = EPOCH

@@ -100,6 +100,30 @@ def _bool(value: str) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+# Numeric options and what they must be; a negative duration used to fail deep in Beam
+# with a bare AssertionError, a NaN would never tick.
+_POSITIVE = ("poll_interval_seconds", "run_duration_seconds", "coverage_window_hours", "duplicate_horizon_hours",
+             "burst_window_hours", "burst_factor")
+_NOT_NEGATIVE = ("host_gap_seconds",)
+
+
+def _range_problems(sw: "StorywatchOptions") -> list[str]:
+    """``--name=value: must be ...`` for each numeric option outside its range."""
+    import math
+
+    problems = []
+    for name in _POSITIVE + _NOT_NEGATIVE:
+        value = getattr(sw, name)
+        if value is None:
+            continue
+        positive = name in _POSITIVE
+        if not math.isfinite(value) or (value <= 0 if positive else value < 0):
+            problems.append(f"--{name}={value:g}: must be a number {'above 0' if positive else '0 or more'}")
+    if sw.burst_min_articles < 1:
+        problems.append(f"--burst_min_articles={sw.burst_min_articles}: must be 1 or more")
+    return problems
+
+
 def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
     """Options from ``argv`` with FnApiRunner unless ``--runner`` is given.
 
@@ -122,6 +146,7 @@ def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
         SecretEnv.parse(sw.secret_env)  # refuses a malformed pair or a pasted value, without echoing it
     if sw.failing_feed_after_failures < 1:
         problems.append(f"--failing_feed_after_failures={sw.failing_feed_after_failures}: must be 1 or more")
+    problems += _range_problems(sw)
     if problems:
         from pipeline.errors import UserError
         raise UserError(*problems)

@@ -31,11 +31,27 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
     if not sources:
         from pipeline.errors import UserError
         raise UserError(f"{sw.feeds_file}:1: no feeds to poll; add feeds or run `storywatch feeds import`")
+    check_outputs(sw, ("alerts_out", "dead_letter_out", "feed_health_out"))
     print(f"storywatch: polling {len(sources)} feeds every {sw.poll_interval_seconds:g} s; "
           f"alerts to {sw.alerts_out}; Ctrl-C stops", flush=True)
     p = beam.Pipeline(options=options)
     build_pipeline(p, sw, watchlists, feed_sources=sources)
     return _run_until_interrupted(p)
+
+
+def check_outputs(sw: StorywatchOptions, names: tuple[str, ...]) -> None:
+    """Before the graph starts: every output file can be written and the ledger opens.
+
+    Inside the graph these fail as a Beam traceback (a folder given as ``--alerts_out``,
+    a ledger path that is a folder), after the pipeline has started.
+    """
+    from pipeline.jsonl import check_output_path
+    from pipeline.ledger import open_ledger
+
+    for name in names:
+        check_output_path(getattr(sw, name), f"--{name}")
+    if not sw.ledger.startswith("firestore://"):  # opened on the workers, not here
+        open_ledger(sw.ledger).close()
 
 
 def _run_until_interrupted(p: beam.Pipeline) -> int:
@@ -94,6 +110,15 @@ def run_replay(argv: list[str], *, feeds: str | None, articles: str | None, aler
     source = Path(feeds or articles)
     if not source.exists():
         raise UserError(f"{source}: no such {'folder' if feeds else 'file'}; check the path")
+    if articles:  # unreadable, a folder, binary or empty: a user error now, not one dead letter
+        from pipeline.jsonl import read_jsonl
+
+        if source.is_dir():
+            raise UserError(f"{source}: is a folder; pass an articles JSONL file to --input "
+                            "(or a folder of recorded feeds to --feeds)")
+        if next(read_jsonl(source), None) is None:
+            raise UserError(f"{source}:1: no articles: the file is empty; each line must be a JSON object "
+                            'with at least "id" and "title"')
     with tempfile.TemporaryDirectory(prefix="storywatch-replay-") as tmp:
         alerts_path = Path(alerts_out) if alerts_out else Path(tmp) / "alerts.jsonl"
         defaults = {"ledger": str(Path(tmp) / "ledger.sqlite"), "alerts_out": str(alerts_path),
@@ -107,8 +132,8 @@ def run_replay(argv: list[str], *, feeds: str | None, articles: str | None, aler
         if watchlists_dir:
             sw.watchlists = str(watchlists_dir)
         watchlists = load_watchlists(sw.watchlists)
+        check_outputs(sw, ("alerts_out", "dead_letter_out"))
         for path in (Path(sw.alerts_out), Path(sw.dead_letter_out)):
-            path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)
         started = time.monotonic()
         p = beam.Pipeline(options=options)

@@ -36,7 +36,7 @@ import yaml
 
 from pipeline.config.watchlists import Watchlists, load_watchlists, watchlist_files
 from pipeline.errors import ConfigError, UserError
-from pipeline.seed_background import Background, default_background_dir, load_background
+from pipeline.seed_background import FEED_SUFFIXES, Background, default_background_dir, feed_files, load_background
 from pipeline.seed_entities import EntityExtractor, SeedEntity, slugify
 from pipeline.seed_storylines import (STOPWORDS, Thread, article_keywords, find_threads, thread_keywords,
                                       thread_slug)
@@ -299,10 +299,19 @@ def feed_articles(directory: Path) -> tuple[list, list[str]]:
 
     now = dt.datetime.now(dt.timezone.utc)
     articles, problems = [], []
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith(".")
-                       and p.suffix.lower() in (".xml", ".rss", ".atom", ".rdf", ".json")):
+    paths = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in (".xml", ".rss", ".atom", ".rdf", ".json"))
+    if not paths:
+        raise UserError(f"{directory}: no recorded feed files (*.xml, *.rss, *.atom, *.rdf, *.json) here; "
+                        "pass a folder of recorded feeds to --check-feeds")
+    for path in paths:
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            problems.append(f"{path}: cannot read ({exc.strerror}); skipped")
+            continue
         raw = RawFeed(feed_id=path.name, url=path.resolve().as_uri(), fetched_at=now, status=200,
-                      headers=(), body=path.read_bytes())
+                      headers=(), body=body)
         parsed = parse_feed(raw)
         problems += [f"{path}: {f.reason}" for f in parsed.failures]
         for item in parsed.items:
@@ -380,7 +389,9 @@ def check_corpus(draft_text: str, draft: Draft, watchlists_dir: Path, *, labeled
     draft_ids = [s.id for s in draft.storylines]
     articles, gold, problems = [], {}, []
     if labeled is not None:
-        if not labeled.is_file():
+        if labeled.is_dir():
+            raise UserError(f"{labeled}: is a folder; pass a labeled JSONL file to --check")
+        if not labeled.exists():
             raise UserError(f"{labeled}: file not found; pass a labeled JSONL file to --check")
         a, gold, bad = labeled_items(labeled)
         articles += a
@@ -440,6 +451,9 @@ def seed(path: Path | str, *, watchlists_dir: Path | str = "watchlists", out: Pa
                         "the draft is checked against them") from None
     if background_dir is not None and not Path(background_dir).is_dir():
         raise UserError(f"{background_dir}: not a directory; pass a folder of recorded feed files to --background")
+    if background_dir is not None and not feed_files(Path(background_dir)):
+        raise UserError(f"{background_dir}: no recorded feed files (*{', *'.join(sorted(FEED_SUFFIXES))}) here; "
+                        "pass a folder of recorded feeds to --background, or leave it out for the bundled ones")
     background = load_background(background_dir or default_background_dir())
     draft = build_draft(article, watchlists, background, slug=draft_slug(path, article),
                         topic_in_rule=topic_in_rule)

@@ -126,6 +126,32 @@ def test_an_alert_with_a_bad_evidence_key_is_named_and_skipped_alone(tmp_path):
         make_alert(1).alert_id, make_alert(4).alert_id]
 
 
+def test_folders_binary_and_unreadable_alert_files_are_clear_errors_before_anything_is_sent(tmp_path):
+    alerts = tmp_path / "alerts.jsonl"
+    _write_alerts(alerts, [make_alert(1)])
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    binary = tmp_path / "alerts.bin"
+    binary.write_bytes(b"\x00\xff" * 500)
+    base = ["--ledger", tmp_path / "l.sqlite", "--subscribers", ROOT / "watchlists" / "subscribers.yaml"]
+    cases = [
+        (["--alerts", folder], f"{folder}:1: is a folder, not an alerts file; pass the JSONL file a replay wrote "
+                               "(--alerts-out) or another alerts file"),
+        (["--alerts", binary], f"{binary}:1: this is a binary file (it contains NUL bytes), not JSON lines; "
+                               "pass the .jsonl file"),
+        # These two were an IsADirectoryError traceback (or a dead letter lost later).
+        (["--alerts", alerts, "--alerts-out", folder], f"{folder}: is a folder; pass a file path to --alerts-out"),
+        (["--alerts", alerts, "--dead-letter", folder], f"{folder}: is a folder; pass a file path to --dead-letter"),
+    ]
+    if os.path.exists("/proc/self/mem"):  # opens, then every read fails with EIO
+        cases.append((["--alerts", "/proc/self/mem"],
+                      "/proc/self/mem:1: cannot read input (Input/output error); check the file or the disk it is on"))
+    for args, message in cases:
+        result = _run([*args, *base], _env())
+        assert (result.returncode, result.stderr.splitlines()) == (2, [message]), args
+    assert not SqliteLedger(tmp_path / "l.sqlite").has_alert(make_alert(1).alert_id)
+
+
 def test_permanent_failure_exit_status_and_dead_letter(tmp_path):
     alerts = tmp_path / "alerts.jsonl"
     _write_alerts(alerts, [make_alert(1), make_alert(2)])

@@ -65,3 +65,19 @@ def test_a_storyline_with_no_positives_and_no_predictions_prints_na_not_a_perfec
     assert rows["micro"] == ["1.000", "1.000", "1.000", "1", "0", "0"]
     assert ("n/a: no labeled item carries starlink-taiwan, starlink-ukraine-war, musk-government-role and none "
             "was predicted, so there is nothing to score (not a perfect score)") in result.stdout
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs /proc/self/mem")
+def test_a_read_error_is_a_user_error_not_a_traceback() -> None:
+    result = run("eval", "--input", "/proc/self/mem")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "/proc/self/mem:1: cannot read input (Input/output error); check the file or the disk it is on"]
+
+
+def test_a_binary_input_is_one_clear_error(tmp_path: Path) -> None:
+    src = tmp_path / "labeled.jsonl.gz"
+    src.write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)) * 8)
+    result = run("eval", "--input", str(src))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"{src}:1: this is gzip-compressed; decompress it first (gunzip FILE)"]

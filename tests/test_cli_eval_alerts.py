@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.cli_support import run_storywatch
 from tests.paths import LABELED, WATCHLISTS
@@ -86,3 +87,15 @@ def test_no_alerts_and_no_developments_are_na_not_perfect(tmp_path) -> None:
     assert "alert precision: n/a (no alerts) (0/0" in result.stdout
     assert "development recall: n/a (no labeled developments) (0/0" in result.stdout
     assert "1.000" not in result.stdout
+
+
+def test_a_read_error_or_a_binary_file_is_a_user_error_not_a_traceback(tmp_path) -> None:
+    binary = tmp_path / "labeled.jsonl"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    result = run_storywatch("eval-alerts", "--input", str(binary))
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2, [f"{binary}:1: this is a binary file (it contains NUL bytes), not JSON lines; pass the .jsonl file"])
+    if Path("/proc/self/mem").exists():
+        result = run_storywatch("eval-alerts", "--input", "/proc/self/mem")
+        assert (result.returncode, result.stderr.splitlines()) == (
+            2, ["/proc/self/mem:1: cannot read input (Input/output error); check the file or the disk it is on"])

@@ -70,3 +70,43 @@ def test_output_that_fails_while_writing_is_a_user_error(tmp_path: Path) -> None
     assert result.returncode == 2
     assert result.stderr.startswith("/dev/full:1: cannot write output (No space left on device)")
     assert "Traceback" not in result.stderr
+
+
+BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 20
+
+
+def test_hostile_input_files_are_user_errors_naming_the_input(tmp_path: Path) -> None:
+    empty, binary, folder = tmp_path / "empty.jsonl", tmp_path / "image.jsonl", tmp_path / "folder"
+    empty.write_text("\n\n")
+    binary.write_bytes(BINARY)
+    folder.mkdir()
+    cases = [(empty, f"{empty}:1: no articles: the file is empty; each line must be a JSON object with at least "
+                     '"id" and "title"'),
+             (binary, f"{binary}:1: this is a binary file (it contains NUL bytes), not JSON lines; pass the .jsonl file"),
+             (folder, f"{folder}:1: cannot read input (Is a directory); check the path")]
+    if Path("/proc/self/mem").exists():  # opens, then every read fails: was blamed on <stdout>
+        cases.append((Path("/proc/self/mem"), "/proc/self/mem:1: cannot read input (Input/output error); "
+                                              "check the file or the disk it is on"))
+    for path, message in cases:
+        result = run("match", "--input", str(path))
+        assert (result.returncode, result.stderr.splitlines()) == (2, [message])
+
+
+def test_non_utf8_line_is_skipped_with_its_line_number(tmp_path: Path) -> None:
+    src = tmp_path / "latin1.jsonl"
+    src.write_bytes(b'{"id": "1", "title": "M\xfcller met Putin"}\n{"id": "2", "title": "Musk met Putin"}\n')
+    result = run("match", "--input", str(src))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{src}:1: not UTF-8 text (byte 0xFC at column 24); save the file as UTF-8; line skipped",
+        f"{src}: 1 malformed line(s) skipped"]
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["2"]
+
+
+def test_output_that_is_the_input_is_refused_before_erasing_it(tmp_path: Path) -> None:
+    src = tmp_path / "a.jsonl"
+    src.write_text(json.dumps({"id": "a1", "title": "Musk met Putin"}) + "\n")
+    result = run("match", "--input", str(src), "--output", str(src))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{src}:1: --output is the --input file")
+    assert json.loads(src.read_text())["id"] == "a1"

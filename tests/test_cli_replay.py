@@ -65,3 +65,29 @@ def test_replay_of_a_missing_folder_is_a_clear_error():
 def test_replay_needs_exactly_one_source():
     result = run_storywatch("replay", "--feeds", "seeds/feeds", "--input", str(LABELED))
     assert result.returncode == 2 and "not allowed with" in result.stderr
+
+
+def test_unusable_input_and_output_paths_are_user_errors_before_the_pipeline_starts(tmp_path):
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(LABELED.read_text().splitlines()[0] + "\n")
+    empty, binary, folder = tmp_path / "empty.jsonl", tmp_path / "a.bin", tmp_path / "folder"
+    empty.write_text("")
+    binary.write_bytes(b"\x00\x01" * 400)
+    folder.mkdir()
+    cases = [  # the first three were "0 alerts" (exit 0), the others an IsADirectoryError or Beam traceback
+        (["--input", folder], f"{folder}: is a folder; pass an articles JSONL file to --input (or a folder of "
+                              "recorded feeds to --feeds)"),
+        (["--input", binary], f"{binary}:1: this is a binary file (it contains NUL bytes), not JSON lines; "
+                              "pass the .jsonl file"),
+        (["--input", empty], f"{empty}:1: no articles: the file is empty; each line must be a JSON object with "
+                             'at least "id" and "title"'),
+        (["--input", articles, "--alerts-out", folder], f"{folder}: is a folder; pass a file path to --alerts_out"),
+        (["--input", articles, f"--dead_letter_out={folder}"],
+         f"{folder}: is a folder; pass a file path to --dead_letter_out"),
+        (["--input", articles, f"--ledger={folder}"],
+         f"{folder}: cannot open the ledger database (unable to open database file); check the path and that the "
+         "file is a SQLite database"),
+    ]
+    for args, message in cases:
+        result = run_storywatch("replay", *map(str, args))
+        assert (result.returncode, result.stderr.splitlines()) == (2, [message]), args

@@ -163,3 +163,15 @@ def test_live_run_alerts_while_running_stops_on_sigint_and_restarts_without_repe
     assert titles.count(ITEMS["A"][0]) == 1 and titles.count(ITEMS["B"][0]) == 1
     assert titles.count(ITEMS["C"][0]) == 1
     assert ITEMS["A2"][0] not in titles
+
+
+def test_a_negative_duration_or_a_folder_for_an_output_is_a_user_error(tmp_path):
+    # --run_duration_seconds=-5 was a bare AssertionError from deep inside Beam.
+    result = subprocess.run([STORYWATCH, "run", "--run_duration_seconds=-5"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert (result.returncode, result.stderr.splitlines()) == (2, ["--run_duration_seconds=-5: must be a number "
+                                                                   "above 0"])
+    result = subprocess.run([STORYWATCH, "run", "--run_duration_seconds=1", f"--feed_health_out={tmp_path}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stderr.splitlines()) == (2, [f"{tmp_path}: is a folder; pass a file path "
+                                                                   "to --feed_health_out"])

@@ -108,3 +108,19 @@ def test_missing_labeled_file_is_a_clear_error(watchlists, tmp_path):
     result = run("seed", SEED, "--watchlists", watchlists, "--dry-run", "--check", tmp_path / "nope.jsonl")
     assert result.returncode == 2
     assert "nope.jsonl: file not found" in result.stderr
+
+
+def test_folders_and_empty_folders_for_the_check_and_background_options(watchlists, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        (["--check", empty], f"{empty}: is a folder; pass a labeled JSONL file to --check"),
+        (["--check-feeds", empty], f"{empty}: no recorded feed files (*.xml, *.rss, *.atom, *.rdf, *.json) here; "
+                                   "pass a folder of recorded feeds to --check-feeds"),
+        # An empty --background folder silently gave a draft with no background statistics.
+        (["--background", empty], f"{empty}: no recorded feed files (*.atom, *.rdf, *.rss, *.xml) here; pass a "
+                                  "folder of recorded feeds to --background, or leave it out for the bundled ones"),
+    ]
+    for args, message in cases:
+        result = run("seed", SEED, "--watchlists", watchlists, "--dry-run", *args)
+        assert (result.returncode, result.stderr.splitlines()) == (2, [message]), args

@@ -106,3 +106,22 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
     with pytest.raises(ConfigError, match=r":1: YAML anchors and aliases .* are not supported"):
         parse_yaml("\n".join(lines) + "\n", "bomb.yaml")
     assert parse_yaml("a: &x 5\nb: *x\n", "ok.yaml")[0] == {"a": 5, "b": 5}  # a scalar alias is harmless
+
+
+def test_a_folder_a_binary_file_and_the_line_of_a_non_utf8_byte(tmp_path):
+    folder = tmp_path / "doc.yaml"
+    folder.mkdir()
+    with pytest.raises(ConfigError) as err:
+        load_model(folder, Doc)
+    assert err.value.problems == [f"{folder}:1: is a folder, not a YAML file; pass the file, or rename the folder"]
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    with pytest.raises(ConfigError) as err:
+        load_model(binary, Doc)
+    assert err.value.problems == [f"{binary}:1: this is a binary file (it contains NUL bytes), not YAML; "
+                                  "check the path"]
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("items:\n  - name: a\n  - name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as err:
+        load_model(latin1, Doc)
+    assert err.value.problems == [f"{latin1}:3: not UTF-8 text (byte 0xE9); save the file as UTF-8"]

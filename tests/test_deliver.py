@@ -121,7 +121,6 @@ def test_background_sweep_sends_a_due_digest_without_new_alerts(tmp_path, monkey
 
 
 def test_an_alert_that_cannot_be_rendered_does_not_stop_the_others(tmp_path, monkeypatch):
-
     from pipeline.config.subscribers import load_subscribers, resolve_secrets
     from pipeline.deliver.dispatch import Dispatcher
     from pipeline.deliver.retry import RateLimiter

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
-from pipeline.jsonl import BadLine, article_from_json, parse_time, parse_time_precision, read_articles
+from pipeline.errors import UserError
+from pipeline.jsonl import (BadLine, article_from_json, parse_time, parse_time_precision, read_articles,
+                            read_jsonl)
 from tests.paths import LABELED
 
 UTC = dt.timezone.utc
@@ -100,3 +103,35 @@ def test_deeply_nested_json_is_a_bad_line_not_a_recursion_error(tmp_path):
     rows = list(read_articles(path))
     assert [(n, type(a).__name__) for n, _, a in rows] == [(1, "BadLine"), (2, "Article")]
     assert "nested too deeply" in str(rows[0][2])
+
+
+def test_a_line_that_is_not_utf8_is_a_bad_line_not_silently_mangled(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": "1", "title": "ok"}\n{"id": "2", "title": "Caf\xe9 M\xfcller"}\n'
+                     b'{"id": "3", "title": "ok"}\n')
+    rows = list(read_articles(path))
+    assert [(n, type(a).__name__) for n, _, a in rows] == [(1, "Article"), (2, "BadLine"), (3, "Article")]
+    assert str(rows[1][2]) == "not UTF-8 text (byte 0xE9 at column 26); save the file as UTF-8"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", "this is gzip-compressed; decompress it first (gunzip FILE)"),
+    (b"PK\x03\x04\x14\x00", "this is a zip archive; extract the .jsonl file from it"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "this is a binary file (it contains NUL bytes), not JSON lines"),
+])
+def test_a_binary_file_is_one_user_error_not_a_bad_line_per_chunk(tmp_path, content, message):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(content + bytes(range(256)) * 40)
+    with pytest.raises(UserError) as err:
+        list(read_jsonl(path))
+    assert err.value.problems[0].startswith(f"{path}:1: {message}")
+
+
+def test_a_folder_or_a_read_error_part_way_is_a_user_error_naming_the_file(tmp_path):
+    with pytest.raises(UserError, match=rf"^{tmp_path}:1: cannot read input \(Is a directory\)"):
+        list(read_jsonl(tmp_path))
+    device = Path("/proc/self/mem")  # opens, then every read fails with EIO
+    if not device.exists():
+        pytest.skip("no /proc/self/mem here")
+    with pytest.raises(UserError, match=r"^/proc/self/mem:1: cannot read input \(Input/output error\)"):
+        list(read_jsonl(device))

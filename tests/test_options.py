@@ -86,3 +86,21 @@ def test_a_mistyped_option_is_a_user_error_not_a_silent_default():
     with pytest.raises(UserError) as err:
         pipeline_options(["--ledgr=x.sqlite", "--poll_interval_seconds=5"])
     assert err.value.problems == ["unknown pipeline option --ledgr; see --help for the options"]
+
+
+def test_numbers_out_of_range_are_user_errors_before_beam_sees_them():
+    import pytest
+
+    from pipeline.errors import UserError
+
+    # --run_duration_seconds=-5 used to end in a bare AssertionError from PeriodicImpulse.
+    with pytest.raises(UserError) as err:
+        pipeline_options(["--run_duration_seconds=-5", "--poll_interval_seconds=nan", "--host_gap_seconds=-1",
+                          "--burst_min_articles=0"])
+    assert err.value.problems == [
+        "--poll_interval_seconds=nan: must be a number above 0",
+        "--run_duration_seconds=-5: must be a number above 0",
+        "--host_gap_seconds=-1: must be a number 0 or more",
+        "--burst_min_articles=0: must be 1 or more",
+    ]
+    assert pipeline_options(["--host_gap_seconds=0"]).view_as(StorywatchOptions).host_gap_seconds == 0

@@ -98,13 +98,21 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
 def read_text(path: Path) -> str:
     """Read a config file as UTF-8, turning I/O and decoding problems into ConfigError."""
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}:1: file not found; check the path") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}:1: not UTF-8 text ({exc.reason}); save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}:1: is a folder, not a YAML file; pass the file, or rename the folder") from None
     except OSError as exc:
         raise ConfigError(f"{path}:1: cannot read file: {exc.strerror}") from None
+    if b"\x00" in data[:4096]:
+        raise ConfigError(f"{path}:1: this is a binary file (it contains NUL bytes), not YAML; check the path")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02X}); "
+                          "save the file as UTF-8") from None
 
 
 # --- wrong-type values, worded for the person editing the file ----------------------------

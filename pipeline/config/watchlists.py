@@ -169,6 +169,9 @@ def load_watchlists(directory: Path | str = "watchlists") -> Watchlists:
     and raises one ConfigError listing them all as ``FILE:LINE: ...``.
     """
     directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{directory}:1: is a file, not the watchlist directory; pass --watchlists DIR "
+                          "(the folder that holds the watchlist YAML files)")
     if not directory.is_dir():
         raise ConfigError(f"{directory}:1: watchlist directory not found; pass --watchlists DIR")
     files = watchlist_files(directory)

@@ -19,7 +19,7 @@ from pipeline.deliver.base import DEAD, RETRY_LATER, BadAlert, alert_from_json
 from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
 from pipeline.deliver.jsonl import SINK_SUBSCRIBER, JsonlSink
 from pipeline.errors import UserError
-from pipeline.jsonl import BadLine, read_jsonl
+from pipeline.jsonl import BadLine, check_output_path, read_jsonl
 from pipeline.ledger import open_ledger
 from pipeline.records import Alert
 
@@ -45,10 +45,15 @@ def deliver_file(alerts_path: Path, *, subscribers_file: Path | None, ledger_url
     """Deliver every alert of ``alerts_path``; print a summary; return the exit status."""
     subscribers = load_subscribers(subscribers_file) if subscribers_file else None
     secrets = resolve_secrets(subscribers) if subscribers else None
-    if not alerts_path.is_file():
+    if alerts_path.is_dir():
+        raise UserError(f"{alerts_path}:1: is a folder, not an alerts file; pass the JSONL file a replay "
+                        "wrote (--alerts-out) or another alerts file")
+    if not alerts_path.exists():
         raise UserError(f"{alerts_path}:1: alerts file not found; pass the JSONL file a replay wrote "
                         "(--alerts-out) or another alerts file")
     dead_letter_out = dead_letter_out or default_dead_letter_path(ledger_url)
+    for flag, out in (("--alerts-out", alerts_out), ("--dead-letter", dead_letter_out)):
+        check_output_path(out, flag)
     ledger = open_ledger(ledger_url)
     sink = JsonlSink(ledger, alerts_out, console=console)
     dispatcher = Dispatcher(ledger, subscribers=subscribers, secrets=secrets, sink=sink,
