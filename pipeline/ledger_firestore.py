@@ -106,9 +106,16 @@ class FirestoreLedger:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "FirestoreLedger":
         project, prefix, database = parse_firestore_url(url)
+        from google.auth.exceptions import DefaultCredentialsError
         from google.cloud import firestore
 
-        client = firestore.Client(project=project, database=database) if database else firestore.Client(project=project)
+        try:
+            client = (firestore.Client(project=project, database=database) if database
+                      else firestore.Client(project=project))
+        except DefaultCredentialsError:  # a local run pointed at the cloud ledger
+            from pipeline.errors import UserError
+            raise UserError(f"ledger '{url}': no Google Cloud credentials here; run `gcloud auth "
+                            "application-default login`, or use a local ledger (a file path)") from None
         return cls(client, prefix=prefix, **kwargs)
 
     # --- helpers -----------------------------------------------------------------------

@@ -34,7 +34,7 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
     check_outputs(sw, ("alerts_out", "dead_letter_out", "feed_health_out"))
     print(f"storywatch: polling {len(sources)} feeds every {sw.poll_interval_seconds:g} s; "
           f"alerts to {sw.alerts_out}; Ctrl-C stops", flush=True)
-    p = beam.Pipeline(options=options)
+    p = new_pipeline(options)
     build_pipeline(p, sw, watchlists, feed_sources=sources)
     return _run_until_interrupted(p)
 
@@ -52,6 +52,20 @@ def check_outputs(sw: StorywatchOptions, names: tuple[str, ...]) -> None:
         check_output_path(getattr(sw, name), f"--{name}")
     if not sw.ledger.startswith("firestore://"):  # opened on the workers, not here
         open_ledger(sw.ledger).close()
+
+
+def new_pipeline(options) -> beam.Pipeline:
+    """``beam.Pipeline(options)``; a mistyped ``--runner`` is a user error, not Beam's ValueError."""
+    try:
+        return beam.Pipeline(options=options)
+    except ValueError as exc:
+        if "runner" not in str(exc).lower():
+            raise
+        from apache_beam.options.pipeline_options import StandardOptions
+
+        from pipeline.errors import UserError
+        raise UserError(f"--runner={options.view_as(StandardOptions).runner}: unknown runner; use FnApiRunner "
+                        "(the local default), DirectRunner or DataflowRunner") from None
 
 
 def _run_until_interrupted(p: beam.Pipeline) -> int:
@@ -136,7 +150,7 @@ def run_replay(argv: list[str], *, feeds: str | None, articles: str | None, aler
         for path in (Path(sw.alerts_out), Path(sw.dead_letter_out)):
             path.unlink(missing_ok=True)
         started = time.monotonic()
-        p = beam.Pipeline(options=options)
+        p = new_pipeline(options)
         build_pipeline(p, sw, watchlists)
         result = p.run()
         result.wait_until_finish()

@@ -152,6 +152,18 @@ def test_folders_binary_and_unreadable_alert_files_are_clear_errors_before_anyth
     assert not SqliteLedger(tmp_path / "l.sqlite").has_alert(make_alert(1).alert_id)
 
 
+def test_a_cloud_ledger_without_credentials_is_a_user_error(tmp_path):
+    alerts = tmp_path / "alerts.jsonl"
+    _write_alerts(alerts, [make_alert(1)])
+    env = {k: v for k, v in _env(HOME=str(tmp_path), NO_GCE_CHECK="True").items()
+           if k not in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG")}
+    result = _run(["--alerts", alerts, "--ledger", "firestore://storywatch-test/ledger",
+                   "--subscribers", ROOT / "watchlists" / "subscribers.yaml"], env)
+    assert (result.returncode, result.stderr.splitlines()) == (2, [
+        "ledger 'firestore://storywatch-test/ledger': no Google Cloud credentials here; run `gcloud auth "
+        "application-default login`, or use a local ledger (a file path)"])
+
+
 def test_permanent_failure_exit_status_and_dead_letter(tmp_path):
     alerts = tmp_path / "alerts.jsonl"
     _write_alerts(alerts, [make_alert(1), make_alert(2)])

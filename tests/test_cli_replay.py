@@ -91,3 +91,11 @@ def test_unusable_input_and_output_paths_are_user_errors_before_the_pipeline_sta
     for args, message in cases:
         result = run_storywatch("replay", *map(str, args))
         assert (result.returncode, result.stderr.splitlines()) == (2, [message]), args
+
+
+def test_a_mistyped_runner_is_a_user_error(tmp_path):
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(LABELED.read_text().splitlines()[0] + "\n")
+    result = run_storywatch("replay", "--input", str(articles), "--runner=FnApiRuner")
+    assert (result.returncode, result.stderr.splitlines()) == (2, [
+        "--runner=FnApiRuner: unknown runner; use FnApiRunner (the local default), DirectRunner or DataflowRunner"])
