@@ -26,8 +26,9 @@ How an article is read, field by field (title, summary, body):
    key, so Маск (MASK) never matches the English word "mask".
 4. **Fuzzy rescue, never alone.** Misspellings (``Vladmir Putin``, ``Stellar Link``) of
    name-like aliases (one word, or every word capitalised: not "Department of Defense")
-   are found through probes (first/last four letters, unless they are common word
-   beginnings or endings, measured in pipeline/common_affixes.py) and verified with rapidfuzz. A fuzzy hit never overlaps an exact
+   are found through probes (their first and last four letters; five or six where four
+   are a common word beginning or ending, as measured in pipeline/common_affixes.py) and
+   verified with rapidfuzz. A fuzzy hit never overlaps an exact
    hit of another entity; it keeps the first letter and the last two of the name; and for
    people it is at most one edit away (two from names of ten letters or more), so
    Navalnaya is not Navalny and Kirichenko is not Kiriyenko. ``match`` follows up only
@@ -80,7 +81,7 @@ FIELDS = ("title", "summary", "body")
 DEFAULT_FIELD_WEIGHTS = {"title": 1.0, "summary": 0.9, "body": 0.8}
 KIND_WEIGHTS = {"exact": 1.0, "transliterated": 0.95}
 FUZZY_WEIGHT = 0.9
-PROBE_LENGTH = 4
+PROBE_LENGTHS = (4, 5, 6)   # the shortest that is not a common affix is the probe
 FUZZY_CACHE_SIZE = 100_000
 
 # Curly quotes and dashes decoded with the wrong code page (UTF-8 read as cp1252 or TIS-620)
@@ -108,6 +109,10 @@ class _FoldTable(dict):
 
     def __missing__(self, code: int) -> str:
         ch = chr(code)
+        if code in _INVISIBLE:
+            self[code] = ""
+            _ODD.add(ch)
+            return ""
         folded = unicodedata.normalize("NFKC", ch)
         folded = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
         if not folded:  # a lone combining mark: part of the previous letter
@@ -131,6 +136,9 @@ class _FoldTable(dict):
         return piece
 
 
+# Soft hyphens and zero-width characters sit inside words ("Ukra\u00adine", "Mus\u200bk"):
+# they are dropped, not made spaces.
+_INVISIBLE = frozenset((0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF))
 # Characters seen so far whose piece is not one character long (they shift offsets).
 _ODD: set[str] = set()
 _FOLD = _FoldTable()
@@ -498,10 +506,15 @@ class Matcher:
                 if (self.fuzzy and entity.fuzzy and compact.islower() and compact.isascii()
                         and len(compact) >= self.fuzzy_min_length and _name_like(alias)):
                     target = _FuzzyTarget(entity.id, alias, compact, entity.kind == "person", " " in key)
-                    if compact[:PROBE_LENGTH] not in COMMON_PREFIXES:
-                        self._targets.setdefault(compact[:PROBE_LENGTH], []).append(target)
-                    if compact[-PROBE_LENGTH:] not in COMMON_SUFFIXES:
-                        self._targets.setdefault("\0" + compact[-PROBE_LENGTH:], []).append(target)
+                    # "star" starts too many words to probe for Starlink; "starl" does not.
+                    prefix = next((compact[:n] for n in PROBE_LENGTHS
+                                   if n < len(compact) and compact[:n] not in COMMON_PREFIXES), None)
+                    suffix = next((compact[-n:] for n in PROBE_LENGTHS
+                                   if n < len(compact) and compact[-n:] not in COMMON_SUFFIXES), None)
+                    if prefix:
+                        self._targets.setdefault(prefix, []).append(target)
+                    if suffix:
+                        self._targets.setdefault("\0" + suffix, []).append(target)
             for phrase in entity.negative_contexts:
                 add_forms(skeleton(phrase), NEGATIVE, entity.id, phrase)
         for topic in self.watchlists.topics:

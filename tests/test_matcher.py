@@ -303,9 +303,26 @@ def test_punctuation_blanked_as_bytes_folds_to_one_space() -> None:
     blanked = [chr(c) for c in range(0x80, 0x2070)
                if matcher_module._SPACE_BYTES.fullmatch(chr(c).encode())
                or chr(c).encode() == matcher_module._NO_BREAK_SPACE]
-    assert set("\u2019\u201c\u201d\u2013\u2014\u200b\u2060\xa0") <= set(blanked)
+    assert set("\u2019\u201c\u201d\u2013\u2014\xa0") <= set(blanked)
     assert "\u2026" not in blanked                       # … folds to three spaces
+    assert not set("\u200b\u2060") & set(blanked)       # zero-width: dropped, not blanked
     assert all(matcher_module._FOLD[ord(c)] == " " for c in blanked)
+
+
+def test_soft_hyphens_and_zero_width_characters_do_not_split_words() -> None:
+    m = Matcher.from_dir(WATCHLISTS)
+    text = "Mus\u200bk says Starlink stays on in Ukra\u00adine, \ufeffKyiv\u2060 says"
+    found = {(e.ref, e.text, e.start, e.end) for e in m.find_text(text)}
+    assert ("elon-musk", "Mus\u200bk", 0, 5) in found
+    assert ("ukraine", "Ukra\u00adine", 32, 40) in found and ("ukraine", "Kyiv", 43, 47) in found
+    assert {e.ref for e in m.find_text("Zelensky\u200c")} == {"volodymyr-zelensky"}
+
+
+def test_a_common_four_letter_beginning_makes_a_longer_probe() -> None:
+    m = Matcher.from_dir(WATCHLISTS)
+    # "star" begins too many words to be a probe; "starl" rescues a typo in the ending.
+    assert [(e.ref, e.text, e.kind) for e in m.find_text("Starlnk restored")] == [("starlink", "Starlnk", "fuzzy")]
+    assert m.find_text("Starting today") == []
 
 
 def test_evidence_keeps_the_first_few_mentions_per_ref() -> None:
