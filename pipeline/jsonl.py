@@ -47,9 +47,9 @@ def parse_iso(text: str) -> dt.datetime | None:
     """
     try:
         parsed = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # "0001-01-01T00:00+05:00" is before year 1 in UTC
         return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -68,18 +68,37 @@ def parse_time_precision(value: Any) -> tuple[dt.datetime | None, str]:
     ('day', 'instant')
     >>> parse_time_precision(None)
     (None, 'unknown')
+
+    Impossible or absurd values are no date, like unparseable text (a year-9999 date
+    would overflow the storyline arithmetic later):
+
+    >>> parse_time_precision("2024-13"), parse_time_precision(1e20), parse_time_precision("9999-12-31")
+    ((None, 'unknown'), (None, 'unknown'), (None, 'unknown'))
     """
+    parsed, precision = _parse_time_precision(value)
+    if parsed is None or not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        return None, UNKNOWN
+    return parsed, precision
+
+
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
+def _parse_time_precision(value: Any) -> tuple[dt.datetime | None, str]:
     if value is None or value == "":
         return None, UNKNOWN
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, UTC), INSTANT
-    if not isinstance(value, str):
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return dt.datetime.fromtimestamp(value, UTC), INSTANT
+        if not isinstance(value, str):
+            return None, UNKNOWN
+        text = value.strip()
+        if m := _MONTH.match(text):
+            return dt.datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC), MONTH
+        if m := _YEAR.match(text):
+            return dt.datetime(int(m[1]), 1, 1, tzinfo=UTC), YEAR
+    except (ValueError, OverflowError, OSError):  # 1e20, NaN, month 13, year 0
         return None, UNKNOWN
-    text = value.strip()
-    if m := _MONTH.match(text):
-        return dt.datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC), MONTH
-    if m := _YEAR.match(text):
-        return dt.datetime(int(m[1]), 1, 1, tzinfo=UTC), YEAR
     parsed = parse_iso(text)
     if parsed is None:
         return None, UNKNOWN

@@ -200,7 +200,10 @@ def _date_value(text: str) -> dt.datetime | None:
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    try:
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+05:00" is before year 1 in UTC
+        return None
 
 
 def document_dates(body: bytes) -> list[dt.datetime]:
@@ -208,9 +211,12 @@ def document_dates(body: bytes) -> list[dt.datetime]:
     parsing it: RSS/RDF ``pubDate``/``dc:date``, Atom ``published``/``updated``, JSON
     ``date_published``. Cheap enough for the fetcher and the replay source."""
     dates = []
+    # A date in the future is a typo or a hostile document ("31 Dec 9999"); as a replay's
+    # clock it would make every item first seen in the year 9999.
+    latest = dt.datetime.now(UTC) + FUTURE_TOLERANCE
     for raw in _DATE_ELEMENT.findall(body) + _JSON_DATE.findall(body):
         when = _date_value(raw.decode("latin-1").strip())
-        if when is not None and when >= EARLIEST_PLAUSIBLE:
+        if when is not None and EARLIEST_PLAUSIBLE <= when <= latest:
             dates.append(when)
     return dates
 

@@ -99,3 +99,17 @@ def test_a_read_error_or_a_binary_file_is_a_user_error_not_a_traceback(tmp_path)
         result = run_storywatch("eval-alerts", "--input", "/proc/self/mem")
         assert (result.returncode, result.stderr.splitlines()) == (
             2, ["/proc/self/mem:1: cannot read input (Input/output error); check the file or the disk it is on"])
+
+
+def test_absurd_dates_are_undated_items_not_a_tracker_overflow(tmp_path) -> None:
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text(
+        '{"id": "1", "title": "Elon Musk met Vladimir Putin", "published": "9999-12-31T23:59:59+00:00", '
+        '"labels": ["musk-kremlin-contacts"]}\n'
+        '{"id": "2", "title": "Elon Musk talked to Vladimir Putin again", "published": "0001-01-01T00:00:00Z", '
+        '"labels": ["musk-kremlin-contacts"]}\n'
+        '{"id": "3", "title": "Elon Musk and Vladimir Putin spoke", "published": 1e20, '
+        '"labels": ["musk-kremlin-contacts"]}\n')
+    result = run_storywatch("eval-alerts", "--input", str(labeled))
+    assert result.returncode == 0, result.stderr
+    assert "development recall:" in result.stdout and "Traceback" not in result.stderr

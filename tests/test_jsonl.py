@@ -135,3 +135,13 @@ def test_a_folder_or_a_read_error_part_way_is_a_user_error_naming_the_file(tmp_p
         pytest.skip("no /proc/self/mem here")
     with pytest.raises(UserError, match=r"^/proc/self/mem:1: cannot read input \(Input/output error\)"):
         list(read_jsonl(device))
+
+
+@pytest.mark.parametrize("value", ["2024-13", "2024-00", 1e20, -1e300, float("nan"), "0001-01-01T00:00:00+05:00",
+                                   "9999-12-31", "9999-12-31T23:59:59Z", "1800-06-01"])
+def test_impossible_or_absurd_dates_are_no_date_not_an_exception(value):
+    # 1e20 and "2024-13" raised OverflowError / ValueError out of `storywatch match`; a
+    # year-1 or year-9999 date overflowed the storyline tracker's arithmetic later.
+    assert parse_time_precision(value) == (None, "unknown")
+    article = article_from_json({"id": "x", "title": "t", "published": value})
+    assert article.published_is_estimated and article.published_precision == "unknown"

@@ -307,3 +307,14 @@ def test_doctests() -> None:
     module = importlib.import_module("pipeline.parse")
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_document_dates_ignore_future_and_pre_year_1_dates():
+    from pipeline.parse import document_dates
+
+    body = (b"<rss><channel><item><pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate></item>"
+            b"<item><pubDate>Fri, 25 Oct 2024 09:00:00 GMT</pubDate></item>"
+            b"<item><dc:date>0001-01-01T00:00:00+05:00</dc:date></item></channel></rss>")
+    # The year 9999 used to become a replay's clock (every item first seen then) and the
+    # year-1 date raised OverflowError converting to UTC.
+    assert document_dates(body) == [dt.datetime(2024, 10, 25, 9, tzinfo=dt.timezone.utc)]
