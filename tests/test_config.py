@@ -125,3 +125,16 @@ def test_a_folder_a_binary_file_and_the_line_of_a_non_utf8_byte(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_model(latin1, Doc)
     assert err.value.problems == [f"{latin1}:3: not UTF-8 text (byte 0xE9); save the file as UTF-8"]
+
+
+def test_a_key_written_twice_is_an_error_not_a_silently_dropped_section(tmp_path):
+    path = tmp_path / "doc.yaml"
+    path.write_text("items:\n  - name: a\n    count: 1\n    count: 2\nitems:\n  - name: b\n")
+    with pytest.raises(ConfigError) as err:
+        load_model(path, Doc)
+    # The first repeat in reading order is reported (YAML would keep count: 2 and the second list).
+    assert err.value.problems == [f"{path}:4: key 'count' appears again (first at line 3); YAML would keep only "
+                                  "this one and drop the first: merge them into one"]
+    path.write_text("items:\n  - name: a\nitems:\n  - name: b\n")
+    with pytest.raises(ConfigError, match=r":3: key 'items' appears again \(first at line 1\)"):
+        load_model(path, Doc)

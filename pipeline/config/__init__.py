@@ -53,6 +53,13 @@ class _Alias(Exception):
         self.line = line
 
 
+class _DuplicateKey(Exception):
+    """A mapping that names the same key twice: YAML keeps the last value, silently."""
+
+    def __init__(self, key: str, line: int, first_line: int) -> None:
+        self.key, self.line, self.first_line = key, line, first_line
+
+
 def _walk(node: yaml.Node, path: tuple, lines: LineMap, seen: set[int]) -> None:
     lines.add(path, node.start_mark.line + 1)
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
@@ -62,8 +69,12 @@ def _walk(node: yaml.Node, path: tuple, lines: LineMap, seen: set[int]) -> None:
             raise _Alias(node.start_mark.line + 1)
         seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
+        keys: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value
+            if key in keys and isinstance(key_node, yaml.ScalarNode):
+                raise _DuplicateKey(key, key_node.start_mark.line + 1, keys[key])
+            keys[key] = key_node.start_mark.line + 1
             lines.add(path + (key,), key_node.start_mark.line + 1)
             _walk(value_node, path + (key,), lines, seen)
     elif isinstance(node, yaml.SequenceNode):
@@ -92,6 +103,10 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
         except _Alias as alias:
             raise ConfigError(f"{filename}:{alias.line}: YAML anchors and aliases (&name, *name) of lists or "
                               "mappings are not supported; write the values out") from None
+        except _DuplicateKey as dup:
+            raise ConfigError(f"{filename}:{dup.line}: key '{dup.key}' appears again (first at line "
+                              f"{dup.first_line}); YAML would keep only this one and drop the first: merge "
+                              "them into one") from None
     return data, lines
 
 
