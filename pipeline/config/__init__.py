@@ -322,7 +322,8 @@ def load_model(path: Path | str, model: type[M], *, empty_ok: bool = False) -> t
             raise ConfigError(f"{path}:1: the file is empty; see the examples in watchlists/")
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: expected a mapping at the top level (key: value), found {type(data).__name__}")
+        raise ConfigError(f"{path}:1: expected a mapping at the top level (key: value lines), found "
+                          f"{_found(data)}; see the examples in watchlists/")
     try:
         return model.model_validate(data), lines
     except pydantic.ValidationError as exc:
