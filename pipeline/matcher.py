@@ -182,6 +182,12 @@ def _blank_bytes_pattern(code_points: Iterable[int]) -> re.Pattern[bytes]:
 # length, in one pass without a callback; the same for the no-break space. (… « » fold
 # to several spaces, ‰ ‱ ⁋ to "0", "00" and "p": they take the slow way.)
 _SPACE_BYTES = _blank_bytes_pattern(range(0x2000, 0x2070))
+# The zero-width characters, frequent in some feeds, are dropped as bytes in the same way
+# (soft hyphen and BOM, rare, take the slow way); they count among the odd characters from
+# the start.
+_ZERO_WIDTH_BYTES = re.compile(b"\xe2(?:\x80[\x8b-\x8d]|\x81\xa0)")      # U+200B-U+200D, U+2060
+for _code in _INVISIBLE:
+    _FOLD[_code]
 _NO_BREAK_SPACE = "\xa0".encode("utf-8")
 
 
@@ -199,14 +205,16 @@ def _fold(text: str) -> tuple[str, bool]:
     """``fold(text)``, and whether every character's piece was one character long (only
     characters that take the slow way can have longer or empty pieces)."""
     raw = text.encode("utf-8", "surrogatepass")
+    dropped = 0
     if not raw.isascii():
         if b"\xe2" in raw:
+            raw, dropped = _ZERO_WIDTH_BYTES.subn(b"", raw)
             raw = _SPACE_BYTES.sub(b" ", raw)
         if _NO_BREAK_SPACE in raw:
             raw = raw.replace(_NO_BREAK_SPACE, b" ")
     folded = raw.translate(_ASCII_BYTES).decode("utf-8", "surrogatepass")
     if folded.isascii():
-        return folded, True
+        return folded, not dropped
     return _NON_ASCII_RUN.sub(_fold_run, folded), False
 
 
