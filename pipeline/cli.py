@@ -68,6 +68,8 @@ def _cmd_match(args: argparse.Namespace) -> int:
                                  ensure_ascii=False) + "\n")
         if out is not sys.stdout:
             out.close()
+    except BrokenPipeError:  # `storywatch match ... | head`: the reader is done, not a disk problem
+        raise
     except OSError as exc:  # a full disk or a vanished mount, while writing
         if out is not sys.stdout:
             with contextlib.suppress(OSError):  # the unwritten buffer fails again on close
@@ -266,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # The reader of our output went away (`| head`): stop quietly, and point stdout
+        # at /dev/null so the interpreter's final flush does not complain about it.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 

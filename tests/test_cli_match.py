@@ -110,3 +110,20 @@ def test_output_that_is_the_input_is_refused_before_erasing_it(tmp_path: Path) -
     assert result.returncode == 2
     assert result.stderr.startswith(f"{src}:1: --output is the --input file")
     assert json.loads(src.read_text())["id"] == "a1"
+
+
+def test_a_reader_that_stops_early_is_not_reported_as_a_write_error(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.cli_support import STORYWATCH
+    from tests.paths import LABELED, ROOT
+
+    big = tmp_path / "many.jsonl"  # enough output to fill the pipe
+    big.write_text(LABELED.read_text(encoding="utf-8") * 20, encoding="utf-8")
+    proc = subprocess.Popen([STORYWATCH, "match", "--input", str(big)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.read(100)  # like `| head -c 100`
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert stderr == ""  # was "<stdout>:1: cannot write output (Broken pipe); free space or ..."
