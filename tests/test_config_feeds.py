@@ -212,3 +212,12 @@ feeds:
         "(tests only)), found the text 'maybe'; write allow_private_addresses: true or "
         "allow_private_addresses: false",
     ]
+
+
+def test_norwegian_language_tag_unquoted_is_explained(tmp_path) -> None:
+    # YAML 1.1 reads `no` as false; the message used to suggest quoting "False".
+    path = write(tmp_path, "feeds:\n  - url: https://www.nrk.no/toppsaker.rss\n    language: no\n")
+    assert problems(path) == [
+        f"{path}:3: feeds.0.language: expected a single text value (language tag, e.g. en, uk, ru, zh-TW), found "
+        'false (true/false); YAML reads an unquoted yes, no, on, off, true or false as true/false; put the value '
+        'in quotes, e.g. language: "no"']

@@ -278,6 +278,10 @@ def _wrong_type(err: dict, loc: tuple, model: type[pydantic.BaseModel] | None) -
         fix = "give one value, not a " + ("list" if isinstance(value, list) else "mapping")
     elif value is None:
         fix = "give a value or remove the line"
+    elif expected.startswith(("a single text", "a single file")) and isinstance(value, bool):
+        # The Norway problem: `language: no` reaches us as False; the word itself is gone.
+        fix = ('YAML reads an unquoted yes, no, on, off, true or false as true/false; put the value in '
+               f'quotes, e.g. {lead}"no"')
     elif expected.startswith(("a single text", "a single file")):
         fix = f'put it in quotes: {lead}"{value}"'
     elif expected.startswith("true or false"):
