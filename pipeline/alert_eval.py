@@ -7,8 +7,11 @@ function the bounded graph path calls per storyline) and ``alert.decide_alert``.
 
 Definitions (per storyline ``s``):
 
-- a *development* is a ``dup_group`` among the items labeled ``s``, or a single item
-  labeled ``s`` with no ``dup_group``;
+- a *development* is a set of items labeled ``s`` that share a ``dup_group`` (copies
+  of one wire story, rewrites) or a ``development`` ``{chain, order}`` (other outlets'
+  coverage of the same event), joined transitively; an item with neither is a
+  development of its own. Where each ``dup_group`` has its own ``development`` (as in
+  dev.jsonl) this is simply one development per ``dup_group``;
 - an alert for ``s`` is *correct* when its lead article is labeled ``s``
   (precision = correct alerts / alerts, bursts included);
 - a development is *recalled* when a ``new_development`` alert for ``s`` leads with one of
@@ -145,12 +148,65 @@ def alerts_for(articles: Iterable[Article], match: Callable[[Article], list[Matc
     return decide_alerts(track_in_order(matches, tracker), **policy)
 
 
+def development_label(item: LabeledItem) -> str | None:
+    """``chain#order`` of the item's ``development`` label, or None."""
+    development = item.raw.get("development")
+    if isinstance(development, dict) and development.get("chain") is not None:
+        return f"{development['chain']}#{development.get('order')}"
+    return None
+
+
+def developments_of(items: list[LabeledItem]) -> dict[tuple[str, str], str]:
+    """(storyline, article id) -> the name of its labeled development.
+
+    Items of one storyline sharing a ``dup_group`` or a ``development`` label are one
+    development (union-find, so a copy group and the other outlets' coverage of the
+    same event join). The name is the development's first ``dup_group`` in sorted order,
+    else its ``chain#order``, else ``single:<id>``.
+
+    >>> from pipeline.evaluate import LabeledItem
+    >>> from pipeline.jsonl import article_from_json
+    >>> def item(i, group, chain):
+    ...     raw = {"id": i, "title": "t", "labels": ["s"], "dup_group": group,
+    ...            "development": chain and {"chain": chain, "order": 1}}
+    ...     return LabeledItem(0, article_from_json(raw), frozenset(["s"]), raw)
+    >>> sorted(developments_of([item("1", "W1", "C"), item("2", None, "C"), item("3", None, None)]).items())
+    [(('s', '1'), 'W1'), (('s', '2'), 'W1'), (('s', '3'), 'single:3')]
+    """
+    parent: dict[tuple, tuple] = {}
+
+    def find(x: tuple) -> tuple:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    members: list[tuple[str, str, list[tuple]]] = []
+    for item in items:
+        aid = item.article.article_id
+        for s in item.labels:
+            node = ("item", s, aid)
+            find(node)
+            names = [("group", s, g) for g in [dup_group(item)] if g]
+            names += [("chain", s, c) for c in [development_label(item)] if c]
+            for name in names:
+                parent[find(node)] = find(name)
+            members.append((s, aid, names))
+    best: dict[tuple, str] = {}
+    for s, aid, names in members:
+        root = find(("item", s, aid))
+        for kind, _, name in names:
+            rank = (0 if kind == "group" else 1, name)
+            if root not in best or rank < best[root]:
+                best[root] = rank
+    return {(s, aid): (best[find(("item", s, aid))][1] if find(("item", s, aid)) in best else f"single:{aid}")
+            for s, aid, _ in members}
+
+
 def score_alerts(items: list[LabeledItem], alerts: list[Alert]) -> AlertScores:
     labels = {i.article.article_id: i.labels for i in items}
-    development_of: dict[tuple[str, str], str] = {}
-    for item in items:
-        for s in item.labels:
-            development_of[(s, item.article.article_id)] = dup_group(item) or f"single:{item.article.article_id}"
+    development_of = developments_of(items)
     developments = set((s, d) for (s, _), d in development_of.items())
     per_dev: Counter = Counter()
     wrong, correct, bursts = [], 0, 0
