@@ -100,6 +100,9 @@ def _bool(value: str) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+_bool.__name__ = "true/false"  # argparse says "invalid true/false value: 'maybe'", not "_bool"
+
+
 # Numeric options and what they must be; a negative duration used to fail deep in Beam
 # with a bare AssertionError, a NaN would never tick.
 _POSITIVE = ("poll_interval_seconds", "run_duration_seconds", "coverage_window_hours", "duplicate_horizon_hours",

@@ -104,3 +104,11 @@ def test_numbers_out_of_range_are_user_errors_before_beam_sees_them():
         "--burst_min_articles=0: must be 1 or more",
     ]
     assert pipeline_options(["--host_gap_seconds=0"]).view_as(StorywatchOptions).host_gap_seconds == 0
+
+
+def test_a_bad_switch_value_is_worded_for_the_user(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        pipeline_options(["--console_alerts=maybe"])
+    assert "argument --console_alerts: invalid true/false value: 'maybe'" in capsys.readouterr().err
