@@ -142,3 +142,14 @@ def test_a_key_written_twice_is_an_error_not_a_silently_dropped_section(tmp_path
     path.write_text("items:\n  - name: a\nitems:\n  - name: b\n")
     with pytest.raises(ConfigError, match=r":3: key 'items' appears again \(first at line 1\)"):
         load_model(path, Doc)
+
+
+@pytest.mark.parametrize("text", ["items: " + "[" * 5000 + "]" * 5000 + "\n",
+                                  "".join("  " * i + f"k{i}:\n" for i in range(3000))])
+def test_hostile_nesting_is_a_config_error_not_a_recursion_error(tmp_path, text):
+    path = tmp_path / "doc.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_model(path, Doc)
+    assert err.value.problems == [f"{path}:1: the YAML is nested too deeply to be a config file; "
+                                  "check that this is the right file"]

@@ -221,3 +221,14 @@ def test_norwegian_language_tag_unquoted_is_explained(tmp_path) -> None:
         f"{path}:3: feeds.0.language: expected a single text value (language tag, e.g. en, uk, ru, zh-TW), found "
         'false (true/false); YAML reads an unquoted yes, no, on, off, true or false as true/false; put the value '
         'in quotes, e.g. language: "no"']
+
+
+def test_opml_folders_nested_thousands_deep_are_a_user_error(tmp_path) -> None:
+    depth = 5000  # was a RecursionError traceback from `storywatch feeds import`
+    opml = write(tmp_path, '<?xml version="1.0"?><opml version="2.0"><body>' + '<outline text="x">' * depth
+                 + '<outline text="A" xmlUrl="https://a.example/rss"/>' + "</outline>" * depth + "</body></opml>",
+                 name="deep.opml")
+    with pytest.raises(UserError) as err:
+        read_opml(opml)
+    assert err.value.problems == [f"{opml}:1: outlines nested too deeply (folders inside folders hundreds of "
+                                  "levels deep); export the subscriptions again"]

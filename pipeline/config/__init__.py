@@ -97,12 +97,18 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{filename}:1: YAML error: {exc}") from None
+    except RecursionError:  # "[[[[...", or thousands of indented levels: hostile, not config
+        raise ConfigError(f"{filename}:1: the YAML is nested too deeply to be a config file; "
+                          "check that this is the right file") from None
     if node is not None:
         try:
             _walk(node, (), lines, set())
         except _Alias as alias:
             raise ConfigError(f"{filename}:{alias.line}: YAML anchors and aliases (&name, *name) of lists or "
                               "mappings are not supported; write the values out") from None
+        except RecursionError:
+            raise ConfigError(f"{filename}:1: the YAML is nested too deeply to be a config file; "
+                              "check that this is the right file") from None
         except _DuplicateKey as dup:
             raise ConfigError(f"{filename}:{dup.line}: key '{dup.key}' appears again (first at line "
                               f"{dup.first_line}); YAML would keep only this one and drop the first: merge "

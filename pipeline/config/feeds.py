@@ -210,7 +210,11 @@ def read_opml(path: Path) -> tuple[list[OpmlFeed], list[str]]:
             children = tags + [label] if (label and not url) else tags
             walk(outline, children)
 
-    walk(body, [])
+    try:
+        walk(body, [])
+    except RecursionError:  # thousands of nested folders: a hostile file, not a reader's export
+        raise UserError(f"{path}:1: outlines nested too deeply (folders inside folders hundreds of "
+                        "levels deep); export the subscriptions again") from None
     if not feeds and not skipped:  # otherwise "0 added", exit 0: looks like a success
         raise UserError(f"{path}:1: no feeds found: no <outline> has an xmlUrl attribute; export the "
                         "feed subscriptions (OPML) from your feed reader and import that file")
