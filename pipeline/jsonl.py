@@ -202,6 +202,8 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
                     yield lineno, BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})")
                 except RecursionError:  # "[[[[...": valid JSON, hostile depth
                     yield lineno, BadLine("JSON nested too deeply; each line must be one flat JSON object")
+                except ValueError:  # a number of more than 4300 digits (Python's int parsing limit)
+                    yield lineno, BadLine("a number with thousands of digits; write ids as strings")
         except OSError as exc:  # a device error or a vanished mount while reading
             raise UserError(f"{path}:{lineno + 1}: cannot read input ({exc.strerror or exc}); "
                             "check the file or the disk it is on") from None

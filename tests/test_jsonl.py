@@ -145,3 +145,11 @@ def test_impossible_or_absurd_dates_are_no_date_not_an_exception(value):
     assert parse_time_precision(value) == (None, "unknown")
     article = article_from_json({"id": "x", "title": "t", "published": value})
     assert article.published_is_estimated and article.published_precision == "unknown"
+
+
+def test_a_number_of_thousands_of_digits_is_a_bad_line_not_a_value_error(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": ' + "9" * 5000 + ', "title": "t"}\n{"id": "2", "title": "ok"}\n')
+    rows = list(read_articles(path))
+    assert [(n, str(a) if isinstance(a, BadLine) else a.article_id) for n, _, a in rows] == [
+        (1, "a number with thousands of digits; write ids as strings"), (2, "2")]
