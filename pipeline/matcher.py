@@ -237,7 +237,7 @@ class NormalizedText:
     since most text has nothing worth pointing at.
     """
 
-    __slots__ = ("text", "s", "_folded", "_one_to_one", "_shift_at", "_shift")
+    __slots__ = ("text", "s", "_folded", "_one_to_one", "_shift_at", "_shift", "_odd", "_shift_total", "_anchor")
 
     def __init__(self, text: str, s: str, folded: str | None = None, one_to_one: bool = False) -> None:
         self.text = text
@@ -255,37 +255,57 @@ class NormalizedText:
         # _shift_at[k], folded positions run _shift[k] ahead of the original ones.
         self._shift_at: list[int] = []
         self._shift: list[int] = []
+        self._shift_total = 0
+        self._anchor = (0, 0)                        # a word's space in s and in the folded text
+        # Read only as far as a position asked for (see _extend): evidence is mostly near
+        # the start of a long text, and Russian has a multi-letter piece every few letters.
+        self._odd = None
         if not source.isascii() and not self._one_to_one:
             odd = _odd_characters()                  # fold(source) has put all its characters in _FOLD
-            if odd is not None and odd.search(source):
-                shift = 0
-                for m in odd.finditer(source):
-                    piece = len(_FOLD[ord(m.group())])
-                    # The piece covers folded [start+shift, start+shift+piece): map it all to the char.
-                    self._shift_at.append(m.start() + shift)
-                    self._shift.append(shift)
-                    shift += piece - 1
-                    self._shift_at.append(m.start() + shift + 1)
-                    self._shift.append(shift)
+            if odd is not None:
+                self._odd = odd.finditer(source)
+
+    def _extend(self, f: int) -> None:
+        """Record the odd characters up to the first one past folded position f."""
+        shift_at, shifts, shift = self._shift_at, self._shift, self._shift_total
+        while not shift_at or shift_at[-1] <= f:
+            m = next(self._odd, None)
+            if m is None:
+                self._odd = None
+                break
+            piece = len(_FOLD[ord(m.group())])
+            # The piece covers folded [start+shift, start+shift+piece): map it all to the char.
+            shift_at.append(m.start() + shift)
+            shifts.append(shift)
+            shift += piece - 1
+            shift_at.append(m.start() + shift + 1)
+            shifts.append(shift)
+        self._shift_total = shift
 
     def _unfold(self, p: int) -> int:
         """Position in s (inside a word) → position in the folded, uncollapsed text.
 
         The word is found by what it is rather than by counting all words before it: if it
-        is the j-th occurrence of that word in s, it is the j-th in the folded text too.
+        is the j-th occurrence of that word in s after the last word looked up (or the
+        start), it is the j-th in the folded text after that word too. Evidence comes in
+        text order, so a long text is read about once, not once per mention.
         """
         s, folded = self.s, self._folded
         start = s.rfind(" ", 0, p + 1)               # the space before the word
         key = s[start:s.index(" ", p) + 1]           # " word "
-        pos = s.find(key)
-        f = folded.find(key)
+        pos, f = self._anchor if self._anchor[0] <= start else (0, 0)
+        pos = s.find(key, pos)
+        f = folded.find(key, f)
         while pos < start:                           # earlier occurrences (they may share spaces)
             pos = s.find(key, pos + 1)
             f = folded.find(key, f + 1)
+        self._anchor = (start, f)
         return f + (p - start) - 1                   # -1: the folded text's padding
 
     def _original(self, f: int) -> int:
         """Position in the folded text → position in the original text."""
+        if self._odd is not None:
+            self._extend(f)
         k = bisect_right(self._shift_at, f) - 1
         if k < 0:
             return f
@@ -297,7 +317,7 @@ class NormalizedText:
         if self._shift_at is None:
             self._build()
         fa, fb = self._unfold(a), self._unfold(b - 1)
-        if not self._shift_at:
+        if self._odd is None and not self._shift_at:
             return fa, fb + 1
         return self._original(fa), self._original(fb) + 1
 
