@@ -71,4 +71,4 @@ def test_validate_reports_feeds_yaml_problems(tmp_path) -> None:
     bad = run("validate", "--watchlists", str(watchlists), cwd=tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.strip() == (f"{watchlists / 'feeds.yaml'}:3: feeds.0.min_poll_seconds: "
-                                  "Input should be greater than or equal to 60")
+                                  "must be at least 60, found the number 10")

@@ -153,3 +153,29 @@ def test_hostile_nesting_is_a_config_error_not_a_recursion_error(tmp_path, text)
         load_model(path, Doc)
     assert err.value.problems == [f"{path}:1: the YAML is nested too deeply to be a config file; "
                                   "check that this is the right file"]
+
+
+class Limits(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    every_seconds: int = pydantic.Field(300, ge=60)
+    share: float = pydantic.Field(0.5, gt=0, le=1)
+    names: list[str] = pydantic.Field(default_factory=lambda: ["*"], min_length=1)
+    host: str = pydantic.Field("x", min_length=1)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("every_seconds: 5\n", "every_seconds: must be at least 60, found the number 5"),
+    ("share: 1.5\n", "share: must be at most 1, found the number 1.5"),
+    ("share: .nan\n", "share: must be at most 1, found the number nan"),
+    ("every_seconds: .inf\n", "every_seconds: expected a finite number, found the number inf; write a whole "
+                              "number without quotes, e.g. 300"),
+    ("names: []\n", "names: the list is empty; give at least 1 value"),
+    ("host: ''\n", "host: the value is empty; write a value"),
+    ("every_seconds: " + "9" * 5000 + "\n", "a number with thousands of digits; write a real value"),
+])
+def test_values_out_of_range_say_the_limit_and_what_was_found(tmp_path, text, expected):
+    path = tmp_path / "limits.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_model(path, Limits)
+    assert err.value.problems == [f"{path}:1: {expected}"]

@@ -78,7 +78,7 @@ feeds:
         "write it as https://host/path".replace("Value error, ", ""),
         f"{path}:4: feeds.2.url: missing required field 'url'; add it",
         f"{path}:5: feeds.3: min_poll_seconds (900) is above max_poll_seconds (300); swap them",
-        f"{path}:9: feeds.4.min_poll_seconds: Input should be greater than or equal to 60",
+        f"{path}:9: feeds.4.min_poll_seconds: must be at least 60, found the number 5",
         f"{path}:11: feeds.5.colour: unknown field 'colour'; remove it or check its spelling",
     ]
 

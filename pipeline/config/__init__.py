@@ -97,6 +97,10 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{filename}:1: YAML error: {exc}") from None
+    except ValueError:  # an integer of more than 4300 digits (Python's int-parsing limit)
+        digits = re.search(r"\d{4301,}", text)
+        line = text.count("\n", 0, digits.start()) + 1 if digits else 1
+        raise ConfigError(f"{filename}:{line}: a number with thousands of digits; write a real value") from None
     except RecursionError:  # "[[[[...", or thousands of indented levels: hostile, not config
         raise ConfigError(f"{filename}:1: the YAML is nested too deeply to be a config file; "
                           "check that this is the right file") from None
@@ -142,10 +146,15 @@ _TYPE_ERRORS = {
     "string_type": "a single text value", "path_type": "a single file path",
     "list_type": "a list", "tuple_type": "a list",
     "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
-    "float_type": "a number", "float_parsing": "a number",
+    "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
     "bool_type": "true or false", "bool_parsing": "true or false",
     "model_type": "a mapping", "model_attributes_type": "a mapping", "dict_type": "a mapping",
 }
+
+
+# Numeric bounds of a Field: (words, ctx key).
+_BOUNDS = {"greater_than_equal": ("at least", "ge"), "greater_than": ("above", "gt"),
+           "less_than_equal": ("at most", "le"), "less_than": ("below", "lt")}
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -249,6 +258,13 @@ def _wrong_type(err: dict, loc: tuple, model: type[pydantic.BaseModel] | None) -
         pattern = err.get("ctx", {}).get("pattern", "")
         shown = "this value" if secret else _short(value)
         return f"{shown} is not valid here: expected {_PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
+    if (bound := _BOUNDS.get(err["type"])) is not None:
+        limit = err.get("ctx", {}).get(bound[1])
+        return f"must be {bound[0]} {limit:g}, found {_found(value)}" if isinstance(limit, (int, float)) else None
+    if err["type"] == "too_short" and isinstance(value, list) and not value:
+        return f"the list is empty; give at least {err.get('ctx', {}).get('min_length', 1)} value"
+    if err["type"] == "string_too_short" and isinstance(value, str):
+        return "the value is empty; write a value"
     if err["type"] == "literal_error" and not isinstance(value, str):
         expected = f"one of {err.get('ctx', {}).get('expected', 'the listed values')}"
     elif err["type"] in _TYPE_ERRORS:
@@ -292,10 +308,10 @@ def _wrong_type(err: dict, loc: tuple, model: type[pydantic.BaseModel] | None) -
         fix = f'put it in quotes: {lead}"{value}"'
     elif expected.startswith("true or false"):
         fix = f"write {lead}true or {lead}false"
+    elif expected.startswith("a whole number") or annotation is int:
+        fix = "write a whole number without quotes, e.g. 300"
     else:
         fix = "write a number without quotes, e.g. 0.5" if "number" in expected else "write one of them"
-        if expected.startswith("a whole number"):
-            fix = "write a whole number without quotes, e.g. 300"
     return f"expected {expected}, found {_found(value, secret=secret)}; {fix}"
 
 
