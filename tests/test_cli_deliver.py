@@ -86,7 +86,7 @@ def test_missing_secret_and_bad_file_are_clear_errors(tmp_path):
     subscribers.write_text("subscribers:\n  - name: x\n    mode: sometimes\n    channels: {}\n")
     result = _run(["--alerts", alerts, "--subscribers", subscribers, "--ledger", tmp_path / "l.sqlite"], env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"{subscribers}:3: subscribers.0.mode: Input should be 'immediate' or 'digest'" in result.stderr
+    assert f"{subscribers}:3: subscribers.0.mode: 'sometimes' is not one of 'immediate' or 'digest'; check the spelling" in result.stderr
     assert f"{subscribers}:4: subscribers.0.channels: no channel: add slack: or email:" in result.stderr
 
 

@@ -76,7 +76,7 @@ def test_errors_are_located_and_explained(tmp_path):
     text = "\n".join(problems)
     assert f"{path}:10: subscribers.2.timezone: unknown time zone 'Europe/Berln'" in text
     assert f"{path}:11: subscribers.2.quiet_hours.end: expected a 24-hour local time" in text
-    assert f"{path}:12: subscribers.2.kinds.0: Input should be 'new_development', 'burst' or 'coverage'" in text
+    assert f"{path}:12: subscribers.2.kinds.0: 'everything' is not one of 'new_development', 'burst' or 'coverage'; check the spelling" in text
     assert f"{path}:14: subscribers.2.channels.email.to: invalid email address 'not an address'" in text
     assert f"{path}:14: subscribers.2.channels.email.smtp: give both username_env and password_env" in text
     assert f"{path}:18: subscribers.3.channels.slack.webhook_url: unknown field 'webhook_url'" in text

@@ -87,7 +87,8 @@ def test_bad_regex_missing_field_and_bad_kind(tmp_path: Path) -> None:
               any_of: [putin]
         """)
     assert problems(tmp_path) == [
-        f"{path}:3: entities.0.kind: Input should be 'person', 'org', 'place', 'product' or 'event'",
+        f"{path}:3: entities.0.kind: 'persn' is not one of 'person', 'org', 'place', 'product' or 'event'; "
+        "check the spelling",
         f"{path}:7: topics.0.patterns: bad regular expression '(unclosed': missing ), unterminated subpattern "
         "at position 0; escape special characters with a backslash",
         f"{path}:9: storylines.0.title: missing required field 'title'; add it",

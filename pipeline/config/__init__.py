@@ -265,6 +265,9 @@ def _wrong_type(err: dict, loc: tuple, model: type[pydantic.BaseModel] | None) -
         return f"the list is empty; give at least {err.get('ctx', {}).get('min_length', 1)} value"
     if err["type"] == "string_too_short" and isinstance(value, str):
         return "the value is empty; write a value"
+    if err["type"] == "literal_error" and isinstance(value, str):
+        return (f"{_short(value)} is not one of {err.get('ctx', {}).get('expected', 'the allowed values')}; "
+                "check the spelling")
     if err["type"] == "literal_error" and not isinstance(value, str):
         expected = f"one of {err.get('ctx', {}).get('expected', 'the listed values')}"
     elif err["type"] in _TYPE_ERRORS:
