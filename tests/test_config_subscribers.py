@@ -209,3 +209,19 @@ def test_ids_of_the_wrong_form_are_explained(tmp_path):
         f"{path}:4: subscribers.0.channels.slack.channel: 'general' is not valid here: expected a Slack channel ID "
         "like C0123456789 (from the channel's 'Copy link'), not the channel name",
     ]
+
+
+def test_a_missing_or_non_pem_ca_file_is_a_startup_error(tmp_path):
+    # It used to pass validation and fail at send time as "SMTP error: FileNotFoundError",
+    # retried as if the server were down.
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    path = tmp_path / "s.yaml"
+    for ca_file, problem in ((tmp_path / "missing.pem", "file not found; give the PEM file of the private CA, "
+                              "or remove ca_file to trust the system CAs"),
+                             (not_pem, "not a PEM certificate file (NO_CERTIFICATE_OR_CRL_FOUND)")):
+        path.write_text("subscribers:\n  - name: desk\n    channels:\n      email:\n        to: [a@example.org]\n"
+                        f"        from: me@example.org\n        smtp: {{host: localhost, ca_file: '{ca_file}'}}\n")
+        with pytest.raises(ConfigError) as err:
+            load_subscribers(path)
+        assert err.value.problems == [f"{path}:7: ca_file {ca_file}: {problem}"]

@@ -287,6 +287,21 @@ class Secrets:
         return [v.get_secret_value() for v in self.values.values() if v.get_secret_value()]
 
 
+def _ca_file_problem(path: Path) -> str | None:
+    """Why ``ca_file`` cannot be used, or None. Checked at startup: at send time a missing
+    file looked like a passing SMTP failure and was retried for ever."""
+    import ssl
+
+    if not path.is_file():
+        return (f"ca_file {path}: {'is a folder' if path.is_dir() else 'file not found'}; give the PEM file of "
+                "the private CA, or remove ca_file to trust the system CAs")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        return f"ca_file {path}: not a PEM certificate file ({getattr(exc, 'reason', None) or exc})"
+    return None
+
+
 def load_subscribers(path: Path | str, *, storyline_ids: set[str] | None = None) -> Subscribers:
     """Load and check a subscribers file; every problem is raised together as ConfigError.
 
@@ -303,6 +318,10 @@ def load_subscribers(path: Path | str, *, storyline_ids: set[str] | None = None)
             problems.append(f"{where}: duplicate subscriber name '{sub.name}' (first at {seen[sub.name]}); "
                             "rename one of them")
         seen.setdefault(sub.name, where)
+        email = sub.channels.email
+        if email is not None and email.smtp.ca_file is not None:
+            if problem := _ca_file_problem(email.smtp.ca_file):
+                problems.append(f"{loaded.where(index, 'channels', 'email', 'smtp', 'ca_file')}: {problem}")
         if storyline_ids is not None:
             for position, storyline in enumerate(sub.storylines):
                 if storyline != "*" and storyline not in storyline_ids:
