@@ -225,3 +225,13 @@ def test_a_missing_or_non_pem_ca_file_is_a_startup_error(tmp_path):
         with pytest.raises(ConfigError) as err:
             load_subscribers(path)
         assert err.value.problems == [f"{path}:7: ca_file {ca_file}: {problem}"]
+
+
+def test_a_slack_api_url_that_is_not_a_url_is_refused_at_startup(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("subscribers:\n  - name: bot\n    channels:\n      slack: {bot_token_env: TOKEN, "
+                    "channel: C0123456789, api_url: slack.com/api}\n")
+    with pytest.raises(ConfigError) as err:
+        load_subscribers(path)
+    assert err.value.problems == [f"{path}:4: subscribers.0.channels.slack.api_url: 'slack.com/api' is not an "
+                                  "http(s) URL; write it like https://slack.com/api/ or remove api_url"]

@@ -149,6 +149,15 @@ class SlackChannel(_Strict):
     max_messages_per_second: float = Field(1.0, gt=0, description="Slack allows about 1 per second")
     timeout_seconds: float = Field(10.0, gt=0)
 
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        parts = urlsplit(value) if value is not None else None
+        if parts is not None and (parts.scheme not in ("https", "http") or not parts.netloc):
+            raise ValueError(f"{value!r} is not an http(s) URL; write it like https://slack.com/api/ "
+                             "or remove api_url")
+        return value
+
     @model_validator(mode="after")
     def _one_way(self) -> "SlackChannel":
         if (self.webhook_url_env is None) == (self.bot_token_env is None):
