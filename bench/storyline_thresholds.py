@@ -1,8 +1,11 @@
 """How the storyline tracker's thresholds were chosen: a grid over the labeled set.
 
-Runs ``alert_eval.alerts_for`` over tests/data/labeled/dev.jsonl with the labels as a
-perfect matcher (so only the grouping is measured) and, when it is available, with the
-real matcher; prints precision, recall and duplicate rate for each setting.
+Runs ``alert_eval.alerts_for`` over tests/data/labeled/dev.jsonl (real items) and
+tests/data/labeled/holdout_alerts.jsonl (hand-written streams, see HOLDOUT.md) with the
+labels as a perfect matcher (so only the grouping is measured) and, when it is available,
+with the real matcher; prints precision, recall and duplicate rate for each setting, then
+the same at the default thresholds for ``min_comparable_words`` 0-3 (0: no article is
+placed by time alone).
 
 Then, at the default thresholds, how the grouping holds up when ``published`` values are
 coarser than in the file: each timestamp is cut to its day, its month or dropped with the
@@ -27,31 +30,47 @@ from pipeline.jsonl import article_from_json  # noqa: E402
 from pipeline.records import Match  # noqa: E402
 from pipeline.storyline import StorylineTracker  # noqa: E402
 
-LABELED = Path(__file__).resolve().parent.parent / "tests" / "data" / "labeled" / "dev.jsonl"
+LABELED_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "labeled"
+LABELED = LABELED_DIR / "dev.jsonl"
+HOLDOUT = LABELED_DIR / "holdout_alerts.jsonl"
 
 
-def main() -> None:
-    items = load_labeled(LABELED)
+def matchers_for(items):
+    """(name, match) pairs: the labels as a perfect matcher, and the real matcher if it loads."""
     gold = {i.article.article_id: i.labels for i in items}
 
     def perfect(article):
         return [Match(article, s, 1.0, ()) for s in sorted(gold[article.article_id])]
 
-    matchers = [("labels", perfect)]
+    found = [("labels", perfect)]
     try:
         from pipeline.matcher import Matcher
         real = Matcher.from_dir(Path(__file__).resolve().parent.parent / "watchlists")
-        matchers.append(("matcher", real.match))
+        cache: dict = {}
+        found.append(("matcher", lambda a: cache.setdefault(a.article_id, real.match(a))))
     except Exception as exc:  # the matcher is another stage; the grid still runs without it
         print(f"(real matcher unavailable: {exc})")
-    print(f"{'matcher':8} {'dup':>4} {'cov':>4} {'end':>4} {'win_h':>5}  {'prec':>5} {'recall':>6} {'dups':>5}")
-    for (name, match), dup, cov, cov_end, win in itertools.product(
-            matchers, (85,), (5, 6, 8, 10, 12, 15), (10, 15, 20, 25), (24, 48, 72)):
-        tracker = StorylineTracker(duplicate_similarity=dup, coverage_similarity=cov, coverage_similarity_at_window_end=cov_end,
-                                   coverage_window_hours=win)
-        s = score_alerts(items, alerts_for([i.article for i in items], match, tracker=tracker))
-        print(f"{name:8} {dup:>4} {cov:>4} {cov_end:>4} {win:>5}  {s.precision:5.3f} {s.recall:6.3f} "
-              f"{s.duplicate_rate:5.3f}  ({s.recalled}/{s.developments}, {s.duplicated} dup)")
+    return found
+
+
+def _row(items, match, **tunables) -> str:
+    s = score_alerts(items, alerts_for([i.article for i in items], match, tracker=StorylineTracker(**tunables)))
+    return (f"{s.precision:5.3f} {s.recall:6.3f} {s.duplicate_rate:5.3f} "
+            f"({s.recalled}/{s.developments}, {s.duplicated} dup)")
+
+
+def main() -> None:
+    sets = [(name, load_labeled(path)) for name, path in (("dev", LABELED), ("holdout", HOLDOUT))]
+    runs = [(f"{name}/{mname}", items, match) for name, items in sets for mname, match in matchers_for(items)]
+    print(f"{'set/matcher':16} {'dup':>4} {'cov':>4} {'end':>4} {'win_h':>5}  {'prec':>5} {'recall':>6} {'dups':>5}")
+    for (name, items, match), dup, cov, cov_end, win in itertools.product(
+            runs, (85,), (5, 6, 8, 10, 12, 15), (10, 15, 20, 25), (24, 48, 72)):
+        row = _row(items, match, duplicate_similarity=dup, coverage_similarity=cov,
+                   coverage_similarity_at_window_end=cov_end, coverage_window_hours=win)
+        print(f"{name:16} {dup:>4} {cov:>4} {cov_end:>4} {win:>5}  {row}")
+    print(f"\ndefault thresholds, min_comparable_words 0-3")
+    for (name, items, match), least in itertools.product(runs, (0, 1, 2, 3)):
+        print(f"{name:16} min_comparable_words={least}  {_row(items, match, min_comparable_words=least)}")
 
 
 def coarsened(items, rnd: random.Random, *, day: float, month: float, missing: float):

@@ -25,8 +25,9 @@ def events():
     t = StorylineTracker()
     return [e for m in (match("a", "Elon Musk in secret talks with Putin, WSJ says", 9, outlet="WSJ"),
                         match("b", "UPDATE 1-Elon Musk in secret talks with Putin, WSJ says - Reuters", 10),
-                        match("c", "Kremlin denies Musk-Putin calls reported by Wall Street Journal", 12,
-                              outlet="Reuters"))
+                        # (a denial, "Kremlin denies Musk-Putin calls...", would be a development of its own)
+                        match("c", "Musk and Putin have spoken regularly since 2022, Wall Street Journal reports",
+                              12, outlet="Reuters"))
             for e in t.observe(m)]
 
 

@@ -113,3 +113,20 @@ def test_absurd_dates_are_undated_items_not_a_tracker_overflow(tmp_path) -> None
     result = run_storywatch("eval-alerts", "--input", str(labeled))
     assert result.returncode == 0, result.stderr
     assert "development recall:" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_coverage_in_its_own_dup_group_counts_with_its_development(tmp_path) -> None:
+    # A wire story and another outlet's report of the same event: two dup_groups, one
+    # development {chain, order}, so one development; a second alert for it is a repeat.
+    same_event = '"development": {"chain": "C1", "order": 1}'
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text(
+        '{"id": "x1", "title": "Elon Musk held secret calls with Vladimir Putin, WSJ reports", '
+        f'"published": "2024-10-01", "labels": ["musk-kremlin-contacts"], "dup_group": "W1", {same_event}}}\n'
+        '{"id": "x2", "title": "Kremlin figures praise Elon Musk as Putin ally", '
+        f'"published": "2024-10-25", "labels": ["musk-kremlin-contacts"], "dup_group": null, {same_event}}}\n')
+    result = run_storywatch("eval-alerts", "--input", str(labeled))
+    assert result.returncode == 0, result.stderr
+    assert "development recall: 1.000 (1/1" in result.stdout
+    assert "duplicate alerts: 1.000 (1/1" in result.stdout
+    assert "repeated: musk-kremlin-contacts W1 alerted 2 times" in result.stdout

@@ -284,12 +284,13 @@ def test_a_reversal_in_the_same_words_is_a_new_development_and_its_copies_join_i
                  match("g", "Musk says he will not turn off Starlink over Crimea", 1)) == [NEW_DEVELOPMENT] * 2
 
 
-def test_labeled_dup_groups_give_one_development_each_except_known_cases():
-    """With the labels as a perfect matcher, every dup_group but one opens exactly one development.
+def test_labeled_dup_groups_give_one_development_each():
+    """With the labels as a perfect matcher, every dup_group opens exactly one development.
 
-    The known exception is documented in storyline.py: D19 (merged into D18, the day
-    before). D23, whose first item is dated only "2025-02", and D25 (two items dated
-    "2024-03") each open one development because coarse dates are compared as ranges.
+    D19 (Musk acknowledges, the morning after the biography report D18, in its words) used
+    to join D18; its headline answers the report, so it is a development of its own. D23,
+    whose first item is dated only "2025-02", and D25 (two items dated "2024-03") each
+    open one development because coarse dates are compared as ranges.
     """
     items = [json.loads(line) for line in LABELED.read_text().splitlines() if line.strip()]
     matches = [Match(article_from_json(o), s, 1.0, ()) for o in items for s in o["labels"]]
@@ -300,8 +301,57 @@ def test_labeled_dup_groups_give_one_development_each_except_known_cases():
             key = (e.storyline_id, group[e.lead.article.article_id])
             opened[key] = opened.get(key, 0) + 1
     all_groups = {(s, o["dup_group"]) for o in items for s in o["labels"] if o["dup_group"]}
-    assert set(opened) == all_groups - {("starlink-ukraine-war", "D19_musk_acknowledges_sep2023")}
+    assert set(opened) == all_groups
     assert {k for k, n in opened.items() if n > 1} == set()
+
+
+def test_a_denial_of_a_report_is_a_new_development_that_its_other_reports_join():
+    report = "Elon Musk has been in regular contact with Vladimir Putin since late 2022, WSJ reports"
+    t = StorylineTracker()
+    events = [e for m in (
+        match("r1", report, 0, summary="The two men discussed business and geopolitics, officials said."),
+        match("r2", "Musk and Putin have talked regularly since 2022, report says", 2),
+        match("d1", "Kremlin denies Musk has been in regular contact with Putin since late 2022", 11,
+              summary="The only contact was one phone call about space, the Kremlin said."),
+        match("d2", "Kremlin denies report of regular Putin-Musk contacts", 12),
+        match("d3", "Putin and Musk had only one phone call, about space, Kremlin says", 12.5),
+        match("r3", "What we know about Musk's regular contact with Putin, as reported by the WSJ", 30))
+        for e in t.observe(m)]
+    assert [e.kind for e in events] == [NEW_DEVELOPMENT, COVERAGE, NEW_DEVELOPMENT, COVERAGE, COVERAGE, COVERAGE]
+    report_dev, denial_dev = events[0].development_id, events[2].development_id
+    assert report_dev != denial_dev
+    assert [e.development_id for e in events[3:5]] == [denial_dev] * 2
+    assert "says the opposite" in events[2].reason  # as a near-copy of the report (token subset) it contradicts it
+    # A later rehash in the words of both is coverage of one of them, not a third alert.
+    assert events[5].development_id in (report_dev, denial_dev)
+    # Before answers were told apart the denial was coverage (or a duplicate) of the report.
+    assert kinds(StorylineTracker(), match("a", "Pentagon buys Starlink for Ukraine", 0),
+                 match("b", "SpaceX says report it sold Starlink to Pentagon for Ukraine is false", 5)
+                 ) == [NEW_DEVELOPMENT] * 2
+    # "Confirms" is the event itself, not an answer (dev's D26).
+    assert kinds(StorylineTracker(), match("a", "Musk puts USAID through the wood chipper", 0),
+                 match("b", "Musk confirms USAID is getting shut down", 2)) == [NEW_DEVELOPMENT, COVERAGE]
+
+
+def test_an_article_with_too_few_words_is_coverage_of_the_development_nearest_in_time():
+    t = StorylineTracker()
+    events = [e for m in (
+        match("a", "Trump taps Musk, Ramaswamy to lead Department of Government Efficiency", 0),
+        match("b", "Judge blocks Musk team from Treasury payment records", 30),
+        match("c", "特朗普任命马斯克领导政府效率部", 32),  # Chinese: no comparable words
+        match("d", "美国法官阻止DOGE访问财政部支付系统", 29),  # nearest is b (1 h), not a (29 h)
+        match("e", "马斯克", 200))  # nothing within 48 h: a development of its own
+        for e in t.observe(m)]
+    assert [e.kind for e in events] == [NEW_DEVELOPMENT, NEW_DEVELOPMENT, COVERAGE, COVERAGE, NEW_DEVELOPMENT]
+    assert events[2].development_id == events[3].development_id == events[1].development_id
+    assert "too few words to compare" in events[2].reason and "(2 h away)" in events[2].reason
+    assert content_words("特朗普任命马斯克领导政府效率部") == frozenset()
+    # An undated wordless article can only be a near-copy, as before.
+    undated = Match(article_from_json({"id": "u", "title": "马斯克领导政府效率部"}), "s", 0.9, ())
+    assert kinds(t, undated) == [NEW_DEVELOPMENT]
+    # min_comparable_words=0 compares every article by its words (the behaviour before).
+    assert kinds(StorylineTracker(min_comparable_words=0), match("a", "Trump taps Musk for DOGE", 0),
+                 match("c", "特朗普任命马斯克领导政府效率部", 2)) == [NEW_DEVELOPMENT] * 2
 
 
 # -- the live Beam adapter, driven by TestStream (BundleBasedDirectRunner) ----------------
