@@ -53,7 +53,10 @@ Answers to a report. A denial or an admission ("Kremlin denies...", "... is 'fal
 "Musk acknowledges...", ``dementiert``, ``опроверг``: ``responds``) shares the words of
 the report it answers, so by overlap it would join it; it is news. An article whose
 headline answers joins only a development that already has an answering headline
-(its other reports), and as a near-copy it ``contradicts`` an unanswering one.
+(its other reports), and as a near-copy it ``contradicts`` an unanswering one. Of the
+3470 headlines of tests/data/feeds, 13 answer and no near-copy pair (≥ 85) differs in
+that, so syndicated copies are unaffected. A restarted tracker knows which restored
+developments answer (from the alerted headline).
 "Confirms" is not an answer: "Musk confirms USAID is getting the boot" is the event
 itself (dev D26). This separates dev's D19 (Musk acknowledges, the morning after the
 biography report D18), the one miss before: dev recall 19/19, and in
@@ -501,7 +504,8 @@ class StorylineTracker:
             lead_match = Match(lead, state.storyline_id, float(data.get("score") or 0.0), ())
             dev = _Development(str(data["development_id"]), lead_match, at, at,
                                ids[:self.max_articles] or [lead.article_id], [headline_key(lead.title)],
-                               [_source(lead_match)], words=[content_words(lead.title)], span=(at, at))
+                               [_source(lead_match)], words=[content_words(lead.title)], span=(at, at),
+                               responds=responds(headline_key(lead.title)))
             state.developments.append(dev)
             known.add(dev.development_id)
             state.newest_at = at if state.newest_at is None else max(state.newest_at, at)

@@ -427,6 +427,21 @@ def test_restore_from_alerted_developments_stops_a_restart_from_alerting_again()
     assert after.observe(match("c", "Zelensky meets Macron in Paris", 6))[0].kind == NEW_DEVELOPMENT
 
 
+def test_a_restored_denial_still_takes_the_other_reports_of_the_denial():
+    from pipeline.alert import decide_alerts
+    from pipeline.deliver.base import alert_to_json
+
+    before = StorylineTracker()
+    alerts = decide_alerts(e for m in (match("a", "Ukraine says Russian troops use Starlink terminals", 0),
+                                       match("b", "SpaceX denies selling Starlink terminals to Russia", 6))
+                           for e in before.observe(m))
+    after = StorylineTracker()
+    state = after.states.setdefault("s", StorylineState("s"))
+    assert after.restore(state, [alert_to_json(a) for a in alerts]) == 2
+    [event] = after.observe(match("c", "Musk denies Starlink terminals are sold to Russia", 8))
+    assert event.kind == COVERAGE and event.development_id == alerts[1].development_id
+
+
 def test_a_future_date_does_not_make_the_storyline_stale():
     t = StorylineTracker(duplicate_horizon_hours=72)
     future = article_from_json({"id": "f", "title": "Volcano erupts near Icelandic fishing town", "published": "2031-01-01T00:00:00Z",
