@@ -655,21 +655,22 @@ class Matcher:
         """``_read_texts`` of the article's fields."""
         return self._read_texts([(field, getattr(article, field, "")) for field in self.fields])
 
-    def _read_texts(self, texts: list[tuple[str, str]]) -> tuple[list[tuple], int]:
+    def _read_texts(self, texts: Iterable[tuple[str, str]]) -> tuple[list[tuple], int]:
         """Normalise every (field, text) and run the automaton over each once, keeping the
-        raw hits (as the arguments of a ``_Field``); and the marks of all of them. What the hits mean is worked out by
-        ``_expand``, only where a rule could hold."""
+        raw hits (as the arguments of a ``_Field``); and the marks of all of them. What the
+        hits mean is worked out by ``_expand``, only where a rule could hold."""
         reads = []
-        automaton, patterns = self._automaton, self._patterns
+        keys: set[int] = set()
+        find = self._automaton.find_matches_as_indexes if self._automaton else None
+        patterns = self._patterns
         for field, text in texts:
-            if not text:
-                continue
-            norm = normalize(text)
-            raw = automaton.find_matches_as_indexes(norm.s, overlapping=True) if automaton else []
-            reads.append((field, norm, raw, self._pattern_hits(norm, field) if patterns else []))
-        # The marks of every distinct pattern hit, or-ed in C: most articles stop at this.
-        indexes = {i for read in reads for i in map(itemgetter(0), read[2])}
-        marks = reduce(or_, map(self._key_marks.__getitem__, indexes), 0)
+            if text:
+                norm = normalize(text)
+                raw = find(norm.s, True) if find else []            # True: overlapping hits too
+                keys.update(map(_FIRST, raw))
+                reads.append((field, norm, raw, self._pattern_hits(norm, field) if patterns else []))
+        # The marks of every key hit, or-ed in C: most articles stop at this.
+        marks = reduce(or_, map(self._key_marks.__getitem__, keys), 0)
         if patterns:
             marks = reduce(or_, (self._marks.get(h.ref, 0) for read in reads for h in read[3]), marks)
         return reads, marks
@@ -1016,6 +1017,7 @@ class Matcher:
 
 
 _POSITION = attrgetter("wa", "a")
+_FIRST = itemgetter(0)
 _START = attrgetter("wa")
 _CYRILLIC_VOWELS = frozenset("аеёиоуыэюяіїєй")
 _ROLE_WORDS = frozenset("""president leader chief head minister ministry department agency administrator
