@@ -316,7 +316,9 @@ class NormalizedText:
     def original(self, a: int, b: int) -> tuple[int, int]:
         if self._shift_at is None:
             self._build()
-        fa, fb = self._unfold(a), self._unfold(b - 1)
+        fa = self._unfold(a)
+        # Within one word the folded text is the word itself: no second lookup.
+        fb = fa + (b - 1 - a) if self.s.find(" ", a, b) < 0 else self._unfold(b - 1)
         if self._odd is None and not self._shift_at:
             return fa, fb + 1
         return self._original(fa), self._original(fb) + 1
@@ -424,11 +426,14 @@ class _Hit:
     norm: NormalizedText
     wa: int = -1              # word positions of the first and last word, counted through
     wb: int = -1              # title, summary and body (within the field until _hits shifts them)
+    found: Evidence | None = None   # once worked out (a hit may explain several storylines)
 
     def evidence(self) -> Evidence:
-        start, end = self.norm.original(self.a, self.b)
-        return Evidence(self.ref, self.alias, self.field, start, end, self.norm.text[start:end],
-                        self.kind, round(self.similarity, 1))
+        if self.found is None:
+            start, end = self.norm.original(self.a, self.b)
+            self.found = Evidence(self.ref, self.alias, self.field, start, end, self.norm.text[start:end],
+                                  self.kind, round(self.similarity, 1))
+        return self.found
 
 
 @dataclass(frozen=True, slots=True)
