@@ -43,7 +43,7 @@ TRACKING_PARAMS = frozenset({
 TRACKING_PREFIXES = ("utm_", "hsa_", "pk_", "mtm_", "oly_", "vero_", "at_", "ns_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Host prefixes that mark a mobile or AMP edition of the same site.
-_VARIANT_HOST = re.compile(r"^(?:m|mobile|amp|www)\.(?=[^.]+\.[^.]+)")
+_VARIANT_HOST = re.compile(r"^(?:(?:m|mobile|amp|www)\.)+(?=[^.]+\.[^.]+)")  # all of them: www.m.x.com too
 _AMP_PATH = re.compile(r"(?:/amp|\.amp|/amp\.html)$")
 
 _TAG = re.compile(r"<[A-Za-z/!?][^>]*>?")

@@ -163,3 +163,11 @@ def test_doctests() -> None:
 @given(st.one_of(st.text(max_size=60), st.from_regex(r"https?://[^\s]{0,40}", fullmatch=True)))
 def test_canonical_url_never_raises_on_junk(url: str) -> None:
     assert isinstance(canonical_url(url), str)
+
+
+def test_stacked_variant_hosts_fold_at_once() -> None:
+    # hypothesis found www.m.co.uk folding one label per call: not idempotent.
+    for url in ("http://www.m.co.uk/a", "https://amp.www.example.com/x", "https://m.bbc.co.uk/news"):
+        once = canonical_url(url)
+        assert canonical_url(once) == once
+    assert canonical_url("https://amp.www.example.com/x") == "https://example.com/x"
