@@ -43,7 +43,21 @@ TRACKING_PARAMS = frozenset({
 TRACKING_PREFIXES = ("utm_", "hsa_", "pk_", "mtm_", "oly_", "vero_", "at_", "ns_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Host prefixes that mark a mobile or AMP edition of the same site.
-_VARIANT_HOST = re.compile(r"^(?:(?:m|mobile|amp|www)\.)+(?=[^.]+\.[^.]+)")  # all of them: www.m.x.com too
+_VARIANT_HOST = re.compile(r"^(?:m|mobile|amp|www)\.(?=[^.]+\.[^.]+)")
+# What is left must still be a site, not a second-level public suffix (m.co.uk is a site).
+_SECOND_LEVEL_SUFFIX = re.compile(r"(?:ac|co|com|edu|go|gob|gov|mil|ne|net|or|org)\.[a-z]{2}")
+
+
+def _fold_variant_host(host: str) -> str:
+    """``m.``/``mobile.``/``amp.``/``www.`` labels dropped, all of them (amp.www.x.com), so
+    that folding twice changes nothing.
+
+    >>> [_fold_variant_host(h) for h in ("www.m.bbc.co.uk", "www.m.co.uk", "m.co.uk", "www.com")]
+    ['bbc.co.uk', 'm.co.uk', 'm.co.uk', 'www.com']
+    """
+    while (m := _VARIANT_HOST.match(host)) and not _SECOND_LEVEL_SUFFIX.fullmatch(host[m.end():]):
+        host = host[m.end():]
+    return host
 _AMP_PATH = re.compile(r"(?:/amp|\.amp|/amp\.html)$")
 
 _TAG = re.compile(r"<[A-Za-z/!?][^>]*>?")
@@ -73,7 +87,7 @@ def canonical_url(url: str, *, fold_variants: bool = True) -> str:
         return url
     host = parts.hostname.lower().rstrip(".")
     if fold_variants:
-        host = _VARIANT_HOST.sub("", host)
+        host = _fold_variant_host(host)
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
