@@ -15,8 +15,10 @@ How an article is read, field by field (title, summary, body):
    `` pentagon musk ``. The way back to the original offsets is built only when evidence
    needs it.
 2. **One pass.** All aliases, transliterations, topic terms, negative contexts and the
-   fuzzy probes are in one pyahocorasick automaton, keyed by their skeleton with a
-   leading space (a hit always starts on a word boundary). A hit must also end on a
+   fuzzy probes are in one Aho-Corasick automaton (ahocorasick-rs), keyed by their
+   skeleton with a leading space (a hit always starts on a word boundary). Its raw hits
+   are only or-ed into one integer of rule marks (which rules could hold) until a rule
+   could; then only the hits of refs such a rule looks at are read. A hit must also end on a
    boundary; Latin-script aliases may take a plural/possessive ``s`` (``musks``,
    ``spacexs`` from URL slugs), non-Latin ones up to three letters of case ending
    (Путина, Кремля), also in place of one or two final vowels (Україна → Україні,
@@ -754,14 +756,14 @@ class Matcher:
             if looked_at != -1:
                 fired = [f for f in fired if f[0].mark & looked_at]
             if fired:
-                hits = hits + self._rescue(read, fired, hits)
+                hits = hits + self._rescue(read, fired)
         if negatives:
             hits = self._veto(hits, negatives)
         if len(hits) > 1:
             hits = _drop_contained(hits)
         return hits
 
-    def _rescue(self, read: _Field, fired: list[tuple[_Probe, int]], hits: list[_Hit]) -> list[_Hit]:
+    def _rescue(self, read: _Field, fired: list[tuple[_Probe, int]]) -> list[_Hit]:
         """Fuzzy hits for misspelt aliases at the words where probes fired.
 
         A probe's candidates are its word alone and with the neighbour on its open side
