@@ -39,7 +39,8 @@ How an article is read, field by field (title, summary, body):
 5. **Negative contexts veto.** A negative context of an entity (``musk deer``, ``Errol
    Musk``) vetoes every hit of that entity it overlaps, and vetoes one-word hits (``Musk``)
    within ``negative_window_words`` words in the same field. Multi-word hits (``Elon Musk``)
-   are only vetoed by overlap.
+   are only vetoed by overlap. A mask (``Kyiv Independent``, an outlet's name in a
+   headline) hides only the hits it overlaps.
 6. **Rules.** A storyline matches when its rule, or one of its alternatives, holds (see
    ``pipeline.config.watchlists``) and its score reaches the threshold; the best-scoring
    rule that holds gives the score and the evidence (each ref's first few mentions). The
@@ -350,7 +351,7 @@ def skeleton(text: str) -> str:
 
 # --- the automaton's payloads ---------------------------------------------------------
 
-ENTITY, TOPIC, NEGATIVE = range(3)
+ENTITY, TOPIC, NEGATIVE, MASK = range(4)     # NEGATIVE and up: what hides hits
 # What may follow a key inside its word: a plural/possessive "s", any ending (terms written
 # "word*"), or up to three upper-case letters of case ending (keys in other scripts).
 _PLURAL, _ANY_ENDING, _CASE_ENDING = range(3)
@@ -360,8 +361,8 @@ _PLURAL, _ANY_ENDING, _CASE_ENDING = range(3)
 class _Entry:
     """One thing the automaton finds at a key."""
 
-    role: int                 # ENTITY, TOPIC or NEGATIVE
-    ref: str                  # entity/topic id (for NEGATIVE: the entity it vetoes)
+    role: int                 # ENTITY, TOPIC, NEGATIVE or MASK
+    ref: str                  # entity/topic id (for NEGATIVE, MASK: the entity it hides)
     alias: str = ""           # as written in the watchlist
     kind: str = "exact"       # what a hit at this key is: exact or transliterated
     prefix: bool = False      # term written "word*": any word ending
@@ -411,7 +412,7 @@ class _Field:
         self.raw = raw                           # (pattern, start, end) from the automaton
         self.pattern_hits = pattern_hits         # of topic patterns (regular expressions)
         # looked_at → (exact hits, negative contexts, fired probes), see Matcher._expand
-        self.expanded: dict[int, tuple[list[_Hit], list[tuple[str, int, int, int, int]],
+        self.expanded: dict[int, tuple[list[_Hit], list[tuple[str, int, int, int, int, bool]],
                                        list[tuple[_Probe, int]]]] = {}
 
 
@@ -552,6 +553,8 @@ class Matcher:
                         self._targets.setdefault("\0" + suffix, []).append(target)
             for phrase in entity.negative_contexts:
                 add_forms(skeleton(phrase), NEGATIVE, entity.id, phrase)
+            for phrase in entity.masks:
+                add_forms(skeleton(phrase), MASK, entity.id, phrase)
         for topic in self.watchlists.topics:
             for term in topic.terms:
                 add_forms(skeleton(term.rstrip("*")), TOPIC, topic.id, term, prefix=term.endswith("*"))
@@ -580,7 +583,7 @@ class Matcher:
                             for e in keys.get(key, ()))
             probe = probes.get(key)
             self._payloads.append((key.count(" ") - 1, entries, probe))
-            self._key_marks.append(reduce(or_, (marks.get(e.ref, 0) for e in keys.get(key, ()) if e.role != NEGATIVE),
+            self._key_marks.append(reduce(or_, (marks.get(e.ref, 0) for e in keys.get(key, ()) if e.role < NEGATIVE),
                                           probe.mark if probe else 0))
             # A negative context concerns its entity's rules too.
             self._relevance.append(reduce(or_, (marks.get(e.ref, 0) for e in keys.get(key, ())),
@@ -698,7 +701,7 @@ class Matcher:
                                      norm.word_index(a), norm.word_index(b - 1)))
         return hits
 
-    def _expand(self, read: _Field, looked_at: int = -1) -> tuple[list[_Hit], list[tuple[str, int, int, int, int]],
+    def _expand(self, read: _Field, looked_at: int = -1) -> tuple[list[_Hit], list[tuple[str, int, int, int, int, bool]],
                                                                  list[tuple[_Probe, int]]]:
         """A field's raw hits as exact hits (with word positions), negative contexts and
         fired probes, keeping only those that may concern a ref with one of the
@@ -712,7 +715,7 @@ class Matcher:
             relevant = self._relevance
             raw = [r for r in raw if relevant[r[0]] & looked_at]
         hits: list[_Hit] = []
-        negatives: list[tuple[str, int, int, int, int]] = []
+        negatives: list[tuple[str, int, int, int, int, bool]] = []
         fired: list[tuple[_Probe, int]] = []
         spaces = counted = 0               # spaces in s[:counted], for word indices
         for index, start, end in raw:      # s[start] is the key's leading space; s[end] follows the key
@@ -740,8 +743,8 @@ class Matcher:
                 if counted < end:          # hits come in order of their end
                     spaces += s.count(" ", counted, end)
                     counted = end
-                if role == NEGATIVE:
-                    negatives.append((ref, start, stop, spaces - 1 - inner_spaces, spaces - 1))
+                if role >= NEGATIVE:
+                    negatives.append((ref, start, stop, spaces - 1 - inner_spaces, spaces - 1, role == NEGATIVE))
                 else:
                     hits.append(_Hit(ref, alias, field, start, stop, kind, 100.0,
                                      multiword, norm, spaces - 1 - inner_spaces, spaces - 1))
@@ -853,19 +856,20 @@ class Matcher:
             return similarity
         return None
 
-    def _veto(self, hits: list[_Hit], negatives: list[tuple[str, int, int, int, int]]) -> list[_Hit]:
-        """Drop hits vetoed by a negative context of their entity (see the module docstring)."""
-        by_ref: dict[str, list[tuple[int, int, int, int]]] = {}
-        for ref, a, b, wa, wb in negatives:
-            by_ref.setdefault(ref, []).append((a, b, wa, wb))
+    def _veto(self, hits: list[_Hit], negatives: list[tuple[str, int, int, int, int, bool]]) -> list[_Hit]:
+        """Drop hits vetoed by a negative context of their entity or hidden by one of its
+        masks (see the module docstring)."""
+        by_ref: dict[str, list[tuple[int, int, int, int, int]]] = {}
         window = self.negative_window_words
+        for ref, a, b, wa, wb, negative in negatives:
+            by_ref.setdefault(ref, []).append((a, b, wa, wb, window if negative else -1))
         kept = []
         for hit in hits:
             near = by_ref.get(hit.ref)
             if near is None or not any(
-                    hit.a < b and a < hit.b                       # overlaps: "musk deer"
-                    or not hit.multiword and (wa - hit.wb if wa > hit.wb else hit.wa - wb) <= window
-                    for a, b, wa, wb in near):
+                    hit.a < b and a < hit.b                       # overlaps: "musk deer", "Kyiv Independent"
+                    or not hit.multiword and (wa - hit.wb if wa > hit.wb else hit.wa - wb) <= reach
+                    for a, b, wa, wb, reach in near):
                 kept.append(hit)
         return kept
 

@@ -369,3 +369,23 @@ def test_every_skeleton_word_maps_back_to_its_text(text: str, rng) -> None:
             piece = text[start:end]
             # One character may fold to several words (🍏 → "green apple"): each maps to it.
             assert skeleton(piece) == word or len(piece) == 1 and word in skeleton(piece).split(), (word, piece)
+
+
+def test_a_mask_hides_only_the_words_it_covers() -> None:
+    kyiv = Entity(id="ukraine", kind="place", name="Ukraine", aliases=["Kyiv"], masks=["Kyiv Independent"])
+    musk = Entity(id="musk", kind="person", name="Elon Musk", aliases=["Musk"], negative_contexts=["perfume"])
+    m = Matcher(Watchlists(entities=(kyiv, musk), storylines=(
+        story(Rule(all_of=[["musk"], ["ukraine"]])),)))
+    # The outlet's name is not the place ...
+    assert m.match(art("Musk to attend Trump rally - The Kyiv Independent")) == []
+    # ... but a real mention beside it still counts (a negative context would veto it too).
+    [match] = m.match(art("Musk visits Kyiv - The Kyiv Independent"))
+    assert [(e.ref, e.text, e.start) for e in match.evidence] == [("musk", "Musk", 0), ("ukraine", "Kyiv", 12)]
+    assert m.match(art("Musk perfume launch")) == []                   # negative contexts still reach
+
+
+def test_shipped_masks_keep_outlet_names_out_of_the_storylines(shipped: Matcher) -> None:
+    assert ids(shipped, art("Musk's Starlink to expand service, CEO says - The Kyiv Independent")) == []
+    assert ids(shipped, art("Starlink terminals sold on Russian marketplaces - The Moscow Times")) == [
+        "starlink-ukraine-war"]
+    assert ids(shipped, art("Starlink terminals seized - The Moscow Times")) == []

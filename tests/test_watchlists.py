@@ -115,6 +115,18 @@ def test_alias_without_letters_can_never_match(tmp_path: Path) -> None:
         "remove it".replace("Value error, ", "")]
 
 
+def test_a_blank_mask_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "w.yaml", """
+        entities:
+          - id: x
+            kind: place
+            name: X
+            masks: [X Times, " "]
+        """)
+    [problem] = problems(tmp_path)
+    assert problem.startswith(f"{path}:5: entities.0.masks") and "empty string in list; remove it" in problem
+
+
 def test_feeds_and_subscribers_and_drafts_are_not_watchlists(tmp_path: Path) -> None:
     write(tmp_path, "w.yaml", """
         entities:

@@ -43,10 +43,14 @@ class Entity(_Strict):
                                         description="spellings in other scripts or romanisations")
     negative_contexts: list[str] = Field(default_factory=list,
                                          description="phrases that veto a hit when they appear near it")
+    masks: list[str] = Field(default_factory=list,
+                             description="names that contain a mention but are not about the entity "
+                                         "(outlets: Kyiv Independent, Taipei Times): they hide only the "
+                                         "words they cover")
     fuzzy: bool = Field(True, description="allow fuzzy rescue of misspelt mentions")
     new: bool = Field(False, description="proposed by `storywatch seed`, not yet in any watchlist")
 
-    @field_validator("aliases", "transliterations", "negative_contexts")
+    @field_validator("aliases", "transliterations", "negative_contexts", "masks")
     @classmethod
     def _no_blank(cls, values: list[str]) -> list[str]:
         for value in values:
