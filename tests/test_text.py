@@ -30,3 +30,11 @@ def test_lone_surrogates_are_replaced_so_text_encodes_as_utf8(text):
     for cleaned in (safe_text(text), safe_chars(text)):
         cleaned.encode("utf-8")
     assert len(safe_chars(text)) == len(text)
+
+
+def test_invisible_format_characters_leave_feed_text_but_keep_their_place_in_jsonl_text():
+    # Reuters-style copy carries a zero-width space after every few spaces: it must not
+    # glue to or split the word ("\u200band Iran"), nor a soft hyphen split "Ukra-ine".
+    assert safe_text("the United States \u200band Iran, Ukra\u00adine, \ufeffKyiv\u2060") == (
+        "the United States and Iran, Ukraine, Kyiv")
+    assert safe_chars("Ukra\u00adine") == "Ukra\u00adine"      # offsets into JSONL input hold
