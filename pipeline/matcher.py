@@ -368,6 +368,7 @@ class _Entry:
     prefix: bool = False      # term written "word*": any word ending
     multiword: bool = False
     inflected: bool = False   # other script: up to three letters of case ending may follow
+    capital: bool = False     # a person's name in a script with case: a lower-case word is no name
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,15 +513,15 @@ class Matcher:
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[_FuzzyTarget, float], ...]] = {}
 
         def add_forms(key: str, role: int, ref: str, alias: str, *, listed_kind: str = "exact",
-                      prefix: bool = False) -> None:
+                      prefix: bool = False, person: bool = False) -> None:
             """A Latin key also meets other scripts (upper-case skeleton), as a transliteration."""
             multiword = " " in key
             other_script = key != key.lower()
             add(key, _Entry(role, ref, alias, "transliterated" if other_script else listed_kind, prefix,
-                            multiword, inflected=other_script and key[-1].isupper()))
+                            multiword, inflected=other_script and key[-1].isupper(), capital=person and other_script))
             if not other_script and key.upper() != key:
                 add(key.upper(), _Entry(role, ref, alias, "transliterated" if role == ENTITY else "exact",
-                                        prefix, multiword, inflected=True))
+                                        prefix, multiword, inflected=True, capital=person))
             elif other_script:
                 # Slavic declension replaces one or two final vowels: Україна → Україні,
                 # Россия → России, Зеленський → Зеленського.
@@ -532,12 +533,13 @@ class Matcher:
                     stem = skeleton(word)
                     if len(stem.rsplit(" ", 1)[-1]) >= 4:
                         add(stem, _Entry(role, ref, alias, "transliterated" if role == ENTITY else "exact",
-                                         prefix, multiword, inflected=True))
+                                         prefix, multiword, inflected=True, capital=person))
 
         for entity in self.watchlists.entities:
             for alias, translit in self._names(entity):
                 key = skeleton(alias)
-                add_forms(key, ENTITY, entity.id, alias, listed_kind="transliterated" if translit else "exact")
+                add_forms(key, ENTITY, entity.id, alias, listed_kind="transliterated" if translit else "exact",
+                          person=entity.kind == "person")
                 compact = key.replace(" ", "")
                 if (self.fuzzy and entity.fuzzy and compact.islower() and compact.isascii()
                         and len(compact) >= self.fuzzy_min_length and _name_like(alias)):
@@ -579,7 +581,7 @@ class Matcher:
         self._relevance: list[int] = []
         for key in self._keys:
             entries = tuple((e.role, e.ref, e.alias, e.kind, e.multiword,
-                             _ANY_ENDING if e.prefix else _CASE_ENDING if e.inflected else _PLURAL)
+                             _ANY_ENDING if e.prefix else _CASE_ENDING if e.inflected else _PLURAL, e.capital)
                             for e in keys.get(key, ()))
             probe = probes.get(key)
             self._payloads.append((key.count(" ") - 1, entries, probe))
@@ -726,7 +728,7 @@ class Matcher:
                     continue
             start += 1                     # the key's leading space is not part of the hit
             after = s[end]
-            for role, ref, alias, kind, multiword, ending in entries:
+            for role, ref, alias, kind, multiword, ending, capital in entries:
                 # The key must end a word, or be followed by what its ending allows.
                 if after == " ":
                     stop = end
@@ -740,6 +742,9 @@ class Matcher:
                     stop = s.index(" ", end)
                     if stop - end > 3 or not s[end:stop].isupper():
                         continue
+                # "маски" (masks) is not Маски (Musk's): in a script with case, a name is capitalised.
+                if capital and norm.text[norm.original(start, stop)[0]].islower():
+                    continue
                 if counted < end:          # hits come in order of their end
                     spaces += s.count(" ", counted, end)
                     counted = end

@@ -252,7 +252,21 @@ def test_case_and_whitespace_do_not_change_what_is_found(words, case, space) -> 
     m = small()
     plain = [(e.ref, e.kind) for e in m.find_text(" ".join(words))]
     varied = [(e.ref, e.kind) for e in m.find_text(space.join(case(w) for w in words))]
-    assert varied == plain
+    if any(not w.isascii() and case(w)[:1].islower() for w in words):
+        # A person's name in a script with case is no name in lower case (маски): only lost.
+        assert set(varied) <= set(plain)
+    else:
+        assert varied == plain
+
+
+def test_a_lower_case_word_in_a_script_with_case_is_no_name() -> None:
+    m = small()
+    assert refs(m.find_text("Путин без маски")) == [("putin", "Путин", "transliterated")]   # "masks"
+    assert refs(m.find_text("Путин и Маска")) == [("putin", "Путин", "transliterated"),
+                                                  ("musk", "Маска", "transliterated")]
+    assert refs(m.find_text("ПУТИН И МАСК")) == [("putin", "ПУТИН", "transliterated"),
+                                                 ("musk", "МАСК", "transliterated")]
+    assert refs(m.find_text("马斯克")) == [("musk", "马斯克", "transliterated")]           # no case: kept
 
 
 # --- the shipped watchlists --------------------------------------------------------
