@@ -25,7 +25,9 @@ How an article is read, field by field (title, summary, body):
    Зеленський → Зеленського). A term written ``negotiat*`` matches any word that starts so.
 3. **Script guard.** A Latin alias is also keyed in upper case, so ``Putin`` meets
    Путин (a *transliterated* hit); an alias written in another script has only its upper-case
-   key, so Маск (MASK) never matches the English word "mask".
+   key, so Маск (MASK) never matches the English word "mask"; and a person's name written
+   in a script with case must start with a capital, so the Russian word маски (masks) is
+   not Маски (Musk's).
 4. **Fuzzy rescue, never alone.** Misspellings (``Vladmir Putin``, ``Stellar Link``) of
    name-like aliases (one word, or every word capitalised: not "Department of Defense")
    are found through probes (their first and last four letters; five or six where four
