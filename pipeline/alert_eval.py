@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 from pipeline.alert import decide_alerts
 from pipeline.errors import UserError
 from pipeline.evaluate import LabeledItem, read_labeled
+from pipeline.jsonl import json_kind
 from pipeline.records import Alert, Article, Match
 from pipeline.storyline import BURST, NEW_DEVELOPMENT, StorylineTracker, order_time, track_in_order
 
@@ -61,14 +62,6 @@ class AlertScores:
         return self.duplicated / self.recalled if self.recalled else 0.0
 
 
-def _json_kind(value: object) -> str:
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (true/false)"
-    if isinstance(value, (int, float)):
-        return f"a number ({value})"
-    return {str: "text", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
-
-
 def label_field_problems(raw: dict) -> list[str]:
     """What is wrong with the optional label fields ``dup_group``, ``development``, ``borderline``.
 
@@ -84,7 +77,7 @@ def label_field_problems(raw: dict) -> list[str]:
     problems = []
     group = raw.get("dup_group")
     if group is not None and not (isinstance(group, str) and group.strip()):
-        found = "empty text" if isinstance(group, str) else _json_kind(group)
+        found = "empty text" if isinstance(group, str) else json_kind(group)
         problems.append(f"field 'dup_group' must be text (the id items of one event share) or null, found {found}; "
                         'write e.g. "dup_group": "D1"')
     development = raw.get("development")
@@ -92,7 +85,7 @@ def label_field_problems(raw: dict) -> list[str]:
     if development is not None:
         if not isinstance(development, dict):
             problems.append(f"field 'development' must be an object {{chain, order}} or null, found "
-                            f"{_json_kind(development)}; {shape}")
+                            f"{json_kind(development)}; {shape}")
         else:
             unknown = sorted(set(development) - {"chain", "order"})
             chain, order = development.get("chain"), development.get("order")
@@ -101,13 +94,13 @@ def label_field_problems(raw: dict) -> list[str]:
                                 f"it takes only chain and order: {shape}")
             elif not (isinstance(chain, str) and chain.strip()):
                 problems.append(f"development.chain must be text (the story's chain id), found "
-                                f"{'nothing' if chain is None else _json_kind(chain)}; {shape}")
+                                f"{'nothing' if chain is None else json_kind(chain)}; {shape}")
             elif isinstance(order, bool) or not isinstance(order, int):
                 problems.append(f"development.order must be a whole number (1 for the first development), "
-                                f"found {'nothing' if order is None else _json_kind(order)}; {shape}")
+                                f"found {'nothing' if order is None else json_kind(order)}; {shape}")
     borderline = raw.get("borderline")
     if borderline is not None and not isinstance(borderline, bool):
-        problems.append(f"field 'borderline' must be true, false or null, found {_json_kind(borderline)}")
+        problems.append(f"field 'borderline' must be true, false or null, found {json_kind(borderline)}")
     return problems
 
 

@@ -39,6 +39,23 @@ class BadLine(ValueError):
     """A JSONL line that is not a usable article; the message says why."""
 
 
+def json_kind(value: object) -> str:
+    """How a JSON value reads in a message.
+
+    >>> [json_kind(v) for v in (None, True, 5, "x", [1], {})]
+    ['null', 'true (true/false)', 'a number (5)', 'text', 'a list', 'an object']
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+
+
 def parse_iso(text: str) -> dt.datetime | None:
     """A strict ISO 8601 timestamp or date in UTC (naive means UTC); None if it is not one.
 

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pipeline.jsonl import parse_time
+from pipeline.jsonl import json_kind, parse_time
 from pipeline.records import UTC, Alert, Evidence, to_json
 
 SENT, SKIPPED, QUEUED, DEAD, RETRY_LATER = "sent", "skipped", "queued", "dead", "retry_later"
@@ -163,19 +163,6 @@ class BadAlert(ValueError):
     """An alert JSON object that cannot be turned into an Alert (missing or bad field)."""
 
 
-def _json_kind(value: object) -> str:
-    """How a JSON value reads in a message: ``a number (5)``, ``a list``, ``null``..."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (true/false)"
-    if isinstance(value, (int, float)):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return "text"
-    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
-
-
 _TEXT_FIELDS = ("alert_id", "storyline_id", "storyline", "development_id", "kind", "title", "url", "outlet",
                 "storyline_title", "reason", "published_precision")
 _LIST_FIELDS = {"article_ids": "article ids", "sources": "[outlet, title, url] lists", "evidence": "objects"}
@@ -190,19 +177,19 @@ def _check_types(data: dict) -> None:
         value = data.get(key)
         if value is not None and not isinstance(value, str) and not (
                 key == "alert_id" and isinstance(value, int) and not isinstance(value, bool)):
-            raise BadAlert(f"field '{key}' must be text, found {_json_kind(value)}; write it as a JSON string")
+            raise BadAlert(f"field '{key}' must be text, found {json_kind(value)}; write it as a JSON string")
     score = data.get("score", 1.0)
     if isinstance(score, bool) or not isinstance(score, (int, float)):
-        raise BadAlert(f"field 'score' must be a number from 0 to 1, found {_json_kind(score)}; "
+        raise BadAlert(f"field 'score' must be a number from 0 to 1, found {json_kind(score)}; "
                        "write it like 0.8, or leave it out")
     for key, items in _LIST_FIELDS.items():
         value = data.get(key)
         if value is not None and not isinstance(value, list):
-            raise BadAlert(f"field '{key}' must be a list of {items}, found {_json_kind(value)}; "
+            raise BadAlert(f"field '{key}' must be a list of {items}, found {json_kind(value)}; "
                            "write [] for none")
     for index, source in enumerate(data.get("sources") or ()):
         if not isinstance(source, list):
-            raise BadAlert(f"sources[{index}] must be a list [outlet, title, url], found {_json_kind(source)}")
+            raise BadAlert(f"sources[{index}] must be a list [outlet, title, url], found {json_kind(source)}")
 
 
 def _evidence_from_json(items: list | None) -> tuple[Evidence, ...]:
@@ -212,7 +199,7 @@ def _evidence_from_json(items: list | None) -> tuple[Evidence, ...]:
     for index, item in enumerate(items or ()):
         where = f"evidence[{index}]"
         if not isinstance(item, dict):
-            raise BadAlert(f"{where} must be an object with the keys {keys}; found {_json_kind(item)}")
+            raise BadAlert(f"{where} must be an object with the keys {keys}; found {json_kind(item)}")
         unknown = [key for key in item if key not in _EVIDENCE_KEYS]
         if unknown:
             raise BadAlert(f"{where} has unknown key {', '.join(repr(k) for k in unknown)}; evidence keys are "
@@ -225,7 +212,7 @@ def _evidence_from_json(items: list | None) -> tuple[Evidence, ...]:
             value = item.get(key)
             if key in item and (isinstance(value, bool) or not isinstance(value, kinds)):
                 wanted = "text" if kinds is str else "a whole number" if kinds is int else "a number"
-                raise BadAlert(f"{where}.{key} must be {wanted}, found {_json_kind(value)}")
+                raise BadAlert(f"{where}.{key} must be {wanted}, found {json_kind(value)}")
         out.append(Evidence(**item))
     return tuple(out)
 
