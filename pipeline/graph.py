@@ -62,7 +62,7 @@ def build_pipeline(p: beam.Pipeline, options: StorywatchOptions, watchlists, *, 
     matched = unique | "MatchWatchlists" >> MatchWatchlists(watchlists)
     failures.append(matched.dead_letter)
     alerts = (matched.matches
-              | "TrackStorylines" >> TrackStorylines(bounded=_bounded(options), ledger_url=options.ledger,
+              | "TrackStorylines" >> TrackStorylines(bounded=bounded, ledger_url=options.ledger,
                                                      **options.tracker_tunables())
               | "DecideAlerts" >> DecideAlerts(ledger_url=options.ledger, storyline_titles=_titles(watchlists),
                                                coverage_alerts=_coverage_wanted(options)))

@@ -81,6 +81,7 @@ from rapidfuzz.fuzz import ratio
 from pipeline.common_affixes import COMMON_PREFIXES, COMMON_SUFFIXES
 from pipeline.config.watchlists import Entity, Storyline, Watchlists, load_watchlists
 from pipeline.records import Article, Evidence, Match
+from pipeline.text import INVISIBLE
 
 FIELDS = ("title", "summary", "body")
 DEFAULT_FIELD_WEIGHTS = {"title": 1.0, "summary": 0.9, "body": 0.8}
@@ -142,8 +143,8 @@ class _FoldTable(dict):
 
 
 # Soft hyphens and zero-width characters sit inside words ("Ukra\u00adine", "Mus\u200bk"):
-# they are dropped, not made spaces.
-_INVISIBLE = frozenset((0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF))
+# they are dropped, not made spaces (feed text has lost them already, JSONL input not).
+_INVISIBLE = frozenset(INVISIBLE)
 # Characters seen so far whose piece is not one character long (they shift offsets).
 _ODD: set[str] = set()
 _FOLD = _FoldTable()
@@ -401,10 +402,9 @@ class _Probe:
 
 
 class _Field:
-    """One field after the automaton pass: its raw hits and their marks; and, once
-    ``Matcher._expand`` has read the raw hits (only for articles where a rule could hold),
-    exact hits, negative contexts and fired probes, before fuzzy rescue and vetoes
-    (``Matcher._settle``)."""
+    """One field after the automaton pass: its raw hits; and, once ``Matcher._expand`` has
+    read them (only for articles where a rule could hold), exact hits, negative contexts
+    and fired probes, before fuzzy rescue and vetoes (``Matcher._settle``)."""
 
     __slots__ = ("field", "norm", "raw", "pattern_hits", "expanded")
 
@@ -573,10 +573,10 @@ class Matcher:
         for probe in self._probes:
             for ref in probe.refs:
                 probe.mark |= marks.get(ref, 0)
-        # Payload: key length, spaces inside the key, what a hit means (as tuples, unpacked in
-        # the scan loop), the probe sitting at this key if any, and the marks of the refs a
-        # hit here may be (or rescue, for a probe).
-        # Pattern i of the automaton has payload _payloads[i] and marks _key_marks[i].
+        # Pattern i of the automaton (key _keys[i]) has payload _payloads[i]: spaces inside the
+        # key, what a hit means (as tuples, unpacked in _expand) and the probe sitting at this
+        # key if any; _key_marks[i]: the marks of the refs a hit here may be (or rescue, for a
+        # probe); _relevance[i]: those and the marks of the entities it may veto or mask.
         self._keys = [*keys, *(k for k in probes if k not in keys)]
         self._payloads: list[tuple[int, tuple, _Probe | None]] = []
         self._key_marks: list[int] = []

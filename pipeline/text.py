@@ -16,14 +16,14 @@ UNSAFE_CHARS.update({c: None for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *
 # Invisible format characters inside words (soft hyphens, zero-width spaces and joiners, the
 # BOM; some feeds put a zero-width space between all words) would split "Ukra\u00adine" for
 # every later step: dropped from feed text. (safe_chars keeps them: the matcher drops them.)
-_INVISIBLE = {c: None for c in (0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)}
+INVISIBLE = (0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)     # the matcher drops them too
 _SAME_LENGTH = {c: " " for c in UNSAFE_CHARS}
 # A JSON "\ud800" escape decodes to a lone surrogate, which no UTF-8 writer (hash, stdout,
 # Slack) can encode: it becomes the replacement character, one for one.
 _SURROGATES = {c: "\ufffd" for c in range(0xD800, 0xE000)}
 UNSAFE_CHARS.update(_SURROGATES)
 _SAME_LENGTH.update(_SURROGATES)
-_FEED_TEXT = {**UNSAFE_CHARS, **_INVISIBLE}
+_FEED_TEXT = {**UNSAFE_CHARS, **dict.fromkeys(INVISIBLE)}
 _SPACE = re.compile(r"\s+")
 
 
