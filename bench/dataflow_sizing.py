@@ -38,7 +38,7 @@ from pipeline.poll import recorded_feeds  # noqa: E402
 from pipeline.records import Match  # noqa: E402
 from pipeline.storyline import StorylineState, StorylineTracker  # noqa: E402
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def best_of(runs: int, fn):
@@ -70,8 +70,9 @@ def spike(articles, n: int, *, minutes: float) -> list[Match]:
     for i in range(n):
         a = articles[i % len(articles)]
         at = start + i * step
-        a = dataclasses.replace(a, article_id=f"{a.article_id}-{i // len(articles)}",
-                                published_at=at, first_seen_at=at)
+        a = dataclasses.replace(
+            a, article_id=f"{a.article_id}-{i // len(articles)}", published_at=at, first_seen_at=at
+        )
         out.append(Match(article=a, storyline_id="hot-story", score=0.9, evidence=()))
     return out
 
@@ -90,27 +91,39 @@ def track(matches) -> tuple[float, StorylineState, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=Path, default=ROOT / "tests" / "data" / "feeds")
-    parser.add_argument("--spike", type=int, default=6000, help="matches on the hot storyline (default 6000)")
-    parser.add_argument("--spike-minutes", type=float, default=360.0, help="over this many minutes (default 360)")
+    parser.add_argument(
+        "--spike", type=int, default=6000, help="matches on the hot storyline (default 6000)"
+    )
+    parser.add_argument(
+        "--spike-minutes", type=float, default=360.0, help="over this many minutes (default 360)"
+    )
     args = parser.parse_args(argv)
 
     raws = recorded_feeds(args.feeds)
     total_bytes = sum(len(r.body) for r in raws)
     seconds, articles = best_of(3, lambda: parse_all(raws))
-    print(f"parse+normalise: {len(raws)} documents, {total_bytes / 1e6:.1f} MB, {len(articles)} articles "
-          f"in {seconds:.2f} s -> {len(raws) / seconds:.0f} documents/s, {len(articles) / seconds:,.0f} articles/s, "
-          f"{total_bytes / 1e6 / seconds:.1f} MB/s on one core")
+    print(
+        f"parse+normalise: {len(raws)} documents, {total_bytes / 1e6:.1f} MB, {len(articles)} articles "
+        f"in {seconds:.2f} s -> {len(raws) / seconds:.0f} documents/s, {len(articles) / seconds:,.0f} articles/s, "
+        f"{total_bytes / 1e6 / seconds:.1f} MB/s on one core"
+    )
 
     matches = spike(articles, args.spike, minutes=args.spike_minutes)
     seconds, state, events = track(matches)
     blob = pickle.dumps(state)
     round_trip, _ = best_of(5, lambda: pickle.dumps(pickle.loads(blob)))
     per_element = seconds / len(matches)
-    print(f"hot storyline: {len(matches)} matches on one key over {args.spike_minutes:g} min, {events} events")
-    print(f"  state kept in memory (warm key): {1 / per_element:,.0f} matches/s, {per_element * 1e3:.2f} ms each")
-    print(f"  state unpickled+pickled per element at its final size (cold key): "
-          f"{1 / (per_element + round_trip):,.0f} matches/s, {(per_element + round_trip) * 1e3:.2f} ms each; "
-          f"state value {len(blob) / 1e6:.2f} MB, round trip {round_trip * 1e3:.1f} ms")
+    print(
+        f"hot storyline: {len(matches)} matches on one key over {args.spike_minutes:g} min, {events} events"
+    )
+    print(
+        f"  state kept in memory (warm key): {1 / per_element:,.0f} matches/s, {per_element * 1e3:.2f} ms each"
+    )
+    print(
+        f"  state unpickled+pickled per element at its final size (cold key): "
+        f"{1 / (per_element + round_trip):,.0f} matches/s, {(per_element + round_trip) * 1e3:.2f} ms each; "
+        f"state value {len(blob) / 1e6:.2f} MB, round trip {round_trip * 1e3:.1f} ms"
+    )
 
     keys_per_shard = DEFAULT_MAX_KEYS // DEFAULT_SHARDS
     seen = SeenKeys(max_keys=keys_per_shard)
@@ -123,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     blob = pickle.dumps(seen)
     rt, _ = best_of(5, lambda: pickle.dumps(pickle.loads(blob)))
     spread = len({shard_of(u, DEFAULT_SHARDS) for u in urls})
-    print(f"dedupe shard: {keys_per_shard:,} keys (max_keys {DEFAULT_MAX_KEYS:,} / {DEFAULT_SHARDS} shards) "
-          f"-> {len(blob) / 1e6:.2f} MB per shard value, round trip {rt * 1e3:.1f} ms; "
-          f"{len(urls)} real URLs fall in {spread} of {DEFAULT_SHARDS} shards")
+    print(
+        f"dedupe shard: {keys_per_shard:,} keys (max_keys {DEFAULT_MAX_KEYS:,} / {DEFAULT_SHARDS} shards) "
+        f"-> {len(blob) / 1e6:.2f} MB per shard value, round trip {rt * 1e3:.1f} ms; "
+        f"{len(urls)} real URLs fall in {spread} of {DEFAULT_SHARDS} shards"
+    )
     return 0
 
 

@@ -74,12 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     base_seconds, entries = min(base)
     our_seconds, items, unique = min(ours)
 
-    print(f"input: {len(raws)} recorded feed documents, {megabytes:.1f} MB, from {args.dir} "
-          f"(best of {args.rounds} rounds, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC)")
-    print(f"bare feedparser.parse        : {base_seconds:7.3f} s  {entries / base_seconds:8.0f} entries/s  "
-          f"{megabytes / base_seconds:6.2f} MB/s  ({entries} entries)")
-    print(f"storywatch parse+normalise+dedup: {our_seconds:7.3f} s  {items / our_seconds:8.0f} articles/s  "
-          f"{megabytes / our_seconds:6.2f} MB/s  ({items} parsed, {unique} unique articles)")
+    print(
+        f"input: {len(raws)} recorded feed documents, {megabytes:.1f} MB, from {args.dir} "
+        f"(best of {args.rounds} rounds, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)"
+    )
+    print(
+        f"bare feedparser.parse        : {base_seconds:7.3f} s  {entries / base_seconds:8.0f} entries/s  "
+        f"{megabytes / base_seconds:6.2f} MB/s  ({entries} entries)"
+    )
+    print(
+        f"storywatch parse+normalise+dedup: {our_seconds:7.3f} s  {items / our_seconds:8.0f} articles/s  "
+        f"{megabytes / our_seconds:6.2f} MB/s  ({items} parsed, {unique} unique articles)"
+    )
     ratio = base_seconds / our_seconds
     print(f"storywatch speed relative to bare feedparser: {ratio:.0%} (goal >= 70%)")
     return 0

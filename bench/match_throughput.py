@@ -34,13 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config.watchlists import Entity, Rule, Storyline, Topic, Watchlists, load_watchlists  # noqa: E402
-from pipeline.matcher import FIELDS, Matcher, normalize  # noqa: E402
 from pipeline.dedupe import Deduplicator  # noqa: E402
+from pipeline.matcher import FIELDS, Matcher, normalize  # noqa: E402
 from pipeline.normalize import UnusableItem, normalize_item  # noqa: E402
 from pipeline.parse import parse_feed  # noqa: E402
 from pipeline.poll import recorded_feeds  # noqa: E402
 from pipeline.records import Article  # noqa: E402
-
 
 
 def load_corpus(feeds_dir: Path) -> list[Article]:
@@ -62,10 +61,31 @@ def generated_watchlists(articles: list[Article], n_entities: int, seed: int = 7
     rng = random.Random(seed)
     # Proper nouns, roughly: capitalised mid-sentence in a summary and never seen in lower case.
     lower = {w for a in articles for w in re.findall(r"\b[a-z]{4,}\b", f"{a.title} {a.summary}")}
-    proper = sorted({w for a in articles for w in re.findall(r"(?<=[a-z,] )([A-Z][a-z]{3,})\b", a.summary)
-                     if w.lower() not in lower})
+    proper = sorted(
+        {
+            w
+            for a in articles
+            for w in re.findall(r"(?<=[a-z,] )([A-Z][a-z]{3,})\b", a.summary)
+            if w.lower() not in lower
+        }
+    )
     rng.shuffle(proper)
-    syllables = ["ka", "ro", "vin", "del", "mar", "tes", "lo", "nik", "sha", "ber", "quo", "zan", "pri", "ul"]
+    syllables = [
+        "ka",
+        "ro",
+        "vin",
+        "del",
+        "mar",
+        "tes",
+        "lo",
+        "nik",
+        "sha",
+        "ber",
+        "quo",
+        "zan",
+        "pri",
+        "ul",
+    ]
     entities, used = [], set()
     for i in range(n_entities):
         if i % 3 == 0 and proper:
@@ -76,18 +96,31 @@ def generated_watchlists(articles: list[Article], n_entities: int, seed: int = 7
             surname += "ov"
         used.add(surname.lower())
         first = "".join(rng.choice(syllables) for _ in range(2)).capitalize()
-        entities.append(Entity(id=f"e{i}", kind=rng.choice(["person", "org", "place", "product"]),
-                               name=f"{first} {surname}",
-                               aliases=[surname, f"{first[0]}. {surname}", f"{surname} {first}"],
-                               transliterations=[f"{surname}ski"]))
-    topics = (Topic(id="t-politics", terms=["election", "minister", "government", "parliament", "talks"]),
-              Topic(id="t-conflict", terms=["war", "attack", "troops", "military", "missile"]),
-              Topic(id="t-economy", terms=["market*", "shares", "inflation", "bank", "trade"]))
+        entities.append(
+            Entity(
+                id=f"e{i}",
+                kind=rng.choice(["person", "org", "place", "product"]),
+                name=f"{first} {surname}",
+                aliases=[surname, f"{first[0]}. {surname}", f"{surname} {first}"],
+                transliterations=[f"{surname}ski"],
+            )
+        )
+    topics = (
+        Topic(id="t-politics", terms=["election", "minister", "government", "parliament", "talks"]),
+        Topic(id="t-conflict", terms=["war", "attack", "troops", "military", "missile"]),
+        Topic(id="t-economy", terms=["market*", "shares", "inflation", "bank", "trade"]),
+    )
     storylines = tuple(
-        Storyline(id=f"s{i:02d}", title=f"S{i}", rule=Rule(
-            all_of=[[e.id for e in rng.sample(entities, 20)], [rng.choice(topics).id]],
-            within_words=rng.choice([None, 30])))
-        for i in range(50))
+        Storyline(
+            id=f"s{i:02d}",
+            title=f"S{i}",
+            rule=Rule(
+                all_of=[[e.id for e in rng.sample(entities, 20)], [rng.choice(topics).id]],
+                within_words=rng.choice([None, 30]),
+            ),
+        )
+        for i in range(50)
+    )
     return Watchlists(entities=tuple(entities), topics=topics, storylines=storylines)
 
 
@@ -127,8 +160,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=Path, default=ROOT / "tests" / "data" / "feeds")
     parser.add_argument("--watchlists", type=Path, default=ROOT / "watchlists")
-    parser.add_argument("--repeat", type=int, default=9,
-                        help="best of N rounds (this VM slows down for minutes at a time; more rounds, steadier figures)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=9,
+        help="best of N rounds (this VM slows down for minutes at a time; more rounds, steadier figures)",
+    )
     parser.add_argument("--entities", type=int, default=1000)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
@@ -136,23 +173,32 @@ def main() -> int:
 
     articles = load_corpus(args.feeds)
     chars = sum(len(a.title) + len(a.summary) for a in articles) / max(1, len(articles))
-    print(f"corpus: {len(articles)} articles from {args.feeds} (mean {chars:.0f} characters of title+summary)")
-    print(f"{'watchlist':<28} {'full art/s':>11} {'bare art/s':>11} {'full/bare':>9}  matches  raw hits")
+    print(
+        f"corpus: {len(articles)} articles from {args.feeds} (mean {chars:.0f} characters of title+summary)"
+    )
+    print(
+        f"{'watchlist':<28} {'full art/s':>11} {'bare art/s':>11} {'full/bare':>9}  matches  raw hits"
+    )
     results = {}
-    for label, watchlists in (("shipped", load_watchlists(args.watchlists)),
-                              (f"generated {args.entities} entities",
-                               generated_watchlists(articles, args.entities))):
+    for label, watchlists in (
+        ("shipped", load_watchlists(args.watchlists)),
+        (f"generated {args.entities} entities", generated_watchlists(articles, args.entities)),
+    ):
         started = time.perf_counter()
         matcher = Matcher(watchlists)
         build_ms = (time.perf_counter() - started) * 1000
         full_match(matcher, articles[:200])  # warm the per-character cache
         full, bare, matches, raw_hits = rates(matcher, articles, args.repeat)
         results[label] = (full, bare)
-        print(f"{label:<28} {full:11,.0f} {bare:11,.0f} {full / bare:9.0%}  {matches:7d}  {raw_hits:8d}"
-              f"   (automaton built in {build_ms:.0f} ms)")
+        print(
+            f"{label:<28} {full:11,.0f} {bare:11,.0f} {full / bare:9.0%}  {matches:7d}  {raw_hits:8d}"
+            f"   (automaton built in {build_ms:.0f} ms)"
+        )
     full, bare = results[f"generated {args.entities} entities"]
-    print(f"goals with {args.entities} entities: full >= 50% of bare: {'met' if full >= 0.5 * bare else 'MISSED'}; "
-          f"full >= 20,000 articles/s: {'met' if full >= 20_000 else 'MISSED'}")
+    print(
+        f"goals with {args.entities} entities: full >= 50% of bare: {'met' if full >= 0.5 * bare else 'MISSED'}; "
+        f"full >= 20,000 articles/s: {'met' if full >= 20_000 else 'MISSED'}"
+    )
     return 0
 
 

@@ -47,6 +47,7 @@ def replicate(source: Path, target: Path, copies: int) -> Path:
 
 def bare_feedparser(raws) -> int:
     import feedparser
+
     return sum(len(feedparser.parse(raw.body).entries) for raw in raws)
 
 
@@ -75,7 +76,9 @@ def beam_replay(directory: Path) -> float:
 
     with tempfile.TemporaryDirectory() as tmp, open("/dev/null", "w") as sink:
         started = time.perf_counter()
-        run_replay([], feeds=str(directory), articles=None, alerts_out=str(Path(tmp) / "a.jsonl"), out=sink)
+        run_replay(
+            [], feeds=str(directory), articles=None, alerts_out=str(Path(tmp) / "a.jsonl"), out=sink
+        )
         return time.perf_counter() - started
 
 
@@ -132,14 +135,25 @@ def peak_memory(raws, n: int) -> dict:
                 a = normalize_item(item)
             except UnusableItem:
                 continue
-            seeds.append({"id": a.article_id, "title": a.title, "summary": a.summary[:500],
-                          "outlet": a.outlet, "url": a.url or "https://example.invalid/x"})
+            seeds.append(
+                {
+                    "id": a.article_id,
+                    "title": a.title,
+                    "summary": a.summary[:500],
+                    "outlet": a.outlet,
+                    "url": a.url or "https://example.invalid/x",
+                }
+            )
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
         fh.write("".join(json.dumps(s) + "\n" for s in seeds))
     out = {}
     for mode in ("idle", "run"):
-        proc = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(ROOT), fh.name, str(n), mode],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", MEMORY_CHILD, str(ROOT), fh.name, str(n), mode],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         out[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
     Path(fh.name).unlink()
     out["seeds"] = len(seeds)
@@ -150,9 +164,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=Path, default=ROOT / "tests" / "data" / "feeds")
     parser.add_argument("--repeat", type=int, default=3, help="best of N for every timing")
-    parser.add_argument("--copies", type=int, default=4,
-                        help="replay the folder this many times over (copies in sub-folders), so fixed "
-                             "start-up costs weigh as they would in a long replay")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=4,
+        help="replay the folder this many times over (copies in sub-folders), so fixed "
+        "start-up costs weigh as they would in a long replay",
+    )
     parser.add_argument("--memory-articles", type=int, default=100_000)
     args = parser.parse_args()
 
@@ -170,7 +188,9 @@ def main() -> None:
     # load drifts, and timing one after the other in blocks measured the drift.
     with tempfile.TemporaryDirectory() as empty:
         # The fixed cost: a replay of one feed with no items (a folder with no feed is refused).
-        (Path(empty) / "empty.xml").write_text("<rss version='2.0'><channel><title>empty</title></channel></rss>")
+        (Path(empty) / "empty.xml").write_text(
+            "<rss version='2.0'><channel><title>empty</title></channel></rss>"
+        )
         beam_replay(Path(empty))  # imports and first-run caches, not counted anywhere
         best_bare = best_pure = whole = startup = float("inf")
         for _ in range(args.repeat):
@@ -183,19 +203,28 @@ def main() -> None:
             whole = min(whole, beam_replay(folder))
             startup = min(startup, beam_replay(Path(empty)))
     print(f"bare feedparser.parse             {rate(items, best_bare)}  [baseline, {items} items]")
-    print(f"pure replay chain → alerts        {rate(items, best_pure)}  {best_bare / best_pure:6.1%} of baseline "
-          f"[{len(matches)} matches, {len(alerts)} alerts]")
-    print(f"Beam replay (FnApiRunner), total  {rate(items, whole)}  {best_bare / whole:6.1%} of baseline")
-    print(f"Beam replay minus start-up {startup:4.1f} s {rate(items, max(whole - startup, 1e-9))}  "
-          f"{best_bare / max(whole - startup, 1e-9):6.1%} of baseline")
+    print(
+        f"pure replay chain → alerts        {rate(items, best_pure)}  {best_bare / best_pure:6.1%} of baseline "
+        f"[{len(matches)} matches, {len(alerts)} alerts]"
+    )
+    print(
+        f"Beam replay (FnApiRunner), total  {rate(items, whole)}  {best_bare / whole:6.1%} of baseline"
+    )
+    print(
+        f"Beam replay minus start-up {startup:4.1f} s {rate(items, max(whole - startup, 1e-9))}  "
+        f"{best_bare / max(whole - startup, 1e-9):6.1%} of baseline"
+    )
 
     mem = peak_memory(recorded_feeds(args.feeds), args.memory_articles)
     run, idle = mem["run"], mem["idle"]
-    print(f"peak memory, {args.memory_articles:,}-article replay (dedupe → match → track → decide, articles "
-          f"synthesised from {mem['seeds']} real items, one every 10 minutes, re-issued as 'UPDATE k-' copies): "
-          f"max RSS {run['maxrss_kb'] / 1024:.0f} MB; same process without the replay {idle['maxrss_kb'] / 1024:.0f} MB; "
-          f"RSS at {', '.join(f'{n:,}: {mb:.0f} MB' for n, mb in run['checkpoints'])}; "
-          f"{run['matches']} matches, {run['alerts']} alerts")
+    print(
+        f"peak memory, {args.memory_articles:,}-article replay (dedupe → match → track → decide, articles "
+        f"synthesised from {mem['seeds']} real items, one every 10 minutes, re-issued as 'UPDATE k-' copies): "
+        f"max RSS {run['maxrss_kb'] / 1024:.0f} MB; same process without the replay {idle['maxrss_kb'] / 1024:.0f} MB; "
+        f"RSS at {', '.join(f'{n:,}: {mb:.0f} MB' for n, mb in run['checkpoints'])}; "
+        f"{run['matches']} matches, {run['alerts']} alerts"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -45,6 +45,7 @@ def matchers_for(items):
     found = [("labels", perfect)]
     try:
         from pipeline.matcher import Matcher
+
         real = Matcher.from_dir(Path(__file__).resolve().parent.parent / "watchlists")
         cache: dict = {}
         found.append(("matcher", lambda a: cache.setdefault(a.article_id, real.match(a))))
@@ -54,23 +55,42 @@ def matchers_for(items):
 
 
 def _row(items, match, **tunables) -> str:
-    s = score_alerts(items, alerts_for([i.article for i in items], match, tracker=StorylineTracker(**tunables)))
-    return (f"{s.precision:5.3f} {s.recall:6.3f} {s.duplicate_rate:5.3f} "
-            f"({s.recalled}/{s.developments}, {s.duplicated} dup)")
+    s = score_alerts(
+        items, alerts_for([i.article for i in items], match, tracker=StorylineTracker(**tunables))
+    )
+    return (
+        f"{s.precision:5.3f} {s.recall:6.3f} {s.duplicate_rate:5.3f} "
+        f"({s.recalled}/{s.developments}, {s.duplicated} dup)"
+    )
 
 
 def main() -> None:
     sets = [(name, load_labeled(path)) for name, path in (("dev", LABELED), ("holdout", HOLDOUT))]
-    runs = [(f"{name}/{mname}", items, match) for name, items in sets for mname, match in matchers_for(items)]
-    print(f"{'set/matcher':16} {'dup':>4} {'cov':>4} {'end':>4} {'win_h':>5}  {'prec':>5} {'recall':>6} {'dups':>5}")
+    runs = [
+        (f"{name}/{mname}", items, match)
+        for name, items in sets
+        for mname, match in matchers_for(items)
+    ]
+    print(
+        f"{'set/matcher':16} {'dup':>4} {'cov':>4} {'end':>4} {'win_h':>5}  {'prec':>5} {'recall':>6} {'dups':>5}"
+    )
     for (name, items, match), dup, cov, cov_end, win in itertools.product(
-            runs, (85,), (5, 6, 8, 10, 12, 15), (10, 15, 20, 25), (24, 48, 72)):
-        row = _row(items, match, duplicate_similarity=dup, coverage_similarity=cov,
-                   coverage_similarity_at_window_end=cov_end, coverage_window_hours=win)
+        runs, (85,), (5, 6, 8, 10, 12, 15), (10, 15, 20, 25), (24, 48, 72)
+    ):
+        row = _row(
+            items,
+            match,
+            duplicate_similarity=dup,
+            coverage_similarity=cov,
+            coverage_similarity_at_window_end=cov_end,
+            coverage_window_hours=win,
+        )
         print(f"{name:16} {dup:>4} {cov:>4} {cov_end:>4} {win:>5}  {row}")
-    print(f"\ndefault thresholds, min_comparable_words 0-3")
+    print("\ndefault thresholds, min_comparable_words 0-3")
     for (name, items, match), least in itertools.product(runs, (0, 1, 2, 3)):
-        print(f"{name:16} min_comparable_words={least}  {_row(items, match, min_comparable_words=least)}")
+        print(
+            f"{name:16} min_comparable_words={least}  {_row(items, match, min_comparable_words=least)}"
+        )
 
 
 def coarsened(items, rnd: random.Random, *, day: float, month: float, missing: float):
@@ -81,8 +101,15 @@ def coarsened(items, rnd: random.Random, *, day: float, month: float, missing: f
         value = raw.get("published")
         if isinstance(value, str) and len(value) > 10:
             x = rnd.random()
-            raw["published"] = (value[:10] if x < day else value[:7] if x < day + month
-                                else None if x < day + month + missing else value)
+            raw["published"] = (
+                value[:10]
+                if x < day
+                else value[:7]
+                if x < day + month
+                else None
+                if x < day + month + missing
+                else value
+            )
         out.append(dataclasses.replace(item, article=article_from_json(raw)))
     return out
 
@@ -94,10 +121,17 @@ def robustness() -> None:
     def perfect(article):
         return [Match(article, s, 1.0, ()) for s in sorted(gold[article.article_id])]
 
-    print(f"\ndefault thresholds, timestamps coarsened at random (labels as matcher, 30 seeds)")
+    print("\ndefault thresholds, timestamps coarsened at random (labels as matcher, 30 seeds)")
     print(f"{'day':>4} {'month':>5} {'none':>4}  {'prec':>5} {'recall':>6} {'dups':>5}")
-    for day, month, missing in ((0, 0, 0), (0.3, 0.05, 0), (0.5, 0.1, 0), (0.3, 0.15, 0), (0, 0.3, 0),
-                                (0.3, 0.05, 0.02), (0.3, 0.15, 0.05)):
+    for day, month, missing in (
+        (0, 0, 0),
+        (0.3, 0.05, 0),
+        (0.5, 0.1, 0),
+        (0.3, 0.15, 0),
+        (0, 0.3, 0),
+        (0.3, 0.05, 0.02),
+        (0.3, 0.15, 0.05),
+    ):
         totals = [0] * 5
         for seed in range(30 if day + month + missing else 1):
             some = coarsened(items, random.Random(seed), day=day, month=month, missing=missing)
@@ -105,8 +139,10 @@ def robustness() -> None:
             for k, v in enumerate((s.correct, s.alerts, s.recalled, s.developments, s.duplicated)):
                 totals[k] += v
         correct, alerts, recalled, developments, duplicated = totals
-        print(f"{day:>4} {month:>5} {missing:>4}  {correct / alerts:5.3f} {recalled / developments:6.3f} "
-              f"{duplicated / max(recalled, 1):5.3f}  ({recalled}/{developments}, {duplicated} dup)")
+        print(
+            f"{day:>4} {month:>5} {missing:>4}  {correct / alerts:5.3f} {recalled / developments:6.3f} "
+            f"{duplicated / max(recalled, 1):5.3f}  ({recalled}/{developments}, {duplicated} dup)"
+        )
 
 
 if __name__ == "__main__":

@@ -27,11 +27,17 @@ def beam_version(pyproject: Path = PYPROJECT) -> str:
         specs.extend(extra)
     beams = [Requirement(s) for s in specs if Requirement(s).name == "apache-beam"]
     pinned = [r for r in beams if r.specifier]
-    exact = [spec.version for r in pinned for spec in r.specifier if spec.operator == "=="
-             and len(r.specifier) == 1]
+    exact = [
+        spec.version
+        for r in pinned
+        for spec in r.specifier
+        if spec.operator == "==" and len(r.specifier) == 1
+    ]
     if len(pinned) != 1 or len(exact) != 1:
-        raise SystemExit(f"{pyproject}: apache-beam must be pinned exactly once, as apache-beam==X.Y.Z, and "
-                         f"named without a version elsewhere (found {[str(r) for r in beams]})")
+        raise SystemExit(
+            f"{pyproject}: apache-beam must be pinned exactly once, as apache-beam==X.Y.Z, and "
+            f"named without a version elsewhere (found {[str(r) for r in beams]})"
+        )
     return exact[0]
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from anyascii import anyascii
 
@@ -45,8 +45,12 @@ def _affix_shares(frequencies: dict[str, float]) -> tuple[Counter, Counter]:
     return starts, ends
 
 
-def common_affixes(languages: tuple[str, ...] = LANGUAGES, *, min_share: float = MIN_SHARE,
-                   frequencies: Callable[[str], dict[str, float]] | None = None) -> tuple[list[str], list[str]]:
+def common_affixes(
+    languages: tuple[str, ...] = LANGUAGES,
+    *,
+    min_share: float = MIN_SHARE,
+    frequencies: Callable[[str], dict[str, float]] | None = None,
+) -> tuple[list[str], list[str]]:
     """The common beginnings and endings, sorted; ``frequencies(language)`` gives each
     word's share of running text (wordfreq's by default).
 
@@ -94,7 +98,8 @@ def main() -> int:
         f'"""\n\n'
         f'COMMON_PREFIXES = frozenset("""\n{_wrapped(prefixes)}\n""".split())\n\n'
         f'COMMON_SUFFIXES = frozenset("""\n{_wrapped(suffixes)}\n""".split())\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     print(f"{args.output}: {len(prefixes)} prefixes, {len(suffixes)} suffixes")
     return 0
 

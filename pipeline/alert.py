@@ -20,12 +20,16 @@ first), ``title``, ``url``, ``published``.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline.deliver.base import alert_to_json, display_time  # the one JSON shape, owned by delivery
+from pipeline.deliver.base import (
+    alert_to_json,
+    display_time,
+)  # the one JSON shape, owned by delivery
 from pipeline.records import Alert, StorylineEvent
 from pipeline.storyline import BURST, COVERAGE, NEW_DEVELOPMENT
 
@@ -38,14 +42,20 @@ def alert_id_for(storyline_id: str, development_id: str, kind: str, article_id: 
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def decide_alert(event: StorylineEvent, *, storyline_titles: Mapping[str, str] | None = None,
-                 coverage_alerts: bool = False) -> Alert | None:
+def decide_alert(
+    event: StorylineEvent,
+    *,
+    storyline_titles: Mapping[str, str] | None = None,
+    coverage_alerts: bool = False,
+) -> Alert | None:
     """The alert for one storyline event, or None when the event is not alert-worthy."""
     if event.kind not in ALERTING_KINDS and not (coverage_alerts and event.kind == COVERAGE):
         return None
     # The headline of a new development is its lead; of a coverage update or burst, the
     # article that caused it.
-    subject = event.lead if event.kind == NEW_DEVELOPMENT or event.article is None else event.article
+    subject = (
+        event.lead if event.kind == NEW_DEVELOPMENT or event.article is None else event.article
+    )
     article = subject.article
     extra = article.article_id if event.kind == COVERAGE else ""
     ids = (article.article_id,) + tuple(i for i in event.articles if i != article.article_id)
@@ -84,8 +94,16 @@ def format_alert(alert: Alert) -> str:
     when = display_time(alert)
     head = f"[{alert.kind}] {alert.storyline_title or alert.storyline_id}"
     # A hostile 1 MB title must not flood the terminal; the alerts file keeps it whole.
-    title = alert.title if len(alert.title) <= CONSOLE_TITLE_CHARS else alert.title[:CONSOLE_TITLE_CHARS - 1] + "…"
-    lines = [head, f"  {title}", f"  {alert.outlet or 'unknown outlet'}, {when}  {alert.url[:CONSOLE_TITLE_CHARS]}"]
+    title = (
+        alert.title
+        if len(alert.title) <= CONSOLE_TITLE_CHARS
+        else alert.title[: CONSOLE_TITLE_CHARS - 1] + "…"
+    )
+    lines = [
+        head,
+        f"  {title}",
+        f"  {alert.outlet or 'unknown outlet'}, {when}  {alert.url[:CONSOLE_TITLE_CHARS]}",
+    ]
     why = sorted({f"{e.alias!r} ({e.kind})" for e in alert.evidence})
     if why:
         lines.append(f"  why: {', '.join(why[:6])}")
@@ -112,6 +130,7 @@ class _RecordAlertFn(beam.DoFn):
 
     def setup(self) -> None:
         from pipeline.ledger import open_ledger
+
         self._ledger = open_ledger(self._ledger_url)
 
     def process(self, alert: Alert):
@@ -133,17 +152,26 @@ class _RecordAlertFn(beam.DoFn):
 class DecideAlerts(beam.PTransform):
     """PCollection[StorylineEvent] → PCollection[Alert], each recorded in the ledger."""
 
-    def __init__(self, *, ledger_url: str, storyline_titles: Mapping[str, str] | None = None,
-                 coverage_alerts: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        ledger_url: str,
+        storyline_titles: Mapping[str, str] | None = None,
+        coverage_alerts: bool = False,
+    ) -> None:
         super().__init__()
         self._ledger_url = ledger_url
-        self._policy = {"storyline_titles": dict(storyline_titles or {}),
-                        "coverage_alerts": coverage_alerts}
+        self._policy = {
+            "storyline_titles": dict(storyline_titles or {}),
+            "coverage_alerts": coverage_alerts,
+        }
 
     def expand(self, events):
-        return (events
-                | "DecideAlert" >> beam.FlatMap(_decide_counted, self._policy)
-                | "RecordAlert" >> beam.ParDo(_RecordAlertFn(self._ledger_url)))
+        return (
+            events
+            | "DecideAlert" >> beam.FlatMap(_decide_counted, self._policy)
+            | "RecordAlert" >> beam.ParDo(_RecordAlertFn(self._ledger_url))
+        )
 
 
 def _decide_counted(event: StorylineEvent, policy: dict):

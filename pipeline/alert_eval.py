@@ -25,9 +25,9 @@ Definitions (per storyline ``s``):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from pipeline.alert import decide_alerts
 from pipeline.errors import UserError
@@ -78,29 +78,41 @@ def label_field_problems(raw: dict) -> list[str]:
     group = raw.get("dup_group")
     if group is not None and not (isinstance(group, str) and group.strip()):
         found = "empty text" if isinstance(group, str) else json_kind(group)
-        problems.append(f"field 'dup_group' must be text (the id items of one event share) or null, found {found}; "
-                        'write e.g. "dup_group": "D1"')
+        problems.append(
+            f"field 'dup_group' must be text (the id items of one event share) or null, found {found}; "
+            'write e.g. "dup_group": "D1"'
+        )
     development = raw.get("development")
     shape = 'write e.g. "development": {"chain": "C1", "order": 2}, or null'
     if development is not None:
         if not isinstance(development, dict):
-            problems.append(f"field 'development' must be an object {{chain, order}} or null, found "
-                            f"{json_kind(development)}; {shape}")
+            problems.append(
+                f"field 'development' must be an object {{chain, order}} or null, found "
+                f"{json_kind(development)}; {shape}"
+            )
         else:
             unknown = sorted(set(development) - {"chain", "order"})
             chain, order = development.get("chain"), development.get("order")
             if unknown:
-                problems.append(f"field 'development' has unknown key(s) {', '.join(unknown)}; "
-                                f"it takes only chain and order: {shape}")
+                problems.append(
+                    f"field 'development' has unknown key(s) {', '.join(unknown)}; "
+                    f"it takes only chain and order: {shape}"
+                )
             elif not (isinstance(chain, str) and chain.strip()):
-                problems.append(f"development.chain must be text (the story's chain id), found "
-                                f"{'nothing' if chain is None else json_kind(chain)}; {shape}")
+                problems.append(
+                    f"development.chain must be text (the story's chain id), found "
+                    f"{'nothing' if chain is None else json_kind(chain)}; {shape}"
+                )
             elif isinstance(order, bool) or not isinstance(order, int):
-                problems.append(f"development.order must be a whole number (1 for the first development), "
-                                f"found {'nothing' if order is None else json_kind(order)}; {shape}")
+                problems.append(
+                    f"development.order must be a whole number (1 for the first development), "
+                    f"found {'nothing' if order is None else json_kind(order)}; {shape}"
+                )
     borderline = raw.get("borderline")
     if borderline is not None and not isinstance(borderline, bool):
-        problems.append(f"field 'borderline' must be true, false or null, found {json_kind(borderline)}")
+        problems.append(
+            f"field 'borderline' must be true, false or null, found {json_kind(borderline)}"
+        )
     return problems
 
 
@@ -109,7 +121,9 @@ def load_labeled(path: Path, *, storyline_ids: Iterable[str] | None = None) -> l
     bad lines are a user error (every one listed, by line)."""
     items, problems = read_labeled(path, storyline_ids=storyline_ids)
     for item in items:
-        problems += [f"{path}:{item.lineno}: {problem}" for problem in label_field_problems(item.raw)]
+        problems += [
+            f"{path}:{item.lineno}: {problem}" for problem in label_field_problems(item.raw)
+        ]
     if problems:
         raise UserError(*sorted(problems, key=_line_number))
     return items
@@ -134,8 +148,13 @@ def replay_order(articles: Iterable[Article]) -> list[Article]:
     return sorted(articles, key=lambda a: (order_time(a), a.article_id))
 
 
-def alerts_for(articles: Iterable[Article], match: Callable[[Article], list[Match]], *,
-               tracker: StorylineTracker | None = None, **policy) -> list[Alert]:
+def alerts_for(
+    articles: Iterable[Article],
+    match: Callable[[Article], list[Match]],
+    *,
+    tracker: StorylineTracker | None = None,
+    **policy,
+) -> list[Alert]:
     """Match, track and decide over a bounded set of articles, exactly as the replay graph."""
     matches = [m for a in replay_order(articles) for m in match(a)]
     return decide_alerts(track_in_order(matches, tracker), **policy)
@@ -193,8 +212,12 @@ def developments_of(items: list[LabeledItem]) -> dict[tuple[str, str], str]:
             rank = (0 if kind == "group" else 1, name)
             if root not in best or rank < best[root]:
                 best[root] = rank
-    return {(s, aid): (best[find(("item", s, aid))][1] if find(("item", s, aid)) in best else f"single:{aid}")
-            for s, aid, _ in members}
+    return {
+        (s, aid): (
+            best[find(("item", s, aid))][1] if find(("item", s, aid)) in best else f"single:{aid}"
+        )
+        for s, aid, _ in members
+    }
 
 
 def score_alerts(items: list[LabeledItem], alerts: list[Alert]) -> AlertScores:
@@ -215,8 +238,17 @@ def score_alerts(items: list[LabeledItem], alerts: list[Alert]) -> AlertScores:
             per_dev[(alert.storyline_id, development_of[(alert.storyline_id, lead)])] += 1
     missed = sorted(developments - set(per_dev))
     repeated = sorted((s, d, n) for (s, d), n in per_dev.items() if n > 1)
-    return AlertScores(len(alerts), correct, bursts, len(developments), len(per_dev), len(repeated),
-                       wrong, missed, repeated)
+    return AlertScores(
+        len(alerts),
+        correct,
+        bursts,
+        len(developments),
+        len(per_dev),
+        len(repeated),
+        wrong,
+        missed,
+        repeated,
+    )
 
 
 def report(scores: AlertScores) -> str:

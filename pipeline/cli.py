@@ -17,24 +17,36 @@ DEFAULT_WATCHLISTS = Path("watchlists")
 
 
 def _add_watchlists(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--watchlists", type=Path, default=DEFAULT_WATCHLISTS, metavar="DIR",
-                        help="directory of watchlist YAML files (default: %(default)s)")
+    parser.add_argument(
+        "--watchlists",
+        type=Path,
+        default=DEFAULT_WATCHLISTS,
+        metavar="DIR",
+        help="directory of watchlist YAML files (default: %(default)s)",
+    )
 
 
 # --- watchlists ----------------------------------------------------------------------
+
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pipeline.config.watchlists import load_watchlists
 
     watchlists = load_watchlists(args.watchlists)
-    print(f"{args.watchlists}: ok: {len(watchlists.entities)} entities, {len(watchlists.topics)} topics, "
-          f"{len(watchlists.storylines)} storylines")
+    print(
+        f"{args.watchlists}: ok: {len(watchlists.entities)} entities, {len(watchlists.topics)} topics, "
+        f"{len(watchlists.storylines)} storylines"
+    )
     if (feeds_file := args.watchlists / "feeds.yaml").exists():
         from pipeline.config.feeds import load_feeds
+
         print(f"{feeds_file}: ok: {len(load_feeds(feeds_file).feeds)} feeds")
     if (subscribers_file := args.watchlists / "subscribers.yaml").exists():
         from pipeline.config.subscribers import load_subscribers, missing_secrets
-        subscribers = load_subscribers(subscribers_file, storyline_ids={s.id for s in watchlists.storylines})
+
+        subscribers = load_subscribers(
+            subscribers_file, storyline_ids={s.id for s in watchlists.storylines}
+        )
         print(f"{subscribers_file}: ok: {len(subscribers.subscribers)} subscribers")
         for note in missing_secrets(subscribers):
             print(f"note: {note}")
@@ -50,13 +62,22 @@ def _cmd_match(args: argparse.Namespace) -> int:
 
     matcher = Matcher.from_dir(args.watchlists)
     bad = lines = 0
-    if args.output and args.output.exists() and args.input.exists() and args.output.samefile(args.input):
-        raise UserError(f"{args.output}:1: --output is the --input file; writing it would erase the articles "
-                        "before they are read; pass another --output")
+    if (
+        args.output
+        and args.output.exists()
+        and args.input.exists()
+        and args.output.samefile(args.input)
+    ):
+        raise UserError(
+            f"{args.output}:1: --output is the --input file; writing it would erase the articles "
+            "before they are read; pass another --output"
+        )
     try:
         out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     except OSError as exc:
-        raise UserError(f"{args.output}:1: cannot write output ({exc.strerror}); check the path") from None
+        raise UserError(
+            f"{args.output}:1: cannot write output ({exc.strerror}); check the path"
+        ) from None
     try:
         for lineno, _, article in read_articles(args.input):
             lines += 1
@@ -64,8 +85,12 @@ def _cmd_match(args: argparse.Namespace) -> int:
                 bad += 1
                 print(f"{args.input}:{lineno}: {article}; line skipped", file=sys.stderr)
                 continue
-            out.write(json.dumps(matches_to_json(article.article_id, matcher.match(article)),
-                                 ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    matches_to_json(article.article_id, matcher.match(article)), ensure_ascii=False
+                )
+                + "\n"
+            )
         if out is not sys.stdout:
             out.close()
     except BrokenPipeError:  # `storywatch match ... | head`: the reader is done, not a disk problem
@@ -74,11 +99,15 @@ def _cmd_match(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             with contextlib.suppress(OSError):  # the unwritten buffer fails again on close
                 out.close()
-        raise UserError(f"{args.output or '<stdout>'}:1: cannot write output ({exc.strerror}); "
-                        "free space or pass another --output") from None
+        raise UserError(
+            f"{args.output or '<stdout>'}:1: cannot write output ({exc.strerror}); "
+            "free space or pass another --output"
+        ) from None
     if not lines:  # an empty file is more likely the wrong file than a day without news
-        raise UserError(f"{args.input}:1: no articles: the file is empty; each line must be a JSON object "
-                        'with at least "id" and "title"')
+        raise UserError(
+            f"{args.input}:1: no articles: the file is empty; each line must be a JSON object "
+            'with at least "id" and "title"'
+        )
     if bad:
         print(f"{args.input}: {bad} malformed line(s) skipped", file=sys.stderr)
     return 1 if bad else 0
@@ -92,7 +121,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for problem in report.bad_lines:
         print(problem, file=sys.stderr)
     if not report.items:
-        raise UserError(f"{args.input}:1: no usable labeled items; each line needs id, title and labels")
+        raise UserError(
+            f"{args.input}:1: no usable labeled items; each line needs id, title and labels"
+        )
     print(report.format(show_mistakes=not args.quiet))
     return 1 if report.bad_lines else 0
 
@@ -109,6 +140,7 @@ PIPELINE_OPTIONS_HELP = """pipeline options (pipeline/options.py; also any Beam 
   --max_article_age_hours=H (default 72 for run, off for replay; 0 = off)
   --secret_env=VAR=projects/P/secrets/S,... (subscriber secrets from Secret Manager, by reference)"""
 
+
 def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline.runner import run_live
 
@@ -118,8 +150,13 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
 def _cmd_replay(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline.runner import run_replay
 
-    run_replay(beam_args, feeds=args.feeds, articles=args.input, alerts_out=args.alerts_out,
-               watchlists_dir=str(args.watchlists))
+    run_replay(
+        beam_args,
+        feeds=args.feeds,
+        articles=args.input,
+        alerts_out=args.alerts_out,
+        watchlists_dir=str(args.watchlists),
+    )
     return 0
 
 
@@ -132,6 +169,7 @@ def _cmd_eval_alerts(args: argparse.Namespace) -> int:
 
 # --- feeds and seeds -----------------------------------------------------------------
 
+
 def _cmd_feeds_import(args: argparse.Namespace) -> int:
     from pipeline.config.feeds import import_opml
 
@@ -142,19 +180,24 @@ def _cmd_feeds_import(args: argparse.Namespace) -> int:
         print(f"already listed {url}")
     for note in report.skipped:
         print(f"skipped {note}", file=sys.stderr)
-    print(f"{args.feeds_file}: {len(report.added)} added, {len(report.duplicates)} already listed, "
-          f"{len(report.skipped)} skipped")
+    print(
+        f"{args.feeds_file}: {len(report.added)} added, {len(report.duplicates)} already listed, "
+        f"{len(report.skipped)} skipped"
+    )
     return 0
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
     from pipeline.seed import check_corpus, format_check, seed, write_draft
 
-    draft, text, out = seed(args.file, watchlists_dir=args.watchlists, out=args.out,
-                            background_dir=args.background)
+    draft, text, out = seed(
+        args.file, watchlists_dir=args.watchlists, out=args.out, background_dir=args.background
+    )
     check = None
     if args.check or args.check_feeds:
-        result = check_corpus(text, draft, args.watchlists, labeled=args.check, feeds=args.check_feeds)
+        result = check_corpus(
+            text, draft, args.watchlists, labeled=args.check, feeds=args.check_feeds
+        )
         check = format_check(result, draft, labeled=args.check, feeds=args.check_feeds)
     if args.dry_run:
         sys.stdout.write(text)
@@ -162,9 +205,11 @@ def _cmd_seed(args: argparse.Namespace) -> int:
             print("\n".join(f"# {line}".rstrip() for line in ["", *check.splitlines()]))
         return 0
     write_draft(out, text)
-    print(f"{out}: {len(draft.entities)} entities ({len(draft.new_entities)} new), "
-          f"{sum(1 for s in draft.storylines if s.topic_id)} topics, {len(draft.storylines)} storylines; "
-          f"review it, then move it into {args.watchlists}/ to keep it")
+    print(
+        f"{out}: {len(draft.entities)} entities ({len(draft.new_entities)} new), "
+        f"{sum(1 for s in draft.storylines if s.topic_id)} topics, {len(draft.storylines)} storylines; "
+        f"review it, then move it into {args.watchlists}/ to keep it"
+    )
     if check:
         print(check)
     return 0
@@ -176,8 +221,14 @@ def _cmd_deliver(args: argparse.Namespace) -> int:
     subscribers = args.subscribers
     if subscribers is None and DEFAULT_SUBSCRIBERS.exists():
         subscribers = DEFAULT_SUBSCRIBERS
-    return deliver_file(args.alerts, subscribers_file=subscribers, ledger_url=args.ledger,
-                        alerts_out=args.alerts_out, dead_letter_out=args.dead_letter, console=args.console)
+    return deliver_file(
+        args.alerts,
+        subscribers_file=subscribers,
+        ledger_url=args.ledger,
+        alerts_out=args.alerts_out,
+        dead_letter_out=args.dead_letter,
+        console=args.console,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,15 +239,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_validate)
 
-    p = sub.add_parser("deliver", help="deliver an alerts JSONL file to the subscribers (once each)")
+    p = sub.add_parser(
+        "deliver", help="deliver an alerts JSONL file to the subscribers (once each)"
+    )
     p.add_argument("--alerts", type=Path, required=True, metavar="ALERTS.jsonl")
-    p.add_argument("--subscribers", type=Path, metavar="FILE",
-                   help="subscribers YAML (default: watchlists/subscribers.yaml if present)")
-    p.add_argument("--ledger", default="build/ledger.sqlite", metavar="PATH",
-                   help="delivery ledger, a SQLite file (default: %(default)s)")
-    p.add_argument("--alerts-out", type=Path, metavar="OUT.jsonl", help="also write each alert here, once")
-    p.add_argument("--dead-letter", type=Path, metavar="DEAD.jsonl",
-                   help="permanent failures (default: delivery-dead-letters.jsonl next to the ledger)")
+    p.add_argument(
+        "--subscribers",
+        type=Path,
+        metavar="FILE",
+        help="subscribers YAML (default: watchlists/subscribers.yaml if present)",
+    )
+    p.add_argument(
+        "--ledger",
+        default="build/ledger.sqlite",
+        metavar="PATH",
+        help="delivery ledger, a SQLite file (default: %(default)s)",
+    )
+    p.add_argument(
+        "--alerts-out", type=Path, metavar="OUT.jsonl", help="also write each alert here, once"
+    )
+    p.add_argument(
+        "--dead-letter",
+        type=Path,
+        metavar="DEAD.jsonl",
+        help="permanent failures (default: delivery-dead-letters.jsonl next to the ledger)",
+    )
     p.add_argument("--console", action="store_true", help="print each alert on standard output")
     p.set_defaults(handler=_cmd_deliver)
 
@@ -212,13 +279,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_eval)
 
-    p = sub.add_parser("run", help="poll the feed list live and alert until interrupted",
-                       epilog=PIPELINE_OPTIONS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "run",
+        help="poll the feed list live and alert until interrupted",
+        epilog=PIPELINE_OPTIONS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_run, beam=True)
 
-    p = sub.add_parser("replay", help="run the pipeline over recorded feeds or articles",
-                       epilog=PIPELINE_OPTIONS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "replay",
+        help="run the pipeline over recorded feeds or articles",
+        epilog=PIPELINE_OPTIONS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--feeds", type=Path, metavar="DIR", help="folder of recorded feed files")
     source.add_argument("--input", type=Path, metavar="ARTICLES.jsonl", help="recorded articles")
@@ -226,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_replay, beam=True)
 
-    p = sub.add_parser("eval-alerts", help="alert precision, development recall and duplicate alerts")
+    p = sub.add_parser(
+        "eval-alerts", help="alert precision, development recall and duplicate alerts"
+    )
     p.add_argument("--input", type=Path, required=True, metavar="LABELED.jsonl")
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_eval_alerts)
@@ -244,8 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--check", type=Path, metavar="LABELED.jsonl")
     p.add_argument("--check-feeds", type=Path, metavar="DIR")
-    p.add_argument("--background", type=Path, metavar="DIR",
-                   help="recorded feeds used as ordinary-news background (default: the bundled feeds)")
+    p.add_argument(
+        "--background",
+        type=Path,
+        metavar="DIR",
+        help="recorded feeds used as ordinary-news background (default: the bundled feeds)",
+    )
     _add_watchlists(p)
     p.set_defaults(handler=_cmd_seed)
     return parser

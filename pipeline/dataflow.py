@@ -56,18 +56,20 @@ def with_plan_defaults(argv: Sequence[str]) -> list[str]:
 
 def job_request(result: Any) -> dict:
     """The Dataflow Job JSON of a dry-run result, with the environment filled in (no staging)."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions
     from apache_beam.runners.dataflow.internal import apiclient
     from apache_beam.runners.internal import names as shared_names
-    from apache_beam.options.pipeline_options import GoogleCloudOptions
 
     # Beam-internal names (2.77): tests/test_deploy.py fails here first if an upgrade moves them.
     job = result.job
     staging = job.options.view_as(GoogleCloudOptions).staging_location
     job.proto.environment = apiclient.Environment(
-        packages=[], options=job.options,
+        packages=[],
+        options=job.options,
         environment_version=apiclient._FNAPI_ENVIRONMENT_MAJOR_VERSION,
         proto_pipeline_staged_url=f"{staging}/{shared_names.STAGED_PIPELINE_FILENAME}",
-        proto_pipeline=job.proto_pipeline).proto
+        proto_pipeline=job.proto_pipeline,
+    ).proto
     return json.loads(job.json())
 
 
@@ -89,8 +91,12 @@ def stateful_steps(pipeline: dict) -> list[dict]:
 
     components = pipeline["components"]
     transforms = components["transforms"]
-    leaf_producer = {pc: t for t in transforms.values() if not t.get("subtransforms")
-                     for pc in t.get("outputs", {}).values()}
+    leaf_producer = {
+        pc: t
+        for t in transforms.values()
+        if not t.get("subtransforms")
+        for pc in t.get("outputs", {}).values()
+    }
     coders = components["coders"]
 
     def main_inputs(transform: dict, side_inputs=()) -> list[str]:
@@ -115,20 +121,26 @@ def stateful_steps(pipeline: dict) -> list[dict]:
         spec = transform.get("spec", {})
         if spec.get("urn") != STATEFUL_PARDO:
             continue
-        payload = beam_runner_api_pb2.ParDoPayload.FromString(base64.b64decode(spec.get("payload", "")))
+        payload = beam_runner_api_pb2.ParDoPayload.FromString(
+            base64.b64decode(spec.get("payload", ""))
+        )
         if not payload.state_specs and not payload.timer_family_specs:
             continue
         (main_input,) = main_inputs(transform, payload.side_inputs)
         coder = coders[components["pcollections"][main_input]["coderId"]]
         component_urns = [coders[c]["spec"]["urn"] for c in coder.get("componentCoderIds", [])]
-        steps.append({
-            "step": transform["uniqueName"],
-            "state": sorted(payload.state_specs),
-            "timers": sorted(payload.timer_family_specs),
-            "input_coder": coder["spec"]["urn"],
-            "key_coder": component_urns[0] if coder["spec"]["urn"] == "beam:coder:kv:v1" else None,
-            "keyed_by": keyed_by(main_input),
-        })
+        steps.append(
+            {
+                "step": transform["uniqueName"],
+                "state": sorted(payload.state_specs),
+                "timers": sorted(payload.timer_family_specs),
+                "input_coder": coder["spec"]["urn"],
+                "key_coder": component_urns[0]
+                if coder["spec"]["urn"] == "beam:coder:kv:v1"
+                else None,
+                "keyed_by": keyed_by(main_input),
+            }
+        )
     return sorted(steps, key=lambda s: s["step"])
 
 
@@ -169,15 +181,22 @@ def update_problems(old_plan: dict, new_plan: dict) -> list[str]:
     """
     old = {s["step"]: s for s in stateful_steps(old_plan["pipeline"])}
     new = {s["step"]: s for s in stateful_steps(new_plan["pipeline"])}
-    problems = [f"{name}: stateful step gone from the new job; its state would be dropped "
-                "(renamed? pass TRANSFORM_NAME_MAPPINGS='Old=New')" for name in sorted(old.keys() - new.keys())]
+    problems = [
+        f"{name}: stateful step gone from the new job; its state would be dropped "
+        "(renamed? pass TRANSFORM_NAME_MAPPINGS='Old=New')"
+        for name in sorted(old.keys() - new.keys())
+    ]
     for name in sorted(old.keys() & new.keys()):
         for field in ("key_coder", "state", "timers"):
             if old[name][field] != new[name][field]:
-                problems.append(f"{name}: {field} changed from {old[name][field]} to {new[name][field]}; "
-                                "the running job's state cannot be carried over (drain and start a new job)")
+                problems.append(
+                    f"{name}: {field} changed from {old[name][field]} to {new[name][field]}; "
+                    "the running job's state cannot be carried over (drain and start a new job)"
+                )
     if old_plan["job"]["type"] != new_plan["job"]["type"]:
-        problems.append(f"job type changed from {old_plan['job']['type']} to {new_plan['job']['type']}")
+        problems.append(
+            f"job type changed from {old_plan['job']['type']} to {new_plan['job']['type']}"
+        )
     return problems
 
 
@@ -215,10 +234,14 @@ def build(argv: Sequence[str], *, config_base: Path | None = None) -> tuple[Any,
     standard.streaming = True  # the live pipeline polls forever: a streaming job
     sw = options.view_as(StorywatchOptions)
     if sw.replay_feeds or sw.replay_articles:
-        raise UserError("--replay_feeds/--replay_articles are for local runs; the Dataflow job polls the feed list")
+        raise UserError(
+            "--replay_feeds/--replay_articles are for local runs; the Dataflow job polls the feed list"
+        )
     if not str(sw.ledger).startswith("firestore://"):
-        raise UserError(f"--ledger={sw.ledger}: on Dataflow the ledger must be shared by every worker; "
-                        "use firestore://PROJECT/PREFIX (see deploy/README.md)")
+        raise UserError(
+            f"--ledger={sw.ledger}: on Dataflow the ledger must be shared by every worker; "
+            "use firestore://PROJECT/PREFIX (see deploy/README.md)"
+        )
     base = config_base or Path(os.environ.get("STORYWATCH_HOME", "."))
     sw.watchlists = _resolved(sw.watchlists, base)
     sw.feeds_file = _resolved(sw.feeds_file, base)
@@ -226,7 +249,9 @@ def build(argv: Sequence[str], *, config_base: Path | None = None) -> tuple[Any,
     watchlists = load_watchlists(Path(sw.watchlists))
     sources = load_feeds(Path(sw.feeds_file)).sources()
     if not sources:
-        raise UserError(f"{sw.feeds_file}: no feeds to poll; add feeds (storywatch feeds import FILE.opml)")
+        raise UserError(
+            f"{sw.feeds_file}: no feeds to poll; add feeds (storywatch feeds import FILE.opml)"
+        )
     try:
         p = beam.Pipeline(options=options)
     except ValueError as exc:  # Beam's option validation (project id, temp_location...)
@@ -258,12 +283,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pipeline.errors import UserError
 
-    parser = argparse.ArgumentParser(prog="python -m pipeline.dataflow", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.dataflow", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     plan_parser = sub.add_parser("plan", help="write the Dataflow job JSON without credentials")
     plan_parser.add_argument("--out", type=Path, default=Path("build/dataflow-job.json"))
     sub.add_parser("launch", help="submit the streaming job (the flex template does this)")
-    check = sub.add_parser("update-check", help="can a job planned as OLD be updated in place to NEW?")
+    check = sub.add_parser(
+        "update-check", help="can a job planned as OLD be updated in place to NEW?"
+    )
     check.add_argument("old", type=Path, metavar="OLD.json")
     check.add_argument("new", type=Path, metavar="NEW.json")
     args, rest = parser.parse_known_args(argv)
@@ -278,12 +307,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    print(f"{args.out}: {facts['type']}, Streaming Engine {'on' if facts['streaming_engine'] else 'OFF'}, "
-          f"{facts['machine_type']} x {facts['num_workers']}..{facts['max_num_workers']} workers")
+    print(
+        f"{args.out}: {facts['type']}, Streaming Engine {'on' if facts['streaming_engine'] else 'OFF'}, "
+        f"{facts['machine_type']} x {facts['num_workers']}..{facts['max_num_workers']} workers"
+    )
     print("stages: " + " -> ".join(facts["stages"]))
     for step in facts["stateful_steps"]:
-        print(f"stateful: {step['step']}  keyed by {step['keyed_by']} ({step['key_coder']})  "
-              f"state {', '.join(step['state'])}")
+        print(
+            f"stateful: {step['step']}  keyed by {step['keyed_by']} ({step['key_coder']})  "
+            f"state {', '.join(step['state'])}"
+        )
     return 0
 
 
@@ -295,7 +328,9 @@ def _update_check(old_path: Path, new_path: Path) -> int:
         try:
             plans.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
-            raise UserError(f"{path}: cannot read a plan ({exc}); write one with make dataflow-plan") from None
+            raise UserError(
+                f"{path}: cannot read a plan ({exc}); write one with make dataflow-plan"
+            ) from None
     problems = update_problems(*plans)
     for problem in problems:
         print(problem)

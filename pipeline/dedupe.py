@@ -42,18 +42,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
-from apache_beam.typehints import KV
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.typehints import KV
 
 from pipeline.records import Article, Failure
 
 DEFAULT_TTL_SECONDS = 30 * 24 * 3600
 DEFAULT_MAX_KEYS = 200_000
-DEFAULT_SHARDS = 256  # ~800 keys per shard at the default max_keys: state stays cheap to (de)serialise
+DEFAULT_SHARDS = (
+    256  # ~800 keys per shard at the default max_keys: state stays cheap to (de)serialise
+)
 # A bounded local replay runs in one process, where shards buy no parallelism but cost
 # time: Beam's Python state cache sizes every value it loads or stores with objsize, which
 # walks the globals of every loaded module each time (~2 ms fixed), three times per state
@@ -82,7 +85,9 @@ class SeenKeys:
 
     __slots__ = ("ttl_seconds", "max_keys", "_last_seen", "_now")
 
-    def __init__(self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+    def __init__(
+        self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS
+    ) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_keys = max_keys
         self._last_seen: OrderedDict[str, float] = OrderedDict()  # oldest first
@@ -121,7 +126,9 @@ class SeenKeys:
         self._last_seen = OrderedDict(items)
 
 
-def dedup_key(article: Article, kind: str, *, min_content_chars: int = MIN_CONTENT_CHARS) -> str | None:
+def dedup_key(
+    article: Article, kind: str, *, min_content_chars: int = MIN_CONTENT_CHARS
+) -> str | None:
     """The article's key of one kind (``url``, ``guid``, ``content``), or None if it has none."""
     if kind == "url":
         return "u:" + article.canonical_url if article.canonical_url else None
@@ -156,8 +163,14 @@ class Deduplicator:
     (True, False, 1)
     """
 
-    def __init__(self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS,
-                 min_content_chars: int = MIN_CONTENT_CHARS, max_age_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        min_content_chars: int = MIN_CONTENT_CHARS,
+        max_age_seconds: float | None = None,
+    ) -> None:
         self.min_content_chars = min_content_chars
         self.max_age_seconds = max_age_seconds
         self.stale = 0
@@ -189,7 +202,9 @@ def is_stale(article: Article, max_age_seconds: float | None) -> bool:
 
 def shard_of(key: str, shards: int) -> int:
     """Stable shard of a key (not Python's salted ``hash``), so state survives restarts."""
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") % shards
+    return (
+        int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") % shards
+    )
 
 
 class _KeyStageFn(beam.DoFn):
@@ -221,7 +236,9 @@ class _KeyStageFn(beam.DoFn):
         if key is None:
             yield article
             return
-        seen = state.read() or SeenKeys(ttl_seconds=self.ttl_seconds, max_keys=self.max_keys_per_shard)
+        seen = state.read() or SeenKeys(
+            ttl_seconds=self.ttl_seconds, max_keys=self.max_keys_per_shard
+        )
         duplicate = seen.seen(key, _seconds(article.first_seen_at))
         state.write(seen)
         if duplicate:
@@ -232,7 +249,9 @@ class _KeyStageFn(beam.DoFn):
 
 
 class _DedupeStage(beam.PTransform):
-    def __init__(self, kind: str, *, ttl_seconds: float, max_keys: int, shards: int, min_content_chars: int) -> None:
+    def __init__(
+        self, kind: str, *, ttl_seconds: float, max_keys: int, shards: int, min_content_chars: int
+    ) -> None:
         super().__init__()
         self.kind, self.ttl_seconds, self.max_keys = kind, ttl_seconds, max_keys
         self.shards, self.min_content_chars = shards, min_content_chars
@@ -242,13 +261,23 @@ class _DedupeStage(beam.PTransform):
 
         def keyed(article: Article):
             key = dedup_key(article, kind, min_content_chars=min_chars)
-            shard = shard_of(key, shards) if key is not None else shard_of(article.article_id, shards)
+            shard = (
+                shard_of(key, shards) if key is not None else shard_of(article.article_id, shards)
+            )
             return f"{kind}:{shard}", (key, article)
 
-        return (articles
-                | "KeyByShard" >> beam.Map(keyed).with_output_types(KV[str, Any])
-                | "DropSeen" >> beam.ParDo(_KeyStageFn(
-                    kind, ttl_seconds=self.ttl_seconds, max_keys_per_shard=max(1, self.max_keys // shards))))
+        return (
+            articles
+            | "KeyByShard" >> beam.Map(keyed).with_output_types(KV[str, Any])
+            | "DropSeen"
+            >> beam.ParDo(
+                _KeyStageFn(
+                    kind,
+                    ttl_seconds=self.ttl_seconds,
+                    max_keys_per_shard=max(1, self.max_keys // shards),
+                )
+            )
+        )
 
 
 class _CheckArticle(beam.DoFn):
@@ -262,8 +291,14 @@ class _CheckArticle(beam.DoFn):
     def process(self, article: Article):
         if article.first_seen_at.tzinfo is None or article.published_at.tzinfo is None:
             self.failures.inc()
-            yield beam.pvalue.TaggedOutput("dead_letter", Failure(
-                "dedupe", article.article_id, "article times have no time zone; records must carry UTC times"))
+            yield beam.pvalue.TaggedOutput(
+                "dead_letter",
+                Failure(
+                    "dedupe",
+                    article.article_id,
+                    "article times have no time zone; records must carry UTC times",
+                ),
+            )
         elif is_stale(article, self.max_age_seconds):
             self.stale.inc()
         else:
@@ -290,9 +325,16 @@ class DedupeArticles(beam.PTransform):
     ``duplicates_by_guid``, ``duplicates_by_content``, ``articles_stale``, ``articles_unique``.
     """
 
-    def __init__(self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS,
-                 shards: int = DEFAULT_SHARDS, min_content_chars: int = MIN_CONTENT_CHARS,
-                 max_age_seconds: float | None = None, label: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        shards: int = DEFAULT_SHARDS,
+        min_content_chars: int = MIN_CONTENT_CHARS,
+        max_age_seconds: float | None = None,
+        label: str | None = None,
+    ) -> None:
         super().__init__(label)
         self.max_age_seconds = max_age_seconds
         self.ttl_seconds, self.max_keys, self.shards = ttl_seconds, max_keys, shards
@@ -300,13 +342,20 @@ class DedupeArticles(beam.PTransform):
         self.dead_letter = None
 
     def expand(self, articles):
-        options = dict(ttl_seconds=self.ttl_seconds, max_keys=self.max_keys, shards=self.shards,
-                       min_content_chars=self.min_content_chars)
-        checked = articles | "CheckArticle" >> beam.ParDo(_CheckArticle(self.max_age_seconds)).with_outputs(
-            "dead_letter", main="articles")
+        options = dict(
+            ttl_seconds=self.ttl_seconds,
+            max_keys=self.max_keys,
+            shards=self.shards,
+            min_content_chars=self.min_content_chars,
+        )
+        checked = articles | "CheckArticle" >> beam.ParDo(
+            _CheckArticle(self.max_age_seconds)
+        ).with_outputs("dead_letter", main="articles")
         self.dead_letter = checked.dead_letter
-        return (checked.articles
-                | "DedupeByUrl" >> _DedupeStage("url", **options)
-                | "DedupeByGuid" >> _DedupeStage("guid", **options)
-                | "DedupeByContent" >> _DedupeStage("content", **options)
-                | "CountUnique" >> beam.ParDo(_CountUnique()))
+        return (
+            checked.articles
+            | "DedupeByUrl" >> _DedupeStage("url", **options)
+            | "DedupeByGuid" >> _DedupeStage("guid", **options)
+            | "DedupeByContent" >> _DedupeStage("content", **options)
+            | "CountUnique" >> beam.ParDo(_CountUnique())
+        )

@@ -20,9 +20,10 @@ Two layers, both pure Python:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from pipeline.records import Article, Evidence
 
@@ -117,23 +118,34 @@ class Report:
     def format(self, *, show_mistakes: bool = True) -> str:
         """The human-readable table printed by ``storywatch eval``."""
         width = max([len(MICRO)] + [len(s.storyline_id) for s in self.storylines])
-        lines = [f"{'storyline':<{width}}  {'P':>5}  {'R':>5}  {'F1':>5}  {'TP':>4}  {'FP':>4}  {'FN':>4}"]
+        lines = [
+            f"{'storyline':<{width}}  {'P':>5}  {'R':>5}  {'F1':>5}  {'TP':>4}  {'FP':>4}  {'FN':>4}"
+        ]
         for s in (*self.storylines, self.micro):
-            lines.append(f"{s.storyline_id:<{width}}  {_ratio(s.precision)}  {_ratio(s.recall)}  {_ratio(s.f1)}  "
-                         f"{s.tp:4d}  {s.fp:4d}  {s.fn:4d}")
+            lines.append(
+                f"{s.storyline_id:<{width}}  {_ratio(s.precision)}  {_ratio(s.recall)}  {_ratio(s.f1)}  "
+                f"{s.tp:4d}  {s.fp:4d}  {s.fn:4d}"
+            )
         lines.append(f"{self.items} items")
         unscored = [s.storyline_id for s in self.storylines if not s.scored]
         if unscored:
-            lines.append(f"n/a: no labeled item carries {', '.join(unscored)} and none was predicted, so "
-                         "there is nothing to score (not a perfect score); add labeled examples to measure "
-                         + ("them" if len(unscored) > 1 else "it"))
+            lines.append(
+                f"n/a: no labeled item carries {', '.join(unscored)} and none was predicted, so "
+                "there is nothing to score (not a perfect score); add labeled examples to measure "
+                + ("them" if len(unscored) > 1 else "it")
+            )
         if show_mistakes:
-            for title, group in (("false positives", self.false_positives), ("misses", self.misses)):
+            for title, group in (
+                ("false positives", self.false_positives),
+                ("misses", self.misses),
+            ):
                 lines.append(f"\n{title}: {len(group)}")
                 for m in group:
                     score = f" score={m.score:.2f}" if m.score is not None else ""
                     lines.append(f"  {m.item_id}  {m.storyline_id}{score}  {m.title[:100]!r}")
-                    lines += [f"      {format_evidence(e)}" for e in m.evidence] or ["      (nothing found)"]
+                    lines += [f"      {format_evidence(e)}" for e in m.evidence] or [
+                        "      (nothing found)"
+                    ]
         return "\n".join(lines)
 
 
@@ -149,11 +161,15 @@ def format_evidence(e: Evidence) -> str:
     return f"{e.ref} <- {e.text!r} {e.field}[{e.start}:{e.end}] {e.kind}{similarity}{alias}"
 
 
-def score(gold: Mapping[str, Iterable[str]], predicted: Mapping[str, Iterable[str]],
-          storyline_ids: Iterable[str] | None = None, *,
-          titles: Mapping[str, str] | None = None,
-          evidence: Mapping[tuple[str, str], tuple[Evidence, ...]] | None = None,
-          scores: Mapping[tuple[str, str], float] | None = None) -> Report:
+def score(
+    gold: Mapping[str, Iterable[str]],
+    predicted: Mapping[str, Iterable[str]],
+    storyline_ids: Iterable[str] | None = None,
+    *,
+    titles: Mapping[str, str] | None = None,
+    evidence: Mapping[tuple[str, str], tuple[Evidence, ...]] | None = None,
+    scores: Mapping[tuple[str, str], float] | None = None,
+) -> Report:
     """Compare predictions with gold labels item by item.
 
     ``gold`` and ``predicted`` map item ids to storyline ids; items missing from
@@ -184,9 +200,16 @@ def score(gold: Mapping[str, Iterable[str]], predicted: Mapping[str, Iterable[st
             else:
                 continue
             if is_gold != is_pred:
-                mistakes.append(Mistake(item, sid, "false_positive" if is_pred else "miss",
-                                        titles.get(item, ""), tuple(evidence.get((item, sid), ())),
-                                        scores.get((item, sid))))
+                mistakes.append(
+                    Mistake(
+                        item,
+                        sid,
+                        "false_positive" if is_pred else "miss",
+                        titles.get(item, ""),
+                        tuple(evidence.get((item, sid), ())),
+                        scores.get((item, sid)),
+                    )
+                )
         per.append(Scores(sid, tp, fp, fn))
     micro = Scores(MICRO, sum(s.tp for s in per), sum(s.fp for s in per), sum(s.fn for s in per))
     return Report(tuple(per), micro, tuple(mistakes), items=len(gold_sets))
@@ -202,8 +225,9 @@ class LabeledItem:
     raw: dict
 
 
-def read_labeled(path: Path | str, *, storyline_ids: Iterable[str] | None = None
-                 ) -> tuple[list[LabeledItem], list[str]]:
+def read_labeled(
+    path: Path | str, *, storyline_ids: Iterable[str] | None = None
+) -> tuple[list[LabeledItem], list[str]]:
     """The usable labeled items of a JSONL file, and a ``FILE:LINE: reason`` per unusable line.
 
     A line is unusable when it is not an article (see ``pipeline.jsonl``), when ``labels``
@@ -223,12 +247,16 @@ def read_labeled(path: Path | str, *, storyline_ids: Iterable[str] | None = None
             continue
         labels = obj.get("labels")
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            bad.append(f"{path}:{lineno}: field 'labels' must be a list of storyline ids; "
-                       'write e.g. "labels": ["musk-kremlin-contacts"], or "labels": [] for none')
+            bad.append(
+                f"{path}:{lineno}: field 'labels' must be a list of storyline ids; "
+                'write e.g. "labels": ["musk-kremlin-contacts"], or "labels": [] for none'
+            )
             continue
         if known is not None and (unknown := sorted(set(labels) - known)):
-            bad.append(f"{path}:{lineno}: labels name unknown storyline(s) {', '.join(unknown)}; "
-                       f"use the watchlists' ids ({', '.join(sorted(known))}) or fix the spelling")
+            bad.append(
+                f"{path}:{lineno}: labels name unknown storyline(s) {', '.join(unknown)}; "
+                f"use the watchlists' ids ({', '.join(sorted(known))}) or fix the spelling"
+            )
             continue
         if article.article_id in seen:
             bad.append(f"{path}:{lineno}: duplicate id '{article.article_id}'; ids must be unique")
@@ -238,12 +266,14 @@ def read_labeled(path: Path | str, *, storyline_ids: Iterable[str] | None = None
     return items, bad
 
 
-def evaluate_matcher(matcher: "Matcher", labeled_path: Path | str) -> Report:
+def evaluate_matcher(matcher: Matcher, labeled_path: Path | str) -> Report:
     """Run ``matcher`` over a labeled JSONL file and score it against the ``labels``.
 
     Unusable lines are skipped and listed in ``Report.bad_lines`` (see ``read_labeled``).
     """
-    items, bad = read_labeled(labeled_path, storyline_ids=[s.id for s in matcher.watchlists.storylines])
+    items, bad = read_labeled(
+        labeled_path, storyline_ids=[s.id for s in matcher.watchlists.storylines]
+    )
     gold = {item.article.article_id: set(item.labels) for item in items}
     titles = {item.article.article_id: item.article.title for item in items}
     predicted: dict[str, set[str]] = {}

@@ -39,48 +39,58 @@ import logging
 import re
 import socket
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import apache_beam as beam
 import httpx
 from apache_beam.coders import PickleCoder
-from apache_beam.typehints import KV
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.typehints import KV
 
 from pipeline.parse import feed_ttl_seconds, publication_gap_seconds
-from pipeline.records import FeedSource, Failure, RawFeed
+from pipeline.records import Failure, FeedSource, RawFeed
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 log = logging.getLogger(__name__)
+
 
 def _identity() -> tuple[str, str]:
     """Version and project URL from the installed package metadata ([project.urls] in
     pyproject.toml), so the User-Agent names a page where site owners can reach us."""
     try:
         from importlib.metadata import PackageNotFoundError, metadata
+
         meta = metadata("storywatch")
     except (ImportError, PackageNotFoundError):  # a source tree without the package installed
         return "0.1.0", "https://github.com/storywatch/storywatch"
     urls = [entry.split(",", 1)[-1].strip() for entry in meta.get_all("Project-URL") or []]
-    return meta["Version"], (urls or [meta.get("Home-page") or "https://github.com/storywatch/storywatch"])[0]
+    return meta["Version"], (
+        urls or [meta.get("Home-page") or "https://github.com/storywatch/storywatch"]
+    )[0]
 
 
 VERSION, PROJECT_URL = _identity()
 USER_AGENT = f"storywatch/{VERSION} (+{PROJECT_URL})"
 
-_METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+_METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
 
 
 # --- address guard ---------------------------------------------------------------------
+
 
 class FetchError(Exception):
     """A fetch that did not produce a document. ``kind`` is a short machine word
     (``blocked``, ``timeout``, ``network``, ``http``, ``throttled``, ``too_large``,
     ``redirect``, ``decoding``); the message says what happened and to which URL."""
 
-    def __init__(self, kind: str, message: str, *, status: int = 0, retry_after_seconds: float | None = None):
+    def __init__(
+        self, kind: str, message: str, *, status: int = 0, retry_after_seconds: float | None = None
+    ):
         super().__init__(message)
         self.kind = kind
         self.status = status
@@ -106,9 +116,14 @@ def forbidden_reason(address: str) -> str | None:
             return forbidden_reason(str(ip.sixtofour))
     if ip in _METADATA_ADDRESSES:
         return "cloud metadata address"
-    for test, reason in ((ip.is_loopback, "loopback address"), (ip.is_link_local, "link-local address"),
-                         (ip.is_unspecified, "unspecified address"), (ip.is_multicast, "multicast address"),
-                         (ip.is_private, "private address"), (ip.is_reserved, "reserved address")):
+    for test, reason in (
+        (ip.is_loopback, "loopback address"),
+        (ip.is_link_local, "link-local address"),
+        (ip.is_unspecified, "unspecified address"),
+        (ip.is_multicast, "multicast address"),
+        (ip.is_private, "private address"),
+        (ip.is_reserved, "reserved address"),
+    ):
         if test:
             return reason
     if not ip.is_global:
@@ -129,8 +144,14 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver,
-               classify: Callable[[str], str | None] = forbidden_reason) -> list[str]:
+def check_host(
+    host: str,
+    port: int,
+    *,
+    allow_private: bool,
+    resolver: Resolver = system_resolver,
+    classify: Callable[[str], str | None] = forbidden_reason,
+) -> list[str]:
     """Resolve ``host`` and refuse it if any address is not public (unless allowed).
 
     ``classify`` says why an address is forbidden (None: public); tests may pass one that
@@ -150,15 +171,19 @@ def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver 
         if reason is None or (allow_private and reason not in ALWAYS_FORBIDDEN):
             continue
         if reason in ALWAYS_FORBIDDEN:
-            raise BlockedAddress(f"refused to fetch {host} ({address}): {reason}; never fetched, "
-                                 "even with allow_private_addresses")
+            raise BlockedAddress(
+                f"refused to fetch {host} ({address}): {reason}; never fetched, "
+                "even with allow_private_addresses"
+            )
         raise BlockedAddress(
             f"refused to fetch {host} ({address}): {reason}; only public addresses are fetched "
-            "unless the feed list sets allow_private_addresses")
+            "unless the feed list sets allow_private_addresses"
+        )
     return addresses
 
 
 # --- one fetch ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FetchPolicy:
@@ -195,10 +220,17 @@ def make_client(policy: FetchPolicy = FetchPolicy()) -> httpx.Client:
     # two hosts on one CDN address would share a TLS session opened with the other's SNI.
     # Feeds are polled minutes apart, so reuse would buy little anyway.
     limits = httpx.Limits(max_connections=20, max_keepalive_connections=0)
-    return httpx.Client(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False,
-                        headers={"User-Agent": policy.user_agent,
-                                 "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-                                           "text/xml;q=0.9, application/feed+json;q=0.8, */*;q=0.5"})
+    return httpx.Client(
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        trust_env=False,
+        headers={
+            "User-Agent": policy.user_agent,
+            "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+            "text/xml;q=0.9, application/feed+json;q=0.8, */*;q=0.5",
+        },
+    )
 
 
 def parse_retry_after(value: str, *, now: float) -> float | None:
@@ -239,10 +271,17 @@ def _pinned_request(url: str, address: str) -> tuple[httpx.URL, dict, dict]:
     return pinned, {"Host": host_header}, extensions
 
 
-def fetch_feed(client: httpx.Client, source: FeedSource, *, policy: FetchPolicy = FetchPolicy(),
-               now: float | None = None, resolver: Resolver = system_resolver,
-               classify: Callable[[str], str | None] = forbidden_reason,
-               etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+def fetch_feed(
+    client: httpx.Client,
+    source: FeedSource,
+    *,
+    policy: FetchPolicy = FetchPolicy(),
+    now: float | None = None,
+    resolver: Resolver = system_resolver,
+    classify: Callable[[str], str | None] = forbidden_reason,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> FetchResult:
     """GET one feed with conditional headers, following redirects by hand; raise FetchError.
 
     ``etag``/``last_modified`` default to the ones on ``source``.
@@ -253,7 +292,9 @@ def fetch_feed(client: httpx.Client, source: FeedSource, *, policy: FetchPolicy 
     if etag if etag is not None else source.etag:
         headers["If-None-Match"] = etag if etag is not None else source.etag
     if last_modified if last_modified is not None else source.last_modified:
-        headers["If-Modified-Since"] = last_modified if last_modified is not None else source.last_modified
+        headers["If-Modified-Since"] = (
+            last_modified if last_modified is not None else source.last_modified
+        )
     url = source.url
     visited = {url}
     permanent = ""
@@ -262,8 +303,13 @@ def fetch_feed(client: httpx.Client, source: FeedSource, *, policy: FetchPolicy 
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError("redirect", f"{source.url}: cannot fetch {url!r}: not an http(s) URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        addresses = check_host(parts.hostname, port, allow_private=source.allow_private, resolver=resolver,
-                               classify=classify)
+        addresses = check_host(
+            parts.hostname,
+            port,
+            allow_private=source.allow_private,
+            resolver=resolver,
+            classify=classify,
+        )
         try:
             response = _send(client, url, addresses, headers)
             try:
@@ -273,8 +319,15 @@ def fetch_feed(client: httpx.Client, source: FeedSource, *, policy: FetchPolicy 
                         permanent = target
                     url = target
                     continue
-                return _result(response, source, url, policy=policy, now=now, deadline=deadline,
-                               permanent=permanent)
+                return _result(
+                    response,
+                    source,
+                    url,
+                    policy=policy,
+                    now=now,
+                    deadline=deadline,
+                    permanent=permanent,
+                )
             finally:
                 response.close()
         except httpx.TimeoutException as exc:
@@ -291,7 +344,9 @@ def _send(client: httpx.Client, url: str, addresses: list[str], headers: dict) -
     error: httpx.ConnectError | None = None
     for address in addresses:
         pinned, host_header, extensions = _pinned_request(url, address)
-        request = client.build_request("GET", pinned, headers={**headers, **host_header}, extensions=extensions)
+        request = client.build_request(
+            "GET", pinned, headers={**headers, **host_header}, extensions=extensions
+        )
         try:
             return client.send(request, stream=True)
         except httpx.ConnectError as exc:
@@ -303,52 +358,106 @@ def _send(client: httpx.Client, url: str, addresses: list[str], headers: dict) -
 def _redirect_target(response: httpx.Response, url: str, first_url: str, visited: set[str]) -> str:
     location = response.headers.get("location", "")
     if not location:
-        raise FetchError("redirect", f"{url}: redirect {response.status_code} without a Location header",
-                         status=response.status_code)
+        raise FetchError(
+            "redirect",
+            f"{url}: redirect {response.status_code} without a Location header",
+            status=response.status_code,
+        )
     target = urljoin(url, location)
     if target in visited:
-        raise FetchError("redirect", f"{first_url}: redirect loop at {target}", status=response.status_code)
+        raise FetchError(
+            "redirect", f"{first_url}: redirect loop at {target}", status=response.status_code
+        )
     visited.add(target)
     return target
 
 
-def _result(response: httpx.Response, source: FeedSource, url: str, *, policy: FetchPolicy, now: float,
-            deadline: float, permanent: str) -> FetchResult:
+def _result(
+    response: httpx.Response,
+    source: FeedSource,
+    url: str,
+    *,
+    policy: FetchPolicy,
+    now: float,
+    deadline: float,
+    permanent: str,
+) -> FetchResult:
     status = response.status_code
     headers = response.headers
     retry_after = parse_retry_after(headers.get("retry-after", ""), now=now)
-    common = dict(etag=headers.get("etag", ""), last_modified=headers.get("last-modified", ""),
-                  max_age_seconds=parse_max_age(headers.get("cache-control", "")),
-                  retry_after_seconds=retry_after, permanent_redirect=permanent)
+    common = dict(
+        etag=headers.get("etag", ""),
+        last_modified=headers.get("last-modified", ""),
+        max_age_seconds=parse_max_age(headers.get("cache-control", "")),
+        retry_after_seconds=retry_after,
+        permanent_redirect=permanent,
+    )
     if status == 304:
         return FetchResult(304, url, None, **common)
     if status in (429, 503):
-        raise FetchError("throttled", f"{url}: HTTP {status} (server asks to slow down)",
-                         status=status, retry_after_seconds=retry_after)
+        raise FetchError(
+            "throttled",
+            f"{url}: HTTP {status} (server asks to slow down)",
+            status=status,
+            retry_after_seconds=retry_after,
+        )
     if status != 200:
-        raise FetchError("http", f"{url}: HTTP {status} {response.reason_phrase}".rstrip(),
-                         status=status, retry_after_seconds=retry_after)
+        raise FetchError(
+            "http",
+            f"{url}: HTTP {status} {response.reason_phrase}".rstrip(),
+            status=status,
+            retry_after_seconds=retry_after,
+        )
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > policy.max_body_bytes and "content-encoding" not in headers:
-        raise FetchError("too_large", f"{url}: body of {declared} bytes is over the {policy.max_body_bytes}-byte limit")
+    if (
+        declared.isdigit()
+        and int(declared) > policy.max_body_bytes
+        and "content-encoding" not in headers
+    ):
+        raise FetchError(
+            "too_large",
+            f"{url}: body of {declared} bytes is over the {policy.max_body_bytes}-byte limit",
+        )
     chunks, size = [], 0
     for chunk in response.iter_bytes():  # decoded: a gzip bomb is cut at the same limit
         size += len(chunk)
         if size > policy.max_body_bytes:
-            raise FetchError("too_large", f"{url}: body is over the {policy.max_body_bytes}-byte limit")
+            raise FetchError(
+                "too_large", f"{url}: body is over the {policy.max_body_bytes}-byte limit"
+            )
         if time.monotonic() > deadline:
-            raise FetchError("timeout", f"{url}: download took over {policy.total_timeout_seconds:g} s")
+            raise FetchError(
+                "timeout", f"{url}: download took over {policy.total_timeout_seconds:g} s"
+            )
         chunks.append(chunk)
     body = b"".join(chunks)
-    kept = tuple((k.lower(), v) for k, v in headers.multi_items()
-                 if k.lower() not in ("content-encoding", "content-length", "transfer-encoding"))
-    raw = RawFeed(feed_id=source.feed_id, url=url, fetched_at=dt.datetime.fromtimestamp(now, UTC), status=200,
-                  headers=kept, body=body, name=source.name, language=source.language)
-    return FetchResult(200, url, raw, ttl_seconds=feed_ttl_seconds(body),
-                       publication_gap_seconds=publication_gap_seconds(body), **common)
+    kept = tuple(
+        (k.lower(), v)
+        for k, v in headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    )
+    raw = RawFeed(
+        feed_id=source.feed_id,
+        url=url,
+        fetched_at=dt.datetime.fromtimestamp(now, UTC),
+        status=200,
+        headers=kept,
+        body=body,
+        name=source.name,
+        language=source.language,
+    )
+    return FetchResult(
+        200,
+        url,
+        raw,
+        ttl_seconds=feed_ttl_seconds(body),
+        publication_gap_seconds=publication_gap_seconds(body),
+        **common,
+    )
 
 
 # --- cadence, backoff and health -----------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class FeedHealth:
@@ -420,11 +529,16 @@ class FeedSchedule:
             self.interval_seconds = self.min_interval_seconds
 
     @classmethod
-    def for_source(cls, source: FeedSource) -> "FeedSchedule":
-        return cls(source.feed_id, source.url, min_interval_seconds=float(source.min_poll_seconds),
-                   max_interval_seconds=float(source.max_poll_seconds),
-                   max_backoff_seconds=max(6 * 3600.0, float(source.max_poll_seconds)),
-                   etag=source.etag, last_modified=source.last_modified)
+    def for_source(cls, source: FeedSource) -> FeedSchedule:
+        return cls(
+            source.feed_id,
+            source.url,
+            min_interval_seconds=float(source.min_poll_seconds),
+            max_interval_seconds=float(source.max_poll_seconds),
+            max_backoff_seconds=max(6 * 3600.0, float(source.max_poll_seconds)),
+            etag=source.etag,
+            last_modified=source.last_modified,
+        )
 
     def due(self, now: float) -> bool:
         return now >= self.next_due_at
@@ -432,9 +546,16 @@ class FeedSchedule:
     def _clamp(self, seconds: float) -> float:
         return min(self.max_interval_seconds, max(self.min_interval_seconds, seconds))
 
-    def record_success(self, now: float, *, changed: bool, ttl_seconds: float | None = None,
-                       max_age_seconds: float | None = None, retry_after_seconds: float | None = None,
-                       publication_gap_seconds: float | None = None) -> None:
+    def record_success(
+        self,
+        now: float,
+        *,
+        changed: bool,
+        ttl_seconds: float | None = None,
+        max_age_seconds: float | None = None,
+        retry_after_seconds: float | None = None,
+        publication_gap_seconds: float | None = None,
+    ) -> None:
         if changed:
             # The gap between the items' own publication dates is the better signal: the
             # gap between observed changes can never be shorter than our polling interval.
@@ -452,7 +573,9 @@ class FeedSchedule:
             self.interval_seconds = self._clamp(self.interval_seconds * 1.5)
         for floor in (ttl_seconds, max_age_seconds):
             if floor:
-                self.interval_seconds = max(self.interval_seconds, min(floor, self.max_interval_seconds))
+                self.interval_seconds = max(
+                    self.interval_seconds, min(floor, self.max_interval_seconds)
+                )
         wait = self.interval_seconds
         if retry_after_seconds:
             wait = max(wait, min(retry_after_seconds, self.max_backoff_seconds))
@@ -461,14 +584,19 @@ class FeedSchedule:
         self.last_error = ""
         self.next_due_at = now + wait
 
-    def record_failure(self, now: float, error: str, *, retry_after_seconds: float | None = None) -> None:
+    def record_failure(
+        self, now: float, error: str, *, retry_after_seconds: float | None = None
+    ) -> None:
         self.consecutive_failures += 1
         self.last_error = error
         self.last_attempt_at = now
         base = max(self.interval_seconds, self.min_interval_seconds)
         backoff = min(self.max_backoff_seconds, base * 2 ** (self.consecutive_failures - 1))
         # Deterministic jitter (up to +10%) so feeds that failed together spread out.
-        jitter = int(hashlib.sha256(f"{self.feed_id}:{self.consecutive_failures}".encode()).hexdigest()[:4], 16)
+        jitter = int(
+            hashlib.sha256(f"{self.feed_id}:{self.consecutive_failures}".encode()).hexdigest()[:4],
+            16,
+        )
         backoff = min(self.max_backoff_seconds, backoff * (1 + 0.1 * jitter / 0xFFFF))
         if retry_after_seconds:
             backoff = max(backoff, min(retry_after_seconds, self.max_backoff_seconds))
@@ -476,11 +604,17 @@ class FeedSchedule:
 
     def health(self) -> FeedHealth:
         return FeedHealth(
-            feed_id=self.feed_id, url=self.url, status="failing" if self.consecutive_failures else "ok",
-            consecutive_failures=self.consecutive_failures, last_error=self.last_error,
-            last_attempt_at=_utc(self.last_attempt_at), last_success_at=_utc(self.last_success_at),
-            last_change_at=_utc(self.last_change_at), next_due_at=_utc(self.next_due_at),
-            interval_seconds=self.interval_seconds)
+            feed_id=self.feed_id,
+            url=self.url,
+            status="failing" if self.consecutive_failures else "ok",
+            consecutive_failures=self.consecutive_failures,
+            last_error=self.last_error,
+            last_attempt_at=_utc(self.last_attempt_at),
+            last_success_at=_utc(self.last_success_at),
+            last_change_at=_utc(self.last_change_at),
+            next_due_at=_utc(self.next_due_at),
+            interval_seconds=self.interval_seconds,
+        )
 
 
 @dataclass
@@ -511,8 +645,11 @@ class HostState:
 
     def forget_stale(self, now: float, *, after_seconds: float) -> None:
         """Drop feeds no longer offered by the poller (removed from the feed list)."""
-        for feed_id in [f for f, s in self.schedules.items()
-                        if s.last_offered_at is not None and now - s.last_offered_at > after_seconds]:
+        for feed_id in [
+            f
+            for f, s in self.schedules.items()
+            if s.last_offered_at is not None and now - s.last_offered_at > after_seconds
+        ]:
             del self.schedules[feed_id]
 
 
@@ -527,8 +664,13 @@ class Poller:
     None); nothing is fetched when the feed is not due or the host gate is closed.
     """
 
-    def __init__(self, fetch: Callable[..., FetchResult], *, host_gap_seconds: float = 5.0,
-                 forget_after_seconds: float = 7 * 24 * 3600.0) -> None:
+    def __init__(
+        self,
+        fetch: Callable[..., FetchResult],
+        *,
+        host_gap_seconds: float = 5.0,
+        forget_after_seconds: float = 7 * 24 * 3600.0,
+    ) -> None:
         self.fetch = fetch
         self.host_gap_seconds = host_gap_seconds
         self.forget_after_seconds = forget_after_seconds
@@ -547,37 +689,60 @@ class Poller:
         if not schedule.due(now) or not state.gate.try_acquire(now):
             return None, None, None
         try:
-            result = self.fetch(source, now=now,
-                                etag=schedule.etag, last_modified=schedule.last_modified)
+            result = self.fetch(
+                source, now=now, etag=schedule.etag, last_modified=schedule.last_modified
+            )
         except FetchError as exc:
             schedule.record_failure(now, str(exc), retry_after_seconds=exc.retry_after_seconds)
-            failure = Failure("fetch", source.url, f"{exc} (attempt {schedule.consecutive_failures}, "
-                                                   f"next try in {schedule.next_due_at - now:.0f} s)",
-                              at=dt.datetime.fromtimestamp(now, UTC))
+            failure = Failure(
+                "fetch",
+                source.url,
+                f"{exc} (attempt {schedule.consecutive_failures}, "
+                f"next try in {schedule.next_due_at - now:.0f} s)",
+                at=dt.datetime.fromtimestamp(now, UTC),
+            )
             if _should_log(schedule.consecutive_failures):
                 # Info, not warning: the feed-health sink (graph.ReportFeedHealth) warns once
                 # when a feed crosses --failing_feed_after_failures; this is the trail.
-                log.info("feed %s failing (%d in a row): %s", source.feed_id, schedule.consecutive_failures, exc)
+                log.info(
+                    "feed %s failing (%d in a row): %s",
+                    source.feed_id,
+                    schedule.consecutive_failures,
+                    exc,
+                )
             return None, failure, schedule.health()
         if schedule.consecutive_failures >= 3:
-            log.warning("feed %s recovered after %d failures", source.feed_id, schedule.consecutive_failures)
+            log.warning(
+                "feed %s recovered after %d failures", source.feed_id, schedule.consecutive_failures
+            )
         changed = False
         if result.raw is not None:
             digest = hashlib.sha256(result.raw.body).hexdigest()
             changed = digest != schedule.body_digest
             schedule.body_digest = digest
         schedule.etag = result.etag or (schedule.etag if result.status == 304 else "")
-        schedule.last_modified = result.last_modified or (schedule.last_modified if result.status == 304 else "")
-        schedule.record_success(now, changed=changed, ttl_seconds=result.ttl_seconds,
-                                max_age_seconds=result.max_age_seconds, retry_after_seconds=result.retry_after_seconds,
-                                publication_gap_seconds=result.publication_gap_seconds)
+        schedule.last_modified = result.last_modified or (
+            schedule.last_modified if result.status == 304 else ""
+        )
+        schedule.record_success(
+            now,
+            changed=changed,
+            ttl_seconds=result.ttl_seconds,
+            max_age_seconds=result.max_age_seconds,
+            retry_after_seconds=result.retry_after_seconds,
+            publication_gap_seconds=result.publication_gap_seconds,
+        )
         if result.permanent_redirect:
-            log.warning("feed %s moved permanently to %s; update the feed list", source.feed_id,
-                        result.permanent_redirect)
+            log.warning(
+                "feed %s moved permanently to %s; update the feed list",
+                source.feed_id,
+                result.permanent_redirect,
+            )
         return (result if changed else None), None, schedule.health()
 
 
 # --- Beam adapter ------------------------------------------------------------------------
+
 
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
@@ -600,7 +765,9 @@ class _FetchFn(beam.DoFn):
 
     STATE = ReadModifyWriteStateSpec("host", PickleCoder())
 
-    def __init__(self, policy: FetchPolicy, host_gap_seconds: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, policy: FetchPolicy, host_gap_seconds: float, clock: Callable[[], float]
+    ) -> None:
         self.policy = policy
         self.host_gap_seconds = host_gap_seconds
         self.clock = clock
@@ -650,8 +817,14 @@ class FetchFeeds(beam.PTransform):
     ``feeds_fetched``, ``feeds_not_modified``, ``fetch_errors``.
     """
 
-    def __init__(self, *, policy: FetchPolicy = FetchPolicy(), host_gap_seconds: float = 5.0,
-                 clock: Callable[[], float] = time.time, label: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        policy: FetchPolicy = FetchPolicy(),
+        host_gap_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        label: str | None = None,
+    ) -> None:
         super().__init__(label)
         self.policy = policy
         self.host_gap_seconds = host_gap_seconds
@@ -660,10 +833,14 @@ class FetchFeeds(beam.PTransform):
         self.health = None
 
     def expand(self, sources):
-        results = (sources
-                   | "KeyByHost" >> beam.Map(lambda s: (host_of(s.url), s)).with_output_types(KV[str, Any])
-                   | "FetchDue" >> beam.ParDo(_FetchFn(self.policy, self.host_gap_seconds, self.clock))
-                   .with_outputs("dead_letter", "health", main="raw"))
+        results = (
+            sources
+            | "KeyByHost" >> beam.Map(lambda s: (host_of(s.url), s)).with_output_types(KV[str, Any])
+            | "FetchDue"
+            >> beam.ParDo(_FetchFn(self.policy, self.host_gap_seconds, self.clock)).with_outputs(
+                "dead_letter", "health", main="raw"
+            )
+        )
         self.dead_letter = results.dead_letter
         self.health = results.health
         return results.raw

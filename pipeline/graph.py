@@ -42,33 +42,62 @@ def build_pipeline(p: beam.Pipeline, options: StorywatchOptions, watchlists, *, 
     """Add the whole flow to ``p``; return the PCollection of alerts (for tests)."""
     failures = []
     if options.replay_articles:
-        articles = p | "ReplayArticles" >> _tracked(ReplayArticles(options.replay_articles), failures)
+        articles = p | "ReplayArticles" >> _tracked(
+            ReplayArticles(options.replay_articles), failures
+        )
     else:
         if options.replay_feeds:
             raw = p | "ReplayFeeds" >> _tracked(ReplayFeeds(options.replay_feeds), failures)
         else:
             fetch = FetchFeeds(host_gap_seconds=options.host_gap_seconds)
-            raw = (p | "PollFeeds" >> PollFeeds(feed_sources, interval_seconds=options.poll_interval_seconds,
-                                                 stop_after_seconds=options.run_duration_seconds)
-                     | "FetchFeeds" >> _tracked(fetch, failures))
-            fetch.health | "ReportFeedHealth" >> beam.ParDo(ReportFeedHealth(
-                options.feed_health_out, failing_after_failures=options.failing_feed_after_failures))
-        articles = (raw | "ParseFeeds" >> _tracked(ParseFeeds(), failures)
-                        | "NormalizeArticles" >> _tracked(NormalizeArticles(), failures))
+            raw = (
+                p
+                | "PollFeeds"
+                >> PollFeeds(
+                    feed_sources,
+                    interval_seconds=options.poll_interval_seconds,
+                    stop_after_seconds=options.run_duration_seconds,
+                )
+                | "FetchFeeds" >> _tracked(fetch, failures)
+            )
+            fetch.health | "ReportFeedHealth" >> beam.ParDo(
+                ReportFeedHealth(
+                    options.feed_health_out,
+                    failing_after_failures=options.failing_feed_after_failures,
+                )
+            )
+        articles = (
+            raw
+            | "ParseFeeds" >> _tracked(ParseFeeds(), failures)
+            | "NormalizeArticles" >> _tracked(NormalizeArticles(), failures)
+        )
     bounded = _bounded(options)
-    unique = articles | "DedupeArticles" >> _tracked(DedupeArticles(
-        shards=BOUNDED_SHARDS if bounded else DEFAULT_SHARDS,
-        max_age_seconds=options.max_article_age_seconds(bounded=bounded)), failures)
+    unique = articles | "DedupeArticles" >> _tracked(
+        DedupeArticles(
+            shards=BOUNDED_SHARDS if bounded else DEFAULT_SHARDS,
+            max_age_seconds=options.max_article_age_seconds(bounded=bounded),
+        ),
+        failures,
+    )
     matched = unique | "MatchWatchlists" >> MatchWatchlists(watchlists)
     failures.append(matched.dead_letter)
-    alerts = (matched.matches
-              | "TrackStorylines" >> TrackStorylines(bounded=bounded, ledger_url=options.ledger,
-                                                     **options.tracker_tunables())
-              | "DecideAlerts" >> DecideAlerts(ledger_url=options.ledger, storyline_titles=_titles(watchlists),
-                                               coverage_alerts=_coverage_wanted(options)))
+    alerts = (
+        matched.matches
+        | "TrackStorylines"
+        >> TrackStorylines(bounded=bounded, ledger_url=options.ledger, **options.tracker_tunables())
+        | "DecideAlerts"
+        >> DecideAlerts(
+            ledger_url=options.ledger,
+            storyline_titles=_titles(watchlists),
+            coverage_alerts=_coverage_wanted(options),
+        )
+    )
     alerts | "DeliverAlerts" >> _deliver(options)
-    failures | "AllDeadLetters" >> beam.Flatten() | "WriteDeadLetters" >> beam.ParDo(
-        WriteDeadLetters(options.dead_letter_out))
+    (
+        failures
+        | "AllDeadLetters" >> beam.Flatten()
+        | "WriteDeadLetters" >> beam.ParDo(WriteDeadLetters(options.dead_letter_out))
+    )
     return alerts
 
 
@@ -97,6 +126,7 @@ def _coverage_wanted(options: StorywatchOptions) -> bool:
     if options.coverage_alerts or not options.subscribers:
         return bool(options.coverage_alerts)
     from pipeline.config.subscribers import load_subscribers
+
     return any("coverage" in s.kinds for s in load_subscribers(options.subscribers).subscribers)
 
 
@@ -106,9 +136,14 @@ def _titles(watchlists) -> dict[str, str]:
 
 def _deliver(options: StorywatchOptions) -> beam.PTransform:
     from pipeline.deliver import DeliverAlerts
-    return DeliverAlerts(ledger_url=options.ledger, alerts_out=options.alerts_out,
-                         subscribers_file=options.subscribers, console=options.console_alerts,
-                         secret_env=options.secret_env)
+
+    return DeliverAlerts(
+        ledger_url=options.ledger,
+        alerts_out=options.alerts_out,
+        subscribers_file=options.subscribers,
+        console=options.console_alerts,
+        secret_env=options.secret_env,
+    )
 
 
 class _AppendJsonl(beam.DoFn):
@@ -163,10 +198,15 @@ def failing_feed_warning(health, *, failing_after_failures: int) -> str | None:
     """
     if health.consecutive_failures != failing_after_failures:
         return None
-    since = (f"last success {health.last_success_at:%Y-%m-%d %H:%M} UTC" if health.last_success_at
-             else "never fetched successfully")
-    return (f"feed {health.feed_id} ({health.url}) is failing: {health.consecutive_failures} failed fetches "
-            f"in a row, {since}; last error: {health.last_error}; next attempt {health.next_due_at:%Y-%m-%d %H:%M} UTC")
+    since = (
+        f"last success {health.last_success_at:%Y-%m-%d %H:%M} UTC"
+        if health.last_success_at
+        else "never fetched successfully"
+    )
+    return (
+        f"feed {health.feed_id} ({health.url}) is failing: {health.consecutive_failures} failed fetches "
+        f"in a row, {since}; last error: {health.last_error}; next attempt {health.next_due_at:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 class ReportFeedHealth(_AppendJsonl):

@@ -20,14 +20,15 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pipeline.errors import UserError
 from pipeline.records import Article
 from pipeline.text import safe_chars
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^(\d{4})$")
@@ -53,7 +54,13 @@ def json_kind(value: object) -> str:
         return f"a number ({value})"
     if isinstance(value, str):
         return "text"
-    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+    return (
+        "a list"
+        if isinstance(value, list)
+        else "an object"
+        if isinstance(value, dict)
+        else type(value).__name__
+    )
 
 
 def parse_iso(text: str) -> dt.datetime | None:
@@ -174,8 +181,10 @@ def _decode(raw: bytes, lineno: int) -> str | BadLine:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return BadLine(f"not UTF-8 text (byte 0x{raw[exc.start]:02X} at column {exc.start + 1}); "
-                       "save the file as UTF-8")
+        return BadLine(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02X} at column {exc.start + 1}); "
+            "save the file as UTF-8"
+        )
     return text.removeprefix("\ufeff") if lineno == 1 else text
 
 
@@ -218,12 +227,17 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
                 except json.JSONDecodeError as exc:
                     yield lineno, BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})")
                 except RecursionError:  # "[[[[...": valid JSON, hostile depth
-                    yield lineno, BadLine("JSON nested too deeply; each line must be one flat JSON object")
+                    yield (
+                        lineno,
+                        BadLine("JSON nested too deeply; each line must be one flat JSON object"),
+                    )
                 except ValueError:  # a number of more than 4300 digits (Python's int parsing limit)
                     yield lineno, BadLine("a number with thousands of digits; write ids as strings")
         except OSError as exc:  # a device error or a vanished mount while reading
-            raise UserError(f"{path}:{lineno + 1}: cannot read input ({exc.strerror or exc}); "
-                            "check the file or the disk it is on") from None
+            raise UserError(
+                f"{path}:{lineno + 1}: cannot read input ({exc.strerror or exc}); "
+                "check the file or the disk it is on"
+            ) from None
 
 
 def check_output_path(path: Path | str | None, flag: str) -> None:
@@ -239,13 +253,16 @@ def check_output_path(path: Path | str | None, flag: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"{path}: cannot create its folder ({exc.strerror}); pass another {flag}") from None
+        raise UserError(
+            f"{path}: cannot create its folder ({exc.strerror}); pass another {flag}"
+        ) from None
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UserError(f"{path}: not writable; pass another {flag} or fix the permissions")
 
 
-def read_articles(path: Path, *, default_time: dt.datetime = EPOCH
-                  ) -> Iterator[tuple[int, dict, Article | BadLine]]:
+def read_articles(
+    path: Path, *, default_time: dt.datetime = EPOCH
+) -> Iterator[tuple[int, dict, Article | BadLine]]:
     """Yield (line number, raw object, Article or BadLine) for each line of an articles file."""
     for lineno, obj in read_jsonl(path):
         if isinstance(obj, BadLine):

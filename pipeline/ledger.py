@@ -53,7 +53,7 @@ from typing import Protocol
 
 from pipeline.errors import UserError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 QUEUED, CLAIMED, SENT, DEAD = "queued", "claimed", "sent", "dead"
 DEFAULT_LEASE_SECONDS = 600.0
@@ -101,7 +101,9 @@ class Ledger(Protocol):
     def unconfirmed(self) -> list[tuple[str, str, str]]:
         """Deliveries claimed but never confirmed (to retry after a crash)."""
 
-    def enqueue(self, alert_id: str, subscriber: str, channel: str, due_at: dt.datetime) -> bool: ...
+    def enqueue(
+        self, alert_id: str, subscriber: str, channel: str, due_at: dt.datetime
+    ) -> bool: ...
 
     def due(self, now: dt.datetime) -> list[QueuedDelivery]: ...
 
@@ -129,16 +131,25 @@ def _pid_alive(pid: int) -> bool:
 class SqliteLedger:
     """The Ledger on one SQLite file (WAL mode, safe across processes and threads)."""
 
-    def __init__(self, path: Path | str, *, timeout_seconds: float = 30.0,
-                 lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        timeout_seconds: float = 30.0,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
         self.path = Path(path)
         self.lease_seconds = lease_seconds
         self._host = socket.gethostname()
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), timeout=timeout_seconds,
-                                         check_same_thread=False, isolation_level=None)
+            self._conn = sqlite3.connect(
+                str(self.path),
+                timeout=timeout_seconds,
+                check_same_thread=False,
+                isolation_level=None,
+            )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(
@@ -173,15 +184,21 @@ class SqliteLedger:
             )
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(deliveries)")}
             # Ledgers written before claims had owners and queues get the columns added.
-            for name, ddl in (("owner", "TEXT NOT NULL DEFAULT ''"),
-                              ("lease_until", "TEXT NOT NULL DEFAULT ''"),
-                              ("due_at", "TEXT NOT NULL DEFAULT ''")):
+            for name, ddl in (
+                ("owner", "TEXT NOT NULL DEFAULT ''"),
+                ("lease_until", "TEXT NOT NULL DEFAULT ''"),
+                ("due_at", "TEXT NOT NULL DEFAULT ''"),
+            ):
                 if name not in columns:
                     self._conn.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {ddl}")
-            self._conn.execute("CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, due_at)")
+            self._conn.execute(
+                "CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, due_at)"
+            )
         except sqlite3.Error as exc:
-            raise UserError(f"{self.path}: cannot open the ledger database ({exc}); "
-                            "check the path and that the file is a SQLite database") from None
+            raise UserError(
+                f"{self.path}: cannot open the ledger database ({exc}); "
+                "check the path and that the file is a SQLite database"
+            ) from None
         self._lock = threading.Lock()
 
     @staticmethod
@@ -210,17 +227,22 @@ class SqliteLedger:
         with self._lock:
             cur = self._conn.execute(
                 "INSERT OR IGNORE INTO alerts(alert_id, recorded_at, payload) VALUES (?, ?, ?)",
-                (alert_id, self._now(), json.dumps(payload, sort_keys=True, default=str)))
+                (alert_id, self._now(), json.dumps(payload, sort_keys=True, default=str)),
+            )
             return cur.rowcount == 1
 
     def has_alert(self, alert_id: str) -> bool:
         with self._lock:
-            row = self._conn.execute("SELECT 1 FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone()
+            row = self._conn.execute(
+                "SELECT 1 FROM alerts WHERE alert_id = ?", (alert_id,)
+            ).fetchone()
             return row is not None
 
     def alert_ids(self) -> list[str]:
         with self._lock:
-            return [r[0] for r in self._conn.execute("SELECT alert_id FROM alerts ORDER BY recorded_at")]
+            return [
+                r[0] for r in self._conn.execute("SELECT alert_id FROM alerts ORDER BY recorded_at")
+            ]
 
     # --- deliveries --------------------------------------------------------------------
 
@@ -235,26 +257,33 @@ class SqliteLedger:
             row = self._conn.execute(
                 "SELECT state, owner, lease_until FROM deliveries"
                 " WHERE alert_id=? AND subscriber=? AND channel=?",
-                (alert_id, subscriber, channel)).fetchone()
+                (alert_id, subscriber, channel),
+            ).fetchone()
             if row is None:
                 self._conn.execute(
                     "INSERT INTO deliveries(alert_id, subscriber, channel, state, attempts, updated_at,"
                     " owner, lease_until) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
-                    (alert_id, subscriber, channel, CLAIMED, now.isoformat(), owner, lease_until))
+                    (alert_id, subscriber, channel, CLAIMED, now.isoformat(), owner, lease_until),
+                )
                 return True
             state, current_owner, current_lease = row
             if state == QUEUED:
                 claimable = True
             elif state == CLAIMED:
-                claimable = (not current_owner or not current_lease or current_lease <= now.isoformat()
-                             or self._owner_gone(current_owner))
+                claimable = (
+                    not current_owner
+                    or not current_lease
+                    or current_lease <= now.isoformat()
+                    or self._owner_gone(current_owner)
+                )
             else:
                 claimable = False
             if claimable:
                 self._conn.execute(
                     "UPDATE deliveries SET state=?, attempts = attempts + 1, updated_at=?, owner=?,"
                     " lease_until=? WHERE alert_id=? AND subscriber=? AND channel=?",
-                    (CLAIMED, now.isoformat(), owner, lease_until, alert_id, subscriber, channel))
+                    (CLAIMED, now.isoformat(), owner, lease_until, alert_id, subscriber, channel),
+                )
             return claimable
 
     def release(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
@@ -262,16 +291,20 @@ class SqliteLedger:
             self._conn.execute(
                 "UPDATE deliveries SET owner='', lease_until='', updated_at=?, last_error=?"
                 " WHERE alert_id=? AND subscriber=? AND channel=? AND state=?",
-                (self._now(), reason, alert_id, subscriber, channel, CLAIMED))
+                (self._now(), reason, alert_id, subscriber, channel, CLAIMED),
+            )
 
-    def _set_state(self, alert_id: str, subscriber: str, channel: str, state: str, reason: str = "") -> None:
+    def _set_state(
+        self, alert_id: str, subscriber: str, channel: str, state: str, reason: str = ""
+    ) -> None:
         with self._lock:
             self._conn.execute(
                 "INSERT INTO deliveries(alert_id, subscriber, channel, state, attempts, updated_at, last_error)"
                 " VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(alert_id, subscriber, channel)"
                 " DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at,"
                 " last_error=excluded.last_error, owner='', lease_until=''",
-                (alert_id, subscriber, channel, state, self._now(), reason))
+                (alert_id, subscriber, channel, state, self._now(), reason),
+            )
 
     def mark_sent(self, alert_id: str, subscriber: str, channel: str) -> None:
         self._set_state(alert_id, subscriber, channel, SENT)
@@ -283,7 +316,8 @@ class SqliteLedger:
             self._conn.executemany(
                 "UPDATE deliveries SET state=?, updated_at=?, owner='', lease_until=''"
                 " WHERE alert_id=? AND subscriber=? AND channel=?",
-                [(SENT, now, a, s, c) for a, s, c in keys])
+                [(SENT, now, a, s, c) for a, s, c in keys],
+            )
 
     def mark_dead(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
         self._set_state(alert_id, subscriber, channel, DEAD, reason)
@@ -291,7 +325,9 @@ class SqliteLedger:
     def _delivery_value(self, column: str, key: tuple[str, str, str]):
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {column} FROM deliveries WHERE alert_id=? AND subscriber=? AND channel=?", key).fetchone()
+                f"SELECT {column} FROM deliveries WHERE alert_id=? AND subscriber=? AND channel=?",
+                key,
+            ).fetchone()
             return row[0] if row else None
 
     def delivery_state(self, alert_id: str, subscriber: str, channel: str) -> str | None:
@@ -303,9 +339,13 @@ class SqliteLedger:
 
     def unconfirmed(self) -> list[tuple[str, str, str]]:
         with self._lock:
-            return [tuple(r) for r in self._conn.execute(
-                "SELECT alert_id, subscriber, channel FROM deliveries WHERE state = ? ORDER BY updated_at",
-                (CLAIMED,))]
+            return [
+                tuple(r)
+                for r in self._conn.execute(
+                    "SELECT alert_id, subscriber, channel FROM deliveries WHERE state = ? ORDER BY updated_at",
+                    (CLAIMED,),
+                )
+            ]
 
     def counts(self) -> dict[str, int]:
         """Number of deliveries in each state (for summaries and tests)."""
@@ -320,7 +360,15 @@ class SqliteLedger:
             cur = self._conn.execute(
                 "INSERT OR IGNORE INTO deliveries(alert_id, subscriber, channel, state, attempts,"
                 " updated_at, due_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
-                (alert_id, subscriber, channel, QUEUED, self._now(), due_at.astimezone(UTC).isoformat()))
+                (
+                    alert_id,
+                    subscriber,
+                    channel,
+                    QUEUED,
+                    self._now(),
+                    due_at.astimezone(UTC).isoformat(),
+                ),
+            )
             return cur.rowcount == 1
 
     def due(self, now: dt.datetime) -> list[QueuedDelivery]:
@@ -329,33 +377,40 @@ class SqliteLedger:
             rows = self._conn.execute(
                 "SELECT alert_id, subscriber, channel, due_at FROM deliveries"
                 " WHERE state = ? AND due_at <= ? ORDER BY due_at, updated_at, alert_id",
-                (QUEUED, now.astimezone(UTC).isoformat())).fetchall()
+                (QUEUED, now.astimezone(UTC).isoformat()),
+            ).fetchall()
         return [QueuedDelivery(a, s, c, dt.datetime.fromisoformat(d)) for a, s, c, d in rows]
 
     # --- payloads and threads ----------------------------------------------------------
 
     def save_payload(self, alert_id: str, payload: dict) -> None:
         with self._lock:
-            self._conn.execute("INSERT OR IGNORE INTO payloads(alert_id, payload) VALUES (?, ?)",
-                               (alert_id, json.dumps(payload, sort_keys=True, default=str)))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO payloads(alert_id, payload) VALUES (?, ?)",
+                (alert_id, json.dumps(payload, sort_keys=True, default=str)),
+            )
 
     def load_payload(self, alert_id: str) -> dict | None:
         with self._lock:
-            row = self._conn.execute("SELECT payload FROM payloads WHERE alert_id=?", (alert_id,)).fetchone()
+            row = self._conn.execute(
+                "SELECT payload FROM payloads WHERE alert_id=?", (alert_id,)
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def thread_ts(self, subscriber: str, channel: str, storyline_id: str) -> str | None:
         with self._lock:
             row = self._conn.execute(
                 "SELECT thread_ts FROM threads WHERE subscriber=? AND channel=? AND storyline_id=?",
-                (subscriber, channel, storyline_id)).fetchone()
+                (subscriber, channel, storyline_id),
+            ).fetchone()
         return row[0] if row else None
 
     def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None:
         with self._lock:
             self._conn.execute(
                 "INSERT OR IGNORE INTO threads(subscriber, channel, storyline_id, thread_ts) VALUES (?, ?, ?, ?)",
-                (subscriber, channel, storyline_id, ts))
+                (subscriber, channel, storyline_id, ts),
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -382,10 +437,14 @@ def open_ledger(url: str, **kwargs) -> Ledger:
     if url.startswith("firestore://"):
         from pipeline.ledger_firestore import FirestoreLedger
 
-        return FirestoreLedger.from_url(url, **{k: v for k, v in kwargs.items() if k == "lease_seconds"})
+        return FirestoreLedger.from_url(
+            url, **{k: v for k, v in kwargs.items() if k == "lease_seconds"}
+        )
     if url.startswith("sqlite:///"):
-        url = url[len("sqlite:///"):]
+        url = url[len("sqlite:///") :]
     elif "://" in url:
-        raise UserError(f"ledger '{url}': unsupported scheme; use a file path, sqlite:///path "
-                        "or firestore://PROJECT/PREFIX")
+        raise UserError(
+            f"ledger '{url}': unsupported scheme; use a file path, sqlite:///path "
+            "or firestore://PROJECT/PREFIX"
+        )
     return SqliteLedger(url, **kwargs)

@@ -43,9 +43,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from pipeline.errors import UserError
-from pipeline.ledger import CLAIMED, DEAD, DEFAULT_LEASE_SECONDS, QUEUED, SENT, QueuedDelivery, SqliteLedger
+from pipeline.ledger import (
+    CLAIMED,
+    DEAD,
+    DEFAULT_LEASE_SECONDS,
+    QUEUED,
+    SENT,
+    QueuedDelivery,
+    SqliteLedger,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 #: Documents carry ``expire_at`` this far ahead of their last write, for a Firestore TTL
 #: policy on that field; longer than any storyline horizon (30 days by default).
 DEFAULT_RETENTION_DAYS = 90.0
@@ -80,17 +88,25 @@ def parse_firestore_url(url: str) -> tuple[str, str, str | None]:
     project, prefix = parsed.netloc, parsed.path.strip("/")
     database = parse_qs(parsed.query).get("database", [None])[0]
     if parsed.scheme != "firestore" or not project or not prefix or "/" in prefix:
-        raise UserError(f"ledger '{url}': expected firestore://PROJECT/PREFIX[?database=DB], "
-                        "e.g. firestore://my-project/storywatch")
+        raise UserError(
+            f"ledger '{url}': expected firestore://PROJECT/PREFIX[?database=DB], "
+            "e.g. firestore://my-project/storywatch"
+        )
     return project, prefix, database
 
 
 class FirestoreLedger:
     """The ``Ledger`` protocol on Firestore collections named ``PREFIX_*``."""
 
-    def __init__(self, client: Any, *, prefix: str = "storywatch",
-                 lease_seconds: float = DEFAULT_LEASE_SECONDS, retention_days: float = DEFAULT_RETENTION_DAYS,
-                 transaction_runner: TransactionRunner = run_in_firestore_transaction) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "storywatch",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        transaction_runner: TransactionRunner = run_in_firestore_transaction,
+    ) -> None:
         self._client = client
         self.prefix = prefix
         self.lease_seconds = lease_seconds
@@ -104,18 +120,24 @@ class FirestoreLedger:
         self._payload_cache: dict[str, str] = {}
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> "FirestoreLedger":
+    def from_url(cls, url: str, **kwargs: Any) -> FirestoreLedger:
         project, prefix, database = parse_firestore_url(url)
         from google.auth.exceptions import DefaultCredentialsError
         from google.cloud import firestore
 
         try:
-            client = (firestore.Client(project=project, database=database) if database
-                      else firestore.Client(project=project))
+            client = (
+                firestore.Client(project=project, database=database)
+                if database
+                else firestore.Client(project=project)
+            )
         except DefaultCredentialsError:  # a local run pointed at the cloud ledger
             from pipeline.errors import UserError
-            raise UserError(f"ledger '{url}': no Google Cloud credentials here; run `gcloud auth "
-                            "application-default login`, or use a local ledger (a file path)") from None
+
+            raise UserError(
+                f"ledger '{url}': no Google Cloud credentials here; run `gcloud auth "
+                "application-default login`, or use a local ledger (a file path)"
+            ) from None
         return cls(client, prefix=prefix, **kwargs)
 
     # --- helpers -----------------------------------------------------------------------
@@ -147,15 +169,23 @@ class FirestoreLedger:
     def _rows(self, state: str) -> list[dict]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        return [snap.to_dict() for snap in
-                self._deliveries.where(filter=FieldFilter("state", "==", state)).stream()]
+        return [
+            snap.to_dict()
+            for snap in self._deliveries.where(filter=FieldFilter("state", "==", state)).stream()
+        ]
 
     # --- alerts ------------------------------------------------------------------------
 
     def record_alert(self, alert_id: str, payload: dict) -> bool:
-        return self._create_once(self._alerts.document(doc_id(alert_id)), {
-            "alert_id": alert_id, "recorded_at": self._now().isoformat(),
-            "payload": json.dumps(payload, sort_keys=True, default=str), "expire_at": self._expire_at()})
+        return self._create_once(
+            self._alerts.document(doc_id(alert_id)),
+            {
+                "alert_id": alert_id,
+                "recorded_at": self._now().isoformat(),
+                "payload": json.dumps(payload, sort_keys=True, default=str),
+                "expire_at": self._expire_at(),
+            },
+        )
 
     def has_alert(self, alert_id: str) -> bool:
         return self._alerts.document(doc_id(alert_id)).get().exists
@@ -168,8 +198,10 @@ class FirestoreLedger:
         one read per alert; payloads never change once saved, so the cache cannot be stale.
         """
         rows = [snap.to_dict() for snap in self._alerts.stream()]
-        self._payload_cache = {r["alert_id"]: r["payload"] for r in
-                               (snap.to_dict() for snap in self._payloads.stream())}
+        self._payload_cache = {
+            r["alert_id"]: r["payload"]
+            for r in (snap.to_dict() for snap in self._payloads.stream())
+        }
         return [r["alert_id"] for r in sorted(rows, key=lambda r: r["recorded_at"])]
 
     # --- deliveries --------------------------------------------------------------------
@@ -183,24 +215,48 @@ class FirestoreLedger:
         def attempt(transaction: Any) -> bool:
             snap = ref.get(transaction=transaction)
             if not snap.exists:
-                transaction.set(ref, {
-                    "alert_id": alert_id, "subscriber": subscriber, "channel": channel,
-                    "state": CLAIMED, "attempts": 1, "updated_at": now.isoformat(), "last_error": "",
-                    "owner": owner, "lease_until": lease_until, "due_at": "", "expire_at": self._expire_at()})
+                transaction.set(
+                    ref,
+                    {
+                        "alert_id": alert_id,
+                        "subscriber": subscriber,
+                        "channel": channel,
+                        "state": CLAIMED,
+                        "attempts": 1,
+                        "updated_at": now.isoformat(),
+                        "last_error": "",
+                        "owner": owner,
+                        "lease_until": lease_until,
+                        "due_at": "",
+                        "expire_at": self._expire_at(),
+                    },
+                )
                 return True
             row = snap.to_dict()
             if row["state"] == QUEUED:
                 claimable = True
             elif row["state"] == CLAIMED:
                 current_owner, current_lease = row.get("owner", ""), row.get("lease_until", "")
-                claimable = (not current_owner or not current_lease or current_lease <= now.isoformat()
-                             or self._owner_gone(current_owner))
+                claimable = (
+                    not current_owner
+                    or not current_lease
+                    or current_lease <= now.isoformat()
+                    or self._owner_gone(current_owner)
+                )
             else:
                 claimable = False
             if claimable:
-                transaction.update(ref, {"state": CLAIMED, "attempts": row.get("attempts", 0) + 1,
-                                         "updated_at": now.isoformat(), "owner": owner,
-                                         "lease_until": lease_until, "expire_at": self._expire_at()})
+                transaction.update(
+                    ref,
+                    {
+                        "state": CLAIMED,
+                        "attempts": row.get("attempts", 0) + 1,
+                        "updated_at": now.isoformat(),
+                        "owner": owner,
+                        "lease_until": lease_until,
+                        "expire_at": self._expire_at(),
+                    },
+                )
             return claimable
 
         return self._run(self._client, attempt)
@@ -211,23 +267,48 @@ class FirestoreLedger:
         def attempt(transaction: Any) -> None:
             snap = ref.get(transaction=transaction)
             if snap.exists and snap.to_dict()["state"] == CLAIMED:
-                transaction.update(ref, {"owner": "", "lease_until": "", "last_error": reason,
-                                         "updated_at": self._now().isoformat(), "expire_at": self._expire_at()})
+                transaction.update(
+                    ref,
+                    {
+                        "owner": "",
+                        "lease_until": "",
+                        "last_error": reason,
+                        "updated_at": self._now().isoformat(),
+                        "expire_at": self._expire_at(),
+                    },
+                )
 
         self._run(self._client, attempt)
 
-    def _set_state(self, alert_id: str, subscriber: str, channel: str, state: str, reason: str = "") -> None:
+    def _set_state(
+        self, alert_id: str, subscriber: str, channel: str, state: str, reason: str = ""
+    ) -> None:
         ref = self._delivery(alert_id, subscriber, channel)
 
         def attempt(transaction: Any) -> None:
             snap = ref.get(transaction=transaction)
-            fields = {"state": state, "updated_at": self._now().isoformat(), "last_error": reason,
-                      "owner": "", "lease_until": "", "expire_at": self._expire_at()}
+            fields = {
+                "state": state,
+                "updated_at": self._now().isoformat(),
+                "last_error": reason,
+                "owner": "",
+                "lease_until": "",
+                "expire_at": self._expire_at(),
+            }
             if snap.exists:
                 transaction.update(ref, fields)
             else:
-                transaction.set(ref, {"alert_id": alert_id, "subscriber": subscriber, "channel": channel,
-                                      "attempts": 1, "due_at": "", **fields})
+                transaction.set(
+                    ref,
+                    {
+                        "alert_id": alert_id,
+                        "subscriber": subscriber,
+                        "channel": channel,
+                        "attempts": 1,
+                        "due_at": "",
+                        **fields,
+                    },
+                )
 
         self._run(self._client, attempt)
 
@@ -242,8 +323,16 @@ class FirestoreLedger:
         def attempt(transaction: Any) -> None:
             existing = [ref for ref in refs if ref.get(transaction=transaction).exists]
             for ref in existing:
-                transaction.update(ref, {"state": SENT, "updated_at": now, "owner": "", "lease_until": "",
-                                         "expire_at": self._expire_at()})
+                transaction.update(
+                    ref,
+                    {
+                        "state": SENT,
+                        "updated_at": now,
+                        "owner": "",
+                        "lease_until": "",
+                        "expire_at": self._expire_at(),
+                    },
+                )
 
         self._run(self._client, attempt)
 
@@ -271,26 +360,48 @@ class FirestoreLedger:
 
     def enqueue(self, alert_id: str, subscriber: str, channel: str, due_at: dt.datetime) -> bool:
         """Queue a delivery for ``due_at``; False if it is already queued, claimed, sent or dead."""
-        return self._create_once(self._delivery(alert_id, subscriber, channel), {
-            "alert_id": alert_id, "subscriber": subscriber, "channel": channel, "state": QUEUED,
-            "attempts": 0, "updated_at": self._now().isoformat(), "last_error": "", "owner": "",
-            "lease_until": "", "due_at": due_at.astimezone(UTC).isoformat(),
-            "expire_at": self._expire_at(due_at.astimezone(UTC))})
+        return self._create_once(
+            self._delivery(alert_id, subscriber, channel),
+            {
+                "alert_id": alert_id,
+                "subscriber": subscriber,
+                "channel": channel,
+                "state": QUEUED,
+                "attempts": 0,
+                "updated_at": self._now().isoformat(),
+                "last_error": "",
+                "owner": "",
+                "lease_until": "",
+                "due_at": due_at.astimezone(UTC).isoformat(),
+                "expire_at": self._expire_at(due_at.astimezone(UTC)),
+            },
+        )
 
     def due(self, now: dt.datetime) -> list[QueuedDelivery]:
         """Queued deliveries whose time has come, oldest due first."""
         cutoff = now.astimezone(UTC).isoformat()
-        rows = sorted((r for r in self._rows(QUEUED) if r["due_at"] <= cutoff),
-                      key=lambda r: (r["due_at"], r["updated_at"], r["alert_id"]))
-        return [QueuedDelivery(r["alert_id"], r["subscriber"], r["channel"],
-                               dt.datetime.fromisoformat(r["due_at"])) for r in rows]
+        rows = sorted(
+            (r for r in self._rows(QUEUED) if r["due_at"] <= cutoff),
+            key=lambda r: (r["due_at"], r["updated_at"], r["alert_id"]),
+        )
+        return [
+            QueuedDelivery(
+                r["alert_id"], r["subscriber"], r["channel"], dt.datetime.fromisoformat(r["due_at"])
+            )
+            for r in rows
+        ]
 
     # --- payloads and threads ----------------------------------------------------------
 
     def save_payload(self, alert_id: str, payload: dict) -> None:
-        self._create_once(self._payloads.document(doc_id(alert_id)), {
-            "alert_id": alert_id, "payload": json.dumps(payload, sort_keys=True, default=str),
-            "expire_at": self._expire_at()})
+        self._create_once(
+            self._payloads.document(doc_id(alert_id)),
+            {
+                "alert_id": alert_id,
+                "payload": json.dumps(payload, sort_keys=True, default=str),
+                "expire_at": self._expire_at(),
+            },
+        )
 
     def load_payload(self, alert_id: str) -> dict | None:
         cached = self._payload_cache.get(alert_id)
@@ -304,9 +415,16 @@ class FirestoreLedger:
         return snap.to_dict()["thread_ts"] if snap.exists else None
 
     def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None:
-        self._create_once(self._threads.document(doc_id(subscriber, channel, storyline_id)), {
-            "subscriber": subscriber, "channel": channel, "storyline_id": storyline_id, "thread_ts": ts,
-            "expire_at": self._expire_at()})
+        self._create_once(
+            self._threads.document(doc_id(subscriber, channel, storyline_id)),
+            {
+                "subscriber": subscriber,
+                "channel": channel,
+                "storyline_id": storyline_id,
+                "thread_ts": ts,
+                "expire_at": self._expire_at(),
+            },
+        )
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)

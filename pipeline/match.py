@@ -22,7 +22,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from pipeline.config.watchlists import Watchlists
 from pipeline.matcher import Matcher
-from pipeline.records import Article, Failure, Match
+from pipeline.records import Article, Failure
 
 NAMESPACE = "storywatch.match"
 MATCHES = "matches"
@@ -50,8 +50,14 @@ class MatchArticleFn(beam.DoFn):
             found = self._matcher.match(article)
         except Exception as exc:  # noqa: BLE001 - any crash on one article is that article's problem
             self.failures.inc()
-            yield TaggedOutput(DEAD_LETTER, Failure(STAGE, getattr(article, "article_id", repr(article)[:100]),
-                                                    f"matcher failed: {type(exc).__name__}: {exc}"))
+            yield TaggedOutput(
+                DEAD_LETTER,
+                Failure(
+                    STAGE,
+                    getattr(article, "article_id", repr(article)[:100]),
+                    f"matcher failed: {type(exc).__name__}: {exc}",
+                ),
+            )
             return
         self.matches.inc(len(found))
         yield from found
@@ -67,4 +73,5 @@ class MatchWatchlists(beam.PTransform):
 
     def expand(self, articles):
         return articles | MatchArticleFn.__name__ >> beam.ParDo(
-            MatchArticleFn(self._watchlists, **self._tunables)).with_outputs(DEAD_LETTER, main=MATCHES)
+            MatchArticleFn(self._watchlists, **self._tunables)
+        ).with_outputs(DEAD_LETTER, main=MATCHES)

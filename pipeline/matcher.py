@@ -66,12 +66,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate, groupby
 from functools import reduce
+from itertools import accumulate, groupby
 from operator import attrgetter, itemgetter, or_
 from pathlib import Path
-from typing import Iterable
 
 import ahocorasick_rs
 from anyascii import anyascii
@@ -87,7 +87,7 @@ FIELDS = ("title", "summary", "body")
 DEFAULT_FIELD_WEIGHTS = {"title": 1.0, "summary": 0.9, "body": 0.8}
 KIND_WEIGHTS = {"exact": 1.0, "transliterated": 0.95}
 FUZZY_WEIGHT = 0.9
-PROBE_LENGTHS = (4, 5, 6)   # the shortest that is not a common affix is the probe
+PROBE_LENGTHS = (4, 5, 6)  # the shortest that is not a common affix is the probe
 FUZZY_CACHE_SIZE = 100_000
 
 # Curly quotes and dashes decoded with the wrong code page (UTF-8 read as cp1252 or TIS-620)
@@ -120,7 +120,9 @@ class _FoldTable(dict):
             _ODD.add(ch)
             return ""
         folded = unicodedata.normalize("NFKC", ch)
-        folded = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+        folded = "".join(
+            c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c)
+        )
         if not folded:  # a lone combining mark: part of the previous letter
             piece = ""
         else:
@@ -178,9 +180,18 @@ def _blank_bytes_pattern(code_points: Iterable[int]) -> re.Pattern[bytes]:
             lasts.setdefault(raw[:-1], []).append(raw[-1])
     first = {lead[:1] for lead in lasts}
     assert len(first) == 1, "code points with different first bytes"
-    return re.compile(re.escape(first.pop()) + b"(?:" + b"|".join(
-        re.escape(lead[1:]) + b"[" + b"".join(re.escape(bytes([t])) for t in sorted(tails)) + b"]"
-        for lead, tails in sorted(lasts.items())) + b")")
+    return re.compile(
+        re.escape(first.pop())
+        + b"(?:"
+        + b"|".join(
+            re.escape(lead[1:])
+            + b"["
+            + b"".join(re.escape(bytes([t])) for t in sorted(tails))
+            + b"]"
+            for lead, tails in sorted(lasts.items())
+        )
+        + b")"
+    )
 
 
 # UTF-8 of the punctuation most common in Latin-script news (U+2000-U+206F: ’ “ ” – —,
@@ -191,10 +202,10 @@ _SPACE_BYTES = _blank_bytes_pattern(range(0x2000, 0x2070))
 # The zero-width characters, frequent in some feeds, are dropped as bytes in the same way
 # (soft hyphen and BOM, rare, take the slow way); they count among the odd characters from
 # the start.
-_ZERO_WIDTH_BYTES = re.compile(b"\xe2(?:\x80[\x8b-\x8d]|\x81\xa0)")      # U+200B-U+200D, U+2060
+_ZERO_WIDTH_BYTES = re.compile(b"\xe2(?:\x80[\x8b-\x8d]|\x81\xa0)")  # U+200B-U+200D, U+2060
 for _code in _INVISIBLE:
     _FOLD[_code]
-_NO_BREAK_SPACE = "\xa0".encode("utf-8")
+_NO_BREAK_SPACE = "\xa0".encode()
 
 
 def fold(text: str) -> str:
@@ -243,13 +254,25 @@ class NormalizedText:
     since most text has nothing worth pointing at.
     """
 
-    __slots__ = ("text", "s", "_folded", "_one_to_one", "_shift_at", "_shift", "_odd", "_shift_total", "_anchor")
+    __slots__ = (
+        "text",
+        "s",
+        "_folded",
+        "_one_to_one",
+        "_shift_at",
+        "_shift",
+        "_odd",
+        "_shift_total",
+        "_anchor",
+    )
 
-    def __init__(self, text: str, s: str, folded: str | None = None, one_to_one: bool = False) -> None:
+    def __init__(
+        self, text: str, s: str, folded: str | None = None, one_to_one: bool = False
+    ) -> None:
         self.text = text
         self.s = s
-        self._folded = folded                        # fold(_demojibake(text)), if at hand
-        self._one_to_one = one_to_one                # known: every piece of it is one character
+        self._folded = folded  # fold(_demojibake(text)), if at hand
+        self._one_to_one = one_to_one  # known: every piece of it is one character
         self._shift_at: list[int] | None = None
 
     def _build(self) -> None:
@@ -262,12 +285,12 @@ class NormalizedText:
         self._shift_at: list[int] = []
         self._shift: list[int] = []
         self._shift_total = 0
-        self._anchor = (0, 0)                        # a word's space in s and in the folded text
+        self._anchor = (0, 0)  # a word's space in s and in the folded text
         # Read only as far as a position asked for (see _extend): evidence is mostly near
         # the start of a long text, and Russian has a multi-letter piece every few letters.
         self._odd = None
         if not source.isascii() and not self._one_to_one:
-            odd = _odd_characters()                  # fold(source) has put all its characters in _FOLD
+            odd = _odd_characters()  # fold(source) has put all its characters in _FOLD
             if odd is not None:
                 self._odd = odd.finditer(source)
 
@@ -297,16 +320,16 @@ class NormalizedText:
         text order, so a long text is read about once, not once per mention.
         """
         s, folded = self.s, self._folded
-        start = s.rfind(" ", 0, p + 1)               # the space before the word
-        key = s[start:s.index(" ", p) + 1]           # " word "
+        start = s.rfind(" ", 0, p + 1)  # the space before the word
+        key = s[start : s.index(" ", p) + 1]  # " word "
         pos, f = self._anchor if self._anchor[0] <= start else (0, 0)
         pos = s.find(key, pos)
         f = folded.find(key, f)
-        while pos < start:                           # earlier occurrences (they may share spaces)
+        while pos < start:  # earlier occurrences (they may share spaces)
             pos = s.find(key, pos + 1)
             f = folded.find(key, f + 1)
         self._anchor = (start, f)
-        return f + (p - start) - 1                   # -1: the folded text's padding
+        return f + (p - start) - 1  # -1: the folded text's padding
 
     def _original(self, f: int) -> int:
         """Position in the folded text → position in the original text."""
@@ -315,7 +338,7 @@ class NormalizedText:
         k = bisect_right(self._shift_at, f) - 1
         if k < 0:
             return f
-        if k % 2 == 0:                               # inside a multi-character piece
+        if k % 2 == 0:  # inside a multi-character piece
             return self._shift_at[k] - self._shift[k]
         return f - self._shift[k]
 
@@ -354,7 +377,7 @@ def skeleton(text: str) -> str:
 
 # --- the automaton's payloads ---------------------------------------------------------
 
-ENTITY, TOPIC, NEGATIVE, MASK = range(4)     # NEGATIVE and up: what hides hits
+ENTITY, TOPIC, NEGATIVE, MASK = range(4)  # NEGATIVE and up: what hides hits
 # What may follow a key inside its word: a plural/possessive "s", any ending (terms written
 # "word*"), or up to three upper-case letters of case ending (keys in other scripts).
 _PLURAL, _ANY_ENDING, _CASE_ENDING = range(3)
@@ -364,21 +387,21 @@ _PLURAL, _ANY_ENDING, _CASE_ENDING = range(3)
 class _Entry:
     """One thing the automaton finds at a key."""
 
-    role: int                 # ENTITY, TOPIC, NEGATIVE or MASK
-    ref: str                  # entity/topic id (for NEGATIVE, MASK: the entity it hides)
-    alias: str = ""           # as written in the watchlist
-    kind: str = "exact"       # what a hit at this key is: exact or transliterated
-    prefix: bool = False      # term written "word*": any word ending
+    role: int  # ENTITY, TOPIC, NEGATIVE or MASK
+    ref: str  # entity/topic id (for NEGATIVE, MASK: the entity it hides)
+    alias: str = ""  # as written in the watchlist
+    kind: str = "exact"  # what a hit at this key is: exact or transliterated
+    prefix: bool = False  # term written "word*": any word ending
     multiword: bool = False
-    inflected: bool = False   # other script: up to three letters of case ending may follow
-    capital: bool = False     # a person's name in a script with case: a lower-case word is no name
+    inflected: bool = False  # other script: up to three letters of case ending may follow
+    capital: bool = False  # a person's name in a script with case: a lower-case word is no name
 
 
 @dataclass(frozen=True, slots=True)
 class _FuzzyTarget:
     ref: str
     alias: str
-    compact: str              # skeleton without spaces
+    compact: str  # skeleton without spaces
     person: bool
     multiword: bool
 
@@ -391,7 +414,7 @@ class _Probe:
     __slots__ = ("key", "suffix", "lo", "hi", "firsts", "ends", "refs", "mark")
 
     def __init__(self, key: str, targets: list[_FuzzyTarget]) -> None:
-        self.key = key                            # "vlad" (prefix) or "\0imir" (suffix)
+        self.key = key  # "vlad" (prefix) or "\0imir" (suffix)
         self.suffix = key.startswith("\0")
         self.lo = min(len(t.compact) - max(3, len(t.compact) // 3) for t in targets)
         self.hi = max(len(t.compact) + max(3, len(t.compact) // 3) for t in targets)
@@ -408,15 +431,22 @@ class _Field:
 
     __slots__ = ("field", "norm", "raw", "pattern_hits", "expanded")
 
-    def __init__(self, field: str, norm: NormalizedText, raw: list[tuple[int, int, int]],
-                 pattern_hits: list[_Hit]) -> None:
+    def __init__(
+        self,
+        field: str,
+        norm: NormalizedText,
+        raw: list[tuple[int, int, int]],
+        pattern_hits: list[_Hit],
+    ) -> None:
         self.field = field
         self.norm = norm
-        self.raw = raw                           # (pattern, start, end) from the automaton
-        self.pattern_hits = pattern_hits         # of topic patterns (regular expressions)
+        self.raw = raw  # (pattern, start, end) from the automaton
+        self.pattern_hits = pattern_hits  # of topic patterns (regular expressions)
         # looked_at → (exact hits, negative contexts, fired probes), see Matcher._expand
-        self.expanded: dict[int, tuple[list[_Hit], list[tuple[str, int, int, int, int, bool]],
-                                       list[tuple[_Probe, int]]]] = {}
+        self.expanded: dict[
+            int,
+            tuple[list[_Hit], list[tuple[str, int, int, int, int, bool]], list[tuple[_Probe, int]]],
+        ] = {}
 
 
 @dataclass(slots=True)
@@ -424,21 +454,29 @@ class _Hit:
     ref: str
     alias: str
     field: str
-    a: int                    # span in the skeleton s
+    a: int  # span in the skeleton s
     b: int
     kind: str
     similarity: float
     multiword: bool
     norm: NormalizedText
-    wa: int = -1              # word positions of the first and last word, counted through
-    wb: int = -1              # title, summary and body (within the field until _hits shifts them)
-    found: Evidence | None = None   # once worked out (a hit may explain several storylines)
+    wa: int = -1  # word positions of the first and last word, counted through
+    wb: int = -1  # title, summary and body (within the field until _hits shifts them)
+    found: Evidence | None = None  # once worked out (a hit may explain several storylines)
 
     def evidence(self) -> Evidence:
         if self.found is None:
             start, end = self.norm.original(self.a, self.b)
-            self.found = Evidence(self.ref, self.alias, self.field, start, end, self.norm.text[start:end],
-                                  self.kind, round(self.similarity, 1))
+            self.found = Evidence(
+                self.ref,
+                self.alias,
+                self.field,
+                start,
+                end,
+                self.norm.text[start:end],
+                self.kind,
+                round(self.similarity, 1),
+            )
         return self.found
 
 
@@ -457,11 +495,19 @@ class Matcher:
     picklable (rebuilt from the watchlists) so Beam can ship it to workers.
     """
 
-    def __init__(self, watchlists: Watchlists, *, fuzzy: bool = True,
-                 fuzzy_min_similarity: float = 85.0, fuzzy_min_length: int = 6,
-                 negative_window_words: int = 10, max_evidence_per_ref: int = 3,
-                 field_weights: dict[str, float] | None = None,
-                 fields: Iterable[str] = FIELDS, dfa_max_keys: int = 30_000) -> None:
+    def __init__(
+        self,
+        watchlists: Watchlists,
+        *,
+        fuzzy: bool = True,
+        fuzzy_min_similarity: float = 85.0,
+        fuzzy_min_length: int = 6,
+        negative_window_words: int = 10,
+        max_evidence_per_ref: int = 3,
+        field_weights: dict[str, float] | None = None,
+        fields: Iterable[str] = FIELDS,
+        dfa_max_keys: int = 30_000,
+    ) -> None:
         self.watchlists = watchlists
         self.fuzzy = fuzzy
         self.fuzzy_min_similarity = fuzzy_min_similarity
@@ -474,7 +520,7 @@ class Matcher:
         self._build()
 
     @classmethod
-    def from_dir(cls, path: Path | str, **tunables) -> "Matcher":
+    def from_dir(cls, path: Path | str, **tunables) -> Matcher:
         """A matcher for the watchlists in ``path`` (raises ConfigError if they are invalid)."""
         return cls(load_watchlists(path), **tunables)
 
@@ -486,12 +532,16 @@ class Matcher:
         self.__init__(state["watchlists"], **state["tunables"])
 
     def _tunables(self) -> dict:
-        return {"fuzzy": self.fuzzy, "fuzzy_min_similarity": self.fuzzy_min_similarity,
-                "fuzzy_min_length": self.fuzzy_min_length,
-                "negative_window_words": self.negative_window_words,
-                "max_evidence_per_ref": self.max_evidence_per_ref,
-                "field_weights": self.field_weights, "fields": self.fields,
-                "dfa_max_keys": self.dfa_max_keys}
+        return {
+            "fuzzy": self.fuzzy,
+            "fuzzy_min_similarity": self.fuzzy_min_similarity,
+            "fuzzy_min_length": self.fuzzy_min_length,
+            "negative_window_words": self.negative_window_words,
+            "max_evidence_per_ref": self.max_evidence_per_ref,
+            "field_weights": self.field_weights,
+            "fields": self.fields,
+            "dfa_max_keys": self.dfa_max_keys,
+        }
 
     # --- building ---------------------------------------------------------------------
 
@@ -514,16 +564,46 @@ class Matcher:
         # (probe, words) → verdicts; words repeat across articles, rapidfuzz runs once per pair.
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[_FuzzyTarget, float], ...]] = {}
 
-        def add_forms(key: str, role: int, ref: str, alias: str, *, listed_kind: str = "exact",
-                      prefix: bool = False, person: bool = False) -> None:
+        def add_forms(
+            key: str,
+            role: int,
+            ref: str,
+            alias: str,
+            *,
+            listed_kind: str = "exact",
+            prefix: bool = False,
+            person: bool = False,
+        ) -> None:
             """A Latin key also meets other scripts (upper-case skeleton), as a transliteration."""
             multiword = " " in key
             other_script = key != key.lower()
-            add(key, _Entry(role, ref, alias, "transliterated" if other_script else listed_kind, prefix,
-                            multiword, inflected=other_script and key[-1].isupper(), capital=person and other_script))
+            add(
+                key,
+                _Entry(
+                    role,
+                    ref,
+                    alias,
+                    "transliterated" if other_script else listed_kind,
+                    prefix,
+                    multiword,
+                    inflected=other_script and key[-1].isupper(),
+                    capital=person and other_script,
+                ),
+            )
             if not other_script and key.upper() != key:
-                add(key.upper(), _Entry(role, ref, alias, "transliterated" if role == ENTITY else "exact",
-                                        prefix, multiword, inflected=True, capital=person))
+                add(
+                    key.upper(),
+                    _Entry(
+                        role,
+                        ref,
+                        alias,
+                        "transliterated" if role == ENTITY else "exact",
+                        prefix,
+                        multiword,
+                        inflected=True,
+                        capital=person,
+                    ),
+                )
             elif other_script:
                 # Slavic declension replaces one or two final vowels: Україна → Україні,
                 # Россия → России, Зеленський → Зеленського.
@@ -534,23 +614,60 @@ class Matcher:
                     word = word[:-1]
                     stem = skeleton(word)
                     if len(stem.rsplit(" ", 1)[-1]) >= 4:
-                        add(stem, _Entry(role, ref, alias, "transliterated" if role == ENTITY else "exact",
-                                         prefix, multiword, inflected=True, capital=person))
+                        add(
+                            stem,
+                            _Entry(
+                                role,
+                                ref,
+                                alias,
+                                "transliterated" if role == ENTITY else "exact",
+                                prefix,
+                                multiword,
+                                inflected=True,
+                                capital=person,
+                            ),
+                        )
 
         for entity in self.watchlists.entities:
             for alias, translit in self._names(entity):
                 key = skeleton(alias)
-                add_forms(key, ENTITY, entity.id, alias, listed_kind="transliterated" if translit else "exact",
-                          person=entity.kind == "person")
+                add_forms(
+                    key,
+                    ENTITY,
+                    entity.id,
+                    alias,
+                    listed_kind="transliterated" if translit else "exact",
+                    person=entity.kind == "person",
+                )
                 compact = key.replace(" ", "")
-                if (self.fuzzy and entity.fuzzy and compact.islower() and compact.isascii()
-                        and len(compact) >= self.fuzzy_min_length and _name_like(alias)):
-                    target = _FuzzyTarget(entity.id, alias, compact, entity.kind == "person", " " in key)
+                if (
+                    self.fuzzy
+                    and entity.fuzzy
+                    and compact.islower()
+                    and compact.isascii()
+                    and len(compact) >= self.fuzzy_min_length
+                    and _name_like(alias)
+                ):
+                    target = _FuzzyTarget(
+                        entity.id, alias, compact, entity.kind == "person", " " in key
+                    )
                     # "star" starts too many words to probe for Starlink; "starl" does not.
-                    prefix = next((compact[:n] for n in PROBE_LENGTHS
-                                   if n < len(compact) and compact[:n] not in COMMON_PREFIXES), None)
-                    suffix = next((compact[-n:] for n in PROBE_LENGTHS
-                                   if n < len(compact) and compact[-n:] not in COMMON_SUFFIXES), None)
+                    prefix = next(
+                        (
+                            compact[:n]
+                            for n in PROBE_LENGTHS
+                            if n < len(compact) and compact[:n] not in COMMON_PREFIXES
+                        ),
+                        None,
+                    )
+                    suffix = next(
+                        (
+                            compact[-n:]
+                            for n in PROBE_LENGTHS
+                            if n < len(compact) and compact[-n:] not in COMMON_SUFFIXES
+                        ),
+                        None,
+                    )
                     if prefix:
                         self._targets.setdefault(prefix, []).append(target)
                     if suffix:
@@ -561,13 +678,22 @@ class Matcher:
                 add_forms(skeleton(phrase), MASK, entity.id, phrase)
         for topic in self.watchlists.topics:
             for term in topic.terms:
-                add_forms(skeleton(term.rstrip("*")), TOPIC, topic.id, term, prefix=term.endswith("*"))
-        self._patterns = [(topic.id, pattern, re.compile(pattern, re.IGNORECASE))
-                          for topic in self.watchlists.topics for pattern in topic.patterns]
+                add_forms(
+                    skeleton(term.rstrip("*")), TOPIC, topic.id, term, prefix=term.endswith("*")
+                )
+        self._patterns = [
+            (topic.id, pattern, re.compile(pattern, re.IGNORECASE))
+            for topic in self.watchlists.topics
+            for pattern in topic.patterns
+        ]
 
         # A prefix probe sits at a word start (" vlad"), a suffix probe at a word end ("imir ").
-        probes = {(probe_key[1:] + " " if probe_key.startswith("\0") else " " + probe_key): _Probe(probe_key, targets)
-                  for probe_key, targets in self._targets.items()}
+        probes = {
+            (probe_key[1:] + " " if probe_key.startswith("\0") else " " + probe_key): _Probe(
+                probe_key, targets
+            )
+            for probe_key, targets in self._targets.items()
+        }
         self._probes = list(probes.values())
         marks = self._marks
         for probe in self._probes:
@@ -582,23 +708,47 @@ class Matcher:
         self._key_marks: list[int] = []
         self._relevance: list[int] = []
         for key in self._keys:
-            entries = tuple((e.role, e.ref, e.alias, e.kind, e.multiword,
-                             _ANY_ENDING if e.prefix else _CASE_ENDING if e.inflected else _PLURAL, e.capital)
-                            for e in keys.get(key, ()))
+            entries = tuple(
+                (
+                    e.role,
+                    e.ref,
+                    e.alias,
+                    e.kind,
+                    e.multiword,
+                    _ANY_ENDING if e.prefix else _CASE_ENDING if e.inflected else _PLURAL,
+                    e.capital,
+                )
+                for e in keys.get(key, ())
+            )
             probe = probes.get(key)
             self._payloads.append((key.count(" ") - 1, entries, probe))
-            self._key_marks.append(reduce(or_, (marks.get(e.ref, 0) for e in keys.get(key, ()) if e.role < NEGATIVE),
-                                          probe.mark if probe else 0))
+            self._key_marks.append(
+                reduce(
+                    or_,
+                    (marks.get(e.ref, 0) for e in keys.get(key, ()) if e.role < NEGATIVE),
+                    probe.mark if probe else 0,
+                )
+            )
             # A negative context concerns its entity's rules too.
-            self._relevance.append(reduce(or_, (marks.get(e.ref, 0) for e in keys.get(key, ())),
-                                          probe.mark if probe else 0))
+            self._relevance.append(
+                reduce(
+                    or_,
+                    (marks.get(e.ref, 0) for e in keys.get(key, ())),
+                    probe.mark if probe else 0,
+                )
+            )
         # ahocorasick_rs (Rust's aho-corasick) scans about twice as fast as pyahocorasick and
         # hands back all hits at once, as (pattern, start, end) in characters and end order.
         # A DFA scans another ~25% faster but takes ~1.4 KB per key (16 MB for the 1,000-entity
         # benchmark list, 11,500 keys): beyond dfa_max_keys the library's compact NFA is used.
-        implementation = ahocorasick_rs.Implementation.DFA if len(self._keys) <= self.dfa_max_keys else None
-        self._automaton = (ahocorasick_rs.AhoCorasick(self._keys, implementation=implementation)
-                           if self._keys else None)
+        implementation = (
+            ahocorasick_rs.Implementation.DFA if len(self._keys) <= self.dfa_max_keys else None
+        )
+        self._automaton = (
+            ahocorasick_rs.AhoCorasick(self._keys, implementation=implementation)
+            if self._keys
+            else None
+        )
         self._exact_keys = frozenset(k.strip() for k in keys if k.islower())
         self._entity_ids = frozenset(e.id for e in self.watchlists.entities)
 
@@ -611,8 +761,11 @@ class Matcher:
                 groups = [frozenset(g) for g in rule.all_of]
                 if rule.any_of:
                     groups.append(frozenset(rule.any_of))
-                compiled.append(_CompiledRule(storyline, tuple(groups), frozenset(rule.none_of),
-                                              rule.within_words))
+                compiled.append(
+                    _CompiledRule(
+                        storyline, tuple(groups), frozenset(rule.none_of), rule.within_words
+                    )
+                )
             self._rules.append((storyline, compiled))
         # Every rule in one list, in storyline order. Rule i owns the bits i*K ... i*K+K-1
         # (K: the most groups in a rule, plus one): bit i*K+j for its group j, the last one
@@ -620,7 +773,9 @@ class Matcher:
         # can hold only when all its group bits are set, which is checked for every rule at
         # once with K-1 shifts and "and"s of one integer (see _complete).
         self._flat: list[tuple[int, _CompiledRule, int]] = []
-        stride = 1 + max((len(rule.groups) for _, compiled in self._rules for rule in compiled), default=0)
+        stride = 1 + max(
+            (len(rule.groups) for _, compiled in self._rules for rule in compiled), default=0
+        )
         marks: dict[str, int] = {}
         firsts = filler = 0
         for index, (_, compiled) in enumerate(self._rules):
@@ -632,7 +787,9 @@ class Matcher:
                 for ref in rule.none_of:
                     marks[ref] = marks.get(ref, 0) | 1 << base + stride - 1
                 firsts |= 1 << base
-                filler |= sum(1 << base + j for j in range(len(rule.groups), stride - 1))  # groups it lacks
+                filler |= sum(
+                    1 << base + j for j in range(len(rule.groups), stride - 1)
+                )  # groups it lacks
                 # (storyline index, rule, the bits of every ref it looks at)
                 self._flat.append((index, rule, ((1 << stride) - 1) << base))
         self._marks = marks
@@ -664,7 +821,6 @@ class Matcher:
 
     # --- finding ----------------------------------------------------------------------
 
-
     def _read(self, article: Article) -> tuple[list[tuple], int]:
         """``_read_texts`` of the article's fields."""
         return self._read_texts([(field, getattr(article, field, "")) for field in self.fields])
@@ -680,13 +836,17 @@ class Matcher:
         for field, text in texts:
             if text:
                 norm = normalize(text)
-                raw = find(norm.s, True) if find else []            # True: overlapping hits too
+                raw = find(norm.s, True) if find else []  # True: overlapping hits too
                 keys.update(map(_FIRST, raw))
-                reads.append((field, norm, raw, self._pattern_hits(norm, field) if patterns else []))
+                reads.append(
+                    (field, norm, raw, self._pattern_hits(norm, field) if patterns else [])
+                )
         # The marks of every key hit, or-ed in C: most articles stop at this.
         marks = reduce(or_, map(self._key_marks.__getitem__, keys), 0)
         if patterns:
-            marks = reduce(or_, (self._marks.get(h.ref, 0) for read in reads for h in read[3]), marks)
+            marks = reduce(
+                or_, (self._marks.get(h.ref, 0) for read in reads for h in read[3]), marks
+            )
         return reads, marks
 
     def _pattern_hits(self, norm: NormalizedText, field: str) -> list[_Hit]:
@@ -701,12 +861,26 @@ class Matcher:
                 while b > a and s[b - 1] == " ":
                     b -= 1
                 if a < b:
-                    hits.append(_Hit(ref, pattern, field, a, b, "exact", 100.0, True, norm,
-                                     norm.word_index(a), norm.word_index(b - 1)))
+                    hits.append(
+                        _Hit(
+                            ref,
+                            pattern,
+                            field,
+                            a,
+                            b,
+                            "exact",
+                            100.0,
+                            True,
+                            norm,
+                            norm.word_index(a),
+                            norm.word_index(b - 1),
+                        )
+                    )
         return hits
 
-    def _expand(self, read: _Field, looked_at: int = -1) -> tuple[list[_Hit], list[tuple[str, int, int, int, int, bool]],
-                                                                 list[tuple[_Probe, int]]]:
+    def _expand(
+        self, read: _Field, looked_at: int = -1
+    ) -> tuple[list[_Hit], list[tuple[str, int, int, int, int, bool]], list[tuple[_Probe, int]]]:
         """A field's raw hits as exact hits (with word positions), negative contexts and
         fired probes, keeping only those that may concern a ref with one of the
         ``looked_at`` bits (all by default); computed once per ``looked_at``."""
@@ -721,40 +895,55 @@ class Matcher:
         hits: list[_Hit] = []
         negatives: list[tuple[str, int, int, int, int, bool]] = []
         fired: list[tuple[_Probe, int]] = []
-        spaces = counted = 0               # spaces in s[:counted], for word indices
-        for index, start, end in raw:      # s[start] is the key's leading space; s[end] follows the key
+        spaces = counted = 0  # spaces in s[:counted], for word indices
+        for index, start, end in raw:  # s[start] is the key's leading space; s[end] follows the key
             inner_spaces, entries, probe = payloads[index]
             if probe is not None:
                 fired.append((probe, end - 1))
                 if not entries:
                     continue
-            start += 1                     # the key's leading space is not part of the hit
+            start += 1  # the key's leading space is not part of the hit
             after = s[end]
             for role, ref, alias, kind, multiword, ending, capital in entries:
                 # The key must end a word, or be followed by what its ending allows.
                 if after == " ":
                     stop = end
-                elif ending == _PLURAL:            # musks, spacexs
+                elif ending == _PLURAL:  # musks, spacexs
                     if after != "s" or s[end + 1] != " ":
                         continue
                     stop = end + 1
-                elif ending == _ANY_ENDING:        # a term written "negotiat*"
+                elif ending == _ANY_ENDING:  # a term written "negotiat*"
                     stop = s.index(" ", end)
-                else:                              # _CASE_ENDING: Путина, Кремля
+                else:  # _CASE_ENDING: Путина, Кремля
                     stop = s.index(" ", end)
                     if stop - end > 3 or not s[end:stop].isupper():
                         continue
                 # "маски" (masks) is not Маски (Musk's): in a script with case, a name is capitalised.
                 if capital and norm.text[norm.original(start, stop)[0]].islower():
                     continue
-                if counted < end:          # hits come in order of their end
+                if counted < end:  # hits come in order of their end
                     spaces += s.count(" ", counted, end)
                     counted = end
                 if role >= NEGATIVE:
-                    negatives.append((ref, start, stop, spaces - 1 - inner_spaces, spaces - 1, role == NEGATIVE))
+                    negatives.append(
+                        (ref, start, stop, spaces - 1 - inner_spaces, spaces - 1, role == NEGATIVE)
+                    )
                 else:
-                    hits.append(_Hit(ref, alias, field, start, stop, kind, 100.0,
-                                     multiword, norm, spaces - 1 - inner_spaces, spaces - 1))
+                    hits.append(
+                        _Hit(
+                            ref,
+                            alias,
+                            field,
+                            start,
+                            stop,
+                            kind,
+                            100.0,
+                            multiword,
+                            norm,
+                            spaces - 1 - inner_spaces,
+                            spaces - 1,
+                        )
+                    )
         done = read.expanded[looked_at] = (hits + read.pattern_hits, negatives, fired)
         return done
 
@@ -785,28 +974,30 @@ class Matcher:
         s = norm.s
         found: dict[tuple[str, int, int], _Hit] = {}
         cache = self._fuzzy_cache
-        exact: list[_Hit] | None = None      # every exact hit, of any ref: fetched when first needed
+        exact: list[_Hit] | None = None  # every exact hit, of any ref: fetched when first needed
         last = len(s) - 1
         for probe, end in fired:
-            if probe.suffix:                    # the word ends at end (a space)
+            if probe.suffix:  # the word ends at end (a space)
                 firsts = probe.firsts
                 a = s.rindex(" ", 0, end) + 1
                 spans = [(a, end)] if s[a] in firsts else []
-                if a > 1:                       # and the previous word with it ("Stellar Link")
+                if a > 1:  # and the previous word with it ("Stellar Link")
                     a = s.rindex(" ", 0, a - 1) + 1
                     if s[a] in firsts:
                         spans.append((a, end))
-            else:                               # the word starts after the key's space
+            else:  # the word starts after the key's space
                 ends = probe.ends
                 a = end - len(probe.key) + 1
                 b = s.index(" ", a)
-                spans = [(a, b)] if s[b - 2:b] in ends else []
-                if b < last:                    # and the next word with it ("Vladmir Putin")
+                spans = [(a, b)] if s[b - 2 : b] in ends else []
+                if b < last:  # and the next word with it ("Vladmir Putin")
                     b = s.index(" ", b + 1)
-                    if s[b - 2:b] in ends:
+                    if s[b - 2 : b] in ends:
                         spans.append((a, b))
             for a, b in spans:
-                if not probe.lo <= b - a <= probe.hi + 1:    # +1: the space inside a two-word candidate
+                if (
+                    not probe.lo <= b - a <= probe.hi + 1
+                ):  # +1: the space inside a two-word candidate
                     continue
                 candidate = s[a:b]
                 verdicts = cache.get((probe.key, candidate))
@@ -823,14 +1014,31 @@ class Matcher:
                     # Never claim a span another entity matched exactly; and a span that
                     # holds an exact hit of the same entity is only a misspelling of a longer
                     # name ("Vladmir Putin"), not a name plus a word ("Russian man").
-                    if any(h.a < b and a < h.b and (h.ref != target.ref and h.ref in self._entity_ids
-                                                    or h.ref == target.ref and (not target.multiword
-                                                                                or h.a <= a and b <= h.b))
-                           for h in exact):
+                    if any(
+                        h.a < b
+                        and a < h.b
+                        and (
+                            h.ref != target.ref
+                            and h.ref in self._entity_ids
+                            or h.ref == target.ref
+                            and (not target.multiword or h.a <= a and b <= h.b)
+                        )
+                        for h in exact
+                    ):
                         continue
-                    found[(target.ref, a, b)] = _Hit(target.ref, target.alias, field, a, b, "fuzzy",
-                                                     similarity, True, norm, norm.word_index(a),
-                                                     norm.word_index(b - 1))
+                    found[(target.ref, a, b)] = _Hit(
+                        target.ref,
+                        target.alias,
+                        field,
+                        a,
+                        b,
+                        "fuzzy",
+                        similarity,
+                        True,
+                        norm,
+                        norm.word_index(a),
+                        norm.word_index(b - 1),
+                    )
         return list(found.values())
 
     def _verify(self, probe_key: str, candidate: str) -> tuple[tuple[_FuzzyTarget, float], ...]:
@@ -850,7 +1058,11 @@ class Matcher:
     def _similar(self, compact: str, target: _FuzzyTarget) -> float | None:
         """Similarity (0-100) if ``compact`` passes as a misspelling of the target, else None."""
         t = target.compact
-        if abs(len(compact) - len(t)) > max(3, len(t) // 3) or compact[-2:] != t[-2:] or compact[0] != t[0]:
+        if (
+            abs(len(compact) - len(t)) > max(3, len(t) // 3)
+            or compact[-2:] != t[-2:]
+            or compact[0] != t[0]
+        ):
             return None
         if target.person:
             # People: one edit (two from ten letters), so Kirichenko stays apart from Kiriyenko.
@@ -859,11 +1071,15 @@ class Matcher:
                 return None
             return ratio(compact, t)
         similarity = ratio(compact, t)
-        if similarity >= self.fuzzy_min_similarity or (len(compact) >= 10 and similarity >= self.fuzzy_min_similarity - 5):
+        if similarity >= self.fuzzy_min_similarity or (
+            len(compact) >= 10 and similarity >= self.fuzzy_min_similarity - 5
+        ):
             return similarity
         return None
 
-    def _veto(self, hits: list[_Hit], negatives: list[tuple[str, int, int, int, int, bool]]) -> list[_Hit]:
+    def _veto(
+        self, hits: list[_Hit], negatives: list[tuple[str, int, int, int, int, bool]]
+    ) -> list[_Hit]:
         """Drop hits vetoed by a negative context of their entity or hidden by one of its
         masks (see the module docstring)."""
         by_ref: dict[str, list[tuple[int, int, int, int, int]]] = {}
@@ -874,13 +1090,18 @@ class Matcher:
         for hit in hits:
             near = by_ref.get(hit.ref)
             if near is None or not any(
-                    hit.a < b and a < hit.b                       # overlaps: "musk deer", "Kyiv Independent"
-                    or not hit.multiword and (wa - hit.wb if wa > hit.wb else hit.wa - wb) <= reach
-                    for a, b, wa, wb, reach in near):
+                hit.a < b
+                and a < hit.b  # overlaps: "musk deer", "Kyiv Independent"
+                or not hit.multiword
+                and (wa - hit.wb if wa > hit.wb else hit.wa - wb) <= reach
+                for a, b, wa, wb, reach in near
+            ):
                 kept.append(hit)
         return kept
 
-    def _hits(self, article: Article | None, reads: list[tuple] | None = None, looked_at: int = -1) -> list[_Hit]:
+    def _hits(
+        self, article: Article | None, reads: list[tuple] | None = None, looked_at: int = -1
+    ) -> list[_Hit]:
         """Hits of every field; word positions count through the fields in order.
 
         Only probes that may name a ref with one of the ``looked_at`` bits are followed up
@@ -899,7 +1120,7 @@ class Matcher:
                         hit.wa += offset
                         hit.wb += offset
                 hits += found
-            offset += read.norm.s.count(" ")          # its words, and one for the field break
+            offset += read.norm.s.count(" ")  # its words, and one for the field break
         return hits
 
     def find(self, article: Article) -> list[Evidence]:
@@ -941,9 +1162,11 @@ class Matcher:
             by_ref.setdefault(hit.ref, []).append(hit)
         marks = self._marks
         # Rules with a group that found nothing cannot hold; the rest are decided in full.
-        ready = self._rules_in(self._complete(reduce(or_, (marks.get(ref, 0) for ref in by_ref), 0)))
+        ready = self._rules_in(
+            self._complete(reduce(or_, (marks.get(ref, 0) for ref in by_ref), 0))
+        )
         matches = []
-        weights: dict[str, float] = {}              # ref → its best hit's weight, as needed
+        weights: dict[str, float] = {}  # ref → its best hit's weight, as needed
 
         def best_weight(ref: str) -> float:
             weight = weights.get(ref)
@@ -953,19 +1176,25 @@ class Matcher:
 
         for index, rules in groupby(ready, key=itemgetter(0)):
             # The best-scoring rule that holds explains the match.
-            results = [r for r in (self._decide(rule, by_ref, best_weight) for _, rule, _ in rules)
-                       if r is not None]
+            results = [
+                r
+                for r in (self._decide(rule, by_ref, best_weight) for _, rule, _ in rules)
+                if r is not None
+            ]
             if results:
                 score, used = max(results, key=lambda r: r[0])
                 matches.append(Match(article, self._rules[index][0].id, score, _evidence(used)))
         return matches
 
     def _weight(self, hit: _Hit) -> float:
-        kind = FUZZY_WEIGHT * hit.similarity / 100 if hit.kind == "fuzzy" else KIND_WEIGHTS[hit.kind]
+        kind = (
+            FUZZY_WEIGHT * hit.similarity / 100 if hit.kind == "fuzzy" else KIND_WEIGHTS[hit.kind]
+        )
         return kind * self.field_weights.get(hit.field, 0.8)
 
-    def _decide(self, rule: _CompiledRule, by_ref: dict[str, list[_Hit]],
-                best_weight) -> tuple[float, list[_Hit]] | None:
+    def _decide(
+        self, rule: _CompiledRule, by_ref: dict[str, list[_Hit]], best_weight
+    ) -> tuple[float, list[_Hit]] | None:
         """Score and evidence if the rule holds (``match`` has checked that every group found
         something); ``best_weight(ref)`` is the weight of the ref's best hit."""
         if rule.none_of and not by_ref.keys().isdisjoint(rule.none_of):
@@ -998,7 +1227,7 @@ class Matcher:
         # The evidence: each ref's first few mentions (a long text may name Starlink 30 times).
         used: list[_Hit] = []
         for hits in candidates.values():
-            used += sorted(hits, key=_POSITION)[:self.max_evidence_per_ref]
+            used += sorted(hits, key=_POSITION)[: self.max_evidence_per_ref]
         used.sort(key=_POSITION)
         return score, used
 
@@ -1030,16 +1259,24 @@ class Matcher:
         if not complete:
             return None
         # Kept: the latest complete window starting at or before the hit reaches its end.
-        return [[h for h in found if (j := bisect_right(complete, h.wa)) and complete[j - 1] >= h.wb - within]
-                for found in group_hits]
+        return [
+            [
+                h
+                for h in found
+                if (j := bisect_right(complete, h.wa)) and complete[j - 1] >= h.wb - within
+            ]
+            for found in group_hits
+        ]
 
 
 _POSITION = attrgetter("wa", "a")
 _FIRST = itemgetter(0)
 _START = attrgetter("wa")
 _CYRILLIC_VOWELS = frozenset("аеёиоуыэюяіїєй")
-_ROLE_WORDS = frozenset("""president leader chief head minister ministry department agency administrator
-    administration spokesman spokesperson secretary director governor commission committee office""".split())
+_ROLE_WORDS = frozenset(
+    """president leader chief head minister ministry department agency administrator
+    administration spokesman spokesperson secretary director governor commission committee office""".split()
+)
 
 
 def _name_like(alias: str) -> bool:
@@ -1052,8 +1289,9 @@ def _name_like(alias: str) -> bool:
     words = alias.split()
     if len(words) == 1:
         return True
-    return (all(w[:1].isupper() or not w[:1].isalpha() for w in words)
-            and not any(w.lower() in _ROLE_WORDS for w in words))
+    return all(w[:1].isupper() or not w[:1].isalpha() for w in words) and not any(
+        w.lower() in _ROLE_WORDS for w in words
+    )
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
@@ -1064,8 +1302,15 @@ def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
             outer.setdefault(hit.ref, []).append(hit)
     if not outer:
         return hits
-    return [h for h in hits if h.ref not in outer or not any(
-        g is not h and g.a <= h.a and h.b <= g.b and (g.b - g.a) > (h.b - h.a) for g in outer[h.ref])]
+    return [
+        h
+        for h in hits
+        if h.ref not in outer
+        or not any(
+            g is not h and g.a <= h.a and h.b <= g.b and (g.b - g.a) > (h.b - h.a)
+            for g in outer[h.ref]
+        )
+    ]
 
 
 def _evidence(hits: list[_Hit]) -> list[Evidence]:
@@ -1085,8 +1330,26 @@ def matches_to_json(article_id: str, matches: list[Match]) -> dict:
     >>> matches_to_json("H1", [])
     {'id': 'H1', 'storylines': []}
     """
-    return {"id": article_id, "storylines": [
-        {"id": m.storyline_id, "score": m.score,
-         "evidence": [{"ref": e.ref, "alias": e.alias, "field": e.field, "start": e.start, "end": e.end,
-                       "text": e.text, "kind": e.kind, "similarity": e.similarity} for e in m.evidence]}
-        for m in matches]}
+    return {
+        "id": article_id,
+        "storylines": [
+            {
+                "id": m.storyline_id,
+                "score": m.score,
+                "evidence": [
+                    {
+                        "ref": e.ref,
+                        "alias": e.alias,
+                        "field": e.field,
+                        "start": e.start,
+                        "end": e.end,
+                        "text": e.text,
+                        "kind": e.kind,
+                        "similarity": e.similarity,
+                    }
+                    for e in m.evidence
+                ],
+            }
+            for m in matches
+        ],
+    }

@@ -28,18 +28,47 @@ from pipeline.parse import FeedItem
 from pipeline.records import Article, Failure
 from pipeline.text import safe_text
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 log = logging.getLogger(__name__)
 
 # Query parameters that only say how a reader arrived, never which page they read.
 # Kept conservative: a parameter that might name content (id, cid, ref ...) stays, since
 # merging two different stories is worse than missing a duplicate.
-TRACKING_PARAMS = frozenset({
-    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid",
-    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "traffic_source",
-    "cmpid", "ocid", "smid", "smtyp", "ref_src", "_ga", "_gl", "guccounter", "amp", "outputtype",
-    "s_cid", "wt.mc_id", "xtor", "tpcc", "__twitter_impression", "rss_source",
-})
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gclsrc",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        "traffic_source",
+        "cmpid",
+        "ocid",
+        "smid",
+        "smtyp",
+        "ref_src",
+        "_ga",
+        "_gl",
+        "guccounter",
+        "amp",
+        "outputtype",
+        "s_cid",
+        "wt.mc_id",
+        "xtor",
+        "tpcc",
+        "__twitter_impression",
+        "rss_source",
+    }
+)
 TRACKING_PREFIXES = ("utm_", "hsa_", "pk_", "mtm_", "oly_", "vero_", "at_", "ns_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Host prefixes that mark a mobile or AMP edition of the same site.
@@ -55,9 +84,11 @@ def _fold_variant_host(host: str) -> str:
     >>> [_fold_variant_host(h) for h in ("www.m.bbc.co.uk", "www.m.co.uk", "m.co.uk", "www.com")]
     ['bbc.co.uk', 'm.co.uk', 'm.co.uk', 'www.com']
     """
-    while (m := _VARIANT_HOST.match(host)) and not _SECOND_LEVEL_SUFFIX.fullmatch(host[m.end():]):
-        host = host[m.end():]
+    while (m := _VARIANT_HOST.match(host)) and not _SECOND_LEVEL_SUFFIX.fullmatch(host[m.end() :]):
+        host = host[m.end() :]
     return host
+
+
 _AMP_PATH = re.compile(r"(?:/amp|\.amp|/amp\.html)$")
 
 _TAG = re.compile(r"<[A-Za-z/!?][^>]*>?")
@@ -96,8 +127,9 @@ def canonical_url(url: str, *, fold_variants: bool = True) -> str:
         path = _AMP_PATH.sub("", path) or "/"
     if len(path) > 1:
         path = path.rstrip("/") or "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _is_tracking(k)]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
     query.sort()
     return urlunsplit((scheme, netloc, path, urlencode(query, quote_via=quote), ""))
 
@@ -196,7 +228,9 @@ def normalize_item(item: FeedItem) -> Article:
     published = item.published_at
     estimated = published is None
     return Article(
-        article_id=article_id(canonical=canonical, feed_id=item.feed_id, guid=item.guid, digest=digest),
+        article_id=article_id(
+            canonical=canonical, feed_id=item.feed_id, guid=item.guid, digest=digest
+        ),
         feed_id=item.feed_id,
         url=item.link,
         canonical_url=canonical,
@@ -224,7 +258,9 @@ class _NormalizeFn(beam.DoFn):
             article = normalize_item(item)
         except UnusableItem as exc:
             self.failures.inc()
-            yield beam.pvalue.TaggedOutput("dead_letter", Failure("normalize", item.feed_url, str(exc), at=item.first_seen_at))
+            yield beam.pvalue.TaggedOutput(
+                "dead_letter", Failure("normalize", item.feed_url, str(exc), at=item.first_seen_at)
+            )
             return
         self.articles.inc()
         if article.published_is_estimated:
@@ -245,6 +281,8 @@ class NormalizeArticles(beam.PTransform):
         self.dead_letter = None
 
     def expand(self, items):
-        results = items | "Normalize" >> beam.ParDo(_NormalizeFn()).with_outputs("dead_letter", main="articles")
+        results = items | "Normalize" >> beam.ParDo(_NormalizeFn()).with_outputs(
+            "dead_letter", main="articles"
+        )
         self.dead_letter = results.dead_letter
         return results.articles

@@ -36,10 +36,11 @@ import json
 import logging
 import re
 import zlib
-from urllib.parse import urlsplit
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
+from urllib.parse import urlsplit
 
 import apache_beam as beam
 import feedparser
@@ -47,7 +48,7 @@ import feedparser
 from pipeline.jsonl import parse_iso
 from pipeline.records import Failure, RawFeed
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
@@ -60,11 +61,19 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
 # ``<!ENTITY nbsp "&#160;">``: one character reference, nothing to expand or fetch.
-_SAFE_ENTITY_DECL = re.compile(r"<!ENTITY\s+[\w.-]+\s+(?:\"&#x?[0-9A-Fa-f]+;\"|'&#x?[0-9A-Fa-f]+;')\s*>")
+_SAFE_ENTITY_DECL = re.compile(
+    r"<!ENTITY\s+[\w.-]+\s+(?:\"&#x?[0-9A-Fa-f]+;\"|'&#x?[0-9A-Fa-f]+;')\s*>"
+)
 _TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
 _LANG = re.compile(r"^[A-Za-z]{2,3}")
-_WIDE_ENCODINGS = (("utf-32", 4), ("utf-32-be", 4), ("utf-32-le", 4), ("utf-16", 2), ("utf-16-be", 2),
-                   ("utf-16-le", 2))
+_WIDE_ENCODINGS = (
+    ("utf-32", 4),
+    ("utf-32-be", 4),
+    ("utf-32-le", 4),
+    ("utf-16", 2),
+    ("utf-16-be", 2),
+    ("utf-16-le", 2),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +161,13 @@ def check_entities(body: bytes) -> None:
     feeds that merely reference the Netscape DTD declare nothing and are accepted.
     """
     prolog = _prolog_text(body)
-    if "<!" in prolog and len(_ENTITY_DECL.findall(prolog)) > len(_SAFE_ENTITY_DECL.findall(prolog)):
+    if "<!" in prolog and len(_ENTITY_DECL.findall(prolog)) > len(
+        _SAFE_ENTITY_DECL.findall(prolog)
+    ):
         raise DocumentRefused(
             "document declares XML entities in its DOCTYPE (possible entity-expansion or external-entity "
-            "attack); refused without parsing")
+            "attack); refused without parsing"
+        )
 
 
 def _struct_to_utc(value: Any) -> dt.datetime | None:
@@ -180,8 +192,11 @@ def language_tag(value: str) -> str:
     return match.group(0).lower() if match else ""
 
 
-_DATE_ELEMENT = re.compile(rb"<(?:pubDate|dc:date|published|updated|issued|modified|lastBuildDate)>"
-                           rb"\s*([^<]{8,64}?)\s*</", re.IGNORECASE)
+_DATE_ELEMENT = re.compile(
+    rb"<(?:pubDate|dc:date|published|updated|issued|modified|lastBuildDate)>"
+    rb"\s*([^<]{8,64}?)\s*</",
+    re.IGNORECASE,
+)
 _JSON_DATE = re.compile(rb"\"date_published\"\s*:\s*\"([^\"]{8,64})\"")
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -266,12 +281,24 @@ def parse_feed(raw: RawFeed, *, max_document_bytes: int = MAX_DOCUMENT_BYTES) ->
         try:
             item = _item(raw, index, entry, outlet=outlet, language=language)
         except Exception as exc:  # one unreadable item must not lose the rest of the feed
-            result.failures.append(Failure("parse", raw.url, f"item {index}: unreadable ({type(exc).__name__}: {exc})",
-                                           at=raw.fetched_at))
+            result.failures.append(
+                Failure(
+                    "parse",
+                    raw.url,
+                    f"item {index}: unreadable ({type(exc).__name__}: {exc})",
+                    at=raw.fetched_at,
+                )
+            )
             continue
         if item is None:
-            result.failures.append(Failure("parse", raw.url, f"item {index}: no title and no text, nothing to watch; skipped",
-                                           at=raw.fetched_at))
+            result.failures.append(
+                Failure(
+                    "parse",
+                    raw.url,
+                    f"item {index}: no title and no text, nothing to watch; skipped",
+                    at=raw.fetched_at,
+                )
+            )
             continue
         if item.published_at is None:
             result.undated += 1
@@ -283,8 +310,10 @@ def parse_feed(raw: RawFeed, *, max_document_bytes: int = MAX_DOCUMENT_BYTES) ->
 def _mark_shared_links(items: list[FeedItem]) -> None:
     counts = Counter(item.link for item in items if item.link)
     if counts and counts.most_common(1)[0][1] > 1:
-        items[:] = [replace(item, link_is_shared=True) if item.link and counts[item.link] > 1 else item
-                    for item in items]
+        items[:] = [
+            replace(item, link_is_shared=True) if item.link and counts[item.link] > 1 else item
+            for item in items
+        ]
 
 
 def _document_bytes(body: bytes, *, max_document_bytes: int) -> bytes:
@@ -293,7 +322,9 @@ def _document_bytes(body: bytes, *, max_document_bytes: int) -> bytes:
     if body[:2] == _GZIP_MAGIC:
         body = gunzip_capped(body, max_bytes=max_document_bytes)
     if len(body) > max_document_bytes:
-        raise DocumentRefused(f"document is {len(body)} bytes, over the {max_document_bytes}-byte limit")
+        raise DocumentRefused(
+            f"document is {len(body)} bytes, over the {max_document_bytes}-byte limit"
+        )
     return body
 
 
@@ -303,10 +334,16 @@ def _xml_entries(raw: RawFeed, body: bytes, result: ParsedFeed) -> tuple[list, s
         headers.setdefault("content-location", raw.url)
     # BytesIO, not bytes: feedparser treats a bytes/str argument as a file name or URL.
     try:
-        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
-                                  sanitize_html=False, resolve_relative_uris=False)
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     except Exception as exc:  # feedparser raises on some mangled bytes (found by a property test)
-        raise DocumentRefused(f"not readable as a feed: feedparser failed ({type(exc).__name__}: {exc})") from None
+        raise DocumentRefused(
+            f"not readable as a feed: feedparser failed ({type(exc).__name__}: {exc})"
+        ) from None
     entries = parsed.entries
     result.version = parsed.get("version", "") or ""
     if parsed.get("bozo"):
@@ -332,8 +369,11 @@ def _json_entries(body: bytes) -> tuple[list, str, str]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise DocumentRefused(f"not a feed: looks like JSON but does not parse ({exc})") from None
     if isinstance(data, dict) and isinstance(data.get("items"), list):  # JSON Feed
-        return ([_from_json_feed(e) for e in data["items"]], str(data.get("title") or ""),
-                str(data.get("language") or ""))
+        return (
+            [_from_json_feed(e) for e in data["items"]],
+            str(data.get("title") or ""),
+            str(data.get("language") or ""),
+        )
     if isinstance(data, list) and all(isinstance(e, dict) for e in data):  # recorded entry list
         source = next((e.get("source") for e in data if isinstance(e.get("source"), str)), "")
         host = (urlsplit(source).hostname or "") if source else ""
@@ -344,16 +384,27 @@ def _json_entries(body: bytes) -> tuple[list, str, str]:
 def _from_json_feed(entry: Any) -> dict:
     if not isinstance(entry, dict):
         return {"_bad": f"expected an object, got {type(entry).__name__}"}
-    return {"id": entry.get("id") or "", "link": entry.get("url") or entry.get("external_url") or "",
-            "title": entry.get("title") or "",
-            "summary": entry.get("summary") or entry.get("content_text") or entry.get("content_html") or "",
-            "_date": entry.get("date_published") or entry.get("date_modified")}
+    return {
+        "id": entry.get("id") or "",
+        "link": entry.get("url") or entry.get("external_url") or "",
+        "title": entry.get("title") or "",
+        "summary": entry.get("summary")
+        or entry.get("content_text")
+        or entry.get("content_html")
+        or "",
+        "_date": entry.get("date_published") or entry.get("date_modified"),
+    }
 
 
 def _from_entry_list(entry: dict) -> dict:
-    return {"id": entry.get("id") or "", "link": entry.get("link") or "", "title": entry.get("title") or "",
-            "summary": entry.get("description") or "", "_date": entry.get("date_published"),
-            "_language": entry.get("language") or ""}
+    return {
+        "id": entry.get("id") or "",
+        "link": entry.get("link") or "",
+        "title": entry.get("title") or "",
+        "summary": entry.get("description") or "",
+        "_date": entry.get("date_published"),
+        "_language": entry.get("language") or "",
+    }
 
 
 def _json_date(value: Any) -> dt.datetime | None:
@@ -365,7 +416,9 @@ def _item(raw: RawFeed, index: int, entry: Any, *, outlet: str, language: str) -
         raise ValueError(entry["_bad"])
     # dict.get, not FeedParserDict.get: skips its key aliasing (and its deprecation
     # warning for updated_parsed), which also makes the per-item work cheaper.
-    get = entry.get if "_date" in entry else (lambda key, default=None: dict.get(entry, key, default))
+    get = (
+        entry.get if "_date" in entry else (lambda key, default=None: dict.get(entry, key, default))
+    )
     title = _as_text(get("title"))
     link = _as_text(get("link")).strip()
     summary = _as_text(get("summary"))
@@ -382,8 +435,11 @@ def _item(raw: RawFeed, index: int, entry: Any, *, outlet: str, language: str) -
     if "_date" in entry:
         published = _json_date(get("_date"))
     else:
-        published = (_struct_to_utc(get("published_parsed")) or _struct_to_utc(get("updated_parsed"))
-                     or _struct_to_utc(get("created_parsed")))
+        published = (
+            _struct_to_utc(get("published_parsed"))
+            or _struct_to_utc(get("updated_parsed"))
+            or _struct_to_utc(get("created_parsed"))
+        )
     return FeedItem(
         feed_id=raw.feed_id,
         feed_url=raw.url,
@@ -443,13 +499,16 @@ class ParseFeeds(beam.PTransform):
     ``parse_failures``, ``feeds_bozo``, ``items_undated``.
     """
 
-    def __init__(self, *, max_document_bytes: int = MAX_DOCUMENT_BYTES, label: str | None = None) -> None:
+    def __init__(
+        self, *, max_document_bytes: int = MAX_DOCUMENT_BYTES, label: str | None = None
+    ) -> None:
         super().__init__(label)
         self.max_document_bytes = max_document_bytes
         self.dead_letter = None
 
     def expand(self, raw_feeds):
-        results = raw_feeds | "ParseFeed" >> beam.ParDo(_ParseFn(self.max_document_bytes)).with_outputs(
-            "dead_letter", main="items")
+        results = raw_feeds | "ParseFeed" >> beam.ParDo(
+            _ParseFn(self.max_document_bytes)
+        ).with_outputs("dead_letter", main="items")
         self.dead_letter = results.dead_letter
         return results.items

@@ -36,17 +36,17 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import apache_beam as beam
 
 from pipeline.jsonl import parse_iso
-from pipeline.records import Article, FeedSource, Failure, RawFeed
+from pipeline.records import Article, Failure, FeedSource, RawFeed
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,16 @@ _DAY_PREFIX = re.compile(r"^(\d{4})-(\d{2})-(\d{2})__")
 _SNAPSHOT_SUFFIX = re.compile(r"@[0-9a-f]{6,40}$")
 # --- replay of recorded feed files ---------------------------------------------------------
 
+
 def _is_feed_file(path: Path) -> bool:
     name = path.name
-    return (path.is_file() and not name.startswith(".") and name != MANIFEST_NAME
-            and not name.lower().endswith(_SKIP_SUFFIXES) and not name.upper().startswith("README"))
+    return (
+        path.is_file()
+        and not name.startswith(".")
+        and name != MANIFEST_NAME
+        and not name.lower().endswith(_SKIP_SUFFIXES)
+        and not name.upper().startswith("README")
+    )
 
 
 @lru_cache(maxsize=16)
@@ -98,6 +104,7 @@ def snapshot_time(path: Path, directory: Path, body: bytes) -> tuple[dt.datetime
         return day + dt.timedelta(days=1, seconds=-1), "day in file name"
     if body[:2] == b"\x1f\x8b":
         from pipeline.parse import DocumentRefused, gunzip_capped
+
         try:
             body = gunzip_capped(body, max_bytes=64 * 1024 * 1024)
         except DocumentRefused:
@@ -141,24 +148,40 @@ def recorded_files(directory: Path | str) -> list[RecordedFile]:
     directory = Path(directory)
     if not directory.is_dir():
         from pipeline.errors import UserError
+
         raise UserError(f"{directory}: not a directory of recorded feeds; check the path")
     files = []
     for path in sorted(p for p in directory.rglob("*") if _is_feed_file(p)):
         seen_at, _ = snapshot_time(path, directory, path.read_bytes())
-        files.append(RecordedFile(path=str(path.absolute()), rel=path.relative_to(directory).as_posix(),
-                                  feed_id=recorded_feed_id(path, directory), seen_at=seen_at))
+        files.append(
+            RecordedFile(
+                path=str(path.absolute()),
+                rel=path.relative_to(directory).as_posix(),
+                feed_id=recorded_feed_id(path, directory),
+                seen_at=seen_at,
+            )
+        )
     if not files:  # a mistyped or empty folder would otherwise replay as "0 alerts", exit 0
         from pipeline.errors import UserError
-        raise UserError(f"{directory}: no recorded feed files here (notes such as *.md, *.txt, *.yaml "
-                        "and README are skipped); pass the folder holding the saved feeds")
+
+        raise UserError(
+            f"{directory}: no recorded feed files here (notes such as *.md, *.txt, *.yaml "
+            "and README are skipped); pass the folder holding the saved feeds"
+        )
     files.sort(key=lambda f: (f.seen_at, f.rel))
     return files
 
 
 def read_recorded(recorded: RecordedFile) -> RawFeed:
     """The RawFeed of one recorded file (raises OSError if it cannot be read)."""
-    return RawFeed(feed_id=recorded.feed_id, url=f"replay:{recorded.rel}", fetched_at=recorded.seen_at,
-                   status=200, headers=(), body=Path(recorded.path).read_bytes())
+    return RawFeed(
+        feed_id=recorded.feed_id,
+        url=f"replay:{recorded.rel}",
+        fetched_at=recorded.seen_at,
+        status=200,
+        headers=(),
+        body=Path(recorded.path).read_bytes(),
+    )
 
 
 def recorded_feeds(directory: Path | str) -> list[RawFeed]:
@@ -179,9 +202,15 @@ class _ReadRecordedFn(beam.DoFn):
             raw = read_recorded(recorded)
         except OSError as exc:
             self.bad.inc()
-            yield beam.pvalue.TaggedOutput("dead_letter", Failure(
-                "replay", recorded.path, f"recorded feed file unreadable: {exc.strerror or exc}; "
-                                         "restore it or rerun the replay"))
+            yield beam.pvalue.TaggedOutput(
+                "dead_letter",
+                Failure(
+                    "replay",
+                    recorded.path,
+                    f"recorded feed file unreadable: {exc.strerror or exc}; "
+                    "restore it or rerun the replay",
+                ),
+            )
             return
         self.read.inc()
         yield beam.window.TimestampedValue(raw, raw.fetched_at.timestamp())
@@ -203,14 +232,18 @@ class ReplayFeeds(beam.PTransform):
         self.dead_letter = None
 
     def expand(self, pbegin):
-        results = (pbegin
-                   | "RecordedFiles" >> beam.Create(recorded_files(self.directory), reshuffle=False)
-                   | "ReadRecordedFeed" >> beam.ParDo(_ReadRecordedFn()).with_outputs("dead_letter", main="raw"))
+        results = (
+            pbegin
+            | "RecordedFiles" >> beam.Create(recorded_files(self.directory), reshuffle=False)
+            | "ReadRecordedFeed"
+            >> beam.ParDo(_ReadRecordedFn()).with_outputs("dead_letter", main="raw")
+        )
         self.dead_letter = results.dead_letter
         return results.raw
 
 
 # --- replay of article JSON lines ----------------------------------------------------------
+
 
 def recorded_articles(path: Path | str) -> tuple[list[Article], list[Failure]]:
     """Articles of a JSONL file in (published_at, line) order, and a Failure per bad line."""
@@ -241,8 +274,15 @@ class _ReadRecordedArticlesFn(beam.DoFn):
         try:
             articles, failures = recorded_articles(path)
         except (OSError, UserError) as exc:  # read_articles says what and where as a UserError
-            reason = "; ".join(exc.problems) if isinstance(exc, UserError) else (exc.strerror or str(exc))
-            failures, articles = [Failure("replay", path, f"recorded articles unreadable: {reason}")], []
+            reason = (
+                "; ".join(exc.problems)
+                if isinstance(exc, UserError)
+                else (exc.strerror or str(exc))
+            )
+            failures, articles = (
+                [Failure("replay", path, f"recorded articles unreadable: {reason}")],
+                [],
+            )
         for failure in failures:
             self.bad.inc()
             yield beam.pvalue.TaggedOutput("dead_letter", failure)
@@ -265,15 +305,19 @@ class ReplayArticles(beam.PTransform):
         self.dead_letter = None
 
     def expand(self, pbegin):
-        results = (pbegin
-                   | "RecordedArticlesFile" >> beam.Create([str(self.jsonl_path.absolute())], reshuffle=False)
-                   | "ReadRecordedArticles" >> beam.ParDo(_ReadRecordedArticlesFn()).with_outputs(
-                       "dead_letter", main="articles"))
+        results = (
+            pbegin
+            | "RecordedArticlesFile"
+            >> beam.Create([str(self.jsonl_path.absolute())], reshuffle=False)
+            | "ReadRecordedArticles"
+            >> beam.ParDo(_ReadRecordedArticlesFn()).with_outputs("dead_letter", main="articles")
+        )
         self.dead_letter = results.dead_letter
         return results.articles
 
 
 # --- live polling --------------------------------------------------------------------------
+
 
 class _OfferFeeds(beam.DoFn):
     def __init__(self, sources: Sequence[FeedSource]) -> None:
@@ -292,8 +336,14 @@ class PollFeeds(beam.PTransform):
     ends the impulse (for tests and bounded demo runs); None runs until cancelled.
     """
 
-    def __init__(self, sources: Sequence[FeedSource], *, interval_seconds: float = 60.0,
-                 stop_after_seconds: float | None = None, label: str | None = None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[FeedSource],
+        *,
+        interval_seconds: float = 60.0,
+        stop_after_seconds: float | None = None,
+        label: str | None = None,
+    ) -> None:
         super().__init__(label)
         self.sources = tuple(sources)
         self.interval_seconds = interval_seconds
@@ -304,8 +354,16 @@ class PollFeeds(beam.PTransform):
         from apache_beam.utils.timestamp import MAX_TIMESTAMP, Timestamp
 
         start = Timestamp.now()
-        stop = start + self.stop_after_seconds if self.stop_after_seconds is not None else MAX_TIMESTAMP
-        return (pbegin
-                | "Tick" >> PeriodicImpulse(start_timestamp=start, stop_timestamp=stop,
-                                            fire_interval=self.interval_seconds)
-                | "OfferFeeds" >> beam.ParDo(_OfferFeeds(self.sources)))
+        stop = (
+            start + self.stop_after_seconds
+            if self.stop_after_seconds is not None
+            else MAX_TIMESTAMP
+        )
+        return (
+            pbegin
+            | "Tick"
+            >> PeriodicImpulse(
+                start_timestamp=start, stop_timestamp=stop, fire_interval=self.interval_seconds
+            )
+            | "OfferFeeds" >> beam.ParDo(_OfferFeeds(self.sources))
+        )

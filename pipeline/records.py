@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +170,9 @@ class Alert:
     reason: str = ""
     baseline_per_hour: float | None = None  # burst alerts: the storyline's usual rate
     rate_per_hour: float | None = None  # burst alerts: the rate that triggered it
-    published_precision: str = "instant"  # of the lead's published_at: instant/day/month/year/unknown
+    published_precision: str = (
+        "instant"  # of the lead's published_at: instant/day/month/year/unknown
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +188,11 @@ class Failure:
 def to_json(value: Any) -> Any:
     """Plain JSON-ready data for a record (datetimes as ISO 8601 UTC, bytes dropped)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if not isinstance(getattr(value, f.name), bytes)}
+        return {
+            f.name: to_json(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not isinstance(getattr(value, f.name), bytes)
+        }
     if isinstance(value, dt.datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, (list, tuple)):

@@ -30,10 +30,16 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
     sources = load_feeds(sw.feeds_file).sources()
     if not sources:
         from pipeline.errors import UserError
-        raise UserError(f"{sw.feeds_file}:1: no feeds to poll; add feeds or run `storywatch feeds import`")
+
+        raise UserError(
+            f"{sw.feeds_file}:1: no feeds to poll; add feeds or run `storywatch feeds import`"
+        )
     check_outputs(sw, ("alerts_out", "dead_letter_out", "feed_health_out"))
-    print(f"storywatch: polling {len(sources)} feeds every {sw.poll_interval_seconds:g} s; "
-          f"alerts to {sw.alerts_out}; Ctrl-C stops", flush=True)
+    print(
+        f"storywatch: polling {len(sources)} feeds every {sw.poll_interval_seconds:g} s; "
+        f"alerts to {sw.alerts_out}; Ctrl-C stops",
+        flush=True,
+    )
     p = new_pipeline(options)
     build_pipeline(p, sw, watchlists, feed_sources=sources)
     return _run_until_interrupted(p)
@@ -64,8 +70,11 @@ def new_pipeline(options) -> beam.Pipeline:
         from apache_beam.options.pipeline_options import StandardOptions
 
         from pipeline.errors import UserError
-        raise UserError(f"--runner={options.view_as(StandardOptions).runner}: unknown runner; use FnApiRunner "
-                        "(the local default), DirectRunner or DataflowRunner") from None
+
+        raise UserError(
+            f"--runner={options.view_as(StandardOptions).runner}: unknown runner; use FnApiRunner "
+            "(the local default), DirectRunner or DataflowRunner"
+        ) from None
 
 
 def _run_until_interrupted(p: beam.Pipeline) -> int:
@@ -96,7 +105,9 @@ def _run_until_interrupted(p: beam.Pipeline) -> int:
         while worker.is_alive():
             worker.join(0.5)
     except KeyboardInterrupt:
-        print("storywatch: stopped (alerts so far are in the ledger and the alerts file)", flush=True)
+        print(
+            "storywatch: stopped (alerts so far are in the ledger and the alerts file)", flush=True
+        )
         sys.stderr.flush()
         os._exit(0)
     if "error" in outcome:
@@ -104,8 +115,15 @@ def _run_until_interrupted(p: beam.Pipeline) -> int:
     return 0
 
 
-def run_replay(argv: list[str], *, feeds: str | None, articles: str | None, alerts_out: str | None,
-               watchlists_dir: str | None = None, out=None) -> list[dict]:
+def run_replay(
+    argv: list[str],
+    *,
+    feeds: str | None,
+    articles: str | None,
+    alerts_out: str | None,
+    watchlists_dir: str | None = None,
+    out=None,
+) -> list[dict]:
     """Replay recorded feeds or articles through the same graph; return the alerts (JSON).
 
     A replay starts from an empty ledger (a temporary one unless ``--ledger`` is given) and
@@ -128,21 +146,31 @@ def run_replay(argv: list[str], *, feeds: str | None, articles: str | None, aler
         from pipeline.jsonl import read_jsonl
 
         if source.is_dir():
-            raise UserError(f"{source}: is a folder; pass an articles JSONL file to --input "
-                            "(or a folder of recorded feeds to --feeds)")
+            raise UserError(
+                f"{source}: is a folder; pass an articles JSONL file to --input "
+                "(or a folder of recorded feeds to --feeds)"
+            )
         if next(read_jsonl(source), None) is None:
-            raise UserError(f"{source}:1: no articles: the file is empty; each line must be a JSON object "
-                            'with at least "id" and "title"')
+            raise UserError(
+                f"{source}:1: no articles: the file is empty; each line must be a JSON object "
+                'with at least "id" and "title"'
+            )
     with tempfile.TemporaryDirectory(prefix="storywatch-replay-") as tmp:
         alerts_path = Path(alerts_out) if alerts_out else Path(tmp) / "alerts.jsonl"
-        defaults = {"ledger": str(Path(tmp) / "ledger.sqlite"), "alerts_out": str(alerts_path),
-                    "dead_letter_out": str(alerts_path.with_name(alerts_path.stem + ".dead-letters.jsonl")),
-                    "console_alerts": "false"}
+        defaults = {
+            "ledger": str(Path(tmp) / "ledger.sqlite"),
+            "alerts_out": str(alerts_path),
+            "dead_letter_out": str(alerts_path.with_name(alerts_path.stem + ".dead-letters.jsonl")),
+            "console_alerts": "false",
+        }
         given = {a.split("=", 1)[0].lstrip("-") for a in argv if a.startswith("--")}
         argv = [f"--{k}={v}" for k, v in defaults.items() if k not in given] + list(argv)
         options = pipeline_options(argv)
         sw = options.view_as(StorywatchOptions)
-        sw.replay_feeds, sw.replay_articles = (str(feeds) if feeds else None), (str(articles) if articles else None)
+        sw.replay_feeds, sw.replay_articles = (
+            (str(feeds) if feeds else None),
+            (str(articles) if articles else None),
+        )
         if watchlists_dir:
             sw.watchlists = str(watchlists_dir)
         watchlists = load_watchlists(sw.watchlists)
@@ -155,8 +183,13 @@ def run_replay(argv: list[str], *, feeds: str | None, articles: str | None, aler
         result = p.run()
         result.wait_until_finish()
         alerts = _sorted_alerts(Path(sw.alerts_out))
-        _print_alerts(alerts, out, seconds=time.monotonic() - started, alerts_path=alerts_out,
-                      dead_letters=Path(sw.dead_letter_out))
+        _print_alerts(
+            alerts,
+            out,
+            seconds=time.monotonic() - started,
+            alerts_path=alerts_out,
+            dead_letters=Path(sw.dead_letter_out),
+        )
         print(_storyline_summary(result), file=out)
     return alerts
 
@@ -173,22 +206,31 @@ def _storyline_summary(result) -> str:
         return ""
     kinds = ("new_development", "coverage", "duplicate", "burst", "stale")
     matched = sum(counts.get(f"storyline_{k}", 0) for k in kinds if k != "burst")
-    return (f"{matched} matched articles: " + ", ".join(f"{counts.get(f'storyline_{k}', 0)} {k}" for k in kinds)
-            + f"; {counts.get('alerts', 0)} alerts")
+    return (
+        f"{matched} matched articles: "
+        + ", ".join(f"{counts.get(f'storyline_{k}', 0)} {k}" for k in kinds)
+        + f"; {counts.get('alerts', 0)} alerts"
+    )
 
 
 def _sorted_alerts(path: Path) -> list[dict]:
     if not path.exists():
         path.write_text("")
         return []
-    alerts = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    alerts = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     alerts.sort(key=lambda a: (a["published"], a["storyline"], a["alert_id"]))
-    path.write_text("".join(json.dumps(a, ensure_ascii=False, sort_keys=True) + "\n" for a in alerts),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(a, ensure_ascii=False, sort_keys=True) + "\n" for a in alerts),
+        encoding="utf-8",
+    )
     return alerts
 
 
-def _print_alerts(alerts: list[dict], out, *, seconds: float, alerts_path, dead_letters: Path) -> None:
+def _print_alerts(
+    alerts: list[dict], out, *, seconds: float, alerts_path, dead_letters: Path
+) -> None:
     from pipeline.alert import format_alert
     from pipeline.deliver.base import alert_from_json
     from pipeline.deliver.jsonl import printable
@@ -202,6 +244,9 @@ def _print_alerts(alerts: list[dict], out, *, seconds: float, alerts_path, dead_
         kinds[data["kind"]] = kinds.get(data["kind"], 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
     failures = sum(1 for _ in dead_letters.open(encoding="utf-8")) if dead_letters.exists() else 0
-    print(f"{len(alerts)} alerts ({summary}) in {seconds:.1f} s"
-          + (f"; written to {alerts_path}" if alerts_path else "")
-          + (f"; {failures} failures in {dead_letters}" if failures else ""), file=out)
+    print(
+        f"{len(alerts)} alerts ({summary}) in {seconds:.1f} s"
+        + (f"; written to {alerts_path}" if alerts_path else "")
+        + (f"; {failures} failures in {dead_letters}" if failures else ""),
+        file=out,
+    )

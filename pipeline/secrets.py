@@ -38,7 +38,8 @@ from pipeline.errors import UserError
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRET_MANAGER = re.compile(
     r"projects/(?P<project>[^/\s]+)(?:/locations/(?P<location>[^/\s]+))?"
-    r"/secrets/(?P<secret>[^/\s]+)(?:/versions/(?P<version>[^/\s]+))?")
+    r"/secrets/(?P<secret>[^/\s]+)(?:/versions/(?P<version>[^/\s]+))?"
+)
 # Prefixes of values that must never be used as a reference (they are the secret itself).
 _VALUE_LIKE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|xox[abpr]-|-----BEGIN)", re.IGNORECASE)
 
@@ -78,16 +79,22 @@ def check_reference(ref: str) -> str:
     """Return the reference stripped, or raise ``UserError`` saying what a reference looks like."""
     text = ref.strip() if isinstance(ref, str) else ""
     if not text:
-        raise UserError("secret reference is empty: give an environment variable name "
-                        "(SLACK_WEBHOOK) or a Secret Manager name (projects/P/secrets/S)")
+        raise UserError(
+            "secret reference is empty: give an environment variable name "
+            "(SLACK_WEBHOOK) or a Secret Manager name (projects/P/secrets/S)"
+        )
     if _VALUE_LIKE.search(text):
-        raise UserError("a secret reference looks like the secret value itself (a URL or token); "
-                        "put the value in an environment variable or Secret Manager and give its name")
+        raise UserError(
+            "a secret reference looks like the secret value itself (a URL or token); "
+            "put the value in an environment variable or Secret Manager and give its name"
+        )
     bare = text[4:] if text.startswith("env:") else text
     if _ENV_NAME.fullmatch(bare) or secret_manager_name(text):
         return text
-    raise UserError(f"secret reference {_describe(text)}: not an environment variable name "
-                    "(letters, digits, _) nor a Secret Manager name (projects/P/secrets/S[/versions/V])")
+    raise UserError(
+        f"secret reference {_describe(text)}: not an environment variable name "
+        "(letters, digits, _) nor a Secret Manager name (projects/P/secrets/S[/versions/V])"
+    )
 
 
 @dataclass
@@ -100,8 +107,10 @@ class EnvSecrets:
         name = ref[4:] if ref.startswith("env:") else ref
         value = self.environ.get(name)
         if not value:
-            raise UserError(f"secret {name}: environment variable {name} is not set; "
-                            f"export {name}=... before starting, or map it with --secret_env on Dataflow")
+            raise UserError(
+                f"secret {name}: environment variable {name} is not set; "
+                f"export {name}=... before starting, or map it with --secret_env on Dataflow"
+            )
         return value
 
 
@@ -124,7 +133,8 @@ class SecretManagerSecrets:
 
         if location:
             return secretmanager.SecretManagerServiceClient(
-                client_options={"api_endpoint": f"secretmanager.{location}.rep.googleapis.com"})
+                client_options={"api_endpoint": f"secretmanager.{location}.rep.googleapis.com"}
+            )
         return secretmanager.SecretManagerServiceClient()
 
     def _client(self, location: str | None) -> Any:
@@ -142,11 +152,18 @@ class SecretManagerSecrets:
 
         try:
             response = self._client(location).access_secret_version(name=name)
-        except (gexc.NotFound, gexc.PermissionDenied, gexc.FailedPrecondition,
-                gexc.InvalidArgument, gexc.Unauthenticated) as exc:
-            raise UserError(f"secret {name}: {type(exc).__name__}; check that the secret version exists "
-                            "and is enabled, and that the worker service account has "
-                            "roles/secretmanager.secretAccessor on it") from None
+        except (
+            gexc.NotFound,
+            gexc.PermissionDenied,
+            gexc.FailedPrecondition,
+            gexc.InvalidArgument,
+            gexc.Unauthenticated,
+        ) as exc:
+            raise UserError(
+                f"secret {name}: {type(exc).__name__}; check that the secret version exists "
+                "and is enabled, and that the worker service account has "
+                "roles/secretmanager.secretAccessor on it"
+            ) from None
         try:
             return response.payload.data.decode("utf-8")
         except UnicodeDecodeError:
@@ -168,7 +185,9 @@ class SecretResolver:
     's3cret'
     """
 
-    def __init__(self, *, env: SecretSource | None = None, secret_manager: SecretSource | None = None) -> None:
+    def __init__(
+        self, *, env: SecretSource | None = None, secret_manager: SecretSource | None = None
+    ) -> None:
         self._env = env or EnvSecrets()
         self._secret_manager = secret_manager
         self._cache: dict[str, str] = {}
@@ -205,7 +224,7 @@ class SecretEnv:
     mapping: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def parse(cls, spec: str | None) -> "SecretEnv":
+    def parse(cls, spec: str | None) -> SecretEnv:
         """Parse ``NAME=REF[,NAME=REF...]``; raise ``UserError`` listing every bad pair."""
         if not spec or not spec.strip():
             return cls(())
@@ -215,15 +234,20 @@ class SecretEnv:
             name, sep, ref = part.partition("=")
             name, ref = name.strip(), ref.strip()
             if not sep or not _ENV_NAME.fullmatch(name):
-                problems.append(f"--secret_env pair {i + 1}: expected NAME=REFERENCE "
-                                "(e.g. SLACK_WEBHOOK_DESK=projects/P/secrets/slack-desk)")
+                problems.append(
+                    f"--secret_env pair {i + 1}: expected NAME=REFERENCE "
+                    "(e.g. SLACK_WEBHOOK_DESK=projects/P/secrets/slack-desk)"
+                )
                 continue
             try:
                 pairs.append((name, check_reference(ref)))
             except UserError as exc:
                 problems.extend(f"--secret_env {name}: {p}" for p in exc.problems)
         names = [n for n, _ in pairs]
-        problems.extend(f"--secret_env {n}: given more than once" for n in sorted({n for n in names if names.count(n) > 1}))
+        problems.extend(
+            f"--secret_env {n}: given more than once"
+            for n in sorted({n for n in names if names.count(n) > 1})
+        )
         if problems:
             raise UserError(*problems)
         return cls(tuple(pairs))
@@ -231,8 +255,12 @@ class SecretEnv:
     def names(self) -> list[str]:
         return [name for name, _ in self.mapping]
 
-    def install(self, *, environ: MutableMapping[str, str] | None = None,
-                resolver: SecretResolver | None = None) -> list[str]:
+    def install(
+        self,
+        *,
+        environ: MutableMapping[str, str] | None = None,
+        resolver: SecretResolver | None = None,
+    ) -> list[str]:
         """Resolve every reference and set it in ``environ``; return the names set.
 
         Idempotent, so every DoFn instance may call it from ``setup()``. All references are

@@ -36,10 +36,22 @@ import yaml
 
 from pipeline.config.watchlists import Watchlists, load_watchlists, watchlist_files
 from pipeline.errors import ConfigError, UserError
-from pipeline.seed_background import FEED_SUFFIXES, Background, default_background_dir, feed_files, load_background
+from pipeline.seed_background import (
+    FEED_SUFFIXES,
+    Background,
+    default_background_dir,
+    feed_files,
+    load_background,
+)
 from pipeline.seed_entities import EntityExtractor, SeedEntity, slugify
-from pipeline.seed_storylines import (STOPWORDS, Thread, article_keywords, find_threads, thread_keywords,
-                                      thread_slug)
+from pipeline.seed_storylines import (
+    STOPWORDS,
+    Thread,
+    article_keywords,
+    find_threads,
+    thread_keywords,
+    thread_slug,
+)
 from pipeline.seed_text import SeedArticle, read_seed
 
 DEFAULT_THRESHOLD = 0.5
@@ -98,13 +110,23 @@ def _catalog_finder(watchlists: Watchlists):
     entity_ids = {e.id for e in watchlists.entities}
 
     def find(sentence: str) -> list[tuple[str, int, int]]:
-        return [(ev.ref, ev.start, ev.end) for ev in matcher.find_text(sentence, "body")
-                if ev.ref in entity_ids and ev.kind != "fuzzy"]
+        return [
+            (ev.ref, ev.start, ev.end)
+            for ev in matcher.find_text(sentence, "body")
+            if ev.ref in entity_ids and ev.kind != "fuzzy"
+        ]
+
     return find
 
 
-def build_draft(article: SeedArticle, watchlists: Watchlists, background: Background, *,
-                slug: str, topic_in_rule: str = "partners") -> Draft:
+def build_draft(
+    article: SeedArticle,
+    watchlists: Watchlists,
+    background: Background,
+    *,
+    slug: str,
+    topic_in_rule: str = "partners",
+) -> Draft:
     """Extract entities and threads from ``article`` and turn the threads into storylines.
 
     ``topic_in_rule``: where the thread's topic (its distinctive phrases) goes in the rule:
@@ -128,17 +150,30 @@ def build_draft(article: SeedArticle, watchlists: Watchlists, background: Backgr
     storylines = []
     for thread in threads:
         others = set().union(*(t.sentences for t in threads if t is not thread))
-        thread.keywords = thread_keywords(thread, sentences, keywords, others, background=background)
+        thread.keywords = thread_keywords(
+            thread, sentences, keywords, others, background=background
+        )
         sid = _unique(thread_slug(thread), taken_storylines)
         anchors = [e.id for e in thread.anchors]
         partners = [e.id for e in thread.partners]
         topic_id = _unique(f"{sid}-terms", taken_refs) if thread.keywords else ""
-        all_of = [anchors, partners + ([topic_id] if topic_id and topic_in_rule == "partners" else [])]
+        all_of = [
+            anchors,
+            partners + ([topic_id] if topic_id and topic_in_rule == "partners" else []),
+        ]
         if topic_id and topic_in_rule == "any_of":
             all_of.append([topic_id])
-        storylines.append(DraftStoryline(
-            id=sid, title=_title(thread), description=_description(thread, sentences),
-            all_of=all_of, thread=thread, topic_id=topic_id, topic_terms=list(thread.keywords)))
+        storylines.append(
+            DraftStoryline(
+                id=sid,
+                title=_title(thread),
+                description=_description(thread, sentences),
+                all_of=all_of,
+                thread=thread,
+                topic_id=topic_id,
+                topic_terms=list(thread.keywords),
+            )
+        )
     return Draft(article, sentences, entities, storylines, slug)
 
 
@@ -157,36 +192,43 @@ def _best_sentence(thread: Thread, sentences: list[str]) -> int:
     def coverage(i: int) -> tuple[int, int]:
         named = sum(1 for e in (*thread.anchors, *thread.partners) if i in e.sentences())
         return (named, -i)
+
     return max(thread.sentences, key=coverage) if thread.sentences else 0 if refs else 0
 
 
 def _description(thread: Thread, sentences: list[str]) -> str:
     best = sentences[_best_sentence(thread, sentences)]
     terms = f" Keywords: {', '.join(thread.keywords)}." if thread.keywords else ""
-    return f"From the seed article: \"{best.strip()}\"{terms}"
+    return f'From the seed article: "{best.strip()}"{terms}'
 
 
 # --- YAML ----------------------------------------------------------------------------
+
 
 def _clip(text: str, width: int = COMMENT_WIDTH) -> str:
     """One printable line for a YAML comment (YAML refuses control characters anywhere)."""
     text = re.sub(r"\s+", " ", text).strip()
     text = "".join(ch for ch in text if ch.isprintable())
-    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _dump(data: dict, indent: str) -> list[str]:
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+    text = yaml.safe_dump(
+        data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100
+    )
     lines = text.rstrip("\n").split("\n")
     return [f"{indent}- {lines[0]}"] + [f"{indent}  {line}" for line in lines[1:]]
 
 
 def _entity_origin(e: SeedEntity, sentences: list[str]) -> str:
-    first = min((m for m in e.mentions if m.role != "descriptor"), key=lambda m: (m.sentence, m.start),
-                default=None)
+    first = min(
+        (m for m in e.mentions if m.role != "descriptor"),
+        key=lambda m: (m.sentence, m.start),
+        default=None,
+    )
     if first is None:
         return "no direct mention"
-    return f"sentence {first.sentence + 1}: \"{_clip(sentences[first.sentence], 110)}\""
+    return f'sentence {first.sentence + 1}: "{_clip(sentences[first.sentence], 110)}"'
 
 
 def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> str:
@@ -194,20 +236,24 @@ def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> 
     a = draft.article
     out = [
         f"# Draft watchlist written by `storywatch seed {a.path}`",
-        f"# on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, against the watchlists in {watchlists_dir}/.",
+        f"# on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, against the watchlists in {watchlists_dir}/.",
         f"# Seed: {_clip(a.headline or '(no headline)', 120)}" + (f" ({a.date})" if a.date else ""),
         "# Review it; to keep it, move it into the watchlists folder, then run `storywatch validate`.",
         "# Entities the watchlists already define are referenced by id and not repeated here:",
     ]
     for e in draft.reused_entities:
-        out.append(f"#   {e.id} ({e.kind}) \"{e.catalog_source or e.name}\", {_entity_origin(e, draft.sentences)}")
+        out.append(
+            f'#   {e.id} ({e.kind}) "{e.catalog_source or e.name}", {_entity_origin(e, draft.sentences)}'
+        )
     if not draft.reused_entities:
         out.append("#   (none)")
     out.append("")
     out.append("entities:" if draft.new_entities else "entities: []")
     for e in draft.new_entities:
-        out.append(f"  # new {e.kind} \"{e.name}\", {_entity_origin(e, draft.sentences)}")
-        kinds = ", ".join(f"{k} {v:g}" for k, v in e.votes.most_common() if k not in ("demonym", "shape"))
+        out.append(f'  # new {e.kind} "{e.name}", {_entity_origin(e, draft.sentences)}')
+        kinds = ", ".join(
+            f"{k} {v:g}" for k, v in e.votes.most_common() if k not in ("demonym", "shape")
+        )
         if kinds:
             out.append(f"  # kind cues: {kinds}")
         data = {"id": e.id, "kind": e.kind, "name": e.name}
@@ -219,27 +265,44 @@ def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> 
     out.append("")
     out.append("topics:" if topics else "topics: []")
     for s in topics:
-        out.append(f"  # keywords of thread '{s.id}' (YAKE over the article, rare in the background news),")
+        out.append(
+            f"  # keywords of thread '{s.id}' (YAKE over the article, rare in the background news),"
+        )
         out.append(f"  # found in sentences {', '.join(str(i + 1) for i in s.thread.sentences)}")
-        out += _dump({"id": s.topic_id, "description": f"Vocabulary of '{s.title}' in the seed article.",
-                      "terms": s.topic_terms}, "  ")
+        out += _dump(
+            {
+                "id": s.topic_id,
+                "description": f"Vocabulary of '{s.title}' in the seed article.",
+                "terms": s.topic_terms,
+            },
+            "  ",
+        )
     out.append("")
     out.append("storylines:" if draft.storylines else "storylines: []")
     for s in draft.storylines:
         t = s.thread
-        out.append(f"  # thread: {', '.join(e.id for e in t.anchors)} with {', '.join(e.id for e in t.partners)}"
-                   f" (strength {t.strength:.2f}), from these sentences:")
+        out.append(
+            f"  # thread: {', '.join(e.id for e in t.anchors)} with {', '.join(e.id for e in t.partners)}"
+            f" (strength {t.strength:.2f}), from these sentences:"
+        )
         for i in t.sentences[:6]:
-            out.append(f"  #   {i + 1}: \"{_clip(draft.sentences[i], 130)}\"")
+            out.append(f'  #   {i + 1}: "{_clip(draft.sentences[i], 130)}"')
         if len(t.sentences) > 6:
             out.append(f"  #   ... and {len(t.sentences) - 6} more")
-        data = {"id": s.id, "title": s.title, "description": s.description,
-                "rule": {"all_of": s.all_of}, "threshold": s.threshold}
+        data = {
+            "id": s.id,
+            "title": s.title,
+            "description": s.description,
+            "rule": {"all_of": s.all_of},
+            "threshold": s.threshold,
+        }
         out += _dump(data, "  ")
     return "\n".join(out) + "\n"
 
 
-def validate_draft(text: str | None, watchlists_dir: Path | str, *, replacing: Path | None = None) -> Watchlists:
+def validate_draft(
+    text: str | None, watchlists_dir: Path | str, *, replacing: Path | None = None
+) -> Watchlists:
     """Load the draft together with the watchlists (in a temp dir); ConfigError if it does not.
 
     ``replacing``: a watchlist file the draft will overwrite (re-seeding straight into the
@@ -263,16 +326,21 @@ def draft_slug(path: Path | str, article: SeedArticle) -> str:
     stem = slugify(Path(path).stem)
     if stem and stem != "entity":
         return stem
-    words = [w for w in re.findall(r"[A-Za-z0-9]+", article.headline.lower()) if w not in STOPWORDS][:6]
+    words = [
+        w for w in re.findall(r"[A-Za-z0-9]+", article.headline.lower()) if w not in STOPWORDS
+    ][:6]
     return slugify("-".join(words)) or "seed"
 
 
-def default_out(path: Path | str, article: SeedArticle, watchlists_dir: Path | str = "watchlists") -> Path:
+def default_out(
+    path: Path | str, article: SeedArticle, watchlists_dir: Path | str = "watchlists"
+) -> Path:
     """``<watchlists>/drafts/<slug>.yaml``: next to the watchlists, in the folder they never load."""
     return Path(watchlists_dir) / "drafts" / f"{draft_slug(path, article)}.yaml"
 
 
 # --- checking reach ------------------------------------------------------------------
+
 
 def labeled_items(path: Path) -> tuple[list, dict[str, set[str]], list[str]]:
     """Articles and gold labels of a labeled JSONL file (labels may be absent: then unscored)."""
@@ -297,21 +365,34 @@ def feed_articles(directory: Path) -> tuple[list, list[str]]:
     from pipeline.parse import parse_feed
     from pipeline.records import RawFeed
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     articles, problems = [], []
-    paths = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() in (".xml", ".rss", ".atom", ".rdf", ".json"))
+    paths = sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.suffix.lower() in (".xml", ".rss", ".atom", ".rdf", ".json")
+    )
     if not paths:
-        raise UserError(f"{directory}: no recorded feed files (*.xml, *.rss, *.atom, *.rdf, *.json) here; "
-                        "pass a folder of recorded feeds to --check-feeds")
+        raise UserError(
+            f"{directory}: no recorded feed files (*.xml, *.rss, *.atom, *.rdf, *.json) here; "
+            "pass a folder of recorded feeds to --check-feeds"
+        )
     for path in paths:
         try:
             body = path.read_bytes()
         except OSError as exc:
             problems.append(f"{path}: cannot read ({exc.strerror}); skipped")
             continue
-        raw = RawFeed(feed_id=path.name, url=path.resolve().as_uri(), fetched_at=now, status=200,
-                      headers=(), body=body)
+        raw = RawFeed(
+            feed_id=path.name,
+            url=path.resolve().as_uri(),
+            fetched_at=now,
+            status=200,
+            headers=(),
+            body=body,
+        )
         parsed = parse_feed(raw)
         problems += [f"{path}: {f.reason}" for f in parsed.failures]
         for item in parsed.items:
@@ -322,7 +403,9 @@ def feed_articles(directory: Path) -> tuple[list, list[str]]:
     return articles, problems
 
 
-def predictions(articles: list, watchlists: Watchlists, storyline_ids: list[str]) -> dict[str, set[str]]:
+def predictions(
+    articles: list, watchlists: Watchlists, storyline_ids: list[str]
+) -> dict[str, set[str]]:
     """Which of ``storyline_ids`` the matcher gives each article (by article id)."""
     from pipeline.matcher import Matcher
 
@@ -337,7 +420,9 @@ def predictions(articles: list, watchlists: Watchlists, storyline_ids: list[str]
 
 
 def _word_set(*texts: str) -> set[str]:
-    return {w for text in texts for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in STOPWORDS}
+    return {
+        w for text in texts for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in STOPWORDS
+    }
 
 
 def storyline_similarity(draft_sl, shipped_sl, watchlists: Watchlists) -> float:
@@ -346,7 +431,12 @@ def storyline_similarity(draft_sl, shipped_sl, watchlists: Watchlists) -> float:
     topics = {t.id: t for t in watchlists.topics}
 
     def profile(storyline) -> tuple[set[str], set[str]]:
-        refs = {ref for _, rule in storyline.rules() for _, ref in rule.refs() if not _.startswith("none_of")}
+        refs = {
+            ref
+            for _, rule in storyline.rules()
+            for _, ref in rule.refs()
+            if not _.startswith("none_of")
+        }
         ents = refs & entity_ids
         terms = [term for ref in refs - entity_ids if ref in topics for term in topics[ref].terms]
         return ents, _word_set(storyline.title, storyline.description, *terms)
@@ -358,12 +448,16 @@ def storyline_similarity(draft_sl, shipped_sl, watchlists: Watchlists) -> float:
     return ents + 0.5 * words
 
 
-def map_to_shipped(draft_ids: list[str], shipped_ids: list[str], combined: Watchlists) -> dict[str, str | None]:
+def map_to_shipped(
+    draft_ids: list[str], shipped_ids: list[str], combined: Watchlists
+) -> dict[str, str | None]:
     """Each draft storyline's nearest shipped storyline (None when nothing is shared)."""
     out: dict[str, str | None] = {}
     for d in draft_ids:
         ds = combined.storyline(d)
-        scored = [(storyline_similarity(ds, combined.storyline(s), combined), s) for s in shipped_ids]
+        scored = [
+            (storyline_similarity(ds, combined.storyline(s), combined), s) for s in shipped_ids
+        ]
         best = max(scored, default=(0.0, None))
         out[d] = best[1] if best[0] > 0 else None
     return out
@@ -378,8 +472,14 @@ class CheckResult:
     report: object | None = None  # pipeline.evaluate.Report when labels were given
 
 
-def check_corpus(draft_text: str, draft: Draft, watchlists_dir: Path, *, labeled: Path | None = None,
-                 feeds: Path | None = None) -> CheckResult:
+def check_corpus(
+    draft_text: str,
+    draft: Draft,
+    watchlists_dir: Path,
+    *,
+    labeled: Path | None = None,
+    feeds: Path | None = None,
+) -> CheckResult:
     """Match the corpus with the watchlists + draft; count per draft storyline; score after mapping."""
     from pipeline.evaluate import score
 
@@ -398,7 +498,9 @@ def check_corpus(draft_text: str, draft: Draft, watchlists_dir: Path, *, labeled
         problems += bad
     if feeds is not None:
         if not feeds.is_dir():
-            raise UserError(f"{feeds}: not a directory; pass a folder of recorded feed files to --check-feeds")
+            raise UserError(
+                f"{feeds}: not a directory; pass a folder of recorded feed files to --check-feeds"
+            )
         a, bad = feed_articles(feeds)
         articles += a
         problems += bad
@@ -407,13 +509,17 @@ def check_corpus(draft_text: str, draft: Draft, watchlists_dir: Path, *, labeled
     result = CheckResult(len(articles), counts, problems)
     if gold:
         result.mapping = map_to_shipped(draft_ids, shipped_ids, combined)
-        mapped = {item: {result.mapping[d] for d in hits if result.mapping.get(d)}
-                  for item, hits in predicted.items()}
+        mapped = {
+            item: {result.mapping[d] for d in hits if result.mapping.get(d)}
+            for item, hits in predicted.items()
+        }
         result.report = score(gold, mapped, shipped_ids)
     return result
 
 
-def format_check(result: CheckResult, draft: Draft, *, labeled: Path | None, feeds: Path | None) -> str:
+def format_check(
+    result: CheckResult, draft: Draft, *, labeled: Path | None, feeds: Path | None
+) -> str:
     corpus = " + ".join(str(p) for p in (labeled, feeds) if p is not None)
     width = max([len(s.id) for s in draft.storylines] + [9])
     lines = [f"reach over {corpus}: {result.items} items"]
@@ -431,42 +537,63 @@ def format_check(result: CheckResult, draft: Draft, *, labeled: Path | None, fee
         lines.append("eval after mapping each draft storyline to its nearest shipped storyline:")
         lines.append(result.report.format(show_mistakes=False))
         f1 = result.report.micro.f1
-        lines.append(f"mapped micro-F1: {'n/a (no labeled positives and no predictions)' if f1 is None else f'{f1:.3f}'}")
+        lines.append(
+            f"mapped micro-F1: {'n/a (no labeled positives and no predictions)' if f1 is None else f'{f1:.3f}'}"
+        )
     return "\n".join(lines)
 
 
-def seed(path: Path | str, *, watchlists_dir: Path | str = "watchlists", out: Path | None = None,
-         background_dir: Path | None = None, topic_in_rule: str = "partners") -> tuple[Draft, str, Path]:
+def seed(
+    path: Path | str,
+    *,
+    watchlists_dir: Path | str = "watchlists",
+    out: Path | None = None,
+    background_dir: Path | None = None,
+    topic_in_rule: str = "partners",
+) -> tuple[Draft, str, Path]:
     """Read, extract, render and validate; returns (draft, yaml text, output path). Writes nothing."""
     article = read_seed(path)
     out = Path(out) if out else default_out(path, article, watchlists_dir)
     # Re-seeding over a draft already kept in the watchlists folder replaces it: leave it out.
-    replacing = out if out.is_file() and out.resolve().parent == Path(watchlists_dir).resolve() else None
+    replacing = (
+        out if out.is_file() and out.resolve().parent == Path(watchlists_dir).resolve() else None
+    )
     try:
         if not Path(watchlists_dir).is_dir():
             load_watchlists(watchlists_dir)  # the usual "directory not found" error
         watchlists = validate_draft(None, watchlists_dir, replacing=replacing)
     except ConfigError as exc:
-        raise UserError(*exc.problems, f"{watchlists_dir}: fix the watchlists first; "
-                        "the draft is checked against them") from None
+        raise UserError(
+            *exc.problems,
+            f"{watchlists_dir}: fix the watchlists first; the draft is checked against them",
+        ) from None
     if background_dir is not None and not Path(background_dir).is_dir():
-        raise UserError(f"{background_dir}: not a directory; pass a folder of recorded feed files to --background")
+        raise UserError(
+            f"{background_dir}: not a directory; pass a folder of recorded feed files to --background"
+        )
     if background_dir is not None and not feed_files(Path(background_dir)):
-        raise UserError(f"{background_dir}: no recorded feed files (*{', *'.join(sorted(FEED_SUFFIXES))}) here; "
-                        "pass a folder of recorded feeds to --background, or leave it out for the bundled ones")
+        raise UserError(
+            f"{background_dir}: no recorded feed files (*{', *'.join(sorted(FEED_SUFFIXES))}) here; "
+            "pass a folder of recorded feeds to --background, or leave it out for the bundled ones"
+        )
     background = load_background(background_dir or default_background_dir())
-    draft = build_draft(article, watchlists, background, slug=draft_slug(path, article),
-                        topic_in_rule=topic_in_rule)
+    draft = build_draft(
+        article, watchlists, background, slug=draft_slug(path, article), topic_in_rule=topic_in_rule
+    )
     draft.replacing = replacing
     if not draft.entities:
-        raise UserError(f"{path}: found no names (capitalised people, organisations, places or products) "
-                        "in the article; is it the full article text?")
+        raise UserError(
+            f"{path}: found no names (capitalised people, organisations, places or products) "
+            "in the article; is it the full article text?"
+        )
     text = render_draft(draft, watchlists_dir=watchlists_dir)
     try:
         validate_draft(text, watchlists_dir, replacing=replacing)
     except ConfigError as exc:  # a bug here, not the user's: say so and write nothing
-        raise UserError("storywatch seed produced a draft that does not validate (please report this):",
-                        *exc.problems) from None
+        raise UserError(
+            "storywatch seed produced a draft that does not validate (please report this):",
+            *exc.problems,
+        ) from None
     return draft, text, out
 
 
@@ -479,4 +606,6 @@ def write_draft(out: Path | str, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out)
     except OSError as exc:
-        raise UserError(f"{out}: cannot write the draft: {exc.strerror}; choose another --out") from None
+        raise UserError(
+            f"{out}: cannot write the draft: {exc.strerror}; choose another --out"
+        ) from None

@@ -27,9 +27,9 @@ import math
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf"})
 CACHE_VERSION = 2
@@ -52,7 +52,7 @@ class Background:
     lowercase: Counter = field(default_factory=Counter)
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "Background":
+    def from_texts(cls, texts: Iterable[str]) -> Background:
         bg = cls()
         for text in texts:
             bg.add(text)
@@ -69,7 +69,7 @@ class Background:
         for m in _WORD.finditer(text):
             token = m.group(0)
             # Mid-sentence only: a capital after a full stop says nothing about the word.
-            gap = text[max(0, m.start() - 3):m.start()]
+            gap = text[max(0, m.start() - 3) : m.start()]
             if not re.search(r"[.!?:\"“‘]\s*$", gap) and previous != ".":
                 (self.capitalised if token[0].isupper() else self.lowercase)[token.lower()] += 1
             previous = token
@@ -97,17 +97,28 @@ class Background:
         return up / (up + low) if up + low else 0.5
 
     def to_json(self) -> dict:
-        return {"version": CACHE_VERSION, "docs": self.docs, "doc_freq": dict(self.doc_freq),
-                "capitalised": dict(self.capitalised), "lowercase": dict(self.lowercase)}
+        return {
+            "version": CACHE_VERSION,
+            "docs": self.docs,
+            "doc_freq": dict(self.doc_freq),
+            "capitalised": dict(self.capitalised),
+            "lowercase": dict(self.lowercase),
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Background":
-        return cls(data["docs"], Counter(data["doc_freq"]), Counter(data["capitalised"]),
-                   Counter(data["lowercase"]))
+    def from_json(cls, data: dict) -> Background:
+        return cls(
+            data["docs"],
+            Counter(data["doc_freq"]),
+            Counter(data["capitalised"]),
+            Counter(data["lowercase"]),
+        )
 
 
 def feed_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in FEED_SUFFIXES)
+    return sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in FEED_SUFFIXES
+    )
 
 
 def entry_texts(paths: Iterable[Path]) -> Iterable[str]:

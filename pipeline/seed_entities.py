@@ -28,25 +28,30 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from anyascii import anyascii
 
 from pipeline.seed_background import Background
 
 # --- closed-class cue words (not gazetteers: no names in here) -------------------------
-PERSON_TITLES = frozenset("""president vice prime minister chancellor king queen prince princess pope
+PERSON_TITLES = frozenset(
+    """president vice prime minister chancellor king queen prince princess pope
 senator sen rep representative congressman congresswoman governor mayor judge justice general gen colonel
 dictator leader chairman chairwoman chair ceo cfo coo founder cofounder co-founder chief director secretary
 ambassador spokesman spokeswoman spokesperson coach manager striker midfielder defender goalkeeper forward
 winger player captain mr mrs ms dr prof professor sir dame lord lady billionaire businessman businesswoman
 entrepreneur executive analyst deputy boss actor actress singer author journalist reporter writer researcher
 scientist economist lawyer attorney premier president-elect candidate commander officer inspector agent
-owner investor presenter host star teammate international commissioner""".split())
-APPOSITION_PERSON = PERSON_TITLES | frozenset("""son daughter wife husband brother sister father mother
-former aide adviser advisor who whom whose""".split())
-ORG_HEADS = frozenset("""inc inc. corp corp. corporation ltd ltd. llc plc group company co co. holdings
+owner investor presenter host star teammate international commissioner""".split()
+)
+APPOSITION_PERSON = PERSON_TITLES | frozenset(
+    """son daughter wife husband brother sister father mother
+former aide adviser advisor who whom whose""".split()
+)
+ORG_HEADS = frozenset(
+    """inc inc. corp corp. corporation ltd ltd. llc plc group company co co. holdings
 agency ministry department journal times post news press herald tribune guardian gazette telegraph
 economist bank university college school institute council commission committee party club fc cf
 association federation league union authority administration office service services army navy force
@@ -54,50 +59,83 @@ forces battalion brigade regiment court parliament congress senate assembly foun
 organisation network airlines airways motors technologies technology systems labs laboratories
 pharmaceuticals pharma studios records police bureau board cabinet government
 exchange society trust partners capital ventures media broadcasting radio television tv magazine
-reuters industries energy electric airline""".split())
-ORG_FOLLOWERS = frozenset("""battalion brigade regiment agency ministry party company group army forces
+reuters industries energy electric airline""".split()
+)
+ORG_FOLLOWERS = frozenset(
+    """battalion brigade regiment agency ministry party company group army forces
 militia government officials spokesman spokeswoman spokesperson ceo chief executives shareholders shares
-stock board headquarters employees staff workers subsidiary division unit club""".split())
-ORG_APPOSITION = frozenset("""company firm manufacturer maker retailer carmaker automaker startup
+stock board headquarters employees staff workers subsidiary division unit club""".split()
+)
+ORG_APPOSITION = frozenset(
+    """company firm manufacturer maker retailer carmaker automaker startup
 newspaper publication broadcaster agency ministry club team group bank lender insurer regulator
-watchdog party organisation organization charity network outlet brand supplier operator""".split())
-PLACE_HEADS = frozenset("""sea ocean river lake mountains mountain mount island islands strait gulf bay
+watchdog party organisation organization charity network outlet brand supplier operator""".split()
+)
+PLACE_HEADS = frozenset(
+    """sea ocean river lake mountains mountain mount island islands strait gulf bay
 peninsula valley desert county province region state states republic kingdom coast oblast krai
-territory territories emirates""".split())
-PLACE_PREPOSITIONS = frozenset("""in over to from near across into throughout outside inside toward
-towards via around within""".split())
-PLACE_FOLLOWERS = frozenset("""region province city town village coast border capital oblast
-peninsula island islands county district airport port""".split())
-PRODUCT_FOLLOWERS = frozenset("""service satellite satellites app apps device devices phone phones
+territory territories emirates""".split()
+)
+PLACE_PREPOSITIONS = frozenset(
+    """in over to from near across into throughout outside inside toward
+towards via around within""".split()
+)
+PLACE_FOLLOWERS = frozenset(
+    """region province city town village coast border capital oblast
+peninsula island islands county district airport port""".split()
+)
+PRODUCT_FOLLOWERS = frozenset(
+    """service satellite satellites app apps device devices phone phones
 smartphone smartphones model models terminal terminals dish dishes internet software platform car cars
 vehicle vehicles console drug vaccine chip chips laptop laptops tablet tablets camera cameras
 communications product products kits kit subscription subscriptions handset handsets cooker cookers
-heater heaters charger chargers batteries battery toy toys seat seats stroller strollers""".split())
-EVENT_HEADS = frozenset("""war cup olympics games summit conference championship championships
-election elections festival expo awards open prix tournament series final finals""".split())
-MONTHS = frozenset("""january february march april may june july august september october november december
-jan feb mar apr jun jul aug sep sept oct nov dec""".split())
+heater heaters charger chargers batteries battery toy toys seat seats stroller strollers""".split()
+)
+EVENT_HEADS = frozenset(
+    """war cup olympics games summit conference championship championships
+election elections festival expo awards open prix tournament series final finals""".split()
+)
+MONTHS = frozenset(
+    """january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
 WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
-CONNECTORS = frozenset({"of", "de", "da", "van", "von", "al", "bin", "le", "la", "du", "del",
-                        "der", "den", "&", "and"})
-NOT_NAMES = frozenset("""i i'm i've i'd i'll we you he she they it his her their our my its this that
+CONNECTORS = frozenset(
+    {"of", "de", "da", "van", "von", "al", "bin", "le", "la", "du", "del", "der", "den", "&", "and"}
+)
+NOT_NAMES = frozenset(
+    """i i'm i've i'd i'll we you he she they it his her their our my its this that
 these those there here the a an if but and or so as at in on by for to of with from after before
 when while since though although thus moreover however meanwhile according last next first one two
-mr mrs ms dr sir""".split())
-COUNTRY_ABBREVIATIONS = {"us": "United States", "u.s": "United States", "u.s.": "United States",
-                         "usa": "United States", "u.s.a.": "United States", "uk": "United Kingdom",
-                         "u.k.": "United Kingdom", "uae": "United Arab Emirates"}
-VERBISH = frozenset("""said says say wrote writes told tells added adds asked asks argued tweeted posted
+mr mrs ms dr sir""".split()
+)
+COUNTRY_ABBREVIATIONS = {
+    "us": "United States",
+    "u.s": "United States",
+    "u.s.": "United States",
+    "usa": "United States",
+    "u.s.a.": "United States",
+    "uk": "United Kingdom",
+    "u.k.": "United Kingdom",
+    "uae": "United Arab Emirates",
+}
+VERBISH = frozenset(
+    """said says say wrote writes told tells added adds asked asks argued tweeted posted
 has have had is are was were will would can could may might must should did does do announced reported
-officials spokesman spokeswoman""".split())
-DEMONYM_NOUNS = frozenset("""navy fleet troops soldiers people officials authorities forces military
-economy market markets media territory territories targets aggression invasion citizens""".split())
+officials spokesman spokeswoman""".split()
+)
+DEMONYM_NOUNS = frozenset(
+    """navy fleet troops soldiers people officials authorities forces military
+economy market markets media territory territories targets aggression invasion citizens""".split()
+)
 DEMONYM_ENDINGS = ("ian", "ean", "an", "ese", "ish", "i", "ic", "ch")
 # Political-camp words: capitalised like names, but adjectives ("a Republican senator") or
 # members of a group ("the Republican wins"), never a product or a thing to watch by itself.
-PARTY_WORDS = frozenset("""republican republicans democrat democrats democratic conservative conservatives
+PARTY_WORDS = frozenset(
+    """republican republicans democrat democrats democratic conservative conservatives
 labour liberal liberals socialist socialists communist communists tory tories libertarian libertarians
-nationalist nationalists progressive progressives""".split())
+nationalist nationalists progressive progressives""".split()
+)
 
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W\d_](?:[\w]|['’\-](?=\w))*|\d[\d,.]*|[^\w\s]")
 _POSSESSIVE = re.compile(r"['’]s?$")
@@ -129,8 +167,8 @@ def tokenize(sentence: str) -> list[Token]:
         text, start = m.group(0), m.start()
         poss = re.search(r"['’]s$", text)
         if poss and len(text) > 2 and text[0].isalpha():
-            out.append(Token(text[:poss.start()], start, start + poss.start()))
-            out.append(Token(text[poss.start():], start + poss.start(), m.end()))
+            out.append(Token(text[: poss.start()], start, start + poss.start()))
+            out.append(Token(text[poss.start() :], start + poss.start(), m.end()))
         else:
             out.append(Token(text, start, m.end()))
     return out
@@ -148,7 +186,7 @@ class Mention:
     char_end: int
     role: str = "noun"  # noun, possessive, modifier (demonym or "Trump-backed"), descriptor
     votes: Counter = field(default_factory=Counter)
-    entity: "SeedEntity | None" = None
+    entity: SeedEntity | None = None
 
 
 @dataclass
@@ -196,8 +234,12 @@ def _acronym(words: list[str]) -> str:
 class EntityExtractor:
     """Extracts entities from an article's sentences; see the module docstring."""
 
-    def __init__(self, background: Background, catalog: Iterable = (),
-                 finder: Callable[[str], list[tuple[str, int, int]]] | None = None) -> None:
+    def __init__(
+        self,
+        background: Background,
+        catalog: Iterable = (),
+        finder: Callable[[str], list[tuple[str, int, int]]] | None = None,
+    ) -> None:
         """``catalog``: the existing watchlists' entities; ``finder(sentence)`` returns
         (entity id, start, end) of catalog entities the matcher finds in a sentence."""
         self.background = background
@@ -230,26 +272,40 @@ class EntityExtractor:
         if nxt is not None and nxt.is_word and nxt.is_cap and nxt.lower not in NOT_NAMES:
             # "Real Madrid" opens every sentence it is in: a pair that recurs, whose first
             # word the article never writes in lower case, is a name.
-            recurring = self._pairs.get((tok.text, nxt.text), 0) >= 2 and tok.lower not in self._lower_words
-            return (recurring or self.background.capital_share(tok.lower) >= 0.3
-                    or self.background.df(tok.lower) == 0)
+            recurring = (
+                self._pairs.get((tok.text, nxt.text), 0) >= 2 and tok.lower not in self._lower_words
+            )
+            return (
+                recurring
+                or self.background.capital_share(tok.lower) >= 0.3
+                or self.background.df(tok.lower) == 0
+            )
         return self.background.capital_share(tok.lower) >= 0.6
 
     def _phrases(self, tokens: list[Token], mid_caps: set[str]) -> list[tuple[int, int]]:
         spans, i, n = [], 0, len(tokens)
         while i < n:
             if not self._name_like(tokens, i, mid_caps) and not (
-                    tokens[i].text == "The" and i + 1 < n and self._name_like(tokens, i + 1, mid_caps)
-                    and i > 0 and tokens[i - 1].text not in {"‘", "“", '"'}):
+                tokens[i].text == "The"
+                and i + 1 < n
+                and self._name_like(tokens, i + 1, mid_caps)
+                and i > 0
+                and tokens[i - 1].text not in {"‘", "“", '"'}
+            ):
                 i += 1
                 continue
             j = i + 1
             while j < n:
                 if self._name_like(tokens, j, mid_caps) and tokens[j].lower not in NOT_NAMES:
                     j += 1
-                elif (tokens[j].lower in CONNECTORS and tokens[j].lower != "and" and j + 1 < n
-                      and tokens[j + 1].is_cap and tokens[j + 1].is_word
-                      and tokens[j + 1].lower not in NOT_NAMES):
+                elif (
+                    tokens[j].lower in CONNECTORS
+                    and tokens[j].lower != "and"
+                    and j + 1 < n
+                    and tokens[j + 1].is_cap
+                    and tokens[j + 1].is_word
+                    and tokens[j + 1].lower not in NOT_NAMES
+                ):
                     j += 2
                 elif tokens[j].text == "&" and j + 1 < n and tokens[j + 1].is_cap:
                     j += 2
@@ -262,11 +318,24 @@ class EntityExtractor:
     # --- extraction -----------------------------------------------------------------
     def extract(self, sentences: list[str]) -> list[SeedEntity]:
         token_lists = [tokenize(s) for s in sentences]
-        self._pairs = Counter((a.text, b.text) for toks in token_lists for a, b in zip(toks, toks[1:])
-                              if a.is_cap and b.is_cap)
-        self._lower_words = {t.text for toks in token_lists for t in toks if t.is_word and t.text.islower()}
-        mid_caps = {t.lower for toks in token_lists for k, t in enumerate(toks)
-                    if k > 0 and t.is_cap and t.is_word and toks[k - 1].text not in {"‘", "“", '"', "(", "."}}
+        self._pairs = Counter(
+            (a.text, b.text)
+            for toks in token_lists
+            for a, b in zip(toks, toks[1:])
+            if a.is_cap and b.is_cap
+        )
+        self._lower_words = {
+            t.text for toks in token_lists for t in toks if t.is_word and t.text.islower()
+        }
+        mid_caps = {
+            t.lower
+            for toks in token_lists
+            for k, t in enumerate(toks)
+            if k > 0
+            and t.is_cap
+            and t.is_word
+            and toks[k - 1].text not in {"‘", "“", '"', "(", "."}
+        }
         mentions: list[Mention] = []
         descriptors: dict[str, str] = {}  # "billionaire" -> surface of the apposed name
         for si, (sentence, tokens) in enumerate(zip(sentences, token_lists)):
@@ -277,8 +346,15 @@ class EntityExtractor:
                 # "Trump-backed": the name is the capitalised part before the hyphen.
                 if end - start == 1 and re.match(r"^[A-Z][\w]*-[a-z]", words[0]):
                     head = words[0].split("-")[0]
-                    m = Mention(si, start, end, head, tokens[start].start, tokens[start].start + len(head),
-                                role="modifier")
+                    m = Mention(
+                        si,
+                        start,
+                        end,
+                        head,
+                        tokens[start].start,
+                        tokens[start].start + len(head),
+                        role="modifier",
+                    )
                     mentions.append(m)
                     continue
                 if words[0] == "The" and len(words) > 1:
@@ -286,7 +362,11 @@ class EntityExtractor:
                 else:
                     surface_words = words
                 surface = " ".join(surface_words).replace(" & ", " & ")
-                role = "possessive" if end < len(tokens) and tokens[end].text in ("'s", "’s", "'", "’") else "noun"
+                role = (
+                    "possessive"
+                    if end < len(tokens) and tokens[end].text in ("'s", "’s", "'", "’")
+                    else "noun"
+                )
                 m = Mention(si, start, end, surface, tokens[start].start, tokens[end - 1].end, role)
                 self._vote(m, tokens, sentence)
                 mentions.append(m)
@@ -323,19 +403,26 @@ class EntityExtractor:
         return None
 
     def _vote(self, m: Mention, tokens: list[Token], sentence: str) -> None:
-        words = [t.text for t in tokens[m.start:m.end]]
+        words = [t.text for t in tokens[m.start : m.end]]
         lower = [w.lower() for w in words]
-        prev = [t.lower for t in tokens[max(0, m.start - 3):m.start]]
-        after = [t.lower for t in tokens[m.end:m.end + 6]]
+        prev = [t.lower for t in tokens[max(0, m.start - 3) : m.start]]
+        after = [t.lower for t in tokens[m.end : m.end + 6]]
         if after[:1] in (["'s"], ["’s"]):
             after = after[1:]
         v = m.votes
         head = lower[-1]
         # Followed by a lower-case noun it qualifies (not a verb, not a function word).
-        qualifies = bool(after and m.end < len(tokens) and tokens[m.end].is_word
-                         and tokens[m.end].text.islower() and after[0] not in VERBISH
-                         and after[0] not in NOT_NAMES and after[0] not in ORG_FOLLOWERS
-                         and after[0] not in PLACE_FOLLOWERS and after[0] not in PERSON_TITLES)
+        qualifies = bool(
+            after
+            and m.end < len(tokens)
+            and tokens[m.end].is_word
+            and tokens[m.end].text.islower()
+            and after[0] not in VERBISH
+            and after[0] not in NOT_NAMES
+            and after[0] not in ORG_FOLLOWERS
+            and after[0] not in PLACE_FOLLOWERS
+            and after[0] not in PERSON_TITLES
+        )
         if head in ORG_HEADS or (len(lower) > 2 and set(lower) & ORG_HEADS):
             v["org"] += 3
         if head in PLACE_HEADS:
@@ -354,7 +441,9 @@ class EntityExtractor:
             elif prev[-2] in ORG_APPOSITION:
                 v["org"] += 2
         if prev:
-            if prev[-1] in PERSON_TITLES or (len(prev) > 1 and prev[-1].rstrip(".") in PERSON_TITLES):
+            if prev[-1] in PERSON_TITLES or (
+                len(prev) > 1 and prev[-1].rstrip(".") in PERSON_TITLES
+            ):
                 v["person"] += 3
             if prev[-1] in PLACE_PREPOSITIONS and m.role != "possessive":
                 v["place"] += 1  # not "in Trump's government": there the noun is the place
@@ -362,16 +451,30 @@ class EntityExtractor:
                 v["org"] += 1  # "the Kremlin", "the Pentagon"
             if prev[-1] in ("its", "their") or (len(prev) > 1 and prev[-2] in ("its", "their")):
                 v["product"] += 1
-        if len(prev) > 1 and prev[-1] == "the" and (prev[-2] in PLACE_PREPOSITIONS or prev[-2] == "at"):
+        if (
+            len(prev) > 1
+            and prev[-1] == "the"
+            and (prev[-2] in PLACE_PREPOSITIONS or prev[-2] == "at")
+        ):
             v["place"] += 2
         if any(re.search(r"[a-z]{3}[A-Z]", w) for w in words):  # SpaceX, SoftTop: not a person
             v["org"] += 0.5
             v["product"] += 0.5
-        if (after and after[0] in PERSON_TITLES and m.end + 1 < len(tokens) and tokens[m.end + 1].is_cap
-                and m.role == "noun"):
+        if (
+            after
+            and after[0] in PERSON_TITLES
+            and m.end + 1 < len(tokens)
+            and tokens[m.end + 1].is_cap
+            and m.role == "noun"
+        ):
             v["org"] += 2  # "Liverpool manager Arne Slot", "Breville chief executive Jim Clayton"
-        elif (len(after) > 1 and after[0] in PERSON_TITLES and after[1] in PERSON_TITLES
-              and m.end + 2 < len(tokens) and tokens[m.end + 2].is_cap):
+        elif (
+            len(after) > 1
+            and after[0] in PERSON_TITLES
+            and after[1] in PERSON_TITLES
+            and m.end + 2 < len(tokens)
+            and tokens[m.end + 2].is_cap
+        ):
             v["org"] += 2
         if prev and prev[-1] == "the" and qualifies:
             v["product"] += 1  # "the Breville SoftTop kettle": a name used to qualify a thing
@@ -390,8 +493,11 @@ class EntityExtractor:
                     v["person"] += 3
                 elif rest[:1] == ["which"]:
                     v["org"] += 1
-                elif (rest[:1] in (["a"], ["an"], ["the"], ["its"], ["their"])
-                      or len(rest) > 1 and rest[1] in ("'s", "’s")):  # "AdSense, its advertising service"
+                elif (
+                    rest[:1] in (["a"], ["an"], ["the"], ["its"], ["their"])
+                    or len(rest) > 1
+                    and rest[1] in ("'s", "’s")
+                ):  # "AdSense, its advertising service"
                     nouns = [w for w in rest[1:] if w.isalpha()][:4]
                     if any(w in PERSON_TITLES for w in nouns):
                         v["person"] += 2
@@ -399,23 +505,38 @@ class EntityExtractor:
                         v["org"] += 2
                     elif any(w in PRODUCT_FOLLOWERS for w in nouns):
                         v["product"] += 2
-            if after[0] in ("said", "says", "wrote", "told", "added", "asked", "argued", "tweeted") \
-                    and len(words) > 1:
+            if (
+                after[0] in ("said", "says", "wrote", "told", "added", "asked", "argued", "tweeted")
+                and len(words) > 1
+            ):
                 v["person"] += 0.5
         # Demonym-shaped single words ("Russian officials") are attributes, not participants.
-        if (len(words) == 1 and m.role == "noun" and m.end < len(tokens) and tokens[m.end].is_word
-                and not tokens[m.end].is_cap and lower[0].endswith(DEMONYM_ENDINGS)
-                and (after[0] in PERSON_TITLES or after[0] in ORG_FOLLOWERS or after[0] in DEMONYM_NOUNS
-                     or not (prev and (prev[-1] in PLACE_PREPOSITIONS or prev[-1] in ("the", "a", "an"))))
-                and after[0] not in ("said", "says", "wrote", "has", "have", "is", "was", "will", "to")):
+        if (
+            len(words) == 1
+            and m.role == "noun"
+            and m.end < len(tokens)
+            and tokens[m.end].is_word
+            and not tokens[m.end].is_cap
+            and lower[0].endswith(DEMONYM_ENDINGS)
+            and (
+                after[0] in PERSON_TITLES
+                or after[0] in ORG_FOLLOWERS
+                or after[0] in DEMONYM_NOUNS
+                or not (prev and (prev[-1] in PLACE_PREPOSITIONS or prev[-1] in ("the", "a", "an")))
+            )
+            and after[0] not in ("said", "says", "wrote", "has", "have", "is", "was", "will", "to")
+        ):
             v["demonym"] += 1
         # "the Republican wins", "respond to the Chinese": a demonym or party word used as a
         # noun names people of a country or camp, not a thing to watch; the context cues
         # above ("the X <word>" product, "to the X" place) are wrong for it.
         if len(words) == 1 and not v.get("demonym") and self.attribute_word(words[0]):
             v["demonym"] += 1
-        if len(words) in (2, 3) and all(w[:1].isupper() and w.isalpha() for w in words) \
-                and not (set(lower) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS)):
+        if (
+            len(words) in (2, 3)
+            and all(w[:1].isupper() and w.isalpha() for w in words)
+            and not (set(lower) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS))
+        ):
             v["shape"] = 1  # "Given Family": counted once per entity
 
     def attribute_word(self, word: str) -> bool:
@@ -438,13 +559,18 @@ class EntityExtractor:
         if bg.df(low + "s") >= 2 and bg.capital_share(low + "s") >= 0.6:
             return True
         for ending in endings:
-            stem = low[:-len(ending)]
+            stem = low[: -len(ending)]
             if len(stem) < 3:
                 continue
             for tail in ("", "a", "ia", "e", "y", "o", "any"):
                 place = stem + tail
-                if (place != low and len(place) >= 4 and place not in MONTHS and bg.df(place) >= 3
-                        and bg.capital_share(place) >= 0.8):
+                if (
+                    place != low
+                    and len(place) >= 4
+                    and place not in MONTHS
+                    and bg.df(place) >= 3
+                    and bg.capital_share(place) >= 0.8
+                ):
                     return True
         return False
 
@@ -460,10 +586,16 @@ class EntityExtractor:
             if full:
                 m.votes["place"] += 2
                 group(full)
-        for surface in sorted({m.surface for m in mentions if len(m.surface.split()) > 1},
-                              key=lambda s: -len(s.split())):
+        for surface in sorted(
+            {m.surface for m in mentions if len(m.surface.split()) > 1},
+            key=lambda s: -len(s.split()),
+        ):
             group(surface)
-        nouns = {m.surface for m in mentions if len(m.surface.split()) == 1 and not m.votes.get("demonym")}
+        nouns = {
+            m.surface
+            for m in mentions
+            if len(m.surface.split()) == 1 and not m.votes.get("demonym")
+        }
         self._single_surfaces = {m.surface for m in mentions if len(m.surface.split()) == 1}
         self._long_votes: dict[str, Counter] = defaultdict(Counter)
         for m in mentions:
@@ -471,9 +603,11 @@ class EntityExtractor:
                 self._long_votes[normalise_name(m.surface)].update(m.votes)
         # "U.S. Consumer Product Safety Commission" and "Consumer Product Safety Commission"
         # are one body: a multi-word name that ends another name is its short form.
-        longs = sorted({normalise_name(m.surface) for m in mentions if len(m.surface.split()) > 1}, key=len)
+        longs = sorted(
+            {normalise_name(m.surface) for m in mentions if len(m.surface.split()) > 1}, key=len
+        )
         for i, short in enumerate(longs):
-            longer = [l for l in longs[i + 1:] if l.endswith(" " + short)]
+            longer = [l for l in longs[i + 1 :] if l.endswith(" " + short)]
             if len(longer) == 1 and short in groups and longer[0] in groups:
                 groups[short] = groups[longer[0]]
         for m in mentions:
@@ -524,8 +658,13 @@ class EntityExtractor:
             if any(a in (parts[0], parts[-1]) for a in e.aliases) or e.votes.get("person", 0) < 1:
                 continue  # already has its short form, or only looks like a name
             surname = parts[-1]
-            if last_words[surname] == 1 and len(surname) >= 3 and surname.lower() not in NOT_NAMES \
-                    and surname[:1].isupper() and not surname.endswith("."):
+            if (
+                last_words[surname] == 1
+                and len(surname) >= 3
+                and surname.lower() not in NOT_NAMES
+                and surname[:1].isupper()
+                and not surname.endswith(".")
+            ):
                 e.aliases.append(surname)
 
     @staticmethod
@@ -538,15 +677,23 @@ class EntityExtractor:
                 at[(m.sentence, m.start)] = e
                 at[(m.sentence, -m.end)] = e
         for e in entities:
-            strong = max((v for k, v in e.votes.items() if k not in ("demonym", "shape")), default=0)
+            strong = max(
+                (v for k, v in e.votes.items() if k not in ("demonym", "shape")), default=0
+            )
             if e.kind == "place" or strong > 1:
                 continue
             for m in e.mentions:
                 tokens = token_lists[m.sentence]
-                before = at.get((m.sentence, -(m.start - 1))) if m.start >= 1 and \
-                    tokens[m.start - 1].text in (",", "and", "or") else None
-                after = at.get((m.sentence, m.end + 1)) if m.end < len(tokens) and \
-                    tokens[m.end].text in (",", "and", "or") else None
+                before = (
+                    at.get((m.sentence, -(m.start - 1)))
+                    if m.start >= 1 and tokens[m.start - 1].text in (",", "and", "or")
+                    else None
+                )
+                after = (
+                    at.get((m.sentence, m.end + 1))
+                    if m.end < len(tokens) and tokens[m.end].text in (",", "and", "or")
+                    else None
+                )
                 if any(x is not None and x is not e and x.kind == "place" for x in (before, after)):
                     e.kind = "place"
                     break
@@ -561,15 +708,27 @@ class EntityExtractor:
             parts = e.name.split()
             if len(parts) < 2:
                 continue
-            is_person_shaped = not (set(p.lower() for p in parts) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS))
+            is_person_shaped = not (
+                set(p.lower() for p in parts) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS)
+            )
             # The family name is the last word ("Musk"), or the first for someone named with a
             # title whose last name is never used alone ("Chinese leader Xi Jinping" ... "Xi");
             # "Breville" alone is not "Breville SoftTop", "Google" not "Google Shopping".
             titled = self._long_votes.get(normalise_name(e.name), Counter()).get("person", 0) >= 2
-            if is_person_shaped and word.lower() not in NOT_NAMES and not m.votes.get("place") and (
-                    word == parts[-1] or (word == parts[0] and titled and parts[-1] not in self._single_surfaces)):
+            if (
+                is_person_shaped
+                and word.lower() not in NOT_NAMES
+                and not m.votes.get("place")
+                and (
+                    word == parts[-1]
+                    or (word == parts[0] and titled and parts[-1] not in self._single_surfaces)
+                )
+            ):
                 hits.append(e)
-            elif re.fullmatch(r"[A-Z]{2,6}", word) and _acronym([p for p in parts if p != "The"]) == word:
+            elif (
+                re.fullmatch(r"[A-Z]{2,6}", word)
+                and _acronym([p for p in parts if p != "The"]) == word
+            ):
                 hits.append(e)
             elif re.fullmatch(r"[A-Z]{2,6}", word) and _acronym(parts) == word:
                 hits.append(e)
@@ -592,11 +751,22 @@ class EntityExtractor:
         return None
 
     def _kind(self, e: SeedEntity) -> str:
-        votes = Counter({k: v for k, v in e.votes.items() if k in ("person", "org", "place", "product", "event")})
+        votes = Counter(
+            {
+                k: v
+                for k, v in e.votes.items()
+                if k in ("person", "org", "place", "product", "event")
+            }
+        )
         if any(m.votes.get("shape") for m in e.mentions):
             votes["person"] += 1
-        if any(m.surface != e.name and len(e.name.split()) > 1 and m.surface in (e.name.split()[-1], e.name.split()[0])
-               and not m.votes.get("product") for m in e.mentions):
+        if any(
+            m.surface != e.name
+            and len(e.name.split()) > 1
+            and m.surface in (e.name.split()[-1], e.name.split()[0])
+            and not m.votes.get("product")
+            for m in e.mentions
+        ):
             votes["person"] += 2  # a surname used alone (not "the SoftTop kettles")
         if not votes:
             return "org" if len(e.name.split()) == 1 else "person"
@@ -606,8 +776,12 @@ class EntityExtractor:
                 return kind
         return "org"
 
-    def _descriptor_mentions(self, entities: list[SeedEntity], token_lists: list[list[Token]],
-                             descriptors: dict[str, str]) -> None:
+    def _descriptor_mentions(
+        self,
+        entities: list[SeedEntity],
+        token_lists: list[list[Token]],
+        descriptors: dict[str, str],
+    ) -> None:
         by_surface = {}
         for e in entities:
             for m in e.mentions:
@@ -618,14 +792,24 @@ class EntityExtractor:
                 continue
             for si, tokens in enumerate(token_lists):
                 for k, tok in enumerate(tokens):
-                    if tok.lower == noun and k > 0 and (tokens[k - 1].lower in ("the", "this") or
-                                                        re.match(r"^[A-Z]\w*-\w+$", tokens[k - 1].text)):
+                    if (
+                        tok.lower == noun
+                        and k > 0
+                        and (
+                            tokens[k - 1].lower in ("the", "this")
+                            or re.match(r"^[A-Z]\w*-\w+$", tokens[k - 1].text)
+                        )
+                    ):
                         if si not in target.sentences(include_descriptors=False):
-                            target.mentions.append(Mention(si, k, k + 1, tok.text, tok.start, tok.end,
-                                                           role="descriptor"))
+                            target.mentions.append(
+                                Mention(
+                                    si, k, k + 1, tok.text, tok.start, tok.end, role="descriptor"
+                                )
+                            )
 
-    def _find_catalog(self, sentences: list[str], token_lists: list[list[Token]],
-                      entities: list[SeedEntity]) -> dict[int, Counter]:
+    def _find_catalog(
+        self, sentences: list[str], token_lists: list[list[Token]], entities: list[SeedEntity]
+    ) -> dict[int, Counter]:
         """Ask the matcher which catalog entities each sentence names.
 
         A hit on a name we already have links that entity (votes by id); a hit elsewhere
@@ -638,10 +822,21 @@ class EntityExtractor:
             for ref, start, end in self.finder(sentence):
                 if ref not in self._by_id:
                     continue
-                overlapping = [m for e in entities for m in e.mentions if m.sentence == si
-                               and m.role != "descriptor" and m.char_start < end and start < m.char_end]
-                wider = overlapping and all(start <= m.char_start and m.char_end <= end and
-                                            (start, end) != (m.char_start, m.char_end) for m in overlapping)
+                overlapping = [
+                    m
+                    for e in entities
+                    for m in e.mentions
+                    if m.sentence == si
+                    and m.role != "descriptor"
+                    and m.char_start < end
+                    and start < m.char_end
+                ]
+                wider = overlapping and all(
+                    start <= m.char_start
+                    and m.char_end <= end
+                    and (start, end) != (m.char_start, m.char_end)
+                    for m in overlapping
+                )
                 if overlapping and not wider:
                     for m in overlapping:
                         votes[id(m.entity)][ref] += 1
@@ -650,7 +845,9 @@ class EntityExtractor:
                     m.role = "modifier"
                 k0 = next((k for k, t in enumerate(tokens) if t.end > start), 0)
                 k1 = next((k for k, t in enumerate(tokens) if t.start >= end), len(tokens))
-                role = "possessive" if k1 < len(tokens) and tokens[k1].text in ("'s", "’s") else "noun"
+                role = (
+                    "possessive" if k1 < len(tokens) and tokens[k1].text in ("'s", "’s") else "noun"
+                )
                 target = next((e for e in entities if e.id == ref), None)
                 if target is None:
                     cat = self._by_id[ref]
@@ -671,7 +868,10 @@ class EntityExtractor:
                     break
             if linked is None and found.get(id(e)):
                 ref, count = found[id(e)].most_common(1)[0]
-                if count * 2 > len([m for m in e.mentions if m.role != "descriptor"]) or len(found[id(e)]) == 1:
+                if (
+                    count * 2 > len([m for m in e.mentions if m.role != "descriptor"])
+                    or len(found[id(e)]) == 1
+                ):
                     linked = self._by_id[ref]
             if linked is None:
                 e.id = slugify(e.name[4:] if e.name.startswith("The ") else e.name)
@@ -691,7 +891,9 @@ class EntityExtractor:
                 keep.mentions += e.mentions
                 keep.votes.update(e.votes)
                 if e.new:
-                    keep.aliases += [a for a in [e.name, *e.aliases] if a not in keep.aliases and a != keep.name]
+                    keep.aliases += [
+                        a for a in [e.name, *e.aliases] if a not in keep.aliases and a != keep.name
+                    ]
                 for m in e.mentions:
                     m.entity = keep
             else:

@@ -39,20 +39,28 @@ from pipeline.seed_background import Background, words
 from pipeline.seed_entities import SeedEntity, normalise_name, slugify
 
 ROLE_WEIGHT = {"noun": 1.0, "descriptor": 0.8, "possessive": 0.7, "modifier": 0.3}
-REPORTING_VERBS = frozenset("""reports reported writes wrote notes noted concludes concluded says said
-report reporting according citing cited""".split())
-STOPWORDS = frozenset("""a an the and or but if of in on at to for from by with about as into over after
+REPORTING_VERBS = frozenset(
+    """reports reported writes wrote notes noted concludes concluded says said
+report reporting according citing cited""".split()
+)
+STOPWORDS = frozenset(
+    """a an the and or but if of in on at to for from by with about as into over after
 before since during under between through against among without within than then so that this these
 those there here it its he she his her they their them we our you your i my me is are was were be been
 being has have had do does did will would can could may might must should shall not no nor also only
 just more most some such very which who whom whose what when where why how all any both each few other
 same own again further once while said says say one two first last new year years time according
-including example moreover thus however already particular present result subsequently""".split())
+including example moreover thus however already particular present result subsequently""".split()
+)
 # How articles talk about themselves and their sources: never a story's vocabulary.
-JOURNALESE = REPORTING_VERBS | frozenset("""article publication newspaper outlet points notes writes
-concludes investigation sources source""".split())
-PUBLICATION_WORDS = frozenset("""journal times post news press herald tribune guardian gazette telegraph
-economist reuters magazine media broadcasting radio television tv newspaper agency""".split())
+JOURNALESE = REPORTING_VERBS | frozenset(
+    """article publication newspaper outlet points notes writes
+concludes investigation sources source""".split()
+)
+PUBLICATION_WORDS = frozenset(
+    """journal times post news press herald tribune guardian gazette telegraph
+economist reuters magazine media broadcasting radio television tv newspaper agency""".split()
+)
 MAX_ANCHORS = 4
 ANCHOR_SHARE = 0.15
 MIN_LINK = 0.3
@@ -91,18 +99,27 @@ def is_source(entity: SeedEntity, sentences: list[str], headline: str) -> bool:
     if entity.kind != "org":
         return False
     names = {w.lower() for form in (entity.name, *entity.aliases) for w in words(form)}
-    in_tail = any(m.sentence == 0 and headline and sentences[0][m.char_end:].strip() == "" and
-                  re.search(r"\s[-–—|]\s*$", sentences[0][:m.char_start]) for m in entity.mentions)
+    in_tail = any(
+        m.sentence == 0
+        and headline
+        and sentences[0][m.char_end :].strip() == ""
+        and re.search(r"\s[-–—|]\s*$", sentences[0][: m.char_start])
+        for m in entity.mentions
+    )
     if not (names & PUBLICATION_WORDS) and not in_tail:
         return False  # an agency that "said" something is an actor, not the source
     cited = 0
     named = [m for m in entity.mentions if m.role != "descriptor"]
     for m in named:
         s = sentences[m.sentence]
-        after = words(s[m.char_end:m.char_end + 30].lower())[:2]
-        before = words(s[max(0, m.char_start - 20):m.char_start].lower())[-2:]
-        tail = m.sentence == 0 and headline and re.search(r"\s[-–—|]\s*[^-–—|]*$", s[:m.char_start] + " ") \
-            and s[m.char_end:].strip() == ""
+        after = words(s[m.char_end : m.char_end + 30].lower())[:2]
+        before = words(s[max(0, m.char_start - 20) : m.char_start].lower())[-2:]
+        tail = (
+            m.sentence == 0
+            and headline
+            and re.search(r"\s[-–—|]\s*[^-–—|]*$", s[: m.char_start] + " ")
+            and s[m.char_end :].strip() == ""
+        )
         if (after and after[0] in REPORTING_VERBS) or before[-2:] == ["according", "to"] or tail:
             cited += 1
     return bool(named) and cited * 2 >= len(named)
@@ -120,8 +137,13 @@ def link(a: SeedEntity, b: SeedEntity) -> float:
     pa, pb = participation(a), participation(b)
     total = 0.0
     for s in pa.keys() & pb.keys():
-        gaps = [max(0, max(ma.start, mb.start) - min(ma.end, mb.end))
-                for ma in a.mentions if ma.sentence == s for mb in b.mentions if mb.sentence == s]
+        gaps = [
+            max(0, max(ma.start, mb.start) - min(ma.end, mb.end))
+            for ma in a.mentions
+            if ma.sentence == s
+            for mb in b.mentions
+            if mb.sentence == s
+        ]
         gap = min(gaps) if gaps else 20
         total += min(pa[s], pb[s]) / (1 + gap / 10)
     return total
@@ -129,18 +151,25 @@ def link(a: SeedEntity, b: SeedEntity) -> float:
 
 def _gap(a: SeedEntity, b: SeedEntity) -> int:
     """Fewest words between two names in one sentence ("Kiriyenko, Putin's deputy": 1)."""
-    return min((max(0, max(ma.start, mb.start) - min(ma.end, mb.end))
-                for ma in a.mentions if ma.role in ("noun", "possessive")
-                for mb in b.mentions if mb.role in ("noun", "possessive") and mb.sentence == ma.sentence),
-               default=1000)
+    return min(
+        (
+            max(0, max(ma.start, mb.start) - min(ma.end, mb.end))
+            for ma in a.mentions
+            if ma.role in ("noun", "possessive")
+            for mb in b.mentions
+            if mb.role in ("noun", "possessive") and mb.sentence == ma.sentence
+        ),
+        default=1000,
+    )
 
 
 def _possessed(a: SeedEntity, b: SeedEntity) -> bool:
     """One is named in the other's possessive ("Ukraine's Azov battalion")."""
     for x, y in ((a, b), (b, a)):
         for mx in x.mentions:
-            if mx.role == "possessive" and any(my.sentence == mx.sentence and 0 <= my.start - mx.end <= 1
-                                                for my in y.mentions):
+            if mx.role == "possessive" and any(
+                my.sentence == mx.sentence and 0 <= my.start - mx.end <= 1 for my in y.mentions
+            ):
                 return True
     return False
 
@@ -160,16 +189,27 @@ class _UnionFind:
         self.parent[self.find(a)] = self.find(b)
 
 
-def find_threads(entities: list[SeedEntity], sentences: list[str], background: Background, *,
-                 headline: str = "", max_threads: int = MAX_THREADS) -> list[Thread]:
+def find_threads(
+    entities: list[SeedEntity],
+    sentences: list[str],
+    background: Background,
+    *,
+    headline: str = "",
+    max_threads: int = MAX_THREADS,
+) -> list[Thread]:
     """The article's threads, strongest first (see the module docstring)."""
     players = [e for e in entities if not is_source(e, sentences, headline)]
     spec = {e.id: specificity(e, background) for e in players}
     part = {e.id: participation(e) for e in players}
-    salience = {e.id: (sum(part[e.id].values()) + (1.0 if 0 in part[e.id] and headline else 0.0)) * spec[e.id]
-                for e in players}
-    actors = sorted((e for e in players if e.kind in ("person", "org", "product")),
-                    key=lambda e: -salience[e.id])
+    salience = {
+        e.id: (sum(part[e.id].values()) + (1.0 if 0 in part[e.id] and headline else 0.0))
+        * spec[e.id]
+        for e in players
+    }
+    actors = sorted(
+        (e for e in players if e.kind in ("person", "org", "product")),
+        key=lambda e: -salience[e.id],
+    )
     top = salience[actors[0].id] if actors else 0.0
     anchors = [e for e in actors[:MAX_ANCHORS] if salience[e.id] >= ANCHOR_SHARE * top]
     anchor_ids = {e.id for e in anchors}
@@ -196,7 +236,7 @@ def find_threads(entities: list[SeedEntity], sentences: list[str], background: B
     # of their own; a person and their company or product are not.
     pair_threads = []
     for i, a in enumerate(anchors):
-        for b in anchors[i + 1:]:
+        for b in anchors[i + 1 :]:
             if a.kind == b.kind and a.kind in ("person", "org") and not _possessed(a, b):
                 strength = link(a, b)
                 if strength >= MIN_LINK:
@@ -207,7 +247,7 @@ def find_threads(entities: list[SeedEntity], sentences: list[str], background: B
     for p in ids:
         uf.find(p)
     for i, p in enumerate(ids):
-        for q in ids[i + 1:]:
+        for q in ids[i + 1 :]:
             if not links[p].keys() & links[q].keys():
                 continue
             ep, eq = by_id[p], by_id[q]
@@ -218,8 +258,12 @@ def find_threads(entities: list[SeedEntity], sentences: list[str], background: B
             # A partner named in one sentence only, together with another partner: one thread.
             inside = (len(sp) == 1 and sp <= sq) or (len(sq) == 1 and sq <= sp)
             same_class = (ep.kind == "place") == (eq.kind == "place")
-            if (inside and (same_class or sp == sq) and close >= 0.4) or (places and near) or _possessed(ep, eq) or (
-                    ep.kind != "place" and eq.kind != "place" and _gap(ep, eq) <= 3):
+            if (
+                (inside and (same_class or sp == sq) and close >= 0.4)
+                or (places and near)
+                or _possessed(ep, eq)
+                or (ep.kind != "place" and eq.kind != "place" and _gap(ep, eq) <= 3)
+            ):
                 uf.union(p, q)
     groups: dict[str, list[str]] = {}
     for p in ids:
@@ -232,23 +276,31 @@ def find_threads(entities: list[SeedEntity], sentences: list[str], background: B
             for a, s in links[p].items():
                 anchor_set[a] = anchor_set.get(a, 0.0) + s
         strength = sum(max(links[p].values()) * spec[p] for p in members)
-        threads.append(Thread(
-            anchors=[by_id[a] for a in sorted(anchor_set, key=lambda a: -anchor_set[a])],
-            partners=sorted((by_id[p] for p in members), key=lambda e: -salience[e.id]),
-            strength=strength))
+        threads.append(
+            Thread(
+                anchors=[by_id[a] for a in sorted(anchor_set, key=lambda a: -anchor_set[a])],
+                partners=sorted((by_id[p] for p in members), key=lambda e: -salience[e.id]),
+                strength=strength,
+            )
+        )
     threads.sort(key=lambda t: -t.strength)
     if threads:
-        threads = [t for t in threads if t.strength >= MIN_THREAD_SHARE * threads[0].strength][:max_threads]
+        threads = [t for t in threads if t.strength >= MIN_THREAD_SHARE * threads[0].strength][
+            :max_threads
+        ]
     for t in threads:
-        t.sentences = sorted({s for a in t.anchors for s in part[a.id]} &
-                             {s for p in t.partners for s in part[p.id]})
+        t.sentences = sorted(
+            {s for a in t.anchors for s in part[a.id]} & {s for p in t.partners for s in part[p.id]}
+        )
     return threads
 
 
 # --- keywords ------------------------------------------------------------------------
 
-def article_keywords(text: str, entities: list[SeedEntity], background: Background, *,
-                     top: int = 400) -> dict[str, float]:
+
+def article_keywords(
+    text: str, entities: list[SeedEntity], background: Background, *, top: int = 400
+) -> dict[str, float]:
     """Keyphrases of the article that are not names, scored higher = more characteristic.
 
     YAKE ranks candidate phrases by their statistics inside the article; phrases that
@@ -280,9 +332,15 @@ def article_keywords(text: str, entities: list[SeedEntity], background: Backgrou
     return out
 
 
-def thread_keywords(thread: Thread, sentences: list[str], keywords: dict[str, float],
-                    other_sentences: set[int], *, limit: int = TOPIC_TERMS,
-                    background: Background | None = None) -> list[str]:
+def thread_keywords(
+    thread: Thread,
+    sentences: list[str],
+    keywords: dict[str, float],
+    other_sentences: set[int],
+    *,
+    limit: int = TOPIC_TERMS,
+    background: Background | None = None,
+) -> list[str]:
     """The article keywords used in this thread's sentences, the ones it shares least first.
 
     With ``background``, only *distinctive* phrases are kept: two words or more, never
@@ -296,8 +354,9 @@ def thread_keywords(thread: Thread, sentences: list[str], keywords: dict[str, fl
         if not inside:
             continue
         outside = sum(1 for s in other_sentences if pattern.search(sentences[s].lower()))
-        if background is not None and (" " not in term or background.df(term) > 0 or outside
-                                       or set(term.split()) & JOURNALESE):
+        if background is not None and (
+            " " not in term or background.df(term) > 0 or outside or set(term.split()) & JOURNALESE
+        ):
             continue
         scored.append((weight * inside / (1 + outside), term))
     scored.sort(key=lambda x: -x[0])
@@ -314,5 +373,5 @@ def thread_keywords(thread: Thread, sentences: list[str], keywords: dict[str, fl
 def thread_slug(thread: Thread) -> str:
     def short(e: SeedEntity) -> str:
         return slugify(e.name.split()[-1] if e.kind == "person" else e.name.removeprefix("The "))
-    return f"{short(thread.anchors[0])}-{short(thread.partners[0])}"
 
+    return f"{short(thread.anchors[0])}-{short(thread.partners[0])}"

@@ -34,11 +34,15 @@ MIN_WORDS = 8
 MIN_LATIN_SHARE = 0.5
 
 _DATE_LINE = re.compile(r"^\s*(?:date\s+)?(\d{4}-\d{2}-\d{2})\b[\s:|,-]*(.*)$", re.IGNORECASE)
-_HTML_SNIFF = re.compile(r"<\s*(?:!doctype\s+html|html|head|body|article|p|h1|title|div)\b", re.IGNORECASE)
+_HTML_SNIFF = re.compile(
+    r"<\s*(?:!doctype\s+html|html|head|body|article|p|h1|title|div)\b", re.IGNORECASE
+)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 # Abbreviations whose full stop does not end a sentence.
-_ABBREVIATIONS = frozenset("""mr mrs ms dr prof sen rep gov gen col lt sgt capt st jr sr inc corp ltd co
-vs etc fig jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.u d.c""".split())
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sen rep gov gen col lt sgt capt st jr sr inc corp ltd co
+vs etc fig jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.u d.c""".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,11 @@ class SeedArticle:
 
     @property
     def text(self) -> str:
-        return "\n".join((self.headline, *self.paragraphs)) if self.headline else "\n".join(self.paragraphs)
+        return (
+            "\n".join((self.headline, *self.paragraphs))
+            if self.headline
+            else "\n".join(self.paragraphs)
+        )
 
     def sentences(self) -> list[str]:
         """Headline first (as its own sentence), then every sentence of the body."""
@@ -73,13 +81,13 @@ def split_sentences(text: str) -> list[str]:
         return []
     out, start = [], 0
     for m in re.finditer(r"[.!?]+['\"’”)]*\s+(?=['\"‘“(]?[A-Z0-9])", text):
-        before = text[start:m.start() + 1]
+        before = text[start : m.start() + 1]
         last = re.search(r"([A-Za-z.]+)\.$", before.rstrip("'\"’”)"))
         if last and text[m.start()] == ".":
             word = last.group(1).lower().rstrip(".")
             if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue
-        out.append(text[start:m.end()].strip())
+        out.append(text[start : m.end()].strip())
         start = m.end()
     if text[start:].strip():
         out.append(text[start:].strip())
@@ -104,8 +112,24 @@ def parse_seed_text(text: str, path: str = "<text>") -> SeedArticle:
 class _ArticleHTML(HTMLParser):
     """Collects the title, the first h1, meta dates, and block text (inside <article> if any)."""
 
-    SKIP = frozenset({"script", "style", "noscript", "nav", "header", "footer", "aside", "form",
-                      "svg", "button", "select", "template", "iframe", "figcaption"})
+    SKIP = frozenset(
+        {
+            "script",
+            "style",
+            "noscript",
+            "nav",
+            "header",
+            "footer",
+            "aside",
+            "form",
+            "svg",
+            "button",
+            "select",
+            "template",
+            "iframe",
+            "figcaption",
+        }
+    )
     BLOCKS = frozenset({"p", "h1", "h2", "h3", "li", "blockquote"})
     BREAKS = BLOCKS | frozenset({"div", "section", "br", "tr", "h4", "h5", "h6", "figure"})
 
@@ -131,7 +155,10 @@ class _ArticleHTML(HTMLParser):
         elif tag == "meta":
             a = {k.lower(): (v or "") for k, v in attrs}
             key = (a.get("property") or a.get("name") or a.get("itemprop") or "").lower()
-            if key in ("article:published_time", "datepublished", "date", "pubdate") and not self.date:
+            if (
+                key in ("article:published_time", "datepublished", "date", "pubdate")
+                and not self.date
+            ):
                 m = re.match(r"\d{4}-\d{2}-\d{2}", a.get("content", ""))
                 self.date = m.group(0) if m else ""
             elif key == "og:title" and not self.h1:
@@ -195,16 +222,24 @@ def parse_seed_html(text: str, path: str = "<html>", source_kind: str = "html") 
     headline = parser.h1 or re.sub(r"\s+", " ", parser.title).strip()
     paragraphs = [text for _, tag, text in blocks if tag != "h1" and text != headline]
     if parser.saw_article and not paragraphs:  # an <article> written with <div>s, not <p>s
-        lines = (re.sub(r"\s+", " ", line).strip() for line in "".join(parser.article_text).split("\n"))
+        lines = (
+            re.sub(r"\s+", " ", line).strip() for line in "".join(parser.article_text).split("\n")
+        )
         paragraphs = [line for line in lines if line and line != headline]
     return SeedArticle(path, headline, parser.date, tuple(paragraphs), source_kind)
 
 
 def _decode(data: bytes, path: Path) -> str:
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UserError(f"{path}: this looks like a binary file (it contains NUL bytes), not an article; "
-                        "save the article as plain text (.txt) or HTML")
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        raise UserError(
+            f"{path}: this looks like a binary file (it contains NUL bytes), not an article; "
+            "save the article as plain text (.txt) or HTML"
+        )
+    for bom, codec in (
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
         if data.startswith(bom):
             return data.decode(codec, errors="replace")
     try:
@@ -217,8 +252,10 @@ def _decode(data: bytes, path: Path) -> str:
             text = data.decode("latin-1")
     controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
     if controls > max(3, len(text) // 100):
-        raise UserError(f"{path}: this looks like a binary file ({controls} control characters), not an "
-                        "article; save the article as plain text (.txt) or HTML")
+        raise UserError(
+            f"{path}: this looks like a binary file ({controls} control characters), not an "
+            "article; save the article as plain text (.txt) or HTML"
+        )
     return text
 
 
@@ -259,7 +296,9 @@ def read_seed(path: Path | str) -> SeedArticle:
     except OSError as exc:
         raise UserError(f"{path}: cannot read file: {exc.strerror}") from None
     if not data.strip():
-        raise UserError(f"{path}: the file is empty; save the article text (or its HTML page) into it")
+        raise UserError(
+            f"{path}: the file is empty; save the article text (or its HTML page) into it"
+        )
     text = _decode(data, path)
     if (html := _mhtml_html(text)) is not None:
         article = parse_seed_html(html, str(path), "mhtml")
@@ -272,15 +311,24 @@ def read_seed(path: Path | str) -> SeedArticle:
     latin = scripts.get("LATIN", 0)
     if letters and latin / letters < MIN_LATIN_SHARE:
         main = max(scripts, key=scripts.get)
-        main = {"CJK": "Han", "HIRAGANA": "Japanese kana", "KATAKANA": "Japanese kana"}.get(main, main.title())
-        raise UserError(f"{path}: the article is mostly in {main} script ({latin} of {letters} letters "
-                        "are Latin); storywatch seed finds names by capitalisation and needs a Latin-script "
-                        "article (for example an English translation)")
+        main = {"CJK": "Han", "HIRAGANA": "Japanese kana", "KATAKANA": "Japanese kana"}.get(
+            main, main.title()
+        )
+        raise UserError(
+            f"{path}: the article is mostly in {main} script ({latin} of {letters} letters "
+            "are Latin); storywatch seed finds names by capitalisation and needs a Latin-script "
+            "article (for example an English translation)"
+        )
     body = " ".join(article.paragraphs)
     words = re.findall(r"\w+", article.text)
     if not body.strip() or len(words) < MIN_WORDS:
-        what = "the page has no article text (no <p> paragraphs)" if article.source_kind != "text" \
+        what = (
+            "the page has no article text (no <p> paragraphs)"
+            if article.source_kind != "text"
             else "the file has too little text"
-        raise UserError(f"{path}: {what}: found {len(words)} words, need at least {MIN_WORDS}; "
-                        "save the full article")
+        )
+        raise UserError(
+            f"{path}: {what}: found {len(words)} words, need at least {MIN_WORDS}; "
+            "save the full article"
+        )
     return article

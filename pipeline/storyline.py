@@ -129,23 +129,34 @@ import datetime as dt
 import hashlib
 import re
 import typing
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
-from anyascii import anyascii
 import numpy as np
+from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
 from pipeline.records import Match, StorylineEvent
 
 NEW_DEVELOPMENT, COVERAGE, DUPLICATE, BURST, STALE = (
-    "new_development", "coverage", "duplicate", "burst", "stale")
-_CONTRADICTION = "contradiction"  # internal: a near-copy that says the opposite, i.e. a new development
-_NEAREST = "nearest"  # internal: coverage of the development nearest in time (too few words to compare)
+    "new_development",
+    "coverage",
+    "duplicate",
+    "burst",
+    "stale",
+)
+_CONTRADICTION = (
+    "contradiction"  # internal: a near-copy that says the opposite, i.e. a new development
+)
+_NEAREST = (
+    "nearest"  # internal: coverage of the development nearest in time (too few words to compare)
+)
 
 _WIRE_PREFIX = re.compile(
     r"^\s*(?:(?:update|refile|corrected|exclusive|wrapup|analysis|factbox|breaking|live|"
-    r"instant view|explainer|insight|rpt|urgent)\b[\s\d-]*[-:|]\s*)+", re.IGNORECASE)
+    r"instant view|explainer|insight|rpt|urgent)\b[\s\d-]*[-:|]\s*)+",
+    re.IGNORECASE,
+)
 _OUTLET_SUFFIX = re.compile(r"\s+[-|–—]\s+[^-|–—]{2,40}$")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -166,11 +177,12 @@ def headline_key(title: str) -> str:
 _STOPWORDS = frozenset(
     "a an the of to in on for and or with by at from as is are was were be been it its that this after over "
     "says say said about into than but not will would has have had he his her their they you we our new how "
-    "what who why can could more up out no yes all one two first last us".split())
+    "what who why can could more up out no yes all one two first last us".split()
+)
 _WORD = re.compile(r"[a-z0-9]+")
 _FUTURE_SKEW = dt.timedelta(days=1)
-_EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-_LATEST = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def _period_end(start: dt.datetime, precision: str) -> dt.datetime:
@@ -238,7 +250,9 @@ def content_words(text: str) -> frozenset[str]:
     ['space']
     """
     text = _CJK.sub(" ", text)
-    return frozenset(w[:5] for w in _WORD.findall(anyascii(text).lower()) if len(w) > 2 and w not in _STOPWORDS)
+    return frozenset(
+        w[:5] for w in _WORD.findall(anyascii(text).lower()) if len(w) > 2 and w not in _STOPWORDS
+    )
 
 
 def word_overlap(a: frozenset[str], b: frozenset[str]) -> float:
@@ -257,10 +271,12 @@ def similarity(a: str, b: str) -> float:
 
 _NEGATION = re.compile(
     r"\b(?:not|no|never|cannot|nor|(?:can|won|don|doesn|didn|isn|aren|wasn|weren|hasn|haven|hadn|shouldn|"
-    r"wouldn|couldn) t)\b")
+    r"wouldn|couldn) t)\b"
+)
 _REVERSAL = re.compile(
     r"\b(?:backtrack(?:s|ed|ing)?|revers(?:es|ed|ing|al)|u turn(?:s|ed)?|walk(?:s|ed|ing)? back|"
-    r"retract(?:s|ed|ing)?|rescind(?:s|ed|ing)?|about face|flip flop(?:s|ped)?)\b")
+    r"retract(?:s|ed|ing)?|rescind(?:s|ed|ing)?|about face|flip flop(?:s|ped)?)\b"
+)
 
 
 # Someone answering an earlier report: a denial or an admission. English, and the
@@ -268,7 +284,8 @@ _REVERSAL = re.compile(
 _RESPONSE = re.compile(
     r"\b(?:den(?:y|ies|ied|ying|ial)|false|untrue|fake news|refut(?:es|ed|ing)?|rebut(?:s|ted)?|"
     r"hits? back|acknowledg(?:es|ed|ing)|admit(?:s|ted)?|dementi\w*|bestreit\w*|dement|desmient\w*|"
-    r"nieg(?:a|an)|oproverg\w*|neprav\w*)\b")
+    r"nieg(?:a|an)|oproverg\w*|neprav\w*)\b"
+)
 
 
 def responds(key: str) -> bool:
@@ -330,13 +347,23 @@ def _near_copies(key: str, devs: list, threshold: float) -> list[tuple[float, in
     if not keys or not key:
         return []
     scores = process.cdist([key], keys, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=1)[0]
-    short = np.arange(len(keys)) if key.count(" ") < 3 else np.flatnonzero(
-        np.fromiter((k.count(" ") < 3 for k in keys), bool, len(keys)))
+    short = (
+        np.arange(len(keys))
+        if key.count(" ") < 3
+        else np.flatnonzero(np.fromiter((k.count(" ") < 3 for k in keys), bool, len(keys)))
+    )
     if len(short):
-        scores[short] = process.cdist([key], [keys[i] for i in short], scorer=fuzz.token_sort_ratio,
-                                      dtype=np.float64, workers=1)[0]
+        scores[short] = process.cdist(
+            [key],
+            [keys[i] for i in short],
+            scorer=fuzz.token_sort_ratio,
+            dtype=np.float64,
+            workers=1,
+        )[0]
     hits = np.flatnonzero(scores >= threshold)
-    return sorted(((float(scores[j]), owners[j], keys[j]) for j in hits), key=lambda h: (-h[0], h[1]))
+    return sorted(
+        ((float(scores[j]), owners[j], keys[j]) for j in hits), key=lambda h: (-h[0], h[1])
+    )
 
 
 def development_id_for(storyline_id: str, article_id: str) -> str:
@@ -391,14 +418,25 @@ class StorylineTracker:
     ['duplicate']
     """
 
-    def __init__(self, *, duplicate_similarity: float = 85.0, coverage_similarity: float = 6.0,
-                 coverage_similarity_at_window_end: float = 15.0, coverage_window_hours: float = 48.0,
-                 duplicate_horizon_hours: float = 720.0,
-                 max_developments: int = 200, max_articles_per_development: int = 50,
-                 max_sources: int = 10, min_comparable_words: int = 2, burst_window_hours: float = 2.0,
-                 burst_baseline_hours: float = 24.0, burst_min_articles: int = 5,
-                 burst_factor: float = 4.0, burst_cooldown_hours: float = 12.0,
-                 max_rate_samples: int = 5000) -> None:
+    def __init__(
+        self,
+        *,
+        duplicate_similarity: float = 85.0,
+        coverage_similarity: float = 6.0,
+        coverage_similarity_at_window_end: float = 15.0,
+        coverage_window_hours: float = 48.0,
+        duplicate_horizon_hours: float = 720.0,
+        max_developments: int = 200,
+        max_articles_per_development: int = 50,
+        max_sources: int = 10,
+        min_comparable_words: int = 2,
+        burst_window_hours: float = 2.0,
+        burst_baseline_hours: float = 24.0,
+        burst_min_articles: int = 5,
+        burst_factor: float = 4.0,
+        burst_cooldown_hours: float = 12.0,
+        max_rate_samples: int = 5000,
+    ) -> None:
         self.duplicate_similarity = duplicate_similarity
         self.coverage_similarity = coverage_similarity
         self.coverage_similarity_end = max(coverage_similarity, coverage_similarity_at_window_end)
@@ -435,10 +473,19 @@ class StorylineTracker:
         if state.newest_at is not None:
             self._expire(state)
             if at[1] < state.newest_at - self.horizon:
-                return [StorylineEvent(state.storyline_id, "", STALE, match, (article.article_id,),
-                                       reason=f"published {at[1].isoformat()} at the latest, more than "
-                                              f"{self.horizon.total_seconds() / 3600:g} h before the "
-                                              "newest article of the storyline", article=match)]
+                return [
+                    StorylineEvent(
+                        state.storyline_id,
+                        "",
+                        STALE,
+                        match,
+                        (article.article_id,),
+                        reason=f"published {at[1].isoformat()} at the latest, more than "
+                        f"{self.horizon.total_seconds() / 3600:g} h before the "
+                        "newest article of the storyline",
+                        article=match,
+                    )
+                ]
         key = headline_key(article.title) or headline_key(article.summary[:200])
         words = content_words(f"{article.title} {article.summary[:300]}")
         # An undated article is kept alive (expiry, eviction) as if published when it
@@ -447,26 +494,43 @@ class StorylineTracker:
         dev, score, kind = self._classify(state, article.article_id, key, words, at)
         if kind == _CONTRADICTION:
             dev, kind = None, NEW_DEVELOPMENT
-            why_new = (f"headline similarity {score:.0f} with an article of the storyline, but it says "
-                       "the opposite (negation or reversal)")
+            why_new = (
+                f"headline similarity {score:.0f} with an article of the storyline, but it says "
+                "the opposite (negation or reversal)"
+            )
         elif dev is None:
-            why_new = (f"no article within {self.coverage_window.total_seconds() / 3600:g} h "
-                       f"is about the same event (best content-word overlap {score:.0f}%)")
+            why_new = (
+                f"no article within {self.coverage_window.total_seconds() / 3600:g} h "
+                f"is about the same event (best content-word overlap {score:.0f}%)"
+            )
             if responds(key):
                 why_new += "; a denial or admission joins only a development that has one"
         if dev is None:
-            dev = _Development(development_id_for(state.storyline_id, article.article_id), match,
-                               clock[0], clock[1], [article.article_id], [key], [_source(match)],
-                               span=at if at[0] == at[1] else None, responds=responds(key))
+            dev = _Development(
+                development_id_for(state.storyline_id, article.article_id),
+                match,
+                clock[0],
+                clock[1],
+                [article.article_id],
+                [key],
+                [_source(match)],
+                span=at if at[0] == at[1] else None,
+                responds=responds(key),
+            )
             _keep_words(dev, words, at)
             state.developments.append(dev)
             event = self._event(state, dev, NEW_DEVELOPMENT, match, why_new)
         else:
             self._attach(dev, match, key, words, at, clock)
-            why = ("same article id" if score is None else
-                   f"headline similarity {score:.0f} with an article of this development" if kind == DUPLICATE
-                   else f"{score:.0f}% content words shared with an article of this development" if kind == COVERAGE
-                   else f"too few words to compare; the development nearest in time ({score:.0f} h away)")
+            why = (
+                "same article id"
+                if score is None
+                else f"headline similarity {score:.0f} with an article of this development"
+                if kind == DUPLICATE
+                else f"{score:.0f}% content words shared with an article of this development"
+                if kind == COVERAGE
+                else f"too few words to compare; the development nearest in time ({score:.0f} h away)"
+            )
             kind = COVERAGE if kind == _NEAREST else kind
             event = self._event(state, dev, kind, match, why)
         events = [event]
@@ -495,17 +559,31 @@ class StorylineTracker:
                 continue
             ids = [str(i) for i in data.get("article_ids") or ()]
             try:
-                lead = article_from_json({"id": ids[0] if ids else data.get("alert_id"), "title": data.get("title"),
-                                          "url": data.get("url"), "outlet": data.get("outlet"),
-                                          "published": data.get("published") or data.get("published_at")})
+                lead = article_from_json(
+                    {
+                        "id": ids[0] if ids else data.get("alert_id"),
+                        "title": data.get("title"),
+                        "url": data.get("url"),
+                        "outlet": data.get("outlet"),
+                        "published": data.get("published") or data.get("published_at"),
+                    }
+                )
             except BadLine:
                 continue
             at = lead.published_at
             lead_match = Match(lead, state.storyline_id, float(data.get("score") or 0.0), ())
-            dev = _Development(str(data["development_id"]), lead_match, at, at,
-                               ids[:self.max_articles] or [lead.article_id], [headline_key(lead.title)],
-                               [_source(lead_match)], words=[content_words(lead.title)], span=(at, at),
-                               responds=responds(headline_key(lead.title)))
+            dev = _Development(
+                str(data["development_id"]),
+                lead_match,
+                at,
+                at,
+                ids[: self.max_articles] or [lead.article_id],
+                [headline_key(lead.title)],
+                [_source(lead_match)],
+                words=[content_words(lead.title)],
+                span=(at, at),
+                responds=responds(headline_key(lead.title)),
+            )
             state.developments.append(dev)
             known.add(dev.development_id)
             state.newest_at = at if state.newest_at is None else max(state.newest_at, at)
@@ -520,8 +598,14 @@ class StorylineTracker:
 
     # -- steps -------------------------------------------------------------------------
 
-    def _classify(self, state: StorylineState, article_id: str, key: str, words: frozenset,
-                  at: tuple[dt.datetime, dt.datetime]) -> tuple[_Development | None, float | None, str]:
+    def _classify(
+        self,
+        state: StorylineState,
+        article_id: str,
+        key: str,
+        words: frozenset,
+        at: tuple[dt.datetime, dt.datetime],
+    ) -> tuple[_Development | None, float | None, str]:
         devs = state.developments[::-1]
         for dev in devs:
             if article_id in dev.article_ids:
@@ -556,7 +640,11 @@ class StorylineTracker:
                     if needed is not None and (nearest_needed is None or needed < nearest_needed):
                         nearest, nearest_needed, nearest_gap = dev, needed, _gap(at, r)
                     continue
-                score = max(word_overlap(words, v) for v in dev.words) if span else word_overlap(words, w)
+                score = (
+                    max(word_overlap(words, v) for v in dev.words)
+                    if span
+                    else word_overlap(words, w)
+                )
                 best_any = max(best_any, score)
                 if needed is not None and score >= needed and score - needed > best_margin:
                     best_cov, best_margin, best_cov_score = dev, score - needed, score
@@ -566,8 +654,13 @@ class StorylineTracker:
             return nearest, nearest_gap.total_seconds() / 3600, _NEAREST
         return None, best_any, NEW_DEVELOPMENT
 
-    def _needed_overlap(self, a: tuple[dt.datetime, dt.datetime], b: tuple[dt.datetime, dt.datetime], *,
-                        span: bool = False) -> float | None:
+    def _needed_overlap(
+        self,
+        a: tuple[dt.datetime, dt.datetime],
+        b: tuple[dt.datetime, dt.datetime],
+        *,
+        span: bool = False,
+    ) -> float | None:
         """Content-word overlap an article needs to be coverage of the same event; None if it cannot be.
 
         Same-event coverage shares fewer words as the hours pass, and unrelated articles
@@ -596,7 +689,9 @@ class StorylineTracker:
         """
         if _gap(a, b) > self.coverage_window:
             return None
-        if a[1] - a[0] > _VAGUEST_COVERAGE_DATE or (not span and b[1] - b[0] > _VAGUEST_COVERAGE_DATE):
+        if a[1] - a[0] > _VAGUEST_COVERAGE_DATE or (
+            not span and b[1] - b[0] > _VAGUEST_COVERAGE_DATE
+        ):
             return None
         window_hours = self.coverage_window.total_seconds() / 3600
         if a[0] == a[1] and (span or b[0] == b[1]):
@@ -605,11 +700,19 @@ class StorylineTracker:
             separation = dt.timedelta(hours=_expected_distance_hours(a, b, window_hours))
         else:
             separation = dt.timedelta(hours=_expected_separation_hours(a, b, window_hours))
-        return self.coverage_similarity + (self.coverage_similarity_end - self.coverage_similarity) * (
-            separation / self.coverage_window)
+        return self.coverage_similarity + (
+            self.coverage_similarity_end - self.coverage_similarity
+        ) * (separation / self.coverage_window)
 
-    def _attach(self, dev: _Development, match: Match, key: str, words: frozenset,
-                at: tuple[dt.datetime, dt.datetime], clock: tuple[dt.datetime, dt.datetime]) -> None:
+    def _attach(
+        self,
+        dev: _Development,
+        match: Match,
+        key: str,
+        words: frozenset,
+        at: tuple[dt.datetime, dt.datetime],
+        clock: tuple[dt.datetime, dt.datetime],
+    ) -> None:
         dev.count += 1
         dev.first_at = min(dev.first_at, clock[0])
         dev.last_at = max(dev.last_at, clock[1])
@@ -628,7 +731,7 @@ class StorylineTracker:
         devs = [d for d in state.developments if d.last_at >= cutoff]
         if len(devs) >= self.max_developments:  # leave room for one more
             devs.sort(key=lambda d: d.last_at)
-            devs = devs[len(devs) - self.max_developments + 1:]
+            devs = devs[len(devs) - self.max_developments + 1 :]
         state.developments = devs
         window_start = state.newest_at - self.burst_window - self.burst_baseline
         drop = bisect.bisect_left(state.recent_times, window_start)
@@ -641,8 +744,9 @@ class StorylineTracker:
         bisect.insort(times, at)
         window_start = at - self.burst_window
         in_window = bisect.bisect_right(times, at) - bisect.bisect_right(times, window_start)
-        in_baseline = (bisect.bisect_right(times, window_start)
-                       - bisect.bisect_right(times, window_start - self.burst_baseline))
+        in_baseline = bisect.bisect_right(times, window_start) - bisect.bisect_right(
+            times, window_start - self.burst_baseline
+        )
         window_h = self.burst_window.total_seconds() / 3600
         baseline_h = self.burst_baseline.total_seconds() / 3600
         rate, baseline = in_window / window_h, in_baseline / baseline_h
@@ -653,26 +757,45 @@ class StorylineTracker:
         state.last_burst_at = at
         bucket = window_start.replace(minute=0, second=0, microsecond=0)
         return StorylineEvent(
-            state.storyline_id, f"burst-{bucket.strftime('%Y%m%dT%H')}", BURST, match,
-            (match.article.article_id,), (), reason=(
+            state.storyline_id,
+            f"burst-{bucket.strftime('%Y%m%dT%H')}",
+            BURST,
+            match,
+            (match.article.article_id,),
+            (),
+            reason=(
                 f"{in_window} articles in {window_h:g} h ({rate:.1f}/h) against a baseline of "
-                f"{baseline:.2f}/h over the previous {baseline_h:g} h"),
-            baseline_per_hour=round(baseline, 3), rate_per_hour=round(rate, 3), article=match)
+                f"{baseline:.2f}/h over the previous {baseline_h:g} h"
+            ),
+            baseline_per_hour=round(baseline, 3),
+            rate_per_hour=round(rate, 3),
+            article=match,
+        )
 
-    def _event(self, state: StorylineState, dev: _Development, kind: str, match: Match,
-               reason: str) -> StorylineEvent:
+    def _event(
+        self, state: StorylineState, dev: _Development, kind: str, match: Match, reason: str
+    ) -> StorylineEvent:
         own = match.article.article_id
         others = tuple(s for s, aid in zip(dev.sources, dev.article_ids) if aid != own)
-        return StorylineEvent(state.storyline_id, dev.development_id, kind, dev.lead,
-                              tuple(dev.article_ids), others, reason, article=match)
+        return StorylineEvent(
+            state.storyline_id,
+            dev.development_id,
+            kind,
+            dev.lead,
+            tuple(dev.article_ids),
+            others,
+            reason,
+            article=match,
+        )
 
 
 _VAGUEST_COVERAGE_DATE = dt.timedelta(days=31)
 _GRID_STEPS = 192
 
 
-def _expected_separation_hours(a: tuple[dt.datetime, dt.datetime], b: tuple[dt.datetime, dt.datetime],
-                               window_hours: float) -> float:
+def _expected_separation_hours(
+    a: tuple[dt.datetime, dt.datetime], b: tuple[dt.datetime, dt.datetime], window_hours: float
+) -> float:
     """E[|x - y| given |x - y| <= window] for x, y uniform in the ranges a, b, in hours.
 
     The difference x - y has a trapezoid density (the overlap of range a with range b
@@ -701,8 +824,9 @@ def _keep_words(dev: _Development, words: frozenset, at: tuple[dt.datetime, dt.d
         dev.coarse.append((words, at))
 
 
-def _expected_distance_hours(a: tuple[dt.datetime, dt.datetime], span: tuple[dt.datetime, dt.datetime],
-                             window_hours: float) -> float:
+def _expected_distance_hours(
+    a: tuple[dt.datetime, dt.datetime], span: tuple[dt.datetime, dt.datetime], window_hours: float
+) -> float:
     """E[distance from x to the span given it is <= window] for x uniform in range a, in hours.
 
     >>> t = dt.datetime(2025, 2, 23, tzinfo=dt.timezone.utc)
@@ -731,11 +855,14 @@ def _source(match: Match) -> tuple[str, str, str]:
 
 def event_time_order(matches: Iterable[Match]) -> list[Match]:
     """Matches in the order replay handles them: per storyline, (``order_time``, article_id)."""
-    return sorted(matches, key=lambda m: (m.storyline_id, order_time(m.article), m.article.article_id))
+    return sorted(
+        matches, key=lambda m: (m.storyline_id, order_time(m.article), m.article.article_id)
+    )
 
 
-def track_in_order(matches: Iterable[Match], tracker: StorylineTracker | None = None
-                   ) -> list[StorylineEvent]:
+def track_in_order(
+    matches: Iterable[Match], tracker: StorylineTracker | None = None
+) -> list[StorylineEvent]:
     """Deterministic tracking of a bounded set of matches: sort, then observe in order.
 
     This one function is used by the bounded Beam path, ``eval-alerts`` and the
@@ -838,12 +965,20 @@ class TrackStorylines(beam.PTransform):
         self._tunables = tunables
 
     def expand(self, matches):
-        keyed = (matches
-                 | "KeyByStoryline" >> beam.Map(lambda m: (m.storyline_id, m)).with_output_types(
-                     beam.typehints.Tuple[str, typing.Any])
-                 | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows()))
+        keyed = (
+            matches
+            | "KeyByStoryline"
+            >> beam.Map(lambda m: (m.storyline_id, m)).with_output_types(
+                beam.typehints.Tuple[str, typing.Any]
+            )
+            | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows())
+        )
         if self._bounded:
-            return (keyed
-                    | "GroupByStoryline" >> beam.GroupByKey()
-                    | "TrackInEventTimeOrder" >> beam.ParDo(_TrackSortedFn(self._tunables)))
-        return keyed | "TrackStoryline" >> beam.ParDo(_TrackStorylineFn(self._tunables, self._ledger_url))
+            return (
+                keyed
+                | "GroupByStoryline" >> beam.GroupByKey()
+                | "TrackInEventTimeOrder" >> beam.ParDo(_TrackSortedFn(self._tunables))
+            )
+        return keyed | "TrackStoryline" >> beam.ParDo(
+            _TrackStorylineFn(self._tunables, self._ledger_url)
+        )

@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 
 UNSAFE_CHARS = {c: " " for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]}
-UNSAFE_CHARS.update({c: None for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+UNSAFE_CHARS.update(
+    {c: None for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+)
 # Invisible format characters inside words (soft hyphens, zero-width spaces and joiners, the
 # BOM; some feeds put a zero-width space between all words) would split "Ukra\u00adine" for
 # every later step: dropped from feed text. (safe_chars keeps them: the matcher drops them.)
-INVISIBLE = (0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)     # the matcher drops them too
+INVISIBLE = (0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)  # the matcher drops them too
 _SAME_LENGTH = {c: " " for c in UNSAFE_CHARS}
 # A JSON "\ud800" escape decodes to a lone surrogate, which no UTF-8 writer (hash, stdout,
 # Slack) can encode: it becomes the replacement character, one for one.

@@ -14,9 +14,19 @@ from pipeline.records import UTC, Alert, Evidence
 T0 = dt.datetime(2024, 10, 25, 10, 0, tzinfo=UTC)
 
 
-def make_alert(n: int = 1, *, storyline: str = "musk-kremlin-contacts", kind: str = "new_development",
-               score: float = 0.9, title: str | None = None, url: str | None = None,
-               at: dt.datetime | None = None, outlet: str = "Reuters", sources=None, evidence=None) -> Alert:
+def make_alert(
+    n: int = 1,
+    *,
+    storyline: str = "musk-kremlin-contacts",
+    kind: str = "new_development",
+    score: float = 0.9,
+    title: str | None = None,
+    url: str | None = None,
+    at: dt.datetime | None = None,
+    outlet: str = "Reuters",
+    sources=None,
+    evidence=None,
+) -> Alert:
     at = at or T0 + dt.timedelta(minutes=n)
     return Alert(
         alert_id=f"{storyline}-dev{n}-{kind}",
@@ -31,12 +41,32 @@ def make_alert(n: int = 1, *, storyline: str = "musk-kremlin-contacts", kind: st
         score=score,
         outlet=outlet,
         storyline_title="Musk–Kremlin contacts" if storyline == "musk-kremlin-contacts" else "",
-        sources=tuple(sources) if sources is not None else (
-            ("AP", f"Second report {n}", f"https://ap.example.org/{n}"),),
-        evidence=tuple(evidence) if evidence is not None else (
-            Evidence(ref="elon-musk", alias="Musk", field="title", start=16, end=20, text="Musk", kind="exact"),
-            Evidence(ref="vladimir-putin", alias="Путин", field="title", start=25, end=30, text="Putin",
-                     kind="transliterated", similarity=100.0)),
+        sources=tuple(sources)
+        if sources is not None
+        else (("AP", f"Second report {n}", f"https://ap.example.org/{n}"),),
+        evidence=tuple(evidence)
+        if evidence is not None
+        else (
+            Evidence(
+                ref="elon-musk",
+                alias="Musk",
+                field="title",
+                start=16,
+                end=20,
+                text="Musk",
+                kind="exact",
+            ),
+            Evidence(
+                ref="vladimir-putin",
+                alias="Путин",
+                field="title",
+                start=25,
+                end=30,
+                text="Putin",
+                kind="transliterated",
+                similarity=100.0,
+            ),
+        ),
         reason="first article of a new development",
     )
 
@@ -76,14 +106,21 @@ class SlackStandIn:
                     body = json.loads(raw or b"{}")
                 else:
                     from urllib.parse import parse_qs
+
                     body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 with stand_in._lock:
-                    stand_in.requests.append((self.path, dict(self.headers), body, time.monotonic()))
+                    stand_in.requests.append(
+                        (self.path, dict(self.headers), body, time.monotonic())
+                    )
                     if self.path in stand_in.handlers:
                         reply = stand_in.handlers[self.path](body)
                     else:
                         replies = stand_in.script.get(self.path)
-                        reply = (replies.pop(0) if len(replies) > 1 else replies[0]) if replies else stand_in.default
+                        reply = (
+                            (replies.pop(0) if len(replies) > 1 else replies[0])
+                            if replies
+                            else stand_in.default
+                        )
                 if reply.delay_seconds:
                     time.sleep(reply.delay_seconds)
                 payload = reply.body.encode()
@@ -108,7 +145,7 @@ class SlackStandIn:
         with self._lock:
             return [body for p, _, body, _ in self.requests if p == path]
 
-    def __enter__(self) -> "SlackStandIn":
+    def __enter__(self) -> SlackStandIn:
         self.thread.start()
         return self
 
@@ -124,7 +161,9 @@ class FakeSlackApi:
     them in order. ``delay_seconds`` slows every post (to land a kill mid-request).
     """
 
-    def __init__(self, stand_in: SlackStandIn, prefix: str = "/api/", *, delay_seconds: float = 0.0) -> None:
+    def __init__(
+        self, stand_in: SlackStandIn, prefix: str = "/api/", *, delay_seconds: float = 0.0
+    ) -> None:
         self.posted: list[dict] = []
         self.delay_seconds = delay_seconds
         self._ts = 1700000000.0
@@ -139,11 +178,20 @@ class FakeSlackApi:
 
     def _post(self, body: dict) -> Reply:
         self._ts += 1
-        message = {"ts": f"{self._ts:.6f}", "channel": body["channel"], "text": body.get("text", ""),
-                   "thread_ts": body.get("thread_ts"), "metadata": body.get("metadata")}
+        message = {
+            "ts": f"{self._ts:.6f}",
+            "channel": body["channel"],
+            "text": body.get("text", ""),
+            "thread_ts": body.get("thread_ts"),
+            "metadata": body.get("metadata"),
+        }
         self.posted.append(message)
-        return Reply(200, json.dumps({"ok": True, "channel": body["channel"], "ts": message["ts"]}),
-                     {"Content-Type": "application/json"}, delay_seconds=self.delay_seconds)
+        return Reply(
+            200,
+            json.dumps({"ok": True, "channel": body["channel"], "ts": message["ts"]}),
+            {"Content-Type": "application/json"},
+            delay_seconds=self.delay_seconds,
+        )
 
     def _visible(self, message: dict, include_metadata: bool) -> dict:
         shown = {k: v for k, v in message.items() if v is not None and k != "metadata"}
@@ -153,11 +201,21 @@ class FakeSlackApi:
 
     def _history(self, body: dict) -> Reply:
         include = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
-        top = [m for m in reversed(self.posted) if m["channel"] == body["channel"] and not m["thread_ts"]]
-        return self._ok(messages=[self._visible(m, include) for m in top[: int(body.get("limit", 100))]])
+        top = [
+            m
+            for m in reversed(self.posted)
+            if m["channel"] == body["channel"] and not m["thread_ts"]
+        ]
+        return self._ok(
+            messages=[self._visible(m, include) for m in top[: int(body.get("limit", 100))]]
+        )
 
     def _replies(self, body: dict) -> Reply:
         include = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
-        thread = [m for m in self.posted if m["channel"] == body["channel"]
-                  and (m["ts"] == body["ts"] or m["thread_ts"] == body["ts"])]
+        thread = [
+            m
+            for m in self.posted
+            if m["channel"] == body["channel"]
+            and (m["ts"] == body["ts"] or m["thread_ts"] == body["ts"])
+        ]
         return self._ok(messages=[self._visible(m, include) for m in thread])

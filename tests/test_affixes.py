@@ -15,8 +15,10 @@ def test_doctests() -> None:
 
 def test_an_affix_is_common_in_any_one_language() -> None:
     shares = {"en": {"station": 0.001}, "de": {"stadt": 0.001, "stelle": 0.00001}}
-    prefixes, suffixes = affixes.common_affixes(("en", "de"), min_share=0.0005, frequencies=shares.__getitem__)
-    assert prefixes == ["stad", "stadt", "stat", "stati"]        # not "stel": "stelle" is too rare
+    prefixes, suffixes = affixes.common_affixes(
+        ("en", "de"), min_share=0.0005, frequencies=shares.__getitem__
+    )
+    assert prefixes == ["stad", "stadt", "stat", "stati"]  # not "stel": "stelle" is too rare
     assert suffixes == ["ation", "stadt", "tadt", "tion"]
 
 
@@ -27,7 +29,9 @@ def test_affixes_are_folded_like_the_matcher_folds_names() -> None:
 
 def test_shipped_list_is_short_lowercase_words_and_spares_the_watchlist_names() -> None:
     for affix in COMMON_PREFIXES | COMMON_SUFFIXES:
-        assert len(affix) in (4, 5) and affix.isascii() and affix.isalpha() and affix.islower(), affix
+        assert len(affix) in (4, 5) and affix.isascii() and affix.isalpha() and affix.islower(), (
+            affix
+        )
     assert {"tion", "ment", "ions", "ation"} <= COMMON_SUFFIXES
     assert {"inte", "comp", "gove", "star"} <= COMMON_PREFIXES
     # The probes of the seeded names survive, longer where four letters are too common:

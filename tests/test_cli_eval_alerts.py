@@ -31,7 +31,8 @@ def test_eval_alerts_counts_a_repeated_development(tmp_path):
         '{"id": "x1", "title": "Elon Musk held secret calls with Vladimir Putin, WSJ reports", '
         '"published": "2024-10-01", "labels": ["musk-kremlin-contacts"], "dup_group": "G1"}\n'
         '{"id": "x2", "title": "Kremlin confirms Putin spoke with Elon Musk several times", '
-        '"published": "2024-10-25", "labels": ["musk-kremlin-contacts"], "dup_group": "G1"}\n')
+        '"published": "2024-10-25", "labels": ["musk-kremlin-contacts"], "dup_group": "G1"}\n'
+    )
     result = run_storywatch("eval-alerts", "--input", str(labeled))
     assert result.returncode == 0, result.stderr
     assert "duplicate alerts: 1.000 (1/1" in result.stdout
@@ -40,7 +41,9 @@ def test_eval_alerts_counts_a_repeated_development(tmp_path):
 
 def test_eval_alerts_reports_bad_lines_with_their_line_number(tmp_path):
     labeled = tmp_path / "labeled.jsonl"
-    labeled.write_text('{"id": "x1", "title": "ok", "labels": []}\n{"id": "x2", "title": "no labels"}\n')
+    labeled.write_text(
+        '{"id": "x1", "title": "ok", "labels": []}\n{"id": "x2", "title": "no labels"}\n'
+    )
     result = run_storywatch("eval-alerts", "--input", str(labeled))
     assert result.returncode == 2
     assert f"{labeled}:2:" in result.stderr and "labels" in result.stderr
@@ -49,21 +52,28 @@ def test_eval_alerts_reports_bad_lines_with_their_line_number(tmp_path):
 
 def test_misspelt_label_is_a_user_error_naming_the_line(tmp_path) -> None:
     labeled = tmp_path / "labeled.jsonl"
-    labeled.write_text('{"id": "1", "title": "Musk met Putin", "labels": ["musk-kremlin-contact"]}\n')
+    labeled.write_text(
+        '{"id": "1", "title": "Musk met Putin", "labels": ["musk-kremlin-contact"]}\n'
+    )
     result = run_storywatch("eval-alerts", "--input", str(labeled), "--watchlists", str(WATCHLISTS))
     assert result.returncode == 2
-    assert result.stderr.startswith(f"{labeled}:1: labels name unknown storyline(s) musk-kremlin-contact;")
+    assert result.stderr.startswith(
+        f"{labeled}:1: labels name unknown storyline(s) musk-kremlin-contact;"
+    )
     assert "Traceback" not in result.stderr
 
 
-def test_label_fields_of_the_wrong_type_are_bad_lines_not_silently_single_developments(tmp_path) -> None:
+def test_label_fields_of_the_wrong_type_are_bad_lines_not_silently_single_developments(
+    tmp_path,
+) -> None:
     labeled = tmp_path / "labeled.jsonl"
     labeled.write_text(
         '{"id": "1", "title": "Musk met Putin", "labels": ["musk-kremlin-contacts"], "dup_group": 7}\n'
         '{"id": "2", "title": "Musk spoke to Putin", "labels": ["musk-kremlin-contacts"], "dup_group": ["G1"]}\n'
         '{"id": "3", "title": "Rain in Berlin", "labels": [], "development": "C1"}\n'
         '{"id": "4", "title": "Rain in Kyiv", "labels": [], "dup_group": "G2", '
-        '"development": {"chain": "C1", "order": "first"}}\n')
+        '"development": {"chain": "C1", "order": "first"}}\n'
+    )
     result = run_storywatch("eval-alerts", "--input", str(labeled))
     assert result.returncode == 2
     assert result.stdout == ""
@@ -94,11 +104,19 @@ def test_a_read_error_or_a_binary_file_is_a_user_error_not_a_traceback(tmp_path)
     binary.write_bytes(b"\x00\x01\x02" * 100)
     result = run_storywatch("eval-alerts", "--input", str(binary))
     assert (result.returncode, result.stderr.splitlines()) == (
-        2, [f"{binary}:1: this is a binary file (it contains NUL bytes), not JSON lines; pass the .jsonl file"])
+        2,
+        [
+            f"{binary}:1: this is a binary file (it contains NUL bytes), not JSON lines; pass the .jsonl file"
+        ],
+    )
     if Path("/proc/self/mem").exists():
         result = run_storywatch("eval-alerts", "--input", "/proc/self/mem")
         assert (result.returncode, result.stderr.splitlines()) == (
-            2, ["/proc/self/mem:1: cannot read input (Input/output error); check the file or the disk it is on"])
+            2,
+            [
+                "/proc/self/mem:1: cannot read input (Input/output error); check the file or the disk it is on"
+            ],
+        )
 
 
 def test_absurd_dates_are_undated_items_not_a_tracker_overflow(tmp_path) -> None:
@@ -109,7 +127,8 @@ def test_absurd_dates_are_undated_items_not_a_tracker_overflow(tmp_path) -> None
         '{"id": "2", "title": "Elon Musk talked to Vladimir Putin again", "published": "0001-01-01T00:00:00Z", '
         '"labels": ["musk-kremlin-contacts"]}\n'
         '{"id": "3", "title": "Elon Musk and Vladimir Putin spoke", "published": 1e20, '
-        '"labels": ["musk-kremlin-contacts"]}\n')
+        '"labels": ["musk-kremlin-contacts"]}\n'
+    )
     result = run_storywatch("eval-alerts", "--input", str(labeled))
     assert result.returncode == 0, result.stderr
     assert "development recall:" in result.stdout and "Traceback" not in result.stderr
@@ -124,7 +143,8 @@ def test_coverage_in_its_own_dup_group_counts_with_its_development(tmp_path) -> 
         '{"id": "x1", "title": "Elon Musk held secret calls with Vladimir Putin, WSJ reports", '
         f'"published": "2024-10-01", "labels": ["musk-kremlin-contacts"], "dup_group": "W1", {same_event}}}\n'
         '{"id": "x2", "title": "Kremlin figures praise Elon Musk as Putin ally", '
-        f'"published": "2024-10-25", "labels": ["musk-kremlin-contacts"], "dup_group": null, {same_event}}}\n')
+        f'"published": "2024-10-25", "labels": ["musk-kremlin-contacts"], "dup_group": null, {same_event}}}\n'
+    )
     result = run_storywatch("eval-alerts", "--input", str(labeled))
     assert result.returncode == 0, result.stderr
     assert "development recall: 1.000 (1/1" in result.stdout

@@ -25,7 +25,9 @@ OPML = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(STORYWATCH), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(STORYWATCH), *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_import_merges_without_duplicates(tmp_path) -> None:
@@ -39,7 +41,9 @@ def test_import_merges_without_duplicates(tmp_path) -> None:
     assert result.stdout.splitlines()[-1] == "feeds.yaml: 0 added, 3 already listed, 0 skipped"
     assert feeds_file.read_text() == before
 
-    (tmp_path / "more.opml").write_text(OPML.replace("tass.com", "tass.ru").replace("taipeitimes", "taiwannews"))
+    (tmp_path / "more.opml").write_text(
+        OPML.replace("tass.com", "tass.ru").replace("taipeitimes", "taiwannews")
+    )
     result = run("feeds", "import", "more.opml", "--feeds-file", "feeds.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "added https://www.taiwannews.com/xml/index.rss (Taipei Times)" in result.stdout
@@ -67,8 +71,12 @@ def test_validate_reports_feeds_yaml_problems(tmp_path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert f"{watchlists / 'feeds.yaml'}: ok: " in ok.stdout
 
-    (watchlists / "feeds.yaml").write_text("feeds:\n  - url: https://a.example/rss\n    min_poll_seconds: 10\n")
+    (watchlists / "feeds.yaml").write_text(
+        "feeds:\n  - url: https://a.example/rss\n    min_poll_seconds: 10\n"
+    )
     bad = run("validate", "--watchlists", str(watchlists), cwd=tmp_path)
     assert bad.returncode == 2
-    assert bad.stderr.strip() == (f"{watchlists / 'feeds.yaml'}:3: feeds.0.min_poll_seconds: "
-                                  "must be at least 60, found the number 10")
+    assert bad.stderr.strip() == (
+        f"{watchlists / 'feeds.yaml'}:3: feeds.0.min_poll_seconds: "
+        "must be at least 60, found the number 10"
+    )

@@ -23,7 +23,9 @@ GOLDEN = ROOT / "tests" / "golden" / "replay" / "seeds_feeds_alerts.jsonl"
 @pytest.mark.slow
 def test_replay_of_real_feed_snapshots_matches_the_golden_alerts(tmp_path):
     out = tmp_path / "alerts.jsonl"
-    result = run_storywatch("replay", "--feeds", "seeds/feeds", "--alerts-out", str(out), timeout_seconds=300)
+    result = run_storywatch(
+        "replay", "--feeds", "seeds/feeds", "--alerts-out", str(out), timeout_seconds=300
+    )
     assert result.returncode == 0, result.stderr
     if os.environ.get("STORYWATCH_UPDATE_GOLDEN"):
         GOLDEN.write_bytes(out.read_bytes())
@@ -45,7 +47,9 @@ def test_replay_of_real_feed_snapshots_matches_the_golden_alerts(tmp_path):
 @pytest.mark.slow
 def test_replay_of_articles_jsonl_is_deterministic_and_skips_nothing_silently(tmp_path):
     articles = tmp_path / "articles.jsonl"
-    picked = [line for line in LABELED.read_text().splitlines() if '"D18_' in line or '"D19_' in line]
+    picked = [
+        line for line in LABELED.read_text().splitlines() if '"D18_' in line or '"D19_' in line
+    ]
     articles.write_text("\n".join(picked) + "\nnot json\n")
     out = tmp_path / "alerts.jsonl"
     first = run_storywatch("replay", "--input", str(articles), "--alerts-out", str(out))
@@ -53,7 +57,10 @@ def test_replay_of_articles_jsonl_is_deterministic_and_skips_nothing_silently(tm
     alerts = [json.loads(line) for line in out.read_text().splitlines()]
     # 11 articles, two developments: the report (D18) and Musk's acknowledgement (D19)
     assert [a["kind"] for a in alerts] == ["new_development"] * 2
-    assert [a["article_ids"][0] for a in alerts] == ["H137", "H144"]  # the earliest report of each leads
+    assert [a["article_ids"][0] for a in alerts] == [
+        "H137",
+        "H144",
+    ]  # the earliest report of each leads
     assert "1 failures in" in first.stdout
     dead = (tmp_path / "alerts.dead-letters.jsonl").read_text()
     assert "not valid JSON" in dead
@@ -79,18 +86,34 @@ def test_unusable_input_and_output_paths_are_user_errors_before_the_pipeline_sta
     binary.write_bytes(b"\x00\x01" * 400)
     folder.mkdir()
     cases = [  # the first three were "0 alerts" (exit 0), the others an IsADirectoryError or Beam traceback
-        (["--input", folder], f"{folder}: is a folder; pass an articles JSONL file to --input (or a folder of "
-                              "recorded feeds to --feeds)"),
-        (["--input", binary], f"{binary}:1: this is a binary file (it contains NUL bytes), not JSON lines; "
-                              "pass the .jsonl file"),
-        (["--input", empty], f"{empty}:1: no articles: the file is empty; each line must be a JSON object with "
-                             'at least "id" and "title"'),
-        (["--input", articles, "--alerts-out", folder], f"{folder}: is a folder; pass a file path to --alerts_out"),
-        (["--input", articles, f"--dead_letter_out={folder}"],
-         f"{folder}: is a folder; pass a file path to --dead_letter_out"),
-        (["--input", articles, f"--ledger={folder}"],
-         f"{folder}: cannot open the ledger database (unable to open database file); check the path and that the "
-         "file is a SQLite database"),
+        (
+            ["--input", folder],
+            f"{folder}: is a folder; pass an articles JSONL file to --input (or a folder of "
+            "recorded feeds to --feeds)",
+        ),
+        (
+            ["--input", binary],
+            f"{binary}:1: this is a binary file (it contains NUL bytes), not JSON lines; "
+            "pass the .jsonl file",
+        ),
+        (
+            ["--input", empty],
+            f"{empty}:1: no articles: the file is empty; each line must be a JSON object with "
+            'at least "id" and "title"',
+        ),
+        (
+            ["--input", articles, "--alerts-out", folder],
+            f"{folder}: is a folder; pass a file path to --alerts_out",
+        ),
+        (
+            ["--input", articles, f"--dead_letter_out={folder}"],
+            f"{folder}: is a folder; pass a file path to --dead_letter_out",
+        ),
+        (
+            ["--input", articles, f"--ledger={folder}"],
+            f"{folder}: cannot open the ledger database (unable to open database file); check the path and that the "
+            "file is a SQLite database",
+        ),
     ]
     for args, message in cases:
         result = run_storywatch("replay", *map(str, args))
@@ -101,5 +124,9 @@ def test_a_mistyped_runner_is_a_user_error(tmp_path):
     articles = tmp_path / "articles.jsonl"
     articles.write_text(LABELED.read_text().splitlines()[0] + "\n")
     result = run_storywatch("replay", "--input", str(articles), "--runner=FnApiRuner")
-    assert (result.returncode, result.stderr.splitlines()) == (2, [
-        "--runner=FnApiRuner: unknown runner; use FnApiRunner (the local default), DirectRunner or DataflowRunner"])
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2,
+        [
+            "--runner=FnApiRuner: unknown runner; use FnApiRunner (the local default), DirectRunner or DataflowRunner"
+        ],
+    )

@@ -27,27 +27,39 @@ from tests.cli_support import STORYWATCH
 from tests.paths import ROOT
 
 ITEMS = {
-    "A": ("Elon Musk has been in regular contact with Vladimir Putin, report says",
-          "Musk and the Russian president have spoken since late 2022, the Wall Street Journal reports.",
-          "Fri, 25 Oct 2024 09:00:00 GMT"),
-    "B": ("Starlink restored on Ukraine frontline after Russian jamming, Musk says",
-          "SpaceX brought Starlink back for Ukrainian troops near the front.",
-          "Sat, 26 Oct 2024 09:00:00 GMT"),
-    "A2": ("UPDATE 1-Elon Musk has been in regular contact with Vladimir Putin, report says - Reuters",
-           "Musk and the Russian president have spoken since late 2022, the Wall Street Journal reported.",
-           "Fri, 25 Oct 2024 11:00:00 GMT"),
-    "C": ("Trump names Elon Musk to lead Department of Government Efficiency",
-          "Musk and Vivek Ramaswamy will head the new government efficiency commission, DOGE.",
-          "Wed, 13 Nov 2024 01:00:00 GMT"),
+    "A": (
+        "Elon Musk has been in regular contact with Vladimir Putin, report says",
+        "Musk and the Russian president have spoken since late 2022, the Wall Street Journal reports.",
+        "Fri, 25 Oct 2024 09:00:00 GMT",
+    ),
+    "B": (
+        "Starlink restored on Ukraine frontline after Russian jamming, Musk says",
+        "SpaceX brought Starlink back for Ukrainian troops near the front.",
+        "Sat, 26 Oct 2024 09:00:00 GMT",
+    ),
+    "A2": (
+        "UPDATE 1-Elon Musk has been in regular contact with Vladimir Putin, report says - Reuters",
+        "Musk and the Russian president have spoken since late 2022, the Wall Street Journal reported.",
+        "Fri, 25 Oct 2024 11:00:00 GMT",
+    ),
+    "C": (
+        "Trump names Elon Musk to lead Department of Government Efficiency",
+        "Musk and Vivek Ramaswamy will head the new government efficiency commission, DOGE.",
+        "Wed, 13 Nov 2024 01:00:00 GMT",
+    ),
 }
 
 
 def rss(*keys: str) -> bytes:
     items = "".join(
         f"<item><title>{ITEMS[k][0]}</title><link>https://news.test/{k}</link><guid>https://news.test/{k}</guid>"
-        f"<description>{ITEMS[k][1]}</description><pubDate>{ITEMS[k][2]}</pubDate></item>" for k in keys)
-    return (f"<?xml version='1.0'?><rss version='2.0'><channel><title>Test Wire</title>"
-            f"<link>https://news.test/</link><description>test</description>{items}</channel></rss>").encode()
+        f"<description>{ITEMS[k][1]}</description><pubDate>{ITEMS[k][2]}</pubDate></item>"
+        for k in keys
+    )
+    return (
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>Test Wire</title>"
+        f"<link>https://news.test/</link><description>test</description>{items}</channel></rss>"
+    ).encode()
 
 
 class FeedServer:
@@ -104,12 +116,23 @@ def wait_for_title(path: Path, proc: subprocess.Popen, title: str, timeout_secon
 
 def start(tmp_path: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [STORYWATCH, "run", f"--feeds_file={tmp_path / 'feeds.yaml'}", f"--ledger={tmp_path / 'ledger.sqlite'}",
-         f"--alerts_out={tmp_path / 'alerts.jsonl'}", f"--dead_letter_out={tmp_path / 'dead.jsonl'}",
-         "--poll_interval_seconds=2", "--host_gap_seconds=0.5",
-         # The items are dated Oct/Nov 2024; the default 72 h age cut is tested in test_graph.
-         "--max_article_age_hours=0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            STORYWATCH,
+            "run",
+            f"--feeds_file={tmp_path / 'feeds.yaml'}",
+            f"--ledger={tmp_path / 'ledger.sqlite'}",
+            f"--alerts_out={tmp_path / 'alerts.jsonl'}",
+            f"--dead_letter_out={tmp_path / 'dead.jsonl'}",
+            "--poll_interval_seconds=2",
+            "--host_gap_seconds=0.5",
+            # The items are dated Oct/Nov 2024; the default 72 h age cut is tested in test_graph.
+            "--max_article_age_hours=0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def stop(proc: subprocess.Popen) -> tuple[str, str]:
@@ -134,7 +157,8 @@ def test_live_run_alerts_while_running_stops_on_sigint_and_restarts_without_repe
         (tmp_path / "feeds.yaml").write_text(
             "allow_private_addresses: true\n"
             f"feeds:\n  - url: {server.url}\n    id: test-wire\n    name: Test Wire\n"
-            "    min_poll_seconds: 60\n    max_poll_seconds: 60\n")
+            "    min_poll_seconds: 60\n    max_poll_seconds: 60\n"
+        )
         alerts_file = tmp_path / "alerts.jsonl"
 
         proc = start(tmp_path)
@@ -167,11 +191,25 @@ def test_live_run_alerts_while_running_stops_on_sigint_and_restarts_without_repe
 
 def test_a_negative_duration_or_a_folder_for_an_output_is_a_user_error(tmp_path):
     # --run_duration_seconds=-5 was a bare AssertionError from deep inside Beam.
-    result = subprocess.run([STORYWATCH, "run", "--run_duration_seconds=-5"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
-    assert (result.returncode, result.stderr.splitlines()) == (2, ["--run_duration_seconds=-5: must be a number "
-                                                                   "above 0"])
-    result = subprocess.run([STORYWATCH, "run", "--run_duration_seconds=1", f"--feed_health_out={tmp_path}"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert (result.returncode, result.stderr.splitlines()) == (2, [f"{tmp_path}: is a folder; pass a file path "
-                                                                   "to --feed_health_out"])
+    result = subprocess.run(
+        [STORYWATCH, "run", "--run_duration_seconds=-5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2,
+        ["--run_duration_seconds=-5: must be a number above 0"],
+    )
+    result = subprocess.run(
+        [STORYWATCH, "run", "--run_duration_seconds=1", f"--feed_health_out={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2,
+        [f"{tmp_path}: is a folder; pass a file path to --feed_health_out"],
+    )

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 
 
 def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([str(STORYWATCH), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [str(STORYWATCH), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
@@ -53,7 +54,9 @@ def test_seed_writes_a_draft_that_validates_once_kept(watchlists):
 
 def test_seed_out_option_and_html_input(watchlists, tmp_path):
     out = tmp_path / "elsewhere" / "recall.yaml"
-    result = run("seed", DATA / "seeds" / "product-recall.html", "--watchlists", watchlists, "--out", out)
+    result = run(
+        "seed", DATA / "seeds" / "product-recall.html", "--watchlists", watchlists, "--out", out
+    )
     assert result.returncode == 0, result.stderr
     text = out.read_text(encoding="utf-8")
     assert "name: Breville" in text and "new: true" in text
@@ -74,26 +77,47 @@ def test_dry_run_prints_draft_and_reach_and_writes_nothing(watchlists):
 
 
 def test_dry_run_check_feeds_counts_recorded_items(watchlists):
-    result = run("seed", DATA / "seeds" / "football-transfer.txt", "--watchlists", watchlists, "--dry-run",
-                 "--check-feeds", DATA / "feeds" / "stream_gesab001")
+    result = run(
+        "seed",
+        DATA / "seeds" / "football-transfer.txt",
+        "--watchlists",
+        watchlists,
+        "--dry-run",
+        "--check-feeds",
+        DATA / "feeds" / "stream_gesab001",
+    )
     assert result.returncode == 0, result.stderr
     match = re.search(r"# reach over .*stream_gesab001: (\d+) items", result.stdout)
     assert match and int(match.group(1)) > 100
     assert "mapped micro-F1" not in result.stdout  # no labels, no score
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("empty.txt", b"", "empty"),
-    ("image.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8, "binary"),
-    ("page.html", b"<html><head><title>Menu</title><script>x()</script></head><body><nav>Home</nav></body></html>",
-     "no article text"),
-    ("zh.txt", "马斯克自2022年以来一直与普京保持联系。双方讨论了星链、台湾和乌克兰战争。华尔街日报援引多名官员的话报道了此事。".encode(),
-     "Han script"),
-    ("ru.txt", "Илон Маск с 2022 года ведёт тайные переговоры с Владимиром Путиным. Предприниматель обсуждал "
-               "с Кремлём бизнес и геополитику, включая спутниковую связь и войну в Украине.".encode(),
-     "Cyrillic script"),
-])
-def test_bad_input_exits_2_with_a_message_and_writes_nothing(watchlists, tmp_path, name, content, message):
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.txt", b"", "empty"),
+        ("image.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8, "binary"),
+        (
+            "page.html",
+            b"<html><head><title>Menu</title><script>x()</script></head><body><nav>Home</nav></body></html>",
+            "no article text",
+        ),
+        (
+            "zh.txt",
+            "马斯克自2022年以来一直与普京保持联系。双方讨论了星链、台湾和乌克兰战争。华尔街日报援引多名官员的话报道了此事。".encode(),
+            "Han script",
+        ),
+        (
+            "ru.txt",
+            "Илон Маск с 2022 года ведёт тайные переговоры с Владимиром Путиным. Предприниматель обсуждал "
+            "с Кремлём бизнес и геополитику, включая спутниковую связь и войну в Украине.".encode(),
+            "Cyrillic script",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(
+    watchlists, tmp_path, name, content, message
+):
     seed_file = tmp_path / name
     seed_file.write_bytes(content)
     out = tmp_path / "out.yaml"
@@ -105,7 +129,9 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(watchlists, tmp_pat
 
 
 def test_missing_labeled_file_is_a_clear_error(watchlists, tmp_path):
-    result = run("seed", SEED, "--watchlists", watchlists, "--dry-run", "--check", tmp_path / "nope.jsonl")
+    result = run(
+        "seed", SEED, "--watchlists", watchlists, "--dry-run", "--check", tmp_path / "nope.jsonl"
+    )
     assert result.returncode == 2
     assert "nope.jsonl: file not found" in result.stderr
 
@@ -115,11 +141,17 @@ def test_folders_and_empty_folders_for_the_check_and_background_options(watchlis
     empty.mkdir()
     cases = [
         (["--check", empty], f"{empty}: is a folder; pass a labeled JSONL file to --check"),
-        (["--check-feeds", empty], f"{empty}: no recorded feed files (*.xml, *.rss, *.atom, *.rdf, *.json) here; "
-                                   "pass a folder of recorded feeds to --check-feeds"),
+        (
+            ["--check-feeds", empty],
+            f"{empty}: no recorded feed files (*.xml, *.rss, *.atom, *.rdf, *.json) here; "
+            "pass a folder of recorded feeds to --check-feeds",
+        ),
         # An empty --background folder silently gave a draft with no background statistics.
-        (["--background", empty], f"{empty}: no recorded feed files (*.atom, *.rdf, *.rss, *.xml) here; pass a "
-                                  "folder of recorded feeds to --background, or leave it out for the bundled ones"),
+        (
+            ["--background", empty],
+            f"{empty}: no recorded feed files (*.atom, *.rdf, *.rss, *.xml) here; pass a "
+            "folder of recorded feeds to --background, or leave it out for the bundled ones",
+        ),
     ]
     for args, message in cases:
         result = run("seed", SEED, "--watchlists", watchlists, "--dry-run", *args)

@@ -28,15 +28,22 @@ def test_shipped_feed_list_covers_the_seeded_storylines() -> None:
     tags = {tag for feed in feeds.feeds for tag in feed.tags}
     assert {"wire", "ukraine", "russia", "taiwan", "tech"} <= tags
     assert {feed.language for feed in feeds.feeds if feed.language} >= {"uk", "ru", "zh-TW"}
-    assert not feeds.allow_private_addresses and not any(f.allow_private_addresses for f in feeds.feeds)
+    assert not feeds.allow_private_addresses and not any(
+        f.allow_private_addresses for f in feeds.feeds
+    )
     sources = feeds.sources()
     assert len(sources) == len(feeds.feeds) >= 30
-    assert all(s.url.startswith("https://") and 300 <= s.min_poll_seconds <= s.max_poll_seconds for s in sources)
+    assert all(
+        s.url.startswith("https://") and 300 <= s.min_poll_seconds <= s.max_poll_seconds
+        for s in sources
+    )
     assert len({s.feed_id for s in sources}) == len(sources)
 
 
 def test_defaults_and_allowances_reach_the_sources(tmp_path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 defaults:
   min_poll_seconds: 120
   max_poll_seconds: 900
@@ -48,18 +55,34 @@ feeds:
     name: The Kyiv Independent
     language: en
     max_poll_seconds: 600
-""")
+""",
+    )
     first, second = load_feeds(path).sources()
-    assert (first.allow_private, first.language, first.min_poll_seconds, first.max_poll_seconds) == (True, "uk", 120, 900)
+    assert (
+        first.allow_private,
+        first.language,
+        first.min_poll_seconds,
+        first.max_poll_seconds,
+    ) == (True, "uk", 120, 900)
     assert (second.allow_private, second.language, second.name, second.max_poll_seconds) == (
-        False, "en", "The Kyiv Independent", 600)
-    assert first.feed_id.startswith("127.0.0.1-") and second.feed_id.startswith("kyivindependent.com-")
-    everything = FeedList.model_validate({"allow_private_addresses": True, "feeds": [{"url": "https://x.org/"}]})
+        False,
+        "en",
+        "The Kyiv Independent",
+        600,
+    )
+    assert first.feed_id.startswith("127.0.0.1-") and second.feed_id.startswith(
+        "kyivindependent.com-"
+    )
+    everything = FeedList.model_validate(
+        {"allow_private_addresses": True, "feeds": [{"url": "https://x.org/"}]}
+    )
     assert everything.sources()[0].allow_private
 
 
 def test_problems_are_located_by_line(tmp_path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 feeds:
   - url: https://a.example/rss
   - url: ftp://b.example/rss
@@ -71,7 +94,8 @@ feeds:
     min_poll_seconds: 5
   - url: https://e.example/rss
     colour: blue
-""")
+""",
+    )
     found = problems(path)
     assert found == [
         f"{path}:3: feeds.1.url: Value error, 'ftp://b.example/rss' is not an http(s) URL with a host; "
@@ -84,14 +108,17 @@ feeds:
 
 
 def test_duplicate_urls_and_ids_are_reported_where_they_repeat(tmp_path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 feeds:
   - url: https://www.example.com/rss/
     id: one
   - url: HTTPS://example.com/rss
   - url: https://other.example/rss
     id: one
-""")
+""",
+    )
     assert problems(path) == [
         f"{path}:4: feeds.1.url: duplicate of feeds.0 (HTTPS://example.com/rss); remove one of them",
         f"{path}:6: feeds.2.id: id 'one' is already used by feeds.0; pick another",
@@ -99,14 +126,18 @@ feeds:
 
 
 def test_yaml_syntax_errors_and_empty_files(tmp_path) -> None:
-    assert problems(write(tmp_path, "feeds:\n  - url: [unclosed\n"))[0].startswith(f"{tmp_path / 'feeds.yaml'}:")
+    assert problems(write(tmp_path, "feeds:\n  - url: [unclosed\n"))[0].startswith(
+        f"{tmp_path / 'feeds.yaml'}:"
+    )
     assert load_feeds(write(tmp_path, "")).feeds == []
     with pytest.raises(ConfigError, match="file not found"):
         load_feeds(tmp_path / "missing.yaml")
 
 
 def test_feed_url_key() -> None:
-    assert feed_url_key("HTTPS://WWW.Example.com:443/rss/") == feed_url_key("https://example.com/rss")
+    assert feed_url_key("HTTPS://WWW.Example.com:443/rss/") == feed_url_key(
+        "https://example.com/rss"
+    )
     assert feed_url_key("https://example.com/rss?x=1") != feed_url_key("https://example.com/rss")
 
 
@@ -130,15 +161,22 @@ def test_read_opml_flattens_folders_into_tags(tmp_path) -> None:
     assert [(f.url, f.name, f.language, f.tags) for f in feeds] == [
         ("https://kyivindependent.com/rss/", "Kyiv Independent", "en", ["Ukraine"]),
         ("https://www.ukrinform.net/rss/block-lastnews", "Ukrinform", "", ["Ukraine"]),
-        ("https://spacenews.com/feed/", "SpaceNews & more", "", [])]
+        ("https://spacenews.com/feed/", "SpaceNews & more", "", []),
+    ]
     assert skipped == ["'Local file': not an http(s) feed URL (file:///etc/passwd)"]
 
 
 def test_import_appends_new_feeds_and_keeps_comments(tmp_path) -> None:
-    feeds_file = write(tmp_path, "# my comment stays\ndefaults:\n  min_poll_seconds: 600\n"
-                                 "feeds:\n  - url: https://kyivindependent.com/rss\n")
+    feeds_file = write(
+        tmp_path,
+        "# my comment stays\ndefaults:\n  min_poll_seconds: 600\n"
+        "feeds:\n  - url: https://kyivindependent.com/rss\n",
+    )
     report = import_opml(write(tmp_path, OPML, "feeds.opml"), feeds_file)
-    assert [f.url for f in report.added] == ["https://www.ukrinform.net/rss/block-lastnews", "https://spacenews.com/feed/"]
+    assert [f.url for f in report.added] == [
+        "https://www.ukrinform.net/rss/block-lastnews",
+        "https://spacenews.com/feed/",
+    ]
     assert report.duplicates == ["https://kyivindependent.com/rss/"]
     text = feeds_file.read_text()
     assert text.startswith("# my comment stays\n") and "# imported from feeds.opml" in text
@@ -154,24 +192,40 @@ def test_import_into_a_new_file(tmp_path) -> None:
     assert len(report.added) == 3 and len(load_feeds(target).feeds) == 3
 
 
-@pytest.mark.parametrize("text, message", [
-    ("<opml><body><outline", "not well-formed XML"),
-    ("<rss version='2.0'/>", "not an OPML file: the root element is <rss>"),
-    ("<opml version='2.0'><head/></opml>", "has no <body>"),
-    ("<?xml version='1.0'?><!DOCTYPE opml [<!ENTITY a 'b'>]><opml><body/></opml>", "declares entities"),
-    ("<?xml version='1.0'?><!DOCTYPE opml [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><opml><body>&x;</body></opml>",
-     "declares entities"),
-    ("<opml version='2.0'><head/><body></body></opml>", "no feeds found: no <outline> has an xmlUrl"),
-    ("<opml version='2.0'><body><outline text='Reading list'><outline text='x' htmlUrl='https://a.test/'/>"
-     "</outline></body></opml>", "no feeds found"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("<opml><body><outline", "not well-formed XML"),
+        ("<rss version='2.0'/>", "not an OPML file: the root element is <rss>"),
+        ("<opml version='2.0'><head/></opml>", "has no <body>"),
+        (
+            "<?xml version='1.0'?><!DOCTYPE opml [<!ENTITY a 'b'>]><opml><body/></opml>",
+            "declares entities",
+        ),
+        (
+            "<?xml version='1.0'?><!DOCTYPE opml [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><opml><body>&x;</body></opml>",
+            "declares entities",
+        ),
+        (
+            "<opml version='2.0'><head/><body></body></opml>",
+            "no feeds found: no <outline> has an xmlUrl",
+        ),
+        (
+            "<opml version='2.0'><body><outline text='Reading list'><outline text='x' htmlUrl='https://a.test/'/>"
+            "</outline></body></opml>",
+            "no feeds found",
+        ),
+    ],
+)
 def test_malformed_or_hostile_opml_is_a_clear_error(tmp_path, text, message) -> None:
     with pytest.raises(UserError, match=message):
         read_opml(write(tmp_path, text, "bad.opml"))
 
 
 def test_import_refuses_when_feeds_is_not_the_last_key(tmp_path) -> None:
-    feeds_file = write(tmp_path, "feeds:\n  - url: https://a.example/rss\ndefaults:\n  language: en\n")
+    feeds_file = write(
+        tmp_path, "feeds:\n  - url: https://a.example/rss\ndefaults:\n  language: en\n"
+    )
     with pytest.raises(UserError, match="'feeds:' must be the last top-level key"):
         import_opml(write(tmp_path, OPML, "feeds.opml"), feeds_file)
 
@@ -179,13 +233,16 @@ def test_import_refuses_when_feeds_is_not_the_last_key(tmp_path) -> None:
 def test_doctests() -> None:
     import doctest
     import importlib
+
     module = importlib.import_module("pipeline.config.feeds")
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
 
 
 def test_values_of_the_wrong_type_are_explained_not_library_worded(tmp_path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 defaults: 600
 feeds:
   - https://a.example/rss
@@ -194,7 +251,8 @@ feeds:
     tags: politics
     min_poll_seconds: 10m
     allow_private_addresses: maybe
-""")
+""",
+    )
     assert problems(path) == [
         f"{path}:1: defaults: expected a mapping with the fields min_poll_seconds, max_poll_seconds, language, "
         "found the number 600; write the fields indented under it, e.g. defaults: {min_poll_seconds: ...}",
@@ -219,16 +277,25 @@ def test_norwegian_language_tag_unquoted_is_explained(tmp_path) -> None:
     path = write(tmp_path, "feeds:\n  - url: https://www.nrk.no/toppsaker.rss\n    language: no\n")
     assert problems(path) == [
         f"{path}:3: feeds.0.language: expected a single text value (language tag, e.g. en, uk, ru, zh-TW), found "
-        'false (true/false); YAML reads an unquoted yes, no, on, off, true or false as true/false; put the value '
-        'in quotes, e.g. language: "no"']
+        "false (true/false); YAML reads an unquoted yes, no, on, off, true or false as true/false; put the value "
+        'in quotes, e.g. language: "no"'
+    ]
 
 
 def test_opml_folders_nested_thousands_deep_are_a_user_error(tmp_path) -> None:
     depth = 5000  # was a RecursionError traceback from `storywatch feeds import`
-    opml = write(tmp_path, '<?xml version="1.0"?><opml version="2.0"><body>' + '<outline text="x">' * depth
-                 + '<outline text="A" xmlUrl="https://a.example/rss"/>' + "</outline>" * depth + "</body></opml>",
-                 name="deep.opml")
+    opml = write(
+        tmp_path,
+        '<?xml version="1.0"?><opml version="2.0"><body>'
+        + '<outline text="x">' * depth
+        + '<outline text="A" xmlUrl="https://a.example/rss"/>'
+        + "</outline>" * depth
+        + "</body></opml>",
+        name="deep.opml",
+    )
     with pytest.raises(UserError) as err:
         read_opml(opml)
-    assert err.value.problems == [f"{opml}:1: outlines nested too deeply (folders inside folders hundreds of "
-                                  "levels deep); export the subscriptions again"]
+    assert err.value.problems == [
+        f"{opml}:1: outlines nested too deeply (folders inside folders hundreds of "
+        "levels deep); export the subscriptions again"
+    ]

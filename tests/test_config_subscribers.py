@@ -13,7 +13,12 @@ from pipeline.errors import ConfigError
 from tests.paths import ROOT, WATCHLISTS
 
 SHIPPED = WATCHLISTS / "subscribers.yaml"
-STORYLINES = {"musk-kremlin-contacts", "starlink-taiwan", "starlink-ukraine-war", "musk-government-role"}
+STORYLINES = {
+    "musk-kremlin-contacts",
+    "starlink-taiwan",
+    "starlink-ukraine-war",
+    "musk-government-role",
+}
 
 
 DUPLICATE_AND_UNKNOWN = """\
@@ -48,7 +53,10 @@ def test_shipped_examples_are_valid(tmp_path):
     examples = load_subscribers(_examples(tmp_path), storyline_ids=STORYLINES)
     by_name = {s.name: s for s in examples.subscribers}
     assert set(by_name) == {"news-desk", "kremlin-analyst", "ukraine-desk"}
-    assert by_name["kremlin-analyst"].mode == "digest" and by_name["kremlin-analyst"].channels.email.smtp.effective_port == 587
+    assert (
+        by_name["kremlin-analyst"].mode == "digest"
+        and by_name["kremlin-analyst"].channels.email.smtp.effective_port == 587
+    )
     assert by_name["ukraine-desk"].channels.slack.threaded
     assert by_name["news-desk"].wants("starlink-taiwan", "burst", 0.6)
     assert not by_name["news-desk"].wants("starlink-taiwan", "coverage", 0.6)
@@ -57,7 +65,9 @@ def test_shipped_examples_are_valid(tmp_path):
 
 def test_errors_are_located_and_explained(tmp_path):
     path = tmp_path / "subscribers.yaml"
-    path.write_text(DUPLICATE_AND_UNKNOWN + """\
+    path.write_text(
+        DUPLICATE_AND_UNKNOWN
+        + """\
   - name: ana
     timezone: Europe/Berln
     quiet_hours: {start: "22:00", end: "7:00"}
@@ -68,7 +78,8 @@ def test_errors_are_located_and_explained(tmp_path):
     mode: digest
     channels:
       slack: {bot_token_env: TOKEN, webhook_url_env: HOOK, webhook_url: "https://hooks.slack.com/x"}
-""")
+"""
+    )
     with pytest.raises(ConfigError) as err:
         load_subscribers(path, storyline_ids=STORYLINES)
     problems = err.value.problems
@@ -76,10 +87,21 @@ def test_errors_are_located_and_explained(tmp_path):
     text = "\n".join(problems)
     assert f"{path}:10: subscribers.2.timezone: unknown time zone 'Europe/Berln'" in text
     assert f"{path}:11: subscribers.2.quiet_hours.end: expected a 24-hour local time" in text
-    assert f"{path}:12: subscribers.2.kinds.0: 'everything' is not one of 'new_development', 'burst' or 'coverage'; check the spelling" in text
-    assert f"{path}:14: subscribers.2.channels.email.to: invalid email address 'not an address'" in text
-    assert f"{path}:14: subscribers.2.channels.email.smtp: give both username_env and password_env" in text
-    assert f"{path}:18: subscribers.3.channels.slack.webhook_url: unknown field 'webhook_url'" in text
+    assert (
+        f"{path}:12: subscribers.2.kinds.0: 'everything' is not one of 'new_development', 'burst' or 'coverage'; check the spelling"
+        in text
+    )
+    assert (
+        f"{path}:14: subscribers.2.channels.email.to: invalid email address 'not an address'"
+        in text
+    )
+    assert (
+        f"{path}:14: subscribers.2.channels.email.smtp: give both username_env and password_env"
+        in text
+    )
+    assert (
+        f"{path}:18: subscribers.3.channels.slack.webhook_url: unknown field 'webhook_url'" in text
+    )
     assert "hooks.slack.com" not in text  # a pasted secret is never echoed
 
     # Once the schema is right, cross-checks follow: duplicate names, unknown storylines.
@@ -87,17 +109,22 @@ def test_errors_are_located_and_explained(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_subscribers(path, storyline_ids=STORYLINES)
     assert err.value.problems[0].startswith(f"{path}:3: unknown storyline 'starlink-mars'; known: ")
-    assert err.value.problems[1].startswith(f"{path}:6: duplicate subscriber name 'desk' (first at {path}:2)")
+    assert err.value.problems[1].startswith(
+        f"{path}:6: duplicate subscriber name 'desk' (first at {path}:2)"
+    )
 
 
 def test_digest_and_slack_rules(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("subscribers:\n  - name: a\n    mode: digest\n    channels:\n"
-                    "      slack: {bot_token_env: TOKEN}\n")
+    path.write_text(
+        "subscribers:\n  - name: a\n    mode: digest\n    channels:\n"
+        "      slack: {bot_token_env: TOKEN}\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_subscribers(path)
     assert err.value.problems == [
-        f"{path}:5: subscribers.0.channels.slack: a bot token needs a channel: add channel: C0123456789 (the channel ID)"]
+        f"{path}:5: subscribers.0.channels.slack: a bot token needs a channel: add channel: C0123456789 (the channel ID)"
+    ]
 
 
 def test_secrets_come_from_the_environment_and_never_show(tmp_path):
@@ -118,19 +145,27 @@ subscribers:
         resolve_secrets(subscribers, environ)
     assert err.value.problems == [
         f"{path}:8: desk.email.smtp.password_env: environment variable SMTP_PASSWORD is not set; "
-        "export SMTP_PASSWORD=... before starting (the value is a secret and stays out of files)"]
+        "export SMTP_PASSWORD=... before starting (the value is a secret and stays out of files)"
+    ]
     assert missing_secrets(subscribers, environ) == [
-        f"{path}:8: desk.email.smtp.password_env: environment variable SMTP_PASSWORD is not set (needed to deliver)"]
+        f"{path}:8: desk.email.smtp.password_env: environment variable SMTP_PASSWORD is not set (needed to deliver)"
+    ]
 
     secrets = resolve_secrets(subscribers, {**environ, "SMTP_PASSWORD": "pw"})
     assert secrets.get("DESK_HOOK") == environ["DESK_HOOK"] and secrets.get("SMTP_PASSWORD") == "pw"
     assert "XYZ" not in repr(secrets) and "pw'" not in repr(secrets)
-    assert resolve_secrets(subscribers, environ, deferred={"SMTP_PASSWORD"}).get("SMTP_USER") == "bot"
+    assert (
+        resolve_secrets(subscribers, environ, deferred={"SMTP_PASSWORD"}).get("SMTP_USER") == "bot"
+    )
 
     with pytest.raises(ConfigError) as err:
-        resolve_secrets(subscribers, {**environ, "SMTP_PASSWORD": "pw", "DESK_HOOK": "xoxb-not-a-url"})
-    assert err.value.problems == [f"{path}:4: desk.slack: environment variable DESK_HOOK does not hold a webhook "
-                                  "URL (expected https://hooks.slack.com/services/...)"]
+        resolve_secrets(
+            subscribers, {**environ, "SMTP_PASSWORD": "pw", "DESK_HOOK": "xoxb-not-a-url"}
+        )
+    assert err.value.problems == [
+        f"{path}:4: desk.slack: environment variable DESK_HOOK does not hold a webhook "
+        "URL (expected https://hooks.slack.com/services/...)"
+    ]
     assert "xoxb" not in err.value.problems[0]
 
 
@@ -139,15 +174,19 @@ def test_validate_checks_subscribers_against_the_watchlists(tmp_path):
     shutil.copytree(WATCHLISTS, watchlists, ignore=shutil.ignore_patterns("drafts"))
     (watchlists / "subscribers.yaml").write_text(
         "subscribers:\n  - name: desk\n    storylines: [starlink-moon]\n"
-        "    channels:\n      slack: {webhook_url_env: SW_TEST_UNSET_HOOK}\n")
+        "    channels:\n      slack: {webhook_url_env: SW_TEST_UNSET_HOOK}\n"
+    )
     cmd = [str(ROOT / ".venv" / "bin" / "storywatch"), "validate", "--watchlists", str(watchlists)]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"{watchlists / 'subscribers.yaml'}:3: unknown storyline 'starlink-moon'")
+    assert result.stderr.startswith(
+        f"{watchlists / 'subscribers.yaml'}:3: unknown storyline 'starlink-moon'"
+    )
 
     (watchlists / "subscribers.yaml").write_text(
         "subscribers:\n  - name: desk\n    storylines: [starlink-taiwan]\n"
-        "    channels:\n      slack: {webhook_url_env: SW_TEST_UNSET_HOOK}\n")
+        "    channels:\n      slack: {webhook_url_env: SW_TEST_UNSET_HOOK}\n"
+    )
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert f"{watchlists / 'subscribers.yaml'}: ok: 1 subscribers" in result.stdout
@@ -196,8 +235,10 @@ subscribers:
 
 def test_ids_of_the_wrong_form_are_explained(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("subscribers:\n  - name: news desk\n    channels:\n"
-                    "      slack: {bot_token_env: xoxb-1-2, channel: general}\n")
+    path.write_text(
+        "subscribers:\n  - name: news desk\n    channels:\n"
+        "      slack: {bot_token_env: xoxb-1-2, channel: general}\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_subscribers(path)
     assert err.value.problems == [
@@ -217,11 +258,18 @@ def test_a_missing_or_non_pem_ca_file_is_a_startup_error(tmp_path):
     not_pem = tmp_path / "ca.pem"
     not_pem.write_text("not a certificate\n")
     path = tmp_path / "s.yaml"
-    for ca_file, problem in ((tmp_path / "missing.pem", "file not found; give the PEM file of the private CA, "
-                              "or remove ca_file to trust the system CAs"),
-                             (not_pem, "not a PEM certificate file (NO_CERTIFICATE_OR_CRL_FOUND)")):
-        path.write_text("subscribers:\n  - name: desk\n    channels:\n      email:\n        to: [a@example.org]\n"
-                        f"        from: me@example.org\n        smtp: {{host: localhost, ca_file: '{ca_file}'}}\n")
+    for ca_file, problem in (
+        (
+            tmp_path / "missing.pem",
+            "file not found; give the PEM file of the private CA, "
+            "or remove ca_file to trust the system CAs",
+        ),
+        (not_pem, "not a PEM certificate file (NO_CERTIFICATE_OR_CRL_FOUND)"),
+    ):
+        path.write_text(
+            "subscribers:\n  - name: desk\n    channels:\n      email:\n        to: [a@example.org]\n"
+            f"        from: me@example.org\n        smtp: {{host: localhost, ca_file: '{ca_file}'}}\n"
+        )
         with pytest.raises(ConfigError) as err:
             load_subscribers(path)
         assert err.value.problems == [f"{path}:7: ca_file {ca_file}: {problem}"]
@@ -229,9 +277,13 @@ def test_a_missing_or_non_pem_ca_file_is_a_startup_error(tmp_path):
 
 def test_a_slack_api_url_that_is_not_a_url_is_refused_at_startup(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("subscribers:\n  - name: bot\n    channels:\n      slack: {bot_token_env: TOKEN, "
-                    "channel: C0123456789, api_url: slack.com/api}\n")
+    path.write_text(
+        "subscribers:\n  - name: bot\n    channels:\n      slack: {bot_token_env: TOKEN, "
+        "channel: C0123456789, api_url: slack.com/api}\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_subscribers(path)
-    assert err.value.problems == [f"{path}:4: subscribers.0.channels.slack.api_url: 'slack.com/api' is not an "
-                                  "http(s) URL; write it like https://slack.com/api/ or remove api_url"]
+    assert err.value.problems == [
+        f"{path}:4: subscribers.0.channels.slack.api_url: 'slack.com/api' is not an "
+        "http(s) URL; write it like https://slack.com/api/ or remove api_url"
+    ]

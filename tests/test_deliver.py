@@ -28,8 +28,12 @@ subscribers:
 
 def _run(alerts, expected, **kwargs):
     with beam.Pipeline(runner="FnApiRunner") as p:
-        results = (p | beam.Create(alerts) | DeliverAlerts(**kwargs)
-                   | beam.Map(lambda d: (d.alert_id, d.subscriber, d.channel, d.status)))
+        results = (
+            p
+            | beam.Create(alerts)
+            | DeliverAlerts(**kwargs)
+            | beam.Map(lambda d: (d.alert_id, d.subscriber, d.channel, d.status))
+        )
         assert_that(results, equal_to(expected))
 
 
@@ -41,27 +45,39 @@ def test_deliver_alerts_in_beam_once_each_with_dead_letters(tmp_path, monkeypatc
         monkeypatch.setenv("TEST_BROKEN_HOOK", slack.url("/broken"))
         subscribers = tmp_path / "subscribers.yaml"
         subscribers.write_text(SUBSCRIBERS)
-        common = dict(ledger_url=str(tmp_path / "ledger.sqlite"), alerts_out=str(tmp_path / "alerts.jsonl"),
-                      subscribers_file=str(subscribers), dead_letter_out=str(tmp_path / "dead.jsonl"),
-                      console=False)
-        expected = ([(a.alert_id, "*", "jsonl", "sent") for a in alerts]
-                    + [(a.alert_id, "desk", "slack", "sent") for a in alerts]
-                    + [(a.alert_id, "broken", "slack", "dead") for a in alerts[:3]])
+        common = dict(
+            ledger_url=str(tmp_path / "ledger.sqlite"),
+            alerts_out=str(tmp_path / "alerts.jsonl"),
+            subscribers_file=str(subscribers),
+            dead_letter_out=str(tmp_path / "dead.jsonl"),
+            console=False,
+        )
+        expected = (
+            [(a.alert_id, "*", "jsonl", "sent") for a in alerts]
+            + [(a.alert_id, "desk", "slack", "sent") for a in alerts]
+            + [(a.alert_id, "broken", "slack", "dead") for a in alerts[:3]]
+        )
         _run(alerts, expected, **common)
         # A second run over the same alerts (a restart replaying them) sends nothing.
-        expected_again = ([(a.alert_id, "*", "jsonl", "skipped") for a in alerts]
-                          + [(a.alert_id, "desk", "slack", "skipped") for a in alerts]
-                          + [(a.alert_id, "broken", "slack", "skipped") for a in alerts[:3]])
+        expected_again = (
+            [(a.alert_id, "*", "jsonl", "skipped") for a in alerts]
+            + [(a.alert_id, "desk", "slack", "skipped") for a in alerts]
+            + [(a.alert_id, "broken", "slack", "skipped") for a in alerts[:3]]
+        )
         _run(alerts, expected_again, **common)
 
     assert len(slack.bodies("/desk")) == 4
     assert len(slack.bodies("/broken")) == 3
     lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
-    assert sorted(json.loads(line)["alert_id"] for line in lines) == sorted(a.alert_id for a in alerts)
+    assert sorted(json.loads(line)["alert_id"] for line in lines) == sorted(
+        a.alert_id for a in alerts
+    )
     dead = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
     assert sorted(d["alert_id"] for d in dead) == sorted(a.alert_id for a in alerts[:3])
     assert {d["reason"] for d in dead} == {"HTTP 400: invalid_payload"}
-    assert all("127.0.0.1" not in line for line in (tmp_path / "dead.jsonl").read_text().splitlines())
+    assert all(
+        "127.0.0.1" not in line for line in (tmp_path / "dead.jsonl").read_text().splitlines()
+    )
 
 
 def test_missing_secret_fails_at_construction(tmp_path, monkeypatch):
@@ -71,8 +87,10 @@ def test_missing_secret_fails_at_construction(tmp_path, monkeypatch):
     subscribers.write_text(SUBSCRIBERS)
     with pytest.raises(ConfigError) as err:
         DeliverAlerts(ledger_url=str(tmp_path / "l.sqlite"), subscribers_file=str(subscribers))
-    assert err.value.problems[0].startswith(f"{subscribers}:5: desk.slack.webhook_url_env: "
-                                            "environment variable TEST_DESK_HOOK is not set")
+    assert err.value.problems[0].startswith(
+        f"{subscribers}:5: desk.slack.webhook_url_env: "
+        "environment variable TEST_DESK_HOOK is not set"
+    )
     assert len(err.value.problems) == 2
 
 
@@ -96,20 +114,27 @@ def test_background_sweep_sends_a_due_digest_without_new_alerts(tmp_path, monkey
     from pipeline.records import UTC
 
     subscribers = tmp_path / "subscribers.yaml"
-    subscribers.write_text("subscribers:\n  - name: desk\n    mode: digest\n    digest: hourly\n"
-                           "    channels:\n      slack: {webhook_url_env: TEST_DESK_HOOK}\n")
+    subscribers.write_text(
+        "subscribers:\n  - name: desk\n    mode: digest\n    digest: hourly\n"
+        "    channels:\n      slack: {webhook_url_env: TEST_DESK_HOOK}\n"
+    )
     clock = _Clock(dt.datetime(2024, 10, 25, 10, 5, tzinfo=UTC))
     with SlackStandIn() as slack:
         monkeypatch.setenv("TEST_DESK_HOOK", slack.url("/desk"))
-        transform = DeliverAlerts(ledger_url=str(tmp_path / "l.sqlite"), subscribers_file=str(subscribers),
-                                  console=False, clock=clock, sweep_interval_seconds=0.1)
+        transform = DeliverAlerts(
+            ledger_url=str(tmp_path / "l.sqlite"),
+            subscribers_file=str(subscribers),
+            console=False,
+            clock=clock,
+            sweep_interval_seconds=0.1,
+        )
         fn = transform._fn
         fn.setup()
         try:
             queued = list(fn.process(make_alert(1))) + list(fn.process(make_alert(2)))
             assert [(d.subscriber, d.status) for d in queued] == [("desk", "queued")] * 2
             time.sleep(0.3)
-            assert slack.bodies("/desk") == []          # not due yet
+            assert slack.bodies("/desk") == []  # not due yet
             clock.now = dt.datetime(2024, 10, 25, 11, 0, 1, tzinfo=UTC)
             deadline = time.monotonic() + 5
             while not slack.bodies("/desk") and time.monotonic() < deadline:
@@ -127,8 +152,10 @@ def test_an_alert_that_cannot_be_rendered_does_not_stop_the_others(tmp_path, mon
     from pipeline.ledger import SqliteLedger
 
     subscribers = tmp_path / "subscribers.yaml"
-    subscribers.write_text("subscribers:\n  - name: desk\n    channels:\n"
-                           "      slack: {webhook_url_env: TEST_DESK_HOOK, max_messages_per_second: 100}\n")
+    subscribers.write_text(
+        "subscribers:\n  - name: desk\n    channels:\n"
+        "      slack: {webhook_url_env: TEST_DESK_HOOK, max_messages_per_second: 100}\n"
+    )
     from pipeline.deliver import slack as slack_module
 
     # A valid alert (it survives the JSON round trip through the ledger; reading refuses
@@ -145,9 +172,13 @@ def test_an_alert_that_cannot_be_rendered_does_not_stop_the_others(tmp_path, mon
     with SlackStandIn() as slack:
         monkeypatch.setenv("TEST_DESK_HOOK", slack.url("/desk"))
         loaded = load_subscribers(subscribers)
-        dispatcher = Dispatcher(SqliteLedger(tmp_path / "l.sqlite"), subscribers=loaded,
-                                secrets=resolve_secrets(loaded), limiter=RateLimiter(),
-                                dead_letter_path=tmp_path / "dead.jsonl")
+        dispatcher = Dispatcher(
+            SqliteLedger(tmp_path / "l.sqlite"),
+            subscribers=loaded,
+            secrets=resolve_secrets(loaded),
+            limiter=RateLimiter(),
+            dead_letter_path=tmp_path / "dead.jsonl",
+        )
         first = dispatcher.deliver([make_alert(1), poison, make_alert(3)])
         assert [d.status for d in first] == ["sent", "retry_later", "sent"]
         assert [d.status for d in dispatcher.retry_unconfirmed()] == ["retry_later"]

@@ -84,7 +84,7 @@ def test_rate_limiter_spaces_sends_per_key():
 
     limiter = RateLimiter(clock=lambda: now[0], sleep=sleep)
     assert [limiter.wait("hook-a", 1.0) for _ in range(3)] == [0.0, 1.0, 2.0]
-    assert limiter.wait("hook-b", 1.0) == 0.0       # another webhook is not held up
+    assert limiter.wait("hook-b", 1.0) == 0.0  # another webhook is not held up
     now[0] = 110.0
-    assert limiter.wait("hook-a", 2.0) == 0.0       # the slot long passed
+    assert limiter.wait("hook-a", 2.0) == 0.0  # the slot long passed
     assert limiter.wait("hook-a", 2.0) == 0.5

@@ -22,7 +22,9 @@ def _pyproject() -> dict:
 
 
 def _beam_version() -> str:
-    out = subprocess.run([PY, str(DEPLOY / "beam_version.py")], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [PY, str(DEPLOY / "beam_version.py")], capture_output=True, text=True, check=True
+    )
     return out.stdout.strip()
 
 
@@ -38,10 +40,12 @@ def _pins() -> dict[str, str]:
 
 # --- one Beam version ------------------------------------------------------------------
 
+
 def test_beam_version_is_the_pyproject_pin_everywhere():
     version = _beam_version()
-    specs = _pyproject()["dependencies"] + [s for extra in _pyproject()["optional-dependencies"].values()
-                                             for s in extra]
+    specs = _pyproject()["dependencies"] + [
+        s for extra in _pyproject()["optional-dependencies"].values() for s in extra
+    ]
     beam_specs = [Requirement(s) for s in specs if Requirement(s).name == "apache-beam"]
     assert [str(r.specifier) for r in beam_specs if r.specifier] == [f"=={version}"]  # written once
     assert any("gcp" in r.extras for r in beam_specs)  # the gcp extra takes that version
@@ -51,15 +55,20 @@ def test_beam_version_is_the_pyproject_pin_everywhere():
     assert apache_beam.__version__ == version  # the tests ran on the Beam the image will run
 
 
-@pytest.mark.parametrize("deps", [
-    '["apache-beam>=2.70"]',
-    '["apache-beam==2.77.0"]\n[project.optional-dependencies]\ngcp = ["apache-beam[gcp]==2.76.0"]',
-])
+@pytest.mark.parametrize(
+    "deps",
+    [
+        '["apache-beam>=2.70"]',
+        '["apache-beam==2.77.0"]\n[project.optional-dependencies]\ngcp = ["apache-beam[gcp]==2.76.0"]',
+    ],
+)
 def test_beam_version_refuses_a_range_or_a_second_pin(tmp_path, deps):
     bad = tmp_path / "pyproject.toml"
     bad.write_text(f'[project]\nname = "x"\ndependencies = {deps}\n', encoding="utf-8")
-    code = (f"import sys; sys.path.insert(0, {str(DEPLOY)!r}); import beam_version; "
-            f"beam_version.beam_version(__import__('pathlib').Path({str(bad)!r}))")
+    code = (
+        f"import sys; sys.path.insert(0, {str(DEPLOY)!r}); import beam_version; "
+        f"beam_version.beam_version(__import__('pathlib').Path({str(bad)!r}))"
+    )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0 and "must be pinned exactly once" in out.stderr
 
@@ -67,54 +76,89 @@ def test_beam_version_refuses_a_range_or_a_second_pin(tmp_path, deps):
 def test_dockerfile_is_one_launcher_and_worker_image_on_the_pinned_beam():
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     froms = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
-    assert froms[-1] == "apache/beam_python3.11_sdk:${BEAM_VERSION}"  # the final image is the SDK image
-    assert re.search(r"^ARG BEAM_VERSION\s*$", text, flags=re.MULTILINE)  # no default: comes from pyproject
-    assert any(f.startswith("gcr.io/dataflow-templates-base/python311-template-launcher-base:") for f in froms)
+    assert (
+        froms[-1] == "apache/beam_python3.11_sdk:${BEAM_VERSION}"
+    )  # the final image is the SDK image
+    assert re.search(
+        r"^ARG BEAM_VERSION\s*$", text, flags=re.MULTILINE
+    )  # no default: comes from pyproject
+    assert any(
+        f.startswith("gcr.io/dataflow-templates-base/python311-template-launcher-base:")
+        for f in froms
+    )
     assert "/opt/google/dataflow/python_template_launcher" in text
-    assert re.search(r'^ENV FLEX_TEMPLATE_PYTHON_PY_FILE="\$\{WORKDIR\}/main.py"', text, flags=re.MULTILINE)
+    assert re.search(
+        r'^ENV FLEX_TEMPLATE_PYTHON_PY_FILE="\$\{WORKDIR\}/main.py"', text, flags=re.MULTILINE
+    )
     assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in text
     assert "pip install --no-cache-dir -r deploy/requirements.txt" in text
     assert "pip install --no-cache-dir --no-deps ." in text
-    assert "RUN python deploy/freeze_requirements.py --check" in text  # the image has exactly the pins
+    assert (
+        "RUN python deploy/freeze_requirements.py --check" in text
+    )  # the image has exactly the pins
     for copied in re.findall(r"^COPY (?!--from)(\S+)", text, flags=re.MULTILINE):
-        assert (ROOT / copied).exists(), f"Dockerfile copies {copied}, which is not in the repository"
+        assert (ROOT / copied).exists(), (
+            f"Dockerfile copies {copied}, which is not in the repository"
+        )
     # The Python the image runs is the one pyproject allows.
     assert "3.11" in _pyproject()["requires-python"] and "python3.11" in froms[-1]
 
 
 def test_cloud_build_passes_the_beam_version_to_the_dockerfile():
     text = (DEPLOY / "cloudbuild.yaml").read_text(encoding="utf-8")
-    assert "--build-arg=BEAM_VERSION=${_BEAM_VERSION}" in text and "--file=deploy/Dockerfile" in text
+    assert (
+        "--build-arg=BEAM_VERSION=${_BEAM_VERSION}" in text and "--file=deploy/Dockerfile" in text
+    )
     makefile = (DEPLOY / "Makefile").read_text(encoding="utf-8")
     assert "BEAM_VERSION := $(shell $(PY) deploy/beam_version.py)" in makefile
     assert "_BEAM_VERSION=$(BEAM_VERSION)" in makefile
-    ignored = [line.strip() for line in (DEPLOY / ".gcloudignore").read_text(encoding="utf-8").splitlines()
-               if line.strip() and not line.startswith("#")]
+    ignored = [
+        line.strip()
+        for line in (DEPLOY / ".gcloudignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert ".venv/" in ignored and ".git" in ignored  # never upload the venv to Cloud Build
     docker = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
-    for copied in re.findall(r"^COPY (?!--from)(\S+)", docker, flags=re.MULTILINE) + ["deploy/Dockerfile"]:
-        assert not any(copied == p.rstrip("/") or copied.startswith(p.rstrip("/") + "/") for p in ignored), copied
+    for copied in re.findall(r"^COPY (?!--from)(\S+)", docker, flags=re.MULTILINE) + [
+        "deploy/Dockerfile"
+    ]:
+        assert not any(
+            copied == p.rstrip("/") or copied.startswith(p.rstrip("/") + "/") for p in ignored
+        ), copied
 
 
 def test_requirements_pin_every_runtime_dependency_within_pyproject_ranges():
     pins = _pins()
     project = _pyproject()
-    wanted = [Requirement(s) for s in project["dependencies"] + project["optional-dependencies"]["gcp"]]
+    wanted = [
+        Requirement(s) for s in project["dependencies"] + project["optional-dependencies"]["gcp"]
+    ]
     for req in wanted:
         name = canonicalize_name(req.name)
-        assert name in pins, f"{req.name} is a runtime dependency but not pinned in deploy/requirements.txt"
-        assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} outside {req}"
-    dev_only = {canonicalize_name(Requirement(s).name) for s in project["optional-dependencies"]["dev"]}
+        assert name in pins, (
+            f"{req.name} is a runtime dependency but not pinned in deploy/requirements.txt"
+        )
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"{name}=={pins[name]} outside {req}"
+        )
+    dev_only = {
+        canonicalize_name(Requirement(s).name) for s in project["optional-dependencies"]["dev"]
+    }
     assert not dev_only & set(pins), "test tools do not belong in the worker image"
 
 
 def test_requirements_are_the_installed_versions():
-    out = subprocess.run([PY, str(DEPLOY / "freeze_requirements.py"), "--check"],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [PY, str(DEPLOY / "freeze_requirements.py"), "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
 
 
 # --- template metadata ------------------------------------------------------------------
+
 
 def _option_fields() -> dict[str, object]:
     import argparse
@@ -155,8 +199,15 @@ def test_metadata_declares_every_option_once_with_help_and_regexes():
 # Values the launcher accepts (first) and refuses (second) for the parameters whose local
 # default is wrong on Dataflow; every other option's default must pass its own regexes.
 DATAFLOW_VALUES = {
-    "ledger": (["firestore://acme-news/storywatch", "firestore://acme-news/sw?database=alerts"],
-               ["build/ledger.sqlite", "sqlite:///x.sqlite", "firestore://A/sw", "firestore://acme-news/a/b"]),
+    "ledger": (
+        ["firestore://acme-news/storywatch", "firestore://acme-news/sw?database=alerts"],
+        [
+            "build/ledger.sqlite",
+            "sqlite:///x.sqlite",
+            "firestore://A/sw",
+            "firestore://acme-news/a/b",
+        ],
+    ),
     "replay_feeds": ([""], ["seeds/feeds"]),
     "replay_articles": ([""], ["tests/data/labeled/dev.jsonl"]),
 }
@@ -175,7 +226,11 @@ def test_metadata_regexes_accept_the_defaults_and_refuse_what_the_job_refuses():
             assert all(ok(v) for v in good), name
             assert not any(ok(v) for v in bad), name
         elif defaults[name] is not None:
-            value = str(defaults[name]).lower() if isinstance(defaults[name], bool) else str(defaults[name])
+            value = (
+                str(defaults[name]).lower()
+                if isinstance(defaults[name], bool)
+                else str(defaults[name])
+            )
             assert ok(value), f"{name}: default {value!r} fails its own regex"
     by_name = {p["name"]: p for p in _metadata()["parameters"]}
     assert not any(re.search(rx, "../etc/passwd") for rx in by_name["watchlists"]["regexes"])
@@ -184,12 +239,23 @@ def test_metadata_regexes_accept_the_defaults_and_refuse_what_the_job_refuses():
 
 # --- the offline Dataflow job (make dataflow-plan) ---------------------------------------
 
-STAGES = ["PollFeeds", "FetchFeeds", "ParseFeeds", "NormalizeArticles", "DedupeArticles",
-          "MatchWatchlists", "TrackStorylines", "DecideAlerts", "DeliverAlerts"]
+STAGES = [
+    "PollFeeds",
+    "FetchFeeds",
+    "ParseFeeds",
+    "NormalizeArticles",
+    "DedupeArticles",
+    "MatchWatchlists",
+    "TrackStorylines",
+    "DecideAlerts",
+    "DeliverAlerts",
+]
 
 
 def _make_var(name: str) -> str:
-    match = re.search(rf"^{name} \?= (\S+)$", (DEPLOY / "Makefile").read_text(encoding="utf-8"), re.MULTILINE)
+    match = re.search(
+        rf"^{name} \?= (\S+)$", (DEPLOY / "Makefile").read_text(encoding="utf-8"), re.MULTILINE
+    )
     assert match, f"deploy/Makefile has no {name} ?= setting"
     return match.group(1)
 
@@ -200,9 +266,22 @@ def plan(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("plan") / "dataflow-job.json"
     # The same target `make dataflow-plan` runs, with no credentials and no network.
-    run = subprocess.run(["make", "--no-print-directory", "-f", "deploy/Makefile", "plan",
-                          f"PLAN_OUT={out}", f"PY={PY}"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": str(out.parent), "NO_PROXY": "*"})
+    run = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-f",
+            "deploy/Makefile",
+            "plan",
+            f"PLAN_OUT={out}",
+            f"PY={PY}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(out.parent), "NO_PROXY": "*"},
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     return json.loads(out.read_text(encoding="utf-8")), run.stdout
 
@@ -244,9 +323,14 @@ def _map_fn(plan_json: dict, step_suffix: str):
     from apache_beam.internal import pickler
     from apache_beam.portability.api import beam_runner_api_pb2
 
-    (transform,) = [t for t in plan_json["pipeline"]["components"]["transforms"].values()
-                    if t["uniqueName"].endswith(step_suffix)]
-    payload = beam_runner_api_pb2.ParDoPayload.FromString(base64.b64decode(transform["spec"]["payload"]))
+    (transform,) = [
+        t
+        for t in plan_json["pipeline"]["components"]["transforms"].values()
+        if t["uniqueName"].endswith(step_suffix)
+    ]
+    payload = beam_runner_api_pb2.ParDoPayload.FromString(
+        base64.b64decode(transform["spec"]["payload"])
+    )
     dofn = pickler.loads(payload.do_fn.payload)[0]
     return lambda element: dofn._fn(element)[0]  # beam.Map wraps fn as x -> [fn(x)]
 
@@ -260,13 +344,27 @@ def test_every_stateful_step_is_keyed_as_intended(plan):
 
     steps = {s["step"]: s for s in stateful_steps(plan[0]["pipeline"])}
     expected = {  # step -> (keying step, state names)
-        "FetchFeeds/FetchFeeds/FetchDue/ParDo(_FetchFn)": ("FetchFeeds/FetchFeeds/KeyByHost", ["host"]),
-        "DedupeArticles/DedupeArticles/DedupeByUrl/DropSeen": ("DedupeArticles/DedupeArticles/DedupeByUrl/KeyByShard", ["seen"]),
-        "DedupeArticles/DedupeArticles/DedupeByGuid/DropSeen": ("DedupeArticles/DedupeArticles/DedupeByGuid/KeyByShard", ["seen"]),
-        "DedupeArticles/DedupeArticles/DedupeByContent/DropSeen": ("DedupeArticles/DedupeArticles/DedupeByContent/KeyByShard", ["seen"]),
+        "FetchFeeds/FetchFeeds/FetchDue/ParDo(_FetchFn)": (
+            "FetchFeeds/FetchFeeds/KeyByHost",
+            ["host"],
+        ),
+        "DedupeArticles/DedupeArticles/DedupeByUrl/DropSeen": (
+            "DedupeArticles/DedupeArticles/DedupeByUrl/KeyByShard",
+            ["seen"],
+        ),
+        "DedupeArticles/DedupeArticles/DedupeByGuid/DropSeen": (
+            "DedupeArticles/DedupeArticles/DedupeByGuid/KeyByShard",
+            ["seen"],
+        ),
+        "DedupeArticles/DedupeArticles/DedupeByContent/DropSeen": (
+            "DedupeArticles/DedupeArticles/DedupeByContent/KeyByShard",
+            ["seen"],
+        ),
         "TrackStorylines/TrackStoryline": ("TrackStorylines/KeyByStoryline", ["storyline"]),
     }
-    assert set(steps) == set(expected), "a stateful step was added or renamed: state its key here and in the README"
+    assert set(steps) == set(expected), (
+        "a stateful step was added or renamed: state its key here and in the README"
+    )
     for name, (keyed_by, state) in expected.items():
         assert steps[name]["keyed_by"] == keyed_by and steps[name]["state"] == state, name
         # Dataflow needs a deterministic key encoding for state.
@@ -281,15 +379,25 @@ def test_every_stateful_step_is_keyed_as_intended(plan):
     assert key_by_host(bbc1) == ("feeds.bbci.co.uk", bbc1)  # one politeness gate per host
     assert key_by_host(bbc2)[0] == key_by_host(bbc1)[0] != key_by_host(nyt)[0]
 
-    t = dt.datetime(2024, 10, 25, 9, 0, tzinfo=dt.timezone.utc)
+    t = dt.datetime(2024, 10, 25, 9, 0, tzinfo=dt.UTC)
 
     def article(i: str, url: str, title: str) -> Article:
-        return Article(article_id=i, feed_id="f", url=url, canonical_url=url, title=title,
-                       summary="Elon Musk has been in regular contact with Vladimir Putin since late 2022.",
-                       published_at=t, first_seen_at=t, guid=f"guid-{i}")
+        return Article(
+            article_id=i,
+            feed_id="f",
+            url=url,
+            canonical_url=url,
+            title=title,
+            summary="Elon Musk has been in regular contact with Vladimir Putin since late 2022.",
+            published_at=t,
+            first_seen_at=t,
+            guid=f"guid-{i}",
+        )
 
     a1 = article("1", "https://www.wsj.com/world/musk-putin", "Musk, Putin in secret talks")
-    a2 = article("2", "https://www.wsj.com/world/musk-putin", "Musk and Putin in secret talks (updated)")
+    a2 = article(
+        "2", "https://www.wsj.com/world/musk-putin", "Musk and Putin in secret talks (updated)"
+    )
     key_by_url = _map_fn(plan[0], "DedupeByUrl/KeyByShard")
     k1, k2 = key_by_url(a1)[0], key_by_url(a2)[0]
     assert k1 == k2 and re.fullmatch(r"url:\d+", k1)  # same URL, same shard: the copy is found
@@ -311,10 +419,23 @@ def test_plan_passes_config_paths_to_workers_as_absolute_paths(plan):
 
 # --- the launcher refuses what cannot work on Dataflow -----------------------------------
 
+
 @pytest.mark.slow
 def test_launcher_refuses_a_local_ledger_with_a_clear_error(tmp_path):
-    out = subprocess.run([PY, "-m", "pipeline.dataflow", "plan", f"--out={tmp_path / 'job.json'}",
-                          "--ledger=build/ledger.sqlite"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            PY,
+            "-m",
+            "pipeline.dataflow",
+            "plan",
+            f"--out={tmp_path / 'job.json'}",
+            "--ledger=build/ledger.sqlite",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 2, out.stderr
     assert "--ledger=build/ledger.sqlite: on Dataflow the ledger must be shared" in out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "job.json").exists()
@@ -348,12 +469,27 @@ def test_flex_template_entry_point_builds_the_job_from_another_directory(tmp_pat
     # What the launcher VM runs: python /template/main.py --param=value ...; here with
     # --dry_run so nothing is submitted, from a foreign cwd, config found via STORYWATCH_HOME.
     out = subprocess.run(
-        [PY, str(DEPLOY / "main.py"), "--runner=DataflowRunner", "--dry_run=True", "--project=storywatch-plan",
-         "--region=us-central1", "--temp_location=gs://storywatch-plan/temp",
-         "--ledger=firestore://storywatch-plan/storywatch"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "STORYWATCH_HOME": str(ROOT),
-             "PYTHONPATH": str(ROOT)})
+        [
+            PY,
+            str(DEPLOY / "main.py"),
+            "--runner=DataflowRunner",
+            "--dry_run=True",
+            "--project=storywatch-plan",
+            "--region=us-central1",
+            "--temp_location=gs://storywatch-plan/temp",
+            "--ledger=firestore://storywatch-plan/storywatch",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "STORYWATCH_HOME": str(ROOT),
+            "PYTHONPATH": str(ROOT),
+        },
+    )
     assert out.returncode == 0, out.stderr[-3000:]
 
 
@@ -380,11 +516,18 @@ def test_update_check_flags_changes_that_would_lose_state(plan, tmp_path):
         if t["uniqueName"] == "TrackStorylines/TrackStoryline":
             t["uniqueName"] = "TrackStorylines/TrackStorylineV2"
     (problem,) = update_problems(old, renamed)
-    assert problem.startswith("TrackStorylines/TrackStoryline: stateful step gone") and "TRANSFORM_NAME_MAPPINGS" in problem
+    assert (
+        problem.startswith("TrackStorylines/TrackStoryline: stateful step gone")
+        and "TRANSFORM_NAME_MAPPINGS" in problem
+    )
 
     rekeyed = copy.deepcopy(old)
     components = rekeyed["pipeline"]["components"]
-    (fetch,) = [t for t in components["transforms"].values() if t["uniqueName"].endswith("FetchDue/ParDo(_FetchFn)")]
+    (fetch,) = [
+        t
+        for t in components["transforms"].values()
+        if t["uniqueName"].endswith("FetchDue/ParDo(_FetchFn)")
+    ]
     pcoll = components["pcollections"][next(iter(fetch["inputs"].values()))]
     kv = components["coders"][pcoll["coderId"]]
     components["coders"][kv["componentCoderIds"][0]] = {"spec": {"urn": "beam:coder:bytes:v1"}}
@@ -393,6 +536,18 @@ def test_update_check_flags_changes_that_would_lose_state(plan, tmp_path):
 
     (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
     (tmp_path / "new.json").write_text(json.dumps(renamed), encoding="utf-8")
-    out = subprocess.run([PY, "-m", "pipeline.dataflow", "update-check", str(tmp_path / "old.json"),
-                          str(tmp_path / "new.json")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            PY,
+            "-m",
+            "pipeline.dataflow",
+            "update-check",
+            str(tmp_path / "old.json"),
+            str(tmp_path / "new.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1 and "NOT updatable in place" in out.stdout

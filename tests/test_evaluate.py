@@ -27,7 +27,10 @@ def test_counts_per_storyline_and_micro() -> None:
     assert report.micro.recall == pytest.approx(0.5)
     assert report.micro.f1 == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
     assert {(m.item_id, m.storyline_id, m.kind) for m in report.mistakes} == {
-        ("c", "s1", "false_positive"), ("b", "s1", "miss"), ("d", "s2", "miss")}
+        ("c", "s1", "false_positive"),
+        ("b", "s1", "miss"),
+        ("d", "s2", "miss"),
+    }
     assert report.items == 4
 
 
@@ -69,8 +72,14 @@ def test_all_wrong_is_zero_f1() -> None:
 
 def test_format_lists_mistakes_with_evidence() -> None:
     ev = Evidence("elon-musk", "Musk", "title", 0, 4, "Musk", "exact")
-    report = score({"a": set()}, {"a": {"s1"}}, ["s1"], titles={"a": "Musk deer"},
-                   evidence={("a", "s1"): (ev,)}, scores={("a", "s1"): 0.75})
+    report = score(
+        {"a": set()},
+        {"a": {"s1"}},
+        ["s1"],
+        titles={"a": "Musk deer"},
+        evidence={("a", "s1"): (ev,)},
+        scores={("a", "s1"): 0.75},
+    )
     text = report.format()
     assert "micro" in text and "false positives: 1" in text and "misses: 0" in text
     assert "a  s1 score=0.75  'Musk deer'" in text
@@ -79,10 +88,16 @@ def test_format_lists_mistakes_with_evidence() -> None:
 
 def test_a_label_naming_an_unknown_storyline_is_a_bad_line_not_a_silent_miss(tmp_path) -> None:
     path = tmp_path / "labeled.jsonl"
-    path.write_text('{"id": "1", "title": "Musk met Putin", "labels": ["musk-kremlin-contact"]}\n'
-                    '{"id": "2", "title": "Starlink", "labels": []}\n')
-    items, bad = evaluate.read_labeled(path, storyline_ids=["musk-kremlin-contacts", "starlink-taiwan"])
+    path.write_text(
+        '{"id": "1", "title": "Musk met Putin", "labels": ["musk-kremlin-contact"]}\n'
+        '{"id": "2", "title": "Starlink", "labels": []}\n'
+    )
+    items, bad = evaluate.read_labeled(
+        path, storyline_ids=["musk-kremlin-contacts", "starlink-taiwan"]
+    )
     assert [i.article.article_id for i in items] == ["2"]
-    assert bad == [f"{path}:1: labels name unknown storyline(s) musk-kremlin-contact; use the watchlists' ids "
-                   "(musk-kremlin-contacts, starlink-taiwan) or fix the spelling"]
+    assert bad == [
+        f"{path}:1: labels name unknown storyline(s) musk-kremlin-contact; use the watchlists' ids "
+        "(musk-kremlin-contacts, starlink-taiwan) or fix the spelling"
+    ]
     assert len(evaluate.read_labeled(path)[0]) == 2  # without ids, any label goes

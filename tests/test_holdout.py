@@ -43,7 +43,9 @@ def test_holdout_micro_and_per_storyline_f1_stay_above_their_floors(shipped: Mat
     report = evaluate_matcher(shipped, HOLDOUT)
     assert report.bad_lines == ()
     assert report.items >= 290
-    mistakes = "\n".join(f"{m.item_id} {m.storyline_id} {m.kind}: {m.title}" for m in report.mistakes)
+    mistakes = "\n".join(
+        f"{m.item_id} {m.storyline_id} {m.kind}: {m.title}" for m in report.mistakes
+    )
     assert report.micro.f1 >= HOLDOUT_MICRO_F1_FLOOR, mistakes
     for s in report.storylines:
         assert s.f1 >= HOLDOUT_STORYLINE_F1_FLOOR, (s.storyline_id, s.f1, mistakes)
@@ -60,34 +62,42 @@ def test_dev_f1_per_storyline_does_not_drop(shipped: Matcher) -> None:
 
 
 # Made-up headlines (not holdout items) for the generalisations the held-out set asked for.
-@pytest.mark.parametrize(("title", "summary", "expected"), [
-    # French, German and Spanish spellings of the same names
-    ("Le Kremlin dément des contacts entre Poutine et Musk", "", {"musk-kremlin-contacts"}),
-    ("Musk verweigerte Starlink für die Krim", "", {"starlink-ukraine-war"}),
-    ("Ucrania teme perder Starlink", "", {"starlink-ukraine-war"}),
-    ("Маск: Starlink для украинской армии", "", {"starlink-ukraine-war"}),
-    ("Kreml-Sprecher Peskow: nur ein Telefonat mit Musk", "", {"musk-kremlin-contacts"}),
-    ("Roskosmos-Chef Rogosin droht wegen Starlink", "", {"starlink-ukraine-war"}),
-    ("星链在俄乌战争中的作用", "", {"starlink-ukraine-war"}),
-    ("马斯克领导政府效率部", "", {"musk-government-role"}),
-    # Taiwan's own satellite-internet plans, named by its telecom operator
-    ("Chunghwa Telecom signs OneWeb deal", "", {"starlink-taiwan"}),
-    ("Fedorov says Starlink terminals keep arriving", "", {"starlink-ukraine-war"}),
-    ("Watchdog asked to review Musk's Russia contacts", "", {"musk-kremlin-contacts"}),
-    ("Trump says he would consider Musk for a Cabinet post", "", {"musk-government-role"}),
-    # hard negatives: Venice, crypto markets, Elon University, a UK cabinet, cosmonauts on SpaceX,
-    # Russia's own constellation, Putin's Taiwan request is not the Ukraine war
-    ("Doge's Palace reopens in Venice", "", set()),
-    ("DOGE jumps 12% as whales accumulate", "", set()),
-    ("BTC, XRP and DOGE slide as traders cut risk", "", set()),
-    ("Elon University poll: voters doubt Trump's cabinet picks", "", set()),
-    ("Cabinet ministers hit back at Musk over his posts", "", set()),
-    ("Roscosmos cosmonaut to fly on Musk's SpaceX capsule", "", set()),
-    ("Russia tests Rassvet, its answer to Starlink", "", set()),
-    ("Myanmar rebels rely on Starlink on the front line", "", set()),
-    ("Putin asked Musk not to activate Starlink over Taiwan", "",
-     {"musk-kremlin-contacts", "starlink-taiwan"}),
-])
-def test_shipped_rules_generalise(shipped: Matcher, title: str, summary: str, expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        # French, German and Spanish spellings of the same names
+        ("Le Kremlin dément des contacts entre Poutine et Musk", "", {"musk-kremlin-contacts"}),
+        ("Musk verweigerte Starlink für die Krim", "", {"starlink-ukraine-war"}),
+        ("Ucrania teme perder Starlink", "", {"starlink-ukraine-war"}),
+        ("Маск: Starlink для украинской армии", "", {"starlink-ukraine-war"}),
+        ("Kreml-Sprecher Peskow: nur ein Telefonat mit Musk", "", {"musk-kremlin-contacts"}),
+        ("Roskosmos-Chef Rogosin droht wegen Starlink", "", {"starlink-ukraine-war"}),
+        ("星链在俄乌战争中的作用", "", {"starlink-ukraine-war"}),
+        ("马斯克领导政府效率部", "", {"musk-government-role"}),
+        # Taiwan's own satellite-internet plans, named by its telecom operator
+        ("Chunghwa Telecom signs OneWeb deal", "", {"starlink-taiwan"}),
+        ("Fedorov says Starlink terminals keep arriving", "", {"starlink-ukraine-war"}),
+        ("Watchdog asked to review Musk's Russia contacts", "", {"musk-kremlin-contacts"}),
+        ("Trump says he would consider Musk for a Cabinet post", "", {"musk-government-role"}),
+        # hard negatives: Venice, crypto markets, Elon University, a UK cabinet, cosmonauts on SpaceX,
+        # Russia's own constellation, Putin's Taiwan request is not the Ukraine war
+        ("Doge's Palace reopens in Venice", "", set()),
+        ("DOGE jumps 12% as whales accumulate", "", set()),
+        ("BTC, XRP and DOGE slide as traders cut risk", "", set()),
+        ("Elon University poll: voters doubt Trump's cabinet picks", "", set()),
+        ("Cabinet ministers hit back at Musk over his posts", "", set()),
+        ("Roscosmos cosmonaut to fly on Musk's SpaceX capsule", "", set()),
+        ("Russia tests Rassvet, its answer to Starlink", "", set()),
+        ("Myanmar rebels rely on Starlink on the front line", "", set()),
+        (
+            "Putin asked Musk not to activate Starlink over Taiwan",
+            "",
+            {"musk-kremlin-contacts", "starlink-taiwan"},
+        ),
+    ],
+)
+def test_shipped_rules_generalise(
+    shipped: Matcher, title: str, summary: str, expected: set[str]
+) -> None:
     article = article_from_json({"id": "t", "title": title, "summary": summary})
     assert {m.storyline_id for m in shipped.match(article)} == expected

@@ -30,8 +30,10 @@ def matcher() -> Matcher:
 
 def scores(path, matcher: Matcher, **tunables) -> AlertScores:
     items = load_labeled(path)
-    return score_alerts(items, alerts_for([i.article for i in items], matcher.match,
-                                          tracker=StorylineTracker(**tunables)))
+    return score_alerts(
+        items,
+        alerts_for([i.article for i in items], matcher.match, tracker=StorylineTracker(**tunables)),
+    )
 
 
 def test_holdout_alert_figures_do_not_fall_below_their_floor(matcher):
@@ -51,9 +53,14 @@ def test_dev_alert_figures_keep_every_development_once(matcher):
 def test_holdout_denials_are_their_own_developments(matcher):
     """The answers to a report that used to be merged into it are alerted (none was before)."""
     s = scores(HOLDOUT_ALERTS, matcher)
-    answers = {("musk-kremlin-contacts", "B2_denial"), ("musk-kremlin-contacts", "K2_wire"),
-               ("starlink-taiwan", "T2_denial"), ("starlink-ukraine-war", "U11_denial"),
-               ("starlink-ukraine-war", "U14_denial"), ("musk-government-role", "G8_denial")}
+    answers = {
+        ("musk-kremlin-contacts", "B2_denial"),
+        ("musk-kremlin-contacts", "K2_wire"),
+        ("starlink-taiwan", "T2_denial"),
+        ("starlink-ukraine-war", "U11_denial"),
+        ("starlink-ukraine-war", "U14_denial"),
+        ("musk-government-role", "G8_denial"),
+    }
     assert answers.isdisjoint(s.missed)
 
 
@@ -63,6 +70,12 @@ def test_wordless_articles_no_longer_repeat_alerts_on_the_holdout(matcher):
     by_time = scores(HOLDOUT_ALERTS, matcher)
     assert by_time.duplicated < by_words.duplicated
     repeated = {(s, d) for s, d, _ in by_time.repeated}
-    assert repeated.isdisjoint({("musk-government-role", "G1_wire"), ("musk-kremlin-contacts", "K1_wire"),
-                                ("starlink-taiwan", "T1_wire"), ("starlink-taiwan", "T5_kuiper"),
-                                ("starlink-taiwan", "TW_wire")})
+    assert repeated.isdisjoint(
+        {
+            ("musk-government-role", "G1_wire"),
+            ("musk-kremlin-contacts", "K1_wire"),
+            ("starlink-taiwan", "T1_wire"),
+            ("starlink-taiwan", "T5_kuiper"),
+            ("starlink-taiwan", "TW_wire"),
+        }
+    )

@@ -23,7 +23,7 @@ def test_claim_send_and_restart(tmp_path):
     path = tmp_path / "ledger.sqlite"
     ledger = SqliteLedger(path)
     assert ledger.claim(*KEY)
-    assert not ledger.claim(*KEY)          # in flight in this process
+    assert not ledger.claim(*KEY)  # in flight in this process
     ledger.mark_sent(*KEY)
     ledger.close()
     ledger = open_ledger(f"sqlite:///{path}")
@@ -81,16 +81,20 @@ time.sleep(60)
 
 def test_claim_of_a_killed_process_is_taken_over_at_once(tmp_path):
     path = tmp_path / "l.sqlite"
-    proc = subprocess.Popen([sys.executable, "-c", CLAIM_AND_WAIT, str(path)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLAIM_AND_WAIT, str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "claimed"
         ledger = SqliteLedger(path)
-        assert not ledger.claim(*KEY)      # the owner is alive: in flight
+        assert not ledger.claim(*KEY)  # the owner is alive: in flight
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         assert ledger.unconfirmed() == [KEY]
-        assert ledger.claim(*KEY)          # the owner is gone: retry now, not after the lease
+        assert ledger.claim(*KEY)  # the owner is gone: retry now, not after the lease
         assert ledger.attempts(*KEY) == 2
     finally:
         proc.kill()
@@ -104,7 +108,12 @@ def test_queue_payloads_and_threads(tmp_path):
     assert not ledger.enqueue("a1", "desk", "email", due)
     assert ledger.due(due - dt.timedelta(seconds=1)) == []
     [item] = ledger.due(due)
-    assert (item.alert_id, item.subscriber, item.channel, item.due_at) == ("a1", "desk", "email", due)
+    assert (item.alert_id, item.subscriber, item.channel, item.due_at) == (
+        "a1",
+        "desk",
+        "email",
+        due,
+    )
     ledger.mark_many_sent([("a1", "desk", "email")])
     assert ledger.due(due) == [] and ledger.counts() == {"sent": 1}
 
@@ -139,7 +148,7 @@ def test_ledger_from_before_owners_and_queues_is_migrated(tmp_path):
     conn.commit()
     conn.close()
     ledger = SqliteLedger(path)
-    assert ledger.claim("a1", "desk", "slack")      # an old unconfirmed claim has no owner: retried
+    assert ledger.claim("a1", "desk", "slack")  # an old unconfirmed claim has no owner: retried
     assert not ledger.claim("a2", "desk", "slack")
 
 

@@ -19,10 +19,11 @@ from pipeline.errors import UserError
 from pipeline.ledger import CLAIMED, DEAD, QUEUED, SENT, SqliteLedger, open_ledger
 from pipeline.ledger_firestore import FirestoreLedger, doc_id, parse_firestore_url
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # --- the fake Google Cloud client -----------------------------------------------------
+
 
 class _Snapshot:
     def __init__(self, data: dict | None) -> None:
@@ -37,10 +38,10 @@ class _Snapshot:
 
 
 class _DocRef:
-    def __init__(self, db: "FakeFirestore", collection: str, doc: str) -> None:
+    def __init__(self, db: FakeFirestore, collection: str, doc: str) -> None:
         self._db, self.key = db, (collection, doc)
 
-    def get(self, transaction: "_Transaction | None" = None) -> _Snapshot:
+    def get(self, transaction: _Transaction | None = None) -> _Snapshot:
         self._db.gets += 1
         with self._db.lock:
             version, data = self._db.docs.get(self.key, (0, None))
@@ -56,17 +57,21 @@ class _DocRef:
 
 
 class _Query:
-    def __init__(self, db: "FakeFirestore", collection: str, filters: tuple = ()) -> None:
+    def __init__(self, db: FakeFirestore, collection: str, filters: tuple = ()) -> None:
         self._db, self._collection, self._filters = db, collection, filters
 
-    def where(self, *, filter) -> "_Query":
+    def where(self, *, filter) -> _Query:
         assert filter.op_string == "==", "the ledger only queries by equality"
-        return _Query(self._db, self._collection, self._filters + ((filter.field_path, filter.value),))
+        return _Query(
+            self._db, self._collection, self._filters + ((filter.field_path, filter.value),)
+        )
 
     def stream(self):
         self._db.queries += 1
         with self._db.lock:
-            rows = [data for (coll, _), (_, data) in self._db.docs.items() if coll == self._collection]
+            rows = [
+                data for (coll, _), (_, data) in self._db.docs.items() if coll == self._collection
+            ]
         return [_Snapshot(r) for r in rows if all(r.get(f) == v for f, v in self._filters)]
 
 
@@ -116,7 +121,9 @@ def fake_transaction_runner(client: FakeFirestore, fn, *, max_attempts: int = 20
         tx = _Transaction()
         result = fn(tx)
         with client.lock:
-            if any(client.docs.get(key, (0, None))[0] != version for key, version in tx.reads.items()):
+            if any(
+                client.docs.get(key, (0, None))[0] != version for key, version in tx.reads.items()
+            ):
                 client.aborted += 1
                 continue
             for op, key, data in tx.writes:
@@ -131,12 +138,15 @@ def fake_transaction_runner(client: FakeFirestore, fn, *, max_attempts: int = 20
 
 # --- one scenario set, two backends ---------------------------------------------------
 
+
 @pytest.fixture(params=["sqlite", "firestore"])
 def ledger(request, tmp_path):
     if request.param == "sqlite":
         led = SqliteLedger(tmp_path / "ledger.sqlite")
     else:
-        led = FirestoreLedger(FakeFirestore(), prefix="sw", transaction_runner=fake_transaction_runner)
+        led = FirestoreLedger(
+            FakeFirestore(), prefix="sw", transaction_runner=fake_transaction_runner
+        )
     yield led
     led.close()
 
@@ -193,7 +203,9 @@ def test_queue_and_due(ledger):
     assert ledger.claim("a1", "ana", "email") is True
     assert [d.alert_id for d in ledger.due(t0 + dt.timedelta(hours=2))] == ["a2"]
     assert ledger.claim("a2", "ana", "email") is True
-    ledger.mark_many_sent([("a1", "ana", "email"), ("a2", "ana", "email"), ("nope", "ana", "email")])
+    ledger.mark_many_sent(
+        [("a1", "ana", "email"), ("a2", "ana", "email"), ("nope", "ana", "email")]
+    )
     assert ledger.counts() == {SENT: 2}
     assert ledger.delivery_state("nope", "ana", "email") is None
 
@@ -228,6 +240,7 @@ def test_concurrent_claims_have_exactly_one_winner(ledger):
 
 # --- Firestore specifics --------------------------------------------------------------
 
+
 def test_claim_of_a_dead_process_on_this_host_is_taken_over_at_once():
     db = FakeFirestore()
     led = FirestoreLedger(db, prefix="sw", transaction_runner=fake_transaction_runner)
@@ -238,13 +251,18 @@ def test_claim_of_a_dead_process_on_this_host_is_taken_over_at_once():
     db.docs[key] = (version + 1, {**row, "owner": f"{host}|999999999|{nonce}|{tag}"})  # pid gone
     assert led.claim("a1", "desk", "slack") is True
     version, row = db.docs[key]
-    db.docs[key] = (version + 1, {**row, "owner": f"another-worker|{row['owner'].split('|')[1]}|x|y"})
+    db.docs[key] = (
+        version + 1,
+        {**row, "owner": f"another-worker|{row['owner'].split('|')[1]}|x|y"},
+    )
     assert led.claim("a1", "desk", "slack") is False  # another host: wait for its lease
 
 
 def test_every_document_carries_a_ttl_timestamp_refreshed_on_write():
     db = FakeFirestore()
-    led = FirestoreLedger(db, prefix="sw", retention_days=90, transaction_runner=fake_transaction_runner)
+    led = FirestoreLedger(
+        db, prefix="sw", retention_days=90, transaction_runner=fake_transaction_runner
+    )
     before = dt.datetime.now(UTC)
     led.record_alert("a1", {"t": 1})
     led.save_payload("a1", {"t": 1})
@@ -303,9 +321,12 @@ def test_firestore_ledger_implements_the_whole_protocol_and_what_sqlite_offers()
 
     protocol = [n for n, v in vars(Ledger).items() if callable(v) and not n.startswith("_")]
     for name in protocol:
-        assert (list(inspect.signature(getattr(FirestoreLedger, name)).parameters)
-                == list(inspect.signature(getattr(Ledger, name)).parameters)), name
-    public_sqlite = {n for n, v in vars(SqliteLedger).items() if callable(v) and not n.startswith("_")}
+        assert list(inspect.signature(getattr(FirestoreLedger, name)).parameters) == list(
+            inspect.signature(getattr(Ledger, name)).parameters
+        ), name
+    public_sqlite = {
+        n for n, v in vars(SqliteLedger).items() if callable(v) and not n.startswith("_")
+    }
     assert public_sqlite <= set(dir(FirestoreLedger)), public_sqlite - set(dir(FirestoreLedger))
 
 

@@ -18,9 +18,16 @@ def test_defaults_and_the_explicit_local_runner():
 
 
 def test_runner_and_values_are_overridable():
-    options = pipeline_options(["--runner=BundleBasedDirectRunner", "--poll_interval_seconds=15",
-                                "--coverage_alerts=true", "--console_alerts=no", "--burst_min_articles=9",
-                                "--ledger=sqlite:///tmp/x.sqlite"])
+    options = pipeline_options(
+        [
+            "--runner=BundleBasedDirectRunner",
+            "--poll_interval_seconds=15",
+            "--coverage_alerts=true",
+            "--console_alerts=no",
+            "--burst_min_articles=9",
+            "--ledger=sqlite:///tmp/x.sqlite",
+        ]
+    )
     sw = options.view_as(StorywatchOptions)
     assert options.view_as(StandardOptions).runner == "BundleBasedDirectRunner"
     assert (sw.poll_interval_seconds, sw.coverage_alerts, sw.console_alerts) == (15.0, True, False)
@@ -40,7 +47,9 @@ def test_every_numeric_option_names_its_unit_and_none_carries_a_secret():
         assert kwargs.get("help"), name
         if kwargs.get("type") is float:
             assert name.endswith(("_seconds", "_hours", "_factor")), name
-        if name == "--secret_env":  # references to secrets (refused if a value is pasted), see below
+        if (
+            name == "--secret_env"
+        ):  # references to secrets (refused if a value is pasted), see below
             continue
         assert not any(word in name for word in ("token", "password", "webhook", "secret")), name
 
@@ -50,7 +59,9 @@ def test_secret_env_takes_references_and_refuses_a_pasted_value_without_echoing_
 
     from pipeline.errors import UserError
 
-    sw = pipeline_options(["--secret_env=DESK_HOOK=projects/acme/secrets/desk"]).view_as(StorywatchOptions)
+    sw = pipeline_options(["--secret_env=DESK_HOOK=projects/acme/secrets/desk"]).view_as(
+        StorywatchOptions
+    )
     assert sw.secret_env == "DESK_HOOK=projects/acme/secrets/desk"
     with pytest.raises(UserError) as err:
         pipeline_options(["--secret_env=DESK_HOOK=https://hooks.slack.com/services/T0/B0/s3cr3t"])
@@ -74,7 +85,9 @@ def test_run_and_replay_help_lists_every_pipeline_option():
 
     StorywatchOptions._add_argparse_args(Recorder())
     shown_elsewhere = {"--watchlists", "--replay_feeds", "--replay_articles"}  # own CLI flags
-    missing = [f for f in flags if f not in shown_elsewhere and f + "=" not in PIPELINE_OPTIONS_HELP]
+    missing = [
+        f for f in flags if f not in shown_elsewhere and f + "=" not in PIPELINE_OPTIONS_HELP
+    ]
     assert not missing
 
 
@@ -95,15 +108,23 @@ def test_numbers_out_of_range_are_user_errors_before_beam_sees_them():
 
     # --run_duration_seconds=-5 used to end in a bare AssertionError from PeriodicImpulse.
     with pytest.raises(UserError) as err:
-        pipeline_options(["--run_duration_seconds=-5", "--poll_interval_seconds=nan", "--host_gap_seconds=-1",
-                          "--burst_min_articles=0"])
+        pipeline_options(
+            [
+                "--run_duration_seconds=-5",
+                "--poll_interval_seconds=nan",
+                "--host_gap_seconds=-1",
+                "--burst_min_articles=0",
+            ]
+        )
     assert err.value.problems == [
         "--poll_interval_seconds=nan: must be a number above 0",
         "--run_duration_seconds=-5: must be a number above 0",
         "--host_gap_seconds=-1: must be a number 0 or more",
         "--burst_min_articles=0: must be 1 or more",
     ]
-    assert pipeline_options(["--host_gap_seconds=0"]).view_as(StorywatchOptions).host_gap_seconds == 0
+    assert (
+        pipeline_options(["--host_gap_seconds=0"]).view_as(StorywatchOptions).host_gap_seconds == 0
+    )
 
 
 def test_a_bad_switch_value_is_worded_for_the_user(capsys):

@@ -12,14 +12,22 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from pipeline.errors import UserError
-from pipeline.secrets import (EnvSecrets, SecretEnv, SecretManagerSecrets, SecretResolver,
-                              check_reference, secret_manager_name)
+from pipeline.secrets import (
+    EnvSecrets,
+    SecretEnv,
+    SecretManagerSecrets,
+    SecretResolver,
+    check_reference,
+    secret_manager_name,
+)
 
 
 class FakeSecretManagerClient:
     """Stands in for google.cloud.secretmanager.SecretManagerServiceClient."""
 
-    def __init__(self, values: dict[str, bytes], *, fail: dict[str, Exception] | None = None) -> None:
+    def __init__(
+        self, values: dict[str, bytes], *, fail: dict[str, Exception] | None = None
+    ) -> None:
         self.values = values
         self.fail = fail or {}
         self.calls: list[str] = []
@@ -37,10 +45,18 @@ HOOK = "https://hooks.slack.com/services/T000/B000/XXXXXXXX"
 
 
 def test_secret_manager_names_default_to_latest_version():
-    assert secret_manager_name("projects/acme/secrets/slack") == "projects/acme/secrets/slack/versions/latest"
-    assert secret_manager_name("projects/acme/secrets/slack/versions/3") == "projects/acme/secrets/slack/versions/3"
-    assert (secret_manager_name("projects/acme/locations/europe-west1/secrets/s")
-            == "projects/acme/locations/europe-west1/secrets/s/versions/latest")
+    assert (
+        secret_manager_name("projects/acme/secrets/slack")
+        == "projects/acme/secrets/slack/versions/latest"
+    )
+    assert (
+        secret_manager_name("projects/acme/secrets/slack/versions/3")
+        == "projects/acme/secrets/slack/versions/3"
+    )
+    assert (
+        secret_manager_name("projects/acme/locations/europe-west1/secrets/s")
+        == "projects/acme/locations/europe-west1/secrets/s/versions/latest"
+    )
     assert secret_manager_name("SLACK_WEBHOOK") is None
     assert secret_manager_name("projects/acme/slack") is None
 
@@ -73,11 +89,15 @@ def test_regional_secret_gets_a_client_for_its_location():
     assert locations == ["eu"]
 
 
-@pytest.mark.parametrize("exc", [gexc.NotFound("nope"), gexc.PermissionDenied("denied"),
-                                 gexc.FailedPrecondition("disabled")])
+@pytest.mark.parametrize(
+    "exc",
+    [gexc.NotFound("nope"), gexc.PermissionDenied("denied"), gexc.FailedPrecondition("disabled")],
+)
 def test_permanent_secret_manager_errors_are_user_errors_naming_the_secret(exc):
     name = "projects/acme/secrets/slack/versions/latest"
-    sm = SecretManagerSecrets(client_factory=lambda loc: FakeSecretManagerClient({}, fail={name: exc}))
+    sm = SecretManagerSecrets(
+        client_factory=lambda loc: FakeSecretManagerClient({}, fail={name: exc})
+    )
     with pytest.raises(UserError) as err:
         sm.get("projects/acme/secrets/slack")
     assert name in str(err.value) and "secretAccessor" in str(err.value)
@@ -86,7 +106,10 @@ def test_permanent_secret_manager_errors_are_user_errors_naming_the_secret(exc):
 def test_transient_secret_manager_errors_propagate_for_retry():
     name = "projects/acme/secrets/slack/versions/latest"
     sm = SecretManagerSecrets(
-        client_factory=lambda loc: FakeSecretManagerClient({}, fail={name: gexc.ServiceUnavailable("down")}))
+        client_factory=lambda loc: FakeSecretManagerClient(
+            {}, fail={name: gexc.ServiceUnavailable("down")}
+        )
+    )
     with pytest.raises(gexc.ServiceUnavailable):
         sm.get(name)
 
@@ -102,8 +125,13 @@ def test_a_value_passed_as_reference_is_refused_without_echoing_it(ref):
 
 
 def test_secret_env_parses_pairs_and_reports_every_bad_one():
-    env = SecretEnv.parse(" SLACK_WEBHOOK_DESK=projects/acme/secrets/slack , SMTP_PASSWORD=env:LOCAL_PW")
-    assert env.mapping == (("SLACK_WEBHOOK_DESK", "projects/acme/secrets/slack"), ("SMTP_PASSWORD", "env:LOCAL_PW"))
+    env = SecretEnv.parse(
+        " SLACK_WEBHOOK_DESK=projects/acme/secrets/slack , SMTP_PASSWORD=env:LOCAL_PW"
+    )
+    assert env.mapping == (
+        ("SLACK_WEBHOOK_DESK", "projects/acme/secrets/slack"),
+        ("SMTP_PASSWORD", "env:LOCAL_PW"),
+    )
     assert SecretEnv.parse("").mapping == () and SecretEnv.parse(None).mapping == ()
     with pytest.raises(UserError) as err:
         SecretEnv.parse("NOEQUALS,9BAD=X,A=projects/p/x,B=Y,B=Z")
@@ -115,14 +143,27 @@ def test_secret_env_parses_pairs_and_reports_every_bad_one():
 
 
 def test_install_sets_environment_from_secret_manager_and_is_picklable():
-    client = FakeSecretManagerClient({"projects/acme/secrets/slack/versions/latest": HOOK.encode(),
-                                      "projects/acme/secrets/smtp/versions/4": b"pw"})
-    resolver = SecretResolver(env=EnvSecrets({}),
-                              secret_manager=SecretManagerSecrets(client_factory=lambda loc: client))
-    secret_env = pickle.loads(pickle.dumps(SecretEnv.parse(
-        "SLACK_WEBHOOK_DESK=projects/acme/secrets/slack,SMTP_PASSWORD=projects/acme/secrets/smtp/versions/4")))
+    client = FakeSecretManagerClient(
+        {
+            "projects/acme/secrets/slack/versions/latest": HOOK.encode(),
+            "projects/acme/secrets/smtp/versions/4": b"pw",
+        }
+    )
+    resolver = SecretResolver(
+        env=EnvSecrets({}), secret_manager=SecretManagerSecrets(client_factory=lambda loc: client)
+    )
+    secret_env = pickle.loads(
+        pickle.dumps(
+            SecretEnv.parse(
+                "SLACK_WEBHOOK_DESK=projects/acme/secrets/slack,SMTP_PASSWORD=projects/acme/secrets/smtp/versions/4"
+            )
+        )
+    )
     environ: dict[str, str] = {}
-    assert secret_env.install(environ=environ, resolver=resolver) == ["SLACK_WEBHOOK_DESK", "SMTP_PASSWORD"]
+    assert secret_env.install(environ=environ, resolver=resolver) == [
+        "SLACK_WEBHOOK_DESK",
+        "SMTP_PASSWORD",
+    ]
     assert environ == {"SLACK_WEBHOOK_DESK": HOOK, "SMTP_PASSWORD": "pw"}
     assert HOOK not in repr(secret_env)
 
@@ -131,7 +172,9 @@ def test_install_sets_nothing_when_any_secret_is_missing():
     resolver = SecretResolver(env=EnvSecrets({"A": "1"}))
     environ: dict[str, str] = {}
     with pytest.raises(UserError) as err:
-        SecretEnv.parse("X=A,Y=MISSING_ONE,Z=MISSING_TWO").install(environ=environ, resolver=resolver)
+        SecretEnv.parse("X=A,Y=MISSING_ONE,Z=MISSING_TWO").install(
+            environ=environ, resolver=resolver
+        )
     assert environ == {}
     assert len(err.value.problems) == 2
 
@@ -145,15 +188,18 @@ def test_docstring_examples():
     assert result.failed == 0 and result.attempted >= 5
 
 
-@pytest.mark.parametrize("pair, ok", [
-    ("SLACK_WEBHOOK_DESK=projects/acme-news/secrets/desk", True),
-    ("SMTP_PASSWORD=projects/acme/locations/eu/secrets/smtp/versions/3", True),
-    ("HOOK=env:LOCAL_HOOK", True),
-    ("HOOK=LOCAL_HOOK", True),
-    ("HOOK=https://hooks.slack.com/services/T/B/X", False),
-    ("9HOOK=projects/acme/secrets/x", False),
-    ("HOOK=projects/acme/x", False),
-])
+@pytest.mark.parametrize(
+    "pair, ok",
+    [
+        ("SLACK_WEBHOOK_DESK=projects/acme-news/secrets/desk", True),
+        ("SMTP_PASSWORD=projects/acme/locations/eu/secrets/smtp/versions/3", True),
+        ("HOOK=env:LOCAL_HOOK", True),
+        ("HOOK=LOCAL_HOOK", True),
+        ("HOOK=https://hooks.slack.com/services/T/B/X", False),
+        ("9HOOK=projects/acme/secrets/x", False),
+        ("HOOK=projects/acme/x", False),
+    ],
+)
 def test_secret_env_pair_pattern_agrees_with_the_parser(pair, ok):
     import re
 

@@ -36,5 +36,6 @@ def test_invisible_format_characters_leave_feed_text_but_keep_their_place_in_jso
     # Reuters-style copy carries a zero-width space after every few spaces: it must not
     # glue to or split the word ("\u200band Iran"), nor a soft hyphen split "Ukra-ine".
     assert safe_text("the United States \u200band Iran, Ukra\u00adine, \ufeffKyiv\u2060") == (
-        "the United States and Iran, Ukraine, Kyiv")
-    assert safe_chars("Ukra\u00adine") == "Ukra\u00adine"      # offsets into JSONL input hold
+        "the United States and Iran, Ukraine, Kyiv"
+    )
+    assert safe_chars("Ukra\u00adine") == "Ukra\u00adine"  # offsets into JSONL input hold

@@ -11,7 +11,12 @@ from pipeline.config.watchlists import load_watchlists
 from pipeline.errors import ConfigError
 from tests.paths import WATCHLISTS
 
-SEEDED = {"musk-kremlin-contacts", "starlink-taiwan", "starlink-ukraine-war", "musk-government-role"}
+SEEDED = {
+    "musk-kremlin-contacts",
+    "starlink-taiwan",
+    "starlink-ukraine-war",
+    "musk-government-role",
+}
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -30,12 +35,19 @@ def test_shipped_watchlists_load_with_the_four_seeded_storylines() -> None:
     wl = load_watchlists(WATCHLISTS)
     assert {s.id for s in wl.storylines} == SEEDED
     musk = wl.entity("elon-musk")
-    assert musk is not None and "Маск" in musk.transliterations and "musk deer" in musk.negative_contexts
+    assert (
+        musk is not None
+        and "Маск" in musk.transliterations
+        and "musk deer" in musk.negative_contexts
+    )
     assert wl.storyline("starlink-ukraine-war").alternatives
 
 
 def test_unknown_ref_in_rule_and_in_alternative(tmp_path: Path) -> None:
-    path = write(tmp_path, "w.yaml", """
+    path = write(
+        tmp_path,
+        "w.yaml",
+        """
         entities:
           - id: musk
             kind: person
@@ -48,7 +60,8 @@ def test_unknown_ref_in_rule_and_in_alternative(tmp_path: Path) -> None:
                 - [musk, nobody]
             alternatives:
               - any_of: [ghost]
-        """)
+        """,
+    )
     assert problems(tmp_path) == [
         f"{path}:10: storyline 's' names unknown entity or topic 'nobody' in rule.all_of.0; define it under "
         "entities: or topics:, or fix the spelling",
@@ -58,22 +71,35 @@ def test_unknown_ref_in_rule_and_in_alternative(tmp_path: Path) -> None:
 
 
 def test_duplicate_ids_across_files(tmp_path: Path) -> None:
-    a = write(tmp_path, "a.yaml", """
+    a = write(
+        tmp_path,
+        "a.yaml",
+        """
         topics:
           - id: talks
             terms: [talks]
-        """)
-    b = write(tmp_path, "b.yaml", """
+        """,
+    )
+    b = write(
+        tmp_path,
+        "b.yaml",
+        """
         entities:
           - id: talks
             kind: event
             name: Talks
-        """)
-    assert problems(tmp_path) == [f"{b}:2: duplicate id 'talks' (first defined at {a}:2); rename one of them"]
+        """,
+    )
+    assert problems(tmp_path) == [
+        f"{b}:2: duplicate id 'talks' (first defined at {a}:2); rename one of them"
+    ]
 
 
 def test_bad_regex_missing_field_and_bad_kind(tmp_path: Path) -> None:
-    path = write(tmp_path, "w.yaml", """
+    path = write(
+        tmp_path,
+        "w.yaml",
+        """
         entities:
           - id: putin
             kind: persn
@@ -85,7 +111,8 @@ def test_bad_regex_missing_field_and_bad_kind(tmp_path: Path) -> None:
           - id: s
             rule:
               any_of: [putin]
-        """)
+        """,
+    )
     assert problems(tmp_path) == [
         f"{path}:3: entities.0.kind: 'persn' is not one of 'person', 'org', 'place', 'product' or 'event'; "
         "check the spelling",
@@ -99,41 +126,58 @@ def test_yaml_syntax_error(tmp_path: Path) -> None:
     path = write(tmp_path, "w.yaml", "entities:\n  - id: x\n    kind: person\n   name: bad\n")
     assert problems(tmp_path) == [
         f"{path}:4: YAML syntax error: expected <block end>, but found '<block mapping start>'; check "
-        "indentation, colons and quotes on this line"]
+        "indentation, colons and quotes on this line"
+    ]
 
 
 def test_alias_without_letters_can_never_match(tmp_path: Path) -> None:
-    path = write(tmp_path, "w.yaml", """
+    path = write(
+        tmp_path,
+        "w.yaml",
+        """
         entities:
           - id: x
             kind: person
             name: X
             aliases: ["--"]
-        """)
+        """,
+    )
     assert problems(tmp_path) == [
         f"{path}:5: entities.0.aliases: Value error, '--' has no letters or digits, so it can never match; "
-        "remove it".replace("Value error, ", "")]
+        "remove it".replace("Value error, ", "")
+    ]
 
 
 def test_a_blank_mask_is_refused_with_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "w.yaml", """
+    path = write(
+        tmp_path,
+        "w.yaml",
+        """
         entities:
           - id: x
             kind: place
             name: X
             masks: [X Times, " "]
-        """)
+        """,
+    )
     [problem] = problems(tmp_path)
-    assert problem.startswith(f"{path}:5: entities.0.masks") and "empty string in list; remove it" in problem
+    assert (
+        problem.startswith(f"{path}:5: entities.0.masks")
+        and "empty string in list; remove it" in problem
+    )
 
 
 def test_feeds_and_subscribers_and_drafts_are_not_watchlists(tmp_path: Path) -> None:
-    write(tmp_path, "w.yaml", """
+    write(
+        tmp_path,
+        "w.yaml",
+        """
         entities:
           - id: x
             kind: person
             name: X
-        """)
+        """,
+    )
     write(tmp_path, "feeds.yaml", "feeds: [1, 2]\n")
     write(tmp_path, "subscribers.yaml", "whatever: true\n")
     (tmp_path / "drafts").mkdir()
@@ -142,5 +186,9 @@ def test_feeds_and_subscribers_and_drafts_are_not_watchlists(tmp_path: Path) -> 
 
 
 def test_missing_or_empty_directory(tmp_path: Path) -> None:
-    assert problems(tmp_path / "nope") == [f"{tmp_path / 'nope'}:1: watchlist directory not found; pass --watchlists DIR"]
-    assert problems(tmp_path) == [f"{tmp_path}:1: no *.yaml watchlist files here; add entities and storylines"]
+    assert problems(tmp_path / "nope") == [
+        f"{tmp_path / 'nope'}:1: watchlist directory not found; pass --watchlists DIR"
+    ]
+    assert problems(tmp_path) == [
+        f"{tmp_path}:1: no *.yaml watchlist files here; add entities and storylines"
+    ]

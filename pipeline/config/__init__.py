@@ -100,23 +100,33 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
     except ValueError:  # an integer of more than 4300 digits (Python's int-parsing limit)
         digits = re.search(r"\d{4301,}", text)
         line = text.count("\n", 0, digits.start()) + 1 if digits else 1
-        raise ConfigError(f"{filename}:{line}: a number with thousands of digits; write a real value") from None
+        raise ConfigError(
+            f"{filename}:{line}: a number with thousands of digits; write a real value"
+        ) from None
     except RecursionError:  # "[[[[...", or thousands of indented levels: hostile, not config
-        raise ConfigError(f"{filename}:1: the YAML is nested too deeply to be a config file; "
-                          "check that this is the right file") from None
+        raise ConfigError(
+            f"{filename}:1: the YAML is nested too deeply to be a config file; "
+            "check that this is the right file"
+        ) from None
     if node is not None:
         try:
             _walk(node, (), lines, set())
         except _Alias as alias:
-            raise ConfigError(f"{filename}:{alias.line}: YAML anchors and aliases (&name, *name) of lists or "
-                              "mappings are not supported; write the values out") from None
+            raise ConfigError(
+                f"{filename}:{alias.line}: YAML anchors and aliases (&name, *name) of lists or "
+                "mappings are not supported; write the values out"
+            ) from None
         except RecursionError:
-            raise ConfigError(f"{filename}:1: the YAML is nested too deeply to be a config file; "
-                              "check that this is the right file") from None
+            raise ConfigError(
+                f"{filename}:1: the YAML is nested too deeply to be a config file; "
+                "check that this is the right file"
+            ) from None
         except _DuplicateKey as dup:
-            raise ConfigError(f"{filename}:{dup.line}: key '{dup.key}' appears again (first at line "
-                              f"{dup.first_line}); YAML would keep only this one and drop the first: merge "
-                              "them into one") from None
+            raise ConfigError(
+                f"{filename}:{dup.line}: key '{dup.key}' appears again (first at line "
+                f"{dup.first_line}); YAML would keep only this one and drop the first: merge "
+                "them into one"
+            ) from None
     return data, lines
 
 
@@ -127,39 +137,57 @@ def read_text(path: Path) -> str:
     except FileNotFoundError:
         raise ConfigError(f"{path}:1: file not found; check the path") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}:1: is a folder, not a YAML file; pass the file, or rename the folder") from None
+        raise ConfigError(
+            f"{path}:1: is a folder, not a YAML file; pass the file, or rename the folder"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}:1: cannot read file: {exc.strerror}") from None
     if b"\x00" in data[:4096]:
-        raise ConfigError(f"{path}:1: this is a binary file (it contains NUL bytes), not YAML; check the path")
+        raise ConfigError(
+            f"{path}:1: this is a binary file (it contains NUL bytes), not YAML; check the path"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02X}); "
-                          "save the file as UTF-8") from None
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02X}); save the file as UTF-8"
+        ) from None
 
 
 # --- wrong-type values, worded for the person editing the file ----------------------------
 
 _TYPE_ERRORS = {
-    "string_type": "a single text value", "path_type": "a single file path",
-    "list_type": "a list", "tuple_type": "a list",
-    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
-    "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
-    "bool_type": "true or false", "bool_parsing": "true or false",
-    "model_type": "a mapping", "model_attributes_type": "a mapping", "dict_type": "a mapping",
+    "string_type": "a single text value",
+    "path_type": "a single file path",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "dict_type": "a mapping",
 }
 
 
 # Numeric bounds of a Field: (words, ctx key).
-_BOUNDS = {"greater_than_equal": ("at least", "ge"), "greater_than": ("above", "gt"),
-           "less_than_equal": ("at most", "le"), "less_than": ("below", "lt")}
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("above", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("below", "lt"),
+}
 
 
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # Field values that may be a pasted secret (a name like *_env should hold a variable name):
@@ -169,22 +197,29 @@ _SECRET_FIELD = re.compile(r"(_env|password|token|secret|webhook)", re.IGNORECAS
 # What the id/name patterns of the config models mean, in words.
 _PATTERN_WORDS = {
     r"^[A-Za-z_][A-Za-z0-9_]*$": "the NAME of an environment variable (letters, digits, _), "
-                                 "e.g. STORYWATCH_DESK_WEBHOOK; the secret itself goes in that variable",
+    "e.g. STORYWATCH_DESK_WEBHOOK; the secret itself goes in that variable",
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*$": "letters, digits, '.', '_' and '-' only, starting with a letter or "
-                                     "digit (no spaces)",
+    "digit (no spaces)",
     r"^[A-Za-z0-9][A-Za-z0-9._-]*$": "letters, digits, '.', '_' and '-' only, starting with a letter or "
-                                     "digit (no spaces)",
+    "digit (no spaces)",
     r"^[a-z0-9][a-z0-9-]*$": "a lower-case slug of a-z, 0-9 and '-', e.g. elon-musk",
     r"^[CGD][A-Z0-9]{6,}$": "a Slack channel ID like C0123456789 (from the channel's 'Copy link'), "
-                            "not the channel name",
+    "not the channel name",
 }
 
 
 def _found(value: Any, *, secret: bool = False) -> str:
     """How a YAML value looks to its author: ``a list [a, b]``, ``the number 5``..."""
     if secret:
-        kinds = {list: "a list", dict: "a mapping", str: "a text", bool: "true/false", int: "a number",
-                 float: "a number", type(None): "nothing (an empty value)"}
+        kinds = {
+            list: "a list",
+            dict: "a mapping",
+            str: "a text",
+            bool: "true/false",
+            int: "a number",
+            float: "a number",
+            type(None): "nothing (an empty value)",
+        }
         return kinds.get(type(value), "a value of another type")
     if value is None:
         return "nothing (an empty value)"
@@ -260,14 +295,20 @@ def _wrong_type(err: dict, loc: tuple, model: type[pydantic.BaseModel] | None) -
         return f"{shown} is not valid here: expected {_PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
     if (bound := _BOUNDS.get(err["type"])) is not None:
         limit = err.get("ctx", {}).get(bound[1])
-        return f"must be {bound[0]} {limit:g}, found {_found(value)}" if isinstance(limit, (int, float)) else None
+        return (
+            f"must be {bound[0]} {limit:g}, found {_found(value)}"
+            if isinstance(limit, (int, float))
+            else None
+        )
     if err["type"] == "too_short" and isinstance(value, list) and not value:
         return f"the list is empty; give at least {err.get('ctx', {}).get('min_length', 1)} value"
     if err["type"] == "string_too_short" and isinstance(value, str):
         return "the value is empty; write a value"
     if err["type"] == "literal_error" and isinstance(value, str):
-        return (f"{_short(value)} is not one of {err.get('ctx', {}).get('expected', 'the allowed values')}; "
-                "check the spelling")
+        return (
+            f"{_short(value)} is not one of {err.get('ctx', {}).get('expected', 'the allowed values')}; "
+            "check the spelling"
+        )
     if err["type"] == "literal_error" and not isinstance(value, str):
         expected = f"one of {err.get('ctx', {}).get('expected', 'the listed values')}"
     elif err["type"] in _TYPE_ERRORS:
@@ -292,12 +333,22 @@ def _wrong_type(err: dict, loc: tuple, model: type[pydantic.BaseModel] | None) -
     elif expected.startswith("a mapping"):
         first = fields[0] if fields else "name"
         example = _yaml_value(value) if scalar else "..."
-        fix = (f"write the fields indented under it, e.g. {lead}{{{first}: ...}}" if key
-               else f"write the item as fields, e.g. - {first}: {example}")
+        fix = (
+            f"write the fields indented under it, e.g. {lead}{{{first}: ...}}"
+            if key
+            else f"write the item as fields, e.g. - {first}: {example}"
+        )
     elif secret and value is not None:  # the value itself may be a pasted secret: not repeated
-        fix = ("give one value, not a " + ("list" if isinstance(value, list) else "mapping")
-               if isinstance(value, (list, dict)) else "give one plain text value")
-    elif isinstance(value, list) and len(value) == 1 and isinstance(value[0], (str, int, float, bool)):
+        fix = (
+            "give one value, not a " + ("list" if isinstance(value, list) else "mapping")
+            if isinstance(value, (list, dict))
+            else "give one plain text value"
+        )
+    elif (
+        isinstance(value, list)
+        and len(value) == 1
+        and isinstance(value[0], (str, int, float, bool))
+    ):
         fix = f"write it without brackets: {lead}{_yaml_value(value[0])}"
     elif isinstance(value, (list, dict)):
         fix = "give one value, not a " + ("list" if isinstance(value, list) else "mapping")
@@ -305,8 +356,10 @@ def _wrong_type(err: dict, loc: tuple, model: type[pydantic.BaseModel] | None) -
         fix = "give a value or remove the line"
     elif expected.startswith(("a single text", "a single file")) and isinstance(value, bool):
         # The Norway problem: `language: no` reaches us as False; the word itself is gone.
-        fix = ('YAML reads an unquoted yes, no, on, off, true or false as true/false; put the value in '
-               f'quotes, e.g. {lead}"no"')
+        fix = (
+            "YAML reads an unquoted yes, no, on, off, true or false as true/false; put the value in "
+            f'quotes, e.g. {lead}"no"'
+        )
     elif expected.startswith(("a single text", "a single file")):
         fix = f'put it in quotes: {lead}"{value}"'
     elif expected.startswith("true or false"):
@@ -314,12 +367,22 @@ def _wrong_type(err: dict, loc: tuple, model: type[pydantic.BaseModel] | None) -
     elif expected.startswith("a whole number") or annotation is int:
         fix = "write a whole number without quotes, e.g. 300"
     else:
-        fix = "write a number without quotes, e.g. 0.5" if "number" in expected else "write one of them"
+        fix = (
+            "write a number without quotes, e.g. 0.5"
+            if "number" in expected
+            else "write one of them"
+        )
     return f"expected {expected}, found {_found(value, secret=secret)}; {fix}"
 
 
-def pydantic_problems(exc: pydantic.ValidationError, filename: str, lines: LineMap,
-                      prefix: tuple = (), *, model: type[pydantic.BaseModel] | None = None) -> list[str]:
+def pydantic_problems(
+    exc: pydantic.ValidationError,
+    filename: str,
+    lines: LineMap,
+    prefix: tuple = (),
+    *,
+    model: type[pydantic.BaseModel] | None = None,
+) -> list[str]:
     """Render each pydantic error as ``FILE:LINE: where: what``.
 
     With ``model`` (the one validated), a value of the wrong type names the field's
@@ -337,7 +400,7 @@ def pydantic_problems(exc: pydantic.ValidationError, filename: str, lines: LineM
         elif err["type"] == "extra_forbidden":
             msg = f"unknown field '{loc[-1]}'; remove it or check its spelling"
         elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         problems.append(f"{filename}:{lines.line_of(loc)}: {where}: {msg}")
     return problems
 
@@ -351,8 +414,10 @@ def load_model(path: Path | str, model: type[M], *, empty_ok: bool = False) -> t
             raise ConfigError(f"{path}:1: the file is empty; see the examples in watchlists/")
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: expected a mapping at the top level (key: value lines), found "
-                          f"{_found(data)}; see the examples in watchlists/")
+        raise ConfigError(
+            f"{path}:1: expected a mapping at the top level (key: value lines), found "
+            f"{_found(data)}; see the examples in watchlists/"
+        )
     try:
         return model.model_validate(data), lines
     except pydantic.ValidationError as exc:

@@ -23,11 +23,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+from xml.etree.ElementTree import ParseError
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from xml.etree.ElementTree import ParseError
 
 from pipeline.config import load_model
 from pipeline.errors import ConfigError, UserError
@@ -50,10 +50,12 @@ class FeedDefaults(_Strict):
     language: str = ""
 
     @model_validator(mode="after")
-    def _ordered(self) -> "FeedDefaults":
+    def _ordered(self) -> FeedDefaults:
         if self.min_poll_seconds > self.max_poll_seconds:
-            raise ValueError(f"min_poll_seconds ({self.min_poll_seconds}) is above max_poll_seconds "
-                             f"({self.max_poll_seconds}); swap them")
+            raise ValueError(
+                f"min_poll_seconds ({self.min_poll_seconds}) is above max_poll_seconds "
+                f"({self.max_poll_seconds}); swap them"
+            )
         return self
 
 
@@ -61,13 +63,21 @@ class Feed(_Strict):
     """One feed to poll. Unset poll bounds and language come from ``defaults``."""
 
     url: str = Field(min_length=1, description="http(s) URL of the RSS/Atom/JSON feed")
-    id: str | None = Field(None, pattern=ID_PATTERN, description="stable id; default: host + URL hash")
+    id: str | None = Field(
+        None, pattern=ID_PATTERN, description="stable id; default: host + URL hash"
+    )
     name: str = Field("", description="outlet name shown in alerts; default: the feed's own title")
     language: str | None = Field(None, description="language tag, e.g. en, uk, ru, zh-TW")
-    min_poll_seconds: int | None = Field(None, ge=MIN_POLL_FLOOR_SECONDS, le=MAX_POLL_CEILING_SECONDS)
-    max_poll_seconds: int | None = Field(None, ge=MIN_POLL_FLOOR_SECONDS, le=MAX_POLL_CEILING_SECONDS)
+    min_poll_seconds: int | None = Field(
+        None, ge=MIN_POLL_FLOOR_SECONDS, le=MAX_POLL_CEILING_SECONDS
+    )
+    max_poll_seconds: int | None = Field(
+        None, ge=MIN_POLL_FLOOR_SECONDS, le=MAX_POLL_CEILING_SECONDS
+    )
     tags: list[str] = Field(default_factory=list)
-    allow_private_addresses: bool = Field(False, description="allow loopback/private addresses (tests only)")
+    allow_private_addresses: bool = Field(
+        False, description="allow loopback/private addresses (tests only)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -78,15 +88,22 @@ class Feed(_Strict):
         except ValueError as exc:
             raise ValueError(f"not a valid URL ({exc})") from None
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"'{url}' is not an http(s) URL with a host; write it as https://host/path")
+            raise ValueError(
+                f"'{url}' is not an http(s) URL with a host; write it as https://host/path"
+            )
         return url
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Feed":
-        if (self.min_poll_seconds is not None and self.max_poll_seconds is not None
-                and self.min_poll_seconds > self.max_poll_seconds):
-            raise ValueError(f"min_poll_seconds ({self.min_poll_seconds}) is above max_poll_seconds "
-                             f"({self.max_poll_seconds}); swap them")
+    def _ordered(self) -> Feed:
+        if (
+            self.min_poll_seconds is not None
+            and self.max_poll_seconds is not None
+            and self.min_poll_seconds > self.max_poll_seconds
+        ):
+            raise ValueError(
+                f"min_poll_seconds ({self.min_poll_seconds}) is above max_poll_seconds "
+                f"({self.max_poll_seconds}); swap them"
+            )
         return self
 
     @property
@@ -102,7 +119,9 @@ class FeedList(_Strict):
     """The whole feed list. ``allow_private_addresses`` here allows it for every feed."""
 
     defaults: FeedDefaults = FeedDefaults()
-    allow_private_addresses: bool = Field(False, description="allow loopback/private addresses for all feeds")
+    allow_private_addresses: bool = Field(
+        False, description="allow loopback/private addresses for all feeds"
+    )
     feeds: list[Feed] = Field(default_factory=list)
 
     def sources(self) -> list[FeedSource]:
@@ -111,11 +130,17 @@ class FeedList(_Strict):
         for feed in self.feeds:
             low = feed.min_poll_seconds or self.defaults.min_poll_seconds
             high = feed.max_poll_seconds or self.defaults.max_poll_seconds
-            out.append(FeedSource(
-                feed_id=feed.feed_id, url=feed.url, name=feed.name,
-                language=feed.language if feed.language is not None else self.defaults.language,
-                allow_private=self.allow_private_addresses or feed.allow_private_addresses,
-                min_poll_seconds=min(low, high), max_poll_seconds=max(low, high)))
+            out.append(
+                FeedSource(
+                    feed_id=feed.feed_id,
+                    url=feed.url,
+                    name=feed.name,
+                    language=feed.language if feed.language is not None else self.defaults.language,
+                    allow_private=self.allow_private_addresses or feed.allow_private_addresses,
+                    min_poll_seconds=min(low, high),
+                    max_poll_seconds=max(low, high),
+                )
+            )
         return out
 
 
@@ -141,12 +166,16 @@ def load_feeds(path: Path | str) -> FeedList:
     for index, feed in enumerate(feeds.feeds):
         key = feed_url_key(feed.url)
         if key in seen_urls:
-            problems.append(f"{path}:{lines.line_of(('feeds', index, 'url'))}: feeds.{index}.url: duplicate of "
-                            f"feeds.{seen_urls[key]} ({feed.url}); remove one of them")
+            problems.append(
+                f"{path}:{lines.line_of(('feeds', index, 'url'))}: feeds.{index}.url: duplicate of "
+                f"feeds.{seen_urls[key]} ({feed.url}); remove one of them"
+            )
         seen_urls.setdefault(key, index)
         if feed.feed_id in seen_ids:
-            problems.append(f"{path}:{lines.line_of(('feeds', index, 'id'))}: feeds.{index}.id: id "
-                            f"'{feed.feed_id}' is already used by feeds.{seen_ids[feed.feed_id]}; pick another")
+            problems.append(
+                f"{path}:{lines.line_of(('feeds', index, 'id'))}: feeds.{index}.id: id "
+                f"'{feed.feed_id}' is already used by feeds.{seen_ids[feed.feed_id]}; pick another"
+            )
         seen_ids.setdefault(feed.feed_id, index)
     if problems:
         raise ConfigError(*problems)
@@ -154,6 +183,7 @@ def load_feeds(path: Path | str) -> FeedList:
 
 
 # --- OPML ------------------------------------------------------------------------------
+
 
 @dataclass
 class OpmlFeed:
@@ -179,16 +209,24 @@ def read_opml(path: Path) -> tuple[list[OpmlFeed], list[str]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UserError(f"{path}:1: cannot read OPML file ({exc.strerror}); check the path") from None
+        raise UserError(
+            f"{path}:1: cannot read OPML file ({exc.strerror}); check the path"
+        ) from None
     try:
         root = SafeET.fromstring(data)
     except ParseError as exc:
         line = exc.position[0] if getattr(exc, "position", None) else 1
-        raise UserError(f"{path}:{line}: not well-formed XML ({exc}); fix the file or export it again") from None
+        raise UserError(
+            f"{path}:{line}: not well-formed XML ({exc}); fix the file or export it again"
+        ) from None
     except DefusedXmlException as exc:
-        raise UserError(f"{path}:1: refused: the OPML declares entities or external references ({exc})") from None
+        raise UserError(
+            f"{path}:1: refused: the OPML declares entities or external references ({exc})"
+        ) from None
     if root.tag.lower() != "opml":
-        raise UserError(f"{path}:1: not an OPML file: the root element is <{root.tag}>, expected <opml>")
+        raise UserError(
+            f"{path}:1: not an OPML file: the root element is <{root.tag}>, expected <opml>"
+        )
     body = root.find("body")
     if body is None:
         raise UserError(f"{path}:1: OPML file has no <body>; nothing to import")
@@ -205,19 +243,29 @@ def read_opml(path: Path) -> tuple[list[OpmlFeed], list[str]]:
                 if scheme not in ("http", "https"):
                     skipped.append(f"'{label or url}': not an http(s) feed URL ({url})")
                 else:
-                    feeds.append(OpmlFeed(url=url, name=label, language=(attrs.get("language") or "").strip(),
-                                          tags=list(tags)))
+                    feeds.append(
+                        OpmlFeed(
+                            url=url,
+                            name=label,
+                            language=(attrs.get("language") or "").strip(),
+                            tags=list(tags),
+                        )
+                    )
             children = tags + [label] if (label and not url) else tags
             walk(outline, children)
 
     try:
         walk(body, [])
     except RecursionError:  # thousands of nested folders: a hostile file, not a reader's export
-        raise UserError(f"{path}:1: outlines nested too deeply (folders inside folders hundreds of "
-                        "levels deep); export the subscriptions again") from None
+        raise UserError(
+            f"{path}:1: outlines nested too deeply (folders inside folders hundreds of "
+            "levels deep); export the subscriptions again"
+        ) from None
     if not feeds and not skipped:  # otherwise "0 added", exit 0: looks like a success
-        raise UserError(f"{path}:1: no feeds found: no <outline> has an xmlUrl attribute; export the "
-                        "feed subscriptions (OPML) from your feed reader and import that file")
+        raise UserError(
+            f"{path}:1: no feeds found: no <outline> has an xmlUrl attribute; export the "
+            "feed subscriptions (OPML) from your feed reader and import that file"
+        )
     return feeds, skipped
 
 
@@ -267,8 +315,10 @@ def import_opml(opml_path: Path, feeds_path: Path) -> ImportReport:
     elif "feeds" not in keys:
         text = text.rstrip("\n") + "\nfeeds:\n"
     elif keys[-1] != "feeds":
-        raise UserError(f"{feeds_path}:1: cannot append: 'feeds:' must be the last top-level key "
-                        f"(found '{keys[-1]}' after it); move the feeds list to the end")
+        raise UserError(
+            f"{feeds_path}:1: cannot append: 'feeds:' must be the last top-level key "
+            f"(found '{keys[-1]}' after it); move the feeds list to the end"
+        )
     elif re.search(r"^feeds\s*:\s*\[\s*\]\s*$", text, re.MULTILINE):
         text = re.sub(r"^feeds\s*:\s*\[\s*\]\s*$", "feeds:", text, flags=re.MULTILINE)
     if not text.endswith("\n"):
@@ -282,8 +332,10 @@ def import_opml(opml_path: Path, feeds_path: Path) -> ImportReport:
         try:
             load_feeds(Path(tmp))
         except ConfigError as exc:
-            raise UserError(*(p.replace(tmp, str(feeds_path)) for p in exc.problems),
-                            f"{opml_path}: nothing imported; the merged feed list would not load") from None
+            raise UserError(
+                *(p.replace(tmp, str(feeds_path)) for p in exc.problems),
+                f"{opml_path}: nothing imported; the merged feed list would not load",
+            ) from None
         os.replace(tmp, feeds_path)
     finally:
         if os.path.exists(tmp):

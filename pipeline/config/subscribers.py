@@ -37,7 +37,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.config import LineMap, load_model
 from pipeline.errors import ConfigError
@@ -55,7 +63,7 @@ class _Strict(BaseModel):
 
 def _clock_time(value: str) -> str:
     if not _CLOCK.match(value):
-        raise ValueError("expected a 24-hour local time like \"07:30\" (quote it in YAML)")
+        raise ValueError('expected a 24-hour local time like "07:30" (quote it in YAML)')
     return value
 
 
@@ -65,11 +73,15 @@ def _unquoted_clock(value: object, info: ValidationInfo) -> object:
         return value
     if 60 <= value < 24 * 60:  # only H:MM with H >= 1 reads as a number
         hours, minutes = divmod(value, 60)
-        raise ValueError(f'write the time in quotes: {info.field_name}: "{hours:02d}:{minutes:02d}" '
-                         f"(unquoted, YAML reads {hours}:{minutes:02d} as the number {value})")
+        raise ValueError(
+            f'write the time in quotes: {info.field_name}: "{hours:02d}:{minutes:02d}" '
+            f"(unquoted, YAML reads {hours}:{minutes:02d} as the number {value})"
+        )
     if 0 <= value < 24:
-        raise ValueError(f'expected a 24-hour time in quotes, found the number {value}; '
-                         f'write {info.field_name}: "{value:02d}:00"')
+        raise ValueError(
+            f"expected a 24-hour time in quotes, found the number {value}; "
+            f'write {info.field_name}: "{value:02d}:00"'
+        )
     return value
 
 
@@ -89,15 +101,19 @@ class SmtpServer(_Strict):
     """How to reach the mail server; credentials come from the named environment variables."""
 
     host: str = Field(min_length=1)
-    port: int | None = Field(None, ge=1, le=65535, description="default: 587 starttls, 465 ssl, 25 none")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="default: 587 starttls, 465 ssl, 25 none"
+    )
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username_env: str | None = Field(None, pattern=ENV_NAME)
     password_env: str | None = Field(None, pattern=ENV_NAME)
-    ca_file: Path | None = Field(None, description="PEM file of a private CA to trust (default: system CAs)")
+    ca_file: Path | None = Field(
+        None, description="PEM file of a private CA to trust (default: system CAs)"
+    )
     timeout_seconds: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
-    def _credentials_in_pairs(self) -> "SmtpServer":
+    def _credentials_in_pairs(self) -> SmtpServer:
         if (self.username_env is None) != (self.password_env is None):
             raise ValueError("give both username_env and password_env, or neither")
         return self
@@ -113,7 +129,9 @@ class EmailChannel(_Strict):
     to: list[str] = Field(min_length=1)
     from_address: str = Field(alias="from")
     smtp: SmtpServer
-    unsubscribe: str | None = Field(None, description="List-Unsubscribe target: mailto: or https: URL")
+    unsubscribe: str | None = Field(
+        None, description="List-Unsubscribe target: mailto: or https: URL"
+    )
 
     @field_validator("to")
     @classmethod
@@ -143,9 +161,14 @@ class SlackChannel(_Strict):
 
     webhook_url_env: str | None = Field(None, pattern=ENV_NAME)
     bot_token_env: str | None = Field(None, pattern=ENV_NAME)
-    channel: str | None = Field(None, pattern=r"^[CGD][A-Z0-9]{6,}$",
-                                description="channel ID, e.g. C0123456789 (bot token only)")
-    api_url: str | None = Field(None, description="Slack Web API base URL (default https://slack.com/api/)")
+    channel: str | None = Field(
+        None,
+        pattern=r"^[CGD][A-Z0-9]{6,}$",
+        description="channel ID, e.g. C0123456789 (bot token only)",
+    )
+    api_url: str | None = Field(
+        None, description="Slack Web API base URL (default https://slack.com/api/)"
+    )
     max_messages_per_second: float = Field(1.0, gt=0, description="Slack allows about 1 per second")
     timeout_seconds: float = Field(10.0, gt=0)
 
@@ -154,18 +177,24 @@ class SlackChannel(_Strict):
     def _api_url(cls, value: str | None) -> str | None:
         parts = urlsplit(value) if value is not None else None
         if parts is not None and (parts.scheme not in ("https", "http") or not parts.netloc):
-            raise ValueError(f"{value!r} is not an http(s) URL; write it like https://slack.com/api/ "
-                             "or remove api_url")
+            raise ValueError(
+                f"{value!r} is not an http(s) URL; write it like https://slack.com/api/ "
+                "or remove api_url"
+            )
         return value
 
     @model_validator(mode="after")
-    def _one_way(self) -> "SlackChannel":
+    def _one_way(self) -> SlackChannel:
         if (self.webhook_url_env is None) == (self.bot_token_env is None):
             raise ValueError("give either webhook_url_env or bot_token_env (and channel)")
         if self.bot_token_env and not self.channel:
-            raise ValueError("a bot token needs a channel: add channel: C0123456789 (the channel ID)")
+            raise ValueError(
+                "a bot token needs a channel: add channel: C0123456789 (the channel ID)"
+            )
         if self.webhook_url_env and self.channel:
-            raise ValueError("channel is only used with bot_token_env; an incoming webhook posts to its own channel")
+            raise ValueError(
+                "channel is only used with bot_token_env; an incoming webhook posts to its own channel"
+            )
         return self
 
     @property
@@ -178,7 +207,7 @@ class Channels(_Strict):
     email: EmailChannel | None = None
 
     @model_validator(mode="after")
-    def _at_least_one(self) -> "Channels":
+    def _at_least_one(self) -> Channels:
         if self.slack is None and self.email is None:
             raise ValueError("no channel: add slack: or email:")
         return self
@@ -194,13 +223,16 @@ class QuietHours(_Strict):
     end: str
 
     _unquoted = field_validator("start", "end", mode="before")(
-        classmethod(lambda cls, v, info: _unquoted_clock(v, info)))
+        classmethod(lambda cls, v, info: _unquoted_clock(v, info))
+    )
     _check = field_validator("start", "end")(classmethod(lambda cls, v: _clock_time(v)))
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "QuietHours":
+    def _not_empty(self) -> QuietHours:
         if self.start == self.end:
-            raise ValueError("quiet hours start and end at the same time; remove quiet_hours or change one")
+            raise ValueError(
+                "quiet hours start and end at the same time; remove quiet_hours or change one"
+            )
         return self
 
 
@@ -211,7 +243,8 @@ class Subscriber(_Strict):
     storylines: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     min_score: float = Field(0.0, ge=0.0, le=1.0)
     kinds: list[Literal["new_development", "burst", "coverage"]] = Field(
-        default_factory=lambda: ["new_development", "burst"], min_length=1)
+        default_factory=lambda: ["new_development", "burst"], min_length=1
+    )
     mode: Literal["immediate", "digest"] = "immediate"
     digest: Literal["hourly", "daily"] | None = None
     digest_at: str = "08:00"
@@ -220,7 +253,8 @@ class Subscriber(_Strict):
     channels: Channels
 
     _unquoted_at = field_validator("digest_at", mode="before")(
-        classmethod(lambda cls, v, info: _unquoted_clock(v, info)))
+        classmethod(lambda cls, v, info: _unquoted_clock(v, info))
+    )
     _check_at = field_validator("digest_at")(classmethod(lambda cls, v: _clock_time(v)))
 
     @field_validator("timezone")
@@ -229,15 +263,19 @@ class Subscriber(_Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Berlin or UTC") from None
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like Europe/Berlin or UTC"
+            ) from None
         return value
 
     @model_validator(mode="after")
-    def _digest_needs_period(self) -> "Subscriber":
+    def _digest_needs_period(self) -> Subscriber:
         if self.mode == "digest" and self.digest is None:
             raise ValueError("mode digest needs digest: hourly or digest: daily")
         if self.mode == "immediate" and self.digest is not None:
-            raise ValueError("digest is set but mode is immediate; set mode: digest or remove digest")
+            raise ValueError(
+                "digest is set but mode is immediate; set mode: digest or remove digest"
+            )
         return self
 
     @property
@@ -246,8 +284,11 @@ class Subscriber(_Strict):
 
     def wants(self, storyline_id: str, kind: str, score: float) -> bool:
         """Does this subscriber want an alert of ``kind`` on ``storyline_id`` with ``score``?"""
-        return (("*" in self.storylines or storyline_id in self.storylines)
-                and kind in self.kinds and score >= self.min_score)
+        return (
+            ("*" in self.storylines or storyline_id in self.storylines)
+            and kind in self.kinds
+            and score >= self.min_score
+        )
 
 
 class SubscribersFile(_Strict):
@@ -273,13 +314,23 @@ class Subscribers:
             if slack is not None:
                 for key in ("webhook_url_env", "bot_token_env"):
                     if getattr(slack, key):
-                        out.append((self.where(index, "channels", "slack", key),
-                                    f"{sub.name}.slack.{key}", getattr(slack, key)))
+                        out.append(
+                            (
+                                self.where(index, "channels", "slack", key),
+                                f"{sub.name}.slack.{key}",
+                                getattr(slack, key),
+                            )
+                        )
             if email is not None:
                 for key in ("username_env", "password_env"):
                     if getattr(email.smtp, key):
-                        out.append((self.where(index, "channels", "email", "smtp", key),
-                                    f"{sub.name}.email.smtp.{key}", getattr(email.smtp, key)))
+                        out.append(
+                            (
+                                self.where(index, "channels", "email", "smtp", key),
+                                f"{sub.name}.email.smtp.{key}",
+                                getattr(email.smtp, key),
+                            )
+                        )
         return out
 
 
@@ -302,8 +353,10 @@ def _ca_file_problem(path: Path) -> str | None:
     import ssl
 
     if not path.is_file():
-        return (f"ca_file {path}: {'is a folder' if path.is_dir() else 'file not found'}; give the PEM file of "
-                "the private CA, or remove ca_file to trust the system CAs")
+        return (
+            f"ca_file {path}: {'is a folder' if path.is_dir() else 'file not found'}; give the PEM file of "
+            "the private CA, or remove ca_file to trust the system CAs"
+        )
     try:
         ssl.create_default_context(cafile=str(path))
     except (ssl.SSLError, ValueError, OSError) as exc:
@@ -324,25 +377,35 @@ def load_subscribers(path: Path | str, *, storyline_ids: set[str] | None = None)
     for index, sub in enumerate(loaded.subscribers):
         where = loaded.where(index, "name")
         if sub.name in seen:
-            problems.append(f"{where}: duplicate subscriber name '{sub.name}' (first at {seen[sub.name]}); "
-                            "rename one of them")
+            problems.append(
+                f"{where}: duplicate subscriber name '{sub.name}' (first at {seen[sub.name]}); "
+                "rename one of them"
+            )
         seen.setdefault(sub.name, where)
         email = sub.channels.email
         if email is not None and email.smtp.ca_file is not None:
             if problem := _ca_file_problem(email.smtp.ca_file):
-                problems.append(f"{loaded.where(index, 'channels', 'email', 'smtp', 'ca_file')}: {problem}")
+                problems.append(
+                    f"{loaded.where(index, 'channels', 'email', 'smtp', 'ca_file')}: {problem}"
+                )
         if storyline_ids is not None:
             for position, storyline in enumerate(sub.storylines):
                 if storyline != "*" and storyline not in storyline_ids:
-                    problems.append(f"{loaded.where(index, 'storylines', position)}: unknown storyline "
-                                    f"'{storyline}'; known: {', '.join(sorted(storyline_ids)) or 'none'}")
+                    problems.append(
+                        f"{loaded.where(index, 'storylines', position)}: unknown storyline "
+                        f"'{storyline}'; known: {', '.join(sorted(storyline_ids)) or 'none'}"
+                    )
     if problems:
         raise ConfigError(*problems)
     return loaded
 
 
-def resolve_secrets(subscribers: Subscribers, environ: Mapping[str, str] | None = None, *,
-                    deferred: Collection[str] = ()) -> Secrets:
+def resolve_secrets(
+    subscribers: Subscribers,
+    environ: Mapping[str, str] | None = None,
+    *,
+    deferred: Collection[str] = (),
+) -> Secrets:
     """Read every secret the file names from the environment, or fail naming each missing variable.
 
     Names in ``deferred`` are only checked for presence on the workers (``--secret_env``)
@@ -356,8 +419,10 @@ def resolve_secrets(subscribers: Subscribers, environ: Mapping[str, str] | None 
             continue
         value = environ.get(name, "")
         if not value.strip():
-            problems.append(f"{where}: {what}: environment variable {name} is not set; "
-                            f"export {name}=... before starting (the value is a secret and stays out of files)")
+            problems.append(
+                f"{where}: {what}: environment variable {name} is not set; "
+                f"export {name}=... before starting (the value is a secret and stays out of files)"
+            )
             continue
         values[name] = SecretStr(value.strip())
     for index, sub in enumerate(subscribers.subscribers):
@@ -365,16 +430,23 @@ def resolve_secrets(subscribers: Subscribers, environ: Mapping[str, str] | None 
         if slack is not None and slack.webhook_url_env in values:
             url = values[slack.webhook_url_env].get_secret_value()
             if urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).netloc:
-                problems.append(f"{subscribers.where(index, 'channels', 'slack', 'webhook_url_env')}: "
-                                f"{sub.name}.slack: environment variable {slack.webhook_url_env} does not hold "
-                                "a webhook URL (expected https://hooks.slack.com/services/...)")
+                problems.append(
+                    f"{subscribers.where(index, 'channels', 'slack', 'webhook_url_env')}: "
+                    f"{sub.name}.slack: environment variable {slack.webhook_url_env} does not hold "
+                    "a webhook URL (expected https://hooks.slack.com/services/...)"
+                )
     if problems:
         raise ConfigError(*problems)
     return Secrets(values=values)
 
 
-def missing_secrets(subscribers: Subscribers, environ: Mapping[str, str] | None = None) -> list[str]:
+def missing_secrets(
+    subscribers: Subscribers, environ: Mapping[str, str] | None = None
+) -> list[str]:
     """``FILE:LINE: ...`` for each secret variable not set now (for ``validate``: a note, not an error)."""
     environ = os.environ if environ is None else environ
-    return [f"{where}: {what}: environment variable {name} is not set (needed to deliver)"
-            for where, what, name in subscribers.env_names() if not environ.get(name, "").strip()]
+    return [
+        f"{where}: {what}: environment variable {name} is not set (needed to deliver)"
+        for where, what, name in subscribers.env_names()
+        if not environ.get(name, "").strip()
+    ]

@@ -39,14 +39,18 @@ class Entity(_Strict):
     kind: Literal["person", "org", "place", "product", "event"]
     name: str = Field(min_length=1, description="canonical name")
     aliases: list[str] = Field(default_factory=list, description="other names in the same script")
-    transliterations: list[str] = Field(default_factory=list,
-                                        description="spellings in other scripts or romanisations")
-    negative_contexts: list[str] = Field(default_factory=list,
-                                         description="phrases that veto a hit when they appear near it")
-    masks: list[str] = Field(default_factory=list,
-                             description="names that contain a mention but are not about the entity "
-                                         "(outlets: Kyiv Independent, Taipei Times): they hide only the "
-                                         "words they cover")
+    transliterations: list[str] = Field(
+        default_factory=list, description="spellings in other scripts or romanisations"
+    )
+    negative_contexts: list[str] = Field(
+        default_factory=list, description="phrases that veto a hit when they appear near it"
+    )
+    masks: list[str] = Field(
+        default_factory=list,
+        description="names that contain a mention but are not about the entity "
+        "(outlets: Kyiv Independent, Taipei Times): they hide only the "
+        "words they cover",
+    )
     fuzzy: bool = Field(True, description="allow fuzzy rescue of misspelt mentions")
     new: bool = Field(False, description="proposed by `storywatch seed`, not yet in any watchlist")
 
@@ -57,7 +61,9 @@ class Entity(_Strict):
             if not value.strip():
                 raise ValueError("empty string in list; remove it")
             if not any(c.isalnum() for c in value):
-                raise ValueError(f"{value!r} has no letters or digits, so it can never match; remove it")
+                raise ValueError(
+                    f"{value!r} has no letters or digits, so it can never match; remove it"
+                )
         return values
 
 
@@ -74,7 +80,9 @@ class Topic(_Strict):
     def _terms_have_words(cls, terms: list[str]) -> list[str]:
         for term in terms:
             if not any(c.isalnum() for c in term):
-                raise ValueError(f"term {term!r} has no letters or digits, so it can never match; remove it")
+                raise ValueError(
+                    f"term {term!r} has no letters or digits, so it can never match; remove it"
+                )
         return terms
 
     @field_validator("patterns")
@@ -84,12 +92,14 @@ class Topic(_Strict):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}; escape special "
-                                 "characters with a backslash") from None
+                raise ValueError(
+                    f"bad regular expression {pattern!r}: {exc}; escape special "
+                    "characters with a backslash"
+                ) from None
         return patterns
 
     @model_validator(mode="after")
-    def _has_something(self) -> "Topic":
+    def _has_something(self) -> Topic:
         if not self.terms and not self.patterns:
             raise ValueError(f"topic '{self.id}' has neither terms nor patterns; add at least one")
         return self
@@ -98,14 +108,16 @@ class Topic(_Strict):
 class Rule(_Strict):
     """Boolean rule over refs (entity or topic ids); see the module docstring."""
 
-    all_of: list[list[str]] = Field(default_factory=list,
-                                    description="groups that must all be satisfied; a group needs any one of its refs")
+    all_of: list[list[str]] = Field(
+        default_factory=list,
+        description="groups that must all be satisfied; a group needs any one of its refs",
+    )
     any_of: list[str] = Field(default_factory=list)
     none_of: list[str] = Field(default_factory=list)
     within_words: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "Rule":
+    def _not_empty(self) -> Rule:
         if not self.all_of and not self.any_of:
             raise ValueError("a rule needs an all_of or an any_of group")
         if any(not group for group in self.all_of):
@@ -129,13 +141,17 @@ class Storyline(_Strict):
     title: str = Field(min_length=1)
     description: str = ""
     rule: Rule
-    alternatives: list[Rule] = Field(default_factory=list,
-                                     description="other rules; the storyline also matches when one of them holds")
+    alternatives: list[Rule] = Field(
+        default_factory=list,
+        description="other rules; the storyline also matches when one of them holds",
+    )
     threshold: float = Field(0.5, ge=0.0, le=1.0)
 
     def rules(self) -> list[tuple[str, Rule]]:
         """(location, rule) for the main rule and each alternative."""
-        return [("rule", self.rule)] + [(f"alternatives.{i}", r) for i, r in enumerate(self.alternatives)]
+        return [("rule", self.rule)] + [
+            (f"alternatives.{i}", r) for i, r in enumerate(self.alternatives)
+        ]
 
 
 class WatchlistFile(_Strict):
@@ -162,8 +178,11 @@ class Watchlists(_Strict):
 
 def watchlist_files(directory: Path) -> list[Path]:
     """The watchlist files of a directory, sorted, without feeds/subscribers configs."""
-    return sorted(p for p in directory.glob("*.y*ml")
-                  if p.suffix in (".yaml", ".yml") and p.name not in OTHER_CONFIG_FILES)
+    return sorted(
+        p
+        for p in directory.glob("*.y*ml")
+        if p.suffix in (".yaml", ".yml") and p.name not in OTHER_CONFIG_FILES
+    )
 
 
 def load_watchlists(directory: Path | str = "watchlists") -> Watchlists:
@@ -174,13 +193,17 @@ def load_watchlists(directory: Path | str = "watchlists") -> Watchlists:
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"{directory}:1: is a file, not the watchlist directory; pass --watchlists DIR "
-                          "(the folder that holds the watchlist YAML files)")
+        raise ConfigError(
+            f"{directory}:1: is a file, not the watchlist directory; pass --watchlists DIR "
+            "(the folder that holds the watchlist YAML files)"
+        )
     if not directory.is_dir():
         raise ConfigError(f"{directory}:1: watchlist directory not found; pass --watchlists DIR")
     files = watchlist_files(directory)
     if not files:
-        raise ConfigError(f"{directory}:1: no *.yaml watchlist files here; add entities and storylines")
+        raise ConfigError(
+            f"{directory}:1: no *.yaml watchlist files here; add entities and storylines"
+        )
     problems: list[str] = []
     loaded: list[tuple[Path, WatchlistFile, LineMap]] = []
     for path in files:
@@ -199,8 +222,10 @@ def load_watchlists(directory: Path | str = "watchlists") -> Watchlists:
                 key = f"{namespace}:{item.id}"
                 where = f"{path}:{lines.line_of((section, index, 'id'))}"
                 if key in seen:
-                    problems.append(f"{where}: duplicate id '{item.id}' (first defined at {seen[key]}); "
-                                    "rename one of them")
+                    problems.append(
+                        f"{where}: duplicate id '{item.id}' (first defined at {seen[key]}); "
+                        "rename one of them"
+                    )
                 else:
                     seen[key] = where
 
@@ -213,9 +238,11 @@ def load_watchlists(directory: Path | str = "watchlists") -> Watchlists:
                         where = f"{rule_location}.{location}"
                         parts = tuple(int(p) if p.isdigit() else p for p in where.split("."))
                         line = lines.line_of(("storylines", index) + parts)
-                        problems.append(f"{path}:{line}: storyline '{storyline.id}' names unknown entity or "
-                                        f"topic '{ref}' in {where}; define it under entities: or "
-                                        "topics:, or fix the spelling")
+                        problems.append(
+                            f"{path}:{line}: storyline '{storyline.id}' names unknown entity or "
+                            f"topic '{ref}' in {where}; define it under entities: or "
+                            "topics:, or fix the spelling"
+                        )
     if problems:
         raise ConfigError(*problems)
     return Watchlists(

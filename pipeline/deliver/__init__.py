@@ -24,5 +24,6 @@ __all__ = ["DeliverAlerts", "Delivery", "alert_from_json", "alert_to_json"]
 def __getattr__(name: str):
     if name == "DeliverAlerts":
         from pipeline.deliver.transform import DeliverAlerts
+
         return DeliverAlerts
     raise AttributeError(f"module 'pipeline.deliver' has no attribute {name!r}")

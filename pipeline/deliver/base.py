@@ -74,6 +74,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     except ValueError:
         pass
     from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -97,8 +98,9 @@ def display_time(alert: Alert) -> str:
     ...     "url": "u", "published": "2025-02-01T00:00:00Z", "published_precision": "month"}))
     '2025-02'
     """
-    if (alert.published_at.year < 1990 or alert.published_precision == "unknown") \
-            and alert.first_seen_at.year >= 1990:
+    if (
+        alert.published_at.year < 1990 or alert.published_precision == "unknown"
+    ) and alert.first_seen_at.year >= 1990:
         return alert.first_seen_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") + " (first seen)"
     shape = _PRECISION_FORMAT.get(alert.published_precision, "%Y-%m-%d %H:%M UTC")
     return alert.published_at.astimezone(UTC).strftime(shape)
@@ -136,8 +138,11 @@ def reasons(evidence: Iterable[Evidence]) -> list[Reason]:
         kind = item.kind if item.kind == "exact" else f"{item.kind} {float(item.similarity):.0f}%"
         if item.kind == "transliterated":
             kind = item.kind
-        for values, value in ((texts, " ".join((item.text or item.alias).split())), (kinds, kind),
-                              (fields, item.field)):
+        for values, value in (
+            (texts, " ".join((item.text or item.alias).split())),
+            (kinds, kind),
+            (fields, item.field),
+        ):
             if value not in values:
                 values.append(value)
     return [Reason(ref, tuple(t), tuple(k), tuple(f)) for ref, (t, k, f) in grouped.items()]
@@ -163,11 +168,34 @@ class BadAlert(ValueError):
     """An alert JSON object that cannot be turned into an Alert (missing or bad field)."""
 
 
-_TEXT_FIELDS = ("alert_id", "storyline_id", "storyline", "development_id", "kind", "title", "url", "outlet",
-                "storyline_title", "reason", "published_precision")
-_LIST_FIELDS = {"article_ids": "article ids", "sources": "[outlet, title, url] lists", "evidence": "objects"}
-_EVIDENCE_KEYS = {"ref": str, "alias": str, "field": str, "start": int, "end": int, "text": str, "kind": str,
-                  "similarity": (int, float)}
+_TEXT_FIELDS = (
+    "alert_id",
+    "storyline_id",
+    "storyline",
+    "development_id",
+    "kind",
+    "title",
+    "url",
+    "outlet",
+    "storyline_title",
+    "reason",
+    "published_precision",
+)
+_LIST_FIELDS = {
+    "article_ids": "article ids",
+    "sources": "[outlet, title, url] lists",
+    "evidence": "objects",
+}
+_EVIDENCE_KEYS = {
+    "ref": str,
+    "alias": str,
+    "field": str,
+    "start": int,
+    "end": int,
+    "text": str,
+    "kind": str,
+    "similarity": (int, float),
+}
 _EVIDENCE_OPTIONAL = {"similarity"}
 
 
@@ -175,21 +203,32 @@ def _check_types(data: dict) -> None:
     """Fields of the wrong JSON type, named with the fix (``str(["x"])`` would pass silently)."""
     for key in _TEXT_FIELDS:
         value = data.get(key)
-        if value is not None and not isinstance(value, str) and not (
-                key == "alert_id" and isinstance(value, int) and not isinstance(value, bool)):
-            raise BadAlert(f"field '{key}' must be text, found {json_kind(value)}; write it as a JSON string")
+        if (
+            value is not None
+            and not isinstance(value, str)
+            and not (key == "alert_id" and isinstance(value, int) and not isinstance(value, bool))
+        ):
+            raise BadAlert(
+                f"field '{key}' must be text, found {json_kind(value)}; write it as a JSON string"
+            )
     score = data.get("score", 1.0)
     if isinstance(score, bool) or not isinstance(score, (int, float)):
-        raise BadAlert(f"field 'score' must be a number from 0 to 1, found {json_kind(score)}; "
-                       "write it like 0.8, or leave it out")
+        raise BadAlert(
+            f"field 'score' must be a number from 0 to 1, found {json_kind(score)}; "
+            "write it like 0.8, or leave it out"
+        )
     for key, items in _LIST_FIELDS.items():
         value = data.get(key)
         if value is not None and not isinstance(value, list):
-            raise BadAlert(f"field '{key}' must be a list of {items}, found {json_kind(value)}; "
-                           "write [] for none")
+            raise BadAlert(
+                f"field '{key}' must be a list of {items}, found {json_kind(value)}; "
+                "write [] for none"
+            )
     for index, source in enumerate(data.get("sources") or ()):
         if not isinstance(source, list):
-            raise BadAlert(f"sources[{index}] must be a list [outlet, title, url], found {json_kind(source)}")
+            raise BadAlert(
+                f"sources[{index}] must be a list [outlet, title, url], found {json_kind(source)}"
+            )
 
 
 def _evidence_from_json(items: list | None) -> tuple[Evidence, ...]:
@@ -199,19 +238,29 @@ def _evidence_from_json(items: list | None) -> tuple[Evidence, ...]:
     for index, item in enumerate(items or ()):
         where = f"evidence[{index}]"
         if not isinstance(item, dict):
-            raise BadAlert(f"{where} must be an object with the keys {keys}; found {json_kind(item)}")
+            raise BadAlert(
+                f"{where} must be an object with the keys {keys}; found {json_kind(item)}"
+            )
         unknown = [key for key in item if key not in _EVIDENCE_KEYS]
         if unknown:
-            raise BadAlert(f"{where} has unknown key {', '.join(repr(k) for k in unknown)}; evidence keys are "
-                           f"{keys}: remove it or correct its spelling")
-        missing = [key for key in _EVIDENCE_KEYS if key not in item and key not in _EVIDENCE_OPTIONAL]
+            raise BadAlert(
+                f"{where} has unknown key {', '.join(repr(k) for k in unknown)}; evidence keys are "
+                f"{keys}: remove it or correct its spelling"
+            )
+        missing = [
+            key for key in _EVIDENCE_KEYS if key not in item and key not in _EVIDENCE_OPTIONAL
+        ]
         if missing:
-            raise BadAlert(f"{where} is missing key {', '.join(repr(k) for k in missing)}; add "
-                           f"{'them' if len(missing) > 1 else 'it'} (evidence keys are {keys})")
+            raise BadAlert(
+                f"{where} is missing key {', '.join(repr(k) for k in missing)}; add "
+                f"{'them' if len(missing) > 1 else 'it'} (evidence keys are {keys})"
+            )
         for key, kinds in _EVIDENCE_KEYS.items():
             value = item.get(key)
             if key in item and (isinstance(value, bool) or not isinstance(value, kinds)):
-                wanted = "text" if kinds is str else "a whole number" if kinds is int else "a number"
+                wanted = (
+                    "text" if kinds is str else "a whole number" if kinds is int else "a number"
+                )
                 raise BadAlert(f"{where}.{key} must be {wanted}, found {json_kind(value)}")
         out.append(Evidence(**item))
     return tuple(out)
@@ -229,7 +278,11 @@ def alert_from_json(data: dict) -> Alert:
         raise BadAlert(f"expected a JSON object, found {type(data).__name__}")
     # An untitled item has title "" and an item without a link (JSONL articles may omit
     # it) url "", which is fine; the other fields must not be empty.
-    missing = [k for k in ("alert_id", "kind", "title") if (data.get(k) is None if k == "title" else not data.get(k))]
+    missing = [
+        k
+        for k in ("alert_id", "kind", "title")
+        if (data.get(k) is None if k == "title" else not data.get(k))
+    ]
     if not (data.get("storyline_id") or data.get("storyline")):
         missing.append("storyline_id")
     if missing:

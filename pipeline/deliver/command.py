@@ -39,25 +39,41 @@ def read_alerts(path: Path) -> Iterator[tuple[int, Alert | None, str]]:
             yield number, None, str(exc)
 
 
-def deliver_file(alerts_path: Path, *, subscribers_file: Path | None, ledger_url: str,
-                 alerts_out: Path | None = None, dead_letter_out: Path | None = None,
-                 console: bool = False, batch_size: int = 50) -> int:
+def deliver_file(
+    alerts_path: Path,
+    *,
+    subscribers_file: Path | None,
+    ledger_url: str,
+    alerts_out: Path | None = None,
+    dead_letter_out: Path | None = None,
+    console: bool = False,
+    batch_size: int = 50,
+) -> int:
     """Deliver every alert of ``alerts_path``; print a summary; return the exit status."""
     subscribers = load_subscribers(subscribers_file) if subscribers_file else None
     secrets = resolve_secrets(subscribers) if subscribers else None
     if alerts_path.is_dir():
-        raise UserError(f"{alerts_path}:1: is a folder, not an alerts file; pass the JSONL file a replay "
-                        "wrote (--alerts-out) or another alerts file")
+        raise UserError(
+            f"{alerts_path}:1: is a folder, not an alerts file; pass the JSONL file a replay "
+            "wrote (--alerts-out) or another alerts file"
+        )
     if not alerts_path.exists():
-        raise UserError(f"{alerts_path}:1: alerts file not found; pass the JSONL file a replay wrote "
-                        "(--alerts-out) or another alerts file")
+        raise UserError(
+            f"{alerts_path}:1: alerts file not found; pass the JSONL file a replay wrote "
+            "(--alerts-out) or another alerts file"
+        )
     dead_letter_out = dead_letter_out or default_dead_letter_path(ledger_url)
     for flag, out in (("--alerts-out", alerts_out), ("--dead-letter", dead_letter_out)):
         check_output_path(out, flag)
     ledger = open_ledger(ledger_url)
     sink = JsonlSink(ledger, alerts_out, console=console)
-    dispatcher = Dispatcher(ledger, subscribers=subscribers, secrets=secrets, sink=sink,
-                            dead_letter_path=dead_letter_out)
+    dispatcher = Dispatcher(
+        ledger,
+        subscribers=subscribers,
+        secrets=secrets,
+        sink=sink,
+        dead_letter_path=dead_letter_out,
+    )
     problems: list[str] = []
     results = []
     try:
@@ -82,9 +98,14 @@ def deliver_file(alerts_path: Path, *, subscribers_file: Path | None, ledger_url
         print(problem, file=sys.stderr)
     for delivery in results:
         if delivery.status in (DEAD, RETRY_LATER):
-            print(f"{delivery.status}: alert {delivery.alert_id} to {delivery.subscriber}/{delivery.channel}: "
-                  f"{delivery.reason}", file=sys.stderr)
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("sent", "queued", "skipped", "retry_later", "dead"))
+            print(
+                f"{delivery.status}: alert {delivery.alert_id} to {delivery.subscriber}/{delivery.channel}: "
+                f"{delivery.reason}",
+                file=sys.stderr,
+            )
+    summary = ", ".join(
+        f"{counts[s]} {s}" for s in ("sent", "queued", "skipped", "retry_later", "dead")
+    )
     print(f"deliver: {summary}" + (f" (dead letters: {dead_letter_out})" if counts[DEAD] else ""))
     if problems:
         return 2

@@ -34,7 +34,11 @@ def is_quiet(quiet: QuietHours | None, local: dt.datetime) -> bool:
     """
     if quiet is None:
         return False
-    start, end, now = parse_clock(quiet.start), parse_clock(quiet.end), local.time().replace(tzinfo=None)
+    start, end, now = (
+        parse_clock(quiet.start),
+        parse_clock(quiet.end),
+        local.time().replace(tzinfo=None),
+    )
     if start < end:
         return start <= now < end
     return now >= start or now < end
@@ -44,7 +48,9 @@ def _next_local(local: dt.datetime, at: dt.time) -> dt.datetime:
     """The first local datetime at clock time ``at`` strictly after ``local``."""
     candidate = dt.datetime.combine(local.date(), at, tzinfo=local.tzinfo)
     if candidate <= local:
-        candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), at, tzinfo=local.tzinfo)
+        candidate = dt.datetime.combine(
+            local.date() + dt.timedelta(days=1), at, tzinfo=local.tzinfo
+        )
     return candidate
 
 
@@ -112,7 +118,9 @@ class Digest:
         noun = "alert" if count == 1 else "alerts"
         if self.held:
             return f"{count} {noun} held during quiet hours"
-        return f"Digest: {count} {noun}, {self.due_at.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')}"
+        return (
+            f"Digest: {count} {noun}, {self.due_at.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')}"
+        )
 
 
 def group_by_storyline(alerts: Iterable[Alert]) -> list[tuple[str, str, tuple[Alert, ...]]]:

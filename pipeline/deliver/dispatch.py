@@ -26,9 +26,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline.config.subscribers import Secrets, Subscriber, Subscribers
-from pipeline.deliver.base import (DEAD, QUEUED, RETRY_LATER, SENT, SKIPPED, BadAlert,
-                                   Delivery, PermanentError, TransientError, alert_from_json,
-                                   alert_to_json, redact)
+from pipeline.deliver.base import (
+    DEAD,
+    QUEUED,
+    RETRY_LATER,
+    SENT,
+    SKIPPED,
+    BadAlert,
+    Delivery,
+    PermanentError,
+    TransientError,
+    alert_from_json,
+    alert_to_json,
+    redact,
+)
 from pipeline.deliver.digest import Digest
 from pipeline.deliver.email import EmailSender
 from pipeline.deliver.jsonl import SINK_SUBSCRIBER, JsonlSink
@@ -59,13 +70,15 @@ def default_dead_letter_path(ledger_url: str) -> Path | None:
     True
     """
     if ledger_url.startswith("sqlite:///"):
-        ledger_url = ledger_url[len("sqlite:///"):]
+        ledger_url = ledger_url[len("sqlite:///") :]
     elif "://" in ledger_url:
         return None  # no shared disk: dead letters are counted, logged and in the Delivery output
     return Path(ledger_url).parent / "delivery-dead-letters.jsonl"
 
 
-def build_channels(subscribers: Subscribers | None, secrets: Secrets | None, ledger: Ledger) -> dict:
+def build_channels(
+    subscribers: Subscribers | None, secrets: Secrets | None, ledger: Ledger
+) -> dict:
     """(subscriber name, channel name) → channel client, secrets taken from ``secrets``."""
     channels: dict[tuple[str, str], object] = {}
     if subscribers is None:
@@ -75,17 +88,27 @@ def build_channels(subscribers: Subscribers | None, secrets: Secrets | None, led
         if slack is not None:
             if slack.webhook_url_env:
                 channels[(sub.name, "slack")] = SlackWebhook(
-                    secrets.get(slack.webhook_url_env), timeout_seconds=slack.timeout_seconds,
-                    max_messages_per_second=slack.max_messages_per_second)
+                    secrets.get(slack.webhook_url_env),
+                    timeout_seconds=slack.timeout_seconds,
+                    max_messages_per_second=slack.max_messages_per_second,
+                )
             else:
                 channels[(sub.name, "slack")] = SlackBot(
-                    secrets.get(slack.bot_token_env), slack.channel, ledger=ledger, subscriber=sub.name,
-                    api_url=slack.api_url, timeout_seconds=slack.timeout_seconds,
-                    max_messages_per_second=slack.max_messages_per_second)
+                    secrets.get(slack.bot_token_env),
+                    slack.channel,
+                    ledger=ledger,
+                    subscriber=sub.name,
+                    api_url=slack.api_url,
+                    timeout_seconds=slack.timeout_seconds,
+                    max_messages_per_second=slack.max_messages_per_second,
+                )
         if email is not None:
             channels[(sub.name, "email")] = EmailSender(
-                email, subscriber=sub.name, username=secrets.get(email.smtp.username_env),
-                password=secrets.get(email.smtp.password_env))
+                email,
+                subscriber=sub.name,
+                username=secrets.get(email.smtp.username_env),
+                password=secrets.get(email.smtp.password_env),
+            )
     return channels
 
 
@@ -101,10 +124,19 @@ class DeadLetters:
     def write(self, delivery: Delivery, title: str = "") -> None:
         if self.path is None:
             return
-        failure = Failure(stage="deliver", key=f"{delivery.alert_id}/{delivery.subscriber}/{delivery.channel}",
-                          reason=delivery.reason, at=delivery.at)
-        record = to_json(failure) | {"alert_id": delivery.alert_id, "subscriber": delivery.subscriber,
-                                     "channel": delivery.channel, "attempts": delivery.attempts, "title": title}
+        failure = Failure(
+            stage="deliver",
+            key=f"{delivery.alert_id}/{delivery.subscriber}/{delivery.channel}",
+            reason=delivery.reason,
+            at=delivery.at,
+        )
+        record = to_json(failure) | {
+            "alert_id": delivery.alert_id,
+            "subscriber": delivery.subscriber,
+            "channel": delivery.channel,
+            "attempts": delivery.attempts,
+            "title": title,
+        }
         with self._lock, self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
 
@@ -115,11 +147,20 @@ class Dispatcher:
     #: Claims after which an unexpected exception (not a Transient/PermanentError) is final.
     max_unexpected_failures = 3
 
-    def __init__(self, ledger: Ledger, *, subscribers: Subscribers | None = None,
-                 secrets: Secrets | None = None, sink: JsonlSink | None = None,
-                 dead_letter_path: Path | str | None = None, clock: Callable[[], dt.datetime] | None = None,
-                 retry: RetryPolicy | None = None, limiter: RateLimiter | None = None,
-                 max_workers: int = 8, channels: dict | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        subscribers: Subscribers | None = None,
+        secrets: Secrets | None = None,
+        sink: JsonlSink | None = None,
+        dead_letter_path: Path | str | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        max_workers: int = 8,
+        channels: dict | None = None,
+    ) -> None:
         self.ledger = ledger
         self.subscribers: tuple[Subscriber, ...] = subscribers.subscribers if subscribers else ()
         self._by_name = {s.name: s for s in self.subscribers}
@@ -129,7 +170,9 @@ class Dispatcher:
         self.clock = clock or utc_now
         self.retry = retry or RetryPolicy()
         self.limiter = limiter or SHARED_RATE_LIMITER
-        self.channels = channels if channels is not None else build_channels(subscribers, secrets, ledger)
+        self.channels = (
+            channels if channels is not None else build_channels(subscribers, secrets, ledger)
+        )
         self.counts: Counter[str] = Counter()
         self._max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None
@@ -150,12 +193,28 @@ class Dispatcher:
             for route in planned:
                 if route.due_at is None:
                     lanes[(route.subscriber.name, route.channel)].append(alert)
-                elif self.ledger.enqueue(alert.alert_id, route.subscriber.name, route.channel, route.due_at):
-                    results.append(Delivery(alert.alert_id, route.subscriber.name, route.channel, QUEUED,
-                                            due_at=route.due_at))
+                elif self.ledger.enqueue(
+                    alert.alert_id, route.subscriber.name, route.channel, route.due_at
+                ):
+                    results.append(
+                        Delivery(
+                            alert.alert_id,
+                            route.subscriber.name,
+                            route.channel,
+                            QUEUED,
+                            due_at=route.due_at,
+                        )
+                    )
                 else:
-                    results.append(Delivery(alert.alert_id, route.subscriber.name, route.channel, SKIPPED,
-                                            reason="already queued or delivered"))
+                    results.append(
+                        Delivery(
+                            alert.alert_id,
+                            route.subscriber.name,
+                            route.channel,
+                            SKIPPED,
+                            reason="already queued or delivered",
+                        )
+                    )
         results += self._run_lanes(lanes)
         self._count(results)
         return results + self.flush_due()
@@ -173,7 +232,9 @@ class Dispatcher:
             try:
                 alert = alert_from_json(payload or {})
             except BadAlert as exc:
-                delivery = Delivery(alert_id, subscriber, channel, DEAD, reason=f"cannot rebuild the alert: {exc}")
+                delivery = Delivery(
+                    alert_id, subscriber, channel, DEAD, reason=f"cannot rebuild the alert: {exc}"
+                )
                 self.ledger.mark_dead(alert_id, subscriber, channel, delivery.reason)
                 self.dead_letters.write(delivery)
                 results.append(delivery)
@@ -201,9 +262,13 @@ class Dispatcher:
                 try:
                     alerts.append(alert_from_json(self.ledger.load_payload(alert_id) or {}))
                 except BadAlert:
-                    self.ledger.mark_dead(alert_id, subscriber, channel, "alert payload missing from the ledger")
+                    self.ledger.mark_dead(
+                        alert_id, subscriber, channel, "alert payload missing from the ledger"
+                    )
             if alerts:
-                jobs.append(Digest(subscriber, channel, due, tuple(alerts), held=sub.mode == "immediate"))
+                jobs.append(
+                    Digest(subscriber, channel, due, tuple(alerts), held=sub.mode == "immediate")
+                )
         results = [d for batch in self._map(self._send_digest, jobs) for d in batch]
         self._count(results)
         return results
@@ -231,6 +296,7 @@ class Dispatcher:
         def run(lane: tuple[tuple[str, str], list[Alert]]) -> list[Delivery]:
             (subscriber, channel), alerts = lane
             return [self._send_alert(alert, subscriber, channel) for alert in alerts]
+
         return [d for batch in self._map(run, list(lanes.items())) for d in batch]
 
     def _attempt(self, channel, send: Callable[[], None]) -> None:
@@ -241,11 +307,21 @@ class Dispatcher:
         key = (alert.alert_id, subscriber, channel_name)
         if not self.ledger.claim(*key):
             state = self.ledger.delivery_state(*key)
-            return Delivery(*key, SKIPPED, reason=f"already {state}" if state != "claimed" else "in flight elsewhere")
+            return Delivery(
+                *key,
+                SKIPPED,
+                reason=f"already {state}" if state != "claimed" else "in flight elsewhere",
+            )
         channel = self.channels[(subscriber, channel_name)]
         delivery_key = ":".join(key)
-        return self._send(key, alert.title, lambda maybe_sent: self._attempt(
-            channel, lambda: channel.send_alert(alert, delivery_key=delivery_key, maybe_sent=maybe_sent)))
+        return self._send(
+            key,
+            alert.title,
+            lambda maybe_sent: self._attempt(
+                channel,
+                lambda: channel.send_alert(alert, delivery_key=delivery_key, maybe_sent=maybe_sent),
+            ),
+        )
 
     def _send_digest(self, digest: Digest) -> list[Delivery]:
         key = (digest.digest_id, digest.subscriber, digest.channel)
@@ -254,17 +330,46 @@ class Dispatcher:
             if self.ledger.delivery_state(*key) == LEDGER_SENT:
                 # Sent before a crash that came before its alerts were marked: mark them now.
                 self.ledger.mark_many_sent(members)
-            return [Delivery(*m, SKIPPED, reason="digest already sent or in flight", message_id=digest.digest_id)
-                    for m in members]
+            return [
+                Delivery(
+                    *m,
+                    SKIPPED,
+                    reason="digest already sent or in flight",
+                    message_id=digest.digest_id,
+                )
+                for m in members
+            ]
         channel = self.channels[(digest.subscriber, digest.channel)]
-        result = self._send(key, digest.title(), lambda maybe_sent: self._attempt(
-            channel, lambda: channel.send_digest(digest, delivery_key=digest.digest_id, maybe_sent=maybe_sent)),
-            members=members)
-        return [Delivery(*m, result.status, attempts=result.attempts, reason=result.reason,
-                         due_at=digest.due_at, message_id=digest.digest_id) for m in members]
+        result = self._send(
+            key,
+            digest.title(),
+            lambda maybe_sent: self._attempt(
+                channel,
+                lambda: channel.send_digest(
+                    digest, delivery_key=digest.digest_id, maybe_sent=maybe_sent
+                ),
+            ),
+            members=members,
+        )
+        return [
+            Delivery(
+                *m,
+                result.status,
+                attempts=result.attempts,
+                reason=result.reason,
+                due_at=digest.due_at,
+                message_id=digest.digest_id,
+            )
+            for m in members
+        ]
 
-    def _send(self, key: tuple[str, str, str], title: str, send: Callable[[bool], None],
-              members: list[tuple[str, str, str]] = ()) -> Delivery:
+    def _send(
+        self,
+        key: tuple[str, str, str],
+        title: str,
+        send: Callable[[bool], None],
+        members: list[tuple[str, str, str]] = (),
+    ) -> Delivery:
         """Send with retries; ``send(maybe_sent)`` is told when an earlier attempt may have landed.
 
         An earlier attempt may have landed when this claim took over from a sender that
@@ -277,6 +382,7 @@ class Dispatcher:
         def count(n: int) -> None:
             nonlocal attempts
             attempts = n
+
         try:
             self.retry.call(lambda: send(claimed_before or attempts > 1), on_attempt=count)
         except PermanentError as exc:
@@ -285,12 +391,16 @@ class Dispatcher:
                 self.ledger.mark_dead(*member, reason)
             delivery = Delivery(*key, DEAD, attempts=attempts, reason=reason)
             self.dead_letters.write(delivery, title)
-            log.warning("delivery %s to %s/%s failed permanently: %s", key[0], key[1], key[2], reason)
+            log.warning(
+                "delivery %s to %s/%s failed permanently: %s", key[0], key[1], key[2], reason
+            )
             return delivery
         except TransientError as exc:
             reason = redact(exc.reason, self._secret_values)
             self.ledger.release(*key, reason)
-            log.warning("delivery %s to %s/%s will be retried later: %s", key[0], key[1], key[2], reason)
+            log.warning(
+                "delivery %s to %s/%s will be retried later: %s", key[0], key[1], key[2], reason
+            )
             return Delivery(*key, RETRY_LATER, attempts=attempts, reason=reason)
         except Exception as exc:  # a bug (e.g. an alert we cannot render) must not stop the others
             reason = redact(f"unexpected {type(exc).__name__}: {exc}", self._secret_values)

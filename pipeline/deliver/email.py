@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import html
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -46,8 +45,12 @@ def message_id(key: str, subscriber: str, domain: str) -> str:
 
 
 def _alert_text(alert: Alert) -> str:
-    lines = [_one_line(alert.title), alert.url,
-             " · ".join(p for p in (_one_line(alert.outlet), display_time(alert)) if p), ""]
+    lines = [
+        _one_line(alert.title),
+        alert.url,
+        " · ".join(p for p in (_one_line(alert.outlet), display_time(alert)) if p),
+        "",
+    ]
     if alert.evidence:
         lines.append("Why it matched:")
         lines += [f"  - {reason}" for reason in reasons(alert.evidence)]
@@ -57,7 +60,9 @@ def _alert_text(alert: Alert) -> str:
         lines.append("Other sources so far:")
         lines += [f"  - {_one_line(o)}: {_one_line(t)} {u}" for o, t, u in others]
         lines.append("")
-    lines.append(f"storyline {alert.storyline_id} · score {alert.score:.2f} · alert {alert.alert_id}")
+    lines.append(
+        f"storyline {alert.storyline_id} · score {alert.score:.2f} · alert {alert.alert_id}"
+    )
     return "\n".join(lines)
 
 
@@ -73,8 +78,10 @@ def _a(url: str, label: str) -> str:
 
 def _alert_html(alert: Alert) -> str:
     e = html.escape
-    parts = [f"<p><strong>{_a(alert.url, alert.title)}</strong><br>"
-             f"{e(' · '.join(p for p in (_one_line(alert.outlet), display_time(alert)) if p))}</p>"]
+    parts = [
+        f"<p><strong>{_a(alert.url, alert.title)}</strong><br>"
+        f"{e(' · '.join(p for p in (_one_line(alert.outlet), display_time(alert)) if p))}</p>"
+    ]
     if alert.evidence:
         items = "".join(f"<li>{e(str(reason))}</li>" for reason in reasons(alert.evidence))
         parts.append(f"<p>Why it matched:</p><ul>{items}</ul>")
@@ -82,19 +89,25 @@ def _alert_html(alert: Alert) -> str:
     if others:
         items = "".join(f"<li>{e(_one_line(o))}: {_a(u, t)}</li>" for o, t, u in others)
         parts.append(f"<p>Other sources so far:</p><ul>{items}</ul>")
-    parts.append(f"<p style=\"color:#666\">storyline {e(alert.storyline_id)} · score {alert.score:.2f}"
-                 f" · alert {e(alert.alert_id)}</p>")
+    parts.append(
+        f'<p style="color:#666">storyline {e(alert.storyline_id)} · score {alert.score:.2f}'
+        f" · alert {e(alert.alert_id)}</p>"
+    )
     return "".join(parts)
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title></head>"
-            f"<body>{body}</body></html>")
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+        f"<body>{body}</body></html>"
+    )
 
 
 def alert_subject(alert: Alert) -> str:
     storyline = alert.storyline_title or alert.storyline_id
-    return _one_line(f"[storywatch] {KIND_LABELS.get(alert.kind, alert.kind)}: {storyline}: {alert.title}")[:200]
+    return _one_line(
+        f"[storywatch] {KIND_LABELS.get(alert.kind, alert.kind)}: {storyline}: {alert.title}"
+    )[:200]
 
 
 def digest_subject(digest: Digest) -> str:
@@ -111,7 +124,10 @@ def digest_text(digest: Digest) -> str:
 def digest_html(digest: Digest) -> str:
     body = [f"<h1>{html.escape(digest.title())}</h1>"]
     for _, title, alerts in digest.by_storyline():
-        body.append(f"<h2>{html.escape(_one_line(title))}</h2>" + "<hr>".join(_alert_html(a) for a in alerts))
+        body.append(
+            f"<h2>{html.escape(_one_line(title))}</h2>"
+            + "<hr>".join(_alert_html(a) for a in alerts)
+        )
     return _page(digest.title(), "".join(body))
 
 
@@ -120,8 +136,14 @@ class EmailSender:
 
     name = "email"
 
-    def __init__(self, config: EmailChannel, *, subscriber: str, username: str | None = None,
-                 password: str | None = None) -> None:
+    def __init__(
+        self,
+        config: EmailChannel,
+        *,
+        subscriber: str,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.config = config
         self.subscriber = subscriber
         self._username = username
@@ -132,10 +154,13 @@ class EmailSender:
 
     def _unsubscribe(self) -> str:
         target = self.config.unsubscribe or (
-            f"mailto:{self.config.from_address}?subject={quote('unsubscribe ' + self.subscriber)}")
+            f"mailto:{self.config.from_address}?subject={quote('unsubscribe ' + self.subscriber)}"
+        )
         return f"<{target}>"
 
-    def build(self, *, key: str, subject: str, text: str, html_body: str, when: dt.datetime) -> EmailMessage:
+    def build(
+        self, *, key: str, subject: str, text: str, html_body: str, when: dt.datetime
+    ) -> EmailMessage:
         msg = EmailMessage()
         msg["Subject"] = _one_line(subject)
         msg["From"] = formataddr(("storywatch", self.config.from_address))
@@ -151,19 +176,30 @@ class EmailSender:
         return msg
 
     def alert_message(self, alert: Alert) -> EmailMessage:
-        return self.build(key=alert.alert_id, subject=alert_subject(alert), text=_alert_text(alert),
-                          html_body=_page(alert_subject(alert), _alert_html(alert)), when=alert.first_seen_at)
+        return self.build(
+            key=alert.alert_id,
+            subject=alert_subject(alert),
+            text=_alert_text(alert),
+            html_body=_page(alert_subject(alert), _alert_html(alert)),
+            when=alert.first_seen_at,
+        )
 
     def digest_message(self, digest: Digest) -> EmailMessage:
-        return self.build(key=digest.digest_id, subject=digest_subject(digest), text=digest_text(digest),
-                          html_body=digest_html(digest), when=digest.due_at)
+        return self.build(
+            key=digest.digest_id,
+            subject=digest_subject(digest),
+            text=digest_text(digest),
+            html_body=digest_html(digest),
+            when=digest.due_at,
+        )
 
     def _connect(self) -> smtplib.SMTP:
         smtp = self.config.smtp
         context = ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
         if smtp.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.effective_port, timeout=smtp.timeout_seconds,
-                                                    context=context)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp.host, smtp.effective_port, timeout=smtp.timeout_seconds, context=context
+            )
         else:
             client = smtplib.SMTP(smtp.host, smtp.effective_port, timeout=smtp.timeout_seconds)
             if smtp.security == "starttls":
@@ -185,23 +221,37 @@ class EmailSender:
                 except (smtplib.SMTPException, OSError):
                     pass
         except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentError(f"SMTP authentication failed ({exc.smtp_code}); check the credentials") from None
+            raise PermanentError(
+                f"SMTP authentication failed ({exc.smtp_code}); check the credentials"
+            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             codes = sorted({code for code, _ in exc.recipients.values()})
             if all(400 <= code < 500 for code in codes):
-                raise TransientError(f"SMTP recipients deferred ({', '.join(map(str, codes))})") from None
-            raise PermanentError(f"SMTP refused all recipients ({', '.join(map(str, codes))}): "
-                                 f"{', '.join(sorted(exc.recipients))}") from None
+                raise TransientError(
+                    f"SMTP recipients deferred ({', '.join(map(str, codes))})"
+                ) from None
+            raise PermanentError(
+                f"SMTP refused all recipients ({', '.join(map(str, codes))}): "
+                f"{', '.join(sorted(exc.recipients))}"
+            ) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise PermanentError(f"SMTP server does not support a required feature: {exc}") from None
+            raise PermanentError(
+                f"SMTP server does not support a required feature: {exc}"
+            ) from None
         except smtplib.SMTPResponseException as exc:
-            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            text = (
+                exc.smtp_error.decode("utf-8", "replace")
+                if isinstance(exc.smtp_error, bytes)
+                else str(exc.smtp_error)
+            )
             kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
             raise kind(f"SMTP {exc.smtp_code}: {_one_line(text)[:120]}") from None
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError) as exc:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError) as exc:
             raise TransientError(f"SMTP connection failed: {type(exc).__name__}") from None
         except ssl.SSLError as exc:
-            raise PermanentError(f"TLS with the SMTP server failed: {exc.reason or type(exc).__name__}") from None
+            raise PermanentError(
+                f"TLS with the SMTP server failed: {exc.reason or type(exc).__name__}"
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientError(f"SMTP error: {type(exc).__name__}") from None
 

@@ -32,7 +32,9 @@ def _file_lock(path: Path) -> threading.Lock:
 
 def printable(text: str) -> str:
     """``text`` without control characters, so an article title cannot drive the terminal."""
-    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+    return "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
+    )
 
 
 def console_line(alert: Alert) -> str:
@@ -46,14 +48,22 @@ def console_line(alert: Alert) -> str:
     """
     when = display_time(alert)
     outlet = f"{alert.outlet}, " if alert.outlet else ""
-    return printable(f"ALERT {alert.storyline_id} {alert.kind}: {alert.title} ({outlet}{when}) {alert.url}")
+    return printable(
+        f"ALERT {alert.storyline_id} {alert.kind}: {alert.title} ({outlet}{when}) {alert.url}"
+    )
 
 
 class JsonlSink:
     """Appends alerts to a JSONL file and/or prints them, each alert id once per ledger."""
 
-    def __init__(self, ledger: Ledger, path: Path | str | None, *, console: bool = True,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        path: Path | str | None,
+        *,
+        console: bool = True,
+        stream: TextIO | None = None,
+    ) -> None:
         self.ledger = ledger
         self.path = Path(path) if path else None
         self.console = console
@@ -77,7 +87,11 @@ class JsonlSink:
                 if data and not data.endswith(b"\n"):
                     fh.truncate(data.rfind(b"\n") + 1)
                     data = data[: data.rfind(b"\n") + 1]
-            pending = {a for a, s, c in self.ledger.unconfirmed() if s == SINK_SUBSCRIBER and c == self.channel}
+            pending = {
+                a
+                for a, s, c in self.ledger.unconfirmed()
+                if s == SINK_SUBSCRIBER and c == self.channel
+            }
             if not pending:
                 return
             for line in data.decode("utf-8", "replace").splitlines():
@@ -90,8 +104,9 @@ class JsonlSink:
 
     def write(self, alert: Alert) -> Delivery:
         if not self.ledger.claim(alert.alert_id, SINK_SUBSCRIBER, self.channel):
-            return Delivery(alert.alert_id, SINK_SUBSCRIBER, self.channel, SKIPPED,
-                            reason="already written")
+            return Delivery(
+                alert.alert_id, SINK_SUBSCRIBER, self.channel, SKIPPED, reason="already written"
+            )
         if self.path is not None:
             line = json.dumps(alert_to_json(alert), ensure_ascii=False, sort_keys=True) + "\n"
             with _file_lock(self.path), self.path.open("a", encoding="utf-8") as fh:

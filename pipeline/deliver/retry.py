@@ -41,10 +41,16 @@ class RetryPolicy:
         """How long to wait after the ``failures``-th transient failure."""
         if error.retry_after_seconds is not None:
             # A small jitter on top keeps many senders that got the same Retry-After apart.
-            return error.retry_after_seconds + self.rng.uniform(0, min(0.1, self.base_delay_seconds))
-        return self.rng.uniform(0, min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (failures - 1)))
+            return error.retry_after_seconds + self.rng.uniform(
+                0, min(0.1, self.base_delay_seconds)
+            )
+        return self.rng.uniform(
+            0, min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (failures - 1))
+        )
 
-    def call(self, send: Callable[[], T], *, on_attempt: Callable[[int], None] | None = None) -> tuple[T, int]:
+    def call(
+        self, send: Callable[[], T], *, on_attempt: Callable[[int], None] | None = None
+    ) -> tuple[T, int]:
         """Run ``send`` with retries; returns (its result, attempts made)."""
         attempt = 0
         while True:
@@ -68,8 +74,12 @@ class RateLimiter:
     callers on several threads are spaced ``1/per_second`` apart in the order they asked.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
         self._clock = clock

@@ -35,8 +35,15 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from pipeline.deliver.base import (DeliveryError, PermanentError, Reason, TransientError, display_time,
-                                   reasons, retry_after_seconds)
+from pipeline.deliver.base import (
+    DeliveryError,
+    PermanentError,
+    Reason,
+    TransientError,
+    display_time,
+    reasons,
+    retry_after_seconds,
+)
 from pipeline.deliver.digest import Digest
 from pipeline.records import Alert
 
@@ -91,7 +98,11 @@ def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
 
 
 def _plain(text: str, limit: int = 150) -> dict:
-    return {"type": "plain_text", "text": _clip(" ".join(text.split()) or "-", limit), "emoji": False}
+    return {
+        "type": "plain_text",
+        "text": _clip(" ".join(text.split()) or "-", limit),
+        "emoji": False,
+    }
 
 
 def _mrkdwn_section(text: str) -> dict:
@@ -101,8 +112,10 @@ def _mrkdwn_section(text: str) -> dict:
 def reason_line(reason: Reason) -> str:
     """``• starlink: “Starlink” (exact) in title, summary`` with everything escaped."""
     texts = ", ".join(f"“{escape(t)}”" for t in reason.texts)
-    return (f"• {escape(reason.ref)}: {texts} ({escape(', '.join(reason.kinds))})"
-            f" in {escape(', '.join(reason.fields))}")
+    return (
+        f"• {escape(reason.ref)}: {texts} ({escape(', '.join(reason.kinds))})"
+        f" in {escape(', '.join(reason.fields))}"
+    )
 
 
 def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
@@ -122,15 +135,23 @@ def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
         blocks.append(_mrkdwn_section("*Why it matched*\n" + "\n".join(lines)))
     others = [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]
     if others:
-        lines = [f"• {escape(outlet)}: {link(url, title)}" if outlet else f"• {link(url, title)}"
-                 for outlet, title, url in others[:_MAX_SOURCES]]
+        lines = [
+            f"• {escape(outlet)}: {link(url, title)}" if outlet else f"• {link(url, title)}"
+            for outlet, title, url in others[:_MAX_SOURCES]
+        ]
         if len(others) > _MAX_SOURCES:
             lines.append(f"… and {len(others) - _MAX_SOURCES} more")
         blocks.append(_mrkdwn_section("*Other sources so far*\n" + "\n".join(lines)))
-    context = [f"storyline `{escape(alert.storyline_id)}`", f"score {alert.score:.2f}", f"alert {escape(alert.alert_id)}"]
+    context = [
+        f"storyline `{escape(alert.storyline_id)}`",
+        f"score {alert.score:.2f}",
+        f"alert {escape(alert.alert_id)}",
+    ]
     if alert.reason:
         context.append(escape(alert.reason))
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(context))}]})
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(context))}]}
+    )
     text = _clip(f"{label}: {escape(storyline)}: {escape(alert.title)}")
     return text, blocks
 
@@ -140,8 +161,11 @@ def digest_blocks(digest: Digest) -> tuple[str, list[dict]]:
     title = digest.title()
     blocks: list[dict] = [{"type": "header", "text": _plain(title)}]
     for storyline_id, storyline_title, alerts in digest.by_storyline()[:45]:
-        lines = [f"• {escape(KIND_LABELS.get(a.kind, a.kind))}: {link(a.url, a.title)}"
-                 f"{' (' + escape(a.outlet) + ')' if a.outlet else ''} · {display_time(a)}" for a in alerts[:20]]
+        lines = [
+            f"• {escape(KIND_LABELS.get(a.kind, a.kind))}: {link(a.url, a.title)}"
+            f"{' (' + escape(a.outlet) + ')' if a.outlet else ''} · {display_time(a)}"
+            for a in alerts[:20]
+        ]
         if len(alerts) > 20:
             lines.append(f"… and {len(alerts) - 20} more")
         blocks.append(_mrkdwn_section(f"*{escape(storyline_title)}*\n" + "\n".join(lines)))
@@ -156,7 +180,9 @@ def _classify(status: int, headers: dict, body: str) -> None:
         value = lowered.get("retry-after")
         if isinstance(value, list):
             value = value[0] if value else None
-        raise TransientError(f"HTTP 429 rate limited: {snippet}", retry_after_seconds=retry_after_seconds(value))
+        raise TransientError(
+            f"HTTP 429 rate limited: {snippet}", retry_after_seconds=retry_after_seconds(value)
+        )
     if status >= 500 or status in (408, 425):
         raise TransientError(f"HTTP {status}: {snippet}")
     raise PermanentError(f"HTTP {status}: {snippet}")
@@ -167,8 +193,12 @@ class SlackWebhook:
 
     name = "slack"
 
-    def __init__(self, url: str, *, timeout_seconds: float = 10.0, max_messages_per_second: float = 1.0) -> None:
-        self._client = WebhookClient(url, timeout=timeout_seconds, logger=_SDK_LOGGER, retry_handlers=[])
+    def __init__(
+        self, url: str, *, timeout_seconds: float = 10.0, max_messages_per_second: float = 1.0
+    ) -> None:
+        self._client = WebhookClient(
+            url, timeout=timeout_seconds, logger=_SDK_LOGGER, retry_handlers=[]
+        )
         self.rate_key = "slack-webhook:" + hashlib.sha256(url.encode()).hexdigest()[:16]
         self.per_second = max_messages_per_second
 
@@ -197,15 +227,31 @@ class SlackBot:
 
     name = "slack"
 
-    def __init__(self, token: str, channel: str, *, ledger, subscriber: str, api_url: str | None = None,
-                 timeout_seconds: float = 10.0, max_messages_per_second: float = 1.0) -> None:
+    def __init__(
+        self,
+        token: str,
+        channel: str,
+        *,
+        ledger,
+        subscriber: str,
+        api_url: str | None = None,
+        timeout_seconds: float = 10.0,
+        max_messages_per_second: float = 1.0,
+    ) -> None:
         kwargs = {"base_url": api_url} if api_url else {}
-        self._client = WebClient(token=token, timeout=int(max(1, timeout_seconds)), logger=_SDK_LOGGER,
-                                 retry_handlers=[], **kwargs)
+        self._client = WebClient(
+            token=token,
+            timeout=int(max(1, timeout_seconds)),
+            logger=_SDK_LOGGER,
+            retry_handlers=[],
+            **kwargs,
+        )
         self._channel = channel
         self._ledger = ledger
         self._subscriber = subscriber
-        self.rate_key = "slack-bot:" + hashlib.sha256(f"{token}|{channel}".encode()).hexdigest()[:16]
+        self.rate_key = (
+            "slack-bot:" + hashlib.sha256(f"{token}|{channel}".encode()).hexdigest()[:16]
+        )
         self.per_second = max_messages_per_second
 
     def _call(self, method, **kwargs):
@@ -216,8 +262,13 @@ class SlackBot:
             resp = exc.response
             error = resp.data.get("error", "") if isinstance(resp.data, dict) else ""
             if resp.status_code == 200:
-                transient = error in ("ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                                      "request_timeout")
+                transient = error in (
+                    "ratelimited",
+                    "internal_error",
+                    "fatal_error",
+                    "service_unavailable",
+                    "request_timeout",
+                )
                 if transient:
                     raise TransientError(f"Slack API error: {error}") from None
                 raise PermanentError(f"Slack API error: {error or 'unknown'}") from None
@@ -228,29 +279,54 @@ class SlackBot:
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             raise TransientError(f"cannot reach the Slack API: {type(exc).__name__}") from None
 
-    def _post(self, text: str, blocks: list[dict], *, delivery_key: str, thread_ts: str | None = None) -> str:
+    def _post(
+        self, text: str, blocks: list[dict], *, delivery_key: str, thread_ts: str | None = None
+    ) -> str:
         response = self._call(
-            self._client.chat_postMessage, channel=self._channel, text=text, blocks=blocks, thread_ts=thread_ts,
-            unfurl_links=False, unfurl_media=False,
-            metadata={"event_type": METADATA_EVENT_TYPE, "event_payload": {"delivery_id": delivery_key}})
+            self._client.chat_postMessage,
+            channel=self._channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata={
+                "event_type": METADATA_EVENT_TYPE,
+                "event_payload": {"delivery_id": delivery_key},
+            },
+        )
         return str(response.get("ts") or "")
 
     def posted_ts(self, delivery_key: str, thread_ts: str | None = None) -> str | None:
         """The ts of a message already posted with ``delivery_key``, or None (also when unsure)."""
         try:
             if thread_ts:
-                response = self._call(self._client.conversations_replies, channel=self._channel, ts=thread_ts,
-                                      include_all_metadata=True, limit=_HISTORY_LIMIT)
+                response = self._call(
+                    self._client.conversations_replies,
+                    channel=self._channel,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=_HISTORY_LIMIT,
+                )
             else:
-                response = self._call(self._client.conversations_history, channel=self._channel,
-                                      include_all_metadata=True, limit=_HISTORY_LIMIT)
+                response = self._call(
+                    self._client.conversations_history,
+                    channel=self._channel,
+                    include_all_metadata=True,
+                    limit=_HISTORY_LIMIT,
+                )
         except DeliveryError as exc:
-            log.warning("cannot check Slack history before re-sending (%s); sending, at least once", exc.reason)
+            log.warning(
+                "cannot check Slack history before re-sending (%s); sending, at least once",
+                exc.reason,
+            )
             return None
         for message in response.get("messages") or ():
             metadata = message.get("metadata") or {}
-            if (metadata.get("event_type") == METADATA_EVENT_TYPE
-                    and (metadata.get("event_payload") or {}).get("delivery_id") == delivery_key):
+            if (
+                metadata.get("event_type") == METADATA_EVENT_TYPE
+                and (metadata.get("event_payload") or {}).get("delivery_id") == delivery_key
+            ):
                 return str(message.get("ts") or "")
         return None
 

@@ -33,9 +33,19 @@ log = logging.getLogger("storywatch.deliver")
 
 
 class _DeliverFn(beam.DoFn):
-    def __init__(self, *, ledger_url: str, alerts_out: str | None, subscribers_file: str | None,
-                 dead_letter_out: str | None, console: bool, clock, sweep_interval_seconds: float,
-                 secret_env: str | None, background_sweep: bool) -> None:
+    def __init__(
+        self,
+        *,
+        ledger_url: str,
+        alerts_out: str | None,
+        subscribers_file: str | None,
+        dead_letter_out: str | None,
+        console: bool,
+        clock,
+        sweep_interval_seconds: float,
+        secret_env: str | None,
+        background_sweep: bool,
+    ) -> None:
         self._ledger_url = ledger_url
         self._background_sweep = background_sweep
         self._alerts_out = alerts_out
@@ -54,8 +64,14 @@ class _DeliverFn(beam.DoFn):
         subscribers = load_subscribers(self._subscribers_file) if self._subscribers_file else None
         secrets = resolve_secrets(subscribers) if subscribers else None
         sink = JsonlSink(self._ledger, self._alerts_out, console=self._console)
-        self._dispatcher = Dispatcher(self._ledger, subscribers=subscribers, secrets=secrets, sink=sink,
-                                      dead_letter_path=self._dead_letter_out, clock=self._clock)
+        self._dispatcher = Dispatcher(
+            self._ledger,
+            subscribers=subscribers,
+            secrets=secrets,
+            sink=sink,
+            dead_letter_path=self._dead_letter_out,
+            clock=self._clock,
+        )
         self._next_sweep = 0.0
         # The live pipeline may go hours without an alert; digests and retries must not
         # wait for one. One lock keeps the sweeper and process() from interleaving.
@@ -63,7 +79,9 @@ class _DeliverFn(beam.DoFn):
         self._stop = threading.Event()
         self._sweeper = None
         if self._background_sweep and subscribers is not None and subscribers.subscribers:
-            self._sweeper = threading.Thread(target=self._sweep_forever, name="DeliverAlerts-sweeper", daemon=True)
+            self._sweeper = threading.Thread(
+                target=self._sweep_forever, name="DeliverAlerts-sweeper", daemon=True
+            )
             self._sweeper.start()
 
     def _sweep(self) -> list:
@@ -76,8 +94,14 @@ class _DeliverFn(beam.DoFn):
                 with self._lock:
                     if time.monotonic() >= self._next_sweep:
                         for delivery in self._sweep():
-                            log.info("sweep: %s %s to %s/%s %s", delivery.status, delivery.alert_id,
-                                     delivery.subscriber, delivery.channel, delivery.reason)
+                            log.info(
+                                "sweep: %s %s to %s/%s %s",
+                                delivery.status,
+                                delivery.alert_id,
+                                delivery.subscriber,
+                                delivery.channel,
+                                delivery.reason,
+                            )
             except Exception:  # keep sweeping; the next process() call sweeps too
                 log.exception("DeliverAlerts sweep failed")
 
@@ -118,19 +142,36 @@ class DeliverAlerts(beam.PTransform):
     worker in ``setup`` instead, and only the others must be set where the job is built.
     """
 
-    def __init__(self, *, ledger_url: str, alerts_out: str | None = None, subscribers_file: str | None = None,
-                 dead_letter_out: str | None = None, console: bool = True, clock=None,
-                 sweep_interval_seconds: float = 60.0, secret_env: str | None = None,
-                 background_sweep: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        ledger_url: str,
+        alerts_out: str | None = None,
+        subscribers_file: str | None = None,
+        dead_letter_out: str | None = None,
+        console: bool = True,
+        clock=None,
+        sweep_interval_seconds: float = 60.0,
+        secret_env: str | None = None,
+        background_sweep: bool = True,
+    ) -> None:
         super().__init__()
         if subscribers_file:
-            resolve_secrets(load_subscribers(subscribers_file), deferred=SecretEnv.parse(secret_env).names())
+            resolve_secrets(
+                load_subscribers(subscribers_file), deferred=SecretEnv.parse(secret_env).names()
+            )
         self._fn = _DeliverFn(
-            ledger_url=ledger_url, alerts_out=str(alerts_out) if alerts_out else None,
+            ledger_url=ledger_url,
+            alerts_out=str(alerts_out) if alerts_out else None,
             subscribers_file=str(subscribers_file) if subscribers_file else None,
-            dead_letter_out=str(dead_letter_out or default_dead_letter_path(ledger_url) or "") or None,
-            console=console, clock=clock, sweep_interval_seconds=sweep_interval_seconds, secret_env=secret_env,
-            background_sweep=background_sweep)
+            dead_letter_out=str(dead_letter_out or default_dead_letter_path(ledger_url) or "")
+            or None,
+            console=console,
+            clock=clock,
+            sweep_interval_seconds=sweep_interval_seconds,
+            secret_env=secret_env,
+            background_sweep=background_sweep,
+        )
 
     def expand(self, alerts):
         return alerts | "DeliverEachAlert" >> beam.ParDo(self._fn)
