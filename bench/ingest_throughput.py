@@ -27,10 +27,10 @@ import feedparser
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.dedupe import Deduplicator  # noqa: E402
-from pipeline.normalize import UnusableItem, normalize_item  # noqa: E402
-from pipeline.parse import parse_feed  # noqa: E402
-from pipeline.poll import recorded_feeds  # noqa: E402
+from pipeline.ingest.dedupe import Deduplicator  # noqa: E402
+from pipeline.ingest.normalize import UnusableItem, normalize_item  # noqa: E402
+from pipeline.ingest.parse import parse_feed  # noqa: E402
+from pipeline.ingest.poll import recorded_feeds  # noqa: E402
 
 
 def storywatch_round(raws) -> tuple[float, int, int]:

@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config.watchlists import Entity, Rule, Storyline, Topic, Watchlists, load_watchlists  # noqa: E402
-from pipeline.dedupe import Deduplicator  # noqa: E402
-from pipeline.matcher import FIELDS, Matcher, normalize  # noqa: E402
-from pipeline.normalize import UnusableItem, normalize_item  # noqa: E402
-from pipeline.parse import parse_feed  # noqa: E402
-from pipeline.poll import recorded_feeds  # noqa: E402
+from pipeline.ingest.dedupe import Deduplicator  # noqa: E402
+from pipeline.match.matcher import FIELDS, Matcher, normalize  # noqa: E402
+from pipeline.ingest.normalize import UnusableItem, normalize_item  # noqa: E402
+from pipeline.ingest.parse import parse_feed  # noqa: E402
+from pipeline.ingest.poll import recorded_feeds  # noqa: E402
 from pipeline.records import Article  # noqa: E402
 
 

@@ -52,11 +52,11 @@ def bare_feedparser(raws) -> int:
 
 
 def pure_chain(raws, matcher):
-    from pipeline.alert import decide_alerts
-    from pipeline.dedupe import Deduplicator
-    from pipeline.normalize import UnusableItem, normalize_item
-    from pipeline.parse import parse_feed
-    from pipeline.storyline import track_in_order
+    from pipeline.alerts.decide import decide_alerts
+    from pipeline.ingest.dedupe import Deduplicator
+    from pipeline.ingest.normalize import UnusableItem, normalize_item
+    from pipeline.ingest.parse import parse_feed
+    from pipeline.storylines.tracker import track_in_order
 
     dedupe = Deduplicator()
     matches = []
@@ -72,7 +72,7 @@ def pure_chain(raws, matcher):
 
 
 def beam_replay(directory: Path) -> float:
-    from pipeline.runner import run_replay
+    from pipeline.run.runner import run_replay
 
     with tempfile.TemporaryDirectory() as tmp, open("/dev/null", "w") as sink:
         started = time.perf_counter()
@@ -89,11 +89,11 @@ def rate(n: int, seconds: float) -> str:
 MEMORY_CHILD = r"""
 import datetime as dt, json, os, resource, sys
 sys.path.insert(0, sys.argv[1])
-from pipeline.alert import decide_alert
-from pipeline.dedupe import Deduplicator
-from pipeline.jsonl import article_from_json
-from pipeline.matcher import Matcher
-from pipeline.storyline import StorylineTracker
+from pipeline.alerts.decide import decide_alert
+from pipeline.ingest.dedupe import Deduplicator
+from pipeline.jsonl_io import article_from_json
+from pipeline.match.matcher import Matcher
+from pipeline.storylines.tracker import StorylineTracker
 seeds = [json.loads(l) for l in open(sys.argv[2])]
 n, run = int(sys.argv[3]), sys.argv[4] == "run"
 matcher = Matcher.from_dir(os.path.join(sys.argv[1], "watchlists"))
@@ -125,8 +125,8 @@ print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 
 def peak_memory(raws, n: int) -> dict:
     """Max RSS of a child replaying ``n`` articles synthesised from the real items of ``raws``."""
-    from pipeline.normalize import UnusableItem, normalize_item
-    from pipeline.parse import parse_feed
+    from pipeline.ingest.normalize import UnusableItem, normalize_item
+    from pipeline.ingest.parse import parse_feed
 
     seeds = []
     for raw in raws:
@@ -174,8 +174,8 @@ def main() -> None:
     parser.add_argument("--memory-articles", type=int, default=100_000)
     args = parser.parse_args()
 
-    from pipeline.matcher import Matcher
-    from pipeline.poll import recorded_feeds
+    from pipeline.match.matcher import Matcher
+    from pipeline.ingest.poll import recorded_feeds
 
     tmp = tempfile.TemporaryDirectory(prefix="storywatch-bench-")
     folder = replicate(args.feeds, Path(tmp.name), args.copies)

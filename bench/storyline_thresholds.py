@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.alert_eval import alerts_for, load_labeled, score_alerts  # noqa: E402
-from pipeline.jsonl import article_from_json  # noqa: E402
+from pipeline.storylines.evaluate import alerts_for, load_labeled, score_alerts  # noqa: E402
+from pipeline.jsonl_io import article_from_json  # noqa: E402
 from pipeline.records import Match  # noqa: E402
-from pipeline.storyline import StorylineTracker  # noqa: E402
+from pipeline.storylines.tracker import StorylineTracker  # noqa: E402
 
 LABELED_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "labeled"
 LABELED = LABELED_DIR / "dev.jsonl"
@@ -44,7 +44,7 @@ def matchers_for(items):
 
     found = [("labels", perfect)]
     try:
-        from pipeline.matcher import Matcher
+        from pipeline.match.matcher import Matcher
 
         real = Matcher.from_dir(Path(__file__).resolve().parent.parent / "watchlists")
         cache: dict = {}

@@ -8,7 +8,7 @@ Google's pipeline_with_dependencies sample: main.py -> my_package.launcher.run()
 import logging
 import sys
 
-from pipeline.dataflow import main
+from pipeline.run.dataflow import main
 
 if __name__ == "__main__":
     logging.getLogger().setLevel(logging.INFO)

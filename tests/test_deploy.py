@@ -163,7 +163,7 @@ def test_requirements_are_the_installed_versions():
 def _option_fields() -> dict[str, object]:
     import argparse
 
-    from pipeline.options import StorywatchOptions
+    from pipeline.run.options import StorywatchOptions
 
     parser = argparse.ArgumentParser()
     StorywatchOptions._add_argparse_args(parser)
@@ -305,7 +305,7 @@ def test_plan_is_a_streaming_job_on_streaming_engine_with_the_makefile_shape(pla
 
 @pytest.mark.slow
 def test_plan_contains_every_stage_of_the_graph_in_order(plan):
-    from pipeline.dataflow import top_level_steps
+    from pipeline.run.dataflow import top_level_steps
 
     transforms = plan[0]["pipeline"]["components"]["transforms"]
     names = {t["uniqueName"] for t in transforms.values()}
@@ -339,7 +339,7 @@ def _map_fn(plan_json: dict, step_suffix: str):
 def test_every_stateful_step_is_keyed_as_intended(plan):
     import datetime as dt
 
-    from pipeline.dataflow import stateful_steps
+    from pipeline.run.dataflow import stateful_steps
     from pipeline.records import Article, FeedSource, Match
 
     steps = {s["step"]: s for s in stateful_steps(plan[0]["pipeline"])}
@@ -426,7 +426,7 @@ def test_launcher_refuses_a_local_ledger_with_a_clear_error(tmp_path):
         [
             PY,
             "-m",
-            "pipeline.dataflow",
+            "pipeline.run.dataflow",
             "plan",
             f"--out={tmp_path / 'job.json'}",
             "--ledger=build/ledger.sqlite",
@@ -442,7 +442,7 @@ def test_launcher_refuses_a_local_ledger_with_a_clear_error(tmp_path):
 
 
 def test_a_plan_never_submits_and_bad_cloud_options_are_user_errors():
-    from pipeline.dataflow import build, with_plan_defaults
+    from pipeline.run.dataflow import build, with_plan_defaults
     from pipeline.errors import UserError
 
     argv = with_plan_defaults(["--runner=DataflowRunner", "--dry_run=False", "--project=acme-news"])
@@ -453,7 +453,7 @@ def test_a_plan_never_submits_and_bad_cloud_options_are_user_errors():
 
 
 def test_launcher_refuses_replays_and_an_empty_feed_list(tmp_path):
-    from pipeline.dataflow import build, with_plan_defaults
+    from pipeline.run.dataflow import build, with_plan_defaults
     from pipeline.errors import UserError
 
     with pytest.raises(UserError, match="for local runs"):
@@ -496,9 +496,9 @@ def test_flex_template_entry_point_builds_the_job_from_another_directory(tmp_pat
 def test_docstring_examples():
     import doctest
 
-    import pipeline.dataflow
+    import pipeline.run.dataflow
 
-    result = doctest.testmod(pipeline.dataflow)
+    result = doctest.testmod(pipeline.run.dataflow)
     assert result.failed == 0 and result.attempted >= 1
 
 
@@ -507,7 +507,7 @@ def test_update_check_flags_changes_that_would_lose_state(plan, tmp_path):
     import copy
     import json
 
-    from pipeline.dataflow import update_problems
+    from pipeline.run.dataflow import update_problems
 
     old = plan[0]
     assert update_problems(old, old) == []
@@ -540,7 +540,7 @@ def test_update_check_flags_changes_that_would_lose_state(plan, tmp_path):
         [
             PY,
             "-m",
-            "pipeline.dataflow",
+            "pipeline.run.dataflow",
             "update-check",
             str(tmp_path / "old.json"),
             str(tmp_path / "new.json"),

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pipeline.jsonl import json_kind, parse_time
+from pipeline.jsonl_io import json_kind, parse_time
 from pipeline.records import UTC, Alert, Evidence, to_json
 
 SENT, SKIPPED, QUEUED, DEAD, RETRY_LATER = "sent", "skipped", "queued", "dead", "retry_later"

@@ -3,7 +3,7 @@
 For each alert: write it to the local sink, route it to every subscriber channel that
 wants it, then either send it now or queue it in the ledger for a digest or the end of
 quiet hours. Each send is claimed in the ledger first and marked sent after the channel
-accepted it, so restarts and retried bundles never send twice (see ``pipeline.ledger``
+accepted it, so restarts and retried bundles never send twice (see ``pipeline.ledger.sqlite``
 for the one at-least-once window and how channels narrow it with idempotency keys).
 
 Lanes: the alerts for one (subscriber, channel) are sent in order on one thread; lanes
@@ -42,12 +42,12 @@ from pipeline.deliver.base import (
 )
 from pipeline.deliver.digest import Digest
 from pipeline.deliver.email import EmailSender
-from pipeline.deliver.jsonl import SINK_SUBSCRIBER, JsonlSink
+from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
 from pipeline.deliver.retry import RateLimiter, RetryPolicy
 from pipeline.deliver.routing import routes
 from pipeline.deliver.slack import SlackBot, SlackWebhook
-from pipeline.ledger import SENT as LEDGER_SENT
-from pipeline.ledger import Ledger
+from pipeline.ledger.sqlite import SENT as LEDGER_SENT
+from pipeline.ledger.sqlite import Ledger
 from pipeline.records import UTC, Alert, Failure, to_json
 
 log = logging.getLogger("storywatch.deliver")

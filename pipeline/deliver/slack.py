@@ -12,7 +12,7 @@ With a bot token, the first alert of a storyline starts a thread and later alert
 that storyline go into it; the thread's ``ts`` is kept in the ledger per (subscriber,
 channel, storyline) so it survives restarts.
 
-Re-sending after a crash (the at-least-once window of ``pipeline.ledger``): an incoming
+Re-sending after a crash (the at-least-once window of ``pipeline.ledger.sqlite``): an incoming
 webhook cannot be asked what it already posted, so a message in flight when the process
 died may appear twice (it carries the same ``X-Storywatch-Delivery-Id``). A bot can be
 asked: each message carries its delivery id as Slack message metadata, and before a send

@@ -25,9 +25,9 @@ from apache_beam.metrics import Metrics
 
 from pipeline.config.subscribers import load_subscribers, resolve_secrets
 from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
-from pipeline.deliver.jsonl import JsonlSink
-from pipeline.ledger import open_ledger
-from pipeline.secrets import SecretEnv
+from pipeline.deliver.file_sink import JsonlSink
+from pipeline.ledger.sqlite import open_ledger
+from pipeline.run.secrets import SecretEnv
 
 log = logging.getLogger("storywatch.deliver")
 
@@ -138,7 +138,7 @@ class DeliverAlerts(beam.PTransform):
     ``DeliverAlerts/deliveries_dead`` counter. The subscribers file is loaded and its
     secrets are read here, so a bad file or a missing variable stops the pipeline before
     it starts, with ``FILE:LINE`` and the variable's name. With ``secret_env``
-    (``NAME=REF,...``, see ``pipeline.secrets``) the variables it covers are filled on each
+    (``NAME=REF,...``, see ``pipeline.run.secrets``) the variables it covers are filled on each
     worker in ``setup`` instead, and only the others must be set where the job is built.
     """
 

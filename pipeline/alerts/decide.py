@@ -1,0 +1,182 @@
+"""Deciding alerts: which storyline events become an ``Alert``, with a stable id.
+
+Policy (``decide_alert``): ``new_development`` and ``burst`` events always alert;
+``coverage`` events alert only with ``coverage_alerts=True`` (a subscriber asked for
+coverage updates); ``duplicate`` and ``stale`` never do.
+
+The alert id is derived from storyline + development + kind (plus the article for a
+coverage update, since one development has many), so the same development gives the same
+id in every run and across restarts; the ledger records it before delivery.
+
+>>> alert_id_for("starlink-ukraine-war", "3f2a", "new_development")
+'08f5e2d40b1822d1'
+
+The JSON shape of an alert (``--alerts-out`` lines, ledger payload) is delivery's
+``pipeline.deliver.base.alert_to_json``: every Alert field plus ``storyline`` and
+``published``, so at least ``alert_id``, ``storyline``, ``kind``, ``article_ids`` (lead
+first), ``title``, ``url``, ``published``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline.deliver.base import (
+    alert_to_json,
+    display_time,
+)  # the one JSON shape, owned by delivery
+from pipeline.records import Alert, StorylineEvent
+from pipeline.storylines.tracker import BURST, COVERAGE, NEW_DEVELOPMENT
+
+ALERTING_KINDS = (NEW_DEVELOPMENT, BURST)
+
+
+def alert_id_for(storyline_id: str, development_id: str, kind: str, article_id: str = "") -> str:
+    """Stable alert id (16 hex digits) for one development and kind."""
+    raw = "\x1f".join((storyline_id, development_id, kind, article_id))
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def decide_alert(
+    event: StorylineEvent,
+    *,
+    storyline_titles: Mapping[str, str] | None = None,
+    coverage_alerts: bool = False,
+) -> Alert | None:
+    """The alert for one storyline event, or None when the event is not alert-worthy."""
+    if event.kind not in ALERTING_KINDS and not (coverage_alerts and event.kind == COVERAGE):
+        return None
+    # The headline of a new development is its lead; of a coverage update or burst, the
+    # article that caused it.
+    subject = (
+        event.lead if event.kind == NEW_DEVELOPMENT or event.article is None else event.article
+    )
+    article = subject.article
+    extra = article.article_id if event.kind == COVERAGE else ""
+    ids = (article.article_id,) + tuple(i for i in event.articles if i != article.article_id)
+    return Alert(
+        alert_id=alert_id_for(event.storyline_id, event.development_id, event.kind, extra),
+        storyline_id=event.storyline_id,
+        development_id=event.development_id,
+        kind=event.kind,
+        title=article.title,
+        url=article.url,
+        published_at=article.published_at,
+        first_seen_at=article.first_seen_at,
+        article_ids=ids,
+        score=round(subject.score, 4),
+        outlet=article.outlet,
+        storyline_title=(storyline_titles or {}).get(event.storyline_id, ""),
+        sources=tuple(s for s in event.sources if s[2] != article.url or not s[2]),
+        evidence=subject.evidence,
+        reason=event.reason,
+        baseline_per_hour=event.baseline_per_hour,
+        rate_per_hour=event.rate_per_hour,
+        published_precision=article.published_precision,
+    )
+
+
+def decide_alerts(events: Iterable[StorylineEvent], **policy: Any) -> list[Alert]:
+    """``decide_alert`` over many events, keeping only the alerts."""
+    return [a for a in (decide_alert(e, **policy) for e in events) if a is not None]
+
+
+CONSOLE_TITLE_CHARS = 300
+
+
+def format_alert(alert: Alert) -> str:
+    """A few readable lines for the console (the demo prints these)."""
+    when = display_time(alert)
+    head = f"[{alert.kind}] {alert.storyline_title or alert.storyline_id}"
+    # A hostile 1 MB title must not flood the terminal; the alerts file keeps it whole.
+    title = (
+        alert.title
+        if len(alert.title) <= CONSOLE_TITLE_CHARS
+        else alert.title[: CONSOLE_TITLE_CHARS - 1] + "…"
+    )
+    lines = [
+        head,
+        f"  {title}",
+        f"  {alert.outlet or 'unknown outlet'}, {when}  {alert.url[:CONSOLE_TITLE_CHARS]}",
+    ]
+    why = sorted({f"{e.alias!r} ({e.kind})" for e in alert.evidence})
+    if why:
+        lines.append(f"  why: {', '.join(why[:6])}")
+    if alert.sources:
+        lines.append(f"  also: {'; '.join(o or t[:40] for o, t, _ in alert.sources[:5])}")
+    if alert.kind == BURST:
+        lines.append(f"  {alert.reason}")
+    return "\n".join(lines)
+
+
+class _RecordAlertFn(beam.DoFn):
+    """Record each alert id in the ledger before delivery (idempotent: INSERT OR IGNORE).
+
+    Alerts already in the ledger (a restart, a retried bundle) still pass on: delivery
+    keeps its own per-subscriber claims, so an alert recorded but never delivered before
+    a crash is not lost, and one already delivered is not sent twice.
+    """
+
+    def __init__(self, ledger_url: str) -> None:
+        self._ledger_url = ledger_url
+        self._ledger = None
+        self._new = Metrics.counter("storywatch", "alerts_new")
+        self._known = Metrics.counter("storywatch", "alerts_already_recorded")
+
+    def setup(self) -> None:
+        from pipeline.ledger.sqlite import open_ledger
+
+        self._ledger = open_ledger(self._ledger_url)
+
+    def process(self, alert: Alert):
+        payload = alert_to_json(alert)
+        # The saved payload lets a restarted TrackStorylines resume its developments.
+        self._ledger.save_payload(alert.alert_id, payload)
+        if self._ledger.record_alert(alert.alert_id, payload):
+            self._new.inc()
+        else:
+            self._known.inc()
+        yield alert
+
+    def teardown(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+
+class DecideAlerts(beam.PTransform):
+    """PCollection[StorylineEvent] → PCollection[Alert], each recorded in the ledger."""
+
+    def __init__(
+        self,
+        *,
+        ledger_url: str,
+        storyline_titles: Mapping[str, str] | None = None,
+        coverage_alerts: bool = False,
+    ) -> None:
+        super().__init__()
+        self._ledger_url = ledger_url
+        self._policy = {
+            "storyline_titles": dict(storyline_titles or {}),
+            "coverage_alerts": coverage_alerts,
+        }
+
+    def expand(self, events):
+        return (
+            events
+            | "DecideAlert" >> beam.FlatMap(_decide_counted, self._policy)
+            | "RecordAlert" >> beam.ParDo(_RecordAlertFn(self._ledger_url))
+        )
+
+
+def _decide_counted(event: StorylineEvent, policy: dict):
+    Metrics.counter("storywatch", f"storyline_{event.kind}").inc()
+    alert = decide_alert(event, **policy)
+    if alert is not None:
+        Metrics.counter("storywatch", "alerts").inc()
+        yield alert

@@ -1,0 +1,432 @@
+"""The ledger on Firestore (Native mode): what replaces the SQLite file on Dataflow.
+
+Dataflow workers are many, short-lived machines: a SQLite file on one worker's disk would
+neither be shared by the others nor survive a worker being replaced. Firestore keeps the
+same four tables as collections, one document per row, and ``claim`` runs in a Firestore
+transaction, so two workers never own the same delivery::
+
+    firestore://PROJECT/PREFIX[?database=DB]     e.g. firestore://acme-news/storywatch
+
+    PREFIX_alerts/<id>       alert_id, recorded_at, payload (JSON text)
+    PREFIX_deliveries/<id>   alert_id, subscriber, channel, state, attempts, updated_at,
+                             last_error, owner, lease_until, due_at
+    PREFIX_payloads/<id>     alert_id, payload (JSON text)
+    PREFIX_threads/<id>      subscriber, channel, storyline_id, thread_ts
+
+Document ids are a SHA-256 of the row's key (alert ids and subscriber names may contain
+``/``, which Firestore ids cannot). Times are ISO-8601 UTC strings, so they compare in
+order as text, exactly as in the SQLite ledger. Queries filter on ``state`` only (served
+by Firestore's automatic single-field index; no composite index to create); the rest is
+filtered on the worker, which is fine because queued and claimed rows are few.
+
+Every document carries ``expire_at`` (a Timestamp, ``retention_days`` after its last
+write, 90 by default), so the ledger stays bounded once a TTL policy is enabled on that
+field for each collection (``gcloud firestore fields ttls update expire_at
+--collection-group=PREFIX_alerts --enable-ttl``, and the same for the other three).
+
+A claim on another machine cannot be checked for a live process, so a crashed worker's
+claims are taken over when their lease runs out (``lease_seconds``, 10 minutes by default);
+on the same host a dead owner's claim is taken over at once, as in SQLite.
+
+The semantics match ``SqliteLedger`` call for call; tests/ledger/test_firestore.py runs the
+same scenarios against both, with a fake Firestore client (no emulator is available here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import socket
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from pipeline.errors import UserError
+from pipeline.ledger.sqlite import (
+    CLAIMED,
+    DEAD,
+    DEFAULT_LEASE_SECONDS,
+    QUEUED,
+    SENT,
+    QueuedDelivery,
+    SqliteLedger,
+)
+
+UTC = dt.UTC
+#: Documents carry ``expire_at`` this far ahead of their last write, for a Firestore TTL
+#: policy on that field; longer than any storyline horizon (30 days by default).
+DEFAULT_RETENTION_DAYS = 90.0
+
+#: Runs ``fn(transaction)`` in a Firestore transaction, retrying on contention; returns its result.
+TransactionRunner = Callable[[Any, Callable[[Any], Any]], Any]
+
+
+def run_in_firestore_transaction(client: Any, fn: Callable[[Any], Any]) -> Any:
+    """The real runner: google-cloud-firestore's ``transactional`` (retries aborted commits)."""
+    from google.cloud import firestore
+
+    return firestore.transactional(fn)(client.transaction())
+
+
+def doc_id(*key: str) -> str:
+    """A Firestore-safe, stable document id for a composite key.
+
+    >>> doc_id("a1", "desk", "slack") == doc_id("a1", "desk", "slack") != doc_id("a1", "desk/slack")
+    True
+    """
+    return hashlib.sha256(json.dumps(list(key), ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def parse_firestore_url(url: str) -> tuple[str, str, str | None]:
+    """``firestore://PROJECT/PREFIX[?database=DB]`` -> (project, prefix, database).
+
+    >>> parse_firestore_url("firestore://acme-news/storywatch?database=alerts")
+    ('acme-news', 'storywatch', 'alerts')
+    """
+    parsed = urlparse(url)
+    project, prefix = parsed.netloc, parsed.path.strip("/")
+    database = parse_qs(parsed.query).get("database", [None])[0]
+    if parsed.scheme != "firestore" or not project or not prefix or "/" in prefix:
+        raise UserError(
+            f"ledger '{url}': expected firestore://PROJECT/PREFIX[?database=DB], "
+            "e.g. firestore://my-project/storywatch"
+        )
+    return project, prefix, database
+
+
+class FirestoreLedger:
+    """The ``Ledger`` protocol on Firestore collections named ``PREFIX_*``."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "storywatch",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        transaction_runner: TransactionRunner = run_in_firestore_transaction,
+    ) -> None:
+        self._client = client
+        self.prefix = prefix
+        self.lease_seconds = lease_seconds
+        self.retention = dt.timedelta(days=retention_days)
+        self._run = transaction_runner
+        self._host = socket.gethostname()
+        self._alerts = client.collection(f"{prefix}_alerts")
+        self._deliveries = client.collection(f"{prefix}_deliveries")
+        self._payloads = client.collection(f"{prefix}_payloads")
+        self._threads = client.collection(f"{prefix}_threads")
+        self._payload_cache: dict[str, str] = {}
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> FirestoreLedger:
+        project, prefix, database = parse_firestore_url(url)
+        from google.auth.exceptions import DefaultCredentialsError
+        from google.cloud import firestore
+
+        try:
+            client = (
+                firestore.Client(project=project, database=database)
+                if database
+                else firestore.Client(project=project)
+            )
+        except DefaultCredentialsError:  # a local run pointed at the cloud ledger
+            from pipeline.errors import UserError
+
+            raise UserError(
+                f"ledger '{url}': no Google Cloud credentials here; run `gcloud auth "
+                "application-default login`, or use a local ledger (a file path)"
+            ) from None
+        return cls(client, prefix=prefix, **kwargs)
+
+    # --- helpers -----------------------------------------------------------------------
+
+    @staticmethod
+    def _now() -> dt.datetime:
+        return dt.datetime.now(UTC)
+
+    # Same owner tokens and the same "is the owner process gone?" rule as the SQLite ledger.
+    _owner_token = SqliteLedger._owner_token
+    _owner_gone = SqliteLedger._owner_gone
+
+    def _expire_at(self, after: dt.datetime | None = None) -> dt.datetime:
+        """When Firestore's TTL policy may delete a document written now (a Timestamp field)."""
+        return max(self._now(), after or self._now()) + self.retention
+
+    def _delivery(self, alert_id: str, subscriber: str, channel: str) -> Any:
+        return self._deliveries.document(doc_id(alert_id, subscriber, channel))
+
+    def _create_once(self, ref: Any, data: dict) -> bool:
+        from google.api_core.exceptions import AlreadyExists
+
+        try:
+            ref.create(data)
+        except AlreadyExists:
+            return False
+        return True
+
+    def _rows(self, state: str) -> list[dict]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        return [
+            snap.to_dict()
+            for snap in self._deliveries.where(filter=FieldFilter("state", "==", state)).stream()
+        ]
+
+    # --- alerts ------------------------------------------------------------------------
+
+    def record_alert(self, alert_id: str, payload: dict) -> bool:
+        return self._create_once(
+            self._alerts.document(doc_id(alert_id)),
+            {
+                "alert_id": alert_id,
+                "recorded_at": self._now().isoformat(),
+                "payload": json.dumps(payload, sort_keys=True, default=str),
+                "expire_at": self._expire_at(),
+            },
+        )
+
+    def has_alert(self, alert_id: str) -> bool:
+        return self._alerts.document(doc_id(alert_id)).get().exists
+
+    def alert_ids(self) -> list[str]:
+        """Every recorded alert id, oldest first.
+
+        Callers read the payload of each id next (the live tracker re-seeds its state from
+        them at start-up), so the payloads are fetched here too, in one query instead of
+        one read per alert; payloads never change once saved, so the cache cannot be stale.
+        """
+        rows = [snap.to_dict() for snap in self._alerts.stream()]
+        self._payload_cache = {
+            r["alert_id"]: r["payload"]
+            for r in (snap.to_dict() for snap in self._payloads.stream())
+        }
+        return [r["alert_id"] for r in sorted(rows, key=lambda r: r["recorded_at"])]
+
+    # --- deliveries --------------------------------------------------------------------
+
+    def claim(self, alert_id: str, subscriber: str, channel: str) -> bool:
+        ref = self._delivery(alert_id, subscriber, channel)
+        now = self._now()
+        lease_until = (now + dt.timedelta(seconds=self.lease_seconds)).isoformat()
+        owner = self._owner_token()
+
+        def attempt(transaction: Any) -> bool:
+            snap = ref.get(transaction=transaction)
+            if not snap.exists:
+                transaction.set(
+                    ref,
+                    {
+                        "alert_id": alert_id,
+                        "subscriber": subscriber,
+                        "channel": channel,
+                        "state": CLAIMED,
+                        "attempts": 1,
+                        "updated_at": now.isoformat(),
+                        "last_error": "",
+                        "owner": owner,
+                        "lease_until": lease_until,
+                        "due_at": "",
+                        "expire_at": self._expire_at(),
+                    },
+                )
+                return True
+            row = snap.to_dict()
+            if row["state"] == QUEUED:
+                claimable = True
+            elif row["state"] == CLAIMED:
+                current_owner, current_lease = row.get("owner", ""), row.get("lease_until", "")
+                claimable = (
+                    not current_owner
+                    or not current_lease
+                    or current_lease <= now.isoformat()
+                    or self._owner_gone(current_owner)
+                )
+            else:
+                claimable = False
+            if claimable:
+                transaction.update(
+                    ref,
+                    {
+                        "state": CLAIMED,
+                        "attempts": row.get("attempts", 0) + 1,
+                        "updated_at": now.isoformat(),
+                        "owner": owner,
+                        "lease_until": lease_until,
+                        "expire_at": self._expire_at(),
+                    },
+                )
+            return claimable
+
+        return self._run(self._client, attempt)
+
+    def release(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
+        ref = self._delivery(alert_id, subscriber, channel)
+
+        def attempt(transaction: Any) -> None:
+            snap = ref.get(transaction=transaction)
+            if snap.exists and snap.to_dict()["state"] == CLAIMED:
+                transaction.update(
+                    ref,
+                    {
+                        "owner": "",
+                        "lease_until": "",
+                        "last_error": reason,
+                        "updated_at": self._now().isoformat(),
+                        "expire_at": self._expire_at(),
+                    },
+                )
+
+        self._run(self._client, attempt)
+
+    def _set_state(
+        self, alert_id: str, subscriber: str, channel: str, state: str, reason: str = ""
+    ) -> None:
+        ref = self._delivery(alert_id, subscriber, channel)
+
+        def attempt(transaction: Any) -> None:
+            snap = ref.get(transaction=transaction)
+            fields = {
+                "state": state,
+                "updated_at": self._now().isoformat(),
+                "last_error": reason,
+                "owner": "",
+                "lease_until": "",
+                "expire_at": self._expire_at(),
+            }
+            if snap.exists:
+                transaction.update(ref, fields)
+            else:
+                transaction.set(
+                    ref,
+                    {
+                        "alert_id": alert_id,
+                        "subscriber": subscriber,
+                        "channel": channel,
+                        "attempts": 1,
+                        "due_at": "",
+                        **fields,
+                    },
+                )
+
+        self._run(self._client, attempt)
+
+    def mark_sent(self, alert_id: str, subscriber: str, channel: str) -> None:
+        self._set_state(alert_id, subscriber, channel, SENT)
+
+    def mark_many_sent(self, keys: list[tuple[str, str, str]]) -> None:
+        """Mark several existing deliveries sent in one transaction (the alerts of one digest)."""
+        refs = [self._delivery(*key) for key in keys]
+        now = self._now().isoformat()
+
+        def attempt(transaction: Any) -> None:
+            existing = [ref for ref in refs if ref.get(transaction=transaction).exists]
+            for ref in existing:
+                transaction.update(
+                    ref,
+                    {
+                        "state": SENT,
+                        "updated_at": now,
+                        "owner": "",
+                        "lease_until": "",
+                        "expire_at": self._expire_at(),
+                    },
+                )
+
+        self._run(self._client, attempt)
+
+    def mark_dead(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
+        self._set_state(alert_id, subscriber, channel, DEAD, reason)
+
+    def delivery_state(self, alert_id: str, subscriber: str, channel: str) -> str | None:
+        snap = self._delivery(alert_id, subscriber, channel).get()
+        return snap.to_dict()["state"] if snap.exists else None
+
+    def attempts(self, alert_id: str, subscriber: str, channel: str) -> int:
+        snap = self._delivery(alert_id, subscriber, channel).get()
+        return snap.to_dict().get("attempts", 0) if snap.exists else 0
+
+    def unconfirmed(self) -> list[tuple[str, str, str]]:
+        rows = sorted(self._rows(CLAIMED), key=lambda r: r["updated_at"])
+        return [(r["alert_id"], r["subscriber"], r["channel"]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Number of deliveries in each state (for summaries and tests)."""
+        counts = {state: len(self._rows(state)) for state in (QUEUED, CLAIMED, SENT, DEAD)}
+        return {state: n for state, n in counts.items() if n}
+
+    # --- digest and quiet-hours queue --------------------------------------------------
+
+    def enqueue(self, alert_id: str, subscriber: str, channel: str, due_at: dt.datetime) -> bool:
+        """Queue a delivery for ``due_at``; False if it is already queued, claimed, sent or dead."""
+        return self._create_once(
+            self._delivery(alert_id, subscriber, channel),
+            {
+                "alert_id": alert_id,
+                "subscriber": subscriber,
+                "channel": channel,
+                "state": QUEUED,
+                "attempts": 0,
+                "updated_at": self._now().isoformat(),
+                "last_error": "",
+                "owner": "",
+                "lease_until": "",
+                "due_at": due_at.astimezone(UTC).isoformat(),
+                "expire_at": self._expire_at(due_at.astimezone(UTC)),
+            },
+        )
+
+    def due(self, now: dt.datetime) -> list[QueuedDelivery]:
+        """Queued deliveries whose time has come, oldest due first."""
+        cutoff = now.astimezone(UTC).isoformat()
+        rows = sorted(
+            (r for r in self._rows(QUEUED) if r["due_at"] <= cutoff),
+            key=lambda r: (r["due_at"], r["updated_at"], r["alert_id"]),
+        )
+        return [
+            QueuedDelivery(
+                r["alert_id"], r["subscriber"], r["channel"], dt.datetime.fromisoformat(r["due_at"])
+            )
+            for r in rows
+        ]
+
+    # --- payloads and threads ----------------------------------------------------------
+
+    def save_payload(self, alert_id: str, payload: dict) -> None:
+        self._create_once(
+            self._payloads.document(doc_id(alert_id)),
+            {
+                "alert_id": alert_id,
+                "payload": json.dumps(payload, sort_keys=True, default=str),
+                "expire_at": self._expire_at(),
+            },
+        )
+
+    def load_payload(self, alert_id: str) -> dict | None:
+        cached = self._payload_cache.get(alert_id)
+        if cached is not None:
+            return json.loads(cached)
+        snap = self._payloads.document(doc_id(alert_id)).get()
+        return json.loads(snap.to_dict()["payload"]) if snap.exists else None
+
+    def thread_ts(self, subscriber: str, channel: str, storyline_id: str) -> str | None:
+        snap = self._threads.document(doc_id(subscriber, channel, storyline_id)).get()
+        return snap.to_dict()["thread_ts"] if snap.exists else None
+
+    def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None:
+        self._create_once(
+            self._threads.document(doc_id(subscriber, channel, storyline_id)),
+            {
+                "subscriber": subscriber,
+                "channel": channel,
+                "storyline_id": storyline_id,
+                "thread_ts": ts,
+                "expire_at": self._expire_at(),
+            },
+        )
+
+    def close(self) -> None:
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,274 @@
+"""Pipeline options: ``StorywatchOptions`` and the explicit local runner.
+
+Every flag says its unit in its name. Secrets are never options: webhook URLs, tokens
+and SMTP passwords are named in the subscribers file and read from the environment by
+delivery, so they never reach a command line, a job graph or a log.
+
+>>> opts = pipeline_options(["--poll_interval_seconds=30"])
+>>> opts.view_as(StorywatchOptions).poll_interval_seconds, runner_name(opts)
+(30.0, 'FnApiRunner')
+"""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+# The default DirectRunner first tries Prism, which downloads a binary (and fails offline).
+DEFAULT_RUNNER = "FnApiRunner"
+# Live: items in a feed for longer than three days are backlog, not news to alert on.
+DEFAULT_LIVE_MAX_ARTICLE_AGE_HOURS = 72.0
+
+
+class StorywatchOptions(PipelineOptions):
+    """What ``storywatch run`` and ``storywatch replay`` need besides Beam's own options."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        add = parser.add_argument
+        add("--watchlists", default="watchlists", help="directory of watchlist YAML files")
+        add(
+            "--feeds_file",
+            default="watchlists/feeds.yaml",
+            help="feed list polled by the live run (YAML)",
+        )
+        add(
+            "--poll_interval_seconds",
+            type=float,
+            default=60.0,
+            help="seconds between polling ticks; each feed is fetched only when its own cadence is due",
+        )
+        add(
+            "--run_duration_seconds",
+            type=float,
+            default=None,
+            help="stop the live run after this many seconds (default: run until interrupted)",
+        )
+        add(
+            "--host_gap_seconds",
+            type=float,
+            default=5.0,
+            help="minimum seconds between two requests to the same host",
+        )
+        add(
+            "--replay_feeds",
+            default=None,
+            help="replay this folder of recorded feed files instead of polling",
+        )
+        add(
+            "--replay_articles",
+            default=None,
+            help="replay this articles JSONL file instead of polling",
+        )
+        add(
+            "--ledger",
+            default="build/ledger.sqlite",
+            help="alert and delivery ledger: a SQLite file path or sqlite:///path",
+        )
+        add(
+            "--alerts_out",
+            default="build/alerts.jsonl",
+            help="JSONL file every alert is appended to",
+        )
+        add(
+            "--subscribers",
+            default=None,
+            help="subscribers YAML (Slack/email); secrets come from the environment variables it names",
+        )
+        add(
+            "--secret_env",
+            default=None,
+            help="NAME=REFERENCE pairs, comma-separated, filling the environment variables the subscribers "
+            "file names on each worker from Secret Manager (projects/P/secrets/S[/versions/V]) or "
+            "another variable; references only, never secret values (see pipeline/run/secrets.py)",
+        )
+        add(
+            "--dead_letter_out",
+            default="build/dead-letters.jsonl",
+            help="JSONL file for permanent failures of every stage (bad feeds, items, lines)",
+        )
+        add(
+            "--feed_health_out",
+            default="build/feed-health.jsonl",
+            help="JSONL file a feed-health line is appended to after every fetch attempt (status, "
+            "consecutive failures, last error, last success, next attempt); the last line of a feed "
+            "is its current health",
+        )
+        add(
+            "--failing_feed_after_failures",
+            type=int,
+            default=3,
+            help="consecutive failed fetches after which a feed is reported as failing: a logged warning "
+            "and the storywatch/feeds_failing counter (it keeps being retried, more slowly)",
+        )
+        add(
+            "--max_article_age_hours",
+            type=float,
+            default=None,
+            help="drop articles published more than this many hours before they were first seen, so a "
+            "fresh run does not alert on a feed's month-old backlog (default: 72 for run, off for "
+            "replay, which replays old data on purpose; 0 turns it off)",
+        )
+        add(
+            "--console_alerts",
+            type=_bool,
+            default=True,
+            help="also print each alert on the console (true/false)",
+        )
+        add(
+            "--coverage_alerts",
+            type=_bool,
+            default=False,
+            help="also alert on more coverage of a known development (true/false); on by itself when a "
+            "subscriber's kinds include coverage",
+        )
+        add(
+            "--coverage_window_hours",
+            type=float,
+            default=48.0,
+            help="hours around a development within which similar articles count as its coverage",
+        )
+        add(
+            "--duplicate_horizon_hours",
+            type=float,
+            default=720.0,
+            help="hours a development is remembered (near-copies join it, older articles are stale)",
+        )
+        add(
+            "--burst_window_hours",
+            type=float,
+            default=2.0,
+            help="window of the burst rate, in hours",
+        )
+        add(
+            "--burst_min_articles",
+            type=int,
+            default=5,
+            help="fewest articles in the window for a burst",
+        )
+        add(
+            "--burst_factor",
+            type=float,
+            default=4.0,
+            help="burst when the rate is this many times the baseline",
+        )
+
+    def max_article_age_seconds(self, *, bounded: bool) -> float | None:
+        """The dedupe stage's age cut: ``--max_article_age_hours``, else 72 h live and none
+        for a replay; 0 means none.
+
+        >>> o = pipeline_options([]).view_as(StorywatchOptions)
+        >>> o.max_article_age_seconds(bounded=False), o.max_article_age_seconds(bounded=True)
+        (259200.0, None)
+        """
+        hours = self.max_article_age_hours
+        if hours is None:
+            hours = None if bounded else DEFAULT_LIVE_MAX_ARTICLE_AGE_HOURS
+        return hours * 3600.0 if hours else None
+
+    def tracker_tunables(self) -> dict:
+        """The StorylineTracker keyword arguments these options set."""
+        return {
+            "coverage_window_hours": self.coverage_window_hours,
+            "duplicate_horizon_hours": self.duplicate_horizon_hours,
+            "burst_window_hours": self.burst_window_hours,
+            "burst_min_articles": self.burst_min_articles,
+            "burst_factor": self.burst_factor,
+        }
+
+
+def _bool(value: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+_bool.__name__ = "true/false"  # argparse says "invalid true/false value: 'maybe'", not "_bool"
+
+
+# Numeric options and what they must be; a negative duration used to fail deep in Beam
+# with a bare AssertionError, a NaN would never tick.
+_POSITIVE = (
+    "poll_interval_seconds",
+    "run_duration_seconds",
+    "coverage_window_hours",
+    "duplicate_horizon_hours",
+    "burst_window_hours",
+    "burst_factor",
+)
+_NOT_NEGATIVE = ("host_gap_seconds",)
+
+
+def _range_problems(sw: StorywatchOptions) -> list[str]:
+    """``--name=value: must be ...`` for each numeric option outside its range."""
+    import math
+
+    problems = []
+    for name in _POSITIVE + _NOT_NEGATIVE:
+        value = getattr(sw, name)
+        if value is None:
+            continue
+        positive = name in _POSITIVE
+        if not math.isfinite(value) or (value <= 0 if positive else value < 0):
+            problems.append(
+                f"--{name}={value:g}: must be a number {'above 0' if positive else '0 or more'}"
+            )
+    if sw.burst_min_articles < 1:
+        problems.append(f"--burst_min_articles={sw.burst_min_articles}: must be 1 or more")
+    return problems
+
+
+def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
+    """Options from ``argv`` with FnApiRunner unless ``--runner`` is given.
+
+    A flag no options class knows is a user error (Beam itself would only log a warning
+    and carry on with the default, e.g. a mistyped ``--ledgr``).
+    """
+    options = PipelineOptions(argv, **overrides)
+    known = set(options.get_all_options())
+    unknown = [
+        a
+        for a in argv
+        if a.startswith("--") and a[2:].split("=", 1)[0].replace("-", "_") not in known
+    ]
+    if unknown:
+        from pipeline.errors import UserError
+
+        raise UserError(
+            *(
+                f"unknown pipeline option {a.split('=', 1)[0]}; see --help for the options"
+                for a in unknown
+            )
+        )
+    sw = options.view_as(StorywatchOptions)
+    problems = []
+    if sw.max_article_age_hours is not None and sw.max_article_age_hours < 0:
+        problems.append(
+            f"--max_article_age_hours={sw.max_article_age_hours:g}: must be 0 (off) or more hours"
+        )
+    if sw.secret_env:
+        from pipeline.run.secrets import SecretEnv
+
+        SecretEnv.parse(
+            sw.secret_env
+        )  # refuses a malformed pair or a pasted value, without echoing it
+    if sw.failing_feed_after_failures < 1:
+        problems.append(
+            f"--failing_feed_after_failures={sw.failing_feed_after_failures}: must be 1 or more"
+        )
+    problems += _range_problems(sw)
+    if problems:
+        from pipeline.errors import UserError
+
+        raise UserError(*problems)
+    standard = options.view_as(StandardOptions)
+    if not standard.runner:
+        standard.runner = DEFAULT_RUNNER
+    return options
+
+
+def runner_name(options: PipelineOptions) -> str:
+    runner = options.view_as(StandardOptions).runner
+    return runner if isinstance(runner, str) else type(runner).__name__

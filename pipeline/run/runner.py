@@ -1,0 +1,252 @@
+"""The two ways to run the graph: live until interrupted, or a deterministic replay.
+
+``storywatch run`` calls ``run_live`` and ``storywatch replay`` calls ``run_replay``; both
+build the same graph with ``pipeline.run.graph.build_pipeline``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import apache_beam as beam
+
+from pipeline.run.graph import build_pipeline
+from pipeline.run.options import StorywatchOptions
+
+
+def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
+    """Poll the feed list until interrupted (or ``--run_duration_seconds``); 0 on a clean stop."""
+    from pipeline.config.feeds import load_feeds
+    from pipeline.config.watchlists import load_watchlists
+    from pipeline.run.options import pipeline_options
+
+    options = pipeline_options(argv)
+    sw = options.view_as(StorywatchOptions)
+    if watchlists_dir:
+        sw.watchlists = str(watchlists_dir)
+    watchlists = load_watchlists(sw.watchlists)
+    sources = load_feeds(sw.feeds_file).sources()
+    if not sources:
+        from pipeline.errors import UserError
+
+        raise UserError(
+            f"{sw.feeds_file}:1: no feeds to poll; add feeds or run `storywatch feeds import`"
+        )
+    check_outputs(sw, ("alerts_out", "dead_letter_out", "feed_health_out"))
+    print(
+        f"storywatch: polling {len(sources)} feeds every {sw.poll_interval_seconds:g} s; "
+        f"alerts to {sw.alerts_out}; Ctrl-C stops",
+        flush=True,
+    )
+    p = new_pipeline(options)
+    build_pipeline(p, sw, watchlists, feed_sources=sources)
+    return _run_until_interrupted(p)
+
+
+def check_outputs(sw: StorywatchOptions, names: tuple[str, ...]) -> None:
+    """Before the graph starts: every output file can be written and the ledger opens.
+
+    Inside the graph these fail as a Beam traceback (a folder given as ``--alerts_out``,
+    a ledger path that is a folder), after the pipeline has started.
+    """
+    from pipeline.jsonl_io import check_output_path
+    from pipeline.ledger.sqlite import open_ledger
+
+    for name in names:
+        check_output_path(getattr(sw, name), f"--{name}")
+    if not sw.ledger.startswith("firestore://"):  # opened on the workers, not here
+        open_ledger(sw.ledger).close()
+
+
+def new_pipeline(options) -> beam.Pipeline:
+    """``beam.Pipeline(options)``; a mistyped ``--runner`` is a user error, not Beam's ValueError."""
+    try:
+        return beam.Pipeline(options=options)
+    except ValueError as exc:
+        if "runner" not in str(exc).lower():
+            raise
+        from apache_beam.options.pipeline_options import StandardOptions
+
+        from pipeline.errors import UserError
+
+        raise UserError(
+            f"--runner={options.view_as(StandardOptions).runner}: unknown runner; use FnApiRunner "
+            "(the local default), DirectRunner or DataflowRunner"
+        ) from None
+
+
+def _run_until_interrupted(p: beam.Pipeline) -> int:
+    """Run ``p`` in a worker thread; Ctrl-C (or SIGTERM) stops the process cleanly.
+
+    The local runner has no cancel, and a KeyboardInterrupt raised inside a bundle is
+    treated as a bundle failure, so the main thread only waits, and on a signal exits at
+    once. That is safe by design: every alert is in the ledger before it is delivered,
+    and each delivery is claimed before and confirmed after sending, so the next start
+    re-sends what was claimed but not confirmed and nothing else.
+    """
+    import os
+    import signal
+    import sys
+
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            p.run().wait_until_finish()
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    worker = threading.Thread(target=work, name="storywatch-pipeline", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+    except KeyboardInterrupt:
+        print(
+            "storywatch: stopped (alerts so far are in the ledger and the alerts file)", flush=True
+        )
+        sys.stderr.flush()
+        os._exit(0)
+    if "error" in outcome:
+        raise outcome["error"]
+    return 0
+
+
+def run_replay(
+    argv: list[str],
+    *,
+    feeds: str | None,
+    articles: str | None,
+    alerts_out: str | None,
+    watchlists_dir: str | None = None,
+    out=None,
+) -> list[dict]:
+    """Replay recorded feeds or articles through the same graph; return the alerts (JSON).
+
+    A replay starts from an empty ledger (a temporary one unless ``--ledger`` is given) and
+    rewrites ``alerts_out`` sorted by (published, storyline, alert id), so the same input
+    always gives the same file.
+    """
+    import sys
+    import tempfile
+    import time
+
+    from pipeline.config.watchlists import load_watchlists
+    from pipeline.errors import UserError
+    from pipeline.run.options import pipeline_options
+
+    out = out or sys.stdout
+    source = Path(feeds or articles)
+    if not source.exists():
+        raise UserError(f"{source}: no such {'folder' if feeds else 'file'}; check the path")
+    if articles:  # unreadable, a folder, binary or empty: a user error now, not one dead letter
+        from pipeline.jsonl_io import read_jsonl
+
+        if source.is_dir():
+            raise UserError(
+                f"{source}: is a folder; pass an articles JSONL file to --input "
+                "(or a folder of recorded feeds to --feeds)"
+            )
+        if next(read_jsonl(source), None) is None:
+            raise UserError(
+                f"{source}:1: no articles: the file is empty; each line must be a JSON object "
+                'with at least "id" and "title"'
+            )
+    with tempfile.TemporaryDirectory(prefix="storywatch-replay-") as tmp:
+        alerts_path = Path(alerts_out) if alerts_out else Path(tmp) / "alerts.jsonl"
+        defaults = {
+            "ledger": str(Path(tmp) / "ledger.sqlite"),
+            "alerts_out": str(alerts_path),
+            "dead_letter_out": str(alerts_path.with_name(alerts_path.stem + ".dead-letters.jsonl")),
+            "console_alerts": "false",
+        }
+        given = {a.split("=", 1)[0].lstrip("-") for a in argv if a.startswith("--")}
+        argv = [f"--{k}={v}" for k, v in defaults.items() if k not in given] + list(argv)
+        options = pipeline_options(argv)
+        sw = options.view_as(StorywatchOptions)
+        sw.replay_feeds, sw.replay_articles = (
+            (str(feeds) if feeds else None),
+            (str(articles) if articles else None),
+        )
+        if watchlists_dir:
+            sw.watchlists = str(watchlists_dir)
+        watchlists = load_watchlists(sw.watchlists)
+        check_outputs(sw, ("alerts_out", "dead_letter_out"))
+        for path in (Path(sw.alerts_out), Path(sw.dead_letter_out)):
+            path.unlink(missing_ok=True)
+        started = time.monotonic()
+        p = new_pipeline(options)
+        build_pipeline(p, sw, watchlists)
+        result = p.run()
+        result.wait_until_finish()
+        alerts = _sorted_alerts(Path(sw.alerts_out))
+        _print_alerts(
+            alerts,
+            out,
+            seconds=time.monotonic() - started,
+            alerts_path=alerts_out,
+            dead_letters=Path(sw.dead_letter_out),
+        )
+        print(_storyline_summary(result), file=out)
+    return alerts
+
+
+def _storyline_summary(result) -> str:
+    """One line from the tracker's counters: how many matched articles became how few alerts."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    counts = {}
+    try:
+        for c in result.metrics().query(MetricsFilter().with_namespace("storywatch"))["counters"]:
+            counts[c.key.metric.name] = counts.get(c.key.metric.name, 0) + c.committed
+    except Exception:  # a runner without metrics: the alerts above are the result
+        return ""
+    kinds = ("new_development", "coverage", "duplicate", "burst", "stale")
+    matched = sum(counts.get(f"storyline_{k}", 0) for k in kinds if k != "burst")
+    return (
+        f"{matched} matched articles: "
+        + ", ".join(f"{counts.get(f'storyline_{k}', 0)} {k}" for k in kinds)
+        + f"; {counts.get('alerts', 0)} alerts"
+    )
+
+
+def _sorted_alerts(path: Path) -> list[dict]:
+    if not path.exists():
+        path.write_text("")
+        return []
+    alerts = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    alerts.sort(key=lambda a: (a["published"], a["storyline"], a["alert_id"]))
+    path.write_text(
+        "".join(json.dumps(a, ensure_ascii=False, sort_keys=True) + "\n" for a in alerts),
+        encoding="utf-8",
+    )
+    return alerts
+
+
+def _print_alerts(
+    alerts: list[dict], out, *, seconds: float, alerts_path, dead_letters: Path
+) -> None:
+    from pipeline.alerts.decide import format_alert
+    from pipeline.deliver.base import alert_from_json
+    from pipeline.deliver.file_sink import printable
+
+    for data in alerts:
+        text = format_alert(alert_from_json(data))
+        print("\n".join(printable(line) for line in text.split("\n")), file=out)
+        print(file=out)
+    kinds = {}
+    for data in alerts:
+        kinds[data["kind"]] = kinds.get(data["kind"], 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+    failures = sum(1 for _ in dead_letters.open(encoding="utf-8")) if dead_letters.exists() else 0
+    print(
+        f"{len(alerts)} alerts ({summary}) in {seconds:.1f} s"
+        + (f"; written to {alerts_path}" if alerts_path else "")
+        + (f"; {failures} failures in {dead_letters}" if failures else ""),
+        file=out,
+    )

@@ -1,0 +1,611 @@
+"""``storywatch seed``: draft a watchlist from one article.
+
+    read_seed(FILE)                      seed_text: headline, date, sentences
+      -> EntityExtractor.extract         seed_entities: people, orgs, places, products
+      -> find_threads + keywords         seed_storylines: the article's threads
+      -> build_draft                     entities (new only), topics, storylines
+      -> render_draft                    YAML with a comment on every item saying where it came from
+      -> validate_draft                  loaded together with the watchlists dir, in a temp dir
+
+**Reused entities.** An entity the watchlists already define (linked by name, alias or
+transliteration, or found in the article by the matcher) is *referenced* by its id and
+not repeated: a repeated id would be a duplicate-id error once the draft joins the
+watchlists. The draft lists the reused ones in its header comment. So a draft is meant
+to live next to the watchlists it was drafted against: keep it by moving it from
+``watchlists/drafts/`` into ``watchlists/``, where ``storywatch validate`` passes unchanged
+(``drafts/`` itself is never loaded). New entities carry ``new: true``.
+
+**Checking reach.** ``check_corpus`` runs the real ``Matcher`` over the watchlists plus
+the draft and counts, per proposed storyline, the items it matches in a labeled JSONL
+file or a folder of recorded feeds. With labels, ``mapped_report`` maps every draft
+storyline to its nearest shipped storyline (shared entities, then shared words of title,
+description and topic terms) and scores the mapped predictions with
+``pipeline.match.evaluate.score``, the same scoring as ``storywatch eval``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipeline.config.watchlists import Watchlists, load_watchlists, watchlist_files
+from pipeline.errors import ConfigError, UserError
+from pipeline.seed.background import (
+    FEED_SUFFIXES,
+    Background,
+    default_background_dir,
+    feed_files,
+    load_background,
+)
+from pipeline.seed.entities import EntityExtractor, SeedEntity, slugify
+from pipeline.seed.storylines import (
+    STOPWORDS,
+    Thread,
+    article_keywords,
+    find_threads,
+    thread_keywords,
+    thread_slug,
+)
+from pipeline.seed.text import SeedArticle, read_seed
+
+DEFAULT_THRESHOLD = 0.5
+COMMENT_WIDTH = 150
+
+
+@dataclass
+class DraftStoryline:
+    id: str
+    title: str
+    description: str
+    all_of: list[list[str]]
+    thread: Thread
+    topic_id: str = ""
+    topic_terms: list[str] = field(default_factory=list)
+    threshold: float = DEFAULT_THRESHOLD
+
+
+@dataclass
+class Draft:
+    """Everything ``storywatch seed`` proposes, with the sentences it came from."""
+
+    article: SeedArticle
+    sentences: list[str]
+    entities: list[SeedEntity]
+    storylines: list[DraftStoryline]
+    slug: str
+    replacing: Path | None = None  # the watchlist file this draft overwrites, if any
+
+    @property
+    def new_entities(self) -> list[SeedEntity]:
+        return [e for e in self.entities if e.new]
+
+    @property
+    def reused_entities(self) -> list[SeedEntity]:
+        return [e for e in self.entities if not e.new]
+
+    def entity(self, entity_id: str) -> SeedEntity | None:
+        return next((e for e in self.entities if e.id == entity_id), None)
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate = f"{base}-{n}"
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+def _catalog_finder(watchlists: Watchlists):
+    """Catalog entity hits in a sentence, from the real matcher (aliases, transliterations)."""
+    from pipeline.match.matcher import Matcher
+
+    matcher = Matcher(watchlists)
+    entity_ids = {e.id for e in watchlists.entities}
+
+    def find(sentence: str) -> list[tuple[str, int, int]]:
+        return [
+            (ev.ref, ev.start, ev.end)
+            for ev in matcher.find_text(sentence, "body")
+            if ev.ref in entity_ids and ev.kind != "fuzzy"
+        ]
+
+    return find
+
+
+def build_draft(
+    article: SeedArticle,
+    watchlists: Watchlists,
+    background: Background,
+    *,
+    slug: str,
+    topic_in_rule: str = "partners",
+) -> Draft:
+    """Extract entities and threads from ``article`` and turn the threads into storylines.
+
+    ``topic_in_rule``: where the thread's topic (its distinctive phrases) goes in the rule:
+    ``partners`` (default: an alternative to the partner entities, so an article needs an
+    anchor and a partner or one of the phrases), ``any_of`` (required on top of the
+    entities), or ``none`` (written as a topic, not used by the rule).
+    """
+    if topic_in_rule not in ("partners", "any_of", "none"):
+        raise ValueError(f"topic_in_rule must be partners, any_of or none, not {topic_in_rule!r}")
+    sentences = article.sentences()
+    extractor = EntityExtractor(background, watchlists.entities, _catalog_finder(watchlists))
+    entities = extractor.extract(sentences)
+    taken_refs = {e.id for e in watchlists.entities} | {t.id for t in watchlists.topics}
+    for e in entities:  # a new entity must not take an id the watchlists already use
+        if e.new and e.id in taken_refs:
+            e.id = _unique(e.id + "-seed", taken_refs)
+        taken_refs.add(e.id)
+    threads = find_threads(entities, sentences, background, headline=article.headline)
+    keywords = article_keywords(article.text, entities, background)
+    taken_storylines = {s.id for s in watchlists.storylines}
+    storylines = []
+    for thread in threads:
+        others = set().union(*(t.sentences for t in threads if t is not thread))
+        thread.keywords = thread_keywords(
+            thread, sentences, keywords, others, background=background
+        )
+        sid = _unique(thread_slug(thread), taken_storylines)
+        anchors = [e.id for e in thread.anchors]
+        partners = [e.id for e in thread.partners]
+        topic_id = _unique(f"{sid}-terms", taken_refs) if thread.keywords else ""
+        all_of = [
+            anchors,
+            partners + ([topic_id] if topic_id and topic_in_rule == "partners" else []),
+        ]
+        if topic_id and topic_in_rule == "any_of":
+            all_of.append([topic_id])
+        storylines.append(
+            DraftStoryline(
+                id=sid,
+                title=_title(thread),
+                description=_description(thread, sentences),
+                all_of=all_of,
+                thread=thread,
+                topic_id=topic_id,
+                topic_terms=list(thread.keywords),
+            )
+        )
+    return Draft(article, sentences, entities, storylines, slug)
+
+
+def _names(entities: list[SeedEntity]) -> str:
+    names = [e.name for e in entities]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _title(thread: Thread) -> str:
+    return f"{_names(thread.anchors[:2])} with {_names(thread.partners[:3])}"
+
+
+def _best_sentence(thread: Thread, sentences: list[str]) -> int:
+    refs = thread.refs
+
+    def coverage(i: int) -> tuple[int, int]:
+        named = sum(1 for e in (*thread.anchors, *thread.partners) if i in e.sentences())
+        return (named, -i)
+
+    return max(thread.sentences, key=coverage) if thread.sentences else 0 if refs else 0
+
+
+def _description(thread: Thread, sentences: list[str]) -> str:
+    best = sentences[_best_sentence(thread, sentences)]
+    terms = f" Keywords: {', '.join(thread.keywords)}." if thread.keywords else ""
+    return f'From the seed article: "{best.strip()}"{terms}'
+
+
+# --- YAML ----------------------------------------------------------------------------
+
+
+def _clip(text: str, width: int = COMMENT_WIDTH) -> str:
+    """One printable line for a YAML comment (YAML refuses control characters anywhere)."""
+    text = re.sub(r"\s+", " ", text).strip()
+    text = "".join(ch for ch in text if ch.isprintable())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _dump(data: dict, indent: str) -> list[str]:
+    text = yaml.safe_dump(
+        data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100
+    )
+    lines = text.rstrip("\n").split("\n")
+    return [f"{indent}- {lines[0]}"] + [f"{indent}  {line}" for line in lines[1:]]
+
+
+def _entity_origin(e: SeedEntity, sentences: list[str]) -> str:
+    first = min(
+        (m for m in e.mentions if m.role != "descriptor"),
+        key=lambda m: (m.sentence, m.start),
+        default=None,
+    )
+    if first is None:
+        return "no direct mention"
+    return f'sentence {first.sentence + 1}: "{_clip(sentences[first.sentence], 110)}"'
+
+
+def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> str:
+    """The draft as YAML text, with comments saying where each item came from."""
+    a = draft.article
+    out = [
+        f"# Draft watchlist written by `storywatch seed {a.path}`",
+        f"# on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, against the watchlists in {watchlists_dir}/.",
+        f"# Seed: {_clip(a.headline or '(no headline)', 120)}" + (f" ({a.date})" if a.date else ""),
+        "# Review it; to keep it, move it into the watchlists folder, then run `storywatch validate`.",
+        "# Entities the watchlists already define are referenced by id and not repeated here:",
+    ]
+    for e in draft.reused_entities:
+        out.append(
+            f'#   {e.id} ({e.kind}) "{e.catalog_source or e.name}", {_entity_origin(e, draft.sentences)}'
+        )
+    if not draft.reused_entities:
+        out.append("#   (none)")
+    out.append("")
+    out.append("entities:" if draft.new_entities else "entities: []")
+    for e in draft.new_entities:
+        out.append(f'  # new {e.kind} "{e.name}", {_entity_origin(e, draft.sentences)}')
+        kinds = ", ".join(
+            f"{k} {v:g}" for k, v in e.votes.most_common() if k not in ("demonym", "shape")
+        )
+        if kinds:
+            out.append(f"  # kind cues: {kinds}")
+        data = {"id": e.id, "kind": e.kind, "name": e.name}
+        if e.aliases:
+            data["aliases"] = list(dict.fromkeys(e.aliases))
+        data["new"] = True
+        out += _dump(data, "  ")
+    topics = [s for s in draft.storylines if s.topic_id]
+    out.append("")
+    out.append("topics:" if topics else "topics: []")
+    for s in topics:
+        out.append(
+            f"  # keywords of thread '{s.id}' (YAKE over the article, rare in the background news),"
+        )
+        out.append(f"  # found in sentences {', '.join(str(i + 1) for i in s.thread.sentences)}")
+        out += _dump(
+            {
+                "id": s.topic_id,
+                "description": f"Vocabulary of '{s.title}' in the seed article.",
+                "terms": s.topic_terms,
+            },
+            "  ",
+        )
+    out.append("")
+    out.append("storylines:" if draft.storylines else "storylines: []")
+    for s in draft.storylines:
+        t = s.thread
+        out.append(
+            f"  # thread: {', '.join(e.id for e in t.anchors)} with {', '.join(e.id for e in t.partners)}"
+            f" (strength {t.strength:.2f}), from these sentences:"
+        )
+        for i in t.sentences[:6]:
+            out.append(f'  #   {i + 1}: "{_clip(draft.sentences[i], 130)}"')
+        if len(t.sentences) > 6:
+            out.append(f"  #   ... and {len(t.sentences) - 6} more")
+        data = {
+            "id": s.id,
+            "title": s.title,
+            "description": s.description,
+            "rule": {"all_of": s.all_of},
+            "threshold": s.threshold,
+        }
+        out += _dump(data, "  ")
+    return "\n".join(out) + "\n"
+
+
+def validate_draft(
+    text: str | None, watchlists_dir: Path | str, *, replacing: Path | None = None
+) -> Watchlists:
+    """Load the draft together with the watchlists (in a temp dir); ConfigError if it does not.
+
+    ``replacing``: a watchlist file the draft will overwrite (re-seeding straight into the
+    watchlists folder), left out so that its old ids do not clash. With ``text`` None this
+    loads the watchlists alone (minus ``replacing``).
+    """
+    watchlists_dir = Path(watchlists_dir)
+    skip = replacing.resolve() if replacing is not None else None
+    with tempfile.TemporaryDirectory(prefix="storywatch-seed-") as tmp:
+        for path in watchlist_files(watchlists_dir):
+            if path.resolve() != skip:
+                shutil.copy(path, Path(tmp) / path.name)
+        if text is not None:
+            (Path(tmp) / "zz-seed-draft.yaml").write_text(text, encoding="utf-8")
+        elif not any(Path(tmp).iterdir()):
+            return Watchlists()
+        return load_watchlists(tmp)
+
+
+def draft_slug(path: Path | str, article: SeedArticle) -> str:
+    stem = slugify(Path(path).stem)
+    if stem and stem != "entity":
+        return stem
+    words = [
+        w for w in re.findall(r"[A-Za-z0-9]+", article.headline.lower()) if w not in STOPWORDS
+    ][:6]
+    return slugify("-".join(words)) or "seed"
+
+
+def default_out(
+    path: Path | str, article: SeedArticle, watchlists_dir: Path | str = "watchlists"
+) -> Path:
+    """``<watchlists>/drafts/<slug>.yaml``: next to the watchlists, in the folder they never load."""
+    return Path(watchlists_dir) / "drafts" / f"{draft_slug(path, article)}.yaml"
+
+
+# --- checking reach ------------------------------------------------------------------
+
+
+def labeled_items(path: Path) -> tuple[list, dict[str, set[str]], list[str]]:
+    """Articles and gold labels of a labeled JSONL file (labels may be absent: then unscored)."""
+    from pipeline.jsonl_io import read_articles
+    from pipeline.records import Article
+
+    articles, gold, bad = [], {}, []
+    for lineno, obj, article in read_articles(path):
+        if not isinstance(article, Article):
+            bad.append(f"{path}:{lineno}: {article}")
+            continue
+        articles.append(article)
+        labels = obj.get("labels")
+        if isinstance(labels, list) and all(isinstance(x, str) for x in labels):
+            gold[article.article_id] = set(labels)
+    return articles, gold, bad
+
+
+def feed_articles(directory: Path) -> tuple[list, list[str]]:
+    """Articles of every recorded feed file in ``directory`` (parsed like the pipeline does)."""
+    from pipeline.ingest.normalize import UnusableItem, normalize_item
+    from pipeline.ingest.parse import parse_feed
+    from pipeline.records import RawFeed
+
+    now = dt.datetime.now(dt.UTC)
+    articles, problems = [], []
+    paths = sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.suffix.lower() in (".xml", ".rss", ".atom", ".rdf", ".json")
+    )
+    if not paths:
+        raise UserError(
+            f"{directory}: no recorded feed files (*.xml, *.rss, *.atom, *.rdf, *.json) here; "
+            "pass a folder of recorded feeds to --check-feeds"
+        )
+    for path in paths:
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            problems.append(f"{path}: cannot read ({exc.strerror}); skipped")
+            continue
+        raw = RawFeed(
+            feed_id=path.name,
+            url=path.resolve().as_uri(),
+            fetched_at=now,
+            status=200,
+            headers=(),
+            body=body,
+        )
+        parsed = parse_feed(raw)
+        problems += [f"{path}: {f.reason}" for f in parsed.failures]
+        for item in parsed.items:
+            try:
+                articles.append(normalize_item(item))
+            except UnusableItem:
+                continue
+    return articles, problems
+
+
+def predictions(
+    articles: list, watchlists: Watchlists, storyline_ids: list[str]
+) -> dict[str, set[str]]:
+    """Which of ``storyline_ids`` the matcher gives each article (by article id)."""
+    from pipeline.match.matcher import Matcher
+
+    matcher = Matcher(watchlists)
+    wanted = set(storyline_ids)
+    out: dict[str, set[str]] = {}
+    for article in articles:
+        hits = {m.storyline_id for m in matcher.match(article)} & wanted
+        if hits:
+            out[article.article_id] = hits
+    return out
+
+
+def _word_set(*texts: str) -> set[str]:
+    return {
+        w for text in texts for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in STOPWORDS
+    }
+
+
+def storyline_similarity(draft_sl, shipped_sl, watchlists: Watchlists) -> float:
+    """Shared entities (Jaccard over the rules' entity refs) plus half the shared words."""
+    entity_ids = {e.id for e in watchlists.entities}
+    topics = {t.id: t for t in watchlists.topics}
+
+    def profile(storyline) -> tuple[set[str], set[str]]:
+        refs = {
+            ref
+            for _, rule in storyline.rules()
+            for _, ref in rule.refs()
+            if not _.startswith("none_of")
+        }
+        ents = refs & entity_ids
+        terms = [term for ref in refs - entity_ids if ref in topics for term in topics[ref].terms]
+        return ents, _word_set(storyline.title, storyline.description, *terms)
+
+    e1, w1 = profile(draft_sl)
+    e2, w2 = profile(shipped_sl)
+    ents = len(e1 & e2) / len(e1 | e2) if e1 | e2 else 0.0
+    words = len(w1 & w2) / len(w1 | w2) if w1 | w2 else 0.0
+    return ents + 0.5 * words
+
+
+def map_to_shipped(
+    draft_ids: list[str], shipped_ids: list[str], combined: Watchlists
+) -> dict[str, str | None]:
+    """Each draft storyline's nearest shipped storyline (None when nothing is shared)."""
+    out: dict[str, str | None] = {}
+    for d in draft_ids:
+        ds = combined.storyline(d)
+        scored = [
+            (storyline_similarity(ds, combined.storyline(s), combined), s) for s in shipped_ids
+        ]
+        best = max(scored, default=(0.0, None))
+        out[d] = best[1] if best[0] > 0 else None
+    return out
+
+
+@dataclass
+class CheckResult:
+    items: int
+    counts: dict[str, int]
+    problems: list[str]
+    mapping: dict[str, str | None] = field(default_factory=dict)
+    report: object | None = None  # pipeline.match.evaluate.Report when labels were given
+
+
+def check_corpus(
+    draft_text: str,
+    draft: Draft,
+    watchlists_dir: Path,
+    *,
+    labeled: Path | None = None,
+    feeds: Path | None = None,
+) -> CheckResult:
+    """Match the corpus with the watchlists + draft; count per draft storyline; score after mapping."""
+    from pipeline.match.evaluate import score
+
+    combined = validate_draft(draft_text, watchlists_dir, replacing=draft.replacing)
+    shipped = validate_draft(None, watchlists_dir, replacing=draft.replacing)
+    shipped_ids = [s.id for s in shipped.storylines]
+    draft_ids = [s.id for s in draft.storylines]
+    articles, gold, problems = [], {}, []
+    if labeled is not None:
+        if labeled.is_dir():
+            raise UserError(f"{labeled}: is a folder; pass a labeled JSONL file to --check")
+        if not labeled.exists():
+            raise UserError(f"{labeled}: file not found; pass a labeled JSONL file to --check")
+        a, gold, bad = labeled_items(labeled)
+        articles += a
+        problems += bad
+    if feeds is not None:
+        if not feeds.is_dir():
+            raise UserError(
+                f"{feeds}: not a directory; pass a folder of recorded feed files to --check-feeds"
+            )
+        a, bad = feed_articles(feeds)
+        articles += a
+        problems += bad
+    predicted = predictions(articles, combined, draft_ids)
+    counts = {d: sum(1 for hits in predicted.values() if d in hits) for d in draft_ids}
+    result = CheckResult(len(articles), counts, problems)
+    if gold:
+        result.mapping = map_to_shipped(draft_ids, shipped_ids, combined)
+        mapped = {
+            item: {result.mapping[d] for d in hits if result.mapping.get(d)}
+            for item, hits in predicted.items()
+        }
+        result.report = score(gold, mapped, shipped_ids)
+    return result
+
+
+def format_check(
+    result: CheckResult, draft: Draft, *, labeled: Path | None, feeds: Path | None
+) -> str:
+    corpus = " + ".join(str(p) for p in (labeled, feeds) if p is not None)
+    width = max([len(s.id) for s in draft.storylines] + [9])
+    lines = [f"reach over {corpus}: {result.items} items"]
+    for s in draft.storylines:
+        mapped = ""
+        if result.mapping:
+            mapped = f"  -> {result.mapping.get(s.id) or '(no shipped storyline in common)'}"
+        lines.append(f"  {s.id:<{width}}  {result.counts.get(s.id, 0):5d} items{mapped}")
+    for problem in result.problems[:10]:
+        lines.append(f"  skipped: {problem}")
+    if len(result.problems) > 10:
+        lines.append(f"  skipped: ... and {len(result.problems) - 10} more")
+    if result.report is not None:
+        lines.append("")
+        lines.append("eval after mapping each draft storyline to its nearest shipped storyline:")
+        lines.append(result.report.format(show_mistakes=False))
+        f1 = result.report.micro.f1
+        lines.append(
+            f"mapped micro-F1: {'n/a (no labeled positives and no predictions)' if f1 is None else f'{f1:.3f}'}"
+        )
+    return "\n".join(lines)
+
+
+def seed(
+    path: Path | str,
+    *,
+    watchlists_dir: Path | str = "watchlists",
+    out: Path | None = None,
+    background_dir: Path | None = None,
+    topic_in_rule: str = "partners",
+) -> tuple[Draft, str, Path]:
+    """Read, extract, render and validate; returns (draft, yaml text, output path). Writes nothing."""
+    article = read_seed(path)
+    out = Path(out) if out else default_out(path, article, watchlists_dir)
+    # Re-seeding over a draft already kept in the watchlists folder replaces it: leave it out.
+    replacing = (
+        out if out.is_file() and out.resolve().parent == Path(watchlists_dir).resolve() else None
+    )
+    try:
+        if not Path(watchlists_dir).is_dir():
+            load_watchlists(watchlists_dir)  # the usual "directory not found" error
+        watchlists = validate_draft(None, watchlists_dir, replacing=replacing)
+    except ConfigError as exc:
+        raise UserError(
+            *exc.problems,
+            f"{watchlists_dir}: fix the watchlists first; the draft is checked against them",
+        ) from None
+    if background_dir is not None and not Path(background_dir).is_dir():
+        raise UserError(
+            f"{background_dir}: not a directory; pass a folder of recorded feed files to --background"
+        )
+    if background_dir is not None and not feed_files(Path(background_dir)):
+        raise UserError(
+            f"{background_dir}: no recorded feed files (*{', *'.join(sorted(FEED_SUFFIXES))}) here; "
+            "pass a folder of recorded feeds to --background, or leave it out for the bundled ones"
+        )
+    background = load_background(background_dir or default_background_dir())
+    draft = build_draft(
+        article, watchlists, background, slug=draft_slug(path, article), topic_in_rule=topic_in_rule
+    )
+    draft.replacing = replacing
+    if not draft.entities:
+        raise UserError(
+            f"{path}: found no names (capitalised people, organisations, places or products) "
+            "in the article; is it the full article text?"
+        )
+    text = render_draft(draft, watchlists_dir=watchlists_dir)
+    try:
+        validate_draft(text, watchlists_dir, replacing=replacing)
+    except ConfigError as exc:  # a bug here, not the user's: say so and write nothing
+        raise UserError(
+            "storywatch seed produced a draft that does not validate (please report this):",
+            *exc.problems,
+        ) from None
+    return draft, text, out
+
+
+def write_draft(out: Path | str, text: str) -> None:
+    """Write the draft atomically (a temp file renamed over the target)."""
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        raise UserError(
+            f"{out}: cannot write the draft: {exc.strerror}; choose another --out"
+        ) from None

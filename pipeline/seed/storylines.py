@@ -1,0 +1,377 @@
+"""The threads of a seed article, as storyline rules over its entities and keywords.
+
+A thread is "who does what with whom": an *anchor* (one of the article's main actors)
+together with *partners* (the people, organisations and places it deals with in this
+thread). Sentence by sentence:
+
+1. Each entity takes part in a sentence with a weight: named 1.0, descriptive reference
+   ("the billionaire", via an apposition) 0.8, possessive 0.7, adjective/modifier 0.3
+   ("Russian officials", "Trump-backed"). Sources ("The Wall Street Journal reports") take
+   no part.
+2. Salience = participation × specificity (background inverse document frequency), so a
+   name ordinary news uses everywhere ("US") weighs less than a rare one ("Kiriyenko").
+   The top actors (person/org/product, at most four, at least 15% of the first) are the anchors.
+3. The link between two entities adds, over the sentences naming both, the smaller weight
+   times their closeness in words. Each partner joins the anchors it is linked to best
+   (within 60% of its best link); two people (or two organisations) who are both anchors
+   make a thread too.
+4. Partners of overlapping anchors merge into one thread when one is named in a single
+   sentence that also names the other within about fifteen words (two actors, or two
+   places), when both are places
+   named in the same or adjacent sentences (Ukraine, Sevastopol, the Black Sea), when one
+   is named in the other's possessive ("Ukraine's Azov battalion"), or when two actors are
+   named within three words of each other.
+5. Threads are ranked by link strength × specificity; those with at least a quarter of the
+   strongest thread's strength are kept (at most eight).
+
+Each thread becomes a storyline: ``all_of: [[anchors], [partners, topic]]`` where the topic
+holds the thread's keywords (YAKE over the article, re-weighted by background rarity,
+found in the thread's sentences), so an article matches with an anchor and either a
+partner or the thread's own vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pipeline.seed.background import Background, words
+from pipeline.seed.entities import SeedEntity, normalise_name, slugify
+
+ROLE_WEIGHT = {"noun": 1.0, "descriptor": 0.8, "possessive": 0.7, "modifier": 0.3}
+REPORTING_VERBS = frozenset(
+    """reports reported writes wrote notes noted concludes concluded says said
+report reporting according citing cited""".split()
+)
+STOPWORDS = frozenset(
+    """a an the and or but if of in on at to for from by with about as into over after
+before since during under between through against among without within than then so that this these
+those there here it its he she his her they their them we our you your i my me is are was were be been
+being has have had do does did will would can could may might must should shall not no nor also only
+just more most some such very which who whom whose what when where why how all any both each few other
+same own again further once while said says say one two first last new year years time according
+including example moreover thus however already particular present result subsequently""".split()
+)
+# How articles talk about themselves and their sources: never a story's vocabulary.
+JOURNALESE = REPORTING_VERBS | frozenset(
+    """article publication newspaper outlet points notes writes
+concludes investigation sources source""".split()
+)
+PUBLICATION_WORDS = frozenset(
+    """journal times post news press herald tribune guardian gazette telegraph
+economist reuters magazine media broadcasting radio television tv newspaper agency""".split()
+)
+MAX_ANCHORS = 4
+ANCHOR_SHARE = 0.15
+MIN_LINK = 0.3
+MAX_THREADS = 8
+MIN_THREAD_SHARE = 0.25
+TOPIC_TERMS = 5
+
+
+@dataclass
+class Thread:
+    """One thread of the article: anchors, partners, the sentences and keywords behind it."""
+
+    anchors: list[SeedEntity]
+    partners: list[SeedEntity]
+    strength: float
+    sentences: list[int] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+
+    @property
+    def refs(self) -> set[str]:
+        return {e.id for e in (*self.anchors, *self.partners)}
+
+
+def specificity(entity: SeedEntity, background: Background) -> float:
+    """Background rarity of the commonest way the article names the entity (0.2..1)."""
+    forms = {m.surface for m in entity.mentions if m.role != "descriptor"} or {entity.name}
+    return max(0.2, min(background.idf(normalise_name(f)) for f in forms))
+
+
+def is_source(entity: SeedEntity, sentences: list[str], headline: str) -> bool:
+    """An outlet cited as the source ("The Wall Street Journal reports", "- WSJ", "the WSJ concludes").
+
+    Only publications (a name with "Journal", "Times", "News"...) or the outlet after the
+    headline's dash; a regulator that "said" something takes part in the story.
+    """
+    if entity.kind != "org":
+        return False
+    names = {w.lower() for form in (entity.name, *entity.aliases) for w in words(form)}
+    in_tail = any(
+        m.sentence == 0
+        and headline
+        and sentences[0][m.char_end :].strip() == ""
+        and re.search(r"\s[-–—|]\s*$", sentences[0][: m.char_start])
+        for m in entity.mentions
+    )
+    if not (names & PUBLICATION_WORDS) and not in_tail:
+        return False  # an agency that "said" something is an actor, not the source
+    cited = 0
+    named = [m for m in entity.mentions if m.role != "descriptor"]
+    for m in named:
+        s = sentences[m.sentence]
+        after = words(s[m.char_end : m.char_end + 30].lower())[:2]
+        before = words(s[max(0, m.char_start - 20) : m.char_start].lower())[-2:]
+        tail = (
+            m.sentence == 0
+            and headline
+            and re.search(r"\s[-–—|]\s*[^-–—|]*$", s[: m.char_start] + " ")
+            and s[m.char_end :].strip() == ""
+        )
+        if (after and after[0] in REPORTING_VERBS) or before[-2:] == ["according", "to"] or tail:
+            cited += 1
+    return bool(named) and cited * 2 >= len(named)
+
+
+def participation(entity: SeedEntity) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for m in entity.mentions:
+        out[m.sentence] = max(out.get(m.sentence, 0.0), ROLE_WEIGHT[m.role])
+    return out
+
+
+def link(a: SeedEntity, b: SeedEntity) -> float:
+    """Co-occurrence strength: per shared sentence, the smaller weight × closeness in words."""
+    pa, pb = participation(a), participation(b)
+    total = 0.0
+    for s in pa.keys() & pb.keys():
+        gaps = [
+            max(0, max(ma.start, mb.start) - min(ma.end, mb.end))
+            for ma in a.mentions
+            if ma.sentence == s
+            for mb in b.mentions
+            if mb.sentence == s
+        ]
+        gap = min(gaps) if gaps else 20
+        total += min(pa[s], pb[s]) / (1 + gap / 10)
+    return total
+
+
+def _gap(a: SeedEntity, b: SeedEntity) -> int:
+    """Fewest words between two names in one sentence ("Kiriyenko, Putin's deputy": 1)."""
+    return min(
+        (
+            max(0, max(ma.start, mb.start) - min(ma.end, mb.end))
+            for ma in a.mentions
+            if ma.role in ("noun", "possessive")
+            for mb in b.mentions
+            if mb.role in ("noun", "possessive") and mb.sentence == ma.sentence
+        ),
+        default=1000,
+    )
+
+
+def _possessed(a: SeedEntity, b: SeedEntity) -> bool:
+    """One is named in the other's possessive ("Ukraine's Azov battalion")."""
+    for x, y in ((a, b), (b, a)):
+        for mx in x.mentions:
+            if mx.role == "possessive" and any(
+                my.sentence == mx.sentence and 0 <= my.start - mx.end <= 1 for my in y.mentions
+            ):
+                return True
+    return False
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def find_threads(
+    entities: list[SeedEntity],
+    sentences: list[str],
+    background: Background,
+    *,
+    headline: str = "",
+    max_threads: int = MAX_THREADS,
+) -> list[Thread]:
+    """The article's threads, strongest first (see the module docstring)."""
+    players = [e for e in entities if not is_source(e, sentences, headline)]
+    spec = {e.id: specificity(e, background) for e in players}
+    part = {e.id: participation(e) for e in players}
+    salience = {
+        e.id: (sum(part[e.id].values()) + (1.0 if 0 in part[e.id] and headline else 0.0))
+        * spec[e.id]
+        for e in players
+    }
+    actors = sorted(
+        (e for e in players if e.kind in ("person", "org", "product")),
+        key=lambda e: -salience[e.id],
+    )
+    top = salience[actors[0].id] if actors else 0.0
+    anchors = [e for e in actors[:MAX_ANCHORS] if salience[e.id] >= ANCHOR_SHARE * top]
+    anchor_ids = {e.id for e in anchors}
+
+    # Partners: entities that take part (not mostly adjectives) and are not everyday names.
+    partners = []
+    for e in players:
+        if e.id in anchor_ids:
+            continue
+        named = [m for m in e.mentions if m.role in ("noun", "possessive", "descriptor")]
+        if len(named) * 2 < len(e.mentions) or spec[e.id] < 0.3:
+            continue
+        partners.append(e)
+
+    links: dict[str, dict[str, float]] = {}
+    for p in partners:
+        scores = {a.id: link(a, p) for a in anchors}
+        best = max(scores.values(), default=0.0)
+        if best >= MIN_LINK:
+            links[p.id] = {a: s for a, s in scores.items() if s >= 0.6 * best}
+    by_id = {e.id: e for e in players}
+
+    # Two people (or two organisations) who are both anchors (Musk and Putin) are a thread
+    # of their own; a person and their company or product are not.
+    pair_threads = []
+    for i, a in enumerate(anchors):
+        for b in anchors[i + 1 :]:
+            if a.kind == b.kind and a.kind in ("person", "org") and not _possessed(a, b):
+                strength = link(a, b)
+                if strength >= MIN_LINK:
+                    pair_threads.append(Thread([a], [b], strength * spec[b.id]))
+
+    uf = _UnionFind()
+    ids = list(links)
+    for p in ids:
+        uf.find(p)
+    for i, p in enumerate(ids):
+        for q in ids[i + 1 :]:
+            if not links[p].keys() & links[q].keys():
+                continue
+            ep, eq = by_id[p], by_id[q]
+            sp, sq = set(part[p]), set(part[q])
+            places = ep.kind == eq.kind == "place"
+            near = any(abs(x - y) <= 1 for x in sp for y in sq)
+            close = link(ep, eq)
+            # A partner named in one sentence only, together with another partner: one thread.
+            inside = (len(sp) == 1 and sp <= sq) or (len(sq) == 1 and sq <= sp)
+            same_class = (ep.kind == "place") == (eq.kind == "place")
+            if (
+                (inside and (same_class or sp == sq) and close >= 0.4)
+                or (places and near)
+                or _possessed(ep, eq)
+                or (ep.kind != "place" and eq.kind != "place" and _gap(ep, eq) <= 3)
+            ):
+                uf.union(p, q)
+    groups: dict[str, list[str]] = {}
+    for p in ids:
+        groups.setdefault(uf.find(p), []).append(p)
+
+    threads = list(pair_threads)
+    for members in groups.values():
+        anchor_set: dict[str, float] = {}
+        for p in members:
+            for a, s in links[p].items():
+                anchor_set[a] = anchor_set.get(a, 0.0) + s
+        strength = sum(max(links[p].values()) * spec[p] for p in members)
+        threads.append(
+            Thread(
+                anchors=[by_id[a] for a in sorted(anchor_set, key=lambda a: -anchor_set[a])],
+                partners=sorted((by_id[p] for p in members), key=lambda e: -salience[e.id]),
+                strength=strength,
+            )
+        )
+    threads.sort(key=lambda t: -t.strength)
+    if threads:
+        threads = [t for t in threads if t.strength >= MIN_THREAD_SHARE * threads[0].strength][
+            :max_threads
+        ]
+    for t in threads:
+        t.sentences = sorted(
+            {s for a in t.anchors for s in part[a.id]} & {s for p in t.partners for s in part[p.id]}
+        )
+    return threads
+
+
+# --- keywords ------------------------------------------------------------------------
+
+
+def article_keywords(
+    text: str, entities: list[SeedEntity], background: Background, *, top: int = 400
+) -> dict[str, float]:
+    """Keyphrases of the article that are not names, scored higher = more characteristic.
+
+    YAKE ranks candidate phrases by their statistics inside the article; phrases that
+    contain a name, a stopword at either end, or no letters are dropped, and each score is
+    multiplied by the phrase's background rarity, so everyday news words sink.
+    """
+    import yake
+
+    # Words of the names as the article writes them (capitalised); a catalog alias found in
+    # lower case ("commission on government efficiency") leaves its words to the keywords.
+    name_words = set()
+    for e in entities:
+        for m in e.mentions:
+            if m.role == "descriptor" or m.surface[:1].isupper():  # "the billionaire" is Musk too
+                name_words |= {w.lower() for w in re.findall(r"[^\W\d_]+", m.surface)}
+    extractor = yake.KeywordExtractor(lan="en", n=2, top=top, dedupLim=0.8)
+    out: dict[str, float] = {}
+    lowered = text.lower()
+    for phrase, score in extractor.extract_keywords(text):
+        tokens = [t.lower() for t in words(phrase)]
+        if not tokens or any(part in name_words for t in tokens for part in re.split(r"[-'’]", t)):
+            continue
+        if tokens[0] in STOPWORDS or tokens[-1] in STOPWORDS or any(len(t) < 3 for t in tokens):
+            continue
+        term = " ".join(tokens)
+        if term not in lowered:  # YAKE may join words across punctuation
+            continue
+        out[term] = (1.0 / (1.0 + 10 * score)) * background.idf(term)
+    return out
+
+
+def thread_keywords(
+    thread: Thread,
+    sentences: list[str],
+    keywords: dict[str, float],
+    other_sentences: set[int],
+    *,
+    limit: int = TOPIC_TERMS,
+    background: Background | None = None,
+) -> list[str]:
+    """The article keywords used in this thread's sentences, the ones it shares least first.
+
+    With ``background``, only *distinctive* phrases are kept: two words or more, never
+    seen together in the background news, and in no sentence of another thread. Single words
+    ("contacts", "request") and everyday phrases would match far too much on their own.
+    """
+    scored = []
+    for term, weight in keywords.items():
+        pattern = re.compile(r"\b" + re.escape(term) + r"\b")
+        inside = sum(1 for s in thread.sentences if pattern.search(sentences[s].lower()))
+        if not inside:
+            continue
+        outside = sum(1 for s in other_sentences if pattern.search(sentences[s].lower()))
+        if background is not None and (
+            " " not in term or background.df(term) > 0 or outside or set(term.split()) & JOURNALESE
+        ):
+            continue
+        scored.append((weight * inside / (1 + outside), term))
+    scored.sort(key=lambda x: -x[0])
+    chosen: list[str] = []
+    for _, term in scored:
+        if any(term in c or c in term for c in chosen):
+            continue
+        chosen.append(term)
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+def thread_slug(thread: Thread) -> str:
+    def short(e: SeedEntity) -> str:
+        return slugify(e.name.split()[-1] if e.kind == "person" else e.name.removeprefix("The "))
+
+    return f"{short(thread.anchors[0])}-{short(thread.partners[0])}"

@@ -1,0 +1,135 @@
+"""StorywatchOptions: units in names, explicit local runner, overridable, no secrets."""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.run.options import StorywatchOptions, pipeline_options, runner_name
+
+
+def test_defaults_and_the_explicit_local_runner():
+    options = pipeline_options([])
+    sw = options.view_as(StorywatchOptions)
+    assert runner_name(options) == "FnApiRunner"  # never the Prism download
+    assert sw.poll_interval_seconds == 60.0
+    assert sw.ledger.endswith(".sqlite") and sw.alerts_out.endswith(".jsonl")
+    assert sw.coverage_alerts is False and sw.console_alerts is True
+    assert sw.replay_feeds is None and sw.replay_articles is None
+
+
+def test_runner_and_values_are_overridable():
+    options = pipeline_options(
+        [
+            "--runner=BundleBasedDirectRunner",
+            "--poll_interval_seconds=15",
+            "--coverage_alerts=true",
+            "--console_alerts=no",
+            "--burst_min_articles=9",
+            "--ledger=sqlite:///tmp/x.sqlite",
+        ]
+    )
+    sw = options.view_as(StorywatchOptions)
+    assert options.view_as(StandardOptions).runner == "BundleBasedDirectRunner"
+    assert (sw.poll_interval_seconds, sw.coverage_alerts, sw.console_alerts) == (15.0, True, False)
+    assert sw.tracker_tunables()["burst_min_articles"] == 9
+    assert sw.ledger == "sqlite:///tmp/x.sqlite"
+
+
+def test_every_numeric_option_names_its_unit_and_none_carries_a_secret():
+    parser_flags = []
+
+    class Recorder:
+        def add_argument(self, name, **kwargs):
+            parser_flags.append((name, kwargs))
+
+    StorywatchOptions._add_argparse_args(Recorder())
+    for name, kwargs in parser_flags:
+        assert kwargs.get("help"), name
+        if kwargs.get("type") is float:
+            assert name.endswith(("_seconds", "_hours", "_factor")), name
+        if (
+            name == "--secret_env"
+        ):  # references to secrets (refused if a value is pasted), see below
+            continue
+        assert not any(word in name for word in ("token", "password", "webhook", "secret")), name
+
+
+def test_secret_env_takes_references_and_refuses_a_pasted_value_without_echoing_it():
+    import pytest
+
+    from pipeline.errors import UserError
+
+    sw = pipeline_options(["--secret_env=DESK_HOOK=projects/acme/secrets/desk"]).view_as(
+        StorywatchOptions
+    )
+    assert sw.secret_env == "DESK_HOOK=projects/acme/secrets/desk"
+    with pytest.raises(UserError) as err:
+        pipeline_options(["--secret_env=DESK_HOOK=https://hooks.slack.com/services/T0/B0/s3cr3t"])
+    assert "s3cr3t" not in str(err.value) and "hooks.slack.com" not in str(err.value)
+
+
+def test_options_survive_a_round_trip_through_pipeline_options():
+    options = pipeline_options(["--alerts_out=out/a.jsonl", "--coverage_window_hours=12"])
+    again = PipelineOptions.from_dictionary(options.get_all_options(drop_default=True))
+    assert again.view_as(StorywatchOptions).coverage_window_hours == 12.0
+
+
+def test_run_and_replay_help_lists_every_pipeline_option():
+    from pipeline.cli.main import PIPELINE_OPTIONS_HELP
+
+    flags = []
+
+    class Recorder:
+        def add_argument(self, name, **kwargs):
+            flags.append(name)
+
+    StorywatchOptions._add_argparse_args(Recorder())
+    shown_elsewhere = {"--watchlists", "--replay_feeds", "--replay_articles"}  # own CLI flags
+    missing = [
+        f for f in flags if f not in shown_elsewhere and f + "=" not in PIPELINE_OPTIONS_HELP
+    ]
+    assert not missing
+
+
+def test_a_mistyped_option_is_a_user_error_not_a_silent_default():
+    import pytest
+
+    from pipeline.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        pipeline_options(["--ledgr=x.sqlite", "--poll_interval_seconds=5"])
+    assert err.value.problems == ["unknown pipeline option --ledgr; see --help for the options"]
+
+
+def test_numbers_out_of_range_are_user_errors_before_beam_sees_them():
+    import pytest
+
+    from pipeline.errors import UserError
+
+    # --run_duration_seconds=-5 used to end in a bare AssertionError from PeriodicImpulse.
+    with pytest.raises(UserError) as err:
+        pipeline_options(
+            [
+                "--run_duration_seconds=-5",
+                "--poll_interval_seconds=nan",
+                "--host_gap_seconds=-1",
+                "--burst_min_articles=0",
+            ]
+        )
+    assert err.value.problems == [
+        "--poll_interval_seconds=nan: must be a number above 0",
+        "--run_duration_seconds=-5: must be a number above 0",
+        "--host_gap_seconds=-1: must be a number 0 or more",
+        "--burst_min_articles=0: must be 1 or more",
+    ]
+    assert (
+        pipeline_options(["--host_gap_seconds=0"]).view_as(StorywatchOptions).host_gap_seconds == 0
+    )
+
+
+def test_a_bad_switch_value_is_worded_for_the_user(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        pipeline_options(["--console_alerts=maybe"])
+    assert "argument --console_alerts: invalid true/false value: 'maybe'" in capsys.readouterr().err

@@ -1,0 +1,681 @@
+"""The storyline tracker: duplicates, coverage, new developments, bursts, bounds, order.
+
+Pure tests of ``StorylineTracker`` first; TestStream tests of the live Beam adapter
+(BundleBasedDirectRunner) for event-time behaviour at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import random
+import tracemalloc
+
+import pytest
+
+from pipeline.jsonl_io import article_from_json
+from pipeline.records import Match
+from pipeline.storylines.tracker import (
+    BURST,
+    COVERAGE,
+    DUPLICATE,
+    NEW_DEVELOPMENT,
+    STALE,
+    StorylineState,
+    StorylineTracker,
+    content_words,
+    headline_key,
+    published_range,
+    similarity,
+    track_in_order,
+    word_overlap,
+)
+from tests.paths import LABELED
+
+T0 = dt.datetime(2023, 6, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def match(
+    aid: str,
+    title: str,
+    hours: float = 0.0,
+    *,
+    storyline: str = "s",
+    outlet: str = "",
+    summary: str = "",
+) -> Match:
+    when = (T0 + dt.timedelta(hours=hours)).isoformat()
+    article = article_from_json(
+        {
+            "id": aid,
+            "title": title,
+            "published": when,
+            "outlet": outlet,
+            "summary": summary,
+            "url": f"https://news.test/{aid}",
+        }
+    )
+    return Match(article, storyline, 0.9, ())
+
+
+def kinds(tracker: StorylineTracker, *matches: Match) -> list[str]:
+    return [e.kind for m in matches for e in tracker.observe(m)]
+
+
+@pytest.mark.parametrize(
+    "title, key",
+    [
+        (
+            "UPDATE 2-Musk's Starlink wins Pentagon deal - Reuters",
+            "musk s starlink wins pentagon deal",
+        ),
+        ("EXCLUSIVE-Pentagon buys Starlink | Reuters", "pentagon buys starlink"),
+        ("Refile-Update 1-Pentagon buys Starlink", "pentagon buys starlink"),
+        ("Путин и Маск", "putin i mask"),
+        (
+            "Zelensky and Musk in row over Ukraine 'peace plan poll'",
+            "zelensky and musk in row over ukraine peace plan poll",
+        ),
+    ],
+)
+def test_headline_key_strips_wire_decorations(title, key):
+    assert headline_key(title) == key
+
+
+def test_short_headlines_are_not_subsets_of_everything():
+    assert similarity("elon musk", "elon musk meets putin in secret talks") < 60
+    assert (
+        similarity("pentagon buys starlink for ukraine", "pentagon buys starlink for ukraine")
+        == 100
+    )
+
+
+def test_syndicated_copy_and_headline_edit_are_duplicates_without_alert():
+    t = StorylineTracker()
+    assert kinds(
+        t,
+        match("a", "Pentagon buys Starlink for Ukraine", 0, outlet="Reuters"),
+        match("b", "UPDATE 2-Pentagon buys Starlink for Ukraine - Reuters", 0.5),
+        match("c", "Pentagon buys Musk's Starlink for Ukraine", 3),
+    ) == [NEW_DEVELOPMENT, DUPLICATE, DUPLICATE]
+
+
+def test_other_coverage_joins_the_development_and_lists_sources():
+    t = StorylineTracker()
+    t.observe(match("a", "Pentagon buys Starlink for Ukraine", 0, outlet="Reuters"))
+    [event] = t.observe(
+        match(
+            "b", "SpaceX wins Pentagon contract for satellite services in Ukraine", 6, outlet="FT"
+        )
+    )
+    assert event.kind == COVERAGE
+    assert event.lead.article.article_id == "a"
+    assert event.articles == ("a", "b")
+    assert event.sources == (
+        ("Reuters", "Pentagon buys Starlink for Ukraine", "https://news.test/a"),
+    )
+    assert event.article.article.article_id == "b"
+
+
+def test_unrelated_story_in_the_window_is_a_new_development():
+    t = StorylineTracker()
+    first = t.observe(match("a", "Department of government efficiency begins work", 0))[0]
+    second = t.observe(
+        match("b", "'We are terrified': Musk puts USAID through 'wood chipper'", 47)
+    )[0]
+    assert second.kind == NEW_DEVELOPMENT
+    assert second.development_id != first.development_id
+
+
+def test_similar_story_after_the_window_is_a_new_development_but_a_copy_is_not():
+    t = StorylineTracker()
+    t.observe(match("a", "Musk to seek Starlink donations for Ukraine", 0))
+    assert kinds(
+        t, match("b", "Musk seeks more Starlink donations as Ukraine funding stalls", 24 * 5)
+    ) == [NEW_DEVELOPMENT]
+    assert kinds(
+        t, match("c", "Musk to seek Starlink donations for Ukraine - Reuters", 24 * 10)
+    ) == [DUPLICATE]
+
+
+def test_same_article_again_is_a_duplicate():
+    t = StorylineTracker()
+    assert kinds(
+        t, match("a", "Pentagon buys Starlink", 0), match("a", "Pentagon buys Starlink", 0)
+    ) == [NEW_DEVELOPMENT, DUPLICATE]
+
+
+def test_storylines_are_independent():
+    t = StorylineTracker()
+    assert kinds(
+        t,
+        match("a", "Pentagon buys Starlink for Ukraine", 0, storyline="s1"),
+        match("a", "Pentagon buys Starlink for Ukraine", 0, storyline="s2"),
+    ) == [NEW_DEVELOPMENT, NEW_DEVELOPMENT]
+
+
+def test_development_id_is_stable_across_trackers():
+    one = StorylineTracker().observe(match("a", "Pentagon buys Starlink", 0))[0]
+    two = StorylineTracker().observe(match("a", "Pentagon buys Starlink", 0))[0]
+    assert one.development_id == two.development_id
+
+
+def test_expired_development_does_not_absorb_a_copy_and_very_late_article_is_stale():
+    t = StorylineTracker(duplicate_horizon_hours=72, coverage_window_hours=48)
+    t.observe(match("a", "Pentagon buys Starlink for Ukraine", 0))
+    t.observe(match("b", "Zelensky meets Macron in Paris", 100))
+    assert kinds(t, match("c", "Pentagon buys Starlink for Ukraine - Reuters", 101)) == [
+        NEW_DEVELOPMENT
+    ]
+    assert kinds(t, match("d", "Old story resurfaces about Pentagon and Musk", 1)) == [STALE]
+
+
+def test_out_of_order_article_within_the_window_joins_its_development():
+    t = StorylineTracker()
+    t.observe(match("b", "SpaceX wins Pentagon contract for satellite services in Ukraine", 6))
+    assert kinds(t, match("a", "Pentagon buys Starlink for Ukraine", 0)) == [COVERAGE]
+
+
+def test_burst_when_rate_jumps_above_baseline_with_baseline_in_event():
+    t = StorylineTracker(
+        burst_window_hours=1,
+        burst_baseline_hours=24,
+        burst_min_articles=4,
+        burst_factor=4,
+        burst_cooldown_hours=12,
+    )
+    t.observe(match("base", "Musk comments on Starlink in Ukraine", -12))
+    titles = [
+        "Russia says Starlink terminals used by its troops",
+        "Kyiv asks SpaceX to block Russian use",
+        "Pentagon reviews Starlink in occupied areas",
+        "Lawmakers demand answers on Starlink leak",
+        "SpaceX denies selling terminals to Russia",
+    ]
+    events = [
+        e for i, title in enumerate(titles) for e in t.observe(match(f"x{i}", title, i * 0.1))
+    ]
+    bursts = [e for e in events if e.kind == BURST]
+    assert len(bursts) == 1  # cooldown: one burst alert, not one per article
+    assert bursts[0].baseline_per_hour == pytest.approx(1 / 24, abs=1e-3)
+    assert bursts[0].rate_per_hour == 4.0
+    assert "baseline" in bursts[0].reason
+
+
+def test_steady_rate_is_not_a_burst():
+    t = StorylineTracker(burst_window_hours=1, burst_baseline_hours=24, burst_min_articles=4)
+    events = [
+        e
+        for i in range(200)
+        for e in t.observe(
+            match(f"x{i}", f"Storyline item number {i} about topic {i * 7919 % 1000}", i * 0.3)
+        )
+    ]
+    assert not [e for e in events if e.kind == BURST]
+
+
+def test_state_stays_bounded_over_a_long_run():
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(5000)]
+    t = StorylineTracker(
+        max_developments=50,
+        max_articles_per_development=5,
+        max_rate_samples=100,
+        coverage_window_hours=0.01,
+    )
+    tracemalloc.start()
+    for i in range(3000):
+        t.observe(match(f"x{i}", " ".join(rng.sample(words, 7)), i * 0.05))
+        if i == 1000:
+            size_early, mem_early = t.states["s"].size(), tracemalloc.get_traced_memory()[0]
+    size_late, mem_late = t.states["s"].size(), tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert 40 <= len(t.states["s"].developments) <= 50
+    assert size_late <= 50 * 5 + 100
+    assert size_late <= size_early + 10
+    assert mem_late < mem_early * 1.2 + 100_000
+
+
+def test_replay_order_is_deterministic_whatever_the_input_order():
+    ms = [
+        match("a", "Pentagon buys Starlink for Ukraine", 0),
+        match("b", "Pentagon buys Starlink for Ukraine", 0),
+        match("c", "Ukraine says Russian forces use Starlink", 50),
+        match("d", "Zelensky thanks Musk", 50),
+    ]
+    forward = [(e.kind, e.article.article.article_id) for e in track_in_order(ms)]
+    backward = [(e.kind, e.article.article.article_id) for e in track_in_order(reversed(ms))]
+    assert forward == backward
+    assert forward[0] == (NEW_DEVELOPMENT, "a")
+
+
+def dated(aid: str, title: str, published, *, summary: str = "", storyline: str = "s") -> Match:
+    """A match whose ``published`` is given as written in a labeled file (may be coarse or null)."""
+    return Match(
+        article_from_json({"id": aid, "title": title, "published": published, "summary": summary}),
+        storyline,
+        0.9,
+        (),
+    )
+
+
+def overlap(a: Match, b: Match) -> float:
+    words = [content_words(f"{m.article.title} {m.article.summary}") for m in (a, b)]
+    return word_overlap(*words)
+
+
+def test_published_range_widens_coarse_dates_and_keeps_timestamps_exact():
+    day = dt.datetime(2024, 2, 29, tzinfo=dt.UTC)
+    assert (
+        published_range(dated("a", "t", "2024-02-29T10:00Z").article) == (day.replace(hour=10),) * 2
+    )
+    assert published_range(dated("b", "t", "2024-02-29").article) == (
+        day,
+        day + dt.timedelta(days=1),
+    )
+    assert published_range(dated("c", "t", "2024-02").article) == (
+        day.replace(day=1),
+        day.replace(month=3, day=1),
+    )
+    assert published_range(dated("d", "t", "2024-12").article)[1] == dt.datetime(
+        2025, 1, 1, tzinfo=dt.UTC
+    )
+    assert published_range(dated("e", "t", "2024").article) == (
+        day.replace(month=1, day=1),
+        day.replace(year=2025, month=1, day=1),
+    )
+    lo, hi = published_range(dated("f", "t", None).article)
+    assert lo.year == 1 and hi.year == 9999
+    for last in ("9999-12-31", "9999-12", "9999"):  # the end of the calendar is no crash
+        assert published_range(dated("g", "t", last).article)[1].year == 9999
+
+
+def test_month_dated_first_report_is_joined_by_the_same_event_weeks_into_the_month():
+    # Only "2025-02" is known of the first report; the others are dated the 23rd and 24th.
+    first = dated(
+        "m",
+        "DOGE begins work on federal efficiency",
+        "2025-02",
+        summary="Musk emails federal employees asking them to list last week's accomplishments",
+    )
+    later = [
+        dated("d1", "Federal employees told to list accomplishments in DOGE email", "2025-02-23"),
+        dated("d2", "Musk DOGE accomplishments email divides agencies", "2025-02-24"),
+    ]
+    assert kinds(StorylineTracker(), first, *later) == [NEW_DEVELOPMENT, COVERAGE, COVERAGE]
+    # Arriving after them (live order), it joins them the same way: the month is near their span.
+    assert kinds(StorylineTracker(), *later, first) == [NEW_DEVELOPMENT, COVERAGE, COVERAGE]
+    # The same first report with its date read as midnight on the 1st (a timestamp) stays apart.
+    exact = Match(dataclasses.replace(first.article, published_precision="instant"), "s", 0.9, ())
+    assert kinds(StorylineTracker(), exact, *later)[:2] == [NEW_DEVELOPMENT, NEW_DEVELOPMENT]
+
+
+def test_month_dated_report_asks_more_overlap_than_a_same_moment_report():
+    # A month-dated article is "some time in February": a report on the 3rd sharing a few
+    # words with it is not taken as the same event, though it would be at the same moment.
+    first = dated(
+        "m",
+        "Efficiency office begins work",
+        "2025-02",
+        summary="The new department starts reviewing federal spending",
+    )
+    other = dated(
+        "u", "Musk says USAID will be shut", "2025-02-03", summary="Federal aid agency staff home"
+    )
+    assert 6 <= overlap(first, other) < 10.5
+    assert kinds(StorylineTracker(), first, other) == [NEW_DEVELOPMENT, NEW_DEVELOPMENT]
+    same_moment = [
+        dated(m.article.article_id, m.article.title, "2025-02-03T09:00Z", summary=m.article.summary)
+        for m in (first, other)
+    ]
+    assert kinds(StorylineTracker(), *same_moment) == [NEW_DEVELOPMENT, COVERAGE]
+
+
+def test_two_reports_dated_the_same_day_count_as_hours_apart():
+    t = StorylineTracker()
+    day = dt.datetime(2025, 2, 3, tzinfo=dt.UTC)
+    one_day = (day, day + dt.timedelta(days=1))
+    assert 7.0 < t._needed_overlap(one_day, one_day) < 8.0  # about 8 h apart of 48 h
+    assert t._needed_overlap(one_day, (day + dt.timedelta(days=1),) * 2) == pytest.approx(
+        6 + 9 * 12 / 48, abs=0.3
+    )
+
+
+def test_undated_article_joins_only_as_a_near_copy_and_is_replayed_last():
+    ms = [
+        dated(
+            "x",
+            "Defense department renews SpaceX deal",
+            None,
+            summary="The Pentagon keeps paying for Starlink terminals in Ukraine",
+        ),
+        dated("a", "Pentagon buys Starlink for Ukraine", "2023-06-01T09:00Z"),
+        dated("y", "UPDATE 1-Pentagon buys Starlink for Ukraine - Reuters", None),
+    ]
+    assert overlap(ms[0], ms[1]) >= 15  # enough shared words for a dated report within the window
+    events = track_in_order(ms)
+    assert [(e.article.article.article_id, e.kind) for e in events] == [
+        ("a", NEW_DEVELOPMENT),
+        ("x", NEW_DEVELOPMENT),
+        ("y", DUPLICATE),
+    ]
+
+
+def test_undated_development_expires_like_one_seen_at_arrival():
+    t = StorylineTracker(duplicate_horizon_hours=720)
+    kinds(
+        t,
+        dated("a", "Pentagon buys Starlink for Ukraine", "2023-06-01T09:00Z"),
+        dated("x", "Ukraine says Russian forces use Starlink", None),
+    )
+    assert len(t.states["s"].developments) == 2
+    kinds(t, dated("b", "Zelensky thanks Musk for terminals", "2023-08-01T09:00Z"))
+    assert [d.lead.article.article_id for d in t.states["s"].developments] == ["b"]
+
+
+def test_coarse_and_undated_articles_are_never_stale_by_their_fallback_time():
+    t = StorylineTracker()
+    kinds(t, dated("a", "Pentagon buys Starlink for Ukraine", "2023-06-20T09:00Z"))
+    assert kinds(t, dated("m", "Zelensky thanks Musk for terminals", "2023-05")) == [
+        NEW_DEVELOPMENT
+    ]
+    assert kinds(t, dated("y", "SpaceX limits drone use of Starlink", "2023")) == [NEW_DEVELOPMENT]
+    assert kinds(t, dated("x", "Ukraine says Russian forces use Starlink", None)) == [
+        NEW_DEVELOPMENT
+    ]
+    assert kinds(t, dated("o", "Musk tweets peace plan", "2023-04-01")) == [STALE]
+
+
+def test_a_long_running_development_keeps_its_coverage_beyond_the_kept_articles():
+    # Only 3 articles are kept, but the distance is to the development's latest timestamp,
+    # so reports 20 h apart keep joining for days.
+    t = StorylineTracker(max_articles_per_development=3)
+    titles = [
+        "Pentagon signs deal",
+        "Kyiv receives terminals",
+        "Officials praise contract",
+        "Army units connect",
+        "Budget questions follow",
+        "Drone teams rely on links",
+        "Analysts weigh costs",
+        "Deal extended again",
+    ]
+    ms = [
+        match(str(i), title, 20 * i, summary="Pentagon Starlink contract Ukraine terminals SpaceX")
+        for i, title in enumerate(titles)
+    ]
+    assert kinds(t, *ms) == [NEW_DEVELOPMENT] + [COVERAGE] * 7
+
+
+def test_a_reversal_in_the_same_words_is_a_new_development_and_its_copies_join_it():
+    t = StorylineTracker()
+    events = [
+        e
+        for m in (
+            match("a", "Musk says SpaceX cannot keep funding Starlink in Ukraine", 0),
+            match(
+                "b", "UPDATE 1-Musk says SpaceX can't keep funding Starlink in Ukraine - Reuters", 1
+            ),
+            match("c", "Musk backtracks, says SpaceX will keep funding Starlink in Ukraine", 20),
+            match("d", "Musk says SpaceX will keep funding Starlink in Ukraine", 21),
+        )
+        for e in t.observe(m)
+    ]
+    assert [e.kind for e in events] == [NEW_DEVELOPMENT, DUPLICATE, NEW_DEVELOPMENT, DUPLICATE]
+    assert "says the opposite" in events[2].reason
+    assert events[3].development_id == events[2].development_id != events[0].development_id
+    assert (
+        kinds(
+            StorylineTracker(),
+            match("f", "Musk says he will turn off Starlink over Crimea", 0),
+            match("g", "Musk says he will not turn off Starlink over Crimea", 1),
+        )
+        == [NEW_DEVELOPMENT] * 2
+    )
+
+
+def test_labeled_dup_groups_give_one_development_each():
+    """With the labels as a perfect matcher, every dup_group opens exactly one development.
+
+    D19 (Musk acknowledges, the morning after the biography report D18, in its words) used
+    to join D18; its headline answers the report, so it is a development of its own. D23,
+    whose first item is dated only "2025-02", and D25 (two items dated "2024-03") each
+    open one development because coarse dates are compared as ranges.
+    """
+    items = [json.loads(line) for line in LABELED.read_text().splitlines() if line.strip()]
+    matches = [Match(article_from_json(o), s, 1.0, ()) for o in items for s in o["labels"]]
+    group = {o["id"]: o["dup_group"] for o in items}
+    opened: dict[tuple[str, str], int] = {}
+    for e in track_in_order(matches):
+        if e.kind == NEW_DEVELOPMENT and group[e.lead.article.article_id]:
+            key = (e.storyline_id, group[e.lead.article.article_id])
+            opened[key] = opened.get(key, 0) + 1
+    all_groups = {(s, o["dup_group"]) for o in items for s in o["labels"] if o["dup_group"]}
+    assert set(opened) == all_groups
+    assert {k for k, n in opened.items() if n > 1} == set()
+
+
+def test_a_denial_of_a_report_is_a_new_development_that_its_other_reports_join():
+    report = (
+        "Elon Musk has been in regular contact with Vladimir Putin since late 2022, WSJ reports"
+    )
+    t = StorylineTracker()
+    events = [
+        e
+        for m in (
+            match(
+                "r1",
+                report,
+                0,
+                summary="The two men discussed business and geopolitics, officials said.",
+            ),
+            match("r2", "Musk and Putin have talked regularly since 2022, report says", 2),
+            match(
+                "d1",
+                "Kremlin denies Musk has been in regular contact with Putin since late 2022",
+                11,
+                summary="The only contact was one phone call about space, the Kremlin said.",
+            ),
+            match("d2", "Kremlin denies report of regular Putin-Musk contacts", 12),
+            match("d3", "Putin and Musk had only one phone call, about space, Kremlin says", 12.5),
+            match(
+                "r3",
+                "What we know about Musk's regular contact with Putin, as reported by the WSJ",
+                30,
+            ),
+        )
+        for e in t.observe(m)
+    ]
+    assert [e.kind for e in events] == [
+        NEW_DEVELOPMENT,
+        COVERAGE,
+        NEW_DEVELOPMENT,
+        COVERAGE,
+        COVERAGE,
+        COVERAGE,
+    ]
+    report_dev, denial_dev = events[0].development_id, events[2].development_id
+    assert report_dev != denial_dev
+    assert [e.development_id for e in events[3:5]] == [denial_dev] * 2
+    assert (
+        "says the opposite" in events[2].reason
+    )  # as a near-copy of the report (token subset) it contradicts it
+    # A later rehash in the words of both is coverage of one of them, not a third alert.
+    assert events[5].development_id in (report_dev, denial_dev)
+    # Before answers were told apart the denial was coverage (or a duplicate) of the report.
+    assert (
+        kinds(
+            StorylineTracker(),
+            match("a", "Pentagon buys Starlink for Ukraine", 0),
+            match("b", "SpaceX says report it sold Starlink to Pentagon for Ukraine is false", 5),
+        )
+        == [NEW_DEVELOPMENT] * 2
+    )
+    # "Confirms" is the event itself, not an answer (dev's D26).
+    assert kinds(
+        StorylineTracker(),
+        match("a", "Musk puts USAID through the wood chipper", 0),
+        match("b", "Musk confirms USAID is getting shut down", 2),
+    ) == [NEW_DEVELOPMENT, COVERAGE]
+
+
+def test_an_article_with_too_few_words_is_coverage_of_the_development_nearest_in_time():
+    t = StorylineTracker()
+    events = [
+        e
+        for m in (
+            match("a", "Trump taps Musk, Ramaswamy to lead Department of Government Efficiency", 0),
+            match("b", "Judge blocks Musk team from Treasury payment records", 30),
+            match("c", "特朗普任命马斯克领导政府效率部", 32),  # Chinese: no comparable words
+            match(
+                "d", "美国法官阻止DOGE访问财政部支付系统", 29
+            ),  # nearest is b (1 h), not a (29 h)
+            match("e", "马斯克", 200),
+        )  # nothing within 48 h: a development of its own
+        for e in t.observe(m)
+    ]
+    assert [e.kind for e in events] == [
+        NEW_DEVELOPMENT,
+        NEW_DEVELOPMENT,
+        COVERAGE,
+        COVERAGE,
+        NEW_DEVELOPMENT,
+    ]
+    assert events[2].development_id == events[3].development_id == events[1].development_id
+    assert "too few words to compare" in events[2].reason and "(2 h away)" in events[2].reason
+    assert content_words("特朗普任命马斯克领导政府效率部") == frozenset()
+    # An undated wordless article can only be a near-copy, as before.
+    undated = Match(article_from_json({"id": "u", "title": "马斯克领导政府效率部"}), "s", 0.9, ())
+    assert kinds(t, undated) == [NEW_DEVELOPMENT]
+    # min_comparable_words=0 compares every article by its words (the behaviour before).
+    assert (
+        kinds(
+            StorylineTracker(min_comparable_words=0),
+            match("a", "Trump taps Musk for DOGE", 0),
+            match("c", "特朗普任命马斯克领导政府效率部", 2),
+        )
+        == [NEW_DEVELOPMENT] * 2
+    )
+
+
+# -- the live Beam adapter, driven by TestStream (BundleBasedDirectRunner) ----------------
+
+
+def _stream(*steps):
+    """Run TrackStorylines(bounded=False) over a TestStream; steps are matches or watermarks."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.testing.test_stream import TestStream
+    from apache_beam.transforms.window import TimestampedValue
+
+    from pipeline.storylines.tracker import TrackStorylines
+
+    stream = TestStream()
+    for step in steps:
+        if isinstance(step, Match):
+            stream = stream.add_elements(
+                [TimestampedValue(step, step.article.published_at.timestamp())]
+            )
+        else:
+            stream = stream.advance_watermark_to(step.timestamp())
+    stream = stream.advance_watermark_to_infinity()
+    options = PipelineOptions([])
+    options.view_as(StandardOptions).streaming = True
+    _COLLECTED.clear()
+    with beam.Pipeline(runner="BundleBasedDirectRunner", options=options) as p:
+        (
+            p
+            | stream
+            | TrackStorylines(bounded=False, duplicate_horizon_hours=72)
+            | beam.Map(_collect)
+        )
+    return list(_COLLECTED)
+
+
+_COLLECTED: list = []  # the BundleBased runner runs in this process
+
+
+def _collect(event) -> None:
+    # A module-level function is pickled by reference, so it appends to this list.
+    _COLLECTED.append((event.kind, event.article.article.article_id, event.development_id))
+
+
+def test_stream_late_out_of_order_and_expiry_in_beam_state():
+    hours = lambda h: T0 + dt.timedelta(hours=h)  # noqa: E731
+    events = _stream(
+        match("a", "Pentagon buys Starlink for Ukraine", 10),
+        hours(11),
+        # out of order and behind the watermark (late): still joins its development
+        match("b", "SpaceX wins Pentagon contract for satellite services in Ukraine", 8),
+        match("c", "UPDATE 1-Pentagon buys Starlink for Ukraine - Reuters", 10.5),
+        hours(200),
+        # a week later the development has expired (horizon 72 h): a copy is new again
+        match("e", "Pentagon buys Starlink for Ukraine", 201),
+        # far behind the newest article of the storyline: stale, never alerted
+        match("f", "Musk sends Starlink dishes to Ukraine", 20),
+        match("g", "Pentagon buys Starlink for Ukraine", 0, storyline="other"),
+    )
+    kinds_by_article = {aid: kind for kind, aid, _ in events}
+    assert kinds_by_article == {
+        "a": NEW_DEVELOPMENT,
+        "b": COVERAGE,
+        "c": DUPLICATE,
+        "e": NEW_DEVELOPMENT,
+        "f": STALE,
+        "g": NEW_DEVELOPMENT,
+    }
+    dev = {aid: d for _, aid, d in events}
+    assert dev["a"] == dev["b"] == dev["c"] != dev["e"]
+
+
+def test_restore_from_alerted_developments_stops_a_restart_from_alerting_again():
+    from pipeline.alerts.decide import decide_alerts
+    from pipeline.deliver.base import alert_to_json
+
+    before = StorylineTracker()
+    alerts = decide_alerts(
+        before.observe(match("a", "Pentagon buys Starlink for Ukraine", 0, outlet="Reuters"))
+    )
+    payloads = [alert_to_json(a) for a in alerts]
+
+    after = StorylineTracker()  # the process restarted: Beam state is gone, the ledger is not
+    state = after.states.setdefault("s", StorylineState("s"))
+    assert after.restore(state, payloads + [dict(payloads[0], storyline="other")]) == 1
+    [copy] = after.observe(match("b", "UPDATE 1-Pentagon buys Starlink for Ukraine - Reuters", 5))
+    assert copy.kind == DUPLICATE and copy.development_id == alerts[0].development_id
+    assert after.observe(match("c", "Zelensky meets Macron in Paris", 6))[0].kind == NEW_DEVELOPMENT
+
+
+def test_a_restored_denial_still_takes_the_other_reports_of_the_denial():
+    from pipeline.alerts.decide import decide_alerts
+    from pipeline.deliver.base import alert_to_json
+
+    before = StorylineTracker()
+    alerts = decide_alerts(
+        e
+        for m in (
+            match("a", "Ukraine says Russian troops use Starlink terminals", 0),
+            match("b", "SpaceX denies selling Starlink terminals to Russia", 6),
+        )
+        for e in before.observe(m)
+    )
+    after = StorylineTracker()
+    state = after.states.setdefault("s", StorylineState("s"))
+    assert after.restore(state, [alert_to_json(a) for a in alerts]) == 2
+    [event] = after.observe(match("c", "Musk denies Starlink terminals are sold to Russia", 8))
+    assert event.kind == COVERAGE and event.development_id == alerts[1].development_id
+
+
+def test_a_future_date_does_not_make_the_storyline_stale():
+    t = StorylineTracker(duplicate_horizon_hours=72)
+    future = article_from_json(
+        {
+            "id": "f",
+            "title": "Volcano erupts near Icelandic fishing town",
+            "published": "2031-01-01T00:00:00Z",
+            "first_seen_at": T0.isoformat(),
+        }
+    )
+    assert [e.kind for e in t.observe(Match(future, "s", 0.9, ()))] == [NEW_DEVELOPMENT]
+    assert kinds(t, match("a", "Pentagon buys Starlink for Ukraine", 2)) == [NEW_DEVELOPMENT]

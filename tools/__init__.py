@@ -1,0 +1,1 @@
+"""Generators and checks used only in development, never imported by pipeline/."""
