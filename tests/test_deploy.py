@@ -147,7 +147,20 @@ def test_requirements_pin_every_runtime_dependency_within_pyproject_ranges():
     assert not dev_only & set(pins), "test tools do not belong in the worker image"
 
 
-def test_requirements_are_the_installed_versions():
+def _lock():
+    """deploy/freeze_requirements.py, which reads requirements.lock (standard library only)."""
+    import importlib.util
+
+    path = DEPLOY / "freeze_requirements.py"
+    spec = importlib.util.spec_from_file_location("freeze_requirements", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(sys.modules[spec.name])
+    return sys.modules[spec.name]
+
+
+def test_requirements_are_the_image_set_of_the_lock():
+    # deploy/requirements.txt is derived from requirements.lock, not from any venv.
     out = subprocess.run(
         [PY, str(DEPLOY / "freeze_requirements.py"), "--check"],
         capture_output=True,
@@ -155,6 +168,45 @@ def test_requirements_are_the_installed_versions():
         cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
+    lock = _lock()
+    image = {e.name: e.version for e in lock.subset("image")}
+    assert _pins() == image
+
+
+def test_lock_pins_every_pyproject_requirement_within_its_range_with_hashes():
+    lock = _lock()
+    entries = {e.name: e for e in lock.read_lock()}
+    project = _pyproject()
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
+    groups = {"": project["dependencies"], "build": build["requires"]}
+    groups |= project["optional-dependencies"]
+    for group, specs in groups.items():
+        for req in map(Requirement, specs):
+            name = canonicalize_name(req.name)
+            assert name in entries, f"{req} ({group or 'dependencies'}) is not in requirements.lock"
+            assert req.specifier.contains(entries[name].version, prereleases=True), (
+                f"{name}=={entries[name].version} in requirements.lock is outside {req}"
+            )
+    for entry in entries.values():
+        assert "--hash=sha256:" in entry.text, f"{entry.name}: no hash in requirements.lock"
+    # The lock names no index or file location: only names, versions and hashes.
+    text = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    assert not re.search(r"https?://|file:|--(extra-)?index-url|--find-links", text)
+
+
+def test_demo_set_has_no_gcp_extra_and_no_dev_tools():
+    lock = _lock()
+    demo = {e.name for e in lock.subset("demo")}
+    project = _pyproject()
+    runtime = {canonicalize_name(Requirement(s).name) for s in project["dependencies"]}
+    assert runtime <= demo
+    extras_only = {
+        canonicalize_name(Requirement(s).name)
+        for extra in ("dev", "gcp")
+        for s in project["optional-dependencies"][extra]
+    } - runtime
+    assert not extras_only & demo, sorted(extras_only & demo)
+    assert "google-cloud-firestore" not in demo and "pytest" not in demo
 
 
 # --- template metadata ------------------------------------------------------------------
