@@ -1,26 +1,68 @@
-# Two commands for a newcomer: `make demo` and `make test`. Both bootstrap .venv from pyproject.toml.
+# Two commands for a newcomer: `make demo` and `make test`. Both bootstrap .venv from the one
+# lock, requirements.lock (hashed, generated from pyproject.toml by `make lock`).
 # python3.11 if it is on PATH, else python3 (checked to be 3.11 below).
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
+LOCKTOOL := deploy/freeze_requirements.py
+# uv, at the version and hashes the lock pins, installed beside the venv (not in it, so that
+# syncing the venv to the lock never removes the installer).
+UV := $(VENV)/uv/bin/uv
+UV_PIP = $(UV) pip
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+PYTEST ?= $(BIN)/python -m pytest
 
-.PHONY: install demo test bench dataflow-plan clean
+.PHONY: install demo test test-fast lint typecheck lock bench dataflow-plan clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(UV): $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "error: storywatch needs Python 3.11; '$(PYTHON)' is missing or another version. Install 3.11 or run 'make PYTHON=/path/to/python3.11'" >&2; exit 2; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,gcp]'
-	@touch $(STAMP)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) $(LOCKTOOL) --subset uv > $(VENV)/uv.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes --upgrade --target $(VENV)/uv -r $(VENV)/uv.txt
+	@touch $(UV)
 
-demo: $(STAMP)
+# Everything (.[dev,gcp] and the build backend), exactly the lock: uv removes what it does not list.
+$(STAMP): $(LOCK) pyproject.toml $(UV)
+	$(UV_PIP) sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV_PIP) install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
+	@rm -f $(DEMO_STAMP) && touch $(STAMP)
+
+# The demo's part of the lock: runtime dependencies and the build backend; no gcp extra, no dev tools.
+$(DEMO_STAMP): $(LOCK) pyproject.toml $(UV)
+	$(PYTHON) $(LOCKTOOL) --subset demo > $(VENV)/demo.txt
+	$(UV_PIP) sync --quiet --python $(BIN)/python --require-hashes $(VENV)/demo.txt
+	$(UV_PIP) install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
+	@rm -f $(STAMP) && touch $(DEMO_STAMP)
+
+# The demo runs on a full install if there is one, else installs only its own part.
+demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	$(BIN)/storywatch replay --feeds seeds/feeds --alerts-out build/demo-alerts.jsonl
 
+# pytest exits 5 when it collected no test: say so instead of a bare "Error 5".
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	@$(PYTEST) -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit 5): check testpaths in pyproject.toml and the test file names" >&2; fi; \
+	exit $$rc
+
+test-fast: $(STAMP)
+	$(PYTEST) -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+# Files and strictness: [tool.mypy] in pyproject.toml.
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Re-resolve requirements.lock from pyproject.toml (keeping current pins where they still fit;
+# `make lock UPGRADE=1` takes the newest) and regenerate deploy/requirements.txt from it.
+lock: $(UV)
+	$(PYTHON) $(LOCKTOOL) --lock --uv $(UV) $(if $(UPGRADE),--upgrade)
 
 bench: $(STAMP)
 	$(BIN)/python bench/match_throughput.py
@@ -32,4 +74,4 @@ dataflow-plan: $(STAMP)
 	@$(MAKE) --no-print-directory -f deploy/Makefile plan PY=$(BIN)/python
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
