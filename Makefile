@@ -51,9 +51,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PYTEST) -q -m "not slow"
 
+# Both checks run, so one report shows everything; either failing fails the target.
 lint: $(STAMP)
-	$(BIN)/ruff format --check .
-	$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .; format=$$?; $(BIN)/ruff check .; check=$$?; \
+	[ $$format -eq 0 ] && [ $$check -eq 0 ]
 
 # Files and strictness: [tool.mypy] in pyproject.toml.
 typecheck: $(STAMP)
