@@ -156,7 +156,9 @@ def relock(uv: str, upgrade: bool = False) -> None:
         if current is not None and not line.startswith("# "):
             current.append(line)
     if not (demo | image) <= set(blocks):
-        raise SystemExit(f"subsets resolved outside the lock: {sorted((demo | image) - set(blocks))}")
+        raise SystemExit(
+            f"subsets resolved outside the lock: {sorted((demo | image) - set(blocks))}"
+        )
     sections: dict[tuple[str, ...], list[str]] = {}
     for name in sorted(blocks):
         key = tuple(s for s in SETS if s == "test" or name in {"demo": demo, "image": image}[s])
@@ -166,8 +168,14 @@ def relock(uv: str, upgrade: bool = False) -> None:
     for key in order:
         if key in sections:
             out += f"\n# == in: {' '.join(key)} ==\n" + "".join(sections[key])
-    LOCK.write_text(out, encoding="utf-8")
-    print(f"{LOCK.name}: {len(blocks)} packages ({len(demo)} demo, {len(image)} image)")
+    # Unchanged files keep their mtime, so make does not reinstall for nothing.
+    changed = not LOCK.exists() or LOCK.read_text(encoding="utf-8") != out
+    if changed:
+        LOCK.write_text(out, encoding="utf-8")
+    print(
+        f"{LOCK.name}: {len(blocks)} packages ({len(demo)} demo, {len(image)} image)"
+        + ("" if changed else ", unchanged")
+    )
 
 
 # --- in the image ---------------------------------------------------------------------------
@@ -224,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.out}: up to date with {LOCK.name}")
         return 0
-    args.out.write_text(text, encoding="utf-8")
+    if not args.out.exists() or args.out.read_text(encoding="utf-8") != text:
+        args.out.write_text(text, encoding="utf-8")
     print(f"{args.out}: {text.count(chr(10)) - HEADER.count(chr(10))} pins")
     return 0
 
