@@ -1,14 +1,15 @@
 """A background of ordinary news: how common a word or phrase is, and how often it is capitalised.
 
-Built from recorded feed files (RSS/Atom/RDF, parsed with feedparser): every entry's title
-and summary is one document. Two statistics come out of it:
+Built from recorded feed files (as ``pipeline.ingest.recorded`` defines them, parsed with
+feedparser; a file it finds no entries in adds nothing): every entry's title and summary
+is one document. Two statistics come out of it:
 
 - document frequency of lower-cased words and word bigrams (``idf``), so keywords that any
   news story uses ("said", "year", "government") rank below the ones that mark this story;
 - how often a word is written capitalised in mid-sentence (``capital_share``), so a
   sentence-initial "Moreover" or "Last" is not mistaken for a name while "Kremlin" is.
 
-Parsing the 60 bundled feeds takes a few seconds, so the counts are cached as JSON under
+Parsing the bundled feeds takes a few seconds, so the counts are cached as JSON under
 ``$XDG_CACHE_HOME/storywatch`` keyed by the feed files' names, sizes and modification times.
 
 >>> bg = Background.from_texts(["Musk met Putin", "The talks were long", "Putin said talks"])
@@ -29,9 +30,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
-FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf"})
+import feedparser
+
+from pipeline.errors import UserError
+from pipeline.ingest.recorded import recorded_feed_files
+
 CACHE_VERSION = 2
 _TAG = re.compile(r"<[^>]*>")
 _WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
@@ -64,7 +70,7 @@ class Background:
             return
         self.docs += 1
         lower = [t.lower() for t in tokens]
-        self.doc_freq.update(set(lower) | {f"{a} {b}" for a, b in zip(lower, lower[1:])})
+        self.doc_freq.update(set(lower) | {f"{a} {b}" for a, b in pairwise(lower)})
         previous = "."
         for m in _WORD.finditer(text):
             token = m.group(0)
@@ -83,7 +89,7 @@ class Background:
         if len(tokens) <= 2:
             return self.doc_freq.get(" ".join(tokens), 0)
         # Longer phrases: bounded by their rarest bigram.
-        return min(self.doc_freq.get(f"{a} {b}", 0) for a, b in zip(tokens, tokens[1:]))
+        return min(self.doc_freq.get(f"{a} {b}", 0) for a, b in pairwise(tokens))
 
     def idf(self, phrase: str) -> float:
         """Smoothed inverse document frequency scaled to [0, 1] (1 = never seen)."""
@@ -115,16 +121,8 @@ class Background:
         )
 
 
-def feed_files(directory: Path) -> list[Path]:
-    return sorted(
-        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in FEED_SUFFIXES
-    )
-
-
 def entry_texts(paths: Iterable[Path]) -> Iterable[str]:
     """Title and summary text of every entry of every feed file (markup stripped)."""
-    import feedparser
-
     for path in paths:
         parsed = feedparser.parse(path.read_bytes())
         for entry in parsed.entries:
@@ -146,10 +144,11 @@ def _cache_path(paths: list[Path]) -> Path:
 
 def load_background(directory: Path | None, *, use_cache: bool = True) -> Background:
     """Background statistics of the feed files under ``directory`` (empty if None or no feeds)."""
-    if directory is None or not Path(directory).is_dir():
+    if directory is None:
         return Background()
-    paths = feed_files(Path(directory))
-    if not paths:
+    try:
+        paths = recorded_feed_files(directory)
+    except UserError:  # not a folder, or no feed files in it
         return Background()
     cache = _cache_path(paths)
     if use_cache and cache.is_file():

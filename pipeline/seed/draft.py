@@ -36,13 +36,14 @@ import yaml
 
 from pipeline.config.watchlists import Watchlists, load_watchlists, watchlist_files
 from pipeline.errors import ConfigError, UserError
-from pipeline.seed.background import (
-    FEED_SUFFIXES,
-    Background,
-    default_background_dir,
-    feed_files,
-    load_background,
-)
+from pipeline.ingest.normalize import UnusableItem, normalize_item
+from pipeline.ingest.parse import parse_feed
+from pipeline.ingest.recorded import recorded_feed_files
+from pipeline.jsonl_io import read_articles
+from pipeline.match.evaluate import score
+from pipeline.match.matcher import Matcher
+from pipeline.records import Article, RawFeed
+from pipeline.seed.background import Background, default_background_dir, load_background
 from pipeline.seed.entities import EntityExtractor, SeedEntity, slugify
 from pipeline.seed.storylines import (
     STOPWORDS,
@@ -56,6 +57,10 @@ from pipeline.seed.text import SeedArticle, read_seed
 
 DEFAULT_THRESHOLD = 0.5
 COMMENT_WIDTH = 150
+CHECK_FEEDS_HINT = "pass a folder of recorded feeds to --check-feeds"
+BACKGROUND_HINT = (
+    "pass a folder of recorded feeds to --background, or leave it out for the bundled ones"
+)
 
 
 @dataclass
@@ -104,8 +109,6 @@ def _unique(base: str, taken: set[str]) -> str:
 
 def _catalog_finder(watchlists: Watchlists):
     """Catalog entity hits in a sentence, from the real matcher (aliases, transliterations)."""
-    from pipeline.match.matcher import Matcher
-
     matcher = Matcher(watchlists)
     entity_ids = {e.id for e in watchlists.entities}
 
@@ -344,9 +347,6 @@ def default_out(
 
 def labeled_items(path: Path) -> tuple[list, dict[str, set[str]], list[str]]:
     """Articles and gold labels of a labeled JSONL file (labels may be absent: then unscored)."""
-    from pipeline.jsonl_io import read_articles
-    from pipeline.records import Article
-
     articles, gold, bad = [], {}, []
     for lineno, obj, article in read_articles(path):
         if not isinstance(article, Article):
@@ -360,25 +360,13 @@ def labeled_items(path: Path) -> tuple[list, dict[str, set[str]], list[str]]:
 
 
 def feed_articles(directory: Path) -> tuple[list, list[str]]:
-    """Articles of every recorded feed file in ``directory`` (parsed like the pipeline does)."""
-    from pipeline.ingest.normalize import UnusableItem, normalize_item
-    from pipeline.ingest.parse import parse_feed
-    from pipeline.records import RawFeed
+    """Articles of every recorded feed file in ``directory`` (parsed like the pipeline does).
 
+    The files are the ones replay reads (``recorded_feed_files``); UserError if there are none.
+    """
     now = dt.datetime.now(dt.UTC)
     articles, problems = [], []
-    paths = sorted(
-        p
-        for p in directory.rglob("*")
-        if p.is_file()
-        and not p.name.startswith(".")
-        and p.suffix.lower() in (".xml", ".rss", ".atom", ".rdf", ".json")
-    )
-    if not paths:
-        raise UserError(
-            f"{directory}: no recorded feed files (*.xml, *.rss, *.atom, *.rdf, *.json) here; "
-            "pass a folder of recorded feeds to --check-feeds"
-        )
+    paths = recorded_feed_files(directory, hint=CHECK_FEEDS_HINT)
     for path in paths:
         try:
             body = path.read_bytes()
@@ -407,8 +395,6 @@ def predictions(
     articles: list, watchlists: Watchlists, storyline_ids: list[str]
 ) -> dict[str, set[str]]:
     """Which of ``storyline_ids`` the matcher gives each article (by article id)."""
-    from pipeline.match.matcher import Matcher
-
     matcher = Matcher(watchlists)
     wanted = set(storyline_ids)
     out: dict[str, set[str]] = {}
@@ -481,8 +467,6 @@ def check_corpus(
     feeds: Path | None = None,
 ) -> CheckResult:
     """Match the corpus with the watchlists + draft; count per draft storyline; score after mapping."""
-    from pipeline.match.evaluate import score
-
     combined = validate_draft(draft_text, watchlists_dir, replacing=draft.replacing)
     shipped = validate_draft(None, watchlists_dir, replacing=draft.replacing)
     shipped_ids = [s.id for s in shipped.storylines]
@@ -497,10 +481,6 @@ def check_corpus(
         articles += a
         problems += bad
     if feeds is not None:
-        if not feeds.is_dir():
-            raise UserError(
-                f"{feeds}: not a directory; pass a folder of recorded feed files to --check-feeds"
-            )
         a, bad = feed_articles(feeds)
         articles += a
         problems += bad
@@ -567,15 +547,8 @@ def seed(
             *exc.problems,
             f"{watchlists_dir}: fix the watchlists first; the draft is checked against them",
         ) from None
-    if background_dir is not None and not Path(background_dir).is_dir():
-        raise UserError(
-            f"{background_dir}: not a directory; pass a folder of recorded feed files to --background"
-        )
-    if background_dir is not None and not feed_files(Path(background_dir)):
-        raise UserError(
-            f"{background_dir}: no recorded feed files (*{', *'.join(sorted(FEED_SUFFIXES))}) here; "
-            "pass a folder of recorded feeds to --background, or leave it out for the bundled ones"
-        )
+    if background_dir is not None:
+        recorded_feed_files(background_dir, hint=BACKGROUND_HINT)  # a user error if none
     background = load_background(background_dir or default_background_dir())
     draft = build_draft(
         article, watchlists, background, slug=draft_slug(path, article), topic_in_rule=topic_in_rule

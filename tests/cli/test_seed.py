@@ -139,18 +139,27 @@ def test_missing_labeled_file_is_a_clear_error(watchlists, tmp_path):
 def test_folders_and_empty_folders_for_the_check_and_background_options(watchlists, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
+    # The files `storywatch replay --feeds` reads (pipeline/ingest/recorded.py): notes in
+    # the folder are not feeds.
+    (empty / "README.md").write_text("notes only")
+    skipped = "notes such as *.md, *.txt, *.yaml and README are skipped"
     cases = [
         (["--check", empty], f"{empty}: is a folder; pass a labeled JSONL file to --check"),
         (
             ["--check-feeds", empty],
-            f"{empty}: no recorded feed files (*.xml, *.rss, *.atom, *.rdf, *.json) here; "
+            f"{empty}: no recorded feed files here ({skipped}); "
             "pass a folder of recorded feeds to --check-feeds",
         ),
         # An empty --background folder silently gave a draft with no background statistics.
         (
             ["--background", empty],
-            f"{empty}: no recorded feed files (*.atom, *.rdf, *.rss, *.xml) here; pass a "
+            f"{empty}: no recorded feed files here ({skipped}); pass a "
             "folder of recorded feeds to --background, or leave it out for the bundled ones",
+        ),
+        (
+            ["--check-feeds", tmp_path / "missing"],
+            f"{tmp_path / 'missing'}: not a directory of recorded feeds; "
+            "pass a folder of recorded feeds to --check-feeds",
         ),
     ]
     for args, message in cases:

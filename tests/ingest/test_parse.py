@@ -24,6 +24,7 @@ from pipeline.ingest.parse import (
     feed_ttl_seconds,
     parse_feed,
 )
+from pipeline.ingest.recorded import recorded_feed_files
 from pipeline.records import RawFeed, to_json
 from tests.paths import FEEDS_DIR, ROOT
 
@@ -32,11 +33,7 @@ SEEN = dt.datetime(2030, 1, 1, tzinfo=UTC)
 GOLDEN = ROOT / "tests" / "golden" / "parse"
 MANIFEST = {e["file"]: e for e in json.loads((FEEDS_DIR / "feeds_manifest.json").read_text())}
 _SEED_DOC = (FEEDS_DIR / "stream_gesab001" / "wsj_world@dc4f379b.xml").read_bytes()
-ALL_FILES = sorted(
-    p.relative_to(FEEDS_DIR).as_posix()
-    for p in FEEDS_DIR.rglob("*")
-    if p.is_file() and p.suffix not in (".md",) and p.name != "feeds_manifest.json"
-)
+ALL_FILES = [p.relative_to(FEEDS_DIR).as_posix() for p in recorded_feed_files(FEEDS_DIR)]
 
 
 def raw(
