@@ -64,6 +64,52 @@ class RawFeed:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One item of one feed document, as the feed gave it, before normalisation.
+
+    ``title``/``summary``/``content`` may hold HTML. ``published_at`` is UTC, or None when
+    the feed gave no believable date. ``first_seen_at`` is the fetch (or snapshot) time.
+    ``index`` is the item's position in its document, for error messages.
+    """
+
+    feed_id: str
+    feed_url: str
+    index: int
+    guid: str
+    link: str
+    title: str
+    summary: str
+    published_at: dt.datetime | None
+    first_seen_at: dt.datetime
+    outlet: str = ""
+    language: str = ""
+    content: str = ""
+    # True when the link is not this item's own page (several items of the document
+    # share it, e.g. every item linking to the site's home page): it must not identify it.
+    link_is_shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """How a feed is doing, emitted after every fetch attempt.
+
+    ``status`` is ``ok`` (last attempt succeeded) or ``failing``. Times are UTC; the
+    next attempt is at ``next_due_at`` (failing feeds are retried forever, more slowly).
+    """
+
+    feed_id: str
+    url: str
+    status: str
+    consecutive_failures: int
+    last_error: str
+    last_attempt_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    last_change_at: dt.datetime | None
+    next_due_at: dt.datetime
+    interval_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """One news item, normalised: plain text, canonical URL, UTC times.
 

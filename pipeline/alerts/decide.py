@@ -25,12 +25,13 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
 
-from pipeline.deliver.base import (
-    alert_to_json,
-    display_time,
-)  # the one JSON shape, owned by delivery
-from pipeline.records import Alert, StorylineEvent
+from pipeline.alert_json import alert_to_json
+from pipeline.deliver.wording import display_time
+from pipeline.ledger import open_ledger
+from pipeline.records import Alert, Failure, StorylineEvent
+from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs
 from pipeline.storylines.tracker import BURST, COVERAGE, NEW_DEVELOPMENT
 
 ALERTING_KINDS = (NEW_DEVELOPMENT, BURST)
@@ -129,8 +130,6 @@ class _RecordAlertFn(beam.DoFn):
         self._known = Metrics.counter("storywatch", "alerts_already_recorded")
 
     def setup(self) -> None:
-        from pipeline.ledger.sqlite import open_ledger
-
         self._ledger = open_ledger(self._ledger_url)
 
     def process(self, alert: Alert):
@@ -150,7 +149,7 @@ class _RecordAlertFn(beam.DoFn):
 
 
 class DecideAlerts(beam.PTransform):
-    """PCollection[StorylineEvent] → PCollection[Alert], each recorded in the ledger."""
+    """StorylineEvent → StageOutputs(main=Alert, each recorded in the ledger, dead_letter=Failure)."""
 
     def __init__(
         self,
@@ -166,17 +165,31 @@ class DecideAlerts(beam.PTransform):
             "coverage_alerts": coverage_alerts,
         }
 
-    def expand(self, events):
-        return (
-            events
-            | "DecideAlert" >> beam.FlatMap(_decide_counted, self._policy)
-            | "RecordAlert" >> beam.ParDo(_RecordAlertFn(self._ledger_url))
+    def expand(self, events: beam.PCollection) -> StageOutputs:
+        decided = events | "DecideAlert" >> beam.ParDo(_DecideFn(), self._policy).with_outputs(
+            DEAD_LETTER, main=MAIN
         )
+        recorded = decided[MAIN] | "RecordAlert" >> beam.ParDo(_RecordAlertFn(self._ledger_url))
+        return StageOutputs(recorded, decided[DEAD_LETTER])
 
 
-def _decide_counted(event: StorylineEvent, policy: dict):
-    Metrics.counter("storywatch", f"storyline_{event.kind}").inc()
-    alert = decide_alert(event, **policy)
-    if alert is not None:
-        Metrics.counter("storywatch", "alerts").inc()
-        yield alert
+class _DecideFn(beam.DoFn):
+    """StorylineEvent → Alert (or nothing); an event the policy cannot read → Failure."""
+
+    def process(self, event: StorylineEvent, policy: dict[str, Any]) -> Iterable[Any]:
+        Metrics.counter("storywatch", f"storyline_{event.kind}").inc()
+        try:
+            alert = decide_alert(event, **policy)
+        except Exception as exc:  # one malformed event must not stop the others' alerts
+            yield TaggedOutput(
+                DEAD_LETTER,
+                Failure(
+                    "alerts",
+                    f"{event.storyline_id}:{event.development_id}",
+                    f"cannot decide an alert: {type(exc).__name__}: {exc}",
+                ),
+            )
+            return
+        if alert is not None:
+            Metrics.counter("storywatch", "alerts").inc()
+            yield alert

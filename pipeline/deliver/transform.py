@@ -19,15 +19,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline.config.subscribers import load_subscribers, resolve_secrets
+from pipeline.deliver.base import DEAD, Delivery
 from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
 from pipeline.deliver.file_sink import JsonlSink
-from pipeline.ledger.sqlite import open_ledger
+from pipeline.ledger import open_ledger
+from pipeline.records import Failure
 from pipeline.run.secrets import SecretEnv
+from pipeline.stage import StageOutputs
 
 log = logging.getLogger("storywatch.deliver")
 
@@ -130,7 +134,8 @@ class _DeliverFn(beam.DoFn):
 
 
 class DeliverAlerts(beam.PTransform):
-    """Alerts → the JSONL sink, the console and every subscriber who wants them → Delivery results.
+    """Alerts → the JSONL sink, the console and every subscriber who wants them →
+    StageOutputs(main=Delivery per (alert, subscriber, channel), dead_letter=Failure per dead one).
 
     Each (alert, subscriber, channel) is delivered once, across restarts, through the
     ledger at ``ledger_url``. Permanent failures go to ``dead_letter_out`` (default:
@@ -173,5 +178,19 @@ class DeliverAlerts(beam.PTransform):
             background_sweep=background_sweep,
         )
 
-    def expand(self, alerts):
-        return alerts | "DeliverEachAlert" >> beam.ParDo(self._fn)
+    def expand(self, alerts: beam.PCollection) -> StageOutputs:
+        deliveries = alerts | "DeliverEachAlert" >> beam.ParDo(self._fn)
+        dead = deliveries | "DeadDeliveries" >> beam.FlatMap(_dead_letter_of)
+        return StageOutputs(deliveries, dead)
+
+
+def _dead_letter_of(delivery: Delivery) -> Iterable[Failure]:
+    """A permanently failed delivery as a pipeline dead letter (it is also in the delivery
+    dead-letter file, from which ``deliver --retry-dead`` resends it)."""
+    if delivery.status == DEAD:
+        yield Failure(
+            "deliver",
+            f"{delivery.alert_id}:{delivery.subscriber}:{delivery.channel}",
+            delivery.reason or "delivery failed permanently",
+            at=delivery.at,
+        )

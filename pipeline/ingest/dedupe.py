@@ -29,9 +29,9 @@ Both give the same answer for the same input order.
     Deduplicator(*, ttl_seconds=30 days, max_keys=200_000, min_content_chars=24, max_age_seconds=None)
     DedupeArticles(*, ttl_seconds=30 days, max_keys=200_000, shards=256, min_content_chars=24,
                    max_age_seconds=None)
-                          PCollection[Article] -> PCollection[Article] (unique ones)
-                          (after applying: ``.dead_letter`` holds Failure records for
-                          articles without UTC times; duplicates are counted, not dead-lettered)
+                          PCollection[Article] -> StageOutputs(main=unique Articles,
+                          dead_letter=Failure per article without UTC times);
+                          duplicates are counted, not dead-lettered
 
 Beam's ``Deduplicate`` is not used: it needs timers and forces the BundleBased runner,
 which crashes with PeriodicImpulse on the live path.
@@ -51,6 +51,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.typehints import KV
 
 from pipeline.records import Article, Failure
+from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs
 
 DEFAULT_TTL_SECONDS = 30 * 24 * 3600
 DEFAULT_MAX_KEYS = 200_000
@@ -292,7 +293,7 @@ class _CheckArticle(beam.DoFn):
         if article.first_seen_at.tzinfo is None or article.published_at.tzinfo is None:
             self.failures.inc()
             yield beam.pvalue.TaggedOutput(
-                "dead_letter",
+                DEAD_LETTER,
                 Failure(
                     "dedupe",
                     article.article_id,
@@ -339,9 +340,8 @@ class DedupeArticles(beam.PTransform):
         self.max_age_seconds = max_age_seconds
         self.ttl_seconds, self.max_keys, self.shards = ttl_seconds, max_keys, shards
         self.min_content_chars = min_content_chars
-        self.dead_letter = None
 
-    def expand(self, articles):
+    def expand(self, articles: beam.PCollection) -> StageOutputs:
         options = dict(
             ttl_seconds=self.ttl_seconds,
             max_keys=self.max_keys,
@@ -350,12 +350,12 @@ class DedupeArticles(beam.PTransform):
         )
         checked = articles | "CheckArticle" >> beam.ParDo(
             _CheckArticle(self.max_age_seconds)
-        ).with_outputs("dead_letter", main="articles")
-        self.dead_letter = checked.dead_letter
-        return (
-            checked.articles
+        ).with_outputs(DEAD_LETTER, main=MAIN)
+        unique = (
+            checked[MAIN]
             | "DedupeByUrl" >> _DedupeStage("url", **options)
             | "DedupeByGuid" >> _DedupeStage("guid", **options)
             | "DedupeByContent" >> _DedupeStage("content", **options)
             | "CountUnique" >> beam.ParDo(_CountUnique())
         )
+        return StageOutputs(unique, checked[DEAD_LETTER])

@@ -3,8 +3,7 @@
 Pure functions first (``canonical_url``, ``plain_text``, ``content_hash``, ``article_id``,
 ``normalize_item``), then the Beam adapter:
 
-    NormalizeArticles()   PCollection[FeedItem] -> PCollection[Article]
-                          (after applying: ``.dead_letter`` holds Failure records)
+    NormalizeArticles()   PCollection[FeedItem] -> StageOutputs(main=Article, dead_letter=Failure)
 
 >>> canonical_url("HTTPS://M.Example.COM:443/News/Story/amp?utm_source=x&b=2&a=1#top")
 'https://example.com/News/Story?a=1&b=2'
@@ -24,8 +23,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 import apache_beam as beam
 
-from pipeline.ingest.parse import FeedItem
-from pipeline.records import Article, Failure
+from pipeline.records import Article, Failure, FeedItem
+from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs, split_dead_letters
 from pipeline.text import safe_text
 
 UTC = dt.UTC
@@ -259,7 +258,7 @@ class _NormalizeFn(beam.DoFn):
         except UnusableItem as exc:
             self.failures.inc()
             yield beam.pvalue.TaggedOutput(
-                "dead_letter", Failure("normalize", item.feed_url, str(exc), at=item.first_seen_at)
+                DEAD_LETTER, Failure("normalize", item.feed_url, str(exc), at=item.first_seen_at)
             )
             return
         self.articles.inc()
@@ -269,7 +268,7 @@ class _NormalizeFn(beam.DoFn):
 
 
 class NormalizeArticles(beam.PTransform):
-    """FeedItem -> Article; items with nothing to watch go to ``self.dead_letter``.
+    """FeedItem -> StageOutputs(main=Article, dead_letter=Failure per item with nothing to watch).
 
     ``NormalizeArticles()``. Each article is timestamped with its ``first_seen_at`` (the
     fetch or snapshot time), so replays carry event time. Counters (namespace
@@ -278,11 +277,8 @@ class NormalizeArticles(beam.PTransform):
 
     def __init__(self, *, label: str | None = None) -> None:
         super().__init__(label)
-        self.dead_letter = None
 
-    def expand(self, items):
-        results = items | "Normalize" >> beam.ParDo(_NormalizeFn()).with_outputs(
-            "dead_letter", main="articles"
+    def expand(self, items: beam.PCollection) -> StageOutputs:
+        return split_dead_letters(
+            items | "Normalize" >> beam.ParDo(_NormalizeFn()).with_outputs(DEAD_LETTER, main=MAIN)
         )
-        self.dead_letter = results.dead_letter
-        return results.articles

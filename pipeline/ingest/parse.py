@@ -3,8 +3,7 @@
 Pure function first, Beam adapter second:
 
     parse_feed(raw: RawFeed, *, max_document_bytes=...) -> ParsedFeed
-    ParseFeeds()          PCollection[RawFeed] -> PCollection[FeedItem]
-                          (after applying: ``.dead_letter`` holds Failure records)
+    ParseFeeds()          PCollection[RawFeed] -> StageOutputs(main=FeedItem, dead_letter=Failure)
 
 What ``parse_feed`` handles, each either as items or as an explained ``Failure`` that
 names the feed URL:
@@ -32,6 +31,7 @@ import calendar
 import datetime as dt
 import email.utils
 import io
+import itertools
 import json
 import logging
 import re
@@ -46,7 +46,8 @@ import apache_beam as beam
 import feedparser
 
 from pipeline.jsonl_io import parse_iso
-from pipeline.records import Failure, RawFeed
+from pipeline.records import Failure, FeedItem, RawFeed
+from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs, split_dead_letters
 
 UTC = dt.UTC
 log = logging.getLogger(__name__)
@@ -74,32 +75,6 @@ _WIDE_ENCODINGS = (
     ("utf-16-be", 2),
     ("utf-16-le", 2),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FeedItem:
-    """One item of one feed document, as the feed gave it, before normalisation.
-
-    ``title``/``summary``/``content`` may hold HTML. ``published_at`` is UTC, or None when
-    the feed gave no believable date. ``first_seen_at`` is the fetch (or snapshot) time.
-    ``index`` is the item's position in its document, for error messages.
-    """
-
-    feed_id: str
-    feed_url: str
-    index: int
-    guid: str
-    link: str
-    title: str
-    summary: str
-    published_at: dt.datetime | None
-    first_seen_at: dt.datetime
-    outlet: str = ""
-    language: str = ""
-    content: str = ""
-    # True when the link is not this item's own page (several items of the document
-    # share it, e.g. every item linking to the site's home page): it must not identify it.
-    link_is_shared: bool = False
 
 
 @dataclass(slots=True)
@@ -242,7 +217,7 @@ def publication_gap_seconds(body: bytes, *, newest: int = 10) -> float | None:
     dates = sorted(set(document_dates(body)), reverse=True)[: newest + 1]
     if len(dates) < 3:
         return None
-    gaps = sorted((a - b).total_seconds() for a, b in zip(dates, dates[1:]))
+    gaps = sorted((a - b).total_seconds() for a, b in itertools.pairwise(dates))
     return gaps[len(gaps) // 2]
 
 
@@ -487,12 +462,12 @@ class _ParseFn(beam.DoFn):
             log.info("feed %s is ill-formed but readable: %s", raw.url, parsed.bozo)
         for failure in parsed.failures:
             self.failures.inc()
-            yield beam.pvalue.TaggedOutput("dead_letter", failure)
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, failure)
         yield from parsed.items
 
 
 class ParseFeeds(beam.PTransform):
-    """RawFeed -> FeedItem; unreadable documents and items go to ``self.dead_letter``.
+    """RawFeed -> StageOutputs(main=FeedItem, dead_letter=Failure per unreadable document or item).
 
     ``ParseFeeds(*, max_document_bytes=16 MiB)``. Non-200 RawFeeds (304) are skipped.
     Counters (namespace ``ingest``): ``feeds_parsed``, ``articles_parsed``,
@@ -504,11 +479,10 @@ class ParseFeeds(beam.PTransform):
     ) -> None:
         super().__init__(label)
         self.max_document_bytes = max_document_bytes
-        self.dead_letter = None
 
-    def expand(self, raw_feeds):
-        results = raw_feeds | "ParseFeed" >> beam.ParDo(
-            _ParseFn(self.max_document_bytes)
-        ).with_outputs("dead_letter", main="items")
-        self.dead_letter = results.dead_letter
-        return results.items
+    def expand(self, raw_feeds: beam.PCollection) -> StageOutputs:
+        return split_dead_letters(
+            raw_feeds
+            | "ParseFeed"
+            >> beam.ParDo(_ParseFn(self.max_document_bytes)).with_outputs(DEAD_LETTER, main=MAIN)
+        )

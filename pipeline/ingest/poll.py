@@ -6,11 +6,11 @@
         feed's schedule and fetches only the feeds that are due (adaptive cadence, backoff,
         per-host politeness), so this source stays stateless.
     ReplayFeeds(directory)
-        bounded: PBegin -> PCollection[RawFeed], every recorded feed file under
+        bounded: PBegin -> StageOutputs(main=RawFeed, dead_letter=Failure), every recorded feed file under
         ``directory`` as one RawFeed, timestamped with its snapshot time (see ``snapshot_time``).
     ReplayArticles(jsonl_path)
-        bounded: PBegin -> PCollection[Article] from article JSON lines (pipeline/jsonl_io.py);
-        bad lines go to ``.dead_letter`` as Failure records.
+        bounded: PBegin -> StageOutputs(main=Article, dead_letter=Failure per bad line),
+        from article JSON lines (pipeline/jsonl_io.py).
 
 The pure function ``recorded_feeds(directory)`` gives the same RawFeeds as a sorted list,
 for benchmarks, tests and ``storywatch seed --check-feeds``.
@@ -45,6 +45,7 @@ import apache_beam as beam
 
 from pipeline.jsonl_io import parse_iso
 from pipeline.records import Article, Failure, FeedSource, RawFeed
+from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs, split_dead_letters
 
 UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -203,7 +204,7 @@ class _ReadRecordedFn(beam.DoFn):
         except OSError as exc:
             self.bad.inc()
             yield beam.pvalue.TaggedOutput(
-                "dead_letter",
+                DEAD_LETTER,
                 Failure(
                     "replay",
                     recorded.path,
@@ -218,7 +219,7 @@ class _ReadRecordedFn(beam.DoFn):
 
 class ReplayFeeds(beam.PTransform):
     """PBegin -> RawFeed for every recorded file under ``directory``, in replay order,
-    each timestamped with its snapshot time; unreadable files go to ``.dead_letter``.
+    each timestamped with its snapshot time; unreadable files are dead letters.
 
     Only the file list (paths and snapshot times) goes into the pipeline; the bytes are
     read by a DoFn. A ``beam.Create`` of the documents themselves would pickle and
@@ -229,17 +230,14 @@ class ReplayFeeds(beam.PTransform):
     def __init__(self, directory: Path | str, *, label: str | None = None) -> None:
         super().__init__(label)
         self.directory = Path(directory)
-        self.dead_letter = None
 
-    def expand(self, pbegin):
-        results = (
+    def expand(self, pbegin: beam.pvalue.PBegin) -> StageOutputs:
+        return split_dead_letters(
             pbegin
             | "RecordedFiles" >> beam.Create(recorded_files(self.directory), reshuffle=False)
             | "ReadRecordedFeed"
-            >> beam.ParDo(_ReadRecordedFn()).with_outputs("dead_letter", main="raw")
+            >> beam.ParDo(_ReadRecordedFn()).with_outputs(DEAD_LETTER, main=MAIN)
         )
-        self.dead_letter = results.dead_letter
-        return results.raw
 
 
 # --- replay of article JSON lines ----------------------------------------------------------
@@ -285,7 +283,7 @@ class _ReadRecordedArticlesFn(beam.DoFn):
             )
         for failure in failures:
             self.bad.inc()
-            yield beam.pvalue.TaggedOutput("dead_letter", failure)
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, failure)
         for article in articles:
             self.read.inc()
             yield beam.window.TimestampedValue(article, article.first_seen_at.timestamp())
@@ -293,7 +291,7 @@ class _ReadRecordedArticlesFn(beam.DoFn):
 
 class ReplayArticles(beam.PTransform):
     """PBegin -> Article from a JSONL file, timestamped with ``first_seen_at`` (which is the
-    ``published`` time when the line has no ``first_seen_at``); bad lines go to ``.dead_letter``.
+    ``published`` time when the line has no ``first_seen_at``); bad lines are dead letters.
 
     Only the path goes into the pipeline and one DoFn reads and orders the file: a
     ``beam.Create`` of the articles would pickle and bz2-compress all of them into the job.
@@ -302,18 +300,15 @@ class ReplayArticles(beam.PTransform):
     def __init__(self, jsonl_path: Path | str, *, label: str | None = None) -> None:
         super().__init__(label)
         self.jsonl_path = Path(jsonl_path)
-        self.dead_letter = None
 
-    def expand(self, pbegin):
-        results = (
+    def expand(self, pbegin: beam.pvalue.PBegin) -> StageOutputs:
+        return split_dead_letters(
             pbegin
             | "RecordedArticlesFile"
             >> beam.Create([str(self.jsonl_path.absolute())], reshuffle=False)
             | "ReadRecordedArticles"
-            >> beam.ParDo(_ReadRecordedArticlesFn()).with_outputs("dead_letter", main="articles")
+            >> beam.ParDo(_ReadRecordedArticlesFn()).with_outputs(DEAD_LETTER, main=MAIN)
         )
-        self.dead_letter = results.dead_letter
-        return results.articles
 
 
 # --- live polling --------------------------------------------------------------------------

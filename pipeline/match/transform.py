@@ -9,9 +9,9 @@ is a permanent failure (retrying the same text fails the same way): it goes to t
 Metrics (namespace ``storywatch.match``): ``articles_matched`` (articles looked at),
 ``matches`` (Match records emitted), ``match_failures`` (dead letters).
 
-    matches = articles | MatchWatchlists(watchlists)
-    matches.matches      # PCollection[Match]
-    matches.dead_letter  # PCollection[Failure]
+    matched = articles | MatchWatchlists(watchlists)
+    matched.main         # PCollection[Match]
+    matched.dead_letter  # PCollection[Failure]
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from apache_beam.pvalue import TaggedOutput
 from pipeline.config.watchlists import Watchlists
 from pipeline.match.matcher import Matcher
 from pipeline.records import Article, Failure
+from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs, split_dead_letters
 
 NAMESPACE = "storywatch.match"
-MATCHES = "matches"
-DEAD_LETTER = "dead_letter"
 STAGE = "match"
 
 
@@ -48,7 +47,7 @@ class MatchArticleFn(beam.DoFn):
         self.articles.inc()
         try:
             found = self._matcher.match(article)
-        except Exception as exc:  # noqa: BLE001 - any crash on one article is that article's problem
+        except Exception as exc:  # any crash on one article is that article's problem
             self.failures.inc()
             yield TaggedOutput(
                 DEAD_LETTER,
@@ -64,14 +63,18 @@ class MatchArticleFn(beam.DoFn):
 
 
 class MatchWatchlists(beam.PTransform):
-    """PCollection[Article] → tagged outputs ``matches`` (Match) and ``dead_letter`` (Failure)."""
+    """PCollection[Article] → StageOutputs(main=Match, dead_letter=Failure)."""
 
-    def __init__(self, watchlists: Watchlists, **matcher_tunables) -> None:
+    def __init__(self, watchlists: Watchlists, **matcher_tunables: object) -> None:
         super().__init__()
         self._watchlists = watchlists
         self._tunables = matcher_tunables
 
-    def expand(self, articles):
-        return articles | MatchArticleFn.__name__ >> beam.ParDo(
-            MatchArticleFn(self._watchlists, **self._tunables)
-        ).with_outputs(DEAD_LETTER, main=MATCHES)
+    def expand(self, articles: beam.PCollection) -> StageOutputs:
+        return split_dead_letters(
+            articles
+            | MatchArticleFn.__name__
+            >> beam.ParDo(MatchArticleFn(self._watchlists, **self._tunables)).with_outputs(
+                DEAD_LETTER, main=MAIN
+            )
+        )

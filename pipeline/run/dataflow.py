@@ -19,11 +19,24 @@ builds it, minus the uploads. ``make dataflow-plan`` runs it; tests/test_deploy.
 
 from __future__ import annotations
 
+import argparse
+import base64
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.portability.api import beam_runner_api_pb2
+from google.protobuf import json_format
+
+from pipeline.errors import UserError
+from pipeline.run.graph import build_pipeline
+from pipeline.run.inputs import load_run_inputs
+from pipeline.run.options import StorywatchOptions, pipeline_options
 
 # A plan never submits, whatever else argv says.
 PLAN_FORCED = {"runner": "DataflowRunner", "dry_run": "True"}
@@ -56,6 +69,7 @@ def with_plan_defaults(argv: Sequence[str]) -> list[str]:
 
 def job_request(result: Any) -> dict:
     """The Dataflow Job JSON of a dry-run result, with the environment filled in (no staging)."""
+    # lazy: the Dataflow client modules need the gcp extra, which `make demo` does not install
     from apache_beam.options.pipeline_options import GoogleCloudOptions
     from apache_beam.runners.dataflow.internal import apiclient
     from apache_beam.runners.internal import names as shared_names
@@ -74,8 +88,6 @@ def job_request(result: Any) -> dict:
 
 
 def pipeline_json(result: Any) -> dict:
-    from google.protobuf import json_format
-
     return json_format.MessageToDict(result.job.proto_pipeline)
 
 
@@ -85,10 +97,6 @@ def stateful_steps(pipeline: dict) -> list[dict]:
     ``keyed_by`` is the nearest step upstream whose name starts with ``KeyBy``, found by
     walking back through steps that keep the key (``GlobalWindow``, ``Reshuffle``...).
     """
-    import base64
-
-    from apache_beam.portability.api import beam_runner_api_pb2
-
     components = pipeline["components"]
     transforms = components["transforms"]
     leaf_producer = {
@@ -216,20 +224,9 @@ def build(argv: Sequence[str], *, config_base: Path | None = None) -> tuple[Any,
     by all workers (``firestore://``): a SQLite file on one worker's disk is neither seen by
     the others nor kept when Dataflow replaces the worker.
     """
-    import os
-
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-
-    from pipeline.config.feeds import load_feeds
-    from pipeline.config.watchlists import load_watchlists
-    from pipeline.errors import UserError
-    from pipeline.run.graph import build_pipeline
-    from pipeline.run.options import StorywatchOptions
-
-    options = PipelineOptions(list(argv))
+    options = pipeline_options(list(argv))  # the same option checks as a local run
     standard = options.view_as(StandardOptions)
-    if not standard.runner:
+    if not _has_flag(argv, "runner"):
         standard.runner = "DataflowRunner"
     standard.streaming = True  # the live pipeline polls forever: a streaming job
     sw = options.view_as(StorywatchOptions)
@@ -246,17 +243,18 @@ def build(argv: Sequence[str], *, config_base: Path | None = None) -> tuple[Any,
     sw.watchlists = _resolved(sw.watchlists, base)
     sw.feeds_file = _resolved(sw.feeds_file, base)
     sw.subscribers = _resolved(sw.subscribers, base)
-    watchlists = load_watchlists(Path(sw.watchlists))
-    sources = load_feeds(Path(sw.feeds_file)).sources()
-    if not sources:
-        raise UserError(
-            f"{sw.feeds_file}: no feeds to poll; add feeds (storywatch feeds import FILE.opml)"
-        )
+    inputs = load_run_inputs(sw, live=True)
     try:
         p = beam.Pipeline(options=options)
     except ValueError as exc:  # Beam's option validation (project id, temp_location...)
         raise UserError(*str(exc).strip().splitlines()) from None
-    build_pipeline(p, sw, watchlists, feed_sources=sources)
+    build_pipeline(
+        p,
+        sw,
+        inputs.watchlists,
+        feed_sources=inputs.feed_sources,
+        coverage_alerts=inputs.coverage_alerts,
+    )
     return p, options
 
 
@@ -279,10 +277,6 @@ def plan(argv: Sequence[str], out: Path) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m pipeline.run.dataflow plan --out=build/dataflow-job.json [pipeline options]``,
     ``... update-check OLD.json NEW.json`` (exit 1 if ``--update`` would lose state), ``... launch``."""
-    import argparse
-
-    from pipeline.errors import UserError
-
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.run.dataflow", description=__doc__.splitlines()[0]
     )
@@ -321,8 +315,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _update_check(old_path: Path, new_path: Path) -> int:
-    from pipeline.errors import UserError
-
     plans = []
     for path in (old_path, new_path):
         try:

@@ -7,41 +7,50 @@ build the same graph with ``pipeline.run.graph.build_pipeline``.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import StandardOptions
 
+from pipeline.alert_json import alert_from_json
+from pipeline.alerts.decide import format_alert
+from pipeline.deliver.file_sink import printable
+from pipeline.errors import UserError
+from pipeline.jsonl_io import check_output_path, read_jsonl
+from pipeline.ledger import open_ledger
 from pipeline.run.graph import build_pipeline
-from pipeline.run.options import StorywatchOptions
+from pipeline.run.inputs import load_run_inputs
+from pipeline.run.options import StorywatchOptions, pipeline_options
 
 
 def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
     """Poll the feed list until interrupted (or ``--run_duration_seconds``); 0 on a clean stop."""
-    from pipeline.config.feeds import load_feeds
-    from pipeline.config.watchlists import load_watchlists
-    from pipeline.run.options import pipeline_options
-
     options = pipeline_options(argv)
     sw = options.view_as(StorywatchOptions)
     if watchlists_dir:
         sw.watchlists = str(watchlists_dir)
-    watchlists = load_watchlists(sw.watchlists)
-    sources = load_feeds(sw.feeds_file).sources()
-    if not sources:
-        from pipeline.errors import UserError
-
-        raise UserError(
-            f"{sw.feeds_file}:1: no feeds to poll; add feeds or run `storywatch feeds import`"
-        )
+    inputs = load_run_inputs(sw, live=True)
     check_outputs(sw, ("alerts_out", "dead_letter_out", "feed_health_out"))
     print(
-        f"storywatch: polling {len(sources)} feeds every {sw.poll_interval_seconds:g} s; "
-        f"alerts to {sw.alerts_out}; Ctrl-C stops",
+        f"storywatch: polling {len(inputs.feed_sources)} feeds every "
+        f"{sw.poll_interval_seconds:g} s; alerts to {sw.alerts_out}; Ctrl-C stops",
         flush=True,
     )
     p = new_pipeline(options)
-    build_pipeline(p, sw, watchlists, feed_sources=sources)
+    build_pipeline(
+        p,
+        sw,
+        inputs.watchlists,
+        feed_sources=inputs.feed_sources,
+        coverage_alerts=inputs.coverage_alerts,
+    )
     return _run_until_interrupted(p)
 
 
@@ -51,9 +60,6 @@ def check_outputs(sw: StorywatchOptions, names: tuple[str, ...]) -> None:
     Inside the graph these fail as a Beam traceback (a folder given as ``--alerts_out``,
     a ledger path that is a folder), after the pipeline has started.
     """
-    from pipeline.jsonl_io import check_output_path
-    from pipeline.ledger.sqlite import open_ledger
-
     for name in names:
         check_output_path(getattr(sw, name), f"--{name}")
     if not sw.ledger.startswith("firestore://"):  # opened on the workers, not here
@@ -67,10 +73,6 @@ def new_pipeline(options) -> beam.Pipeline:
     except ValueError as exc:
         if "runner" not in str(exc).lower():
             raise
-        from apache_beam.options.pipeline_options import StandardOptions
-
-        from pipeline.errors import UserError
-
         raise UserError(
             f"--runner={options.view_as(StandardOptions).runner}: unknown runner; use FnApiRunner "
             "(the local default), DirectRunner or DataflowRunner"
@@ -86,10 +88,6 @@ def _run_until_interrupted(p: beam.Pipeline) -> int:
     and each delivery is claimed before and confirmed after sending, so the next start
     re-sends what was claimed but not confirmed and nothing else.
     """
-    import os
-    import signal
-    import sys
-
     outcome: dict = {}
 
     def work() -> None:
@@ -130,21 +128,11 @@ def run_replay(
     rewrites ``alerts_out`` sorted by (published, storyline, alert id), so the same input
     always gives the same file.
     """
-    import sys
-    import tempfile
-    import time
-
-    from pipeline.config.watchlists import load_watchlists
-    from pipeline.errors import UserError
-    from pipeline.run.options import pipeline_options
-
     out = out or sys.stdout
     source = Path(feeds or articles)
     if not source.exists():
         raise UserError(f"{source}: no such {'folder' if feeds else 'file'}; check the path")
     if articles:  # unreadable, a folder, binary or empty: a user error now, not one dead letter
-        from pipeline.jsonl_io import read_jsonl
-
         if source.is_dir():
             raise UserError(
                 f"{source}: is a folder; pass an articles JSONL file to --input "
@@ -173,13 +161,13 @@ def run_replay(
         )
         if watchlists_dir:
             sw.watchlists = str(watchlists_dir)
-        watchlists = load_watchlists(sw.watchlists)
+        inputs = load_run_inputs(sw, live=False)
         check_outputs(sw, ("alerts_out", "dead_letter_out"))
         for path in (Path(sw.alerts_out), Path(sw.dead_letter_out)):
             path.unlink(missing_ok=True)
         started = time.monotonic()
         p = new_pipeline(options)
-        build_pipeline(p, sw, watchlists)
+        build_pipeline(p, sw, inputs.watchlists, coverage_alerts=inputs.coverage_alerts)
         result = p.run()
         result.wait_until_finish()
         alerts = _sorted_alerts(Path(sw.alerts_out))
@@ -196,8 +184,6 @@ def run_replay(
 
 def _storyline_summary(result) -> str:
     """One line from the tracker's counters: how many matched articles became how few alerts."""
-    from apache_beam.metrics.metric import MetricsFilter
-
     counts = {}
     try:
         for c in result.metrics().query(MetricsFilter().with_namespace("storywatch"))["counters"]:
@@ -231,10 +217,6 @@ def _sorted_alerts(path: Path) -> list[dict]:
 def _print_alerts(
     alerts: list[dict], out, *, seconds: float, alerts_path, dead_letters: Path
 ) -> None:
-    from pipeline.alerts.decide import format_alert
-    from pipeline.deliver.base import alert_from_json
-    from pipeline.deliver.file_sink import printable
-
     for data in alerts:
         text = format_alert(alert_from_json(data))
         print("\n".join(printable(line) for line in text.split("\n")), file=out)

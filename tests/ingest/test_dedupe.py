@@ -263,9 +263,8 @@ def test_dedupe_articles_in_beam_matches_the_pure_deduplicator() -> None:
     expected = sorted(a.article_id for a in Deduplicator().unique(inputs[:-1]))
     assert len(expected) == 7 + 25 + 20
     with beam.Pipeline(runner=FnApiRunner()) as pipeline:
-        dedupe = DedupeArticles(shards=4)
-        unique = pipeline | beam.Create(inputs) | dedupe
-        assert_that(unique | beam.Map(lambda a: a.article_id), equal_to(expected))
+        dedupe = pipeline | beam.Create(inputs) | DedupeArticles(shards=4)
+        assert_that(dedupe.main | beam.Map(lambda a: a.article_id), equal_to(expected))
         assert_that(
             dedupe.dead_letter | beam.Map(lambda f: (f.stage, f.key)),
             equal_to([("dedupe", "naive")]),

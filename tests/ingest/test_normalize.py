@@ -17,7 +17,7 @@ from pipeline.ingest.normalize import (
     normalize_item,
     plain_text,
 )
-from pipeline.ingest.parse import FeedItem
+from pipeline.records import FeedItem
 
 UTC = dt.UTC
 SEEN = dt.datetime(2024, 10, 25, 12, 0, tzinfo=UTC)

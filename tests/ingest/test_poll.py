@@ -13,7 +13,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.ingest.dedupe import DedupeArticles, Deduplicator
 from pipeline.errors import UserError
-from pipeline.ingest.fetch.transform import FetchFeeds, FetchPolicy
+from pipeline.ingest.fetch.http import FetchPolicy
+from pipeline.ingest.fetch.transform import FetchFeeds
 from pipeline.ingest.normalize import NormalizeArticles, normalize_item
 from pipeline.ingest.parse import ParseFeeds, parse_feed
 from pipeline.ingest.poll import (
@@ -178,13 +179,10 @@ def test_replay_through_parse_normalize_dedupe_in_beam(tmp_path) -> None:
     )
 
     with beam.Pipeline(runner=FnApiRunner()) as pipeline:
-        parse, normalize, dedupe, replay_articles = (
-            ParseFeeds(),
-            NormalizeArticles(),
-            DedupeArticles(shards=4),
-            ReplayArticles(articles_path),
-        )
-        unique = pipeline | ReplayFeeds(folder) | parse | normalize | dedupe
+        replayed_feeds = pipeline | ReplayFeeds(folder)
+        parse = replayed_feeds.main | ParseFeeds()
+        normalize = parse.main | NormalizeArticles()
+        unique = (normalize.main | DedupeArticles(shards=4)).main
         assert_that(unique | beam.Map(lambda a: a.article_id), equal_to(expected))
         stamped = unique | "EventTime" >> beam.Map(
             lambda a, t=beam.DoFn.TimestampParam: a.first_seen_at.timestamp() == t.micros / 1e6
@@ -195,9 +193,9 @@ def test_replay_through_parse_normalize_dedupe_in_beam(tmp_path) -> None:
             equal_to([("replay:fixtures_rss-parser/unrecognized.rss", "not a feed")]),
             label="ParseDead",
         )
-        replayed = pipeline | replay_articles
+        replay_articles = pipeline | ReplayArticles(articles_path)
         assert_that(
-            replayed | "Ids" >> beam.Map(lambda a: a.article_id), equal_to(["H1"]), label="Articles"
+            replay_articles.main | "Ids" >> beam.Map(lambda a: a.article_id), equal_to(["H1"]), label="Articles"
         )
         assert_that(
             replay_articles.dead_letter | "Keys" >> beam.Map(lambda f: f.key.rsplit(":", 1)[1]),
@@ -262,12 +260,9 @@ def test_live_polling_fetches_each_feed_only_when_due(httpserver, tmp_path) -> N
 
     with beam.Pipeline(runner=FnApiRunner()) as pipeline:
         offered = pipeline | PollFeeds(sources, interval_seconds=0.5, stop_after_seconds=3)
-        items = (
-            offered
-            | FetchFeeds(policy=FetchPolicy(read_timeout_seconds=2), host_gap_seconds=0)
-            | ParseFeeds()
-        )
-        items | beam.Map(record)
+        fetched = offered | FetchFeeds(policy=FetchPolicy(read_timeout_seconds=2), host_gap_seconds=0)
+        parsed = fetched.main | ParseFeeds()
+        parsed.main | beam.Map(record)
     counters = {
         c.key.metric.name: c.committed for c in pipeline.result.metrics().query()["counters"]
     }

@@ -41,7 +41,7 @@ def test_matches_dead_letter_and_counters() -> None:
     p = beam.Pipeline(runner="FnApiRunner")
     out = p | beam.Create(articles) | MatchWatchlists(load_watchlists(WATCHLISTS))
     assert_that(
-        out.matches | "Pairs" >> beam.Map(lambda m: (m.article.article_id, m.storyline_id)),
+        out.main | "Pairs" >> beam.Map(lambda m: (m.article.article_id, m.storyline_id)),
         equal_to(
             [
                 ("a1", "starlink-ukraine-war"),

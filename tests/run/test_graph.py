@@ -62,7 +62,8 @@ def test_replay_graph_makes_the_same_decisions_as_the_pure_path_and_dead_letters
 
 
 def test_coverage_alerts_are_on_when_a_subscriber_asks_for_them(tmp_path):
-    from pipeline.run.graph import _coverage_wanted
+    from pipeline.config.subscribers import load_subscribers
+    from pipeline.run.inputs import coverage_wanted
 
     subscribers = tmp_path / "subscribers.yaml"
     entry = (
@@ -71,15 +72,17 @@ def test_coverage_alerts_are_on_when_a_subscriber_asks_for_them(tmp_path):
     )
     subscribers.write_text("subscribers:\n" + entry.format(name="desk", kinds="new_development"))
     options = pipeline_options([f"--subscribers={subscribers}"]).view_as(StorywatchOptions)
-    assert _coverage_wanted(options) is False
+    assert coverage_wanted(options, load_subscribers(subscribers)) is False
     subscribers.write_text(
         "subscribers:\n"
         + entry.format(name="desk", kinds="new_development")
         + entry.format(name="analyst", kinds="new_development, coverage")
     )
-    assert _coverage_wanted(options) is True
+    assert coverage_wanted(options, load_subscribers(subscribers)) is True
     assert (
-        _coverage_wanted(pipeline_options(["--coverage_alerts=true"]).view_as(StorywatchOptions))
+        coverage_wanted(
+            pipeline_options(["--coverage_alerts=true"]).view_as(StorywatchOptions), None
+        )
         is True
     )
 
@@ -144,8 +147,8 @@ def test_a_replay_dedupes_on_one_shard_per_stage_and_the_live_run_spreads_its_st
 
 
 def test_failing_feed_warning_fires_once_when_the_threshold_is_crossed():
-    from pipeline.ingest.fetch.transform import FeedSchedule
-    from pipeline.run.graph import failing_feed_warning
+    from pipeline.ingest.fetch.schedule import FeedSchedule
+    from pipeline.run.sinks import failing_feed_warning
 
     schedule = FeedSchedule("wire", "https://wire.example/rss")
     schedule.record_success(0.0, changed=True)
@@ -217,7 +220,7 @@ def test_live_graph_reports_a_failing_feed_and_skips_the_backlog_of_a_fresh_run(
             "--host_gap_seconds=0",
         ]
     )
-    with caplog.at_level(logging.WARNING, logger="pipeline.run.graph"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.run.sinks"):
         p = beam.Pipeline(options=options)
         build_pipeline(
             p, options.view_as(StorywatchOptions), load_watchlists(WATCHLISTS), feed_sources=sources

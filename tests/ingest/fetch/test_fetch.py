@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import doctest
 import gzip
+import importlib
 import time
 
 import apache_beam as beam
@@ -12,22 +14,17 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 from werkzeug import Request, Response
 
-from pipeline.ingest.fetch.transform import (
+from pipeline.ingest.fetch.guard import BlockedAddress, FetchError, check_host, forbidden_reason
+from pipeline.ingest.fetch.http import (
     USER_AGENT,
-    BlockedAddress,
-    FeedSchedule,
-    FetchError,
-    FetchFeeds,
     FetchPolicy,
-    HostGate,
-    Poller,
-    check_host,
     fetch_feed,
-    forbidden_reason,
     make_client,
     parse_max_age,
     parse_retry_after,
 )
+from pipeline.ingest.fetch.schedule import FeedSchedule, HostGate
+from pipeline.ingest.fetch.transform import FetchFeeds, Poller
 from pipeline.ingest.parse import parse_feed, publication_gap_seconds
 from pipeline.records import FeedSource
 from tests.paths import FEEDS_DIR
@@ -496,10 +493,9 @@ def test_fetch_feeds_in_beam(httpserver) -> None:
         FeedSource("blocked", f"http://localhost:{httpserver.port}/feed"),
     ]
     with beam.Pipeline(runner=FnApiRunner()) as pipeline:
-        fetch = FetchFeeds(policy=FAST, host_gap_seconds=0)
-        raw = pipeline | beam.Create(sources) | fetch
+        fetch = pipeline | beam.Create(sources) | FetchFeeds(policy=FAST, host_gap_seconds=0)
         assert_that(
-            raw | beam.Map(lambda r: (r.feed_id, len(r.body))), equal_to([("wsj", len(FEED))])
+            fetch.main | beam.Map(lambda r: (r.feed_id, len(r.body))), equal_to([("wsj", len(FEED))])
         )
         assert_that(
             fetch.dead_letter
@@ -521,10 +517,8 @@ def test_fetch_feeds_in_beam(httpserver) -> None:
     assert names["feeds_polled"] == 3 and names["fetch_errors"] == 2 and names["feeds_fetched"] == 1
 
 
-def test_doctests() -> None:
-    import doctest
-    import importlib
-
-    module = importlib.import_module("pipeline.ingest.fetch.transform")
+@pytest.mark.parametrize("name", ["guard", "schedule"])
+def test_doctests(name: str) -> None:
+    module = importlib.import_module(f"pipeline.ingest.fetch.{name}")
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0

@@ -1,0 +1,124 @@
+"""The storywatch pipeline, wired in the order of the flow.
+
+    poll → fetch → parse → normalise → dedupe → match → track storylines → decide alerts → deliver
+    (replay: recorded feeds → parse → …, or recorded articles → dedupe → …)
+
+Every stage returns ``StageOutputs(main, dead_letter)`` (``pipeline.stage``); the graph
+passes each main output on and flattens every dead letter into one sink (a JSONL file
+plus the ``storywatch/dead_letters`` counter), so a failure is never dropped silently.
+Live, each fetch attempt's ``FeedHealth`` goes to ``--feed_health_out``. The graph loads
+no file: the caller (``run.runner``, ``run.dataflow``) loads and checks the watchlists,
+feeds and subscribers first (``run.inputs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import apache_beam as beam
+
+from pipeline.alerts.decide import DecideAlerts
+from pipeline.config.watchlists import Watchlists
+from pipeline.deliver.transform import DeliverAlerts
+from pipeline.ingest.dedupe import BOUNDED_SHARDS, DEFAULT_SHARDS, DedupeArticles
+from pipeline.ingest.fetch.transform import FetchFeeds
+from pipeline.ingest.normalize import NormalizeArticles
+from pipeline.ingest.parse import ParseFeeds
+from pipeline.ingest.poll import PollFeeds, ReplayArticles, ReplayFeeds
+from pipeline.match.transform import MatchWatchlists
+from pipeline.records import FeedSource
+from pipeline.run.options import StorywatchOptions
+from pipeline.run.sinks import ReportFeedHealth, WriteDeadLetters
+from pipeline.stage import StageOutputs
+from pipeline.storylines.transform import TrackStorylines
+
+
+def build_pipeline(
+    p: beam.Pipeline,
+    options: StorywatchOptions,
+    watchlists: Watchlists,
+    *,
+    feed_sources: Sequence[FeedSource] = (),
+    coverage_alerts: bool = False,
+) -> beam.PCollection:
+    """Add the whole flow to ``p``; return the PCollection of alerts (for tests)."""
+    dead_letters: list[beam.PCollection] = []
+
+    def main_of(outputs: StageOutputs) -> beam.PCollection:
+        dead_letters.append(outputs.dead_letter)
+        return outputs.main
+
+    bounded = is_bounded(options)
+    if options.replay_articles:
+        articles = main_of(p | "ReplayArticles" >> ReplayArticles(options.replay_articles))
+    else:
+        if options.replay_feeds:
+            raw = main_of(p | "ReplayFeeds" >> ReplayFeeds(options.replay_feeds))
+        else:
+            raw = main_of(_poll_and_fetch(p, options, feed_sources))
+        items = main_of(raw | "ParseFeeds" >> ParseFeeds())
+        articles = main_of(items | "NormalizeArticles" >> NormalizeArticles())
+    unique = main_of(articles | "DedupeArticles" >> _dedupe(options, bounded=bounded))
+    matches = main_of(unique | "MatchWatchlists" >> MatchWatchlists(watchlists))
+    events = main_of(matches | "TrackStorylines" >> _track(options, bounded=bounded))
+    alerts = main_of(events | "DecideAlerts" >> _decide(options, watchlists, coverage_alerts))
+    main_of(alerts | "DeliverAlerts" >> _deliver(options))
+    (
+        dead_letters
+        | "AllDeadLetters" >> beam.Flatten()
+        | "WriteDeadLetters" >> beam.ParDo(WriteDeadLetters(options.dead_letter_out))
+    )
+    return alerts
+
+
+def is_bounded(options: StorywatchOptions) -> bool:
+    """A replay of recorded data ends; the live pipeline polls until stopped."""
+    return bool(options.replay_feeds or options.replay_articles)
+
+
+def _poll_and_fetch(
+    p: beam.Pipeline, options: StorywatchOptions, feed_sources: Sequence[FeedSource]
+) -> StageOutputs:
+    polled = p | "PollFeeds" >> PollFeeds(
+        feed_sources,
+        interval_seconds=options.poll_interval_seconds,
+        stop_after_seconds=options.run_duration_seconds,
+    )
+    fetched = polled | "FetchFeeds" >> FetchFeeds(host_gap_seconds=options.host_gap_seconds)
+    fetched.health | "ReportFeedHealth" >> beam.ParDo(
+        ReportFeedHealth(
+            options.feed_health_out, failing_after_failures=options.failing_feed_after_failures
+        )
+    )
+    return StageOutputs(fetched.main, fetched.dead_letter)
+
+
+def _dedupe(options: StorywatchOptions, *, bounded: bool) -> DedupeArticles:
+    return DedupeArticles(
+        shards=BOUNDED_SHARDS if bounded else DEFAULT_SHARDS,
+        max_age_seconds=options.max_article_age_seconds(bounded=bounded),
+    )
+
+
+def _track(options: StorywatchOptions, *, bounded: bool) -> TrackStorylines:
+    return TrackStorylines(bounded=bounded, ledger_url=options.ledger, **options.tracker_tunables())
+
+
+def _decide(
+    options: StorywatchOptions, watchlists: Watchlists, coverage_alerts: bool
+) -> DecideAlerts:
+    return DecideAlerts(
+        ledger_url=options.ledger,
+        storyline_titles={s.id: s.title or "" for s in watchlists.storylines},
+        coverage_alerts=coverage_alerts,
+    )
+
+
+def _deliver(options: StorywatchOptions) -> DeliverAlerts:
+    return DeliverAlerts(
+        ledger_url=options.ledger,
+        alerts_out=options.alerts_out,
+        subscribers_file=options.subscribers,
+        console=options.console_alerts,
+        secret_env=options.secret_env,
+    )
