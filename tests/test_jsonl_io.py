@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.dates import parse_time, parse_time_precision
 from pipeline.errors import UserError
-from pipeline.jsonl_io import (
-    BadLine,
-    article_from_json,
-    parse_time,
-    parse_time_precision,
-    read_articles,
-    read_jsonl,
-)
+from pipeline.jsonl_io import BadLine, article_from_json, read_articles, read_jsonl
 from tests.paths import LABELED
 
 UTC = dt.UTC

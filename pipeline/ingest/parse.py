@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 import apache_beam as beam
 import feedparser
 
-from pipeline.jsonl_io import parse_iso
+from pipeline.dates import parse_iso
 from pipeline.records import Failure, FeedItem, RawFeed
 from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs, split_dead_letters
 

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import apache_beam as beam
 
-from pipeline.jsonl_io import parse_iso
+from pipeline.dates import parse_iso
 from pipeline.records import Article, Failure, FeedSource, RawFeed
 from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs, split_dead_letters
 
