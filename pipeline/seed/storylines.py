@@ -6,21 +6,19 @@ thread). Sentence by sentence:
 
 1. Each entity takes part in a sentence with a weight: named 1.0, descriptive reference
    ("the billionaire", via an apposition) 0.8, possessive 0.7, adjective/modifier 0.3
-   ("Russian officials", "Trump-backed"). Sources ("The Wall Street Journal reports") take
-   no part.
+   ("Russian officials", "X-backed"). Sources ("The Daily Courier reports") take no part.
 2. Salience = participation × specificity (background inverse document frequency), so a
-   name ordinary news uses everywhere ("US") weighs less than a rare one ("Kiriyenko").
-   The top actors (person/org/product, at most four, at least 15% of the first) are the anchors.
+   name ordinary news uses everywhere ("US") weighs less than a rare surname. The top
+   actors (person/org/product, at most four, at least 15% of the first) are the anchors.
 3. The link between two entities adds, over the sentences naming both, the smaller weight
    times their closeness in words. Each partner joins the anchors it is linked to best
    (within 60% of its best link); two people (or two organisations) who are both anchors
    make a thread too.
 4. Partners of overlapping anchors merge into one thread when one is named in a single
    sentence that also names the other within about fifteen words (two actors, or two
-   places), when both are places
-   named in the same or adjacent sentences (Ukraine, Sevastopol, the Black Sea), when one
-   is named in the other's possessive ("Ukraine's Azov battalion"), or when two actors are
-   named within three words of each other.
+   places), when both are places named in the same or adjacent sentences (a country, its
+   port and its sea), when one is named in the other's possessive ("Northland's navy"),
+   or when two actors are named within three words of each other.
 5. Threads are ranked by link strength × specificity; those with at least a quarter of the
    strongest thread's strength are kept (at most eight).
 
@@ -91,7 +89,7 @@ def specificity(entity: SeedEntity, background: Background) -> float:
 
 
 def is_source(entity: SeedEntity, sentences: list[str], headline: str) -> bool:
-    """An outlet cited as the source ("The Wall Street Journal reports", "- WSJ", "the WSJ concludes").
+    """An outlet cited as the source ("The Daily Courier reports", "- Courier", "the Courier concludes").
 
     Only publications (a name with "Journal", "Times", "News"...) or the outlet after the
     headline's dash; a regulator that "said" something takes part in the story.
@@ -150,7 +148,7 @@ def link(a: SeedEntity, b: SeedEntity) -> float:
 
 
 def _gap(a: SeedEntity, b: SeedEntity) -> int:
-    """Fewest words between two names in one sentence ("Kiriyenko, Putin's deputy": 1)."""
+    """Fewest words between two names in one sentence ("X, Y's deputy": 1)."""
     return min(
         (
             max(0, max(ma.start, mb.start) - min(ma.end, mb.end))
@@ -164,7 +162,7 @@ def _gap(a: SeedEntity, b: SeedEntity) -> int:
 
 
 def _possessed(a: SeedEntity, b: SeedEntity) -> bool:
-    """One is named in the other's possessive ("Ukraine's Azov battalion")."""
+    """One is named in the other's possessive ("Northland's navy")."""
     for x, y in ((a, b), (b, a)):
         for mx in x.mentions:
             if mx.role == "possessive" and any(
@@ -232,7 +230,7 @@ def find_threads(
             links[p.id] = {a: s for a, s in scores.items() if s >= 0.6 * best}
     by_id = {e.id: e for e in players}
 
-    # Two people (or two organisations) who are both anchors (Musk and Putin) are a thread
+    # Two people (or two organisations) who are both anchors are a thread
     # of their own; a person and their company or product are not.
     pair_threads = []
     for i, a in enumerate(anchors):
@@ -314,7 +312,7 @@ def article_keywords(
     name_words = set()
     for e in entities:
         for m in e.mentions:
-            if m.role == "descriptor" or m.surface[:1].isupper():  # "the billionaire" is Musk too
+            if m.role == "descriptor" or m.surface[:1].isupper():  # "the billionaire" names X too
                 name_words |= {w.lower() for w in re.findall(r"[^\W\d_]+", m.surface)}
     extractor = yake.KeywordExtractor(lan="en", n=2, top=top, dedupLim=0.8)
     out: dict[str, float] = {}

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.config.watchlists import Watchlists, load_watchlists
 from pipeline.errors import UserError
+from pipeline.seed.background import Background, default_background_dir, load_background
+from pipeline.seed.cues import attribute_word, tokenize
 from pipeline.seed.draft import (
     build_draft,
     check_corpus,
@@ -18,8 +22,7 @@ from pipeline.seed.draft import (
     validate_draft,
     write_draft,
 )
-from pipeline.seed.background import Background, default_background_dir, load_background
-from pipeline.seed.entities import EntityExtractor, tokenize
+from pipeline.seed.entities import EntityExtractor
 from pipeline.seed.text import parse_seed_html, parse_seed_text, read_seed, split_sentences
 from tests.paths import DATA, LABELED, ROOT, WATCHLISTS
 
@@ -147,7 +150,8 @@ def test_saved_mhtml_page(tmp_path):
             "no article text",
         ),
         (
-            "date 2024-10-25 马斯克与普京秘密会谈\n据华尔街日报报道，马斯克自2022年以来一直与俄罗斯总统普京保持定期联系。"
+            "date 2024-10-25 马斯克与普京秘密会谈\n"
+            "据华尔街日报报道，马斯克自2022年以来一直与俄罗斯总统普京保持定期联系。"
             "双方讨论了商业和地缘政治问题，包括星链和乌克兰。".encode(),
             "Han script",
         ),
@@ -259,7 +263,7 @@ def test_demonyms_and_party_words_are_not_entities_and_a_possessive_surname_join
     ],
 )
 def test_attribute_words_are_recognised_without_a_list_of_nationalities(background, word):
-    assert EntityExtractor(background).attribute_word(word)
+    assert attribute_word(word, background)
 
 
 @pytest.mark.parametrize(
@@ -283,7 +287,7 @@ def test_attribute_words_are_recognised_without_a_list_of_nationalities(backgrou
     ],
 )
 def test_names_are_not_attribute_words(background, word):
-    assert not EntityExtractor(background).attribute_word(word)
+    assert not attribute_word(word, background)
 
 
 @pytest.mark.parametrize(
@@ -513,9 +517,6 @@ def test_shipped_seed_file_is_unchanged_by_seeding():
 
 
 # --- no crash on arbitrary articles --------------------------------------------------
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st
 
 _WORDS = st.sampled_from(
     [

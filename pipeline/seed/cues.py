@@ -1,0 +1,356 @@
+"""Closed-class cue words, and the kind votes they give a capitalised name in a sentence.
+
+No gazetteers: the lists hold titles, head words, prepositions and the like, never names.
+``mention_votes`` looks at the words around a name and votes for what it names:
+
+- person: titles and roles before it ("President", "Chinese leader", "Mr."), appositions
+  after it ("X, the minister's deputy", "X, a famous billionaire", "X, who"), a name
+  followed by "said";
+- org: a head word ("Inc", "Agency", "Ministry", "Journal", "Department"), a following
+  lower-case head ("the Northland battalion"), "the X" for a single word, acronyms, a name
+  followed by a role and a person ("Acme manager Jane Doe");
+- place: "in/over/to X", "X's capital", geographic heads ("Sea", "Strait"), "X-based";
+- product: a following product noun ("the Acme satellite service", "Acme terminals");
+- event: "Cup", "Olympics", "Summit", "election" heads;
+- demonym: an attribute word ("Russian officials", "the Republican wins"), not a participant;
+- shape: two or three capitalised words with no head word, shaped like a person's name.
+
+``attribute_word`` tells a demonym or party word from a name using the background news
+(``pipeline.seed.background``) instead of a list of nationalities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from pipeline.seed.background import Background
+
+PERSON_TITLES = frozenset(
+    """president vice prime minister chancellor king queen prince princess pope
+senator sen rep representative congressman congresswoman governor mayor judge justice general gen colonel
+dictator leader chairman chairwoman chair ceo cfo coo founder cofounder co-founder chief director secretary
+ambassador spokesman spokeswoman spokesperson coach manager striker midfielder defender goalkeeper forward
+winger player captain mr mrs ms dr prof professor sir dame lord lady billionaire businessman businesswoman
+entrepreneur executive analyst deputy boss actor actress singer author journalist reporter writer researcher
+scientist economist lawyer attorney premier president-elect candidate commander officer inspector agent
+owner investor presenter host star teammate international commissioner""".split()
+)
+ORG_HEADS = frozenset(
+    """inc inc. corp corp. corporation ltd ltd. llc plc group company co co. holdings
+agency ministry department journal times post news press herald tribune guardian gazette telegraph
+economist bank university college school institute council commission committee party club fc cf
+association federation league union authority administration office service services army navy force
+forces battalion brigade regiment court parliament congress senate assembly foundation fund organization
+organisation network airlines airways motors technologies technology systems labs laboratories
+pharmaceuticals pharma studios records police bureau board cabinet government
+exchange society trust partners capital ventures media broadcasting radio television tv magazine
+reuters industries energy electric airline""".split()
+)
+ORG_FOLLOWERS = frozenset(
+    """battalion brigade regiment agency ministry party company group army forces
+militia government officials spokesman spokeswoman spokesperson ceo chief executives shareholders shares
+stock board headquarters employees staff workers subsidiary division unit club""".split()
+)
+ORG_APPOSITION = frozenset(
+    """company firm manufacturer maker retailer carmaker automaker startup
+newspaper publication broadcaster agency ministry club team group bank lender insurer regulator
+watchdog party organisation organization charity network outlet brand supplier operator""".split()
+)
+PLACE_HEADS = frozenset(
+    """sea ocean river lake mountains mountain mount island islands strait gulf bay
+peninsula valley desert county province region state states republic kingdom coast oblast krai
+territory territories emirates""".split()
+)
+PLACE_PREPOSITIONS = frozenset(
+    """in over to from near across into throughout outside inside toward
+towards via around within""".split()
+)
+PLACE_FOLLOWERS = frozenset(
+    """region province city town village coast border capital oblast
+peninsula island islands county district airport port""".split()
+)
+PRODUCT_FOLLOWERS = frozenset(
+    """service satellite satellites app apps device devices phone phones
+smartphone smartphones model models terminal terminals dish dishes internet software platform car cars
+vehicle vehicles console drug vaccine chip chips laptop laptops tablet tablets camera cameras
+communications product products kits kit subscription subscriptions handset handsets cooker cookers
+heater heaters charger chargers batteries battery toy toys seat seats stroller strollers""".split()
+)
+EVENT_HEADS = frozenset(
+    """war cup olympics games summit conference championship championships
+election elections festival expo awards open prix tournament series final finals""".split()
+)
+MONTHS = frozenset(
+    """january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+CONNECTORS = frozenset(
+    {"of", "de", "da", "van", "von", "al", "bin", "le", "la", "du", "del", "der", "den", "&", "and"}
+)
+NOT_NAMES = frozenset(
+    """i i'm i've i'd i'll we you he she they it his her their our my its this that
+these those there here the a an if but and or so as at in on by for to of with from after before
+when while since though although thus moreover however meanwhile according last next first one two
+mr mrs ms dr sir""".split()
+)
+COUNTRY_ABBREVIATIONS = {
+    "us": "United States",
+    "u.s": "United States",
+    "u.s.": "United States",
+    "usa": "United States",
+    "u.s.a.": "United States",
+    "uk": "United Kingdom",
+    "u.k.": "United Kingdom",
+    "uae": "United Arab Emirates",
+}
+VERBISH = frozenset(
+    """said says say wrote writes told tells added adds asked asks argued tweeted posted
+has have had is are was were will would can could may might must should did does do announced reported
+officials spokesman spokeswoman""".split()
+)
+DEMONYM_NOUNS = frozenset(
+    """navy fleet troops soldiers people officials authorities forces military
+economy market markets media territory territories targets aggression invasion citizens""".split()
+)
+DEMONYM_ENDINGS = ("ian", "ean", "an", "ese", "ish", "i", "ic", "ch")
+# Political-camp words: capitalised like names, but adjectives ("a Republican senator") or
+# members of a group ("the Republican wins"), never a product or a thing to watch by itself.
+PARTY_WORDS = frozenset(
+    """republican republicans democrat democrats democratic conservative conservatives
+labour liberal liberals socialist socialists communist communists tory tories libertarian libertarians
+nationalist nationalists progressive progressives""".split()
+)
+
+
+_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W\d_](?:[\w]|['’\-](?=\w))*|\d[\d,.]*|[^\w\s]")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower()
+
+    @property
+    def is_cap(self) -> bool:
+        return self.text[:1].isupper()
+
+    @property
+    def is_word(self) -> bool:
+        return self.text[:1].isalpha()
+
+
+def tokenize(sentence: str) -> list[Token]:
+    """Word and punctuation tokens; "Russia's" is split into "Russia" and "'s"."""
+    out = []
+    for m in _TOKEN.finditer(sentence):
+        text, start = m.group(0), m.start()
+        poss = re.search(r"['’]s$", text)
+        if poss and len(text) > 2 and text[0].isalpha():
+            out.append(Token(text[: poss.start()], start, start + poss.start()))
+            out.append(Token(text[poss.start() :], start + poss.start(), m.end()))
+        else:
+            out.append(Token(text, start, m.end()))
+    return out
+
+
+def common_noun(word: str, background: Background) -> bool:
+    """A word the news mostly writes in lower case ("Internet", "Government")."""
+    w = word.lower()
+    seen = background.capitalised.get(w, 0) + background.lowercase.get(w, 0)
+    return seen >= 10 and background.capital_share(w) < 0.4 and not word.isupper()
+
+
+def apposition_descriptor(tokens: list[Token], end: int) -> str | None:
+    """``X, a famous billionaire`` -> "billionaire" (the noun that may refer back to X)."""
+    if end + 2 >= len(tokens) or tokens[end].text != ",":
+        return None
+    k = end + 1
+    if tokens[k].lower not in ("a", "an", "the"):
+        return None
+    k += 1
+    while k < len(tokens) and tokens[k].is_word and not tokens[k].is_cap:
+        if tokens[k].lower in PERSON_TITLES:
+            return tokens[k].lower
+        k += 1
+    return None
+
+
+def mention_votes(
+    tokens: list[Token], start: int, end: int, *, role: str, background: Background
+) -> Counter:
+    """Kind votes for the name at ``tokens[start:end]`` from the cues around it (see the
+    module docstring); ``role`` is "possessive" when the name is followed by 's."""
+    words = [t.text for t in tokens[start:end]]
+    lower = [w.lower() for w in words]
+    prev = [t.lower for t in tokens[max(0, start - 3) : start]]
+    after = [t.lower for t in tokens[end : end + 6]]
+    if after[:1] in (["'s"], ["’s"]):
+        after = after[1:]
+    v: Counter = Counter()
+    head = lower[-1]
+    # Followed by a lower-case noun it qualifies (not a verb, not a function word).
+    qualifies = bool(
+        after
+        and end < len(tokens)
+        and tokens[end].is_word
+        and tokens[end].text.islower()
+        and after[0] not in VERBISH
+        and after[0] not in NOT_NAMES
+        and after[0] not in ORG_FOLLOWERS
+        and after[0] not in PLACE_FOLLOWERS
+        and after[0] not in PERSON_TITLES
+    )
+    if head in ORG_HEADS or (len(lower) > 2 and set(lower) & ORG_HEADS):
+        v["org"] += 3
+    if head in PLACE_HEADS:
+        v["place"] += 3
+    if head in EVENT_HEADS and len(lower) > 1:
+        v["event"] += 3
+    if len(words) == 1 and re.fullmatch(r"(?:[A-Z]\.){2,}", words[0]):
+        v["place" if words[0].lower() in COUNTRY_ABBREVIATIONS else "org"] += 2
+    elif len(words) == 1 and re.fullmatch(r"[A-Z]{2,6}", words[0]):
+        v["place" if words[0].lower() in COUNTRY_ABBREVIATIONS else "org"] += 2
+    elif len(words) > 1 and re.fullmatch(r"[A-Z]{2,6}", words[0]) and head in ORG_HEADS:
+        v["org"] += 1
+    if len(prev) > 1 and prev[-1] == ",":  # "its shopping service, Acme Shopping,"
+        if prev[-2] in PRODUCT_FOLLOWERS:
+            v["product"] += 2
+        elif prev[-2] in ORG_APPOSITION:
+            v["org"] += 2
+    if prev:
+        if prev[-1] in PERSON_TITLES or (len(prev) > 1 and prev[-1].rstrip(".") in PERSON_TITLES):
+            v["person"] += 3
+        if prev[-1] in PLACE_PREPOSITIONS and role != "possessive":
+            v["place"] += 1  # not "in X's government": there the noun is the place
+        if prev[-1] == "the" and len(words) == 1 and not qualifies:
+            v["org"] += 1  # "the Kremlin", "the Pentagon"
+        if prev[-1] in ("its", "their") or (len(prev) > 1 and prev[-2] in ("its", "their")):
+            v["product"] += 1
+    if len(prev) > 1 and prev[-1] == "the" and (prev[-2] in PLACE_PREPOSITIONS or prev[-2] == "at"):
+        v["place"] += 2
+    if any(re.search(r"[a-z]{3}[A-Z]", w) for w in words):  # AcmeSoft, iPhone-like: not a person
+        v["org"] += 0.5
+        v["product"] += 0.5
+    if (
+        after
+        and after[0] in PERSON_TITLES
+        and end + 1 < len(tokens)
+        and tokens[end + 1].is_cap
+        and role == "noun"
+    ):
+        v["org"] += 2  # "Acme manager Jane Doe", "Acme chief executive Jane Doe"
+    elif (
+        len(after) > 1
+        and after[0] in PERSON_TITLES
+        and after[1] in PERSON_TITLES
+        and end + 2 < len(tokens)
+        and tokens[end + 2].is_cap
+    ):
+        v["org"] += 2
+    if prev and prev[-1] == "the" and qualifies:
+        v["product"] += 1  # "the Acme Pro kettle": a name used to qualify a thing
+    if after:
+        if after[0] in PRODUCT_FOLLOWERS:
+            v["product"] += 2
+        if after[0] in ORG_FOLLOWERS and role != "possessive":
+            v["org"] += 2
+        if after[0] in PLACE_FOLLOWERS:
+            v["place"] += 2
+        if after[0] == "-" and len(after) > 1 and after[1] == "based":
+            v["place"] += 2
+        if after[0] == ",":
+            rest = after[1:]
+            if rest[:1] in (["who"], ["whom"], ["whose"]):
+                v["person"] += 3
+            elif rest[:1] == ["which"]:
+                v["org"] += 1
+            elif (
+                rest[:1] in (["a"], ["an"], ["the"], ["its"], ["their"])
+                or len(rest) > 1
+                and rest[1] in ("'s", "’s")
+            ):  # "AcmeAds, its advertising service"
+                nouns = [w for w in rest[1:] if w.isalpha()][:4]
+                if any(w in PERSON_TITLES for w in nouns):
+                    v["person"] += 2
+                elif any(w in ORG_APPOSITION for w in nouns):
+                    v["org"] += 2
+                elif any(w in PRODUCT_FOLLOWERS for w in nouns):
+                    v["product"] += 2
+        if (
+            after[0] in ("said", "says", "wrote", "told", "added", "asked", "argued", "tweeted")
+            and len(words) > 1
+        ):
+            v["person"] += 0.5
+    # Demonym-shaped single words ("Russian officials") are attributes, not participants.
+    if (
+        len(words) == 1
+        and role == "noun"
+        and end < len(tokens)
+        and tokens[end].is_word
+        and not tokens[end].is_cap
+        and lower[0].endswith(DEMONYM_ENDINGS)
+        and (
+            after[0] in PERSON_TITLES
+            or after[0] in ORG_FOLLOWERS
+            or after[0] in DEMONYM_NOUNS
+            or not (prev and (prev[-1] in PLACE_PREPOSITIONS or prev[-1] in ("the", "a", "an")))
+        )
+        and after[0] not in ("said", "says", "wrote", "has", "have", "is", "was", "will", "to")
+    ):
+        v["demonym"] += 1
+    # "the Republican wins", "respond to the Chinese": a demonym or party word used as a
+    # noun names people of a country or camp, not a thing to watch; the context cues
+    # above ("the X <word>" product, "to the X" place) are wrong for it.
+    if len(words) == 1 and not v.get("demonym") and attribute_word(words[0], background):
+        v["demonym"] += 1
+    if (
+        len(words) in (2, 3)
+        and all(w[:1].isupper() and w.isalpha() for w in words)
+        and not (set(lower) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS))
+    ):
+        v["shape"] = 1  # "Given Family": counted once per entity
+    return v
+
+
+def attribute_word(word: str, background: Background) -> bool:
+    """Is ``word`` a demonym or party word ("Russian", "Taiwanese", "Republican")?
+
+    No list of nationalities: a party word (closed class), an ``-ese``/``-ish`` word,
+    or a demonym-shaped word whose plural the news writes capitalised ("Ukrainians":
+    people; names have no plural, "Taiwans") or whose stem with a place ending is a
+    name the news writes ("Syrian" -> Syria, "Iraqi" -> Iraq, "German" -> Germany).
+    """
+    low = word.lower()
+    if low in PARTY_WORDS:
+        return True
+    endings = [e for e in DEMONYM_ENDINGS if low.endswith(e)]
+    if not (word[:1].isupper() and low.isalpha() and len(low) >= 5 and endings):
+        return False
+    bg = background
+    if low.endswith(("ese", "ish")) and bg.capital_share(low) >= 0.5:
+        return True
+    if bg.df(low + "s") >= 2 and bg.capital_share(low + "s") >= 0.6:
+        return True
+    for ending in endings:
+        stem = low[: -len(ending)]
+        if len(stem) < 3:
+            continue
+        for tail in ("", "a", "ia", "e", "y", "o", "any"):
+            place = stem + tail
+            if (
+                place != low
+                and len(place) >= 4
+                and place not in MONTHS
+                and bg.df(place) >= 3
+                and bg.capital_share(place) >= 0.8
+            ):
+                return True
+    return False
