@@ -14,13 +14,14 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.alert_json import BadAlert, alert_from_json
 from pipeline.config.subscribers import load_subscribers, resolve_secrets
-from pipeline.deliver.base import DEAD, RETRY_LATER, BadAlert, alert_from_json
+from pipeline.deliver.base import DEAD, RETRY_LATER
 from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
 from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
 from pipeline.errors import UserError
 from pipeline.jsonl_io import BadLine, check_output_path, read_jsonl
-from pipeline.ledger.sqlite import open_ledger
+from pipeline.ledger import open_ledger
 from pipeline.records import Alert
 
 DEFAULT_LEDGER = "build/ledger.sqlite"

@@ -126,7 +126,7 @@ class Digest:
 def group_by_storyline(alerts: Iterable[Alert]) -> list[tuple[str, str, tuple[Alert, ...]]]:
     """Group alerts by storyline: storylines in order of their first alert, alerts by time.
 
-    >>> from pipeline.deliver.base import alert_from_json
+    >>> from pipeline.alert_json import alert_from_json
     >>> def a(i, s, t): return alert_from_json({"alert_id": i, "storyline": s, "kind": "burst",
     ...     "title": i, "url": "https://x.test", "published": t})
     >>> [(s, [x.alert_id for x in xs]) for s, _, xs in group_by_storyline(

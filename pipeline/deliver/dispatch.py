@@ -3,7 +3,7 @@
 For each alert: write it to the local sink, route it to every subscriber channel that
 wants it, then either send it now or queue it in the ledger for a digest or the end of
 quiet hours. Each send is claimed in the ledger first and marked sent after the channel
-accepted it, so restarts and retried bundles never send twice (see ``pipeline.ledger.sqlite``
+accepted it, so restarts and retried bundles never send twice (see ``pipeline.ledger.protocol``
 for the one at-least-once window and how channels narrow it with idempotency keys).
 
 Lanes: the alerts for one (subscriber, channel) are sent in order on one thread; lanes
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pipeline.alert_json import BadAlert, alert_from_json, alert_to_json
 from pipeline.config.subscribers import Secrets, Subscriber, Subscribers
 from pipeline.deliver.base import (
     DEAD,
@@ -32,12 +33,9 @@ from pipeline.deliver.base import (
     RETRY_LATER,
     SENT,
     SKIPPED,
-    BadAlert,
     Delivery,
     PermanentError,
     TransientError,
-    alert_from_json,
-    alert_to_json,
     redact,
 )
 from pipeline.deliver.digest import Digest
@@ -46,8 +44,9 @@ from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
 from pipeline.deliver.retry import RateLimiter, RetryPolicy
 from pipeline.deliver.routing import routes
 from pipeline.deliver.slack import SlackBot, SlackWebhook
-from pipeline.ledger.sqlite import SENT as LEDGER_SENT
-from pipeline.ledger.sqlite import Ledger
+from pipeline.ledger import local_path
+from pipeline.ledger.protocol import SENT as LEDGER_SENT
+from pipeline.ledger.protocol import Ledger
 from pipeline.records import UTC, Alert, Failure, to_json
 
 log = logging.getLogger("storywatch.deliver")
@@ -69,11 +68,10 @@ def default_dead_letter_path(ledger_url: str) -> Path | None:
     >>> default_dead_letter_path("firestore://project/storywatch") is None
     True
     """
-    if ledger_url.startswith("sqlite:///"):
-        ledger_url = ledger_url[len("sqlite:///") :]
-    elif "://" in ledger_url:
+    path = local_path(ledger_url)
+    if path is None:
         return None  # no shared disk: dead letters are counted, logged and in the Delivery output
-    return Path(ledger_url).parent / "delivery-dead-letters.jsonl"
+    return path.parent / "delivery-dead-letters.jsonl"
 
 
 def build_channels(

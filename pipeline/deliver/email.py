@@ -22,9 +22,9 @@ from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
 from pipeline.config.subscribers import EmailChannel
-from pipeline.deliver.base import PermanentError, TransientError, display_time, reasons
+from pipeline.deliver.base import PermanentError, TransientError
 from pipeline.deliver.digest import Digest
-from pipeline.deliver.slack import KIND_LABELS
+from pipeline.deliver.wording import display_time, kind_label, other_sources, reasons
 from pipeline.records import UTC, Alert
 
 
@@ -55,7 +55,7 @@ def _alert_text(alert: Alert) -> str:
         lines.append("Why it matched:")
         lines += [f"  - {reason}" for reason in reasons(alert.evidence)]
         lines.append("")
-    others = [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]
+    others = other_sources(alert)
     if others:
         lines.append("Other sources so far:")
         lines += [f"  - {_one_line(o)}: {_one_line(t)} {u}" for o, t, u in others]
@@ -85,7 +85,7 @@ def _alert_html(alert: Alert) -> str:
     if alert.evidence:
         items = "".join(f"<li>{e(str(reason))}</li>" for reason in reasons(alert.evidence))
         parts.append(f"<p>Why it matched:</p><ul>{items}</ul>")
-    others = [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]
+    others = other_sources(alert)
     if others:
         items = "".join(f"<li>{e(_one_line(o))}: {_a(u, t)}</li>" for o, t, u in others)
         parts.append(f"<p>Other sources so far:</p><ul>{items}</ul>")
@@ -105,9 +105,7 @@ def _page(title: str, body: str) -> str:
 
 def alert_subject(alert: Alert) -> str:
     storyline = alert.storyline_title or alert.storyline_id
-    return _one_line(
-        f"[storywatch] {KIND_LABELS.get(alert.kind, alert.kind)}: {storyline}: {alert.title}"
-    )[:200]
+    return _one_line(f"[storywatch] {kind_label(alert.kind)}: {storyline}: {alert.title}")[:200]
 
 
 def digest_subject(digest: Digest) -> str:
@@ -246,7 +244,12 @@ class EmailSender:
             )
             kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
             raise kind(f"SMTP {exc.smtp_code}: {_one_line(text)[:120]}") from None
-        except (TimeoutError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError) as exc:
+        except (
+            TimeoutError,
+            smtplib.SMTPServerDisconnected,
+            smtplib.SMTPConnectError,
+            ConnectionError,
+        ) as exc:
             raise TransientError(f"SMTP connection failed: {type(exc).__name__}") from None
         except ssl.SSLError as exc:
             raise PermanentError(

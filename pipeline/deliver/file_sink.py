@@ -16,8 +16,10 @@ import unicodedata
 from pathlib import Path
 from typing import TextIO
 
-from pipeline.deliver.base import SENT, SKIPPED, Delivery, alert_to_json, display_time
-from pipeline.ledger.sqlite import Ledger
+from pipeline.alert_json import alert_to_json
+from pipeline.deliver.base import SENT, SKIPPED, Delivery
+from pipeline.deliver.wording import display_time
+from pipeline.ledger.protocol import Ledger
 from pipeline.records import Alert
 
 SINK_SUBSCRIBER = "*"
@@ -40,7 +42,7 @@ def printable(text: str) -> str:
 def console_line(alert: Alert) -> str:
     """One line for a person watching the run.
 
-    >>> from pipeline.deliver.base import alert_from_json
+    >>> from pipeline.alert_json import alert_from_json
     >>> console_line(alert_from_json({"alert_id": "a1", "storyline": "s", "kind": "burst",
     ...     "title": "T\\x1b[31m", "url": "https://x.test", "published": "2024-01-02T03:04:00Z",
     ...     "outlet": "Wire"}))

@@ -1,7 +1,7 @@
 """Which subscriber and channel gets which alert, and when (pure logic).
 
 >>> from pipeline.config.subscribers import Channels, SlackChannel, EmailChannel, Subscriber, SmtpServer
->>> from pipeline.deliver.base import alert_from_json
+>>> from pipeline.alert_json import alert_from_json
 >>> desk = Subscriber(name="desk", storylines=["starlink-taiwan"], min_score=0.5,
 ...     channels=Channels(slack=SlackChannel(webhook_url_env="HOOK")))
 >>> alert = alert_from_json({"alert_id": "a1", "storyline": "starlink-taiwan", "kind": "new_development",

@@ -12,7 +12,7 @@ With a bot token, the first alert of a storyline starts a thread and later alert
 that storyline go into it; the thread's ``ts`` is kept in the ledger per (subscriber,
 channel, storyline) so it survives restarts.
 
-Re-sending after a crash (the at-least-once window of ``pipeline.ledger.sqlite``): an incoming
+Re-sending after a crash (the at-least-once window of ``pipeline.ledger.protocol``): an incoming
 webhook cannot be asked what it already posted, so a message in flight when the process
 died may appear twice (it carries the same ``X-Storywatch-Delivery-Id``). A bot can be
 asked: each message carries its delivery id as Slack message metadata, and before a send
@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 import urllib.error
 from urllib.parse import quote, urlsplit
 
@@ -35,22 +36,15 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from pipeline.deliver.base import (
-    DeliveryError,
-    PermanentError,
-    Reason,
-    TransientError,
-    display_time,
-    reasons,
-    retry_after_seconds,
-)
+from pipeline.deliver.base import DeliveryError, PermanentError, TransientError
 from pipeline.deliver.digest import Digest
+from pipeline.deliver.wording import Reason, display_time, kind_label, other_sources, reasons
+from pipeline.http_headers import parse_retry_after
 from pipeline.records import Alert
 
 DELIVERY_ID_HEADER = "X-Storywatch-Delivery-Id"
 METADATA_EVENT_TYPE = "storywatch_delivery"
 _HISTORY_LIMIT = 200
-KIND_LABELS = {"new_development": "New development", "burst": "Burst", "coverage": "More coverage"}
 _ZWSP = "\u200b"
 _MENTION = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
 _FORMATTING = re.compile(r"([*_~`])")
@@ -121,7 +115,7 @@ def reason_line(reason: Reason) -> str:
 def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
     """(notification text, Block Kit blocks) for one alert."""
     storyline = alert.storyline_title or alert.storyline_id
-    label = KIND_LABELS.get(alert.kind, alert.kind)
+    label = kind_label(alert.kind)
     byline = " · ".join(part for part in (escape(alert.outlet), display_time(alert)) if part)
     blocks: list[dict] = [
         {"type": "header", "text": _plain(f"{label}: {storyline}")},
@@ -133,7 +127,7 @@ def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
         if len(why) > _MAX_EVIDENCE:
             lines.append(f"… and {len(why) - _MAX_EVIDENCE} more")
         blocks.append(_mrkdwn_section("*Why it matched*\n" + "\n".join(lines)))
-    others = [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]
+    others = other_sources(alert)
     if others:
         lines = [
             f"• {escape(outlet)}: {link(url, title)}" if outlet else f"• {link(url, title)}"
@@ -160,9 +154,9 @@ def digest_blocks(digest: Digest) -> tuple[str, list[dict]]:
     """(notification text, blocks) for a digest, one section per storyline."""
     title = digest.title()
     blocks: list[dict] = [{"type": "header", "text": _plain(title)}]
-    for storyline_id, storyline_title, alerts in digest.by_storyline()[:45]:
+    for _, storyline_title, alerts in digest.by_storyline()[:45]:
         lines = [
-            f"• {escape(KIND_LABELS.get(a.kind, a.kind))}: {link(a.url, a.title)}"
+            f"• {escape(kind_label(a.kind))}: {link(a.url, a.title)}"
             f"{' (' + escape(a.outlet) + ')' if a.outlet else ''} · {display_time(a)}"
             for a in alerts[:20]
         ]
@@ -181,7 +175,8 @@ def _classify(status: int, headers: dict, body: str) -> None:
         if isinstance(value, list):
             value = value[0] if value else None
         raise TransientError(
-            f"HTTP 429 rate limited: {snippet}", retry_after_seconds=retry_after_seconds(value)
+            f"HTTP 429 rate limited: {snippet}",
+            retry_after_seconds=parse_retry_after(value, now=time.time()),
         )
     if status >= 500 or status in (408, 425):
         raise TransientError(f"HTTP {status}: {snippet}")

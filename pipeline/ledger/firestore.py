@@ -43,14 +43,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from pipeline.errors import UserError
-from pipeline.ledger.sqlite import (
+from pipeline.ledger.claims import claimable, owner_token
+from pipeline.ledger.protocol import (
     CLAIMED,
     DEAD,
     DEFAULT_LEASE_SECONDS,
     QUEUED,
     SENT,
+    DeliveryKey,
+    Payload,
     QueuedDelivery,
-    SqliteLedger,
 )
 
 UTC = dt.UTC
@@ -64,7 +66,7 @@ TransactionRunner = Callable[[Any, Callable[[Any], Any]], Any]
 
 def run_in_firestore_transaction(client: Any, fn: Callable[[Any], Any]) -> Any:
     """The real runner: google-cloud-firestore's ``transactional`` (retries aborted commits)."""
-    from google.cloud import firestore
+    from google.cloud import firestore  # lazy: google-cloud-firestore is the gcp extra
 
     return firestore.transactional(fn)(client.transaction())
 
@@ -122,6 +124,7 @@ class FirestoreLedger:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> FirestoreLedger:
         project, prefix, database = parse_firestore_url(url)
+        # lazy: google-auth and google-cloud-firestore are the gcp extra
         from google.auth.exceptions import DefaultCredentialsError
         from google.cloud import firestore
 
@@ -132,8 +135,6 @@ class FirestoreLedger:
                 else firestore.Client(project=project)
             )
         except DefaultCredentialsError:  # a local run pointed at the cloud ledger
-            from pipeline.errors import UserError
-
             raise UserError(
                 f"ledger '{url}': no Google Cloud credentials here; run `gcloud auth "
                 "application-default login`, or use a local ledger (a file path)"
@@ -146,10 +147,6 @@ class FirestoreLedger:
     def _now() -> dt.datetime:
         return dt.datetime.now(UTC)
 
-    # Same owner tokens and the same "is the owner process gone?" rule as the SQLite ledger.
-    _owner_token = SqliteLedger._owner_token
-    _owner_gone = SqliteLedger._owner_gone
-
     def _expire_at(self, after: dt.datetime | None = None) -> dt.datetime:
         """When Firestore's TTL policy may delete a document written now (a Timestamp field)."""
         return max(self._now(), after or self._now()) + self.retention
@@ -157,8 +154,8 @@ class FirestoreLedger:
     def _delivery(self, alert_id: str, subscriber: str, channel: str) -> Any:
         return self._deliveries.document(doc_id(alert_id, subscriber, channel))
 
-    def _create_once(self, ref: Any, data: dict) -> bool:
-        from google.api_core.exceptions import AlreadyExists
+    def _create_once(self, ref: Any, data: dict[str, Any]) -> bool:
+        from google.api_core.exceptions import AlreadyExists  # lazy: the gcp extra
 
         try:
             ref.create(data)
@@ -166,8 +163,8 @@ class FirestoreLedger:
             return False
         return True
 
-    def _rows(self, state: str) -> list[dict]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
+    def _rows(self, state: str) -> list[dict[str, Any]]:
+        from google.cloud.firestore_v1.base_query import FieldFilter  # lazy: the gcp extra
 
         return [
             snap.to_dict()
@@ -176,7 +173,7 @@ class FirestoreLedger:
 
     # --- alerts ------------------------------------------------------------------------
 
-    def record_alert(self, alert_id: str, payload: dict) -> bool:
+    def record_alert(self, alert_id: str, payload: Payload) -> bool:
         return self._create_once(
             self._alerts.document(doc_id(alert_id)),
             {
@@ -188,7 +185,7 @@ class FirestoreLedger:
         )
 
     def has_alert(self, alert_id: str) -> bool:
-        return self._alerts.document(doc_id(alert_id)).get().exists
+        return bool(self._alerts.document(doc_id(alert_id)).get().exists)
 
     def alert_ids(self) -> list[str]:
         """Every recorded alert id, oldest first.
@@ -210,7 +207,7 @@ class FirestoreLedger:
         ref = self._delivery(alert_id, subscriber, channel)
         now = self._now()
         lease_until = (now + dt.timedelta(seconds=self.lease_seconds)).isoformat()
-        owner = self._owner_token()
+        owner = owner_token(self._host)
 
         def attempt(transaction: Any) -> bool:
             snap = ref.get(transaction=transaction)
@@ -233,19 +230,14 @@ class FirestoreLedger:
                 )
                 return True
             row = snap.to_dict()
-            if row["state"] == QUEUED:
-                claimable = True
-            elif row["state"] == CLAIMED:
-                current_owner, current_lease = row.get("owner", ""), row.get("lease_until", "")
-                claimable = (
-                    not current_owner
-                    or not current_lease
-                    or current_lease <= now.isoformat()
-                    or self._owner_gone(current_owner)
-                )
-            else:
-                claimable = False
-            if claimable:
+            won = claimable(
+                row["state"],
+                row.get("owner", ""),
+                row.get("lease_until", ""),
+                now_iso=now.isoformat(),
+                host=self._host,
+            )
+            if won:
                 transaction.update(
                     ref,
                     {
@@ -257,9 +249,10 @@ class FirestoreLedger:
                         "expire_at": self._expire_at(),
                     },
                 )
-            return claimable
+            return won
 
-        return self._run(self._client, attempt)
+        claimed: bool = self._run(self._client, attempt)
+        return claimed
 
     def release(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
         ref = self._delivery(alert_id, subscriber, channel)
@@ -315,7 +308,7 @@ class FirestoreLedger:
     def mark_sent(self, alert_id: str, subscriber: str, channel: str) -> None:
         self._set_state(alert_id, subscriber, channel, SENT)
 
-    def mark_many_sent(self, keys: list[tuple[str, str, str]]) -> None:
+    def mark_many_sent(self, keys: list[DeliveryKey]) -> None:
         """Mark several existing deliveries sent in one transaction (the alerts of one digest)."""
         refs = [self._delivery(*key) for key in keys]
         now = self._now().isoformat()
@@ -341,13 +334,13 @@ class FirestoreLedger:
 
     def delivery_state(self, alert_id: str, subscriber: str, channel: str) -> str | None:
         snap = self._delivery(alert_id, subscriber, channel).get()
-        return snap.to_dict()["state"] if snap.exists else None
+        return str(snap.to_dict()["state"]) if snap.exists else None
 
     def attempts(self, alert_id: str, subscriber: str, channel: str) -> int:
         snap = self._delivery(alert_id, subscriber, channel).get()
-        return snap.to_dict().get("attempts", 0) if snap.exists else 0
+        return int(snap.to_dict().get("attempts", 0)) if snap.exists else 0
 
-    def unconfirmed(self) -> list[tuple[str, str, str]]:
+    def unconfirmed(self) -> list[DeliveryKey]:
         rows = sorted(self._rows(CLAIMED), key=lambda r: r["updated_at"])
         return [(r["alert_id"], r["subscriber"], r["channel"]) for r in rows]
 
@@ -393,7 +386,7 @@ class FirestoreLedger:
 
     # --- payloads and threads ----------------------------------------------------------
 
-    def save_payload(self, alert_id: str, payload: dict) -> None:
+    def save_payload(self, alert_id: str, payload: Payload) -> None:
         self._create_once(
             self._payloads.document(doc_id(alert_id)),
             {
@@ -403,16 +396,19 @@ class FirestoreLedger:
             },
         )
 
-    def load_payload(self, alert_id: str) -> dict | None:
-        cached = self._payload_cache.get(alert_id)
-        if cached is not None:
-            return json.loads(cached)
-        snap = self._payloads.document(doc_id(alert_id)).get()
-        return json.loads(snap.to_dict()["payload"]) if snap.exists else None
+    def load_payload(self, alert_id: str) -> Payload | None:
+        text = self._payload_cache.get(alert_id)
+        if text is None:
+            snap = self._payloads.document(doc_id(alert_id)).get()
+            if not snap.exists:
+                return None
+            text = snap.to_dict()["payload"]
+        payload: Payload = json.loads(text)
+        return payload
 
     def thread_ts(self, subscriber: str, channel: str, storyline_id: str) -> str | None:
         snap = self._threads.document(doc_id(subscriber, channel, storyline_id)).get()
-        return snap.to_dict()["thread_ts"] if snap.exists else None
+        return str(snap.to_dict()["thread_ts"]) if snap.exists else None
 
     def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None:
         self._create_once(

@@ -1,131 +1,47 @@
-"""The alert and delivery ledger: what survives a restart.
+"""The ledger on one SQLite file: the local default (``Ledger`` in ``protocol.py``).
 
-Tables:
+Tables, one row per key (the four parts of ``pipeline.ledger.protocol``'s ledger):
 
-- ``alerts``: every alert id when it is decided, before anything is delivered, so a
-  restarted pipeline recognises what it already alerted (``record_alert``/``has_alert``).
-- ``deliveries``: one row per (alert id, subscriber, channel): ``queued`` while it
-  waits for a digest or the end of quiet hours, ``claimed`` while a sender owns it,
-  ``sent`` after the channel confirmed, ``dead`` after a permanent failure.
-- ``payloads``: the alert JSON a delivery needs to be retried after a restart.
-- ``threads``: the Slack thread of each (subscriber, channel, storyline).
+- ``alerts(alert_id)``: recorded_at, payload (alert JSON text).
+- ``deliveries(alert_id, subscriber, channel)``: state, attempts, updated_at,
+  last_error, owner, lease_until, due_at (ISO-8601 UTC text, so they compare as text).
+- ``payloads(alert_id)``: the alert JSON a delivery needs to be retried after a restart.
+- ``threads(subscriber, channel, storyline_id)``: the Slack thread ts.
 
-A claim has an owner (host, process id and a random token) and a lease. A claimed row
-can be claimed again only when its owner released it (transient failure, retry later),
-its lease ran out, or its owner process is gone from this host (killed mid-send). So two
-threads or processes never send the same delivery at once, a crashed sender's rows are
-retried at once by the next process, and a sent row is never sent again. (A killed process
-that its parent has not reaped yet still looks alive; its claims then wait for the lease.)
-
-Timeline for one delivery::
-
-    t0 claim(a1, desk, slack)      -> True   row: claimed by P1, attempts=1
-    t1 (P1 killed with SIGKILL before the webhook answered)
-    t2 claim(a1, desk, slack) in P2 -> True  P1 is gone: claimed by P2, attempts=2
-    t3 mark_sent(a1, desk, slack)            row: sent
-    t4 claim(a1, desk, slack)      -> False  (already sent: skip)
-
-The at-least-once window runs from the moment a request leaves for the channel until
-``mark_sent`` commits (one SQLite write right after the answer): a kill inside it means
-the restarted process cannot know whether the message arrived, so it sends again. The
-claim it takes over has ``attempts`` > 1, which tells the channel to be careful: a Slack
-bot first looks for the delivery id (message metadata) in the channel and does not post
-twice; a webhook and email cannot be asked, so their repeat carries the same idempotency
-key (``X-Storywatch-Delivery-Id`` header, stable ``Message-ID``) for the receiver to drop.
-
-``Ledger`` is the interface; ``SqliteLedger`` is the local default. SQLite connections
-are opened with ``check_same_thread=False`` and guarded by a lock because Beam may call
-setup, process and teardown on different threads.
+The file is in WAL mode, so several processes and threads share it; ``claim`` runs in a
+``BEGIN IMMEDIATE`` transaction, so exactly one claimant wins. A dead owner's claim on
+this host is taken over at once (``pipeline.ledger.claims``), any other when its lease
+runs out. The connection is opened with ``check_same_thread=False`` and guarded by a
+lock because Beam may call setup, process and teardown on different threads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import socket
 import sqlite3
 import threading
-import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 from pipeline.errors import UserError
+from pipeline.ledger.claims import claimable, owner_token
+from pipeline.ledger.protocol import (
+    CLAIMED,
+    DEAD,
+    DEFAULT_LEASE_SECONDS,
+    QUEUED,
+    SENT,
+    DeliveryKey,
+    Payload,
+    QueuedDelivery,
+)
 
 UTC = dt.UTC
-
-QUEUED, CLAIMED, SENT, DEAD = "queued", "claimed", "sent", "dead"
-DEFAULT_LEASE_SECONDS = 600.0
-# Tells this process's claims from those of an earlier process that had the same pid
-# (containers restart as pid 1).
-_PROCESS_NONCE = uuid.uuid4().hex[:12]
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedDelivery:
-    """A delivery waiting for its digest (or for the end of quiet hours) until ``due_at``."""
-
-    alert_id: str
-    subscriber: str
-    channel: str
-    due_at: dt.datetime
-
-
-class Ledger(Protocol):
-    """Durable record of alerts decided and deliveries made."""
-
-    def record_alert(self, alert_id: str, payload: dict) -> bool:
-        """Record an alert id; True if it is new, False if it was recorded before."""
-
-    def has_alert(self, alert_id: str) -> bool: ...
-
-    def claim(self, alert_id: str, subscriber: str, channel: str) -> bool:
-        """Claim a delivery before sending; False if it was sent, is dead, or another sender owns it."""
-
-    def release(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
-        """Give a claim back after a transient failure: it stays unconfirmed and is retried later."""
-
-    def mark_sent(self, alert_id: str, subscriber: str, channel: str) -> None: ...
-
-    def mark_many_sent(self, keys: list[tuple[str, str, str]]) -> None:
-        """Mark several deliveries sent at once (a digest and the alerts in it)."""
-
-    def mark_dead(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None: ...
-
-    def delivery_state(self, alert_id: str, subscriber: str, channel: str) -> str | None: ...
-
-    def attempts(self, alert_id: str, subscriber: str, channel: str) -> int:
-        """How many times the delivery was claimed (0 if never); above 1, an earlier try may have landed."""
-
-    def unconfirmed(self) -> list[tuple[str, str, str]]:
-        """Deliveries claimed but never confirmed (to retry after a crash)."""
-
-    def enqueue(
-        self, alert_id: str, subscriber: str, channel: str, due_at: dt.datetime
-    ) -> bool: ...
-
-    def due(self, now: dt.datetime) -> list[QueuedDelivery]: ...
-
-    def save_payload(self, alert_id: str, payload: dict) -> None: ...
-
-    def load_payload(self, alert_id: str) -> dict | None: ...
-
-    def thread_ts(self, subscriber: str, channel: str, storyline_id: str) -> str | None: ...
-
-    def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
 class SqliteLedger:
@@ -135,7 +51,7 @@ class SqliteLedger:
         self,
         path: Path | str,
         *,
-        timeout_seconds: float = 30.0,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self.path = Path(path)
@@ -205,25 +121,9 @@ class SqliteLedger:
     def _now() -> str:
         return dt.datetime.now(UTC).isoformat()
 
-    def _owner_token(self) -> str:
-        return f"{self._host}|{os.getpid()}|{_PROCESS_NONCE}|{uuid.uuid4().hex[:8]}"
-
-    def _owner_gone(self, owner: str) -> bool:
-        """True if ``owner`` was a process on this host that no longer runs."""
-        parts = owner.split("|")
-        if len(parts) != 4 or parts[0] != self._host:
-            return False
-        try:
-            pid = int(parts[1])
-        except ValueError:
-            return False
-        if pid == os.getpid():
-            return parts[2] != _PROCESS_NONCE
-        return not _pid_alive(pid)
-
     # --- alerts ------------------------------------------------------------------------
 
-    def record_alert(self, alert_id: str, payload: dict) -> bool:
+    def record_alert(self, alert_id: str, payload: Payload) -> bool:
         with self._lock:
             cur = self._conn.execute(
                 "INSERT OR IGNORE INTO alerts(alert_id, recorded_at, payload) VALUES (?, ?, ?)",
@@ -246,13 +146,21 @@ class SqliteLedger:
 
     # --- deliveries --------------------------------------------------------------------
 
-    def _transaction(self):
-        return _Transaction(self._conn)
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK`` on any exception)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def claim(self, alert_id: str, subscriber: str, channel: str) -> bool:
         now = dt.datetime.now(UTC)
         lease_until = (now + dt.timedelta(seconds=self.lease_seconds)).isoformat()
-        owner = self._owner_token()
+        owner = owner_token(self._host)
         with self._lock, self._transaction():
             row = self._conn.execute(
                 "SELECT state, owner, lease_until FROM deliveries"
@@ -267,24 +175,16 @@ class SqliteLedger:
                 )
                 return True
             state, current_owner, current_lease = row
-            if state == QUEUED:
-                claimable = True
-            elif state == CLAIMED:
-                claimable = (
-                    not current_owner
-                    or not current_lease
-                    or current_lease <= now.isoformat()
-                    or self._owner_gone(current_owner)
-                )
-            else:
-                claimable = False
-            if claimable:
+            won = claimable(
+                state, current_owner, current_lease, now_iso=now.isoformat(), host=self._host
+            )
+            if won:
                 self._conn.execute(
                     "UPDATE deliveries SET state=?, attempts = attempts + 1, updated_at=?, owner=?,"
                     " lease_until=? WHERE alert_id=? AND subscriber=? AND channel=?",
                     (CLAIMED, now.isoformat(), owner, lease_until, alert_id, subscriber, channel),
                 )
-            return claimable
+            return won
 
     def release(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
         with self._lock:
@@ -309,7 +209,7 @@ class SqliteLedger:
     def mark_sent(self, alert_id: str, subscriber: str, channel: str) -> None:
         self._set_state(alert_id, subscriber, channel, SENT)
 
-    def mark_many_sent(self, keys: list[tuple[str, str, str]]) -> None:
+    def mark_many_sent(self, keys: list[DeliveryKey]) -> None:
         """Mark several deliveries sent in one transaction (the alerts of one digest)."""
         now = self._now()
         with self._lock, self._transaction():
@@ -322,7 +222,7 @@ class SqliteLedger:
     def mark_dead(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
         self._set_state(alert_id, subscriber, channel, DEAD, reason)
 
-    def _delivery_value(self, column: str, key: tuple[str, str, str]):
+    def _delivery_value(self, column: str, key: DeliveryKey) -> Any:
         with self._lock:
             row = self._conn.execute(
                 f"SELECT {column} FROM deliveries WHERE alert_id=? AND subscriber=? AND channel=?",
@@ -331,17 +231,18 @@ class SqliteLedger:
             return row[0] if row else None
 
     def delivery_state(self, alert_id: str, subscriber: str, channel: str) -> str | None:
-        return self._delivery_value("state", (alert_id, subscriber, channel))
+        state = self._delivery_value("state", (alert_id, subscriber, channel))
+        return None if state is None else str(state)
 
     def attempts(self, alert_id: str, subscriber: str, channel: str) -> int:
         """How many times the delivery was claimed (0 if never)."""
-        return self._delivery_value("attempts", (alert_id, subscriber, channel)) or 0
+        return int(self._delivery_value("attempts", (alert_id, subscriber, channel)) or 0)
 
-    def unconfirmed(self) -> list[tuple[str, str, str]]:
+    def unconfirmed(self) -> list[DeliveryKey]:
         with self._lock:
             return [
-                tuple(r)
-                for r in self._conn.execute(
+                (alert_id, subscriber, channel)
+                for alert_id, subscriber, channel in self._conn.execute(
                     "SELECT alert_id, subscriber, channel FROM deliveries WHERE state = ? ORDER BY updated_at",
                     (CLAIMED,),
                 )
@@ -383,19 +284,22 @@ class SqliteLedger:
 
     # --- payloads and threads ----------------------------------------------------------
 
-    def save_payload(self, alert_id: str, payload: dict) -> None:
+    def save_payload(self, alert_id: str, payload: Payload) -> None:
         with self._lock:
             self._conn.execute(
                 "INSERT OR IGNORE INTO payloads(alert_id, payload) VALUES (?, ?)",
                 (alert_id, json.dumps(payload, sort_keys=True, default=str)),
             )
 
-    def load_payload(self, alert_id: str) -> dict | None:
+    def load_payload(self, alert_id: str) -> Payload | None:
         with self._lock:
             row = self._conn.execute(
                 "SELECT payload FROM payloads WHERE alert_id=?", (alert_id,)
             ).fetchone()
-        return json.loads(row[0]) if row else None
+        if row is None:
+            return None
+        payload: Payload = json.loads(row[0])
+        return payload
 
     def thread_ts(self, subscriber: str, channel: str, storyline_id: str) -> str | None:
         with self._lock:
@@ -403,7 +307,7 @@ class SqliteLedger:
                 "SELECT thread_ts FROM threads WHERE subscriber=? AND channel=? AND storyline_id=?",
                 (subscriber, channel, storyline_id),
             ).fetchone()
-        return row[0] if row else None
+        return None if row is None else str(row[0])
 
     def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None:
         with self._lock:
@@ -415,36 +319,3 @@ class SqliteLedger:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK`` on any exception)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False
-
-
-def open_ledger(url: str, **kwargs) -> Ledger:
-    """Open the ledger named by ``url``: a file path, ``sqlite:///path`` or
-    ``firestore://PROJECT/PREFIX`` (on Dataflow; see pipeline/ledger/firestore.py)."""
-    if url.startswith("firestore://"):
-        from pipeline.ledger.firestore import FirestoreLedger
-
-        return FirestoreLedger.from_url(
-            url, **{k: v for k, v in kwargs.items() if k == "lease_seconds"}
-        )
-    if url.startswith("sqlite:///"):
-        url = url[len("sqlite:///") :]
-    elif "://" in url:
-        raise UserError(
-            f"ledger '{url}': unsupported scheme; use a file path, sqlite:///path "
-            "or firestore://PROJECT/PREFIX"
-        )
-    return SqliteLedger(url, **kwargs)

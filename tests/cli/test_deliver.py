@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 from aiosmtpd.controller import Controller
 
-from pipeline.deliver.base import alert_to_json
+from pipeline.alert_json import alert_to_json
 from pipeline.deliver.slack import DELIVERY_ID_HEADER
 from pipeline.ledger.sqlite import SqliteLedger
 from tests.deliver_support import FakeSlackApi, Reply, SlackStandIn, make_alert
@@ -367,7 +367,6 @@ def test_sigkill_mid_burst_then_restart_delivers_every_alert_exactly_once(tmp_pa
     finally:
         controller.stop()
 
-    expected = {a.alert_id for a in alerts}
     for path, subscriber in (("/desk", "desk"), ("/night", "night")):
         keys = [headers[DELIVERY_ID_HEADER] for p, headers, _, _ in requests if p == path]
         # What the receiver posts: the first request for each idempotency key.
@@ -385,7 +384,7 @@ def test_sigkill_mid_burst_then_restart_delivers_every_alert_exactly_once(tmp_pa
         "bot: every alert exactly once, in order"
     )
     threads: dict[str, set] = {}
-    for alert, message in zip(alerts, api.posted):
+    for alert, message in zip(alerts, api.posted, strict=True):
         threads.setdefault(alert.storyline_id, set()).add(message["thread_ts"] or message["ts"])
     assert all(len(roots) == 1 for roots in threads.values()), threads
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import doctest
+import importlib
 import json
 import time
 
@@ -9,8 +12,15 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.deliver import DeliverAlerts, Delivery
+from pipeline.config.subscribers import load_subscribers, resolve_secrets
+from pipeline.deliver import slack as slack_module
+from pipeline.deliver.base import Delivery
+from pipeline.deliver.dispatch import Dispatcher
+from pipeline.deliver.retry import RateLimiter
+from pipeline.deliver.transform import DeliverAlerts
 from pipeline.errors import ConfigError
+from pipeline.ledger.sqlite import SqliteLedger
+from pipeline.records import UTC
 from tests.deliver_support import Reply, SlackStandIn, make_alert
 
 SUBSCRIBERS = """\
@@ -28,13 +38,12 @@ subscribers:
 
 def _run(alerts, expected, **kwargs):
     with beam.Pipeline(runner="FnApiRunner") as p:
-        results = (
-            p
-            | beam.Create(alerts)
-            | DeliverAlerts(**kwargs)
-            | beam.Map(lambda d: (d.alert_id, d.subscriber, d.channel, d.status))
-        )
+        outputs = p | beam.Create(alerts) | DeliverAlerts(**kwargs)
+        results = outputs.main | beam.Map(lambda d: (d.alert_id, d.subscriber, d.channel, d.status))
         assert_that(results, equal_to(expected))
+        dead = outputs.dead_letter | beam.Map(lambda f: f.key)
+        expected_dead = [f"{a}:{s}:{c}" for a, s, c, status in expected if status == "dead"]
+        assert_that(dead, equal_to(expected_dead), label="dead letters")
 
 
 def test_deliver_alerts_in_beam_once_each_with_dead_letters(tmp_path, monkeypatch):
@@ -109,10 +118,6 @@ class _Clock:
 
 
 def test_background_sweep_sends_a_due_digest_without_new_alerts(tmp_path, monkeypatch):
-    import datetime as dt
-
-    from pipeline.records import UTC
-
     subscribers = tmp_path / "subscribers.yaml"
     subscribers.write_text(
         "subscribers:\n  - name: desk\n    mode: digest\n    digest: hourly\n"
@@ -146,18 +151,11 @@ def test_background_sweep_sends_a_due_digest_without_new_alerts(tmp_path, monkey
 
 
 def test_an_alert_that_cannot_be_rendered_does_not_stop_the_others(tmp_path, monkeypatch):
-    from pipeline.config.subscribers import load_subscribers, resolve_secrets
-    from pipeline.deliver.dispatch import Dispatcher
-    from pipeline.deliver.retry import RateLimiter
-    from pipeline.ledger.sqlite import SqliteLedger
-
     subscribers = tmp_path / "subscribers.yaml"
     subscribers.write_text(
         "subscribers:\n  - name: desk\n    channels:\n"
         "      slack: {webhook_url_env: TEST_DESK_HOOK, max_messages_per_second: 100}\n"
     )
-    from pipeline.deliver import slack as slack_module
-
     # A valid alert (it survives the JSON round trip through the ledger; reading refuses
     # mistyped evidence now) whose rendering raises every time: a bug in a renderer.
     poison = make_alert(2)
@@ -190,10 +188,7 @@ def test_an_alert_that_cannot_be_rendered_does_not_stop_the_others(tmp_path, mon
 
 
 def test_delivery_docstring_examples():
-    import doctest
-    import importlib
-
-    for name in ("base", "digest", "routing", "slack", "email", "jsonl", "dispatch"):
+    for name in ("base", "wording", "digest", "routing", "slack", "email", "file_sink", "dispatch"):
         module = importlib.import_module(f"pipeline.deliver.{name}")
         result = doctest.testmod(module)
         assert result.failed == 0, name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import shutil
@@ -25,10 +26,12 @@ from pipeline.config.subscribers import (
     Subscribers,
 )
 from pipeline.deliver.base import PermanentError, TransientError
+from pipeline.deliver.digest import Digest
 from pipeline.deliver.dispatch import Dispatcher
 from pipeline.deliver.email import EmailSender, message_id
 from pipeline.deliver.retry import RetryPolicy
 from pipeline.ledger.sqlite import SqliteLedger
+from pipeline.records import UTC
 from tests.deliver_support import make_alert
 
 
@@ -291,11 +294,6 @@ def test_implicit_tls(smtp, certificate):
 
 
 def test_digest_email_groups_by_storyline_with_one_click_unsubscribe(smtp):
-    import datetime as dt
-
-    from pipeline.deliver.digest import Digest
-    from pipeline.records import UTC
-
     box = Mailbox()
     port = smtp(box)
     channel = EmailChannel(

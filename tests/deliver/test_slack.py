@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -238,7 +239,7 @@ def test_per_webhook_rate_limit_spaces_messages(tmp_path):
         dispatcher.deliver([make_alert(n) for n in range(1, 6)])
         dispatcher.close()
     times = sorted(t for p, _, _, t in slack.requests if p == "/desk")
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     # 4 per second: slots 0.25 s apart (a little slack for when each request is received).
     assert len(times) == 5 and min(gaps) >= 0.15 and times[-1] - times[0] >= 0.85
 
@@ -260,6 +261,15 @@ def test_webhook_errors_are_classified():
             hook.send_alert(make_alert(1), delivery_key="k")
     with pytest.raises(TransientError, match="cannot reach the Slack webhook"):
         SlackWebhook(slack.url("/x"), timeout_seconds=1).send_alert(make_alert(1), delivery_key="k")
+
+
+@pytest.mark.parametrize("header", ["-5", "inf", "1e9", "nan"])
+def test_a_429_with_an_unusable_retry_after_falls_back_to_backoff(header):
+    with SlackStandIn() as slack:
+        slack.script["/x"] = [Reply(429, "", {"Retry-After": header})]
+        with pytest.raises(TransientError) as err:
+            SlackWebhook(slack.url("/x")).send_alert(make_alert(1), delivery_key="k")
+    assert err.value.retry_after_seconds is None
 
 
 def test_bot_token_threads_follow_ups_per_storyline(tmp_path):

@@ -10,14 +10,20 @@ Every scenario also runs on a real ``SqliteLedger`` file, the tested local defau
 from __future__ import annotations
 
 import datetime as dt
+import doctest
+import inspect
 import threading
 
 import pytest
 from google.api_core import exceptions as gexc
+from google.cloud import firestore
 
+import pipeline.ledger.firestore
 from pipeline.errors import UserError
-from pipeline.ledger.sqlite import CLAIMED, DEAD, QUEUED, SENT, SqliteLedger, open_ledger
+from pipeline.ledger import open_ledger
 from pipeline.ledger.firestore import FirestoreLedger, doc_id, parse_firestore_url
+from pipeline.ledger.protocol import CLAIMED, DEAD, QUEUED, SENT, Ledger
+from pipeline.ledger.sqlite import SqliteLedger
 
 UTC = dt.UTC
 
@@ -315,10 +321,6 @@ def test_contention_is_retried_not_lost():
 
 
 def test_firestore_ledger_implements_the_whole_protocol_and_what_sqlite_offers():
-    import inspect
-
-    from pipeline.ledger.sqlite import Ledger
-
     protocol = [n for n, v in vars(Ledger).items() if callable(v) and not n.startswith("_")]
     for name in protocol:
         assert list(inspect.signature(getattr(FirestoreLedger, name)).parameters) == list(
@@ -340,8 +342,6 @@ def test_firestore_urls():
 
 
 def test_open_ledger_opens_firestore_for_its_scheme(monkeypatch):
-    from google.cloud import firestore
-
     made = []
 
     def fake_client(**kwargs):
@@ -356,9 +356,5 @@ def test_open_ledger_opens_firestore_for_its_scheme(monkeypatch):
 
 
 def test_docstring_examples():
-    import doctest
-
-    import pipeline.ledger.firestore
-
     result = doctest.testmod(pipeline.ledger.firestore)
     assert result.failed == 0 and result.attempted >= 2

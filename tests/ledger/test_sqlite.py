@@ -12,7 +12,8 @@ import threading
 import pytest
 
 from pipeline.errors import UserError
-from pipeline.ledger.sqlite import SqliteLedger, open_ledger
+from pipeline.ledger import open_ledger
+from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.records import UTC
 from tests.paths import ROOT
 

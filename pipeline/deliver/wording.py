@@ -1,0 +1,94 @@
+"""How alerts read to people, the same on every channel: kind labels, times, reasons.
+
+Slack, email and the console each format differently, but they name an alert's kind,
+show its time and explain why it matched with these, so the channels never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pipeline.records import UTC, Alert, Evidence
+
+KIND_LABELS = {"new_development": "New development", "burst": "Burst", "coverage": "More coverage"}
+
+
+def kind_label(kind: str) -> str:
+    """The heading for an alert kind (an unknown kind stands for itself).
+
+    >>> kind_label("new_development"), kind_label("retraction")
+    ('New development', 'retraction')
+    """
+    return KIND_LABELS.get(kind, kind)
+
+
+def other_sources(alert: Alert) -> list[tuple[str, str, str]]:
+    """(outlet, title, url) of the other articles so far, without the alert's own."""
+    return [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]
+
+
+def display_time(alert: Alert) -> str:
+    """When the article appeared, for people: published time, or first-seen when the feed gave none.
+
+    >>> from pipeline.alert_json import alert_from_json
+    >>> display_time(alert_from_json({"alert_id": "a", "storyline": "s", "kind": "burst", "title": "t",
+    ...     "url": "u", "published": "1970-01-01T00:00:00Z", "first_seen_at": "2024-10-25T10:00:00Z"}))
+    '2024-10-25 10:00 UTC (first seen)'
+
+    A coarse date is shown as coarse as it is, not as midnight of its first day:
+
+    >>> display_time(alert_from_json({"alert_id": "a", "storyline": "s", "kind": "burst", "title": "t",
+    ...     "url": "u", "published": "2025-02-01T00:00:00Z", "published_precision": "month"}))
+    '2025-02'
+    """
+    if (
+        alert.published_at.year < 1990 or alert.published_precision == "unknown"
+    ) and alert.first_seen_at.year >= 1990:
+        return alert.first_seen_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") + " (first seen)"
+    shape = _PRECISION_FORMAT.get(alert.published_precision, "%Y-%m-%d %H:%M UTC")
+    return alert.published_at.astimezone(UTC).strftime(shape)
+
+
+_PRECISION_FORMAT = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why an alert matched, one line per entity or topic: what was found, how, where.
+
+    >>> for reason in reasons((Evidence("starlink", "Starlink", "title", 0, 8, "Starlink", "exact"),
+    ...     Evidence("starlink", "Старлинк", "summary", 3, 11, "Старлинк", "transliterated"),
+    ...     Evidence("starlink", "Starlink", "summary", 20, 28, "Starlink", "exact"),
+    ...     Evidence("elon-musk", "Musk", "summary", 40, 44, "Muks", "fuzzy", 89.0))):
+    ...     print(reason)
+    starlink: “Starlink”, “Старлинк” (exact, transliterated) in title, summary
+    elon-musk: “Muks” (fuzzy 89%) in summary
+    """
+
+    ref: str
+    texts: tuple[str, ...]
+    kinds: tuple[str, ...]
+    fields: tuple[str, ...]
+
+    def __str__(self) -> str:
+        texts = ", ".join(f"“{t}”" for t in self.texts)
+        return f"{self.ref}: {texts} ({', '.join(self.kinds)}) in {', '.join(self.fields)}"
+
+
+def reasons(evidence: Iterable[Evidence]) -> list[Reason]:
+    """Evidence folded per ref, in order of first appearance (a feed repeats names a lot)."""
+    grouped: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    for item in evidence:
+        texts, kinds, fields = grouped.setdefault(item.ref, ([], [], []))
+        kind = item.kind if item.kind == "exact" else f"{item.kind} {float(item.similarity):.0f}%"
+        if item.kind == "transliterated":
+            kind = item.kind
+        for values, value in (
+            (texts, " ".join((item.text or item.alias).split())),
+            (kinds, kind),
+            (fields, item.field),
+        ):
+            if value not in values:
+                values.append(value)
+    return [Reason(ref, tuple(t), tuple(k), tuple(f)) for ref, (t, k, f) in grouped.items()]

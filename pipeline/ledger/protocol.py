@@ -1,0 +1,97 @@
+"""The ``Ledger`` interface every backend implements, and the states it shares.
+
+The ledger is what survives a restart: every alert id decided (before anything is
+delivered), one delivery row per (alert id, subscriber, channel), the alert JSON a
+delivery needs to be retried, and the Slack thread of each (subscriber, channel,
+storyline). A delivery row is ``queued`` while it waits for a digest or the end of quiet
+hours, ``claimed`` while a sender owns it, ``sent`` after the channel confirmed and
+``dead`` after a permanent failure.
+
+A claim has an owner and a lease (``pipeline.ledger.claims``), so two senders never send
+the same delivery at once, a crashed sender's rows are retried and a sent row is never
+sent again. Timeline for one delivery::
+
+    t0 claim(a1, desk, slack)      -> True   row: claimed by P1, attempts=1
+    t1 (P1 killed with SIGKILL before the webhook answered)
+    t2 claim(a1, desk, slack) in P2 -> True  P1 is gone: claimed by P2, attempts=2
+    t3 mark_sent(a1, desk, slack)            row: sent
+    t4 claim(a1, desk, slack)      -> False  (already sent: skip)
+
+The at-least-once window runs from the moment a request leaves for the channel until
+``mark_sent`` commits: a kill inside it means the restarted process cannot know whether
+the message arrived, so it sends again, with ``attempts`` > 1 to tell the channel to be
+careful (docs/ledger.md has how each channel narrows that window).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+QUEUED, CLAIMED, SENT, DEAD = "queued", "claimed", "sent", "dead"
+DEFAULT_LEASE_SECONDS = 600.0
+
+#: An alert's JSON object, as ``pipeline.alert_json.alert_to_json`` writes it.
+Payload = dict[str, Any]
+#: (alert id, subscriber, channel): the key of one delivery.
+DeliveryKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedDelivery:
+    """A delivery waiting for its digest (or for the end of quiet hours) until ``due_at``."""
+
+    alert_id: str
+    subscriber: str
+    channel: str
+    due_at: dt.datetime
+
+
+class Ledger(Protocol):
+    """Durable record of alerts decided and deliveries made."""
+
+    def record_alert(self, alert_id: str, payload: Payload) -> bool:
+        """Record an alert id; True if it is new, False if it was recorded before."""
+
+    def has_alert(self, alert_id: str) -> bool: ...
+
+    def alert_ids(self) -> list[str]:
+        """Every recorded alert id, oldest first."""
+
+    def claim(self, alert_id: str, subscriber: str, channel: str) -> bool:
+        """Claim a delivery before sending; False if it was sent, is dead, or another sender owns it."""
+
+    def release(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
+        """Give a claim back after a transient failure: it stays unconfirmed and is retried later."""
+
+    def mark_sent(self, alert_id: str, subscriber: str, channel: str) -> None: ...
+
+    def mark_many_sent(self, keys: list[DeliveryKey]) -> None:
+        """Mark several deliveries sent at once (a digest and the alerts in it)."""
+
+    def mark_dead(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None: ...
+
+    def delivery_state(self, alert_id: str, subscriber: str, channel: str) -> str | None: ...
+
+    def attempts(self, alert_id: str, subscriber: str, channel: str) -> int:
+        """How many times the delivery was claimed (0 if never); above 1, an earlier try may have landed."""
+
+    def unconfirmed(self) -> list[DeliveryKey]:
+        """Deliveries claimed but never confirmed (to retry after a crash)."""
+
+    def enqueue(
+        self, alert_id: str, subscriber: str, channel: str, due_at: dt.datetime
+    ) -> bool: ...
+
+    def due(self, now: dt.datetime) -> list[QueuedDelivery]: ...
+
+    def save_payload(self, alert_id: str, payload: Payload) -> None: ...
+
+    def load_payload(self, alert_id: str) -> Payload | None: ...
+
+    def thread_ts(self, subscriber: str, channel: str, storyline_id: str) -> str | None: ...
+
+    def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None: ...
+
+    def close(self) -> None: ...
