@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.ingest.dedupe import DEFAULT_MAX_KEYS, DEFAULT_SHARDS, SeenKeys, dedup_key, shard_of  # noqa: E402
 from pipeline.ingest.normalize import UnusableItem, normalize_item  # noqa: E402
 from pipeline.ingest.parse import parse_feed  # noqa: E402
-from pipeline.ingest.poll import recorded_feeds  # noqa: E402
+from pipeline.ingest.recorded import recorded_feeds  # noqa: E402
 from pipeline.records import Match  # noqa: E402
 from pipeline.storylines.tracker import StorylineState, StorylineTracker  # noqa: E402
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.ingest.dedupe import Deduplicator  # noqa: E402
 from pipeline.ingest.normalize import UnusableItem, normalize_item  # noqa: E402
 from pipeline.ingest.parse import parse_feed  # noqa: E402
-from pipeline.ingest.poll import recorded_feeds  # noqa: E402
+from pipeline.ingest.recorded import recorded_feeds  # noqa: E402
 
 
 def storywatch_round(raws) -> tuple[float, int, int]:

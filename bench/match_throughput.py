@@ -38,7 +38,7 @@ from pipeline.ingest.dedupe import Deduplicator  # noqa: E402
 from pipeline.match.matcher import FIELDS, Matcher, normalize  # noqa: E402
 from pipeline.ingest.normalize import UnusableItem, normalize_item  # noqa: E402
 from pipeline.ingest.parse import parse_feed  # noqa: E402
-from pipeline.ingest.poll import recorded_feeds  # noqa: E402
+from pipeline.ingest.recorded import recorded_feeds  # noqa: E402
 from pipeline.records import Article  # noqa: E402
 
 

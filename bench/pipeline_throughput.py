@@ -175,7 +175,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from pipeline.match.matcher import Matcher
-    from pipeline.ingest.poll import recorded_feeds
+    from pipeline.ingest.recorded import recorded_feeds
 
     tmp = tempfile.TemporaryDirectory(prefix="storywatch-bench-")
     folder = replicate(args.feeds, Path(tmp.name), args.copies)

@@ -24,7 +24,8 @@ from pipeline.ingest.dedupe import BOUNDED_SHARDS, DEFAULT_SHARDS, DedupeArticle
 from pipeline.ingest.fetch.transform import FetchFeeds
 from pipeline.ingest.normalize import NormalizeArticles
 from pipeline.ingest.parse import ParseFeeds
-from pipeline.ingest.poll import PollFeeds, ReplayArticles, ReplayFeeds
+from pipeline.ingest.poll import PollFeeds
+from pipeline.ingest.recorded import ReplayArticles, ReplayFeeds
 from pipeline.match.transform import MatchWatchlists
 from pipeline.records import FeedSource
 from pipeline.run.options import StorywatchOptions

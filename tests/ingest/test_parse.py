@@ -273,7 +273,8 @@ def test_one_bad_item_never_loses_the_rest() -> None:
         b"<rss version='2.0'><channel><title>T</title>"
         b"<item><title>First</title><link>https://example.com/1</link></item>"
         b"<item><link>https://example.com/empty</link></item>"
-        b"<item><title>Third</title><link>https://example.com/3</link><pubDate>Thu, 01 Jan 1970 00:00:00 GMT</pubDate></item>"
+        b"<item><title>Third</title><link>https://example.com/3</link>"
+        b"<pubDate>Thu, 01 Jan 1970 00:00:00 GMT</pubDate></item>"
         b"<item><title>Fourth</title><pubDate>Fri, 25 Oct 2024 09:00:00 +0300</pubDate></item>"
         b"</channel></rss>"
     )

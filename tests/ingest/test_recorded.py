@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import UserError
-from pipeline.ingest.poll import recorded_files
-from pipeline.ingest.recorded import is_recorded_feed_file, recorded_feed_files
+from pipeline.ingest.recorded import is_recorded_feed_file, recorded_feed_files, recorded_files
 from pipeline.seed.background import load_background
 from pipeline.seed.draft import feed_articles
 

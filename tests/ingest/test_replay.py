@@ -1,4 +1,4 @@
-"""Sources: replay order of recorded feeds, replayed articles, and live polling ticks."""
+"""Replays: the order of recorded feeds, replayed articles, and the replay stages in Beam."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.ingest.dedupe import DedupeArticles, Deduplicator
 from pipeline.errors import UserError
-from pipeline.ingest.fetch.http import FetchPolicy
-from pipeline.ingest.fetch.transform import FetchFeeds
+from pipeline.ingest.dedupe import DedupeArticles, Deduplicator
 from pipeline.ingest.normalize import NormalizeArticles, normalize_item
 from pipeline.ingest.parse import ParseFeeds, parse_feed
-from pipeline.ingest.poll import (
+from pipeline.ingest.recorded import (
     EPOCH,
-    PollFeeds,
     ReplayArticles,
     ReplayFeeds,
     newest_item_date,
@@ -29,7 +26,6 @@ from pipeline.ingest.poll import (
     recorded_files,
     snapshot_time,
 )
-from pipeline.records import FeedSource
 from tests.paths import FEEDS_DIR, LABELED
 
 UTC = dt.UTC
@@ -195,7 +191,9 @@ def test_replay_through_parse_normalize_dedupe_in_beam(tmp_path) -> None:
         )
         replay_articles = pipeline | ReplayArticles(articles_path)
         assert_that(
-            replay_articles.main | "Ids" >> beam.Map(lambda a: a.article_id), equal_to(["H1"]), label="Articles"
+            replay_articles.main | "Ids" >> beam.Map(lambda a: a.article_id),
+            equal_to(["H1"]),
+            label="Articles",
         )
         assert_that(
             replay_articles.dead_letter | "Keys" >> beam.Map(lambda f: f.key.rsplit(":", 1)[1]),
@@ -212,7 +210,12 @@ def test_replay_through_parse_normalize_dedupe_in_beam(tmp_path) -> None:
 def test_replay_ships_paths_not_documents_and_dead_letters_a_vanished_file(tmp_path) -> None:
     """The job graph carries the file list only (a Create of the bytes pickled and
     bz2-compressed all of them into the job); a file gone before it is read is a Failure."""
-    from pipeline.ingest.poll import RecordedFile, _ReadRecordedFn, read_recorded, recorded_files
+    from pipeline.ingest.recorded import (
+        RecordedFile,
+        _ReadRecordedFn,
+        read_recorded,
+        recorded_files,
+    )
 
     documents = sum(len(r.body) for r in recorded_feeds(FEEDS_DIR))
     pipeline = beam.Pipeline(runner=FnApiRunner())
@@ -228,7 +231,7 @@ def test_replay_ships_paths_not_documents_and_dead_letters_a_vanished_file(tmp_p
 
 
 def test_article_replay_ships_the_path_and_dead_letters_an_unreadable_file(tmp_path) -> None:
-    from pipeline.ingest.poll import _ReadRecordedArticlesFn
+    from pipeline.ingest.recorded import _ReadRecordedArticlesFn
 
     pipeline = beam.Pipeline(runner=FnApiRunner())
     _ = pipeline | ReplayArticles(LABELED)
@@ -241,34 +244,6 @@ def test_labeled_articles_replay_in_order() -> None:
     articles, failures = recorded_articles(LABELED)
     assert len(articles) == 127 and not failures
     assert [a.first_seen_at for a in articles] == sorted(a.first_seen_at for a in articles)
-
-
-def test_live_polling_fetches_each_feed_only_when_due(httpserver, tmp_path) -> None:
-    """PeriodicImpulse ticks every 0.5 s for ~3 s; the feed's 60 s minimum interval means
-    the server sees exactly one request, and its items flow on to parsing. (The stream is
-    unbounded, so results go to a file rather than through assert_that's GroupByKey.)"""
-    feed = (FEEDS_DIR / "stream_gesab001" / "wsj_world@dc4f379b.xml").read_bytes()
-    httpserver.expect_request("/wsj").respond_with_data(feed, headers={"ETag": '"1"'})
-    sources = [
-        FeedSource("wsj", httpserver.url_for("/wsj"), allow_private=True, min_poll_seconds=60)
-    ]
-    out = tmp_path / "items.txt"
-
-    def record(item) -> None:
-        with out.open("a", encoding="utf-8") as handle:
-            handle.write(item.feed_id + "\n")
-
-    with beam.Pipeline(runner=FnApiRunner()) as pipeline:
-        offered = pipeline | PollFeeds(sources, interval_seconds=0.5, stop_after_seconds=3)
-        fetched = offered | FetchFeeds(policy=FetchPolicy(read_timeout_seconds=2), host_gap_seconds=0)
-        parsed = fetched.main | ParseFeeds()
-        parsed.main | beam.Map(record)
-    counters = {
-        c.key.metric.name: c.committed for c in pipeline.result.metrics().query()["counters"]
-    }
-    assert counters["poll_ticks"] >= 3 and counters["feeds_polled"] == 1
-    assert out.read_text().split() == ["wsj"] * 7
-    assert len(httpserver.log) == 1
 
 
 def test_a_folder_without_feed_files_is_a_user_error(tmp_path) -> None:

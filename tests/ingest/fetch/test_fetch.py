@@ -6,6 +6,7 @@ import datetime as dt
 import doctest
 import gzip
 import importlib
+import itertools
 import time
 
 import apache_beam as beam
@@ -423,7 +424,7 @@ def test_failures_back_off_exponentially_but_never_give_up() -> None:
         delays.append(s.next_due_at - now)
         now = s.next_due_at
     assert 300 <= delays[0] <= 330 and 600 <= delays[1] <= 660 and 1200 <= delays[2] <= 1320
-    assert all(later >= earlier - 1e-6 for earlier, later in zip(delays, delays[1:]))
+    assert all(later >= earlier - 1e-6 for earlier, later in itertools.pairwise(delays))
     assert delays[-1] == pytest.approx(6 * 3600)  # capped, still scheduled
     health = s.health()
     assert (health.status, health.consecutive_failures, health.last_error) == (
@@ -495,7 +496,8 @@ def test_fetch_feeds_in_beam(httpserver) -> None:
     with beam.Pipeline(runner=FnApiRunner()) as pipeline:
         fetch = pipeline | beam.Create(sources) | FetchFeeds(policy=FAST, host_gap_seconds=0)
         assert_that(
-            fetch.main | beam.Map(lambda r: (r.feed_id, len(r.body))), equal_to([("wsj", len(FEED))])
+            fetch.main | beam.Map(lambda r: (r.feed_id, len(r.body))),
+            equal_to([("wsj", len(FEED))]),
         )
         assert_that(
             fetch.dead_letter
