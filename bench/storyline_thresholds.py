@@ -1,6 +1,6 @@
 """How the storyline tracker's thresholds were chosen: a grid over the labeled set.
 
-Runs ``alert_eval.alerts_for`` over tests/data/labeled/dev.jsonl (real items) and
+Runs ``pipeline.storylines.evaluate.alerts_for`` over tests/data/labeled/dev.jsonl (real items) and
 tests/data/labeled/holdout_alerts.jsonl (hand-written streams, see HOLDOUT.md) with the
 labels as a perfect matcher (so only the grouping is measured) and, when it is available,
 with the real matcher; prints precision, recall and duplicate rate for each setting, then
@@ -25,9 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.storylines.evaluate import alerts_for, load_labeled, score_alerts  # noqa: E402
 from pipeline.jsonl_io import article_from_json  # noqa: E402
+from pipeline.match.matcher import Matcher  # noqa: E402
 from pipeline.records import Match  # noqa: E402
+from pipeline.storylines.evaluate import alerts_for, load_labeled, score_alerts  # noqa: E402
 from pipeline.storylines.tracker import StorylineTracker  # noqa: E402
 
 LABELED_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "labeled"
@@ -44,12 +45,10 @@ def matchers_for(items):
 
     found = [("labels", perfect)]
     try:
-        from pipeline.match.matcher import Matcher
-
         real = Matcher.from_dir(Path(__file__).resolve().parent.parent / "watchlists")
         cache: dict = {}
         found.append(("matcher", lambda a: cache.setdefault(a.article_id, real.match(a))))
-    except Exception as exc:  # the matcher is another stage; the grid still runs without it
+    except Exception as exc:  # the watchlists may not load; the grid still runs without them
         print(f"(real matcher unavailable: {exc})")
     return found
 

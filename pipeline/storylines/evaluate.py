@@ -2,8 +2,8 @@
 
 The labeled items are replayed as a stream ordered by ``published`` (ties by id; a coarse
 date such as ``2025-02`` at the start of its period, undated items last) through
-the same decisions the Beam graph makes: the matcher, ``storyline.track_in_order`` (the
-function the bounded graph path calls per storyline) and ``alert.decide_alert``.
+the same decisions the Beam graph makes: the matcher, ``tracker.track_in_order`` (the
+decisions the bounded graph path makes per storyline) and ``alerts.decide.decide_alerts``.
 
 Definitions (per storyline ``s``):
 
@@ -28,13 +28,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.alerts.decide import decide_alerts
 from pipeline.errors import UserError
-from pipeline.match.evaluate import LabeledItem, read_labeled
 from pipeline.jsonl_io import json_kind
+from pipeline.match.evaluate import LabeledItem, read_labeled
+from pipeline.match.matcher import Matcher
 from pipeline.records import Alert, Article, Match
-from pipeline.storylines.tracker import BURST, NEW_DEVELOPMENT, StorylineTracker, order_time, track_in_order
+from pipeline.storylines.timing import order_time
+from pipeline.storylines.tracker import BURST, NEW_DEVELOPMENT, StorylineTracker, track_in_order
+
+# A union-find node: ("item" | "group" | "chain", storyline id, article id or label).
+_Node = tuple[str, str, str]
 
 
 @dataclass
@@ -62,7 +68,7 @@ class AlertScores:
         return self.duplicated / self.recalled if self.recalled else 0.0
 
 
-def label_field_problems(raw: dict) -> list[str]:
+def label_field_problems(raw: dict[str, Any]) -> list[str]:
     """What is wrong with the optional label fields ``dup_group``, ``development``, ``borderline``.
 
     A ``dup_group`` of the wrong type would silently make its items single developments
@@ -70,9 +76,10 @@ def label_field_problems(raw: dict) -> list[str]:
 
     >>> label_field_problems({"dup_group": "D1", "development": {"chain": "C1", "order": 2}})
     []
-    >>> print(*label_field_problems({"dup_group": ["D1"], "development": "C1"}), sep="\\n")
-    field 'dup_group' must be text (the id items of one event share) or null, found a list; write e.g. "dup_group": "D1"
-    field 'development' must be an object {chain, order} or null, found text; write e.g. "development": {"chain": "C1", "order": 2}, or null
+    >>> for problem in label_field_problems({"dup_group": ["D1"], "development": "C1"}):
+    ...     print(problem.split("; ")[0])
+    field 'dup_group' must be text (the id items of one event share) or null, found a list
+    field 'development' must be an object {chain, order} or null, found text
     """
     problems = []
     group = raw.get("dup_group")
@@ -143,7 +150,7 @@ def dup_group(item: LabeledItem) -> str | None:
 
 
 def replay_order(articles: Iterable[Article]) -> list[Article]:
-    """The stream order of a replay: by published time (``storyline.order_time``: the
+    """The stream order of a replay: by published time (``timing.order_time``: the
     start of a coarse date's period, undated items last), then id."""
     return sorted(articles, key=lambda a: (order_time(a), a.article_id))
 
@@ -153,7 +160,7 @@ def alerts_for(
     match: Callable[[Article], list[Match]],
     *,
     tracker: StorylineTracker | None = None,
-    **policy,
+    **policy: Any,
 ) -> list[Alert]:
     """Match, track and decide over a bounded set of articles, exactly as the replay graph."""
     matches = [m for a in replay_order(articles) for m in match(a)]
@@ -185,16 +192,16 @@ def developments_of(items: list[LabeledItem]) -> dict[tuple[str, str], str]:
     >>> sorted(developments_of([item("1", "W1", "C"), item("2", None, "C"), item("3", None, None)]).items())
     [(('s', '1'), 'W1'), (('s', '2'), 'W1'), (('s', '3'), 'single:3')]
     """
-    parent: dict[tuple, tuple] = {}
+    parent: dict[_Node, _Node] = {}
 
-    def find(x: tuple) -> tuple:
+    def find(x: _Node) -> _Node:
         parent.setdefault(x, x)
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    members: list[tuple[str, str, list[tuple]]] = []
+    members: list[tuple[str, str, list[_Node]]] = []
     for item in items:
         aid = item.article.article_id
         for s in item.labels:
@@ -202,10 +209,10 @@ def developments_of(items: list[LabeledItem]) -> dict[tuple[str, str], str]:
             find(node)
             names = [("group", s, g) for g in [dup_group(item)] if g]
             names += [("chain", s, c) for c in [development_label(item)] if c]
-            for name in names:
-                parent[find(node)] = find(name)
+            for label in names:
+                parent[find(node)] = find(label)
             members.append((s, aid, names))
-    best: dict[tuple, str] = {}
+    best: dict[_Node, tuple[int, str]] = {}
     for s, aid, names in members:
         root = find(("item", s, aid))
         for kind, _, name in names:
@@ -224,8 +231,9 @@ def score_alerts(items: list[LabeledItem], alerts: list[Alert]) -> AlertScores:
     labels = {i.article.article_id: i.labels for i in items}
     development_of = developments_of(items)
     developments = set((s, d) for (s, _), d in development_of.items())
-    per_dev: Counter = Counter()
-    wrong, correct, bursts = [], 0, 0
+    per_dev: Counter[tuple[str, str]] = Counter()
+    wrong: list[Alert] = []
+    correct, bursts = 0, 0
     for alert in alerts:
         lead = alert.article_ids[0]
         ok = alert.storyline_id in labels.get(lead, ())
@@ -276,8 +284,6 @@ def report(scores: AlertScores) -> str:
 
 def evaluate_file(path: Path, *, watchlists_dir: Path) -> str:
     """The ``eval-alerts`` report for a labeled file, with the shipped matcher and tracker."""
-    from pipeline.match.matcher import Matcher
-
     matcher = Matcher.from_dir(watchlists_dir)
     items = load_labeled(Path(path), storyline_ids=[s.id for s in matcher.watchlists.storylines])
     if not items:

@@ -18,8 +18,8 @@ def test_eval_alerts_on_the_labeled_set_meets_precision_and_recall_targets():
     assert result.returncode == 0, result.stderr
     assert figure(result.stdout, "alert precision") >= 0.95
     assert figure(result.stdout, "development recall") >= 0.9
-    # Measured 0.000 (0/18): D23, whose first item is dated only "2025-02", alerts once since
-    # coarse dates are compared as ranges (pipeline/storylines/tracker.py); it used to alert three times.
+    # Measured 0.000 (0/18): D23, whose first item is dated only "2025-02", alerts once
+    # because coarse dates are compared as ranges (pipeline/storylines/timing.py).
     assert figure(result.stdout, "duplicate alerts") <= 0.05
     assert "repeated:" not in result.stdout
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.storylines.evaluate import AlertScores, alerts_for, load_labeled, score_alerts
 from pipeline.match.matcher import Matcher
+from pipeline.storylines.evaluate import AlertScores, alerts_for, load_labeled, score_alerts
 from pipeline.storylines.tracker import StorylineTracker
 from tests.paths import DATA, LABELED, WATCHLISTS
 

@@ -1,7 +1,6 @@
 """The storyline tracker: duplicates, coverage, new developments, bursts, bounds, order.
 
-Pure tests of ``StorylineTracker`` first; TestStream tests of the live Beam adapter
-(BundleBasedDirectRunner) for event-time behaviour at the end.
+Pure tests of ``StorylineTracker``; the Beam adapter is tested in test_transform.py.
 """
 
 from __future__ import annotations
@@ -14,8 +13,11 @@ import tracemalloc
 
 import pytest
 
+from pipeline.alert_json import alert_to_json
+from pipeline.alerts.decide import decide_alerts
 from pipeline.jsonl_io import article_from_json
 from pipeline.records import Match
+from pipeline.storylines.headlines import content_words, word_overlap
 from pipeline.storylines.tracker import (
     BURST,
     COVERAGE,
@@ -24,12 +26,7 @@ from pipeline.storylines.tracker import (
     STALE,
     StorylineState,
     StorylineTracker,
-    content_words,
-    headline_key,
-    published_range,
-    similarity,
     track_in_order,
-    word_overlap,
 )
 from tests.paths import LABELED
 
@@ -61,34 +58,6 @@ def match(
 
 def kinds(tracker: StorylineTracker, *matches: Match) -> list[str]:
     return [e.kind for m in matches for e in tracker.observe(m)]
-
-
-@pytest.mark.parametrize(
-    "title, key",
-    [
-        (
-            "UPDATE 2-Musk's Starlink wins Pentagon deal - Reuters",
-            "musk s starlink wins pentagon deal",
-        ),
-        ("EXCLUSIVE-Pentagon buys Starlink | Reuters", "pentagon buys starlink"),
-        ("Refile-Update 1-Pentagon buys Starlink", "pentagon buys starlink"),
-        ("Путин и Маск", "putin i mask"),
-        (
-            "Zelensky and Musk in row over Ukraine 'peace plan poll'",
-            "zelensky and musk in row over ukraine peace plan poll",
-        ),
-    ],
-)
-def test_headline_key_strips_wire_decorations(title, key):
-    assert headline_key(title) == key
-
-
-def test_short_headlines_are_not_subsets_of_everything():
-    assert similarity("elon musk", "elon musk meets putin in secret talks") < 60
-    assert (
-        similarity("pentagon buys starlink for ukraine", "pentagon buys starlink for ukraine")
-        == 100
-    )
 
 
 def test_syndicated_copy_and_headline_edit_are_duplicates_without_alert():
@@ -263,32 +232,6 @@ def dated(aid: str, title: str, published, *, summary: str = "", storyline: str 
 def overlap(a: Match, b: Match) -> float:
     words = [content_words(f"{m.article.title} {m.article.summary}") for m in (a, b)]
     return word_overlap(*words)
-
-
-def test_published_range_widens_coarse_dates_and_keeps_timestamps_exact():
-    day = dt.datetime(2024, 2, 29, tzinfo=dt.UTC)
-    assert (
-        published_range(dated("a", "t", "2024-02-29T10:00Z").article) == (day.replace(hour=10),) * 2
-    )
-    assert published_range(dated("b", "t", "2024-02-29").article) == (
-        day,
-        day + dt.timedelta(days=1),
-    )
-    assert published_range(dated("c", "t", "2024-02").article) == (
-        day.replace(day=1),
-        day.replace(month=3, day=1),
-    )
-    assert published_range(dated("d", "t", "2024-12").article)[1] == dt.datetime(
-        2025, 1, 1, tzinfo=dt.UTC
-    )
-    assert published_range(dated("e", "t", "2024").article) == (
-        day.replace(month=1, day=1),
-        day.replace(year=2025, month=1, day=1),
-    )
-    lo, hi = published_range(dated("f", "t", None).article)
-    assert lo.year == 1 and hi.year == 9999
-    for last in ("9999-12-31", "9999-12", "9999"):  # the end of the calendar is no crash
-        assert published_range(dated("g", "t", last).article)[1].year == 9999
 
 
 def test_month_dated_first_report_is_joined_by_the_same_event_weeks_into_the_month():
@@ -559,80 +502,7 @@ def test_an_article_with_too_few_words_is_coverage_of_the_development_nearest_in
     )
 
 
-# -- the live Beam adapter, driven by TestStream (BundleBasedDirectRunner) ----------------
-
-
-def _stream(*steps):
-    """Run TrackStorylines(bounded=False) over a TestStream; steps are matches or watermarks."""
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-    from apache_beam.testing.test_stream import TestStream
-    from apache_beam.transforms.window import TimestampedValue
-
-    from pipeline.storylines.tracker import TrackStorylines
-
-    stream = TestStream()
-    for step in steps:
-        if isinstance(step, Match):
-            stream = stream.add_elements(
-                [TimestampedValue(step, step.article.published_at.timestamp())]
-            )
-        else:
-            stream = stream.advance_watermark_to(step.timestamp())
-    stream = stream.advance_watermark_to_infinity()
-    options = PipelineOptions([])
-    options.view_as(StandardOptions).streaming = True
-    _COLLECTED.clear()
-    with beam.Pipeline(runner="BundleBasedDirectRunner", options=options) as p:
-        (
-            p
-            | stream
-            | TrackStorylines(bounded=False, duplicate_horizon_hours=72)
-            | beam.Map(_collect)
-        )
-    return list(_COLLECTED)
-
-
-_COLLECTED: list = []  # the BundleBased runner runs in this process
-
-
-def _collect(event) -> None:
-    # A module-level function is pickled by reference, so it appends to this list.
-    _COLLECTED.append((event.kind, event.article.article.article_id, event.development_id))
-
-
-def test_stream_late_out_of_order_and_expiry_in_beam_state():
-    hours = lambda h: T0 + dt.timedelta(hours=h)  # noqa: E731
-    events = _stream(
-        match("a", "Pentagon buys Starlink for Ukraine", 10),
-        hours(11),
-        # out of order and behind the watermark (late): still joins its development
-        match("b", "SpaceX wins Pentagon contract for satellite services in Ukraine", 8),
-        match("c", "UPDATE 1-Pentagon buys Starlink for Ukraine - Reuters", 10.5),
-        hours(200),
-        # a week later the development has expired (horizon 72 h): a copy is new again
-        match("e", "Pentagon buys Starlink for Ukraine", 201),
-        # far behind the newest article of the storyline: stale, never alerted
-        match("f", "Musk sends Starlink dishes to Ukraine", 20),
-        match("g", "Pentagon buys Starlink for Ukraine", 0, storyline="other"),
-    )
-    kinds_by_article = {aid: kind for kind, aid, _ in events}
-    assert kinds_by_article == {
-        "a": NEW_DEVELOPMENT,
-        "b": COVERAGE,
-        "c": DUPLICATE,
-        "e": NEW_DEVELOPMENT,
-        "f": STALE,
-        "g": NEW_DEVELOPMENT,
-    }
-    dev = {aid: d for _, aid, d in events}
-    assert dev["a"] == dev["b"] == dev["c"] != dev["e"]
-
-
 def test_restore_from_alerted_developments_stops_a_restart_from_alerting_again():
-    from pipeline.alerts.decide import decide_alerts
-    from pipeline.deliver.base import alert_to_json
-
     before = StorylineTracker()
     alerts = decide_alerts(
         before.observe(match("a", "Pentagon buys Starlink for Ukraine", 0, outlet="Reuters"))
@@ -648,9 +518,6 @@ def test_restore_from_alerted_developments_stops_a_restart_from_alerting_again()
 
 
 def test_a_restored_denial_still_takes_the_other_reports_of_the_denial():
-    from pipeline.alerts.decide import decide_alerts
-    from pipeline.deliver.base import alert_to_json
-
     before = StorylineTracker()
     alerts = decide_alerts(
         e

@@ -1,0 +1,178 @@
+"""Headline text for the storyline tracker: cleaning, near-copies, answers, negation.
+
+- ``headline_key``: the headline folded to ASCII, lower case, without wire prefixes
+  (``UPDATE 2-``) or outlet suffixes (`` - Reuters``): what near-copy similarity compares.
+- ``near_copies``: the kept headlines a new one nearly copies (rapidfuzz
+  ``token_set_ratio``; ``token_sort_ratio`` when either headline has under four words,
+  so a two-word headline is not a "subset" of every other).
+- ``content_words`` and ``word_overlap``: the same-event measure (Jaccard overlap of
+  five-letter stems of title + summary, stop words and CJK text dropped).
+- ``responds``: the headline answers a report (a denial or an admission).
+- ``contradicts``: two near-identical headlines that say opposite things (negation,
+  reversal, answer), so the newer one is news rather than a copy.
+
+Pure functions; docs/storylines.md says how the measures and thresholds were chosen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from anyascii import anyascii
+from rapidfuzz import fuzz, process
+
+_WIRE_PREFIX = re.compile(
+    r"^\s*(?:(?:update|refile|corrected|exclusive|wrapup|analysis|factbox|breaking|live|"
+    r"instant view|explainer|insight|rpt|urgent)\b[\s\d-]*[-:|]\s*)+",
+    re.IGNORECASE,
+)
+_OUTLET_SUFFIX = re.compile(r"\s+[-|–—]\s+[^-|–—]{2,40}$")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_STOPWORDS = frozenset(
+    "a an the of to in on for and or with by at from as is are was were be been it its that this after over "
+    "says say said about into than but not will would has have had he his her their they you we our new how "
+    "what who why can could more up out no yes all one two first last us".split()
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+")
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|cannot|nor|(?:can|won|don|doesn|didn|isn|aren|wasn|weren|hasn|haven|hadn|shouldn|"
+    r"wouldn|couldn) t)\b"
+)
+_REVERSAL = re.compile(
+    r"\b(?:backtrack(?:s|ed|ing)?|revers(?:es|ed|ing|al)|u turn(?:s|ed)?|walk(?:s|ed|ing)? back|"
+    r"retract(?:s|ed|ing)?|rescind(?:s|ed|ing)?|about face|flip flop(?:s|ped)?)\b"
+)
+# Someone answering an earlier report: a denial or an admission. English, and the
+# German/French/Spanish/Russian verbs of denial (ASCII-folded, as in headline_key).
+# "Confirms" is not one: "Musk confirms USAID is getting the boot" is the event itself.
+_RESPONSE = re.compile(
+    r"\b(?:den(?:y|ies|ied|ying|ial)|false|untrue|fake news|refut(?:es|ed|ing)?|rebut(?:s|ted)?|"
+    r"hits? back|acknowledg(?:es|ed|ing)|admit(?:s|ted)?|dementi\w*|bestreit\w*|dement|desmient\w*|"
+    r"nieg(?:a|an)|oproverg\w*|neprav\w*)\b"
+)
+
+
+def headline_key(title: str) -> str:
+    """The normalised headline used for similarity.
+
+    >>> headline_key("UPDATE 2-Musk's Starlink wins Pentagon deal - Reuters")
+    'musk s starlink wins pentagon deal'
+    >>> headline_key("EXCLUSIVE: Путин и Маск")
+    'putin i mask'
+    """
+    text = _WIRE_PREFIX.sub("", title)
+    text = _OUTLET_SUFFIX.sub("", text)
+    return _NON_WORD.sub(" ", anyascii(text).lower()).strip()
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The content words of a text, folded to ASCII and cut to five letters (a cheap stem).
+
+    Chinese, Japanese and Korean characters are dropped: anyascii runs them together into
+    one pinyin "word" per phrase, which never matches anything, while Latin words inside
+    them (``SpaceX``) still count.
+
+    >>> sorted(content_words("Pentagon buys Musk's Starlink for Ukraine"))
+    ['buys', 'musk', 'penta', 'starl', 'ukrai']
+    >>> sorted(content_words("美議員指SpaceX未在台灣提供星鏈服務"))
+    ['space']
+    """
+    text = _CJK.sub(" ", text)
+    return frozenset(
+        w[:5] for w in _WORD.findall(anyascii(text).lower()) if len(w) > 2 and w not in _STOPWORDS
+    )
+
+
+def word_overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard overlap of two content-word sets, in 0..100."""
+    return 100.0 * len(a & b) / len(a | b) if a and b else 0.0
+
+
+def responds(key: str) -> bool:
+    """Whether a ``headline_key`` announces a denial or an admission (an answer to a report).
+
+    >>> responds(headline_key("Kremlin denies report of regular Musk-Putin contacts"))
+    True
+    >>> responds(headline_key("Musk says report US could cut Starlink is 'false'"))
+    True
+    >>> responds(headline_key("Песков опроверг сообщения о контактах Путина и Маска"))
+    True
+    >>> responds(headline_key("Ukraine says Russian forces use Starlink"))
+    False
+    """
+    return bool(_RESPONSE.search(key))
+
+
+def contradicts(new_key: str, old_key: str) -> bool:
+    """Whether a headline says the opposite of a near-identical earlier one.
+
+    Two ``headline_key`` strings in nearly the same words contradict when one is
+    negated and the other is not (an odd number of negations on one side only), or when
+    the newer one announces a reversal (``backtracks``, ``u-turn``, ``walks back``) or a
+    denial or admission (``responds``) the older one does not ("Kremlin denies Musk has
+    been in regular contact with Putin" holds every word of the report it denies). Such
+    a pair is news, not a syndicated copy. A later report of the
+    reversal without the reversal word agrees with the reversal headline (same polarity),
+    so it still joins that development.
+
+    >>> contradicts(headline_key("Musk backtracks, says SpaceX will keep funding Starlink"),
+    ...             headline_key("Musk says SpaceX cannot keep funding Starlink"))
+    True
+    >>> contradicts(headline_key("Musk says he will not turn off Starlink"),
+    ...             headline_key("Musk says he will turn off Starlink"))
+    True
+    >>> contradicts(headline_key("UPDATE 1-Musk won't let Starlink run Ukraine's drones"),
+    ...             headline_key("Musk won’t let Starlink run Ukraine drones - Reuters"))
+    False
+    >>> contradicts(headline_key("Kremlin denies Musk has been in regular contact with Putin"),
+    ...             headline_key("Musk has been in regular contact with Putin, WSJ says"))
+    True
+    """
+    if len(_NEGATION.findall(new_key)) % 2 != len(_NEGATION.findall(old_key)) % 2:
+        return True
+    if responds(new_key) and not responds(old_key):
+        return True
+    return bool(_REVERSAL.search(new_key)) and not _REVERSAL.search(old_key)
+
+
+def near_copies(
+    key: str, groups: Sequence[Sequence[str]], threshold: float
+) -> list[tuple[float, int, str]]:
+    """(similarity, group index, kept headline) of every kept headline scoring >= threshold.
+
+    ``groups`` are the kept ``headline_key`` strings of each development. Similarity is
+    0..100. Best first (ties: the lower group index first), from one C pass over all.
+
+    >>> near_copies("elon musk", [["elon musk meets putin in secret talks"]], 60)
+    []
+    >>> near_copies("pentagon buys starlink", [["x y"], ["pentagon buys starlink"]], 85)
+    [(100.0, 1, 'pentagon buys starlink')]
+    """
+    keys: list[str] = []
+    owners: list[int] = []
+    for i, group in enumerate(groups):
+        keys.extend(group)
+        owners.extend([i] * len(group))
+    if not keys or not key:
+        return []
+    scores = process.cdist([key], keys, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=1)[0]
+    short = (
+        np.arange(len(keys))
+        if key.count(" ") < 3
+        else np.flatnonzero(np.fromiter((k.count(" ") < 3 for k in keys), bool, len(keys)))
+    )
+    if len(short):
+        scores[short] = process.cdist(
+            [key],
+            [keys[i] for i in short],
+            scorer=fuzz.token_sort_ratio,
+            dtype=np.float64,
+            workers=1,
+        )[0]
+    hits = np.flatnonzero(scores >= threshold)
+    return sorted(
+        ((float(scores[j]), owners[j], keys[j]) for j in hits), key=lambda h: (-h[0], h[1])
+    )
