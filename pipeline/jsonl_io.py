@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,8 +173,6 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
 def check_output_path(path: Path | str | None, flag: str) -> None:
     """Fail now, as a UserError, when a JSONL output cannot be written (a folder, a folder
     that cannot be made, no write permission), rather than later with a traceback."""
-    import os
-
     if path is None:
         return
     path = Path(path)

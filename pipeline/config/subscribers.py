@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import ssl
 import zoneinfo
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -350,8 +351,6 @@ class Secrets:
 def _ca_file_problem(path: Path) -> str | None:
     """Why ``ca_file`` cannot be used, or None. Checked at startup: at send time a missing
     file looked like a passing SMTP failure and was retried for ever."""
-    import ssl
-
     if not path.is_file():
         return (
             f"ca_file {path}: {'is a folder' if path.is_dir() else 'file not found'}; give the PEM file of "

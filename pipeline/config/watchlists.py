@@ -9,8 +9,9 @@ A rule is satisfied when every ``all_of`` group has at least one ref found, at l
 ``any_of`` ref is found (if any are listed), and no ``none_of`` ref is found; with
 ``within_words`` the refs that satisfy it must lie within that many words of each other,
 counting through title, summary and body in that order (so a headline and its lede are
-close, two mentions far apart in a long text are not). A storyline may list ``alternatives``: more rules, any one of which also
-makes it match (an "or" of rules, e.g. Starlink with Ukraine, or Starlink with Russia).
+close, two mentions far apart in a long text are not). A storyline may list
+``alternatives``: more rules, any one of which also makes it match (an "or" of rules,
+e.g. Starlink with Ukraine, or Starlink with Russia).
 """
 
 from __future__ import annotations

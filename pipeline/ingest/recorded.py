@@ -39,6 +39,7 @@ import apache_beam as beam
 
 from pipeline.dates import parse_iso
 from pipeline.errors import UserError
+from pipeline.ingest.parse import DocumentRefused, document_dates, gunzip_capped
 from pipeline.jsonl_io import read_articles
 from pipeline.records import Article, Failure, RawFeed
 from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs, split_dead_letters
@@ -105,8 +106,6 @@ def _manifest(directory: Path) -> dict[str, dict]:
 
 def newest_item_date(body: bytes) -> dt.datetime | None:
     """The newest believable date written in a feed document, found without parsing it."""
-    from pipeline.ingest.parse import document_dates
-
     return max(document_dates(body), default=None)
 
 
@@ -121,8 +120,6 @@ def snapshot_time(path: Path, directory: Path, body: bytes) -> tuple[dt.datetime
         day = dt.datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC)
         return day + dt.timedelta(days=1, seconds=-1), "day in file name"
     if body[:2] == b"\x1f\x8b":
-        from pipeline.ingest.parse import DocumentRefused, gunzip_capped
-
         try:
             body = gunzip_capped(body, max_bytes=64 * 1024 * 1024)
         except DocumentRefused:
@@ -271,8 +268,6 @@ class _ReadRecordedArticlesFn(beam.DoFn):
         self.bad = beam.metrics.Metrics.counter("ingest", "replay_failures")
 
     def process(self, path: str):
-        from pipeline.errors import UserError
-
         try:
             articles, failures = recorded_articles(path)
         except (OSError, UserError) as exc:  # read_articles says what and where as a UserError

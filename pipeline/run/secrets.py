@@ -44,7 +44,10 @@ _SECRET_MANAGER = re.compile(
 _VALUE_LIKE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|xox[abpr]-|-----BEGIN)", re.IGNORECASE)
 
 #: Pattern for one ``NAME=REFERENCE`` pair of ``--secret_env`` (also used in deploy/metadata.json).
-SECRET_ENV_PAIR = r"[A-Za-z_][A-Za-z0-9_]*=(?:env:)?(?:[A-Za-z_][A-Za-z0-9_]*|projects/[^/,\s]+(?:/locations/[^/,\s]+)?/secrets/[^/,\s]+(?:/versions/[^/,\s]+)?)"
+SECRET_ENV_PAIR = (
+    r"[A-Za-z_][A-Za-z0-9_]*=(?:env:)?(?:[A-Za-z_][A-Za-z0-9_]*"
+    r"|projects/[^/,\s]+(?:/locations/[^/,\s]+)?/secrets/[^/,\s]+(?:/versions/[^/,\s]+)?)"
+)
 
 
 class SecretSource(Protocol):
@@ -129,7 +132,7 @@ class SecretManagerSecrets:
 
     @staticmethod
     def _real_client(location: str | None) -> Any:
-        from google.cloud import secretmanager
+        from google.cloud import secretmanager  # lazy: google-cloud-secret-manager is the gcp extra
 
         if location:
             return secretmanager.SecretManagerServiceClient(
@@ -148,7 +151,7 @@ class SecretManagerSecrets:
         if name is None:
             raise UserError(f"secret reference {_describe(ref)} is not a Secret Manager name")
         location = _SECRET_MANAGER.fullmatch(name).group("location")
-        from google.api_core import exceptions as gexc
+        from google.api_core import exceptions as gexc  # lazy: the gcp extra
 
         try:
             response = self._client(location).access_secret_version(name=name)
