@@ -31,7 +31,7 @@ class FeedSource:
     etag: str = ""
     last_modified: str = ""
     allow_private: bool = False
-    # Poll interval bounds from the feed list (added by ingestion, issue 3).
+    # Poll interval bounds from the feed list.
     min_poll_seconds: int = 300
     max_poll_seconds: int = 3600
 
@@ -50,8 +50,7 @@ class RawFeed:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
-    # Outlet name and language from the feed list, which win over the document's own
-    # (added by ingestion, issue 3).
+    # Outlet name and language from the feed list, which win over the document's own.
     name: str = ""
     language: str = ""
 
@@ -134,9 +133,9 @@ class Article:
     content_hash: str = ""
     published_is_estimated: bool = False
     body: str = ""
-    # The feed's GUID for the item, for dedup by GUID (added by ingestion, issue 3).
+    # The feed's GUID for the item, for dedup by GUID.
     guid: str = ""
-    # How precise published_at is (added by storylines, issue 4): instant/day/month/year/unknown.
+    # How precise published_at is: instant/day/month/year/unknown (pipeline.dates).
     published_precision: str = "instant"
 
 
