@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config.watchlists import Entity, Rule, Storyline, Topic, Watchlists, load_watchlists  # noqa: E402
 from pipeline.ingest.dedupe import Deduplicator  # noqa: E402
-from pipeline.match.matcher import FIELDS, Matcher, normalize  # noqa: E402
+from pipeline.match.matcher import FIELDS, Matcher, fold_text  # noqa: E402
 from pipeline.ingest.normalize import UnusableItem, normalize_item  # noqa: E402
 from pipeline.ingest.parse import parse_feed  # noqa: E402
 from pipeline.ingest.recorded import recorded_feeds  # noqa: E402
@@ -126,13 +126,13 @@ def generated_watchlists(articles: list[Article], n_entities: int, seed: int = 7
 
 def bare_scan(matcher: Matcher, articles: list[Article]) -> int:
     """The baseline: the same normalisation and automaton, raw hits only."""
-    automaton = matcher._automaton
+    automaton = matcher._index.automaton
     hits = 0
     for article in articles:
         for field in FIELDS:
             text = getattr(article, field)
             if text:
-                hits += len(automaton.find_matches_as_indexes(normalize(text).s, overlapping=True))
+                hits += len(automaton.find_matches_as_indexes(fold_text(text).skeleton, overlapping=True))
     return hits
 
 

@@ -23,12 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
+from pipeline.jsonl_io import read_articles
+from pipeline.match.matcher import Matcher
 from pipeline.records import Article, Evidence
-
-if TYPE_CHECKING:  # the matcher imports nothing from here; avoid a cycle at runtime
-    from pipeline.match.matcher import Matcher
 
 MICRO = "micro"
 
@@ -222,7 +221,7 @@ class LabeledItem:
     lineno: int
     article: Article
     labels: frozenset[str]
-    raw: dict
+    raw: dict[str, Any]
 
 
 def read_labeled(
@@ -235,8 +234,6 @@ def read_labeled(
     misspelt label would silently count as a miss), or when its id repeats an earlier line's.
     """
     known = None if storyline_ids is None else set(storyline_ids)
-    from pipeline.jsonl_io import read_articles
-
     path = Path(path)
     items: list[LabeledItem] = []
     bad: list[str] = []

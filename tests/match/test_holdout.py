@@ -16,8 +16,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config.watchlists import load_watchlists
-from pipeline.match.evaluate import evaluate_matcher
 from pipeline.jsonl_io import article_from_json
+from pipeline.match.evaluate import evaluate_matcher
 from pipeline.match.matcher import Matcher
 from tests.paths import DATA, LABELED, WATCHLISTS
 

@@ -2,11 +2,11 @@
 
 import doctest
 
-from tools import affixes
-from pipeline.match.common_affixes import COMMON_PREFIXES, COMMON_SUFFIXES
 from pipeline.config.watchlists import load_watchlists
+from pipeline.match.common_affixes import COMMON_PREFIXES, COMMON_SUFFIXES
 from pipeline.match.matcher import Matcher
 from tests.paths import WATCHLISTS
+from tools import affixes
 
 
 def test_doctests() -> None:
@@ -36,5 +36,5 @@ def test_shipped_list_is_short_lowercase_words_and_spares_the_watchlist_names() 
     assert {"inte", "comp", "gove", "star"} <= COMMON_PREFIXES
     # The probes of the seeded names survive, longer where four letters are too common:
     # their misspellings can still be rescued.
-    probes = {p.key for p in Matcher(load_watchlists(WATCHLISTS))._probes}
+    probes = {p.key for p in Matcher(load_watchlists(WATCHLISTS))._index.probes}
     assert {"vlad", "\0utin", "\0musk", "krem", "kiri", "\0link", "zele", "starl"} <= probes
