@@ -1,9 +1,7 @@
 """Normalise feed items into ``Article`` records: canonical URL, plain text, UTC times.
 
-Pure functions first (``canonical_url``, ``plain_text``, ``content_hash``, ``article_id``,
-``normalize_item``), then the Beam adapter:
-
-    NormalizeArticles()   PCollection[FeedItem] -> StageOutputs(main=Article, dead_letter=Failure)
+Pure functions (``canonical_url``, ``plain_text``, ``content_hash``, ``article_id``,
+``normalize_item``); the Beam adapter is ``ingest.normalize_transform.NormalizeArticles``.
 
 >>> canonical_url("HTTPS://M.Example.COM:443/News/Story/amp?utm_source=x&b=2&a=1#top")
 'https://example.com/News/Story?a=1&b=2'
@@ -21,10 +19,7 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-import apache_beam as beam
-
-from pipeline.records import Article, Failure, FeedItem
-from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs, split_dead_letters
+from pipeline.records import Article, FeedItem
 from pipeline.text import safe_text
 
 UTC = dt.UTC
@@ -244,41 +239,3 @@ def normalize_item(item: FeedItem) -> Article:
         body=plain_text(item.content) if item.content else "",
         guid=item.guid,
     )
-
-
-class _NormalizeFn(beam.DoFn):
-    def __init__(self) -> None:
-        self.articles = beam.metrics.Metrics.counter("ingest", "articles_normalized")
-        self.estimated = beam.metrics.Metrics.counter("ingest", "dates_estimated")
-        self.failures = beam.metrics.Metrics.counter("ingest", "normalize_failures")
-
-    def process(self, item: FeedItem):
-        try:
-            article = normalize_item(item)
-        except UnusableItem as exc:
-            self.failures.inc()
-            yield beam.pvalue.TaggedOutput(
-                DEAD_LETTER, Failure("normalize", item.feed_url, str(exc), at=item.first_seen_at)
-            )
-            return
-        self.articles.inc()
-        if article.published_is_estimated:
-            self.estimated.inc()
-        yield beam.window.TimestampedValue(article, article.first_seen_at.timestamp())
-
-
-class NormalizeArticles(beam.PTransform):
-    """FeedItem -> StageOutputs(main=Article, dead_letter=Failure per item with nothing to watch).
-
-    ``NormalizeArticles()``. Each article is timestamped with its ``first_seen_at`` (the
-    fetch or snapshot time), so replays carry event time. Counters (namespace
-    ``ingest``): ``articles_normalized``, ``dates_estimated``, ``normalize_failures``.
-    """
-
-    def __init__(self, *, label: str | None = None) -> None:
-        super().__init__(label)
-
-    def expand(self, items: beam.PCollection) -> StageOutputs:
-        return split_dead_letters(
-            items | "Normalize" >> beam.ParDo(_NormalizeFn()).with_outputs(DEAD_LETTER, main=MAIN)
-        )

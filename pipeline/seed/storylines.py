@@ -33,6 +33,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import yake
+
 from pipeline.seed.background import Background, words
 from pipeline.seed.entities import SeedEntity, normalise_name, slugify
 
@@ -305,8 +307,6 @@ def article_keywords(
     contain a name, a stopword at either end, or no letters are dropped, and each score is
     multiplied by the phrase's background rarity, so everyday news words sink.
     """
-    import yake
-
     # Words of the names as the article writes them (capitalised); a catalog alias found in
     # lower case ("commission on government efficiency") leaves its words to the keywords.
     name_words = set()

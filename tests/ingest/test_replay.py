@@ -13,7 +13,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.errors import UserError
 from pipeline.ingest.dedupe import DedupeArticles, Deduplicator
-from pipeline.ingest.normalize import NormalizeArticles, normalize_item
+from pipeline.ingest.normalize import normalize_item
+from pipeline.ingest.normalize_transform import NormalizeArticles
 from pipeline.ingest.parse import ParseFeeds, parse_feed
 from pipeline.ingest.recorded import (
     EPOCH,
