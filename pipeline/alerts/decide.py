@@ -11,8 +11,8 @@ id in every run and across restarts; the ledger records it before delivery.
 >>> alert_id_for("starlink-ukraine-war", "3f2a", "new_development")
 '08f5e2d40b1822d1'
 
-The JSON shape of an alert (``--alerts-out`` lines, ledger payload) is delivery's
-``pipeline.deliver.base.alert_to_json``: every Alert field plus ``storyline`` and
+The JSON shape of an alert (``--alerts-out`` lines, ledger payload) is
+``pipeline.alert_json.alert_to_json``: every Alert field plus ``storyline`` and
 ``published``, so at least ``alert_id``, ``storyline``, ``kind``, ``article_ids`` (lead
 first), ``title``, ``url``, ``published``.
 """

@@ -16,7 +16,6 @@ ignores proxy environment variables, which would bypass the guard. Feed errors r
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import re
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from pipeline.http_headers import parse_retry_after
 from pipeline.ingest.fetch.guard import (
     FetchError,
     Resolver,
@@ -101,22 +101,6 @@ def make_client(policy: FetchPolicy = FetchPolicy()) -> httpx.Client:
             "text/xml;q=0.9, application/feed+json;q=0.8, */*;q=0.5",
         },
     )
-
-
-def parse_retry_after(value: str, *, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
