@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config.watchlists import Entity, Rule, Storyline, Topic, Watchlists, load_watchlists  # noqa: E402
 from pipeline.ingest.dedupe import Deduplicator  # noqa: E402
-from pipeline.match.matcher import FIELDS, Matcher, fold_text  # noqa: E402
 from pipeline.ingest.normalize import UnusableItem, normalize_item  # noqa: E402
 from pipeline.ingest.parse import parse_feed  # noqa: E402
 from pipeline.ingest.recorded import recorded_feeds  # noqa: E402
+from pipeline.match.matcher import FIELDS, Matcher, fold_text  # noqa: E402
 from pipeline.records import Article  # noqa: E402
 
 
@@ -132,7 +132,9 @@ def bare_scan(matcher: Matcher, articles: list[Article]) -> int:
         for field in FIELDS:
             text = getattr(article, field)
             if text:
-                hits += len(automaton.find_matches_as_indexes(fold_text(text).skeleton, overlapping=True))
+                hits += len(
+                    automaton.find_matches_as_indexes(fold_text(text).skeleton, overlapping=True)
+                )
     return hits
 
 

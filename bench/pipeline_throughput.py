@@ -174,8 +174,8 @@ def main() -> None:
     parser.add_argument("--memory-articles", type=int, default=100_000)
     args = parser.parse_args()
 
-    from pipeline.match.matcher import Matcher
     from pipeline.ingest.recorded import recorded_feeds
+    from pipeline.match.matcher import Matcher
 
     tmp = tempfile.TemporaryDirectory(prefix="storywatch-bench-")
     folder = replicate(args.feeds, Path(tmp.name), args.copies)

@@ -270,8 +270,8 @@ def test_metadata_regexes_accept_the_defaults_and_refuse_what_the_job_refuses():
     for p in _metadata()["parameters"]:
         name = p["name"]
 
-        def ok(value: str) -> bool:
-            return all(re.search(rx, value) for rx in p["regexes"])
+        def ok(value: str, regexes: list[str] = p["regexes"]) -> bool:
+            return all(re.search(rx, value) for rx in regexes)
 
         if name in DATAFLOW_VALUES:
             good, bad = DATAFLOW_VALUES[name]
@@ -391,8 +391,8 @@ def _map_fn(plan_json: dict, step_suffix: str):
 def test_every_stateful_step_is_keyed_as_intended(plan):
     import datetime as dt
 
-    from pipeline.run.dataflow import stateful_steps
     from pipeline.records import Article, FeedSource, Match
+    from pipeline.run.dataflow import stateful_steps
 
     steps = {s["step"]: s for s in stateful_steps(plan[0]["pipeline"])}
     expected = {  # step -> (keying step, state names)
@@ -494,8 +494,8 @@ def test_launcher_refuses_a_local_ledger_with_a_clear_error(tmp_path):
 
 
 def test_a_plan_never_submits_and_bad_cloud_options_are_user_errors():
-    from pipeline.run.dataflow import build, with_plan_defaults
     from pipeline.errors import UserError
+    from pipeline.run.dataflow import build, with_plan_defaults
 
     argv = with_plan_defaults(["--runner=DataflowRunner", "--dry_run=False", "--project=acme-news"])
     assert "--dry_run=False" not in argv and argv.count("--dry_run=True") == 1
@@ -505,8 +505,8 @@ def test_a_plan_never_submits_and_bad_cloud_options_are_user_errors():
 
 
 def test_launcher_refuses_replays_and_an_empty_feed_list(tmp_path):
-    from pipeline.run.dataflow import build, with_plan_defaults
     from pipeline.errors import UserError
+    from pipeline.run.dataflow import build, with_plan_defaults
 
     with pytest.raises(UserError, match="for local runs"):
         build(with_plan_defaults(["--replay_feeds=seeds/feeds"]), config_base=ROOT)

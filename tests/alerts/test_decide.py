@@ -6,7 +6,13 @@ import datetime as dt
 import json
 
 from pipeline.alert_json import alert_from_json, alert_to_json
-from pipeline.alerts.decide import _RecordAlertFn, alert_id_for, decide_alert, decide_alerts, format_alert
+from pipeline.alerts.decide import (
+    _RecordAlertFn,
+    alert_id_for,
+    decide_alert,
+    decide_alerts,
+    format_alert,
+)
 from pipeline.jsonl_io import article_from_json
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.records import Evidence, Match

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pydantic
@@ -144,7 +145,7 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
     # "Billion laughs": nine levels of nine aliases expanded to 9**9 paths and died
     # with MemoryError after ~40 s and 3 GB; aliases of collections are now refused.
     lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    for prev, name in zip("abcdefgh", "bcdefghi"):
+    for prev, name in itertools.pairwise("abcdefghi"):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
     with pytest.raises(ConfigError, match=r":1: YAML anchors and aliases .* are not supported"):
         parse_yaml("\n".join(lines) + "\n", "bomb.yaml")

@@ -88,8 +88,8 @@ def test_errors_are_located_and_explained(tmp_path):
     assert f"{path}:10: subscribers.2.timezone: unknown time zone 'Europe/Berln'" in text
     assert f"{path}:11: subscribers.2.quiet_hours.end: expected a 24-hour local time" in text
     assert (
-        f"{path}:12: subscribers.2.kinds.0: 'everything' is not one of 'new_development', 'burst' or 'coverage'; check the spelling"
-        in text
+        f"{path}:12: subscribers.2.kinds.0: 'everything' is not one of 'new_development', "
+        "'burst' or 'coverage'; check the spelling" in text
     )
     assert (
         f"{path}:14: subscribers.2.channels.email.to: invalid email address 'not an address'"
@@ -123,7 +123,8 @@ def test_digest_and_slack_rules(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_subscribers(path)
     assert err.value.problems == [
-        f"{path}:5: subscribers.0.channels.slack: a bot token needs a channel: add channel: C0123456789 (the channel ID)"
+        f"{path}:5: subscribers.0.channels.slack: a bot token needs a channel: "
+        "add channel: C0123456789 (the channel ID)"
     ]
 
 
