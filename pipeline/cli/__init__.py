@@ -1,4 +1,4 @@
-"""The ``storywatch`` command line: ``main`` is the console script."""
+"""The storywatch command line: ``main`` is the console script."""
 
 from pipeline.cli.main import main
 

@@ -1,0 +1,1 @@
+"""Ingest: live polling or recorded replays, fetching, parsing, normalising and exact dedup."""

@@ -1,0 +1,1 @@
+"""Match: folding text, the watchlist index, the matcher (pure) and its Beam step; eval scoring."""

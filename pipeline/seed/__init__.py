@@ -1,0 +1,1 @@
+"""Seed: draft entities and storylines from one article (``storywatch seed``)."""

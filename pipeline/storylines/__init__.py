@@ -1,0 +1,1 @@
+"""Storylines: headlines, timing, the pure tracker, its Beam step, and eval-alerts."""
