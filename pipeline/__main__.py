@@ -1,5 +1,7 @@
+"""``python -m pipeline``: the storywatch command line."""
+
 import sys
 
-from pipeline.cli.main import main
+from pipeline.cli import main
 
 sys.exit(main())

@@ -1,17 +1,26 @@
 """Pipeline options: ``StorywatchOptions`` and the explicit local runner.
 
-Every flag says its unit in its name. Secrets are never options: webhook URLs, tokens
-and SMTP passwords are named in the subscribers file and read from the environment by
-delivery, so they never reach a command line, a job graph or a log.
+Every flag says its unit in its name, and is spelled kebab-case (``--poll-interval-seconds``)
+with the Beam-style underscore form (``--poll_interval_seconds``) accepted as an alias: Beam's
+own options, ``PipelineOptions.from_dictionary`` and the Dataflow template parameters use it.
+Secrets are never options: webhook URLs, tokens and SMTP passwords are named in the
+subscribers file and read from the environment by delivery, so they never reach a command
+line, a job graph or a log.
 
->>> opts = pipeline_options(["--poll_interval_seconds=30"])
+>>> opts = pipeline_options(["--poll-interval-seconds=30"])
 >>> opts.view_as(StorywatchOptions).poll_interval_seconds, runner_name(opts)
 (30.0, 'FnApiRunner')
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any, Protocol
+
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.errors import UserError
+from pipeline.run.secrets import SecretEnv
 
 # The default DirectRunner first tries Prism, which downloads a binary (and fails offline).
 DEFAULT_RUNNER = "FnApiRunner"
@@ -19,138 +28,174 @@ DEFAULT_RUNNER = "FnApiRunner"
 DEFAULT_LIVE_MAX_ARTICLE_AGE_HOURS = 72.0
 
 
+class ArgumentAdder(Protocol):
+    """An argparse parser or argument group: what the options are declared on."""
+
+    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> Any: ...
+
+
+def flag_spellings(dest: str) -> list[str]:
+    """``["--poll-interval-seconds", "--poll_interval_seconds"]``: kebab-case, then Beam's form.
+
+    >>> flag_spellings("ledger")
+    ['--ledger']
+    """
+    return list(dict.fromkeys([f"--{dest.replace('_', '-')}", f"--{dest}"]))
+
+
+def add_storywatch_arguments(parser: ArgumentAdder) -> None:
+    """Declare every StorywatchOptions flag on ``parser``; ``storywatch run --help`` shows these."""
+
+    def add(dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("metavar", _metavar(dest, kwargs.get("type")))
+        parser.add_argument(*flag_spellings(dest), dest=dest, **kwargs)
+
+    add("watchlists", default="watchlists", help="directory of watchlist YAML files")
+    add(
+        "feeds_file",
+        default="watchlists/feeds.yaml",
+        help="feed list polled by the live run (YAML)",
+    )
+    add(
+        "poll_interval_seconds",
+        type=float,
+        default=60.0,
+        help="seconds between polling ticks; each feed is fetched only when its own cadence is due",
+    )
+    add(
+        "run_duration_seconds",
+        type=float,
+        default=None,
+        help="stop the live run after this many seconds (default: run until interrupted)",
+    )
+    add(
+        "host_gap_seconds",
+        type=float,
+        default=5.0,
+        help="minimum seconds between two requests to the same host",
+    )
+    add(
+        "replay_feeds",
+        default=None,
+        help="replay this folder of recorded feed files instead of polling",
+    )
+    add(
+        "replay_articles",
+        default=None,
+        help="replay this articles JSONL file instead of polling",
+    )
+    add(
+        "ledger",
+        default="build/ledger.sqlite",
+        help="alert and delivery ledger: a SQLite file path or sqlite:///path",
+    )
+    add(
+        "alerts_out",
+        default="build/alerts.jsonl",
+        help="JSONL file every alert is appended to",
+    )
+    add(
+        "subscribers",
+        default=None,
+        help="subscribers YAML (Slack/email); secrets come from the environment variables it names",
+    )
+    add(
+        "secret_env",
+        default=None,
+        metavar="NAME=REF,...",
+        help="NAME=REFERENCE pairs, comma-separated, filling the environment variables the subscribers "
+        "file names on each worker from Secret Manager (projects/P/secrets/S[/versions/V]) or "
+        "another variable; references only, never secret values (see pipeline/run/secrets.py)",
+    )
+    add(
+        "dead_letter_out",
+        default="build/dead-letters.jsonl",
+        help="JSONL file for permanent failures of every stage (bad feeds, items, lines)",
+    )
+    add(
+        "feed_health_out",
+        default="build/feed-health.jsonl",
+        help="JSONL file a feed-health line is appended to after every fetch attempt (status, "
+        "consecutive failures, last error, last success, next attempt); the last line of a feed "
+        "is its current health",
+    )
+    add(
+        "failing_feed_after_failures",
+        type=int,
+        default=3,
+        help="consecutive failed fetches after which a feed is reported as failing: a logged warning "
+        "and the storywatch/feeds_failing counter (it keeps being retried, more slowly)",
+    )
+    add(
+        "max_article_age_hours",
+        type=float,
+        default=None,
+        help="drop articles published more than this many hours before they were first seen, so a "
+        "fresh run does not alert on a feed's month-old backlog (default: 72 for run, off for "
+        "replay, which replays old data on purpose; 0 turns it off)",
+    )
+    add(
+        "console_alerts",
+        type=_bool,
+        default=True,
+        help="also print each alert on the console (true/false)",
+    )
+    add(
+        "coverage_alerts",
+        type=_bool,
+        default=False,
+        help="also alert on more coverage of a known development (true/false); on by itself when a "
+        "subscriber's kinds include coverage",
+    )
+    add(
+        "coverage_window_hours",
+        type=float,
+        default=48.0,
+        help="hours around a development within which similar articles count as its coverage",
+    )
+    add(
+        "duplicate_horizon_hours",
+        type=float,
+        default=720.0,
+        help="hours a development is remembered (near-copies join it, older articles are stale)",
+    )
+    add(
+        "burst_window_hours",
+        type=float,
+        default=2.0,
+        help="window of the burst rate, in hours",
+    )
+    add(
+        "burst_min_articles",
+        type=int,
+        default=5,
+        help="fewest articles in the window for a burst",
+    )
+    add(
+        "burst_factor",
+        type=float,
+        default=4.0,
+        help="burst when the rate is this many times the baseline",
+    )
+
+
+def _metavar(dest: str, value_type: Any) -> str:
+    """``SECONDS`` / ``HOURS`` / ``FACTOR`` for numbers (the unit), ``N``, ``true|false``, ``PATH``."""
+    if value_type is float:
+        return dest.rsplit("_", 1)[-1].upper()
+    if value_type is int:
+        return "N"
+    if value_type is _bool:
+        return "true|false"
+    return "PATH"
+
+
 class StorywatchOptions(PipelineOptions):
     """What ``storywatch run`` and ``storywatch replay`` need besides Beam's own options."""
 
     @classmethod
-    def _add_argparse_args(cls, parser) -> None:
-        add = parser.add_argument
-        add("--watchlists", default="watchlists", help="directory of watchlist YAML files")
-        add(
-            "--feeds_file",
-            default="watchlists/feeds.yaml",
-            help="feed list polled by the live run (YAML)",
-        )
-        add(
-            "--poll_interval_seconds",
-            type=float,
-            default=60.0,
-            help="seconds between polling ticks; each feed is fetched only when its own cadence is due",
-        )
-        add(
-            "--run_duration_seconds",
-            type=float,
-            default=None,
-            help="stop the live run after this many seconds (default: run until interrupted)",
-        )
-        add(
-            "--host_gap_seconds",
-            type=float,
-            default=5.0,
-            help="minimum seconds between two requests to the same host",
-        )
-        add(
-            "--replay_feeds",
-            default=None,
-            help="replay this folder of recorded feed files instead of polling",
-        )
-        add(
-            "--replay_articles",
-            default=None,
-            help="replay this articles JSONL file instead of polling",
-        )
-        add(
-            "--ledger",
-            default="build/ledger.sqlite",
-            help="alert and delivery ledger: a SQLite file path or sqlite:///path",
-        )
-        add(
-            "--alerts_out",
-            default="build/alerts.jsonl",
-            help="JSONL file every alert is appended to",
-        )
-        add(
-            "--subscribers",
-            default=None,
-            help="subscribers YAML (Slack/email); secrets come from the environment variables it names",
-        )
-        add(
-            "--secret_env",
-            default=None,
-            help="NAME=REFERENCE pairs, comma-separated, filling the environment variables the subscribers "
-            "file names on each worker from Secret Manager (projects/P/secrets/S[/versions/V]) or "
-            "another variable; references only, never secret values (see pipeline/run/secrets.py)",
-        )
-        add(
-            "--dead_letter_out",
-            default="build/dead-letters.jsonl",
-            help="JSONL file for permanent failures of every stage (bad feeds, items, lines)",
-        )
-        add(
-            "--feed_health_out",
-            default="build/feed-health.jsonl",
-            help="JSONL file a feed-health line is appended to after every fetch attempt (status, "
-            "consecutive failures, last error, last success, next attempt); the last line of a feed "
-            "is its current health",
-        )
-        add(
-            "--failing_feed_after_failures",
-            type=int,
-            default=3,
-            help="consecutive failed fetches after which a feed is reported as failing: a logged warning "
-            "and the storywatch/feeds_failing counter (it keeps being retried, more slowly)",
-        )
-        add(
-            "--max_article_age_hours",
-            type=float,
-            default=None,
-            help="drop articles published more than this many hours before they were first seen, so a "
-            "fresh run does not alert on a feed's month-old backlog (default: 72 for run, off for "
-            "replay, which replays old data on purpose; 0 turns it off)",
-        )
-        add(
-            "--console_alerts",
-            type=_bool,
-            default=True,
-            help="also print each alert on the console (true/false)",
-        )
-        add(
-            "--coverage_alerts",
-            type=_bool,
-            default=False,
-            help="also alert on more coverage of a known development (true/false); on by itself when a "
-            "subscriber's kinds include coverage",
-        )
-        add(
-            "--coverage_window_hours",
-            type=float,
-            default=48.0,
-            help="hours around a development within which similar articles count as its coverage",
-        )
-        add(
-            "--duplicate_horizon_hours",
-            type=float,
-            default=720.0,
-            help="hours a development is remembered (near-copies join it, older articles are stale)",
-        )
-        add(
-            "--burst_window_hours",
-            type=float,
-            default=2.0,
-            help="window of the burst rate, in hours",
-        )
-        add(
-            "--burst_min_articles",
-            type=int,
-            default=5,
-            help="fewest articles in the window for a burst",
-        )
-        add(
-            "--burst_factor",
-            type=float,
-            default=4.0,
-            help="burst when the rate is this many times the baseline",
-        )
+    def _add_argparse_args(cls, parser: ArgumentAdder) -> None:
+        add_storywatch_arguments(parser)
 
     def max_article_age_seconds(self, *, bounded: bool) -> float | None:
         """The dedupe stage's age cut: ``--max_article_age_hours``, else 72 h live and none
@@ -165,7 +210,7 @@ class StorywatchOptions(PipelineOptions):
             hours = None if bounded else DEFAULT_LIVE_MAX_ARTICLE_AGE_HOURS
         return hours * 3600.0 if hours else None
 
-    def tracker_tunables(self) -> dict:
+    def tracker_tunables(self) -> dict[str, float]:
         """The StorylineTracker keyword arguments these options set."""
         return {
             "coverage_window_hours": self.coverage_window_hours,
@@ -203,8 +248,6 @@ _NOT_NEGATIVE = ("host_gap_seconds",)
 
 def _range_problems(sw: StorywatchOptions) -> list[str]:
     """``--name=value: must be ...`` for each numeric option outside its range."""
-    import math
-
     problems = []
     for name in _POSITIVE + _NOT_NEGATIVE:
         value = getattr(sw, name)
@@ -220,28 +263,23 @@ def _range_problems(sw: StorywatchOptions) -> list[str]:
     return problems
 
 
-def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
+def pipeline_options(argv: list[str], **overrides: Any) -> PipelineOptions:
     """Options from ``argv`` with FnApiRunner unless ``--runner`` is given.
 
     A flag no options class knows is a user error (Beam itself would only log a warning
-    and carry on with the default, e.g. a mistyped ``--ledgr``).
+    and carry on with the default, e.g. a mistyped ``--ledgr``, or Beam's ``--job-name``,
+    which Beam spells ``--job_name`` only).
     """
     options = PipelineOptions(argv, **overrides)
-    known = set(options.get_all_options())
-    unknown = [
-        a
-        for a in argv
-        if a.startswith("--") and a[2:].split("=", 1)[0].replace("-", "_") not in known
-    ]
-    if unknown:
-        from pipeline.errors import UserError
-
-        raise UserError(
-            *(
-                f"unknown pipeline option {a.split('=', 1)[0]}; see --help for the options"
-                for a in unknown
-            )
-        )
+    unknown: list[str] = []
+    # Beam's own parser, with every options class on it, says which flags nothing reads
+    # (parsed over no flags itself, so Beam logs no "Discarding unparseable args" warning).
+    known = PipelineOptions([]).get_all_options(
+        add_extra_args_fn=lambda parser: unknown.extend(parser.parse_known_args(argv)[1])
+    )
+    unknown_flags = [a.split("=", 1)[0] for a in unknown if a.startswith("--")]
+    if unknown_flags:
+        raise UserError(*(_unknown_flag_problem(flag, known) for flag in unknown_flags))
     sw = options.view_as(StorywatchOptions)
     problems = []
     if sw.max_article_age_hours is not None and sw.max_article_age_hours < 0:
@@ -249,8 +287,6 @@ def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
             f"--max_article_age_hours={sw.max_article_age_hours:g}: must be 0 (off) or more hours"
         )
     if sw.secret_env:
-        from pipeline.run.secrets import SecretEnv
-
         SecretEnv.parse(
             sw.secret_env
         )  # refuses a malformed pair or a pasted value, without echoing it
@@ -260,13 +296,18 @@ def pipeline_options(argv: list[str], **overrides) -> PipelineOptions:
         )
     problems += _range_problems(sw)
     if problems:
-        from pipeline.errors import UserError
-
         raise UserError(*problems)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
     return options
+
+
+def _unknown_flag_problem(flag: str, known: dict[str, Any]) -> str:
+    beam_spelling = "--" + flag[2:].replace("-", "_")
+    if beam_spelling != flag and beam_spelling[2:] in known:
+        return f"unknown pipeline option {flag}; Beam spells it {beam_spelling}"
+    return f"unknown pipeline option {flag}; see --help for the options"
 
 
 def runner_name(options: PipelineOptions) -> str:

@@ -4,7 +4,7 @@ One test, two real subprocess runs (each costs a Beam start-up and a poll cadenc
 
 1. the feed holds item A; the alert for A appears while the run is live; the feed then
    changes to A + B and B's alert arrives at the next poll, with the process still
-   running; SIGINT stops it cleanly (exit 0, no traceback);
+   running; SIGINT stops it cleanly (exit 130, Ctrl-C's code, no traceback);
 2. restart on the same ledger and alerts file with A2 (a syndicated copy of A, new link),
    B and C served: C is alerted; B is not alerted again, and neither is A's development
    through its copy, although the restarted process has no Beam state (it resumes the
@@ -143,7 +143,7 @@ def stop(proc: subprocess.Popen) -> tuple[str, str]:
         proc.kill()  # never leave a live pipeline behind a failed test
         out, err = proc.communicate()
         pytest.fail(f"storywatch run did not stop within 60 s of SIGINT\nstderr:\n{err}")
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert "stopped" in out
     return out, err
