@@ -4,8 +4,12 @@
     (replay: recorded feeds → parse → …, or recorded articles → dedupe → …)
 
 Every stage returns ``StageOutputs(main, dead_letter)`` (``pipeline.stage``); the graph
-passes each main output on and flattens every dead letter into one sink (a JSONL file
-plus the ``storywatch/dead_letters`` counter), so a failure is never dropped silently.
+passes each main output on and writes each stage's dead letters with its own
+``<Stage>DeadLetters`` step to one JSONL file (plus the ``storywatch/dead_letters``
+counter), so a failure is never dropped silently. One writer per stage, not a Flatten
+into one: each writer fuses into its stage, so a live failure is in the file within the
+bundle that raised it (a Flatten is a stage boundary the local runner only crosses when
+the source ends; docs/live-engine.md).
 Live, each fetch attempt's ``FeedHealth`` goes to ``--feed_health_out``. The graph loads
 no file: the caller (``run.runner``, ``run.dataflow``) loads and checks the watchlists,
 feeds and subscribers first (``run.inputs``).
@@ -22,7 +26,7 @@ from pipeline.config.watchlists import Watchlists
 from pipeline.deliver.transform import DeliverAlerts
 from pipeline.ingest.dedupe import BOUNDED_SHARDS, DEFAULT_SHARDS, DedupeArticles
 from pipeline.ingest.fetch.transform import FetchFeeds
-from pipeline.ingest.normalize import NormalizeArticles
+from pipeline.ingest.normalize_transform import NormalizeArticles
 from pipeline.ingest.parse import ParseFeeds
 from pipeline.ingest.poll import PollFeeds
 from pipeline.ingest.recorded import ReplayArticles, ReplayFeeds
@@ -43,32 +47,36 @@ def build_pipeline(
     coverage_alerts: bool = False,
 ) -> beam.PCollection:
     """Add the whole flow to ``p``; return the PCollection of alerts (for tests)."""
-    dead_letters: list[beam.PCollection] = []
 
-    def main_of(outputs: StageOutputs) -> beam.PCollection:
-        dead_letters.append(outputs.dead_letter)
+    def main_of(stage: str, outputs: StageOutputs) -> beam.PCollection:
+        outputs.dead_letter | f"{stage}DeadLetters" >> beam.ParDo(
+            WriteDeadLetters(options.dead_letter_out)
+        )
         return outputs.main
 
     bounded = is_bounded(options)
     if options.replay_articles:
-        articles = main_of(p | "ReplayArticles" >> ReplayArticles(options.replay_articles))
+        articles = main_of(
+            "ReplayArticles", p | "ReplayArticles" >> ReplayArticles(options.replay_articles)
+        )
     else:
         if options.replay_feeds:
-            raw = main_of(p | "ReplayFeeds" >> ReplayFeeds(options.replay_feeds))
+            raw = main_of("ReplayFeeds", p | "ReplayFeeds" >> ReplayFeeds(options.replay_feeds))
         else:
-            raw = main_of(_poll_and_fetch(p, options, feed_sources))
-        items = main_of(raw | "ParseFeeds" >> ParseFeeds())
-        articles = main_of(items | "NormalizeArticles" >> NormalizeArticles())
-    unique = main_of(articles | "DedupeArticles" >> _dedupe(options, bounded=bounded))
-    matches = main_of(unique | "MatchWatchlists" >> MatchWatchlists(watchlists))
-    events = main_of(matches | "TrackStorylines" >> _track(options, bounded=bounded))
-    alerts = main_of(events | "DecideAlerts" >> _decide(options, watchlists, coverage_alerts))
-    main_of(alerts | "DeliverAlerts" >> _deliver(options))
-    (
-        dead_letters
-        | "AllDeadLetters" >> beam.Flatten()
-        | "WriteDeadLetters" >> beam.ParDo(WriteDeadLetters(options.dead_letter_out))
+            raw = main_of("FetchFeeds", _poll_and_fetch(p, options, feed_sources))
+        items = main_of("ParseFeeds", raw | "ParseFeeds" >> ParseFeeds())
+        articles = main_of("NormalizeArticles", items | "NormalizeArticles" >> NormalizeArticles())
+    unique = main_of(
+        "DedupeArticles", articles | "DedupeArticles" >> _dedupe(options, bounded=bounded)
     )
+    matches = main_of("MatchWatchlists", unique | "MatchWatchlists" >> MatchWatchlists(watchlists))
+    events = main_of(
+        "TrackStorylines", matches | "TrackStorylines" >> _track(options, bounded=bounded)
+    )
+    alerts = main_of(
+        "DecideAlerts", events | "DecideAlerts" >> _decide(options, watchlists, coverage_alerts)
+    )
+    main_of("DeliverAlerts", alerts | "DeliverAlerts" >> _deliver(options))
     return alerts
 
 

@@ -25,9 +25,13 @@ from pipeline.deliver.file_sink import printable
 from pipeline.errors import UserError
 from pipeline.jsonl_io import check_output_path, read_jsonl
 from pipeline.ledger import open_ledger
+from pipeline.run import fnapi_live
 from pipeline.run.graph import build_pipeline
 from pipeline.run.inputs import load_run_inputs
-from pipeline.run.options import StorywatchOptions, pipeline_options
+from pipeline.run.options import StorywatchOptions, pipeline_options, runner_name
+
+# The runners that run here on FnApiRunner (DirectRunner falls back to it offline).
+_FNAPI_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner")
 
 
 def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
@@ -43,6 +47,8 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
         f"{sw.poll_interval_seconds:g} s; alerts to {sw.alerts_out}; Ctrl-C stops",
         flush=True,
     )
+    if runner_name(options) in _FNAPI_RUNNERS:
+        fnapi_live.apply()  # else the local runner spins and grows (docs/live-engine.md)
     p = new_pipeline(options)
     build_pipeline(
         p,
@@ -86,7 +92,9 @@ def _run_until_interrupted(p: beam.Pipeline) -> int:
     treated as a bundle failure, so the main thread only waits, and on a signal exits at
     once. That is safe by design: every alert is in the ledger before it is delivered,
     and each delivery is claimed before and confirmed after sending, so the next start
-    re-sends what was claimed but not confirmed and nothing else.
+    re-sends what was claimed but not confirmed and nothing else. Dead letters and feed
+    health are written and flushed line by line inside the stage that produced them
+    (``run.sinks``, ``run.graph``), so exiting at once drops none already raised.
     """
     outcome: dict = {}
 

@@ -1,14 +1,16 @@
 """Where the graph's side outputs go: dead letters and feed health, as JSON lines.
 
-    WriteDeadLetters(path)    every Failure of every stage, appended as it arrives
+    WriteDeadLetters(path)    every Failure of a stage, appended as it arrives (one
+                              writer per stage, all on one file)
     ReportFeedHealth(path, *, failing_after_failures)
                               every FeedHealth, appended; a feed crossing
                               ``failing_after_failures`` consecutive failures is logged
                               as a warning once per failing spell and counted
 
-One file handle per worker, opened in ``setup()`` and closed in ``teardown()``; lines are
-flushed as written and never interleaved. Counters (namespace ``storywatch``):
-``dead_letters``, ``feed_health_reports``, ``feeds_failing``.
+One file handle per path per worker process, opened by the first ``setup()`` and closed
+by the last ``teardown()``; lines are flushed as written and never interleaved.
+Counters (namespace ``storywatch``): ``dead_letters``, ``feed_health_reports``,
+``feeds_failing``.
 """
 
 from __future__ import annotations
@@ -28,17 +30,30 @@ log = logging.getLogger(__name__)
 
 
 class _AppendJsonl(beam.DoFn):
-    """Append records as JSON lines to ``path`` (one handle per worker, lines never interleaved)."""
+    """Append records as JSON lines to ``path``.
+
+    The writers of one path in one process share one handle (the graph has a dead-letter
+    writer per stage, all on one file): opened by the first ``setup()``, closed by the
+    last ``teardown()``. Each line is written and flushed under one lock, so lines never
+    interleave and a process killed between bundles (Ctrl-C exits at once) loses none.
+    """
 
     _LOCK = threading.Lock()
+    _OPEN: dict[str, tuple[IO[str], int]] = {}  # path -> (handle, writers using it)
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._handle: IO[str] | None = None
 
     def setup(self) -> None:
-        Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self._path, "a", encoding="utf-8")
+        key = str(Path(self._path).resolve())
+        with self._LOCK:
+            handle, users = self._OPEN.get(key, (None, 0))
+            if handle is None:
+                Path(key).parent.mkdir(parents=True, exist_ok=True)
+                handle = open(key, "a", encoding="utf-8")
+            self._OPEN[key] = (handle, users + 1)
+            self._handle = handle
 
     def _append(self, record: Any) -> None:
         assert self._handle is not None, "setup() opens the file"
@@ -47,8 +62,15 @@ class _AppendJsonl(beam.DoFn):
             self._handle.flush()
 
     def teardown(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
+        if self._handle is None:
+            return
+        key = str(Path(self._path).resolve())
+        with self._LOCK:
+            handle, users = self._OPEN.pop(key, (self._handle, 1))
+            if users > 1:
+                self._OPEN[key] = (handle, users - 1)
+            else:
+                handle.close()
             self._handle = None
 
 
