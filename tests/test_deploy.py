@@ -396,23 +396,26 @@ def test_every_stateful_step_is_keyed_as_intended(plan):
 
     steps = {s["step"]: s for s in stateful_steps(plan[0]["pipeline"])}
     expected = {  # step -> (keying step, state names)
-        "FetchFeeds/FetchFeeds/FetchDue/ParDo(_FetchFn)": (
-            "FetchFeeds/FetchFeeds/KeyByHost",
+        "FetchFeeds/FetchDue/ParDo(_FetchFn)": (
+            "FetchFeeds/KeyByHost",
             ["host"],
         ),
-        "DedupeArticles/DedupeArticles/DedupeByUrl/DropSeen": (
-            "DedupeArticles/DedupeArticles/DedupeByUrl/KeyByShard",
+        "DedupeArticles/DedupeByUrl/DropSeen": (
+            "DedupeArticles/DedupeByUrl/KeyByShard",
             ["seen"],
         ),
-        "DedupeArticles/DedupeArticles/DedupeByGuid/DropSeen": (
-            "DedupeArticles/DedupeArticles/DedupeByGuid/KeyByShard",
+        "DedupeArticles/DedupeByGuid/DropSeen": (
+            "DedupeArticles/DedupeByGuid/KeyByShard",
             ["seen"],
         ),
-        "DedupeArticles/DedupeArticles/DedupeByContent/DropSeen": (
-            "DedupeArticles/DedupeArticles/DedupeByContent/KeyByShard",
+        "DedupeArticles/DedupeByContent/DropSeen": (
+            "DedupeArticles/DedupeByContent/KeyByShard",
             ["seen"],
         ),
-        "TrackStorylines/TrackStoryline": ("TrackStorylines/KeyByStoryline", ["storyline"]),
+        "TrackStorylines/TrackStoryline/ParDo(_TrackStorylineFn)": (
+            "TrackStorylines/KeyByStoryline",
+            ["storyline"],
+        ),
     }
     assert set(steps) == set(expected), (
         "a stateful step was added or renamed: state its key here and in the README"
@@ -565,11 +568,13 @@ def test_update_check_flags_changes_that_would_lose_state(plan, tmp_path):
     assert update_problems(old, old) == []
     renamed = copy.deepcopy(old)
     for t in renamed["pipeline"]["components"]["transforms"].values():
-        if t["uniqueName"] == "TrackStorylines/TrackStoryline":
-            t["uniqueName"] = "TrackStorylines/TrackStorylineV2"
+        if t["uniqueName"] == "TrackStorylines/TrackStoryline/ParDo(_TrackStorylineFn)":
+            t["uniqueName"] = "TrackStorylines/TrackStorylineV2/ParDo(_TrackStorylineFn)"
     (problem,) = update_problems(old, renamed)
     assert (
-        problem.startswith("TrackStorylines/TrackStoryline: stateful step gone")
+        problem.startswith(
+            "TrackStorylines/TrackStoryline/ParDo(_TrackStorylineFn): stateful step gone"
+        )
         and "TRANSFORM_NAME_MAPPINGS" in problem
     )
 
