@@ -115,7 +115,7 @@ def _run_until_interrupted(p: beam.Pipeline) -> int:
             "storywatch: stopped (alerts so far are in the ledger and the alerts file)", flush=True
         )
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(130)  # 128 + SIGINT, the shell's code for a command stopped by Ctrl-C
     if "error" in outcome:
         raise outcome["error"]
     return 0
