@@ -34,6 +34,8 @@ class FeedSource:
     # Poll interval bounds from the feed list.
     min_poll_seconds: int = 300
     max_poll_seconds: int = 3600
+    # Marked ``hot: true`` in the feed list (wire, breaking news): a 60 s default floor.
+    hot: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -431,7 +431,7 @@ def test_every_stateful_step_is_keyed_as_intended(plan):
     bbc1 = FeedSource(feed_id="bbc-world", url="https://feeds.BBCI.co.uk/news/world/rss.xml")
     bbc2 = FeedSource(feed_id="bbc-uk", url="https://feeds.bbci.co.uk/news/uk/rss.xml")
     nyt = FeedSource(feed_id="nyt", url="https://rss.nytimes.com/services/xml/rss/nyt/US.xml")
-    assert key_by_host(bbc1) == ("feeds.bbci.co.uk", bbc1)  # one politeness gate per host
+    assert key_by_host(bbc1) == ("feeds.bbci.co.uk", (bbc1,))  # one politeness gate per host
     assert key_by_host(bbc2)[0] == key_by_host(bbc1)[0] != key_by_host(nyt)[0]
 
     t = dt.datetime(2024, 10, 25, 9, 0, tzinfo=dt.UTC)

@@ -36,6 +36,9 @@ from pipeline.records import FeedSource
 MIN_POLL_FLOOR_SECONDS = 60
 MAX_POLL_CEILING_SECONDS = 7 * 24 * 3600
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+# ``tags: [hot]`` marks a wire or breaking-news feed: polled from a 60 s floor by default.
+HOT_TAG = "hot"
+HOT_MIN_POLL_SECONDS = 60
 
 
 class _Strict(BaseModel):
@@ -124,11 +127,22 @@ class FeedList(_Strict):
     )
     feeds: list[Feed] = Field(default_factory=list)
 
-    def sources(self) -> list[FeedSource]:
-        """The feeds as FeedSource records with the defaults applied."""
+    def sources(self, *, default_min_poll_seconds: float | None = None) -> list[FeedSource]:
+        """The feeds as FeedSource records with the defaults applied.
+
+        A feed without its own ``min_poll_seconds`` gets ``default_min_poll_seconds`` (the
+        run's ``--poll_interval_seconds``) when given; else a feed tagged ``hot`` gets
+        ``HOT_MIN_POLL_SECONDS`` and the others the file's ``defaults``.
+        """
         out = []
         for feed in self.feeds:
-            low = feed.min_poll_seconds or self.defaults.min_poll_seconds
+            hot = HOT_TAG in feed.tags
+            if feed.min_poll_seconds:
+                low = feed.min_poll_seconds
+            elif default_min_poll_seconds is not None:
+                low = max(1, round(default_min_poll_seconds))
+            else:
+                low = HOT_MIN_POLL_SECONDS if hot else self.defaults.min_poll_seconds
             high = feed.max_poll_seconds or self.defaults.max_poll_seconds
             out.append(
                 FeedSource(
@@ -139,6 +153,7 @@ class FeedList(_Strict):
                     allow_private=self.allow_private_addresses or feed.allow_private_addresses,
                     min_poll_seconds=min(low, high),
                     max_poll_seconds=max(low, high),
+                    hot=hot,
                 )
             )
         return out

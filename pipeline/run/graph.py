@@ -90,10 +90,12 @@ def _poll_and_fetch(
 ) -> StageOutputs:
     polled = p | "PollFeeds" >> PollFeeds(
         feed_sources,
-        interval_seconds=options.poll_interval_seconds,
+        tick_seconds=options.tick_seconds,
         stop_after_seconds=options.run_duration_seconds,
     )
-    fetched = polled | "FetchFeeds" >> FetchFeeds(host_gap_seconds=options.host_gap_seconds)
+    fetched = polled | "FetchFeeds" >> FetchFeeds(
+        host_gap_seconds=options.host_gap_seconds, tick_seconds=options.tick_seconds
+    )
     fetched.health | "ReportFeedHealth" >> beam.ParDo(
         ReportFeedHealth(
             options.feed_health_out, failing_after_failures=options.failing_feed_after_failures

@@ -35,7 +35,11 @@ def load_run_inputs(options: StorywatchOptions, *, live: bool) -> RunInputs:
     watchlists = load_watchlists(options.watchlists)
     sources: tuple[FeedSource, ...] = ()
     if live:
-        sources = tuple(load_feeds(options.feeds_file).sources())
+        sources = tuple(
+            load_feeds(options.feeds_file).sources(
+                default_min_poll_seconds=options.poll_interval_seconds
+            )
+        )
         if not sources:
             raise UserError(
                 f"{options.feeds_file}:1: no feeds to poll; add feeds or run "

@@ -59,8 +59,17 @@ def add_storywatch_arguments(parser: ArgumentAdder) -> None:
     add(
         "poll_interval_seconds",
         type=float,
-        default=60.0,
-        help="seconds between polling ticks; each feed is fetched only when its own cadence is due",
+        default=None,
+        help="poll floor of every feed that sets no min_poll_seconds of its own, replacing the "
+        "feed list's defaults (default: the feed list's, 60 for feeds tagged hot); each feed's "
+        "cadence then adapts within its bounds",
+    )
+    add(
+        "tick_seconds",
+        type=float,
+        default=5.0,
+        help="seconds between checks for due feeds; a feed is fetched at the first check "
+        "within half a tick of its due time",
     )
     add(
         "run_duration_seconds",
@@ -237,6 +246,7 @@ _bool.__name__ = "true/false"  # argparse says "invalid true/false value: 'maybe
 # with a bare AssertionError, a NaN would never tick.
 _POSITIVE = (
     "poll_interval_seconds",
+    "tick_seconds",
     "run_duration_seconds",
     "coverage_window_hours",
     "duplicate_horizon_hours",

@@ -23,6 +23,7 @@ from pipeline.alert_json import alert_from_json
 from pipeline.alerts.decide import format_alert
 from pipeline.deliver.file_sink import printable
 from pipeline.errors import UserError
+from pipeline.ingest.fetch.schedule import summarise_intervals
 from pipeline.jsonl_io import check_output_path, read_jsonl
 from pipeline.ledger import open_ledger
 from pipeline.run import fnapi_live
@@ -43,8 +44,9 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
     inputs = load_run_inputs(sw, live=True)
     check_outputs(sw, ("alerts_out", "dead_letter_out", "feed_health_out"))
     print(
-        f"storywatch: polling {len(inputs.feed_sources)} feeds every "
-        f"{sw.poll_interval_seconds:g} s; alerts to {sw.alerts_out}; Ctrl-C stops",
+        f"storywatch: polling {summarise_intervals(inputs.feed_sources)}, adapting to each "
+        f"feed; due feeds checked every {sw.tick_seconds:g} s; alerts to {sw.alerts_out}; "
+        "Ctrl-C stops",
         flush=True,
     )
     if runner_name(options) in _FNAPI_RUNNERS:

@@ -29,9 +29,9 @@ def test_live_polling_fetches_each_feed_only_when_due(httpserver, tmp_path) -> N
             handle.write(item.feed_id + "\n")
 
     with beam.Pipeline(runner=FnApiRunner()) as pipeline:
-        offered = pipeline | PollFeeds(sources, interval_seconds=0.5, stop_after_seconds=3)
+        offered = pipeline | PollFeeds(sources, tick_seconds=0.5, stop_after_seconds=3)
         fetched = offered | FetchFeeds(
-            policy=FetchPolicy(read_timeout_seconds=2), host_gap_seconds=0
+            policy=FetchPolicy(read_timeout_seconds=2), host_gap_seconds=0, tick_seconds=0.5
         )
         parsed = fetched.main | ParseFeeds()
         parsed.main | beam.Map(record)

@@ -14,11 +14,11 @@ import json
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.storylines.evaluate import alerts_for
 from pipeline.config.watchlists import load_watchlists
-from pipeline.run.graph import build_pipeline
 from pipeline.match.matcher import Matcher
+from pipeline.run.graph import build_pipeline
 from pipeline.run.options import StorywatchOptions, pipeline_options
+from pipeline.storylines.evaluate import alerts_for
 from tests.paths import LABELED, WATCHLISTS
 
 
@@ -215,7 +215,7 @@ def test_live_graph_reports_a_failing_feed_and_skips_the_backlog_of_a_fresh_run(
             f"--feed_health_out={health_path}",
             "--failing_feed_after_failures=1",
             "--console_alerts=false",
-            "--poll_interval_seconds=0.5",
+            "--tick_seconds=0.5",
             "--run_duration_seconds=3",
             "--host_gap_seconds=0",
         ]

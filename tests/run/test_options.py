@@ -11,7 +11,7 @@ def test_defaults_and_the_explicit_local_runner():
     options = pipeline_options([])
     sw = options.view_as(StorywatchOptions)
     assert runner_name(options) == "FnApiRunner"  # never the Prism download
-    assert sw.poll_interval_seconds == 60.0
+    assert sw.poll_interval_seconds is None and sw.tick_seconds == 5.0  # floors: the feed list
     assert sw.ledger.endswith(".sqlite") and sw.alerts_out.endswith(".jsonl")
     assert sw.coverage_alerts is False and sw.console_alerts is True
     assert sw.replay_feeds is None and sw.replay_articles is None

@@ -2,7 +2,13 @@
 
     FeedSchedule   per-feed cadence, validators, backoff and health (epoch seconds)
     HostGate       per-host politeness gap
-    HostState      one host's gate and its feeds' schedules (what FetchFeeds keeps per key)
+    HostState      one host's gate and its feeds' schedules (what FetchFeeds keeps per key);
+                   ``due_feeds(now, tolerance_seconds=)`` lists the due ones, oldest due first
+    IntervalSummary / summarise_intervals   the start-up banner's per-feed intervals
+
+A feed is due once ``now >= next_due_at - tolerance``: ticks come every few seconds and may
+land a millisecond before a feed's due time, which must not cost a whole tick (let alone a
+whole interval). The tolerance is half a tick.
 
 A failing feed is the feed's condition, not the worker's: the schedule retries it with
 exponential backoff, never stopping, and reports a ``FeedHealth`` after every attempt.
@@ -12,11 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import median
 
 from pipeline.records import FeedHealth, FeedSource
 
 UTC = dt.UTC
+# Weight of the newest observed gap between changes: about the last three count.
+CHANGE_GAP_WEIGHT = 0.4
 
 
 def _utc(seconds: float | None) -> dt.datetime | None:
@@ -25,12 +35,14 @@ def _utc(seconds: float | None) -> dt.datetime | None:
 
 @dataclass
 class FeedSchedule:
-    """When to poll one feed next, learned from what the feed does; times are epoch seconds.
+    """When to poll one feed next, learned from what we observe; times are epoch seconds.
 
-    - Success with new content: the feed's update gap (the median gap between its items'
-      publication dates, or else the time since the previous observed change) feeds a
-      moving average; the next interval is half of it (poll twice per update).
-    - Success without new content (304, or the same bytes): the interval grows by 1.5x.
+    - Cadence comes from our own observations, never from the items' publication dates
+      (one old item would stretch it): an EWMA of the time between the fetches that saw
+      new content (``change_gap_ewma_seconds``), and the interval is half of it (poll
+      twice per update). While a feed stays quiet, the time since its last change counts
+      as a lower bound on the gap, so a quiet feed drifts up by about 1.5x per poll.
+    - The first change seen polls at the floor (``min_interval_seconds``).
     - The interval stays within [min_interval_seconds, max_interval_seconds]; the feed's
       ``<ttl>`` and Cache-Control ``max-age`` raise it (up to the max bound); a
       Retry-After always delays the next attempt, up to ``max_backoff_seconds``.
@@ -40,9 +52,13 @@ class FeedSchedule:
     >>> s = FeedSchedule("f", "https://x", min_interval_seconds=300, max_interval_seconds=3600)
     >>> s.due(0.0), s.record_success(0.0, changed=True), s.next_due_at
     (True, None, 300.0)
+    >>> s.due(299.999), s.due(299.999, tolerance_seconds=2.5)
+    (False, True)
     >>> s.record_success(300.0, changed=False); s.next_due_at
-    750.0
-    >>> s.record_failure(750.0, "HTTP 500"); s.record_failure(1200.0, "HTTP 500"); s.health().consecutive_failures
+    600.0
+    >>> s.record_success(600.0, changed=True); s.interval_seconds  # gap 600 s: poll every 300
+    300.0
+    >>> s.record_failure(900.0, "HTTP 500"); s.record_failure(1500.0, "HTTP 500"); s.health().consecutive_failures
     2
     """
 
@@ -56,7 +72,7 @@ class FeedSchedule:
     etag: str = ""
     last_modified: str = ""
     body_digest: str = ""
-    mean_change_gap_seconds: float | None = None
+    change_gap_ewma_seconds: float | None = None
     last_attempt_at: float | None = None
     last_success_at: float | None = None
     last_change_at: float | None = None
@@ -80,11 +96,11 @@ class FeedSchedule:
             last_modified=source.last_modified,
         )
 
-    def due(self, now: float) -> bool:
-        return now >= self.next_due_at
+    def due(self, now: float, *, tolerance_seconds: float = 0.0) -> bool:
+        return now >= self.next_due_at - tolerance_seconds
 
     def _clamp(self, seconds: float) -> float:
-        return min(self.max_interval_seconds, max(self.min_interval_seconds, seconds))
+        return float(min(self.max_interval_seconds, max(self.min_interval_seconds, seconds)))
 
     def record_success(
         self,
@@ -94,22 +110,24 @@ class FeedSchedule:
         ttl_seconds: float | None = None,
         max_age_seconds: float | None = None,
         retry_after_seconds: float | None = None,
-        publication_gap_seconds: float | None = None,
     ) -> None:
+        quiet = None if self.last_change_at is None else now - self.last_change_at
         if changed:
-            # The gap between the items' own publication dates is the better signal: the
-            # gap between observed changes can never be shorter than our polling interval.
-            gap = publication_gap_seconds
-            if gap is None and self.last_change_at is not None:
-                gap = now - self.last_change_at
-            if gap is not None:
-                mean = self.mean_change_gap_seconds
-                self.mean_change_gap_seconds = gap if mean is None else 0.5 * mean + 0.5 * gap
-                self.interval_seconds = self._clamp(self.mean_change_gap_seconds / 2)
+            if quiet is not None:
+                ewma = self.change_gap_ewma_seconds
+                self.change_gap_ewma_seconds = (
+                    quiet
+                    if ewma is None
+                    else (1 - CHANGE_GAP_WEIGHT) * ewma + CHANGE_GAP_WEIGHT * quiet
+                )
+                self.interval_seconds = self._clamp(self.change_gap_ewma_seconds / 2)
             else:
                 self.interval_seconds = self.min_interval_seconds
             self.last_change_at = now
-        else:
+        elif quiet is not None:
+            gap = max(self.change_gap_ewma_seconds or 0.0, quiet)
+            self.interval_seconds = self._clamp(max(self.interval_seconds, gap / 2))
+        else:  # never changed yet (every fetch so far failed or was a 304 of old validators)
             self.interval_seconds = self._clamp(self.interval_seconds * 1.5)
         for floor in (ttl_seconds, max_age_seconds):
             if floor:
@@ -152,7 +170,7 @@ class FeedSchedule:
             last_attempt_at=_utc(self.last_attempt_at),
             last_success_at=_utc(self.last_success_at),
             last_change_at=_utc(self.last_change_at),
-            next_due_at=_utc(self.next_due_at),
+            next_due_at=dt.datetime.fromtimestamp(self.next_due_at, UTC),
             interval_seconds=self.interval_seconds,
         )
 
@@ -162,15 +180,19 @@ class HostGate:
     """At most one request start per ``gap_seconds`` to one host.
 
     >>> g = HostGate(gap_seconds=5)
-    >>> g.try_acquire(0.0), g.try_acquire(3.0), g.try_acquire(5.0)
-    (True, False, True)
+    >>> g.try_acquire(0.0), g.try_acquire(3.0), g.wait_seconds(3.0), g.try_acquire(5.0)
+    (True, False, 2.0, True)
     """
 
     gap_seconds: float = 5.0
     last_request_at: float = float("-inf")
 
+    def wait_seconds(self, now: float) -> float:
+        """How long until the gate opens (0 when open now)."""
+        return max(0.0, self.last_request_at + self.gap_seconds - now)
+
     def try_acquire(self, now: float) -> bool:
-        if now - self.last_request_at < self.gap_seconds:
+        if now < self.last_request_at + self.gap_seconds:  # the same sum as wait_seconds
             return False
         self.last_request_at = now
         return True
@@ -183,11 +205,61 @@ class HostState:
     gate: HostGate
     schedules: dict[str, FeedSchedule] = field(default_factory=dict)
 
-    def forget_stale(self, now: float, *, after_seconds: float) -> None:
-        """Drop feeds no longer offered by the poller (removed from the feed list)."""
-        for feed_id in [
-            f
-            for f, s in self.schedules.items()
-            if s.last_offered_at is not None and now - s.last_offered_at > after_seconds
-        ]:
+    def offered(self, sources: Sequence[FeedSource], now: float) -> None:
+        """The poller's feed list for this host: add new feeds, drop removed ones, and take
+        each feed's current poll bounds."""
+        wanted = {source.feed_id: source for source in sources}
+        for feed_id in [f for f in self.schedules if f not in wanted]:
             del self.schedules[feed_id]
+        for feed_id, source in wanted.items():
+            schedule = self.schedules.get(feed_id)
+            if schedule is None:
+                schedule = self.schedules[feed_id] = FeedSchedule.for_source(source)
+            schedule.min_interval_seconds = float(source.min_poll_seconds)
+            schedule.max_interval_seconds = float(source.max_poll_seconds)
+            schedule.last_offered_at = now
+
+    def due_feeds(self, now: float, *, tolerance_seconds: float = 0.0) -> list[FeedSchedule]:
+        """The feeds due at ``now``, oldest due first (ties by feed id), so a host's feeds
+        take turns at its gate and none starves.
+
+        >>> h = HostState(HostGate())
+        >>> h.offered([FeedSource("b", "u"), FeedSource("a", "u")], 0.0)
+        >>> h.schedules["b"].next_due_at = 10.0
+        >>> [s.feed_id for s in h.due_feeds(9.0)], [s.feed_id for s in h.due_feeds(10.0)]
+        (['a'], ['a', 'b'])
+        """
+        due = [
+            s for s in self.schedules.values() if s.due(now, tolerance_seconds=tolerance_seconds)
+        ]
+        return sorted(due, key=lambda s: (s.next_due_at, s.feed_id))
+
+
+@dataclass(frozen=True)
+class IntervalSummary:
+    """The poll intervals a run starts with, for the banner.
+
+    >>> print(summarise_intervals([FeedSource("a", "u", min_poll_seconds=60, hot=True),
+    ...                            FeedSource("b", "u"), FeedSource("c", "u")]))
+    3 feeds (1 hot), poll intervals 60-300 s (median 300 s)
+    """
+
+    feeds: int
+    hot: int
+    min_seconds: float
+    median_seconds: float
+    max_seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.feeds} feeds ({self.hot} hot), poll intervals "
+            f"{self.min_seconds:g}-{self.max_seconds:g} s (median {self.median_seconds:g} s)"
+        )
+
+
+def summarise_intervals(sources: Sequence[FeedSource]) -> IntervalSummary:
+    """Each feed starts at its floor and adapts within its bounds; summarise the floors."""
+    floors = sorted(float(s.min_poll_seconds) for s in sources) or [0.0]
+    return IntervalSummary(
+        len(sources), sum(1 for s in sources if s.hot), floors[0], median(floors), floors[-1]
+    )

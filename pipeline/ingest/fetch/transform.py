@@ -1,16 +1,21 @@
 """FetchFeeds: the fetch stage, polite and safe, as a Beam transform.
 
-    Poller              the pure core for one host: offer a feed, maybe fetch it, learn
-    FetchFeeds(*, policy=FetchPolicy(), host_gap_seconds=5.0, clock=time.time)
-        PCollection[FeedSource] -> FetchOutputs(main=RawFeed (new content only),
-                                                dead_letter=Failure, health=FeedHealth)
+    Poller              the pure core for one host: take a tick's feed list, fetch the due
+                        feeds in turn while the host gate allows, learn from each answer
+    FetchFeeds(*, policy=FetchPolicy(), host_gap_seconds=5.0, tick_seconds=5.0,
+               clock=time.time, sleep=time.sleep)
+        PCollection[tuple[FeedSource, ...] (one host's feeds, from PollFeeds); a lone
+                    FeedSource counts as a host list of one]
+        -> FetchOutputs(main=RawFeed (new content only), dead_letter=Failure, health=FeedHealth)
 
 State, per key = host name: one ``HostState`` (politeness gate + a ``FeedSchedule`` per
-feed of that host). Bound: one schedule per feed of the host in the feed list. Expiry:
-lazily, a feed not offered for 7 days (removed from the list) is forgotten; no timers.
+feed of that host). Bound: one schedule per feed of the host in the feed list. Expiry: a
+feed missing from a tick's list of its host (removed from the feed list) is dropped then;
+no timers.
 Every attempt emits a ``FeedHealth``; a failure emits a ``Failure`` too. Each failure is
 logged at info level; the warning comes once per failing spell, when the feed reaches
-``--failing_feed_after_failures`` in a row (``run.graph.ReportFeedHealth``).
+``--failing_feed_after_failures`` in a row (``run.sinks.ReportFeedHealth``).
+Sequential fetching per host; concurrency across hosts is the next step of issue 12.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -32,7 +37,7 @@ from apache_beam.typehints import KV
 from pipeline.ingest.fetch.guard import FetchError
 from pipeline.ingest.fetch.http import FetchPolicy, FetchResult, fetch_feed, make_client
 from pipeline.ingest.fetch.schedule import FeedSchedule, HostGate, HostState
-from pipeline.records import Failure, FeedSource
+from pipeline.records import Failure, FeedHealth, FeedSource
 from pipeline.stage import DEAD_LETTER, MAIN
 
 UTC = dt.UTC
@@ -52,11 +57,24 @@ def _should_log(failures: int) -> bool:
     return failures in (1, 3) or failures % 10 == 0
 
 
-class Poller:
-    """The pure core of FetchFeeds for one host: offer a feed, maybe fetch it, learn.
+class Attempt(NamedTuple):
+    """One fetch attempt: the result when it brought new content, the failure, the feed's
+    health after it, and the HTTP status (None when it failed)."""
 
-    ``offer(source, now)`` returns (fetch result or None, failure or None, health or
-    None); nothing is fetched when the feed is not due or the host gate is closed.
+    result: FetchResult | None
+    failure: Failure | None
+    health: FeedHealth
+    status: int | None
+
+
+class Poller:
+    """The pure core of FetchFeeds for one host.
+
+    ``poll(state, sources, clock)`` updates the host's schedules from ``sources`` (the
+    host's whole feed list on this tick), then fetches the due feeds, oldest due first,
+    while the host gate allows; a gate closed for at most ``max_gate_wait_seconds`` is
+    waited for (ticks jitter by milliseconds), a longer wait leaves the rest to the next
+    tick. Returns one ``Attempt`` per fetch.
     """
 
     def __init__(
@@ -64,25 +82,40 @@ class Poller:
         fetch: Callable[..., FetchResult],
         *,
         host_gap_seconds: float = 5.0,
-        forget_after_seconds: float = 7 * 24 * 3600.0,
+        tolerance_seconds: float = 2.5,
+        max_gate_wait_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.fetch = fetch
         self.host_gap_seconds = host_gap_seconds
-        self.forget_after_seconds = forget_after_seconds
+        self.tolerance_seconds = tolerance_seconds
+        self.max_gate_wait_seconds = max_gate_wait_seconds
+        self.sleep = sleep
 
     def new_state(self) -> HostState:
         return HostState(HostGate(self.host_gap_seconds))
 
-    def offer(self, state: HostState, source: FeedSource, now: float):
-        state.forget_stale(now, after_seconds=self.forget_after_seconds)
-        schedule = state.schedules.get(source.feed_id)
-        if schedule is None:
-            schedule = state.schedules[source.feed_id] = FeedSchedule.for_source(source)
-        schedule.min_interval_seconds = float(source.min_poll_seconds)
-        schedule.max_interval_seconds = float(source.max_poll_seconds)
-        schedule.last_offered_at = now
-        if not schedule.due(now) or not state.gate.try_acquire(now):
-            return None, None, None
+    def poll(
+        self, state: HostState, sources: Sequence[FeedSource], clock: Callable[[], float]
+    ) -> list[Attempt]:
+        now = clock()
+        by_id = {source.feed_id: source for source in sources}
+        state.offered(sources, now)
+        attempts = []
+        for schedule in state.due_feeds(now, tolerance_seconds=self.tolerance_seconds):
+            wait = state.gate.wait_seconds(now)
+            if wait > self.max_gate_wait_seconds:
+                break
+            if wait > 0:
+                self.sleep(wait)
+                now = max(clock(), state.gate.last_request_at + state.gate.gap_seconds)
+            if not state.gate.try_acquire(now):
+                break
+            attempts.append(self._attempt(schedule, by_id[schedule.feed_id], now))
+            now = clock()
+        return attempts
+
+    def _attempt(self, schedule: FeedSchedule, source: FeedSource, now: float) -> Attempt:
         try:
             result = self.fetch(
                 source, now=now, etag=schedule.etag, last_modified=schedule.last_modified
@@ -97,7 +130,7 @@ class Poller:
                 at=dt.datetime.fromtimestamp(now, UTC),
             )
             if _should_log(schedule.consecutive_failures):
-                # Info, not warning: the feed-health sink (graph.ReportFeedHealth) warns once
+                # Info, not warning: the feed-health sink (sinks.ReportFeedHealth) warns once
                 # when a feed crosses --failing_feed_after_failures; this is the trail.
                 log.info(
                     "feed %s failing (%d in a row): %s",
@@ -105,7 +138,7 @@ class Poller:
                     schedule.consecutive_failures,
                     exc,
                 )
-            return None, failure, schedule.health()
+            return Attempt(None, failure, schedule.health(), None)
         if schedule.consecutive_failures >= 3:
             log.warning(
                 "feed %s recovered after %d failures", source.feed_id, schedule.consecutive_failures
@@ -125,7 +158,6 @@ class Poller:
             ttl_seconds=result.ttl_seconds,
             max_age_seconds=result.max_age_seconds,
             retry_after_seconds=result.retry_after_seconds,
-            publication_gap_seconds=result.publication_gap_seconds,
         )
         if result.permanent_redirect:
             log.warning(
@@ -133,79 +165,100 @@ class Poller:
                 source.feed_id,
                 result.permanent_redirect,
             )
-        return (result if changed else None), None, schedule.health()
+        return Attempt((result if changed else None), None, schedule.health(), result.status)
 
 
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def _keyed_by_host(
+    element: FeedSource | tuple[FeedSource, ...],
+) -> tuple[str, tuple[FeedSource, ...]]:
+    sources = (element,) if isinstance(element, FeedSource) else tuple(element)
+    return host_of(sources[0].url), sources
+
+
 class _FetchFn(beam.DoFn):
-    """Fetch the due feeds of one host.
+    """Fetch the due feeds of one host, in turn.
 
     State, per key = host name: one ``HostState`` (politeness gate + a ``FeedSchedule``
     per feed of that host, holding validators, cadence and health).
-    Bound: one schedule per feed of the host in the feed list. Expiry: lazily, a feed not
-    offered by the poller for 7 days (removed from the list) is forgotten; no timers.
-    Timeline (gap 5 s, feeds A and B on one host, min interval 300 s, no item dates):
+    Bound: one schedule per feed of the host in the feed list. Expiry: a feed missing
+    from the host's list on a tick is dropped; no timers.
+    Timeline (tick 5 s, gap 5 s, feeds A, B, C on one host, min interval 300 s):
 
-        t=0    A offered: due, gate open -> fetched, 200, A next due at 300
-        t=0    B offered: due, gate closed (A just went) -> skipped, still due
-        t=60   B offered: fetched; A offered: not due
-        t=300  A offered: fetched, 304 -> interval 450, A next due at 750
+        t=0    tick: A, B, C due; A fetched (200), next due 300; gate closed for B, C
+        t=5    tick: B fetched (oldest due after A); t=10: C fetched
+        t=300  tick (299.998 counts: within half a tick): A fetched, 304
     """
 
     STATE = ReadModifyWriteStateSpec("host", PickleCoder())
 
     def __init__(
-        self, policy: FetchPolicy, host_gap_seconds: float, clock: Callable[[], float]
+        self,
+        policy: FetchPolicy,
+        host_gap_seconds: float,
+        tick_seconds: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
     ) -> None:
         self.policy = policy
         self.host_gap_seconds = host_gap_seconds
+        self.tick_seconds = tick_seconds
         self.clock = clock
+        self.sleep = sleep
         self.client: httpx.Client | None = None
         self.polled = beam.metrics.Metrics.counter("ingest", "feeds_polled")
         self.fetched = beam.metrics.Metrics.counter("ingest", "feeds_fetched")
         self.not_modified = beam.metrics.Metrics.counter("ingest", "feeds_not_modified")
+        self.http_304 = beam.metrics.Metrics.counter("ingest", "http_304")
         self.errors = beam.metrics.Metrics.counter("ingest", "fetch_errors")
 
     def setup(self) -> None:
         self.client = make_client(self.policy)
-        self.poller = Poller(self._fetch, host_gap_seconds=self.host_gap_seconds)
+        self.poller = Poller(
+            self._fetch,
+            host_gap_seconds=self.host_gap_seconds,
+            tolerance_seconds=self.tick_seconds / 2,
+            sleep=self.sleep,
+        )
 
     def teardown(self) -> None:
         if self.client is not None:
             self.client.close()
             self.client = None
 
-    def _fetch(self, source: FeedSource, **kwargs) -> FetchResult:
+    def _fetch(self, source: FeedSource, **kwargs: Any) -> FetchResult:
         return fetch_feed(self.client, source, policy=self.policy, **kwargs)
 
     def process(self, element, state=beam.DoFn.StateParam(STATE)) -> Iterable:
-        _, source = element
+        _, sources = element
         host_state = state.read() or self.poller.new_state()
-        result, failure, health = self.poller.offer(host_state, source, self.clock())
+        attempts = self.poller.poll(host_state, sources, self.clock)
         state.write(host_state)
-        if health is None:
-            return
-        self.polled.inc()
-        yield beam.pvalue.TaggedOutput(HEALTH, health)
-        if failure is not None:
-            self.errors.inc()
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, failure)
-        elif result is None:
-            self.not_modified.inc()
-        else:
-            self.fetched.inc()
-            yield result.raw
+        for result, failure, health, status in attempts:
+            self.polled.inc()
+            yield beam.pvalue.TaggedOutput(HEALTH, health)
+            if failure is not None:
+                self.errors.inc()
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, failure)
+            elif result is None:
+                self.not_modified.inc()
+            else:
+                self.fetched.inc()
+                yield result.raw
+            if status == 304:
+                self.http_304.inc()
 
 
 class FetchFeeds(beam.PTransform):
-    """FeedSource -> RawFeed for the feeds that are due and have new content.
+    """One host's feeds (or single FeedSources) -> RawFeed for the due feeds with new content.
 
     Returns ``FetchOutputs(main=RawFeed, dead_letter=Failure per failed attempt,
     health=FeedHealth per attempt)``. Counters (namespace ``ingest``): ``feeds_polled``,
-    ``feeds_fetched``, ``feeds_not_modified``, ``fetch_errors``.
+    ``feeds_fetched``, ``feeds_not_modified`` (304 or the same bytes), ``http_304``,
+    ``fetch_errors``.
     """
 
     def __init__(
@@ -213,21 +266,25 @@ class FetchFeeds(beam.PTransform):
         *,
         policy: FetchPolicy = FetchPolicy(),
         host_gap_seconds: float = 5.0,
+        tick_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
         label: str | None = None,
     ) -> None:
         super().__init__(label)
         self.policy = policy
         self.host_gap_seconds = host_gap_seconds
+        self.tick_seconds = tick_seconds
         self.clock = clock
+        self.sleep = sleep
 
     def expand(self, sources: beam.PCollection) -> FetchOutputs:
+        fetch = _FetchFn(
+            self.policy, self.host_gap_seconds, self.tick_seconds, self.clock, self.sleep
+        )
         results = (
             sources
-            | "KeyByHost" >> beam.Map(lambda s: (host_of(s.url), s)).with_output_types(KV[str, Any])
-            | "FetchDue"
-            >> beam.ParDo(_FetchFn(self.policy, self.host_gap_seconds, self.clock)).with_outputs(
-                DEAD_LETTER, HEALTH, main=MAIN
-            )
+            | "KeyByHost" >> beam.Map(_keyed_by_host).with_output_types(KV[str, Any])
+            | "FetchDue" >> beam.ParDo(fetch).with_outputs(DEAD_LETTER, HEALTH, main=MAIN)
         )
         return FetchOutputs(results[MAIN], results[DEAD_LETTER], results[HEALTH])

@@ -19,6 +19,7 @@ from pipeline.ingest.fetch.guard import BlockedAddress, FetchError, check_host, 
 from pipeline.ingest.fetch.http import (
     USER_AGENT,
     FetchPolicy,
+    FetchResult,
     fetch_feed,
     make_client,
     parse_max_age,
@@ -26,8 +27,8 @@ from pipeline.ingest.fetch.http import (
 )
 from pipeline.ingest.fetch.schedule import FeedSchedule, HostGate
 from pipeline.ingest.fetch.transform import FetchFeeds, Poller
-from pipeline.ingest.parse import parse_feed, publication_gap_seconds
-from pipeline.records import FeedSource
+from pipeline.ingest.parse import parse_feed
+from pipeline.records import FeedSource, RawFeed
 from tests.paths import FEEDS_DIR
 
 UTC = dt.UTC
@@ -378,26 +379,41 @@ def test_frequently_updated_feed_is_polled_faster_within_bounds() -> None:
     assert s.interval_seconds == 3600  # grown to the max bound, not beyond
 
 
-def test_publication_dates_set_the_cadence_from_the_first_fetch() -> None:
-    items = "".join(
-        f"<item><title>t{i}</title><pubDate>Fri, 25 Oct 2024 {10 + i // 3:02d}:{(i % 3) * 20:02d}:00 GMT"
-        f"</pubDate></item>"
-        for i in range(12)
-    ).encode()
-    body = b"<rss version='2.0'><channel>" + items + b"</channel></rss>"
-    assert publication_gap_seconds(body) == 1200  # an item every 20 minutes
+def test_cadence_comes_from_observed_changes_not_publication_dates() -> None:
+    """Two changes 6 minutes apart give a 180 s interval (clamped to the 300 s floor),
+    whatever the items' dates say; before, one old item stretched it to the maximum."""
     s = FeedSchedule("f", "u", min_interval_seconds=300, max_interval_seconds=3600)
-    s.record_success(0, changed=True, publication_gap_seconds=publication_gap_seconds(body))
-    assert s.next_due_at == 600
-    slow = FeedSchedule("f", "u", min_interval_seconds=300, max_interval_seconds=3600)
-    slow.record_success(0, changed=True, publication_gap_seconds=86400.0)  # a daily feed
-    assert slow.next_due_at == 3600
-    assert (
-        publication_gap_seconds(
-            (FEEDS_DIR / "egfedorov" / "meduza_chronicle_ru@95b44286.xml").read_bytes()
-        )
-        is None
-    )
+    s.record_success(0, changed=True)
+    assert s.next_due_at == 300  # nothing observed yet: the floor
+    s.record_success(360, changed=True)
+    assert s.interval_seconds == 300
+    hot = FeedSchedule("h", "u", min_interval_seconds=60, max_interval_seconds=3600)
+    now = 0.0
+    for _ in range(20):  # a wire feed with something new on every poll settles at its floor
+        hot.record_success(now, changed=True)
+        now = hot.next_due_at
+    assert hot.interval_seconds == 60
+    quiet = FeedSchedule("q", "u", min_interval_seconds=300, max_interval_seconds=3600)
+    now = 0.0
+    quiet.record_success(now, changed=True)
+    for _ in range(12):  # a blog that never changes again settles at its ceiling
+        now = quiet.next_due_at
+        quiet.record_success(now, changed=False)
+    assert quiet.interval_seconds == 3600
+
+
+def test_a_tick_a_millisecond_early_does_not_skip_an_interval() -> None:
+    """Ticks every 5 s, a feed every 60 s: every gap between fetches is 60 s (12 ticks),
+    not 65 s, even though each tick lands a millisecond before the due time."""
+    s = FeedSchedule("f", "u", min_interval_seconds=60, max_interval_seconds=60)
+    fetched = []
+    for tick in range(240):
+        now = tick * 5.0 - 0.001
+        if s.due(now, tolerance_seconds=2.5):
+            fetched.append(now)
+            s.record_success(now, changed=True)
+    gaps = {round(b - a, 3) for a, b in itertools.pairwise(fetched)}
+    assert gaps == {60.0} and len(fetched) == 20
 
 
 def test_ttl_and_max_age_slow_polling_but_not_beyond_the_max_bound() -> None:
@@ -451,38 +467,102 @@ def test_host_gate_spaces_requests() -> None:
     ]
 
 
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_poller_learns_validators_and_reports_health(httpserver, client) -> None:
     httpserver.expect_ordered_request("/feed").respond_with_data(FEED, headers={"ETag": '"v1"'})
     httpserver.expect_ordered_request("/feed", headers={"If-None-Match": '"v1"'}).respond_with_data(
         "", status=304
     )
     httpserver.expect_ordered_request("/feed").respond_with_data("down", status=503)
+    clock = FakeClock()
     poller = Poller(
-        lambda src, **kw: fetch_feed(client, src, policy=FAST, **kw), host_gap_seconds=5
+        lambda src, **kw: fetch_feed(client, src, policy=FAST, **kw),
+        host_gap_seconds=5,
+        sleep=clock.sleep,
     )
     state = poller.new_state()
     src = source(httpserver, min_poll_seconds=300, max_poll_seconds=3600)
-    other = source(httpserver, feed_id="other", min_poll_seconds=300, max_poll_seconds=3600)
-    result, failure, health = poller.offer(state, src, 1000.0)
-    assert result.raw.body == FEED and failure is None and health.status == "ok"
-    # WSJ's items are ~40 min apart: polled every ~20 min rather than at the 300 s floor.
-    first_interval = health.interval_seconds
-    assert 600 < first_interval < 3600
-    assert poller.offer(state, other, 1001.0) == (None, None, None)  # same host, within the gap
-    due = health.next_due_at.timestamp()
-    assert poller.offer(state, src, due - 1) == (None, None, None)  # not due yet
-    result, failure, health = poller.offer(state, src, due)  # 304: nothing new, slow down
-    assert (
-        result is None
-        and failure is None
-        and health.interval_seconds == min(3600, first_interval * 1.5)
-    )
-    result, failure, health = poller.offer(state, src, health.next_due_at.timestamp())
-    assert result is None and "HTTP 503" in failure.reason and failure.key == src.url
-    assert health.consecutive_failures == 1 and health.last_success_at == dt.datetime.fromtimestamp(
-        due, UTC
-    )
+    (attempt,) = poller.poll(state, [src], clock)
+    assert attempt.result.raw.body == FEED and attempt.failure is None
+    assert attempt.health.status == "ok" and attempt.status == 200
+    # Publication dates (WSJ's items are ~40 min apart) no longer set the cadence.
+    assert attempt.health.interval_seconds == 300
+    due = attempt.health.next_due_at.timestamp()
+    clock.now = due - 3  # not due yet, even with half a 5 s tick of tolerance
+    assert poller.poll(state, [src], clock) == []
+    clock.now = due - 1  # within the tolerance: fetched; 304 nothing new
+    (attempt,) = poller.poll(state, [src], clock)
+    assert attempt.result is None and attempt.failure is None and attempt.status == 304
+    clock.now = attempt.health.next_due_at.timestamp()
+    (attempt,) = poller.poll(state, [src], clock)
+    assert attempt.result is None and "HTTP 503" in attempt.failure.reason
+    assert attempt.failure.key == src.url and attempt.health.consecutive_failures == 1
+    assert attempt.health.last_success_at == dt.datetime.fromtimestamp(due - 1, UTC)
     httpserver.check_assertions()
+
+
+def _fake_fetch(log: list[tuple[str, float]]):
+    def fetch(source: FeedSource, *, now: float, **_: object) -> FetchResult:
+        log.append((source.feed_id, now))
+        body = f"<rss>{source.feed_id} {now}</rss>".encode()
+        raw = RawFeed(source.feed_id, source.url, dt.datetime.now(UTC), 200, (), body)
+        return FetchResult(200, source.url, raw)
+
+    return fetch
+
+
+def test_three_feeds_on_one_host_are_all_polled() -> None:
+    """Before: the gate was checked per feed in list order, so the third feed never got a turn."""
+    clock, log = FakeClock(0.0), []
+    poller = Poller(_fake_fetch(log), host_gap_seconds=5, sleep=clock.sleep)
+    state = poller.new_state()
+    feeds = [FeedSource(f"f{i}", f"https://one.example/{i}", min_poll_seconds=60) for i in range(3)]
+    for tick in range(60):  # 5 min of 5 s ticks
+        clock.now = tick * 5.0
+        poller.poll(state, feeds, clock)
+    counts = {f.feed_id: sum(1 for fid, _ in log if fid == f.feed_id) for f in feeds}
+    assert min(counts.values()) >= 4, counts  # each about every 60 s
+    starts = [t for _, t in log]
+    assert all(b - a >= 5 for a, b in itertools.pairwise(starts))  # the gap is kept
+
+
+def test_two_hundred_feeds_on_one_host_take_turns() -> None:
+    """200 feeds, 5 s gap, 5 s ticks: one fetch per tick, each feed polled once in the
+    first 200 ticks, in turn (oldest due first), and the second round in the same order."""
+    clock, log = FakeClock(0.0), []
+    poller = Poller(_fake_fetch(log), host_gap_seconds=5, sleep=clock.sleep)
+    state = poller.new_state()
+    feeds = [
+        FeedSource(f"f{i:03d}", f"https://one.example/{i}", min_poll_seconds=300)
+        for i in range(200)
+    ]
+    for tick in range(400):
+        clock.now = tick * 5.0 + (0.003 if tick % 2 else -0.002)  # jittered ticks
+        poller.poll(state, feeds, clock)
+    first_round = [fid for fid, _ in log[:200]]
+    assert sorted(first_round) == [f.feed_id for f in feeds]
+    assert [fid for fid, _ in log[200:400]] == first_round
+    assert all(b - a >= 5 - 1e-9 for a, b in itertools.pairwise(t for _, t in log))
+
+
+def test_a_feed_removed_from_the_list_is_forgotten() -> None:
+    clock, log = FakeClock(0.0), []
+    poller = Poller(_fake_fetch(log), host_gap_seconds=0, sleep=clock.sleep)
+    state = poller.new_state()
+    a, b = (FeedSource(i, f"https://one.example/{i}") for i in "ab")
+    poller.poll(state, [a, b], clock)
+    poller.poll(state, [a], clock)
+    assert set(state.schedules) == {"a"}
 
 
 def test_fetch_feeds_in_beam(httpserver) -> None:
