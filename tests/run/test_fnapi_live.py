@@ -16,17 +16,10 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner, fn_runner
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.utils.timestamp import Timestamp
 
+from bench.live_repro import rss_mb
 from pipeline.run import fnapi_live
 
 TICKS = Metrics.counter("test", "ticks")
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 def test_refuses_another_beam_version():
