@@ -1,7 +1,9 @@
 """The two ways to run the graph: live until interrupted, or a deterministic replay.
 
 ``storywatch run`` calls ``run_live`` and ``storywatch replay`` calls ``run_replay``; both
-build the same graph with ``pipeline.run.graph.build_pipeline``.
+build the same graph with ``pipeline.run.graph.build_pipeline``. A live run prints one
+summary line a minute (``cycle_summary``), read from what the sinks appended to the
+feed-health, alerts and dead-letter files in that minute, so it counts what was written.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pipeline.run.options import StorywatchOptions, pipeline_options, runner_nam
 
 # The runners that run here on FnApiRunner (DirectRunner falls back to it offline).
 _FNAPI_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner")
+SUMMARY_EVERY_SECONDS = 60.0
 
 
 def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
@@ -59,7 +62,99 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
         feed_sources=inputs.feed_sources,
         coverage_alerts=inputs.coverage_alerts,
     )
-    return _run_until_interrupted(p)
+    return _run_until_interrupted(p, on_wait=CycleReporter(sw).maybe_report)
+
+
+def cycle_summary(*, seconds: float, health: list[dict], alerts: int, dead_letters: int) -> str:
+    """One console line for a cycle, from its feed-health lines (one per fetch attempt)
+    and its counts of alert and dead-letter lines.
+
+    >>> ok = {"status": "ok", "last_attempt_at": "t1", "last_change_at": "t1"}
+    >>> same = {"status": "ok", "last_attempt_at": "t2", "last_change_at": "t1"}
+    >>> line = cycle_summary(seconds=60, health=[ok, same, same, {"status": "failing"}],
+    ...                      alerts=1, dead_letters=2)
+    >>> print(line.replace("; ", ";\\n"))
+    storywatch: last 60 s: 4 fetches: 1 with new items, 2 unchanged (304 or same body), 1 failed;
+    1 alert;
+    2 dead letters
+    """
+    failed = sum(1 for h in health if h.get("status") != "ok")
+    changed = sum(
+        1
+        for h in health
+        if h.get("status") == "ok" and h.get("last_change_at") == h.get("last_attempt_at")
+    )
+    unchanged = len(health) - failed - changed
+    return (
+        f"storywatch: last {seconds:.0f} s: {_plural(len(health), 'fetch', 'fetches')}: "
+        f"{changed} with new items, {unchanged} unchanged (304 or same body), {failed} failed; "
+        f"{_plural(alerts, 'alert')}; {_plural(dead_letters, 'dead letter')}"
+    )
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+class _NewLines:
+    """The complete lines appended to a file since the last call (from its size at start)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+        self._offset = self._path.stat().st_size if self._path.exists() else 0
+
+    def read(self) -> list[str]:
+        try:
+            with self._path.open("rb") as handle:
+                if handle.seek(0, os.SEEK_END) < self._offset:  # replaced or truncated
+                    self._offset = 0
+                handle.seek(self._offset)
+                data = handle.read()
+        except OSError:
+            return []
+        complete = data[: data.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        return complete.decode("utf-8", errors="replace").splitlines()
+
+
+class CycleReporter:
+    """Prints ``cycle_summary`` every ``every_seconds`` of a live run, from the lines the
+    sinks appended to ``--feed_health_out``, ``--alerts_out`` and ``--dead_letter_out``."""
+
+    def __init__(
+        self,
+        sw: StorywatchOptions,
+        *,
+        every_seconds: float = SUMMARY_EVERY_SECONDS,
+        clock=time.monotonic,
+        out=None,
+    ) -> None:
+        self._health = _NewLines(sw.feed_health_out)
+        self._alerts = _NewLines(sw.alerts_out)
+        self._dead_letters = _NewLines(sw.dead_letter_out)
+        self._every_seconds = every_seconds
+        self._clock = clock
+        self._out = out
+        self._last = clock()
+
+    def maybe_report(self) -> None:
+        now = self._clock()
+        if now - self._last < self._every_seconds:
+            return
+        health = []
+        for line in self._health.read():
+            try:
+                health.append(json.loads(line))
+            except ValueError:
+                continue
+        line = cycle_summary(
+            seconds=now - self._last,
+            health=health,
+            alerts=len(self._alerts.read()),
+            dead_letters=len(self._dead_letters.read()),
+        )
+        self._last = now
+        print(line, file=self._out or sys.stdout, flush=True)
 
 
 def check_outputs(sw: StorywatchOptions, names: tuple[str, ...]) -> None:
@@ -87,8 +182,9 @@ def new_pipeline(options) -> beam.Pipeline:
         ) from None
 
 
-def _run_until_interrupted(p: beam.Pipeline) -> int:
+def _run_until_interrupted(p: beam.Pipeline, *, on_wait=lambda: None) -> int:
     """Run ``p`` in a worker thread; Ctrl-C (or SIGTERM) stops the process cleanly.
+    ``on_wait`` is called about every half second while the pipeline runs.
 
     The local runner has no cancel, and a KeyboardInterrupt raised inside a bundle is
     treated as a bundle failure, so the main thread only waits, and on a signal exits at
@@ -112,6 +208,7 @@ def _run_until_interrupted(p: beam.Pipeline) -> int:
     try:
         while worker.is_alive():
             worker.join(0.5)
+            on_wait()
     except KeyboardInterrupt:
         print(
             "storywatch: stopped (alerts so far are in the ledger and the alerts file)", flush=True

@@ -5,7 +5,9 @@
     ReportFeedHealth(path, *, failing_after_failures)
                               every FeedHealth, appended; a feed crossing
                               ``failing_after_failures`` consecutive failures is logged
-                              as a warning once per failing spell and counted
+                              as a warning once per failing spell and counted; a feed
+                              never fetched whose first failure the user can fix (a
+                              refused address, DNS, HTTP 4xx) is warned about at once
 
 One file handle per path per worker process, opened by the first ``setup()`` and closed
 by the last ``teardown()``; lines are flushed as written and never interleaved.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -86,29 +89,67 @@ class WriteDeadLetters(_AppendJsonl):
         self._append(failure)
 
 
+# Errors a user fixes in the feed list, not by waiting: the messages of
+# ingest.fetch.guard (refused address, DNS) and ingest.fetch.http (HTTP 4xx but 408/429).
+_FIXABLE_ERROR = re.compile(
+    r"refused to fetch |cannot resolve |not an http\(s\) URL|: HTTP 4(?!08|29)\d\d\b"
+)
+
+
+def is_fixable_error(error: str) -> bool:
+    """True for a fetch error the user can fix (a refused private address, a name that does
+    not resolve, HTTP 400/401/403/404/410...), where waiting for retries only hides it.
+
+    >>> is_fixable_error("http://127.0.0.1:8/f.xml: HTTP 404 Not Found")
+    True
+    >>> is_fixable_error("cannot resolve feeds.example.invalid: [Errno -2] Name or service not known")
+    True
+    >>> is_fixable_error("http://x/rss: HTTP 503 (server asks to slow down)")
+    False
+    >>> is_fixable_error("http://x/rss: timed out (ReadTimeout)")
+    False
+    """
+    return bool(_FIXABLE_ERROR.search(error))
+
+
 def failing_feed_warning(health: FeedHealth, *, failing_after_failures: int) -> str | None:
     """The warning for a FeedHealth that has just reached ``failing_after_failures``
-    consecutive failures (None otherwise: each failing feed is reported once per failing
-    spell, when it crosses the threshold; its every attempt is in the health file).
+    consecutive failures, or whose first failure, before any success, is one the user can
+    fix (``is_fixable_error``); None otherwise. Each failing feed is reported once per
+    failing spell; its every attempt is in the health file.
 
     >>> import datetime as dt
     >>> from pipeline.records import FeedHealth
     >>> t = dt.datetime(2024, 10, 25, 9, tzinfo=dt.timezone.utc)
     >>> h = FeedHealth("wsj", "https://x/rss", "failing", 3, "HTTP 503", t, None, None, t, 300.0)
-    >>> print(failing_feed_warning(h, failing_after_failures=3).replace("; ", ";\n"))
+    >>> print(failing_feed_warning(h, failing_after_failures=3).replace("; ", ";\\n"))
     feed wsj (https://x/rss) is failing: 3 failed fetches in a row, never fetched successfully;
     last error: HTTP 503;
     next attempt 2024-10-25 09:00 UTC
     >>> failing_feed_warning(h, failing_after_failures=4) is None
     True
+    >>> import dataclasses
+    >>> gone = dataclasses.replace(h, consecutive_failures=1, last_error="https://x/rss: HTTP 404")
+    >>> print(failing_feed_warning(gone, failing_after_failures=3).replace("; ", ";\\n"))
+    feed wsj (https://x/rss) cannot be fetched: https://x/rss: HTTP 404;
+    check the feed list (retrying will not fix this);
+    next attempt 2024-10-25 09:00 UTC
     """
-    if health.consecutive_failures != failing_after_failures:
+    fixable_at_start = health.last_success_at is None and is_fixable_error(health.last_error)
+    due = 1 if fixable_at_start else failing_after_failures
+    if health.consecutive_failures != due:
         return None
     since = (
         f"last success {health.last_success_at:%Y-%m-%d %H:%M} UTC"
         if health.last_success_at
         else "never fetched successfully"
     )
+    if fixable_at_start:
+        return (
+            f"feed {health.feed_id} ({health.url}) cannot be fetched: {health.last_error}; "
+            "check the feed list (retrying will not fix this); next attempt "
+            f"{health.next_due_at:%Y-%m-%d %H:%M} UTC"
+        )
     return (
         f"feed {health.feed_id} ({health.url}) is failing: {health.consecutive_failures} failed fetches "
         f"in a row, {since}; last error: {health.last_error}; next attempt {health.next_due_at:%Y-%m-%d %H:%M} UTC"
@@ -117,7 +158,8 @@ def failing_feed_warning(health: FeedHealth, *, failing_after_failures: int) -> 
 
 class ReportFeedHealth(_AppendJsonl):
     """Append every FeedHealth (one per fetch attempt) to ``path``; a feed crossing
-    ``failing_after_failures`` consecutive failures is also logged as a warning and counted
+    ``failing_after_failures`` consecutive failures, or failing at start-up for a reason
+    the user can fix (``failing_feed_warning``), is also logged as a warning and counted
     (``storywatch/feeds_failing``), so a dying feed is never silent. Counters:
     ``feed_health_reports``, ``feeds_failing``."""
 

@@ -67,12 +67,16 @@ class FeedServer:
 
     def __init__(self) -> None:
         self.body = rss("A")
+        self.status = 200  # anything else: an error page
         self.requests = 0
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 server.requests += 1
+                if server.status != 200:
+                    self.send_error(server.status)
+                    return
                 body = server.body
                 self.send_response(200)
                 self.send_header("Content-Type", "application/rss+xml")
@@ -213,3 +217,35 @@ def test_a_negative_duration_or_a_folder_for_an_output_is_a_user_error(tmp_path)
         2,
         [f"{tmp_path}: is a folder; pass a file path to --feed_health_out"],
     )
+
+
+def test_a_feed_that_404s_at_start_up_is_warned_about_on_its_first_failure(tmp_path):
+    # The third failure in a row would come minutes later (backoff); a 404 needs a fix now.
+    server = FeedServer()
+    server.status = 404
+    try:
+        (tmp_path / "feeds.yaml").write_text(
+            f"allow_private_addresses: true\nfeeds:\n  - url: {server.url}\n    id: gone-wire\n"
+        )
+        result = subprocess.run(
+            [
+                STORYWATCH,
+                "run",
+                f"--feeds_file={tmp_path / 'feeds.yaml'}",
+                f"--ledger={tmp_path / 'ledger.sqlite'}",
+                f"--alerts_out={tmp_path / 'alerts.jsonl'}",
+                f"--dead_letter_out={tmp_path / 'dead.jsonl'}",
+                f"--feed_health_out={tmp_path / 'health.jsonl'}",
+                "--run_duration_seconds=8",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "cannot be fetched" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "gone-wire" in warnings[0] and "HTTP 404" in warnings[0]

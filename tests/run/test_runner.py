@@ -1,0 +1,65 @@
+"""run.runner: the live console's per-cycle summary, from the lines the sinks appended."""
+
+from __future__ import annotations
+
+import doctest
+import io
+import json
+from types import SimpleNamespace
+
+import pipeline.run.runner
+from pipeline.run.runner import CycleReporter, cycle_summary
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(pipeline.run.runner).failed == 0
+
+
+def test_an_idle_cycle_says_so() -> None:
+    assert cycle_summary(seconds=60.2, health=[], alerts=0, dead_letters=0) == (
+        "storywatch: last 60 s: 0 fetches: 0 with new items, 0 unchanged (304 or same body), "
+        "0 failed; 0 alerts; 0 dead letters"
+    )
+
+
+def test_the_reporter_counts_only_what_was_appended_in_its_cycle(tmp_path) -> None:
+    health, alerts, dead = (
+        tmp_path / "health.jsonl",
+        tmp_path / "alerts.jsonl",
+        tmp_path / "dead.jsonl",
+    )
+    alerts.write_text('{"old": 1}\n')  # from an earlier run: not this run's
+    options = SimpleNamespace(
+        feed_health_out=str(health), alerts_out=str(alerts), dead_letter_out=str(dead)
+    )
+    now = [0.0]
+    out = io.StringIO()
+    reporter = CycleReporter(options, every_seconds=60, clock=lambda: now[0], out=out)
+
+    def append(path, *rows) -> None:
+        with path.open("a") as handle:
+            handle.writelines(json.dumps(r) + "\n" for r in rows)
+
+    append(health, {"status": "ok", "last_attempt_at": "a", "last_change_at": "a"})
+    append(health, {"status": "failing", "last_attempt_at": "b", "last_change_at": None})
+    append(alerts, {"alert_id": "x"})
+    append(dead, {"stage": "fetch"})
+    now[0] = 30.0
+    reporter.maybe_report()
+    assert out.getvalue() == ""  # not a minute yet
+    with health.open("a") as handle:
+        handle.write('{"status": "ok", "last_att')  # a line being written is left for later
+    now[0] = 61.0
+    reporter.maybe_report()
+    assert out.getvalue() == (
+        "storywatch: last 61 s: 2 fetches: 1 with new items, 0 unchanged (304 or same body), "
+        "1 failed; 1 alert; 1 dead letter\n"
+    )
+    with health.open("a") as handle:
+        handle.write('empt_at": "c", "last_change_at": "a"}\n')
+    now[0] = 121.0
+    reporter.maybe_report()
+    assert out.getvalue().splitlines()[-1] == (
+        "storywatch: last 60 s: 1 fetch: 0 with new items, 1 unchanged (304 or same body), "
+        "0 failed; 0 alerts; 0 dead letters"
+    )
