@@ -12,6 +12,11 @@ start-up, and then every ``sweep_interval_seconds`` (from a background thread, s
 live pipeline still sends its 08:00 digest), it retries deliveries left unconfirmed by a
 crash or by exhausted retries and sends the digests that are due. Deliveries made by the
 background sweep are logged and recorded in the ledger; they are not in the output.
+
+With ``reload_interval_seconds`` > 0 (live), ``process`` re-checks the subscribers file at
+most that often (``pipeline.config.reload``); a good edit swaps in a new Dispatcher (same
+ledger and sink, new channel clients; the old ones are closed), a bad edit or a secret the
+new file names but the worker lacks keeps the last good subscribers.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from functools import partial
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline.config.subscribers import load_subscribers, resolve_secrets
+from pipeline.config.reload import ConfigWatcher
+from pipeline.config.subscribers import Secrets, Subscribers, load_subscribers, resolve_secrets
 from pipeline.deliver.base import DEAD, Delivery
 from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
 from pipeline.deliver.file_sink import JsonlSink
@@ -34,6 +41,12 @@ from pipeline.run.secrets import SecretEnv
 from pipeline.stage import StageOutputs
 
 log = logging.getLogger("storywatch.deliver")
+
+
+def load_subscribers_and_secrets(path: str) -> tuple[Subscribers, Secrets]:
+    """The subscribers file and the secrets it names (UserError if one is unset)."""
+    subscribers = load_subscribers(path)
+    return subscribers, resolve_secrets(subscribers)
 
 
 class _DeliverFn(beam.DoFn):
@@ -49,7 +62,9 @@ class _DeliverFn(beam.DoFn):
         sweep_interval_seconds: float,
         secret_env: str | None,
         background_sweep: bool,
+        reload_interval_seconds: float = 0.0,
     ) -> None:
+        self._reload_interval_seconds = reload_interval_seconds
         self._ledger_url = ledger_url
         self._background_sweep = background_sweep
         self._alerts_out = alerts_out
@@ -65,28 +80,61 @@ class _DeliverFn(beam.DoFn):
         if self._secret_env:
             SecretEnv.parse(self._secret_env).install()
         self._ledger = open_ledger(self._ledger_url)
-        subscribers = load_subscribers(self._subscribers_file) if self._subscribers_file else None
-        secrets = resolve_secrets(subscribers) if subscribers else None
-        sink = JsonlSink(self._ledger, self._alerts_out, console=self._console)
-        self._dispatcher = Dispatcher(
-            self._ledger,
-            subscribers=subscribers,
-            secrets=secrets,
-            sink=sink,
-            dead_letter_path=self._dead_letter_out,
-            clock=self._clock,
-        )
+        subscribers, secrets = None, None
+        self._watcher = None
+        if self._subscribers_file:
+            subscribers, secrets = load_subscribers_and_secrets(self._subscribers_file)
+            if self._reload_interval_seconds > 0:
+                self._watcher = ConfigWatcher(
+                    [self._subscribers_file],
+                    partial(load_subscribers_and_secrets, self._subscribers_file),
+                    initial=(subscribers, secrets),
+                    interval_seconds=self._reload_interval_seconds,
+                )
+        self._sink = JsonlSink(self._ledger, self._alerts_out, console=self._console)
+        self._dispatcher = self._new_dispatcher(subscribers, secrets)
+        self._dispatcher_subscribers = subscribers
         self._next_sweep = 0.0
         # The live pipeline may go hours without an alert; digests and retries must not
         # wait for one. One lock keeps the sweeper and process() from interleaving.
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sweeper = None
-        if self._background_sweep and subscribers is not None and subscribers.subscribers:
+        self._start_sweeper(subscribers)
+
+    def _new_dispatcher(self, subscribers, secrets) -> Dispatcher:
+        return Dispatcher(
+            self._ledger,
+            subscribers=subscribers,
+            secrets=secrets,
+            sink=self._sink,
+            dead_letter_path=self._dead_letter_out,
+            clock=self._clock,
+        )
+
+    def _start_sweeper(self, subscribers: Subscribers | None) -> None:
+        if (
+            self._sweeper is None
+            and self._background_sweep
+            and subscribers
+            and subscribers.subscribers
+        ):
             self._sweeper = threading.Thread(
                 target=self._sweep_forever, name="DeliverAlerts-sweeper", daemon=True
             )
             self._sweeper.start()
+
+    def _reload_subscribers(self) -> None:
+        """Swap in a new Dispatcher when the subscribers file changed; called under the lock."""
+        if self._watcher is None:
+            return
+        loaded = self._watcher.current()
+        if loaded[0] is self._dispatcher_subscribers:
+            return
+        old, self._dispatcher = self._dispatcher, self._new_dispatcher(*loaded)
+        self._dispatcher_subscribers = loaded[0]
+        old.close()
+        self._start_sweeper(loaded[0])
 
     def _sweep(self) -> list:
         self._next_sweep = time.monotonic() + self._sweep_interval_seconds
@@ -116,6 +164,7 @@ class _DeliverFn(beam.DoFn):
 
     def process(self, alert):
         with self._lock:
+            self._reload_subscribers()
             results = self._sweep() if time.monotonic() >= self._next_sweep else []
             results += self._dispatcher.deliver([alert])
         for delivery in results:
@@ -145,6 +194,7 @@ class DeliverAlerts(beam.PTransform):
     it starts, with ``FILE:LINE`` and the variable's name. With ``secret_env``
     (``NAME=REF,...``, see ``pipeline.run.secrets``) the variables it covers are filled on each
     worker in ``setup`` instead, and only the others must be set where the job is built.
+    ``reload_interval_seconds`` > 0 re-reads the subscribers file while running.
     """
 
     def __init__(
@@ -159,6 +209,7 @@ class DeliverAlerts(beam.PTransform):
         sweep_interval_seconds: float = 60.0,
         secret_env: str | None = None,
         background_sweep: bool = True,
+        reload_interval_seconds: float = 0.0,
     ) -> None:
         super().__init__()
         if subscribers_file:
@@ -176,6 +227,7 @@ class DeliverAlerts(beam.PTransform):
             sweep_interval_seconds=sweep_interval_seconds,
             secret_env=secret_env,
             background_sweep=background_sweep,
+            reload_interval_seconds=reload_interval_seconds,
         )
 
     def expand(self, alerts: beam.PCollection) -> StageOutputs:

@@ -12,7 +12,8 @@ bundle that raised it (a Flatten is a stage boundary the local runner only cross
 the source ends; docs/live-engine.md).
 Live, each fetch attempt's ``FeedHealth`` goes to ``--feed_health_out``. The graph loads
 no file: the caller (``run.runner``, ``run.dataflow``) loads and checks the watchlists,
-feeds and subscribers first (``run.inputs``).
+feeds and subscribers first (``run.inputs``). Live, PollFeeds, MatchWatchlists and
+DeliverAlerts re-read them every ``--reload_interval_seconds`` (``config.reload``).
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ def build_pipeline(
     unique = main_of(
         "DedupeArticles", articles | "DedupeArticles" >> _dedupe(options, bounded=bounded)
     )
-    matches = main_of("MatchWatchlists", unique | "MatchWatchlists" >> MatchWatchlists(watchlists))
+    matches = main_of(
+        "MatchWatchlists",
+        unique | "MatchWatchlists" >> _match(options, watchlists, bounded=bounded),
+    )
     events = main_of(
         "TrackStorylines", matches | "TrackStorylines" >> _track(options, bounded=bounded)
     )
@@ -92,6 +96,9 @@ def _poll_and_fetch(
         feed_sources,
         tick_seconds=options.tick_seconds,
         stop_after_seconds=options.run_duration_seconds,
+        feeds_file=options.feeds_file,
+        default_min_poll_seconds=options.poll_interval_seconds,
+        reload_interval_seconds=options.reload_interval_seconds,
     )
     fetched = polled | "FetchFeeds" >> FetchFeeds(
         host_gap_seconds=options.host_gap_seconds, tick_seconds=options.tick_seconds
@@ -102,6 +109,15 @@ def _poll_and_fetch(
         )
     )
     return StageOutputs(fetched.main, fetched.dead_letter)
+
+
+def _match(options: StorywatchOptions, watchlists: Watchlists, *, bounded: bool) -> MatchWatchlists:
+    # A replay is a fixed input: it matches against the watchlists loaded at start.
+    return MatchWatchlists(
+        watchlists,
+        watchlists_dir=None if bounded else options.watchlists,
+        reload_interval_seconds=options.reload_interval_seconds,
+    )
 
 
 def _dedupe(options: StorywatchOptions, *, bounded: bool) -> DedupeArticles:
@@ -132,4 +148,5 @@ def _deliver(options: StorywatchOptions) -> DeliverAlerts:
         subscribers_file=options.subscribers,
         console=options.console_alerts,
         secret_env=options.secret_env,
+        reload_interval_seconds=0 if is_bounded(options) else options.reload_interval_seconds,
     )

@@ -72,6 +72,14 @@ def add_storywatch_arguments(parser: ArgumentAdder) -> None:
         "within half a tick of its due time",
     )
     add(
+        "reload_interval_seconds",
+        type=float,
+        default=30.0,
+        help="live: seconds between checks of the watchlists, feed list and subscribers for "
+        "edits, applied without a restart (a bad edit keeps the last good config); 0 turns "
+        "reloading off",
+    )
+    add(
         "run_duration_seconds",
         type=float,
         default=None,
@@ -253,7 +261,7 @@ _POSITIVE = (
     "burst_window_hours",
     "burst_factor",
 )
-_NOT_NEGATIVE = ("host_gap_seconds",)
+_NOT_NEGATIVE = ("host_gap_seconds", "reload_interval_seconds")
 
 
 def _range_problems(sw: StorywatchOptions) -> list[str]:
