@@ -8,18 +8,24 @@ Conditional GET with ETag / Last-Modified; redirects are followed by hand, at mo
 ``max_redirects``, loops refused, each hop checked by the guard (``guard.check_host``)
 and connected to the checked address (Host header and TLS SNI keep the name). Bodies
 are streamed and cut at ``max_body_bytes`` after gzip decoding, so a gzip bomb is cut
-too; connect/read timeouts plus a total deadline stop slow-drip servers. The client
-ignores proxy environment variables, which would bypass the guard. Feed errors raise
-``FetchError`` with what failed and, where the server said, when to retry.
+too. ``total_timeout_seconds`` is a wall-clock deadline over the whole exchange (every
+hop's connect, status line, headers and body): each hop's connect timeout is cut to the
+time left, and a watchdog shuts the connection's socket down when the deadline passes, so
+a server that drips its status line or headers one byte at a time is cut too (a per-read
+timeout alone never fires on it). Safe to call from many threads with one client. The
+client ignores proxy environment variables, which would bypass the guard. Feed errors
+raise ``FetchError`` with what failed and, where the server said, when to retry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, metadata
 from urllib.parse import urljoin, urlsplit
 
@@ -125,6 +131,57 @@ def _pinned_request(url: str, address: str) -> tuple[httpx.URL, dict, dict]:
     return pinned, {"Host": host_header}, extensions
 
 
+@dataclass
+class _Watchdog:
+    """Shuts down the sockets of one fetch when its wall-clock deadline passes.
+
+    httpcore reports each new connection through the ``trace`` request extension; the
+    watchdog keeps their sockets and a timer that shuts them down, which makes a blocked
+    read return at once, however slowly the server drips."""
+
+    deadline: float  # time.monotonic()
+    expired: bool = False
+    sockets: list[socket.socket] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    timer: threading.Timer | None = None
+
+    def __post_init__(self) -> None:
+        self.timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._expire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def remaining_seconds(self) -> float:
+        return max(0.001, self.deadline - time.monotonic())
+
+    def trace(self, event: str, info: dict[str, object]) -> None:
+        if not event.endswith("connect_tcp.complete"):
+            return
+        stream = info.get("return_value")
+        sock = getattr(stream, "get_extra_info", lambda _name: None)("socket")
+        if isinstance(sock, socket.socket):
+            with self.lock:
+                self.sockets.append(sock)
+                if self.expired:
+                    _shut(sock)
+
+    def _expire(self) -> None:
+        with self.lock:
+            self.expired = True
+            for sock in self.sockets:
+                _shut(sock)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
+
+
 def fetch_feed(
     client: httpx.Client,
     source: FeedSource,
@@ -141,7 +198,37 @@ def fetch_feed(
     ``etag``/``last_modified`` default to the ones on ``source``.
     """
     now = time.time() if now is None else now
-    deadline = time.monotonic() + policy.total_timeout_seconds
+    watchdog = _Watchdog(time.monotonic() + policy.total_timeout_seconds)
+    try:
+        return _fetch(
+            client, source, policy, now, resolver, classify, etag, last_modified, watchdog
+        )
+    except FetchError as exc:
+        if watchdog.expired and exc.kind != "timeout":
+            raise _deadline_error(source.url, policy) from None
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def _deadline_error(url: str, policy: FetchPolicy) -> FetchError:
+    return FetchError(
+        "timeout",
+        f"{url}: download took over {policy.total_timeout_seconds:g} s (connect, headers and body)",
+    )
+
+
+def _fetch(
+    client: httpx.Client,
+    source: FeedSource,
+    policy: FetchPolicy,
+    now: float,
+    resolver: Resolver,
+    classify: Callable[[str], str | None],
+    etag: str | None,
+    last_modified: str | None,
+    watchdog: _Watchdog,
+) -> FetchResult:
     headers = {}
     if etag if etag is not None else source.etag:
         headers["If-None-Match"] = etag if etag is not None else source.etag
@@ -165,7 +252,7 @@ def fetch_feed(
             classify=classify,
         )
         try:
-            response = _send(client, url, addresses, headers)
+            response = _send(client, url, addresses, headers, policy, watchdog)
             try:
                 if response.status_code in (301, 302, 303, 307, 308):
                     target = _redirect_target(response, url, source.url, visited)
@@ -179,12 +266,14 @@ def fetch_feed(
                     url,
                     policy=policy,
                     now=now,
-                    deadline=deadline,
+                    watchdog=watchdog,
                     permanent=permanent,
                 )
             finally:
                 response.close()
         except httpx.TimeoutException as exc:
+            if watchdog.expired:
+                raise _deadline_error(url, policy) from None
             raise FetchError("timeout", f"{url}: timed out ({type(exc).__name__})") from None
         except httpx.DecodingError as exc:
             raise FetchError("decoding", f"{url}: response body does not decode ({exc})") from None
@@ -193,11 +282,26 @@ def fetch_feed(
     raise FetchError("redirect", f"{source.url}: more than {policy.max_redirects} redirects")
 
 
-def _send(client: httpx.Client, url: str, addresses: list[str], headers: dict) -> httpx.Response:
+def _send(
+    client: httpx.Client,
+    url: str,
+    addresses: list[str],
+    headers: dict,
+    policy: FetchPolicy,
+    watchdog: _Watchdog,
+) -> httpx.Response:
     """Open a streamed response from the first checked address that accepts a connection."""
     error: httpx.ConnectError | None = None
     for address in addresses:
         pinned, host_header, extensions = _pinned_request(url, address)
+        left = watchdog.remaining_seconds()
+        extensions["trace"] = watchdog.trace
+        extensions["timeout"] = {
+            "connect": min(policy.connect_timeout_seconds, left),
+            "read": min(policy.read_timeout_seconds, left),
+            "write": min(policy.read_timeout_seconds, left),
+            "pool": left,
+        }
         request = client.build_request(
             "GET", pinned, headers={**headers, **host_header}, extensions=extensions
         )
@@ -233,7 +337,7 @@ def _result(
     *,
     policy: FetchPolicy,
     now: float,
-    deadline: float,
+    watchdog: _Watchdog,
     permanent: str,
 ) -> FetchResult:
     status = response.status_code
@@ -279,11 +383,11 @@ def _result(
             raise FetchError(
                 "too_large", f"{url}: body is over the {policy.max_body_bytes}-byte limit"
             )
-        if time.monotonic() > deadline:
-            raise FetchError(
-                "timeout", f"{url}: download took over {policy.total_timeout_seconds:g} s"
-            )
+        if watchdog.expired or time.monotonic() > watchdog.deadline:
+            raise _deadline_error(url, policy)
         chunks.append(chunk)
+    if watchdog.expired:  # the shut-down socket can look like a close-delimited body's end
+        raise _deadline_error(url, policy)
     body = b"".join(chunks)
     kept = tuple(
         (k.lower(), v)

@@ -1,28 +1,38 @@
-"""FetchFeeds: the fetch stage, polite and safe, as a Beam transform.
+"""FetchFeeds: the fetch stage, polite, safe and concurrent, as a Beam transform.
 
-    Poller              the pure core for one host: take a tick's feed list, fetch the due
-                        feeds in turn while the host gate allows, learn from each answer
+    Poller / FetchPool  the pure core for one host: pick the due feeds the host gate and the
+                        per-host limit allow, fetch them on a worker-wide bounded pool, and
+                        learn from each answer when it comes back
     FetchFeeds(*, policy=FetchPolicy(), host_gap_seconds=5.0, tick_seconds=5.0,
-               clock=time.time, sleep=time.sleep)
-        PCollection[tuple[FeedSource, ...] (one host's feeds, from PollFeeds); a lone
+               max_concurrent_fetches=64, max_fetches_per_host=2, result_wait_seconds=1.0)
+        PCollection[tuple[FeedSource, ...] (one host's feeds per tick, from PollFeeds); a lone
                     FeedSource counts as a host list of one]
         -> FetchOutputs(main=RawFeed (new content only), dead_letter=Failure, health=FeedHealth)
 
 State, per key = host name: one ``HostState`` (politeness gate + a ``FeedSchedule`` per
 feed of that host). Bound: one schedule per feed of the host in the feed list. Expiry: a
-feed missing from a tick's list of its host (removed from the feed list) is dropped then;
-no timers.
-Every attempt emits a ``FeedHealth``; a failure emits a ``Failure`` too. Each failure is
-logged at info level; the warning comes once per failing spell, when the feed reaches
-``--failing_feed_after_failures`` in a row (``run.sinks.ReportFeedHealth``).
-Sequential fetching per host; concurrency across hosts is the next step of issue 12.
+feed missing from a tick's list of its host is dropped then; no timers. In-flight fetches
+live in the DoFn instance, not in state: if the key moves to another worker they are lost
+and the feed is fetched again when due.
+Timeline (tick 5 s, gap 5 s): t=0 A due, handed to the pool; its answer within the bundle's
+wait budget is emitted at once, a slower one on a later tick of the host; t=5 B handed over.
+Why state per host: politeness is per host, so the gate must see every request to a host;
+keying by host makes Dataflow spread hosts across workers while each host's gate stays
+consistent without locks. Fetches do not run inside the keyed call: each call only picks
+and hands over, so host A's slow feed never holds host B's call (it waits at most what is
+left of the bundle's ``result_wait_seconds``). ``FetchPool`` also spaces the real request
+starts to one host by the gap, so a queued pool keeps politeness.
+Every attempt emits a ``FeedHealth``; a failure emits a ``Failure`` too. The warning comes
+once per failing spell (``run.sinks.ReportFeedHealth``); each failure is logged at info.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as dt
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
@@ -115,12 +125,66 @@ class Poller:
             now = clock()
         return attempts
 
+    def start(
+        self,
+        host: str,
+        state: HostState,
+        sources: Sequence[FeedSource],
+        now: float,
+        pool: FetchPool,
+    ) -> None:
+        """Hand this host's due feeds to ``pool``, oldest due first, while the host gate
+        (looking at most ``max_gate_wait_seconds`` ahead) and the pool's per-host limit allow."""
+        by_id = {source.feed_id: source for source in sources}
+        state.offered(sources, now)
+        busy = pool.in_flight(host)
+        for schedule in state.due_feeds(now, tolerance_seconds=self.tolerance_seconds):
+            if schedule.feed_id in busy:
+                continue
+            wait = state.gate.wait_seconds(now)
+            if wait > self.max_gate_wait_seconds or not pool.has_room(host):
+                break
+            state.gate.last_request_at = start_at = now + wait
+            source = by_id[schedule.feed_id]
+            pool.submit(
+                host,
+                source,
+                start_at,
+                lambda s=source, at=start_at, e=schedule.etag, m=schedule.last_modified: self.fetch(
+                    s, now=at, etag=e, last_modified=m
+                ),
+            )
+
+    def finish(
+        self, host: str, state: HostState, pool: FetchPool, *, wait_seconds: float = 0.0
+    ) -> list[Attempt]:
+        """Learn from this host's fetches that completed (waiting up to ``wait_seconds``)."""
+        attempts = []
+        for source, started_at, outcome in pool.completed(host, wait_seconds=wait_seconds):
+            schedule = state.schedules.get(source.feed_id)
+            if schedule is not None:  # else removed from the feed list meanwhile
+                attempts.append(self.record(schedule, source, started_at, outcome))
+        return attempts
+
     def _attempt(self, schedule: FeedSchedule, source: FeedSource, now: float) -> Attempt:
         try:
-            result = self.fetch(
+            outcome: FetchResult | FetchError = self.fetch(
                 source, now=now, etag=schedule.etag, last_modified=schedule.last_modified
             )
         except FetchError as exc:
+            outcome = exc
+        return self.record(schedule, source, now, outcome)
+
+    def record(
+        self,
+        schedule: FeedSchedule,
+        source: FeedSource,
+        now: float,
+        outcome: FetchResult | FetchError,
+    ) -> Attempt:
+        """Apply one fetch's outcome (started at ``now``) to the feed's schedule."""
+        if isinstance(outcome, FetchError):
+            exc = outcome
             schedule.record_failure(now, str(exc), retry_after_seconds=exc.retry_after_seconds)
             failure = Failure(
                 "fetch",
@@ -139,6 +203,7 @@ class Poller:
                     exc,
                 )
             return Attempt(None, failure, schedule.health(), None)
+        result = outcome
         if schedule.consecutive_failures >= 3:
             log.warning(
                 "feed %s recovered after %d failures", source.feed_id, schedule.consecutive_failures
@@ -168,6 +233,95 @@ class Poller:
         return Attempt((result if changed else None), None, schedule.health(), result.status)
 
 
+class FetchPool:
+    """A worker-wide bounded pool of fetches, grouped by host.
+
+    At most ``max_concurrent_fetches`` run at once, at most ``max_fetches_per_host`` are
+    in flight per host, and real request starts to one host are spaced by at least
+    ``host_gap_seconds`` (a fetch waits its turn in its thread), so a backed-up queue
+    cannot burst a host. Outcomes are FetchResult or FetchError; any other exception is
+    turned into a FetchError("internal") so one bug fails one feed, not the worker.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_concurrent_fetches: int = 64,
+        max_fetches_per_host: int = 2,
+        host_gap_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.max_fetches_per_host = max_fetches_per_host
+        self.host_gap_seconds = host_gap_seconds
+        self.clock = clock
+        self.sleep = sleep
+        self._executor = cf.ThreadPoolExecutor(
+            max_workers=max_concurrent_fetches, thread_name_prefix="fetch"
+        )
+        self._lock = threading.Lock()
+        self._last_start_at: dict[str, float] = {}
+        self._in_flight: dict[str, dict[str, tuple[cf.Future, FeedSource, float]]] = {}
+
+    def in_flight(self, host: str) -> set[str]:
+        with self._lock:
+            return set(self._in_flight.get(host, ()))
+
+    def has_room(self, host: str) -> bool:
+        with self._lock:
+            return len(self._in_flight.get(host, ())) < self.max_fetches_per_host
+
+    def submit(
+        self, host: str, source: FeedSource, start_at: float, fetch: Callable[[], FetchResult]
+    ) -> None:
+        future = self._executor.submit(self._run, host, start_at, fetch)
+        with self._lock:
+            self._in_flight.setdefault(host, {})[source.feed_id] = (future, source, start_at)
+
+    def _run(
+        self, host: str, start_at: float, fetch: Callable[[], FetchResult]
+    ) -> FetchResult | FetchError:
+        with self._lock:  # reserve this host's next start slot
+            slot = max(
+                start_at, self._last_start_at.get(host, float("-inf")) + self.host_gap_seconds
+            )
+            self._last_start_at[host] = slot
+        wait = slot - self.clock()
+        if wait > 0:
+            self.sleep(wait)
+        try:
+            return fetch()
+        except FetchError as exc:
+            return exc
+        except Exception as exc:  # a bug must fail one feed, not the pool
+            log.exception("fetch of %s crashed", host)
+            return FetchError("internal", f"{host}: {type(exc).__name__}: {exc}")
+
+    def completed(
+        self, host: str, *, wait_seconds: float = 0.0
+    ) -> list[tuple[FeedSource, float, FetchResult | FetchError]]:
+        """Take this host's finished fetches, waiting up to ``wait_seconds`` for the rest."""
+        with self._lock:
+            pending = dict(self._in_flight.get(host, {}))
+        if not pending:
+            return []
+        if wait_seconds > 0:
+            cf.wait([f for f, _, _ in pending.values()], timeout=wait_seconds)
+        done = []
+        with self._lock:
+            mine = self._in_flight.get(host, {})
+            for feed_id, (future, source, started_at) in pending.items():
+                if future.done():
+                    del mine[feed_id]
+                    done.append((source, started_at, future.result()))
+            if not mine:
+                self._in_flight.pop(host, None)
+        return done
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
@@ -180,17 +334,11 @@ def _keyed_by_host(
 
 
 class _FetchFn(beam.DoFn):
-    """Fetch the due feeds of one host, in turn.
+    """Hand the due feeds of one host to the worker's FetchPool; emit what completed.
 
-    State, per key = host name: one ``HostState`` (politeness gate + a ``FeedSchedule``
-    per feed of that host, holding validators, cadence and health).
-    Bound: one schedule per feed of the host in the feed list. Expiry: a feed missing
-    from the host's list on a tick is dropped; no timers.
-    Timeline (tick 5 s, gap 5 s, feeds A, B, C on one host, min interval 300 s):
-
-        t=0    tick: A, B, C due; A fetched (200), next due 300; gate closed for B, C
-        t=5    tick: B fetched (oldest due after A); t=10: C fetched
-        t=300  tick (299.998 counts: within half a tick): A fetched, 304
+    State, per key = host name: one ``HostState`` (see the module docstring).
+    Each call waits for its own host's fetches only up to what is left of the bundle's
+    ``result_wait_seconds``; answers that take longer are emitted on the host's next tick.
     """
 
     STATE = ReadModifyWriteStateSpec("host", PickleCoder())
@@ -202,13 +350,22 @@ class _FetchFn(beam.DoFn):
         tick_seconds: float,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
+        *,
+        max_concurrent_fetches: int,
+        max_fetches_per_host: int,
+        result_wait_seconds: float,
     ) -> None:
         self.policy = policy
         self.host_gap_seconds = host_gap_seconds
         self.tick_seconds = tick_seconds
         self.clock = clock
         self.sleep = sleep
+        self.max_concurrent_fetches = max_concurrent_fetches
+        self.max_fetches_per_host = max_fetches_per_host
+        self.result_wait_seconds = result_wait_seconds
         self.client: httpx.Client | None = None
+        self.pool: FetchPool | None = None
+        self.bundle_wait_until = 0.0
         self.polled = beam.metrics.Metrics.counter("ingest", "feeds_polled")
         self.fetched = beam.metrics.Metrics.counter("ingest", "feeds_fetched")
         self.not_modified = beam.metrics.Metrics.counter("ingest", "feeds_not_modified")
@@ -217,6 +374,13 @@ class _FetchFn(beam.DoFn):
 
     def setup(self) -> None:
         self.client = make_client(self.policy)
+        self.pool = FetchPool(
+            max_concurrent_fetches=self.max_concurrent_fetches,
+            max_fetches_per_host=self.max_fetches_per_host,
+            host_gap_seconds=self.host_gap_seconds,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
         self.poller = Poller(
             self._fetch,
             host_gap_seconds=self.host_gap_seconds,
@@ -225,17 +389,29 @@ class _FetchFn(beam.DoFn):
         )
 
     def teardown(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
         if self.client is not None:
             self.client.close()
             self.client = None
 
+    def start_bundle(self) -> None:
+        self.bundle_wait_until = time.monotonic() + self.result_wait_seconds
+
     def _fetch(self, source: FeedSource, **kwargs: Any) -> FetchResult:
+        assert self.client is not None
         return fetch_feed(self.client, source, policy=self.policy, **kwargs)
 
     def process(self, element, state=beam.DoFn.StateParam(STATE)) -> Iterable:
-        _, sources = element
+        host, sources = element
+        assert self.pool is not None
         host_state = state.read() or self.poller.new_state()
-        attempts = self.poller.poll(host_state, sources, self.clock)
+        attempts = self.poller.finish(host, host_state, self.pool)
+        self.poller.start(host, host_state, sources, self.clock(), self.pool)
+        wait = self.bundle_wait_until - time.monotonic()
+        if wait > 0:
+            attempts += self.poller.finish(host, host_state, self.pool, wait_seconds=wait)
         state.write(host_state)
         for result, failure, health, status in attempts:
             self.polled.inc()
@@ -256,7 +432,8 @@ class FetchFeeds(beam.PTransform):
     """One host's feeds (or single FeedSources) -> RawFeed for the due feeds with new content.
 
     Returns ``FetchOutputs(main=RawFeed, dead_letter=Failure per failed attempt,
-    health=FeedHealth per attempt)``. Counters (namespace ``ingest``): ``feeds_polled``,
+    health=FeedHealth per attempt)``; fetches run concurrently (see the module docstring).
+    Counters (namespace ``ingest``): ``feeds_polled``,
     ``feeds_fetched``, ``feeds_not_modified`` (304 or the same bytes), ``http_304``,
     ``fetch_errors``.
     """
@@ -269,9 +446,15 @@ class FetchFeeds(beam.PTransform):
         tick_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        max_concurrent_fetches: int = 64,
+        max_fetches_per_host: int = 2,
+        result_wait_seconds: float = 1.0,
         label: str | None = None,
     ) -> None:
         super().__init__(label)
+        self.max_concurrent_fetches = max_concurrent_fetches
+        self.max_fetches_per_host = max_fetches_per_host
+        self.result_wait_seconds = result_wait_seconds
         self.policy = policy
         self.host_gap_seconds = host_gap_seconds
         self.tick_seconds = tick_seconds
@@ -280,7 +463,14 @@ class FetchFeeds(beam.PTransform):
 
     def expand(self, sources: beam.PCollection) -> FetchOutputs:
         fetch = _FetchFn(
-            self.policy, self.host_gap_seconds, self.tick_seconds, self.clock, self.sleep
+            self.policy,
+            self.host_gap_seconds,
+            self.tick_seconds,
+            self.clock,
+            self.sleep,
+            max_concurrent_fetches=self.max_concurrent_fetches,
+            max_fetches_per_host=self.max_fetches_per_host,
+            result_wait_seconds=self.result_wait_seconds,
         )
         results = (
             sources
