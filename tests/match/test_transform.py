@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config.watchlists import load_watchlists
-from pipeline.match.transform import NAMESPACE, MatchWatchlists
+from pipeline.match.transform import NAMESPACE, MatchArticleFn, MatchWatchlists
 from pipeline.records import Article, Failure
 from tests.paths import WATCHLISTS
 
@@ -64,3 +65,43 @@ def test_matches_dead_letter_and_counters() -> None:
         for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
     }
     assert counters == {"articles_matched": 4, "matches": 3, "match_failures": 1}
+
+
+NEW_STORYLINE = """
+storylines:
+  - id: spacex-launches
+    title: SpaceX launches
+    rule:
+      all_of:
+        - [spacex]
+"""
+
+
+def test_a_storyline_added_while_running_matches_after_one_reload_interval(tmp_path) -> None:
+    """The DoFn with an injected clock: before the next check the old matcher answers,
+    after it the new storyline matches; a broken edit later keeps it matching."""
+    directory = tmp_path / "watchlists"
+    shutil.copytree(WATCHLISTS, directory, ignore=shutil.ignore_patterns("drafts"))
+    now = [0.0]
+    stage = MatchWatchlists(
+        load_watchlists(directory),
+        watchlists_dir=directory,
+        reload_interval_seconds=30,
+        clock=lambda: now[0],
+    )
+    fn = MatchArticleFn(stage._watchlists, watcher=stage._watcher)
+    fn.setup()
+    launch = article("s1", "SpaceX launches another batch of satellites")
+
+    def storylines() -> list[str]:
+        return [m.storyline_id for m in fn.process(launch)]
+
+    assert storylines() == []
+    (directory / "launches.yaml").write_text(NEW_STORYLINE.lstrip(), encoding="utf-8")
+    now[0] = 29.0
+    assert storylines() == []
+    now[0] = 30.0
+    assert storylines() == ["spacex-launches"]
+    (directory / "launches.yaml").write_text("storylines: [", encoding="utf-8")
+    now[0] = 60.0
+    assert storylines() == ["spacex-launches"]
