@@ -6,7 +6,10 @@ coverage updates); ``duplicate`` and ``stale`` never do.
 
 The alert id is derived from storyline + development + kind (plus the article for a
 coverage update, since one development has many), so the same development gives the same
-id in every run and across restarts; the ledger records it before delivery.
+id in every run and across restarts; the ledger records it before delivery. The
+development id is that of its original (earliest article) as known when the event is
+made: an alert made before a late original arrived keeps the copy's id and is not
+repeated (docs/storylines.md, "Order-independent leads").
 
 >>> alert_id_for("starlink-ukraine-war", "3f2a", "new_development")
 '08f5e2d40b1822d1'

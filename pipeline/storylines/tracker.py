@@ -1,7 +1,7 @@
 """Storyline state: near-duplicates grouped into developments, new developments, bursts.
 
 ``StorylineTracker`` is the pure core: feed it matches (it keeps one ``StorylineState``
-per storyline id) and it says, for each article, what it is:
+per storyline id) and it says what each article is (thresholds: docs/storylines.md):
 
 - ``duplicate``: a near-copy (``headlines.near_copies`` >= ``duplicate_similarity``) of a
   headline kept in the storyline that does not contradict it. Attached, no alert.
@@ -11,6 +11,11 @@ per storyline id) and it says, for each article, what it is:
 - ``new_development``: anything else; what analysts are alerted about. An answer
   (``headlines.responds``) joins only a development that already has one.
 - ``stale``: older than ``duplicate_horizon_hours`` before the storyline's newest article.
+
+Lead and id of a development are its original's (earliest by ``order_time``, then
+article id) whatever the arrival order: an attached article published before the lead
+becomes the lead, the id follows and the old one stays an alias; an alert already made
+under it is not repeated (docs/storylines.md, "Order-independent leads").
 
 A ``burst`` event is added when the rate of non-duplicates over ``burst_window_hours``
 reaches ``burst_min_articles`` and ``burst_factor`` times the baseline rate over the
@@ -32,8 +37,6 @@ Timeline (one storyline, defaults)::
     Thu 10:00  "Ukraine says Russian forces use Starlink"     new_development D2 (alert)
     Thu 19:00  "SpaceX denies selling Starlink to Russia"     new_development D3 (an answer)
     +30 days   next article: D1, D2 and D3 expire (last article older than 720 h)
-
-How the thresholds were chosen and what each rule fixed: docs/storylines.md.
 """
 
 from __future__ import annotations
@@ -79,8 +82,17 @@ _NEAREST = "nearest"
 
 
 def development_id_for(storyline_id: str, article_id: str) -> str:
-    """Stable development id: the storyline and the article that opened it."""
+    """Stable development id: the storyline and the development's original article."""
     return hashlib.sha256(f"{storyline_id}\x1f{article_id}".encode()).hexdigest()[:16]
+
+
+def _original_order(match: Match) -> tuple[dt.datetime, str]:
+    """Which article of a development is its original: earliest-published, then lowest id.
+
+    The key replay sorts by (``event_time_order``), so in replay the first article of a
+    development is already its original and the lead never changes.
+    """
+    return (order_time(match.article), match.article.article_id)
 
 
 @dataclass(slots=True)
@@ -98,6 +110,7 @@ class _Development:
     coarse: list[tuple[frozenset[str], TimeRange]] = field(default_factory=list)
     # ^ kept articles dated only by day/month/year or not at all: (words, published_range)
     responds: bool = False  # a kept headline is a denial or admission (``responds``)
+    aliases: list[str] = field(default_factory=list)  # ids it had before its original came
 
 
 @dataclass(slots=True)
@@ -234,6 +247,16 @@ class StorylineTracker:
             event = self._event(state, dev, NEW_DEVELOPMENT, match, why_new)
         else:
             self._attach(dev, match, key, words, at, clock)
+            earlier_original = score is not None and _original_order(match) < _original_order(
+                dev.lead
+            )
+            if earlier_original:
+                # The original arrived after its copy (live order): the development becomes
+                # what replay makes of it, lead and id; the copy's id stays an alias.
+                if len(dev.aliases) < self.max_articles:
+                    dev.aliases.append(dev.development_id)
+                dev.development_id = development_id_for(state.storyline_id, article.article_id)
+                dev.lead = match
             why = (
                 "same article id"
                 if score is None
@@ -243,6 +266,8 @@ class StorylineTracker:
                 if kind == COVERAGE
                 else f"too few words to compare; the development nearest in time ({score:.0f} h away)"
             )
+            if earlier_original:
+                why += "; published before the lead, so it is the lead now (the original)"
             kind = COVERAGE if kind == _NEAREST else kind
             event = self._event(state, dev, kind, match, why)
         events = [event]
@@ -261,7 +286,7 @@ class StorylineTracker:
         the number of developments restored; expiry then applies as usual.
         """
         restored = 0
-        known = {d.development_id for d in state.developments}
+        known = {i for d in state.developments for i in (d.development_id, *d.aliases)}
         for data in alerts:
             if (data.get("storyline") or data.get("storyline_id")) != state.storyline_id:
                 continue

@@ -26,6 +26,8 @@ from pipeline.storylines.tracker import (
     STALE,
     StorylineState,
     StorylineTracker,
+    development_id_for,
+    event_time_order,
     track_in_order,
 )
 from tests.paths import LABELED
@@ -485,7 +487,10 @@ def test_an_article_with_too_few_words_is_coverage_of_the_development_nearest_in
         COVERAGE,
         NEW_DEVELOPMENT,
     ]
-    assert events[2].development_id == events[3].development_id == events[1].development_id
+    assert events[2].development_id == events[1].development_id
+    # d (29 h) is published before b (30 h), so it is the development's original now.
+    assert events[3].development_id == development_id_for("s", "d")
+    assert events[3].articles == ("b", "c", "d")
     assert "too few words to compare" in events[2].reason and "(2 h away)" in events[2].reason
     assert content_words("特朗普任命马斯克领导政府效率部") == frozenset()
     # An undated wordless article can only be a near-copy, as before.
@@ -546,3 +551,86 @@ def test_a_future_date_does_not_make_the_storyline_stale():
     )
     assert [e.kind for e in t.observe(Match(future, "s", 0.9, ()))] == [NEW_DEVELOPMENT]
     assert kinds(t, match("a", "Pentagon buys Starlink for Ukraine", 2)) == [NEW_DEVELOPMENT]
+
+
+# -- order-independent leads: the original, not the first copy seen -------------------------
+
+# The five developments of holdout_alerts.jsonl reported with wire copies ("UPDATE 1-",
+# "- Reuters"): dup groups K1_wire, K2_wire, U1_wire, G1_wire and G10_exit.
+WIRE_COPY_GROUPS = (
+    ("A008", "A009", "A010", "A011"),
+    ("A020", "A021"),
+    ("A052", "A053", "A054"),
+    ("A096", "A097", "A098"),
+    ("A122", "A123"),
+)
+
+
+def wire_copy_groups() -> list[list[Match]]:
+    """The matches of each group, in replay order, groups in the order of their originals."""
+    rows = {}
+    for line in (LABELED.parent / "holdout_alerts.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        rows[row["id"]] = row
+    groups = []
+    for group in WIRE_COPY_GROUPS:
+        articles = [article_from_json(rows[aid]) for aid in group]
+        groups.append(
+            event_time_order(Match(a, rows[a.article_id]["labels"][0], 1.0, ()) for a in articles)
+        )
+    return sorted(groups, key=lambda g: event_time_order(g)[0].article.published_at)
+
+
+def _outcome(order: list[Match]) -> tuple[dict[frozenset[str], tuple[str, str]], list[str]]:
+    """Per group: (development id, lead article id) of its last event; alert ids in order."""
+    events = StorylineTracker().observe_all(order)
+    last = {}
+    alert_ids = []
+    for event in events:
+        group = next(
+            frozenset(g) for g in WIRE_COPY_GROUPS if event.article.article.article_id in g
+        )
+        last[group] = (event.development_id, event.lead.article.article_id)
+        alert_ids += [a.alert_id for a in decide_alerts([event])]
+    return last, alert_ids
+
+
+def test_lead_and_id_are_the_originals_whatever_order_the_copies_arrive_in():
+    groups = wire_copy_groups()
+    replay, replay_alerts = _outcome([m for g in groups for m in g])
+    assert len(replay) == 5 == len(replay_alerts)
+    # The id is the original's: storyline + earliest article (in replay order).
+    originals = {g[0].article.article_id: g[0].storyline_id for g in groups}
+    assert {lead: development_id_for(originals[lead], lead) for _, lead in replay.values()} == {
+        lead: dev_id for dev_id, lead in replay.values()
+    }
+    rng = random.Random(12)
+    for name, arrange in (
+        ("copies first", lambda g: g[::-1]),
+        ("shuffled", lambda g: rng.sample(g, len(g))),
+    ):
+        live, live_alerts = _outcome([m for g in groups for m in arrange(g)])
+        assert live == replay, name  # the same lead and id for every development
+        assert len(live_alerts) == 5, name  # an original arriving late is not alerted again
+
+
+def test_an_original_arriving_after_its_copy_becomes_the_lead_and_takes_its_id():
+    t = StorylineTracker()
+    copy = dated(
+        "copy", "UPDATE 1-Pentagon buys Starlink for Ukraine - Reuters", "2023-06-01T09:20"
+    )
+    original = dated("orig", "Pentagon buys Starlink for Ukraine", "2023-06-01T09:00")
+    [alerted] = t.observe(copy)
+    [update] = t.observe(original)
+    assert alerted.kind == NEW_DEVELOPMENT
+    assert alerted.development_id == development_id_for("s", "copy")
+    assert update.kind == DUPLICATE
+    assert update.lead.article.article_id == "orig"
+    assert update.development_id == development_id_for("s", "orig")
+    assert "the lead now" in update.reason
+    assert decide_alerts([update]) == []
+    # Restarted from the ledger (the alert of the copy), the copy's development is known.
+    [dev] = t.states["s"].developments
+    assert dev.aliases == [alerted.development_id]
+    payloads = [alert_to_json(a) for a in decide_alerts([alerted])]
+    assert t.restore(t.states["s"], payloads) == 0

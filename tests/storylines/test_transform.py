@@ -23,9 +23,11 @@ from pipeline.storylines.tracker import (
     NEW_DEVELOPMENT,
     STALE,
     StorylineTracker,
+    development_id_for,
     track_in_order,
 )
 from pipeline.storylines.transform import TrackStorylines
+from tests.storylines.test_tracker import wire_copy_groups
 
 T0 = dt.datetime(2023, 6, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -159,7 +161,9 @@ def test_stream_late_out_of_order_and_expiry_in_beam_state():
         "g": NEW_DEVELOPMENT,
     }
     dev = {aid: d for _, aid, d in events}
-    assert dev["a"] == dev["b"] == dev["c"] != dev["e"]
+    # b (08:00) is published before a (10:00): the development's original, lead and id.
+    assert dev["a"] == development_id_for("s", "a")
+    assert dev["b"] == dev["c"] == development_id_for("s", "b") != dev["e"]
     assert failed == []
 
 
@@ -184,3 +188,16 @@ def test_live_resumes_from_the_developments_the_ledger_alerted(tmp_path):
     assert sorted((k, a) for k, a, _ in events) == [(DUPLICATE, "b"), (NEW_DEVELOPMENT, "c")]
     assert [d for k, _, d in events if k == DUPLICATE] == [alerts[0].development_id]
     assert failed == []
+
+
+def test_live_copies_first_ends_with_the_leads_and_ids_of_replay():
+    groups = wire_copy_groups()  # five developments with wire copies, from holdout_alerts
+    group_of = {m.article.article_id: i for i, g in enumerate(groups) for m in g}
+    replay, failed = _replay([m for g in groups for m in g])
+    assert failed == []
+    replay_ids = {group_of[aid]: dev for _, aid, dev in replay}  # one id per group in replay
+    live, failed = _stream(*(m for g in groups for m in g[::-1]), duplicate_horizon_hours=720)
+    assert failed == []
+    live_final_ids = {group_of[aid]: dev for _, aid, dev in live}  # arrival order: last wins
+    assert live_final_ids == replay_ids
+    assert sum(kind == NEW_DEVELOPMENT for kind, _, _ in live) == len(groups) == 5
