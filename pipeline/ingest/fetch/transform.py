@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
+import functools
 import hashlib
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -146,14 +149,32 @@ class Poller:
                 break
             state.gate.last_request_at = start_at = now + wait
             source = by_id[schedule.feed_id]
-            pool.submit(
-                host,
+            fetch = functools.partial(
+                self.fetch,
                 source,
-                start_at,
-                lambda s=source, at=start_at, e=schedule.etag, m=schedule.last_modified: self.fetch(
-                    s, now=at, etag=e, last_modified=m
-                ),
+                now=start_at,
+                etag=schedule.etag,
+                last_modified=schedule.last_modified,
             )
+            pool.submit(host, source, start_at, fetch, delay_seconds=wait)
+
+    def tick(
+        self,
+        host: str,
+        state: HostState,
+        sources: Sequence[FeedSource],
+        now: float,
+        pool: FetchPool,
+        *,
+        wait_seconds: float = 0.0,
+    ) -> list[Attempt]:
+        """One host's call on a tick: learn from finished fetches, hand over the due feeds,
+        then wait up to ``wait_seconds`` for this host's fetches in flight."""
+        attempts = self.finish(host, state, pool)
+        self.start(host, state, sources, now, pool)
+        if wait_seconds > 0:
+            attempts += self.finish(host, state, pool, wait_seconds=wait_seconds)
+        return attempts
 
     def finish(
         self, host: str, state: HostState, pool: FetchPool, *, wait_seconds: float = 0.0
@@ -236,11 +257,12 @@ class Poller:
 class FetchPool:
     """A worker-wide bounded pool of fetches, grouped by host.
 
-    At most ``max_concurrent_fetches`` run at once, at most ``max_fetches_per_host`` are
-    in flight per host, and real request starts to one host are spaced by at least
-    ``host_gap_seconds`` (a fetch waits its turn in its thread), so a backed-up queue
-    cannot burst a host. Outcomes are FetchResult or FetchError; any other exception is
-    turned into a FetchError("internal") so one bug fails one feed, not the worker.
+    ``max_concurrent_fetches`` threads run fetches; at most ``max_fetches_per_host`` are in
+    flight per host, and real request starts to one host are at least ``host_gap_seconds``
+    apart. A fetch whose host is not due yet stays queued while the threads run other
+    hosts' fetches (a ready-time heap), so waiting for a gap never occupies a thread.
+    Outcomes are FetchResult or FetchError; any other exception becomes a
+    FetchError("internal"), so one bug fails one feed, not the worker.
     """
 
     def __init__(
@@ -249,19 +271,22 @@ class FetchPool:
         max_concurrent_fetches: int = 64,
         max_fetches_per_host: int = 2,
         host_gap_seconds: float = 5.0,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.max_fetches_per_host = max_fetches_per_host
         self.host_gap_seconds = host_gap_seconds
-        self.clock = clock
-        self.sleep = sleep
-        self._executor = cf.ThreadPoolExecutor(
-            max_workers=max_concurrent_fetches, thread_name_prefix="fetch"
-        )
-        self._lock = threading.Lock()
+        self._ready = threading.Condition()
+        self._queue: list[tuple[float, int, str, Callable[[], FetchResult], cf.Future]] = []
+        self._order = itertools.count()
+        self._closed = False
         self._last_start_at: dict[str, float] = {}
+        self._lock = threading.Lock()
         self._in_flight: dict[str, dict[str, tuple[cf.Future, FeedSource, float]]] = {}
+        self._threads = [
+            threading.Thread(target=self._work, name=f"fetch-{n}", daemon=True)
+            for n in range(max_concurrent_fetches)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def in_flight(self, host: str) -> set[str]:
         with self._lock:
@@ -272,30 +297,56 @@ class FetchPool:
             return len(self._in_flight.get(host, ())) < self.max_fetches_per_host
 
     def submit(
-        self, host: str, source: FeedSource, start_at: float, fetch: Callable[[], FetchResult]
+        self,
+        host: str,
+        source: FeedSource,
+        started_at: float,
+        fetch: Callable[[], FetchResult],
+        *,
+        delay_seconds: float = 0.0,
     ) -> None:
-        future = self._executor.submit(self._run, host, start_at, fetch)
+        """Queue ``fetch`` to start no sooner than ``delay_seconds`` from now (and the host's
+        gap); ``started_at`` is the pipeline-clock time its outcome is recorded at."""
+        future: cf.Future = cf.Future()
         with self._lock:
-            self._in_flight.setdefault(host, {})[source.feed_id] = (future, source, start_at)
+            self._in_flight.setdefault(host, {})[source.feed_id] = (future, source, started_at)
+        ready_at = time.monotonic() + max(0.0, delay_seconds)
+        with self._ready:
+            heapq.heappush(self._queue, (ready_at, next(self._order), host, fetch, future))
+            self._ready.notify()
 
-    def _run(
-        self, host: str, start_at: float, fetch: Callable[[], FetchResult]
-    ) -> FetchResult | FetchError:
-        with self._lock:  # reserve this host's next start slot
-            slot = max(
-                start_at, self._last_start_at.get(host, float("-inf")) + self.host_gap_seconds
-            )
-            self._last_start_at[host] = slot
-        wait = slot - self.clock()
-        if wait > 0:
-            self.sleep(wait)
-        try:
-            return fetch()
-        except FetchError as exc:
-            return exc
-        except Exception as exc:  # a bug must fail one feed, not the pool
-            log.exception("fetch of %s crashed", host)
-            return FetchError("internal", f"{host}: {type(exc).__name__}: {exc}")
+    def _next_job(self) -> tuple[str, Callable[[], FetchResult], cf.Future] | None:
+        """The first queued fetch whose host may be asked now (None once closed)."""
+        with self._ready:
+            while not self._closed:
+                now = time.monotonic()
+                if self._queue:
+                    ready_at, order, host, fetch, future = self._queue[0]
+                    host_ready_at = self._last_start_at.get(host, float("-inf"))
+                    due = max(ready_at, host_ready_at + self.host_gap_seconds)
+                    if due > ready_at:  # the host's gap moved it: requeue at its real time
+                        heapq.heapreplace(self._queue, (due, order, host, fetch, future))
+                        continue
+                    if due <= now:
+                        heapq.heappop(self._queue)
+                        self._last_start_at[host] = now
+                        return host, fetch, future
+                    self._ready.wait(timeout=due - now)
+                else:
+                    self._ready.wait()
+            return None
+
+    def _work(self) -> None:
+        while (job := self._next_job()) is not None:
+            host, fetch, future = job
+            try:
+                outcome: FetchResult | FetchError = fetch()
+            except FetchError as exc:
+                outcome = exc
+            except Exception as exc:  # a bug must fail one feed, not the pool
+                log.exception("fetch of %s crashed", host)
+                outcome = FetchError("internal", f"{host}: {type(exc).__name__}: {exc}")
+            future.set_result(outcome)
 
     def completed(
         self, host: str, *, wait_seconds: float = 0.0
@@ -319,7 +370,10 @@ class FetchPool:
         return done
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._ready:
+            self._closed = True
+            self._queue.clear()
+            self._ready.notify_all()
 
 
 def host_of(url: str) -> str:
@@ -378,8 +432,6 @@ class _FetchFn(beam.DoFn):
             max_concurrent_fetches=self.max_concurrent_fetches,
             max_fetches_per_host=self.max_fetches_per_host,
             host_gap_seconds=self.host_gap_seconds,
-            clock=self.clock,
-            sleep=self.sleep,
         )
         self.poller = Poller(
             self._fetch,
@@ -407,11 +459,14 @@ class _FetchFn(beam.DoFn):
         host, sources = element
         assert self.pool is not None
         host_state = state.read() or self.poller.new_state()
-        attempts = self.poller.finish(host, host_state, self.pool)
-        self.poller.start(host, host_state, sources, self.clock(), self.pool)
-        wait = self.bundle_wait_until - time.monotonic()
-        if wait > 0:
-            attempts += self.poller.finish(host, host_state, self.pool, wait_seconds=wait)
+        attempts = self.poller.tick(
+            host,
+            host_state,
+            sources,
+            self.clock(),
+            self.pool,
+            wait_seconds=self.bundle_wait_until - time.monotonic(),
+        )
         state.write(host_state)
         for result, failure, health, status in attempts:
             self.polled.inc()
