@@ -16,6 +16,7 @@ from pipeline.ingest.fetch.transform import FetchFeeds
 from pipeline.ingest.parse import ParseFeeds
 from pipeline.ingest.poll import OfferFeeds, PollFeeds, load_feed_sources
 from pipeline.records import FeedSource
+from pipeline.run import fnapi_live
 from tests.paths import FEEDS_DIR
 
 
@@ -67,6 +68,7 @@ def write_feeds(path, *feed_ids: str) -> None:
 def test_a_feed_removed_from_the_file_stops_being_offered_and_a_new_one_starts(tmp_path) -> None:
     """Live, on the FnApiRunner: feeds.yaml is edited while PollFeeds ticks; within one
     reload interval the removed feed is no longer offered and the added one is."""
+    fnapi_live.apply()  # as `storywatch run` does: unpatched, the live runner's metrics recurse
     feeds_file = tmp_path / "feeds.yaml"
     write_feeds(feeds_file, "a", "b")
     sources = load_feed_sources(feeds_file)
