@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import itertools
 import multiprocessing
 import sys
 import time
@@ -147,11 +148,7 @@ def _min_host_gap(log) -> tuple[float, int]:
     while not log.empty():
         host, at = log.get()
         starts[host].append(at)
-    gaps = [
-        b - a
-        for times in starts.values()
-        for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
-    ]
+    gaps = [b - a for times in starts.values() for a, b in itertools.pairwise(sorted(times))]
     return (min(gaps) if gaps else float("inf")), sum(len(t) for t in starts.values())
 
 

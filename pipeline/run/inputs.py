@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config.feeds import load_feeds
 from pipeline.config.subscribers import Subscribers, load_subscribers
 from pipeline.config.watchlists import Watchlists, load_watchlists
 from pipeline.errors import UserError
+from pipeline.ingest.poll import load_feed_sources
 from pipeline.records import FeedSource
 from pipeline.run.options import StorywatchOptions
 
@@ -35,10 +35,8 @@ def load_run_inputs(options: StorywatchOptions, *, live: bool) -> RunInputs:
     watchlists = load_watchlists(options.watchlists)
     sources: tuple[FeedSource, ...] = ()
     if live:
-        sources = tuple(
-            load_feeds(options.feeds_file).sources(
-                default_min_poll_seconds=options.poll_interval_seconds
-            )
+        sources = load_feed_sources(
+            options.feeds_file, default_min_poll_seconds=options.poll_interval_seconds
         )
         if not sources:
             raise UserError(
