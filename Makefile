@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 PYTEST ?= $(BIN)/python -m pytest
 
-.PHONY: install demo test test-fast lint typecheck lock bench dataflow-plan clean
+.PHONY: install system-deps demo test test-fast lint typecheck lock bench dataflow-plan clean
 
 install: $(STAMP)
 
@@ -42,8 +42,12 @@ $(DEMO_STAMP): $(LOCK) pyproject.toml $(UV)
 demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	$(BIN)/storywatch replay --feeds seeds/feeds --alerts-out build/demo-alerts.jsonl
 
+# The PostgreSQL server and headless Chromium that the tests run for real, if missing.
+system-deps:
+	@tools/install_test_system.sh
+
 # pytest exits 5 when it collected no test: say so instead of a bare "Error 5".
-test: $(STAMP)
+test: $(STAMP) system-deps
 	@$(PYTEST) -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit 5): check testpaths in pyproject.toml and the test file names" >&2; fi; \
 	exit $$rc
