@@ -168,6 +168,8 @@ class Match:
     storyline_id: str
     score: float
     evidence: tuple[Evidence, ...]
+    # The storyline's title in the watchlists the matcher used (live, the reloaded ones).
+    storyline_title: str = ""
 
 
 @dataclass(frozen=True, slots=True)

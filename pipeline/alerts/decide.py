@@ -75,7 +75,10 @@ def decide_alert(
         article_ids=ids,
         score=round(subject.score, 4),
         outlet=article.outlet,
-        storyline_title=(storyline_titles or {}).get(event.storyline_id, ""),
+        # The matcher's title is that of the watchlists in effect (reloaded live); the map
+        # from start-up covers leads restored from the ledger.
+        storyline_title=subject.storyline_title
+        or (storyline_titles or {}).get(event.storyline_id, ""),
         sources=tuple(s for s in event.sources if s[2] != article.url or not s[2]),
         evidence=subject.evidence,
         reason=event.reason,

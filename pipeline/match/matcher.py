@@ -506,8 +506,16 @@ class Matcher:
             ]
             if results:
                 score, used = max(results, key=lambda r: r[0])
-                storyline_id = self._index.rules[index][0].id
-                matches.append(Match(article, storyline_id, score, tuple(evidence_of(used))))
+                storyline = self._index.rules[index][0]
+                matches.append(
+                    Match(
+                        article,
+                        storyline.id,
+                        score,
+                        tuple(evidence_of(used)),
+                        storyline_title=storyline.title or "",
+                    )
+                )
         return matches
 
     def _weight(self, hit: Hit) -> float:

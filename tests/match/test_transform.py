@@ -9,9 +9,11 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipeline.alerts.decide import decide_alert
 from pipeline.config.watchlists import load_watchlists
 from pipeline.match.transform import NAMESPACE, MatchArticleFn, MatchWatchlists
 from pipeline.records import Article, Failure
+from pipeline.storylines.tracker import StorylineTracker
 from tests.paths import WATCHLISTS
 
 T0 = dt.datetime(2024, 10, 25, tzinfo=dt.UTC)
@@ -102,6 +104,11 @@ def test_a_storyline_added_while_running_matches_after_one_reload_interval(tmp_p
     assert storylines() == []
     now[0] = 30.0
     assert storylines() == ["spacex-launches"]
+    # The reloaded storyline's title travels with the match, so its alert is titled
+    # although DecideAlerts was built before the storyline existed.
+    [match] = fn.process(launch)
+    assert match.storyline_title == "SpaceX launches"
+    assert decide_alert(StorylineTracker().observe(match)[0]).storyline_title == "SpaceX launches"
     (directory / "launches.yaml").write_text("storylines: [", encoding="utf-8")
     now[0] = 60.0
     assert storylines() == ["spacex-launches"]
