@@ -108,6 +108,9 @@ class FeedHealth:
     last_change_at: dt.datetime | None
     next_due_at: dt.datetime
     interval_seconds: float
+    # What the last attempt found: "new" (a changed body), "not_modified" (a 304),
+    # "same_body" (200 with the body seen before) or "failed".
+    last_outcome: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@
                             the patched internals moved
     applied() -> bool       whether this process runs the patched runner
     STATS                   {"slept_seconds": ...}: time spent honouring resume delays
+    live_counters()         {(namespace, name): total} of the user counters of the bundles
+                            run so far (the runner reports them only when the job ends)
 
 What and why (docs/live-engine.md has the measurements and the minimal reproduction):
 
@@ -42,6 +44,25 @@ STATS: dict[str, float] = {"slept_seconds": 0.0}
 
 _LOCK = threading.Lock()
 _APPLIED: dict[str, bool] = {"done": False}
+_COUNTERS_LOCK = threading.Lock()
+_LIVE_COUNTERS: dict[tuple[str, str], int] = {}
+
+
+def live_counters() -> dict[tuple[str, str], int]:
+    """A snapshot of the user counters summed over every bundle finished so far."""
+    with _COUNTERS_LOCK:
+        return dict(_LIVE_COUNTERS)
+
+
+def _tally(infos: Iterable[Any]) -> None:
+    """Add one finished bundle's user counters (a bundle reports its own deltas)."""
+    with _COUNTERS_LOCK:
+        for info in infos:
+            if info.urn != monitoring_infos.USER_COUNTER_URN:
+                continue
+            key = (info.labels.get("NAMESPACE", ""), info.labels.get("NAME", ""))
+            value = monitoring_infos.extract_counter_value(info)  # type: ignore[no-untyped-call]  # Beam untyped
+            _LIVE_COUNTERS[key] = _LIVE_COUNTERS.get(key, 0) + int(value)
 
 
 def applied() -> bool:
@@ -87,6 +108,7 @@ def apply() -> None:
         def _run_bundle(self: Any, context: Any, manager: Any, *args: Any, **kwargs: Any) -> Any:
             out = run_bundle(self, context, manager, *args, **kwargs)
             result, deferred = out[0], out[1]
+            _tally(result.process_bundle.monitoring_infos)
             delays = [
                 root.requested_time_delay.ToMicroseconds() / 1e6
                 for root in result.process_bundle.residual_roots

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import apache_beam as beam
@@ -65,29 +66,27 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
     return _run_until_interrupted(p, on_wait=CycleReporter(sw).maybe_report)
 
 
-def cycle_summary(*, seconds: float, health: list[dict], alerts: int, dead_letters: int) -> str:
-    """One console line for a cycle, from its feed-health lines (one per fetch attempt)
-    and its counts of alert and dead-letter lines.
+def cycle_summary(
+    *, seconds: float, health: list[dict], new_articles: int, alerts: int, dead_letters: int
+) -> str:
+    """One console line for a cycle, from its feed-health lines (one per fetch attempt,
+    each with its ``last_outcome``) and its counts of new articles, alert and dead-letter
+    lines.
 
-    >>> ok = {"status": "ok", "last_attempt_at": "t1", "last_change_at": "t1"}
-    >>> same = {"status": "ok", "last_attempt_at": "t2", "last_change_at": "t1"}
-    >>> line = cycle_summary(seconds=60, health=[ok, same, same, {"status": "failing"}],
-    ...                      alerts=1, dead_letters=2)
+    >>> h = [{"last_outcome": o} for o in ("new", "not_modified", "same_body", "failed")]
+    >>> line = cycle_summary(seconds=60, health=h, new_articles=3, alerts=1, dead_letters=2)
     >>> print(line.replace("; ", ";\\n"))
-    storywatch: last 60 s: 4 fetches: 1 with new items, 2 unchanged (304 or same body), 1 failed;
+    storywatch: last 60 s: 4 fetches: 1 with new items, 1 not modified (304), 1 same body, 1 failed;
+    3 new articles;
     1 alert;
     2 dead letters
     """
-    failed = sum(1 for h in health if h.get("status") != "ok")
-    changed = sum(
-        1
-        for h in health
-        if h.get("status") == "ok" and h.get("last_change_at") == h.get("last_attempt_at")
-    )
-    unchanged = len(health) - failed - changed
+    outcomes = Counter(h.get("last_outcome") or "failed" for h in health)
     return (
         f"storywatch: last {seconds:.0f} s: {_plural(len(health), 'fetch', 'fetches')}: "
-        f"{changed} with new items, {unchanged} unchanged (304 or same body), {failed} failed; "
+        f"{outcomes['new']} with new items, {outcomes['not_modified']} not modified (304), "
+        f"{outcomes['same_body']} same body, {outcomes['failed']} failed; "
+        f"{_plural(new_articles, 'new article')}; "
         f"{_plural(alerts, 'alert')}; {_plural(dead_letters, 'dead letter')}"
     )
 
@@ -117,9 +116,14 @@ class _NewLines:
         return complete.decode("utf-8", errors="replace").splitlines()
 
 
+# Articles that passed cross-feed dedupe: the new ones.
+NEW_ARTICLES_COUNTER = ("ingest", "articles_unique")
+
+
 class CycleReporter:
     """Prints ``cycle_summary`` every ``every_seconds`` of a live run, from the lines the
-    sinks appended to ``--feed_health_out``, ``--alerts_out`` and ``--dead_letter_out``."""
+    sinks appended to ``--feed_health_out``, ``--alerts_out`` and ``--dead_letter_out``,
+    and the live count of new articles (``fnapi_live.live_counters``)."""
 
     def __init__(
         self,
@@ -127,9 +131,12 @@ class CycleReporter:
         *,
         every_seconds: float = SUMMARY_EVERY_SECONDS,
         clock=time.monotonic,
+        counters=fnapi_live.live_counters,
         out=None,
     ) -> None:
         self._health = _NewLines(sw.feed_health_out)
+        self._counters = counters
+        self._new_articles = self._counters().get(NEW_ARTICLES_COUNTER, 0)
         self._alerts = _NewLines(sw.alerts_out)
         self._dead_letters = _NewLines(sw.dead_letter_out)
         self._every_seconds = every_seconds
@@ -147,13 +154,15 @@ class CycleReporter:
                 health.append(json.loads(line))
             except ValueError:
                 continue
+        new_articles = self._counters().get(NEW_ARTICLES_COUNTER, 0)
         line = cycle_summary(
             seconds=now - self._last,
             health=health,
+            new_articles=new_articles - self._new_articles,
             alerts=len(self._alerts.read()),
             dead_letters=len(self._dead_letters.read()),
         )
-        self._last = now
+        self._last, self._new_articles = now, new_articles
         print(line, file=self._out or sys.stdout, flush=True)
 
 

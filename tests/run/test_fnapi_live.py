@@ -41,9 +41,14 @@ def test_periodic_impulse_stays_flat_and_idle():
     fnapi_live.apply()
     bundles = {"n": 0}
     execute = fn_runner.FnApiRunner._execute_bundle
+    key = ("test", "ticks")
+    ticks_before = fnapi_live.live_counters().get(key, 0)
+    mid_run: dict = {}
 
     def counting(self, context, manager, bundle_input):
         bundles["n"] += 1
+        if bundles["n"] == 20:  # the job is still running: its counters are already live
+            mid_run.update(fnapi_live.live_counters())
         return execute(self, context, manager, bundle_input)
 
     seconds, interval = 12.0, 0.2  # 60 ticks
@@ -68,6 +73,8 @@ def test_periodic_impulse_stays_flat_and_idle():
         fn_runner.FnApiRunner._execute_bundle = execute
     (ticks,) = result.metrics().query(MetricsFilter().with_name("ticks"))["counters"]
     assert ticks.committed >= 0.8 * seconds / interval  # metrics still add up when patched
+    assert 0 < mid_run.get(key, 0) - ticks_before < ticks.committed
+    assert fnapi_live.live_counters()[key] - ticks_before == ticks.committed
     # Unpatched: about 250 bundles/s, 50 % of a core and about 6 MB/s.
     assert bundles["n"] / wall <= 2.5 / interval, bundles
     assert cpu / wall < 0.35, (cpu, wall)

@@ -16,9 +16,9 @@ def test_doctests() -> None:
 
 
 def test_an_idle_cycle_says_so() -> None:
-    assert cycle_summary(seconds=60.2, health=[], alerts=0, dead_letters=0) == (
-        "storywatch: last 60 s: 0 fetches: 0 with new items, 0 unchanged (304 or same body), "
-        "0 failed; 0 alerts; 0 dead letters"
+    assert cycle_summary(seconds=60.2, health=[], new_articles=0, alerts=0, dead_letters=0) == (
+        "storywatch: last 60 s: 0 fetches: 0 with new items, 0 not modified (304), 0 same body, "
+        "0 failed; 0 new articles; 0 alerts; 0 dead letters"
     )
 
 
@@ -33,33 +33,37 @@ def test_the_reporter_counts_only_what_was_appended_in_its_cycle(tmp_path) -> No
         feed_health_out=str(health), alerts_out=str(alerts), dead_letter_out=str(dead)
     )
     now = [0.0]
+    unique = {("ingest", "articles_unique"): 7}  # counted before this reporter started
     out = io.StringIO()
-    reporter = CycleReporter(options, every_seconds=60, clock=lambda: now[0], out=out)
+    reporter = CycleReporter(
+        options, every_seconds=60, clock=lambda: now[0], counters=lambda: unique, out=out
+    )
 
     def append(path, *rows) -> None:
         with path.open("a") as handle:
             handle.writelines(json.dumps(r) + "\n" for r in rows)
 
-    append(health, {"status": "ok", "last_attempt_at": "a", "last_change_at": "a"})
-    append(health, {"status": "failing", "last_attempt_at": "b", "last_change_at": None})
+    append(health, {"status": "ok", "last_outcome": "new"})
+    append(health, {"status": "failing", "last_outcome": "failed"})
+    unique[("ingest", "articles_unique")] = 10
     append(alerts, {"alert_id": "x"})
     append(dead, {"stage": "fetch"})
     now[0] = 30.0
     reporter.maybe_report()
     assert out.getvalue() == ""  # not a minute yet
     with health.open("a") as handle:
-        handle.write('{"status": "ok", "last_att')  # a line being written is left for later
+        handle.write('{"status": "ok", "last_out')  # a line being written is left for later
     now[0] = 61.0
     reporter.maybe_report()
     assert out.getvalue() == (
-        "storywatch: last 61 s: 2 fetches: 1 with new items, 0 unchanged (304 or same body), "
-        "1 failed; 1 alert; 1 dead letter\n"
+        "storywatch: last 61 s: 2 fetches: 1 with new items, 0 not modified (304), 0 same body, "
+        "1 failed; 3 new articles; 1 alert; 1 dead letter\n"
     )
     with health.open("a") as handle:
-        handle.write('empt_at": "c", "last_change_at": "a"}\n')
+        handle.write('come": "not_modified"}\n')
     now[0] = 121.0
     reporter.maybe_report()
     assert out.getvalue().splitlines()[-1] == (
-        "storywatch: last 60 s: 1 fetch: 0 with new items, 1 unchanged (304 or same body), "
-        "0 failed; 0 alerts; 0 dead letters"
+        "storywatch: last 60 s: 1 fetch: 0 with new items, 1 not modified (304), 0 same body, "
+        "0 failed; 0 new articles; 0 alerts; 0 dead letters"
     )

@@ -79,6 +79,7 @@ class FeedSchedule:
     last_offered_at: float | None = None
     consecutive_failures: int = 0
     last_error: str = ""
+    last_outcome: str = ""
 
     def __post_init__(self) -> None:
         if not self.interval_seconds:
@@ -107,6 +108,7 @@ class FeedSchedule:
         now: float,
         *,
         changed: bool,
+        not_modified: bool = False,
         ttl_seconds: float | None = None,
         max_age_seconds: float | None = None,
         retry_after_seconds: float | None = None,
@@ -138,6 +140,7 @@ class FeedSchedule:
         if retry_after_seconds:
             wait = max(wait, min(retry_after_seconds, self.max_backoff_seconds))
         self.last_attempt_at = self.last_success_at = now
+        self.last_outcome = "new" if changed else "not_modified" if not_modified else "same_body"
         self.consecutive_failures = 0
         self.last_error = ""
         self.next_due_at = now + wait
@@ -147,6 +150,7 @@ class FeedSchedule:
     ) -> None:
         self.consecutive_failures += 1
         self.last_error = error
+        self.last_outcome = "failed"
         self.last_attempt_at = now
         base = max(self.interval_seconds, self.min_interval_seconds)
         backoff = min(self.max_backoff_seconds, base * 2 ** (self.consecutive_failures - 1))
@@ -172,6 +176,7 @@ class FeedSchedule:
             last_change_at=_utc(self.last_change_at),
             next_due_at=dt.datetime.fromtimestamp(self.next_due_at, UTC),
             interval_seconds=self.interval_seconds,
+            last_outcome=self.last_outcome,
         )
 
 

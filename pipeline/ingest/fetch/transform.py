@@ -241,6 +241,7 @@ class Poller:
         schedule.record_success(
             now,
             changed=changed,
+            not_modified=result.status == 304,
             ttl_seconds=result.ttl_seconds,
             max_age_seconds=result.max_age_seconds,
             retry_after_seconds=result.retry_after_seconds,
