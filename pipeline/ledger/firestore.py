@@ -119,6 +119,7 @@ class FirestoreLedger:
         self._deliveries = client.collection(f"{prefix}_deliveries")
         self._payloads = client.collection(f"{prefix}_payloads")
         self._threads = client.collection(f"{prefix}_threads")
+        self._hot_feeds = client.collection(f"{prefix}_hot_feeds")
         self._payload_cache: dict[str, str] = {}
 
     @classmethod
@@ -421,6 +422,24 @@ class FirestoreLedger:
                 "expire_at": self._expire_at(),
             },
         )
+
+    def mark_feeds_hot(self, feed_ids: list[str], until: dt.datetime) -> None:
+        for feed_id in feed_ids:
+            ref = self._hot_feeds.document(doc_id(feed_id))
+
+            def attempt(transaction: Any, ref: Any = ref, feed_id: str = feed_id) -> None:
+                snap = ref.get(transaction=transaction)
+                if snap.exists and snap.to_dict()["until"] >= until:
+                    return
+                transaction.set(ref, {"feed_id": feed_id, "until": until, "expire_at": until})
+
+            self._run(self._client, attempt)
+
+    def hot_feeds(self, now: dt.datetime) -> dict[str, dt.datetime]:
+        # Few rows (bursts are rare and each expires; Firestore's TTL drops old ones), so
+        # read them all rather than keep a range index.
+        rows = (snap.to_dict() for snap in self._hot_feeds.stream())
+        return {r["feed_id"]: r["until"] for r in rows if r["until"] > now}
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)

@@ -94,4 +94,11 @@ class Ledger(Protocol):
 
     def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None: ...
 
+    def mark_feeds_hot(self, feed_ids: list[str], until: dt.datetime) -> None:
+        """A storyline burst: poll these feeds at the burst cadence until ``until`` (a later
+        ``until`` for a feed wins; an earlier one never shortens it)."""
+
+    def hot_feeds(self, now: dt.datetime) -> dict[str, dt.datetime]:
+        """The feeds marked hot whose ``until`` is after ``now``, with it."""
+
     def close(self) -> None: ...

@@ -96,6 +96,10 @@ class SqliteLedger:
                     thread_ts TEXT NOT NULL,
                     PRIMARY KEY (subscriber, channel, storyline_id)
                 );
+                CREATE TABLE IF NOT EXISTS hot_feeds (
+                    feed_id TEXT PRIMARY KEY,
+                    until TEXT NOT NULL
+                );
                 """
             )
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(deliveries)")}
@@ -315,6 +319,25 @@ class SqliteLedger:
                 "INSERT OR IGNORE INTO threads(subscriber, channel, storyline_id, thread_ts) VALUES (?, ?, ?, ?)",
                 (subscriber, channel, storyline_id, ts),
             )
+
+    # --- burst cadence -------------------------------------------------------------------
+
+    def mark_feeds_hot(self, feed_ids: list[str], until: dt.datetime) -> None:
+        stamp = until.astimezone(UTC).isoformat()
+        with self._lock, self._transaction():
+            self._conn.executemany(
+                "INSERT INTO hot_feeds(feed_id, until) VALUES (?, ?) "
+                "ON CONFLICT(feed_id) DO UPDATE SET until=max(until, excluded.until)",
+                [(feed_id, stamp) for feed_id in feed_ids],
+            )
+
+    def hot_feeds(self, now: dt.datetime) -> dict[str, dt.datetime]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT feed_id, until FROM hot_feeds WHERE until > ?",
+                (now.astimezone(UTC).isoformat(),),
+            ).fetchall()
+        return {str(feed_id): dt.datetime.fromisoformat(until) for feed_id, until in rows}
 
     def close(self) -> None:
         with self._lock:

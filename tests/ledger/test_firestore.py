@@ -165,6 +165,18 @@ def test_alerts_are_recorded_once(ledger):
     assert ledger.alert_ids() == ["a1", "a/2"]
 
 
+def test_hot_feeds_keep_the_latest_until_and_expire(ledger):
+    t0 = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+    hour = dt.timedelta(hours=1)
+    assert ledger.hot_feeds(t0) == {}
+    ledger.mark_feeds_hot(["reuters", "ap"], t0 + hour)
+    ledger.mark_feeds_hot(["ap"], t0 + 2 * hour)
+    ledger.mark_feeds_hot(["reuters"], t0 + hour / 2)  # an earlier end never shortens it
+    assert ledger.hot_feeds(t0) == {"reuters": t0 + hour, "ap": t0 + 2 * hour}
+    assert ledger.hot_feeds(t0 + hour) == {"ap": t0 + 2 * hour}
+    assert ledger.hot_feeds(t0 + 2 * hour) == {}
+
+
 def test_claim_send_and_never_again(ledger):
     assert ledger.delivery_state("a1", "desk", "slack") is None
     assert ledger.claim("a1", "desk", "slack") is True
