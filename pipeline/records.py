@@ -55,6 +55,10 @@ class RawFeed:
     # Outlet name and language from the feed list, which win over the document's own.
     name: str = ""
     language: str = ""
+    # WebSub discovery at fetch time (Link header, then the feed head): the feed's hubs
+    # (rel=hub) and its topic URL (rel=self, empty if not given).
+    hubs: tuple[str, ...] = ()
+    self_url: str = ""
 
     def header(self, name: str, default: str = "") -> str:
         name = name.lower()
@@ -194,6 +198,8 @@ class StorylineEvent:
     baseline_per_hour: float | None = None
     rate_per_hour: float | None = None
     article: Match | None = None  # the article this event is about (lead is the development's)
+    # A burst: the feeds whose articles of this storyline fell in its window.
+    feed_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

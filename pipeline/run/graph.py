@@ -1,6 +1,7 @@
 """The storywatch pipeline, wired in the order of the flow.
 
     poll → fetch → parse → normalise → dedupe → match → track storylines → decide alerts → deliver
+                                                          ↘ (live) mark a burst's feeds hot ⇢ fetch
     (replay: recorded feeds → parse → …, or recorded articles → dedupe → …)
 
 Every stage returns ``StageOutputs(main, dead_letter)`` (``pipeline.stage``); the graph
@@ -26,6 +27,7 @@ from pipeline.alerts.decide import DecideAlerts
 from pipeline.config.watchlists import Watchlists
 from pipeline.deliver.transform import DeliverAlerts
 from pipeline.ingest.dedupe import BOUNDED_SHARDS, DEFAULT_SHARDS, DedupeArticles
+from pipeline.ingest.fetch.burst import MarkBurstFeeds
 from pipeline.ingest.fetch.transform import FetchFeeds
 from pipeline.ingest.normalize_transform import NormalizeArticles
 from pipeline.ingest.parse import ParseFeeds
@@ -77,6 +79,8 @@ def build_pipeline(
     events = main_of(
         "TrackStorylines", matches | "TrackStorylines" >> _track(options, bounded=bounded)
     )
+    if not bounded:  # a burst tightens the polling of the feeds that carry it
+        main_of("MarkBurstFeeds", events | "MarkBurstFeeds" >> _mark_burst_feeds(options))
     alerts = main_of(
         "DecideAlerts", events | "DecideAlerts" >> _decide(options, watchlists, coverage_alerts)
     )
@@ -101,7 +105,9 @@ def _poll_and_fetch(
         reload_interval_seconds=options.reload_interval_seconds,
     )
     fetched = polled | "FetchFeeds" >> FetchFeeds(
-        host_gap_seconds=options.host_gap_seconds, tick_seconds=options.tick_seconds
+        host_gap_seconds=options.host_gap_seconds,
+        tick_seconds=options.tick_seconds,
+        ledger_url=options.ledger,
     )
     fetched.health | "ReportFeedHealth" >> beam.ParDo(
         ReportFeedHealth(
@@ -129,6 +135,13 @@ def _dedupe(options: StorywatchOptions, *, bounded: bool) -> DedupeArticles:
 
 def _track(options: StorywatchOptions, *, bounded: bool) -> TrackStorylines:
     return TrackStorylines(bounded=bounded, ledger_url=options.ledger, **options.tracker_tunables())
+
+
+def _mark_burst_feeds(options: StorywatchOptions) -> MarkBurstFeeds:
+    # Tight polling lasts as long as the burst's own window.
+    return MarkBurstFeeds(
+        ledger_url=options.ledger, hot_for_seconds=options.burst_window_hours * 3600
+    )
 
 
 def _decide(

@@ -122,10 +122,17 @@ class StorylineState:
     newest_at: dt.datetime | None = None
     recent_times: list[dt.datetime] = field(default_factory=list)
     last_burst_at: dt.datetime | None = None
+    # feed id -> its latest matched article's time, within the burst window and baseline:
+    # the feeds a burst names, so that polling tightens on them.
+    recent_feeds: dict[str, dt.datetime] = field(default_factory=dict)
 
     def size(self) -> int:
         """Headlines plus rate samples held: the quantity the bounds keep flat."""
-        return sum(len(d.keys) for d in self.developments) + len(self.recent_times)
+        return (
+            sum(len(d.keys) for d in self.developments)
+            + len(self.recent_times)
+            + len(self.recent_feeds)
+        )
 
 
 class StorylineTracker:
@@ -473,10 +480,18 @@ class StorylineTracker:
         drop = max(drop, len(state.recent_times) - self.max_rate_samples)
         if drop > 0:
             del state.recent_times[:drop]
+        feeds = {f: t for f, t in state.recent_feeds.items() if t >= window_start}
+        if len(feeds) > self.max_rate_samples:
+            feeds = dict(sorted(feeds.items(), key=lambda ft: ft[1])[-self.max_rate_samples :])
+        state.recent_feeds = feeds
 
     def _rate(self, state: StorylineState, match: Match, at: dt.datetime) -> StorylineEvent | None:
         times = state.recent_times
         bisect.insort(times, at)
+        feed_id = match.article.feed_id
+        if feed_id:
+            latest = state.recent_feeds.get(feed_id)
+            state.recent_feeds[feed_id] = at if latest is None else max(latest, at)
         window_start = at - self.burst_window
         in_window = bisect.bisect_right(times, at) - bisect.bisect_right(times, window_start)
         in_baseline = bisect.bisect_right(times, window_start) - bisect.bisect_right(
@@ -505,6 +520,7 @@ class StorylineTracker:
             baseline_per_hour=round(baseline, 3),
             rate_per_hour=round(rate, 3),
             article=match,
+            feed_ids=tuple(sorted(f for f, t in state.recent_feeds.items() if t > window_start)),
         )
 
     def _event(

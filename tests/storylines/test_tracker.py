@@ -164,12 +164,22 @@ def test_burst_when_rate_jumps_above_baseline_with_baseline_in_event():
         "Lawmakers demand answers on Starlink leak",
         "SpaceX denies selling terminals to Russia",
     ]
+    feeds = ["reuters", "ap", "reuters", "kyiv-independent", "ap"]
+
+    def from_feed(m: Match, feed_id: str) -> Match:
+        return dataclasses.replace(m, article=dataclasses.replace(m.article, feed_id=feed_id))
+
+    t.observe(from_feed(match("old", "Musk on Starlink", -6), "quiet-blog"))
     events = [
-        e for i, title in enumerate(titles) for e in t.observe(match(f"x{i}", title, i * 0.1))
+        e
+        for i, title in enumerate(titles)
+        for e in t.observe(from_feed(match(f"x{i}", title, i * 0.1), feeds[i]))
     ]
     bursts = [e for e in events if e.kind == BURST]
     assert len(bursts) == 1  # cooldown: one burst alert, not one per article
-    assert bursts[0].baseline_per_hour == pytest.approx(1 / 24, abs=1e-3)
+    # The feeds that carry the burst (within its window), for polling to tighten on them.
+    assert bursts[0].feed_ids == ("ap", "kyiv-independent", "reuters")
+    assert bursts[0].baseline_per_hour == pytest.approx(2 / 24, abs=1e-3)
     assert bursts[0].rate_per_hour == 4.0
     assert "baseline" in bursts[0].reason
 

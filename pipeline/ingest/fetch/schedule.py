@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
 
@@ -80,6 +80,11 @@ class FeedSchedule:
     consecutive_failures: int = 0
     last_error: str = ""
     last_outcome: str = ""
+    # A storyline burst names this feed: poll it every ``hot_interval_seconds`` until then.
+    hot_until: float = 0.0
+    hot_interval_seconds: float = 0.0
+    # A Retry-After the server sent: no request before this, whatever else says so.
+    not_before: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.interval_seconds:
@@ -99,6 +104,28 @@ class FeedSchedule:
 
     def due(self, now: float, *, tolerance_seconds: float = 0.0) -> bool:
         return now >= self.next_due_at - tolerance_seconds
+
+    def tighten(self, now: float, *, until: float, interval_seconds: float) -> None:
+        """Poll every ``interval_seconds`` (or the feed's own floor, if lower) until ``until``:
+        a burst on a storyline this feed carries. A failing feed keeps its backoff, and a
+        Retry-After still holds.
+
+        >>> s = FeedSchedule("f", "https://x", min_interval_seconds=300)
+        >>> s.record_success(0.0, changed=True); s.next_due_at
+        300.0
+        >>> s.tighten(10.0, until=3600.0, interval_seconds=60); s.next_due_at
+        60.0
+        >>> s.record_success(60.0, changed=False); s.next_due_at  # stays tight while hot
+        120.0
+        """
+        self.hot_until = max(self.hot_until, until)
+        self.hot_interval_seconds = min(interval_seconds, self.min_interval_seconds)
+        if self.consecutive_failures or self.last_attempt_at is None or now >= self.hot_until:
+            return
+        self.next_due_at = max(
+            min(self.next_due_at, self.last_attempt_at + self.hot_interval_seconds),
+            self.not_before,
+        )
 
     def _clamp(self, seconds: float) -> float:
         return float(min(self.max_interval_seconds, max(self.min_interval_seconds, seconds)))
@@ -137,8 +164,14 @@ class FeedSchedule:
                     self.interval_seconds, min(floor, self.max_interval_seconds)
                 )
         wait = self.interval_seconds
+        if (
+            self.hot_interval_seconds and now < self.hot_until
+        ):  # a burst outranks the feed's own hints (ttl, max-age)
+            wait = min(wait, self.hot_interval_seconds)
+        self.not_before = 0.0
         if retry_after_seconds:
             wait = max(wait, min(retry_after_seconds, self.max_backoff_seconds))
+            self.not_before = now + wait
         self.last_attempt_at = self.last_success_at = now
         self.last_outcome = "new" if changed else "not_modified" if not_modified else "same_body"
         self.consecutive_failures = 0
@@ -162,6 +195,7 @@ class FeedSchedule:
         backoff = min(self.max_backoff_seconds, backoff * (1 + 0.1 * jitter / 0xFFFF))
         if retry_after_seconds:
             backoff = max(backoff, min(retry_after_seconds, self.max_backoff_seconds))
+        self.not_before = now + backoff if retry_after_seconds else 0.0
         self.next_due_at = now + backoff
 
     def health(self) -> FeedHealth:
@@ -210,9 +244,17 @@ class HostState:
     gate: HostGate
     schedules: dict[str, FeedSchedule] = field(default_factory=dict)
 
-    def offered(self, sources: Sequence[FeedSource], now: float) -> None:
+    def offered(
+        self,
+        sources: Sequence[FeedSource],
+        now: float,
+        *,
+        hot_until: Mapping[str, float] | None = None,
+        hot_interval_seconds: float = 60.0,
+    ) -> None:
         """The poller's feed list for this host: add new feeds, drop removed ones, and take
-        each feed's current poll bounds."""
+        each feed's current poll bounds; feeds in ``hot_until`` (feed id -> epoch seconds,
+        from storyline bursts) are tightened to ``hot_interval_seconds`` until then."""
         wanted = {source.feed_id: source for source in sources}
         for feed_id in [f for f in self.schedules if f not in wanted]:
             del self.schedules[feed_id]
@@ -223,6 +265,9 @@ class HostState:
             schedule.min_interval_seconds = float(source.min_poll_seconds)
             schedule.max_interval_seconds = float(source.max_poll_seconds)
             schedule.last_offered_at = now
+            until = (hot_until or {}).get(feed_id)
+            if until is not None:
+                schedule.tighten(now, until=until, interval_seconds=hot_interval_seconds)
 
     def due_feeds(self, now: float, *, tolerance_seconds: float = 0.0) -> list[FeedSchedule]:
         """The feeds due at ``now``, oldest due first (ties by feed id), so a host's feeds

@@ -37,7 +37,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -47,9 +47,11 @@ from apache_beam.coders import PickleCoder
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.typehints import KV
 
+from pipeline.ingest.fetch.burst import BURST_POLL_SECONDS, HotFeeds
 from pipeline.ingest.fetch.guard import FetchError
 from pipeline.ingest.fetch.http import FetchPolicy, FetchResult, fetch_feed, make_client
 from pipeline.ingest.fetch.schedule import FeedSchedule, HostGate, HostState
+from pipeline.ledger import open_ledger
 from pipeline.records import Failure, FeedHealth, FeedSource
 from pipeline.stage import DEAD_LETTER, MAIN
 
@@ -97,9 +99,11 @@ class Poller:
         host_gap_seconds: float = 5.0,
         tolerance_seconds: float = 2.5,
         max_gate_wait_seconds: float = 0.5,
+        burst_poll_seconds: float = BURST_POLL_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.fetch = fetch
+        self.burst_poll_seconds = burst_poll_seconds
         self.host_gap_seconds = host_gap_seconds
         self.tolerance_seconds = tolerance_seconds
         self.max_gate_wait_seconds = max_gate_wait_seconds
@@ -135,11 +139,16 @@ class Poller:
         sources: Sequence[FeedSource],
         now: float,
         pool: FetchPool,
+        *,
+        hot_until: Mapping[str, float] | None = None,
     ) -> None:
         """Hand this host's due feeds to ``pool``, oldest due first, while the host gate
-        (looking at most ``max_gate_wait_seconds`` ahead) and the pool's per-host limit allow."""
+        (looking at most ``max_gate_wait_seconds`` ahead) and the pool's per-host limit allow.
+        ``hot_until`` (feed id -> epoch seconds): feeds carrying a storyline burst."""
         by_id = {source.feed_id: source for source in sources}
-        state.offered(sources, now)
+        state.offered(
+            sources, now, hot_until=hot_until, hot_interval_seconds=self.burst_poll_seconds
+        )
         busy = pool.in_flight(host)
         for schedule in state.due_feeds(now, tolerance_seconds=self.tolerance_seconds):
             if schedule.feed_id in busy:
@@ -167,11 +176,12 @@ class Poller:
         pool: FetchPool,
         *,
         wait_seconds: float = 0.0,
+        hot_until: Mapping[str, float] | None = None,
     ) -> list[Attempt]:
         """One host's call on a tick: learn from finished fetches, hand over the due feeds,
         then wait up to ``wait_seconds`` for this host's fetches in flight."""
         attempts = self.finish(host, state, pool)
-        self.start(host, state, sources, now, pool)
+        self.start(host, state, sources, now, pool, hot_until=hot_until)
         if wait_seconds > 0:
             attempts += self.finish(host, state, pool, wait_seconds=wait_seconds)
         return attempts
@@ -409,8 +419,12 @@ class _FetchFn(beam.DoFn):
         max_concurrent_fetches: int,
         max_fetches_per_host: int,
         result_wait_seconds: float,
+        ledger_url: str | None,
     ) -> None:
         self.policy = policy
+        self.ledger_url = ledger_url
+        self.ledger: Any = None
+        self.hot: HotFeeds | None = None
         self.host_gap_seconds = host_gap_seconds
         self.tick_seconds = tick_seconds
         self.clock = clock
@@ -440,8 +454,14 @@ class _FetchFn(beam.DoFn):
             tolerance_seconds=self.tick_seconds / 2,
             sleep=self.sleep,
         )
+        if self.ledger_url:
+            self.ledger = open_ledger(self.ledger_url)
+            self.hot = HotFeeds(self.ledger.hot_feeds, clock=self.clock)
 
     def teardown(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger, self.hot = None, None
         if self.pool is not None:
             self.pool.close()
             self.pool = None
@@ -467,6 +487,7 @@ class _FetchFn(beam.DoFn):
             self.clock(),
             self.pool,
             wait_seconds=self.bundle_wait_until - time.monotonic(),
+            hot_until=self.hot.current() if self.hot is not None else None,
         )
         state.write(host_state)
         for result, failure, health, status in attempts:
@@ -489,6 +510,8 @@ class FetchFeeds(beam.PTransform):
 
     Returns ``FetchOutputs(main=RawFeed, dead_letter=Failure per failed attempt,
     health=FeedHealth per attempt)``; fetches run concurrently (see the module docstring).
+    With ``ledger_url``, feeds the ledger marks hot (a storyline burst,
+    ``ingest.fetch.burst``) are polled every ``BURST_POLL_SECONDS`` until it ends.
     Counters (namespace ``ingest``): ``feeds_polled``,
     ``feeds_fetched``, ``feeds_not_modified`` (304 or the same bytes), ``http_304``,
     ``fetch_errors``.
@@ -505,9 +528,11 @@ class FetchFeeds(beam.PTransform):
         max_concurrent_fetches: int = 64,
         max_fetches_per_host: int = 2,
         result_wait_seconds: float = 1.0,
+        ledger_url: str | None = None,
         label: str | None = None,
     ) -> None:
         super().__init__(label)
+        self.ledger_url = ledger_url
         self.max_concurrent_fetches = max_concurrent_fetches
         self.max_fetches_per_host = max_fetches_per_host
         self.result_wait_seconds = result_wait_seconds
@@ -527,6 +552,7 @@ class FetchFeeds(beam.PTransform):
             max_concurrent_fetches=self.max_concurrent_fetches,
             max_fetches_per_host=self.max_fetches_per_host,
             result_wait_seconds=self.result_wait_seconds,
+            ledger_url=self.ledger_url,
         )
         results = (
             sources
