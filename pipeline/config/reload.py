@@ -14,6 +14,7 @@ are not re-parsed or re-reported). ``interval_seconds=0`` turns reloading off.
 
 State: the last good config, the last fingerprint and hash, the set of bad hashes already
 reported. One watcher per DoFn instance (it is pickled with the DoFn); no threads.
+With ``config_uri`` the files are first synced from that shared path (Dataflow).
 Live, the DoFns call ``current()`` on each element, so an edit is in effect within one
 reload interval of the next element; a replay passes no paths and never reloads.
 """
@@ -27,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from pipeline.config.mirror import ConfigMirror
 from pipeline.config.watchlists import watchlist_files
 from pipeline.errors import UserError
 
@@ -82,8 +84,11 @@ class ConfigWatcher(Generic[T]):
         initial: T,
         interval_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        config_uri: str | None = None,
     ) -> None:
         self.paths = tuple(Path(p) for p in paths)
+        # Dataflow: the files are re-read from a shared path (``pipeline.config.mirror``).
+        self.mirror = ConfigMirror(config_uri, self.paths) if config_uri else None
         self.load = load
         self.config = initial
         self.interval_seconds = interval_seconds
@@ -111,6 +116,8 @@ class ConfigWatcher(Generic[T]):
 
     def check(self) -> bool:
         """Re-read the files now if they changed; True when a new good config was loaded."""
+        if self.mirror is not None:
+            self.mirror.sync()
         files = watched_files(self.paths)
         seen = fingerprint(files)
         if seen == self._fingerprint:

@@ -177,13 +177,14 @@ class Watchlists(_Strict):
         return next((s for s in self.storylines if s.id == storyline_id), None)
 
 
+def is_watchlist_file(path: Path) -> bool:
+    """A YAML file that is not the feed list or the subscribers file."""
+    return path.suffix in (".yaml", ".yml") and path.name not in OTHER_CONFIG_FILES
+
+
 def watchlist_files(directory: Path) -> list[Path]:
     """The watchlist files of a directory, sorted, without feeds/subscribers configs."""
-    return sorted(
-        p
-        for p in directory.glob("*.y*ml")
-        if p.suffix in (".yaml", ".yml") and p.name not in OTHER_CONFIG_FILES
-    )
+    return sorted(p for p in directory.glob("*.y*ml") if is_watchlist_file(p))
 
 
 def load_watchlists(directory: Path | str = "watchlists") -> Watchlists:

@@ -63,8 +63,10 @@ class _DeliverFn(beam.DoFn):
         secret_env: str | None,
         background_sweep: bool,
         reload_interval_seconds: float = 0.0,
+        config_uri: str | None = None,
     ) -> None:
         self._reload_interval_seconds = reload_interval_seconds
+        self._config_uri = config_uri
         self._ledger_url = ledger_url
         self._background_sweep = background_sweep
         self._alerts_out = alerts_out
@@ -90,6 +92,7 @@ class _DeliverFn(beam.DoFn):
                     partial(load_subscribers_and_secrets, self._subscribers_file),
                     initial=(subscribers, secrets),
                     interval_seconds=self._reload_interval_seconds,
+                    config_uri=self._config_uri,
                 )
         self._sink = JsonlSink(self._ledger, self._alerts_out, console=self._console)
         self._dispatcher = self._new_dispatcher(subscribers, secrets)
@@ -210,6 +213,7 @@ class DeliverAlerts(beam.PTransform):
         secret_env: str | None = None,
         background_sweep: bool = True,
         reload_interval_seconds: float = 0.0,
+        config_uri: str | None = None,
     ) -> None:
         super().__init__()
         if subscribers_file:
@@ -228,6 +232,7 @@ class DeliverAlerts(beam.PTransform):
             secret_env=secret_env,
             background_sweep=background_sweep,
             reload_interval_seconds=reload_interval_seconds,
+            config_uri=config_uri,
         )
 
     def expand(self, alerts: beam.PCollection) -> StageOutputs:

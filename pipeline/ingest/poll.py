@@ -98,6 +98,7 @@ class PollFeeds(beam.PTransform):
         default_min_poll_seconds: float | None = None,
         reload_interval_seconds: float = 0.0,
         clock: Callable[[], float] | None = None,
+        config_uri: str | None = None,
         label: str | None = None,
     ) -> None:
         super().__init__(label)
@@ -113,6 +114,7 @@ class PollFeeds(beam.PTransform):
                 ),
                 initial=self.sources,
                 interval_seconds=reload_interval_seconds,
+                config_uri=config_uri,
                 **({"clock": clock} if clock is not None else {}),
             )
 

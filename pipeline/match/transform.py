@@ -104,6 +104,7 @@ class MatchWatchlists(beam.PTransform):
         watchlists_dir: Path | str | None = None,
         reload_interval_seconds: float = 0.0,
         clock: Callable[[], float] | None = None,
+        config_uri: str | None = None,
         **matcher_tunables: object,
     ) -> None:
         super().__init__()
@@ -116,6 +117,7 @@ class MatchWatchlists(beam.PTransform):
                 partial(load_watchlists, watchlists_dir),
                 initial=watchlists,
                 interval_seconds=reload_interval_seconds,
+                config_uri=config_uri,
                 **({"clock": clock} if clock is not None else {}),
             )
 
