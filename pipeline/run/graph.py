@@ -11,7 +11,9 @@ counter), so a failure is never dropped silently. One writer per stage, not a Fl
 into one: each writer fuses into its stage, so a live failure is in the file within the
 bundle that raised it (a Flatten is a stage boundary the local runner only crosses when
 the source ends; docs/live-engine.md).
-Live, each fetch attempt's ``FeedHealth`` goes to ``--feed_health_out``. The graph loads
+Live, each fetch attempt's ``FeedHealth`` goes to ``--feed_health_out``. WebSub pushes
+(docs/websub.md) leave FetchFeeds beside polled bodies locally, and on Dataflow come from
+``--websub_pubsub_subscription``, flattened in before ParseFeeds. The graph loads
 no file: the caller (``run.runner``, ``run.dataflow``) loads and checks the watchlists,
 feeds and subscribers first (``run.inputs``). Live, PollFeeds, MatchWatchlists and
 DeliverAlerts re-read them every ``--reload_interval_seconds`` (``config.reload``).
@@ -33,6 +35,7 @@ from pipeline.ingest.normalize_transform import NormalizeArticles
 from pipeline.ingest.parse import ParseFeeds
 from pipeline.ingest.poll import PollFeeds
 from pipeline.ingest.recorded import ReplayArticles, ReplayFeeds
+from pipeline.ingest.websub.transform import ReadWebSubPushes
 from pipeline.match.transform import MatchWatchlists
 from pipeline.records import FeedSource
 from pipeline.run.options import StorywatchOptions
@@ -67,6 +70,14 @@ def build_pipeline(
             raw = main_of("ReplayFeeds", p | "ReplayFeeds" >> ReplayFeeds(options.replay_feeds))
         else:
             raw = main_of("FetchFeeds", _poll_and_fetch(p, options, feed_sources))
+            if options.websub_pubsub_subscription:  # Dataflow: pushes a public callback verified
+                pushed = main_of(
+                    "ReadWebSubPushes",
+                    p
+                    | "ReadWebSubPushes"
+                    >> ReadWebSubPushes(options.websub_pubsub_subscription, feed_sources),
+                )
+                raw = (raw, pushed) | "PolledAndPushed" >> beam.Flatten()
         items = main_of("ParseFeeds", raw | "ParseFeeds" >> ParseFeeds())
         articles = main_of("NormalizeArticles", items | "NormalizeArticles" >> NormalizeArticles())
     unique = main_of(
@@ -108,6 +119,7 @@ def _poll_and_fetch(
         host_gap_seconds=options.host_gap_seconds,
         tick_seconds=options.tick_seconds,
         ledger_url=options.ledger,
+        websub=options.websub_config(),  # local WebSub: pushes leave FetchFeeds too
     )
     fetched.health | "ReportFeedHealth" >> beam.ParDo(
         ReportFeedHealth(

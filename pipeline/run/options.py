@@ -15,11 +15,15 @@ line, a job graph or a log.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.errors import UserError
+from pipeline.ingest.websub.client import WebSubConfig
+from pipeline.ingest.websub.subscriptions import DEFAULT_LEASE_SECONDS
 from pipeline.run.secrets import SecretEnv
 
 # The default DirectRunner first tries Prism, which downloads a binary (and fails offline).
@@ -194,6 +198,41 @@ def add_storywatch_arguments(parser: ArgumentAdder) -> None:
         default=4.0,
         help="burst when the rate is this many times the baseline",
     )
+    add(
+        "websub_callback_url",
+        default=None,
+        metavar="URL",
+        help="live, local: subscribe to the WebSub hubs feeds advertise, with this URL (what the "
+        "hubs call, e.g. a tunnel to --websub-port) as the callback; pushes alert at once and "
+        "polling of a subscribed feed slows to a fallback (docs/websub.md)",
+    )
+    add(
+        "websub_port",
+        type=int,
+        default=None,
+        help="port the WebSub callback server listens on (default: the callback URL's port)",
+    )
+    add(
+        "websub_bind_host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address the WebSub callback server binds to (default 127.0.0.1: loopback only)",
+    )
+    add(
+        "websub_lease_seconds",
+        type=int,
+        default=DEFAULT_LEASE_SECONDS,
+        metavar="SECONDS",
+        help="WebSub lease asked of hubs; each subscription is renewed after 80%% of the lease "
+        "the hub grants",
+    )
+    add(
+        "websub_pubsub_subscription",
+        default=None,
+        metavar="projects/P/subscriptions/S",
+        help="Dataflow: read WebSub pushes from this Pub/Sub subscription, published by the "
+        "public callback service after it verified them (deploy/README.md)",
+    )
 
 
 def _metavar(dest: str, value_type: Any) -> str:
@@ -226,6 +265,19 @@ class StorywatchOptions(PipelineOptions):
         if hours is None:
             hours = None if bounded else DEFAULT_LIVE_MAX_ARTICLE_AGE_HOURS
         return hours * 3600.0 if hours else None
+
+    def websub_config(self) -> WebSubConfig | None:
+        """The local WebSub subscriber's settings, or None without ``--websub_callback_url``."""
+        if not self.websub_callback_url:
+            return None
+        port = self.websub_port or urlsplit(self.websub_callback_url).port
+        assert port, "pipeline_options checks the port"
+        return WebSubConfig(
+            self.websub_callback_url,
+            port=port,
+            bind_host=self.websub_bind_host,
+            lease_seconds=self.websub_lease_seconds,
+        )
 
     def tracker_tunables(self) -> dict[str, float]:
         """The StorylineTracker keyword arguments these options set."""
@@ -281,6 +333,39 @@ def _range_problems(sw: StorywatchOptions) -> list[str]:
     return problems
 
 
+_PUBSUB_SUBSCRIPTION = re.compile(
+    r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/subscriptions/[A-Za-z][-\w.~+%]{2,254}$"
+)
+
+
+def _websub_problems(sw: StorywatchOptions) -> list[str]:
+    problems = []
+    url = sw.websub_callback_url
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(
+                f"--websub_callback_url={url}: must be an http(s) URL the hubs can reach, "
+                "e.g. http://127.0.0.1:8089/websub"
+            )
+        elif not (sw.websub_port or parts.port):
+            problems.append(
+                f"--websub_callback_url={url}: give --websub-port, the port the callback server "
+                "listens on (the URL names none)"
+            )
+    if sw.websub_port is not None and not 0 < sw.websub_port < 65536:
+        problems.append(f"--websub_port={sw.websub_port}: must be a port number, 1 to 65535")
+    if sw.websub_lease_seconds < 1:
+        problems.append(f"--websub_lease_seconds={sw.websub_lease_seconds}: must be 1 or more")
+    subscription = sw.websub_pubsub_subscription
+    if subscription and not _PUBSUB_SUBSCRIPTION.match(subscription):
+        problems.append(
+            f"--websub_pubsub_subscription={subscription}: must be "
+            "projects/PROJECT/subscriptions/NAME"
+        )
+    return problems
+
+
 def pipeline_options(argv: list[str], **overrides: Any) -> PipelineOptions:
     """Options from ``argv`` with FnApiRunner unless ``--runner`` is given.
 
@@ -312,7 +397,7 @@ def pipeline_options(argv: list[str], **overrides: Any) -> PipelineOptions:
         problems.append(
             f"--failing_feed_after_failures={sw.failing_feed_after_failures}: must be 1 or more"
         )
-    problems += _range_problems(sw)
+    problems += _range_problems(sw) + _websub_problems(sw)
     if problems:
         raise UserError(*problems)
     standard = options.view_as(StandardOptions)

@@ -70,6 +70,10 @@ def _value(kwargs: dict) -> str:
         return "7"
     if kwargs["dest"] == "secret_env":
         return "DESK_HOOK=projects/acme/secrets/desk"
+    if kwargs["dest"] == "websub_callback_url":
+        return "http://127.0.0.1:8089/websub"
+    if kwargs["dest"] == "websub_pubsub_subscription":
+        return "projects/acme-news/subscriptions/websub"
     if kwargs.get("default") is True or kwargs.get("default") is False:
         return "false" if kwargs["default"] else "true"
     return "some/path"

@@ -15,6 +15,8 @@ a server that drips its status line or headers one byte at a time is cut too (a 
 timeout alone never fires on it). Safe to call from many threads with one client. The
 client ignores proxy environment variables, which would bypass the guard. Feed errors
 raise ``FetchError`` with what failed and, where the server said, when to retry.
+A fetched ``RawFeed`` carries the feed's WebSub links (``hubs``, ``self_url``;
+``websub.discovery``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pipeline.ingest.fetch.guard import (
     system_resolver,
 )
 from pipeline.ingest.parse import feed_ttl_seconds, publication_gap_seconds
+from pipeline.ingest.websub.discovery import discover
 from pipeline.records import FeedSource, RawFeed
 
 
@@ -394,6 +397,7 @@ def _result(
         for k, v in headers.multi_items()
         if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
     )
+    links = discover(kept, body, base_url=url)  # WebSub: rel=hub / rel=self
     raw = RawFeed(
         feed_id=source.feed_id,
         url=url,
@@ -403,6 +407,8 @@ def _result(
         body=body,
         name=source.name,
         language=source.language,
+        hubs=links.hubs,
+        self_url=links.self_url,
     )
     return FetchResult(
         200,

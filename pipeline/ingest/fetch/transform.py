@@ -51,6 +51,8 @@ from pipeline.ingest.fetch.burst import BURST_POLL_SECONDS, HotFeeds
 from pipeline.ingest.fetch.guard import FetchError
 from pipeline.ingest.fetch.http import FetchPolicy, FetchResult, fetch_feed, make_client
 from pipeline.ingest.fetch.schedule import FeedSchedule, HostGate, HostState
+from pipeline.ingest.websub.client import WebSubConfig
+from pipeline.ingest.websub.transform import WebSubTap
 from pipeline.ledger import open_ledger
 from pipeline.records import Failure, FeedHealth, FeedSource
 from pipeline.stage import DEAD_LETTER, MAIN
@@ -420,8 +422,10 @@ class _FetchFn(beam.DoFn):
         max_fetches_per_host: int,
         result_wait_seconds: float,
         ledger_url: str | None,
+        websub: WebSubConfig | None = None,
     ) -> None:
         self.policy = policy
+        self.websub = WebSubTap(websub) if websub is not None else None
         self.ledger_url = ledger_url
         self.ledger: Any = None
         self.hot: HotFeeds | None = None
@@ -457,8 +461,12 @@ class _FetchFn(beam.DoFn):
         if self.ledger_url:
             self.ledger = open_ledger(self.ledger_url)
             self.hot = HotFeeds(self.ledger.hot_feeds, clock=self.clock)
+        if self.websub is not None:
+            self.websub.setup()
 
     def teardown(self) -> None:
+        if self.websub is not None:
+            self.websub.teardown()
         if self.ledger is not None:
             self.ledger.close()
             self.ledger, self.hot = None, None
@@ -480,16 +488,20 @@ class _FetchFn(beam.DoFn):
         host, sources = element
         assert self.pool is not None
         host_state = state.read() or self.poller.new_state()
+        now = self.clock()
+        if self.websub is not None:  # a live subscription slows its feed's polling
+            sources = self.websub.polled_sources(host_state, sources, now)
         attempts = self.poller.tick(
             host,
             host_state,
             sources,
-            self.clock(),
+            now,
             self.pool,
             wait_seconds=self.bundle_wait_until - time.monotonic(),
             hot_until=self.hot.current() if self.hot is not None else None,
         )
         state.write(host_state)
+        fetched = []
         for result, failure, health, status in attempts:
             self.polled.inc()
             yield beam.pvalue.TaggedOutput(HEALTH, health)
@@ -500,9 +512,12 @@ class _FetchFn(beam.DoFn):
                 self.not_modified.inc()
             else:
                 self.fetched.inc()
+                fetched.append(result.raw)
                 yield result.raw
             if status == 304:
                 self.http_304.inc()
+        if self.websub is not None:  # verified pushes take the same path as polled bodies
+            yield from self.websub.after_tick(sources, fetched, now)
 
 
 class FetchFeeds(beam.PTransform):
@@ -512,6 +527,8 @@ class FetchFeeds(beam.PTransform):
     health=FeedHealth per attempt)``; fetches run concurrently (see the module docstring).
     With ``ledger_url``, feeds the ledger marks hot (a storyline burst,
     ``ingest.fetch.burst``) are polled every ``BURST_POLL_SECONDS`` until it ends.
+    With ``websub`` (``ingest.websub``), fetched feeds' hubs are subscribed to, verified
+    pushes come out as RawFeeds beside polled ones, and a subscribed feed is polled slower.
     Counters (namespace ``ingest``): ``feeds_polled``,
     ``feeds_fetched``, ``feeds_not_modified`` (304 or the same bytes), ``http_304``,
     ``fetch_errors``.
@@ -529,10 +546,12 @@ class FetchFeeds(beam.PTransform):
         max_fetches_per_host: int = 2,
         result_wait_seconds: float = 1.0,
         ledger_url: str | None = None,
+        websub: WebSubConfig | None = None,
         label: str | None = None,
     ) -> None:
         super().__init__(label)
         self.ledger_url = ledger_url
+        self.websub = websub
         self.max_concurrent_fetches = max_concurrent_fetches
         self.max_fetches_per_host = max_fetches_per_host
         self.result_wait_seconds = result_wait_seconds
@@ -553,6 +572,7 @@ class FetchFeeds(beam.PTransform):
             max_fetches_per_host=self.max_fetches_per_host,
             result_wait_seconds=self.result_wait_seconds,
             ledger_url=self.ledger_url,
+            websub=self.websub,
         )
         results = (
             sources
