@@ -350,9 +350,11 @@ def _json_entries(body: bytes) -> tuple[list, str, str]:
             str(data.get("language") or ""),
         )
     if isinstance(data, list) and all(isinstance(e, dict) for e in data):  # recorded entry list
+        # rumca-js's link database keeps the feed's title as "album"; else name the host.
+        title = next((e["album"] for e in data if isinstance(e.get("album"), str)), "")
         source = next((e.get("source") for e in data if isinstance(e.get("source"), str)), "")
         host = (urlsplit(source).hostname or "") if source else ""
-        return [_from_entry_list(e) for e in data], host, ""
+        return [_from_entry_list(e) for e in data], title.strip() or host, ""
     raise DocumentRefused("not a feed: JSON that is neither a JSON Feed nor a list of entries")
 
 

@@ -307,6 +307,18 @@ def test_relative_links_resolve_against_the_feed_url() -> None:
     )
 
 
+def test_a_recorded_entry_list_names_its_outlet_by_the_feed_title_else_the_host() -> None:
+    entry = {
+        "source": "https://feeds.skynews.com/feeds/rss/world.xml",
+        "title": "T",
+        "link": "https://news.sky.com/1",
+    }
+    named = json.dumps([{**entry, "album": "Sky News"}]).encode()
+    unnamed = json.dumps([{**entry, "album": None}]).encode()
+    assert [i.outlet for i in parse_feed(raw(named)).items] == ["Sky News"]
+    assert [i.outlet for i in parse_feed(raw(unnamed)).items] == ["feeds.skynews.com"]
+
+
 def test_json_feed_and_ttl() -> None:
     body = json.dumps(
         {
