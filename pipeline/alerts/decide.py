@@ -33,6 +33,7 @@ from apache_beam.pvalue import TaggedOutput
 from pipeline.alert_json import alert_to_json
 from pipeline.deliver.wording import display_time
 from pipeline.ledger import open_ledger
+from pipeline.match.hits import is_deep
 from pipeline.records import Alert, Failure, StorylineEvent
 from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs
 from pipeline.storylines.tracker import BURST, COVERAGE, NEW_DEVELOPMENT
@@ -111,7 +112,12 @@ def format_alert(alert: Alert) -> str:
         f"  {title}",
         f"  {alert.outlet or 'unknown outlet'}, {when}  {alert.url[:CONSOLE_TITLE_CHARS]}",
     ]
-    why = sorted({f"{e.alias!r} ({e.kind})" for e in alert.evidence})
+    why = sorted(
+        {
+            f"{e.alias!r} ({e.kind}{', deep in the text' if is_deep(e) else ''})"
+            for e in alert.evidence
+        }
+    )
     if why:
         lines.append(f"  why: {', '.join(why[:6])}")
     if alert.sources:

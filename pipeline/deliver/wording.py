@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pipeline.match.hits import is_deep
 from pipeline.records import UTC, Alert, Evidence
 
 KIND_LABELS = {"new_development": "New development", "burst": "Burst", "coverage": "More coverage"}
@@ -64,6 +65,8 @@ class Reason:
     ...     print(reason)
     starlink: “Starlink”, “Старлинк” (exact, transliterated) in title, summary
     elon-musk: “Muks” (fuzzy 89%) in summary
+    >>> print(reasons([Evidence("ukraine", "Ukraine", "summary", 3109, 3116, "Ukraine", "exact")])[0])
+    ukraine: “Ukraine” (exact) in summary (deep in the text)
     """
 
     ref: str
@@ -84,10 +87,12 @@ def reasons(evidence: Iterable[Evidence]) -> list[Reason]:
         kind = item.kind if item.kind == "exact" else f"{item.kind} {float(item.similarity):.0f}%"
         if item.kind == "transliterated":
             kind = item.kind
+        # A mention past the lede weighed less in the score; say so where it was.
+        where = f"{item.field} (deep in the text)" if is_deep(item) else item.field
         for values, value in (
             (texts, " ".join((item.text or item.alias).split())),
             (kinds, kind),
-            (fields, item.field),
+            (fields, where),
         ):
             if value not in values:
                 values.append(value)

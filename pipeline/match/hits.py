@@ -7,6 +7,7 @@ back to the original text once, on first use (a hit may explain several storylin
 - ``near(group_hits, within)``: the hits that lie, one per group, within ``within`` words.
 - ``drop_contained(hits)``: without hits inside a longer exact hit of the same ref.
 - ``evidence_of(hits)``: the evidence of hits in field and text order, without repeats.
+- ``depth_weight(field, start)`` / ``is_deep(evidence)``: a mention past the lede weighs less.
 """
 
 from __future__ import annotations
@@ -21,6 +22,30 @@ from pipeline.records import Evidence
 
 FIELDS = ("title", "summary", "body")
 _FIELD_ORDER = {f: i for i, f in enumerate(FIELDS)}
+# A mention past the lede of a long summary or body is rarely what the article is about:
+# it weighs less, linearly down to DEEP_MENTION_FLOOR at DEEP_MENTION_FLOOR_CHARS
+# (docs/match.md, "Weak mentions").
+LEDE_CHARS = 1500
+DEEP_MENTION_FLOOR = 0.6
+DEEP_MENTION_FLOOR_CHARS = 4000
+
+
+def depth_weight(field: str, start: int) -> float:
+    """How much a mention starting at character ``start`` of ``field`` counts, in [0.6, 1].
+
+    >>> [depth_weight(f, s) for f, s in (("title", 9000), ("summary", 1499), ("summary", 2750),
+    ...                                   ("body", 4000), ("body", 90000))]
+    [1.0, 1.0, 0.8, 0.6, 0.6]
+    """
+    if field == "title" or start < LEDE_CHARS:
+        return 1.0
+    depth = min(1.0, (start - LEDE_CHARS) / (DEEP_MENTION_FLOOR_CHARS - LEDE_CHARS))
+    return round(1.0 - (1.0 - DEEP_MENTION_FLOOR) * depth, 4)
+
+
+def is_deep(evidence: Evidence) -> bool:
+    """A mention past the lede (it weighed less in the score)."""
+    return depth_weight(evidence.field, evidence.start) < 1.0
 
 
 @dataclass(slots=True)

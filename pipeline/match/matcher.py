@@ -21,8 +21,9 @@ and scanned once by the automaton of ``pipeline.match.index``; then:
    holds (``pipeline.config.watchlists``) and its score reaches the threshold; the
    best-scoring rule gives score and evidence (each ref's first few mentions). The score
    is the mean, over the rule's groups, of the group's best hit, weighing ``kind weight ×
-   field weight``: exact 1.0, transliterated 0.95, fuzzy 0.9 × similarity/100; title 1.0,
-   summary 0.9, body 0.8.
+   field weight × depth weight``: exact 1.0, transliterated 0.95, fuzzy 0.9 ×
+   similarity/100; title 1.0, summary 0.9, body 0.8; a mention past the first 1,500
+   characters of a summary or body down to 0.6 (``hits.depth_weight``).
 
 >>> from pipeline.config.watchlists import Entity, Rule, Storyline, Watchlists
 >>> wl = Watchlists(entities=(Entity(id="putin", kind="person", name="Vladimir Putin",
@@ -47,7 +48,15 @@ from rapidfuzz.fuzz import ratio
 
 from pipeline.config.watchlists import Watchlists, load_watchlists
 from pipeline.match.folding import NormalizedText, fold_text, skeleton
-from pipeline.match.hits import FIELDS, POSITION, Hit, drop_contained, evidence_of, near
+from pipeline.match.hits import (
+    FIELDS,
+    POSITION,
+    Hit,
+    depth_weight,
+    drop_contained,
+    evidence_of,
+    near,
+)
 from pipeline.match.index import (
     ANY_ENDING,
     NEGATIVE,
@@ -522,7 +531,7 @@ class Matcher:
         kind = (
             FUZZY_WEIGHT * hit.similarity / 100 if hit.kind == "fuzzy" else KIND_WEIGHTS[hit.kind]
         )
-        return kind * self.field_weights.get(hit.field, 0.8)
+        return kind * self.field_weights.get(hit.field, 0.8) * depth_weight(hit.field, hit.start)
 
     def _decide(
         self,
