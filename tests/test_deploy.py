@@ -519,6 +519,75 @@ def test_launcher_refuses_replays_and_an_empty_feed_list(tmp_path):
         build(with_plan_defaults([f"--feeds_file={empty}"]), config_base=ROOT)
 
 
+def _pubsub_reads(plan_json: dict) -> list[tuple[str, str]]:
+    import base64
+
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    reads = []
+    for t in plan_json["pipeline"]["components"]["transforms"].values():
+        if t.get("spec", {}).get("urn") == "beam:transform:pubsub_read:v1":
+            payload = beam_runner_api_pb2.PubSubReadPayload.FromString(
+                base64.b64decode(t["spec"]["payload"])
+            )
+            reads.append((t["uniqueName"], payload.subscription))
+    return reads
+
+
+@pytest.mark.slow
+def test_plan_reads_websub_pushes_from_pubsub_only_when_configured(plan, tmp_path):
+    """The Dataflow path of WebSub (deploy/README.md): --websub_pubsub_subscription adds a
+    Pub/Sub read whose RawFeeds are flattened with the polled ones before ParseFeeds."""
+    import json
+
+    from pipeline.run.dataflow import top_level_steps
+
+    assert _pubsub_reads(plan[0]) == []  # the default job polls only
+    out = tmp_path / "dataflow-job.json"
+    subscription = "projects/acme-news/subscriptions/websub-pushes"
+    run = subprocess.run(
+        [
+            PY,
+            "-m",
+            "pipeline.run.dataflow",
+            "plan",
+            f"--out={out}",
+            f"--websub_pubsub_subscription={subscription}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_PROXY": "*"},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    job = json.loads(out.read_text(encoding="utf-8"))
+    assert _pubsub_reads(job) == [("ReadWebSubPushes/ReadPubSub/Read", subscription)]
+    top = top_level_steps(job["pipeline"])
+    assert top.index("FetchFeeds") < top.index("ReadWebSubPushes") < top.index("PolledAndPushed")
+    assert top.index("PolledAndPushed") < top.index("ParseFeeds")
+    transforms = job["pipeline"]["components"]["transforms"].values()
+    flatten = next(t for t in transforms if t["uniqueName"] == "PolledAndPushed")
+    parse_inputs = {
+        pc
+        for t in transforms
+        if t["uniqueName"].startswith("ParseFeeds/")
+        for pc in t.get("inputs", {}).values()
+    }
+    assert set(flatten["outputs"].values()) & parse_inputs
+
+
+def test_launcher_refuses_the_local_websub_callback(tmp_path):
+    from pipeline.errors import UserError
+    from pipeline.run.dataflow import build, with_plan_defaults
+
+    with pytest.raises(UserError, match="websub_pubsub_subscription"):
+        build(
+            with_plan_defaults(["--websub_callback_url=http://127.0.0.1:8089/websub"]),
+            config_base=ROOT,
+        )
+
+
 @pytest.mark.slow
 def test_flex_template_entry_point_builds_the_job_from_another_directory(tmp_path):
     # What the launcher VM runs: python /template/main.py --param=value ...; here with

@@ -234,6 +234,12 @@ def build(argv: Sequence[str], *, config_base: Path | None = None) -> tuple[Any,
         raise UserError(
             "--replay_feeds/--replay_articles are for local runs; the Dataflow job polls the feed list"
         )
+    if sw.websub_callback_url:
+        raise UserError(
+            f"--websub_callback_url={sw.websub_callback_url}: the local callback server does not "
+            "run on Dataflow workers; there the public callback publishes verified pushes to "
+            "Pub/Sub, read with --websub_pubsub_subscription (deploy/README.md, WebSub push)"
+        )
     if not str(sw.ledger).startswith("firestore://"):
         raise UserError(
             f"--ledger={sw.ledger}: on Dataflow the ledger must be shared by every worker; "

@@ -171,3 +171,33 @@ def test_a_bad_switch_value_is_worded_for_the_user(capsys):
         "argument --console-alerts/--console_alerts: invalid true/false value: 'maybe'"
         in capsys.readouterr().err
     )
+
+
+def test_websub_options_give_a_config_and_bad_values_are_user_errors():
+    import re
+
+    import pytest
+
+    from pipeline.errors import UserError
+
+    sw = pipeline_options(["--websub-callback-url=http://127.0.0.1:8089/websub"]).view_as(
+        StorywatchOptions
+    )
+    config = sw.websub_config()
+    assert (config.callback_url, config.port, config.bind_host) == (
+        "http://127.0.0.1:8089/websub",
+        8089,
+        "127.0.0.1",
+    )
+    tunnel = ["--websub-callback-url=https://tunnel.example/cb", "--websub-port=9000"]
+    assert pipeline_options(tunnel).view_as(StorywatchOptions).websub_config().port == 9000
+    assert pipeline_options([]).view_as(StorywatchOptions).websub_config() is None
+    for argv, message in [
+        (["--websub-callback-url=ftp://x/cb"], "must be an http(s) URL"),
+        (["--websub-callback-url=https://tunnel.example/cb"], "give --websub-port"),
+        (["--websub-callback-url=http://127.0.0.1:1/cb", "--websub-port=70000"], "port number"),
+        (["--websub-lease-seconds=0"], "1 or more"),
+        (["--websub-pubsub-subscription=websub"], "projects/PROJECT/subscriptions/NAME"),
+    ]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            pipeline_options(argv)
