@@ -16,7 +16,8 @@ Live, each fetch attempt's ``FeedHealth`` goes to ``--feed_health_out``. WebSub 
 ``--websub_pubsub_subscription``, flattened in before ParseFeeds. The graph loads
 no file: the caller (``run.runner``, ``run.dataflow``) loads and checks the watchlists,
 feeds and subscribers first (``run.inputs``). Live, PollFeeds, MatchWatchlists and
-DeliverAlerts re-read them every ``--reload_interval_seconds`` (``config.reload``).
+DeliverAlerts re-read them every ``--reload_interval_seconds`` (``config.reload``), from
+``--config_uri`` first when it is set (Dataflow: ``config.mirror``).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def _poll_and_fetch(
         feeds_file=options.feeds_file,
         default_min_poll_seconds=options.poll_interval_seconds,
         reload_interval_seconds=options.reload_interval_seconds,
+        config_uri=options.config_uri,
     )
     fetched = polled | "FetchFeeds" >> FetchFeeds(
         host_gap_seconds=options.host_gap_seconds,
@@ -135,6 +137,7 @@ def _match(options: StorywatchOptions, watchlists: Watchlists, *, bounded: bool)
         watchlists,
         watchlists_dir=None if bounded else options.watchlists,
         reload_interval_seconds=options.reload_interval_seconds,
+        config_uri=options.config_uri,
     )
 
 
@@ -174,4 +177,5 @@ def _deliver(options: StorywatchOptions) -> DeliverAlerts:
         console=options.console_alerts,
         secret_env=options.secret_env,
         reload_interval_seconds=0 if is_bounded(options) else options.reload_interval_seconds,
+        config_uri=options.config_uri,
     )

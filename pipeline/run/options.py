@@ -84,6 +84,14 @@ def add_storywatch_arguments(parser: ArgumentAdder) -> None:
         "reloading off",
     )
     add(
+        "config_uri",
+        default=None,
+        metavar="URI",
+        help="live, Dataflow: a shared folder (gs://BUCKET/PATH) holding watchlists/, feeds.yaml "
+        "and subscribers.yaml; each reload first copies them from there over the job's own "
+        "copies (deploy/README.md)",
+    )
+    add(
         "run_duration_seconds",
         type=float,
         default=None,
