@@ -23,6 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pythonjsonlogger.json import JsonFormatter
+
 from pipeline.errors import UserError
 
 DESCRIPTION = (
@@ -130,6 +132,13 @@ def _logging_flags() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         metavar="LEVEL",
         help=f"log level, one of {', '.join(LOG_LEVELS)} (overrides -v; default: WARNING)",
+    )
+    flags.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=argparse.SUPPRESS,
+        help="text (the default), or json: one JSON object per log record on standard error "
+        "(time, level, logger, message), for a log collector",
     )
     return flags
 
@@ -321,15 +330,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    """Only when asked: without -v or --log-level, logging stays as it always was."""
+    """Only when asked: without -v, --log-level or --log-format, logging stays as it always was."""
     verbose = getattr(args, "verbose", 0)
     level = getattr(args, "log_level", None)
-    if level is None and not verbose:
+    json_format = getattr(args, "log_format", "text") == "json"
+    if level is None and not verbose and not json_format:
         return
     if level is None:
-        level = "INFO" if verbose == 1 else "DEBUG"
-    logging.basicConfig()
-    logging.getLogger().setLevel(level)
+        level = {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG")
+    root = logging.getLogger()
+    if json_format:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            JsonFormatter(
+                "%(levelname)s %(name)s %(message)s",
+                rename_fields={"levelname": "level", "name": "logger"},
+                timestamp="time",
+            )
+        )
+        root.handlers[:] = [handler]
+    else:
+        logging.basicConfig()
+    root.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:

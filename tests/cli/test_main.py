@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import logging
 import os
 import subprocess
@@ -204,3 +205,23 @@ def test_ctrl_c_exits_130(monkeypatch, capsys):
     monkeypatch.setattr(pipeline.cli.watchlists, "validate", interrupted)
     assert main(["validate"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_log_format_json_writes_one_json_object_per_log_record(tmp_path):
+    result = run_storywatch(
+        "--log-format",
+        "json",
+        "-v",
+        "replay",
+        "--feeds",
+        "seeds/feeds",
+        "--alerts-out",
+        str(tmp_path / "alerts.jsonl"),
+        timeout_seconds=300,
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON
+    assert records and all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+    assert {r["level"] for r in records} <= {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+    assert all(r["time"].endswith("+00:00") for r in records)
+    assert "alerts" in result.stdout  # the console summary stays text on standard output
