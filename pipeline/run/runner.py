@@ -67,17 +67,25 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
 
 
 def cycle_summary(
-    *, seconds: float, health: list[dict], new_articles: int, alerts: int, dead_letters: int
+    *,
+    seconds: float,
+    health: list[dict],
+    new_articles: int,
+    matches: int = 0,
+    alerts: int,
+    dead_letters: int,
 ) -> str:
     """One console line for a cycle, from its feed-health lines (one per fetch attempt,
-    each with its ``last_outcome``) and its counts of new articles, alert and dead-letter
-    lines.
+    each with its ``last_outcome``) and its counts of new articles, storyline matches,
+    alert and dead-letter lines.
 
     >>> h = [{"last_outcome": o} for o in ("new", "not_modified", "same_body", "failed")]
-    >>> line = cycle_summary(seconds=60, health=h, new_articles=3, alerts=1, dead_letters=2)
+    >>> line = cycle_summary(seconds=60, health=h, new_articles=3, matches=2, alerts=1,
+    ...                      dead_letters=2)
     >>> print(line.replace("; ", ";\\n"))
     storywatch: last 60 s: 4 fetches: 1 with new items, 1 not modified (304), 1 same body, 1 failed;
     3 new articles;
+    2 matches;
     1 alert;
     2 dead letters
     """
@@ -86,7 +94,7 @@ def cycle_summary(
         f"storywatch: last {seconds:.0f} s: {_plural(len(health), 'fetch', 'fetches')}: "
         f"{outcomes['new']} with new items, {outcomes['not_modified']} not modified (304), "
         f"{outcomes['same_body']} same body, {outcomes['failed']} failed; "
-        f"{_plural(new_articles, 'new article')}; "
+        f"{_plural(new_articles, 'new article')}; {_plural(matches, 'match', 'matches')}; "
         f"{_plural(alerts, 'alert')}; {_plural(dead_letters, 'dead letter')}"
     )
 
@@ -118,6 +126,7 @@ class _NewLines:
 
 # Articles that passed cross-feed dedupe: the new ones.
 NEW_ARTICLES_COUNTER = ("ingest", "articles_unique")
+MATCHES_COUNTER = ("storywatch.match", "matches")
 
 
 class CycleReporter:
@@ -136,7 +145,9 @@ class CycleReporter:
     ) -> None:
         self._health = _NewLines(sw.feed_health_out)
         self._counters = counters
-        self._new_articles = self._counters().get(NEW_ARTICLES_COUNTER, 0)
+        counts = self._counters()
+        self._new_articles = counts.get(NEW_ARTICLES_COUNTER, 0)
+        self._matches = counts.get(MATCHES_COUNTER, 0)
         self._alerts = _NewLines(sw.alerts_out)
         self._dead_letters = _NewLines(sw.dead_letter_out)
         self._every_seconds = every_seconds
@@ -154,15 +165,18 @@ class CycleReporter:
                 health.append(json.loads(line))
             except ValueError:
                 continue
-        new_articles = self._counters().get(NEW_ARTICLES_COUNTER, 0)
+        counts = self._counters()
+        new_articles = counts.get(NEW_ARTICLES_COUNTER, 0)
+        matches = counts.get(MATCHES_COUNTER, 0)
         line = cycle_summary(
             seconds=now - self._last,
             health=health,
             new_articles=new_articles - self._new_articles,
+            matches=matches - self._matches,
             alerts=len(self._alerts.read()),
             dead_letters=len(self._dead_letters.read()),
         )
-        self._last, self._new_articles = now, new_articles
+        self._last, self._new_articles, self._matches = now, new_articles, matches
         print(line, file=self._out or sys.stdout, flush=True)
 
 

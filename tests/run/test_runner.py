@@ -18,7 +18,7 @@ def test_doctests() -> None:
 def test_an_idle_cycle_says_so() -> None:
     assert cycle_summary(seconds=60.2, health=[], new_articles=0, alerts=0, dead_letters=0) == (
         "storywatch: last 60 s: 0 fetches: 0 with new items, 0 not modified (304), 0 same body, "
-        "0 failed; 0 new articles; 0 alerts; 0 dead letters"
+        "0 failed; 0 new articles; 0 matches; 0 alerts; 0 dead letters"
     )
 
 
@@ -46,6 +46,7 @@ def test_the_reporter_counts_only_what_was_appended_in_its_cycle(tmp_path) -> No
     append(health, {"status": "ok", "last_outcome": "new"})
     append(health, {"status": "failing", "last_outcome": "failed"})
     unique[("ingest", "articles_unique")] = 10
+    unique[("storywatch.match", "matches")] = 1
     append(alerts, {"alert_id": "x"})
     append(dead, {"stage": "fetch"})
     now[0] = 30.0
@@ -57,7 +58,7 @@ def test_the_reporter_counts_only_what_was_appended_in_its_cycle(tmp_path) -> No
     reporter.maybe_report()
     assert out.getvalue() == (
         "storywatch: last 61 s: 2 fetches: 1 with new items, 0 not modified (304), 0 same body, "
-        "1 failed; 3 new articles; 1 alert; 1 dead letter\n"
+        "1 failed; 3 new articles; 1 match; 1 alert; 1 dead letter\n"
     )
     with health.open("a") as handle:
         handle.write('come": "not_modified"}\n')
@@ -65,5 +66,5 @@ def test_the_reporter_counts_only_what_was_appended_in_its_cycle(tmp_path) -> No
     reporter.maybe_report()
     assert out.getvalue().splitlines()[-1] == (
         "storywatch: last 60 s: 1 fetch: 0 with new items, 1 not modified (304), 0 same body, "
-        "0 failed; 0 new articles; 0 alerts; 0 dead letters"
+        "0 failed; 0 new articles; 0 matches; 0 alerts; 0 dead letters"
     )
