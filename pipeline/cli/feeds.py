@@ -1,11 +1,14 @@
-"""``storywatch feeds import`` and ``storywatch seed``: the feed list and new watchlist drafts."""
+"""``storywatch feeds import|list|disable|enable|remove`` and ``storywatch seed``: the feed list and
+new watchlist drafts."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from pipeline.config.feeds import import_opml
+from pipeline.config.feed_edit import remove_feed, set_enabled
+from pipeline.config.feeds import Feed, import_opml, load_feeds
+from pipeline.ingest.feed_status import feed_rows, format_feed_rows, latest_feed_health
 from pipeline.seed.draft import check_corpus, format_check, seed, write_draft
 
 
@@ -48,3 +51,34 @@ def draft_watchlist(args: argparse.Namespace) -> int:
     if check:
         print(check)
     return 0
+
+
+def feeds_list(args: argparse.Namespace) -> int:
+    feeds = load_feeds(args.feeds_file)
+    health = latest_feed_health(args.feed_health)
+    rows = feed_rows(feeds, health)
+    print(format_feed_rows(rows))
+    failing = sum(1 for r in rows if r.status == "failing")
+    disabled = sum(1 for r in rows if not r.enabled)
+    print(
+        f"{args.feeds_file}: {len(rows)} feeds, {disabled} disabled"
+        + (f", {failing} failing (from {args.feed_health})" if health else "")
+    )
+    return 0
+
+
+def _edited(args: argparse.Namespace, what: str, feed: Feed) -> int:
+    print(f"{args.feeds_file}: {what} {feed.feed_id} ({feed.url})")
+    return 0
+
+
+def feeds_disable(args: argparse.Namespace) -> int:
+    return _edited(args, "disabled", set_enabled(args.feeds_file, args.feed, enabled=False))
+
+
+def feeds_enable(args: argparse.Namespace) -> int:
+    return _edited(args, "enabled", set_enabled(args.feeds_file, args.feed, enabled=True))
+
+
+def feeds_remove(args: argparse.Namespace) -> int:
+    return _edited(args, "removed", remove_feed(args.feeds_file, args.feed))

@@ -143,6 +143,16 @@ def _logging_flags() -> argparse.ArgumentParser:
     return flags
 
 
+def _add_feeds_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--feeds-file",
+        type=Path,
+        default=DEFAULT_WATCHLISTS / "feeds.yaml",
+        metavar="FEEDS.yaml",
+        help="the feed list",
+    )
+
+
 def _add_watchlists(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--watchlists",
@@ -265,6 +275,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="feed list to add the feeds to",
     )
     q.set_defaults(handler=_command("feeds", "feeds_import"))
+    q = feeds_sub.add_parser(
+        "list",
+        help="every feed with its poll bounds, tags and, from the feed-health file, its state",
+        description="List the feed list's feeds: id, enabled, poll bounds, tags, name and URL; "
+        "with a feed-health file (what `storywatch run` writes), also status, failures in a "
+        "row, last error and next poll. Failing feeds first.",
+        formatter_class=HelpFormatter,
+        parents=[logging_flags],
+    )
+    _add_feeds_file(q)
+    q.add_argument(
+        "--feed-health",
+        type=Path,
+        default=Path("build/feed-health.jsonl"),
+        metavar="HEALTH.jsonl",
+        help="feed-health lines written by `storywatch run` (skipped when the file is missing)",
+    )
+    q.set_defaults(handler=_command("feeds", "feeds_list"))
+    for action, verb in (
+        ("disable", "keep a feed in the list but stop polling it"),
+        ("enable", "poll a disabled feed again"),
+        ("remove", "delete a feed from the list"),
+    ):
+        q = feeds_sub.add_parser(
+            action,
+            help=verb,
+            description=f"{verb[0].upper()}{verb[1:]}. The file keeps its comments and layout; "
+            "a running `storywatch run` applies it within --reload-interval-seconds.",
+            formatter_class=HelpFormatter,
+            parents=[logging_flags],
+        )
+        q.add_argument(
+            "feed", metavar="ID|URL", help="the feed's id (as `feeds list` shows) or URL"
+        )
+        _add_feeds_file(q)
+        q.set_defaults(handler=_command("feeds", f"feeds_{action}"))
 
     p = add_command("seed", "draft a watchlist from one seed article")
     p.add_argument("file", type=Path, metavar="FILE", help="the seed article, as plain text")

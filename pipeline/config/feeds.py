@@ -81,6 +81,9 @@ class Feed(_Strict):
     allow_private_addresses: bool = Field(
         False, description="allow loopback/private addresses (tests only)"
     )
+    enabled: bool = Field(
+        True, description="false: kept in the list but not polled (`storywatch feeds disable`)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -132,10 +135,13 @@ class FeedList(_Strict):
 
         A feed without its own ``min_poll_seconds`` gets ``default_min_poll_seconds`` (the
         run's ``--poll_interval_seconds``) when given; else a feed tagged ``hot`` gets
-        ``HOT_MIN_POLL_SECONDS`` and the others the file's ``defaults``.
+        ``HOT_MIN_POLL_SECONDS`` and the others the file's ``defaults``. Disabled feeds
+        (``enabled: false``) are left out.
         """
         out = []
         for feed in self.feeds:
+            if not feed.enabled:
+                continue
             hot = HOT_TAG in feed.tags
             if feed.min_poll_seconds:
                 low = feed.min_poll_seconds

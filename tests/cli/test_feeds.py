@@ -80,3 +80,46 @@ def test_validate_reports_feeds_yaml_problems(tmp_path) -> None:
         f"{watchlists / 'feeds.yaml'}:3: feeds.0.min_poll_seconds: "
         "must be at least 60, found the number 10"
     )
+
+
+def test_list_disable_enable_remove_as_an_operator_would(tmp_path) -> None:
+    feeds_file = tmp_path / "feeds.yaml"
+    shutil.copy(WATCHLISTS / "feeds.yaml", feeds_file)
+    shipped = feeds_file.read_text()
+    health = tmp_path / "feed-health.jsonl"
+    health.write_text(
+        '{"feed_id": "tass-en", "status": "failing", "consecutive_failures": 3, '
+        '"last_error": "HTTP 403 Forbidden", "next_due_at": "2026-12-02T10:00:00+00:00", '
+        '"interval_seconds": 1200.0}\n'
+    )
+    listed = run(
+        "feeds", "list", "--feeds-file", "feeds.yaml", "--feed-health", str(health), cwd=tmp_path
+    )
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[1].startswith("tass-en ") and "HTTP 403 Forbidden" in lines[1]  # failing first
+    assert "1 failing" in lines[-1]
+    off = run("feeds", "disable", "bbc-world", "--feeds-file", "feeds.yaml", cwd=tmp_path)
+    assert off.returncode == 0 and "disabled bbc-world" in off.stdout, off.stderr
+    listed = run("feeds", "list", "--feeds-file", "feeds.yaml", cwd=tmp_path)
+    assert any(
+        line.startswith("bbc-world ") and " disabled " in line
+        for line in listed.stdout.splitlines()
+    )
+    validate = run("validate", "--watchlists", str(WATCHLISTS), cwd=ROOT)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    on = run(
+        "feeds",
+        "enable",
+        "https://feeds.bbci.co.uk/news/world/rss.xml",
+        "--feeds-file",
+        "feeds.yaml",
+        cwd=tmp_path,
+    )
+    assert on.returncode == 0, on.stderr
+    assert feeds_file.read_text() == shipped  # comments and layout kept
+    gone = run("feeds", "remove", "nyt-world", "--feeds-file", "feeds.yaml", cwd=tmp_path)
+    assert gone.returncode == 0 and "nyt-world" not in feeds_file.read_text()
+    unknown = run("feeds", "remove", "nyt-world", "--feeds-file", "feeds.yaml", cwd=tmp_path)
+    assert unknown.returncode == 2 and "no feed 'nyt-world'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

@@ -257,7 +257,7 @@ feeds:
         f"{path}:1: defaults: expected a mapping with the fields min_poll_seconds, max_poll_seconds, language, "
         "found the number 600; write the fields indented under it, e.g. defaults: {min_poll_seconds: ...}",
         f"{path}:3: feeds.0: expected a mapping with the fields url, id, name, language, min_poll_seconds, "
-        "max_poll_seconds, tags, allow_private_addresses, found the text 'https://a.example/rss'; "
+        "max_poll_seconds, tags, allow_private_addresses, enabled, found the text 'https://a.example/rss'; "
         'write the item as fields, e.g. - url: "https://a.example/rss"',
         f"{path}:4: feeds.1.url: expected a single text value (http(s) URL of the RSS/Atom/JSON feed), found a "
         "list ['https://b.example/rss']; write it without brackets: url: \"https://b.example/rss\"",
