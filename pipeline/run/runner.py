@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -47,12 +48,21 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
         sw.watchlists = str(watchlists_dir)
     inputs = load_run_inputs(sw, live=True)
     check_outputs(sw, ("alerts_out", "dead_letter_out", "feed_health_out"))
+    websub = sw.websub_config()
+    if websub is not None:
+        check_websub_port(websub.bind_host, websub.port)
     print(
         f"storywatch: polling {summarise_intervals(inputs.feed_sources)}, adapting to each "
         f"feed; due feeds checked every {sw.tick_seconds:g} s; alerts to {sw.alerts_out}; "
         "Ctrl-C stops",
         flush=True,
     )
+    if websub is not None:
+        print(
+            f"storywatch: WebSub push: callback server on {websub.bind_host}:{websub.port}, "
+            f"hubs call {websub.callback_url}/…; subscribed feeds are polled as a fallback",
+            flush=True,
+        )
     if runner_name(options) in _FNAPI_RUNNERS:
         fnapi_live.apply()  # else the local runner spins and grows (docs/live-engine.md)
     p = new_pipeline(options)
@@ -190,6 +200,20 @@ def check_outputs(sw: StorywatchOptions, names: tuple[str, ...]) -> None:
         check_output_path(getattr(sw, name), f"--{name}")
     if not sw.ledger.startswith("firestore://"):  # opened on the workers, not here
         open_ledger(sw.ledger).close()
+
+
+def check_websub_port(host: str, port: int) -> None:
+    """Before the graph starts: the WebSub callback server can listen on ``host:port``
+    (inside the graph a taken port fails as a Beam traceback)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise UserError(
+            f"--websub_port={port}: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "choose a free port, or stop what holds it"
+        ) from None
 
 
 def new_pipeline(options) -> beam.Pipeline:

@@ -68,3 +68,20 @@ def test_the_reporter_counts_only_what_was_appended_in_its_cycle(tmp_path) -> No
         "storywatch: last 60 s: 1 fetch: 0 with new items, 1 not modified (304), 0 same body, "
         "0 failed; 0 new articles; 0 matches; 0 alerts; 0 dead letters"
     )
+
+
+def test_a_websub_port_that_is_taken_is_a_user_error_before_the_graph_starts():
+    import socket
+
+    import pytest
+
+    from pipeline.errors import UserError
+    from pipeline.run.runner import check_websub_port
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(UserError, match=f"--websub_port={port}: cannot listen on 127.0.0.1"):
+            check_websub_port("127.0.0.1", port)
+    check_websub_port("127.0.0.1", port)  # free again
