@@ -588,6 +588,19 @@ def test_launcher_refuses_the_local_websub_callback(tmp_path):
         )
 
 
+def test_plan_passes_the_shared_config_folder_to_the_workers_and_refuses_a_local_one():
+    from pipeline.errors import UserError
+    from pipeline.run.dataflow import build, with_plan_defaults
+    from pipeline.run.options import StorywatchOptions
+
+    _, options = build(
+        with_plan_defaults(["--config_uri=gs://acme-news/storywatch"]), config_base=ROOT
+    )
+    assert options.view_as(StorywatchOptions).config_uri == "gs://acme-news/storywatch"
+    with pytest.raises(UserError, match="--config_uri=/srv/config: .*gs://BUCKET/PATH"):
+        build(with_plan_defaults(["--config_uri=/srv/config"]), config_base=ROOT)
+
+
 @pytest.mark.slow
 def test_flex_template_entry_point_builds_the_job_from_another_directory(tmp_path):
     # What the launcher VM runs: python /template/main.py --param=value ...; here with

@@ -240,6 +240,11 @@ def build(argv: Sequence[str], *, config_base: Path | None = None) -> tuple[Any,
             "run on Dataflow workers; there the public callback publishes verified pushes to "
             "Pub/Sub, read with --websub_pubsub_subscription (deploy/README.md, WebSub push)"
         )
+    if sw.config_uri and not sw.config_uri.startswith("gs://"):
+        raise UserError(
+            f"--config_uri={sw.config_uri}: Dataflow workers can only reach a shared folder; "
+            "use gs://BUCKET/PATH (deploy/README.md, config edits)"
+        )
     if not str(sw.ledger).startswith("firestore://"):
         raise UserError(
             f"--ledger={sw.ledger}: on Dataflow the ledger must be shared by every worker; "
