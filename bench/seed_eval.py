@@ -1,0 +1,53 @@
+"""Score `storywatch seed` on the seed evaluation set (tests/data/seed_eval): entity kinds,
+mapped storyline precision/recall over labeled items, storylines satisfied by entities alone.
+
+    python bench/seed_eval.py --split tuning
+    python bench/seed_eval.py --split test      # the frozen part: refuses if its files changed
+
+Figures and their history: bench/README.md ("Seed on unseen articles").
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipeline.config.watchlists import load_watchlists
+from pipeline.seed.background import default_background_dir, load_background
+from pipeline.seed.evaluation import format_scores, frozen_digest, manifest, score_article
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "seed_eval"
+FROZEN_TEST_SHA256 = "1fea7209209080a95712f6b1758e80f880a5ede41abbd0de3dccc361a990af3c"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("tuning", "test", "all"), default="tuning")
+    parser.add_argument("--watchlists", type=Path, default=ROOT / "watchlists")
+    parser.add_argument("--verbose", action="store_true", help="list wrong kinds and misses")
+    args = parser.parse_args()
+    if args.split in ("test", "all") and frozen_digest(DATA) != FROZEN_TEST_SHA256:
+        print("the frozen test part has changed; refusing to report test figures", file=sys.stderr)
+        return 2
+    meta = manifest(DATA)
+    ids = sorted(k for k in meta if args.split == "all" or meta[k]["split"] == args.split)
+    watchlists = load_watchlists(args.watchlists)
+    background = load_background(default_background_dir())
+    scores = [score_article(DATA, k, watchlists, args.watchlists, background) for k in ids]
+    print(format_scores(scores))
+    if args.verbose:
+        for s in scores:
+            print(f"\n{s.article_id}: storylines {s.titles}")
+            for w in s.wrong_kinds:
+                print(f"  wrong kind  {w}")
+            for m in s.missing:
+                print(f"  not found   {m}")
+            for a in s.alone:
+                print(f"  satisfied by entities alone: {a}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
