@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import os
 import threading
 import time
 
 import apache_beam as beam
 import pytest
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from bench.live_latency import dev_item, rss_item
 from pipeline.ingest.fetch.schedule import HostGate, HostState
+from pipeline.ingest.fetch.transform import FetchFeeds
+from pipeline.ingest.poll import PollFeeds, load_feed_sources
 from pipeline.ingest.websub.client import WebSubClient, WebSubConfig
 from pipeline.ingest.websub.transform import WebSubTap, fallback_source, raw_feed_from_pubsub
 from pipeline.records import Failure, FeedSource
@@ -96,7 +100,8 @@ def test_a_pubsub_push_becomes_the_feeds_raw_feed_or_a_failure():
 
 
 class FeedServer:
-    """One RSS feed on loopback advertising ``hub_url``; it never holds the pushed item."""
+    """RSS feeds on loopback (any path, each its own rel=self) advertising ``hub_url``;
+    they never hold the pushed item."""
 
     def __init__(self, hub_url: str, item_xml: str) -> None:
         self.gets = 0
@@ -105,7 +110,7 @@ class FeedServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
                 server.gets += 1
-                body = server.body.encode()
+                body = feed_xml(server.base + self.path, hub_url, item_xml).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/rss+xml")
                 self.send_header("Content-Length", str(len(body)))
@@ -116,8 +121,8 @@ class FeedServer:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/feed.xml"
-        self.body = feed_xml(self.url, hub_url, item_xml)
+        self.base = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.url = f"{self.base}/feed.xml"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -203,3 +208,59 @@ def test_live_run_a_signed_push_alerts_without_a_poll_and_a_forged_one_is_refuse
     counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
     assert counters["websub_pushes"] == 1 and counters["websub_pushes_rejected"] == 1
     assert counters["websub_verified"] == 1
+
+
+@pytest.mark.slow
+def test_live_a_feed_removed_from_feeds_yaml_is_unsubscribed_at_its_hub(tmp_path):
+    """Live, on the FnApiRunner: two feeds on one host advertise the hub and are subscribed;
+    one is removed from feeds.yaml while running; after the reload and
+    ``forget_after_seconds`` its subscription is unsubscribed (verified) at the hub, the
+    other's is kept."""
+    fnapi_live.apply()
+    hub = LoopbackHub()
+    feed = FeedServer(hub.url, "")
+    url_a, url_b = feed.url, feed.url.replace("feed.xml", "other.xml")
+    feeds_file = tmp_path / "feeds.yaml"
+
+    def write(*urls: str) -> None:
+        entries = "".join(f"  - url: {u}\n    id: {u.rsplit('/', 1)[-1][:-4]}\n" for u in urls)
+        feeds_file.write_text(f"allow_private_addresses: true\nfeeds:\n{entries}")
+        stat = feeds_file.stat()
+        os.utime(feeds_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+    write(url_a, url_b)
+    port = free_port()
+    config = WebSubConfig(f"http://127.0.0.1:{port}/websub", port=port, forget_after_seconds=1.0)
+    seen: dict[str, object] = {}
+
+    def edit() -> None:
+        seen["both"] = hub.wait_until(lambda: len(hub.subscribers) == 2, 10)
+        write(url_a)
+        seen["left"] = hub.wait_until(
+            lambda: (
+                any(r["hub.mode"] == "unsubscribe" for r in hub.requests)
+                and len(hub.subscribers) == 1
+            ),
+            10,
+        )
+
+    editor = threading.Thread(target=edit, daemon=True)
+    try:
+        with beam.Pipeline(runner=FnApiRunner()) as pipeline:
+            offered = pipeline | PollFeeds(
+                load_feed_sources(feeds_file),
+                tick_seconds=0.25,
+                stop_after_seconds=9,
+                feeds_file=feeds_file,
+                reload_interval_seconds=0.5,
+            )
+            offered | FetchFeeds(host_gap_seconds=0, tick_seconds=0.25, websub=config)
+            editor.start()
+        editor.join(10)
+    finally:
+        hub.close()
+        feed.close()
+    assert seen == {"both": True, "left": True}
+    (unsubscribe,) = [r for r in hub.requests if r["hub.mode"] == "unsubscribe"]
+    assert unsubscribe["hub.topic"] == url_b
+    assert [s.topic for s in hub.subscribers.values()] == [url_a]
