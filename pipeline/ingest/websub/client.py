@@ -13,7 +13,8 @@ The callback server calls ``verify_intent`` and ``receive`` from its own threads
 guards the ``Subscriptions``. A push is kept only if its X-Hub-Signature verifies with the
 subscription's secret (else ``counts["pushes_rejected"]``). Bound: ``max_pending_pushes``
 per feed (older ones dropped first, counted); a feed's pushes are taken on its host's next
-tick. Hub hosts pass the same address guard as feeds (``fetch.guard.check_host``). No
+tick. Hub hosts pass the same address guard as feeds (``fetch.guard.check_host``), and a
+plain-http hub is only used where the feed list allows private addresses (tests). No
 secret is ever logged: requests are logged by mode, feed, hub and topic only.
 """
 
@@ -178,7 +179,7 @@ class WebSubClient:
 
     # --- the hub ----------------------------------------------------------------------
     def _send(self, request: HubRequest) -> None:
-        feed_id = self._feed_of(request.token)
+        feed_id = request.feed_id
         self._count("hub_requests")
         log.info(
             "websub: %s feed %s at hub %s (topic %s)",
@@ -187,18 +188,26 @@ class WebSubClient:
             request.hub,
             request.topic,
         )
+        with self._lock:
+            allow_private, http = self._allow_private.get(feed_id, False), self._http
         try:
             parts = urlsplit(request.hub)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise FetchError("blocked", f"{request.hub}: not an http(s) URL")
+            if parts.scheme == "http" and not allow_private:
+                raise FetchError(
+                    "blocked",
+                    f"{request.hub}: a plain-http hub would carry hub.secret in clear "
+                    "(WebSub 5.1); the feed stays polled",
+                )
             check_host(
                 parts.hostname,
                 parts.port or (443 if parts.scheme == "https" else 80),
-                allow_private=self._allow_private.get(feed_id, False),
+                allow_private=allow_private,
             )
-            response = self._http.post(request.hub, data=request.form()) if self._http else None
-            if response is None:
+            if http is None:
                 return  # closed meanwhile
+            response = http.post(request.hub, data=request.form())
             if response.status_code >= 300:
                 raise FetchError("http", f"{request.hub}: HTTP {response.status_code}")
         except (FetchError, httpx.HTTPError) as exc:
@@ -206,14 +215,6 @@ class WebSubClient:
             log.warning("websub: %s of feed %s refused: %s", request.mode, feed_id, exc)
             with self._lock:
                 self.subscriptions.request_failed(request, str(exc), self.clock())
-
-    def _feed_of(self, token: str) -> str:
-        with self._lock:
-            for sub in self.subscriptions.by_feed.values():
-                if sub.token == token:
-                    return sub.feed_id
-            leaving = self.subscriptions.leaving.get(token)
-            return leaving[0].feed_id if leaving else "?"
 
     # --- the callback server (its threads) -------------------------------------------
     def verify_intent(

@@ -45,6 +45,7 @@ class HubRequest:
     token: str
     secret: str = field(repr=False)
     lease_seconds: int | None = None
+    feed_id: str = ""
 
     def form(self) -> dict[str, str]:
         """The ``application/x-www-form-urlencoded`` fields of the request."""
@@ -151,6 +152,7 @@ class Subscriptions:
             sub.token,
             sub.secret,
             self.lease_seconds if mode == SUBSCRIBE else None,
+            sub.feed_id,
         )
 
     def _retry(self, sub: Subscription, error: str, now: float) -> None:

@@ -143,3 +143,12 @@ def test_secrets_are_never_logged(client, hub, caplog):
     hub.publish(TOPIC, PUSH, secret="guessed")
     secret = client.subscriptions.by_feed["f"].secret
     assert caplog.records and all(secret not in r.getMessage() for r in caplog.records)
+
+
+def test_a_plain_http_hub_is_not_sent_the_secret_for_a_public_feed():
+    client = WebSubClient(WebSubConfig("http://127.0.0.1:1/websub", port=1))
+    client.discovered("f", "https://news.example/feed", ["http://hub.example/"])
+    (request,) = client.subscriptions.due_requests(time.time())
+    client._send(request)  # refused before any connection: no resolver, no POST
+    assert client.counts["hub_failures"] == 1
+    assert "plain-http hub" in client.subscriptions.by_feed["f"].last_error
