@@ -135,6 +135,20 @@ def test_fetch_sends_honest_user_agent_and_pins_the_checked_address(httpserver, 
     assert len(parse_feed(result.raw).items) == 7
 
 
+def test_a_fetched_feed_carries_its_websub_hub_and_self_links(httpserver, client) -> None:
+    body = (
+        b'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title>'
+        b'<atom:link rel="hub" href="https://hub.example/"/>'
+        b'<atom:link rel="self" href="https://news.example/feed"/></channel></rss>'
+    )
+    httpserver.expect_request("/feed").respond_with_data(
+        body, headers={"Link": '<https://first-hub.example/>; rel="hub"'}
+    )
+    raw = fetch_feed(client, source(httpserver), policy=FAST).raw
+    assert raw.hubs == ("https://first-hub.example/", "https://hub.example/")
+    assert raw.self_url == "https://news.example/feed"
+
+
 def test_conditional_get_with_etag_and_last_modified(httpserver, client) -> None:
     validators = {"ETag": '"v1"', "Last-Modified": "Fri, 25 Oct 2024 10:00:00 GMT"}
     httpserver.expect_ordered_request("/feed").respond_with_data(FEED, headers=validators)
