@@ -22,6 +22,7 @@ first), ``title``, ``url``, ``published``.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -34,7 +35,8 @@ from pipeline.alert_json import alert_to_json
 from pipeline.deliver.wording import display_time
 from pipeline.ledger import open_ledger
 from pipeline.match.hits import is_deep
-from pipeline.records import Alert, Failure, StorylineEvent
+from pipeline.records import UTC, Alert, Failure, StorylineEvent
+from pipeline.run.metrics import FETCH_TO_ALERT
 from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs
 from pipeline.storylines.tracker import BURST, COVERAGE, NEW_DEVELOPMENT
 
@@ -135,8 +137,9 @@ class _RecordAlertFn(beam.DoFn):
     a crash is not lost, and one already delivered is not sent twice.
     """
 
-    def __init__(self, ledger_url: str) -> None:
+    def __init__(self, ledger_url: str, *, latency_metrics: bool = False) -> None:
         self._ledger_url = ledger_url
+        self._latency_metrics = latency_metrics
         self._ledger = None
         self._new = Metrics.counter("storywatch", "alerts_new")
         self._known = Metrics.counter("storywatch", "alerts_already_recorded")
@@ -150,6 +153,8 @@ class _RecordAlertFn(beam.DoFn):
         self._ledger.save_payload(alert.alert_id, payload)
         if self._ledger.record_alert(alert.alert_id, payload):
             self._new.inc()
+            if self._latency_metrics:  # live: first_seen_at is this run's fetch
+                FETCH_TO_ALERT.observe((dt.datetime.now(UTC) - alert.first_seen_at).total_seconds())
         else:
             self._known.inc()
         yield alert
@@ -161,7 +166,10 @@ class _RecordAlertFn(beam.DoFn):
 
 
 class DecideAlerts(beam.PTransform):
-    """StorylineEvent → StageOutputs(main=Alert, each recorded in the ledger, dead_letter=Failure)."""
+    """StorylineEvent → StageOutputs(main=Alert, each recorded in the ledger, dead_letter=Failure).
+
+    ``latency_metrics`` (live runs): each alert new to the ledger is observed in the
+    fetch → alert histogram (``pipeline.run.metrics``)."""
 
     def __init__(
         self,
@@ -169,9 +177,11 @@ class DecideAlerts(beam.PTransform):
         ledger_url: str,
         storyline_titles: Mapping[str, str] | None = None,
         coverage_alerts: bool = False,
+        latency_metrics: bool = False,
     ) -> None:
         super().__init__()
         self._ledger_url = ledger_url
+        self._latency_metrics = latency_metrics
         self._policy = {
             "storyline_titles": dict(storyline_titles or {}),
             "coverage_alerts": coverage_alerts,
@@ -181,7 +191,9 @@ class DecideAlerts(beam.PTransform):
         decided = events | "DecideAlert" >> beam.ParDo(_DecideFn(), self._policy).with_outputs(
             DEAD_LETTER, main=MAIN
         )
-        recorded = decided[MAIN] | "RecordAlert" >> beam.ParDo(_RecordAlertFn(self._ledger_url))
+        recorded = decided[MAIN] | "RecordAlert" >> beam.ParDo(
+            _RecordAlertFn(self._ledger_url, latency_metrics=self._latency_metrics)
+        )
         return StageOutputs(recorded, decided[DEAD_LETTER])
 
 

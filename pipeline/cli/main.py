@@ -219,6 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-h", "--help", action=PipelineHelp, skip=frozenset({"watchlists"}))
     _add_watchlists(p)
+    p.add_argument(
+        "--metrics-port",
+        "--metrics_port",
+        dest="metrics_port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port, named at "
+        "start); local runner only",
+    )
+    p.add_argument(
+        "--metrics-bind-host",
+        "--metrics_bind_host",
+        dest="metrics_bind_host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address the metrics server binds to (default 127.0.0.1: loopback only)",
+    )
     p.set_defaults(handler=_command("pipeline", "run"), beam=True)
 
     p = add_command(

@@ -16,7 +16,12 @@ from pipeline.storylines.evaluate import evaluate_file
 
 
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    return run_live(beam_args, watchlists_dir=str(args.watchlists))
+    return run_live(
+        beam_args,
+        watchlists_dir=str(args.watchlists),
+        metrics_port=args.metrics_port,
+        metrics_bind_host=args.metrics_bind_host,
+    )
 
 
 def replay(args: argparse.Namespace, beam_args: list[str]) -> int:

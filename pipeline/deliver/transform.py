@@ -33,10 +33,11 @@ from apache_beam.metrics import Metrics
 from pipeline.config.reload import ConfigWatcher
 from pipeline.config.subscribers import Secrets, Subscribers, load_subscribers, resolve_secrets
 from pipeline.deliver.base import DEAD, Delivery
-from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
-from pipeline.deliver.file_sink import JsonlSink
+from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path, utc_now
+from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
 from pipeline.ledger import open_ledger
 from pipeline.records import Failure
+from pipeline.run.metrics import observe_deliveries
 from pipeline.run.secrets import SecretEnv
 from pipeline.stage import StageOutputs
 
@@ -166,10 +167,14 @@ class _DeliverFn(beam.DoFn):
         self._counters[status].inc()
 
     def process(self, alert):
+        arrived_at = utc_now()
         with self._lock:
             self._reload_subscribers()
             results = self._sweep() if time.monotonic() >= self._next_sweep else []
             results += self._dispatcher.deliver([alert])
+        observe_deliveries(
+            alert.alert_id, results, arrived_at=arrived_at, sink_subscriber=SINK_SUBSCRIBER
+        )
         for delivery in results:
             self._count(delivery.status)
             yield delivery

@@ -166,6 +166,7 @@ def _decide(
         ledger_url=options.ledger,
         storyline_titles={s.id: s.title or "" for s in watchlists.storylines},
         coverage_alerts=coverage_alerts,
+        latency_metrics=not is_bounded(options),  # a replay's fetch times are the recording's
     )
 
 

@@ -30,7 +30,7 @@ from pipeline.errors import UserError
 from pipeline.ingest.fetch.schedule import summarise_intervals
 from pipeline.jsonl_io import check_output_path, read_jsonl
 from pipeline.ledger import open_ledger
-from pipeline.run import fnapi_live
+from pipeline.run import fnapi_live, metrics
 from pipeline.run.graph import build_pipeline
 from pipeline.run.inputs import load_run_inputs
 from pipeline.run.options import StorywatchOptions, pipeline_options, runner_name
@@ -40,8 +40,17 @@ _FNAPI_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner")
 SUMMARY_EVERY_SECONDS = 60.0
 
 
-def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
-    """Poll the feed list until interrupted (or ``--run_duration_seconds``); 0 on a clean stop."""
+def run_live(
+    argv: list[str],
+    *,
+    watchlists_dir: str | None = None,
+    metrics_port: int | None = None,
+    metrics_bind_host: str = "127.0.0.1",
+) -> int:
+    """Poll the feed list until interrupted (or ``--run_duration_seconds``); 0 on a clean stop.
+
+    With ``metrics_port`` the driver serves Prometheus metrics there (``run.metrics``; 0 picks
+    a free port, named in the banner)."""
     options = pipeline_options(argv)
     sw = options.view_as(StorywatchOptions)
     if watchlists_dir:
@@ -51,6 +60,21 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
     websub = sw.websub_config()
     if websub is not None:
         check_websub_port(websub.bind_host, websub.port)
+    local = runner_name(options) in _FNAPI_RUNNERS
+    if metrics_port is not None and not local:
+        raise UserError(
+            f"--metrics-port: serves the local runner's metrics; on --runner="
+            f"{runner_name(options)} the job's counters are in its own monitoring (Cloud "
+            "Monitoring on Dataflow)"
+        )
+    exporter = None
+    if metrics_port is not None:
+        exporter = metrics.serve(
+            metrics_port,
+            host=metrics_bind_host,
+            counters=fnapi_live.live_counters,
+            health_lines=_NewLines(sw.feed_health_out).read,
+        )
     print(
         f"storywatch: polling {summarise_intervals(inputs.feed_sources)}, adapting to each "
         f"feed; due feeds checked every {sw.tick_seconds:g} s; alerts to {sw.alerts_out}; "
@@ -63,7 +87,13 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
             f"hubs call {websub.callback_url}/…; subscribed feeds are polled as a fallback",
             flush=True,
         )
-    if runner_name(options) in _FNAPI_RUNNERS:
+    if exporter is not None:
+        print(
+            f"storywatch: Prometheus metrics on http://{_url_host(metrics_bind_host)}:"
+            f"{exporter.port}/metrics",
+            flush=True,
+        )
+    if local:
         fnapi_live.apply()  # else the local runner spins and grows (docs/live-engine.md)
     p = new_pipeline(options)
     build_pipeline(
@@ -73,7 +103,15 @@ def run_live(argv: list[str], *, watchlists_dir: str | None = None) -> int:
         feed_sources=inputs.feed_sources,
         coverage_alerts=inputs.coverage_alerts,
     )
-    return _run_until_interrupted(p, on_wait=CycleReporter(sw).maybe_report)
+    try:
+        return _run_until_interrupted(p, on_wait=CycleReporter(sw).maybe_report)
+    finally:
+        if exporter is not None:
+            exporter.close()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def cycle_summary(
