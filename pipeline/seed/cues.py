@@ -35,7 +35,12 @@ ambassador spokesman spokeswoman spokesperson coach manager striker midfielder d
 winger player captain mr mrs ms dr prof professor sir dame lord lady billionaire businessman businesswoman
 entrepreneur executive analyst deputy boss actor actress singer author journalist reporter writer researcher
 scientist economist lawyer attorney premier president-elect candidate commander officer inspector agent
-owner investor presenter host star teammate international commissioner""".split()
+owner investor presenter host star teammate international commissioner
+minister ministerin ministre ministro ministra präsident präsidentin président présidente presidente presidenta
+kanzler kanzlerin bürgermeister bürgermeisterin maire alcalde alcaldesa sprecher sprecherin portavoz
+porte-parole secretario secretaria secrétaire directeur directrice directora gouverneur gobernador
+gobernadora vorstandschef konzernchef chefin pdg landrat ministerpräsident ministerpräsidentin
+premier-ministre""".split()
 )
 ORG_HEADS = frozenset(
     """inc inc. corp corp. corporation ltd ltd. llc plc group company co co. holdings
@@ -46,7 +51,18 @@ forces battalion brigade regiment court parliament congress senate assembly foun
 organisation network airlines airways motors technologies technology systems labs laboratories
 pharmaceuticals pharma studios records police bureau board cabinet government
 exchange society trust partners capital ventures media broadcasting radio television tv magazine
-reuters industries energy electric airline""".split()
+reuters industries energy electric airline
+gewerkschaft sindicato syndicat ministerio ministère ministerium gruppe grupo groupe konzern ag gmbh
+se sa orchestra orchestre orquesta philharmonic philharmonie orkest symphony""".split()
+)
+# A head word that opens an organisation's name before "of"/"de": "Port of", "Ministry of",
+# "Ministerio de", "Hafen von".
+ORG_PREFIXES = frozenset(
+    """port ports ministry ministerio ministère ministerium department university universidad
+université universität bank banco banque council consejo conseil conselho bureau office oficina
+commission comisión comité committee federation federación fédération union unión sindicato
+syndicat institute instituto institut agency agencia agence authority autoridad autorité
+church iglesia église museum museo musée court tribunal hafen port-authority orchestra""".split()
 )
 ORG_FOLLOWERS = frozenset(
     """battalion brigade regiment agency ministry party company group army forces
@@ -210,6 +226,10 @@ def mention_votes(
     )
     if head in ORG_HEADS or (len(lower) > 2 and set(lower) & ORG_HEADS):
         v["org"] += 3
+    if len(lower) > 2 and lower[0] in ORG_PREFIXES and lower[1] in CONNECTORS:
+        v["org"] += 4  # "Port of Rotterdam": a place after "of" names the body, not the place
+    if len(words) > 1 and re.fullmatch(r"[A-Z]{2,5}", words[0]) and words[1][:1].isupper():
+        v["org"] += 2  # "FNV Havens": an acronym leading a name is an organisation
     if head in PLACE_HEADS:
         v["place"] += 3
     if head in EVENT_HEADS and len(lower) > 1:
@@ -316,7 +336,7 @@ def mention_votes(
         and all(w[:1].isupper() and w.isalpha() for w in words)
         and not (set(lower) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS))
     ):
-        v["shape"] = 1  # "Given Family": counted once per entity
+        v["shape"] = 1  # a given name and a family name: counted once per entity
     return v
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.cli.progress import bar
 from pipeline.config.watchlists import Watchlists, load_watchlists, watchlist_files
 from pipeline.errors import ConfigError, UserError
 from pipeline.ingest.normalize import UnusableItem, normalize_item
@@ -44,7 +45,17 @@ from pipeline.match.evaluate import score
 from pipeline.match.matcher import Matcher
 from pipeline.records import Article, RawFeed
 from pipeline.seed.background import Background, default_background_dir, load_background
+from pipeline.seed.cues import ORG_PREFIXES
 from pipeline.seed.entities import EntityExtractor, SeedEntity, slugify
+from pipeline.seed.events import (
+    event_counts,
+    event_label,
+    event_terms,
+    own_events,
+    thread_counts,
+    thread_events,
+)
+from pipeline.seed.language import detect_language
 from pipeline.seed.storylines import (
     STOPWORDS,
     Thread,
@@ -56,6 +67,8 @@ from pipeline.seed.storylines import (
 from pipeline.seed.text import SeedArticle, read_seed
 
 DEFAULT_THRESHOLD = 0.5
+PAIR_PLACES = True
+PAIR_WITHIN_WORDS = 10
 COMMENT_WIDTH = 150
 CHECK_FEEDS_HINT = "pass a folder of recorded feeds to --check-feeds"
 BACKGROUND_HINT = (
@@ -70,9 +83,11 @@ class DraftStoryline:
     description: str
     all_of: list[list[str]]
     thread: Thread
+    alternatives: list[list[list[str]]] = field(default_factory=list)
     topic_id: str = ""
     topic_terms: list[str] = field(default_factory=list)
     threshold: float = DEFAULT_THRESHOLD
+    events: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -85,6 +100,7 @@ class Draft:
     storylines: list[DraftStoryline]
     slug: str
     replacing: Path | None = None  # the watchlist file this draft overwrites, if any
+    language: str = "en"
 
     @property
     def new_entities(self) -> list[SeedEntity]:
@@ -128,19 +144,26 @@ def build_draft(
     background: Background,
     *,
     slug: str,
-    topic_in_rule: str = "partners",
+    topic_in_rule: str = "actors",
+    language: str | None = None,
 ) -> Draft:
     """Extract entities and threads from ``article`` and turn the threads into storylines.
 
-    ``topic_in_rule``: where the thread's topic (its distinctive phrases) goes in the rule:
-    ``partners`` (default: an alternative to the partner entities, so an article needs an
-    anchor and a partner or one of the phrases), ``any_of`` (required on top of the
-    entities), or ``none`` (written as a topic, not used by the rule).
+    Every storyline's rule requires the thread's *event*: a topic holding the event words
+    the thread's sentences use (``pipeline.seed.events``: strike, recall, takeover...) and
+    its distinctive phrases. ``topic_in_rule``: ``actors`` (default: any of the thread's
+    actors or places, and the event) or ``anchors`` (an anchor, a partner and the event).
+    A thread with no event words and no distinctive phrases gives no storyline: a rule of
+    names alone would match everything those names do. ``language`` ("en", "de", "fr",
+    "es"): the article's, detected when not given.
     """
-    if topic_in_rule not in ("partners", "any_of", "none"):
-        raise ValueError(f"topic_in_rule must be partners, any_of or none, not {topic_in_rule!r}")
+    if topic_in_rule not in ("actors", "anchors"):
+        raise ValueError(f"topic_in_rule must be actors or anchors, not {topic_in_rule!r}")
+    language = language or detect_language(article.text)
     sentences = article.sentences()
-    extractor = EntityExtractor(background, watchlists.entities, _catalog_finder(watchlists))
+    extractor = EntityExtractor(
+        background, watchlists.entities, _catalog_finder(watchlists), language=language
+    )
     entities = extractor.extract(sentences)
     taken_refs = {e.id for e in watchlists.entities} | {t.id for t in watchlists.topics}
     for e in entities:  # a new entity must not take an id the watchlists already use
@@ -148,61 +171,115 @@ def build_draft(
             e.id = _unique(e.id + "-seed", taken_refs)
         taken_refs.add(e.id)
     threads = find_threads(entities, sentences, background, headline=article.headline)
-    keywords = article_keywords(article.text, entities, background)
+    keywords = article_keywords(article.text, entities, background, language=language)
+    article_events = thread_events(sentences, headline=article.headline)
     taken_storylines = {s.id for s in watchlists.storylines}
     storylines = []
-    for thread in threads:
+    titles: set[str] = set()
+    per_thread = own_events([thread_counts([sentences[i] for i in t.sentences]) for t in threads])
+    for thread, own in zip(threads, per_thread, strict=True):
         others = set().union(*(t.sentences for t in threads if t is not thread))
         thread.keywords = thread_keywords(
             thread, sentences, keywords, others, background=background
         )
-        sid = _unique(thread_slug(thread), taken_storylines)
-        anchors = [e.id for e in thread.anchors]
-        partners = [e.id for e in thread.partners]
-        topic_id = _unique(f"{sid}-terms", taken_refs) if thread.keywords else ""
-        all_of = [
-            anchors,
-            partners + ([topic_id] if topic_id and topic_in_rule == "partners" else []),
+        # The thread's event is what its own sentences say happens; the article's only
+        # when they name none and the thread has no phrases of its own.
+        events = own
+        if not events and not thread.keywords:
+            events = article_events
+        terms = event_terms(events) + [k for k in thread.keywords if k not in event_terms(events)]
+        if not terms:
+            continue
+        sid = _unique(thread_slug(thread, events), taken_storylines)
+        # A name that is itself an event word ("DANA", "Pilotenstreik") would satisfy the
+        # event group alone: it is not one of the thread's actors.
+        anchors = [e.id for e in thread.anchors if not _names_event(e)]
+        partners = [e.id for e in thread.partners if not _names_event(e)]
+        if not anchors and not partners:
+            continue
+        topic_id = _unique(f"{sid}-event", taken_refs)
+        if topic_in_rule == "actors":
+            all_of = [list(dict.fromkeys(anchors + partners)), [topic_id]]
+        else:
+            all_of = [group for group in (anchors, partners) if group] + [[topic_id]]
+        # Two of the thread's principal actors named together (anchor and a partner that
+        # is a person, organisation or product, never a place) are the story too.
+        actor_partners = [
+            e.id
+            for e in thread.partners
+            if (e.kind in ("person", "org", "product") or PAIR_PLACES) and e.id in partners
         ]
-        if topic_id and topic_in_rule == "any_of":
-            all_of.append([topic_id])
+        pair = [[a for a in anchors if a not in actor_partners], actor_partners]
+        alternatives = [pair] if all(pair) else []
+        title = _title(thread, events, language, thread.keywords)
+        if title in titles:
+            title = f"{title} ({thread.partners[0].name})"
+        titles.add(title)
         storylines.append(
             DraftStoryline(
                 id=sid,
-                title=_title(thread),
-                description=_description(thread, sentences),
+                title=title,
+                description=_description(thread, sentences, terms),
                 all_of=all_of,
+                alternatives=alternatives,
                 thread=thread,
                 topic_id=topic_id,
-                topic_terms=list(thread.keywords),
+                topic_terms=terms,
+                events=events,
             )
         )
-    return Draft(article, sentences, entities, storylines, slug)
+    return Draft(article, sentences, entities, storylines, slug, language=language)
 
 
-def _names(entities: list[SeedEntity]) -> str:
-    names = [e.name for e in entities]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def _names_event(e: SeedEntity) -> bool:
+    return any(event_counts(form) for form in (e.name, *e.aliases))
 
 
-def _title(thread: Thread) -> str:
-    return f"{_names(thread.anchors[:2])} with {_names(thread.partners[:3])}"
+def event_required(all_of: list[list[str]], entity_ids: set[str]) -> bool:
+    """Does the rule have a group with no entity in it (so names alone never satisfy it)?"""
+    return any(group and not set(group) & entity_ids for group in all_of)
 
 
-def _best_sentence(thread: Thread, sentences: list[str]) -> int:
-    refs = thread.refs
+def _short_name(e: SeedEntity) -> str:
+    name = e.name.removeprefix("The ")
+    if e.kind == "person":
+        return name.split()[-1]
+    # "Port of Rotterdam" -> "Rotterdam port": how a desk slug names a body of a place.
+    m = re.fullmatch(r"(\w+) (?:of|de|du|des|von) (.+)", name)
+    if m and m.group(1).lower() in ORG_PREFIXES:
+        return f"{m.group(2)} {m.group(1).lower()}"
+    return name
 
-    def coverage(i: int) -> tuple[int, int]:
-        named = sum(1 for e in (*thread.anchors, *thread.partners) if i in e.sentences())
-        return (named, -i)
 
-    return max(thread.sentences, key=coverage) if thread.sentences else 0 if refs else 0
+def _title(thread: Thread, events: list[str], language: str, keywords: list[str]) -> str:
+    """A desk slug: the main actor and what happens ("Rotterdam port strike")."""
+    who = _short_name(thread.anchors[0])
+    if not events:
+        return f"{who}: {keywords[0]}" if keywords else who
+    label = event_label(events[0], language)
+    if language in ("fr", "es"):
+        return f"{label[:1].upper()}{label[1:]} – {who}"
+    if language == "de":
+        return f"{who}: {label}"
+    return f"{who} {label}"
 
 
-def _description(thread: Thread, sentences: list[str]) -> str:
-    best = sentences[_best_sentence(thread, sentences)]
-    terms = f" Keywords: {', '.join(thread.keywords)}." if thread.keywords else ""
-    return f'From the seed article: "{best.strip()}"{terms}'
+def _best_sentence(thread: Thread, sentences: list[str], terms: list[str] | None = None) -> int:
+    members = [*thread.anchors, *thread.partners]
+    candidates = sorted({s for e in members for s in e.sentences()}) or [0]
+    words = [t.rstrip("*").lower() for t in terms or []]
+
+    def coverage(i: int) -> tuple[int, int, int]:
+        named = sum(1 for e in members if i in e.sentences())
+        low = sentences[i].lower() if i < len(sentences) else ""
+        return (int(any(w in low for w in words)), named, -i)
+
+    return max(candidates, key=coverage)
+
+
+def _description(thread: Thread, sentences: list[str], terms: list[str] | None = None) -> str:
+    best = sentences[_best_sentence(thread, sentences, terms)]
+    return f'From the seed article: "{best.strip()}"'
 
 
 # --- YAML ----------------------------------------------------------------------------
@@ -269,13 +346,14 @@ def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> 
     out.append("topics:" if topics else "topics: []")
     for s in topics:
         out.append(
-            f"  # keywords of thread '{s.id}' (YAKE over the article, rare in the background news),"
+            f"  # event of thread '{s.id}': {', '.join(s.events) or 'none named'}; its words"
+            " and the thread's distinctive phrases (YAKE, rare in the background news),"
         )
         out.append(f"  # found in sentences {', '.join(str(i + 1) for i in s.thread.sentences)}")
         out += _dump(
             {
                 "id": s.topic_id,
-                "description": f"Vocabulary of '{s.title}' in the seed article.",
+                "description": f"What happens in '{s.title}' ({', '.join(s.events) or 'phrases of the seed article'}).",
                 "terms": s.topic_terms,
             },
             "  ",
@@ -297,6 +375,15 @@ def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> 
             "title": s.title,
             "description": s.description,
             "rule": {"all_of": s.all_of},
+            **(
+                {
+                    "alternatives": [
+                        {"all_of": a, "within_words": PAIR_WITHIN_WORDS} for a in s.alternatives
+                    ]
+                }
+                if s.alternatives
+                else {}
+            ),
             "threshold": s.threshold,
         }
         out += _dump(data, "  ")
@@ -367,7 +454,7 @@ def feed_articles(directory: Path) -> tuple[list, list[str]]:
     now = dt.datetime.now(dt.UTC)
     articles, problems = [], []
     paths = recorded_feed_files(directory, hint=CHECK_FEEDS_HINT)
-    for path in paths:
+    for path in bar(paths, desc="checking feeds"):
         try:
             body = path.read_bytes()
         except OSError as exc:
@@ -529,7 +616,8 @@ def seed(
     watchlists_dir: Path | str = "watchlists",
     out: Path | None = None,
     background_dir: Path | None = None,
-    topic_in_rule: str = "partners",
+    topic_in_rule: str = "actors",
+    language: str | None = None,
 ) -> tuple[Draft, str, Path]:
     """Read, extract, render and validate; returns (draft, yaml text, output path). Writes nothing."""
     article = read_seed(path)
@@ -551,7 +639,12 @@ def seed(
         recorded_feed_files(background_dir, hint=BACKGROUND_HINT)  # a user error if none
     background = load_background(background_dir or default_background_dir())
     draft = build_draft(
-        article, watchlists, background, slug=draft_slug(path, article), topic_in_rule=topic_in_rule
+        article,
+        watchlists,
+        background,
+        slug=draft_slug(path, article),
+        topic_in_rule=topic_in_rule,
+        language=language,
     )
     draft.replacing = replacing
     if not draft.entities:

@@ -29,8 +29,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from anyascii import anyascii
-
 from pipeline.seed.background import Background
 from pipeline.seed.cues import (
     CONNECTORS,
@@ -40,6 +38,7 @@ from pipeline.seed.cues import (
     MONTHS,
     NOT_NAMES,
     ORG_HEADS,
+    PERSON_TITLES,
     PLACE_HEADS,
     WEEKDAYS,
     Token,
@@ -48,8 +47,9 @@ from pipeline.seed.cues import (
     mention_votes,
     tokenize,
 )
-
-_POSSESSIVE = re.compile(r"['’]s?$")
+from pipeline.seed.gazetteer import is_place
+from pipeline.seed.language import german_common_noun, stopwords
+from pipeline.seed.names import normalise_name, slugify
 
 
 @dataclass
@@ -92,17 +92,10 @@ class SeedEntity:
         return max((weights[m.role] for m in self.mentions if m.sentence == sentence), default=0.0)
 
 
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(text).lower()).strip("-")
-    return slug or "entity"
-
-
-def normalise_name(text: str) -> str:
-    """Comparable form of a name: ASCII, case-folded, no leading "the", no possessive."""
-    text = anyascii(text).casefold().strip()
-    text = _POSSESSIVE.sub("", text)
-    text = re.sub(r"^the\s+", "", text)
-    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+def _is_title(word: str) -> bool:
+    """A title or role written capitalised before a name ("Minister", "VC-Präsident")."""
+    low = word.lower()
+    return low in PERSON_TITLES or low.rsplit("-", 1)[-1] in PERSON_TITLES
 
 
 def _acronym(words: list[str]) -> str:
@@ -117,10 +110,16 @@ class EntityExtractor:
         background: Background,
         catalog: Iterable = (),
         finder: Callable[[str], list[tuple[str, int, int]]] | None = None,
+        *,
+        language: str = "en",
     ) -> None:
         """``catalog``: the existing watchlists' entities; ``finder(sentence)`` returns
-        (entity id, start, end) of catalog entities the matcher finds in a sentence."""
+        (entity id, start, end) of catalog entities the matcher finds in a sentence;
+        ``language``: the article's ("en", "de", "fr", "es"), for its function words."""
         self.background = background
+        self.language = language
+        # English function words are handled by NOT_NAMES; YAKE's English list holds "new".
+        self._stop = stopwords(language) if language != "en" else frozenset()
         self.catalog = list(catalog)
         self.finder = finder
         self._pairs: Counter = Counter()
@@ -138,7 +137,7 @@ class EntityExtractor:
         if not (tok.is_word and tok.is_cap) or tok.lower in MONTHS or tok.lower in WEEKDAYS:
             return False
         initial = i == 0 or tokens[i - 1].text in {"‘", "“", '"', "'", "(", ":", "-", "—", "–"}
-        if tok.lower in NOT_NAMES:
+        if tok.lower in NOT_NAMES or (tok.lower in self._stop and not tok.text.isupper()):
             return False
         if not initial:
             return True
@@ -193,6 +192,31 @@ class EntityExtractor:
             i = j
         return spans
 
+    def _trim(self, tokens: list[Token], start: int, end: int) -> tuple[int, int]:
+        """The name inside a capitalised span: without the title or role before it
+        ("Dutch Economy Minister Dirk Beljaarts", "VC-Präsident Andreas Pinheiro") and, in
+        German, without the common nouns around it ("Drehkreuzen München")."""
+        words = [t.text for t in tokens[start:end]]
+        last_title = max(
+            (k for k, w in enumerate(words[:-1]) if _is_title(w)),
+            default=-1,
+        )
+        if last_title >= 0:
+            rest = [w.lower() for w in words[last_title + 1 :]]
+            if (
+                not set(rest) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS)
+                and rest[0] not in CONNECTORS
+            ):
+                start += last_title + 1
+        if self.language == "de":
+            while start < end and german_common_noun(tokens[start].text) and end - start > 1:
+                start += 1
+            while end - start > 1 and german_common_noun(tokens[end - 1].text):
+                end -= 1
+            if end - start == 1 and german_common_noun(tokens[start].text):
+                return start, start
+        return start, end
+
     # --- extraction -----------------------------------------------------------------
     def extract(self, sentences: list[str]) -> list[SeedEntity]:
         token_lists = [tokenize(s) for s in sentences]
@@ -218,6 +242,9 @@ class EntityExtractor:
         descriptors: dict[str, str] = {}  # "billionaire" -> surface of the apposed name
         for si, tokens in enumerate(token_lists):
             for start, end in self._phrases(tokens, mid_caps):
+                start, end = self._trim(tokens, start, end)
+                if start >= end:
+                    continue
                 words = [t.text for t in tokens[start:end]]
                 if len(words) == 1 and common_noun(words[0], self.background):
                     continue
@@ -324,6 +351,9 @@ class EntityExtractor:
             entities.append(e)
         self._coordinated_places(entities, token_lists)
         self._surname_aliases(entities)
+        for e in entities:  # a bare place name is never another thing's alias
+            if e.kind != "place":
+                e.aliases = [a for a in e.aliases if not is_place(a)]
         return entities
 
     @staticmethod
@@ -401,6 +431,7 @@ class EntityExtractor:
                 is_person_shaped
                 and word.lower() not in NOT_NAMES
                 and not m.votes.get("place")
+                and not is_place(word)
                 and (
                     word == parts[-1]
                     or (word == parts[0] and titled and parts[-1] not in self._single_surfaces)
@@ -450,6 +481,10 @@ class EntityExtractor:
             for m in e.mentions
         ):
             votes["person"] += 2  # a surname used alone (not "the Pro kettles")
+        # The gazetteer (countries, regions, big cities) outweighs weak cues, not a head
+        # word or a title: "Port of Rotterdam" stays an organisation.
+        if is_place(e.name) and votes["org"] < 3 and votes["person"] < 3 and votes["product"] < 2:
+            votes["place"] += 3
         if not votes:
             return "org" if len(e.name.split()) == 1 else "person"
         best = max(votes.values())

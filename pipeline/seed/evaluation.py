@@ -8,8 +8,9 @@ For each article of a split: draft it against the watchlists, then
 - **storylines**: the real matcher runs over the article's labeled items with the
   watchlists plus the draft; every draft storyline maps to the article's story (its id is
   the label), so an item is predicted positive when any draft storyline matches it;
-- **entities alone**: an article naming every entity of a storyline's rule (all aliases),
-  and no other word, must not match it (no actor or place satisfies a rule by itself).
+- **entities alone**: an article naming one entity of a storyline's rules (all its
+  aliases), or all of their places, and no other word, must not match it (no actor or
+  place satisfies a rule by itself).
 
 ``frozen_digest`` is the test part's sha256 (tests/data/seed_eval/README.md says how).
 """
@@ -30,7 +31,6 @@ from pipeline.seed.background import Background
 from pipeline.seed.draft import Draft, build_draft, labeled_items, render_draft, validate_draft
 from pipeline.seed.entities import normalise_name
 from pipeline.seed.text import read_seed
-
 
 _EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
@@ -85,35 +85,37 @@ def _forms(draft: Draft) -> dict[str, object]:
     return out
 
 
+def _probe(article_id: str, text: str) -> Article:
+    return Article(
+        article_id=article_id,
+        feed_id="seed-eval",
+        url="https://example.invalid/alone",
+        canonical_url="https://example.invalid/alone",
+        title=text,
+        summary=text,
+        published_at=_EPOCH,
+        first_seen_at=_EPOCH,
+    )
+
+
 def entities_alone(draft: Draft, combined: Watchlists) -> list[str]:
-    """Draft storylines that match an article made only of their rule's entity names."""
+    """Draft storylines that an article naming one of their entities (every alias of it),
+    or all of their places together, and nothing else, would match."""
     matcher = Matcher(combined)
-    entity_ids = {e.id for e in combined.entities}
     out = []
     for s in draft.storylines:
-        refs = [r for group in s.all_of for r in group if r in entity_ids]
-        names = [
-            form
-            for r in dict.fromkeys(refs)
-            for e in [combined.entity(r)]
-            if e is not None
-            for form in (e.name, *e.aliases)
-        ]
-        if not names:
-            continue
-        text = ", ".join(names)
-        probe = Article(
-            article_id=f"alone-{s.id}",
-            feed_id="seed-eval",
-            url="https://example.invalid/alone",
-            canonical_url="https://example.invalid/alone",
-            title=text,
-            summary=text,
-            published_at=_EPOCH,
-            first_seen_at=_EPOCH,
-        )
-        if any(m.storyline_id == s.id for m in matcher.match(probe)):
-            out.append(s.id)
+        rules = [s.all_of, *s.alternatives]
+        refs = list(dict.fromkeys(r for rule in rules for group in rule for r in group))
+        entities = [e for r in refs if (e := combined.entity(r)) is not None]
+        probes = [[e] for e in entities] + [[e for e in entities if e.kind == "place"]]
+        for group in probes:
+            names = [form for e in group for form in (e.name, *e.aliases)]
+            if not names:
+                continue
+            text = ", ".join(names)
+            if any(m.storyline_id == s.id for m in matcher.match(_probe(f"alone-{s.id}", text))):
+                out.append(s.id)
+                break
     return out
 
 

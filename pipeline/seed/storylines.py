@@ -37,6 +37,7 @@ import yake
 
 from pipeline.seed.background import Background, words
 from pipeline.seed.entities import SeedEntity, normalise_name, slugify
+from pipeline.seed.language import stopwords
 
 ROLE_WEIGHT = {"noun": 1.0, "descriptor": 0.8, "possessive": 0.7, "modifier": 0.3}
 REPORTING_VERBS = frozenset(
@@ -299,7 +300,12 @@ def find_threads(
 
 
 def article_keywords(
-    text: str, entities: list[SeedEntity], background: Background, *, top: int = 400
+    text: str,
+    entities: list[SeedEntity],
+    background: Background,
+    *,
+    top: int = 400,
+    language: str = "en",
 ) -> dict[str, float]:
     """Keyphrases of the article that are not names, scored higher = more characteristic.
 
@@ -314,14 +320,15 @@ def article_keywords(
         for m in e.mentions:
             if m.role == "descriptor" or m.surface[:1].isupper():  # "the billionaire" names X too
                 name_words |= {w.lower() for w in re.findall(r"[^\W\d_]+", m.surface)}
-    extractor = yake.KeywordExtractor(lan="en", n=2, top=top, dedupLim=0.8)
+    extractor = yake.KeywordExtractor(lan=language, n=2, top=top, dedupLim=0.8)
+    stop = STOPWORDS | stopwords(language)
     out: dict[str, float] = {}
     lowered = text.lower()
     for phrase, score in extractor.extract_keywords(text):
         tokens = [t.lower() for t in words(phrase)]
         if not tokens or any(part in name_words for t in tokens for part in re.split(r"[-'’]", t)):
             continue
-        if tokens[0] in STOPWORDS or tokens[-1] in STOPWORDS or any(len(t) < 3 for t in tokens):
+        if tokens[0] in stop or tokens[-1] in stop or any(len(t) < 3 for t in tokens):
             continue
         term = " ".join(tokens)
         if term not in lowered:  # YAKE may join words across punctuation
@@ -368,8 +375,11 @@ def thread_keywords(
     return chosen
 
 
-def thread_slug(thread: Thread) -> str:
+def thread_slug(thread: Thread, events: list[str] | None = None) -> str:
+    """``<anchor>-<event>`` ("port-of-rotterdam-strike"), or ``<anchor>-<partner>``."""
+
     def short(e: SeedEntity) -> str:
         return slugify(e.name.split()[-1] if e.kind == "person" else e.name.removeprefix("The "))
 
-    return f"{short(thread.anchors[0])}-{short(thread.partners[0])}"
+    tail = events[0] if events else short(thread.partners[0])
+    return f"{short(thread.anchors[0])}-{tail}"

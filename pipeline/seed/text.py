@@ -64,11 +64,40 @@ class SeedArticle:
         )
 
     def sentences(self) -> list[str]:
-        """Headline first (as its own sentence), then every sentence of the body."""
+        """Headline first (as its own sentence), then every sentence of the body; the
+        dateline that opens a paragraph ("ROTTERDAM (Reuters) -") is left out."""
         out = [self.headline] if self.headline else []
         for paragraph in self.paragraphs:
-            out += split_sentences(paragraph)
+            out += split_sentences(strip_dateline(paragraph))
         return out
+
+
+# An upper-case place (and optional agency in brackets) then a dash: "FRANKFURT (dpa-AFX) - ",
+# "SANTIAGO (AP) — ", "ROTTERDAM, Jan 7 (Reuters) - ".
+_DATELINE = re.compile(
+    r"^\s*[A-ZÀ-ÖØ-Þ][A-ZÀ-ÖØ-Þ .'/-]{1,40}(?:,[^()\n]{1,30})?\s*(?:\([^()\n]{1,40}\))?\s*[-–—]+\s+"
+)
+
+
+def strip_dateline(paragraph: str) -> str:
+    """A paragraph without its opening dateline; unchanged when it has none.
+
+    >>> strip_dateline("FRANKFURT (dpa-AFX) - Der Streik hat begonnen.")
+    'Der Streik hat begonnen.'
+    >>> strip_dateline("NASA - the agency - said so.")
+    'NASA - the agency - said so.'
+    """
+    m = _DATELINE.match(paragraph)
+    if (
+        m is None
+        or not re.search(r"[A-ZÀ-ÖØ-Þ]{3}", m.group(0))
+        or not re.search(r"[(,]", m.group(0))
+    ):
+        return paragraph
+    head = m.group(0).split("(")[0].split(",")[0].strip(" -–—")
+    if not head.isupper():
+        return paragraph
+    return paragraph[m.end() :]
 
 
 def split_sentences(text: str) -> list[str]:

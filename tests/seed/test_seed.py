@@ -16,6 +16,7 @@ from pipeline.seed.cues import attribute_word, tokenize
 from pipeline.seed.draft import (
     build_draft,
     check_corpus,
+    event_required,
     map_to_shipped,
     render_draft,
     seed,
@@ -584,17 +585,18 @@ def test_reseeding_over_a_kept_draft_replaces_it(tmp_path):
     assert out2 == kept and [s.id for s in again.storylines] == [s.id for s in draft.storylines]
 
 
-@pytest.mark.parametrize("mode", ["any_of", "none"])
-def test_topic_placement_modes(mode, watchlists, background):
+@pytest.mark.parametrize("mode", ["actors", "anchors"])
+def test_every_rule_requires_the_threads_event(mode, watchlists, background):
+    """Issue 16: the event (a topic of event words and phrases, no entity) is a group of
+    every storyline's main rule, in both placements of the actors."""
     draft = build_draft(read_seed(SEED), watchlists, background, slug="wsj", topic_in_rule=mode)
-    with_topic = [s for s in draft.storylines if s.topic_id]
-    assert with_topic
-    for s in with_topic:
-        refs = [ref for group in s.all_of for ref in group]
-        if mode == "any_of":
-            assert s.all_of[-1] == [s.topic_id]
-        else:
-            assert s.topic_id not in refs
+    assert draft.storylines
+    entity_ids = {e.id for e in draft.entities} | {e.id for e in watchlists.entities}
+    for s in draft.storylines:
+        assert s.all_of[-1] == [s.topic_id] and s.topic_terms
+        assert event_required(s.all_of, entity_ids)
+        if mode == "anchors":
+            assert len(s.all_of) in (2, 3)
     validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
     with pytest.raises(ValueError):
         build_draft(read_seed(SEED), watchlists, background, slug="wsj", topic_in_rule="sideways")

