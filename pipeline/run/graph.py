@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import apache_beam as beam
 
 from pipeline.alerts.decide import DecideAlerts
+from pipeline.cli.progress import replayed
 from pipeline.config.watchlists import Watchlists
 from pipeline.deliver.transform import DeliverAlerts
 from pipeline.ingest.dedupe import BOUNDED_SHARDS, DEFAULT_SHARDS, DedupeArticles
@@ -65,10 +66,12 @@ def build_pipeline(
     if options.replay_articles:
         articles = main_of(
             "ReplayArticles", p | "ReplayArticles" >> ReplayArticles(options.replay_articles)
-        )
+        ) | "ReplayProgress" >> beam.Map(replayed)
     else:
         if options.replay_feeds:
-            raw = main_of("ReplayFeeds", p | "ReplayFeeds" >> ReplayFeeds(options.replay_feeds))
+            raw = main_of(
+                "ReplayFeeds", p | "ReplayFeeds" >> ReplayFeeds(options.replay_feeds)
+            ) | "ReplayProgress" >> beam.Map(replayed)  # the driver's progress bar (local)
         else:
             raw = main_of("FetchFeeds", _poll_and_fetch(p, options, feed_sources))
             if options.websub_pubsub_subscription:  # Dataflow: pushes a public callback verified

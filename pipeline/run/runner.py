@@ -21,13 +21,15 @@ from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
 from pipeline.alert_json import alert_from_json
 from pipeline.alerts.decide import format_alert
+from pipeline.cli import progress
 from pipeline.deliver.file_sink import printable
 from pipeline.errors import UserError
 from pipeline.ingest.fetch.schedule import summarise_intervals
+from pipeline.ingest.recorded import recorded_files
 from pipeline.jsonl_io import check_output_path, read_jsonl
 from pipeline.ledger import open_ledger
 from pipeline.run import fnapi_live, metrics
@@ -360,13 +362,24 @@ def run_replay(
         started = time.monotonic()
         p = new_pipeline(options)
         build_pipeline(p, sw, inputs.watchlists, coverage_alerts=inputs.coverage_alerts)
-        result = p.run()
-        result.wait_until_finish()
+        local = runner_name(options) in _FNAPI_RUNNERS
+        # In memory, the DoFns run in this process: their progress ticks drive a bar.
+        in_process = local and options.view_as(DirectOptions).direct_running_mode == "in_memory"
+        total, unit = _replay_inputs(sw)
+        with progress.bar(desc="replaying", total=total, unit=unit, enabled=in_process) as shown:
+            with progress.watch_replayed(lambda: shown.update(1)):
+                result = p.run()
+                result.wait_until_finish()
+        seconds = time.monotonic() - started
+        if not local:  # the workers wrote the files, maybe on other machines: count instead
+            print(_remote_summary(result, seconds, sw), file=out)
+            print(_storyline_summary(result), file=out)
+            return []
         alerts = _sorted_alerts(Path(sw.alerts_out))
         _print_alerts(
             alerts,
             out,
-            seconds=time.monotonic() - started,
+            seconds=seconds,
             alerts_path=alerts_out,
             dead_letters=Path(sw.dead_letter_out),
         )
@@ -374,12 +387,45 @@ def run_replay(
     return alerts
 
 
+def _replay_inputs(sw: StorywatchOptions) -> tuple[int, str]:
+    """How many inputs a replay reads (the bar's total) and what they are."""
+    if sw.replay_articles:
+        with open(sw.replay_articles, "rb") as lines:
+            return sum(1 for line in lines if line.strip()), "article"
+    return len(recorded_files(sw.replay_feeds)), "file"
+
+
+def _counter_totals(result, namespace: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for c in result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]:
+        counts[c.key.metric.name] = counts.get(c.key.metric.name, 0) + c.committed
+    return counts
+
+
+def _remote_summary(result, seconds: float, sw: StorywatchOptions) -> str:
+    """A replay on another runner: the job's counters say how many alerts and dead letters;
+    the files are wherever the workers wrote them."""
+    try:
+        counts = _counter_totals(result, "storywatch")
+    except Exception:  # a runner without metrics
+        return (
+            f"replay finished in {seconds:.1f} s; the workers wrote the alerts to {sw.alerts_out}"
+        )
+    return (
+        f"{counts.get('alerts', 0)} alerts in {seconds:.1f} s (the job's counters); the workers "
+        f"wrote them to {sw.alerts_out}"
+        + (
+            f"; {counts['dead_letters']} failures in {sw.dead_letter_out}"
+            if counts.get("dead_letters")
+            else ""
+        )
+    )
+
+
 def _storyline_summary(result) -> str:
     """One line from the tracker's counters: how many matched articles became how few alerts."""
-    counts = {}
     try:
-        for c in result.metrics().query(MetricsFilter().with_namespace("storywatch"))["counters"]:
-            counts[c.key.metric.name] = counts.get(c.key.metric.name, 0) + c.committed
+        counts = _counter_totals(result, "storywatch")
     except Exception:  # a runner without metrics: the alerts above are the result
         return ""
     kinds = ("new_development", "coverage", "duplicate", "burst", "stale")

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import feedparser
 
+from pipeline.cli.progress import bar
 from pipeline.errors import UserError
 from pipeline.ingest.recorded import recorded_feed_files
 
@@ -158,7 +159,7 @@ def load_background(directory: Path | None, *, use_cache: bool = True) -> Backgr
                 return Background.from_json(data)
         except (OSError, ValueError, KeyError):
             pass  # a broken cache is rebuilt below
-    bg = Background.from_texts(entry_texts(paths))
+    bg = Background.from_texts(entry_texts(bar(paths, desc="reading background feeds")))
     if use_cache:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
