@@ -53,7 +53,9 @@ pharmaceuticals pharma studios records police bureau board cabinet government
 exchange society trust partners capital ventures media broadcasting radio television tv magazine
 reuters industries energy electric airline
 gewerkschaft sindicato syndicat ministerio ministère ministerium gruppe grupo groupe konzern ag gmbh
-se sa orchestra orchestre orquesta philharmonic philharmonie orkest symphony""".split()
+se sa orchestra orchestre orquesta philharmonic philharmonie orkest symphony
+electronics automotive aerospace air chemicals foods pharmaceuticals steel petroleum mining telecom
+semiconductor logistics shipping lines rail railways railway terminals""".split()
 )
 # A head word that opens an organisation's name before "of"/"de": "Port of", "Ministry of",
 # "Ministerio de", "Hafen von".
@@ -81,7 +83,7 @@ territory territories emirates""".split()
 )
 PLACE_PREPOSITIONS = frozenset(
     """in over to from near across into throughout outside inside toward
-towards via around within""".split()
+towards via around within en à au aux dans vers desde hacia hasta nach aus""".split()
 )
 PLACE_FOLLOWERS = frozenset(
     """region province city town village coast border capital oblast
@@ -100,9 +102,15 @@ election elections festival expo awards open prix tournament series final finals
 )
 MONTHS = frozenset(
     """january february march april may june july august september october november december
-jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+jan feb mar apr jun jul aug sep sept oct nov dec januar februar märz mai juni juli oktober dezember
+janvier février mars avril juin juillet août septembre octobre novembre décembre enero febrero marzo
+abril mayo junio julio agosto septiembre octubre noviembre diciembre""".split()
 )
-WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+WEEKDAYS = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch
+donnerstag freitag samstag sonntag lundi mardi mercredi jeudi vendredi samedi dimanche lunes martes
+miércoles jueves viernes sábado domingo""".split()
+)
 CONNECTORS = frozenset(
     {"of", "de", "da", "van", "von", "al", "bin", "le", "la", "du", "del", "der", "den", "&", "and"}
 )
@@ -169,7 +177,11 @@ def tokenize(sentence: str) -> list[Token]:
     for m in _TOKEN.finditer(sentence):
         text, start = m.group(0), m.start()
         poss = re.search(r"['’]s$", text)
-        if poss and len(text) > 2 and text[0].isalpha():
+        elision = re.match(r"[dDlLjJnNsScCmMtT]['’](?=[A-ZÀ-Þ])", text)
+        if elision:  # French "d'Haneda", "l'Alliance": the name starts after the apostrophe
+            out.append(Token(text[:2], start, start + 2))
+            out.append(Token(text[2:], start + 2, m.end()))
+        elif poss and len(text) > 2 and text[0].isalpha():
             out.append(Token(text[: poss.start()], start, start + poss.start()))
             out.append(Token(text[poss.start() :], start + poss.start(), m.end()))
         else:
@@ -256,6 +268,8 @@ def mention_votes(
             v["product"] += 1
     if len(prev) > 1 and prev[-1] == "the" and (prev[-2] in PLACE_PREPOSITIONS or prev[-2] == "at"):
         v["place"] += 2
+    if len(words) > 1 and any(w[:1].isdigit() or re.fullmatch(r"[A-Z]\d+\w*", w) for w in words):
+        v["product"] += 3  # a model number: "Acme Phone 7", "Acme 737 Max", "Acme G650"
     if any(re.search(r"[a-z]{3}[A-Z]", w) for w in words):  # AcmeSoft, iPhone-like: not a person
         v["org"] += 0.5
         v["product"] += 0.5

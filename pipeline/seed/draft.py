@@ -46,7 +46,7 @@ from pipeline.match.matcher import Matcher
 from pipeline.records import Article, RawFeed
 from pipeline.seed.background import Background, default_background_dir, load_background
 from pipeline.seed.cues import ORG_PREFIXES
-from pipeline.seed.entities import EntityExtractor, SeedEntity, slugify
+from pipeline.seed.entities import EntityExtractor, SeedEntity, normalise_name, slugify
 from pipeline.seed.events import (
     event_counts,
     event_label,
@@ -190,6 +190,7 @@ def build_draft(
         terms = event_terms(events) + [k for k in thread.keywords if k not in event_terms(events)]
         if not terms:
             continue
+        by_id = {e.id: e for e in (*thread.anchors, *thread.partners)}
         sid = _unique(thread_slug(thread, events), taken_storylines)
         # A name that is itself an event word ("DANA", "Pilotenstreik") would satisfy the
         # event group alone: it is not one of the thread's actors.
@@ -209,7 +210,10 @@ def build_draft(
             for e in thread.partners
             if (e.kind in ("person", "org", "product") or PAIR_PLACES) and e.id in partners
         ]
-        pair = [[a for a in anchors if a not in actor_partners], actor_partners]
+        first = [a for a in anchors if a not in actor_partners]
+        # Not two names of one thing ("Boeing" and "Boeing 737 Max"): one word would do.
+        second = [p for p in actor_partners if not any(_overlap(by_id[p], by_id[a]) for a in first)]
+        pair = [first, second]
         alternatives = [pair] if all(pair) else []
         title = _title(thread, events, language, thread.keywords)
         if title in titles:
@@ -229,6 +233,13 @@ def build_draft(
             )
         )
     return Draft(article, sentences, entities, storylines, slug, language=language)
+
+
+def _overlap(a: SeedEntity, b: SeedEntity) -> bool:
+    """Does a name of one contain a name of the other (as words)?"""
+    fa = {f" {normalise_name(f)} " for f in (a.name, *a.aliases)}
+    fb = {f" {normalise_name(f)} " for f in (b.name, *b.aliases)}
+    return any(x in y or y in x for x in fa for y in fb)
 
 
 def _names_event(e: SeedEntity) -> bool:

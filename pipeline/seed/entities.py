@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+import simplemma
+
 from pipeline.seed.background import Background
 from pipeline.seed.cues import (
     CONNECTORS,
@@ -92,6 +94,17 @@ class SeedEntity:
         return max((weights[m.role] for m in self.mentions if m.sentence == sentence), default=0.0)
 
 
+def _model_number(text: str) -> bool:
+    """A model number in a product name: "7", "737", "G650", not a year or an amount."""
+    return bool(
+        re.fullmatch(r"[A-Z]?\d{1,4}[A-Za-z]?", text) and not re.fullmatch(r"(?:19|20)\d\d", text)
+    )
+
+
+def _inflected_german(word: str) -> bool:
+    return german_common_noun(word) and simplemma.lemmatize(word, lang="de") != word
+
+
 def _is_title(word: str) -> bool:
     """A title or role written capitalised before a name ("Minister", "VC-Präsident")."""
     low = word.lower()
@@ -143,7 +156,7 @@ class EntityExtractor:
             return True
         # A capital at the start of a sentence proves nothing: the word must be written
         # capitalised elsewhere (this article mid-sentence, or usually in the news).
-        if tok.lower in mid_caps:
+        if tok.lower in mid_caps or is_place(tok.text):
             return True
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         if nxt is not None and nxt.is_word and nxt.is_cap and nxt.lower not in NOT_NAMES:
@@ -186,6 +199,8 @@ class EntityExtractor:
                     j += 2
                 elif tokens[j].text == "&" and j + 1 < n and tokens[j + 1].is_cap:
                     j += 2
+                elif _model_number(tokens[j].text) and tokens[j - 1].lower not in MONTHS:
+                    j += 1  # "Galaxy Note 7", "Boeing 737 Max", "Gulfstream G650"
                 else:
                     break
             spans.append((i, j))
@@ -194,27 +209,38 @@ class EntityExtractor:
 
     def _trim(self, tokens: list[Token], start: int, end: int) -> tuple[int, int]:
         """The name inside a capitalised span: without the title or role before it
-        ("Dutch Economy Minister Dirk Beljaarts", "VC-Präsident Andreas Pinheiro") and, in
-        German, without the common nouns around it ("Drehkreuzen München")."""
+        ("Dutch Economy Minister Dirk Beljaarts", "VC-Präsident Andreas Pinheiro", "PDG de
+        Renault") and, in German, without the common nouns around it ("Drehkreuzen München")."""
         words = [t.text for t in tokens[start:end]]
         last_title = max(
             (k for k, w in enumerate(words[:-1]) if _is_title(w)),
             default=-1,
         )
         if last_title >= 0:
-            rest = [w.lower() for w in words[last_title + 1 :]]
-            if (
-                not set(rest) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS)
-                and rest[0] not in CONNECTORS
-            ):
-                start += last_title + 1
+            cut = last_title + 1
+            if words[cut].lower() in CONNECTORS and cut + 1 < len(words):
+                cut += 1  # "PDG de Renault", "CEO of Acme": the body the role is in
+            rest = [w.lower() for w in words[cut:]]
+            if cut > last_title + 1 or not set(rest) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS):
+                start += cut
         if self.language == "de":
-            while start < end and german_common_noun(tokens[start].text) and end - start > 1:
+            # An inflected noun splits the span ("Frankfurter Betreibers Fraport",
+            # "Drehkreuzen München"); the name is after the last one, or before the first.
+            inflected = [k for k in range(start, end) if _inflected_german(tokens[k].text)]
+            if inflected and inflected[-1] + 1 < end:
+                start = inflected[-1] + 1
+            elif inflected:
+                end = inflected[0]
+            if end <= start:
+                return start, start
+            # A base-form noun before a name of two words or more is its category
+            # ("Gewerkschaft Vereinigung Cockpit"); alone it may be the name's first word.
+            if end - start > 2 and german_common_noun(tokens[start].text):
                 start += 1
-            while end - start > 1 and german_common_noun(tokens[end - 1].text):
-                end -= 1
             if end - start == 1 and german_common_noun(tokens[start].text):
                 return start, start
+        while end - start > 1 and tokens[end - 1].lower in CONNECTORS:
+            end -= 1  # "Beteiligung der [Beschäftigten]"
         return start, end
 
     # --- extraction -----------------------------------------------------------------
@@ -274,6 +300,8 @@ class EntityExtractor:
                 app = apposition_descriptor(tokens, end)
                 if app:
                     descriptors.setdefault(app, surface)
+        if self.language == "de":
+            mentions = self._german_names(mentions)
         entities = self._merge(mentions, token_lists)
         self._descriptor_mentions(entities, token_lists, descriptors)
         found = self._find_catalog(sentences, token_lists, entities)
@@ -282,6 +310,26 @@ class EntityExtractor:
             e.mentions.sort(key=lambda m: (m.sentence, m.start))
             e.first_sentence = min(m.sentence for m in e.mentions)
         return entities
+
+    def _german_names(self, mentions: list[Mention]) -> list[Mention]:
+        """German capitalises every noun: a one-word candidate ("Hälfte", "Lizenz") stays
+        only if the article names it twice, a cue gives it a kind, the gazetteer knows it,
+        or the German lexicon does not ("Fraport", "Eurowings")."""
+        counts = Counter(m.surface for m in mentions)
+        kept = []
+        for m in mentions:
+            word = m.surface
+            cued = max((v for k, v in m.votes.items() if k not in ("demonym", "shape")), default=0)
+            if (
+                " " in word
+                or counts[word] >= 2
+                or cued >= 2
+                or word.isupper()
+                or is_place(word)
+                or not simplemma.is_known(word, lang="de")
+            ):
+                kept.append(m)
+        return kept
 
     def _merge(self, mentions: list[Mention], token_lists: list[list[Token]]) -> list[SeedEntity]:
         """Group mentions into entities: full names, then short forms, acronyms, demonyms."""
@@ -431,7 +479,7 @@ class EntityExtractor:
                 is_person_shaped
                 and word.lower() not in NOT_NAMES
                 and not m.votes.get("place")
-                and not is_place(word)
+                and (titled or not is_place(word))
                 and (
                     word == parts[-1]
                     or (word == parts[0] and titled and parts[-1] not in self._single_surfaces)
