@@ -21,7 +21,7 @@ from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PortableOptions, StandardOptions
 
 from pipeline.alert_json import alert_from_json
 from pipeline.alerts.decide import format_alert
@@ -257,7 +257,17 @@ def check_websub_port(host: str, port: int) -> None:
 
 
 def new_pipeline(options) -> beam.Pipeline:
-    """``beam.Pipeline(options)``; a mistyped ``--runner`` is a user error, not Beam's ValueError."""
+    """``beam.Pipeline(options)``; a mistyped ``--runner`` is a user error, not Beam's ValueError,
+    and so is PortableRunner without a job service (Beam would try to start one in Docker)."""
+    if (
+        runner_name(options) == "PortableRunner"
+        and not options.view_as(PortableOptions).job_endpoint
+    ):
+        raise UserError(
+            "--runner=PortableRunner: give --job_endpoint=HOST:PORT of a running job service, e.g. "
+            "`python -m apache_beam.runners.portability.local_job_service_main --port=PORT` "
+            "(deploy/README.md)"
+        )
     try:
         return beam.Pipeline(options=options)
     except ValueError as exc:
@@ -265,7 +275,7 @@ def new_pipeline(options) -> beam.Pipeline:
             raise
         raise UserError(
             f"--runner={options.view_as(StandardOptions).runner}: unknown runner; use FnApiRunner "
-            "(the local default), DirectRunner or DataflowRunner"
+            "(the local default), DirectRunner, PortableRunner or DataflowRunner"
         ) from None
 
 
