@@ -29,7 +29,11 @@ def feeds_import(args: argparse.Namespace) -> int:
 
 def draft_watchlist(args: argparse.Namespace) -> int:
     draft, text, out = seed(
-        args.file, watchlists_dir=args.watchlists, out=args.out, background_dir=args.background
+        args.file,
+        watchlists_dir=args.watchlists,
+        out=args.out,
+        background_dir=args.background,
+        language=args.language,
     )
     check = None
     if args.check or args.check_feeds:

@@ -356,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="recorded feeds used as ordinary-news background (default: the bundled feeds)",
     )
+    p.add_argument(
+        "--language",
+        choices=("en", "de", "fr", "es"),
+        help="the article's language (default: detected from its text)",
+    )
     _add_watchlists(p)
     p.set_defaults(handler=_command("feeds", "draft_watchlist"))
 

@@ -69,6 +69,9 @@ from pipeline.seed.text import SeedArticle, read_seed
 DEFAULT_THRESHOLD = 0.5
 PAIR_PLACES = True
 PAIR_WITHIN_WORDS = 10
+WIDE_MIN_ITEMS = 5
+WIDE_SHARE = 0.01
+WIDE_EXAMPLES = 3
 COMMENT_WIDTH = 150
 CHECK_FEEDS_HINT = "pass a folder of recorded feeds to --check-feeds"
 BACKGROUND_HINT = (
@@ -196,6 +199,19 @@ def build_draft(
         # event group alone: it is not one of the thread's actors.
         anchors = [e.id for e in thread.anchors if not _names_event(e)]
         partners = [e.id for e in thread.partners if not _names_event(e)]
+        if not anchors and not partners:
+            continue
+        # An actor whose name holds one of the event's phrases ("government efficiency" in
+        # the Department of Government Efficiency) would satisfy the rule alone: it stays
+        # out of the actors' group.
+        keys = [f" {normalise_name(t.rstrip('*'))} " for t in terms]
+
+        def holds_term(ref: str) -> bool:
+            e = by_id[ref]
+            return any(k in f" {normalise_name(f)} " for f in (e.name, *e.aliases) for k in keys)
+
+        anchors = [a for a in anchors if not holds_term(a)]
+        partners = [p for p in partners if not holds_term(p)]
         if not anchors and not partners:
             continue
         topic_id = _unique(f"{sid}-event", taken_refs)
@@ -554,6 +570,9 @@ class CheckResult:
     problems: list[str]
     mapping: dict[str, str | None] = field(default_factory=dict)
     report: object | None = None  # pipeline.match.evaluate.Report when labels were given
+    # Storylines whose reach in the recorded feeds is implausibly wide: id -> (matched
+    # items, feed items, example titles).
+    wide: dict[str, tuple[int, int, list[str]]] = field(default_factory=dict)
 
 
 def check_corpus(
@@ -578,13 +597,15 @@ def check_corpus(
         a, gold, bad = labeled_items(labeled)
         articles += a
         problems += bad
+    feed_items: list = []
     if feeds is not None:
-        a, bad = feed_articles(feeds)
-        articles += a
+        feed_items, bad = feed_articles(feeds)
+        articles += feed_items
         problems += bad
     predicted = predictions(articles, combined, draft_ids)
     counts = {d: sum(1 for hits in predicted.values() if d in hits) for d in draft_ids}
     result = CheckResult(len(articles), counts, problems)
+    result.wide = wide_reach(feed_items, predicted, draft_ids)
     if gold:
         result.mapping = map_to_shipped(draft_ids, shipped_ids, combined)
         mapped = {
@@ -593,6 +614,24 @@ def check_corpus(
         }
         result.report = score(gold, mapped, shipped_ids)
     return result
+
+
+def wide_reach(
+    feed_items: list, predicted: dict[str, set[str]], draft_ids: list[str]
+) -> dict[str, tuple[int, int, list[str]]]:
+    """Draft storylines matching more of the recorded feeds than one story plausibly can.
+
+    Recorded feeds are ordinary news: one story is a handful of their items. A storyline
+    matching more than ``WIDE_MIN_ITEMS`` and more than ``WIDE_SHARE`` of them matches
+    what its names or words mean in other stories; the warning lists a few examples.
+    """
+    out: dict[str, tuple[int, int, list[str]]] = {}
+    n = len(feed_items)
+    for d in draft_ids:
+        hits = [a for a in feed_items if d in predicted.get(a.article_id, set())]
+        if len(hits) > WIDE_MIN_ITEMS and len(hits) > WIDE_SHARE * n:
+            out[d] = (len(hits), n, [_clip(a.title, 90) for a in hits[:WIDE_EXAMPLES]])
+    return out
 
 
 def format_check(
@@ -606,6 +645,12 @@ def format_check(
         if result.mapping:
             mapped = f"  -> {result.mapping.get(s.id) or '(no shipped storyline in common)'}"
         lines.append(f"  {s.id:<{width}}  {result.counts.get(s.id, 0):5d} items{mapped}")
+    for sid, (hits, n, examples) in result.wide.items():
+        lines.append(
+            f"  warning: {sid} matches {hits} of the {n} items of ordinary news in the recorded"
+            " feeds; a storyline that wide will flood the desk. Examples:"
+        )
+        lines += [f"    - {title}" for title in examples]
     for problem in result.problems[:10]:
         lines.append(f"  skipped: {problem}")
     if len(result.problems) > 10:

@@ -1,0 +1,221 @@
+"""Issue 16: seed on articles it has never seen (languages, places, titles, events, reach)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config.watchlists import Watchlists, load_watchlists
+from pipeline.seed.background import Background, default_background_dir, load_background
+from pipeline.seed.draft import (
+    build_draft,
+    check_corpus,
+    event_required,
+    format_check,
+    render_draft,
+    validate_draft,
+)
+from pipeline.seed.entities import EntityExtractor
+from pipeline.seed.evaluation import entities_alone, format_scores, manifest, score_article
+from pipeline.seed.events import event_terms, own_events, thread_counts, thread_events
+from pipeline.seed.gazetteer import is_place
+from pipeline.seed.language import detect_language, german_common_noun, stopwords
+from pipeline.seed.text import parse_seed_text, read_seed
+from tests.paths import DATA, ROOT, WATCHLISTS
+
+EVAL = DATA / "seed_eval"
+REGRESSION = [
+    ROOT / "seeds" / "wsj-musk-putin-2024-10-25.txt",
+    DATA / "seeds" / "football-transfer.txt",
+    DATA / "seeds" / "product-recall.html",
+    DATA / "seeds" / "antitrust-fine.txt",
+]
+TUNING = sorted(k for k, v in manifest(EVAL).items() if v["split"] == "tuning")
+
+
+@pytest.fixture(scope="module")
+def background() -> Background:
+    return load_background(default_background_dir())
+
+
+@pytest.fixture(scope="module")
+def watchlists() -> Watchlists:
+    return load_watchlists(WATCHLISTS)
+
+
+# --- language -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("Los maquinistas de Renfe inician la huelga de tres días", "es"),
+        ("La direction annonce un trafic très perturbé lundi", "fr"),
+        ("Der Streik der Piloten hat Hunderte Flüge ausfallen lassen", "de"),
+        ("Workers at the port began a strike on Thursday", "en"),
+        ("Acme", "en"),
+    ],
+)
+def test_language_is_detected(text, lang):
+    assert detect_language(text) == lang
+
+
+def test_function_words_and_german_nouns():
+    assert {"una", "los", "del"} <= stopwords("es") and "die" in stopwords("de")
+    assert stopwords("xx") == frozenset()
+    for noun in ("Flüge", "Gewerkschaft", "Ausfälle", "Piloten"):
+        assert german_common_noun(noun), noun
+    for name in ("Lufthansa", "München", "Fraport", "VC-Präsident"):
+        assert not german_common_noun(name), name
+
+
+def test_sentence_initial_function_words_are_not_names(background):
+    names = {
+        e.name
+        for e in EntityExtractor(background, language="es").extract(
+            ["En Valencia la lluvia no para.", "Una tormenta llegó a Valencia."]
+        )
+    }
+    assert "Valencia" in names and not {"En Valencia", "Una", "En"} & names
+
+
+# --- places, titles, datelines --------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["España", "München", "Mayenne", "Hauts-de-France", "Europe"])
+def test_gazetteer_places(name):
+    assert is_place(name)
+
+
+@pytest.mark.parametrize("name", ["Google", "Monsanto", "Lufthansa", "South", "New"])
+def test_gazetteer_skips_nicknames_small_towns_and_function_words(name):
+    assert not is_place(name)
+
+
+def test_issue_rotterdam_entities(background):
+    """The issue's port strike: title split from the name, no dateline org, 'Port of' is an
+    organisation with no bare-place alias, a union led by an acronym is an organisation."""
+    article = parse_seed_text(
+        "ROTTERDAM (Reuters) - Dockworkers at the Port of Rotterdam went on strike on Monday, "
+        "the union FNV Havens said. Dutch Economy Minister Dirk Beljaarts called for talks. "
+        "The Port of Rotterdam said ships were waiting. Beljaarts said Rotterdam would recover."
+    )
+    entities = EntityExtractor(background).extract(article.sentences())
+    by_name = {e.name: e for e in entities}
+    assert by_name["Port of Rotterdam"].kind == "org"
+    assert "Rotterdam" not in by_name["Port of Rotterdam"].aliases
+    assert by_name["FNV Havens"].kind == "org"
+    assert by_name["Dirk Beljaarts"].kind == "person"
+    assert not any("Minister" in e.name or e.name == "ROTTERDAM" for e in entities)
+
+
+def test_dateline_is_not_a_sentence_part():
+    article = parse_seed_text("FRANKFURT (dpa-AFX) - Der Streik hat begonnen.\n\nMehr folgt.")
+    assert article.sentences()[0] == "Der Streik hat begonnen."
+
+
+# --- events and rules -----------------------------------------------------------------
+
+
+def test_thread_events_in_four_languages():
+    assert thread_events(["Dockers began a 24-hour strike."]) == ["strike"]
+    assert thread_events(["Die Piloten streiken erneut."], headline="Pilotenstreik") == ["strike"]
+    assert thread_events(["Lactalis a annoncé le rappel de 720 lots."]) == ["recall"]
+    assert thread_events(["El apagón dejó sin luz a millones."]) == ["blackout"]
+    assert thread_events(["They met for lunch."]) == []
+    assert "huelga" in event_terms(["strike"]) and "grève" in event_terms(["strike"])
+
+
+def test_an_event_named_in_passing_belongs_to_the_thread_that_names_it_most():
+    per_thread = [
+        thread_counts(["The war went on.", "The war and the invasion."]),
+        thread_counts(["He got a cabinet post.", "It was during the war."]),
+    ]
+    assert own_events(per_thread) == [["war"], ["appointment"]]
+
+
+@pytest.mark.parametrize(
+    "path",
+    REGRESSION + [EVAL / "articles" / f"{k}.txt" for k in TUNING],
+    ids=lambda p: Path(p).stem,
+)
+def test_no_storyline_is_satisfied_by_an_actor_or_a_place_alone(path, watchlists, background):
+    """Structurally (a group of the main rule holds no entity) and by the real matcher (an
+    article naming one entity, or all the places, matches none of the draft's storylines)."""
+    draft = build_draft(read_seed(path), watchlists, background, slug="x")
+    text = render_draft(draft, watchlists_dir=WATCHLISTS)
+    combined = validate_draft(text, WATCHLISTS)
+    entity_ids = {e.id for e in combined.entities}
+    for s in draft.storylines:
+        assert event_required(s.all_of, entity_ids), s.id
+    assert entities_alone(draft, combined) == []
+
+
+def test_titles_read_like_a_desk_slug(watchlists, background):
+    draft = build_draft(
+        read_seed(EVAL / "articles" / "galaxy-note7-recall.txt"), watchlists, background, slug="x"
+    )
+    assert draft.language == "en"
+    assert draft.storylines[0].title == "Galaxy Note 7 recall"
+    assert "with" not in draft.storylines[0].title
+
+
+def test_language_flag_overrides_detection(watchlists, background):
+    article = read_seed(EVAL / "articles" / "lufthansa-pilotenstreik.txt")
+    assert build_draft(article, watchlists, background, slug="x").language == "de"
+    forced = build_draft(article, watchlists, background, slug="x", language="en")
+    assert forced.language == "en"
+
+
+# --- reach in ordinary news -----------------------------------------------------------
+
+
+def _rss(titles: list[str]) -> str:
+    items = "".join(
+        f"<item><title>{t}</title><link>https://news.example/{i}</link>"
+        f"<description>{t}</description></item>"
+        for i, t in enumerate(titles)
+    )
+    return f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>"
+
+
+def test_check_feeds_warns_about_a_storyline_of_implausible_reach(tmp_path, watchlists, background):
+    article = parse_seed_text(
+        "date 2025-01-02 Acme Corp workers strike at Zorbland plant\n"
+        "Workers at Acme Corp began a strike at its Zorbland plant, the Zorbland Workers Union said. "
+        "Acme Corp said the strike would hurt deliveries. The Zorbland Workers Union wants higher pay."
+    )
+    draft = build_draft(article, watchlists, background, slug="acme")
+    assert draft.storylines
+    text = render_draft(draft, watchlists_dir=WATCHLISTS)
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    wide = [f"Acme Corp strike day {i}: deliveries late" for i in range(12)]
+    other = [f"Weather report number {i}" for i in range(40)]
+    (feeds / "a.xml").write_text(_rss(wide + other), encoding="utf-8")
+    result = check_corpus(text, draft, WATCHLISTS, feeds=feeds)
+    assert result.wide
+    hits, n, examples = next(iter(result.wide.values()))
+    assert hits >= 12 and n == 52 and examples[0].startswith("Acme Corp strike day")
+    report = format_check(result, draft, labeled=None, feeds=feeds)
+    assert "warning:" in report and "flood the desk" in report
+    (feeds / "a.xml").write_text(_rss(wide[:2] + other), encoding="utf-8")
+    assert check_corpus(text, draft, WATCHLISTS, feeds=feeds).wide == {}
+
+
+# --- the evaluation set ---------------------------------------------------------------
+
+
+def test_tuning_part_floors(watchlists, background):
+    """The issue's targets, held on the tuning part (the test part is reported once, by
+    bench/seed_eval.py --split test)."""
+    scores = [score_article(EVAL, k, watchlists, WATCHLISTS, background) for k in TUNING]
+    right = sum(s.right_kinds for s in scores)
+    found = sum(s.found_entities for s in scores)
+    tp, fp, fn = (sum(getattr(s, k) for s in scores) for k in ("tp", "fp", "fn"))
+    table = format_scores(scores)
+    assert right / found >= 0.90, table
+    assert tp / (tp + fp) >= 0.85, table
+    assert tp / (tp + fn) >= 0.75, table
+    assert not any(s.alone for s in scores), table
