@@ -206,12 +206,8 @@ def build_draft(
         # out of the actors' group.
         keys = [f" {normalise_name(t.rstrip('*'))} " for t in terms]
 
-        def holds_term(ref: str) -> bool:
-            e = by_id[ref]
-            return any(k in f" {normalise_name(f)} " for f in (e.name, *e.aliases) for k in keys)
-
-        anchors = [a for a in anchors if not holds_term(a)]
-        partners = [p for p in partners if not holds_term(p)]
+        anchors = [a for a in anchors if not _holds_term(by_id[a], keys)]
+        partners = [p for p in partners if not _holds_term(by_id[p], keys)]
         if not anchors and not partners:
             continue
         topic_id = _unique(f"{sid}-event", taken_refs)
@@ -249,6 +245,10 @@ def build_draft(
             )
         )
     return Draft(article, sentences, entities, storylines, slug, language=language)
+
+
+def _holds_term(e: SeedEntity, keys: list[str]) -> bool:
+    return any(k in f" {normalise_name(f)} " for f in (e.name, *e.aliases) for k in keys)
 
 
 def _overlap(a: SeedEntity, b: SeedEntity) -> bool:
