@@ -158,10 +158,12 @@ def test_portable_runner_with_a_job_service_and_an_external_worker_pool(tmp_path
 @pytest.mark.slow
 def test_two_sdk_worker_processes_give_the_golden_alerts(tmp_path):
     result, alerts = replay(
-        tmp_path, "--direct_num_workers=2", "--direct_running_mode=multi_processing"
+        tmp_path, "-v", "--direct_num_workers=2", "--direct_running_mode=multi_processing"
     )
     assert alerts == golden()
     assert f"{len(alerts)} alerts (" in result.stdout
+    # each SDK worker process logs its start to the runner (-v: INFO)
+    assert result.stderr.count("Python sdk harness starting") == 2
 
 
 def test_the_portable_runner_without_a_job_service_is_a_user_error(tmp_path):
