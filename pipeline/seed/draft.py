@@ -70,6 +70,7 @@ DEFAULT_THRESHOLD = 0.5
 PAIR_PLACES = True
 PAIR_WITHIN_WORDS = 10
 WIDE_MIN_ITEMS = 5
+COMMON_PLACE_DOCS = 5
 WIDE_SHARE = 0.01
 WIDE_EXAMPLES = 3
 COMMENT_WIDTH = 150
@@ -212,7 +213,14 @@ def build_draft(
             continue
         topic_id = _unique(f"{sid}-event", taken_refs)
         if topic_in_rule == "actors":
-            all_of = [list(dict.fromkeys(anchors + partners)), [topic_id]]
+            # A place ordinary news names often ("Ukraine") with an event word is another
+            # story as often as this one: with the event it needs an actor, not itself.
+            actors = [
+                r
+                for r in dict.fromkeys(anchors + partners)
+                if by_id[r].kind != "place" or background.df(by_id[r].name) <= COMMON_PLACE_DOCS
+            ]
+            all_of = [actors or list(dict.fromkeys(anchors + partners)), [topic_id]]
         else:
             all_of = [group for group in (anchors, partners) if group] + [[topic_id]]
         # Two of the thread's principal actors named together (anchor and a partner that
