@@ -32,6 +32,7 @@ from pipeline.run.metrics import (
     FailingFeeds,
     RunCollector,
 )
+from pipeline.run.runner import run_live
 from tests.cli.test_run import FeedServer, rss
 from tests.cli_support import STORYWATCH
 from tests.deliver_support import SlackStandIn
@@ -263,3 +264,19 @@ def _scrape_until_delivered(
             return got, text
         time.sleep(1)
     pytest.fail(f"the histograms stayed empty for {timeout_seconds} s:\n{text}")
+
+
+def test_metrics_port_on_another_runner_is_a_user_error(tmp_path):
+    # Dataflow's workers keep the counters; its own monitoring shows them.
+    with pytest.raises(UserError, match="--metrics-port: serves the local runner's metrics"):
+        run_live(
+            [
+                "--runner=DataflowRunner",
+                f"--ledger={tmp_path / 'ledger.sqlite'}",
+                f"--alerts_out={tmp_path / 'alerts.jsonl'}",
+                f"--dead_letter_out={tmp_path / 'dead.jsonl'}",
+                f"--feed_health_out={tmp_path / 'health.jsonl'}",
+            ],
+            watchlists_dir=str(ROOT / "watchlists"),
+            metrics_port=0,
+        )
