@@ -358,6 +358,7 @@ def run_replay(
         given = {a.split("=", 1)[0].lstrip("-") for a in argv if a.startswith("--")}
         argv = [f"--{k}={v}" for k, v in defaults.items() if k not in given] + list(argv)
         options = pipeline_options(argv)
+        _check_remote_replay(options, ledger_given="ledger" in given, alerts_out=alerts_out)
         sw = options.view_as(StorywatchOptions)
         sw.replay_feeds, sw.replay_articles = (
             (str(feeds) if feeds else None),
@@ -395,6 +396,23 @@ def run_replay(
         )
         print(_storyline_summary(result), file=out)
     return alerts
+
+
+def _check_remote_replay(options, *, ledger_given: bool, alerts_out: str | None) -> None:
+    """On a runner other than the local one, the workers open the ledger and write the alerts
+    themselves: the driver's temporary defaults would be unreachable, or deleted when the
+    driver ends, so both must be named."""
+    if runner_name(options) in _FNAPI_RUNNERS:
+        return
+    missing = [
+        flag for flag, ok in (("--ledger", ledger_given), ("--alerts-out", alerts_out)) if not ok
+    ]
+    if missing:
+        raise UserError(
+            f"--runner={runner_name(options)}: give {' and '.join(missing)}: the workers use "
+            "them, not the driver (a ledger every worker reaches: postgresql://… across "
+            "machines, a SQLite path when all run on this one; an alerts path they can write)"
+        )
 
 
 def _replay_inputs(sw: StorywatchOptions) -> tuple[int, str]:

@@ -166,11 +166,22 @@ def test_two_sdk_worker_processes_give_the_golden_alerts(tmp_path):
     assert result.stderr.count("Python sdk harness starting") == 2
 
 
+def test_a_replay_on_workers_names_its_ledger_and_alerts_file(tmp_path):
+    # The driver's temporary defaults: unreachable from other machines, deleted at its end.
+    with pytest.raises(UserError, match="give --ledger and --alerts-out: the workers use them"):
+        run_replay(
+            ["--runner=PortableRunner", "--job_endpoint=127.0.0.1:1"],
+            feeds=str(ROOT / "seeds" / "feeds"),
+            articles=None,
+            alerts_out=None,
+        )
+
+
 def test_the_portable_runner_without_a_job_service_is_a_user_error(tmp_path):
     # Beam would try to start a job server in Docker and fail with a traceback.
     with pytest.raises(UserError, match="--runner=PortableRunner: give --job_endpoint"):
         run_replay(
-            ["--runner=PortableRunner"],
+            ["--runner=PortableRunner", f"--ledger={tmp_path / 'ledger.sqlite'}"],
             feeds=str(ROOT / "seeds" / "feeds"),
             articles=None,
             alerts_out=str(tmp_path / "alerts.jsonl"),
