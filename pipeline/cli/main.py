@@ -394,6 +394,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--console", action="store_true", help="print each alert on standard output")
     p.set_defaults(handler=_command("deliver", "deliver"))
+
+    # --- status page -----------------------------------------------------------------
+    p = add_command("serve", "serve the status page: storylines, feeds, deliveries, preview")
+    p.add_argument(
+        "--ledger", default="build/ledger.sqlite", metavar="PATH", help="alert/delivery ledger"
+    )
+    p.add_argument(
+        "--alerts",
+        type=Path,
+        default=Path("build/alerts.jsonl"),
+        metavar="ALERTS.jsonl",
+        help="alerts file (the ledger's alerts are shown too)",
+    )
+    p.add_argument(
+        "--feed-health",
+        type=Path,
+        default=Path("build/feed-health.jsonl"),
+        metavar="HEALTH.jsonl",
+        help="feed-health lines written by `storywatch run`",
+    )
+    p.add_argument(
+        "--dead-letters",
+        type=Path,
+        default=Path("build/dead-letters.jsonl"),
+        metavar="DEAD.jsonl",
+        help="the run's dead letters (every stage's permanent failures)",
+    )
+    p.add_argument(
+        "--delivery-dead-letters",
+        type=Path,
+        metavar="DEAD.jsonl",
+        help="failed deliveries' file (default: delivery-dead-letters.jsonl beside the ledger)",
+    )
+    _add_feeds_file(p)
+    p.add_argument(
+        "--subscribers",
+        type=Path,
+        metavar="FILE",
+        help="subscribers YAML: with it, Retry sends a dead delivery at once (default: it is "
+        "queued for the running pipeline)",
+    )
+    p.add_argument(
+        "--preview-feeds",
+        type=Path,
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="recorded feeds the preview matches a draft against (repeatable; default: seeds/feeds)",
+    )
+    _add_watchlists(p)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on; anything but loopback needs STORYWATCH_SERVE_TOKEN",
+    )
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (0: a free port)")
+    p.set_defaults(handler=_command("serve", "serve"), preview_feeds_default=[Path("seeds/feeds")])
     return parser
 
 

@@ -1,0 +1,464 @@
+"""What the status page shows, read from the files the pipeline writes: pure functions.
+
+    read_alerts(alerts_file, ledger_path)  -> [alert JSON]   the alerts file + the ledger's alerts
+    storylines(alerts, deliveries)         -> [Storyline]     developments grouped per storyline
+    delivery_rows(ledger_path)             -> {alert id: [DeliveryRow]} every delivery row
+    dead_deliveries(rows, alerts, letters) -> [DeadDelivery]  dead rows with their reason
+    feed_table(feeds, health_lines, now)   -> [FeedView]      failing first, with history
+    scrub(text)                            -> text without secrets (URL passwords, webhooks, tokens)
+
+Nothing here writes. The ledger is opened read-only (a SQLite file in WAL mode, so a running
+pipeline keeps writing while the page reads). A missing file is an empty source, never an
+error: the page of a run that has not written its feed health yet shows the feed list only.
+A half-written or unreadable JSONL line is skipped, as ``feeds list`` skips it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.config.feeds import FeedList
+from pipeline.dates import parse_time
+from pipeline.ingest.feed_status import feed_rows
+from pipeline.ledger.protocol import CLAIMED, DEAD, QUEUED, SENT
+
+UTC = dt.UTC
+#: The states a person reads on the page, from the ledger's states (a claimed row that
+#: failed before, or was claimed more than once, is being retried).
+SENDING, RETRYING = "sending", "retrying"
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@", re.I)
+_SECRET_PATTERNS = (
+    re.compile(r"https://hooks\.slack\.com/\S+", re.I),
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+"),
+    re.compile(r"(?i)\b(token|password|passwd|secret|api[_-]?key)=[^&\s]+"),
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` with URL passwords, Slack webhooks and tokens replaced by ``***``.
+
+    >>> scrub("postgresql://sw:hunter2@db/sw failed; https://hooks.slack.com/services/T/B/x")
+    'postgresql://sw:***@db/sw failed; ***'
+    >>> scrub("GET https://x.test/rss?token=abc&page=2: HTTP 403")
+    'GET https://x.test/rss?token=***&page=2: HTTP 403'
+    """
+    text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: f"{m[1]}=***" if m.lastindex else "***", text)
+    return text
+
+
+def read_jsonl_objects(path: Path | None) -> list[dict[str, Any]]:
+    """Every JSON object line of ``path`` (none when it is missing); other lines skipped."""
+    if path is None:
+        return []
+    try:
+        handle = path.open(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    out = []
+    with handle:
+        for line in handle:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+    return out
+
+
+def _connect_read_only(path: Path | None) -> sqlite3.Connection | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error:
+        return None
+
+
+def read_alerts(alerts_file: Path | None, ledger_path: Path | None) -> list[dict[str, Any]]:
+    """The alerts of the alerts file and of the ledger (the ledger's payloads fill in alerts
+    the file lacks), one per alert id, file order first."""
+    seen: dict[str, dict[str, Any]] = {}
+    for obj in read_jsonl_objects(alerts_file):
+        if obj.get("alert_id") is not None:
+            seen.setdefault(str(obj["alert_id"]), obj)
+    conn = _connect_read_only(ledger_path)
+    if conn is not None:
+        try:
+            rows = conn.execute(
+                "SELECT alert_id, payload FROM alerts ORDER BY recorded_at"
+            ).fetchall()
+        except sqlite3.Error:
+            rows = []
+        finally:
+            conn.close()
+        for alert_id, payload in rows:
+            if alert_id in seen:
+                continue
+            try:
+                obj = json.loads(payload)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and obj.get("kind"):
+                seen[str(alert_id)] = obj
+    return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    alert_id: str
+    subscriber: str
+    channel: str
+    state: str  # sent, queued, sending, retrying, dead
+    attempts: int
+    last_error: str
+    updated_at: str
+
+
+def page_state(state: str, attempts: int, last_error: str) -> str:
+    """The state a person reads for a ledger row.
+
+    >>> page_state("claimed", 1, ""), page_state("claimed", 2, ""), page_state("claimed", 1, "503")
+    ('sending', 'retrying', 'retrying')
+    """
+    if state == CLAIMED:
+        return RETRYING if attempts > 1 or last_error else SENDING
+    return state
+
+
+def delivery_rows(ledger_path: Path | None) -> dict[str, list[DeliveryRow]]:
+    """Every delivery row of a SQLite ledger, by alert id (empty for no ledger)."""
+    conn = _connect_read_only(ledger_path)
+    if conn is None:
+        return {}
+    try:
+        rows = conn.execute(
+            "SELECT alert_id, subscriber, channel, state, attempts, last_error, updated_at"
+            " FROM deliveries ORDER BY subscriber, channel"
+        ).fetchall()
+    except sqlite3.Error:
+        rows = []
+    finally:
+        conn.close()
+    out: dict[str, list[DeliveryRow]] = defaultdict(list)
+    for alert_id, sub, channel, state, attempts, error, updated in rows:
+        out[alert_id].append(
+            DeliveryRow(
+                alert_id,
+                sub,
+                channel,
+                page_state(state, int(attempts or 0), error or ""),
+                int(attempts or 0),
+                scrub(error or ""),
+                updated or "",
+            )
+        )
+    return dict(out)
+
+
+def active_mutes(ledger_path: Path | None, now: dt.datetime) -> dict[str, str]:
+    """Muted storyline or development ids and until when ("" for until unmuted)."""
+    conn = _connect_read_only(ledger_path)
+    if conn is None:
+        return {}
+    try:
+        rows = conn.execute(
+            "SELECT target, until FROM mutes WHERE until = '' OR until > ?", (now.isoformat(),)
+        ).fetchall()
+    except sqlite3.Error:  # a ledger from before mutes
+        rows = []
+    finally:
+        conn.close()
+    return {str(t): str(u) for t, u in rows}
+
+
+@dataclass
+class Development:
+    development_id: str
+    kind: str  # of its first alert: new_development (or coverage, burst)
+    title: str
+    url: str
+    outlet: str
+    published_at: dt.datetime
+    outlets: list[str]
+    coverage_count: int
+    why: str
+    why_new: str
+    evidence: list[dict[str, Any]]
+    sources: list[tuple[str, str, str]]
+    alert_ids: list[str]
+    deliveries: list[DeliveryRow] = field(default_factory=list)
+    burst: bool = False
+    rate_per_hour: float | None = None
+    baseline_per_hour: float | None = None
+
+    @property
+    def anchor(self) -> str:
+        return f"dev-{self.development_id}"
+
+
+@dataclass
+class Storyline:
+    storyline_id: str
+    title: str
+    developments: list[Development]
+
+    @property
+    def bursts(self) -> list[Development]:
+        return [d for d in self.developments if d.burst]
+
+    @property
+    def last_at(self) -> dt.datetime | None:
+        return max((d.published_at for d in self.developments), default=None)
+
+    def states(self) -> Counter[str]:
+        return Counter(r.state for d in self.developments for r in d.deliveries)
+
+
+def _evidence_words(evidence: Iterable[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(str(e.get("text") or e.get("alias") or "") for e in evidence))
+
+
+def storylines(
+    alerts: list[dict[str, Any]], deliveries: dict[str, list[DeliveryRow]]
+) -> list[Storyline]:
+    """Alerts grouped into developments (by development id) and storylines, newest first."""
+    by_storyline: dict[str, dict[str, Development]] = defaultdict(dict)
+    titles: dict[str, str] = {}
+    for data in alerts:
+        sid = str(data.get("storyline_id") or data.get("storyline") or "")
+        published = parse_time(data.get("published_at") or data.get("published"))
+        if not sid or published is None:
+            continue
+        titles[sid] = str(data.get("storyline_title") or titles.get(sid) or sid)
+        alert_id = str(data.get("alert_id"))
+        kind = str(data.get("kind") or "")
+        dev_id = str(data.get("development_id") or alert_id)
+        sources = [
+            tuple(str(p) for p in s[:3]) for s in data.get("sources") or () if isinstance(s, list)
+        ]
+        outlets = [str(data.get("outlet") or "")] + [s[0] for s in sources if s]
+        dev = by_storyline[sid].get(dev_id)
+        if dev is None:
+            dev = Development(
+                development_id=dev_id,
+                kind=kind,
+                title=str(data.get("title") or ""),
+                url=str(data.get("url") or ""),
+                outlet=str(data.get("outlet") or ""),
+                published_at=published,
+                outlets=[],
+                coverage_count=0,
+                why=str(data.get("reason") or ""),
+                why_new=str(data.get("why_new") or ""),
+                evidence=list(data.get("evidence") or ()),
+                sources=[],
+                alert_ids=[],
+            )
+            by_storyline[sid][dev_id] = dev
+        elif kind == "new_development" and dev.kind != "new_development":
+            dev.kind, dev.title, dev.url = (
+                kind,
+                str(data.get("title") or ""),
+                str(data.get("url") or ""),
+            )
+        dev.alert_ids.append(alert_id)
+        dev.outlets = list(dict.fromkeys([*dev.outlets, *(o for o in outlets if o)]))
+        dev.sources = list(dict.fromkeys([*dev.sources, *sources]))  # type: ignore[list-item]
+        dev.coverage_count = max(dev.coverage_count, len(data.get("article_ids") or ()), 1)
+        dev.why_new = dev.why_new or str(data.get("why_new") or "")
+        if kind == "burst":
+            dev.burst = True
+            dev.rate_per_hour = data.get("rate_per_hour")
+            dev.baseline_per_hour = data.get("baseline_per_hour")
+        dev.deliveries += deliveries.get(alert_id, [])
+    out = []
+    for sid, devs in by_storyline.items():
+        ordered = sorted(devs.values(), key=lambda d: (d.published_at, d.development_id))
+        out.append(Storyline(sid, titles.get(sid, sid), ordered))
+    return sorted(out, key=lambda s: s.last_at or dt.datetime.min.replace(tzinfo=UTC), reverse=True)
+
+
+def filter_developments(
+    developments: list[Development],
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    kind: str = "",
+) -> list[Development]:
+    """The developments published from ``since`` to ``until`` (whole UTC days) of ``kind``."""
+    return [
+        d
+        for d in developments
+        if (since is None or d.published_at.date() >= since)
+        and (until is None or d.published_at.date() <= until)
+        and (not kind or d.kind == kind or (kind == "burst" and d.burst))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadDelivery:
+    alert_id: str
+    subscriber: str
+    channel: str
+    title: str
+    storyline_id: str
+    reason: str
+    attempts: int
+    at: str
+
+
+def dead_deliveries(
+    deliveries: dict[str, list[DeliveryRow]],
+    alerts: list[dict[str, Any]],
+    letters: list[dict[str, Any]],
+) -> list[DeadDelivery]:
+    """Deliveries dead in the ledger now (a retried one is no longer listed), newest first;
+    the reason is the ledger's, else the delivery dead-letter file's."""
+    by_id = {str(a.get("alert_id")): a for a in alerts}
+    reasons = {
+        (str(x.get("alert_id")), str(x.get("subscriber")), str(x.get("channel"))): x
+        for x in letters
+    }
+    out = []
+    for alert_id, rows in deliveries.items():
+        for row in rows:
+            if row.state != DEAD:
+                continue
+            letter = reasons.get((alert_id, row.subscriber, row.channel), {})
+            alert = by_id.get(alert_id, {})
+            out.append(
+                DeadDelivery(
+                    alert_id=alert_id,
+                    subscriber=row.subscriber,
+                    channel=row.channel,
+                    title=str(alert.get("title") or letter.get("title") or ""),
+                    storyline_id=str(alert.get("storyline_id") or alert.get("storyline") or ""),
+                    reason=scrub(row.last_error or str(letter.get("reason") or "")),
+                    attempts=row.attempts,
+                    at=row.updated_at,
+                )
+            )
+    return sorted(out, key=lambda d: d.at, reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView:
+    feed_id: str
+    name: str
+    url: str
+    enabled: bool
+    status: str  # ok, failing, disabled, or "" (no health yet)
+    consecutive_failures: int
+    last_error: str
+    last_success_at: str
+    last_attempt_at: str
+    interval_seconds: float | None
+    next_due_at: str
+    #: fetches that found new items, per UTC day, last ``days`` days (oldest first)
+    new_per_day: list[int]
+    poll_bounds: tuple[int, int]
+
+
+def feed_table(
+    feeds: FeedList | None,
+    health_lines: list[dict[str, Any]],
+    *,
+    now: dt.datetime,
+    days: int = 7,
+) -> list[FeedView]:
+    """Every feed of the list (and any feed the health names that the list lacks), failing
+    first (``pipeline.ingest.feed_status.feed_rows`` order), with its per-day history."""
+    latest: dict[str, dict[str, Any]] = {}
+    per_day: dict[str, Counter[dt.date]] = defaultdict(Counter)
+    for line in health_lines:
+        fid = line.get("feed_id")
+        if not isinstance(fid, str):
+            continue
+        latest[fid] = line
+        attempt = parse_time(line.get("last_attempt_at"))
+        if attempt is not None and line.get("last_outcome") == "new":
+            per_day[fid][attempt.date()] += 1
+    today = now.astimezone(UTC).date()
+    window = [today - dt.timedelta(days=days - 1 - i) for i in range(days)]
+    rows = feed_rows(feeds, latest) if feeds is not None else []
+    listed = {r.feed_id for r in rows}
+    views = []
+    for r in rows:
+        h = latest.get(r.feed_id, {})
+        views.append(
+            FeedView(
+                feed_id=r.feed_id,
+                name=r.name,
+                url=scrub(r.url),
+                enabled=r.enabled,
+                status=r.status if r.enabled else "disabled",
+                consecutive_failures=r.consecutive_failures,
+                last_error=scrub(r.last_error),
+                last_success_at=str(h.get("last_success_at") or ""),
+                last_attempt_at=str(h.get("last_attempt_at") or ""),
+                interval_seconds=r.interval_seconds,
+                next_due_at=r.next_due_at,
+                new_per_day=[per_day[r.feed_id][d] for d in window],
+                poll_bounds=r.poll_seconds,
+            )
+        )
+    for fid, h in latest.items():  # fetched by a run, since removed from the list
+        if fid in listed:
+            continue
+        interval = h.get("interval_seconds")
+        views.append(
+            FeedView(
+                feed_id=fid,
+                name="",
+                url=scrub(str(h.get("url") or "")),
+                enabled=True,
+                status=str(h.get("status") or ""),
+                consecutive_failures=int(h.get("consecutive_failures") or 0),
+                last_error=scrub(str(h.get("last_error") or "")),
+                last_success_at=str(h.get("last_success_at") or ""),
+                last_attempt_at=str(h.get("last_attempt_at") or ""),
+                interval_seconds=float(interval) if isinstance(interval, int | float) else None,
+                next_due_at=str(h.get("next_due_at") or ""),
+                new_per_day=[per_day[fid][d] for d in window],
+                poll_bounds=(0, 0),
+            )
+        )
+    order = {id(v): i for i, v in enumerate(views)}
+    return sorted(
+        views, key=lambda v: (v.status != "failing", -v.consecutive_failures, order[id(v)])
+    )
+
+
+__all__ = [
+    "DEAD",
+    "QUEUED",
+    "RETRYING",
+    "SENDING",
+    "SENT",
+    "DeadDelivery",
+    "DeliveryRow",
+    "Development",
+    "FeedView",
+    "Storyline",
+    "active_mutes",
+    "dead_deliveries",
+    "delivery_rows",
+    "feed_table",
+    "filter_developments",
+    "read_alerts",
+    "read_jsonl_objects",
+    "scrub",
+    "storylines",
+]
