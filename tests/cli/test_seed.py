@@ -70,7 +70,7 @@ def test_dry_run_prints_draft_and_reach_and_writes_nothing(watchlists):
     out = result.stdout
     assert "storylines:" in out
     assert f"# reach over {LABELED}: 127 items" in out
-    assert re.search(r"#   musk-putin\s+\d+ items  -> musk-kremlin-contacts", out)
+    assert re.search(r"#   musk-talks\s+\d+ items  -> musk-kremlin-contacts", out)
     f1 = float(re.search(r"# mapped micro-F1: ([0-9.]+)", out).group(1))
     assert f1 >= 0.75
     yaml.safe_load(out)  # the reach lines are comments: the output is still a draft
