@@ -68,7 +68,8 @@ def _edit(path: Path | str, selector: str, change: Any) -> Feed:
     yaml = YAML()  # round trip: comments and layout are kept
     yaml.preserve_quotes = True
     yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)  # `  - url: …`, as the shipped list and OPML import write
+    # `  - url: …`, as the shipped list and OPML import write
+    yaml.indent(mapping=2, sequence=4, offset=2)
     document = yaml.load(path.read_text(encoding="utf-8"))
     entries = document["feeds"]
     feed = feeds.feeds[index]

@@ -127,6 +127,7 @@ def test_a_mistyped_runner_is_a_user_error(tmp_path):
     assert (result.returncode, result.stderr.splitlines()) == (
         2,
         [
-            "--runner=FnApiRuner: unknown runner; use FnApiRunner (the local default), DirectRunner, PortableRunner or DataflowRunner"
+            "--runner=FnApiRuner: unknown runner; use FnApiRunner (the local default),"
+            " DirectRunner, PortableRunner or DataflowRunner"
         ],
     )
