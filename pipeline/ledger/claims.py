@@ -1,9 +1,11 @@
-"""Who owns a delivery claim, and when another sender may take it over (both backends).
+"""Who owns a delivery claim, and when another sender may take it over (every backend).
 
 An owner token is ``host|pid|process nonce|random``. A claimed row may be claimed again
 only when its owner released it (empty owner), its lease ran out, or its owner was a
 process on this host that no longer runs (killed mid-send). A process killed but not yet
-reaped by its parent still looks alive; its claims then wait for the lease.
+reaped by its parent still looks alive; its claims then wait for the lease. The same rule
+(``abandoned``) tells when an alert recorded but never routed to its subscribers was left
+behind by a process that died between the two.
 
 >>> host = "worker-1"
 >>> token = owner_token(host)
@@ -58,10 +60,16 @@ def owner_gone(owner: str, *, host: str) -> bool:
     return not _pid_alive(pid)
 
 
+def abandoned(owner: str, lease_until: str, *, now_iso: str, host: str) -> bool:
+    """Has the owner of a claim (or of an alert not yet routed) given it up, run out of
+    lease or died? (ISO-8601 UTC times.)"""
+    return not owner or not lease_until or lease_until <= now_iso or owner_gone(owner, host=host)
+
+
 def claimable(state: str, owner: str, lease_until: str, *, now_iso: str, host: str) -> bool:
     """May a sender on ``host`` claim a row in ``state`` now? (ISO-8601 UTC times.)"""
     if state == QUEUED:
         return True
     if state != CLAIMED:
         return False
-    return not owner or not lease_until or lease_until <= now_iso or owner_gone(owner, host=host)
+    return abandoned(owner, lease_until, now_iso=now_iso, host=host)

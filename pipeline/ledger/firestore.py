@@ -7,11 +7,13 @@ transaction, so two workers never own the same delivery::
 
     firestore://PROJECT/PREFIX[?database=DB]     e.g. firestore://acme-news/storywatch
 
-    PREFIX_alerts/<id>       alert_id, recorded_at, payload (JSON text)
+    PREFIX_alerts/<id>       alert_id, recorded_at, payload (JSON text), owner,
+                             lease_until, routed
     PREFIX_deliveries/<id>   alert_id, subscriber, channel, state, attempts, updated_at,
                              last_error, owner, lease_until, due_at
     PREFIX_payloads/<id>     alert_id, payload (JSON text)
     PREFIX_threads/<id>      subscriber, channel, storyline_id, thread_ts
+    PREFIX_hot_feeds/<id>    feed_id, until;  PREFIX_mutes/<id>  target, until, muted_at
 
 Document ids are a SHA-256 of the row's key (alert ids and subscriber names may contain
 ``/``, which Firestore ids cannot). Times are ISO-8601 UTC strings, so they compare in
@@ -22,14 +24,16 @@ filtered on the worker, which is fine because queued and claimed rows are few.
 Every document carries ``expire_at`` (a Timestamp, ``retention_days`` after its last
 write, 90 by default), so the ledger stays bounded once a TTL policy is enabled on that
 field for each collection (``gcloud firestore fields ttls update expire_at
---collection-group=PREFIX_alerts --enable-ttl``, and the same for the other three).
+--collection-group=PREFIX_alerts --enable-ttl``, and the same for the others; a mute
+without an end has no ``expire_at``).
 
 A claim on another machine cannot be checked for a live process, so a crashed worker's
 claims are taken over when their lease runs out (``lease_seconds``, 10 minutes by default);
 on the same host a dead owner's claim is taken over at once, as in SQLite.
 
-The semantics match ``SqliteLedger`` call for call; tests/ledger/test_firestore.py runs the
-same scenarios against both, with a fake Firestore client (no emulator is available here).
+The semantics match ``SqliteLedger`` call for call; tests/ledger/test_contract.py runs the
+same scenarios against every backend, this one with a fake Firestore client (no emulator
+is available here).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from pipeline.errors import UserError
-from pipeline.ledger.claims import claimable, owner_token
+from pipeline.ledger.claims import abandoned, claimable, owner_token
 from pipeline.ledger.protocol import (
     CLAIMED,
     DEAD,
@@ -120,6 +124,7 @@ class FirestoreLedger:
         self._payloads = client.collection(f"{prefix}_payloads")
         self._threads = client.collection(f"{prefix}_threads")
         self._hot_feeds = client.collection(f"{prefix}_hot_feeds")
+        self._mutes = client.collection(f"{prefix}_mutes")
         self._payload_cache: dict[str, str] = {}
 
     @classmethod
@@ -175,15 +180,49 @@ class FirestoreLedger:
     # --- alerts ------------------------------------------------------------------------
 
     def record_alert(self, alert_id: str, payload: Payload) -> bool:
+        now = self._now()
         return self._create_once(
             self._alerts.document(doc_id(alert_id)),
             {
                 "alert_id": alert_id,
-                "recorded_at": self._now().isoformat(),
+                "recorded_at": now.isoformat(),
                 "payload": json.dumps(payload, sort_keys=True, default=str),
+                "owner": owner_token(self._host),
+                "lease_until": (now + dt.timedelta(seconds=self.lease_seconds)).isoformat(),
+                "routed": False,
                 "expire_at": self._expire_at(),
             },
         )
+
+    def unrouted_alerts(self) -> list[str]:
+        from google.cloud.firestore_v1.base_query import FieldFilter  # lazy: the gcp extra
+
+        now_iso = self._now().isoformat()
+        rows = [
+            snap.to_dict()
+            for snap in self._alerts.where(filter=FieldFilter("routed", "==", False)).stream()
+        ]
+        return [
+            r["alert_id"]
+            for r in sorted(rows, key=lambda r: r["recorded_at"])
+            if abandoned(r["owner"], r["lease_until"], now_iso=now_iso, host=self._host)
+        ]
+
+    def mark_routed(self, alert_ids: list[str]) -> None:
+        refs = [self._alerts.document(doc_id(a)) for a in alert_ids]
+
+        def attempt(transaction: Any) -> None:
+            pending = [
+                ref
+                for ref in refs
+                if (snap := ref.get(transaction=transaction)).exists
+                and snap.to_dict().get("routed") is False
+            ]
+            for ref in pending:
+                transaction.update(ref, {"routed": True, "owner": "", "lease_until": ""})
+
+        if refs:
+            self._run(self._client, attempt)
 
     def has_alert(self, alert_id: str) -> bool:
         return bool(self._alerts.document(doc_id(alert_id)).get().exists)
@@ -440,6 +479,38 @@ class FirestoreLedger:
         # read them all rather than keep a range index.
         rows = (snap.to_dict() for snap in self._hot_feeds.stream())
         return {r["feed_id"]: r["until"] for r in rows if r["until"] > now}
+
+    def add_mute(self, target: str, until: dt.datetime | None) -> None:
+        ref = self._mutes.document(doc_id(target))
+        row: dict[str, Any] = {
+            "target": target,
+            "until": until.astimezone(UTC).isoformat() if until is not None else "",
+            "muted_at": self._now().isoformat(),
+        }
+        if until is not None:  # a mute without an end must outlive any TTL
+            row["expire_at"] = self._expire_at(until.astimezone(UTC))
+        self._run(self._client, lambda transaction: transaction.set(ref, row))
+
+    def remove_mute(self, target: str) -> bool:
+        ref = self._mutes.document(doc_id(target))
+
+        def attempt(transaction: Any) -> bool:
+            if not ref.get(transaction=transaction).exists:
+                return False
+            transaction.delete(ref)
+            return True
+
+        removed: bool = self._run(self._client, attempt)
+        return removed
+
+    def active_mutes(self, now: dt.datetime) -> dict[str, dt.datetime | None]:
+        cutoff = now.astimezone(UTC).isoformat()
+        rows = (snap.to_dict() for snap in self._mutes.stream())  # few: one per mute command
+        return {
+            r["target"]: dt.datetime.fromisoformat(r["until"]) if r["until"] else None
+            for r in rows
+            if not r["until"] or r["until"] > cutoff
+        }
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)

@@ -17,6 +17,11 @@ sent again. Timeline for one delivery::
     t3 mark_sent(a1, desk, slack)            row: sent
     t4 claim(a1, desk, slack)      -> False  (already sent: skip)
 
+An alert is recorded with an owner and a lease too, and is ``routed`` once every
+(subscriber, channel) that wants it has a delivery row. If its recorder dies before that,
+the next sweep (any process) routes and delivers it (``unrouted_alerts``); the claims make
+that safe when the recorder's own process reaches it after all.
+
 The at-least-once window runs from the moment a request leaves for the channel until
 ``mark_sent`` commits: a kill inside it means the restarted process cannot know whether
 the message arrived, so it sends again, with ``attempts`` > 1 to tell the channel to be
@@ -52,7 +57,16 @@ class Ledger(Protocol):
     """Durable record of alerts decided and deliveries made."""
 
     def record_alert(self, alert_id: str, payload: Payload) -> bool:
-        """Record an alert id; True if it is new, False if it was recorded before."""
+        """Record an alert id, owned by this process until it is routed; True if it is new,
+        False if it was recorded before."""
+
+    def unrouted_alerts(self) -> list[str]:
+        """Alerts recorded but never routed whose recorder died or ran out of lease, oldest
+        first: the recovery sweep delivers them (a kill between deciding and claiming)."""
+
+    def mark_routed(self, alert_ids: list[str]) -> None:
+        """Every (subscriber, channel) of these alerts has a delivery row now (claimed,
+        queued, sent or dead), so the delivery rows carry them from here on."""
 
     def has_alert(self, alert_id: str) -> bool: ...
 
@@ -100,5 +114,15 @@ class Ledger(Protocol):
 
     def hot_feeds(self, now: dt.datetime) -> dict[str, dt.datetime]:
         """The feeds marked hot whose ``until`` is after ``now``, with it."""
+
+    def add_mute(self, target: str, until: dt.datetime | None) -> None:
+        """Mute a storyline or development id until ``until`` (None: until unmuted); a
+        second mute of the same target replaces the first."""
+
+    def remove_mute(self, target: str) -> bool:
+        """Unmute ``target``; False if it was not muted."""
+
+    def active_mutes(self, now: dt.datetime) -> dict[str, dt.datetime | None]:
+        """Muted targets whose mute has not run out at ``now``, with its end (None: forever)."""
 
     def close(self) -> None: ...

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UserError
-from pipeline.ledger.claims import claimable, owner_token
+from pipeline.ledger.claims import abandoned, claimable, owner_token
 from pipeline.ledger.protocol import (
     CLAIMED,
     DEAD,
@@ -39,9 +39,103 @@ from pipeline.ledger.protocol import (
     Payload,
     QueuedDelivery,
 )
+from pipeline.ledger.sqlite_file import check_contents, check_header, create_new, ledger_file_error
 
 UTC = dt.UTC
 DEFAULT_TIMEOUT_SECONDS = 30.0
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id TEXT PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    lease_until TEXT NOT NULL DEFAULT '',
+    routed INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert_id TEXT NOT NULL,
+    subscriber TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    lease_until TEXT NOT NULL DEFAULT '',
+    due_at TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (alert_id, subscriber, channel)
+);
+CREATE TABLE IF NOT EXISTS payloads (
+    alert_id TEXT PRIMARY KEY,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS threads (
+    subscriber TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    storyline_id TEXT NOT NULL,
+    thread_ts TEXT NOT NULL,
+    PRIMARY KEY (subscriber, channel, storyline_id)
+);
+CREATE TABLE IF NOT EXISTS hot_feeds (
+    feed_id TEXT PRIMARY KEY,
+    until TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mutes (
+    target TEXT PRIMARY KEY,
+    until TEXT NOT NULL DEFAULT '',
+    muted_at TEXT NOT NULL
+);
+"""
+
+# Columns added since the first ledgers; an old file gets them on open. Alerts recorded
+# before routing was tracked count as routed (their deliveries carry them).
+_ADDED_COLUMNS = {
+    "deliveries": (
+        ("owner", "TEXT NOT NULL DEFAULT ''"),
+        ("lease_until", "TEXT NOT NULL DEFAULT ''"),
+        ("due_at", "TEXT NOT NULL DEFAULT ''"),
+    ),
+    "alerts": (
+        ("owner", "TEXT NOT NULL DEFAULT ''"),
+        ("lease_until", "TEXT NOT NULL DEFAULT ''"),
+        ("routed", "INTEGER NOT NULL DEFAULT 1"),
+    ),
+}
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(_TABLES)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    for table, added in _ADDED_COLUMNS.items():
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, ddl in added:
+            if name not in columns:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
+    conn.execute("CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, due_at)")
+    conn.execute("CREATE INDEX IF NOT EXISTS alerts_unrouted ON alerts(routed)")
+
+
+class _Guard:
+    """The connection's lock; a SQLite error under it becomes a UserError naming the file
+    (a page damaged after open, a disk gone), never a traceback."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        self._lock.release()
+        if isinstance(exc, sqlite3.DatabaseError) and "locked" not in str(exc):
+            raise ledger_file_error(self._path, f"the ledger cannot be read ({exc})") from None
 
 
 class SqliteLedger:
@@ -57,69 +151,29 @@ class SqliteLedger:
         self.path = Path(path)
         self.lease_seconds = lease_seconds
         self._host = socket.gethostname()
+        if not self.path.exists() and not self.path.is_symlink():
+            try:
+                create_new(self.path, _create_tables)
+            except (sqlite3.Error, OSError) as exc:
+                raise UserError(f"{self.path}: cannot create the ledger ({exc})") from None
+        check_header(self.path)
         try:
-            if self.path.parent and not self.path.parent.exists():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
                 str(self.path),
                 timeout=timeout_seconds,
                 check_same_thread=False,
                 isolation_level=None,
             )
+        except sqlite3.Error as exc:
+            raise UserError(f"{self.path}: cannot open the ledger ({exc})") from None
+        check_contents(self.path, self._conn)
+        self._lock = _Guard(self.path)
+        with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS alerts (
-                    alert_id TEXT PRIMARY KEY,
-                    recorded_at TEXT NOT NULL,
-                    payload TEXT NOT NULL
-                );
-                CREATE TABLE IF NOT EXISTS deliveries (
-                    alert_id TEXT NOT NULL,
-                    subscriber TEXT NOT NULL,
-                    channel TEXT NOT NULL,
-                    state TEXT NOT NULL,
-                    attempts INTEGER NOT NULL DEFAULT 0,
-                    updated_at TEXT NOT NULL,
-                    last_error TEXT NOT NULL DEFAULT '',
-                    PRIMARY KEY (alert_id, subscriber, channel)
-                );
-                CREATE TABLE IF NOT EXISTS payloads (
-                    alert_id TEXT PRIMARY KEY,
-                    payload TEXT NOT NULL
-                );
-                CREATE TABLE IF NOT EXISTS threads (
-                    subscriber TEXT NOT NULL,
-                    channel TEXT NOT NULL,
-                    storyline_id TEXT NOT NULL,
-                    thread_ts TEXT NOT NULL,
-                    PRIMARY KEY (subscriber, channel, storyline_id)
-                );
-                CREATE TABLE IF NOT EXISTS hot_feeds (
-                    feed_id TEXT PRIMARY KEY,
-                    until TEXT NOT NULL
-                );
-                """
-            )
-            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(deliveries)")}
-            # Ledgers written before claims had owners and queues get the columns added.
-            for name, ddl in (
-                ("owner", "TEXT NOT NULL DEFAULT ''"),
-                ("lease_until", "TEXT NOT NULL DEFAULT ''"),
-                ("due_at", "TEXT NOT NULL DEFAULT ''"),
-            ):
-                if name not in columns:
-                    self._conn.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {ddl}")
-            self._conn.execute(
-                "CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, due_at)"
-            )
-        except sqlite3.Error as exc:
-            raise UserError(
-                f"{self.path}: cannot open the ledger database ({exc}); "
-                "check the path and that the file is a SQLite database"
-            ) from None
-        self._lock = threading.Lock()
+            _create_tables(self._conn)
+            with self._transaction():  # two processes opening an old ledger at once
+                _migrate(self._conn)
 
     @staticmethod
     def _now() -> str:
@@ -128,12 +182,42 @@ class SqliteLedger:
     # --- alerts ------------------------------------------------------------------------
 
     def record_alert(self, alert_id: str, payload: Payload) -> bool:
+        now = dt.datetime.now(UTC)
+        lease_until = (now + dt.timedelta(seconds=self.lease_seconds)).isoformat()
         with self._lock:
             cur = self._conn.execute(
-                "INSERT OR IGNORE INTO alerts(alert_id, recorded_at, payload) VALUES (?, ?, ?)",
-                (alert_id, self._now(), json.dumps(payload, sort_keys=True, default=str)),
+                "INSERT OR IGNORE INTO alerts(alert_id, recorded_at, payload, owner, lease_until,"
+                " routed) VALUES (?, ?, ?, ?, ?, 0)",
+                (
+                    alert_id,
+                    now.isoformat(),
+                    json.dumps(payload, sort_keys=True, default=str),
+                    owner_token(self._host),
+                    lease_until,
+                ),
             )
             return cur.rowcount == 1
+
+    def unrouted_alerts(self) -> list[str]:
+        now_iso = self._now()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT alert_id, owner, lease_until FROM alerts WHERE routed = 0"
+                " ORDER BY recorded_at"
+            ).fetchall()
+        return [
+            a
+            for a, owner, lease in rows
+            if abandoned(owner, lease, now_iso=now_iso, host=self._host)
+        ]
+
+    def mark_routed(self, alert_ids: list[str]) -> None:
+        with self._lock, self._transaction():
+            self._conn.executemany(
+                "UPDATE alerts SET routed = 1, owner = '', lease_until = ''"
+                " WHERE alert_id = ? AND routed = 0",
+                [(a,) for a in alert_ids],
+            )
 
     def has_alert(self, alert_id: str) -> bool:
         with self._lock:
@@ -338,6 +422,29 @@ class SqliteLedger:
                 (now.astimezone(UTC).isoformat(),),
             ).fetchall()
         return {str(feed_id): dt.datetime.fromisoformat(until) for feed_id, until in rows}
+
+    # --- mutes -------------------------------------------------------------------------
+
+    def add_mute(self, target: str, until: dt.datetime | None) -> None:
+        stamp = until.astimezone(UTC).isoformat() if until is not None else ""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO mutes(target, until, muted_at) VALUES (?, ?, ?) ON CONFLICT(target)"
+                " DO UPDATE SET until=excluded.until, muted_at=excluded.muted_at",
+                (target, stamp, self._now()),
+            )
+
+    def remove_mute(self, target: str) -> bool:
+        with self._lock:
+            return self._conn.execute("DELETE FROM mutes WHERE target = ?", (target,)).rowcount == 1
+
+    def active_mutes(self, now: dt.datetime) -> dict[str, dt.datetime | None]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT target, until FROM mutes WHERE until = '' OR until > ?",
+                (now.astimezone(UTC).isoformat(),),
+            ).fetchall()
+        return {str(t): dt.datetime.fromisoformat(u) if u else None for t, u in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -156,7 +156,7 @@ def test_ledger_from_before_owners_and_queues_is_migrated(tmp_path):
 def test_not_a_database_is_a_user_error(tmp_path):
     bad = tmp_path / "ledger.sqlite"
     bad.write_text("this is not sqlite " * 100)
-    with pytest.raises(UserError, match="cannot open the ledger database"):
+    with pytest.raises(UserError, match="not a SQLite database"):
         SqliteLedger(bad)
     with pytest.raises(UserError, match="unsupported scheme"):
         open_ledger("postgres://x/y")

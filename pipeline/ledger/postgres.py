@@ -1,0 +1,494 @@
+"""The ledger on PostgreSQL: one ledger shared by many workers (self-hosted, Cloud SQL, AlloyDB).
+
+``--ledger=postgresql://USER:PASSWORD@HOST:PORT/DB`` (``postgres://`` too; any libpq
+parameter, e.g. ``?host=/run/postgresql`` for a Unix socket or ``?sslmode=require``). The
+tables are those of the SQLite ledger, prefixed ``storywatch_`` so they can share a
+database; they are created on first open (under an advisory lock, so workers starting
+together do not race). Times are ISO-8601 UTC text, compared as text, exactly as in the
+SQLite and Firestore ledgers, so the takeover rule (``pipeline.ledger.claims``) is one.
+
+Claims use row locks: ``claim`` inserts the row (``ON CONFLICT DO NOTHING``) or locks the
+existing one with ``SELECT … FOR UPDATE SKIP LOCKED``, so of two workers claiming the same
+delivery at once the second never waits: it sees the row locked and moves on. A claim has
+an owner and a lease (``lease_seconds``, 10 minutes by default); a dead owner on the same
+host is taken over at once, one on another machine when its lease runs out. Every other
+write is a single statement or one transaction.
+
+Secrets: the password in the URL is never printed; errors show the URL with it replaced
+by ``***`` (``redact_url``), and any echo of it in a server message is removed too.
+One connection per ledger object (autocommit, guarded by a lock, reopened once if the
+server dropped it), as Beam may call setup, process and teardown on different threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+
+from pipeline.errors import UserError
+from pipeline.ledger.claims import abandoned, claimable, owner_token
+from pipeline.ledger.protocol import (
+    CLAIMED,
+    DEAD,
+    DEFAULT_LEASE_SECONDS,
+    QUEUED,
+    SENT,
+    DeliveryKey,
+    Payload,
+    QueuedDelivery,
+)
+
+UTC = dt.UTC
+SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
+_SCHEMA_LOCK = 0x5754_4C45  # pg_advisory_xact_lock key: "SWLE"
+T = TypeVar("T")
+
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS storywatch_alerts (
+        alert_id TEXT PRIMARY KEY, recorded_at TEXT NOT NULL, payload TEXT NOT NULL,
+        owner TEXT NOT NULL DEFAULT '', lease_until TEXT NOT NULL DEFAULT '',
+        routed BOOLEAN NOT NULL DEFAULT TRUE)""",
+    """CREATE INDEX IF NOT EXISTS storywatch_alerts_unrouted
+        ON storywatch_alerts(recorded_at) WHERE NOT routed""",
+    """CREATE TABLE IF NOT EXISTS storywatch_deliveries (
+        alert_id TEXT NOT NULL, subscriber TEXT NOT NULL, channel TEXT NOT NULL,
+        state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',
+        lease_until TEXT NOT NULL DEFAULT '', due_at TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (alert_id, subscriber, channel))""",
+    """CREATE INDEX IF NOT EXISTS storywatch_deliveries_state
+        ON storywatch_deliveries(state, due_at)""",
+    """CREATE TABLE IF NOT EXISTS storywatch_payloads (
+        alert_id TEXT PRIMARY KEY, payload TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS storywatch_threads (
+        subscriber TEXT NOT NULL, channel TEXT NOT NULL, storyline_id TEXT NOT NULL,
+        thread_ts TEXT NOT NULL, PRIMARY KEY (subscriber, channel, storyline_id))""",
+    """CREATE TABLE IF NOT EXISTS storywatch_hot_feeds (
+        feed_id TEXT PRIMARY KEY, until TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS storywatch_mutes (
+        target TEXT PRIMARY KEY, until TEXT NOT NULL DEFAULT '', muted_at TEXT NOT NULL)""",
+)
+_KEY = "alert_id=%s AND subscriber=%s AND channel=%s"
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(SCHEMES)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` parameter) as ``***``.
+
+    >>> redact_url("postgresql://sw:s3cret@db.internal:5432/ledger?password=x&sslmode=require")
+    'postgresql://sw:***@db.internal:5432/ledger?password=%2A%2A%2A&sslmode=require'
+    >>> redact_url("postgresql:///ledger?host=/tmp/pg")
+    'postgresql:///ledger?host=/tmp/pg'
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        if ":" in user:
+            user = user.split(":", 1)[0] + ":***"
+        netloc = f"{user}@{host}"
+    query = parts.query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(k == "password" for k, _ in pairs):
+        query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="/")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _secrets_of(url: str) -> list[str]:
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    found += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
+    return [s for secret in found for s in {secret, quote(secret, safe="")}]
+
+
+class PostgresLedger:
+    """The ``Ledger`` protocol on PostgreSQL tables named ``storywatch_*``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    ) -> None:
+        self._url = url
+        self.url = redact_url(url)
+        self.lease_seconds = lease_seconds
+        self._connect_timeout_seconds = connect_timeout_seconds
+        self._host = socket.gethostname()
+        self._lock = threading.Lock()
+        self._conn = self._connect()
+        with self._lock, self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            for ddl in _TABLES:
+                self._conn.execute(ddl)
+
+    # --- connection and errors ----------------------------------------------------------
+
+    def _error(self, exc: BaseException, doing: str) -> UserError:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        for secret in _secrets_of(self._url):
+            message = message.replace(secret, "***")
+        return UserError(f"ledger '{self.url}': {doing} ({message})")
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=max(1, round(self._connect_timeout_seconds)),
+            )
+        except (psycopg.Error, ValueError) as exc:  # ValueError: a malformed URL
+            raise self._error(exc, "cannot connect to the PostgreSQL ledger") from None
+
+    def _run(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """``fn(connection)`` under the lock; a dropped connection is reopened once."""
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    return fn(self._conn)
+                except psycopg.OperationalError as exc:
+                    if attempt == 2 or not self._conn.broken:
+                        raise self._error(exc, "the PostgreSQL ledger failed") from None
+                    self._conn = self._connect()
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _tx(self, conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+        with conn.transaction():
+            yield conn
+
+    @staticmethod
+    def _now() -> str:
+        return dt.datetime.now(UTC).isoformat()
+
+    def _lease_until(self, now: dt.datetime) -> str:
+        return (now + dt.timedelta(seconds=self.lease_seconds)).isoformat()
+
+    # --- alerts ------------------------------------------------------------------------
+
+    def record_alert(self, alert_id: str, payload: Payload) -> bool:
+        now = dt.datetime.now(UTC)
+        row = (
+            alert_id,
+            now.isoformat(),
+            json.dumps(payload, sort_keys=True, default=str),
+            owner_token(self._host),
+            self._lease_until(now),
+        )
+        return self._run(
+            lambda c: (
+                c.execute(
+                    "INSERT INTO storywatch_alerts(alert_id, recorded_at, payload, owner, lease_until,"
+                    " routed) VALUES (%s, %s, %s, %s, %s, FALSE) ON CONFLICT DO NOTHING",
+                    row,
+                ).rowcount
+                == 1
+            )
+        )
+
+    def has_alert(self, alert_id: str) -> bool:
+        return self._run(
+            lambda c: (
+                c.execute(
+                    "SELECT 1 FROM storywatch_alerts WHERE alert_id=%s", (alert_id,)
+                ).fetchone()
+                is not None
+            )
+        )
+
+    def alert_ids(self) -> list[str]:
+        return self._run(
+            lambda c: [
+                r[0]
+                for r in c.execute(
+                    "SELECT alert_id FROM storywatch_alerts ORDER BY recorded_at, alert_id"
+                )
+            ]
+        )
+
+    def unrouted_alerts(self) -> list[str]:
+        now_iso = self._now()
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT alert_id, owner, lease_until FROM storywatch_alerts WHERE NOT routed"
+                " ORDER BY recorded_at, alert_id"
+            ).fetchall()
+        )
+        return [a for a, o, lease in rows if abandoned(o, lease, now_iso=now_iso, host=self._host)]
+
+    def mark_routed(self, alert_ids: list[str]) -> None:
+        if not alert_ids:
+            return
+        self._run(
+            lambda c: c.execute(
+                "UPDATE storywatch_alerts SET routed=TRUE, owner='', lease_until=''"
+                " WHERE alert_id = ANY(%s) AND NOT routed",
+                (list(alert_ids),),
+            )
+        )
+
+    # --- deliveries --------------------------------------------------------------------
+
+    def claim(self, alert_id: str, subscriber: str, channel: str) -> bool:
+        now = dt.datetime.now(UTC)
+        owner, lease_until, key = (
+            owner_token(self._host),
+            self._lease_until(now),
+            (
+                alert_id,
+                subscriber,
+                channel,
+            ),
+        )
+
+        def attempt(conn: psycopg.Connection[Any]) -> bool:
+            with self._tx(conn):
+                inserted = conn.execute(
+                    "INSERT INTO storywatch_deliveries(alert_id, subscriber, channel, state,"
+                    " attempts, updated_at, owner, lease_until) VALUES (%s, %s, %s, %s, 1, %s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    (*key, CLAIMED, now.isoformat(), owner, lease_until),
+                ).rowcount
+                if inserted == 1:
+                    return True
+                row = conn.execute(
+                    f"SELECT state, owner, lease_until FROM storywatch_deliveries WHERE {_KEY}"
+                    " FOR UPDATE SKIP LOCKED",
+                    key,
+                ).fetchone()
+                if row is None:  # another worker holds the row this instant: it is theirs
+                    return False
+                if not claimable(*row, now_iso=now.isoformat(), host=self._host):
+                    return False
+                conn.execute(
+                    "UPDATE storywatch_deliveries SET state=%s, attempts=attempts+1, updated_at=%s,"
+                    f" owner=%s, lease_until=%s WHERE {_KEY}",
+                    (CLAIMED, now.isoformat(), owner, lease_until, *key),
+                )
+                return True
+
+        return self._run(attempt)
+
+    def release(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
+        self._run(
+            lambda c: c.execute(
+                "UPDATE storywatch_deliveries SET owner='', lease_until='', updated_at=%s,"
+                f" last_error=%s WHERE {_KEY} AND state=%s",
+                (self._now(), reason, alert_id, subscriber, channel, CLAIMED),
+            )
+        )
+
+    def _set_state(
+        self, alert_id: str, subscriber: str, channel: str, state: str, reason: str = ""
+    ) -> None:
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO storywatch_deliveries(alert_id, subscriber, channel, state, attempts,"
+                " updated_at, last_error) VALUES (%s, %s, %s, %s, 1, %s, %s)"
+                " ON CONFLICT (alert_id, subscriber, channel) DO UPDATE SET state=excluded.state,"
+                " updated_at=excluded.updated_at, last_error=excluded.last_error, owner='',"
+                " lease_until=''",
+                (alert_id, subscriber, channel, state, self._now(), reason),
+            )
+        )
+
+    def mark_sent(self, alert_id: str, subscriber: str, channel: str) -> None:
+        self._set_state(alert_id, subscriber, channel, SENT)
+
+    def mark_many_sent(self, keys: list[DeliveryKey]) -> None:
+        now = self._now()
+
+        def attempt(conn: psycopg.Connection[Any]) -> None:
+            with self._tx(conn), conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE storywatch_deliveries SET state=%s, updated_at=%s, owner='',"
+                    f" lease_until='' WHERE {_KEY}",
+                    [(SENT, now, *key) for key in keys],
+                )
+
+        if keys:
+            self._run(attempt)
+
+    def mark_dead(self, alert_id: str, subscriber: str, channel: str, reason: str) -> None:
+        self._set_state(alert_id, subscriber, channel, DEAD, reason)
+
+    def _delivery_value(self, column: str, key: DeliveryKey) -> Any:
+        row = self._run(
+            lambda c: c.execute(
+                f"SELECT {column} FROM storywatch_deliveries WHERE {_KEY}", key
+            ).fetchone()
+        )
+        return row[0] if row else None
+
+    def delivery_state(self, alert_id: str, subscriber: str, channel: str) -> str | None:
+        state = self._delivery_value("state", (alert_id, subscriber, channel))
+        return None if state is None else str(state)
+
+    def attempts(self, alert_id: str, subscriber: str, channel: str) -> int:
+        return int(self._delivery_value("attempts", (alert_id, subscriber, channel)) or 0)
+
+    def unconfirmed(self) -> list[DeliveryKey]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT alert_id, subscriber, channel FROM storywatch_deliveries WHERE state=%s"
+                " ORDER BY updated_at, alert_id",
+                (CLAIMED,),
+            ).fetchall()
+        )
+        return [(str(a), str(s), str(ch)) for a, s, ch in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Number of deliveries in each state (for summaries and tests)."""
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT state, COUNT(*) FROM storywatch_deliveries GROUP BY state"
+            ).fetchall()
+        )
+        return {str(state): int(n) for state, n in rows}
+
+    # --- digest and quiet-hours queue --------------------------------------------------
+
+    def enqueue(self, alert_id: str, subscriber: str, channel: str, due_at: dt.datetime) -> bool:
+        """Queue a delivery for ``due_at``; False if it is already queued, claimed, sent or dead."""
+        row = (
+            alert_id,
+            subscriber,
+            channel,
+            QUEUED,
+            self._now(),
+            due_at.astimezone(UTC).isoformat(),
+        )
+        return self._run(
+            lambda c: (
+                c.execute(
+                    "INSERT INTO storywatch_deliveries(alert_id, subscriber, channel, state, attempts,"
+                    " updated_at, due_at) VALUES (%s, %s, %s, %s, 0, %s, %s) ON CONFLICT DO NOTHING",
+                    row,
+                ).rowcount
+                == 1
+            )
+        )
+
+    def due(self, now: dt.datetime) -> list[QueuedDelivery]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT alert_id, subscriber, channel, due_at FROM storywatch_deliveries"
+                " WHERE state=%s AND due_at <= %s ORDER BY due_at, updated_at, alert_id",
+                (QUEUED, now.astimezone(UTC).isoformat()),
+            ).fetchall()
+        )
+        return [QueuedDelivery(a, s, c, dt.datetime.fromisoformat(d)) for a, s, c, d in rows]
+
+    # --- payloads and threads ----------------------------------------------------------
+
+    def save_payload(self, alert_id: str, payload: Payload) -> None:
+        text = json.dumps(payload, sort_keys=True, default=str)
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO storywatch_payloads(alert_id, payload) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (alert_id, text),
+            )
+        )
+
+    def load_payload(self, alert_id: str) -> Payload | None:
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT payload FROM storywatch_payloads WHERE alert_id=%s", (alert_id,)
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        payload: Payload = json.loads(row[0])
+        return payload
+
+    def thread_ts(self, subscriber: str, channel: str, storyline_id: str) -> str | None:
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT thread_ts FROM storywatch_threads"
+                " WHERE subscriber=%s AND channel=%s AND storyline_id=%s",
+                (subscriber, channel, storyline_id),
+            ).fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    def set_thread_ts(self, subscriber: str, channel: str, storyline_id: str, ts: str) -> None:
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO storywatch_threads(subscriber, channel, storyline_id, thread_ts)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (subscriber, channel, storyline_id, ts),
+            )
+        )
+
+    # --- burst cadence -------------------------------------------------------------------
+
+    def mark_feeds_hot(self, feed_ids: list[str], until: dt.datetime) -> None:
+        stamp = until.astimezone(UTC).isoformat()
+
+        def attempt(conn: psycopg.Connection[Any]) -> None:
+            with self._tx(conn), conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO storywatch_hot_feeds(feed_id, until) VALUES (%s, %s)"
+                    " ON CONFLICT (feed_id) DO UPDATE"
+                    " SET until=GREATEST(storywatch_hot_feeds.until, excluded.until)",
+                    [(feed_id, stamp) for feed_id in feed_ids],
+                )
+
+        if feed_ids:
+            self._run(attempt)
+
+    def hot_feeds(self, now: dt.datetime) -> dict[str, dt.datetime]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT feed_id, until FROM storywatch_hot_feeds WHERE until > %s",
+                (now.astimezone(UTC).isoformat(),),
+            ).fetchall()
+        )
+        return {str(f): dt.datetime.fromisoformat(u) for f, u in rows}
+
+    # --- mutes -------------------------------------------------------------------------
+
+    def add_mute(self, target: str, until: dt.datetime | None) -> None:
+        stamp = until.astimezone(UTC).isoformat() if until is not None else ""
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO storywatch_mutes(target, until, muted_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (target) DO UPDATE SET until=excluded.until,"
+                " muted_at=excluded.muted_at",
+                (target, stamp, self._now()),
+            )
+        )
+
+    def remove_mute(self, target: str) -> bool:
+        return self._run(
+            lambda c: (
+                c.execute("DELETE FROM storywatch_mutes WHERE target=%s", (target,)).rowcount == 1
+            )
+        )
+
+    def active_mutes(self, now: dt.datetime) -> dict[str, dt.datetime | None]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT target, until FROM storywatch_mutes WHERE until='' OR until > %s",
+                (now.astimezone(UTC).isoformat(),),
+            ).fetchall()
+        )
+        return {str(t): dt.datetime.fromisoformat(u) if u else None for t, u in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
