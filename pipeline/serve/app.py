@@ -121,7 +121,7 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
+        request = Request(scope, receive)
         if self.token:
             given = request.query_params.get("token")
             if given is not None and same_secret(given, self.token):
@@ -314,7 +314,11 @@ def create_app(config: ServeConfig) -> Starlette:
 
     async def retry(request: Request) -> Response:
         form = await request.form()
-        key = tuple(str(form.get(k) or "") for k in ("alert_id", "subscriber", "channel"))
+        key = (
+            str(form.get("alert_id") or ""),
+            str(form.get("subscriber") or ""),
+            str(form.get("channel") or ""),
+        )
         if not all(key):
             return PlainTextResponse("400: alert_id, subscriber and channel are required", 400)
         try:
@@ -322,7 +326,8 @@ def create_app(config: ServeConfig) -> Starlette:
                 config.ledger,
                 key,
                 subscribers_file=config.subscribers,
-                dead_letter_out=config.dead_letter_path,  # type: ignore[arg-type]
+                dead_letter_out=config.dead_letter_path,
+                now=config.clock(),
             )
         except UserError as exc:
             message = "; ".join(queries.scrub(p) for p in exc.problems)
