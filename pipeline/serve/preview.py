@@ -14,6 +14,7 @@ reported with its problems (``FILE:LINE`` refers to the draft as ``zz-seed-draft
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,16 @@ UTC = dt.UTC
 SHOWN_PER_STORYLINE = 50
 #: Largest draft accepted (a watchlist file is a few kB).
 MAX_DRAFT_BYTES = 256 * 1024
+
+
+# validate_draft loads the draft beside the watchlists in a temporary folder; its problems
+# name files there, which mean nothing to the reader (and are the server's paths).
+_TEMP_DIR = re.compile(r"[^\s:'\"]*/storywatch-seed-[^/\s]+/")
+
+
+def _without_temp_dir(problem: str) -> str:
+    """``/tmp/storywatch-seed-x1/zz-seed-draft.yaml:2: …`` -> ``zz-seed-draft.yaml:2: …``"""
+    return _TEMP_DIR.sub("", problem)
 
 
 class Corpus:
@@ -142,10 +153,8 @@ def preview(
     try:
         combined = validate_draft(draft_text, watchlists_dir)
         shipped = {s.id for s in validate_draft(None, watchlists_dir).storylines}
-    except ConfigError as exc:
-        return Preview(list(exc.problems), [], 0, 0, days)
-    except UserError as exc:
-        return Preview(list(exc.problems), [], 0, 0, days)
+    except (ConfigError, UserError) as exc:
+        return Preview([_without_temp_dir(p) for p in exc.problems], [], 0, 0, days)
     drafted = [s for s in combined.storylines if s.id not in shipped]
     if not drafted:
         return Preview(

@@ -175,6 +175,8 @@ def build_demo(folder: Path, slack: SlackStandIn, *, live_seconds: float = 10.0)
                 f"--feed_health_out={demo.feed_health}",
                 f"--run_duration_seconds={live_seconds}",
                 "--tick_seconds=1",
+                # every demo feed is on 127.0.0.1: no politeness gap, so each is tried at once
+                "--host_gap_seconds=0",
             ],
             env,
             180,
