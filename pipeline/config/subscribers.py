@@ -426,17 +426,43 @@ def resolve_secrets(
         values[name] = SecretStr(value.strip())
     for index, sub in enumerate(subscribers.subscribers):
         slack = sub.channels.slack
-        if slack is not None and slack.webhook_url_env in values:
-            url = values[slack.webhook_url_env].get_secret_value()
-            if urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).netloc:
+        if slack is None:
+            continue
+        for key in ("webhook_url_env", "bot_token_env"):
+            name = getattr(slack, key)
+            if name not in values:
+                continue
+            check = _webhook_url_problem if key == "webhook_url_env" else _token_problem
+            if problem := check(values[name].get_secret_value()):
                 problems.append(
-                    f"{subscribers.where(index, 'channels', 'slack', 'webhook_url_env')}: "
-                    f"{sub.name}.slack: environment variable {slack.webhook_url_env} does not hold "
-                    "a webhook URL (expected https://hooks.slack.com/services/...)"
+                    f"{subscribers.where(index, 'channels', 'slack', key)}: {sub.name}.slack: "
+                    f"environment variable {name} {problem} (its value is not shown: it is a secret)"
                 )
     if problems:
         raise ConfigError(*problems)
     return Secrets(values=values)
+
+
+def _webhook_url_problem(url: str) -> str | None:
+    """What is wrong with a webhook URL, in words that never quote it (it is a secret)."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "holds a space or a control character; copy the webhook URL again"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return "is not a valid URL; copy the webhook URL again"
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        return "does not hold a webhook URL (expected https://hooks.slack.com/services/...)"
+    if len(parts.path) <= 1:
+        return "holds a URL without a path; a webhook URL ends in /services/T.../B.../..."
+    return None
+
+
+def _token_problem(token: str) -> str | None:
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        return "holds a space or a control character; copy the bot token again"
+    return None
 
 
 def missing_secrets(

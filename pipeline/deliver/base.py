@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import quote, unquote, urlsplit
 
 from pipeline.records import UTC
 
@@ -63,9 +64,46 @@ class PermanentError(DeliveryError):
     """Retrying cannot help: 4xx other than 429, an invalid address, bad credentials."""
 
 
+def secret_forms(secret: str) -> set[str]:
+    """Every form in which ``secret`` can show up in a reply, a log line or a file.
+
+    A webhook URL's secret is its path: a server that echoes the request names the path,
+    or one of its segments (JSON may escape the ``/``), percent-encoded or not. A bot
+    token stands for itself.
+
+    >>> forms = secret_forms("https://hooks.slack.com/services/T0AB/B0CD/x1y2z3")
+    >>> all(f in forms for f in ("/services/T0AB/B0CD/x1y2z3", "T0AB", "B0CD", "x1y2z3"))
+    True
+    """
+    secret = secret.strip()
+    forms = {secret} if secret else set()
+    parts = urlsplit(secret) if "://" in secret else None
+    if parts is not None and parts.netloc:
+        path = parts.path
+        if len(path) > 1:
+            forms |= {path, path.lstrip("/"), parts.netloc + path}
+            segments = [s for s in path.split("/") if s]
+            after = segments[segments.index("services") + 1 :] if "services" in segments else []
+            # Short segments would blank out ordinary words; Slack's are 9+ characters.
+            forms |= {s for s in after if len(s) >= 4}
+            if not after and len(segments[-1]) >= 8:
+                forms.add(segments[-1])
+        if parts.query:
+            forms.add(parts.query)
+    for form in list(forms):
+        forms |= {quote(form, safe=""), quote(form), unquote(form), form.replace("/", "\\/")}
+    return {f for f in forms if len(f) >= 4}
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret value found in ``text`` by ``***`` (a last guard for reasons)."""
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "***")
+    """Replace every form of every secret found in ``text`` by ``***`` (``secret_forms``).
+
+    >>> hook = "https://hooks.slack.com/services/T0AB/B0CD/x1y2z3"
+    >>> redact("HTTP 404: no such hook /services/T0AB/B0CD/x1y2z3 (team T0AB)", [hook])
+    'HTTP 404: no such hook *** (team ***)'
+    """
+    forms = sorted({f for secret in secrets if secret for f in secret_forms(secret)}, key=len)
+    for form in reversed(forms):  # longest first, so a path goes before its segments
+        if form in text:
+            text = text.replace(form, "***")
     return text

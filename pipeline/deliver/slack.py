@@ -203,6 +203,10 @@ class SlackWebhook:
             response = self._client.send_dict(body, headers={DELIVERY_ID_HEADER: delivery_key})
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             raise TransientError(f"cannot reach the Slack webhook: {type(exc).__name__}") from None
+        except ValueError:  # http.client.InvalidURL quotes the path, which is the secret
+            raise PermanentError(
+                "the Slack webhook URL is not a valid URL; copy it again (not shown: a secret)"
+            ) from None
         if response.status_code != 200:
             _classify(response.status_code, response.headers, response.body)
 

@@ -165,7 +165,7 @@ subscribers:
         )
     assert err.value.problems == [
         f"{path}:4: desk.slack: environment variable DESK_HOOK does not hold a webhook "
-        "URL (expected https://hooks.slack.com/services/...)"
+        "URL (expected https://hooks.slack.com/services/...) (its value is not shown: it is a secret)"
     ]
     assert "xoxb" not in err.value.problems[0]
 
