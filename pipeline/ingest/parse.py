@@ -13,8 +13,9 @@ names the feed URL:
 - JSON Feed documents and recorded entry lists (RSS-Link-Database day files: a JSON
   list of ``{title, link, description, date_published}``);
 - gzip bytes under any name (magic bytes sniffed, inflated with a size cap);
-- entity declarations in the prolog (billion laughs, external entities) are refused
-  before any XML parser sees the document;
+- entity declarations in the DOCTYPE (billion laughs, external entities, parameter
+  entities) are refused by expat reading the prolog (``check_entities``) before
+  feedparser parses the document;
 - bad encodings and broken XML: feedparser's loose parser recovers what it can; the
   ``bozo`` reason is kept on the ParsedFeed and the items are still used;
 - items with no date or a date before 1995 (e.g. 1970 from a broken scraper) get no
@@ -41,9 +42,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
+from xml.parsers import expat
 
 import apache_beam as beam
 import feedparser
+from feedparser.encodings import convert_to_utf8
 
 from pipeline.dates import parse_iso
 from pipeline.records import Failure, FeedItem, RawFeed
@@ -59,22 +62,9 @@ EARLIEST_PLAUSIBLE = dt.datetime(1995, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = dt.timedelta(days=2)
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
-_ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
-# ``<!ENTITY nbsp "&#160;">``: one character reference, nothing to expand or fetch.
-_SAFE_ENTITY_DECL = re.compile(
-    r"<!ENTITY\s+[\w.-]+\s+(?:\"&#x?[0-9A-Fa-f]+;\"|'&#x?[0-9A-Fa-f]+;')\s*>"
-)
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
 _LANG = re.compile(r"^[A-Za-z]{2,3}")
-_WIDE_ENCODINGS = (
-    ("utf-32", 4),
-    ("utf-32-be", 4),
-    ("utf-32-le", 4),
-    ("utf-16", 2),
-    ("utf-16-be", 2),
-    ("utf-16-le", 2),
-)
 
 
 @dataclass(slots=True)
@@ -109,40 +99,63 @@ def gunzip_capped(data: bytes, *, max_bytes: int) -> bytes:
     return out
 
 
-def _prolog_text(body: bytes) -> str:
-    """The part before the root element as text, whatever the (UTF-8/16/32) encoding."""
-    head = body[:65536]
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]:
-        for encoding, width in _WIDE_ENCODINGS:
-            try:
-                text = head[: len(head) - len(head) % width].decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            if text.lstrip("\ufeff \r\n").startswith("<"):
-                head = text.encode("utf-8")
-                break
-        else:
-            head = head.replace(b"\x00", b"")
-    match = _FIRST_ELEMENT.search(head)
-    prolog = head[: match.start()] if match else head
-    return prolog.decode("utf-8", "replace")
+class _PrologRead(Exception):
+    """The first element was reached: the DOCTYPE, if any, has been read whole."""
 
 
-def check_entities(body: bytes) -> None:
+def _refuse_entity(
+    name: str,
+    is_parameter_entity: int,
+    value: str | None,
+    base: str | None,
+    system_id: str | None,
+    public_id: str | None,
+    notation_name: str | None,
+) -> None:
+    # expat gives the replacement text with character references already resolved, so
+    # ``<!ENTITY nbsp "&#160;">`` arrives as one character: nothing to expand or fetch.
+    if is_parameter_entity or value is None or len(value) > 1:
+        kind = "external" if value is None else "parameter" if is_parameter_entity else "text"
+        raise DocumentRefused(
+            f"document declares XML entities in its DOCTYPE ({kind} entity '{name}': possible "
+            "entity-expansion or external-entity attack); refused without parsing"
+        )
+
+
+def _stop_at_first_element(*_: object) -> None:
+    raise _PrologRead
+
+
+def check_entities(body: bytes, headers: dict[str, str] | None = None) -> None:
     """Refuse documents that declare entities: expansion bombs and external entities.
 
-    Only declarations of a single character reference (``<!ENTITY nbsp "&#160;">``, seen
-    in old feeds) are let through: they cannot expand or fetch anything. Old RSS 0.91
-    feeds that merely reference the Netscape DTD declare nothing and are accepted.
+    The prolog is read by expat itself (stopping at the first element), on the very UTF-8
+    bytes feedparser's XML parser will get (``convert_to_utf8`` with the same headers), so
+    comments, padding or odd encodings in the DOCTYPE hide nothing. Declarations of a single
+    character (``<!ENTITY nbsp "&#160;">``, seen in old feeds) are let through; parameter
+    entities and external entities never. The external DTD is never read, so RSS 0.91 feeds
+    that reference the Netscape DTD are accepted. A prolog expat cannot read (feedparser's
+    loose parser takes over then) is refused if ``<!ENTITY`` appears anywhere in the document.
     """
-    prolog = _prolog_text(body)
-    if "<!" in prolog and len(_ENTITY_DECL.findall(prolog)) > len(
-        _SAFE_ENTITY_DECL.findall(prolog)
-    ):
-        raise DocumentRefused(
-            "document declares XML entities in its DOCTYPE (possible entity-expansion or external-entity "
-            "attack); refused without parsing"
-        )
+    try:
+        data = convert_to_utf8(dict(headers or {}), body, {"bozo": False})
+    except Exception:  # feedparser raises on these bytes too (then a "feedparser failed" Failure)
+        data = body
+    parser = expat.ParserCreate("utf-8")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.EntityDeclHandler = _refuse_entity
+    parser.StartElementHandler = _stop_at_first_element
+    try:
+        parser.Parse(data, True)
+    except _PrologRead:
+        return
+    except expat.ExpatError:
+        # NULs dropped: a UTF-16/32 document that the conversion left wide still counts.
+        if _ENTITY_DECL.search(data.replace(b"\x00", b"")):
+            raise DocumentRefused(
+                "document declares XML entities in a DOCTYPE that cannot be read (possible "
+                "entity-expansion attack); refused without parsing"
+            ) from None
 
 
 def _struct_to_utc(value: Any) -> dt.datetime | None:
@@ -245,7 +258,6 @@ def parse_feed(raw: RawFeed, *, max_document_bytes: int = MAX_DOCUMENT_BYTES) ->
             result.version = "json"
             entries, feed_title, feed_language = _json_entries(stripped)
         else:
-            check_entities(body)
             entries, feed_title, feed_language = _xml_entries(raw, body, result)
     except DocumentRefused as exc:
         result.failures.append(Failure("parse", raw.url, str(exc), at=raw.fetched_at))
@@ -307,6 +319,7 @@ def _xml_entries(raw: RawFeed, body: bytes, result: ParsedFeed) -> tuple[list, s
     headers = {key: value for key, value in raw.headers}
     if raw.url.startswith(("http://", "https://")):
         headers.setdefault("content-location", raw.url)
+    check_entities(body, headers)
     # BytesIO, not bytes: feedparser treats a bytes/str argument as a file name or URL.
     try:
         parsed = feedparser.parse(

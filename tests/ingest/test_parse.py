@@ -212,6 +212,54 @@ def test_entity_declarations_are_refused_before_parsing(body: bytes) -> None:
     assert parsed.failures[0].key == "https://example.com/feed"
 
 
+_LOL_DECLS = (
+    b'<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">'
+)
+_LOL_BODY = b'<rss version="2.0"><channel><title>&lol3;</title><item><title>&lol3;</title></item></channel></rss>'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Issue 14 defect 8: both got past the old byte scan of the prolog and were expanded.
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!-- <a> -->' + _LOL_DECLS + b"]>" + _LOL_BODY,
+        b'<?xml version="1.0"?><!DOCTYPE rss [' + b" " * 70_000 + _LOL_DECLS + b"]>" + _LOL_BODY,
+        b'<?xml version="1.0"?><!DOCTYPE rss [<?pi <a> ?>' + _LOL_DECLS + b"]>" + _LOL_BODY,
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY % p "x">]><rss version="2.0"><channel>'
+        b"<item><title>t</title></item></channel></rss>",
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "&#38;#38;">]><rss version="2.0">'
+        b"<channel><item><title>&a;</title></item></channel></rss>",
+        b'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "x.dtd" [<!ENTITY xxe SYSTEM "http://127.0.0.1:9/">]>'
+        b'<rss version="2.0"><channel><item><title>&xxe;</title></item></channel></rss>',
+    ],
+    ids=[
+        "comment-in-doctype",
+        "64kb-padding",
+        "pi-in-doctype",
+        "parameter",
+        "double-ref",
+        "xxe-http",
+    ],
+)
+def test_entity_declarations_hidden_from_a_byte_scan_are_refused(body: bytes) -> None:
+    parsed = parse_feed(raw(body))
+    assert not parsed.items, [i.title[:40] for i in parsed.items]
+    assert len(parsed.failures) == 1 and "declares XML entities" in parsed.failures[0].reason
+
+
+def test_every_recorded_xml_feed_passes_the_entity_check() -> None:
+    """The real feeds (61 XML documents) must not be refused by the expat prolog check."""
+    xml_files = [rel for rel in ALL_FILES if rel in MANIFEST]
+    assert len(xml_files) == 61
+    for rel in xml_files:
+        body = (FEEDS_DIR / rel).read_bytes()
+        if body[:2] == b"\x1f\x8b":
+            body = gzip.decompress(body)
+        check_entities(body)
+        assert not any("XML entities" in f.reason for f in parse_file(rel).failures), rel
+
+
 def test_entity_text_inside_items_is_not_mistaken_for_a_declaration() -> None:
     body = (
         b"<rss version='2.0'><channel><item><title>XML tips</title>"
