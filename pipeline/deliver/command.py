@@ -98,7 +98,7 @@ def deliver_file(
     for problem in problems:
         print(problem, file=sys.stderr)
     for delivery in results:
-        if delivery.status in (DEAD, RETRY_LATER):
+        if delivery.status in (DEAD, RETRY_LATER) or delivery.reason.startswith("refused: "):
             print(
                 f"{delivery.status}: alert {delivery.alert_id} to {delivery.subscriber}/{delivery.channel}: "
                 f"{delivery.reason}",
@@ -107,7 +107,11 @@ def deliver_file(
     summary = ", ".join(
         f"{counts[s]} {s}" for s in ("sent", "queued", "skipped", "retry_later", "dead")
     )
-    print(f"deliver: {summary}" + (f" (dead letters: {dead_letter_out})" if counts[DEAD] else ""))
+    refused = dispatcher.counts["refused_recipients"]
+    if refused:
+        summary += f", {refused} recipient{'s' if refused > 1 else ''} refused"
+    dead_letters = counts[DEAD] or refused
+    print(f"deliver: {summary}" + (f" (dead letters: {dead_letter_out})" if dead_letters else ""))
     if problems:
         return 2
-    return 1 if counts[DEAD] or counts[RETRY_LATER] else 0
+    return 1 if dead_letters or counts[RETRY_LATER] else 0

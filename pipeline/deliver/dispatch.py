@@ -119,7 +119,7 @@ class DeadLetters:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def write(self, delivery: Delivery, title: str = "") -> None:
+    def write(self, delivery: Delivery, title: str = "", *, recipient: str = "") -> None:
         if self.path is None:
             return
         failure = Failure(
@@ -128,13 +128,17 @@ class DeadLetters:
             reason=delivery.reason,
             at=delivery.at,
         )
-        record = to_json(failure) | {
-            "alert_id": delivery.alert_id,
-            "subscriber": delivery.subscriber,
-            "channel": delivery.channel,
-            "attempts": delivery.attempts,
-            "title": title,
-        }
+        record = (
+            to_json(failure)
+            | {
+                "alert_id": delivery.alert_id,
+                "subscriber": delivery.subscriber,
+                "channel": delivery.channel,
+                "attempts": delivery.attempts,
+                "title": title,
+            }
+            | ({"recipient": recipient} if recipient else {})
+        )
         with self._lock, self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
 
@@ -297,9 +301,9 @@ class Dispatcher:
 
         return [d for batch in self._map(run, list(lanes.items())) for d in batch]
 
-    def _attempt(self, channel, send: Callable[[], None]) -> None:
+    def _attempt(self, channel, send: Callable[[], object]) -> object:
         self.limiter.wait(channel.rate_key, channel.per_second)
-        send()
+        return send()
 
     def _send_alert(self, alert: Alert, subscriber: str, channel_name: str) -> Delivery:
         key = (alert.alert_id, subscriber, channel_name)
@@ -365,7 +369,7 @@ class Dispatcher:
         self,
         key: tuple[str, str, str],
         title: str,
-        send: Callable[[bool], None],
+        send: Callable[[bool], object],
         members: list[tuple[str, str, str]] = (),
     ) -> Delivery:
         """Send with retries; ``send(maybe_sent)`` is told when an earlier attempt may have landed.
@@ -382,7 +386,9 @@ class Dispatcher:
             attempts = n
 
         try:
-            self.retry.call(lambda: send(claimed_before or attempts > 1), on_attempt=count)
+            refused, _ = self.retry.call(
+                lambda: send(claimed_before or attempts > 1), on_attempt=count
+            )
         except PermanentError as exc:
             reason = redact(exc.reason, self._secret_values)
             for member in [key, *members]:
@@ -413,7 +419,17 @@ class Dispatcher:
             self.dead_letters.write(delivery, title)
             return delivery
         self.ledger.mark_many_sent([key, *members])
-        return Delivery(*key, SENT, attempts=attempts)
+        if not refused:
+            return Delivery(*key, SENT, attempts=attempts)
+        # Sent to the others: each refused recipient is a dead letter of its own (issue 14/4).
+        for address, why in refused:
+            dead = Delivery(*key, DEAD, attempts=attempts, reason=redact(why, self._secret_values))
+            self.dead_letters.write(dead, title, recipient=address)
+        self.counts["refused_recipients"] += len(refused)
+        reason = "refused: " + "; ".join(f"{a} ({w})" for a, w in refused)
+        reason = redact(reason, self._secret_values)
+        log.warning("delivery %s to %s/%s partly refused: %s", key[0], key[1], key[2], reason)
+        return Delivery(*key, SENT, attempts=attempts, reason=reason)
 
     def _count(self, results: list[Delivery]) -> None:
         self.counts.update(d.status for d in results if d.subscriber != SINK_SUBSCRIBER)

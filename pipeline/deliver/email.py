@@ -8,6 +8,9 @@ points at the subscriber's ``unsubscribe`` target or a mailto: to the sender.
 
 SMTP answers are classified: 4xx, timeouts and dropped connections are transient; 5xx
 (e.g. 550 no such user), refused recipients and failed authentication are permanent.
+When some recipients are refused and others accepted, the message went out: ``send``
+returns the refused (address, reply) pairs and the dispatcher writes a dead letter for
+each, while the delivery stays sent (a resend would duplicate it for the others).
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ from pipeline.records import UTC, Alert
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    """``SMTP 550: 5.1.1 no such user`` from an SMTP reply (one line, bounded)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"SMTP {code}: {_one_line(text)[:160]}"
 
 
 def message_id(key: str, subscriber: str, domain: str) -> str:
@@ -206,13 +216,14 @@ class EmailSender:
             client.login(self._username, self._password or "")
         return client
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage) -> list[tuple[str, str]]:
+        """Send; returns (address, SMTP reply) of each recipient refused while others took it."""
         try:
             client = self._connect()
             try:
                 # Recipients refused while others were accepted are not retried: the
                 # message went out, and a resend would duplicate it for the others.
-                client.send_message(message)
+                refused = client.send_message(message)
             finally:
                 try:
                     client.quit()
@@ -237,13 +248,8 @@ class EmailSender:
                 f"SMTP server does not support a required feature: {exc}"
             ) from None
         except smtplib.SMTPResponseException as exc:
-            text = (
-                exc.smtp_error.decode("utf-8", "replace")
-                if isinstance(exc.smtp_error, bytes)
-                else str(exc.smtp_error)
-            )
             kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
-            raise kind(f"SMTP {exc.smtp_code}: {_one_line(text)[:120]}") from None
+            raise kind(_reply(exc.smtp_code, exc.smtp_error)) from None
         except (
             TimeoutError,
             smtplib.SMTPServerDisconnected,
@@ -257,14 +263,19 @@ class EmailSender:
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientError(f"SMTP error: {type(exc).__name__}") from None
+        return [(address, _reply(code, text)) for address, (code, text) in sorted(refused.items())]
 
     # maybe_sent cannot be checked over SMTP; a repeat keeps its Message-ID, which mail
     # clients use to fold duplicates.
-    def send_alert(self, alert: Alert, *, delivery_key: str, maybe_sent: bool = False) -> None:
-        self.send(self.alert_message(alert))
+    def send_alert(
+        self, alert: Alert, *, delivery_key: str, maybe_sent: bool = False
+    ) -> list[tuple[str, str]]:
+        return self.send(self.alert_message(alert))
 
-    def send_digest(self, digest: Digest, *, delivery_key: str, maybe_sent: bool = False) -> None:
-        self.send(self.digest_message(digest))
+    def send_digest(
+        self, digest: Digest, *, delivery_key: str, maybe_sent: bool = False
+    ) -> list[tuple[str, str]]:
+        return self.send(self.digest_message(digest))
 
     def close(self) -> None:
         pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import json
 import shutil
 import socket
 import ssl
@@ -325,3 +326,34 @@ def test_digest_email_groups_by_storyline_with_one_click_unsubscribe(smtp):
     assert "Taiwan &amp; &lt;Starlink&gt;" in page
     text = msg.get_body(("plain",)).get_content()
     assert "== Musk–Kremlin contacts ==" in text and "== starlink-taiwan ==" in text
+
+
+def test_a_partly_refused_email_is_sent_to_the_others_and_a_dead_letter_for_the_refused(
+    smtp, tmp_path
+):
+    """Issue 14 defect 4: send_message's refused recipients were ignored (reported as sent)."""
+    box = Mailbox(refuse={"gone@example.org"})
+    port = smtp(box)
+    sub = Subscriber(
+        name="desk",
+        channels=Channels(email=_channel(port, to=("analyst@example.org", "gone@example.org"))),
+    )
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite")
+    dispatcher = Dispatcher(
+        ledger,
+        subscribers=Subscribers(tmp_path / "s.yaml", (sub,), LineMap()),
+        secrets=Secrets({}),
+        dead_letter_path=tmp_path / "dead.jsonl",
+        retry=RetryPolicy(base_delay_seconds=0.01),
+    )
+    alert = make_alert(1)
+    [delivery] = dispatcher.deliver([alert])
+    dispatcher.close()
+    assert [rcpts for rcpts, _ in box.messages] == [["analyst@example.org"]]
+    assert delivery.status == "sent" and delivery.attempts == 1
+    assert "gone@example.org" in delivery.reason and "550" in delivery.reason
+    assert ledger.delivery_state(alert.alert_id, "desk", "email") == "sent"
+    [letter] = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert letter["recipient"] == "gone@example.org"
+    assert letter["reason"] == "SMTP 550: 5.1.1 no such user here"
+    assert dispatcher.counts["refused_recipients"] == 1
