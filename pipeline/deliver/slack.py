@@ -49,6 +49,10 @@ _ZWSP = "\u200b"
 _MENTION = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
 _FORMATTING = re.compile(r"([*_~`])")
 _SECTION_LIMIT = 2900  # Slack rejects section text over 3000 characters
+_LABEL_LIMIT = 600  # of a link's label: a title, even a 1 MB one, stays readable and whole
+_URL_LIMIT = 1500
+# What _clip never cuts: a link, an entity, a marker with its zero-width space, a character.
+_TOKEN = re.compile(r"<[^<>]*>|&(?:amp|lt|gt);|[*_~`@]\u200b|.", re.DOTALL)
 _MAX_SOURCES = 8
 _MAX_EVIDENCE = 5
 
@@ -80,15 +84,35 @@ def safe_url(url: str) -> str | None:
     return quote(url, safe=":/?#[]@!$&'()*+,;=%-._~")
 
 
-def link(url: str, label: str) -> str:
-    """A mrkdwn link with an escaped label, or just the label if the URL is not http(s)."""
+def link(url: str, label: str, *, label_limit: int = _LABEL_LIMIT) -> str:
+    """A mrkdwn link with an escaped label, or just the label if the URL is not http(s).
+
+    The label is clipped inside the link, so a huge title still gives a whole link.
+    """
     target = safe_url(url)
-    text = escape(label) or "(untitled)"
+    text = _clip(escape(label), label_limit) or "(untitled)"
+    if target and len(target) > _URL_LIMIT:
+        target = None  # Slack cuts long URLs mid-way; a dead link is worse than none
     return f"<{target}|{text}>" if target else text
 
 
 def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` cut to ``limit`` characters at a boundary outside markup, with ``…``.
+
+    Never inside a ``<link|label>``, an ``&amp;`` entity, or between a marker and the
+    zero-width space that makes it inert (a cut there would leave live markup).
+
+    >>> _clip("ab &amp; <https://x.test|cd>", 6), _clip("ab <https://x.test|cd>", 12)
+    ('ab …', 'ab …')
+    """
+    if len(text) <= limit:
+        return text
+    end = 0
+    for token in _TOKEN.finditer(text):
+        if token.end() > limit - 1:
+            break
+        end = token.end()
+    return text[:end] + "…"
 
 
 def _plain(text: str, limit: int = 150) -> dict:

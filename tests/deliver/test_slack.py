@@ -428,3 +428,33 @@ def test_bot_without_history_access_falls_back_to_posting(tmp_path, caplog):
         "cannot check Slack history before re-sending (Slack API error: missing_scope)"
         in caplog.text
     )
+
+
+_MARKUP = re.compile(r"<[^<>]*>")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Musk " * 200_000,  # 1 MB
+        "&" * 1_000_000,  # each becomes &amp;: a cut must not split one
+        "<!channel> *" * 90_000,
+        "@here " * 170_000,
+    ],
+    ids=["words", "ampersands", "markup", "mentions"],
+)
+def test_a_one_megabyte_title_is_cut_outside_link_markup(title):
+    """Issue 14 defect 10: the 2,900-character cut landed inside ``<url|label>``."""
+    alert = make_alert(1, title=title, url="https://news.example.org/a?b=1&c=2")
+    text, blocks = alert_blocks(alert)
+    for section in [text, *(b["text"]["text"] for b in blocks if b["type"] == "section")]:
+        assert len(section) <= 3000
+        stripped = _MARKUP.sub("", section)
+        assert "<" not in stripped and ">" not in stripped, "a link was cut open"
+        labels = "".join(m.group().partition("|")[2] for m in _MARKUP.finditer(section))
+        for outside in (stripped, labels):
+            assert not re.search(r"&(?!amp;|lt;|gt;)", outside), "an entity was cut"
+        assert not re.search(r"[~`@]…", labels), "a marker lost its zero-width space"
+    headline = blocks[1]["text"]["text"]
+    assert headline.startswith("*<https://news.example.org/a?b=1&c=2|")
+    assert _MARKUP.match(headline[1:]).group().endswith("…>")
