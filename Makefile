@@ -39,8 +39,11 @@ $(DEMO_STAMP): $(LOCK) pyproject.toml $(UV)
 	@rm -f $(STAMP) && touch $(DEMO_STAMP)
 
 # The demo runs on a full install if there is one, else installs only its own part.
+# Its ledger is kept for the status page (the command it ends with); a fresh one each time, as
+# a replay on an old ledger would find every alert already sent.
 demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
-	$(BIN)/storywatch replay --feeds seeds/feeds --alerts-out build/demo-alerts.jsonl
+	@rm -f build/demo-ledger.sqlite build/demo-ledger.sqlite-wal build/demo-ledger.sqlite-shm
+	$(BIN)/storywatch replay --feeds seeds/feeds --alerts-out build/demo-alerts.jsonl --ledger build/demo-ledger.sqlite
 
 # The PostgreSQL server and headless Chromium that the tests run for real, if missing.
 system-deps:

@@ -36,6 +36,7 @@ from pipeline.run import fnapi_live, metrics
 from pipeline.run.graph import build_pipeline
 from pipeline.run.inputs import load_run_inputs
 from pipeline.run.options import StorywatchOptions, pipeline_options, runner_name
+from pipeline.serve.command import serve_command
 
 # The runners that run here on FnApiRunner (DirectRunner falls back to it offline).
 _FNAPI_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner")
@@ -83,6 +84,14 @@ def run_live(
         "Ctrl-C stops",
         flush=True,
     )
+    if local:  # the page reads these files; a remote job's are the workers'
+        page = serve_command(
+            ledger=sw.ledger,
+            alerts=sw.alerts_out,
+            feed_health=sw.feed_health_out,
+            dead_letters=sw.dead_letter_out,
+        )
+        print(f"storywatch: status page: {page}", flush=True)
     if websub is not None:
         print(
             f"storywatch: WebSub push: callback server on {websub.bind_host}:{websub.port}, "
@@ -395,7 +404,20 @@ def run_replay(
             dead_letters=Path(sw.dead_letter_out),
         )
         print(_storyline_summary(result), file=out)
+        if alerts_out:
+            print(_status_page_hint(sw, ledger_given="ledger" in given), file=out)
     return alerts
+
+
+def _status_page_hint(sw: StorywatchOptions, *, ledger_given: bool) -> str:
+    """How to open the status page on this replay's files (its own ledger is deleted at the
+    end unless ``--ledger`` named one)."""
+    if not ledger_given:
+        return "status page: add --ledger PATH to keep this replay's ledger, then " + serve_command(
+            ledger="PATH", alerts=sw.alerts_out
+        )
+    page = serve_command(ledger=sw.ledger, alerts=sw.alerts_out, dead_letters=sw.dead_letter_out)
+    return f"status page: {page}  (then open http://127.0.0.1:8080/)"
 
 
 def _check_remote_replay(options, *, ledger_given: bool, alerts_out: str | None) -> None:

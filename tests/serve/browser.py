@@ -27,6 +27,17 @@ from tests.paths import ROOT
 from tests.serve.demo_data import Demo
 
 START_TIMEOUT_SECONDS = 60.0
+#: A watchlist draft for the preview page (entities of the shipped watchlists).
+DRAFT = """\
+storylines:
+  - id: spacex-pentagon-preview
+    title: SpaceX and the Pentagon (draft)
+    rule:
+      all_of:
+        - [spacex, starlink]
+        - [ukraine]
+    threshold: 0.5
+"""
 
 
 class MissingBrowser(RuntimeError):

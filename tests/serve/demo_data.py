@@ -50,6 +50,9 @@ class Demo:
     feeds_file: Path
     subscribers: Path
     slack: SlackStandIn
+    #: what ``storywatch replay`` and ``storywatch run`` printed (stdout, then stderr)
+    replay_output: str = ""
+    run_output: str = ""
 
     def serve_args(self) -> list[str]:
         return [
@@ -103,7 +106,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _run(args: list[str], env: dict[str, str], timeout_seconds: float) -> None:
+def _run(args: list[str], env: dict[str, str], timeout_seconds: float) -> str:
     result = subprocess.run(
         [STORYWATCH, *args],
         cwd=ROOT,
@@ -116,6 +119,7 @@ def _run(args: list[str], env: dict[str, str], timeout_seconds: float) -> None:
         raise RuntimeError(
             f"storywatch {args[0]} exited {result.returncode}: {result.stderr[-2000:]}"
         )
+    return result.stdout + result.stderr
 
 
 def build_demo(folder: Path, slack: SlackStandIn, *, live_seconds: float = 10.0) -> Demo:
@@ -133,7 +137,7 @@ def build_demo(folder: Path, slack: SlackStandIn, *, live_seconds: float = 10.0)
     )
     demo.subscribers.write_text(SUBSCRIBERS)
     env = demo.env()
-    _run(
+    demo.replay_output = _run(
         [
             "replay",
             "--feeds",
@@ -165,7 +169,7 @@ def build_demo(folder: Path, slack: SlackStandIn, *, live_seconds: float = 10.0)
         f"  - {{url: 'http://127.0.0.1:{_closed_port()}/rss', id: offline-outlet, name: Nothing listening}}\n"
     )
     try:
-        _run(
+        demo.run_output = _run(
             [
                 "run",
                 f"--feeds_file={demo.feeds_file}",

@@ -20,7 +20,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.alert_json import alert_to_json
 from tests.deliver_support import Reply, SlackStandIn, make_alert
-from tests.serve.browser import MissingBrowser, StatusServer, browser_programs, chrome
+from tests.serve.browser import (
+    DRAFT,
+    MissingBrowser,
+    StatusServer,
+    browser_programs,
+    chrome,
+)
 from tests.serve.demo_data import build_demo
 
 pytestmark = pytest.mark.slow
@@ -31,16 +37,6 @@ HOSTILE_TITLE = (
     '<img src="x" onerror="document.body.dataset.pwned=1">'
     "<script>document.body.dataset.pwned=1</script> Starlink over Taiwan, a hostile headline"
 )
-DRAFT = """\
-storylines:
-  - id: spacex-pentagon-preview
-    title: SpaceX and the Pentagon (draft)
-    rule:
-      all_of:
-        - [spacex, starlink]
-        - [ukraine]
-    threshold: 0.5
-"""
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +50,7 @@ def programs():
 
 
 @pytest.fixture(scope="module")
-def demo(programs, tmp_path_factory):
+def demo(tmp_path_factory):
     with SlackStandIn(Reply(200, "ok")) as slack:
         made = build_demo(tmp_path_factory.mktemp("serve-demo"), slack)
         hostile = make_alert(
@@ -66,7 +62,7 @@ def demo(programs, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(demo):
+def server(programs, demo):
     with StatusServer(demo) as running:
         yield running
 
@@ -78,6 +74,20 @@ def browser(programs):
         yield driver
     finally:
         driver.quit()
+
+
+def test_the_replay_and_the_run_name_the_command_that_opens_the_page(demo):
+    dead = demo.alerts.with_name("alerts.dead-letters.jsonl")
+    assert (
+        f"status page: storywatch serve --ledger {demo.ledger} --alerts {demo.alerts} "
+        f"--dead-letters {dead}  (then open http://127.0.0.1:8080/)"
+    ) in demo.replay_output.splitlines()
+    live = demo.folder
+    assert (
+        f"storywatch: status page: storywatch serve --ledger {live / 'live-ledger.sqlite'} "
+        f"--alerts {live / 'live-alerts.jsonl'} --feed-health {demo.feed_health} "
+        f"--dead-letters {demo.dead_letters}"
+    ) in demo.run_output.splitlines()
 
 
 def _open(browser, server, path: str) -> str:
