@@ -15,7 +15,14 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 from werkzeug import Request, Response
 
-from pipeline.ingest.fetch.guard import BlockedAddress, FetchError, check_host, forbidden_reason
+from pipeline.ingest.fetch.guard import (
+    BlockedAddress,
+    FetchError,
+    check_host,
+    forbidden_reason,
+    host_reason,
+    literal_address,
+)
 from pipeline.ingest.fetch.http import (
     USER_AGENT,
     FetchPolicy,
@@ -84,10 +91,89 @@ def source(httpserver, path: str = "/feed", **kw) -> FeedSource:
         ("8.8.8.8", None),
         ("151.101.1.67", None),
         ("2001:4860:4860::8888", None),
+        # Issue 14 defect 9: site-local was public; embedded IPv4 decides behind NAT64/6to4.
+        ("fec0::1", "site-local address"),
+        ("3fff::1", "reserved address"),
+        ("64:ff9b::808:808", None),  # DNS64 answer for a public host
+        ("64:ff9b::a00:1", "private address"),
+        ("64:ff9b::7f00:1", "loopback address"),
+        ("2002:808:808::1", None),
+        ("2002:a00:1::1", "private address"),
+        ("::ffff:8.8.8.8", None),
+        ("64:ff9b:1::808:808", "reserved address"),  # local-use NAT64: never public
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "private address"),  # Teredo
     ],
 )
 def test_forbidden_addresses(address: str, reason: str | None) -> None:
     assert forbidden_reason(address) == reason
+
+
+# The metadata address 169.254.169.254 (a9fe:a9fe) and link-local 169.254.1.1 in every
+# encoding an IPv6 address or an old IPv4 spelling can carry them.
+METADATA_ENCODINGS = {
+    "nat64": "64:ff9b::a9fe:a9fe",
+    "nat64-dotted": "64:ff9b::169.254.169.254",
+    "nat64-local-96": "64:ff9b:1::a9fe:a9fe",
+    "nat64-local-48": "64:ff9b:1:a9fe:a9:fe00::",  # RFC 6052 /48 layout, u octet skipped
+    "6to4": "2002:a9fe:a9fe::1",
+    "teredo-client": "2001:0:4136:e378:8000:63bf:5601:5601",  # client bits inverted
+    "teredo-server": "2001:0:a9fe:a9fe::1",
+    "ipv4-mapped": "::ffff:169.254.169.254",
+    "ipv4-mapped-hex": "::ffff:a9fe:a9fe",
+    "ipv4-compatible": "::169.254.169.254",
+    "decimal": "2852039166",
+    "octal": "0251.0376.0251.0376",
+    "hex-dotted": "0xa9.0xfe.0xa9.0xfe",
+    "hex": "0xa9fea9fe",
+    "two-part": "169.254.43518",
+    "bracketed-v6": "[64:ff9b::a9fe:a9fe]",
+}
+LINK_LOCAL_ENCODINGS = {
+    "nat64": "64:ff9b::a9fe:101",
+    "6to4": "2002:a9fe:101::",
+    "ipv4-mapped": "::ffff:169.254.1.1",
+    "decimal": "2851995905",
+    "v6-zone": "fe80::1%eth0",
+}
+
+
+def _no_dns(host: str, port: int) -> list[str]:
+    raise AssertionError(f"{host} is an address: it must be classified without DNS")
+
+
+@pytest.mark.parametrize("host", METADATA_ENCODINGS.values(), ids=METADATA_ENCODINGS.keys())
+def test_metadata_is_refused_in_every_encoding_even_with_private_allowed(host: str) -> None:
+    for allow_private in (False, True):
+        with pytest.raises(BlockedAddress, match="cloud metadata address; never fetched"):
+            check_host(host, 80, allow_private=allow_private, resolver=_no_dns)
+
+
+@pytest.mark.parametrize("host", LINK_LOCAL_ENCODINGS.values(), ids=LINK_LOCAL_ENCODINGS.keys())
+def test_link_local_is_refused_in_every_encoding_even_with_private_allowed(host: str) -> None:
+    with pytest.raises(BlockedAddress, match="link-local address; never fetched"):
+        check_host(host, 80, allow_private=True, resolver=_no_dns)
+
+
+@pytest.mark.parametrize(
+    "host, reason",
+    [
+        ("0x7f.1", "loopback"),
+        ("2130706433", "loopback"),
+        ("012.0.0.1", "private"),
+        ("fec0::2", "site-local"),
+    ],
+)
+def test_old_ipv4_spellings_and_site_local_are_not_public(host: str, reason: str) -> None:
+    with pytest.raises(BlockedAddress, match=f"{reason} address; only public"):
+        check_host(host, 80, allow_private=False, resolver=_no_dns)
+    assert check_host(host, 80, allow_private=True, resolver=_no_dns)
+
+
+def test_names_that_only_look_numeric_are_resolved() -> None:
+    assert literal_address("1.2.3.4 x") is None and literal_address("08.1.1.1") is None
+    assert literal_address("123.example") is None
+    assert host_reason("LOCALHOST.") == "loopback address" and host_reason("news.example") is None
+    assert host_reason("[::ffff:192.168.1.20]") == "private address"
 
 
 def test_names_are_checked_after_resolution() -> None:
