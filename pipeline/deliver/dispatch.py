@@ -42,8 +42,9 @@ from pipeline.deliver.digest import Digest
 from pipeline.deliver.email import EmailSender
 from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
 from pipeline.deliver.retry import RateLimiter, RetryPolicy
-from pipeline.deliver.routing import routes
+from pipeline.deliver.routing import fold_same_article, routes
 from pipeline.deliver.slack import SlackBot, SlackWebhook
+from pipeline.deliver.wording import merge_alerts
 from pipeline.ledger import local_path
 from pipeline.ledger.protocol import SENT as LEDGER_SENT
 from pipeline.ledger.protocol import Ledger
@@ -186,10 +187,26 @@ class Dispatcher:
         now = self.clock()
         results: list[Delivery] = []
         lanes: dict[tuple[str, str], list[Alert]] = defaultdict(list)
+        mutes = self.ledger.active_mutes(now)
         for alert in alerts:
             if self.sink is not None and self.sink.enabled:
                 results.append(self.sink.write(alert))
-            planned = routes(alert, self.subscribers, now)
+            planned = routes(alert, self.subscribers, now, muted=mutes)
+            if planned and planned[0].muted:
+                # Muted (`storywatch mute`): not sent, not queued; counted and logged.
+                self.counts["muted"] += 1
+                log.info("alert %s not delivered: %s is muted", alert.alert_id, planned[0].muted)
+                results += [
+                    Delivery(
+                        alert.alert_id,
+                        r.subscriber.name,
+                        r.channel,
+                        SKIPPED,
+                        reason=f"muted: {r.muted}",
+                    )
+                    for r in planned
+                ]
+                continue
             if planned:
                 self.ledger.save_payload(alert.alert_id, alert_to_json(alert))
             for route in planned:
@@ -297,7 +314,12 @@ class Dispatcher:
     def _run_lanes(self, lanes: dict[tuple[str, str], list[Alert]]) -> list[Delivery]:
         def run(lane: tuple[tuple[str, str], list[Alert]]) -> list[Delivery]:
             (subscriber, channel), alerts = lane
-            return [self._send_alert(alert, subscriber, channel) for alert in alerts]
+            # One article that develops several storylines: one message (issue 13).
+            return [
+                d
+                for group in fold_same_article(alerts)
+                for d in self._send_alert(group[0], subscriber, channel, also=group[1:])
+            ]
 
         return [d for batch in self._map(run, list(lanes.items())) for d in batch]
 
@@ -305,25 +327,48 @@ class Dispatcher:
         self.limiter.wait(channel.rate_key, channel.per_second)
         return send()
 
-    def _send_alert(self, alert: Alert, subscriber: str, channel_name: str) -> Delivery:
-        key = (alert.alert_id, subscriber, channel_name)
-        if not self.ledger.claim(*key):
+    def _send_alert(
+        self, alert: Alert, subscriber: str, channel_name: str, *, also: Iterable[Alert] = ()
+    ) -> list[Delivery]:
+        """Claim and send ``alert``, together with ``also`` (alerts of the same article)."""
+        claimed: list[Alert] = []
+        skipped: list[Delivery] = []
+        for each in (alert, *also):
+            key = (each.alert_id, subscriber, channel_name)
+            if self.ledger.claim(*key):
+                claimed.append(each)
+                continue
             state = self.ledger.delivery_state(*key)
-            return Delivery(
-                *key,
-                SKIPPED,
-                reason=f"already {state}" if state != "claimed" else "in flight elsewhere",
+            skipped.append(
+                Delivery(
+                    *key,
+                    SKIPPED,
+                    reason=f"already {state}" if state != "claimed" else "in flight elsewhere",
+                )
             )
+        if not claimed:
+            return skipped
+        message = merge_alerts(claimed)
+        key = (message.alert_id, subscriber, channel_name)
+        members = [(a.alert_id, subscriber, channel_name) for a in claimed[1:]]
         channel = self.channels[(subscriber, channel_name)]
         delivery_key = ":".join(key)
-        return self._send(
+        result = self._send(
             key,
-            alert.title,
+            message.title,
             lambda maybe_sent: self._attempt(
                 channel,
-                lambda: channel.send_alert(alert, delivery_key=delivery_key, maybe_sent=maybe_sent),
+                lambda: channel.send_alert(
+                    message, delivery_key=delivery_key, maybe_sent=maybe_sent
+                ),
             ),
+            members=members,
         )
+        together = [
+            Delivery(*m, result.status, attempts=result.attempts, reason=result.reason)
+            for m in members
+        ]
+        return [result, *together, *skipped]
 
     def _send_digest(self, digest: Digest) -> list[Delivery]:
         key = (digest.digest_id, digest.subscriber, digest.channel)
@@ -401,7 +446,8 @@ class Dispatcher:
             return delivery
         except TransientError as exc:
             reason = redact(exc.reason, self._secret_values)
-            self.ledger.release(*key, reason)
+            for member in [key, *members]:
+                self.ledger.release(*member, reason)
             log.warning(
                 "delivery %s to %s/%s will be retried later: %s", key[0], key[1], key[2], reason
             )
@@ -410,7 +456,8 @@ class Dispatcher:
             reason = redact(f"unexpected {type(exc).__name__}: {exc}", self._secret_values)
             log.exception("delivery %s to %s/%s: %s", key[0], key[1], key[2], reason)
             if self.ledger.attempts(*key) < self.max_unexpected_failures:
-                self.ledger.release(*key, reason)
+                for member in [key, *members]:
+                    self.ledger.release(*member, reason)
                 return Delivery(*key, RETRY_LATER, attempts=attempts, reason=reason)
             # The same failure on every try: a poison alert. Dead-letter it rather than loop.
             for member in [key, *members]:

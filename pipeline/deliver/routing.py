@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from pipeline.config.subscribers import Subscriber
@@ -23,20 +23,66 @@ from pipeline.records import Alert
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One alert to one subscriber on one channel, now (``due_at`` None) or later."""
+    """One alert to one subscriber on one channel, now (``due_at`` None) or later.
+
+    ``muted`` names the mute that holds it back (a storyline or development id), or is "".
+    """
 
     alert: Alert
     subscriber: Subscriber
     channel: str
     due_at: dt.datetime | None
+    muted: str = ""
 
 
-def routes(alert: Alert, subscribers: Iterable[Subscriber], now: dt.datetime) -> list[Route]:
-    """Every (subscriber, channel) that wants ``alert``, with when to deliver it."""
+def muted_by(alert: Alert, muted: Collection[str]) -> str:
+    """The storyline or development id of ``alert`` that is muted, or "".
+
+    >>> from pipeline.alert_json import alert_from_json
+    >>> a = alert_from_json({"alert_id": "a1", "storyline": "s", "development_id": "s-d1",
+    ...     "kind": "burst", "title": "T", "url": "u", "published": "2024-10-25T10:00:00Z"})
+    >>> muted_by(a, {"s-d1"}), muted_by(a, {"other"})
+    ('s-d1', '')
+    """
+    for target in (alert.storyline_id, alert.development_id):
+        if target and target in muted:
+            return target
+    return ""
+
+
+def routes(
+    alert: Alert,
+    subscribers: Iterable[Subscriber],
+    now: dt.datetime,
+    *,
+    muted: Collection[str] = (),
+) -> list[Route]:
+    """Every (subscriber, channel) that wants ``alert``, with when to deliver it.
+
+    A muted storyline's or development's alert still gets its routes, marked ``muted``:
+    the caller does not send them and counts them (``storywatch mute``).
+    """
+    held = muted_by(alert, muted)
     out = []
     for subscriber in subscribers:
         if not subscriber.wants(alert.storyline_id, alert.kind, alert.score):
             continue
         when = due_at(subscriber, now)
-        out += [Route(alert, subscriber, channel, when) for channel in subscriber.channels.names()]
+        out += [
+            Route(alert, subscriber, channel, when, held) for channel in subscriber.channels.names()
+        ]
     return out
+
+
+def fold_same_article(alerts: Iterable[Alert]) -> list[list[Alert]]:
+    """Alerts for one subscriber's channel, grouped so that one article is one message.
+
+    An article that develops two storylines gives two alerts (one per storyline); a
+    subscriber who follows both gets them together (``wording.merge_alerts``). Groups are
+    keyed by the article's URL and the alert kind, in the order of their first alert.
+    """
+    groups: dict[tuple[str, str], list[Alert]] = {}
+    for alert in alerts:
+        key = (alert.url or alert.alert_id, alert.kind)
+        groups.setdefault(key, []).append(alert)
+    return list(groups.values())

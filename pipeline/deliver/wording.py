@@ -6,7 +6,8 @@ show its time and explain why it matched with these, so the channels never disag
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pipeline.match.hits import is_deep
@@ -22,6 +23,32 @@ def kind_label(kind: str) -> str:
     ('New development', 'retraction')
     """
     return KIND_LABELS.get(kind, kind)
+
+
+def merge_alerts(alerts: Sequence[Alert]) -> Alert:
+    """One alert for an article that develops several storylines: the first alert, naming
+    every storyline (``Musk–Kremlin contacts and Starlink in Taiwan``), with the evidence
+    and sources of all. It keeps the first's ids, so threads and Message-IDs stay stable.
+
+    >>> from pipeline.alert_json import alert_from_json
+    >>> a, b = (alert_from_json({"alert_id": i, "storyline": s, "storyline_title": t, "kind": "burst",
+    ...     "title": "T", "url": "u", "published": "2024-10-25T10:00:00Z"})
+    ...     for i, s, t in (("a1", "s1", "Story one"), ("b1", "s2", "")))
+    >>> merge_alerts([a, b]).storyline_title
+    'Story one and s2'
+    """
+    first = alerts[0]
+    if len(alerts) == 1:
+        return first
+    names = list(dict.fromkeys(a.storyline_title or a.storyline_id for a in alerts))
+    title = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return dataclasses.replace(
+        first,
+        storyline_title=title,
+        evidence=tuple(dict.fromkeys(e for a in alerts for e in a.evidence)),
+        sources=tuple(dict.fromkeys(s for a in alerts for s in a.sources)),
+        score=max(a.score for a in alerts),
+    )
 
 
 def other_sources(alert: Alert) -> list[tuple[str, str, str]]:
