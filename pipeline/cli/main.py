@@ -367,7 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
     # --- delivery --------------------------------------------------------------------
     p = add_command("deliver", "deliver an alerts JSONL file to the subscribers (once each)")
     p.add_argument(
-        "--alerts", type=Path, required=True, metavar="ALERTS.jsonl", help="alerts to deliver"
+        "--alerts",
+        type=Path,
+        metavar="ALERTS.jsonl",
+        help="alerts to deliver (required unless --retry-dead)",
+    )
+    p.add_argument(
+        "--retry-dead",
+        action="store_true",
+        help="queue every dead delivery of the ledger again and send it (after fixing a webhook)",
     )
     p.add_argument(
         "--subscribers",
@@ -394,6 +402,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--console", action="store_true", help="print each alert on standard output")
     p.set_defaults(handler=_command("deliver", "deliver"))
+
+    p = add_command("subscribers", "subscriber commands: test NAME")
+    subscribers_sub = p.add_subparsers(dest="subscribers_command", required=True, metavar="ACTION")
+    q = subscribers_sub.add_parser(
+        "test",
+        help="send one test message on each channel of subscriber NAME and say what happened",
+        description="Send one test message on each channel (Slack webhook or bot, email) of "
+        "one subscriber and report per channel what happened. Nothing is recorded in the ledger.",
+        formatter_class=HelpFormatter,
+        parents=[logging_flags],
+    )
+    q.add_argument("name", metavar="NAME", help="the subscriber's name in the subscribers file")
+    q.add_argument(
+        "--subscribers",
+        type=Path,
+        metavar="FILE",
+        help="subscribers YAML (default: watchlists/subscribers.yaml)",
+    )
+    q.set_defaults(handler=_command("deliver", "subscribers_test"))
+
+    p = add_command("mute", "mute a storyline's or development's alerts (kept in the ledger)")
+    p.add_argument("target", nargs="?", metavar="STORYLINE|DEVELOPMENT", help="the id to mute")
+    p.add_argument(
+        "--for",
+        dest="duration",
+        metavar="DURATION",
+        help="how long, e.g. 30m, 24h, 7d (default: until `storywatch unmute`)",
+    )
+    p.add_argument("--list", action="store_true", help="list the active mutes")
+    p.add_argument(
+        "--ledger", default="build/ledger.sqlite", metavar="PATH", help="alert/delivery ledger"
+    )
+    p.set_defaults(handler=_command("deliver", "mute"))
+
+    p = add_command("unmute", "deliver a muted storyline's or development's alerts again")
+    p.add_argument("target", metavar="STORYLINE|DEVELOPMENT", help="the id to unmute")
+    p.add_argument(
+        "--ledger", default="build/ledger.sqlite", metavar="PATH", help="alert/delivery ledger"
+    )
+    p.set_defaults(handler=_command("deliver", "unmute"))
 
     # --- status page -----------------------------------------------------------------
     p = add_command("serve", "serve the status page: storylines, feeds, deliveries, preview")

@@ -41,7 +41,7 @@ def read_alerts(path: Path) -> Iterator[tuple[int, Alert | None, str]]:
 
 
 def deliver_file(
-    alerts_path: Path,
+    alerts_path: Path | None,
     *,
     subscribers_file: Path | None,
     ledger_url: str,
@@ -50,15 +50,18 @@ def deliver_file(
     console: bool = False,
     batch_size: int = 50,
 ) -> int:
-    """Deliver every alert of ``alerts_path``; print a summary; return the exit status."""
+    """Deliver every alert of ``alerts_path``; print a summary; return the exit status.
+
+    Without ``alerts_path``, only what the ledger holds is sent: unconfirmed deliveries and
+    the queued ones that are due (``deliver --retry-dead`` queues the dead ones again)."""
     subscribers = load_subscribers(subscribers_file) if subscribers_file else None
     secrets = resolve_secrets(subscribers) if subscribers else None
-    if alerts_path.is_dir():
+    if alerts_path is not None and alerts_path.is_dir():
         raise UserError(
             f"{alerts_path}:1: is a folder, not an alerts file; pass the JSONL file a replay "
             "wrote (--alerts-out) or another alerts file"
         )
-    if not alerts_path.exists():
+    if alerts_path is not None and not alerts_path.exists():
         raise UserError(
             f"{alerts_path}:1: alerts file not found; pass the JSONL file a replay wrote "
             "(--alerts-out) or another alerts file"
@@ -80,7 +83,7 @@ def deliver_file(
     try:
         results += dispatcher.retry_unconfirmed()
         batch: list[Alert] = []
-        for number, alert, problem in read_alerts(alerts_path):
+        for number, alert, problem in read_alerts(alerts_path) if alerts_path else ():
             if alert is None:
                 problems.append(f"{alerts_path}:{number}: skipped: {problem}")
                 continue
@@ -107,6 +110,8 @@ def deliver_file(
     summary = ", ".join(
         f"{counts[s]} {s}" for s in ("sent", "queued", "skipped", "retry_later", "dead")
     )
+    if muted := dispatcher.counts["muted"]:
+        summary += f", {muted} alert{'s' if muted > 1 else ''} muted"
     refused = dispatcher.counts["refused_recipients"]
     if refused:
         summary += f", {refused} recipient{'s' if refused > 1 else ''} refused"

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from pipeline.match.hits import is_deep
 from pipeline.records import UTC, Alert, Evidence
 
-KIND_LABELS = {"new_development": "New development", "burst": "Burst", "coverage": "More coverage"}
+KIND_LABELS = {
+    "new_development": "New development",
+    "burst": "Burst",
+    "coverage": "More coverage",
+    "test": "Test",  # storywatch subscribers test
+}
 
 
 def kind_label(kind: str) -> str:
