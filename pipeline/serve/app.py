@@ -231,10 +231,19 @@ def create_app(config: ServeConfig) -> Starlette:
         lambda: [config.alerts, config.ledger_path, _wal(config.ledger_path)],
         lambda: {s.storyline_id: s for s in queries.storylines(alerts.get(), deliveries.get())},
     )
-    health = _Cached(
-        lambda: [config.feed_health], lambda: queries.read_jsonl_objects(config.feed_health)
-    )
+    health = queries.FeedHealthIndex(config.feed_health)
     feed_list = _Cached(lambda: [config.feeds_file], lambda: _load_feed_list(config.feeds_file))
+    # The table changes with the health read, the feed list and the day (its per-day window).
+    feed_tables: dict[str, Any] = {"key": None, "rows": []}
+
+    def feed_table(now: dt.datetime) -> list[queries.FeedView]:
+        listed = feed_list.get()
+        key = (health.refresh().stamp, id(listed), now.astimezone(UTC).date())
+        if key != feed_tables["key"]:
+            feed_tables["rows"] = queries.feed_table(listed, health, now=now)
+            feed_tables["key"] = key
+        return list(feed_tables["rows"])
+
     corpus = Corpus(config.preview_feed_dirs)
 
     def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
@@ -278,7 +287,7 @@ def create_app(config: ServeConfig) -> Starlette:
 
     async def feeds(request: Request) -> Response:
         now = config.clock()
-        rows = queries.feed_table(feed_list.get(), health.get(), now=now)
+        rows = feed_table(now)
         return render(
             request,
             "feeds.html",
@@ -287,7 +296,7 @@ def create_app(config: ServeConfig) -> Starlette:
             until=lambda iso: present.until(iso, now),
             days=[(now.date() - dt.timedelta(days=6 - i)).strftime("%m-%d") for i in range(7)],
             failing=sum(1 for r in rows if r.status == "failing"),
-            has_health=bool(health.get()),
+            has_health=bool(health.latest),
         )
 
     async def deliveries_page(request: Request) -> Response:

@@ -4,7 +4,8 @@
     storylines(alerts, deliveries)         -> [Storyline]     developments grouped per storyline
     delivery_rows(ledger_path)             -> {alert id: [DeliveryRow]} every delivery row
     dead_deliveries(rows, alerts, letters) -> [DeadDelivery]  dead rows with their reason
-    feed_table(feeds, health_lines, now)   -> [FeedView]      failing first, with history
+    feed_table(feeds, health, now)         -> [FeedView]      failing first, with history
+    FeedHealthIndex(path).refresh()        the feed-health file folded, read as it grows
     scrub(text)                            -> text without secrets (URL passwords, webhooks, tokens)
 
 Nothing here writes. The ledger is opened read-only (a SQLite file in WAL mode, so a running
@@ -371,25 +372,106 @@ class FeedView:
     poll_bounds: tuple[int, int]
 
 
+class FeedHealthIndex:
+    """The feed-health file folded as it grows: the newest line of each feed and, per feed
+    and UTC day, the fetches that found new items.
+
+    ``refresh()`` reads only the bytes appended since the last call: the file is append-only
+    (``run.sinks.ReportFeedHealth``) and grows by a line per fetch, so a long run's file is
+    never read twice. A file replaced or cut shorter is read again from its start; a
+    half-written last line waits for the next call. Bound: one line per feed and one counter
+    per (feed, day) seen. ``stamp`` changes whenever what was read changes.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._reset(None)
+
+    def _reset(self, identity: tuple[int, int] | None) -> None:
+        self._identity = identity
+        self._offset = 0
+        self.latest: dict[str, dict[str, Any]] = {}
+        self.per_day: dict[str, Counter[dt.date]] = defaultdict(Counter)
+
+    @property
+    def stamp(self) -> tuple[Any, ...]:
+        return (self._identity, self._offset)
+
+    def refresh(self) -> FeedHealthIndex:
+        if self.path is None:
+            return self
+        try:
+            st = self.path.stat()
+        except OSError:
+            self._reset(None)
+            return self
+        identity = (st.st_dev, st.st_ino)
+        if identity != self._identity or st.st_size < self._offset:
+            self._reset(identity)
+        if st.st_size == self._offset:
+            return self
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read(st.st_size - self._offset)
+        except OSError:
+            return self
+        end = data.rfind(b"\n")
+        if end < 0:
+            return self
+        for raw in data[:end].split(b"\n"):
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(line, dict):
+                self.add(line)
+        self._offset += end + 1
+        return self
+
+    def add(self, line: dict[str, Any]) -> None:
+        fid = line.get("feed_id")
+        if not isinstance(fid, str):
+            return
+        self.latest[fid] = line
+        if line.get("last_outcome") == "new":
+            attempt = _utc_time(line.get("last_attempt_at"))
+            if attempt is not None:
+                self.per_day[fid][attempt.date()] += 1
+
+
+_NONE: Counter[dt.date] = Counter()
+
+
+def _utc_time(value: Any) -> dt.datetime | None:
+    """The pipeline's own ISO stamps parsed fast (``fromisoformat``), anything else by
+    ``parse_time``."""
+    if isinstance(value, str):
+        try:
+            t = dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+    return parse_time(value)
+
+
 def feed_table(
     feeds: FeedList | None,
-    health_lines: list[dict[str, Any]],
+    health: FeedHealthIndex | Iterable[dict[str, Any]],
     *,
     now: dt.datetime,
     days: int = 7,
 ) -> list[FeedView]:
     """Every feed of the list (and any feed the health names that the list lacks), failing
-    first (``pipeline.ingest.feed_status.feed_rows`` order), with its per-day history."""
-    latest: dict[str, dict[str, Any]] = {}
-    per_day: dict[str, Counter[dt.date]] = defaultdict(Counter)
-    for line in health_lines:
-        fid = line.get("feed_id")
-        if not isinstance(fid, str):
-            continue
-        latest[fid] = line
-        attempt = parse_time(line.get("last_attempt_at"))
-        if attempt is not None and line.get("last_outcome") == "new":
-            per_day[fid][attempt.date()] += 1
+    first (``pipeline.ingest.feed_status.feed_rows`` order), with its per-day history.
+    ``health``: a ``FeedHealthIndex`` or the health lines, oldest first."""
+    if not isinstance(health, FeedHealthIndex):
+        index = FeedHealthIndex(None)
+        for line in health:
+            index.add(line)
+        health = index
+    latest, per_day = health.latest, health.per_day
     today = now.astimezone(UTC).date()
     window = [today - dt.timedelta(days=days - 1 - i) for i in range(days)]
     rows = feed_rows(feeds, latest) if feeds is not None else []
@@ -410,7 +492,7 @@ def feed_table(
                 last_attempt_at=str(h.get("last_attempt_at") or ""),
                 interval_seconds=r.interval_seconds,
                 next_due_at=r.next_due_at,
-                new_per_day=[per_day[r.feed_id][d] for d in window],
+                new_per_day=[per_day.get(r.feed_id, _NONE)[d] for d in window],
                 poll_bounds=r.poll_seconds,
             )
         )
@@ -431,7 +513,7 @@ def feed_table(
                 last_attempt_at=str(h.get("last_attempt_at") or ""),
                 interval_seconds=float(interval) if isinstance(interval, int | float) else None,
                 next_due_at=str(h.get("next_due_at") or ""),
-                new_per_day=[per_day[fid][d] for d in window],
+                new_per_day=[per_day.get(fid, _NONE)[d] for d in window],
                 poll_bounds=(0, 0),
             )
         )
@@ -450,6 +532,7 @@ __all__ = [
     "DeadDelivery",
     "DeliveryRow",
     "Development",
+    "FeedHealthIndex",
     "FeedView",
     "Storyline",
     "active_mutes",
