@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import logging
 import re
 import unicodedata
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+import idna
+from selectolax.lexbor import LexborHTMLParser
 
 from pipeline.records import Article, FeedItem
 from pipeline.text import safe_text
@@ -84,22 +86,35 @@ def _fold_variant_host(host: str) -> str:
 
 
 _AMP_PATH = re.compile(r"(?:/amp|\.amp|/amp\.html)$")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+# RFC 3986 unreserved characters, sub-delimiters, ":" and "@": what an escape may be
+# decoded to without changing which resource the path names ("/", "?", "#", "%" not).
+_DECODED_IN_PATH = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@"
+)
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
-_TAG = re.compile(r"<[A-Za-z/!?][^>]*>?")
-_BLOCK_DROP = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+# A reference HTML decodes everywhere: named or numeric, ended by ";".
+_REFERENCE = r"&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);"
+_BARE_AMPERSAND = re.compile(r"&(?!(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);)")
+# What one parse can leave that a second must read: a tag or a reference (escaped twice).
+_MARKUP_LEFT = re.compile(rf"<[A-Za-z/!?]|{_REFERENCE}")
 _WORD = re.compile(r"\w+")
 
 
 def canonical_url(url: str, *, fold_variants: bool = True) -> str:
     """The URL that names the same page however a reader arrived at it.
 
-    Lower-cases scheme and host, drops default ports, the fragment and tracking
-    parameters (``utm_*``, ``fbclid``, ``ns_mchannel``, ...), sorts the query, and with
+    Lower-cases scheme and host (international names in punycode), drops default ports,
+    the fragment and tracking parameters (``utm_*``, ``fbclid``, ``ns_mchannel``, ...),
+    normalises path escapes (``%2F`` stays escaped), sorts the query, and with
     ``fold_variants`` folds ``m.``/``mobile.``/``amp.``/``www.`` hosts and ``/amp``
     paths onto the main site. Anything that is not an http(s) URL comes back stripped.
 
     >>> canonical_url("http://www.bbc.co.uk/news/world-123?at_medium=RSS&ns_source=x")
     'http://bbc.co.uk/news/world-123'
+    >>> canonical_url("https://Bücher.de/a%2fb/%7Ex")
+    'https://xn--bcher-kva.de/a%2Fb/~x'
     """
     url = (url or "").strip()
     try:
@@ -110,13 +125,13 @@ def canonical_url(url: str, *, fold_variants: bool = True) -> str:
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         return url
-    host = parts.hostname.lower().rstrip(".")
+    host = _ascii_host(parts.hostname.rstrip("."))
     if fold_variants:
         host = _fold_variant_host(host)
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe="/%:@!$&'()*+,;=-._~") or "/"
+    path = _normal_path(parts.path)
     if fold_variants:
         path = _AMP_PATH.sub("", path) or "/"
     if len(path) > 1:
@@ -128,34 +143,76 @@ def canonical_url(url: str, *, fold_variants: bool = True) -> str:
     return urlunsplit((scheme, netloc, path, urlencode(query, quote_via=quote), ""))
 
 
+def _ascii_host(host: str) -> str:
+    """The host as DNS names it: lower case, international labels in punycode (IDNA 2008
+    with UTS 46 mapping, as browsers do), so ``bücher.de`` and ``xn--bcher-kva.de`` agree."""
+    if "%" in host:
+        host = unquote(host)
+    host = host.lower()
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (
+        UnicodeError
+    ):  # not a valid IDNA 2008 name (idna.IDNAError): the looser IDNA 2003 codec, else as is
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return host
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _DECODED_IN_PATH else "%" + match.group(1).upper()
+
+
+def _normal_path(path: str) -> str:
+    """``path`` with its escapes normalised but its meaning kept: escapes of unreserved
+    characters and sub-delimiters are decoded (servers read them alike), the others, ``%2F``
+    above all (a slash inside a segment), stay escaped in upper case; bytes outside ASCII
+    and spaces are escaped as UTF-8."""
+    return quote(_ESCAPE.sub(_normal_escape, path), safe=_PATH_SAFE) or "/"
+
+
 def _is_tracking(name: str) -> bool:
     name = name.lower()
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
 
 
+def _html_text(markup: str) -> str:
+    """Text of one HTML parse (lexbor, as a browser reads it), script/style dropped. A ``&``
+    that does not start a reference ending in ``;`` is literal: HTML5 would read
+    ``&notes`` as ``¬es``, but in feed text it is nearly always an escaped ``&``."""
+    if "<" not in markup and "&" not in markup:
+        return markup
+    tree = LexborHTMLParser(_BARE_AMPERSAND.sub("&amp;", markup))
+    if "<s" in markup.lower():
+        tree.strip_tags(["script", "style"])
+    return tree.text(separator=" ")
+
+
 def plain_text(markup: str) -> str:
     """Text of an HTML fragment: tags stripped, entities decoded, whitespace folded.
 
-    Script and style contents are dropped; tags become spaces so words never glue.
-    Control characters and bidi overrides are removed (``pipeline.text.safe_text``).
+    An HTML parser (selectolax's lexbor) reads the markup, so comments (``<!-- a > b -->``)
+    and attributes (``<img alt="a>b">``) leave nothing behind. Script and style contents
+    are dropped; tags become spaces so words never glue. Feeds often escape twice
+    (``&amp;amp;``, ``&lt;b&gt;``): text that still holds markup or a reference after one
+    parse is parsed once more, with the same rule for a bare ``&`` (so ``Rock &amp;notes``
+    stays ``Rock &notes``). Control characters and bidi overrides are removed
+    (``pipeline.text.safe_text``).
 
     >>> plain_text("<b>Starlink</b>&nbsp;in&#32;<i>Taiwan</i><script>x()</script>")
     'Starlink in Taiwan'
+    >>> plain_text("Rock &amp;notes <!-- a > b --><img alt='a>b'>")
+    'Rock &notes'
     """
     if not markup:
         return ""
-    text = markup
-    if "<" in text:
-        if "<s" in text.lower():
-            text = _BLOCK_DROP.sub(" ", text)
-        text = _TAG.sub(" ", text)
-    if "&" in text:
-        # Twice: feeds often double-escape ("&amp;amp;", "&lt;b&gt;").
-        text = html.unescape(text)
-        if "<" in text:
-            text = _TAG.sub(" ", text)
-        if "&" in text:
-            text = html.unescape(text)
+    text = _html_text(markup)
+    if _MARKUP_LEFT.search(text):
+        text = _html_text(text)
     return safe_text(text)
 
 

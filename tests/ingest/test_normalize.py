@@ -85,6 +85,38 @@ def test_canonical_url_table(url: str, expected: str) -> None:
     assert canonical_url(url) == expected
 
 
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("https://bücher.de/neu", "https://xn--bcher-kva.de/neu"),
+        ("https://BÜCHER.de/neu", "https://xn--bcher-kva.de/neu"),
+        ("https://www.новости.рф/1", "https://xn--b1amnebsh.xn--p1ai/1"),
+        ("https://b%C3%BCcher.de/neu", "https://xn--bcher-kva.de/neu"),
+        ("https://example.com/a%7Eb/%41", "https://example.com/a~b/A"),
+        ("https://example.com/caf%c3%a9", "https://example.com/café"),
+    ],
+)
+def test_canonical_url_agrees_on_spellings_of_one_url(a: str, b: str) -> None:
+    assert canonical_url(a) == canonical_url(b) == canonical_url(canonical_url(a))
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("https://example.com/tag/a%2Fb", "https://example.com/tag/a%2Fb"),
+        ("https://example.com/tag/a%2fb", "https://example.com/tag/a%2Fb"),
+        ("https://example.com/100%25/x", "https://example.com/100%25/x"),
+        ("https://example.com/a%3Fb%23c", "https://example.com/a%3Fb%23c"),
+        ("https://example.com/%FF", "https://example.com/%FF"),  # not UTF-8: kept, not U+FFFD
+    ],
+)
+def test_canonical_url_keeps_escapes_that_change_the_path(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
+    assert canonical_url("https://example.com/tag/a%2Fb") != canonical_url(
+        "https://example.com/tag/a/b"
+    )
+
+
 def test_variants_kept_when_folding_is_off() -> None:
     assert (
         canonical_url("https://m.example.com/x/amp", fold_variants=False)
@@ -149,6 +181,25 @@ def test_canonical_url_is_idempotent_and_drops_tracking(
     ],
 )
 def test_plain_text_table(markup: str, expected: str) -> None:
+    assert plain_text(markup) == expected
+
+
+@pytest.mark.parametrize(
+    "markup, expected",
+    [
+        # Issue 14: what the regex stripper got wrong, each read as a browser reads it.
+        ("x <!-- a > b --> y", "x y"),
+        ('<img alt="a>b" src=x>caption', "caption"),
+        ("Rock &amp;notes", "Rock &notes"),
+        ("&amp;regulators", "&regulators"),
+        ("Rock &notes &copy 2024", "Rock &notes &copy 2024"),
+        ("<a title='1 > 0' href='/x'>link</a> text", "link text"),
+        ("<p>ok</p><!-- <script>x</script> -->", "ok"),
+        ("&amp;lt;b&amp;gt;", "<b>"),  # escaped three times: two parses take off two
+        ("Q&amp;A &#x41;&#66; &eacute;t&eacute;", "Q&A AB été"),
+    ],
+)
+def test_plain_text_reads_markup_as_html(markup: str, expected: str) -> None:
     assert plain_text(markup) == expected
 
 
