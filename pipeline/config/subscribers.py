@@ -3,8 +3,12 @@
 ``watchlists/subscribers.yaml`` holds one ``subscribers:`` list. Secrets are never
 written in the file: a channel names the *environment variable* that holds its webhook
 URL, bot token or SMTP password, and ``resolve_secrets`` reads them at startup. A
-missing variable is a startup error naming the variable (never its value)::
+missing variable is a startup error naming the variable (never its value).
+``unsubscribe`` (List-Unsubscribe: an https: page, a mailto: URL or a mailbox) is set for
+the file and/or per email channel; without one it is a mailto: to the sender, which
+``storywatch validate`` notes as a placeholder::
 
+    unsubscribe: https://desk.example.org/unsubscribe      # or a mailbox someone reads
     subscribers:
       - name: desk
         storylines: [musk-kremlin-contacts]     # ids, or ["*"] for every storyline
@@ -131,7 +135,9 @@ class EmailChannel(_Strict):
     from_address: str = Field(alias="from")
     smtp: SmtpServer
     unsubscribe: str | None = Field(
-        None, description="List-Unsubscribe target: mailto: or https: URL"
+        None,
+        description="List-Unsubscribe target: https: URL, mailto: URL or a mailbox "
+        "(default: the file's unsubscribe, else a mailto: to the sender)",
     )
 
     @field_validator("to")
@@ -149,12 +155,7 @@ class EmailChannel(_Strict):
             raise ValueError(f"invalid email address {value!r}; write it as name@example.org")
         return value
 
-    @field_validator("unsubscribe")
-    @classmethod
-    def _unsubscribe(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in ("mailto", "https", "http"):
-            raise ValueError("unsubscribe must be a mailto: or https: URL")
-        return value
+    _unsubscribe = field_validator("unsubscribe")(classmethod(lambda cls, v: unsubscribe_target(v)))
 
 
 class SlackChannel(_Strict):
@@ -293,7 +294,67 @@ class Subscriber(_Strict):
 
 
 class SubscribersFile(_Strict):
+    unsubscribe: str | None = Field(
+        None, description="List-Unsubscribe target of every email channel that sets none"
+    )
     subscribers: list[Subscriber] = Field(default_factory=list)
+
+    _unsubscribe = field_validator("unsubscribe")(classmethod(lambda cls, v: unsubscribe_target(v)))
+
+
+def unsubscribe_target(value: str | None) -> str | None:
+    """A List-Unsubscribe target: an https:/http:/mailto: URL, or a bare mailbox as mailto:.
+
+    >>> unsubscribe_target("leave@desk.example.net"), unsubscribe_target("https://d.test/u")
+    ('mailto:leave@desk.example.net', 'https://d.test/u')
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if valid_address(value):
+        return "mailto:" + value
+    parts = urlsplit(value)
+    if parts.scheme == "mailto" and valid_address(parts.path):
+        return value
+    if parts.scheme in ("https", "http") and parts.netloc and " " not in value:
+        return value
+    raise ValueError(
+        "unsubscribe must be an https: URL (one-click), a mailto: URL or a mailbox, "
+        "e.g. https://desk.example.org/unsubscribe or unsubscribe@desk.example.org"
+    )
+
+
+# Domains reserved for examples and tests (RFC 2606, RFC 6761): nobody reads mail there.
+_PLACEHOLDER_DOMAIN = re.compile(
+    r"(^|\.)(example\.(com|org|net)|example|invalid|test|localhost)$", re.IGNORECASE
+)
+
+
+def unsubscribe_notes(subscribers: Subscribers) -> list[str]:
+    """``FILE:LINE: ...`` for each email channel whose List-Unsubscribe is a placeholder:
+    none set (a mailto: to the sender, which may be read by nobody) or a reserved domain."""
+    notes = []
+    for index, sub in enumerate(subscribers.subscribers):
+        email = sub.channels.email
+        if email is None:
+            continue
+        if email.unsubscribe is None:
+            notes.append(
+                f"{subscribers.where(index, 'channels', 'email')}: {sub.name}.email: no "
+                f"unsubscribe set, so List-Unsubscribe is the placeholder mailto:{email.from_address}"
+                " (Gmail's Unsubscribe button writes there); set unsubscribe: to a page or a "
+                "mailbox someone reads, for the file or this channel"
+            )
+            continue
+        parts = urlsplit(email.unsubscribe)
+        host = (parts.path.rpartition("@")[2] if parts.scheme == "mailto" else parts.hostname) or ""
+        if _PLACEHOLDER_DOMAIN.search(host):
+            notes.append(
+                f"{subscribers.where(index, 'channels', 'email', 'unsubscribe')}: {sub.name}.email: "
+                f"unsubscribe {email.unsubscribe} is a placeholder ({host} is reserved for "
+                "examples); set it to a page or a mailbox someone reads"
+            )
+    return notes
 
 
 @dataclass(frozen=True)
@@ -363,6 +424,22 @@ def _ca_file_problem(path: Path) -> str | None:
     return None
 
 
+def _with_unsubscribe(model: SubscribersFile) -> list[Subscriber]:
+    """The subscribers, each email channel without its own unsubscribe given the file's."""
+    if model.unsubscribe is None:
+        return list(model.subscribers)
+    out = []
+    for sub in model.subscribers:
+        email = sub.channels.email
+        if email is not None and email.unsubscribe is None:
+            email = email.model_copy(update={"unsubscribe": model.unsubscribe})
+            sub = sub.model_copy(
+                update={"channels": sub.channels.model_copy(update={"email": email})}
+            )
+        out.append(sub)
+    return out
+
+
 def load_subscribers(path: Path | str, *, storyline_ids: set[str] | None = None) -> Subscribers:
     """Load and check a subscribers file; every problem is raised together as ConfigError.
 
@@ -370,7 +447,7 @@ def load_subscribers(path: Path | str, *, storyline_ids: set[str] | None = None)
     """
     path = Path(path)
     model, lines = load_model(path, SubscribersFile, empty_ok=True)
-    loaded = Subscribers(path=path, subscribers=tuple(model.subscribers), lines=lines)
+    loaded = Subscribers(path=path, subscribers=tuple(_with_unsubscribe(model)), lines=lines)
     problems: list[str] = []
     seen: dict[str, str] = {}
     for index, sub in enumerate(loaded.subscribers):

@@ -6,6 +6,7 @@ Every server is local: SlackStandIn (webhook), FakeSlackApi (bot) and aiosmtpd (
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -15,7 +16,7 @@ from pipeline.ledger.sqlite import SqliteLedger
 from tests.cli.test_deliver import STORYWATCH, _env, _write_alerts
 from tests.deliver.test_email import Mailbox, _free_port
 from tests.deliver_support import FakeSlackApi, Reply, SlackStandIn, make_alert
-from tests.paths import ROOT
+from tests.paths import ROOT, WATCHLISTS
 
 pytestmark = pytest.mark.slow
 
@@ -175,3 +176,22 @@ def test_retry_dead_resends_once_the_webhook_is_fixed(tmp_path):
     store.close()
     none = _sw("deliver", "--ledger", ledger)
     assert none.returncode == 2 and "--retry-dead" in none.stderr
+
+
+def test_validate_notes_a_placeholder_list_unsubscribe(tmp_path):
+    watchlists = tmp_path / "watchlists"
+    shutil.copytree(WATCHLISTS, watchlists, ignore=shutil.ignore_patterns("drafts"))
+    email = (
+        "subscribers:\n  - name: analyst\n    channels:\n      email:\n"
+        "        to: [analyst@news.example.de]\n        from: storywatch@news.example.de\n"
+        "        smtp: {host: smtp.news.example.de}\n"
+    )
+    (watchlists / "subscribers.yaml").write_text(email)
+    result = _sw("validate", "--watchlists", watchlists)
+    assert result.returncode == 0, result.stderr
+    assert "note: " in result.stdout and "analyst.email: no unsubscribe set" in result.stdout
+    (watchlists / "subscribers.yaml").write_text(
+        "unsubscribe: https://news.example.de/unsubscribe\n" + email
+    )
+    result = _sw("validate", "--watchlists", watchlists)
+    assert result.returncode == 0 and "unsubscribe" not in result.stdout

@@ -8,7 +8,12 @@ import subprocess
 
 import pytest
 
-from pipeline.config.subscribers import load_subscribers, missing_secrets, resolve_secrets
+from pipeline.config.subscribers import (
+    load_subscribers,
+    missing_secrets,
+    resolve_secrets,
+    unsubscribe_notes,
+)
 from pipeline.errors import ConfigError
 from tests.paths import ROOT, WATCHLISTS
 
@@ -288,3 +293,51 @@ def test_a_slack_api_url_that_is_not_a_url_is_refused_at_startup(tmp_path):
         f"{path}:4: subscribers.0.channels.slack.api_url: 'slack.com/api' is not an "
         "http(s) URL; write it like https://slack.com/api/ or remove api_url"
     ]
+
+
+UNSUBSCRIBE = """\
+{top}subscribers:
+  - name: own
+    channels:
+      email:
+        to: [a@desk.example.net]
+        from: storywatch@desk.example.net
+        unsubscribe: {own}
+        smtp: {{host: smtp.desk.example.net}}
+  - name: inherits
+    channels:
+      email:
+        to: [b@desk.example.net]
+        from: storywatch@desk.example.net
+        smtp: {{host: smtp.desk.example.net}}
+"""
+
+
+def test_unsubscribe_is_set_per_file_or_channel_and_placeholders_are_noted(tmp_path):
+    """Issue 14: List-Unsubscribe defaulted to a mailbox nobody reads, and validate said ok."""
+    path = tmp_path / "subscribers.yaml"
+    path.write_text(
+        UNSUBSCRIBE.format(top="unsubscribe: leave@news.example.de\n", own="https://n.de/u")
+    )
+    subs = load_subscribers(path)
+    assert [s.channels.email.unsubscribe for s in subs.subscribers] == [
+        "https://n.de/u",
+        "mailto:leave@news.example.de",
+    ]
+    assert unsubscribe_notes(subs) == []
+
+    path.write_text(UNSUBSCRIBE.format(top="", own="mailto:unsubscribe@example.org"))
+    notes = unsubscribe_notes(load_subscribers(path))
+    assert len(notes) == 2
+    assert notes[0].startswith(f"{path}:7: own.email: unsubscribe mailto:unsubscribe@example.org")
+    assert "placeholder" in notes[0] and "example.org is reserved" in notes[0]
+    assert notes[1].startswith(f"{path}:11: inherits.email: no unsubscribe set")
+    assert "mailto:storywatch@desk.example.net" in notes[1]
+
+    path.write_text(UNSUBSCRIBE.format(top="unsubscribe: ftp://x\n", own="not a target"))
+    with pytest.raises(ConfigError) as err:
+        load_subscribers(path)
+    assert len(err.value.problems) == 2
+    assert all(
+        "https: URL (one-click), a mailto: URL or a mailbox" in p for p in err.value.problems
+    )
