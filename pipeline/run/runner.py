@@ -40,6 +40,7 @@ from pipeline.serve.command import serve_command
 
 # The runners that run here on FnApiRunner (DirectRunner falls back to it offline).
 _FNAPI_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner")
+_REMOTE_RUNNERS = ("PortableRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PrismRunner")
 SUMMARY_EVERY_SECONDS = 60.0
 
 
@@ -423,8 +424,9 @@ def _status_page_hint(sw: StorywatchOptions, *, ledger_given: bool) -> str:
 def _check_remote_replay(options, *, ledger_given: bool, alerts_out: str | None) -> None:
     """On a runner other than the local one, the workers open the ledger and write the alerts
     themselves: the driver's temporary defaults would be unreachable, or deleted when the
-    driver ends, so both must be named."""
-    if runner_name(options) in _FNAPI_RUNNERS:
+    driver ends, so both must be named. A misspelt runner is left to ``make_pipeline``'s
+    "unknown runner" error, which is the one the user needs."""
+    if runner_name(options) in _FNAPI_RUNNERS or runner_name(options) not in _REMOTE_RUNNERS:
         return
     missing = [
         flag for flag, ok in (("--ledger", ledger_given), ("--alerts-out", alerts_out)) if not ok

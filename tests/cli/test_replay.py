@@ -111,8 +111,7 @@ def test_unusable_input_and_output_paths_are_user_errors_before_the_pipeline_sta
         ),
         (
             ["--input", articles, f"--ledger={folder}"],
-            f"{folder}: cannot open the ledger database (unable to open database file); check the path and that the "
-            "file is a SQLite database",
+            f"{folder}: is a folder; pass a ledger file path",
         ),
     ]
     for args, message in cases:
