@@ -41,6 +41,7 @@ from pipeline.deliver.base import (
 from pipeline.deliver.digest import Digest
 from pipeline.deliver.email import EmailSender
 from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
+from pipeline.deliver.pace import MachineRateLimiter
 from pipeline.deliver.retry import RateLimiter, RetryPolicy
 from pipeline.deliver.routing import fold_same_article, routes
 from pipeline.deliver.slack import SlackBot, SlackWebhook
@@ -52,9 +53,9 @@ from pipeline.records import UTC, Alert, Failure, to_json
 
 log = logging.getLogger("storywatch.deliver")
 
-# One limiter per process: every Dispatcher (one per DoFn instance) shares the
-# per-webhook pace.
-SHARED_RATE_LIMITER = RateLimiter()
+# One pace per machine: every Dispatcher (one per DoFn instance) and every process on
+# this machine shares the per-webhook pace (pipeline.deliver.pace).
+SHARED_RATE_LIMITER = MachineRateLimiter()
 
 
 def utc_now() -> dt.datetime:
