@@ -20,6 +20,15 @@ Definitions (per storyline ``s``):
   leads with its items (duplicates = duplicated developments / recalled developments).
   Burst alerts are about the storyline's rate, not a development: they count for
   precision and are reported, but not as duplicates.
+
+Alert counts alone cannot see a wrong grouping (two developments, two alerts, but the
+coverage of each attached to the other), so the grouping itself is scored with BCubed
+(Bagga & Baldwin 1998) over the items labeled ``s`` that the tracker placed in ``s``:
+per item, precision = the share of its tracked development that shares its labeled
+development, recall = the share of its labeled development found in its tracked
+development; averaged over items. An item the tracker never saw in ``s`` (unmatched,
+stale) is a development of its own, so missing it costs recall. Per storyline, the
+report lists developments, misses and false alarms (alerts whose lead is not labeled s).
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from pipeline.errors import UserError
 from pipeline.jsonl_io import json_kind
 from pipeline.match.evaluate import LabeledItem, read_labeled
 from pipeline.match.matcher import Matcher
-from pipeline.records import Alert, Article, Match
+from pipeline.records import Alert, Article, Match, StorylineEvent
 from pipeline.storylines.timing import order_time
 from pipeline.storylines.tracker import BURST, NEW_DEVELOPMENT, StorylineTracker, track_in_order
 
@@ -54,6 +63,11 @@ class AlertScores:
     wrong: list[Alert] = field(default_factory=list)
     missed: list[tuple[str, str]] = field(default_factory=list)
     repeated: list[tuple[str, str, int]] = field(default_factory=list)
+    # BCubed of the grouping (None when scored from alerts only, without the events).
+    bcubed_precision: float | None = None
+    bcubed_recall: float | None = None
+    # storyline -> (labeled developments, missed, false alarms, repeated)
+    per_storyline: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
     @property
     def precision(self) -> float:
@@ -155,6 +169,17 @@ def replay_order(articles: Iterable[Article]) -> list[Article]:
     return sorted(articles, key=lambda a: (order_time(a), a.article_id))
 
 
+def events_for(
+    articles: Iterable[Article],
+    match: Callable[[Article], list[Match]],
+    *,
+    tracker: StorylineTracker | None = None,
+) -> list[StorylineEvent]:
+    """Match and track a bounded set of articles, exactly as the replay graph."""
+    matches = [m for a in replay_order(articles) for m in match(a)]
+    return track_in_order(matches, tracker)
+
+
 def alerts_for(
     articles: Iterable[Article],
     match: Callable[[Article], list[Match]],
@@ -163,8 +188,7 @@ def alerts_for(
     **policy: Any,
 ) -> list[Alert]:
     """Match, track and decide over a bounded set of articles, exactly as the replay graph."""
-    matches = [m for a in replay_order(articles) for m in match(a)]
-    return decide_alerts(track_in_order(matches, tracker), **policy)
+    return decide_alerts(events_for(articles, match, tracker=tracker), **policy)
 
 
 def development_label(item: LabeledItem) -> str | None:
@@ -227,7 +251,53 @@ def developments_of(items: list[LabeledItem]) -> dict[tuple[str, str], str]:
     }
 
 
-def score_alerts(items: list[LabeledItem], alerts: list[Alert]) -> AlertScores:
+def bcubed(
+    gold: dict[tuple[str, str], str], tracked: dict[tuple[str, str], str]
+) -> tuple[float, float]:
+    """BCubed (precision, recall) of a grouping over the labeled (storyline, article) items.
+
+    ``gold`` and ``tracked`` map each item to its development name; an item missing from
+    ``tracked`` is a development of its own.
+
+    >>> gold = {("s", "1"): "A", ("s", "2"): "A", ("s", "3"): "B", ("s", "4"): "B"}
+    >>> bcubed(gold, {("s", "1"): "x", ("s", "2"): "x", ("s", "3"): "y", ("s", "4"): "y"})
+    (1.0, 1.0)
+    >>> bcubed(gold, {("s", "1"): "x", ("s", "2"): "y", ("s", "3"): "y", ("s", "4"): "x"})
+    (0.5, 0.5)
+    """
+    if not gold:
+        return 1.0, 1.0
+    mine = {key: tracked.get(key, f"untracked:{key[1]}") for key in gold}
+    by_gold: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    by_mine: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for key in gold:
+        by_gold.setdefault((key[0], gold[key]), set()).add(key)
+        by_mine.setdefault((key[0], mine[key]), set()).add(key)
+    precision = recall = 0.0
+    for key in gold:
+        g, m = by_gold[(key[0], gold[key])], by_mine[(key[0], mine[key])]
+        both = len(g & m)
+        precision += both / len(m)
+        recall += both / len(g)
+    return precision / len(gold), recall / len(gold)
+
+
+def tracked_developments(events: Iterable[StorylineEvent]) -> dict[tuple[str, str], str]:
+    """(storyline, article id) -> the development the tracker put it in (bursts, stale: none)."""
+    placed: dict[tuple[str, str], str] = {}
+    for e in events:
+        if e.development_id and e.article is not None and e.kind != BURST:
+            placed[(e.storyline_id, e.article.article.article_id)] = e.development_id
+    return placed
+
+
+def score_alerts(
+    items: list[LabeledItem],
+    alerts: list[Alert],
+    *,
+    events: Iterable[StorylineEvent] | None = None,
+) -> AlertScores:
+    """Alert figures; with the tracker's ``events`` also the BCubed figures of its grouping."""
     labels = {i.article.article_id: i.labels for i in items}
     development_of = developments_of(items)
     developments = set((s, d) for (s, _), d in development_of.items())
@@ -246,6 +316,19 @@ def score_alerts(items: list[LabeledItem], alerts: list[Alert]) -> AlertScores:
             per_dev[(alert.storyline_id, development_of[(alert.storyline_id, lead)])] += 1
     missed = sorted(developments - set(per_dev))
     repeated = sorted((s, d, n) for (s, d), n in per_dev.items() if n > 1)
+    storylines = sorted({s for s, _ in developments} | {a.storyline_id for a in alerts})
+    per_storyline = {
+        sl: (
+            sum(1 for s, _ in developments if s == sl),
+            sum(1 for s, _ in missed if s == sl),
+            sum(1 for a in wrong if a.storyline_id == sl),
+            sum(1 for s, _, _ in repeated if s == sl),
+        )
+        for sl in storylines
+    }
+    b_precision = b_recall = None
+    if events is not None:
+        b_precision, b_recall = bcubed(development_of, tracked_developments(events))
     return AlertScores(
         len(alerts),
         correct,
@@ -256,6 +339,9 @@ def score_alerts(items: list[LabeledItem], alerts: list[Alert]) -> AlertScores:
         wrong,
         missed,
         repeated,
+        b_precision,
+        b_recall,
+        per_storyline,
     )
 
 
@@ -273,6 +359,18 @@ def report(scores: AlertScores) -> str:
         f"duplicate alerts: {ratio(scores.duplicate_rate, scores.recalled, 'nothing alerted')} "
         f"({scores.duplicated}/{scores.recalled} alerted developments alerted more than once)",
     ]
+    if scores.bcubed_precision is not None and scores.bcubed_recall is not None:
+        lines.append(
+            f"grouping (BCubed): precision {scores.bcubed_precision:.3f}, "
+            f"recall {scores.bcubed_recall:.3f} (do the tracked developments hold the "
+            "labeled ones, item by item)"
+        )
+    if scores.per_storyline:
+        lines.append("per storyline: developments, missed, false alarms, repeated")
+        for sl, (n, miss, false, rep) in scores.per_storyline.items():
+            lines.append(
+                f"  {sl}: {n} developments, {miss} missed, {false} false alarms, {rep} repeated"
+            )
     for a in scores.wrong:
         lines.append(f"  wrong: {a.storyline_id} {a.kind} lead {a.article_ids[0]}: {a.title[:80]}")
     for s, d in scores.missed:
@@ -288,5 +386,5 @@ def evaluate_file(path: Path, *, watchlists_dir: Path) -> str:
     items = load_labeled(Path(path), storyline_ids=[s.id for s in matcher.watchlists.storylines])
     if not items:
         raise UserError(f"{path}:1: no labeled items; each line needs id, title and labels")
-    alerts = alerts_for([i.article for i in items], matcher.match)
-    return report(score_alerts(items, alerts))
+    events = events_for([i.article for i in items], matcher.match)
+    return report(score_alerts(items, decide_alerts(events), events=events))

@@ -150,3 +150,15 @@ def test_coverage_in_its_own_dup_group_counts_with_its_development(tmp_path) -> 
     assert "development recall: 1.000 (1/1" in result.stdout
     assert "duplicate alerts: 1.000 (1/1" in result.stdout
     assert "repeated: musk-kremlin-contacts W1 alerted 2 times" in result.stdout
+
+
+def test_eval_alerts_prints_the_grouping_and_per_storyline_figures():
+    result = run_storywatch("eval-alerts", "--input", str(LABELED))
+    assert result.returncode == 0, result.stderr
+    assert "grouping (BCubed): precision 1.000, recall 1.000" in result.stdout
+    assert "  starlink-ukraine-war: 10 developments, 0 missed, 0 false alarms, 0 repeated" in (
+        result.stdout
+    )
+    assert "  musk-kremlin-contacts: 3 developments, 0 missed, 1 false alarms, 0 repeated" in (
+        result.stdout
+    )
