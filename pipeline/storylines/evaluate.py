@@ -359,7 +359,9 @@ def report(scores: AlertScores) -> str:
         f"duplicate alerts: {ratio(scores.duplicate_rate, scores.recalled, 'nothing alerted')} "
         f"({scores.duplicated}/{scores.recalled} alerted developments alerted more than once)",
     ]
-    if scores.bcubed_precision is not None and scores.bcubed_recall is not None:
+    if scores.bcubed_precision is not None and not scores.developments:
+        lines.append("grouping (BCubed): n/a (no labeled developments)")
+    elif scores.bcubed_precision is not None and scores.bcubed_recall is not None:
         lines.append(
             f"grouping (BCubed): precision {scores.bcubed_precision:.3f}, "
             f"recall {scores.bcubed_recall:.3f} (do the tracked developments hold the "
