@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 from pipeline.alert_json import alert_to_json  # noqa: E402
 from pipeline.ledger.sqlite import SqliteLedger  # noqa: E402
 from pipeline.records import Alert, Evidence  # noqa: E402
+from tests.serve.server_process import ServeProcess  # noqa: E402
 
 UTC = dt.UTC
-STORYWATCH = ROOT / ".venv" / "bin" / "storywatch"
 NOW = dt.datetime.now(UTC).replace(microsecond=0)
 STORYLINES = 10
 BIG = "bench-storyline-00"
@@ -183,32 +180,6 @@ def make_store(folder: Path, *, developments: int, feeds: int) -> dict[str, Path
     return paths
 
 
-def start_server(paths: dict[str, Path]) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [
-            str(STORYWATCH),
-            "serve",
-            "--port=0",
-            f"--ledger={paths['ledger']}",
-            f"--alerts={paths['alerts']}",
-            f"--feed-health={paths['feed_health']}",
-            f"--dead-letters={paths['dead_letters']}",
-            f"--feeds-file={paths['feeds_file']}",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()  # bounded: the server prints it before serving, or exits
-    if "status page on http://" not in line:
-        process.kill()
-        raise SystemExit(f"storywatch serve did not start: {line}{process.stdout.read()[-2000:]}")
-    return process, line.split("status page on ", 1)[1].split("/;", 1)[0].rstrip("/")
-
-
 def measure(client: httpx.Client, path: str, requests: int, before=None) -> dict[str, float]:
     def one() -> tuple[float, int]:
         if before is not None:
@@ -248,7 +219,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.feeds} feeds x {HEALTH_LINES_PER_FEED} health lines; made in "
             f"{time.perf_counter() - started:.1f} s"
         )
-        process, url = start_server(paths)
+        server = ServeProcess(
+            [
+                f"--ledger={paths['ledger']}",
+                f"--alerts={paths['alerts']}",
+                f"--feed-health={paths['feed_health']}",
+                f"--dead-letters={paths['dead_letters']}",
+                f"--feeds-file={paths['feeds_file']}",
+            ]
+        )
         health = paths["feed_health"]
         growing_line = health.read_text(encoding="utf-8").splitlines()[-1] + "\n"
 
@@ -268,29 +247,21 @@ def main(argv: list[str] | None = None) -> int:
             ("deliveries /deliveries", "/deliveries", None),
             ("preview /preview (form)", "/preview", None),
         ]
-        try:
-            with httpx.Client(base_url=url, timeout=60) as client:
-                print(f"{'page':42} {'cold':>8} {'p50':>8} {'p95':>8} {'max':>8} {'size':>8}")
-                worst = 0.0
-                for name, path, before in pages:
-                    n = args.requests if before is None else max(10, args.requests // 5)
-                    r = measure(client, path, n, before)
-                    if not path.startswith("/static/"):
-                        worst = max(worst, r["p95"])
-                    print(
-                        f"{name:42} {r['cold']:7.1f}  {r['p50']:7.1f}  {r['p95']:7.1f}  "
-                        f"{r['max']:7.1f}  {r['kB']:6.0f}kB"
-                    )
+        with server, httpx.Client(base_url=server.url, timeout=60) as client:
+            print(f"{'page':42} {'cold':>8} {'p50':>8} {'p95':>8} {'max':>8} {'size':>8}")
+            worst = 0.0
+            for name, path, before in pages:
+                n = args.requests if before is None else max(10, args.requests // 5)
+                r = measure(client, path, n, before)
+                if not path.startswith("/static/"):
+                    worst = max(worst, r["p95"])
                 print(
-                    f"(ms; {args.requests} requests per page, one at a time; worst page p95 {worst:.1f} ms, goal < 200)"
+                    f"{name:42} {r['cold']:7.1f}  {r['p50']:7.1f}  {r['p95']:7.1f}  "
+                    f"{r['max']:7.1f}  {r['kB']:6.0f}kB"
                 )
-        finally:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
+            print(
+                f"(ms; {args.requests} requests per page, one at a time; worst page p95 {worst:.1f} ms, goal < 200)"
+            )
     return 0
 
 

@@ -67,18 +67,19 @@ def serve(args: argparse.Namespace) -> int:
     )
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
+    app = create_app(config)
+    app.state.warm()
+    # The ~200k objects of the imported modules (the preview's matcher and gazetteers) and
+    # the files just read, out of the collector's view: a full collection stalled a page by
+    # ~140 ms (p95 of the 1,000-development page: 195 -> 60 ms, bench/serve_pages.py).
+    gc.collect()
+    gc.freeze()
     print(
         f"storywatch: status page on http://{url_host(args.host)}:{port}/"
         + (" (token required: open it with ?token=…)" if token else "")
         + "; Ctrl-C stops",
         flush=True,
     )
-    app = create_app(config)
-    # The ~200k objects of the imported modules (the preview's matcher and gazetteers) never
-    # die: out of the collector's view, a full collection no longer stalls a page by ~140 ms
-    # (p95 of the 1,000-development page: 195 -> 60 ms, bench/serve_pages.py).
-    gc.collect()
-    gc.freeze()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

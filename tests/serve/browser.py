@@ -2,31 +2,24 @@
 ``tools/screenshots.py``.
 
     browser_programs() -> (chromium, chromedriver) paths, or raise MissingBrowser
-    StatusServer(demo, …) context: ``storywatch serve --port 0`` over the demo, ``.url``
+    status_server(demo) context: ``storywatch serve --port 0`` over the demo, ``.url``
     chrome(chromium, chromedriver, width=…, height=…) -> selenium WebDriver (headless)
 
 The system Chromium and its driver come from Debian (``chromium``, ``chromium-driver``;
 ``tools/install_test_system.sh`` installs both). The server is the console script in its own
-process, on a free 127.0.0.1 port it names on its first line; it is stopped (its process
-group) on exit, with a bounded wait.
+process (``tests.serve.server_process``).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import threading
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from tests.cli_support import STORYWATCH
-from tests.paths import ROOT
 from tests.serve.demo_data import Demo
+from tests.serve.server_process import ServeProcess
 
-START_TIMEOUT_SECONDS = 60.0
 #: A watchlist draft for the preview page (entities of the shipped watchlists).
 DRAFT = """\
 storylines:
@@ -82,53 +75,6 @@ def chrome(chromium: str, chromedriver: str, *, width: int = 1280, height: int =
     return driver
 
 
-class StatusServer:
-    """``storywatch serve`` over ``demo`` in a subprocess on a free loopback port."""
-
-    def __init__(self, demo: Demo, *, extra_args: list[str] | None = None) -> None:
-        self.demo = demo
-        self.extra_args = extra_args or []
-        self.url = ""
-        self.output: list[str] = []
-        self._process: subprocess.Popen[str] | None = None
-
-    def __enter__(self) -> StatusServer:
-        self._process = subprocess.Popen(
-            [STORYWATCH, "serve", "--host=127.0.0.1", "--port=0", *self.demo.serve_args()]
-            + self.extra_args,
-            cwd=ROOT,
-            env=self.demo.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        ready = threading.Event()
-        stdout = self._process.stdout
-        assert stdout is not None
-
-        def read() -> None:
-            for line in stdout:
-                self.output.append(line.rstrip("\n"))
-                if "status page on http://" in line and not self.url:
-                    self.url = line.split("status page on ", 1)[1].split("/", 3)[2]
-                    self.url = f"http://{self.url}"
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(START_TIMEOUT_SECONDS) or not self.url:
-            self.__exit__(None, None, None)
-            raise RuntimeError("storywatch serve did not start:\n" + "\n".join(self.output))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
+def status_server(demo: Demo) -> ServeProcess:
+    """``storywatch serve`` over the demo (a context manager)."""
+    return ServeProcess(demo.serve_args(), env=demo.env())

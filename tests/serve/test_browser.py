@@ -23,9 +23,9 @@ from tests.deliver_support import Reply, SlackStandIn, make_alert
 from tests.serve.browser import (
     DRAFT,
     MissingBrowser,
-    StatusServer,
     browser_programs,
     chrome,
+    status_server,
 )
 from tests.serve.demo_data import build_demo
 
@@ -63,7 +63,7 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(programs, demo):
-    with StatusServer(demo) as running:
+    with status_server(demo) as running:
         yield running
 
 
