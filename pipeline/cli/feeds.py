@@ -7,7 +7,8 @@ import argparse
 import sys
 
 from pipeline.config.feed_edit import remove_feed, set_enabled
-from pipeline.config.feeds import Feed, import_opml, load_feeds
+from pipeline.config.feeds import Feed, load_feeds
+from pipeline.config.opml import import_opml
 from pipeline.ingest.feed_status import feed_rows, format_feed_rows, latest_feed_health
 from pipeline.seed.draft import check_corpus, format_check, seed, write_draft
 
@@ -20,6 +21,8 @@ def feeds_import(args: argparse.Namespace) -> int:
         print(f"already listed {url}")
     for note in report.skipped:
         print(f"skipped {note}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(
         f"{args.feeds_file}: {len(report.added)} added, {len(report.duplicates)} already listed, "
         f"{len(report.skipped)} skipped"

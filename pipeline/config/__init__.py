@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import pydantic
 import yaml
 
+from pipeline.config.limits import read_config_bytes
 from pipeline.errors import ConfigError
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -131,17 +132,9 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
 
 
 def read_text(path: Path) -> str:
-    """Read a config file as UTF-8, turning I/O and decoding problems into ConfigError."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}:1: file not found; check the path") from None
-    except IsADirectoryError:
-        raise ConfigError(
-            f"{path}:1: is a folder, not a YAML file; pass the file, or rename the folder"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}:1: cannot read file: {exc.strerror}") from None
+    """Read a config file as UTF-8, turning I/O, size (``limits.MAX_CONFIG_BYTES``) and
+    decoding problems into ConfigError."""
+    data = read_config_bytes(path)
     if b"\x00" in data[:4096]:
         raise ConfigError(
             f"{path}:1: this is a binary file (it contains NUL bytes), not YAML; check the path"

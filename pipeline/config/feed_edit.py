@@ -5,8 +5,8 @@
     find_feed(feeds, selector) -> int                       # which entry a selector names
 
 A selector is a feed's id (its ``id:``, or the derived ``host-hash`` that ``feeds list``
-shows) or its URL (compared as ``feed_url_key`` does: case of host, ``www.``, trailing
-slash). The file is edited with ruamel.yaml's round trip, so comments, order and layout
+shows) or its URL (compared as ``feed_url_key`` does: scheme, case of host, ``www.``,
+trailing slash, tracking parameters). The file is edited with ruamel.yaml's round trip, so comments, order and layout
 stay; the result is checked with ``load_feeds`` before it replaces the file (write, then
 rename), so an edit never leaves a broken feed list. A running ``storywatch run`` picks the
 change up within ``--reload_interval_seconds``: a disabled or removed feed stops being

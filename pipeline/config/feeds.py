@@ -1,4 +1,4 @@
-"""The feed list (``watchlists/feeds.yaml``) and OPML import.
+"""The feed list (``watchlists/feeds.yaml``).
 
 A feed list has optional ``defaults`` (poll bounds, language), an explicit
 ``allow_private_addresses`` switch (for loopback tests and local replays only), and a
@@ -10,27 +10,25 @@ A feed list has optional ``defaults`` (poll bounds, language), an explicit
 >>> FeedList.model_validate({"feeds": [{"url": "https://tass.com/rss/v2.xml"}]}).feeds[0].feed_id
 'tass.com-188d1719'
 
-``import_opml(opml, feeds_file)`` adds the OPML's feeds that are not already listed,
-appending them as YAML so the comments in the file survive.
+A feed whose host is an address the fetcher refuses (``fetch.guard.host_reason``, known
+without DNS: private, loopback, site-local, ... in any spelling) is a problem unless the
+list or the feed sets ``allow_private_addresses``; metadata and link-local addresses
+always are. Two spellings of one feed URL (``feed_url_key``) are duplicates. OPML import
+is ``pipeline.config.opml``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import re
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
-from xml.etree.ElementTree import ParseError
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline.config import load_model
-from pipeline.errors import ConfigError, UserError
+from pipeline.errors import ConfigError
+from pipeline.ingest.fetch.guard import host_reason, refusal
+from pipeline.ingest.normalize import canonical_url
 from pipeline.records import FeedSource
 
 MIN_POLL_FLOOR_SECONDS = 60
@@ -166,15 +164,29 @@ class FeedList(_Strict):
 
 
 def feed_url_key(url: str) -> str:
-    """What makes two feed URLs the same feed: case of scheme/host, default port, trailing slash."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if host.startswith("www."):
-        host = host[4:]
-    port = parts.port if parts.port not in (None, 80, 443) else None
-    path = parts.path.rstrip("/") or "/"
-    return f"{scheme}://{host}{':' + str(port) if port else ''}{path}{'?' + parts.query if parts.query else ''}"
+    """What makes two feed URLs the same feed: the canonical URL (``normalize.canonical_url``:
+    case, punycode, default port, trailing slash, tracking parameters, query order) without
+    its scheme or a ``www.``, since ``http://`` and ``https://`` of one feed are one feed.
+
+    >>> feed_url_key("http://WWW.Example.com:80/rss/?utm_source=x") == feed_url_key(
+    ...     "https://example.com/rss")
+    True
+    """
+    canonical = canonical_url(url, fold_variants=False)
+    rest = (
+        canonical.split("://", 1)[-1]
+        if canonical.startswith(("http://", "https://"))
+        else canonical
+    )
+    return rest[4:] if rest.startswith("www.") else rest
+
+
+def address_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why the fetcher would refuse ``url``'s host, as far as is known without DNS (a
+    literal private, loopback, metadata ... address or ``localhost``); None if it may try."""
+    host = urlsplit(url).hostname or ""
+    reason = host_reason(host)
+    return refusal(host, host, reason, allow_private=allow_private) if reason else None
 
 
 def load_feeds(path: Path | str) -> FeedList:
@@ -185,6 +197,11 @@ def load_feeds(path: Path | str) -> FeedList:
     seen_urls: dict[str, int] = {}
     seen_ids: dict[str, int] = {}
     for index, feed in enumerate(feeds.feeds):
+        allow_private = feeds.allow_private_addresses or feed.allow_private_addresses
+        if (refused := address_problem(feed.url, allow_private=allow_private)) is not None:
+            problems.append(
+                f"{path}:{lines.line_of(('feeds', index, 'url'))}: feeds.{index}.url: {refused}"
+            )
         key = feed_url_key(feed.url)
         if key in seen_urls:
             problems.append(
@@ -201,164 +218,3 @@ def load_feeds(path: Path | str) -> FeedList:
     if problems:
         raise ConfigError(*problems)
     return feeds
-
-
-# --- OPML ------------------------------------------------------------------------------
-
-
-@dataclass
-class OpmlFeed:
-    url: str
-    name: str = ""
-    language: str = ""
-    tags: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ImportReport:
-    added: list[OpmlFeed]
-    duplicates: list[str]
-    skipped: list[str]
-
-
-def read_opml(path: Path) -> tuple[list[OpmlFeed], list[str]]:
-    """Feeds of an OPML file (nested outlines become tags) and notes on skipped outlines.
-
-    The XML is parsed with defusedxml: entity declarations and external references are
-    refused, so an OPML file from anywhere is safe to import.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UserError(
-            f"{path}:1: cannot read OPML file ({exc.strerror}); check the path"
-        ) from None
-    try:
-        root = SafeET.fromstring(data)
-    except ParseError as exc:
-        line = exc.position[0] if getattr(exc, "position", None) else 1
-        raise UserError(
-            f"{path}:{line}: not well-formed XML ({exc}); fix the file or export it again"
-        ) from None
-    except DefusedXmlException as exc:
-        raise UserError(
-            f"{path}:1: refused: the OPML declares entities or external references ({exc})"
-        ) from None
-    if root.tag.lower() != "opml":
-        raise UserError(
-            f"{path}:1: not an OPML file: the root element is <{root.tag}>, expected <opml>"
-        )
-    body = root.find("body")
-    if body is None:
-        raise UserError(f"{path}:1: OPML file has no <body>; nothing to import")
-    feeds: list[OpmlFeed] = []
-    skipped: list[str] = []
-
-    def walk(node, tags: list[str]) -> None:
-        for outline in node.findall("outline"):
-            attrs = {k.lower(): v for k, v in outline.attrib.items()}
-            label = (attrs.get("title") or attrs.get("text") or "").strip()
-            url = (attrs.get("xmlurl") or "").strip()
-            if url:
-                scheme = urlsplit(url).scheme.lower()
-                if scheme not in ("http", "https"):
-                    skipped.append(f"'{label or url}': not an http(s) feed URL ({url})")
-                else:
-                    feeds.append(
-                        OpmlFeed(
-                            url=url,
-                            name=label,
-                            language=(attrs.get("language") or "").strip(),
-                            tags=list(tags),
-                        )
-                    )
-            children = tags + [label] if (label and not url) else tags
-            walk(outline, children)
-
-    try:
-        walk(body, [])
-    except RecursionError:  # thousands of nested folders: a hostile file, not a reader's export
-        raise UserError(
-            f"{path}:1: outlines nested too deeply (folders inside folders hundreds of "
-            "levels deep); export the subscriptions again"
-        ) from None
-    if not feeds and not skipped:  # otherwise "0 added", exit 0: looks like a success
-        raise UserError(
-            f"{path}:1: no feeds found: no <outline> has an xmlUrl attribute; export the "
-            "feed subscriptions (OPML) from your feed reader and import that file"
-        )
-    return feeds, skipped
-
-
-def _yaml_str(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
-
-
-def _entry_yaml(feed: OpmlFeed) -> str:
-    lines = [f"  - url: {_yaml_str(feed.url)}"]
-    if feed.name:
-        lines.append(f"    name: {_yaml_str(feed.name)}")
-    if feed.language:
-        lines.append(f"    language: {_yaml_str(feed.language)}")
-    if feed.tags:
-        lines.append("    tags: [" + ", ".join(_yaml_str(t) for t in feed.tags) + "]")
-    return "\n".join(lines) + "\n"
-
-
-_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
-
-
-def import_opml(opml_path: Path, feeds_path: Path) -> ImportReport:
-    """Merge an OPML file into a feed list without duplicates; the result is validated first.
-
-    New feeds are appended to the ``feeds:`` list (which must be the last top-level key),
-    so the existing text and comments stay as they are. Nothing is written if the
-    merged file would not load.
-    """
-    found, skipped = read_opml(opml_path)
-    existing = load_feeds(feeds_path) if feeds_path.exists() else FeedList()
-    known = {feed_url_key(f.url) for f in existing.feeds}
-    added, duplicates = [], []
-    for feed in found:
-        key = feed_url_key(feed.url)
-        if key in known:
-            duplicates.append(feed.url)
-            continue
-        known.add(key)
-        added.append(feed)
-    if not added:
-        return ImportReport(added, duplicates, skipped)
-    text = feeds_path.read_text(encoding="utf-8") if feeds_path.exists() else ""
-    keys = _TOP_KEY.findall(text)
-    if not text.strip():
-        text = "# Feed list: see pipeline/config/feeds.py for the fields.\nfeeds:\n"
-    elif "feeds" not in keys:
-        text = text.rstrip("\n") + "\nfeeds:\n"
-    elif keys[-1] != "feeds":
-        raise UserError(
-            f"{feeds_path}:1: cannot append: 'feeds:' must be the last top-level key "
-            f"(found '{keys[-1]}' after it); move the feeds list to the end"
-        )
-    elif re.search(r"^feeds\s*:\s*\[\s*\]\s*$", text, re.MULTILINE):
-        text = re.sub(r"^feeds\s*:\s*\[\s*\]\s*$", "feeds:", text, flags=re.MULTILINE)
-    if not text.endswith("\n"):
-        text += "\n"
-    text += f"  # imported from {opml_path.name}\n" + "".join(_entry_yaml(f) for f in added)
-    feeds_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=feeds_path.parent, prefix=".feeds-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        try:
-            load_feeds(Path(tmp))
-        except ConfigError as exc:
-            raise UserError(
-                *(p.replace(tmp, str(feeds_path)) for p in exc.problems),
-                f"{opml_path}: nothing imported; the merged feed list would not load",
-            ) from None
-        os.replace(tmp, feeds_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return ImportReport(added, duplicates, skipped)

@@ -1,4 +1,4 @@
-"""The feed list: the shipped file, FILE:LINE problems, defaults and allowances, OPML reading."""
+"""The feed list: the shipped file, FILE:LINE problems, defaults and allowances, addresses."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.feeds import FeedList, feed_url_key, import_opml, load_feeds, read_opml
-from pipeline.errors import ConfigError, UserError
+from pipeline.config.feeds import FeedList, feed_url_key, load_feeds
+from pipeline.errors import ConfigError
 from tests.paths import WATCHLISTS
 
 
@@ -139,95 +139,59 @@ def test_feed_url_key() -> None:
         "https://example.com/rss"
     )
     assert feed_url_key("https://example.com/rss?x=1") != feed_url_key("https://example.com/rss")
-
-
-OPML = """<?xml version="1.0" encoding="UTF-8"?>
-<opml version="2.0">
-  <head><title>My feeds</title></head>
-  <body>
-    <outline text="Ukraine" title="Ukraine">
-      <outline type="rss" text="Kyiv Independent" xmlUrl="https://kyivindependent.com/rss/" language="en"/>
-      <outline type="rss" text="Ukrinform" xmlUrl="https://www.ukrinform.net/rss/block-lastnews"/>
-    </outline>
-    <outline type="rss" text="Local file" xmlUrl="file:///etc/passwd"/>
-    <outline type="rss" title="SpaceNews &amp; more" xmlUrl="https://spacenews.com/feed/"/>
-  </body>
-</opml>
-"""
-
-
-def test_read_opml_flattens_folders_into_tags(tmp_path) -> None:
-    feeds, skipped = read_opml(write(tmp_path, OPML, "feeds.opml"))
-    assert [(f.url, f.name, f.language, f.tags) for f in feeds] == [
-        ("https://kyivindependent.com/rss/", "Kyiv Independent", "en", ["Ukraine"]),
-        ("https://www.ukrinform.net/rss/block-lastnews", "Ukrinform", "", ["Ukraine"]),
-        ("https://spacenews.com/feed/", "SpaceNews & more", "", []),
-    ]
-    assert skipped == ["'Local file': not an http(s) feed URL (file:///etc/passwd)"]
-
-
-def test_import_appends_new_feeds_and_keeps_comments(tmp_path) -> None:
-    feeds_file = write(
-        tmp_path,
-        "# my comment stays\ndefaults:\n  min_poll_seconds: 600\n"
-        "feeds:\n  - url: https://kyivindependent.com/rss\n",
+    # Issue 14: one feed under two schemes (or an IDN spelling) was polled twice.
+    assert feed_url_key("http://example.com/rss") == feed_url_key("https://example.com/rss")
+    assert feed_url_key("https://bücher.de/rss") == feed_url_key("https://xn--bcher-kva.de/rss")
+    assert feed_url_key("https://x.example/rss?utm_source=a") == feed_url_key(
+        "https://x.example/rss"
     )
-    report = import_opml(write(tmp_path, OPML, "feeds.opml"), feeds_file)
-    assert [f.url for f in report.added] == [
-        "https://www.ukrinform.net/rss/block-lastnews",
-        "https://spacenews.com/feed/",
+    assert feed_url_key("https://x.example/a%2Fb") != feed_url_key("https://x.example/a/b")
+
+
+def test_scheme_twins_in_one_list_are_duplicates(tmp_path) -> None:
+    path = write(
+        tmp_path, "feeds:\n  - url: https://example.com/rss\n  - url: http://example.com/rss\n"
+    )
+    assert problems(path) == [
+        f"{path}:3: feeds.1.url: duplicate of feeds.0 (http://example.com/rss); remove one of them"
     ]
-    assert report.duplicates == ["https://kyivindependent.com/rss/"]
-    text = feeds_file.read_text()
-    assert text.startswith("# my comment stays\n") and "# imported from feeds.opml" in text
-    merged = load_feeds(feeds_file)
-    assert [f.name for f in merged.feeds] == ["", "Ukrinform", "SpaceNews & more"]
-    again = import_opml(tmp_path / "feeds.opml", feeds_file)
-    assert again.added == [] and len(again.duplicates) == 3 and feeds_file.read_text() == text
-
-
-def test_import_into_a_new_file(tmp_path) -> None:
-    target = tmp_path / "sub" / "feeds.yaml"
-    report = import_opml(write(tmp_path, OPML, "feeds.opml"), target)
-    assert len(report.added) == 3 and len(load_feeds(target).feeds) == 3
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    "host, reason",
     [
-        ("<opml><body><outline", "not well-formed XML"),
-        ("<rss version='2.0'/>", "not an OPML file: the root element is <rss>"),
-        ("<opml version='2.0'><head/></opml>", "has no <body>"),
-        (
-            "<?xml version='1.0'?><!DOCTYPE opml [<!ENTITY a 'b'>]><opml><body/></opml>",
-            "declares entities",
-        ),
-        (
-            "<?xml version='1.0'?><!DOCTYPE opml [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><opml><body>&x;</body></opml>",
-            "declares entities",
-        ),
-        (
-            "<opml version='2.0'><head/><body></body></opml>",
-            "no feeds found: no <outline> has an xmlUrl",
-        ),
-        (
-            "<opml version='2.0'><body><outline text='Reading list'><outline text='x' htmlUrl='https://a.test/'/>"
-            "</outline></body></opml>",
-            "no feeds found",
-        ),
+        ("192.168.1.20", "private address"),
+        ("127.0.0.1:8000", "loopback address"),
+        ("localhost", "loopback address"),
+        ("[fec0::1]", "site-local address"),
+        ("0x7f.1", "loopback address"),
     ],
 )
-def test_malformed_or_hostile_opml_is_a_clear_error(tmp_path, text, message) -> None:
-    with pytest.raises(UserError, match=message):
-        read_opml(write(tmp_path, text, "bad.opml"))
-
-
-def test_import_refuses_when_feeds_is_not_the_last_key(tmp_path) -> None:
-    feeds_file = write(
-        tmp_path, "feeds:\n  - url: https://a.example/rss\ndefaults:\n  language: en\n"
+def test_a_feed_at_a_private_address_is_a_problem_unless_allowed(tmp_path, host, reason) -> None:
+    """Issue 14: `validate` said ok for http://192.168.1.20/feed.xml; the fetcher refuses it."""
+    path = write(tmp_path, f"feeds:\n  - url: http://{host}/feed.xml\n")
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}:2: feeds.0.url: ") and f"{reason}; only public" in problem
+    assert "allow_private_addresses" in problem
+    allowed = write(
+        tmp_path, f"allow_private_addresses: true\nfeeds:\n  - url: http://{host}/feed.xml\n"
     )
-    with pytest.raises(UserError, match="'feeds:' must be the last top-level key"):
-        import_opml(write(tmp_path, OPML, "feeds.opml"), feeds_file)
+    assert len(load_feeds(allowed).feeds) == 1
+    one = write(
+        tmp_path, f"feeds:\n  - url: http://{host}/feed.xml\n    allow_private_addresses: true\n"
+    )
+    assert len(load_feeds(one).feeds) == 1
+
+
+@pytest.mark.parametrize(
+    "host", ["169.254.169.254", "[64:ff9b::a9fe:a9fe]", "2852039166", "169.254.3.4"]
+)
+def test_metadata_and_link_local_feeds_are_problems_even_when_allowed(tmp_path, host) -> None:
+    path = write(
+        tmp_path, f"allow_private_addresses: true\nfeeds:\n  - url: http://{host}/latest/\n"
+    )
+    [problem] = problems(path)
+    assert "never fetched, even with allow_private_addresses" in problem
 
 
 def test_doctests() -> None:
@@ -279,23 +243,4 @@ def test_norwegian_language_tag_unquoted_is_explained(tmp_path) -> None:
         f"{path}:3: feeds.0.language: expected a single text value (language tag, e.g. en, uk, ru, zh-TW), found "
         "false (true/false); YAML reads an unquoted yes, no, on, off, true or false as true/false; put the value "
         'in quotes, e.g. language: "no"'
-    ]
-
-
-def test_opml_folders_nested_thousands_deep_are_a_user_error(tmp_path) -> None:
-    depth = 5000  # was a RecursionError traceback from `storywatch feeds import`
-    opml = write(
-        tmp_path,
-        '<?xml version="1.0"?><opml version="2.0"><body>'
-        + '<outline text="x">' * depth
-        + '<outline text="A" xmlUrl="https://a.example/rss"/>'
-        + "</outline>" * depth
-        + "</body></opml>",
-        name="deep.opml",
-    )
-    with pytest.raises(UserError) as err:
-        read_opml(opml)
-    assert err.value.problems == [
-        f"{opml}:1: outlines nested too deeply (folders inside folders hundreds of "
-        "levels deep); export the subscriptions again"
     ]

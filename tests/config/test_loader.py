@@ -196,7 +196,8 @@ def test_a_key_written_twice_is_an_error_not_a_silently_dropped_section(tmp_path
     "text",
     [
         "items: " + "[" * 5000 + "]" * 5000 + "\n",
-        "".join("  " * i + f"k{i}:\n" for i in range(3000)),
+        # 900 levels: deep enough for a RecursionError, under MAX_CONFIG_BYTES (815 KB).
+        "".join("  " * i + f"k{i}:\n" for i in range(900)),
     ],
 )
 def test_hostile_nesting_is_a_config_error_not_a_recursion_error(tmp_path, text):
