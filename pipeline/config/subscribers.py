@@ -524,6 +524,8 @@ def _webhook_url_problem(url: str) -> str | None:
     """What is wrong with a webhook URL, in words that never quote it (it is a secret)."""
     if any(ch.isspace() or not ch.isprintable() for ch in url):
         return "holds a space or a control character; copy the webhook URL again"
+    if not url.isascii():
+        return "holds a non-ASCII character; copy the webhook URL again"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises on a bad port)

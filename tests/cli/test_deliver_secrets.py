@@ -96,6 +96,7 @@ def test_an_echoed_webhook_path_reaches_no_output_dead_letter_or_ledger(tmp_path
         ("https://hooks.slack.com/services/T0SPACE01/B0SPACE02/has space", "space"),
         ("ftp://hooks.slack.com/services/T0SPACE01/B0SPACE02/schemeSecret9", "webhook URL"),
         ("https://hooks.slack.com:99999/services/T0SPACE01/B0SPACE02/portSecret9", "valid URL"),
+        ("https://hooks.slack.com/services/T0SPACE01/B0SPACE02/sécretSecret9", "non-ASCII"),
     ],
 )
 def test_a_bad_webhook_url_is_refused_at_startup_without_echoing_it(tmp_path, value, words):
