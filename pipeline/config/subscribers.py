@@ -517,6 +517,9 @@ def resolve_secrets(
                 )
     if problems:
         raise ConfigError(*problems)
+    from pipeline.deliver.log_guard import guard_logs  # here: config loads before delivery
+
+    guard_logs(v.get_secret_value() for v in values.values())
     return Secrets(values=values)
 
 
