@@ -5,7 +5,9 @@ Modules, pure logic first:
 - ``base``: the ``Delivery`` result record, its statuses, failure kinds, redaction.
 - ``wording``: how an alert reads to people on every channel (kind labels, times, reasons).
 - ``routing``/``digest``: who wants an alert and when (now, next digest, after quiet hours).
-- ``retry``: backoff with jitter honouring Retry-After; per-webhook rate limits.
+- ``retry``: backoff with jitter honouring Retry-After; per-webhook rate limits;
+  ``pace``: that pace shared by every process on the machine.
+- ``log_guard``: redacts secrets from every log record; ``probe``: ``subscribers test``.
 - ``file_sink``, ``slack``, ``email``: one module per channel.
 - ``dispatch``: the loop shared by Beam and ``storywatch deliver`` (ledger claims,
   lanes, dead letters).
