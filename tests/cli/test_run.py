@@ -249,3 +249,44 @@ def test_a_feed_that_404s_at_start_up_is_warned_about_on_its_first_failure(tmp_p
     warnings = [line for line in result.stderr.splitlines() if "cannot be fetched" in line]
     assert len(warnings) == 1, result.stderr
     assert "gone-wire" in warnings[0] and "HTTP 404" in warnings[0]
+
+
+def _run_briefly(tmp_path, feeds_yaml: str) -> subprocess.CompletedProcess:
+    (tmp_path / "feeds.yaml").write_text(feeds_yaml)
+    return subprocess.run(
+        [
+            STORYWATCH,
+            "run",
+            f"--feeds_file={tmp_path / 'feeds.yaml'}",
+            f"--ledger={tmp_path / 'ledger.sqlite'}",
+            f"--alerts_out={tmp_path / 'alerts.jsonl'}",
+            f"--dead_letter_out={tmp_path / 'dead.jsonl'}",
+            f"--feed_health_out={tmp_path / 'health.jsonl'}",
+            "--run_duration_seconds=8",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_name_that_does_not_resolve_is_warned_about_on_its_first_failure(tmp_path):
+    # Issue 15: a start-up failure the user can fix is reported at once, with the fix.
+    result = _run_briefly(
+        tmp_path, "feeds:\n  - {url: 'https://feeds.example.invalid/rss.xml', id: typo-wire}\n"
+    )
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "cannot be fetched" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "typo-wire" in warnings[0] and "cannot resolve feeds.example.invalid" in warnings[0]
+    assert "check the feed list" in warnings[0]
+
+
+def test_a_private_address_in_the_feed_list_stops_the_run_before_any_fetch(tmp_path):
+    # Earlier still than a first failure: the feed list's own check names the line and the fix.
+    result = _run_briefly(tmp_path, "feeds:\n  - {url: 'http://127.0.0.1:9/rss.xml', id: local}\n")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'feeds.yaml'}:2: feeds.0.url: 127.0.0.1: loopback address" in result.stderr
+    assert "unless the feed list sets allow_private_addresses" in result.stderr
+    assert not (tmp_path / "health.jsonl").exists() or not (tmp_path / "health.jsonl").read_text()
