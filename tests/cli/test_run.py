@@ -271,6 +271,7 @@ def _run_briefly(tmp_path, feeds_yaml: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_a_name_that_does_not_resolve_is_warned_about_on_its_first_failure(tmp_path):
     # Issue 15: a start-up failure the user can fix is reported at once, with the fix.
     result = _run_briefly(
@@ -283,6 +284,7 @@ def test_a_name_that_does_not_resolve_is_warned_about_on_its_first_failure(tmp_p
     assert "check the feed list" in warnings[0]
 
 
+@pytest.mark.slow
 def test_a_private_address_in_the_feed_list_stops_the_run_before_any_fetch(tmp_path):
     # Earlier still than a first failure: the feed list's own check names the line and the fix.
     result = _run_briefly(tmp_path, "feeds:\n  - {url: 'http://127.0.0.1:9/rss.xml', id: local}\n")
