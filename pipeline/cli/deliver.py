@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+from pathlib import Path
 
 from pipeline.deliver.command import DEFAULT_SUBSCRIBERS, deliver_file
 from pipeline.errors import UserError
@@ -136,7 +137,23 @@ def mute(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     print(f"muted {args.target} {_until_text(until)}: its alerts are not delivered")
+    if (storylines := _storyline_ids()) is not None and args.target not in storylines:
+        print(
+            f"note: {args.target} is not a storyline id of watchlists/ "
+            f"({', '.join(sorted(storylines)) or 'none'}); it mutes the development with "
+            "that id. Check the spelling, or `storywatch unmute` it"
+        )
     return 0
+
+
+def _storyline_ids() -> set[str] | None:
+    """The storyline ids of ./watchlists, or None when they cannot be read (no note then)."""
+    from pipeline.config.watchlists import load_watchlists
+
+    try:
+        return {s.id for s in load_watchlists(Path("watchlists")).storylines}
+    except (UserError, OSError):
+        return None
 
 
 def unmute(args: argparse.Namespace) -> int:

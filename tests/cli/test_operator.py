@@ -52,8 +52,10 @@ def test_mute_for_a_while_list_unmute_and_delivery_honours_it(tmp_path):
 
     result = _sw("mute", muted.storyline_id, "--for", "24h", "--ledger", ledger)
     assert result.returncode == 0 and f"muted {muted.storyline_id} until " in result.stdout
+    assert "note:" not in result.stdout  # a storyline of the shipped watchlists
     result = _sw("mute", muted.development_id, "--ledger", ledger)
     assert "until unmuted" in result.stdout
+    assert f"note: {muted.development_id} is not a storyline id" in result.stdout
     listed = _sw("mute", "--list", "--ledger", ledger)
     assert listed.returncode == 0 and "mute: 2 active" in listed.stdout
     assert f"{muted.development_id}\tuntil unmuted" in listed.stdout
