@@ -45,7 +45,7 @@ def _subscribers_file(args: argparse.Namespace):
 
 def _requeue_dead(ledger_url: str) -> int:
     """Queue every dead delivery again, due now; returns how many."""
-    from pipeline.ledger import local_path
+    from pipeline.ledger import local_path, redact_url
     from pipeline.ledger.protocol import DEAD
     from pipeline.serve.actions import retry_dead
     from pipeline.serve.queries import delivery_rows
@@ -53,7 +53,7 @@ def _requeue_dead(ledger_url: str) -> int:
     path = local_path(ledger_url)
     if path is None:
         raise UserError(
-            f"{ledger_url}: --retry-dead needs a SQLite ledger file (it lists the dead "
+            f"{redact_url(ledger_url)}: --retry-dead needs a SQLite ledger file (it lists the dead "
             "deliveries); run it where the ledger file is"
         )
     if not path.exists():

@@ -386,8 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ledger",
         default="build/ledger.sqlite",
-        metavar="PATH",
-        help="delivery ledger, a SQLite file",
+        metavar="PATH|URL",
+        help="delivery ledger: a SQLite file, or postgresql://USER:PASSWORD@HOST:PORT/DB "
+        "shared by several workers (docs/ledger.md)",
     )
     p.add_argument(
         "--alerts-out", type=Path, metavar="OUT.jsonl", help="also write each alert here, once"
@@ -432,21 +433,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--list", action="store_true", help="list the active mutes")
     p.add_argument(
-        "--ledger", default="build/ledger.sqlite", metavar="PATH", help="alert/delivery ledger"
+        "--ledger",
+        default="build/ledger.sqlite",
+        metavar="PATH|URL",
+        help="alert/delivery ledger: a SQLite file or postgresql://… (docs/ledger.md)",
     )
     p.set_defaults(handler=_command("deliver", "mute"))
 
     p = add_command("unmute", "deliver a muted storyline's or development's alerts again")
     p.add_argument("target", metavar="STORYLINE|DEVELOPMENT", help="the id to unmute")
     p.add_argument(
-        "--ledger", default="build/ledger.sqlite", metavar="PATH", help="alert/delivery ledger"
+        "--ledger",
+        default="build/ledger.sqlite",
+        metavar="PATH|URL",
+        help="alert/delivery ledger: a SQLite file or postgresql://… (docs/ledger.md)",
     )
     p.set_defaults(handler=_command("deliver", "unmute"))
 
     # --- status page -----------------------------------------------------------------
     p = add_command("serve", "serve the status page: storylines, feeds, deliveries, preview")
     p.add_argument(
-        "--ledger", default="build/ledger.sqlite", metavar="PATH", help="alert/delivery ledger"
+        "--ledger",
+        default="build/ledger.sqlite",
+        metavar="PATH|URL",
+        help="alert/delivery ledger: a SQLite file or postgresql://… (docs/ledger.md)",
     )
     p.add_argument(
         "--alerts",

@@ -12,12 +12,15 @@ existing one with ``SELECT … FOR UPDATE SKIP LOCKED``, so of two workers claim
 delivery at once the second never waits: it sees the row locked and moves on. A claim has
 an owner and a lease (``lease_seconds``, 10 minutes by default); a dead owner on the same
 host is taken over at once, one on another machine when its lease runs out. Every other
-write is a single statement or one transaction.
+write is a single statement or one transaction. Times are ISO text in "C" collation
+columns, so a server whose default collation is a language's still orders them by byte.
 
 Secrets: the password in the URL is never printed; errors show the URL with it replaced
 by ``***`` (``redact_url``), and any echo of it in a server message is removed too.
-One connection per ledger object (autocommit, guarded by a lock, reopened once if the
-server dropped it), as Beam may call setup, process and teardown on different threads.
+One connection per ledger object (autocommit, guarded by a lock), as Beam may call
+setup, process and teardown on different threads. A dropped connection (server restart,
+failover) is reopened once and the statement run again; ``record_alert`` and ``claim``
+recognise their own row if the lost reply was a commit. Deadlocks are retried.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import errors as pgerrors
 
 from pipeline.errors import UserError
 from pipeline.ledger.claims import abandoned, claimable, owner_token
@@ -45,25 +48,32 @@ from pipeline.ledger.protocol import (
     Payload,
     QueuedDelivery,
 )
+from pipeline.ledger.url import POSTGRES_SCHEMES as SCHEMES
+from pipeline.ledger.url import is_postgres_url, redact_url, url_secrets
+
+__all__ = ["SCHEMES", "PostgresLedger", "is_postgres_url", "redact_url"]
 
 UTC = dt.UTC
-SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
 _SCHEMA_LOCK = 0x5754_4C45  # pg_advisory_xact_lock key: "SWLE"
 T = TypeVar("T")
 
+# Times are compared as text in SQL (due_at <= now, until > now) and sorted: "C" collation,
+# so a server whose default is a language collation (Cloud SQL: en_US.UTF8) compares them
+# byte by byte, as SQLite and Python do.
+_TIME = "TEXT COLLATE \"C\" NOT NULL DEFAULT ''"
 _TABLES = (
-    """CREATE TABLE IF NOT EXISTS storywatch_alerts (
-        alert_id TEXT PRIMARY KEY, recorded_at TEXT NOT NULL, payload TEXT NOT NULL,
-        owner TEXT NOT NULL DEFAULT '', lease_until TEXT NOT NULL DEFAULT '',
+    f"""CREATE TABLE IF NOT EXISTS storywatch_alerts (
+        alert_id TEXT PRIMARY KEY, recorded_at {_TIME}, payload TEXT NOT NULL,
+        owner TEXT NOT NULL DEFAULT '', lease_until {_TIME},
         routed BOOLEAN NOT NULL DEFAULT TRUE)""",
     """CREATE INDEX IF NOT EXISTS storywatch_alerts_unrouted
         ON storywatch_alerts(recorded_at) WHERE NOT routed""",
-    """CREATE TABLE IF NOT EXISTS storywatch_deliveries (
+    f"""CREATE TABLE IF NOT EXISTS storywatch_deliveries (
         alert_id TEXT NOT NULL, subscriber TEXT NOT NULL, channel TEXT NOT NULL,
-        state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL,
+        state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, updated_at {_TIME},
         last_error TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',
-        lease_until TEXT NOT NULL DEFAULT '', due_at TEXT NOT NULL DEFAULT '',
+        lease_until {_TIME}, due_at {_TIME},
         PRIMARY KEY (alert_id, subscriber, channel))""",
     """CREATE INDEX IF NOT EXISTS storywatch_deliveries_state
         ON storywatch_deliveries(state, due_at)""",
@@ -72,45 +82,14 @@ _TABLES = (
     """CREATE TABLE IF NOT EXISTS storywatch_threads (
         subscriber TEXT NOT NULL, channel TEXT NOT NULL, storyline_id TEXT NOT NULL,
         thread_ts TEXT NOT NULL, PRIMARY KEY (subscriber, channel, storyline_id))""",
-    """CREATE TABLE IF NOT EXISTS storywatch_hot_feeds (
-        feed_id TEXT PRIMARY KEY, until TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS storywatch_mutes (
-        target TEXT PRIMARY KEY, until TEXT NOT NULL DEFAULT '', muted_at TEXT NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS storywatch_hot_feeds (
+        feed_id TEXT PRIMARY KEY, until {_TIME})""",
+    f"""CREATE TABLE IF NOT EXISTS storywatch_mutes (
+        target TEXT PRIMARY KEY, until {_TIME}, muted_at {_TIME})""",
 )
+# A deadlock or serialization failure rolls the whole transaction back: run it again.
+_ROLLBACK_RETRIES = 3
 _KEY = "alert_id=%s AND subscriber=%s AND channel=%s"
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(SCHEMES)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (in the user part or a ``password=`` parameter) as ``***``.
-
-    >>> redact_url("postgresql://sw:s3cret@db.internal:5432/ledger?password=x&sslmode=require")
-    'postgresql://sw:***@db.internal:5432/ledger?password=%2A%2A%2A&sslmode=require'
-    >>> redact_url("postgresql:///ledger?host=/tmp/pg")
-    'postgresql:///ledger?host=/tmp/pg'
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        if ":" in user:
-            user = user.split(":", 1)[0] + ":***"
-        netloc = f"{user}@{host}"
-    query = parts.query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(k == "password" for k, _ in pairs):
-        query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _secrets_of(url: str) -> list[str]:
-    parts = urlsplit(url)
-    found = [parts.password] if parts.password else []
-    found += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
-    return [s for secret in found for s in {secret, quote(secret, safe="")}]
 
 
 class PostgresLedger:
@@ -130,18 +109,25 @@ class PostgresLedger:
         self._host = socket.gethostname()
         self._lock = threading.Lock()
         self._conn = self._connect()
-        with self._lock, self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            for ddl in _TABLES:
-                self._conn.execute(ddl)
+
+        def create_schema(conn: psycopg.Connection[Any]) -> None:
+            # Workers starting together: the lock makes one create, the others then see it.
+            with self._tx(conn):
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                for ddl in _TABLES:
+                    conn.execute(ddl)
+
+        self._run(create_schema, doing="cannot create the ledger's tables")
 
     # --- connection and errors ----------------------------------------------------------
 
-    def _error(self, exc: BaseException, doing: str) -> UserError:
+    def _error(self, exc: BaseException, doing: str, hint: str = "") -> UserError:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        for secret in _secrets_of(self._url):
+        for secret in url_secrets(self._url):
             message = message.replace(secret, "***")
-        return UserError(f"ledger '{self.url}': {doing} ({message})")
+        return UserError(
+            f"ledger '{self.url}': {doing} ({message})" + (f"; {hint}" if hint else "")
+        )
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -151,19 +137,36 @@ class PostgresLedger:
                 connect_timeout=max(1, round(self._connect_timeout_seconds)),
             )
         except (psycopg.Error, ValueError) as exc:  # ValueError: a malformed URL
-            raise self._error(exc, "cannot connect to the PostgreSQL ledger") from None
+            raise self._error(
+                exc,
+                "cannot connect to the PostgreSQL ledger",
+                "check the URL (postgresql://USER:PASSWORD@HOST:PORT/DB), that the server "
+                "runs and that it accepts this user and password",
+            ) from None
 
-    def _run(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """``fn(connection)`` under the lock; a dropped connection is reopened once."""
+    def _run(
+        self,
+        fn: Callable[[psycopg.Connection[Any]], T],
+        *,
+        doing: str = "the PostgreSQL ledger failed",
+    ) -> T:
+        """``fn(connection)`` under the lock. A dropped connection is reopened once and
+        ``fn`` run again (each ``fn`` is one statement or one transaction, so a rolled-back
+        try left nothing behind); a deadlock or serialization failure is retried too."""
         with self._lock:
-            for attempt in (1, 2):
+            reconnected, rollbacks = False, 0
+            while True:
                 try:
                     return fn(self._conn)
-                except psycopg.OperationalError as exc:
-                    if attempt == 2 or not self._conn.broken:
-                        raise self._error(exc, "the PostgreSQL ledger failed") from None
+                except pgerrors.TransactionRollback as exc:
+                    rollbacks += 1
+                    if rollbacks > _ROLLBACK_RETRIES:
+                        raise self._error(exc, doing) from None
+                except psycopg.Error as exc:
+                    if reconnected or not self._conn.broken:
+                        raise self._error(exc, doing) from None
+                    reconnected = True
                     self._conn = self._connect()
-        raise AssertionError("unreachable")
 
     @contextmanager
     def _tx(self, conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
@@ -181,23 +184,26 @@ class PostgresLedger:
 
     def record_alert(self, alert_id: str, payload: Payload) -> bool:
         now = dt.datetime.now(UTC)
+        owner = owner_token(self._host)
         row = (
             alert_id,
             now.isoformat(),
             json.dumps(payload, sort_keys=True, default=str),
-            owner_token(self._host),
+            owner,
             self._lease_until(now),
         )
-        return self._run(
-            lambda c: (
-                c.execute(
-                    "INSERT INTO storywatch_alerts(alert_id, recorded_at, payload, owner, lease_until,"
-                    " routed) VALUES (%s, %s, %s, %s, %s, FALSE) ON CONFLICT DO NOTHING",
-                    row,
-                ).rowcount
-                == 1
-            )
-        )
+
+        def attempt(conn: psycopg.Connection[Any]) -> bool:
+            found = conn.execute(
+                "INSERT INTO storywatch_alerts(alert_id, recorded_at, payload, owner, lease_until,"
+                " routed) VALUES (%s, %s, %s, %s, %s, FALSE) ON CONFLICT (alert_id)"
+                " DO UPDATE SET owner=storywatch_alerts.owner RETURNING owner",
+                row,
+            ).fetchone()
+            # Our own token: inserted now, or by a try whose commit reply was lost.
+            return found is not None and found[0] == owner
+
+        return self._run(attempt)
 
     def has_alert(self, alert_id: str) -> bool:
         return self._run(
@@ -271,6 +277,8 @@ class PostgresLedger:
                 ).fetchone()
                 if row is None:  # another worker holds the row this instant: it is theirs
                     return False
+                if row[0] == CLAIMED and row[1] == owner:  # a retry after a lost commit reply
+                    return True
                 if not claimable(*row, now_iso=now.isoformat(), host=self._host):
                     return False
                 conn.execute(
@@ -316,7 +324,7 @@ class PostgresLedger:
                 cur.executemany(
                     "UPDATE storywatch_deliveries SET state=%s, updated_at=%s, owner='',"
                     f" lease_until='' WHERE {_KEY}",
-                    [(SENT, now, *key) for key in keys],
+                    [(SENT, now, *key) for key in sorted(keys)],  # one lock order: no deadlock
                 )
 
         if keys:
@@ -445,7 +453,7 @@ class PostgresLedger:
                     "INSERT INTO storywatch_hot_feeds(feed_id, until) VALUES (%s, %s)"
                     " ON CONFLICT (feed_id) DO UPDATE"
                     " SET until=GREATEST(storywatch_hot_feeds.until, excluded.until)",
-                    [(feed_id, stamp) for feed_id in feed_ids],
+                    [(feed_id, stamp) for feed_id in sorted(set(feed_ids))],
                 )
 
         if feed_ids:

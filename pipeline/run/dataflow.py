@@ -34,6 +34,7 @@ from apache_beam.portability.api import beam_runner_api_pb2
 from google.protobuf import json_format
 
 from pipeline.errors import UserError
+from pipeline.ledger.url import redact_url
 from pipeline.run.graph import build_pipeline
 from pipeline.run.inputs import load_run_inputs
 from pipeline.run.options import StorywatchOptions, pipeline_options
@@ -247,7 +248,8 @@ def build(argv: Sequence[str], *, config_base: Path | None = None) -> tuple[Any,
         )
     if not str(sw.ledger).startswith("firestore://"):
         raise UserError(
-            f"--ledger={sw.ledger}: on Dataflow the ledger must be shared by every worker; "
+            f"--ledger={redact_url(sw.ledger)}: on Dataflow the ledger must be shared by every "
+            "worker; "
             "use firestore://PROJECT/PREFIX (see deploy/README.md)"
         )
     base = config_base or Path(os.environ.get("STORYWATCH_HOME", "."))

@@ -116,7 +116,9 @@ def add_storywatch_arguments(parser: ArgumentAdder) -> None:
     add(
         "ledger",
         default="build/ledger.sqlite",
-        help="alert and delivery ledger: a SQLite file path or sqlite:///path",
+        help="alert and delivery ledger: a SQLite file path or sqlite:///path (one machine), "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB (many workers) or firestore://PROJECT/PREFIX "
+        "(Dataflow); docs/ledger.md",
     )
     add(
         "alerts_out",

@@ -23,7 +23,7 @@ from pathlib import Path
 from pipeline.config.subscribers import load_subscribers, resolve_secrets
 from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
 from pipeline.errors import UserError
-from pipeline.ledger import local_path, open_ledger
+from pipeline.ledger import local_path, open_ledger, redact_url
 from pipeline.ledger.protocol import DEAD, QUEUED, DeliveryKey
 
 UTC = dt.UTC
@@ -71,7 +71,7 @@ def retry_dead(
             path = local_path(ledger_url)
             if path is None:
                 raise UserError(
-                    f"{ledger_url}: retrying from the page needs a SQLite ledger; run "
+                    f"{redact_url(ledger_url)}: retrying from the page needs a SQLite ledger; run "
                     "`storywatch deliver --retry-dead` where the ledger is reachable"
                 )
             requeued = _requeue_sqlite(path, key, now)
