@@ -107,3 +107,20 @@ def test_one_article_on_two_followed_storylines_reaches_a_subscriber_once(tmp_pa
     )
     assert {ledger.delivery_state(x.alert_id, "both", "slack") for x in (a, b)} == {"sent"}
     assert {d.status for d in again} == {"skipped"}
+
+
+def test_the_folded_email_names_both_storylines():
+    from pipeline.config.subscribers import EmailChannel, SmtpServer
+    from pipeline.deliver.email import EmailSender
+    from pipeline.deliver.wording import merge_alerts
+
+    a, b = _two_storylines_one_article()
+    channel = EmailChannel(
+        to=["a@news.example.de"], from_address="sw@news.example.de", smtp=SmtpServer(host="h")
+    )
+    message = EmailSender(channel, subscriber="both").alert_message(merge_alerts([a, b]))
+    assert "Musk–Kremlin contacts and starlink-taiwan" in message["Subject"]
+    assert (
+        message["Message-ID"]
+        == EmailSender(channel, subscriber="both").alert_message(a)["Message-ID"]
+    )
