@@ -20,7 +20,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -41,7 +40,13 @@ PALETTE_COLOURS = 128
 
 
 def shrink(path: Path) -> None:
-    """Rewrite ``path`` as a palette PNG: screenshots of text have few colours."""
+    """Rewrite ``path`` as a palette PNG: screenshots of text have few colours. Pillow comes
+    with apache-beam (a runtime dependency, so not declared again in the dev extra); without
+    it the full-colour PNG is kept."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
     with Image.open(path) as image:
         small = image.convert("RGB").quantize(
             colors=PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
