@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipeline.config.subscribers import QuietHours, Subscriber, parse_clock
+from pipeline.deliver.wording import fold_same_article, merge_alerts
 from pipeline.records import UTC, Alert
 
 
@@ -110,8 +111,12 @@ class Digest:
         return "digest-" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
     def by_storyline(self) -> list[tuple[str, str, tuple[Alert, ...]]]:
-        """(storyline id, storyline title, alerts oldest first) in order of first appearance."""
-        return group_by_storyline(self.alerts)
+        """(storyline id, storyline title, alerts oldest first) in order of first appearance.
+
+        An article that develops several storylines is listed once, in a section that
+        names them all (``wording.merge_alerts``), not once under each.
+        """
+        return group_by_storyline(merge_alerts(g) for g in fold_same_article(self.alerts))
 
     def title(self, zone: dt.tzinfo = UTC) -> str:
         count = len(self.alerts)
@@ -134,8 +139,8 @@ def group_by_storyline(alerts: Iterable[Alert]) -> list[tuple[str, str, tuple[Al
     [('a', ['1']), ('b', ['3', '2'])]
     """
     groups: dict[str, list[Alert]] = {}
-    titles: dict[str, str] = {}
     for alert in sorted(alerts, key=lambda a: (a.published_at, a.alert_id)):
-        groups.setdefault(alert.storyline_id, []).append(alert)
-        titles.setdefault(alert.storyline_id, alert.storyline_title or alert.storyline_id)
-    return [(sid, titles[sid], tuple(items)) for sid, items in groups.items()]
+        # Keyed by title too: an alert merged over two storylines gets a section of its own.
+        key = (alert.storyline_id, alert.storyline_title or alert.storyline_id)
+        groups.setdefault(key, []).append(alert)
+    return [(sid, title, tuple(items)) for (sid, title), items in groups.items()]

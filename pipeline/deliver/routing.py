@@ -18,7 +18,10 @@ from dataclasses import dataclass
 
 from pipeline.config.subscribers import Subscriber
 from pipeline.deliver.digest import due_at
+from pipeline.deliver.wording import fold_same_article
 from pipeline.records import Alert
+
+__all__ = ["Route", "fold_same_article", "muted_by", "routes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,17 +75,3 @@ def routes(
             Route(alert, subscriber, channel, when, held) for channel in subscriber.channels.names()
         ]
     return out
-
-
-def fold_same_article(alerts: Iterable[Alert]) -> list[list[Alert]]:
-    """Alerts for one subscriber's channel, grouped so that one article is one message.
-
-    An article that develops two storylines gives two alerts (one per storyline); a
-    subscriber who follows both gets them together (``wording.merge_alerts``). Groups are
-    keyed by the article's URL and the alert kind, in the order of their first alert.
-    """
-    groups: dict[tuple[str, str], list[Alert]] = {}
-    for alert in alerts:
-        key = (alert.url or alert.alert_id, alert.kind)
-        groups.setdefault(key, []).append(alert)
-    return list(groups.values())

@@ -56,6 +56,20 @@ def merge_alerts(alerts: Sequence[Alert]) -> Alert:
     )
 
 
+def fold_same_article(alerts: Iterable[Alert]) -> list[list[Alert]]:
+    """Alerts for one subscriber's channel, grouped so that one article is one message.
+
+    An article that develops two storylines gives two alerts (one per storyline); a
+    subscriber who follows both gets them together (``wording.merge_alerts``). Groups are
+    keyed by the article's URL and the alert kind, in the order of their first alert.
+    """
+    groups: dict[tuple[str, str], list[Alert]] = {}
+    for alert in alerts:
+        key = (alert.url or alert.alert_id, alert.kind)
+        groups.setdefault(key, []).append(alert)
+    return list(groups.values())
+
+
 def other_sources(alert: Alert) -> list[tuple[str, str, str]]:
     """(outlet, title, url) of the other articles so far, without the alert's own."""
     return [s for s in alert.sources if len(s) == 3 and s[2] != alert.url]

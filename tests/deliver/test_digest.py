@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from pydantic import SecretStr
 
@@ -21,7 +22,7 @@ from pipeline.deliver.retry import RateLimiter
 from pipeline.deliver.slack import digest_blocks
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.records import UTC
-from tests.deliver_support import SlackStandIn, make_alert
+from tests.deliver_support import T0, SlackStandIn, make_alert
 
 SLACK = Channels(slack=SlackChannel(webhook_url_env="HOOK", max_messages_per_second=100))
 
@@ -194,3 +195,22 @@ def test_unwanted_alerts_are_not_routed(tmp_path):
         )
         dispatcher.close()
     assert [(d.alert_id, d.status) for d in results] == [("starlink-taiwan-dev1-burst", "sent")]
+
+
+def test_a_digest_lists_an_article_on_two_storylines_once_naming_both():
+    """Issue 13: one article, one message per subscriber, in a digest too."""
+    from pipeline.deliver.email import digest_text
+
+    url = "https://news.example.org/articles/musk-starlink-kremlin"
+    a = make_alert(1, storyline="musk-kremlin-contacts", url=url, title="One article")
+    b = make_alert(1, storyline="starlink-taiwan", url=url, title="One article")
+    other = make_alert(2, storyline="starlink-taiwan")
+    digest = Digest("desk", "email", T0, (a, b, other))
+    sections = [(title, [x.title for x in xs]) for _, title, xs in digest.by_storyline()]
+    assert sections == [
+        ("Musk–Kremlin contacts and starlink-taiwan", ["One article"]),
+        ("starlink-taiwan", [other.title]),
+    ]
+    assert digest_text(digest).count("One article") == 1
+    _, blocks = digest_blocks(digest)
+    assert sum(json.dumps(b, ensure_ascii=False).count("One article") for b in blocks) == 1
