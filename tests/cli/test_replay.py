@@ -36,6 +36,11 @@ def test_replay_of_real_feed_snapshots_matches_the_golden_alerts(tmp_path):
         assert alert["title"] in result.stdout
     assert f"{len(alerts)} alerts" in result.stdout
     assert "matched articles:" in result.stdout and "coverage" in result.stdout
+    # the status page needs a ledger that outlives the replay (make demo gives --ledger)
+    assert result.stdout.splitlines()[-1] == (
+        "status page: add --ledger PATH to keep this replay's ledger, then "
+        f"storywatch serve --ledger PATH --alerts {out}"
+    )
     # one alert per development: the 11 articles on the Sevastopol/Starlink story of 7-9 Sep 2023
     # are two developments (as dev.jsonl labels them, D18 and D19): the biography's report,
     # and Musk's admission the next morning (an answer to the report, pipeline/storylines/tracker.py)
