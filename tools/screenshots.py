@@ -56,7 +56,11 @@ def shrink(path: Path) -> None:
 
 def shoot(driver, out: Path, *, width: int, max_height: int) -> None:
     """The page from its top, as tall as its content up to ``max_height`` CSS pixels."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")
+    # the content's bottom (scrollHeight is at least the window's, blank below a short page)
+    height = driver.execute_script(
+        "const r = document.body.getBoundingClientRect();"
+        "return Math.ceil(r.bottom + window.scrollY + 16);"
+    )
     # The viewport itself, not the window (whose frame takes part of a window size).
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
