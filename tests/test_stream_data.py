@@ -1,0 +1,125 @@
+"""The labeled development stream (tests/data/labeled/STREAM.md): its format, its split and the
+frozen test part.
+
+``stream_test.jsonl`` is scored once, at the end of issue 13's method change. Its sha256 is
+defined once, in ``stream_test.sha256`` (``sha256sum -c`` reads it); the README quotes it, and
+these tests fail if the file, the digest file or the quote drift apart. The tuning part may
+grow; the test part may not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+from pipeline.config.watchlists import load_watchlists
+from pipeline.dates import parse_time
+from pipeline.storylines.evaluate import developments_of, load_labeled
+from tests.paths import DATA, WATCHLISTS
+
+LABELED = DATA / "labeled"
+TUNE = LABELED / "stream_tune.jsonl"
+TEST = LABELED / "stream_test.jsonl"
+DIGEST = LABELED / "stream_test.sha256"
+STREAM_WATCHLISTS = LABELED / "stream_watchlists"
+NEW_STORYLINES = {
+    "uk-truss-government-crisis",
+    "khalife-prison-escape",
+    "morocco-earthquake",
+    "hungary-after-orban",
+    "us-iran-talks-blockade",
+}
+
+
+def frozen_sha256() -> str:
+    """The frozen test part's sha256, as ``stream_test.sha256`` records it."""
+    digest, name = DIGEST.read_text(encoding="utf-8").split()
+    assert name == TEST.name
+    return digest
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def development_keys(path: Path) -> set[str]:
+    """storyline + labeled development of every labeled item (``developments_of``)."""
+    ids = {s.id for s in load_watchlists(STREAM_WATCHLISTS).storylines}
+    items = load_labeled(path, storyline_ids=ids)
+    return {f"{storyline}|{name}" for (storyline, _), name in developments_of(items).items()}
+
+
+def test_frozen_test_part_is_unchanged() -> None:
+    digest = hashlib.sha256(TEST.read_bytes()).hexdigest()
+    assert digest == frozen_sha256(), (
+        f"{TEST} changed (sha256 {digest}); the test part is frozen: put new items in "
+        "stream_tune.jsonl, or restore the file"
+    )
+
+
+def test_readme_quotes_the_frozen_digest() -> None:
+    readme = (LABELED / "README.md").read_text(encoding="utf-8")
+    assert f"stream test-part sha256: {frozen_sha256()}" in readme
+
+
+def test_both_parts_load_with_the_stream_watchlists() -> None:
+    ids = {s.id for s in load_watchlists(STREAM_WATCHLISTS).storylines}
+    assert NEW_STORYLINES <= ids
+    for path in (TUNE, TEST):
+        load_labeled(path, storyline_ids=ids)  # raises a UserError on any bad line
+
+
+def test_shipped_watchlists_keep_their_four_storylines() -> None:
+    assert {s.id for s in load_watchlists(WATCHLISTS).storylines} == {
+        "musk-kremlin-contacts",
+        "starlink-taiwan",
+        "starlink-ukraine-war",
+        "musk-government-role",
+    }
+
+
+def test_every_item_is_sourced_and_labeled() -> None:
+    for path in (TUNE, TEST):
+        for row in rows(path):
+            where = f"{path.name} {row['id']}"
+            assert row["title"].strip() and row["outlet"] and row["url"].startswith("http"), where
+            # a timestamp, a day, a month, or null (as found): what the replay can place
+            assert row["published"] is None or parse_time(row["published"]), where
+            assert row["source"].startswith(("feeds:", "pages")), where
+            assert isinstance(row["borderline"], bool), where
+            # a labeled item belongs to a development; an unlabeled one to none
+            assert (row["development"] is not None) == bool(row["labels"]), where
+
+
+def test_split_is_by_development() -> None:
+    """No development (nor copy group) has items in both parts; ids and URLs are unique."""
+    assert not development_keys(TUNE) & development_keys(TEST)
+    tune, test = rows(TUNE), rows(TEST)
+    groups = [{r["dup_group"] for r in part if r["dup_group"]} for part in (tune, test)]
+    assert not groups[0] & groups[1]
+    ids = Counter(r["id"] for r in tune + test)
+    urls = Counter(r["url"] for r in tune + test)
+    assert max(ids.values()) == 1 and max(urls.values()) == 1
+
+
+def test_no_item_of_the_other_labeled_sets() -> None:
+    others = {
+        r["url"].split("?")[0]
+        for name in ("dev.jsonl", "holdout.jsonl", "holdout_alerts.jsonl")
+        for r in rows(LABELED / name)
+        if r.get("url")
+    }
+    for row in rows(TUNE) + rows(TEST):
+        assert row["url"].split("?")[0] not in others, row["id"]
+
+
+def test_size_and_spread() -> None:
+    """Issue 13's targets: at least 400 items, 100 developments, other languages."""
+    all_rows = rows(TUNE) + rows(TEST)
+    assert len(all_rows) >= 400
+    assert len(development_keys(TUNE)) + len(development_keys(TEST)) >= 100
+    labeled_languages = {r.get("language", "en") for r in all_rows if r["labels"]}
+    assert {"fr", "de", "es"} <= labeled_languages
+    assert {s for r in all_rows for s in r["labels"]} >= NEW_STORYLINES
