@@ -461,8 +461,8 @@ FEED = [
         M,
         "MOR#2",
         None,
-        False,
-        "the king orders three days of national mourning",
+        True,
+        "the king orders three days of national mourning; the headline leads with the toll (coverage of the quake)",
     ),
     (
         None,
