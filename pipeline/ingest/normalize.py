@@ -99,6 +99,7 @@ _REFERENCE = r"&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);"
 _BARE_AMPERSAND = re.compile(r"&(?!(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);)")
 # What one parse can leave that a second must read: a tag or a reference (escaped twice).
 _MARKUP_LEFT = re.compile(rf"<[A-Za-z/!?]|{_REFERENCE}")
+_CUT_END_TAG = re.compile(r"</\s*$")
 _WORD = re.compile(r"\w+")
 
 
@@ -186,6 +187,8 @@ def _html_text(markup: str) -> str:
     ``&notes`` as ``¬es``, but in feed text it is nearly always an escaped ``&``."""
     if "<" not in markup and "&" not in markup:
         return markup
+    # A summary cut inside an end tag ("...side.</"): HTML5 keeps "</" as text.
+    markup = _CUT_END_TAG.sub("", markup)
     tree = LexborHTMLParser(_BARE_AMPERSAND.sub("&amp;", markup))
     if "<s" in markup.lower():
         tree.strip_tags(["script", "style"])

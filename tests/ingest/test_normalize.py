@@ -197,6 +197,8 @@ def test_plain_text_table(markup: str, expected: str) -> None:
         ("<p>ok</p><!-- <script>x</script> -->", "ok"),
         ("&amp;lt;b&amp;gt;", "<b>"),  # escaped three times: two parses take off two
         ("Q&amp;A &#x41;&#66; &eacute;t&eacute;", "Q&A AB été"),
+        # A summary truncated inside its end tag (a real Guardian one in tests/data/feeds).
+        ("<li>All Black side.</", "All Black side."),
     ],
 )
 def test_plain_text_reads_markup_as_html(markup: str, expected: str) -> None:
