@@ -25,11 +25,12 @@ from stream_labels import FEED, IRAN_ECON, PAGE_LABELS  # noqa: E402
 
 FEEDS = Path(os.environ.get("STORYWATCH_SHARED_FEEDS", "/work/shared/data/feeds"))
 SEED = 13
-RUMCA_OUTLETS = {
+OUTLETS = {
     "http://feeds.bbci.co.uk/news/rss.xml": "BBC News",
     "http://rss.cnn.com/rss/edition.rss": "CNN",
     "https://www.theverge.com/rss/index.xml": "The Verge",
     "NY times": "The New York Times",
+    "Reuters Feed": "Reuters",  # the scraped feed's channel title; the items are Reuters stories
 }
 # Background items must not touch any storyline (old or new); the ones that do are labeled above.
 TOUCHES = re.compile(
@@ -67,9 +68,9 @@ def feed_items() -> list[dict]:
             out.append(
                 dict(
                     file=os.path.relpath(f, FEEDS),
-                    outlet=RUMCA_OUTLETS.get(
+                    outlet=OUTLETS.get(
                         e.get("artist") or e["source"],
-                        RUMCA_OUTLETS.get(e["source"], e.get("artist")),
+                        OUTLETS.get(e["source"], e.get("artist")),
                     ),
                     published=e.get("date_published"),
                     url=e["link"],
@@ -86,7 +87,7 @@ def feed_items() -> list[dict]:
             out.append(
                 dict(
                     file=os.path.relpath(f, FEEDS),
-                    outlet=d.feed.get("title", ""),
+                    outlet=OUTLETS.get(d.feed.get("title", ""), d.feed.get("title", "")),
                     published=time.strftime("%Y-%m-%dT%H:%M:%SZ", parsed) if parsed else None,
                     url=e.get("link"),
                     title=e.get("title"),
