@@ -216,3 +216,27 @@ def test_opml_is_read_from_bytes_never_fetched(tmp_path) -> None:
     path = write(tmp_path, "http://127.0.0.1:9/list.opml", "url.opml")
     with pytest.raises(UserError, match="not well-formed XML"):
         read_opml(path)
+
+
+@pytest.mark.slow
+def test_import_then_validate_as_a_user_runs_them(tmp_path) -> None:
+    """Issue 14: the private feed was imported without a word and `validate` said ok."""
+    import shutil
+
+    from tests.cli_support import run_storywatch
+    from tests.paths import WATCHLISTS
+
+    for name in ("entities.yaml", "topics.yaml", "storylines.yaml"):
+        shutil.copy(WATCHLISTS / name, tmp_path / name)
+    feeds_file = write(tmp_path, "feeds:\n  - url: https://kyivindependent.com/rss/\n")
+    opml = write(tmp_path, PRIVATE_OPML, "p.opml")
+    imported = run_storywatch("feeds", "import", str(opml), "--feeds-file", str(feeds_file))
+    assert imported.returncode == 0, imported.stderr
+    assert "skipped 'NAS': http://192.168.1.20/feed.xml: 192.168.1.20: private address" in (
+        imported.stderr
+    )
+    assert "1 added, 0 already listed, 2 skipped" in imported.stdout
+    feeds_file.write_text(feeds_file.read_text() + "  - url: http://192.168.1.20/feed.xml\n")
+    checked = run_storywatch("validate", "--watchlists", str(tmp_path))
+    assert checked.returncode == 2 and "Traceback" not in checked.stderr
+    assert f"{feeds_file}:6: feeds.2.url: 192.168.1.20: private address" in checked.stderr
