@@ -166,3 +166,18 @@ def test_mute_commands_on_a_postgres_ledger_and_a_wrong_password(postgres_server
     assert failed.returncode == 2 and "Traceback" not in failed.stderr
     assert "password authentication failed" in failed.stderr and ":***@" in failed.stderr
     assert "hunter2-wrong" not in failed.stderr + failed.stdout
+
+
+def test_keepalives_notice_a_vanished_server_and_the_urls_own_values_win(postgres_url):
+    ledger = PostgresLedger(postgres_url, connect_timeout_seconds=4)
+    params = ledger._conn.info.get_parameters()
+    assert (params["keepalives"], params["keepalives_idle"], params["connect_timeout"]) == (
+        "1",
+        "30",
+        "4",
+    )
+    ledger.close()
+    ledger = PostgresLedger(postgres_url + "?keepalives_idle=5&connect_timeout=2")
+    params = ledger._conn.info.get_parameters()
+    assert (params["keepalives_idle"], params["connect_timeout"]) == ("5", "2")
+    ledger.close()
