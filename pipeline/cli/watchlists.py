@@ -8,7 +8,12 @@ import json
 import sys
 
 from pipeline.config.feeds import load_feeds
-from pipeline.config.subscribers import load_subscribers, missing_secrets, unsubscribe_notes
+from pipeline.config.subscribers import (
+    load_subscribers,
+    missing_secrets,
+    secret_shape_problems,
+    unsubscribe_notes,
+)
 from pipeline.config.watchlists import load_watchlists
 from pipeline.errors import UserError
 from pipeline.jsonl_io import read_articles
@@ -29,7 +34,8 @@ def validate(args: argparse.Namespace) -> int:
             subscribers_file, storyline_ids={s.id for s in watchlists.storylines}
         )
         print(f"{subscribers_file}: ok: {len(subscribers.subscribers)} subscribers")
-        for note in missing_secrets(subscribers) + unsubscribe_notes(subscribers):
+        notes = missing_secrets(subscribers) + secret_shape_problems(subscribers)
+        for note in notes + unsubscribe_notes(subscribers):
             print(f"note: {note}")
     return 0
 

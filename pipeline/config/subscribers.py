@@ -501,20 +501,9 @@ def resolve_secrets(
             )
             continue
         values[name] = SecretStr(value.strip())
-    for index, sub in enumerate(subscribers.subscribers):
-        slack = sub.channels.slack
-        if slack is None:
-            continue
-        for key in ("webhook_url_env", "bot_token_env"):
-            name = getattr(slack, key)
-            if name not in values:
-                continue
-            check = _webhook_url_problem if key == "webhook_url_env" else _token_problem
-            if problem := check(values[name].get_secret_value()):
-                problems.append(
-                    f"{subscribers.where(index, 'channels', 'slack', key)}: {sub.name}.slack: "
-                    f"environment variable {name} {problem} (its value is not shown: it is a secret)"
-                )
+    problems += secret_shape_problems(
+        subscribers, {k: v.get_secret_value() for k, v in values.items()}
+    )
     if problems:
         raise ConfigError(*problems)
     from pipeline.deliver.log_guard import guard_logs  # here: config loads before delivery
@@ -545,6 +534,32 @@ def _token_problem(token: str) -> str | None:
     if any(ch.isspace() or not ch.isprintable() for ch in token):
         return "holds a space or a control character; copy the bot token again"
     return None
+
+
+def secret_shape_problems(
+    subscribers: Subscribers, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """``FILE:LINE: ...`` for each Slack secret that is set but cannot work (a webhook URL
+    with a space, another scheme, no path; a token with a space), never quoting the value.
+    An error at startup (``resolve_secrets``), a note in ``validate``."""
+    environ = os.environ if environ is None else environ
+    problems = []
+    for index, sub in enumerate(subscribers.subscribers):
+        slack = sub.channels.slack
+        if slack is None:
+            continue
+        for key in ("webhook_url_env", "bot_token_env"):
+            name = getattr(slack, key)
+            value = environ.get(name, "").strip() if name else ""
+            if not value:
+                continue
+            check = _webhook_url_problem if key == "webhook_url_env" else _token_problem
+            if problem := check(value):
+                problems.append(
+                    f"{subscribers.where(index, 'channels', 'slack', key)}: {sub.name}.slack: "
+                    f"environment variable {name} {problem} (its value is not shown: it is a secret)"
+                )
+    return problems
 
 
 def missing_secrets(

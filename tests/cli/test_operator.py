@@ -197,3 +197,14 @@ def test_validate_notes_a_placeholder_list_unsubscribe(tmp_path):
     )
     result = _sw("validate", "--watchlists", watchlists)
     assert result.returncode == 0 and "unsubscribe" not in result.stdout
+
+
+def test_validate_notes_a_webhook_url_that_cannot_work_without_showing_it(tmp_path):
+    watchlists = tmp_path / "watchlists"
+    shutil.copytree(WATCHLISTS, watchlists, ignore=shutil.ignore_patterns("drafts"))
+    (watchlists / "subscribers.yaml").write_text(_desk_only(tmp_path).read_text())
+    bad = "https://hooks.slack.com/services/T0VALSEC01/B0VALSEC02/with space"
+    result = _sw("validate", "--watchlists", watchlists, env=_env(SW_DESK_HOOK=bad))
+    assert result.returncode == 0, result.stderr
+    assert "note: " in result.stdout and "SW_DESK_HOOK holds a space" in result.stdout
+    assert "T0VALSEC01" not in result.stdout + result.stderr
