@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -41,6 +43,11 @@ from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs
 from pipeline.storylines.tracker import BURST, COVERAGE, NEW_DEVELOPMENT
 
 ALERTING_KINDS = (NEW_DEVELOPMENT, BURST)
+
+#: Test hook, for the crash tests only (tests/deliver/test_crash_recovery.py): seconds to
+#: hold each newly recorded alert before it goes on to delivery, so a test can SIGKILL the
+#: process inside the window between deciding an alert and claiming its deliveries.
+TEST_HOOK_PAUSE_AFTER_RECORD = "STORYWATCH_TEST_HOOK_PAUSE_AFTER_RECORD_SECONDS"
 
 
 def alert_id_for(storyline_id: str, development_id: str, kind: str, article_id: str = "") -> str:
@@ -133,8 +140,10 @@ class _RecordAlertFn(beam.DoFn):
     """Record each alert id in the ledger before delivery (idempotent: INSERT OR IGNORE).
 
     Alerts already in the ledger (a restart, a retried bundle) still pass on: delivery
-    keeps its own per-subscriber claims, so an alert recorded but never delivered before
-    a crash is not lost, and one already delivered is not sent twice.
+    keeps its own per-subscriber claims, so one already delivered is not sent twice. The
+    record is owned by this process until delivery marks it routed; if the process dies
+    in between, the next delivery sweep routes it from the saved payload
+    (``Ledger.unrouted_alerts``), so it is not lost.
     """
 
     def __init__(self, ledger_url: str, *, latency_metrics: bool = False) -> None:
@@ -146,6 +155,7 @@ class _RecordAlertFn(beam.DoFn):
 
     def setup(self) -> None:
         self._ledger = open_ledger(self._ledger_url)
+        self._test_pause_seconds = float(os.environ.get(TEST_HOOK_PAUSE_AFTER_RECORD) or 0)
 
     def process(self, alert: Alert):
         payload = alert_to_json(alert)
@@ -155,6 +165,8 @@ class _RecordAlertFn(beam.DoFn):
             self._new.inc()
             if self._latency_metrics:  # live: first_seen_at is this run's fetch
                 FETCH_TO_ALERT.observe((dt.datetime.now(UTC) - alert.first_seen_at).total_seconds())
+            if self._test_pause_seconds:
+                time.sleep(self._test_pause_seconds)
         else:
             self._known.inc()
         yield alert

@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 from pipeline.records import UTC
 
 SENT, SKIPPED, QUEUED, DEAD, RETRY_LATER = "sent", "skipped", "queued", "dead", "retry_later"
+WAITING = "waiting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,12 @@ class Delivery:
     owned by another sender), ``queued`` (waits for a digest or the end of quiet
     hours, until ``due_at``), ``dead`` (permanent failure, in the dead-letter file) or
     ``retry_later`` (transient failures outlasted the retry budget; the ledger keeps it
-    unconfirmed and the next sweep retries it). ``subscriber`` is ``*`` for the JSONL
-    sink. ``message_id`` names the digest an alert went out in, if any.
+    unconfirmed and the next sweep retries it) or ``waiting`` (another process holds the
+    claim: it is retried once that process is gone or its lease runs out, by ``due_at``
+    at the latest). ``subscriber`` is ``*`` for the JSONL sink. ``message_id`` names the
+    digest an alert went out in, if any. ``repeat`` is set on a send that may repeat an
+    earlier attempt that landed (a kill, a timeout or a 5xx after the receiver acted) on
+    a channel that cannot check: the receiver may see it twice, with the same id.
 
     >>> Delivery("a1", "desk", "slack", "sent", attempts=1).status
     'sent'
@@ -41,6 +46,7 @@ class Delivery:
     reason: str = ""
     due_at: dt.datetime | None = None
     message_id: str = ""
+    repeat: bool = False
     at: dt.datetime = field(default_factory=lambda: dt.datetime.now(UTC))
 
 

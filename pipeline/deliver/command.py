@@ -2,8 +2,13 @@
 
 Useful to re-send after fixing a webhook, to deliver alerts a replay wrote, and to test
 delivery end to end (the crash test kills this command mid-burst and runs it again).
-Order of work: deliveries left unconfirmed in the ledger first (a previous run died),
-then the file's alerts in file order, then the digests that are due. Bad lines are
+Order of work: alerts a previous run recorded but died before routing, and deliveries
+left unconfirmed in the ledger (a previous run died), first; then the file's alerts in
+file order, then the digests that are due. The summary counts ``waiting`` deliveries
+(claimed by a process that is still running or killed but not yet reaped: each is named
+with the time its lease runs out; they do not change the exit status, since that
+process may be sending them right now) and ``repeats`` (sends that may have reached their
+receiver twice, the at-least-once windows of docs/ledger.md). Bad lines are
 reported as ``FILE:LINE: reason`` and skipped; the rest is delivered.
 """
 
@@ -16,7 +21,7 @@ from pathlib import Path
 
 from pipeline.alert_json import BadAlert, alert_from_json
 from pipeline.config.subscribers import load_subscribers, resolve_secrets
-from pipeline.deliver.base import DEAD, RETRY_LATER
+from pipeline.deliver.base import DEAD, RETRY_LATER, SKIPPED, WAITING
 from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
 from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
 from pipeline.errors import UserError
@@ -97,11 +102,20 @@ def deliver_file(
         dispatcher.close()
         ledger.close()
 
+    waiting = {(d.alert_id, d.subscriber, d.channel) for d in results if d.status == WAITING}
+    # A waiting claim is also skipped when the file names its alert again: count it once.
+    results = [
+        d
+        for d in results
+        if d.status != SKIPPED or (d.alert_id, d.subscriber, d.channel) not in waiting
+    ]
     counts = Counter(d.status for d in results if d.subscriber != SINK_SUBSCRIBER)
     for problem in problems:
         print(problem, file=sys.stderr)
     for delivery in results:
-        if delivery.status in (DEAD, RETRY_LATER) or delivery.reason.startswith("refused: "):
+        if delivery.status in (DEAD, RETRY_LATER, WAITING) or delivery.reason.startswith(
+            "refused: "
+        ):
             print(
                 f"{delivery.status}: alert {delivery.alert_id} to {delivery.subscriber}/{delivery.channel}: "
                 f"{delivery.reason}",
@@ -110,6 +124,11 @@ def deliver_file(
     summary = ", ".join(
         f"{counts[s]} {s}" for s in ("sent", "queued", "skipped", "retry_later", "dead")
     )
+    if counts[WAITING]:
+        summary += f", {counts[WAITING]} waiting for another process's claim"
+    repeats = sum(1 for d in results if d.repeat)
+    if repeats:  # sends that may have reached the receiver twice (docs/ledger.md)
+        summary += f", {repeats} repeat{'' if repeats == 1 else 's'}"
     if muted := dispatcher.counts["muted"]:
         summary += f", {muted} alert{'s' if muted > 1 else ''} muted"
     refused = dispatcher.counts["refused_recipients"]
@@ -119,4 +138,6 @@ def deliver_file(
     print(f"deliver: {summary}" + (f" (dead letters: {dead_letter_out})" if dead_letters else ""))
     if problems:
         return 2
+    # Waiting deliveries leave the status alone: the process holding them may be sending
+    # them right now (two deliver processes on one ledger); each one is named above.
     return 1 if dead_letters or counts[RETRY_LATER] else 0

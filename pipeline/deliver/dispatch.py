@@ -6,12 +6,26 @@ quiet hours. Each send is claimed in the ledger first and marked sent after the 
 accepted it, so restarts and retried bundles never send twice (see ``pipeline.ledger.protocol``
 for the one at-least-once window and how channels narrow it with idempotency keys).
 
-Lanes: the alerts for one (subscriber, channel) are sent in order on one thread; lanes
-run in parallel, so a slow or failing Slack webhook never holds up an email, and a
-Retry-After on one webhook never delays another. Failures never escape: a permanent one
+An alert is marked routed in the ledger (``mark_routed``) once every (subscriber,
+channel) that wants it has a delivery row: claimed, queued, sent or dead (``_Routing``). The sweep
+(``retry_unconfirmed``) first routes and delivers, from their saved payload, the alerts a
+process recorded and then died before routing (``unrouted_alerts``), then re-sends the
+claims nobody confirmed.
+
+Lanes (``pipeline.deliver.lanes``): the alerts for one (subscriber, channel) are claimed
+and sent in order by that lane's own thread, from a bounded queue (a claim is taken just
+before its send, so a kill leaves at most one claim in flight per lane); lanes
+never wait for each other, so a stalled SMTP server never holds up Slack, and a
+Retry-After on one webhook never delays another. With ``wait_for_channels`` (replays,
+``storywatch deliver``) each call waits for its own sends; without it (live) a call
+returns at once and the results are collected later (``take_finished``). A full lane
+queue refuses the job: nothing is claimed, and a later sweep sends it (an unconfirmed
+claim at once, a recorded alert once its record lease runs out). Failures never escape: a permanent one
 is marked dead in the ledger, written to the dead-letter file and counted; transient
 ones are retried (``RetryPolicy``) and, if they outlast the retry budget, released in the
-ledger so the next sweep (``retry_unconfirmed``) sends them.
+ledger so the next sweep (``retry_unconfirmed``) sends them. A send that may repeat one
+that already landed (after a kill, a timeout or a 5xx) on a channel that cannot check is
+a ``Delivery`` with ``repeat=True``, counted in ``counts["repeats"]`` and logged.
 """
 
 from __future__ import annotations
@@ -22,7 +36,7 @@ import logging
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 from pipeline.alert_json import BadAlert, alert_from_json, alert_to_json
@@ -33,6 +47,7 @@ from pipeline.deliver.base import (
     RETRY_LATER,
     SENT,
     SKIPPED,
+    WAITING,
     Delivery,
     PermanentError,
     TransientError,
@@ -41,14 +56,16 @@ from pipeline.deliver.base import (
 from pipeline.deliver.digest import Digest
 from pipeline.deliver.email import EmailSender
 from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
+from pipeline.deliver.lanes import Job, Lane
 from pipeline.deliver.pace import MachineRateLimiter
 from pipeline.deliver.retry import RateLimiter, RetryPolicy
 from pipeline.deliver.routing import fold_same_article, routes
 from pipeline.deliver.slack import SlackBot, SlackWebhook
 from pipeline.deliver.wording import merge_alerts
 from pipeline.ledger import local_path
+from pipeline.ledger.protocol import CLAIMED as LEDGER_CLAIMED
+from pipeline.ledger.protocol import DEFAULT_LEASE_SECONDS, Ledger
 from pipeline.ledger.protocol import SENT as LEDGER_SENT
-from pipeline.ledger.protocol import Ledger
 from pipeline.records import UTC, Alert, Failure, to_json
 
 log = logging.getLogger("storywatch.deliver")
@@ -112,6 +129,37 @@ def build_channels(
     return channels
 
 
+def can_check(channel: object) -> bool:
+    """Can ``channel`` tell whether an earlier attempt landed before sending again? A Slack
+    bot reads the channel's history (``posted_ts``); a webhook and SMTP cannot."""
+    return callable(getattr(channel, "posted_ts", None))
+
+
+class _Routing:
+    """Marks each alert routed once every lane it went to has claimed it (thread-safe).
+
+    A lane claims on its own thread, just before sending; until the last claim the alert
+    stays unrouted, owned by its recorder, and a kill before then leaves it to the sweep.
+    """
+
+    def __init__(self, ledger: Ledger, lanes: dict[tuple[str, str], list[Alert]]) -> None:
+        self._ledger = ledger
+        self._lock = threading.Lock()
+        self._pending: Counter[str] = Counter(
+            a.alert_id for alerts in lanes.values() for a in alerts
+        )
+
+    def claimed(self, keys: list[tuple[str, str, str]]) -> None:
+        done = []
+        with self._lock:
+            for alert_id, _, _ in keys:
+                self._pending[alert_id] -= 1
+                if self._pending[alert_id] == 0:
+                    done.append(alert_id)
+        if done:
+            self._ledger.mark_routed(done)
+
+
 class DeadLetters:
     """Appends permanent failures to a JSONL file (thread-safe); the file has no secrets."""
 
@@ -162,8 +210,10 @@ class Dispatcher:
         clock: Callable[[], dt.datetime] | None = None,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
-        max_workers: int = 8,
         channels: dict | None = None,
+        wait_for_channels: bool = True,
+        max_queued_per_channel: int = 200,
+        close_timeout_seconds: float = 5.0,
     ) -> None:
         self.ledger = ledger
         self.subscribers: tuple[Subscriber, ...] = subscribers.subscribers if subscribers else ()
@@ -178,14 +228,25 @@ class Dispatcher:
             channels if channels is not None else build_channels(subscribers, secrets, ledger)
         )
         self.counts: Counter[str] = Counter()
-        self._max_workers = max_workers
-        self._executor: ThreadPoolExecutor | None = None
+        self.wait_for_channels = wait_for_channels
+        self.max_queued_per_channel = max_queued_per_channel
+        self.close_timeout_seconds = close_timeout_seconds
+        self._lanes: dict[tuple[str, str], Lane] = {}
+        self._state_lock = threading.Lock()
+        # Deliveries handed to a lane and not finished: never claimed again meanwhile,
+        # even once the claim's lease runs out while a stalled channel holds the queue.
+        self._in_flight: set[tuple[str, str, str]] = set()
+        self._finished: list[Delivery] = []
 
     # --- public ------------------------------------------------------------------------
 
     def deliver(self, alerts: Iterable[Alert]) -> list[Delivery]:
         """Sink, route and send (or queue) ``alerts``; then send any digest that is due."""
+        return self._route(alerts) + self.flush_due()
+
+    def _route(self, alerts: Iterable[Alert]) -> list[Delivery]:
         now = self.clock()
+        routed: list[str] = []
         results: list[Delivery] = []
         lanes: dict[tuple[str, str], list[Alert]] = defaultdict(list)
         mutes = self.ledger.active_mutes(now)
@@ -207,7 +268,9 @@ class Dispatcher:
                     )
                     for r in planned
                 ]
+                routed.append(alert.alert_id)
                 continue
+            routed.append(alert.alert_id)
             if planned:
                 self.ledger.save_payload(alert.alert_id, alert_to_json(alert))
             for route in planned:
@@ -235,19 +298,29 @@ class Dispatcher:
                             reason="already queued or delivered",
                         )
                     )
-        results += self._run_lanes(lanes)
+        futures: list[Future] = []
+        # Muted, queued for a digest, or wanted by nobody: routed now; the others once
+        # every lane has claimed them (``_Routing``).
+        in_lanes = {a.alert_id for alerts in lanes.values() for a in alerts}
+        self.ledger.mark_routed([i for i in routed if i not in in_lanes])
+        results += self._submit_lanes(lanes, futures, routing=_Routing(self.ledger, lanes))
+        results += self._collect(futures)
         self._count(results)
-        return results + self.flush_due()
+        return results
 
     def retry_unconfirmed(self) -> list[Delivery]:
-        """Send again what was claimed but never confirmed (a crash, or retries ran out)."""
+        """Route the alerts a dead process recorded but never routed, then send again what
+        was claimed but never confirmed (a crash, or retries ran out)."""
+        results = self._route_unrouted()
         lanes: dict[tuple[str, str], list[Alert]] = defaultdict(list)
-        results: list[Delivery] = []
         for alert_id, subscriber, channel in self.ledger.unconfirmed():
             if subscriber == SINK_SUBSCRIBER or alert_id.startswith("digest-"):
                 continue  # the sink recovers on open; digests are rebuilt from the queue
             if (subscriber, channel) not in self.channels:
                 continue  # subscriber or channel removed from the config since
+            with self._state_lock:
+                if (alert_id, subscriber, channel) in self._in_flight:
+                    continue  # queued on its lane in this process
             payload = self.ledger.load_payload(alert_id)
             try:
                 alert = alert_from_json(payload or {})
@@ -260,9 +333,36 @@ class Dispatcher:
                 results.append(delivery)
                 continue
             lanes[(subscriber, channel)].append(alert)
-        results += self._run_lanes(lanes)
+        futures: list[Future] = []
+        results += self._submit_lanes(lanes, futures, retry=True)
+        results += self._collect(futures)
         self._count(results)
         return results
+
+    def _route_unrouted(self) -> list[Delivery]:
+        """Deliver the alerts recorded by a process that died before routing them (defect 1
+        of issue 14: a kill between deciding an alert and claiming its deliveries)."""
+        alerts: list[Alert] = []
+        for alert_id in self.ledger.unrouted_alerts():
+            try:
+                alerts.append(alert_from_json(self.ledger.load_payload(alert_id) or {}))
+            except BadAlert as exc:
+                # Nothing to send from; say so once rather than retry forever.
+                log.error(
+                    "alert %s was recorded but never routed, and its saved copy is "
+                    "unusable (%s): it cannot be delivered",
+                    alert_id,
+                    exc,
+                )
+                self.ledger.mark_routed([alert_id])
+        if not alerts:
+            return []
+        log.warning(
+            "routing %d alert(s) recorded by a process that stopped before delivering them: %s",
+            len(alerts),
+            ", ".join(a.alert_id for a in alerts[:10]),
+        )
+        return self._route(alerts)
 
     def flush_due(self, now: dt.datetime | None = None) -> list[Delivery]:
         """Send every digest (and quiet-hours hold) whose time has come."""
@@ -272,7 +372,7 @@ class Dispatcher:
             groups[(item.subscriber, item.channel, item.due_at)].append(item.alert_id)
         if not groups:
             return []
-        jobs = []
+        futures: list[Future] = []
         for (subscriber, channel, due), alert_ids in groups.items():
             sub = self._by_name.get(subscriber)
             if sub is None or (subscriber, channel) not in self.channels:
@@ -286,69 +386,188 @@ class Dispatcher:
                         alert_id, subscriber, channel, "alert payload missing from the ledger"
                     )
             if alerts:
-                jobs.append(
-                    Digest(subscriber, channel, due, tuple(alerts), held=sub.mode == "immediate")
+                digest = Digest(
+                    subscriber, channel, due, tuple(alerts), held=sub.mode == "immediate"
                 )
-        results = [d for batch in self._map(self._send_digest, jobs) for d in batch]
+                key = (digest.digest_id, subscriber, channel)
+                future = self._submit(key[1:], lambda d=digest: self._send_digest(d), [key])
+                if future is not None:
+                    futures.append(future)
+        results = self._collect(futures)
         self._count(results)
         return results
 
+    def take_finished(self) -> list[Delivery]:
+        """The results of sends finished since the last call (``wait_for_channels=False``)."""
+        with self._state_lock:
+            finished, self._finished = self._finished, []
+        self._count(finished)
+        return finished
+
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        """Stop the lanes (queued sends give their claims back) and close the channels."""
+        for lane in self._lanes.values():
+            lane.close(join_timeout_seconds=self.close_timeout_seconds, on_cancel=self._give_back)
+        self._lanes = {}
         for channel in self.channels.values():
             channel.close()
 
-    # --- sending -----------------------------------------------------------------------
+    # --- lanes -------------------------------------------------------------------------
 
-    def _map(self, fn, items: list) -> list:
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        if self._executor is None:
-            # One thread per channel (up to a cap), so a lane sleeping on Retry-After
-            # never holds up the others.
-            workers = min(32, max(self._max_workers, len(self.channels)))
-            self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
-        return list(self._executor.map(fn, items))
+    def _give_back(self, job: Job) -> None:
+        # A cancelled job claimed nothing: its alerts stay unrouted (or unconfirmed) for
+        # the next sweep of whichever process comes next.
+        self._done(job.keys)
 
-    def _run_lanes(self, lanes: dict[tuple[str, str], list[Alert]]) -> list[Delivery]:
-        def run(lane: tuple[tuple[str, str], list[Alert]]) -> list[Delivery]:
-            (subscriber, channel), alerts = lane
+    def _done(self, keys: list[tuple[str, str, str]]) -> None:
+        with self._state_lock:
+            self._in_flight.difference_update(keys)
+
+    def _submit(
+        self,
+        lane_key: tuple[str, str],
+        run: Callable[[], list[Delivery]],
+        keys: list[tuple[str, str, str]],
+    ) -> Future | None:
+        """Queue ``run`` on its lane; None if one of ``keys`` is queued already or the lane
+        queue is full (only without ``wait_for_channels``: a waiting caller blocks instead)."""
+        with self._state_lock:
+            if self._in_flight.intersection(keys):
+                return None
+            self._in_flight.update(keys)
+            lane = self._lanes.get(lane_key)
+            if lane is None:
+                lane = self._lanes[lane_key] = Lane(
+                    "/".join(lane_key), max_queued=self.max_queued_per_channel
+                )
+        job = Job(run, keys)
+        future = lane.submit(job, block=self.wait_for_channels)
+        if future is None:
+            self._done(keys)
+            return None
+        future.add_done_callback(lambda f: self._finish(job, f))
+        return future
+
+    def _finish(self, job: Job, future: Future) -> None:
+        self._done(job.keys)
+        if self.wait_for_channels or future.cancelled() or future.exception() is not None:
+            return
+        with self._state_lock:
+            self._finished.extend(future.result())
+
+    def _collect(self, futures: list[Future]) -> list[Delivery]:
+        if not self.wait_for_channels:
+            return []
+        return [
+            d for f in futures if not f.cancelled() and f.exception() is None for d in f.result()
+        ]
+
+    def _submit_lanes(
+        self,
+        lanes: dict[tuple[str, str], list[Alert]],
+        futures: list[Future],
+        *,
+        retry: bool = False,
+        routing: _Routing | None = None,
+    ) -> list[Delivery]:
+        """Hand each lane's alerts to the lane's thread, which claims and sends them; with
+        ``routing``, each alert is marked routed once every lane has claimed it."""
+        results: list[Delivery] = []
+        for (subscriber, channel), alerts in lanes.items():
+            if (subscriber, channel) not in self.channels:
+                continue
             # One article that develops several storylines: one message (issue 13).
-            return [
-                d
-                for group in fold_same_article(alerts)
-                for d in self._send_alert(group[0], subscriber, channel, also=group[1:])
-            ]
+            for group in fold_same_article(alerts):
+                keys = [(a.alert_id, subscriber, channel) for a in group]
 
-        return [d for batch in self._map(run, list(lanes.items())) for d in batch]
+                def job(g=group, s=subscriber, ch=channel) -> list[Delivery]:
+                    return self._claim_and_send(g, s, ch, retry=retry, routing=routing)
+
+                future = self._submit((subscriber, channel), job, keys)
+                if future is not None:
+                    futures.append(future)
+                    continue
+                with self._state_lock:
+                    queued_here = bool(self._in_flight.intersection(keys))
+                if queued_here:  # a job already queued here claims and sends them
+                    if routing is not None:
+                        routing.claimed(keys)
+                    continue
+                # Unclaimed, so no row yet: a recorded alert stays unrouted until its record
+                # lease runs out and a sweep routes it; a released claim stays unconfirmed.
+                reason = (
+                    f"the {channel} queue of {subscriber} is full "
+                    f"({self.max_queued_per_channel} waiting); a later sweep sends it"
+                )
+                log.warning("delivery %s to %s/%s: %s", keys[0][0], subscriber, channel, reason)
+                results += [Delivery(*key, RETRY_LATER, reason=reason) for key in keys]
+        return results
+
+    def _claim_and_send(
+        self,
+        group: list[Alert],
+        subscriber: str,
+        channel_name: str,
+        *,
+        retry: bool,
+        routing: _Routing | None,
+    ) -> list[Delivery]:
+        """On the lane's thread: claim ``group`` (one article's alerts), then send what was
+        claimed as one message."""
+        claimed: list[Alert] = []
+        skipped: list[Delivery] = []
+        try:
+            for each in group:
+                key = (each.alert_id, subscriber, channel_name)
+                if self.ledger.claim(*key):
+                    claimed.append(each)
+                    continue
+                state = self.ledger.delivery_state(*key)
+                if retry and state == LEDGER_CLAIMED:
+                    skipped.append(self._waiting(key))
+                    continue
+                skipped.append(
+                    Delivery(
+                        *key,
+                        SKIPPED,
+                        reason=f"already {state}"
+                        if state != LEDGER_CLAIMED
+                        else "in flight elsewhere",
+                    )
+                )
+        except Exception:
+            for each in claimed:  # a ledger failure: hand back what this job holds
+                self.ledger.release(each.alert_id, subscriber, channel_name, "ledger error")
+            raise
+        if routing is not None:
+            # Every key of the group has a row now (claimed here or by someone else).
+            routing.claimed([(a.alert_id, subscriber, channel_name) for a in group])
+        if not claimed:
+            return skipped
+        return self._send_alert(claimed, subscriber, channel_name) + skipped
+
+    def _waiting(self, key: tuple[str, str, str]) -> Delivery:
+        """A claim another process holds: it waits for that process to finish, die or run
+        out of lease (issue 14, defect 10: say what waits and until when)."""
+        lease_seconds = float(getattr(self.ledger, "lease_seconds", DEFAULT_LEASE_SECONDS))
+        latest = self.clock() + dt.timedelta(seconds=lease_seconds)
+        reason = (
+            "claimed by another process that has not confirmed it (still running, or "
+            "killed and not yet reaped); it is sent again once that process is gone or "
+            f"its lease runs out, by {latest:%Y-%m-%d %H:%M:%S} UTC at the latest"
+        )
+        return Delivery(*key, WAITING, reason=reason, due_at=latest)
+
+    # --- sending -----------------------------------------------------------------------
 
     def _attempt(self, channel, send: Callable[[], object]) -> object:
         self.limiter.wait(channel.rate_key, channel.per_second)
         return send()
 
     def _send_alert(
-        self, alert: Alert, subscriber: str, channel_name: str, *, also: Iterable[Alert] = ()
+        self, claimed: list[Alert], subscriber: str, channel_name: str
     ) -> list[Delivery]:
-        """Claim and send ``alert``, together with ``also`` (alerts of the same article)."""
-        claimed: list[Alert] = []
-        skipped: list[Delivery] = []
-        for each in (alert, *also):
-            key = (each.alert_id, subscriber, channel_name)
-            if self.ledger.claim(*key):
-                claimed.append(each)
-                continue
-            state = self.ledger.delivery_state(*key)
-            skipped.append(
-                Delivery(
-                    *key,
-                    SKIPPED,
-                    reason=f"already {state}" if state != "claimed" else "in flight elsewhere",
-                )
-            )
-        if not claimed:
-            return skipped
+        """Send the ``claimed`` alerts (one article's) as one message."""
         message = merge_alerts(claimed)
         key = (message.alert_id, subscriber, channel_name)
         members = [(a.alert_id, subscriber, channel_name) for a in claimed[1:]]
@@ -364,12 +583,13 @@ class Dispatcher:
                 ),
             ),
             members=members,
+            can_check=can_check(channel),
         )
         together = [
             Delivery(*m, result.status, attempts=result.attempts, reason=result.reason)
             for m in members
         ]
-        return [result, *together, *skipped]
+        return [result, *together]
 
     def _send_digest(self, digest: Digest) -> list[Delivery]:
         key = (digest.digest_id, digest.subscriber, digest.channel)
@@ -398,6 +618,7 @@ class Dispatcher:
                 ),
             ),
             members=members,
+            can_check=can_check(channel),
         )
         return [
             Delivery(
@@ -417,24 +638,28 @@ class Dispatcher:
         title: str,
         send: Callable[[bool], object],
         members: list[tuple[str, str, str]] = (),
+        *,
+        can_check: bool = False,
     ) -> Delivery:
         """Send with retries; ``send(maybe_sent)`` is told when an earlier attempt may have landed.
 
         An earlier attempt may have landed when this claim took over from a sender that
         never confirmed (killed mid-send) or after a failure that does not prove the
-        message was refused (timeout, dropped connection, 5xx).
+        message was refused (timeout, dropped connection, 5xx). A channel that
+        ``can_check`` (a Slack bot reads the channel's history) does not post again if it
+        did land; any other success after such a failure may be a repeat, and is counted.
         """
         attempts = 0
         claimed_before = self.ledger.attempts(*key) > 1
+        maybe_sent = False
 
         def count(n: int) -> None:
-            nonlocal attempts
+            nonlocal attempts, maybe_sent
             attempts = n
+            maybe_sent = claimed_before or attempts > 1
 
         try:
-            refused, _ = self.retry.call(
-                lambda: send(claimed_before or attempts > 1), on_attempt=count
-            )
+            refused, _ = self.retry.call(lambda: send(maybe_sent), on_attempt=count)
         except PermanentError as exc:
             reason = redact(exc.reason, self._secret_values)
             for member in [key, *members]:
@@ -467,8 +692,16 @@ class Dispatcher:
             self.dead_letters.write(delivery, title)
             return delivery
         self.ledger.mark_many_sent([key, *members])
+        repeat = maybe_sent and not can_check
+        if repeat:
+            self.counts["repeats"] += 1
+            log.warning(
+                "delivery %s to %s/%s sent again after an attempt that may have landed "
+                "(at-least-once window); the receiver may see it twice, with the same id",
+                *key,
+            )
         if not refused:
-            return Delivery(*key, SENT, attempts=attempts)
+            return Delivery(*key, SENT, attempts=attempts, repeat=repeat)
         # Sent to the others: each refused recipient is a dead letter of its own (issue 14/4).
         for address, why in refused:
             dead = Delivery(*key, DEAD, attempts=attempts, reason=redact(why, self._secret_values))
@@ -477,7 +710,7 @@ class Dispatcher:
         reason = "refused: " + "; ".join(f"{a} ({w})" for a, w in refused)
         reason = redact(reason, self._secret_values)
         log.warning("delivery %s to %s/%s partly refused: %s", key[0], key[1], key[2], reason)
-        return Delivery(*key, SENT, attempts=attempts, reason=reason)
+        return Delivery(*key, SENT, attempts=attempts, reason=reason, repeat=repeat)
 
     def _count(self, results: list[Delivery]) -> None:
         self.counts.update(d.status for d in results if d.subscriber != SINK_SUBSCRIBER)

@@ -7,11 +7,18 @@ A channel failure never raises, so one bad alert or one failing webhook cannot f
 (and replay) its bundle; if a bundle is replayed anyway (worker lost), the ledger skips
 what was already sent.
 
-The DoFn holds no Beam state: the ledger is its state. On the first element after
-start-up, and then every ``sweep_interval_seconds`` (from a background thread, so a quiet
-live pipeline still sends its 08:00 digest), it retries deliveries left unconfirmed by a
-crash or by exhausted retries and sends the digests that are due. Deliveries made by the
+The DoFn holds no Beam state: the ledger is its state. At start-up (the background
+thread sweeps at once), on the first element, and then every ``sweep_interval_seconds``
+(so a quiet live pipeline still sends its 08:00 digest), it routes the alerts a killed
+process recorded but never routed, retries deliveries left unconfirmed by a crash or by
+exhausted retries, and sends the digests that are due. Deliveries made by the
 background sweep are logged and recorded in the ledger; they are not in the output.
+
+With ``wait_for_channels=False`` (live runs) ``process`` only claims and queues: each
+(subscriber, channel) sends from its own bounded queue on its own thread
+(``pipeline.deliver.lanes``), so a stalled SMTP server holds up neither Slack nor the
+pipeline; the results of finished sends are yielded by the next ``process`` call. The
+``DeliverAlerts/repeats`` counter counts sends that may have reached a receiver twice.
 
 With ``reload_interval_seconds`` > 0 (live), ``process`` re-checks the subscribers file at
 most that often (``pipeline.config.reload``); a good edit swaps in a new Dispatcher (same
@@ -21,6 +28,7 @@ new file names but the worker lacks keeps the last good subscribers.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -42,6 +50,9 @@ from pipeline.run.secrets import SecretEnv
 from pipeline.stage import StageOutputs
 
 log = logging.getLogger("storywatch.deliver")
+
+# Arrival times kept for the alert → delivered latency of sends finished later (live).
+ARRIVALS_KEPT = 10_000
 
 
 def load_subscribers_and_secrets(path: str) -> tuple[Subscribers, Secrets]:
@@ -65,7 +76,9 @@ class _DeliverFn(beam.DoFn):
         background_sweep: bool,
         reload_interval_seconds: float = 0.0,
         config_uri: str | None = None,
+        wait_for_channels: bool = True,
     ) -> None:
+        self._wait_for_channels = wait_for_channels
         self._reload_interval_seconds = reload_interval_seconds
         self._config_uri = config_uri
         self._ledger_url = ledger_url
@@ -104,6 +117,7 @@ class _DeliverFn(beam.DoFn):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sweeper = None
+        self._arrived_at: dict[str, dt.datetime] = {}
         self._start_sweeper(subscribers)
 
     def _new_dispatcher(self, subscribers, secrets) -> Dispatcher:
@@ -114,6 +128,7 @@ class _DeliverFn(beam.DoFn):
             sink=self._sink,
             dead_letter_path=self._dead_letter_out,
             clock=self._clock,
+            wait_for_channels=self._wait_for_channels,
         )
 
     def _start_sweeper(self, subscribers: Subscribers | None) -> None:
@@ -137,7 +152,8 @@ class _DeliverFn(beam.DoFn):
             return
         old, self._dispatcher = self._dispatcher, self._new_dispatcher(*loaded)
         self._dispatcher_subscribers = loaded[0]
-        old.close()
+        old.close()  # sends still queued there give their claims back: the next sweep sends them
+        self._next_sweep = 0.0
         self._start_sweeper(loaded[0])
 
     def _sweep(self) -> list:
@@ -145,7 +161,11 @@ class _DeliverFn(beam.DoFn):
         return self._dispatcher.retry_unconfirmed() + self._dispatcher.flush_due()
 
     def _sweep_forever(self) -> None:
-        while not self._stop.wait(self._sweep_interval_seconds):
+        # The first sweep at once: a restart must not wait an interval (nor an alert) to
+        # deliver what a killed process recorded or claimed.
+        wait_seconds = 0.0
+        while not self._stop.wait(wait_seconds):
+            wait_seconds = self._sweep_interval_seconds
             try:
                 with self._lock:
                     if time.monotonic() >= self._next_sweep:
@@ -163,7 +183,8 @@ class _DeliverFn(beam.DoFn):
 
     def _count(self, status: str) -> None:
         if status not in self._counters:
-            self._counters[status] = Metrics.counter("DeliverAlerts", f"deliveries_{status}")
+            name = "repeats" if status == "repeat" else f"deliveries_{status}"
+            self._counters[status] = Metrics.counter("DeliverAlerts", name)
         self._counters[status].inc()
 
     def process(self, alert):
@@ -172,11 +193,22 @@ class _DeliverFn(beam.DoFn):
             self._reload_subscribers()
             results = self._sweep() if time.monotonic() >= self._next_sweep else []
             results += self._dispatcher.deliver([alert])
-        observe_deliveries(
-            alert.alert_id, results, arrived_at=arrived_at, sink_subscriber=SINK_SUBSCRIBER
-        )
+            if not self._wait_for_channels:
+                self._arrived_at[alert.alert_id] = arrived_at
+                while len(self._arrived_at) > ARRIVALS_KEPT:
+                    del self._arrived_at[next(iter(self._arrived_at))]
+                results += self._dispatcher.take_finished()
+        for alert_id in dict.fromkeys(d.alert_id for d in results):
+            observe_deliveries(
+                alert_id,
+                results,
+                arrived_at=self._arrived_at.get(alert_id, arrived_at),
+                sink_subscriber=SINK_SUBSCRIBER,
+            )
         for delivery in results:
             self._count(delivery.status)
+            if delivery.repeat:
+                self._count("repeat")
             yield delivery
 
     def teardown(self) -> None:
@@ -203,6 +235,8 @@ class DeliverAlerts(beam.PTransform):
     (``NAME=REF,...``, see ``pipeline.run.secrets``) the variables it covers are filled on each
     worker in ``setup`` instead, and only the others must be set where the job is built.
     ``reload_interval_seconds`` > 0 re-reads the subscribers file while running.
+    ``wait_for_channels=False`` (live) sends from one bounded queue per (subscriber,
+    channel) without holding up the pipeline (module docstring).
     """
 
     def __init__(
@@ -219,6 +253,7 @@ class DeliverAlerts(beam.PTransform):
         background_sweep: bool = True,
         reload_interval_seconds: float = 0.0,
         config_uri: str | None = None,
+        wait_for_channels: bool = True,
     ) -> None:
         super().__init__()
         if subscribers_file:
@@ -238,6 +273,7 @@ class DeliverAlerts(beam.PTransform):
             background_sweep=background_sweep,
             reload_interval_seconds=reload_interval_seconds,
             config_uri=config_uri,
+            wait_for_channels=wait_for_channels,
         )
 
     def expand(self, alerts: beam.PCollection) -> StageOutputs:

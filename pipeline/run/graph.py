@@ -182,4 +182,6 @@ def _deliver(options: StorywatchOptions) -> DeliverAlerts:
         secret_env=options.secret_env,
         reload_interval_seconds=0 if is_bounded(options) else options.reload_interval_seconds,
         config_uri=options.config_uri,
+        # Live: one bounded queue per channel, so a stalled channel holds up no other.
+        wait_for_channels=is_bounded(options),
     )
