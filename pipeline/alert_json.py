@@ -39,6 +39,7 @@ _TEXT_FIELDS = (
     "outlet",
     "storyline_title",
     "reason",
+    "why_new",
     "published_precision",
 )
 _LIST_FIELDS = {
@@ -171,6 +172,7 @@ def alert_from_json(data: Any) -> Alert:
             sources=sources,
             evidence=evidence,
             reason=str(data.get("reason") or ""),
+            why_new=str(data.get("why_new") or ""),
             published_precision=str(data.get("published_precision") or "instant"),
         )
     except (TypeError, ValueError) as exc:

@@ -226,6 +226,9 @@ class Alert:
     sources: tuple[tuple[str, str, str], ...] = ()
     evidence: tuple[Evidence, ...] = ()
     reason: str = ""
+    # new_development alerts: what makes it news, in a desk editor's words (new actor,
+    # new action, nearest known development); "" for other kinds.
+    why_new: str = ""
     baseline_per_hour: float | None = None  # burst alerts: the storyline's usual rate
     rate_per_hour: float | None = None  # burst alerts: the rate that triggered it
     published_precision: str = (

@@ -92,6 +92,7 @@ def decide_alert(
         sources=tuple(s for s in event.sources if s[2] != article.url or not s[2]),
         evidence=subject.evidence,
         reason=event.reason,
+        why_new=event.reason if event.kind == NEW_DEVELOPMENT else "",
         baseline_per_hour=event.baseline_per_hour,
         rate_per_hour=event.rate_per_hour,
         published_precision=article.published_precision,
@@ -129,6 +130,8 @@ def format_alert(alert: Alert) -> str:
     )
     if why:
         lines.append(f"  why: {', '.join(why[:6])}")
+    if alert.why_new:
+        lines.append(f"  new: {alert.why_new[:CONSOLE_TITLE_CHARS]}")
     if alert.sources:
         lines.append(f"  also: {'; '.join(o or t[:40] for o, t, _ in alert.sources[:5])}")
     if alert.kind == BURST:

@@ -61,6 +61,8 @@ def _alert_text(alert: Alert) -> str:
         " · ".join(p for p in (_one_line(alert.outlet), display_time(alert)) if p),
         "",
     ]
+    if alert.why_new:
+        lines += [f"Why it is new: {_one_line(alert.why_new)}", ""]
     if alert.evidence:
         lines.append("Why it matched:")
         lines += [f"  - {reason}" for reason in reasons(alert.evidence)]
@@ -92,6 +94,8 @@ def _alert_html(alert: Alert) -> str:
         f"<p><strong>{_a(alert.url, alert.title)}</strong><br>"
         f"{e(' · '.join(p for p in (_one_line(alert.outlet), display_time(alert)) if p))}</p>"
     ]
+    if alert.why_new:
+        parts.append(f"<p>Why it is new: {e(_one_line(alert.why_new))}</p>")
     if alert.evidence:
         items = "".join(f"<li>{e(str(reason))}</li>" for reason in reasons(alert.evidence))
         parts.append(f"<p>Why it matched:</p><ul>{items}</ul>")

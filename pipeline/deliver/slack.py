@@ -145,6 +145,8 @@ def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
         {"type": "header", "text": _plain(f"{label}: {storyline}")},
         _mrkdwn_section(f"*{link(alert.url, alert.title)}*\n{byline}"),
     ]
+    if alert.why_new:
+        blocks.append(_mrkdwn_section(f"*Why it is new*\n{escape(alert.why_new)}"))
     why = reasons(alert.evidence)
     if why:
         lines = [reason_line(r) for r in why[:_MAX_EVIDENCE]]
@@ -165,7 +167,7 @@ def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
         f"score {alert.score:.2f}",
         f"alert {escape(alert.alert_id)}",
     ]
-    if alert.reason:
+    if alert.reason and alert.reason != alert.why_new:  # said above already
         context.append(escape(alert.reason))
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(context))}]}

@@ -58,6 +58,7 @@ from pipeline.storylines.headlines import (
     responds,
     word_overlap,
 )
+from pipeline.storylines.signature import Signature, signature, why_new_sentence
 from pipeline.storylines.timing import (
     VAGUEST_COVERAGE_DATE,
     TimeRange,
@@ -111,6 +112,10 @@ class _Development:
     # ^ kept articles dated only by day/month/year or not at all: (words, published_range)
     responds: bool = False  # a kept headline is a denial or admission (``responds``)
     aliases: list[str] = field(default_factory=list)  # ids it had before its original came
+    # Actors named by its kept articles (``signature``), and its lead's action class: what
+    # a later new development is new against ("why new").
+    actors: set[str] = field(default_factory=set)
+    action: str | None = None
 
 
 @dataclass(slots=True)
@@ -223,20 +228,14 @@ class StorylineTracker:
         # An undated article is kept alive (expiry, eviction) as if published when it
         # arrived, i.e. at the newest time of the storyline, not for ever.
         clock = at if dated else (state.newest_at or article.published_at,) * 2
-        dev, score, kind = self._classify(state, article.article_id, key, words, at)
+        sig = signature(match)
+        dev, score, kind, nearest = self._classify(state, article.article_id, key, words, at)
         if kind == _CONTRADICTION:
             dev, kind = None, NEW_DEVELOPMENT
-            why_new = (
-                f"headline similarity {score:.0f} with an article of the storyline, but it says "
-                "the opposite (negation or reversal)"
-            )
+            why_new = self._why_new(state, sig, nearest, None, answer=False)
+            why_new = f"it says the opposite of a known headline; {why_new}"
         elif dev is None:
-            why_new = (
-                f"no article within {self.coverage_window.total_seconds() / 3600:g} h "
-                f"is about the same event (best content-word overlap {score:.0f}%)"
-            )
-            if responds(key):
-                why_new += "; a denial or admission joins only a development that has one"
+            why_new = self._why_new(state, sig, nearest, score, answer=responds(key))
         if dev is None:
             dev = _Development(
                 development_id_for(state.storyline_id, article.article_id),
@@ -248,12 +247,16 @@ class StorylineTracker:
                 [_source(match)],
                 span=at if at[0] == at[1] else None,
                 responds=responds(key),
+                actors=set(sig.actors),
+                action=sig.action,
             )
             _keep_words(dev, words, at)
             state.developments.append(dev)
             event = self._event(state, dev, NEW_DEVELOPMENT, match, why_new)
         else:
             self._attach(dev, match, key, words, at, clock)
+            if len(dev.actors) < 4 * self.max_articles:
+                dev.actors.update(sig.actors)
             earlier_original = score is not None and _original_order(match) < _original_order(
                 dev.lead
             )
@@ -326,6 +329,8 @@ class StorylineTracker:
                 span=(at, at),
                 responds=responds(headline_key(lead.title)),
             )
+            lead_sig = signature(lead_match)
+            dev.actors, dev.action = set(lead_sig.actors), lead_sig.action
             state.developments.append(dev)
             known.add(dev.development_id)
             state.newest_at = at if state.newest_at is None else max(state.newest_at, at)
@@ -347,22 +352,24 @@ class StorylineTracker:
         key: str,
         words: frozenset[str],
         at: TimeRange,
-    ) -> tuple[_Development | None, float | None, str]:
+    ) -> tuple[_Development | None, float | None, str, _Development | None]:
+        """(development, score, kind, the development most like it for "why new")."""
         devs = state.developments[::-1]
         for dev in devs:
             if article_id in dev.article_ids:
-                return dev, None, DUPLICATE
+                return dev, None, DUPLICATE, dev
         near = near_copies(key, [d.keys for d in devs], self.duplicate_similarity)
         for score, i, other in near:
             # A near-copy must say the same thing: the best kept headline that does not
             # contradict this one decides.
             if not contradicts(key, other):
-                return devs[i], score, DUPLICATE
+                return devs[i], score, DUPLICATE, devs[i]
         if near:
-            return None, near[0][0], _CONTRADICTION
+            return None, near[0][0], _CONTRADICTION, devs[near[0][1]]
         informative = len(words) >= self.min_comparable_words
         answer = responds(key)
         best_cov, best_margin, best_cov_score, best_any = None, -1.0, 0.0, 0.0
+        best_any_dev: _Development | None = None
         nearest, nearest_needed, nearest_gap = None, None, dt.timedelta(0)
         for dev in devs:
             if gap(at, (dev.first_at, dev.last_at)) > self.coverage_window:
@@ -387,14 +394,47 @@ class StorylineTracker:
                     if span
                     else word_overlap(words, w)
                 )
-                best_any = max(best_any, score)
+                if best_any_dev is None or score > best_any:
+                    best_any, best_any_dev = score, dev
                 if needed is not None and score >= needed and score - needed > best_margin:
                     best_cov, best_margin, best_cov_score = dev, score - needed, score
         if best_cov is not None:
-            return best_cov, best_cov_score, COVERAGE
+            return best_cov, best_cov_score, COVERAGE, best_cov
         if nearest is not None:
-            return nearest, nearest_gap.total_seconds() / 3600, _NEAREST
-        return None, best_any, NEW_DEVELOPMENT
+            return nearest, nearest_gap.total_seconds() / 3600, _NEAREST, nearest
+        return None, best_any, NEW_DEVELOPMENT, best_any_dev
+
+    def _why_new(
+        self,
+        state: StorylineState,
+        sig: Signature,
+        nearest: _Development | None,
+        overlap: float | None,
+        *,
+        answer: bool,
+    ) -> str:
+        """The desk editor's "why new": new actors (against every kept development of the
+        storyline, so its anchors are never new), a new action, the nearest development."""
+        known = set().union(*(d.actors for d in state.developments))
+        if nearest is None and state.developments:
+            # Nothing within the window: name the latest development the storyline had.
+            nearest, overlap = max(state.developments, key=lambda d: d.last_at), None
+        hours = None
+        if nearest is not None and "unknown" not in (
+            sig.precision,
+            nearest.lead.article.published_precision,
+        ):
+            hours = (sig.at - nearest.lead.article.published_at).total_seconds() / 3600
+        return why_new_sentence(
+            sig,
+            known_actors=known,
+            nearest_title=nearest.lead.article.title if nearest is not None else None,
+            nearest_action=nearest.action if nearest is not None else None,
+            hours_since_nearest=hours,
+            similarity=None if overlap is None else overlap / 100,
+            answer=answer,
+            horizon_days=self.horizon.total_seconds() / 86400,
+        )
 
     def _needed_overlap(
         self,

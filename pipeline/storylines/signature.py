@@ -1,0 +1,394 @@
+"""What an article adds to its storyline: actors, action, rare residual terms, time.
+
+``signature(match)`` is computed once per matched article (pure, no I/O after the first
+call loads simplemma's and wordfreq's shipped lists):
+
+- ``actors``: who is named in the headline and lede. The matcher's entities (the
+  evidence, keyed by entity id, so "Путин" and "Putin" are one actor: the catalogue's
+  transliterations are the path for scripts with no comparable words), plus capitalised
+  name runs (``pipeline.seed.cues.tokenize``; a sentence's first word, title-cased
+  headlines and the cue lists' function words, months and weekdays do not count) and
+  role words ("lawmakers", "spokesman", "regulator"), so officials named in a headline
+  become actors. Which are *new* is decided against the storyline's known developments,
+  so the storyline's anchors (named by every development) never are.
+- ``action``: the first event or speech-act class (``ACTIONS``, English, German, French,
+  Spanish, Russian, Ukrainian, Chinese forms) named by the headline, else by the lede;
+  words are lemmatised with simplemma in the article's language ("demanding" ->
+  "demand", "fordert" -> "fordern"); Chinese forms match as substrings.
+- ``residual``: content words of headline and lede (``headlines.content_words``) weighted
+  by rarity (wordfreq's Zipf frequency in the article's language: 8 - zipf, at least
+  1), for the storyline-relative comparison in ``residual_similarity``.
+- ``at``: the article's published time.
+
+``why_new_sentence`` words an alert's "why new" for a desk editor from two signatures
+and the nearest known development.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import simplemma
+from wordfreq import get_frequency_dict
+
+from pipeline.records import Match
+from pipeline.seed.cues import MONTHS, NOT_NAMES, PERSON_TITLES, WEEKDAYS, tokenize
+from pipeline.seed.names import normalise_name
+from pipeline.storylines.headlines import content_words
+
+# class -> (what an editor reads, lemmas). Lemmas are simplemma's output for the word in
+# its language; a form with a space is a lemma followed by the next word's lemma; forms of
+# CJK scripts match as substrings.
+ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
+    name: (label, frozenset(forms.split("|")))
+    for name, label, forms in [
+        (
+            "investigation",
+            "calls for an investigation",
+            "investigate|investigation|probe|inquiry|enquiry|call for investigation|untersuchung|"
+            "untersuchen|ermittlung|ermitteln|enquête|enquêter|investigación|investigar|"
+            "расследование|расследовать|проверка|розслідування|розслідувати|调查|調查",
+        ),
+        (
+            "denial",
+            "denies it",
+            "deny|denial|refute|dementieren|bestreiten|démentir|dément|démenti|nier|negar|desmentir|"
+            "опровергнуть|опровергать|отрицать|заперечувати|спростувати|否认|否認",
+        ),
+        (
+            "admission",
+            "admits it",
+            "admit|acknowledge|concede|confess|zugeben|einräumen|admettre|reconnaître|admitir|"
+            "reconocer|признать|признаваться|визнати|承认|承認",
+        ),
+        (
+            "legal",
+            "takes it to court",
+            "sue|lawsuit|court|indict|charge|klagen|klage|gericht|anklage|poursuivre|plainte|"
+            "tribunal|demandar|demanda|суд|иск|позов|起诉|法院",
+        ),
+        (
+            "resignation",
+            "quits",
+            "quit|resign|resignation|exit|depart|step down|rücktritt|zurücktreten|démission|"
+            "démissionner|dimitir|renunciar|отставка|уйти|відставка|辞职",
+        ),
+        (
+            "demand",
+            "demands action",
+            "demand|urge|call for|fordern|verlangen|exiger|réclamer|exigir|reclamar|pedir|"
+            "требовать|потребовать|вимагати|要求|敦促",
+        ),
+        (
+            "restriction",
+            "restricts or cuts off",
+            "ban|block|bar|restrict|limit|cut|shut|halt|suspend|withhold|verbieten|sperren|"
+            "abschalten|interdire|bloquer|couper|prohibir|bloquear|cortar|запретить|ограничить|"
+            "отключить|заборонити|обмежити|відключити|限制|禁止|切断",
+        ),
+        (
+            "agreement",
+            "strikes a deal",
+            "deal|contract|agree|agreement|sign|vertrag|abkommen|accord|contrat|acuerdo|contrato|"
+            "соглашение|контракт|договор|угода|协议|合同",
+        ),
+        (
+            "warning",
+            "warns or threatens",
+            "warn|warning|threaten|threat|warnen|drohen|menacer|avertir|amenazar|advertir|"
+            "предупредить|угрожать|попередити|погрожувати|警告|威胁",
+        ),
+        (
+            "contact",
+            "talks or meets",
+            "meet|meeting|talk|speak|contact|conversation|treffen|gespräch|rencontrer|entretien|"
+            "reunirse|conversación|встреча|переговоры|разговор|зустріч|розмова|会谈|通话|会面",
+        ),
+        (
+            "criticism",
+            "criticises it",
+            "criticize|criticise|criticism|slam|blast|rip|condemn|rebuke|backlash|fury|outrage|"
+            "kritisieren|kritik|verurteilen|critiquer|condamner|criticar|condenar|"
+            "критиковать|осудить|критикувати|засудити|批评|谴责",
+        ),
+        (
+            "support",
+            "backs or welcomes it",
+            "back|support|welcome|praise|endorse|unterstützen|begrüßen|soutenir|saluer|apoyar|"
+            "respaldar|поддержать|приветствовать|підтримати|支持|欢迎",
+        ),
+        (
+            "announcement",
+            "announces a plan",
+            "announce|unveil|launch|plan|ankündigen|annoncer|lancer|anunciar|lanzar|объявить|"
+            "запустить|оголосити|宣布|推出",
+        ),
+        (
+            "report",
+            "reveals it (a report)",
+            "report|reveal|allege|book|biography|berichten|enthüllen|révéler|revelar|"
+            "сообщить|раскрыть|повідомити|报道|報道",
+        ),
+    ]
+}
+# Roles that make a headline's unnamed officials actors (plural and singular as written).
+ROLE_WORDS = frozenset(
+    """lawmakers lawmaker legislators senators senator congressman congresswoman
+officials official regulator regulators prosecutors prosecutor spokesman spokeswoman spokesperson
+minister ministers diplomats diplomat watchdog investigators abgeordnete minister sprecher
+ministre députés porte-parole ministro diputados portavoz депутаты министр депутати міністр""".split()
+)
+# Leading words of a name run that are not part of the name ("Der Tech-Milliardär").
+_ARTICLES = frozenset("the a an der die das ein eine le la les l un une el los las uno una".split())
+# Demonyms describe, they do not act ("Ukrainian officials" is kept, "Ukrainian" is not).
+_DEMONYM_ENDINGS = ("ian", "ean", "ese", "ish", "ischen", "ische", "ais", "aise")
+# A one-word "name" this common in its language is a capitalised common word ("Он", "Der").
+_COMMON_ZIPF = 5.8
+# Languages that capitalise every noun: a one-word run is a name only if it is rare there.
+_NOUN_CAPS = {"de": 3.0}
+# Words only a text in that language is full of: a guess at an unlabelled article's
+# language in microseconds (simplemma's detector takes most of a millisecond).
+_FUNCTION_WORDS = {
+    "de": frozenset("der die das und mit über nicht ist ein eine dem den des auf für zu".split()),
+    "fr": frozenset("le la les des du et une est pour avec sur dans qui au aux".split()),
+    "es": frozenset("el los las del y una es por con para en que al se".split()),
+}
+_LEMMA_LANGS = frozenset({"en", "de", "fr", "es", "ru", "uk", "it", "pt", "nl", "pl"})
+_CJK = ("\u3040", "\u9fff")
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """An article's actors (key -> name as written), action class, rare terms and time."""
+
+    actors: dict[str, str]
+    action: str | None
+    residual: dict[str, float]
+    at: dt.datetime
+    precision: str = "instant"  # of ``at``: the article's published_precision
+
+
+# simplemma's module-level lemmatize keeps 65,536 results; a few thousand hold a news
+# stream's common words, and a stream of new words then does not grow the process.
+_LEMMATIZER = simplemma.Lemmatizer(cache_max_size=4096)
+
+
+def _lemma(word: str, lang: str) -> str:
+    return _LEMMATIZER.lemmatize(word, lang).casefold()
+
+
+@functools.cache
+def _frequencies(lang: str) -> dict[str, float]:
+    # wordfreq's "small" list (about 30,000 words, 3 MB a language): a word missing from it
+    # is rare anyway, and looking words up in it directly keeps no per-word cache, which
+    # over a long stream of new words would grow (zipf_frequency caches 100,000 of them).
+    return dict(get_frequency_dict(lang, wordlist="small"))
+
+
+def _zipf(word: str, lang: str) -> float:
+    freq = _frequencies(lang).get(word, 0.0)
+    return math.log10(freq) + 9.0 if freq > 0 else 0.0
+
+
+def _rarity(word: str, lang: str) -> float:
+    return max(1.0, 8.0 - _zipf(word, lang))
+
+
+def _lang(code: str, text: str = "") -> str:
+    """The article's language for the lemma and frequency lists; without one, what its
+    script or simplemma's detector (among the lexicon's languages) says."""
+    base = (code or "").split("-")[0].lower()
+    if base:
+        return base if base in _LEMMA_LANGS else "en"
+    if any("\u0400" <= ch <= "\u04ff" for ch in text):
+        return "uk" if any(ch in "іїєґІЇЄҐ" for ch in text) else "ru"
+    words = [t.lower for t in tokenize(text)]
+    votes = {lang: sum(w in marks for w in words) for lang, marks in _FUNCTION_WORDS.items()}
+    best = max(votes, key=lambda lang: votes[lang])
+    return best if votes[best] >= 2 else "en"
+
+
+def lede(summary: str, *, max_chars: int = 300) -> str:
+    """The summary's first sentence (at most ``max_chars``)."""
+    head = summary[:max_chars]
+    for stop in (". ", "? ", "! ", "。"):
+        if stop in head:
+            head = head.split(stop, 1)[0]
+    return head
+
+
+def action_of(texts: Iterable[str], lang: str) -> str | None:
+    """The first ``ACTIONS`` class (in their order: the specific speech acts first, so
+    "sparks fury as billionaire admits" admits) named in the first text that names one."""
+    for text in texts:
+        low = text.casefold()
+        if any(_CJK[0] <= ch <= _CJK[1] for ch in low):
+            for name, (_, forms) in ACTIONS.items():
+                if any(f in low for f in forms if f[:1] >= _CJK[0]):
+                    return name
+        lemmas = [_lemma(t.lower, lang) for t in tokenize(text) if t.is_word]
+        found = set(lemmas) | {f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)}
+        for name, (_, forms) in ACTIONS.items():  # the most specific class named wins
+            if not forms.isdisjoint(found):
+                return name
+    return None
+
+
+def _title_case(text: str) -> bool:
+    words = [t for t in tokenize(text) if t.is_word and len(t.text) > 3]
+    return bool(words) and sum(t.is_cap for t in words) >= 0.7 * len(words)
+
+
+def names_in(text: str, lang: str = "en") -> list[tuple[str, int, int]]:
+    """Capitalised name runs (name, start, end) of a sentence, its first word excepted
+    unless the run goes on ("Vivek Ramaswamy quits"); titles, articles, demonyms and
+    capitalised common words are not names."""
+    tokens = tokenize(text)
+    out, i = [], 0
+    while i < len(tokens):
+        t = tokens[i]
+        low = t.lower
+        if not (t.is_word and t.is_cap) or low in NOT_NAMES or low in MONTHS or low in WEEKDAYS:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(tokens) and tokens[j].is_word and tokens[j].is_cap:
+            if tokens[j].lower in NOT_NAMES:
+                break
+            j += 1
+        run = tokens[i:j]
+        noun_zipf = _NOUN_CAPS.get(lang)
+        while run and (
+            run[0].lower in PERSON_TITLES  # "President Zelensky": the name
+            or run[0].lower in _ARTICLES
+            or (noun_zipf is not None and len(run) > 1 and _zipf(run[0].lower, lang) >= noun_zipf)
+        ):
+            run = run[1:]
+        if len(run) == 1:
+            word = run[0].lower
+            if (
+                len(word) < 2
+                or word.endswith(_DEMONYM_ENDINGS)
+                or _zipf(word, lang) >= _COMMON_ZIPF
+                or (noun_zipf is not None and _zipf(word, lang) >= noun_zipf)
+            ):
+                run = []
+        if run and (i > 0 or j - i > 1):
+            out.append((text[run[0].start : run[-1].end], run[0].start, run[-1].end))
+        i = j
+    return out
+
+
+def signature(match: Match) -> Signature:
+    """The development signature of one matched article (see the module docstring)."""
+    article = match.article
+    first = lede(article.summary)
+    lang = _lang(article.language, f"{article.title} {first}")
+    actors: dict[str, str] = {}
+    covered: dict[str, list[tuple[int, int]]] = {"title": [], "summary": []}
+    for e in match.evidence:
+        if e.field in covered and (e.field == "title" or e.start < len(first)):
+            if e.text[:1].isupper() or not e.text[:1].isascii():
+                # The catalogue's spelling reads better than a lower-cased headline's.
+                actors.setdefault(f"entity:{e.ref}", e.alias if e.kind == "exact" else e.text)
+                covered[e.field].append((e.start, e.end))
+    for field, text in (("title", article.title), ("summary", first)):
+        if field == "title" and _title_case(text):
+            names: list[tuple[str, int, int]] = []
+        else:
+            names = names_in(text, lang)
+        for name, start, end in names:
+            if any(s < end and start < e for s, e in covered[field]):
+                continue
+            key = normalise_name(name)
+            # One actor, however many of its spellings: "Government Efficiency" is the
+            # "Department of Government Efficiency" already named.
+            if key and not any(
+                key in other or other in key for other in map(normalise_name, actors.values())
+            ):
+                actors[f"name:{key}"] = name
+        for t in tokenize(text):
+            if t.lower in ROLE_WORDS:
+                actors.setdefault(f"role:{_lemma(t.lower, lang)}", t.text.lower())
+    # Content words as the tracker compares them (five-letter stems), each as rare as the
+    # rarest word it stems from.
+    residual: dict[str, float] = {}
+    for t in tokenize(f"{article.title} {first}"):
+        for stem in content_words(t.text):
+            residual[stem] = max(residual.get(stem, 0.0), _rarity(t.lower, lang))
+    return Signature(
+        actors,
+        action_of((article.title, first), lang),
+        residual,
+        article.published_at,
+        article.published_precision,
+    )
+
+
+def residual_similarity(a: dict[str, float], b: dict[str, float]) -> float:
+    """Rarity-weighted Jaccard of two residual term sets (0..1)."""
+    if not a or not b:
+        return 0.0
+    both = sum(min(a[w], b[w]) for w in a.keys() & b.keys())
+    return both / (sum(a.values()) + sum(b.values()) - both)
+
+
+def action_label(action: str | None) -> str:
+    return ACTIONS[action][0] if action in ACTIONS else ""
+
+
+def _ago(hours: float) -> str:
+    if abs(hours) < 1:
+        span = f"{abs(hours) * 60:.0f} min"
+    elif abs(hours) < 48:
+        span = f"{abs(hours):.0f} h"
+    else:
+        span = f"{abs(hours) / 24:.0f} days"
+    return f"{span} earlier" if hours >= 0 else f"{span} later"
+
+
+def why_new_sentence(
+    sig: Signature,
+    *,
+    known_actors: Iterable[str],
+    nearest_title: str | None,
+    nearest_action: str | None = None,
+    hours_since_nearest: float | None = None,
+    similarity: float | None = None,
+    answer: bool = False,
+    horizon_days: float = 30,
+) -> str:
+    """The "why new" line of an alert: what it adds, and the nearest known development.
+
+    >>> import datetime as dt
+    >>> s = Signature({"name:carr": "Brendan Carr", "entity:musk": "Musk"}, "investigation",
+    ...               {}, dt.datetime(2024, 10, 25, tzinfo=dt.timezone.utc))
+    >>> print(why_new_sentence(s, known_actors={"entity:musk"}, nearest_title="Musk in talks "
+    ...       "with Putin, WSJ reports", hours_since_nearest=2.2, similarity=0.31))  # doctest: +NORMALIZE_WHITESPACE
+    new actor: Brendan Carr; new action: calls for an investigation; nearest known
+    development: Musk in talks with Putin, WSJ reports, 2 h earlier, similarity 0.31
+    """
+    known = set(known_actors)
+    parts = []
+    fresh = [name for key, name in sig.actors.items() if key not in known]
+    if fresh:
+        parts.append(f"new actor{'s' if len(fresh) > 1 else ''}: {', '.join(fresh[:3])}")
+    if sig.action and sig.action != nearest_action:
+        parts.append(f"new action: {action_label(sig.action)}")
+    if answer:
+        parts.append("an answer (denial or admission) to the story")
+    if nearest_title is None:
+        parts.append(f"no other development of this story in the last {horizon_days:g} days")
+    else:
+        title = nearest_title if len(nearest_title) <= 90 else nearest_title[:89] + "…"
+        near = f"nearest known development: {title}"
+        if hours_since_nearest is not None:
+            near += f", {_ago(hours_since_nearest)}"
+        if similarity is not None:
+            near += f", similarity {similarity:.2f}"
+        parts.append(near)
+    return "; ".join(parts)

@@ -1,0 +1,148 @@
+"""Development signatures (actors, action, residual terms) and the "why new" sentence."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from pipeline.config.subscribers import EmailChannel, SmtpServer
+from pipeline.deliver.email import EmailSender
+from pipeline.deliver.slack import alert_blocks
+from pipeline.jsonl_io import article_from_json
+from pipeline.match.matcher import Matcher
+from pipeline.records import Evidence, Match
+from pipeline.storylines.evaluate import alerts_for, load_labeled
+from pipeline.storylines.signature import action_of, names_in, residual_similarity, signature
+from pipeline.storylines.tracker import NEW_DEVELOPMENT, StorylineTracker
+from tests.deliver_support import make_alert
+from tests.paths import LABELED, ROOT, WATCHLISTS
+
+GOLDEN = ROOT / "tests" / "golden" / "replay" / "seeds_feeds_alerts.jsonl"
+
+
+def _match(title: str, summary: str = "", *, when="2024-10-25T09:00:00Z", evidence=(), **extra):
+    article = article_from_json(
+        {"id": title[:20], "title": title, "summary": summary, "published": when, **extra}
+    )
+    return Match(article, "s", 1.0, tuple(evidence))
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "action"),
+    [
+        ("Senators demanding a probe of SpaceX", "en", "investigation"),
+        ("Lawmakers urge Pentagon to act on Musk", "en", "demand"),
+        ("Grüne fordern Aufklärung über Musks Gespräche", "de", "demand"),
+        ("Le Kremlin dément tout contact régulier", "fr", "denial"),
+        ("Un juez bloquea el acceso del DOGE", "es", "restriction"),
+        ("Депутаты требуют расследования", "ru", "investigation"),
+        ("马斯克否认与普京通话", "en", "denial"),
+        ("Elon Musk sparks fury as billionaire admits scuppering attack", "en", "admission"),
+        ("Musk's rocket lifts off", "en", None),
+    ],
+)
+def test_action_class_is_lemmatised_in_the_articles_language(text, lang, action):
+    assert action_of([text], lang) == action
+
+
+def test_names_are_capitalised_runs_not_sentence_starts_titles_or_demonyms():
+    names = [
+        n
+        for n, _, _ in names_in(
+            "Critics say Ukrainian officials and President Volodymyr "
+            "Zelensky met FCC chair Brendan Carr"
+        )
+    ]
+    assert names == ["Volodymyr Zelensky", "FCC", "Brendan Carr"]
+    assert names_in("Ukrainian") == [] and names_in("Said Musk") == [("Said Musk", 0, 9)]
+
+
+def test_signature_actors_use_the_catalogue_key_so_scripts_meet_and_roles_count():
+    latin = _match(
+        "Kremlin says Putin never spoke to Musk",
+        evidence=[Evidence("vladimir-putin", "Putin", "title", 13, 18, "Putin", "exact")],
+    )
+    cyrillic = _match(
+        "Песков: Путин не говорил с Маском",
+        evidence=[Evidence("vladimir-putin", "Путин", "title", 8, 13, "Путин", "transliterated")],
+    )
+    assert "entity:vladimir-putin" in signature(latin).actors
+    assert "entity:vladimir-putin" in signature(cyrillic).actors
+    # A title-cased headline gives no names by capitals; the lede does, and roles count.
+    sig = signature(
+        _match(
+            "Lawmakers Demand Probe Of Musk Contacts",
+            "Senator Jeanne Shaheen asked the Pentagon on Friday.",
+        )
+    )
+    assert {"role:lawmaker", "name:jeanne shaheen", "name:pentagon"} <= set(sig.actors)
+    assert "name:demand probe" not in sig.actors and sig.action == "investigation"
+
+
+def test_residual_similarity_weights_rare_terms_more():
+    a = signature(_match("Musk Starlink sanctions Kiriyenko")).residual
+    b = signature(_match("Starlink sanctions Kiriyenko meeting")).residual
+    c = signature(_match("Starlink said the report")).residual
+    assert a["kiriy"] > a["sanct"] and a["starl"] > a["sanct"]  # rarer than "sanctions"
+    assert residual_similarity(a, b) > residual_similarity(a, c) >= 0.0
+
+
+def test_why_new_names_the_new_actor_action_and_the_nearest_development():
+    t = StorylineTracker()
+    first = _match(
+        "Elon Musk in secret talks with Vladimir Putin, report says",
+        when="2024-10-25T07:00:00Z",
+        evidence=[Evidence("elon-musk", "Elon Musk", "title", 0, 9, "Elon Musk", "exact")],
+    )
+    later = _match(
+        "Senators call for an investigation into SpaceX chief",
+        "Senator Jeanne Shaheen said the Pentagon must review the contacts.",
+        when="2024-10-25T09:00:00Z",
+        evidence=[Evidence("elon-musk", "Elon Musk", "summary", 0, 0, "Elon Musk", "exact")],
+    )
+    (e1,) = t.observe(first)
+    (e2,) = t.observe(later)
+    assert e1.kind == e2.kind == NEW_DEVELOPMENT
+    assert e1.reason.endswith("no other development of this story in the last 30 days")
+    assert e2.reason.startswith(
+        "new actors: SpaceX, senators, Jeanne Shaheen; "
+        "new action: calls for an investigation; nearest known "
+        "development: Elon Musk in secret talks with Vladimir Putin, "
+        "report says, 2 h earlier, similarity"
+    )
+    assert "overlap" not in e2.reason and "%" not in e2.reason
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher.from_dir(WATCHLISTS)
+
+
+def test_every_new_development_alert_of_dev_and_the_golden_replay_says_why_it_is_new(matcher):
+    items = load_labeled(LABELED)
+    alerts = alerts_for([i.article for i in items], matcher.match)
+    golden = [json.loads(line) for line in GOLDEN.read_text().splitlines()]
+    new = [a.why_new for a in alerts if a.kind == NEW_DEVELOPMENT]
+    new += [a["why_new"] for a in golden if a["kind"] == NEW_DEVELOPMENT]
+    assert len(new) == 20 + 8 and all(w.strip() for w in new)
+    assert not any("content-word" in w or "%" in w for w in new)
+    assert all(not a.why_new for a in alerts if a.kind != NEW_DEVELOPMENT)
+
+
+def test_slack_and_email_show_why_it_is_new_once():
+    why = "new actor: Brendan Carr; new action: calls for an investigation"
+    alert = dataclasses.replace(make_alert(2), why_new=why, reason=why)
+    _, blocks = alert_blocks(alert)
+    texts = [json.dumps(b, ensure_ascii=False) for b in blocks]
+    assert sum("Brendan Carr" in t for t in texts) == 1
+    assert "*Why it is new*\\nnew actor: Brendan Carr" in texts[2]
+    channel = EmailChannel(
+        to=["desk@example.org"],
+        from_address="storywatch@example.org",
+        smtp=SmtpServer(host="127.0.0.1", port=25, security="none"),
+    )
+    msg = EmailSender(channel, subscriber="desk").alert_message(alert)
+    assert f"Why it is new: {why}" in msg.get_body(("plain",)).get_content()
+    assert f"<p>Why it is new: {why}</p>" in msg.get_body(("html",)).get_content()
