@@ -496,6 +496,18 @@ def test_launcher_refuses_a_local_ledger_with_a_clear_error(tmp_path):
     assert "Traceback" not in out.stderr and not (tmp_path / "job.json").exists()
 
 
+def test_the_launcher_refusing_a_postgres_ledger_does_not_print_its_password():
+    from pipeline.errors import UserError
+    from pipeline.run.dataflow import build
+
+    with pytest.raises(UserError) as err:
+        build(["--ledger=postgresql://sw:hunter2@db.internal:5432/sw"])
+    assert "hunter2" not in str(err.value)
+    assert str(err.value).startswith(
+        "--ledger=postgresql://sw:***@db.internal:5432/sw: on Dataflow"
+    )
+
+
 def test_a_plan_never_submits_and_bad_cloud_options_are_user_errors():
     from pipeline.errors import UserError
     from pipeline.run.dataflow import build, with_plan_defaults

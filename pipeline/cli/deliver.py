@@ -44,27 +44,17 @@ def _subscribers_file(args: argparse.Namespace):
 
 
 def _requeue_dead(ledger_url: str) -> int:
-    """Queue every dead delivery again, due now; returns how many."""
-    from pipeline.ledger import local_path, redact_url
-    from pipeline.ledger.protocol import DEAD
-    from pipeline.serve.actions import retry_dead
-    from pipeline.serve.queries import delivery_rows
+    """Queue every dead delivery again, due now; returns how many (any ledger backend)."""
+    from pipeline.ledger import local_path, open_ledger
 
     path = local_path(ledger_url)
-    if path is None:
-        raise UserError(
-            f"{redact_url(ledger_url)}: --retry-dead needs a SQLite ledger file (it lists the dead "
-            "deliveries); run it where the ledger file is"
-        )
-    if not path.exists():
+    if path is not None and not path.exists():
         raise UserError(f"{path}: ledger file not found; pass --ledger PATH of the run's ledger")
-    keys = [
-        (row.alert_id, row.subscriber, row.channel)
-        for rows in delivery_rows(path).values()
-        for row in rows
-        if row.state == DEAD
-    ]
-    return sum(retry_dead(ledger_url, key, subscribers_file=None).requeued for key in keys)
+    ledger = open_ledger(ledger_url)
+    try:
+        return sum(ledger.requeue_dead(*key) for key in ledger.dead_deliveries())
+    finally:
+        ledger.close()
 
 
 def deliver(args: argparse.Namespace) -> int:

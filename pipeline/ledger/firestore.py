@@ -384,6 +384,40 @@ class FirestoreLedger:
         rows = sorted(self._rows(CLAIMED), key=lambda r: r["updated_at"])
         return [(r["alert_id"], r["subscriber"], r["channel"]) for r in rows]
 
+    def dead_deliveries(self) -> list[DeliveryKey]:
+        """Every dead delivery, oldest first (``deliver --retry-dead`` queues them again)."""
+        rows = sorted(self._rows(DEAD), key=lambda r: (r["updated_at"], r["alert_id"]))
+        return [(r["alert_id"], r["subscriber"], r["channel"]) for r in rows]
+
+    def requeue_dead(
+        self, alert_id: str, subscriber: str, channel: str, *, due_at: dt.datetime | None = None
+    ) -> bool:
+        """Queue a dead delivery again, due at ``due_at`` (default now); False if it is not
+        dead (any more)."""
+        ref = self._delivery(alert_id, subscriber, channel)
+
+        def attempt(transaction: Any) -> bool:
+            snap = ref.get(transaction=transaction)
+            if not snap.exists or snap.to_dict()["state"] != DEAD:
+                return False
+            now = self._now()
+            due = now if due_at is None else due_at.astimezone(UTC)
+            transaction.update(
+                ref,
+                {
+                    "state": QUEUED,
+                    "due_at": due.isoformat(),
+                    "updated_at": now.isoformat(),
+                    "owner": "",
+                    "lease_until": "",
+                    "expire_at": self._expire_at(due),
+                },
+            )
+            return True
+
+        requeued: bool = self._run(self._client, attempt)
+        return requeued
+
     def counts(self) -> dict[str, int]:
         """Number of deliveries in each state (for summaries and tests)."""
         counts = {state: len(self._rows(state)) for state in (QUEUED, CLAIMED, SENT, DEAD)}

@@ -373,6 +373,35 @@ class PostgresLedger:
         )
         return [(str(a), str(s), str(ch)) for a, s, ch in rows]
 
+    def dead_deliveries(self) -> list[DeliveryKey]:
+        """Every dead delivery, oldest first (``deliver --retry-dead`` queues them again)."""
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT alert_id, subscriber, channel FROM storywatch_deliveries WHERE state=%s"
+                " ORDER BY updated_at, alert_id",
+                (DEAD,),
+            ).fetchall()
+        )
+        return [(str(a), str(s), str(ch)) for a, s, ch in rows]
+
+    def requeue_dead(
+        self, alert_id: str, subscriber: str, channel: str, *, due_at: dt.datetime | None = None
+    ) -> bool:
+        """Queue a dead delivery again, due at ``due_at`` (default now); False if it is not
+        dead (any more)."""
+        now = self._now()
+        due = now if due_at is None else due_at.astimezone(UTC).isoformat()
+        return self._run(
+            lambda c: (
+                c.execute(
+                    "UPDATE storywatch_deliveries SET state=%s, due_at=%s, updated_at=%s,"
+                    f" owner='', lease_until='' WHERE {_KEY} AND state=%s",
+                    (QUEUED, due, now, alert_id, subscriber, channel, DEAD),
+                ).rowcount
+                == 1
+            )
+        )
+
     def counts(self) -> dict[str, int]:
         """Number of deliveries in each state (for summaries and tests)."""
         rows = self._run(

@@ -94,6 +94,15 @@ class Ledger(Protocol):
     def unconfirmed(self) -> list[DeliveryKey]:
         """Deliveries claimed but never confirmed (to retry after a crash)."""
 
+    def dead_deliveries(self) -> list[DeliveryKey]:
+        """Every dead delivery, oldest first (``deliver --retry-dead`` queues them again)."""
+
+    def requeue_dead(
+        self, alert_id: str, subscriber: str, channel: str, *, due_at: dt.datetime | None = None
+    ) -> bool:
+        """Queue a dead delivery again, due at ``due_at`` (default now); False if it is not
+        dead (any more)."""
+
     def enqueue(
         self, alert_id: str, subscriber: str, channel: str, due_at: dt.datetime
     ) -> bool: ...

@@ -336,6 +336,31 @@ class SqliteLedger:
                 )
             ]
 
+    def dead_deliveries(self) -> list[DeliveryKey]:
+        """Every dead delivery, oldest first (``deliver --retry-dead`` queues them again)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT alert_id, subscriber, channel FROM deliveries WHERE state = ?"
+                " ORDER BY updated_at, alert_id",
+                (DEAD,),
+            ).fetchall()
+        return [(str(a), str(s), str(c)) for a, s, c in rows]
+
+    def requeue_dead(
+        self, alert_id: str, subscriber: str, channel: str, *, due_at: dt.datetime | None = None
+    ) -> bool:
+        """Queue a dead delivery again, due at ``due_at`` (default now); False if it is not
+        dead (any more)."""
+        now = self._now()
+        due = now if due_at is None else due_at.astimezone(UTC).isoformat()
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE deliveries SET state=?, due_at=?, updated_at=?, owner='', lease_until=''"
+                " WHERE alert_id=? AND subscriber=? AND channel=? AND state=?",
+                (QUEUED, due, now, alert_id, subscriber, channel, DEAD),
+            )
+            return cur.rowcount == 1
+
     def counts(self) -> dict[str, int]:
         """Number of deliveries in each state (for summaries and tests)."""
         with self._lock:

@@ -208,6 +208,23 @@ def test_dead_deliveries_are_never_claimed(ledger):
     assert ledger.unconfirmed() == [("a2", "desk", "slack")]
 
 
+def test_dead_deliveries_are_listed_and_queued_again_on_request(ledger):
+    ledger.mark_dead("a1", "ana", "email", "550 no such user")
+    assert ledger.claim(*KEY)
+    ledger.mark_dead(*KEY, "HTTP 404")
+    assert ledger.claim("a3", "desk", "slack")
+    assert ledger.dead_deliveries() == [("a1", "ana", "email"), KEY]
+    assert ledger.requeue_dead(*KEY) is True
+    assert ledger.requeue_dead(*KEY) is False  # not dead any more
+    assert ledger.requeue_dead("a3", "desk", "slack") is False  # claimed: never requeued
+    assert ledger.requeue_dead("never", "desk", "slack") is False
+    assert ledger.delivery_state(*KEY) == QUEUED
+    assert ledger.dead_deliveries() == [("a1", "ana", "email")]
+    [due] = ledger.due(dt.datetime.now(UTC) + dt.timedelta(seconds=1))  # due now
+    assert (due.alert_id, due.subscriber, due.channel) == KEY
+    assert ledger.claim(*KEY) and ledger.attempts(*KEY) == 2
+
+
 def test_a_state_survives_closing_and_reopening(store, ledger):
     assert ledger.claim(*KEY)
     ledger.mark_sent(*KEY)

@@ -1,23 +1,30 @@
 """What only the PostgreSQL ledger does, on a real server: URLs, errors without the
-password, reconnecting, workers creating the tables together, commands on it.
+password, reconnecting, workers creating the tables together, commands on it (``mute``,
+``deliver --retry-dead``).
 
 The contract it shares with the other backends is tests/ledger/test_contract.py.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import threading
 from typing import Any
 
 import psycopg
 import pytest
 
+from pipeline.alert_json import alert_to_json
 from pipeline.errors import UserError
 from pipeline.ledger import open_ledger
 from pipeline.ledger.postgres import PostgresLedger
 from pipeline.ledger.protocol import CLAIMED, SENT
-from tests.cli_support import run_storywatch
+from tests.cli_support import STORYWATCH, run_storywatch
+from tests.deliver_support import Reply, SlackStandIn, make_alert
 from tests.ledger.postgres_server import SUPERUSER, PostgresServer, _free_port
+from tests.paths import ROOT
 
 KEY = ("a1", "desk", "slack")
 
@@ -180,4 +187,55 @@ def test_keepalives_notice_a_vanished_server_and_the_urls_own_values_win(postgre
     ledger = PostgresLedger(postgres_url + "?keepalives_idle=5&connect_timeout=2")
     params = ledger._conn.info.get_parameters()
     assert (params["keepalives_idle"], params["connect_timeout"]) == ("5", "2")
+    ledger.close()
+
+
+@pytest.mark.slow
+def test_retry_dead_on_a_postgres_ledger_resends_once_the_webhook_is_fixed(tmp_path, postgres_url):
+    hook = "/services/T0PGSEC01/B0PGSEC02/pgSecretToken789"
+    alert = make_alert(1)
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text(json.dumps(alert_to_json(alert)) + "\n")
+    subs = tmp_path / "subs.yaml"
+    subs.write_text(
+        "subscribers:\n  - name: desk\n    channels:\n"
+        "      slack: {webhook_url_env: PG_DESK_HOOK, max_messages_per_second: 100}\n"
+    )
+    with SlackStandIn() as slack:
+        slack.script[hook] = [Reply(404, "no_service"), Reply(200, "ok")]
+        env = {**os.environ, "PG_DESK_HOOK": slack.url(hook)}
+
+        def deliver(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [
+                    STORYWATCH,
+                    "deliver",
+                    *args,
+                    "--subscribers",
+                    str(subs),
+                    "--ledger",
+                    postgres_url,
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        first = deliver("--alerts", str(alerts))
+        assert first.returncode == 1 and "1 dead" in first.stdout, first.stderr
+        retried = deliver("--retry-dead")
+        twice = deliver("--retry-dead")
+        bodies = slack.bodies(hook)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert (
+        "retry-dead: 1 dead deliveries queued again" in retried.stdout
+        and "1 sent" in retried.stdout
+    )
+    assert "retry-dead: 0 dead deliveries queued again" in twice.stdout
+    assert len(bodies) == 2
+    ledger = open_ledger(postgres_url)
+    assert ledger.delivery_state(alert.alert_id, "desk", "slack") == SENT
+    assert ledger.dead_deliveries() == []
     ledger.close()
