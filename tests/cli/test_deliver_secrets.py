@@ -56,25 +56,21 @@ def _run(args, env):
     )
 
 
-def test_an_echoed_webhook_path_reaches_no_output_dead_letter_or_ledger(tmp_path):
+def _deliver_one_alert(tmp_path, env):
+    """``storywatch -v deliver`` of one alert to the two webhook subscribers."""
     alerts = tmp_path / "alerts.jsonl"
     _write_alerts(alerts, [make_alert(1)])
     (tmp_path / "subs.yaml").write_text(SUBSCRIBERS)
+    args = ["--alerts", alerts, "--subscribers", tmp_path / "subs.yaml"]
+    return _run([*args, "--ledger", tmp_path / "ledger.sqlite"], env)
+
+
+def test_an_echoed_webhook_path_reaches_no_output_dead_letter_or_ledger(tmp_path):
     with SlackStandIn() as slack:
         slack.script[DEAD_PATH] = [_echo(404, DEAD_PATH)]
         slack.script[RETRY_PATH] = [_echo(500, RETRY_PATH)]
         env = _env(SW_GONE_HOOK=slack.url(DEAD_PATH), SW_FLAKY_HOOK=slack.url(RETRY_PATH))
-        result = _run(
-            [
-                "--alerts",
-                alerts,
-                "--subscribers",
-                tmp_path / "subs.yaml",
-                "--ledger",
-                tmp_path / "ledger.sqlite",
-            ],
-            env,
-        )
+        result = _deliver_one_alert(tmp_path, env)
         assert slack.bodies(DEAD_PATH) and slack.bodies(RETRY_PATH)  # the echo was returned
     assert result.returncode == 1, result.stderr
     assert "1 retry_later" in result.stdout and "1 dead" in result.stdout
@@ -83,7 +79,8 @@ def test_an_echoed_webhook_path_reaches_no_output_dead_letter_or_ledger(tmp_path
     places = {"stdout": result.stdout, "stderr": result.stderr, "dead letters": dead}
     for ledger_file in tmp_path.glob("ledger.sqlite*"):
         places[ledger_file.name] = ledger_file.read_bytes().decode("latin-1")
-    assert "HTTP 500" in places["ledger.sqlite"] or any("HTTP 500" in v for v in places.values())
+    # The 500's reason is kept in the ledger (redacted): the ledger was searched.
+    assert any("HTTP 500" in v for k, v in places.items() if k.startswith("ledger"))
     for path in (DEAD_PATH, RETRY_PATH):
         for form in _forms(path):
             for where, text in places.items():
@@ -100,21 +97,8 @@ def test_an_echoed_webhook_path_reaches_no_output_dead_letter_or_ledger(tmp_path
     ],
 )
 def test_a_bad_webhook_url_is_refused_at_startup_without_echoing_it(tmp_path, value, words):
-    alerts = tmp_path / "alerts.jsonl"
-    _write_alerts(alerts, [make_alert(1)])
-    (tmp_path / "subs.yaml").write_text(SUBSCRIBERS)
     env = _env(SW_GONE_HOOK=value, SW_FLAKY_HOOK="https://hooks.slack.com/services/T0/B0/okSecret1")
-    result = _run(
-        [
-            "--alerts",
-            alerts,
-            "--subscribers",
-            tmp_path / "subs.yaml",
-            "--ledger",
-            tmp_path / "ledger.sqlite",
-        ],
-        env,
-    )
+    result = _deliver_one_alert(tmp_path, env)
     assert result.returncode == 2
     assert "SW_GONE_HOOK" in result.stderr and words in result.stderr
     assert "subs.yaml:4:" in result.stderr
