@@ -21,9 +21,9 @@ def postgres_server() -> Iterator[PostgresServer]:
             "STORYWATCH_PG_BIN to their directory",
             pytrace=False,
         )
-    server = PostgresServer(bin_dir).start()
+    server = PostgresServer(bin_dir)
     try:
-        yield server
+        yield server.start()
     finally:
         server.stop()
 

@@ -77,8 +77,11 @@ class PostgresServer:
             cwd=self.root,  # runuser keeps the cwd; postgres must be able to enter it
         )
         if done.returncode != 0:
+            log = self.root / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(
-                f"{Path(str(args[0])).name} failed ({done.returncode}): {done.stderr or done.stdout}"
+                f"{Path(str(args[0])).name} failed ({done.returncode}): "
+                f"{done.stderr or done.stdout}\n{tail}"
             )
 
     def start(self) -> PostgresServer:
@@ -119,8 +122,10 @@ class PostgresServer:
         return self
 
     def stop(self) -> None:
+        """Stop the server if it runs, and remove its directory (also after a failed start)."""
         try:
-            self._run(self.bin_dir / "pg_ctl", "stop", "-D", self.data_dir, "-m", "immediate")
+            if (self.data_dir / "postmaster.pid").exists():
+                self._run(self.bin_dir / "pg_ctl", "stop", "-D", self.data_dir, "-m", "immediate")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
