@@ -1,7 +1,7 @@
 """The alert and delivery ledger: what survives a restart; ``open_ledger`` picks the backend.
 
 - ``protocol``: the ``Ledger`` interface, delivery states, ``QueuedDelivery``.
-- ``claims``: claim owners and leases, the takeover rule both backends apply.
+- ``claims``: claim owners and leases, the takeover rule every backend applies.
 - ``sqlite``: ``SqliteLedger``, one local file (the default).
 - ``postgres``: ``PostgresLedger``, one database shared by many workers.
 - ``firestore``: ``FirestoreLedger``, for Dataflow (needs the gcp extra).

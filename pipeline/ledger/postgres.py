@@ -9,7 +9,8 @@ SQLite and Firestore ledgers, so the takeover rule (``pipeline.ledger.claims``) 
 
 Claims use row locks: ``claim`` inserts the row (``ON CONFLICT DO NOTHING``) or locks the
 existing one with ``SELECT … FOR UPDATE SKIP LOCKED``, so of two workers claiming the same
-delivery at once the second never waits: it sees the row locked and moves on. A claim has
+delivery at once the second never wins and never waits on a sender (at most on the first's
+insert committing): it sees the row taken and moves on. A claim has
 an owner and a lease (``lease_seconds``, 10 minutes by default); a dead owner on the same
 host is taken over at once, one on another machine when its lease runs out. Every other
 write is a single statement or one transaction. Times are ISO text in "C" collation
@@ -20,7 +21,8 @@ by ``***`` (``redact_url``), and any echo of it in a server message is removed t
 One connection per ledger object (autocommit, guarded by a lock), as Beam may call
 setup, process and teardown on different threads. A dropped connection (server restart,
 failover) is reopened once and the statement run again; ``record_alert`` and ``claim``
-recognise their own row if the lost reply was a commit. Deadlocks are retried.
+recognise their own row if the lost reply was a commit. Deadlocks are retried; TCP
+keepalives notice a server that vanished without closing the connection.
 """
 
 from __future__ import annotations
