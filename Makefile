@@ -55,7 +55,7 @@ test: $(STAMP) system-deps
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit 5): check testpaths in pyproject.toml and the test file names" >&2; fi; \
 	exit $$rc
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) system-deps
 	$(PYTEST) -q -m "not slow"
 
 # Both checks run, so one report shows everything; either failing fails the target.
