@@ -88,7 +88,10 @@ def content_words(text: str) -> frozenset[str]:
 
 def word_overlap(a: frozenset[str], b: frozenset[str]) -> float:
     """Jaccard overlap of two content-word sets, in 0..100."""
-    return 100.0 * len(a & b) / len(a | b) if a and b else 0.0
+    if not a or not b:
+        return 0.0
+    both = len(a & b)  # |a | b| from the sizes: no union set built (hot with 200 developments)
+    return 100.0 * both / (len(a) + len(b) - both)
 
 
 def responds(key: str) -> bool:
@@ -158,7 +161,15 @@ def near_copies(
         owners.extend([i] * len(group))
     if not keys or not key:
         return []
-    scores = process.cdist([key], keys, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=1)[0]
+    # score_cutoff: pairs below it score 0 and are cut short; only hits are returned.
+    scores = process.cdist(
+        [key],
+        keys,
+        scorer=fuzz.token_set_ratio,
+        dtype=np.float64,
+        workers=1,
+        score_cutoff=threshold,
+    )[0]
     short = (
         np.arange(len(keys))
         if key.count(" ") < 3
@@ -171,6 +182,7 @@ def near_copies(
             scorer=fuzz.token_sort_ratio,
             dtype=np.float64,
             workers=1,
+            score_cutoff=threshold,
         )[0]
     hits = np.flatnonzero(scores >= threshold)
     return sorted(

@@ -29,14 +29,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import simplemma
+from anyascii import anyascii
 from wordfreq import get_frequency_dict
 
 from pipeline.records import Match
-from pipeline.seed.cues import MONTHS, NOT_NAMES, PERSON_TITLES, WEEKDAYS, tokenize
+from pipeline.seed.cues import MONTHS, NOT_NAMES, PERSON_TITLES, WEEKDAYS, Token, tokenize
 from pipeline.seed.names import normalise_name
 from pipeline.storylines.headlines import content_words
 
@@ -158,7 +160,7 @@ _FUNCTION_WORDS = {
     "es": frozenset("el los las del y una es por con para en que al se".split()),
 }
 _LEMMA_LANGS = frozenset({"en", "de", "fr", "es", "ru", "uk", "it", "pt", "nl", "pl"})
-_CJK = ("\u3040", "\u9fff")
+_CJK_CHAR = re.compile("[\u3040-\u9fff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ class Signature:
 
 # simplemma's module-level lemmatize keeps 65,536 results; a few thousand hold a news
 # stream's common words, and a stream of new words then does not grow the process.
-_LEMMATIZER = simplemma.Lemmatizer(cache_max_size=4096)
+_LEMMATIZER = simplemma.Lemmatizer(cache_max_size=2048)
 
 
 def _lemma(word: str, lang: str) -> str:
@@ -198,7 +200,7 @@ def _rarity(word: str, lang: str) -> float:
     return max(1.0, 8.0 - _zipf(word, lang))
 
 
-def _lang(code: str, text: str = "") -> str:
+def _lang(code: str, tokens: list[Token], text: str = "") -> str:
     """The article's language for the lemma and frequency lists; without one, what its
     script or simplemma's detector (among the lexicon's languages) says."""
     base = (code or "").split("-")[0].lower()
@@ -206,7 +208,7 @@ def _lang(code: str, text: str = "") -> str:
         return base if base in _LEMMA_LANGS else "en"
     if any("\u0400" <= ch <= "\u04ff" for ch in text):
         return "uk" if any(ch in "іїєґІЇЄҐ" for ch in text) else "ru"
-    words = [t.lower for t in tokenize(text)]
+    words = [t.lower for t in tokens]
     votes = {lang: sum(w in marks for w in words) for lang, marks in _FUNCTION_WORDS.items()}
     best = max(votes, key=lambda lang: votes[lang])
     return best if votes[best] >= 2 else "en"
@@ -221,16 +223,30 @@ def lede(summary: str, *, max_chars: int = 300) -> str:
     return head
 
 
-def action_of(texts: Iterable[str], lang: str) -> str | None:
+def action_of(
+    texts: Iterable[str], lang: str, tokens: Iterable[list[Token]] | None = None
+) -> str | None:
     """The first ``ACTIONS`` class (in their order: the specific speech acts first, so
-    "sparks fury as billionaire admits" admits) named in the first text that names one."""
-    for text in texts:
-        low = text.casefold()
-        if any(_CJK[0] <= ch <= _CJK[1] for ch in low):
+    "sparks fury as billionaire admits" admits) named in the first text that names one
+    (``tokens``: each text's ``tokenize``, when the caller has them)."""
+    texts = list(texts)
+    token_lists = list(tokens) if tokens is not None else [tokenize(t) for t in texts]
+    for text, toks in zip(texts, token_lists, strict=True):
+        if _CJK_CHAR.search(text):
             for name, (_, forms) in ACTIONS.items():
-                if any(f in low for f in forms if f[:1] >= _CJK[0]):
+                if any(f in text for f in forms if _CJK_CHAR.match(f)):
                     return name
-        lemmas = [_lemma(t.lower, lang) for t in tokenize(text) if t.is_word]
+        # Every form has three letters or more, and no function word names an action.
+        # Names (capitalised inside the sentence) name no action either.
+        titled = _title_case(toks)
+        lemmas = [
+            _lemma(t.lower, lang)
+            for i, t in enumerate(toks)
+            if t.is_word
+            and len(t.text) > 2
+            and t.lower not in NOT_NAMES
+            and (i == 0 or titled or not t.is_cap)
+        ]
         found = set(lemmas) | {f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)}
         for name, (_, forms) in ACTIONS.items():  # the most specific class named wins
             if not forms.isdisjoint(found):
@@ -238,16 +254,18 @@ def action_of(texts: Iterable[str], lang: str) -> str | None:
     return None
 
 
-def _title_case(text: str) -> bool:
-    words = [t for t in tokenize(text) if t.is_word and len(t.text) > 3]
+def _title_case(tokens: list[Token]) -> bool:
+    words = [t for t in tokens if t.is_word and len(t.text) > 3]
     return bool(words) and sum(t.is_cap for t in words) >= 0.7 * len(words)
 
 
-def names_in(text: str, lang: str = "en") -> list[tuple[str, int, int]]:
+def names_in(
+    text: str, lang: str = "en", tokens: list[Token] | None = None
+) -> list[tuple[str, int, int]]:
     """Capitalised name runs (name, start, end) of a sentence, its first word excepted
     unless the run goes on ("Vivek Ramaswamy quits"); titles, articles, demonyms and
     capitalised common words are not names."""
-    tokens = tokenize(text)
+    tokens = tokenize(text) if tokens is None else tokens
     out, i = [], 0
     while i < len(tokens):
         t = tokens[i]
@@ -287,7 +305,8 @@ def signature(match: Match) -> Signature:
     """The development signature of one matched article (see the module docstring)."""
     article = match.article
     first = lede(article.summary)
-    lang = _lang(article.language, f"{article.title} {first}")
+    title_tokens, lede_tokens = tokenize(article.title), tokenize(first)
+    lang = _lang(article.language, [*title_tokens, *lede_tokens], f"{article.title} {first}")
     actors: dict[str, str] = {}
     covered: dict[str, list[tuple[int, int]]] = {"title": [], "summary": []}
     for e in match.evidence:
@@ -296,33 +315,40 @@ def signature(match: Match) -> Signature:
                 # The catalogue's spelling reads better than a lower-cased headline's.
                 actors.setdefault(f"entity:{e.ref}", e.alias if e.kind == "exact" else e.text)
                 covered[e.field].append((e.start, e.end))
-    for field, text in (("title", article.title), ("summary", first)):
-        if field == "title" and _title_case(text):
+    seen = [normalise_name(name) for name in actors.values()]
+    for field, text, tokens in (
+        ("title", article.title, title_tokens),
+        ("summary", first, lede_tokens),
+    ):
+        if field == "title" and _title_case(tokens):
             names: list[tuple[str, int, int]] = []
         else:
-            names = names_in(text, lang)
+            names = names_in(text, lang, tokens)
         for name, start, end in names:
             if any(s < end and start < e for s, e in covered[field]):
                 continue
             key = normalise_name(name)
             # One actor, however many of its spellings: "Government Efficiency" is the
             # "Department of Government Efficiency" already named.
-            if key and not any(
-                key in other or other in key for other in map(normalise_name, actors.values())
-            ):
+            if key and not any(key in other or other in key for other in seen):
                 actors[f"name:{key}"] = name
-        for t in tokenize(text):
+                seen.append(key)
+        for t in tokens:
             if t.lower in ROLE_WORDS:
                 actors.setdefault(f"role:{_lemma(t.lower, lang)}", t.text.lower())
     # Content words as the tracker compares them (five-letter stems), each as rare as the
     # rarest word it stems from.
+    stems = content_words(f"{article.title} {first}")
     residual: dict[str, float] = {}
-    for t in tokenize(f"{article.title} {first}"):
-        for stem in content_words(t.text):
+    for t in (*title_tokens, *lede_tokens):
+        stem = anyascii(t.lower).lower()[:5] if len(t.text) > 2 else ""
+        if stem in stems:
             residual[stem] = max(residual.get(stem, 0.0), _rarity(t.lower, lang))
+    for stem in stems - residual.keys():  # a word the tokens split differently
+        residual[stem] = _rarity(stem, lang)
     return Signature(
         actors,
-        action_of((article.title, first), lang),
+        action_of((article.title, first), lang, (title_tokens, lede_tokens)),
         residual,
         article.published_at,
         article.published_precision,

@@ -116,6 +116,9 @@ class _Development:
     # a later new development is new against ("why new").
     actors: set[str] = field(default_factory=set)
     action: str | None = None
+    # Every word of ``words``: an article sharing none of them overlaps none (0), so the
+    # per-article Jaccards are skipped (the cost with 200 live developments).
+    vocab: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -326,6 +329,7 @@ class StorylineTracker:
                 [headline_key(lead.title)],
                 [_source(lead_match)],
                 words=[content_words(lead.title)],
+                vocab=set(content_words(lead.title)),
                 span=(at, at),
                 responds=responds(headline_key(lead.title)),
             )
@@ -389,11 +393,12 @@ class StorylineTracker:
                     if needed is not None and (nearest_needed is None or needed < nearest_needed):
                         nearest, nearest_needed, nearest_gap = dev, needed, gap(at, r)
                     continue
-                score = (
-                    max(word_overlap(words, v) for v in dev.words)
-                    if span
-                    else word_overlap(words, w)
-                )
+                if not span:
+                    score = word_overlap(words, w)
+                elif words.isdisjoint(dev.vocab):
+                    score = 0.0
+                else:
+                    score = max(word_overlap(words, v) for v in dev.words)
                 if best_any_dev is None or score > best_any:
                     best_any, best_any_dev = score, dev
                 if needed is not None and score >= needed and score - needed > best_margin:
@@ -586,6 +591,7 @@ class StorylineTracker:
 def _keep_words(dev: _Development, words: frozenset[str], at: TimeRange) -> None:
     if at[0] == at[1]:
         dev.words.append(words)
+        dev.vocab.update(words)
     else:
         dev.coarse.append((words, at))
 

@@ -1,0 +1,128 @@
+"""The storyline tracker's cost per article with 200 live developments in one storyline.
+
+    .venv/bin/python bench/storyline_cost.py [--feeds DIR] [--articles N] [--repeat N]
+
+The articles are the real ones a replay of tests/data/feeds hands the matcher
+(``bench.match_throughput.load_corpus``), all given to one storyline, dated within 40 h
+so that every kept development is a candidate for every article (the worst case of the
+coverage window). The first articles are fed until the storyline holds 200 live
+developments (``max_developments``, the bound); the next ``--articles`` are timed.
+
+Two trackers, in the same run, on the same articles:
+- ``shipped``: ``StorylineTracker`` as it is: the development signature of every article
+  (``pipeline.storylines.signature``: actors, action, rare terms) and the "why new"
+  sentence of every new development;
+- ``before signatures``: the same tracker with the signature and the "why new" sentence
+  stubbed out (what the tracker did before they came: the same grouping decisions).
+
+Each is timed ``--repeat`` times from a fresh state, the two interleaved; the best run is
+printed, in microseconds per article, with the machine's load average (the VM is shared).
+Goal (issue 13): under 1 ms per article.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.match_throughput import load_corpus  # noqa: E402
+from pipeline.records import Match  # noqa: E402
+from pipeline.storylines import tracker as tracker_module  # noqa: E402
+from pipeline.storylines.signature import Signature  # noqa: E402
+from pipeline.storylines.tracker import StorylineTracker  # noqa: E402
+
+LIVE_DEVELOPMENTS = 200
+T0 = dt.datetime(2024, 10, 25, tzinfo=dt.UTC)
+
+
+def matches_for(articles, span_hours: float = 40.0) -> list[Match]:
+    step = span_hours / max(1, len(articles))
+    return [
+        Match(
+            a.__class__(**{**_fields(a), "published_at": T0 + dt.timedelta(hours=i * step)}),
+            "s",
+            1.0,
+            (),
+        )
+        for i, a in enumerate(articles)
+    ]
+
+
+def _fields(article) -> dict:
+    return {f: getattr(article, f) for f in article.__dataclass_fields__}
+
+
+def run_once(warm: list[Match], timed: list[Match]) -> tuple[float, int, int]:
+    """(µs per timed article, live developments when timing began, new developments timed)."""
+    t = StorylineTracker(max_developments=LIVE_DEVELOPMENTS)
+    for m in warm:
+        t.observe(m)
+    live = len(t.states["s"].developments)
+    start = time.perf_counter()
+    new = 0
+    for m in timed:
+        new += t.observe(m)[0].kind == "new_development"
+    return (time.perf_counter() - start) / len(timed) * 1e6, live, new
+
+
+def _no_signature(match: Match) -> Signature:
+    return Signature({}, None, {}, match.article.published_at, match.article.published_precision)
+
+
+def _old_reason(self, state, sig, nearest, overlap, *, answer):  # the reason before why_new
+    return f"no article within 48 h is about the same event (best content-word overlap {overlap or 0:.0f}%)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--feeds", type=Path, default=ROOT / "tests" / "data" / "feeds")
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    corpus = [a for a in load_corpus(args.feeds) if a.title]
+    # Warm-up: as many articles as it takes to hold 200 live developments.
+    probe = StorylineTracker(max_developments=LIVE_DEVELOPMENTS)
+    every = matches_for(corpus)
+    n_warm = 0
+    for n_warm, m in enumerate(every, 1):  # noqa: B007
+        probe.observe(m)
+        if len(probe.states["s"].developments) >= LIVE_DEVELOPMENTS:
+            break
+    warm, timed = every[:n_warm], every[n_warm : n_warm + args.articles]
+    if len(timed) < args.articles:
+        print(f"only {len(timed)} articles left to time after {n_warm} warm-up articles")
+    print(
+        f"{len(corpus)} real articles from {args.feeds}; {n_warm} to reach "
+        f"{LIVE_DEVELOPMENTS} live developments, {len(timed)} timed, best of {args.repeat}"
+    )
+    runs: dict[str, list[tuple[float, int, int]]] = {"before signatures": [], "shipped": []}
+    run_once(warm, timed[:200])  # load the lemma and frequency lists outside the timing
+    for _ in range(args.repeat):  # interleaved, so a busy machine slows both alike
+        runs["shipped"].append(run_once(warm, timed))
+        with (
+            mock.patch.object(tracker_module, "signature", _no_signature),
+            mock.patch.object(StorylineTracker, "_why_new", _old_reason),
+        ):
+            runs["before signatures"].append(run_once(warm, timed))
+    results = {name: min(r) for name, r in runs.items()}
+    for name, (us, live, new) in results.items():
+        print(
+            f"  {name:>17}: {us:7.1f} µs/article ({live} live developments at the start, "
+            f"{new} new developments among the timed articles)"
+        )
+    print(f"  load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    extra = results["shipped"][0] - results["before signatures"][0]
+    print(f"  signatures + why new add {extra:.1f} µs/article; goal: shipped < 1000 µs/article")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
