@@ -172,6 +172,7 @@ class Signature:
     residual: dict[str, float]
     at: dt.datetime
     precision: str = "instant"  # of ``at``: the article's published_precision
+    headline_actors: frozenset[str] = frozenset()  # the keys of ``actors`` named in the headline
 
 
 # simplemma's module-level lemmatize keeps 65,536 results; a few thousand hold a news
@@ -316,6 +317,7 @@ def signature(match: Match) -> Signature:
                 actors.setdefault(f"entity:{e.ref}", e.alias if e.kind == "exact" else e.text)
                 covered[e.field].append((e.start, e.end))
     seen = [normalise_name(name) for name in actors.values()]
+    in_title = {f"entity:{e.ref}" for e in match.evidence if e.field == "title"} & actors.keys()
     for field, text, tokens in (
         ("title", article.title, title_tokens),
         ("summary", first, lede_tokens),
@@ -333,9 +335,14 @@ def signature(match: Match) -> Signature:
             if key and not any(key in other or other in key for other in seen):
                 actors[f"name:{key}"] = name
                 seen.append(key)
+                if field == "title":
+                    in_title.add(f"name:{key}")
         for t in tokens:
             if t.lower in ROLE_WORDS:
-                actors.setdefault(f"role:{_lemma(t.lower, lang)}", t.text.lower())
+                role = f"role:{_lemma(t.lower, lang)}"
+                actors.setdefault(role, t.text.lower())
+                if field == "title":
+                    in_title.add(role)
     # Content words as the tracker compares them (five-letter stems), each as rare as the
     # rarest word it stems from.
     stems = content_words(f"{article.title} {first}")
@@ -352,6 +359,7 @@ def signature(match: Match) -> Signature:
         residual,
         article.published_at,
         article.published_precision,
+        frozenset(in_title),
     )
 
 

@@ -9,7 +9,10 @@ per storyline id) and it says what each article is (thresholds: docs/storylines.
   enough content words (``_needed_overlap``), or, with fewer than
   ``min_comparable_words``, the development nearest in time. Attached.
 - ``new_development``: anything else; what analysts are alerted about. An answer
-  (``headlines.responds``) joins only a development that already has one.
+  (``headlines.responds``) joins only a development that already has one. With
+  ``new_actor_similarity`` set (off by default), a headline naming an actor new to the
+  storyline doing another thing than a development's lead joins it by shared words
+  only at that overlap or more.
 - ``stale``: older than ``duplicate_horizon_hours`` before the storyline's newest article.
 
 Lead and id of a development are its original's (earliest by ``order_time``, then
@@ -170,6 +173,7 @@ class StorylineTracker:
         max_articles_per_development: int = 50,
         max_sources: int = 10,
         min_comparable_words: int = 2,
+        new_actor_similarity: float = 0.0,
         burst_window_hours: float = 2.0,
         burst_baseline_hours: float = 24.0,
         burst_min_articles: int = 5,
@@ -186,6 +190,7 @@ class StorylineTracker:
         self.max_articles = max_articles_per_development
         self.max_sources = max_sources
         self.min_comparable_words = min_comparable_words
+        self.new_actor_similarity = new_actor_similarity
         self.burst_window = dt.timedelta(hours=burst_window_hours)
         self.burst_baseline = dt.timedelta(hours=burst_baseline_hours)
         self.burst_min_articles = burst_min_articles
@@ -232,7 +237,14 @@ class StorylineTracker:
         # arrived, i.e. at the newest time of the storyline, not for ever.
         clock = at if dated else (state.newest_at or article.published_at,) * 2
         sig = signature(match)
-        dev, score, kind, nearest = self._classify(state, article.article_id, key, words, at)
+        # A headline actor the storyline never had, doing a named thing: the overlap asked
+        # of it is at least new_actor_similarity (off by default: docs/storylines.md).
+        fresh: frozenset[str] = frozenset()
+        if self.new_actor_similarity and sig.headline_actors and sig.action is not None:
+            fresh = sig.headline_actors - set().union(*(d.actors for d in state.developments))
+        dev, score, kind, nearest = self._classify(
+            state, article.article_id, key, words, at, fresh, sig.action
+        )
         if kind == _CONTRADICTION:
             dev, kind = None, NEW_DEVELOPMENT
             why_new = self._why_new(state, sig, nearest, None, answer=False)
@@ -356,8 +368,14 @@ class StorylineTracker:
         key: str,
         words: frozenset[str],
         at: TimeRange,
+        headline_actors: frozenset[str] = frozenset(),
+        action: str | None = None,
     ) -> tuple[_Development | None, float | None, str, _Development | None]:
-        """(development, score, kind, the development most like it for "why new")."""
+        """(development, score, kind, the development most like it for "why new").
+
+        ``headline_actors``: the article's headline actors new to the storyline; a
+        development whose lead's action differs from ``action`` is then joined by shared
+        words only at ``new_actor_similarity`` or more."""
         devs = state.developments[::-1]
         for dev in devs:
             if article_id in dev.article_ids:
@@ -401,6 +419,8 @@ class StorylineTracker:
                     score = max(word_overlap(words, v) for v in dev.words)
                 if best_any_dev is None or score > best_any:
                     best_any, best_any_dev = score, dev
+                if needed is not None and headline_actors and action != dev.action:
+                    needed = max(needed, self.new_actor_similarity)
                 if needed is not None and score >= needed and score - needed > best_margin:
                     best_cov, best_margin, best_cov_score = dev, score - needed, score
         if best_cov is not None:

@@ -146,3 +146,24 @@ def test_slack_and_email_show_why_it_is_new_once():
     msg = EmailSender(channel, subscriber="desk").alert_message(alert)
     assert f"Why it is new: {why}" in msg.get_body(("plain",)).get_content()
     assert f"<p>Why it is new: {why}</p>" in msg.get_body(("html",)).get_content()
+
+
+def test_a_new_headline_actor_doing_another_thing_needs_more_shared_words_when_asked():
+    report = _match("Musk held secret talks with Putin, report says", when="2024-10-25T07:00:00Z")
+    probe = _match(
+        "Senator Warner calls for probe of Musk talks with Putin", when="2024-10-25T09:00:00Z"
+    )
+    default = StorylineTracker()
+    default.observe(report)
+    assert default.observe(probe)[0].kind == "coverage"  # 30% shared words: coverage today
+    strict = StorylineTracker(new_actor_similarity=40.0)
+    strict.observe(report)
+    (event,) = strict.observe(probe)
+    assert event.kind == NEW_DEVELOPMENT
+    assert (
+        event.reason.startswith("new actors: Warner, ")
+        and "new action: calls for an" in event.reason
+    )
+    # The same words without a new actor stay coverage.
+    again = _match("Musk held secret talks with Putin, paper says", when="2024-10-25T10:00:00Z")
+    assert strict.observe(again)[0].kind == "duplicate"
