@@ -198,6 +198,8 @@ class Dispatcher:
 
     #: Claims after which an unexpected exception (not a Transient/PermanentError) is final.
     max_unexpected_failures = 3
+    #: Results of finished sends kept for ``take_finished`` (the oldest go first).
+    max_finished_kept = 10_000
 
     def __init__(
         self,
@@ -454,6 +456,9 @@ class Dispatcher:
             return
         with self._state_lock:
             self._finished.extend(future.result())
+            # Bound: a live step that sees no alert for weeks still sends digests; the
+            # ledger and the log keep every result, this list only feeds the step's output.
+            del self._finished[: -self.max_finished_kept]
 
     def _collect(self, futures: list[Future]) -> list[Delivery]:
         if not self.wait_for_channels:

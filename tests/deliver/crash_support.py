@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.controller import Controller
 
@@ -29,6 +30,7 @@ STORYWATCH = str(ROOT / ".venv" / "bin" / "storywatch")
 SUBSCRIBERS = """\
 subscribers:
   - name: desk
+    kinds: [new_development, burst, coverage]
     channels:
       slack: {{webhook_url_env: KILLS_DESK_HOOK, max_messages_per_second: 100}}
       email:
@@ -53,6 +55,8 @@ class Sinks:
 
     def __init__(self, folder: Path) -> None:
         self.slack = SlackStandIn()
+        # A client killed mid-request is the point of these tests, not a server error.
+        self.slack.server.handle_error = lambda request, address: None
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.smtp_port = s.getsockname()[1]
@@ -104,8 +108,16 @@ def recorded_alerts(ledger_path: Path) -> list[str]:
         return []
 
 
-def live_run(folder: Path, sinks: Sinks, *, env: dict[str, str]) -> subprocess.Popen:
-    """``storywatch run`` on ``folder/feeds.yaml`` with the sinks as its subscribers."""
+def live_run(
+    folder: Path,
+    sinks: Sinks,
+    *,
+    env: dict[str, str],
+    extra: tuple[str, ...] = (),
+    stderr: Any = subprocess.PIPE,
+) -> subprocess.Popen:
+    """``storywatch run`` on ``folder/feeds.yaml`` with the sinks as its subscribers
+    (``stderr``: a pipe, or a file for long runs, so the log never fills a pipe)."""
     return subprocess.Popen(
         [
             STORYWATCH,
@@ -120,11 +132,12 @@ def live_run(folder: Path, sinks: Sinks, *, env: dict[str, str]) -> subprocess.P
             "--host_gap_seconds=0.5",
             "--max_article_age_hours=0",
             "--console_alerts=false",
+            *extra,
         ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
     )
 
