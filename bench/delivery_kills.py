@@ -217,6 +217,7 @@ def run_mode(folder: Path, kills: int, rng: random.Random) -> dict:
     feed = GrowingFeed()
     feed.per_feed = -(-len(feed.items) // (kills + 1))
     logs, segments = [], {"slack": [], "email": []}
+    stop_timeouts = 0
     try:
         with Sinks(folder) as sinks:
             # Slow enough that some kills land with a request in flight.
@@ -247,7 +248,10 @@ def run_mode(folder: Path, kills: int, rng: random.Random) -> dict:
                         else:
                             _run_until_quiet(sinks, proc)
                             proc.send_signal(signal.SIGINT)
-                        proc.wait(timeout=90)
+                        try:
+                            proc.wait(timeout=90)
+                        except subprocess.TimeoutExpired:
+                            stop_timeouts += 1  # reported; the figures come from the sinks
                     finally:
                         if proc.poll() is None:
                             proc.kill()
@@ -286,6 +290,7 @@ def run_mode(folder: Path, kills: int, rng: random.Random) -> dict:
         "lost": sum(1 for s in states.values() if s != "sent") + len(set(recorded) - written),
         "not_sent": {f"{a}/{ch}": s for (a, ch), s in states.items() if s != "sent"},
         "unrouted": len(unrouted),
+        "final_stop_timed_out": stop_timeouts,
         "counted_repeats": sum(log.count(REPEAT_LOG) for log in logs),
         "receivers": [segments_report(k, v) for k, v in segments.items()],
     }
