@@ -239,6 +239,8 @@ class Dispatcher:
         # even once the claim's lease runs out while a stalled channel holds the queue.
         self._in_flight: set[tuple[str, str, str]] = set()
         self._finished: list[Delivery] = []
+        #: Called on the lane's thread with each finished send's results (live metrics).
+        self.on_finished: Callable[[list[Delivery]], None] | None = None
 
     # --- public ------------------------------------------------------------------------
 
@@ -459,6 +461,8 @@ class Dispatcher:
             # Bound: a live step that sees no alert for weeks still sends digests; the
             # ledger and the log keep every result, this list only feeds the step's output.
             del self._finished[: -self.max_finished_kept]
+        if self.on_finished is not None:
+            self.on_finished(future.result())
 
     def _collect(self, futures: list[Future]) -> list[Delivery]:
         if not self.wait_for_channels:

@@ -45,7 +45,7 @@ from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path, utc_
 from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
 from pipeline.ledger import open_ledger
 from pipeline.records import Failure
-from pipeline.run.metrics import observe_deliveries
+from pipeline.run.metrics import observe_deliveries, tally_here
 from pipeline.run.secrets import SecretEnv
 from pipeline.stage import StageOutputs
 
@@ -121,7 +121,7 @@ class _DeliverFn(beam.DoFn):
         self._start_sweeper(subscribers)
 
     def _new_dispatcher(self, subscribers, secrets) -> Dispatcher:
-        return Dispatcher(
+        dispatcher = Dispatcher(
             self._ledger,
             subscribers=subscribers,
             secrets=secrets,
@@ -130,6 +130,27 @@ class _DeliverFn(beam.DoFn):
             clock=self._clock,
             wait_for_channels=self._wait_for_channels,
         )
+        if not self._wait_for_channels:
+            dispatcher.on_finished = self._observe_finished
+        return dispatcher
+
+    def _observe_finished(self, results) -> None:
+        """Counts and alert → delivered as each lane's send finishes (on that lane's thread,
+        outside any bundle: tallied in this process, ``pipeline.run.metrics.tally_here``)."""
+        for delivery in results:
+            tally_here("DeliverAlerts", _counter_name(delivery.status))
+            if delivery.repeat:
+                tally_here("DeliverAlerts", _counter_name("repeat"))
+        for alert_id in dict.fromkeys(d.alert_id for d in results):
+            arrived_at = self._arrived_at.get(alert_id)
+            if arrived_at is not None:
+                observe_deliveries(
+                    alert_id,
+                    results,
+                    arrived_at=arrived_at,
+                    sink_subscriber=SINK_SUBSCRIBER,
+                    here=True,
+                )
 
     def _start_sweeper(self, subscribers: Subscribers | None) -> None:
         if (
@@ -183,33 +204,32 @@ class _DeliverFn(beam.DoFn):
 
     def _count(self, status: str) -> None:
         if status not in self._counters:
-            name = "repeats" if status == "repeat" else f"deliveries_{status}"
-            self._counters[status] = Metrics.counter("DeliverAlerts", name)
+            self._counters[status] = Metrics.counter("DeliverAlerts", _counter_name(status))
         self._counters[status].inc()
 
     def process(self, alert):
         arrived_at = utc_now()
+        finished = []
         with self._lock:
             self._reload_subscribers()
             results = self._sweep() if time.monotonic() >= self._next_sweep else []
-            results += self._dispatcher.deliver([alert])
             if not self._wait_for_channels:
-                self._arrived_at[alert.alert_id] = arrived_at
+                self._arrived_at[alert.alert_id] = arrived_at  # before a lane can finish it
                 while len(self._arrived_at) > ARRIVALS_KEPT:
                     del self._arrived_at[next(iter(self._arrived_at))]
-                results += self._dispatcher.take_finished()
+            results += self._dispatcher.deliver([alert])
+            if not self._wait_for_channels:
+                finished = self._dispatcher.take_finished()  # observed as they finished
         for alert_id in dict.fromkeys(d.alert_id for d in results):
             observe_deliveries(
-                alert_id,
-                results,
-                arrived_at=self._arrived_at.get(alert_id, arrived_at),
-                sink_subscriber=SINK_SUBSCRIBER,
+                alert_id, results, arrived_at=arrived_at, sink_subscriber=SINK_SUBSCRIBER
             )
         for delivery in results:
             self._count(delivery.status)
             if delivery.repeat:
                 self._count("repeat")
             yield delivery
+        yield from finished  # counted as they finished
 
     def teardown(self) -> None:
         dispatcher = getattr(self, "_dispatcher", None)
@@ -220,6 +240,10 @@ class _DeliverFn(beam.DoFn):
             dispatcher.close()
             self._ledger.close()
             self._dispatcher = None
+
+
+def _counter_name(status: str) -> str:
+    return "repeats" if status == "repeat" else f"deliveries_{status}"
 
 
 class DeliverAlerts(beam.PTransform):

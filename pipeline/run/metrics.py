@@ -15,8 +15,10 @@ runner; nothing is kept in a worker's memory for the exporter:
   DecideAlerts for an alert new to the ledger, live only: now − its article's
   ``first_seen_at`` (the fetch, or the WebSub push). Alert → delivered is observed by
   DeliverAlerts: from the alert reaching delivery (the step right after the ledger records
-  it) to a subscriber's channel accepting it, per (subscriber, channel) sent from
-  ``process``; digests, quiet hours and the background sweep's retries are not in it;
+  it) to a subscriber's channel accepting it, per (subscriber, channel); digests, quiet
+  hours and the background sweep's retries are not in it. Live, the sends finish on the
+  step's own threads, outside any bundle: those are tallied in the sending process
+  (``tally_here``), which on the local runner is the driver's;
 - feeds failing now (a gauge): feeds whose latest feed-health line (``--feed_health_out``,
   from the start of this run) says the last attempt failed, read at each scrape.
 
@@ -74,11 +76,13 @@ class Latency:
                 return f"{self.name}_le_{bound:g}"
         return f"{self.name}_le_inf"
 
-    def observe(self, seconds: float) -> None:
-        """Count one observation (negative clock skew counts as 0)."""
+    def observe(self, seconds: float, *, here: bool = False) -> None:
+        """Count one observation (negative clock skew counts as 0); ``here``: in this
+        process's tally (``tally_here``) instead of a Beam counter."""
         seconds = max(0.0, seconds) if math.isfinite(seconds) else 0.0
-        Metrics.counter(LATENCY_NAMESPACE, self.bucket_counter(seconds)).inc()
-        Metrics.counter(LATENCY_NAMESPACE, f"{self.name}_sum_ms").inc(round(seconds * 1000))
+        count = tally_here if here else _beam_count
+        count(LATENCY_NAMESPACE, self.bucket_counter(seconds), 1)
+        count(LATENCY_NAMESPACE, f"{self.name}_sum_ms", round(seconds * 1000))
 
     def counter_names(self) -> set[str]:
         bounds = [f"{b:g}" for b in self.bounds_seconds] + ["inf"]
@@ -111,18 +115,58 @@ ALERT_TO_DELIVERED = Latency(
 LATENCIES = (FETCH_TO_ALERT, ALERT_TO_DELIVERED)
 
 
+def _beam_count(namespace: str, name: str, value: int) -> None:
+    Metrics.counter(namespace, name).inc(value)
+
+
+# Sends finished on a live run's delivery lanes (threads of DeliverAlerts, outside any
+# bundle, so a Beam counter there counts nowhere), tallied in the process that sent them.
+_HERE: dict[tuple[str, str], int] = {}
+_HERE_LOCK = threading.Lock()
+
+
+def tally_here(namespace: str, name: str, value: int = 1) -> None:
+    """Add ``value`` to this process's tally of ``namespace/name`` (read by the exporter
+    beside the Beam counters; on the local runner the lanes run in the driver's process)."""
+    with _HERE_LOCK:
+        _HERE[(namespace, name)] = _HERE.get((namespace, name), 0) + value
+
+
+def tallied_here() -> dict[tuple[str, str], int]:
+    with _HERE_LOCK:
+        return dict(_HERE)
+
+
+def with_tallied_here(counters: Callable[[], Counters]) -> Callable[[], Counters]:
+    """``counters`` plus this process's tally, summed by name (the exporter's source)."""
+
+    def both() -> Counters:
+        counts = dict(counters())
+        for key, value in tallied_here().items():
+            counts[key] = counts.get(key, 0) + value
+        return counts
+
+    return both
+
+
 def observe_deliveries(
-    alert_id: str, results: Iterable[Any], *, arrived_at: dt.datetime, sink_subscriber: str
+    alert_id: str,
+    results: Iterable[Any],
+    *,
+    arrived_at: dt.datetime,
+    sink_subscriber: str,
+    here: bool = False,
 ) -> None:
     """ALERT_TO_DELIVERED for each of ``alert_id``'s deliveries a subscriber's channel accepted
-    (the local JSONL sink, ``sink_subscriber``, is not a delivery to anyone)."""
+    (the local JSONL sink, ``sink_subscriber``, is not a delivery to anyone); ``here`` as in
+    ``Latency.observe``."""
     for delivery in results:
         if (
             delivery.status == SENT
             and delivery.alert_id == alert_id
             and delivery.subscriber != sink_subscriber
         ):
-            ALERT_TO_DELIVERED.observe((delivery.at - arrived_at).total_seconds())
+            ALERT_TO_DELIVERED.observe((delivery.at - arrived_at).total_seconds(), here=here)
 
 
 # (metric name, help, Beam namespace, Beam counter name)

@@ -76,7 +76,7 @@ def run_live(
         exporter = metrics.serve(
             metrics_port,
             host=metrics_bind_host,
-            counters=fnapi_live.live_counters,
+            counters=metrics.with_tallied_here(fnapi_live.live_counters),
             health_lines=_NewLines(sw.feed_health_out).read,
         )
     print(

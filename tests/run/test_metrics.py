@@ -136,7 +136,7 @@ def test_only_sends_to_subscribers_are_alert_to_delivered_observations():
     observed: list[float] = []
 
     class Recorder:
-        def observe(self, seconds: float) -> None:
+        def observe(self, seconds: float, *, here: bool = False) -> None:
             observed.append(seconds)
 
     original = metrics.ALERT_TO_DELIVERED
@@ -146,6 +146,25 @@ def test_only_sends_to_subscribers_are_alert_to_delivered_observations():
     finally:
         metrics.ALERT_TO_DELIVERED = original
     assert observed == [2.0]
+
+
+def test_sends_tallied_in_this_process_reach_the_histogram_beside_the_beam_counters(
+    monkeypatch,
+):
+    # A live run's lanes finish sends outside any bundle, where a Beam counter counts nowhere.
+    monkeypatch.setattr(metrics, "_HERE", {})
+    before = metrics.ALERT_TO_DELIVERED.family(metrics.tallied_here())
+    metrics.ALERT_TO_DELIVERED.observe(0.3, here=True)
+    collected = {
+        family.name: family
+        for family in metrics.RunCollector(metrics.with_tallied_here(dict), None).collect()
+        if family.name == "storywatch_alert_to_delivered_seconds"
+    }
+    samples = {s.name: s.value for s in collected["storywatch_alert_to_delivered_seconds"].samples}
+    previous = {s.name: s.value for s in before.samples}
+    assert samples["storywatch_alert_to_delivered_seconds_count"] == (
+        previous["storywatch_alert_to_delivered_seconds_count"] + 1
+    )
 
 
 def test_a_taken_port_is_a_user_error():
