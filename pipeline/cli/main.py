@@ -47,6 +47,17 @@ def _group(module: str) -> ModuleType:
     return importlib.import_module(f"pipeline.cli.{module}")
 
 
+def _add_ledger_argument(
+    parser: argparse.ArgumentParser,
+    *,
+    help_text: str = "alert/delivery ledger: a SQLite file or postgresql://… (docs/ledger.md)",
+) -> None:
+    """The one --ledger option of the commands that open the ledger themselves."""
+    parser.add_argument(
+        "--ledger", default="build/ledger.sqlite", metavar="PATH|URL", help=help_text
+    )
+
+
 def _command(module: str, function: str) -> Callable[..., int]:
     """The handler ``function`` of group ``module``, imported when the command runs."""
 
@@ -383,11 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="subscribers YAML (default: watchlists/subscribers.yaml if present)",
     )
-    p.add_argument(
-        "--ledger",
-        default="build/ledger.sqlite",
-        metavar="PATH|URL",
-        help="delivery ledger: a SQLite file, or postgresql://USER:PASSWORD@HOST:PORT/DB "
+    _add_ledger_argument(
+        p,
+        help_text="delivery ledger: a SQLite file, or postgresql://USER:PASSWORD@HOST:PORT/DB "
         "shared by several workers (docs/ledger.md)",
     )
     p.add_argument(
@@ -432,32 +441,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long, e.g. 30m, 24h, 7d (default: until `storywatch unmute`)",
     )
     p.add_argument("--list", action="store_true", help="list the active mutes")
-    p.add_argument(
-        "--ledger",
-        default="build/ledger.sqlite",
-        metavar="PATH|URL",
-        help="alert/delivery ledger: a SQLite file or postgresql://… (docs/ledger.md)",
-    )
+    _add_ledger_argument(p)
     p.set_defaults(handler=_command("deliver", "mute"))
 
     p = add_command("unmute", "deliver a muted storyline's or development's alerts again")
     p.add_argument("target", metavar="STORYLINE|DEVELOPMENT", help="the id to unmute")
-    p.add_argument(
-        "--ledger",
-        default="build/ledger.sqlite",
-        metavar="PATH|URL",
-        help="alert/delivery ledger: a SQLite file or postgresql://… (docs/ledger.md)",
-    )
+    _add_ledger_argument(p)
     p.set_defaults(handler=_command("deliver", "unmute"))
 
     # --- status page -----------------------------------------------------------------
     p = add_command("serve", "serve the status page: storylines, feeds, deliveries, preview")
-    p.add_argument(
-        "--ledger",
-        default="build/ledger.sqlite",
-        metavar="PATH|URL",
-        help="alert/delivery ledger: a SQLite file or postgresql://… (docs/ledger.md)",
-    )
+    _add_ledger_argument(p)
     p.add_argument(
         "--alerts",
         type=Path,

@@ -31,7 +31,6 @@ a ``Delivery`` with ``repeat=True``, counted in ``counts["repeats"]`` and logged
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 from collections import Counter, defaultdict
@@ -53,6 +52,7 @@ from pipeline.deliver.base import (
     TransientError,
     redact,
 )
+from pipeline.deliver.dead_letters import DeadLetters
 from pipeline.deliver.digest import Digest
 from pipeline.deliver.email import EmailSender
 from pipeline.deliver.file_sink import SINK_SUBSCRIBER, JsonlSink
@@ -66,7 +66,7 @@ from pipeline.ledger import local_path
 from pipeline.ledger.protocol import CLAIMED as LEDGER_CLAIMED
 from pipeline.ledger.protocol import DEFAULT_LEASE_SECONDS, Ledger
 from pipeline.ledger.protocol import SENT as LEDGER_SENT
-from pipeline.records import UTC, Alert, Failure, to_json
+from pipeline.records import UTC, Alert
 
 log = logging.getLogger("storywatch.deliver")
 
@@ -158,39 +158,6 @@ class _Routing:
                     done.append(alert_id)
         if done:
             self._ledger.mark_routed(done)
-
-
-class DeadLetters:
-    """Appends permanent failures to a JSONL file (thread-safe); the file has no secrets."""
-
-    def __init__(self, path: Path | str | None) -> None:
-        self.path = Path(path) if path else None
-        self._lock = threading.Lock()
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(self, delivery: Delivery, title: str = "", *, recipient: str = "") -> None:
-        if self.path is None:
-            return
-        failure = Failure(
-            stage="deliver",
-            key=f"{delivery.alert_id}/{delivery.subscriber}/{delivery.channel}",
-            reason=delivery.reason,
-            at=delivery.at,
-        )
-        record = (
-            to_json(failure)
-            | {
-                "alert_id": delivery.alert_id,
-                "subscriber": delivery.subscriber,
-                "channel": delivery.channel,
-                "attempts": delivery.attempts,
-                "title": title,
-            }
-            | ({"recipient": recipient} if recipient else {})
-        )
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 class Dispatcher:

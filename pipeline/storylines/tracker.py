@@ -9,10 +9,8 @@ per storyline id) and it says what each article is (thresholds: docs/storylines.
   enough content words (``_needed_overlap``), or, with fewer than
   ``min_comparable_words``, the development nearest in time. Attached.
 - ``new_development``: anything else; what analysts are alerted about. An answer
-  (``headlines.responds``) joins only a development that already has one. With
-  ``new_actor_similarity`` set (off by default), a headline naming an actor new to the
-  storyline doing another thing than a development's lead joins it by shared words
-  only at that overlap or more.
+  (``headlines.responds``) joins only a development that already has one;
+  ``new_actor_similarity`` (off by default): docs/storylines.md, "A new actor doing…".
 - ``stale``: older than ``duplicate_horizon_hours`` before the storyline's newest article.
 
 Lead and id of a development are its original's (earliest by ``order_time``, then
@@ -20,9 +18,9 @@ article id) whatever the arrival order: an attached article published before the
 becomes the lead, the id follows and the old one stays an alias; an alert already made
 under it is not repeated (docs/storylines.md, "Order-independent leads").
 
-A ``burst`` event is added when the rate of non-duplicates over ``burst_window_hours``
-reaches ``burst_min_articles`` and ``burst_factor`` times the baseline rate over the
-preceding ``burst_baseline_hours`` (at most once per ``burst_cooldown_hours``).
+A ``burst`` event: the non-duplicates' rate over ``burst_window_hours`` reaches
+``burst_min_articles`` and ``burst_factor`` times the rate of the ``burst_baseline_hours``
+before (at most once per ``burst_cooldown_hours``).
 
 Key: storyline id. Bound: per storyline at most ``max_developments`` developments, each
 keeping at most ``max_articles_per_development`` headlines, plus ``max_rate_samples``
