@@ -49,6 +49,7 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 
 from pipeline.dates import parse_iso
+from pipeline.ingest.outlet import outlet_name
 from pipeline.records import Failure, FeedItem, RawFeed
 from pipeline.stage import DEAD_LETTER, MAIN, StageOutputs, split_dead_letters
 
@@ -262,7 +263,7 @@ def parse_feed(raw: RawFeed, *, max_document_bytes: int = MAX_DOCUMENT_BYTES) ->
     except DocumentRefused as exc:
         result.failures.append(Failure("parse", raw.url, str(exc), at=raw.fetched_at))
         return result
-    outlet = raw.name or feed_title
+    outlet = outlet_name(raw.name, feed_title, raw.url)  # feeds.yaml name, title, host
     language = language_tag(raw.language or feed_language or raw.header("content-language"))
     for index, entry in enumerate(entries):
         try:

@@ -364,7 +364,8 @@ def test_a_recorded_entry_list_names_its_outlet_by_the_feed_title_else_the_host(
     named = json.dumps([{**entry, "album": "Sky News"}]).encode()
     unnamed = json.dumps([{**entry, "album": None}]).encode()
     assert [i.outlet for i in parse_feed(raw(named)).items] == ["Sky News"]
-    assert [i.outlet for i in parse_feed(raw(unnamed)).items] == ["feeds.skynews.com"]
+    # the host without feeds. and its TLD (pipeline.ingest.outlet)
+    assert [i.outlet for i in parse_feed(raw(unnamed)).items] == ["Skynews"]
 
 
 def test_json_feed_and_ttl() -> None:
