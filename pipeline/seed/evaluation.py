@@ -28,8 +28,10 @@ from pipeline.config.watchlists import Watchlists
 from pipeline.match.matcher import Matcher
 from pipeline.records import Article
 from pipeline.seed.background import Background
-from pipeline.seed.draft import Draft, build_draft, labeled_items, render_draft, validate_draft
+from pipeline.seed.build import Draft, build_draft
 from pipeline.seed.entities import normalise_name
+from pipeline.seed.reach import labeled_items
+from pipeline.seed.render import render_draft, validate_draft
 from pipeline.seed.text import read_seed
 
 _EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)

@@ -1,0 +1,290 @@
+"""Turn an article's entities and threads into a draft: storylines with rules, titles, descriptions.
+
+``build_draft`` runs the extraction (``EntityExtractor``, ``find_threads``, keywords,
+event kinds) and builds one ``DraftStoryline`` per thread that has an event:
+
+- **Rules.** The main rule is ``all_of: [[the thread's actors and places], [its event]]``;
+  the event group holds no entity (``event_required``), so no name satisfies it alone.
+  One alternative keeps the article's pair: an anchor and a distinct partner named within
+  ``PAIR_WITHIN_WORDS`` words of each other. docs/seed.md says why each exclusion is there.
+- **Reused entities.** An entity the watchlists already define (linked by name, alias or
+  transliteration, or found in the article by the matcher) is *referenced* by its id and
+  not repeated: a repeated id would be a duplicate-id error once the draft joins the
+  watchlists. New entities carry ``new: true``; a new id never takes one the watchlists use.
+- **Titles** are desk slugs (the main actor and the event's noun in the article's
+  language); **descriptions** quote the article's sentence naming the event and most of
+  the thread's members.
+
+Pure: nothing is read or written here (``pipeline.seed.draft.seed`` does that).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config.watchlists import Watchlists
+from pipeline.match.matcher import Matcher
+from pipeline.seed.background import Background
+from pipeline.seed.cues import ORG_PREFIXES
+from pipeline.seed.entities import EntityExtractor, SeedEntity, normalise_name
+from pipeline.seed.events import (
+    event_counts,
+    event_label,
+    event_terms,
+    own_events,
+    thread_counts,
+    thread_events,
+)
+from pipeline.seed.language import detect_language
+from pipeline.seed.storylines import (
+    Thread,
+    article_keywords,
+    find_threads,
+    thread_keywords,
+    thread_slug,
+)
+from pipeline.seed.text import SeedArticle
+
+DEFAULT_THRESHOLD = 0.5
+PAIR_PLACES = True
+PAIR_WITHIN_WORDS = 10
+COMMON_PLACE_DOCS = 5
+
+
+@dataclass
+class DraftStoryline:
+    id: str
+    title: str
+    description: str
+    all_of: list[list[str]]
+    thread: Thread
+    alternatives: list[list[list[str]]] = field(default_factory=list)
+    topic_id: str = ""
+    topic_terms: list[str] = field(default_factory=list)
+    threshold: float = DEFAULT_THRESHOLD
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Draft:
+    """Everything ``storywatch seed`` proposes, with the sentences it came from."""
+
+    article: SeedArticle
+    sentences: list[str]
+    entities: list[SeedEntity]
+    storylines: list[DraftStoryline]
+    slug: str
+    replacing: Path | None = None  # the watchlist file this draft overwrites, if any
+    language: str = "en"
+
+    @property
+    def new_entities(self) -> list[SeedEntity]:
+        return [e for e in self.entities if e.new]
+
+    @property
+    def reused_entities(self) -> list[SeedEntity]:
+        return [e for e in self.entities if not e.new]
+
+    def entity(self, entity_id: str) -> SeedEntity | None:
+        return next((e for e in self.entities if e.id == entity_id), None)
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate = f"{base}-{n}"
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+def _catalog_finder(watchlists: Watchlists):
+    """Catalog entity hits in a sentence, from the real matcher (aliases, transliterations)."""
+    matcher = Matcher(watchlists)
+    entity_ids = {e.id for e in watchlists.entities}
+
+    def find(sentence: str) -> list[tuple[str, int, int]]:
+        return [
+            (ev.ref, ev.start, ev.end)
+            for ev in matcher.find_text(sentence, "body")
+            if ev.ref in entity_ids and ev.kind != "fuzzy"
+        ]
+
+    return find
+
+
+def build_draft(
+    article: SeedArticle,
+    watchlists: Watchlists,
+    background: Background,
+    *,
+    slug: str,
+    topic_in_rule: str = "actors",
+    language: str | None = None,
+) -> Draft:
+    """Extract entities and threads from ``article`` and turn the threads into storylines.
+
+    Every storyline's rule requires the thread's *event*: a topic holding the event words
+    the thread's sentences use (``pipeline.seed.events``: strike, recall, takeover...) and
+    its distinctive phrases. ``topic_in_rule``: ``actors`` (default: any of the thread's
+    actors or places, and the event) or ``anchors`` (an anchor, a partner and the event).
+    A thread with no event words and no distinctive phrases gives no storyline: a rule of
+    names alone would match everything those names do. ``language`` ("en", "de", "fr",
+    "es"): the article's, detected when not given.
+    """
+    if topic_in_rule not in ("actors", "anchors"):
+        raise ValueError(f"topic_in_rule must be actors or anchors, not {topic_in_rule!r}")
+    language = language or detect_language(article.text)
+    sentences = article.sentences()
+    extractor = EntityExtractor(
+        background, watchlists.entities, _catalog_finder(watchlists), language=language
+    )
+    entities = extractor.extract(sentences)
+    taken_refs = {e.id for e in watchlists.entities} | {t.id for t in watchlists.topics}
+    for e in entities:  # a new entity must not take an id the watchlists already use
+        if e.new and e.id in taken_refs:
+            e.id = _unique(e.id + "-seed", taken_refs)
+        taken_refs.add(e.id)
+    threads = find_threads(entities, sentences, background, headline=article.headline)
+    keywords = article_keywords(article.text, entities, background, language=language)
+    article_events = thread_events(sentences, headline=article.headline)
+    taken_storylines = {s.id for s in watchlists.storylines}
+    storylines = []
+    titles: set[str] = set()
+    per_thread = own_events([thread_counts([sentences[i] for i in t.sentences]) for t in threads])
+    for thread, own in zip(threads, per_thread, strict=True):
+        others = set().union(*(t.sentences for t in threads if t is not thread))
+        thread.keywords = thread_keywords(
+            thread, sentences, keywords, others, background=background
+        )
+        # The thread's event is what its own sentences say happens; the article's only
+        # when they name none and the thread has no phrases of its own.
+        events = own
+        if not events and not thread.keywords:
+            events = article_events
+        terms = event_terms(events) + [k for k in thread.keywords if k not in event_terms(events)]
+        if not terms:
+            continue
+        by_id = {e.id: e for e in (*thread.anchors, *thread.partners)}
+        sid = _unique(thread_slug(thread, events), taken_storylines)
+        # A name that is itself an event word ("DANA", "Pilotenstreik") would satisfy the
+        # event group alone: it is not one of the thread's actors.
+        anchors = [e.id for e in thread.anchors if not _names_event(e)]
+        partners = [e.id for e in thread.partners if not _names_event(e)]
+        if not anchors and not partners:
+            continue
+        # An actor whose name holds one of the event's phrases ("government efficiency" in
+        # the Department of Government Efficiency) would satisfy the rule alone: it stays
+        # out of the actors' group.
+        keys = [f" {normalise_name(t.rstrip('*'))} " for t in terms]
+
+        anchors = [a for a in anchors if not _holds_term(by_id[a], keys)]
+        partners = [p for p in partners if not _holds_term(by_id[p], keys)]
+        if not anchors and not partners:
+            continue
+        topic_id = _unique(f"{sid}-event", taken_refs)
+        if topic_in_rule == "actors":
+            # A place ordinary news names often ("Ukraine") with an event word is another
+            # story as often as this one: with the event it needs an actor, not itself.
+            actors = [
+                r
+                for r in dict.fromkeys(anchors + partners)
+                if by_id[r].kind != "place" or background.df(by_id[r].name) <= COMMON_PLACE_DOCS
+            ]
+            all_of = [actors or list(dict.fromkeys(anchors + partners)), [topic_id]]
+        else:
+            all_of = [group for group in (anchors, partners) if group] + [[topic_id]]
+        # Two of the thread's principal actors named together (anchor and a partner that
+        # is a person, organisation or product, never a place) are the story too.
+        actor_partners = [
+            e.id
+            for e in thread.partners
+            if (e.kind in ("person", "org", "product") or PAIR_PLACES) and e.id in partners
+        ]
+        first = [a for a in anchors if a not in actor_partners]
+        # Not two names of one thing ("Boeing" and "Boeing 737 Max"): one word would do.
+        second = [p for p in actor_partners if not any(_overlap(by_id[p], by_id[a]) for a in first)]
+        pair = [first, second]
+        alternatives = [pair] if all(pair) else []
+        title = _title(thread, events, language, thread.keywords)
+        if title in titles:
+            title = f"{title} ({thread.partners[0].name})"
+        titles.add(title)
+        storylines.append(
+            DraftStoryline(
+                id=sid,
+                title=title,
+                description=_description(thread, sentences, terms),
+                all_of=all_of,
+                alternatives=alternatives,
+                thread=thread,
+                topic_id=topic_id,
+                topic_terms=terms,
+                events=events,
+            )
+        )
+    return Draft(article, sentences, entities, storylines, slug, language=language)
+
+
+def _holds_term(e: SeedEntity, keys: list[str]) -> bool:
+    return any(k in f" {normalise_name(f)} " for f in (e.name, *e.aliases) for k in keys)
+
+
+def _overlap(a: SeedEntity, b: SeedEntity) -> bool:
+    """Does a name of one contain a name of the other (as words)?"""
+    fa = {f" {normalise_name(f)} " for f in (a.name, *a.aliases)}
+    fb = {f" {normalise_name(f)} " for f in (b.name, *b.aliases)}
+    return any(x in y or y in x for x in fa for y in fb)
+
+
+def _names_event(e: SeedEntity) -> bool:
+    return any(event_counts(form) for form in (e.name, *e.aliases))
+
+
+def event_required(all_of: list[list[str]], entity_ids: set[str]) -> bool:
+    """Does the rule have a group with no entity in it (so names alone never satisfy it)?"""
+    return any(group and not set(group) & entity_ids for group in all_of)
+
+
+def _short_name(e: SeedEntity) -> str:
+    name = e.name.removeprefix("The ")
+    if e.kind == "person":
+        return name.split()[-1]
+    # "Port of Rotterdam" -> "Rotterdam port": how a desk slug names a body of a place.
+    m = re.fullmatch(r"(\w+) (?:of|de|du|des|von) (.+)", name)
+    if m and m.group(1).lower() in ORG_PREFIXES:
+        return f"{m.group(2)} {m.group(1).lower()}"
+    return name
+
+
+def _title(thread: Thread, events: list[str], language: str, keywords: list[str]) -> str:
+    """A desk slug: the main actor and what happens ("Rotterdam port strike")."""
+    who = _short_name(thread.anchors[0])
+    if not events:
+        return f"{who}: {keywords[0]}" if keywords else who
+    label = event_label(events[0], language)
+    if language in ("fr", "es"):
+        return f"{label[:1].upper()}{label[1:]} – {who}"
+    if language == "de":
+        return f"{who}: {label}"
+    return f"{who} {label}"
+
+
+def _best_sentence(thread: Thread, sentences: list[str], terms: list[str] | None = None) -> int:
+    members = [*thread.anchors, *thread.partners]
+    candidates = sorted({s for e in members for s in e.sentences()}) or [0]
+    words = [t.rstrip("*").lower() for t in terms or []]
+
+    def coverage(i: int) -> tuple[int, int, int]:
+        named = sum(1 for e in members if i in e.sentences())
+        low = sentences[i].lower() if i < len(sentences) else ""
+        return (int(any(w in low for w in words)), named, -i)
+
+    return max(candidates, key=coverage)
+
+
+def _description(thread: Thread, sentences: list[str], terms: list[str] | None = None) -> str:
+    best = sentences[_best_sentence(thread, sentences, terms)]
+    return f'From the seed article: "{best.strip()}"'
