@@ -55,8 +55,11 @@ from pipeline.ledger.protocol import (
     QUEUED,
     SENT,
     DeliveryKey,
+    DeliveryRecord,
     Payload,
     QueuedDelivery,
+    RecordedAlert,
+    payload_object,
 )
 
 UTC = dt.UTC
@@ -419,8 +422,14 @@ class FirestoreLedger:
         return requeued
 
     def counts(self) -> dict[str, int]:
-        """Number of deliveries in each state (for summaries and tests)."""
-        counts = {state: len(self._rows(state)) for state in (QUEUED, CLAIMED, SENT, DEAD)}
+        """Number of deliveries in each state: one count aggregation per state (billed per
+        1,000 index entries), never a read of every row (the status page asks often)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter  # lazy: the gcp extra
+
+        counts = {}
+        for state in (QUEUED, CLAIMED, SENT, DEAD):
+            query = self._deliveries.where(filter=FieldFilter("state", "==", state))
+            counts[state] = int(query.count(alias="n").get()[0][0].value)
         return {state: n for state, n in counts.items() if n}
 
     # --- digest and quiet-hours queue --------------------------------------------------
@@ -545,6 +554,67 @@ class FirestoreLedger:
             for r in rows
             if not r["until"] or r["until"] > cutoff
         }
+
+    # --- reads for the status page -------------------------------------------------------
+    # Newest first on one time field, then the document id (``__name__``, the order
+    # Firestore itself adds): the automatic single-field index serves it, no composite
+    # index. A page goes on after the previous page's last row, from that row's values.
+
+    def _newest_first(
+        self, collection: Any, field: str, limit: int, after: tuple[str, str] | None
+    ) -> list[dict[str, Any]]:
+        from google.cloud.firestore_v1.base_query import BaseQuery  # lazy: the gcp extra
+
+        query = collection.order_by(field, direction=BaseQuery.DESCENDING).order_by(
+            "__name__", direction=BaseQuery.DESCENDING
+        )
+        if after is not None:
+            query = query.start_after({field: after[0], "__name__": after[1]})
+        return [snap.to_dict() for snap in query.limit(limit).stream()]
+
+    def recent_alerts(
+        self, *, limit: int, older_than: RecordedAlert | None = None
+    ) -> list[RecordedAlert]:
+        if limit <= 0:
+            return []
+        after = (
+            None if older_than is None else (older_than.recorded_at, doc_id(older_than.alert_id))
+        )
+        rows = self._newest_first(self._alerts, "recorded_at", limit, after)
+        return [
+            RecordedAlert(r["alert_id"], r["recorded_at"], payload_object(r["payload"]))
+            for r in rows
+        ]
+
+    def recent_deliveries(
+        self, *, limit: int, older_than: DeliveryRecord | None = None, state: str | None = None
+    ) -> list[DeliveryRecord]:
+        if limit <= 0:
+            return []
+        o = older_than
+        after = None if o is None else (o.updated_at, doc_id(o.alert_id, o.subscriber, o.channel))
+        if state is None:
+            rows = self._newest_first(self._deliveries, "updated_at", limit, after)
+        else:
+            # state == X ordered by updated_at would need a composite index: the state's
+            # rows are ordered here instead (dead, queued and claimed rows are few).
+            def key(r: dict[str, Any]) -> tuple[str, str]:
+                return (r["updated_at"], doc_id(r["alert_id"], r["subscriber"], r["channel"]))
+
+            rows = sorted(self._rows(state), key=key, reverse=True)
+            rows = [r for r in rows if after is None or key(r) < after][:limit]
+        return [
+            DeliveryRecord(
+                r["alert_id"],
+                r["subscriber"],
+                r["channel"],
+                r["state"],
+                int(r.get("attempts", 0)),
+                str(r.get("last_error", "")),
+                r["updated_at"],
+            )
+            for r in rows
+        ]
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)

@@ -48,8 +48,11 @@ from pipeline.ledger.protocol import (
     QUEUED,
     SENT,
     DeliveryKey,
+    DeliveryRecord,
     Payload,
     QueuedDelivery,
+    RecordedAlert,
+    payload_object,
 )
 from pipeline.ledger.url import POSTGRES_SCHEMES as SCHEMES
 from pipeline.ledger.url import is_postgres_url, redact_url, url_secrets
@@ -88,6 +91,11 @@ _TABLES = (
         PRIMARY KEY (alert_id, subscriber, channel))""",
     """CREATE INDEX IF NOT EXISTS storywatch_deliveries_state
         ON storywatch_deliveries(state, due_at)""",
+    # The status page's newest-first pages (recent_alerts, recent_deliveries).
+    """CREATE INDEX IF NOT EXISTS storywatch_alerts_recorded
+        ON storywatch_alerts(recorded_at)""",
+    """CREATE INDEX IF NOT EXISTS storywatch_deliveries_updated
+        ON storywatch_deliveries(updated_at)""",
     """CREATE TABLE IF NOT EXISTS storywatch_payloads (
         alert_id TEXT PRIMARY KEY, payload TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS storywatch_threads (
@@ -101,6 +109,9 @@ _TABLES = (
 # A deadlock or serialization failure rolls the whole transaction back: run it again.
 _ROLLBACK_RETRIES = 3
 _KEY = "alert_id=%s AND subscriber=%s AND channel=%s"
+# Ids in byte order (the "C" collation), as SQLite and Python order them, whatever the
+# database's default collation: the page cursors compare them the same way.
+_C = 'COLLATE "C"'
 
 
 class PostgresLedger:
@@ -542,6 +553,57 @@ class PostgresLedger:
             ).fetchall()
         )
         return {str(t): dt.datetime.fromisoformat(u) if u else None for t, u in rows}
+
+    # --- reads for the status page -------------------------------------------------------
+
+    def recent_alerts(
+        self, *, limit: int, older_than: RecordedAlert | None = None
+    ) -> list[RecordedAlert]:
+        if limit <= 0:
+            return []
+        where = ""
+        params: tuple[str, ...] = ()
+        if older_than is not None:
+            where = f"WHERE (recorded_at, alert_id {_C}) < (%s, %s)"
+            params = (older_than.recorded_at, older_than.alert_id)
+        rows = self._run(
+            lambda c: c.execute(
+                f"SELECT alert_id, recorded_at, payload FROM storywatch_alerts {where}"
+                f" ORDER BY recorded_at DESC, alert_id {_C} DESC LIMIT %s",
+                (*params, limit),
+            ).fetchall()
+        )
+        return [RecordedAlert(str(a), str(t), payload_object(p)) for a, t, p in rows]
+
+    def recent_deliveries(
+        self, *, limit: int, older_than: DeliveryRecord | None = None, state: str | None = None
+    ) -> list[DeliveryRecord]:
+        if limit <= 0:
+            return []
+        clauses: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            clauses.append("state=%s")
+            params.append(state)
+        if older_than is not None:
+            clauses.append(
+                f"(updated_at, alert_id {_C}, subscriber {_C}, channel {_C}) < (%s, %s, %s, %s)"
+            )
+            o = older_than
+            params += [o.updated_at, o.alert_id, o.subscriber, o.channel]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT alert_id, subscriber, channel, state, attempts, last_error, updated_at"
+                f" FROM storywatch_deliveries {where} ORDER BY updated_at DESC,"
+                f" alert_id {_C} DESC, subscriber {_C} DESC, channel {_C} DESC LIMIT %s",
+                (*params, limit),
+            ).fetchall()
+        )
+        return [
+            DeliveryRecord(str(a), str(s), str(ch), str(st), int(n or 0), str(e or ""), str(t))
+            for a, s, ch, st, n, e, t in rows
+        ]
 
     def close(self) -> None:
         with self._lock:

@@ -31,6 +31,7 @@ careful (docs/ledger.md has how each channel narrows that window).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,6 +52,42 @@ class QueuedDelivery:
     subscriber: str
     channel: str
     due_at: dt.datetime
+
+
+def payload_object(text: str) -> Payload:
+    """The JSON object stored as ``text``; ``{}`` for text that is not one (a damaged row
+    reads as an empty payload, so one bad row never hides the others).
+
+    >>> payload_object('{"title": "x"}'), payload_object("[1]"), payload_object("{")
+    ({'title': 'x'}, {}, {})
+    """
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAlert:
+    """An alert as the ledger recorded it (``recent_alerts``): the status page's source."""
+
+    alert_id: str
+    recorded_at: str  # ISO-8601 UTC
+    payload: Payload
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One delivery row as the ledger holds it (``recent_deliveries``)."""
+
+    alert_id: str
+    subscriber: str
+    channel: str
+    state: str
+    attempts: int
+    last_error: str
+    updated_at: str  # ISO-8601 UTC, the row's last change
 
 
 class Ledger(Protocol):
@@ -133,5 +170,24 @@ class Ledger(Protocol):
 
     def active_mutes(self, now: dt.datetime) -> dict[str, dt.datetime | None]:
         """Muted targets whose mute has not run out at ``now``, with its end (None: forever)."""
+
+    # --- reads for the status page: bounded pages, newest first ---------------------------
+    # Rows with the same time come in an order each backend keeps stable, so paging with
+    # ``older_than`` (the previous page's last row) never repeats or skips a row.
+
+    def recent_alerts(
+        self, *, limit: int, older_than: RecordedAlert | None = None
+    ) -> list[RecordedAlert]:
+        """At most ``limit`` recorded alerts with their payloads, newest first; with
+        ``older_than``, the page that follows that one."""
+
+    def recent_deliveries(
+        self, *, limit: int, older_than: DeliveryRecord | None = None, state: str | None = None
+    ) -> list[DeliveryRecord]:
+        """At most ``limit`` delivery rows (only those in ``state``, if given), the most
+        recently changed first; with ``older_than``, the page that follows that row."""
+
+    def counts(self) -> dict[str, int]:
+        """Number of deliveries in each state (states with none left out)."""
 
     def close(self) -> None: ...

@@ -36,8 +36,11 @@ from pipeline.ledger.protocol import (
     QUEUED,
     SENT,
     DeliveryKey,
+    DeliveryRecord,
     Payload,
     QueuedDelivery,
+    RecordedAlert,
+    payload_object,
 )
 from pipeline.ledger.sqlite_file import check_contents, check_header, create_new, ledger_file_error
 
@@ -117,6 +120,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
     conn.execute("CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, due_at)")
     conn.execute("CREATE INDEX IF NOT EXISTS alerts_unrouted ON alerts(routed)")
+    # The status page's newest-first pages (recent_alerts, recent_deliveries).
+    conn.execute("CREATE INDEX IF NOT EXISTS alerts_recorded ON alerts(recorded_at)")
+    conn.execute("CREATE INDEX IF NOT EXISTS deliveries_updated ON deliveries(updated_at)")
 
 
 class _Guard:
@@ -470,6 +476,54 @@ class SqliteLedger:
                 (now.astimezone(UTC).isoformat(),),
             ).fetchall()
         return {str(t): dt.datetime.fromisoformat(u) if u else None for t, u in rows}
+
+    # --- reads for the status page -------------------------------------------------------
+
+    def recent_alerts(
+        self, *, limit: int, older_than: RecordedAlert | None = None
+    ) -> list[RecordedAlert]:
+        if limit <= 0:
+            return []
+        where = ""
+        params: tuple[str, ...] = ()
+        if older_than is not None:
+            where, params = (
+                "WHERE (recorded_at, alert_id) < (?, ?)",
+                (older_than.recorded_at, older_than.alert_id),
+            )
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT alert_id, recorded_at, payload FROM alerts {where}"
+                " ORDER BY recorded_at DESC, alert_id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [RecordedAlert(str(a), str(t), payload_object(p)) for a, t, p in rows]
+
+    def recent_deliveries(
+        self, *, limit: int, older_than: DeliveryRecord | None = None, state: str | None = None
+    ) -> list[DeliveryRecord]:
+        if limit <= 0:
+            return []
+        clauses, params = [], []
+        if state is not None:
+            clauses.append("state = ?")
+            params.append(state)
+        if older_than is not None:
+            clauses.append("(updated_at, alert_id, subscriber, channel) < (?, ?, ?, ?)")
+            o = older_than
+            params += [o.updated_at, o.alert_id, o.subscriber, o.channel]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT alert_id, subscriber, channel, state, attempts, last_error, updated_at"
+                f" FROM deliveries {where} ORDER BY updated_at DESC, alert_id DESC,"
+                " subscriber DESC, channel DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [
+            DeliveryRecord(str(a), str(s), str(c), str(st), int(n or 0), str(e or ""), str(t))
+            for a, s, c, st, n, e, t in rows
+        ]
 
     def close(self) -> None:
         with self._lock:

@@ -15,12 +15,13 @@ the same as ``deliver --retry-dead``), due at ``now``, so the flush that follows
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config.subscribers import load_subscribers, resolve_secrets
 from pipeline.deliver.dispatch import Dispatcher, default_dead_letter_path
-from pipeline.ledger import open_ledger
+from pipeline.ledger import Ledger, open_ledger
 from pipeline.ledger.protocol import DeliveryKey
 
 UTC = dt.UTC
@@ -41,10 +42,11 @@ def retry_dead(
     subscribers_file: Path | None,
     dead_letter_out: Path | None = None,
     now: dt.datetime | None = None,
+    opener: Callable[..., Ledger] = open_ledger,
 ) -> RetryResult:
     """Queue one dead delivery again and, with subscribers, send it now."""
     now = now or dt.datetime.now(UTC)
-    ledger = open_ledger(ledger_url)
+    ledger = opener(ledger_url)
     try:
         requeued = ledger.requeue_dead(*key, due_at=now)
         reason = ""

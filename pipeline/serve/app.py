@@ -8,7 +8,8 @@ filters ``since``/``until``/``kind``), ``/feeds``, ``/deliveries`` and its POST
 Jinja2 templates with autoescape on (everything from articles is text, never markup);
 htmx (vendored in ``static/``) refreshes the feeds table and the retry row in place, and
 every page also works without JavaScript. Each request reads the files again only when
-their size or modification time changed (``_Cached``), so the page follows a running
+their size or modification time changed (``_Cached``), and the ledger, on any backend,
+through ``ledger_view.LedgerView`` (bounded, incremental), so the page follows a running
 pipeline and stays fast. Guards: ``pipeline.serve.security``.
 """
 
@@ -35,8 +36,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipeline.config.feeds import FeedList, load_feeds
 from pipeline.errors import UserError
-from pipeline.ledger import local_path
+from pipeline.ledger import Ledger, local_path, open_ledger
 from pipeline.serve import actions, present, queries
+from pipeline.serve.ledger_view import LedgerView
 from pipeline.serve.preview import MAX_DRAFT_BYTES, Corpus, preview
 from pipeline.serve.security import (
     CSRF_COOKIE,
@@ -70,6 +72,13 @@ class ServeConfig:
     preview_feed_dirs: list[Path] = field(default_factory=lambda: [Path("seeds/feeds")])
     token: str | None = None
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)
+    #: a remote ledger (PostgreSQL, Firestore) is read again at most this often
+    ledger_refresh_seconds: float = 2.0
+    #: the page holds at most this many of the ledger's newest alerts and delivery rows
+    max_ledger_alerts: int = 5000
+    max_ledger_deliveries: int = 20000
+    #: how a ledger URL is opened (tests hand the Firestore fake in here)
+    ledger_opener: Callable[..., Ledger] = open_ledger
 
     @property
     def ledger_path(self) -> Path | None:
@@ -219,18 +228,35 @@ def _date(value: str | None) -> dt.date | None:
 
 def create_app(config: ServeConfig) -> Starlette:
     templates = Jinja2Templates(env=_environment())
-    alerts = _Cached(
-        lambda: [config.alerts, config.ledger_path],
-        lambda: queries.read_alerts(config.alerts, config.ledger_path),
+    view = LedgerView(
+        config.ledger,
+        refresh_seconds=config.ledger_refresh_seconds,
+        max_alerts=config.max_ledger_alerts,
+        max_deliveries=config.max_ledger_deliveries,
+        clock=config.clock,
+        opener=config.ledger_opener,
     )
-    deliveries = _Cached(
-        lambda: [config.ledger_path, _wal(config.ledger_path)],
-        lambda: queries.delivery_rows(config.ledger_path),
+    file_alerts = _Cached(
+        lambda: [config.alerts], lambda: queries.read_jsonl_objects(config.alerts)
     )
-    storylines = _Cached(
-        lambda: [config.alerts, config.ledger_path, _wal(config.ledger_path)],
-        lambda: {s.storyline_id: s for s in queries.storylines(alerts.get(), deliveries.get())},
-    )
+    # What the storylines are made of changes with the alerts file and the ledger's rows.
+    made: dict[str, Any] = {"key": None}
+
+    def current() -> dict[str, Any]:
+        snap = view.snapshot()
+        from_file = file_alerts.get()
+        key = (id(from_file), snap.version)
+        if key != made["key"]:
+            alerts = queries.merge_alerts(from_file, snap.alerts)
+            rows = queries.delivery_rows(snap.deliveries)
+            made.update(
+                key=key,
+                alerts=alerts,
+                storylines={s.storyline_id: s for s in queries.storylines(alerts, rows)},
+            )
+        made["snapshot"] = snap
+        return made
+
     health = queries.FeedHealthIndex(config.feed_health)
     feed_list = _Cached(lambda: [config.feeds_file], lambda: _load_feed_list(config.feeds_file))
     # The table changes with the health read, the feed list and the day (its per-day window).
@@ -250,16 +276,26 @@ def create_app(config: ServeConfig) -> Starlette:
         context.setdefault("now", config.clock())
         context["csrf"] = request.scope.get("state", {}).get("csrf", "")
         context["nav"] = name
+        context["ledger_error"] = view.snapshot().error
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     async def index(request: Request) -> Response:
-        lines = list(storylines.get().values())
-        mutes = queries.active_mutes(config.ledger_path, config.clock())
-        return render(request, "index.html", storylines=lines, mutes=mutes, source=_sources(config))
+        page = current()
+        snap = page["snapshot"]
+        return render(
+            request,
+            "index.html",
+            storylines=list(page["storylines"].values()),
+            mutes=snap.active_mutes(config.clock()),
+            source=_sources(config),
+            truncated=snap.truncated,
+            limits=(config.max_ledger_alerts, config.max_ledger_deliveries),
+        )
 
     async def storyline(request: Request) -> Response:
         sid = request.path_params["storyline_id"]
-        found = storylines.get().get(sid)
+        page = current()
+        found = page["storylines"].get(sid)
         if found is None:
             return render(request, "missing.html", 404, what=f"storyline {sid}")
         since, until_ = (
@@ -271,7 +307,7 @@ def create_app(config: ServeConfig) -> Starlette:
         shown = queries.filter_developments(
             found.developments, since=since, until=until_, kind=kind
         )
-        mutes = queries.active_mutes(config.ledger_path, config.clock())
+        mutes = page["snapshot"].active_mutes(config.clock())
         return render(
             request,
             "storyline.html",
@@ -300,13 +336,12 @@ def create_app(config: ServeConfig) -> Starlette:
         )
 
     async def deliveries_page(request: Request) -> Response:
+        page = current()
+        snap = page["snapshot"]
         dead = queries.dead_deliveries(
-            deliveries.get(), alerts.get(), queries.read_jsonl_objects(config.dead_letter_path)
+            snap.dead, page["alerts"], queries.read_jsonl_objects(config.dead_letter_path)
         )
-        counts: dict[str, int] = {}
-        for rows in deliveries.get().values():
-            for row in rows:
-                counts[row.state] = counts.get(row.state, 0) + 1
+        counts = queries.page_counts(snap.counts, snap.claimed)
         failures = [
             {k: queries.scrub(str(v)) for k, v in obj.items()}
             for obj in queries.read_jsonl_objects(config.dead_letters)
@@ -337,12 +372,14 @@ def create_app(config: ServeConfig) -> Starlette:
                 subscribers_file=config.subscribers,
                 dead_letter_out=config.dead_letter_path,
                 now=config.clock(),
+                opener=config.ledger_opener,
             )
         except UserError as exc:
             message = "; ".join(queries.scrub(p) for p in exc.problems)
             result = None
         else:
             message = _retry_message(result)
+        view.invalidate()  # show the row's new state now, on a remote ledger too
         if request.headers.get("hx-request"):
             return render(request, "_retry_result.html", key=key, message=message, result=result)
         return RedirectResponse(f"/deliveries?{_query(message=message)}", 303)
@@ -361,7 +398,7 @@ def create_app(config: ServeConfig) -> Starlette:
             text = data.decode("utf-8", errors="replace")
         days = _int(str(form.get("days") or ""), 7)
         result = preview(
-            text, config.watchlists, corpus, alerts.get(), days=days, now=config.clock()
+            text, config.watchlists, corpus, current()["alerts"], days=days, now=config.clock()
         )
         return render(request, "preview.html", draft=text, result=result, days=days)
 
@@ -379,16 +416,15 @@ def create_app(config: ServeConfig) -> Starlette:
 
     def warm() -> None:
         """Read every file now, so the first visitor does not wait for it (the feed list's
-        YAML alone takes ~0.2 s at 500 feeds)."""
-        storylines.get()
+        YAML alone takes ~0.2 s at 500 feeds); a ledger that cannot be read raises its
+        UserError here, so ``storywatch serve`` exits naming it."""
+        view.check()
+        current()
         feed_table(config.clock())
 
     app.state.warm = warm
+    app.state.ledger_view = view
     return app
-
-
-def _wal(path: Path | None) -> Path | None:
-    return None if path is None else path.with_name(path.name + "-wal")
 
 
 def _load_feed_list(path: Path | None) -> FeedList | None:

@@ -1,17 +1,19 @@
-"""What the status page shows, read from the files the pipeline writes: pure functions.
+"""What the status page shows, from what the pipeline writes: pure functions.
 
-    read_alerts(alerts_file, ledger_path)  -> [alert JSON]   the alerts file + the ledger's alerts
+    merge_alerts(file alerts, recorded)    -> [alert JSON]   the alerts file + the ledger's alerts
     storylines(alerts, deliveries)         -> [Storyline]     developments grouped per storyline
-    delivery_rows(ledger_path)             -> {alert id: [DeliveryRow]} every delivery row
-    dead_deliveries(rows, alerts, letters) -> [DeadDelivery]  dead rows with their reason
+    delivery_rows(records)                 -> {alert id: [DeliveryRow]} in page states
+    page_counts(counts, claimed)           -> {page state: n} the ledger's counts, claimed split
+    dead_deliveries(dead, alerts, letters) -> [DeadDelivery]  dead rows with their reason
     feed_table(feeds, health, now)         -> [FeedView]      failing first, with history
     FeedHealthIndex(path).refresh()        the feed-health file folded, read as it grows
     scrub(text)                            -> text without secrets (URL passwords, webhooks, tokens)
 
-Nothing here writes. The ledger is opened read-only (a SQLite file in WAL mode, so a running
-pipeline keeps writing while the page reads). A missing file is an empty source, never an
-error: the page of a run that has not written its feed health yet shows the feed list only.
-A half-written or unreadable JSONL line is skipped, as ``feeds list`` skips it.
+Nothing here writes or opens the ledger: its rows come through the ``Ledger`` protocol
+(``pipeline.serve.ledger_view``), the same on every backend. A missing file is an empty
+source, never an error: the page of a run that has not written its feed health yet shows
+the feed list only. A half-written or unreadable JSONL line is skipped, as ``feeds list``
+skips it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Any
 from pipeline.config.feeds import FeedList
 from pipeline.dates import parse_time
 from pipeline.ingest.feed_status import feed_rows
-from pipeline.ledger.protocol import CLAIMED, DEAD, QUEUED, SENT
+from pipeline.ledger.protocol import CLAIMED, DEAD, QUEUED, SENT, DeliveryRecord, RecordedAlert
 
 UTC = dt.UTC
 #: The states a person reads on the page, from the ledger's states (a claimed row that
@@ -78,41 +79,19 @@ def read_jsonl_objects(path: Path | None) -> list[dict[str, Any]]:
     return out
 
 
-def _connect_read_only(path: Path | None) -> sqlite3.Connection | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
-    except sqlite3.Error:
-        return None
-
-
-def read_alerts(alerts_file: Path | None, ledger_path: Path | None) -> list[dict[str, Any]]:
-    """The alerts of the alerts file and of the ledger (the ledger's payloads fill in alerts
-    the file lacks), one per alert id, file order first."""
+def merge_alerts(
+    file_alerts: Iterable[dict[str, Any]], recorded: Iterable[RecordedAlert]
+) -> list[dict[str, Any]]:
+    """The alerts of the alerts file and of the ledger (``recorded``, newest first: the
+    ledger's payloads fill in alerts the file lacks), one per alert id, file order first,
+    then the ledger's oldest first."""
     seen: dict[str, dict[str, Any]] = {}
-    for obj in read_jsonl_objects(alerts_file):
+    for obj in file_alerts:
         if obj.get("alert_id") is not None:
             seen.setdefault(str(obj["alert_id"]), obj)
-    conn = _connect_read_only(ledger_path)
-    if conn is not None:
-        try:
-            rows = conn.execute(
-                "SELECT alert_id, payload FROM alerts ORDER BY recorded_at"
-            ).fetchall()
-        except sqlite3.Error:
-            rows = []
-        finally:
-            conn.close()
-        for alert_id, payload in rows:
-            if alert_id in seen:
-                continue
-            try:
-                obj = json.loads(payload)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and obj.get("kind"):
-                seen[str(alert_id)] = obj
+    for alert in reversed(list(recorded)):
+        if alert.alert_id not in seen and alert.payload.get("kind"):
+            seen[alert.alert_id] = alert.payload
     return list(seen.values())
 
 
@@ -138,50 +117,47 @@ def page_state(state: str, attempts: int, last_error: str) -> str:
     return state
 
 
-def delivery_rows(ledger_path: Path | None) -> dict[str, list[DeliveryRow]]:
-    """Every delivery row of a SQLite ledger, by alert id (empty for no ledger)."""
-    conn = _connect_read_only(ledger_path)
-    if conn is None:
-        return {}
-    try:
-        rows = conn.execute(
-            "SELECT alert_id, subscriber, channel, state, attempts, last_error, updated_at"
-            " FROM deliveries ORDER BY subscriber, channel"
-        ).fetchall()
-    except sqlite3.Error:
-        rows = []
-    finally:
-        conn.close()
+def delivery_row(record: DeliveryRecord) -> DeliveryRow:
+    """A ledger row as the page shows it: its page state, its error without secrets."""
+    return DeliveryRow(
+        record.alert_id,
+        record.subscriber,
+        record.channel,
+        page_state(record.state, record.attempts, record.last_error),
+        record.attempts,
+        scrub(record.last_error),
+        record.updated_at,
+    )
+
+
+def delivery_rows(records: Iterable[DeliveryRecord]) -> dict[str, list[DeliveryRow]]:
+    """The delivery rows by alert id, each alert's by subscriber and channel."""
     out: dict[str, list[DeliveryRow]] = defaultdict(list)
-    for alert_id, sub, channel, state, attempts, error, updated in rows:
-        out[alert_id].append(
-            DeliveryRow(
-                alert_id,
-                sub,
-                channel,
-                page_state(state, int(attempts or 0), error or ""),
-                int(attempts or 0),
-                scrub(error or ""),
-                updated or "",
-            )
-        )
+    for record in sorted(records, key=lambda r: (r.subscriber, r.channel)):
+        out[record.alert_id].append(delivery_row(record))
     return dict(out)
 
 
-def active_mutes(ledger_path: Path | None, now: dt.datetime) -> dict[str, str]:
-    """Muted storyline or development ids and until when ("" for until unmuted)."""
-    conn = _connect_read_only(ledger_path)
-    if conn is None:
-        return {}
-    try:
-        rows = conn.execute(
-            "SELECT target, until FROM mutes WHERE until = '' OR until > ?", (now.isoformat(),)
-        ).fetchall()
-    except sqlite3.Error:  # a ledger from before mutes
-        rows = []
-    finally:
-        conn.close()
-    return {str(t): str(u) for t, u in rows}
+#: The order the deliveries page counts states in.
+PAGE_STATES = (SENT, QUEUED, SENDING, RETRYING, DEAD)
+
+
+def page_counts(counts: dict[str, int], claimed: Iterable[DeliveryRecord]) -> dict[str, int]:
+    """The ledger's counts by page state: its claimed rows split into sending and retrying
+    (``claimed``: those rows, as read; any the read left out stay ``claimed``).
+
+    >>> rec = DeliveryRecord("a1", "desk", "slack", "claimed", 2, "", "")
+    >>> page_counts({"sent": 3, "claimed": 2}, [rec])
+    {'sent': 3, 'retrying': 1, 'claimed': 1}
+    """
+    split = Counter(page_state(r.state, r.attempts, r.last_error) for r in claimed)
+    merged = {state: n for state, n in counts.items() if state != CLAIMED} | split
+    left = counts.get(CLAIMED, 0) - sum(split.values())
+    out = {state: merged[state] for state in PAGE_STATES if merged.get(state)}
+    out |= {state: n for state, n in merged.items() if state not in out and n}
+    if left > 0:
+        out[CLAIMED] = left
+    return out
 
 
 @dataclass
@@ -321,36 +297,35 @@ class DeadDelivery:
 
 
 def dead_deliveries(
-    deliveries: dict[str, list[DeliveryRow]],
+    dead: Iterable[DeliveryRecord],
     alerts: list[dict[str, Any]],
     letters: list[dict[str, Any]],
 ) -> list[DeadDelivery]:
-    """Deliveries dead in the ledger now (a retried one is no longer listed), newest first;
-    the reason is the ledger's, else the delivery dead-letter file's."""
+    """The ledger's dead rows (``dead``, as read now: a retried one is no longer listed),
+    newest first; the reason is the ledger's, else the delivery dead-letter file's."""
     by_id = {str(a.get("alert_id")): a for a in alerts}
     reasons = {
         (str(x.get("alert_id")), str(x.get("subscriber")), str(x.get("channel"))): x
         for x in letters
     }
     out = []
-    for alert_id, rows in deliveries.items():
-        for row in rows:
-            if row.state != DEAD:
-                continue
-            letter = reasons.get((alert_id, row.subscriber, row.channel), {})
-            alert = by_id.get(alert_id, {})
-            out.append(
-                DeadDelivery(
-                    alert_id=alert_id,
-                    subscriber=row.subscriber,
-                    channel=row.channel,
-                    title=str(alert.get("title") or letter.get("title") or ""),
-                    storyline_id=str(alert.get("storyline_id") or alert.get("storyline") or ""),
-                    reason=scrub(row.last_error or str(letter.get("reason") or "")),
-                    attempts=row.attempts,
-                    at=row.updated_at,
-                )
+    for row in map(delivery_row, dead):
+        if row.state != DEAD:
+            continue
+        letter = reasons.get((row.alert_id, row.subscriber, row.channel), {})
+        alert = by_id.get(row.alert_id, {})
+        out.append(
+            DeadDelivery(
+                alert_id=row.alert_id,
+                subscriber=row.subscriber,
+                channel=row.channel,
+                title=str(alert.get("title") or letter.get("title") or ""),
+                storyline_id=str(alert.get("storyline_id") or alert.get("storyline") or ""),
+                reason=scrub(row.last_error or str(letter.get("reason") or "")),
+                attempts=row.attempts,
+                at=row.updated_at,
             )
+        )
     return sorted(out, key=lambda d: d.at, reverse=True)
 
 
@@ -535,12 +510,13 @@ __all__ = [
     "FeedHealthIndex",
     "FeedView",
     "Storyline",
-    "active_mutes",
     "dead_deliveries",
+    "delivery_row",
     "delivery_rows",
     "feed_table",
     "filter_developments",
-    "read_alerts",
+    "merge_alerts",
+    "page_counts",
     "read_jsonl_objects",
     "scrub",
     "storylines",

@@ -1,14 +1,15 @@
 """A stand-in for google-cloud-firestore's client, the only mock of the ledger tests.
 
 No Firestore emulator runs here (no gcloud, no network), so ``FakeFirestore`` stands in
-for the client: documents with versions, queries on one field, and transactions that
-commit only if nothing they read changed (otherwise they are retried, like
-``firestore.transactional``: ``fake_transaction_runner``).
+for the client: documents with versions, equality queries, ordered pages and counts, and
+transactions that commit only if nothing they read changed (otherwise they are retried,
+like ``firestore.transactional``: ``fake_transaction_runner``).
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from google.api_core import exceptions as gexc
 
@@ -44,27 +45,96 @@ class _DocRef:
             self._db.write(self.key, dict(data))
 
 
+@dataclass(frozen=True)
+class _AggregationResult:
+    alias: str
+    value: int
+
+
+@dataclass(frozen=True)
+class _Count:
+    """An aggregation query: ``get()`` answers ``[[AggregationResult]]`` as the client does."""
+
+    alias: str
+    value: int
+
+    def get(self) -> list[list[_AggregationResult]]:
+        return [[_AggregationResult(self.alias, self.value)]]
+
+
 class _Query:
-    def __init__(self, db: FakeFirestore, collection: str, filters: tuple = ()) -> None:
+    """Equality filters, ``order_by`` (one direction for all orders; ``__name__`` is the
+    document id), ``start_after`` a dict of the ordered fields, ``limit``, ``count``."""
+
+    def __init__(
+        self,
+        db: FakeFirestore,
+        collection: str,
+        filters: tuple = (),
+        orders: tuple = (),
+        after: dict | None = None,
+        limit: int | None = None,
+    ) -> None:
         self._db, self._collection, self._filters = db, collection, filters
+        self._orders, self._after, self._limit = orders, after, limit
+
+    def _with(self, **changes) -> _Query:
+        values = dict(
+            filters=self._filters, orders=self._orders, after=self._after, limit=self._limit
+        )
+        return _Query(self._db, self._collection, **(values | changes))
 
     def where(self, *, filter) -> _Query:
         assert filter.op_string == "==", "the ledger only queries by equality"
-        return _Query(
-            self._db, self._collection, self._filters + ((filter.field_path, filter.value),)
-        )
+        return self._with(filters=self._filters + ((filter.field_path, filter.value),))
+
+    def order_by(self, field: str, *, direction: str = "ASCENDING") -> _Query:
+        assert not self._filters, "an equality filter and an order would need a composite index"
+        assert all(d == direction for _, d in self._orders), "one direction for every order"
+        return self._with(orders=self._orders + ((field, direction),))
+
+    def start_after(self, fields: dict) -> _Query:
+        assert self._orders and list(fields) == [f for f, _ in self._orders][: len(fields)]
+        return self._with(after=dict(fields))
+
+    def limit(self, count: int) -> _Query:
+        return self._with(limit=count)
+
+    def count(self, *, alias: str) -> _Count:
+        return _Count(alias, len(self.stream()))
 
     def stream(self):
         self._db.queries += 1
         with self._db.lock:
             rows = [
-                data for (coll, _), (_, data) in self._db.docs.items() if coll == self._collection
+                (doc, data)
+                for (coll, doc), (_, data) in self._db.docs.items()
+                if coll == self._collection
             ]
-        return [
-            _Snapshot(r)
-            for r in rows
+        rows = [
+            (doc, r)
+            for doc, r in rows
             if r is not None and all(r.get(f) == v for f, v in self._filters)
         ]
+        if self._orders:
+            descending = self._orders[0][1] == "DESCENDING"
+
+            def key(row: tuple[str, dict]) -> tuple:
+                doc, data = row
+                return tuple(doc if f == "__name__" else data[f] for f, _ in self._orders)
+
+            rows.sort(key=key, reverse=descending)
+            if self._after is not None:
+                cursor = tuple(self._after.values())
+
+                def beyond(row: tuple[str, dict]) -> bool:
+                    at = key(row)[: len(cursor)]
+                    return at < cursor if descending else at > cursor
+
+                rows = [row for row in rows if beyond(row)]
+        if self._limit is not None:
+            rows = rows[: self._limit]
+        return [_Snapshot(r) for _, r in rows]
 
 
 class _Collection(_Query):

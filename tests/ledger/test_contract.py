@@ -11,6 +11,7 @@ owner token of a row, as a worker that died (or runs on another host) would have
 from __future__ import annotations
 
 import datetime as dt
+import doctest
 import inspect
 import signal
 import sqlite3
@@ -25,6 +26,7 @@ from typing import Any
 import psycopg
 import pytest
 
+import pipeline.ledger.protocol
 from pipeline.ledger import open_ledger
 from pipeline.ledger.firestore import FirestoreLedger, doc_id
 from pipeline.ledger.postgres import PostgresLedger
@@ -47,7 +49,7 @@ class Store:
     name: str
     url: str  # "" for the Firestore fake
     make: Callable[[float], Ledger]
-    rewrite: Callable[[str, tuple[str, ...], str], None]  # (table, key, owner)
+    rewrite: Callable[[str, tuple[str, ...], dict[str, str]], None]  # (table, key, fields)
     opened: list[Ledger] = field(default_factory=list)
 
     def open(self, *, lease_seconds: float = 600.0) -> Any:
@@ -57,16 +59,21 @@ class Store:
 
     def set_owner(self, table: str, key: tuple[str, ...], owner: str) -> None:
         """Set the owner of an ``alerts`` row (key: alert id) or a ``deliveries`` row."""
-        self.rewrite(table, key, owner)
+        self.rewrite(table, key, {"owner": owner})
+
+    def set_fields(self, table: str, key: tuple[str, ...], **fields: str) -> None:
+        """Set text columns of a row, as another worker's write (or clock) would have."""
+        self.rewrite(table, key, fields)
 
 
 def _sqlite_store(tmp_path: Path) -> Store:
     path = tmp_path / "ledger.sqlite"
 
-    def rewrite(table: str, key: tuple[str, ...], owner: str) -> None:
+    def rewrite(table: str, key: tuple[str, ...], fields: dict[str, str]) -> None:
         where = "alert_id=?" if table == "alerts" else "alert_id=? AND subscriber=? AND channel=?"
+        sets = ", ".join(f"{name}=?" for name in fields)
         with sqlite3.connect(path) as conn:
-            conn.execute(f"UPDATE {table} SET owner=? WHERE {where}", (owner, *key))
+            conn.execute(f"UPDATE {table} SET {sets} WHERE {where}", (*fields.values(), *key))
 
     return Store(
         "sqlite",
@@ -77,12 +84,15 @@ def _sqlite_store(tmp_path: Path) -> Store:
 
 
 def _postgres_store(url: str) -> Store:
-    def rewrite(table: str, key: tuple[str, ...], owner: str) -> None:
+    def rewrite(table: str, key: tuple[str, ...], fields: dict[str, str]) -> None:
         where = (
             "alert_id=%s" if table == "alerts" else "alert_id=%s AND subscriber=%s AND channel=%s"
         )
+        sets = ", ".join(f"{name}=%s" for name in fields)
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"UPDATE storywatch_{table} SET owner=%s WHERE {where}", (owner, *key))
+            conn.execute(
+                f"UPDATE storywatch_{table} SET {sets} WHERE {where}", (*fields.values(), *key)
+            )
 
     return Store("postgresql", url, lambda lease: PostgresLedger(url, lease_seconds=lease), rewrite)
 
@@ -90,11 +100,11 @@ def _postgres_store(url: str) -> Store:
 def _firestore_store() -> Store:
     db = FakeFirestore()
 
-    def rewrite(table: str, key: tuple[str, ...], owner: str) -> None:
+    def rewrite(table: str, key: tuple[str, ...], fields: dict[str, str]) -> None:
         ref = (f"sw_{table}", doc_id(*key))
         with db.lock:
             version, row = db.docs[ref]
-            db.docs[ref] = (version + 1, {**row, "owner": owner})
+            db.docs[ref] = (version + 1, {**row, **fields})
 
     def make(lease: float) -> Ledger:
         return FirestoreLedger(
@@ -393,7 +403,94 @@ def test_mutes_replace_expire_and_are_removed(store, ledger):
     assert ledger.active_mutes(t0 + 9 * day) == {"short": None}
 
 
+# --- reads for the status page -----------------------------------------------------------
+
+
+def _all_pages(read: Callable[..., list[Any]], size: int) -> list[Any]:
+    """Every row, read ``size`` at a time, each page going on from the last one's last row."""
+    rows: list[Any] = []
+    while True:
+        page = read(limit=size, older_than=rows[-1] if rows else None)
+        assert len(page) <= size
+        rows += page
+        if len(page) < size:
+            return rows
+
+
+def test_recent_alerts_come_newest_first_in_pages_that_never_repeat_or_skip(store, ledger):
+    for n in range(1, 7):
+        assert ledger.record_alert(f"a{n}", {"title": f"Кремль {n}", "n": n})
+    tie = "2026-12-03T10:00:00.000001+00:00"
+    for n, at in ((1, "2026-12-03T09:00:00+00:00"), (6, "2026-12-03T11:00:00+00:00")):
+        store.set_fields("alerts", (f"a{n}",), recorded_at=at)
+    for n in (2, 3, 4, 5):  # four recorded in the same microsecond (two workers' clocks)
+        store.set_fields("alerts", (f"a{n}",), recorded_at=tie)
+    everything = ledger.recent_alerts(limit=100)
+    assert [a.alert_id for a in everything][0] == "a6" and everything[-1].alert_id == "a1"
+    assert {a.alert_id for a in everything[1:5]} == {"a2", "a3", "a4", "a5"}
+    assert ledger.recent_alerts(limit=100) == everything  # ties in a stable order
+    for size in (1, 2, 3, 5):
+        assert _all_pages(ledger.recent_alerts, size) == everything, size
+    assert everything[0].payload == {"title": "Кремль 6", "n": 6}
+    assert everything[0].recorded_at == "2026-12-03T11:00:00+00:00"
+    assert ledger.recent_alerts(limit=0) == []
+    assert ledger.recent_alerts(limit=2, older_than=everything[-1]) == []
+
+
+def test_recent_deliveries_come_most_recently_changed_first_and_by_state(store, ledger):
+    sent, dead, queued, retrying = (
+        ("a1", "desk", "slack"),
+        ("a2", "ana", "email"),
+        ("a3", "ana", "email"),
+        ("a4", "desk/x", "slack"),
+    )
+    assert ledger.claim(*sent) and ledger.claim(*dead) and ledger.claim(*retrying)
+    ledger.mark_sent(*sent)
+    ledger.mark_dead(*dead, "550 no such user")
+    assert ledger.enqueue(*queued, dt.datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
+    ledger.release(*retrying, "HTTP 503")
+    assert ledger.claim(*retrying)
+    everything = ledger.recent_deliveries(limit=100)
+    assert [(d.alert_id, d.subscriber, d.channel) for d in everything] == [
+        retrying,
+        queued,
+        dead,
+        sent,
+    ]
+    by_key = {(d.alert_id, d.subscriber, d.channel): d for d in everything}
+    assert (by_key[retrying].state, by_key[retrying].attempts) == (CLAIMED, 2)
+    assert by_key[retrying].last_error == "HTTP 503"
+    assert (by_key[dead].state, by_key[dead].last_error) == (DEAD, "550 no such user")
+    assert (by_key[queued].state, by_key[queued].attempts) == (QUEUED, 0)
+    assert by_key[sent].state == SENT and by_key[sent].updated_at < by_key[dead].updated_at
+    ledger.mark_sent(*dead)  # a change moves a row to the top
+    assert ledger.recent_deliveries(limit=1)[0].alert_id == "a2"
+    tie = "2026-01-01T10:00:00+00:00"  # before any row written now
+    for key in (sent, dead, queued, retrying):
+        store.set_fields("deliveries", key, updated_at=tie)
+    everything = ledger.recent_deliveries(limit=100)
+    assert len(everything) == 4 and ledger.recent_deliveries(limit=100) == everything
+    for size in (1, 3):
+        assert _all_pages(ledger.recent_deliveries, size) == everything, size
+    assert ledger.claim("a5", "desk", "slack")
+    ledger.mark_dead("a5", "desk", "slack", "HTTP 404")
+    only_dead = ledger.recent_deliveries(limit=100, state=DEAD)
+    assert [(d.alert_id, d.state) for d in only_dead] == [("a5", DEAD)]
+    assert ledger.recent_deliveries(limit=5, state=SENT, older_than=only_dead[0]) == [
+        d for d in everything if d.state == SENT
+    ]
+    assert _all_pages(lambda **kw: ledger.recent_deliveries(state=SENT, **kw), 1) == [
+        d for d in everything if d.state == SENT
+    ]
+    assert ledger.recent_deliveries(limit=0) == []
+    assert ledger.counts() == {SENT: 2, QUEUED: 1, CLAIMED: 1, DEAD: 1}
+
+
 # --- the interface -----------------------------------------------------------------------
+
+
+def test_protocol_doctests():
+    assert doctest.testmod(pipeline.ledger.protocol).failed == 0
 
 
 @pytest.mark.parametrize("cls", [SqliteLedger, PostgresLedger, FirestoreLedger])

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from pipeline.alert_json import alert_to_json
+from pipeline.ledger.protocol import Ledger
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.records import Alert
 from pipeline.serve.app import ServeConfig
@@ -26,23 +27,30 @@ def ledger_with(
     """A real SQLite ledger holding ``alerts`` and deliveries in ``states``: key -> (state, reason)."""
     ledger = SqliteLedger(path)
     try:
-        for alert in alerts:
-            ledger.record_alert(alert.alert_id, alert_to_json(alert))
-            ledger.mark_routed([alert.alert_id])
-            ledger.save_payload(alert.alert_id, alert_to_json(alert))
-        for key, (state, reason) in states.items():
-            if state == "queued":
-                ledger.enqueue(*key, NOW + dt.timedelta(hours=1))
-                continue
-            ledger.claim(*key)
-            if state == "sent":
-                ledger.mark_sent(*key)
-            elif state == "dead":
-                ledger.mark_dead(*key, reason)
-            elif state == "retrying":
-                ledger.release(*key, reason)
+        fill_ledger(ledger, alerts, states)
     finally:
         ledger.close()
+
+
+def fill_ledger(
+    ledger: Ledger, alerts: list[Alert], states: dict[tuple[str, str, str], tuple[str, str]]
+) -> None:
+    """Record ``alerts`` in ``ledger`` (any backend) and its deliveries in ``states``."""
+    for alert in alerts:
+        ledger.record_alert(alert.alert_id, alert_to_json(alert))
+        ledger.mark_routed([alert.alert_id])
+        ledger.save_payload(alert.alert_id, alert_to_json(alert))
+    for key, (state, reason) in states.items():
+        if state == "queued":
+            ledger.enqueue(*key, NOW + dt.timedelta(hours=1))
+            continue
+        ledger.claim(*key)
+        if state == "sent":
+            ledger.mark_sent(*key)
+        elif state == "dead":
+            ledger.mark_dead(*key, reason)
+        elif state == "retrying":
+            ledger.release(*key, reason)
 
 
 def config(tmp_path: Path, **kwargs) -> ServeConfig:
@@ -59,4 +67,4 @@ def config(tmp_path: Path, **kwargs) -> ServeConfig:
     return ServeConfig(**values)
 
 
-__all__ = ["HOSTILE", "NOW", "config", "ledger_with", "make_alert", "write_alerts"]
+__all__ = ["HOSTILE", "NOW", "config", "fill_ledger", "ledger_with", "make_alert", "write_alerts"]

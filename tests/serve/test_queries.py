@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import doctest
 import json
 import os
 
+import pipeline.serve.queries
 from pipeline.serve.queries import FeedHealthIndex, feed_table
 
 NOW = dt.datetime(2024, 10, 26, 12, 0, tzinfo=dt.UTC)
@@ -27,6 +29,10 @@ def _line(feed_id: str, at: str, outcome: str, **extra) -> str:
         )
         + "\n"
     )
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(pipeline.serve.queries).failed == 0
 
 
 def test_only_the_appended_lines_are_read_and_a_half_written_line_waits(tmp_path):
