@@ -9,6 +9,7 @@ and chromedriver the tests skip locally and fail in CI (``CI=true``), naming the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.alert_json import alert_to_json
+from pipeline.ledger.postgres import PostgresLedger
 from tests.deliver_support import Reply, SlackStandIn, make_alert
 from tests.serve.browser import (
     DRAFT,
@@ -28,6 +30,8 @@ from tests.serve.browser import (
     status_server,
 )
 from tests.serve.demo_data import build_demo
+from tests.serve.server_process import ServeProcess
+from tests.serve.support import fill_ledger
 
 pytestmark = pytest.mark.slow
 
@@ -215,3 +219,57 @@ def test_a_broken_draft_is_reported_in_words(browser, server):
     assert problems and all(p.startswith("zz-seed-draft.yaml:") for p in problems), problems
     assert any("'title'" in p for p in problems), problems
     assert not any("storywatch-seed-" in p for p in problems), problems  # the server's temp dir
+
+
+def test_the_page_on_a_postgresql_ledger_shows_its_delivery_rows_and_mutes(
+    browser, postgres_url, tmp_path
+):
+    """The real ``storywatch serve`` on a real PostgreSQL ledger and no alerts file: the
+    storylines, deliveries and mutes all come through the ledger (before, this page showed
+    no delivery row and no mute on PostgreSQL)."""
+    now = dt.datetime.now(dt.UTC)
+    alerts = [
+        make_alert(1, at=now - dt.timedelta(hours=3)),
+        make_alert(2, at=now - dt.timedelta(hours=2)),
+    ]
+    ledger = PostgresLedger(postgres_url)
+    try:
+        fill_ledger(
+            ledger,
+            alerts,
+            {
+                (alerts[0].alert_id, "desk", "slack"): ("sent", ""),
+                (alerts[1].alert_id, "analyst", "slack"): ("dead", "HTTP 404: no_service"),
+            },
+        )
+        ledger.add_mute("musk-kremlin-contacts", now + dt.timedelta(days=1))
+        ledger.add_mute(alerts[1].development_id, None)
+    finally:
+        ledger.close()
+    password = postgres_url.split(":")[2].split("@")[0]
+    args = [f"--ledger={postgres_url}"] + [
+        f"--{flag}={tmp_path / name}"
+        for flag, name in (
+            ("alerts", "no-alerts.jsonl"),
+            ("feed-health", "no-health.jsonl"),
+            ("dead-letters", "no-dead-letters.jsonl"),
+            ("feeds-file", "no-feeds.yaml"),
+        )
+    ]
+    with ServeProcess(args) as server:
+        index = _open(browser, server, "/")
+        until = (now + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M UTC")
+        assert f"muted until {until}" in index, index[:2000]
+        assert "1 sent" in index and "1 dead" in index
+        page = _open(browser, server, "/storylines/musk-kremlin-contacts")
+        assert "desk/slack: sent" in page and "analyst/slack: dead" in page, page[:3000]
+        muted = browser.find_elements(By.CSS_SELECTOR, "article.development:has(.pill.muted)")
+        assert [a.get_attribute("id") for a in muted] == [f"dev-{alerts[1].development_id}"]
+        assert f"muted until {until}" in page  # the storyline's own mute
+        deliveries = _open(browser, server, "/deliveries")
+        assert "HTTP 404: no_service" in deliveries and "analyst / slack" in deliveries
+        buttons = browser.find_elements(By.XPATH, "//table[@id='dead']//button[text()='Retry']")
+        assert len(buttons) == 1
+        for text in (index, page, deliveries, "\n".join(server.output)):
+            assert password not in text
+        assert "postgresql://storywatch:***@127.0.0.1:" in index  # the footer names the ledger

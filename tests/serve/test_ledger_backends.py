@@ -27,7 +27,6 @@ from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.serve.app import create_app
 from pipeline.serve.ledger_view import LedgerView
 from tests.cli_support import run_storywatch
-from tests.ledger.conftest import postgres_server, postgres_url  # noqa: F401 (fixtures)
 from tests.ledger.firestore_fake import FakeFirestore, fake_transaction_runner
 from tests.ledger.postgres_server import PostgresServer, find_bin_dir
 from tests.serve.support import NOW, config, fill_ledger, make_alert
