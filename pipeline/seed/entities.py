@@ -343,8 +343,9 @@ class EntityExtractor:
             if full:
                 m.votes["place"] += 2
                 group(full)
+        # First-mention order among names of one length (a set's order changes per process).
         for surface in sorted(
-            {m.surface for m in mentions if len(m.surface.split()) > 1},
+            dict.fromkeys(m.surface for m in mentions if len(m.surface.split()) > 1),
             key=lambda s: -len(s.split()),
         ):
             group(surface)
@@ -361,7 +362,10 @@ class EntityExtractor:
         # "U.S. Federal Trade Commission" and "Federal Trade Commission"
         # are one body: a multi-word name that ends another name is its short form.
         longs = sorted(
-            {normalise_name(m.surface) for m in mentions if len(m.surface.split()) > 1}, key=len
+            dict.fromkeys(
+                normalise_name(m.surface) for m in mentions if len(m.surface.split()) > 1
+            ),
+            key=len,
         )
         for i, short in enumerate(longs):
             longer = [name for name in longs[i + 1 :] if name.endswith(" " + short)]
