@@ -1,9 +1,12 @@
 """Status page latency over a large store, beside a static file from the same server.
 
     .venv/bin/python bench/serve_pages.py [--developments 1000] [--feeds 500] [--requests 100]
+                                          [--backend sqlite|postgresql]
 
 Generates a synthetic store in a temporary folder (nothing from it is labeled data): a real
-SQLite ledger and alerts file with ``--developments`` developments (one alert each) over 10
+ledger (a SQLite file, or with ``--backend postgresql`` a database on a PostgreSQL server
+started for the run, ``tests/ledger/postgres_server.py``) and an alerts file with
+``--developments`` developments (one alert each) over 10
 storylines, one of which holds half of them; two Slack subscribers per alert, in the
 ledger's states (mostly sent, some dead with their dead letters, retrying, queued); a feed
 list of ``--feeds`` feeds and a feed-health file of 20 attempts per feed (a fifth failing);
@@ -15,13 +18,20 @@ the same server: the baseline of what the server costs with no page work.
 
 Prints, per page: the first (cold) request, then p50 / p95 / max of the rest, in ms, and
 the response size; ``feeds, health growing`` appends one health line before each request
-(a running pipeline), so every request re-reads and recomputes the feed table.
+(a running pipeline), so every request re-reads and recomputes the feed table; ``ledger
+changing`` marks one delivery sent again before each request (a running pipeline), so
+every request reads the ledger's changes and the storylines' delivery states (those rows
+start once the store is older than the page's 10 s clock-skew margin, as a ledger is
+seconds after its last bulk write; within it every read re-reads every row). On
+PostgreSQL the page reads the ledger at most every 2 s, so those rows wait 2.1 s (not
+timed) before each request: every timed request reads the ledger.
 Goal (issue 15): every page under 200 ms with 1,000 developments and 500 feeds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import statistics
@@ -36,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.alert_json import alert_to_json  # noqa: E402
+from pipeline.ledger.protocol import Ledger  # noqa: E402
 from pipeline.ledger.sqlite import SqliteLedger  # noqa: E402
 from pipeline.records import Alert, Evidence  # noqa: E402
 from tests.serve.server_process import ServeProcess  # noqa: E402
@@ -45,13 +56,17 @@ NOW = dt.datetime.now(UTC).replace(microsecond=0)
 STORYLINES = 10
 BIG = "bench-storyline-00"
 HEALTH_LINES_PER_FEED = 20
+#: the page's refresh interval for a remote ledger (ServeConfig.ledger_refresh_seconds)
+REMOTE_REFRESH_SECONDS = 2.0
+#: the page's margin for writers' clocks (LedgerView's skew_seconds)
+SKEW_SECONDS = 10.0
 
 
 def _iso(t: dt.datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-def make_store(folder: Path, *, developments: int, feeds: int) -> dict[str, Path]:
+def make_store(folder: Path, ledger: Ledger, *, developments: int, feeds: int) -> dict[str, Path]:
     alerts = []
     for n in range(developments):
         storyline = BIG if n % 2 == 0 else f"bench-storyline-{1 + n % (STORYLINES - 1):02d}"
@@ -89,7 +104,6 @@ def make_store(folder: Path, *, developments: int, feeds: int) -> dict[str, Path
             )
         )
     paths = {
-        "ledger": folder / "ledger.sqlite",
         "alerts": folder / "alerts.jsonl",
         "feed_health": folder / "feed-health.jsonl",
         "dead_letters": folder / "dead-letters.jsonl",
@@ -98,41 +112,37 @@ def make_store(folder: Path, *, developments: int, feeds: int) -> dict[str, Path
     paths["alerts"].write_text(
         "".join(json.dumps(alert_to_json(a)) + "\n" for a in alerts), encoding="utf-8"
     )
-    ledger = SqliteLedger(paths["ledger"])
     dead_lines = []
-    try:
-        for n, alert in enumerate(alerts):
-            payload = alert_to_json(alert)
-            ledger.record_alert(alert.alert_id, payload)
-            ledger.save_payload(alert.alert_id, payload)
-            for subscriber in ("desk", "analyst"):
-                key = (alert.alert_id, subscriber, "slack")
-                if subscriber == "analyst" and n % 20 == 0:
-                    ledger.enqueue(*key, NOW + dt.timedelta(minutes=5))
-                    continue
-                ledger.claim(*key)
-                if subscriber == "analyst" and n % 20 == 1:
-                    ledger.mark_dead(*key, "HTTP 404: no_service")
-                    dead_lines.append(
-                        {
-                            "alert_id": alert.alert_id,
-                            "at": _iso(NOW),
-                            "attempts": 1,
-                            "channel": "slack",
-                            "key": "/".join(key),
-                            "reason": "HTTP 404: no_service",
-                            "stage": "deliver",
-                            "subscriber": subscriber,
-                            "title": alert.title,
-                        }
-                    )
-                elif subscriber == "analyst" and n % 20 == 2:
-                    ledger.release(*key, "HTTP 503 (server asks to slow down)")
-                else:
-                    ledger.mark_sent(*key)
-        ledger.mark_routed([a.alert_id for a in alerts])
-    finally:
-        ledger.close()
+    for n, alert in enumerate(alerts):
+        payload = alert_to_json(alert)
+        ledger.record_alert(alert.alert_id, payload)
+        ledger.save_payload(alert.alert_id, payload)
+        for subscriber in ("desk", "analyst"):
+            key = (alert.alert_id, subscriber, "slack")
+            if subscriber == "analyst" and n % 20 == 0:
+                ledger.enqueue(*key, NOW + dt.timedelta(minutes=5))
+                continue
+            ledger.claim(*key)
+            if subscriber == "analyst" and n % 20 == 1:
+                ledger.mark_dead(*key, "HTTP 404: no_service")
+                dead_lines.append(
+                    {
+                        "alert_id": alert.alert_id,
+                        "at": _iso(NOW),
+                        "attempts": 1,
+                        "channel": "slack",
+                        "key": "/".join(key),
+                        "reason": "HTTP 404: no_service",
+                        "stage": "deliver",
+                        "subscriber": subscriber,
+                        "title": alert.title,
+                    }
+                )
+            elif subscriber == "analyst" and n % 20 == 2:
+                ledger.release(*key, "HTTP 503 (server asks to slow down)")
+            else:
+                ledger.mark_sent(*key)
+    ledger.mark_routed([a.alert_id for a in alerts])
     (folder / "delivery-dead-letters.jsonl").write_text(
         "".join(json.dumps(d) + "\n" for d in dead_lines), encoding="utf-8"
     )
@@ -204,24 +214,50 @@ def measure(client: httpx.Client, path: str, requests: int, before=None) -> dict
     }
 
 
+def open_backend(backend: str, folder: Path, stack: contextlib.ExitStack) -> tuple[str, Ledger]:
+    """The ledger URL the page is served on, and a ledger open on it for the bench's writes."""
+    if backend == "sqlite":
+        path = folder / "ledger.sqlite"
+        ledger: Ledger = SqliteLedger(path)
+        stack.callback(ledger.close)
+        return str(path), ledger
+    from pipeline.ledger.postgres import PostgresLedger
+    from tests.ledger.postgres_server import PostgresServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("no PostgreSQL server binaries: run tools/install_test_system.sh")
+    server = PostgresServer(bin_dir).start()
+    stack.callback(server.stop)
+    url = server.database()
+    ledger = PostgresLedger(url)
+    stack.callback(ledger.close)
+    return url, ledger
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--developments", type=int, default=1000)
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="storywatch-bench-serve-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="storywatch-bench-serve-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         started = time.perf_counter()
-        paths = make_store(Path(tmp), developments=args.developments, feeds=args.feeds)
+        url, ledger = open_backend(args.backend, Path(tmp), stack)
+        paths = make_store(Path(tmp), ledger, developments=args.developments, feeds=args.feeds)
         print(
             f"store: {args.developments} developments over {STORYLINES} storylines "
-            f"({(args.developments + 1) // 2} in {BIG}), {2 * args.developments} deliveries, "
-            f"{args.feeds} feeds x {HEALTH_LINES_PER_FEED} health lines; made in "
-            f"{time.perf_counter() - started:.1f} s"
+            f"({(args.developments + 1) // 2} in {BIG}), {2 * args.developments} deliveries "
+            f"in a {args.backend} ledger, {args.feeds} feeds x {HEALTH_LINES_PER_FEED} health "
+            f"lines; made in {time.perf_counter() - started:.1f} s"
         )
         server = ServeProcess(
             [
-                f"--ledger={paths['ledger']}",
+                f"--ledger={url}",
                 f"--alerts={paths['alerts']}",
                 f"--feed-health={paths['feed_health']}",
                 f"--dead-letters={paths['dead_letters']}",
@@ -235,16 +271,32 @@ def main(argv: list[str] | None = None) -> int:
             with health.open("a", encoding="utf-8") as handle:
                 handle.write(growing_line)
 
+        changes = iter(range(10**9))
+        made_at = time.monotonic()
+
+        def change() -> None:
+            """One delivery sent again, as a running pipeline's next send changes a row."""
+            # The page re-reads the rows of its clock-skew margin on every read; a ledger
+            # whose every row is that young is a bulk write's first seconds, not a pipeline.
+            time.sleep(max(0.0, made_at + SKEW_SECONDS + 1.0 - time.monotonic()))
+            n = next(changes) % args.developments
+            ledger.mark_sent(f"bench-{n:05d}", "desk", "slack")
+            if args.backend != "sqlite":  # the page reads a remote ledger at most this often
+                time.sleep(REMOTE_REFRESH_SECONDS + 0.1)
+
         pages = [
             ("static /static/style.css (baseline)", "/static/style.css", None),
             ("static /static/htmx.min.js (baseline)", "/static/htmx.min.js", None),
             ("storylines index /", "/", None),
+            ("storylines index /, ledger changing", "/", change),
             (f"storyline {BIG}", f"/storylines/{BIG}", None),
+            (f"storyline {BIG}, ledger changing", f"/storylines/{BIG}", change),
             ("storyline bench-storyline-01", "/storylines/bench-storyline-01", None),
             (f"storyline {BIG}?kind=burst", f"/storylines/{BIG}?kind=burst", None),
             ("feeds /feeds", "/feeds", None),
             ("feeds, health growing", "/feeds", grow),
             ("deliveries /deliveries", "/deliveries", None),
+            ("deliveries /deliveries, ledger changing", "/deliveries", change),
             ("preview /preview (form)", "/preview", None),
         ]
         with server, httpx.Client(base_url=server.url, timeout=60) as client:

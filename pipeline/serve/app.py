@@ -245,15 +245,20 @@ def create_app(config: ServeConfig) -> Starlette:
     def current() -> dict[str, Any]:
         snap = view.snapshot()
         from_file = file_alerts.get()
-        key = (id(from_file), snap.version)
+        key = (id(from_file), snap.alerts_version)
         if key != made["key"]:
             alerts = queries.merge_alerts(from_file, snap.alerts)
             rows = queries.delivery_rows(snap.deliveries)
             made.update(
                 key=key,
+                rows_version=snap.deliveries_version,
                 alerts=alerts,
                 storylines={s.storyline_id: s for s in queries.storylines(alerts, rows)},
             )
+        elif snap.deliveries_version != made["rows_version"]:  # only delivery states changed
+            rows = queries.delivery_rows(snap.deliveries)
+            queries.attach_deliveries(made["storylines"].values(), rows)
+            made["rows_version"] = snap.deliveries_version
         made["snapshot"] = snap
         return made
 
@@ -423,7 +428,6 @@ def create_app(config: ServeConfig) -> Starlette:
         feed_table(config.clock())
 
     app.state.warm = warm
-    app.state.ledger_view = view
     return app
 
 

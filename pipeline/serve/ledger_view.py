@@ -29,7 +29,7 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +42,7 @@ from pipeline.serve.queries import scrub
 UTC = dt.UTC
 log = logging.getLogger(__name__)
 R = TypeVar("R", RecordedAlert, DeliveryRecord)
+_FIRST_PAGE = 16
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ class LedgerSnapshot:
     counts: dict[str, int] = field(default_factory=dict)
     mutes: dict[str, dt.datetime | None] = field(default_factory=dict)
     truncated: bool = False
-    #: changes whenever ``alerts`` or ``deliveries`` changed (what the storylines are made of)
-    version: int = 0
+    #: each changes whenever its rows changed (the page rebuilds only what depends on them)
+    alerts_version: int = 0
+    deliveries_version: int = 0
     error: str = ""
 
     def active_mutes(self, now: dt.datetime) -> dict[str, dt.datetime | None]:
@@ -95,7 +97,7 @@ class LedgerView:
         *,
         refresh_seconds: float = 2.0,
         full_refresh_seconds: float = 300.0,
-        skew_seconds: float = 60.0,
+        skew_seconds: float = 10.0,
         max_alerts: int = 5000,
         max_deliveries: int = 20000,
         page_size: int = 500,
@@ -114,6 +116,8 @@ class LedgerView:
         self._timeout_seconds = timeout_seconds
         self._clock, self._monotonic, self._opener = clock, monotonic, opener
         self._ledger: Ledger | None = None
+        self._alert_index: dict[tuple[str, ...], RecordedAlert] = {}
+        self._delivery_index: dict[tuple[str, ...], DeliveryRecord] = {}
         self._snap = LedgerSnapshot()
         self._read_once = False
         self._stamp: Any = None
@@ -189,11 +193,17 @@ class LedgerView:
         old = self._snap
         ledger = self._open()
         if ledger is None:
-            return LedgerSnapshot(version=old.version + bool(old.alerts or old.deliveries))
+            self._alert_index.clear()
+            self._delivery_index.clear()
+            return LedgerSnapshot(
+                alerts_version=old.alerts_version + bool(old.alerts),
+                deliveries_version=old.deliveries_version + bool(old.deliveries),
+            )
         if full:
             self._next_full = self._monotonic() + self.full_refresh_seconds
         alerts, more_alerts = self._merge(
             [] if full else old.alerts,
+            self._alert_index,
             ledger.recent_alerts,
             _alert_key,
             _alert_time,
@@ -201,12 +211,12 @@ class LedgerView:
         )
         deliveries, more_deliveries = self._merge(
             [] if full else old.deliveries,
+            self._delivery_index,
             ledger.recent_deliveries,
             _delivery_key,
             _delivery_time,
             self.max_deliveries,
         )
-        changed = alerts != old.alerts or deliveries != old.deliveries
         # a full read found older rows left out; an incremental one cannot tell, so it keeps that
         truncated = more_alerts or more_deliveries or (not full and old.truncated)
         return LedgerSnapshot(
@@ -217,25 +227,32 @@ class LedgerView:
             counts=ledger.counts(),
             mutes=ledger.active_mutes(self._clock()),
             truncated=truncated,
-            version=old.version + changed,
+            alerts_version=old.alerts_version + (alerts is not old.alerts),
+            deliveries_version=old.deliveries_version + (deliveries is not old.deliveries),
         )
 
     def _merge(
         self,
         held: list[R],
+        index: dict[tuple[str, ...], R],
         read: Callable[..., list[R]],
         key: Callable[[R], tuple[str, ...]],
         when: Callable[[R], str],
         bound: int,
     ) -> tuple[list[R], bool]:
-        """``held`` with the rows changed since its newest one (minus the clock skew) read
-        again, newest first, within ``bound``; and whether older rows were left unread."""
-        cutoff = self._cutoff(held, when)
-        rows: dict[tuple[str, ...], R] = {key(r): r for r in held}
+        """``held`` (newest first; ``index``: the same rows by key, kept up to date) with the
+        rows changed since its newest one, less the clock skew, read again and merged;
+        ``held`` itself when none changed. And whether older rows were left unread. With
+        nothing held, everything up to ``bound`` is read."""
+        cutoff = self._cutoff(held[0] if held else None, when)
+        if cutoff is None:
+            index.clear()
         fresh: list[R] = []
         more = False
+        # a running pipeline changes a few rows between reads: start small, then grow
+        size = self.page_size if cutoff is None else min(_FIRST_PAGE, self.page_size)
         while True:
-            size = min(self.page_size, bound - len(fresh))
+            size = min(size, bound - len(fresh))
             page = read(limit=size, older_than=fresh[-1] if fresh else None)
             fresh += page
             if len(page) < size or (cutoff is not None and when(page[-1]) < cutoff):
@@ -243,17 +260,22 @@ class LedgerView:
             if len(fresh) >= bound:
                 more = bool(read(limit=1, older_than=fresh[-1]))
                 break
-        for row in fresh:
-            rows[key(row)] = row
-        merged = sorted(rows.values(), key=lambda r: (when(r), key(r)), reverse=True)
+            size = min(2 * size, self.page_size)
+        changed = [row for row in fresh if index.get(key(row)) != row]
+        if cutoff is not None and not changed:
+            return held, False
+        for row in changed:
+            index[key(row)] = row
+        merged = sorted(index.values(), key=lambda r: (when(r), key(r)), reverse=True)
+        for row in merged[bound:]:
+            del index[key(row)]
         return merged[:bound], more or len(merged) > bound
 
-    def _cutoff(self, held: Iterable[R], when: Callable[[R], str]) -> str | None:
-        newest = max((when(r) for r in held), default=None)
+    def _cutoff(self, newest: R | None, when: Callable[[R], str]) -> str | None:
         if newest is None:
             return None
         try:
-            return (dt.datetime.fromisoformat(newest) - self.skew).isoformat()
+            return (dt.datetime.fromisoformat(when(newest)) - self.skew).isoformat()
         except ValueError:
             return None  # a time this page cannot read: read everything
 

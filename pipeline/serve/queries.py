@@ -53,6 +53,8 @@ def scrub(text: str) -> str:
     >>> scrub("GET https://x.test/rss?token=abc&page=2: HTTP 403")
     'GET https://x.test/rss?token=***&page=2: HTTP 403'
     """
+    if not text:
+        return text
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: f"{m[1]}=***" if m.lastindex else "***", text)
@@ -259,12 +261,20 @@ def storylines(
             dev.burst = True
             dev.rate_per_hour = data.get("rate_per_hour")
             dev.baseline_per_hour = data.get("baseline_per_hour")
-        dev.deliveries += deliveries.get(alert_id, [])
     out = []
     for sid, devs in by_storyline.items():
         ordered = sorted(devs.values(), key=lambda d: (d.published_at, d.development_id))
         out.append(Storyline(sid, titles.get(sid, sid), ordered))
+    attach_deliveries(out, deliveries)
     return sorted(out, key=lambda s: s.last_at or dt.datetime.min.replace(tzinfo=UTC), reverse=True)
+
+
+def attach_deliveries(lines: Iterable[Storyline], deliveries: dict[str, list[DeliveryRow]]) -> None:
+    """Give each development the delivery rows of its alerts (replacing those it had), so
+    new delivery states need no new grouping of the alerts."""
+    for line in lines:
+        for dev in line.developments:
+            dev.deliveries = [row for a in dev.alert_ids for row in deliveries.get(a, ())]
 
 
 def filter_developments(
@@ -510,6 +520,7 @@ __all__ = [
     "FeedHealthIndex",
     "FeedView",
     "Storyline",
+    "attach_deliveries",
     "dead_deliveries",
     "delivery_row",
     "delivery_rows",

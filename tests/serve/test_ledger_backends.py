@@ -139,6 +139,26 @@ def test_retry_on_a_postgresql_ledger_shows_the_new_state_at_once(tmp_path, requ
     ledger.close()
 
 
+@pytest.mark.parametrize("name", BACKENDS)
+def test_the_page_follows_a_running_pipeline_row_by_row(name, tmp_path, request):
+    backend = _filled(name, tmp_path, request)
+    client = _client(tmp_path, backend, ledger_refresh_seconds=0.0)
+    assert "desk/slack: dead" in client.get("/storylines/musk-kremlin-contacts").text
+    ledger = backend["make"]()
+    try:
+        assert ledger.requeue_dead(ALERTS[1].alert_id, "desk", "slack")  # a delivery moves on
+        page = client.get("/storylines/musk-kremlin-contacts").text
+        assert "desk/slack: queued" in page and "desk/slack: dead" not in page
+        later = make_alert(4)  # a new development, recorded with its delivery
+        fill_ledger(ledger, [later], {(later.alert_id, "desk", "slack"): ("sent", "")})
+        ledger.remove_mute("musk-kremlin-contacts")
+    finally:
+        ledger.close()
+    page = client.get("/storylines/musk-kremlin-contacts").text
+    assert "Development 4" in page and page.count("desk/slack: sent") == 2
+    assert "muted until" not in client.get("/").text
+
+
 class _Clock:
     def __init__(self) -> None:
         self.seconds = 0.0
@@ -193,7 +213,7 @@ def test_the_view_is_bounded_and_follows_the_ledger_row_by_row(name, tmp_path, r
     clock.seconds += 10.0 if name != "sqlite" else 0.0  # a file ledger: its file changed
     rows_read.clear()
     second = view.snapshot()
-    assert second is not first and second.version == first.version + 1
+    assert second is not first and second.deliveries_version == first.deliveries_version + 1
     assert second.deliveries[0].alert_id == "late" and len(second.deliveries) == 8
     assert [d.alert_id for d in second.dead] == ["late"]
     assert second.active_mutes(NOW) == {"musk-kremlin-contacts": None}
