@@ -162,8 +162,13 @@ def build_draft(
         # The thread's event is what its own sentences say happens; the article's only
         # when they name none and the thread has no phrases of its own.
         events = own
+        borrowed = False
         if not events and not thread.keywords:
             events = article_events
+            owned = {
+                k for t, o in zip(threads, per_thread, strict=True) if t is not thread for k in o
+            }
+            borrowed = bool(events) and set(events) <= owned
         terms = event_terms(events) + [k for k in thread.keywords if k not in event_terms(events)]
         if not terms:
             continue
@@ -185,7 +190,12 @@ def build_draft(
         if not anchors and not partners:
             continue
         topic_id = _unique(f"{sid}-event", taken_refs)
-        if topic_in_rule == "actors":
+        if topic_in_rule == "anchors" or (borrowed and anchors and partners):
+            # The article's event that another thread owns ("talks" of the contacts thread)
+            # is that thread's story with any of their shared actors ("Musk" and "talks"):
+            # borrowed, it needs one of this thread's partners as well as an anchor.
+            all_of = [group for group in (anchors, partners) if group] + [[topic_id]]
+        elif topic_in_rule == "actors":
             # A place ordinary news names often ("Ukraine") with an event word is another
             # story as often as this one: with the event it needs an actor, not itself.
             actors = [
@@ -194,8 +204,6 @@ def build_draft(
                 if by_id[r].kind != "place" or background.df(by_id[r].name) <= COMMON_PLACE_DOCS
             ]
             all_of = [actors or list(dict.fromkeys(anchors + partners)), [topic_id]]
-        else:
-            all_of = [group for group in (anchors, partners) if group] + [[topic_id]]
         # Two of the thread's principal actors named together (anchor and a partner that
         # is a person, organisation or product, never a place) are the story too.
         actor_partners = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from pipeline.config.watchlists import Watchlists, load_watchlists
 from pipeline.errors import UserError
+from pipeline.records import Article
 from pipeline.seed.background import Background, default_background_dir, load_background
 from pipeline.seed.cues import attribute_word, tokenize
 from pipeline.seed.draft import (
@@ -22,6 +24,7 @@ from pipeline.seed.draft import (
     check_corpus,
     event_required,
     map_to_shipped,
+    predictions,
     render_draft,
     seed,
     validate_draft,
@@ -70,6 +73,20 @@ def shipped_draft(watchlists, background):
 def _rule_refs(storyline) -> set[str]:
     """Every ref of a draft storyline's rules (the main rule and its alternatives)."""
     return {ref for rule in (storyline.all_of, *storyline.alternatives) for g in rule for ref in g}
+
+
+def _article(text: str) -> Article:
+    at = dt.datetime(2024, 10, 25, tzinfo=dt.UTC)
+    return Article(
+        article_id=text[:24],
+        feed_id="t",
+        url="https://news.example/a",
+        canonical_url="https://news.example/a",
+        title=text,
+        summary="",
+        published_at=at,
+        first_seen_at=at,
+    )
 
 
 def _by_name(entities) -> dict[str, object]:
@@ -430,7 +447,8 @@ def test_draft_validates_with_the_watchlists_and_says_where_things_came_from(shi
     for storyline in yaml.safe_load(text)["storylines"]:
         assert storyline["description"].startswith("From the seed article:")
         assert 0 < storyline["threshold"] <= 1
-        assert len(storyline["rule"]["all_of"]) == 2
+        # actors and the event; anchor, partner and the event when the event is borrowed
+        assert len(storyline["rule"]["all_of"]) in (2, 3)
 
 
 def test_draft_threads_cover_the_four_seeded_threads(shipped_draft):
@@ -460,7 +478,7 @@ def test_drafts_folder_is_not_loaded(tmp_path, shipped_draft):
 
 
 def test_mapped_micro_f1_on_the_labeled_dev_set(shipped_draft):
-    """Issue 7 quality bar, raised to where issue 16 left it (0.912): mapped micro-F1 >= 0.90."""
+    """Issue 7 quality bar; issue 16: the shipped seed stays at or above 0.934."""
     draft, text = shipped_draft
     result = check_corpus(text, draft, WATCHLISTS, labeled=LABELED)
     assert result.items == 127
@@ -470,7 +488,23 @@ def test_mapped_micro_f1_on_the_labeled_dev_set(shipped_draft):
         "starlink-ukraine-war",
         "musk-government-role",
     }
-    assert result.report.micro.f1 >= 0.90, result.report.format(show_mistakes=False)
+    assert result.report.micro.f1 >= 0.934, result.report.format(show_mistakes=False)
+
+
+def test_a_thread_borrowing_another_threads_event_needs_its_own_partner(shipped_draft):
+    """The Taiwan thread's one sentence names no event of its own; it borrows the article's
+    "talks", which the contacts thread owns. With any shared actor and "talks" it matched
+    every Musk-Putin talks item (dev micro-F1 0.934 -> 0.912): it needs Taiwan or Xi too."""
+    draft, text = shipped_draft
+    combined = validate_draft(text, WATCHLISTS)
+    taiwan = [s.id for s in draft.storylines if "taiwan" in _rule_refs(s)]
+    assert taiwan
+    talks = _article("Elon Musk held secret talks with Vladimir Putin, the Kremlin said.")
+    over_taiwan = _article("Putin asked Musk in talks not to switch on Starlink over Taiwan.")
+    hits = predictions([talks, over_taiwan], combined, [s.id for s in draft.storylines])
+    assert not set(taiwan) & hits.get(talks.article_id, set())
+    assert hits[talks.article_id]  # the contacts thread still has it
+    assert set(taiwan) & hits[over_taiwan.article_id]
 
 
 def test_mapping_follows_shared_entities(shipped_draft):
