@@ -1,15 +1,17 @@
 """Deciding alerts: which storyline events become an ``Alert``, with a stable id.
 
 Policy (``decide_alert``): ``new_development`` and ``burst`` events always alert;
-``coverage`` events alert only with ``coverage_alerts=True`` (a subscriber asked for
-coverage updates); ``duplicate`` and ``stale`` never do.
+``duplicate`` and ``stale`` never do. More coverage of a known development (``coverage``
+and ``duplicate`` events) is never an alert of its own: ``DecideAlerts`` turns it into a
+few rate-limited follow-ups of the development's alert (``pipeline.alerts.followups``,
+kind ``coverage``), which name the outlets so far.
 
-The alert id is derived from storyline + development + kind (plus the article for a
-coverage update, since one development has many), so the same development gives the same
-id in every run and across restarts; the ledger records it before delivery. The
-development id is that of its original (earliest article) as known when the event is
-made: an alert made before a late original arrived keeps the copy's id and is not
-repeated (docs/storylines.md, "Order-independent leads").
+The alert id is derived from storyline + development + kind (plus the follow-up's number),
+so the same development gives the same id in every run and across restarts
+(``pipeline.alerts.ids``); the ledger records it before delivery. The development id is
+that of its original (earliest article) as known when the event is made: an alert made
+before a late original arrived keeps the copy's id and is not repeated
+(docs/storylines.md, "Order-independent leads").
 
 >>> alert_id_for("starlink-ukraine-war", "3f2a", "new_development")
 '08f5e2d40b1822d1'
@@ -23,9 +25,9 @@ first), ``title``, ``url``, ``published``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,6 +36,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from pipeline.alert_json import alert_to_json
+from pipeline.alerts.followups import FOLLOW_UP_KINDS, decide_follow_up, earlier_follow_ups
+from pipeline.alerts.ids import alert_id_for
 from pipeline.deliver.wording import display_time
 from pipeline.ledger import open_ledger
 from pipeline.match.hits import is_deep
@@ -50,31 +54,26 @@ ALERTING_KINDS = (NEW_DEVELOPMENT, BURST)
 TEST_HOOK_PAUSE_AFTER_RECORD = "STORYWATCH_TEST_HOOK_PAUSE_AFTER_RECORD_SECONDS"
 
 
-def alert_id_for(storyline_id: str, development_id: str, kind: str, article_id: str = "") -> str:
-    """Stable alert id (16 hex digits) for one development and kind."""
-    raw = "\x1f".join((storyline_id, development_id, kind, article_id))
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+__all__ = ["DecideAlerts", "alert_id_for", "decide_alert", "decide_alerts", "format_alert"]
 
 
 def decide_alert(
     event: StorylineEvent,
     *,
     storyline_titles: Mapping[str, str] | None = None,
-    coverage_alerts: bool = False,
 ) -> Alert | None:
-    """The alert for one storyline event, or None when the event is not alert-worthy."""
-    if event.kind not in ALERTING_KINDS and not (coverage_alerts and event.kind == COVERAGE):
+    """The alert for one storyline event, or None when the event is not alert-worthy
+    (coverage included: its follow-ups need the ones before, ``DecideAlerts``)."""
+    if event.kind not in ALERTING_KINDS:
         return None
-    # The headline of a new development is its lead; of a coverage update or burst, the
-    # article that caused it.
+    # The headline of a new development is its lead; of a burst, the article that caused it.
     subject = (
         event.lead if event.kind == NEW_DEVELOPMENT or event.article is None else event.article
     )
     article = subject.article
-    extra = article.article_id if event.kind == COVERAGE else ""
     ids = (article.article_id,) + tuple(i for i in event.articles if i != article.article_id)
     return Alert(
-        alert_id=alert_id_for(event.storyline_id, event.development_id, event.kind, extra),
+        alert_id=alert_id_for(event.storyline_id, event.development_id, event.kind),
         storyline_id=event.storyline_id,
         development_id=event.development_id,
         kind=event.kind,
@@ -132,9 +131,10 @@ def format_alert(alert: Alert) -> str:
         lines.append(f"  why: {', '.join(why[:6])}")
     if alert.why_new:
         lines.append(f"  new: {alert.why_new[:CONSOLE_TITLE_CHARS]}")
-    if alert.sources:
-        lines.append(f"  also: {'; '.join(o or t[:40] for o, t, _ in alert.sources[:5])}")
-    if alert.kind == BURST:
+    if alert.sources and alert.kind != COVERAGE:  # a follow-up names them in its reason
+        also = dict.fromkeys(o or t[:40] for o, t, _ in alert.sources)  # each outlet once
+        lines.append(f"  also: {'; '.join(list(also)[:5])}")
+    if alert.kind in (BURST, COVERAGE):  # the burst's rate; the follow-up's outlets
         lines.append(f"  {alert.reason}")
     return "\n".join(lines)
 
@@ -183,8 +183,12 @@ class _RecordAlertFn(beam.DoFn):
 class DecideAlerts(beam.PTransform):
     """StorylineEvent → StageOutputs(main=Alert, each recorded in the ledger, dead_letter=Failure).
 
-    ``latency_metrics`` (live runs): each alert new to the ledger is observed in the
-    fetch → alert histogram (``pipeline.run.metrics``)."""
+    Coverage and duplicate events become follow-ups (``pipeline.alerts.followups``), at most
+    one per ``follow_up_min_gap_minutes`` and ``max_follow_ups_per_development`` per
+    development, read back from the ledger at ``ledger_url``. ``coverage_alerts`` is
+    accepted for old callers and changes nothing: a subscriber chooses follow-ups by kind
+    (``pipeline.deliver.routing``). ``latency_metrics`` (live runs): each alert new to the
+    ledger is observed in the fetch → alert histogram (``pipeline.run.metrics``)."""
 
     def __init__(
         self,
@@ -193,19 +197,23 @@ class DecideAlerts(beam.PTransform):
         storyline_titles: Mapping[str, str] | None = None,
         coverage_alerts: bool = False,
         latency_metrics: bool = False,
+        follow_up_min_gap_minutes: float = 30.0,
+        max_follow_ups_per_development: int = 3,
     ) -> None:
         super().__init__()
+        del coverage_alerts  # see the docstring
         self._ledger_url = ledger_url
         self._latency_metrics = latency_metrics
-        self._policy = {
-            "storyline_titles": dict(storyline_titles or {}),
-            "coverage_alerts": coverage_alerts,
+        self._titles = dict(storyline_titles or {})
+        self._follow_ups = {
+            "min_gap_minutes": follow_up_min_gap_minutes,
+            "max_follow_ups_per_development": max_follow_ups_per_development,
         }
 
     def expand(self, events: beam.PCollection) -> StageOutputs:
-        decided = events | "DecideAlert" >> beam.ParDo(_DecideFn(), self._policy).with_outputs(
-            DEAD_LETTER, main=MAIN
-        )
+        decided = events | "DecideAlert" >> beam.ParDo(
+            _DecideFn(self._ledger_url, self._titles, self._follow_ups)
+        ).with_outputs(DEAD_LETTER, main=MAIN)
         recorded = decided[MAIN] | "RecordAlert" >> beam.ParDo(
             _RecordAlertFn(self._ledger_url, latency_metrics=self._latency_metrics)
         )
@@ -213,12 +221,59 @@ class DecideAlerts(beam.PTransform):
 
 
 class _DecideFn(beam.DoFn):
-    """StorylineEvent → Alert (or nothing); an event the policy cannot read → Failure."""
+    """StorylineEvent → Alert (or nothing); an event the policy cannot read → Failure.
 
-    def process(self, event: StorylineEvent, policy: dict[str, Any]) -> Iterable[Any]:
+    Follow-ups: the ones already decided for a development are remembered here (at most
+    ``MAX_DEVELOPMENTS_REMEMBERED`` developments, least recently seen forgotten first) and
+    the next ones looked up in the ledger on every event, so a restart, or another worker
+    that decided one, is seen; ``RecordAlert`` (the next step, same bundle) saves each one.
+    """
+
+    MAX_DEVELOPMENTS_REMEMBERED = 10_000
+
+    def __init__(self, ledger_url: str, titles: dict[str, str], follow_ups: dict[str, Any]) -> None:
+        self._ledger_url = ledger_url
+        self._titles = titles
+        self._follow_ups = follow_ups
+        self._ledger = None
+        self._earlier: OrderedDict[tuple[str, str], list[Alert]] = OrderedDict()
+
+    def setup(self) -> None:
+        self._ledger = open_ledger(self._ledger_url)
+
+    def teardown(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+    def _earlier_follow_ups(self, event: StorylineEvent) -> list[Alert]:
+        key = (event.storyline_id, event.development_id)
+        known = self._earlier.pop(key, [])
+        limit = self._follow_ups["max_follow_ups_per_development"]
+        if len(known) < limit:
+            found = earlier_follow_ups(
+                self._ledger.load_payload, *key, max_follow_ups_per_development=limit
+            )
+            known = found if len(found) >= len(known) else known
+        self._earlier[key] = known
+        while len(self._earlier) > self.MAX_DEVELOPMENTS_REMEMBERED:
+            self._earlier.popitem(last=False)
+        return known
+
+    def _decide(self, event: StorylineEvent) -> Alert | None:
+        if event.kind not in FOLLOW_UP_KINDS:
+            return decide_alert(event, storyline_titles=self._titles)
+        earlier = self._earlier_follow_ups(event)
+        alert = decide_follow_up(event, earlier, storyline_titles=self._titles, **self._follow_ups)
+        if alert is not None:
+            earlier.append(alert)
+            Metrics.counter("storywatch", "follow_ups").inc()
+        return alert
+
+    def process(self, event: StorylineEvent) -> Iterable[Any]:
         Metrics.counter("storywatch", f"storyline_{event.kind}").inc()
         try:
-            alert = decide_alert(event, **policy)
+            alert = self._decide(event)
         except Exception as exc:  # one malformed event must not stop the others' alerts
             yield TaggedOutput(
                 DEAD_LETTER,

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipeline.config.subscribers import QuietHours, Subscriber, parse_clock
-from pipeline.deliver.wording import fold_same_article, merge_alerts
+from pipeline.deliver.wording import FOLLOW_UP, fold_same_article, latest_follow_ups, merge_alerts
 from pipeline.records import UTC, Alert
 
 
@@ -90,6 +90,27 @@ def due_at(subscriber: Subscriber, now: dt.datetime) -> dt.datetime | None:
     return when.astimezone(UTC)
 
 
+def follow_up_due_at(subscriber: Subscriber, now: dt.datetime) -> dt.datetime:
+    """When a follow-up (more coverage) reaches ``subscriber`` by email: with the digest, or
+    for an immediate subscriber at the next ``digest_at`` (daily), after any quiet hours.
+
+    >>> from pipeline.config.subscribers import Channels, SlackChannel
+    >>> desk = Subscriber(name="desk", timezone="Europe/Berlin", digest_at="08:00",
+    ...                   channels=Channels(slack=SlackChannel(webhook_url_env="HOOK")))
+    >>> follow_up_due_at(desk, dt.datetime(2024, 10, 25, 10, 15, tzinfo=UTC)).isoformat()
+    '2024-10-26T06:00:00+00:00'
+    """
+    if subscriber.mode == "digest":
+        when = due_at(subscriber, now)
+        assert when is not None  # a digest subscriber's alerts always wait for the digest
+        return when
+    local = now.astimezone(subscriber.zone)
+    when = _next_local(local, parse_clock(subscriber.digest_at))
+    if is_quiet(subscriber.quiet_hours, when):
+        when = quiet_end(subscriber.quiet_hours, when)
+    return when.astimezone(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Digest:
     """Several alerts for one subscriber and channel, sent as one message at ``due_at``.
@@ -116,16 +137,22 @@ class Digest:
         An article that develops several storylines is listed once, in a section that
         names them all (``wording.merge_alerts``), not once under each.
         """
-        return group_by_storyline(merge_alerts(g) for g in fold_same_article(self.alerts))
+        shown = latest_follow_ups(self.alerts)
+        return group_by_storyline(merge_alerts(g) for g in fold_same_article(shown))
 
     def title(self, zone: dt.tzinfo = UTC) -> str:
-        count = len(self.alerts)
+        shown = latest_follow_ups(self.alerts)
+        updates = sum(a.kind == FOLLOW_UP for a in shown)
+        count = len(shown) - updates
         noun = "alert" if count == 1 else "alerts"
+        coverage = f"{updates} coverage update{'' if updates == 1 else 's'}"
+        when = self.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        if not count:  # only follow-ups: an immediate subscriber's coverage digest
+            return f"Coverage: {coverage}, {when}"
         if self.held:
-            return f"{count} {noun} held during quiet hours"
-        return (
-            f"Digest: {count} {noun}, {self.due_at.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')}"
-        )
+            held = f"{count} {noun} held during quiet hours"
+            return held + (f" and {coverage}" if updates else "")
+        return f"Digest: {count} {noun}" + (f" and {coverage}" if updates else "") + f", {when}"
 
 
 def group_by_storyline(alerts: Iterable[Alert]) -> list[tuple[str, str, tuple[Alert, ...]]]:

@@ -27,7 +27,14 @@ from urllib.parse import quote
 from pipeline.config.subscribers import EmailChannel
 from pipeline.deliver.base import PermanentError, TransientError
 from pipeline.deliver.digest import Digest
-from pipeline.deliver.wording import display_time, kind_label, other_sources, reasons
+from pipeline.deliver.wording import (
+    FOLLOW_UP,
+    display_time,
+    follow_up_line,
+    kind_label,
+    other_sources,
+    reasons,
+)
 from pipeline.records import UTC, Alert
 
 
@@ -55,7 +62,10 @@ def message_id(key: str, subscriber: str, domain: str) -> str:
 
 
 def _alert_text(alert: Alert) -> str:
-    lines = [
+    lines = (
+        [f"{kind_label(alert.kind)}: {follow_up_line(alert)}"] if alert.kind == FOLLOW_UP else []
+    )
+    lines += [
         _one_line(alert.title),
         alert.url,
         " · ".join(p for p in (_one_line(alert.outlet), display_time(alert)) if p),
@@ -90,7 +100,12 @@ def _a(url: str, label: str) -> str:
 
 def _alert_html(alert: Alert) -> str:
     e = html.escape
-    parts = [
+    parts = (
+        [f"<p><em>{e(kind_label(alert.kind))}: {e(follow_up_line(alert))}</em></p>"]
+        if alert.kind == FOLLOW_UP
+        else []
+    )
+    parts += [
         f"<p><strong>{_a(alert.url, alert.title)}</strong><br>"
         f"{e(' · '.join(p for p in (_one_line(alert.outlet), display_time(alert)) if p))}</p>"
     ]

@@ -17,11 +17,11 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from pipeline.config.subscribers import Subscriber
-from pipeline.deliver.digest import due_at
-from pipeline.deliver.wording import fold_same_article
+from pipeline.deliver.digest import due_at, follow_up_due_at
+from pipeline.deliver.wording import FOLLOW_UP, fold_same_article
 from pipeline.records import Alert
 
-__all__ = ["Route", "fold_same_article", "muted_by", "routes"]
+__all__ = ["Route", "fold_same_article", "muted_by", "routes", "wants"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +68,30 @@ def routes(
     held = muted_by(alert, muted)
     out = []
     for subscriber in subscribers:
-        if not subscriber.wants(alert.storyline_id, alert.kind, alert.score):
+        if not wants(subscriber, alert):
             continue
         when = due_at(subscriber, now)
-        out += [
-            Route(alert, subscriber, channel, when, held) for channel in subscriber.channels.names()
-        ]
+        for channel in subscriber.channels.names():
+            if alert.kind == FOLLOW_UP and channel == "email":
+                # Coverage is never an email of its own: it waits for the digest.
+                out.append(
+                    Route(alert, subscriber, channel, follow_up_due_at(subscriber, now), held)
+                )
+            else:
+                out.append(Route(alert, subscriber, channel, when, held))
     return out
+
+
+def wants(subscriber: Subscriber, alert: Alert) -> bool:
+    """Does ``subscriber`` get ``alert``? A follow-up (more coverage of a development) goes
+    to whoever gets the development's alerts, and to whoever asked for ``coverage``.
+
+    >>> from pipeline.config.subscribers import Channels, SlackChannel
+    >>> from pipeline.alert_json import alert_from_json
+    >>> desk = Subscriber(name="desk", channels=Channels(slack=SlackChannel(webhook_url_env="H")))
+    >>> wants(desk, alert_from_json({"alert_id": "f1", "storyline": "s", "kind": "coverage",
+    ...     "title": "T", "url": "u", "published": "2024-10-25T10:00:00Z"}))
+    True
+    """
+    kinds = (alert.kind, "new_development") if alert.kind == FOLLOW_UP else (alert.kind,)
+    return any(subscriber.wants(alert.storyline_id, kind, alert.score) for kind in kinds)

@@ -38,7 +38,15 @@ from slack_sdk.webhook import WebhookClient
 
 from pipeline.deliver.base import DeliveryError, PermanentError, TransientError
 from pipeline.deliver.digest import Digest
-from pipeline.deliver.wording import Reason, display_time, kind_label, other_sources, reasons
+from pipeline.deliver.wording import (
+    FOLLOW_UP,
+    Reason,
+    display_time,
+    follow_up_line,
+    kind_label,
+    other_sources,
+    reasons,
+)
 from pipeline.http_headers import parse_retry_after
 from pipeline.records import Alert
 
@@ -136,8 +144,54 @@ def reason_line(reason: Reason) -> str:
     )
 
 
+def _sources_section(alert: Alert, heading: str) -> list[dict]:
+    """The other articles so far, by outlet, as one section (none if there are none)."""
+    others = other_sources(alert)
+    if not others:
+        return []
+    lines = [
+        f"• {escape(outlet)}: {link(url, title)}" if outlet else f"• {link(url, title)}"
+        for outlet, title, url in others[:_MAX_SOURCES]
+    ]
+    if len(others) > _MAX_SOURCES:
+        lines.append(f"… and {len(others) - _MAX_SOURCES} more")
+    return [_mrkdwn_section(f"*{heading}*\n" + "\n".join(lines))]
+
+
+def follow_up_blocks(alert: Alert) -> tuple[str, list[dict]]:
+    """(notification text, blocks) for a follow-up: the outlets so far, the latest report,
+    and the earlier ones (a bot posts it in the storyline's thread, under the alert)."""
+    storyline = alert.storyline_title or alert.storyline_id
+    line = escape(follow_up_line(alert))
+    byline = " · ".join(part for part in (escape(alert.outlet), display_time(alert)) if part)
+    blocks: list[dict] = [
+        _mrkdwn_section(
+            f"*{escape(kind_label(alert.kind))}: {escape(storyline)}*: {line}\n"
+            f"Latest: {link(alert.url, alert.title)}" + (f"\n{byline}" if byline else "")
+        )
+    ]
+    blocks += _sources_section(alert, "Earlier reports")
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": _clip(
+                        f"storyline `{escape(alert.storyline_id)}` · development "
+                        f"{escape(alert.development_id)} · alert {escape(alert.alert_id)}"
+                    ),
+                }
+            ],
+        }
+    )
+    return _clip(f"{escape(kind_label(alert.kind))}: {escape(storyline)}: {line}"), blocks
+
+
 def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
     """(notification text, Block Kit blocks) for one alert."""
+    if alert.kind == FOLLOW_UP:
+        return follow_up_blocks(alert)
     storyline = alert.storyline_title or alert.storyline_id
     label = kind_label(alert.kind)
     byline = " · ".join(part for part in (escape(alert.outlet), display_time(alert)) if part)
@@ -153,15 +207,7 @@ def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
         if len(why) > _MAX_EVIDENCE:
             lines.append(f"… and {len(why) - _MAX_EVIDENCE} more")
         blocks.append(_mrkdwn_section("*Why it matched*\n" + "\n".join(lines)))
-    others = other_sources(alert)
-    if others:
-        lines = [
-            f"• {escape(outlet)}: {link(url, title)}" if outlet else f"• {link(url, title)}"
-            for outlet, title, url in others[:_MAX_SOURCES]
-        ]
-        if len(others) > _MAX_SOURCES:
-            lines.append(f"… and {len(others) - _MAX_SOURCES} more")
-        blocks.append(_mrkdwn_section("*Other sources so far*\n" + "\n".join(lines)))
+    blocks += _sources_section(alert, "Other sources so far")
     context = [
         f"storyline `{escape(alert.storyline_id)}`",
         f"score {alert.score:.2f}",
@@ -184,6 +230,7 @@ def digest_blocks(digest: Digest) -> tuple[str, list[dict]]:
         lines = [
             f"• {escape(kind_label(a.kind))}: {link(a.url, a.title)}"
             f"{' (' + escape(a.outlet) + ')' if a.outlet else ''} · {display_time(a)}"
+            + (f" · {escape(follow_up_line(a))}" if a.kind == FOLLOW_UP else "")
             for a in alerts[:20]
         ]
         if len(alerts) > 20:

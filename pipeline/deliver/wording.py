@@ -16,7 +16,7 @@ from pipeline.records import UTC, Alert, Evidence
 KIND_LABELS = {
     "new_development": "New development",
     "burst": "Burst",
-    "coverage": "More coverage",
+    "coverage": "More coverage",  # a follow-up
     "test": "Test",  # storywatch subscribers test
 }
 
@@ -68,6 +68,56 @@ def fold_same_article(alerts: Iterable[Alert]) -> list[list[Alert]]:
         key = (alert.url or alert.alert_id, alert.kind)
         groups.setdefault(key, []).append(alert)
     return list(groups.values())
+
+
+def outlets(alert: Alert) -> list[str]:
+    """Every outlet that has reported the alert's development so far, first first, once each:
+    its sources' (the tracker keeps them in arrival order), then its own.
+
+    >>> from pipeline.alert_json import alert_from_json
+    >>> outlets(alert_from_json({"alert_id": "a", "storyline": "s", "kind": "coverage", "title": "t",
+    ...     "url": "u3", "outlet": "BBC News", "published": "2024-10-25T10:00:00Z", "sources": [
+    ...     ["CNN", "t1", "u1"], ["", "t2", "u2"], ["CNN", "t1b", "u1b"]]}))
+    ['CNN', 'BBC News']
+    """
+    names = [s[0] for s in alert.sources if len(s) == 3] + [alert.outlet]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+#: The kind of a follow-up: more coverage of an alerted development (pipeline.alerts.followups).
+FOLLOW_UP = "coverage"
+
+#: Outlets named in a follow-up line; the others are counted.
+FOLLOW_UP_OUTLETS_SHOWN = 8
+
+
+def follow_up_line(alert: Alert) -> str:
+    """What a follow-up says: how many outlets have the development now, and which.
+
+    >>> from pipeline.alert_json import alert_from_json
+    >>> follow_up_line(alert_from_json({"alert_id": "a", "storyline": "s", "kind": "coverage",
+    ...     "title": "t", "url": "u9", "outlet": "AP", "published": "2024-10-25T10:00:00Z",
+    ...     "sources": [[f"Outlet {i}", "t", f"u{i}"] for i in range(9)]}))
+    'now 10 outlets: Outlet 0, Outlet 1, Outlet 2, Outlet 3, Outlet 4, Outlet 5, Outlet 6, Outlet 7 and 2 more'
+    """
+    names = outlets(alert)
+    shown = ", ".join(names[:FOLLOW_UP_OUTLETS_SHOWN])
+    more = len(names) - FOLLOW_UP_OUTLETS_SHOWN
+    return f"now {len(names)} outlets: {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def latest_follow_ups(alerts: Iterable[Alert]) -> list[Alert]:
+    """``alerts`` with only the last follow-up (``coverage``) of each development: a digest
+    shows where coverage stands, not every step of it. Order kept (the last one's place)."""
+    alerts = list(alerts)
+    last: dict[tuple[str, str], int] = {}
+    for index, alert in enumerate(alerts):
+        if alert.kind == FOLLOW_UP:
+            key = (alert.storyline_id, alert.development_id)
+            if key not in last or len(outlets(alert)) >= len(outlets(alerts[last[key]])):
+                last[key] = index
+    keep = set(last.values())
+    return [a for i, a in enumerate(alerts) if a.kind != FOLLOW_UP or i in keep]
 
 
 def other_sources(alert: Alert) -> list[tuple[str, str, str]]:

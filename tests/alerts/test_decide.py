@@ -16,7 +16,7 @@ from pipeline.alerts.decide import (
 from pipeline.jsonl_io import article_from_json
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.records import Evidence, Match
-from pipeline.storylines.tracker import COVERAGE, NEW_DEVELOPMENT, StorylineTracker
+from pipeline.storylines.tracker import NEW_DEVELOPMENT, StorylineTracker
 
 EVIDENCE = (Evidence("musk", "Elon Musk", "title", 0, 9, "Elon Musk", "exact"),)
 
@@ -67,19 +67,12 @@ def test_only_new_developments_alert_by_default():
     assert alert.published_at == dt.datetime(2024, 10, 25, 9, tzinfo=dt.UTC)
 
 
-def test_coverage_alerts_when_asked_lead_first_with_other_sources():
+def test_coverage_is_never_an_alert_of_its_own():
+    # More coverage becomes a follow-up of the development's alert (tests/alerts/test_followups.py).
     evs = events()
     assert [e.kind for e in evs] == ["new_development", "duplicate", "coverage"]
-    alerts = decide_alerts(evs, coverage_alerts=True)
-    assert [a.kind for a in alerts] == [NEW_DEVELOPMENT, COVERAGE]
-    coverage = alerts[1]
-    assert coverage.article_ids[0] == "c" and set(coverage.article_ids) == {"a", "b", "c"}
-    assert (
-        "WSJ",
-        "Elon Musk in secret talks with Putin, WSJ says",
-        "https://news.test/a",
-    ) in coverage.sources
-    assert coverage.alert_id != alerts[0].alert_id
+    assert [a.kind for a in decide_alerts(evs)] == [NEW_DEVELOPMENT]
+    assert decide_alert(evs[2]) is None
 
 
 def test_alert_id_is_stable_for_the_same_development_and_differs_by_kind():
@@ -96,7 +89,7 @@ def test_alert_id_is_stable_for_the_same_development_and_differs_by_kind():
 def test_duplicate_and_stale_never_alert():
     dup = events()[1]
     assert dup.kind == "duplicate"
-    assert decide_alert(dup, coverage_alerts=True) is None
+    assert decide_alert(dup) is None
 
 
 def test_json_line_has_the_required_fields_and_round_trips():

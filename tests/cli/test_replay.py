@@ -44,9 +44,15 @@ def test_replay_of_real_feed_snapshots_matches_the_golden_alerts(tmp_path):
     # one alert per development: the 11 articles on the Sevastopol/Starlink story of 7-9 Sep 2023
     # are two developments (as dev.jsonl labels them, D18 and D19): the biography's report,
     # and Musk's admission the next morning (an answer to the report, pipeline/storylines/tracker.py)
-    sevastopol = [a for a in alerts if a["published"].startswith("2023-09")]
+    sevastopol = [
+        a for a in alerts if a["published"].startswith("2023-09") and a["kind"] == "new_development"
+    ]
     assert [a["published"][:10] for a in sevastopol] == ["2023-09-07", "2023-09-08"]
     assert "admits" in sevastopol[1]["title"]
+    # their coverage: follow-ups naming the outlets (pipeline/alerts/followups.py), not alerts
+    follow_ups = [a for a in alerts if a["kind"] == "coverage"]
+    assert follow_ups and all(a["reason"].startswith("now ") for a in follow_ups)
+    assert all(a["sources"] and "." not in a["outlet"] for a in follow_ups)
 
 
 @pytest.mark.slow
