@@ -42,6 +42,7 @@ from pipeline.seed.storylines import (
     Thread,
     article_keywords,
     find_threads,
+    headline_thread,
     thread_keywords,
     thread_slug,
 )
@@ -150,10 +151,8 @@ def build_draft(
     threads = find_threads(entities, sentences, background, headline=article.headline)
     keywords = article_keywords(article.text, entities, background, language=language)
     article_events = thread_events(sentences, headline=article.headline)
-    taken_storylines = {s.id for s in watchlists.storylines}
-    storylines = []
-    titles: set[str] = set()
     per_thread = own_events([thread_counts([sentences[i] for i in t.sentences]) for t in threads])
+    plans: list[_Plan] = []
     for thread, own in zip(threads, per_thread, strict=True):
         others = set().union(*(t.sentences for t in threads if t is not thread))
         thread.keywords = thread_keywords(
@@ -169,71 +168,113 @@ def build_draft(
                 k for t, o in zip(threads, per_thread, strict=True) if t is not thread for k in o
             }
             borrowed = bool(events) and set(events) <= owned
-        terms = event_terms(events) + [k for k in thread.keywords if k not in event_terms(events)]
-        if not terms:
-            continue
-        by_id = {e.id: e for e in (*thread.anchors, *thread.partners)}
+        plan = _plan(thread, events, background, borrowed=borrowed, topic_in_rule=topic_in_rule)
+        if plan is not None:
+            plans.append(plan)
+    # The headline's actors with the headline's event (or the article's) are the story
+    # itself; first, unless a thread's rule already has one of them with that event.
+    head = headline_thread(entities, sentences, article.headline)
+    if head is not None:
+        events = thread_events([article.headline]) or article_events
+        plan = _plan(head, events, background, topic_in_rule=topic_in_rule)
+        if plan is not None and not any(_covers(p, plan) for p in plans):
+            plans.insert(0, plan)
+    taken_storylines = {s.id for s in watchlists.storylines}
+    storylines = []
+    titles: set[str] = set()
+    for plan in plans:
+        thread, events = plan.thread, plan.events
         sid = _unique(thread_slug(thread, events), taken_storylines)
-        # A name that is itself an event word ("DANA", "Pilotenstreik") would satisfy the
-        # event group alone: it is not one of the thread's actors.
-        anchors = [e.id for e in thread.anchors if not _names_event(e)]
-        partners = [e.id for e in thread.partners if not _names_event(e)]
-        if not anchors and not partners:
-            continue
-        # An actor whose name holds one of the event's phrases ("government efficiency" in
-        # the Department of Government Efficiency) would satisfy the rule alone: it stays
-        # out of the actors' group.
-        keys = [f" {normalise_name(t.rstrip('*'))} " for t in terms]
-
-        anchors = [a for a in anchors if not _holds_term(by_id[a], keys)]
-        partners = [p for p in partners if not _holds_term(by_id[p], keys)]
-        if not anchors and not partners:
-            continue
         topic_id = _unique(f"{sid}-event", taken_refs)
-        if topic_in_rule == "anchors" or (borrowed and anchors and partners):
-            # The article's event that another thread owns ("talks" of the contacts thread)
-            # is that thread's story with any of their shared actors ("Musk" and "talks"):
-            # borrowed, it needs one of this thread's partners as well as an anchor.
-            all_of = [group for group in (anchors, partners) if group] + [[topic_id]]
-        elif topic_in_rule == "actors":
-            # A place ordinary news names often ("Ukraine") with an event word is another
-            # story as often as this one: with the event it needs an actor, not itself.
-            actors = [
-                r
-                for r in dict.fromkeys(anchors + partners)
-                if by_id[r].kind != "place" or background.df(by_id[r].name) <= COMMON_PLACE_DOCS
-            ]
-            all_of = [actors or list(dict.fromkeys(anchors + partners)), [topic_id]]
-        # Two of the thread's principal actors named together (anchor and a partner that
-        # is a person, organisation or product, never a place) are the story too.
-        actor_partners = [
-            e.id
-            for e in thread.partners
-            if (e.kind in ("person", "org", "product") or PAIR_PLACES) and e.id in partners
-        ]
-        first = [a for a in anchors if a not in actor_partners]
-        # Not two names of one thing ("Boeing" and "Boeing 737 Max"): one word would do.
-        second = [p for p in actor_partners if not any(_overlap(by_id[p], by_id[a]) for a in first)]
-        pair = [first, second]
-        alternatives = [pair] if all(pair) else []
         title = _title(thread, events, language, thread.keywords)
-        if title in titles:
+        if title in titles and thread.partners:
             title = f"{title} ({thread.partners[0].name})"
         titles.add(title)
         storylines.append(
             DraftStoryline(
                 id=sid,
                 title=title,
-                description=_description(thread, sentences, terms),
-                all_of=all_of,
-                alternatives=alternatives,
+                description=_description(thread, sentences, plan.terms),
+                all_of=[*plan.groups, [topic_id]],
+                alternatives=plan.alternatives,
                 thread=thread,
                 topic_id=topic_id,
-                topic_terms=terms,
+                topic_terms=plan.terms,
                 events=events,
             )
         )
     return Draft(article, sentences, entities, storylines, slug, language=language)
+
+
+@dataclass
+class _Plan:
+    """A storyline before its ids and title: the thread, its event, the actors' groups."""
+
+    thread: Thread
+    events: list[str]
+    terms: list[str]
+    groups: list[list[str]]  # the main rule's entity groups (the event's group follows)
+    alternatives: list[list[list[str]]]
+
+
+def _plan(
+    thread: Thread,
+    events: list[str],
+    background: Background,
+    *,
+    borrowed: bool = False,
+    topic_in_rule: str = "actors",
+) -> _Plan | None:
+    """The rule of one thread with its event; None when it has no event or no actor left."""
+    terms = event_terms(events) + [k for k in thread.keywords if k not in event_terms(events)]
+    if not terms:
+        return None
+    by_id = {e.id: e for e in (*thread.anchors, *thread.partners)}
+    # A name that is itself an event word ("DANA", "Pilotenstreik") would satisfy the
+    # event group alone: it is not one of the thread's actors. Nor is an actor whose name
+    # holds one of the event's phrases ("government efficiency" in the Department of
+    # Government Efficiency).
+    keys = [f" {normalise_name(t.rstrip('*'))} " for t in terms]
+    anchors = [e.id for e in thread.anchors if not _names_event(e) and not _holds_term(e, keys)]
+    partners = [e.id for e in thread.partners if not _names_event(e) and not _holds_term(e, keys)]
+    if not anchors and not partners:
+        return None
+    if topic_in_rule == "anchors" or (borrowed and anchors and partners):
+        # The article's event that another thread owns ("talks" of the contacts thread) is
+        # that thread's story with any of their shared actors ("Musk" and "talks"):
+        # borrowed, it needs one of this thread's partners as well as an anchor.
+        groups = [group for group in (anchors, partners) if group]
+    else:
+        # A place ordinary news names often ("Ukraine") with an event word is another
+        # story as often as this one: with the event it needs an actor, not itself.
+        actors = [
+            r
+            for r in dict.fromkeys(anchors + partners)
+            if by_id[r].kind != "place" or background.df(by_id[r].name) <= COMMON_PLACE_DOCS
+        ]
+        groups = [actors or list(dict.fromkeys(anchors + partners))]
+    # Two of the thread's principal actors named together (anchor and a partner that is a
+    # person, organisation or product, never a place) are the story too.
+    actor_partners = [
+        e.id
+        for e in thread.partners
+        if (e.kind in ("person", "org", "product") or PAIR_PLACES) and e.id in partners
+    ]
+    first = [a for a in anchors if a not in actor_partners]
+    # Not two names of one thing ("Boeing" and "Boeing 737 Max"): one word would do.
+    second = [p for p in actor_partners if not any(_overlap(by_id[p], by_id[a]) for a in first)]
+    pair = [first, second]
+    return _Plan(thread, events, terms, groups, [pair] if all(pair) else [])
+
+
+def _covers(plan: _Plan, head: _Plan) -> bool:
+    """Does a thread's rule already match what the headline's would: one actor group holding
+    a headline actor, with one of the headline's events?"""
+    return (
+        len(plan.groups) == 1
+        and bool(set(plan.groups[0]) & {e.id for e in head.thread.anchors})
+        and bool(set(plan.events) & set(head.events))
+    )
 
 
 def _holds_term(e: SeedEntity, keys: list[str]) -> bool:

@@ -296,6 +296,33 @@ def find_threads(
     return threads
 
 
+def headline_thread(
+    entities: list[SeedEntity], sentences: list[str], headline: str
+) -> Thread | None:
+    """The article's own story as its headline tells it: the actors the headline names
+    (its places when it names no actor), with the headline's other names as partners.
+
+    Threads are pairs of names the body links; a story whose headline actor the body
+    names mostly in passing ("Rotterdam port strike": the port, then the terminals, the
+    unions and a shipper) has no thread of its own. None when the headline names no one.
+    """
+    if not headline:
+        return None
+    named = [
+        e
+        for e in entities
+        if not is_source(e, sentences, headline)
+        and any(m.sentence == 0 and m.role in ("noun", "possessive") for m in e.mentions)
+    ]
+    actors = [e for e in named if e.kind in ("person", "org", "product")]
+    anchors = actors or named
+    if not anchors:
+        return None
+    thread = Thread(anchors, [e for e in named if e not in anchors], strength=0.0)
+    thread.sentences = sorted({m.sentence for e in named for m in e.mentions})
+    return thread
+
+
 # --- keywords ------------------------------------------------------------------------
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from pipeline.config.watchlists import Watchlists, load_watchlists
+from pipeline.records import Article
 from pipeline.seed.background import Background, default_background_dir, load_background
 from pipeline.seed.draft import (
     build_draft,
     check_corpus,
     event_required,
     format_check,
+    predictions,
     render_draft,
     validate_draft,
 )
@@ -150,6 +153,53 @@ def test_no_storyline_is_satisfied_by_an_actor_or_a_place_alone(path, watchlists
     for s in draft.storylines:
         assert event_required(s.all_of, entity_ids), s.id
     assert entities_alone(draft, combined) == []
+
+
+def _item(title: str) -> Article:
+    at = dt.datetime(2025, 1, 9, tzinfo=dt.UTC)
+    return Article(
+        article_id=title[:24],
+        feed_id="t",
+        url="https://news.example/a",
+        canonical_url="https://news.example/a",
+        title=title,
+        summary="",
+        published_at=at,
+        first_seen_at=at,
+    )
+
+
+def test_the_headlines_actor_and_event_are_a_storyline_when_no_thread_has_them(
+    watchlists, background
+):
+    """The body links the terminals, the union and a shipper; the headline's Rotterdam is
+    in no thread. Its own storyline (the headline's names and event) takes the story's
+    other headlines, and still needs the event."""
+    article = parse_seed_text(
+        "date 2025-01-09 Rotterdam port strike\n"
+        "ROTTERDAM (Reuters) - Dockworkers at the Port of Rotterdam went on strike on Monday, "
+        "the union FNV Havens said. The walkout at the ECT Delta Terminal and the APM terminals "
+        "began at noon, FNV Havens spokesman Nick Stam said. Dutch Economy Minister Dirk "
+        "Beljaarts called for talks with FNV Havens."
+    )
+    draft = build_draft(article, watchlists, background, slug="x")
+    head = draft.storylines[0]
+    assert head.title == "Rotterdam strike" and head.all_of[0] == ["rotterdam"]
+    combined = validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
+    strike = _item("Rotterdam dockers strike again over automation")
+    other = _item("Rotterdam Philharmonic opens its season in the port")
+    hits = predictions([strike, other], combined, [s.id for s in draft.storylines])
+    assert head.id in hits[strike.article_id] and other.article_id not in hits
+    assert entities_alone(draft, combined) == []
+
+
+def test_a_thread_that_has_the_headlines_actor_and_event_leaves_no_second_storyline(
+    watchlists, background
+):
+    draft = build_draft(
+        read_seed(EVAL / "articles" / "galaxy-note7-recall.txt"), watchlists, background, slug="x"
+    )
+    assert [s.title for s in draft.storylines].count("Galaxy Note 7 recall") == 1
 
 
 def test_titles_read_like_a_desk_slug(watchlists, background):
