@@ -29,7 +29,7 @@ Timeline (defaults 30 min, 3 follow-ups)::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -114,3 +114,17 @@ def decide_follow_up(
     if earlier and article.first_seen_at - earlier[-1].first_seen_at < gap:
         return None
     return replace(candidate, reason=follow_up_line(candidate))
+
+
+def follow_ups_of(events: Iterable[StorylineEvent], **policy: Any) -> list[Alert]:
+    """Every follow-up of ``events`` (in their order), each decided on the ones before it:
+    what ``DecideAlerts`` decides on an empty ledger, without Beam."""
+    decided: dict[tuple[str, str], list[Alert]] = {}
+    out = []
+    for event in events:
+        earlier = decided.setdefault((event.storyline_id, event.development_id), [])
+        follow_up = decide_follow_up(event, earlier, **policy)
+        if follow_up is not None:
+            earlier.append(follow_up)
+            out.append(follow_up)
+    return out

@@ -11,7 +11,12 @@ import datetime as dt
 import json
 
 from pipeline.alerts.decide import _DecideFn, _RecordAlertFn
-from pipeline.alerts.followups import decide_follow_up, earlier_follow_ups, follow_up_id
+from pipeline.alerts.followups import (
+    decide_follow_up,
+    earlier_follow_ups,
+    follow_up_id,
+    follow_ups_of,
+)
 from pipeline.jsonl_io import article_from_json
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.records import Evidence, Match
@@ -38,12 +43,7 @@ def d18_events(tracker: StorylineTracker | None = None):
 
 def decide_all(events, **policy):
     """The follow-ups of ``events``, each decided on the ones before (as DecideAlerts does)."""
-    decided = []
-    for event in events:
-        follow_up = decide_follow_up(event, decided, **policy)
-        if follow_up is not None:
-            decided.append(follow_up)
-    return decided
+    return follow_ups_of(events, **policy)
 
 
 def test_six_outlets_on_one_development_give_one_alert_and_three_follow_ups_by_name():

@@ -3,8 +3,9 @@
 One Beam run (they cost seconds): the labeled items plus one broken line are replayed
 through ``build_pipeline``; the alerts PCollection it returns must hold exactly the
 alerts that ``alert_eval.alerts_for`` (matcher → track_in_order → decide_alert, no Beam)
-gives, the JSONL sink must hold them too, and the broken line must reach the dead-letter
-file instead of vanishing.
+gives, with the follow-ups ``followups.follow_ups_of`` decides on the same events; the
+JSONL sink must hold them too, and the broken line must reach the dead-letter file
+instead of vanishing.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import json
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipeline.alerts.followups import follow_ups_of
 from pipeline.config.watchlists import load_watchlists
 from pipeline.match.matcher import Matcher
 from pipeline.run.graph import build_pipeline
 from pipeline.run.options import StorywatchOptions, pipeline_options
-from pipeline.storylines.evaluate import alerts_for
+from pipeline.storylines.evaluate import alerts_for, events_for
 from tests.paths import LABELED, WATCHLISTS
 
 
@@ -33,11 +35,13 @@ def test_replay_graph_makes_the_same_decisions_as_the_pure_path_and_dead_letters
     watchlists = load_watchlists(WATCHLISTS)
     from pipeline.jsonl_io import read_articles
 
-    expected = alerts_for(
-        [a for _, _, a in read_articles(articles) if not isinstance(a, Exception)],
-        Matcher(watchlists).match,
-    )
+    read = [a for _, _, a in read_articles(articles) if not isinstance(a, Exception)]
+    expected = alerts_for(read, Matcher(watchlists).match)
     assert len(expected) >= 15
+    # and the follow-ups of their coverage (pipeline/alerts/followups.py), decided the same way
+    follow_ups = follow_ups_of(events_for(read, Matcher(watchlists).match))
+    assert follow_ups
+    expected += follow_ups
 
     options = pipeline_options(
         [
