@@ -247,6 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="address the metrics server binds to (default 127.0.0.1: loopback only)",
     )
+    p.add_argument(
+        "--stop-timeout-seconds",
+        "--stop_timeout_seconds",
+        dest="stop_timeout_seconds",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, how long sends in progress get to finish before the run "
+        "exits (default 5; a second Ctrl-C stops at once; unsent alerts stay in the ledger)",
+    )
     p.set_defaults(handler=_command("pipeline", "run"), beam=True)
 
     p = add_command(

@@ -21,6 +21,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
         watchlists_dir=str(args.watchlists),
         metrics_port=args.metrics_port,
         metrics_bind_host=args.metrics_bind_host,
+        stop_timeout_seconds=args.stop_timeout_seconds,
     )
 
 

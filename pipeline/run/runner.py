@@ -4,11 +4,15 @@
 build the same graph with ``pipeline.run.graph.build_pipeline``. A live run prints one
 summary line a minute (``cycle_summary``), read from what the sinks appended to the
 feed-health, alerts and dead-letter files in that minute, so it counts what was written.
+
+A live run stops on SIGINT (Ctrl-C) or SIGTERM within ``stop_timeout_seconds``, a second
+one stops it at once (``StopSignals``, ``_run_until_interrupted``); both exit 130.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -18,6 +22,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
@@ -26,6 +31,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PortableOptions,
 from pipeline.alert_json import alert_from_json
 from pipeline.alerts.decide import format_alert
 from pipeline.cli import progress
+from pipeline.deliver import lanes
 from pipeline.deliver.file_sink import printable
 from pipeline.errors import UserError
 from pipeline.ingest.fetch.schedule import summarise_intervals
@@ -42,6 +48,9 @@ from pipeline.serve.command import serve_command
 _FNAPI_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner")
 _REMOTE_RUNNERS = ("PortableRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PrismRunner")
 SUMMARY_EVERY_SECONDS = 60.0
+# Long enough for a webhook or SMTP send in progress to finish and be confirmed, short
+# enough for Ctrl-C (and below a service manager's SIGTERM-to-SIGKILL grace: 10 s in Docker).
+STOP_TIMEOUT_SECONDS = 5.0
 
 
 def run_live(
@@ -50,11 +59,40 @@ def run_live(
     watchlists_dir: str | None = None,
     metrics_port: int | None = None,
     metrics_bind_host: str = "127.0.0.1",
+    stop_timeout_seconds: float = STOP_TIMEOUT_SECONDS,
 ) -> int:
     """Poll the feed list until interrupted (or ``--run_duration_seconds``); 0 on a clean stop.
 
     With ``metrics_port`` the driver serves Prometheus metrics there (``run.metrics``; 0 picks
-    a free port, named in the banner)."""
+    a free port, named in the banner). SIGINT or SIGTERM stops within
+    ``stop_timeout_seconds`` (exit 130), a second one at once."""
+    if not math.isfinite(stop_timeout_seconds) or stop_timeout_seconds < 0:
+        raise UserError(
+            f"--stop-timeout-seconds={stop_timeout_seconds:g}: must be a number 0 or more "
+            "(the seconds a stop waits for sends in progress)"
+        )
+    signals = StopSignals()
+    signals.install()  # first thing: a Ctrl-C during start-up must work too
+    try:
+        return _run_live(
+            argv,
+            watchlists_dir=watchlists_dir,
+            metrics_port=metrics_port,
+            metrics_bind_host=metrics_bind_host,
+            stop_timeout_seconds=stop_timeout_seconds,
+        )
+    finally:
+        signals.restore()
+
+
+def _run_live(
+    argv: list[str],
+    *,
+    watchlists_dir: str | None,
+    metrics_port: int | None,
+    metrics_bind_host: str,
+    stop_timeout_seconds: float,
+) -> int:
     options = pipeline_options(argv)
     sw = options.view_as(StorywatchOptions)
     if watchlists_dir:
@@ -116,7 +154,11 @@ def run_live(
         coverage_alerts=inputs.coverage_alerts,
     )
     try:
-        return _run_until_interrupted(p, on_wait=CycleReporter(sw).maybe_report)
+        return _run_until_interrupted(
+            p,
+            on_wait=CycleReporter(sw).maybe_report,
+            stop_timeout_seconds=stop_timeout_seconds,
+        )
     finally:
         if exporter is not None:
             exporter.close()
@@ -289,17 +331,72 @@ def new_pipeline(options) -> beam.Pipeline:
         ) from None
 
 
-def _run_until_interrupted(p: beam.Pipeline, *, on_wait=lambda: None) -> int:
-    """Run ``p`` in a worker thread; Ctrl-C (or SIGTERM) stops the process cleanly.
-    ``on_wait`` is called about every half second while the pipeline runs.
+class StopSignals:
+    """SIGINT and SIGTERM for a live run: the first raises KeyboardInterrupt in the main
+    thread (``_run_until_interrupted`` then stops within its timeout), a second one ends
+    the process at once with 130.
+
+    Installed whatever the signals were before: a shell starts a background command
+    (``storywatch run &`` in a script, a job runner's child) with SIGINT ignored, and
+    Python then leaves it ignored, so Ctrl-C and ``kill -INT`` did nothing: the stop the
+    delivery kill loop saw hang (docs/live-engine.md, "Stopping a live run").
+    """
+
+    def __init__(self) -> None:
+        self.received = 0
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received += 1
+        if self.received > 1:
+            _exit_now(b"storywatch: stopped at once (the ledger keeps what was not sent)\n")
+        raise KeyboardInterrupt
+
+
+def _exit_now(message: bytes) -> None:
+    """End the process with 130 (128 + SIGINT, the shell's code for a command stopped by
+    Ctrl-C) without joining any thread; from a signal handler too (no print: the main
+    thread may be inside one)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a reentrant flush from the handler, a closed pipe: exiting anyway
+            pass
+    try:
+        os.write(sys.stdout.fileno(), message)
+    except (OSError, ValueError):
+        pass
+    os._exit(130)
+
+
+def _run_until_interrupted(
+    p: beam.Pipeline,
+    *,
+    on_wait=lambda: None,
+    stop_timeout_seconds: float = STOP_TIMEOUT_SECONDS,
+) -> int:
+    """Run ``p`` in a worker thread until it ends or the main thread gets KeyboardInterrupt
+    (``StopSignals``: Ctrl-C or SIGTERM). ``on_wait`` is called about every half second.
 
     The local runner has no cancel, and a KeyboardInterrupt raised inside a bundle is
-    treated as a bundle failure, so the main thread only waits, and on a signal exits at
-    once. That is safe by design: every alert is in the ledger before it is delivered,
-    and each delivery is claimed before and confirmed after sending, so the next start
-    re-sends what was claimed but not confirmed and nothing else. Dead letters and feed
-    health are written and flushed line by line inside the stage that produced them
-    (``run.sinks``, ``run.graph``), so exiting at once drops none already raised.
+    treated as a bundle failure, so the main thread only waits, and on a stop: no delivery
+    lane starts another send, the sends in progress get at most ``stop_timeout_seconds`` to
+    finish and be confirmed (``lanes.stop_all``), then the process exits (130) without
+    joining the pipeline's threads (fetches in progress are dropped: the next run polls
+    again). Nothing is lost: every alert is in the ledger before it is delivered, a lane
+    claims a delivery only when it starts its send and confirms it after, so the next
+    start routes and sends what was not confirmed (a send cut off at the timeout may be a
+    counted repeat). Dead letters and feed health are written and flushed line by line
+    inside the stage that produced them (``run.sinks``, ``run.graph``).
     """
     outcome: dict = {}
 
@@ -309,22 +406,43 @@ def _run_until_interrupted(p: beam.Pipeline, *, on_wait=lambda: None) -> int:
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     worker = threading.Thread(target=work, name="storywatch-pipeline", daemon=True)
-    worker.start()
     try:
+        worker.start()
         while worker.is_alive():
             worker.join(0.5)
             on_wait()
     except KeyboardInterrupt:
-        print(
-            "storywatch: stopped (alerts so far are in the ledger and the alerts file)", flush=True
-        )
-        sys.stderr.flush()
-        os._exit(130)  # 128 + SIGINT, the shell's code for a command stopped by Ctrl-C
+        _stop(stop_timeout_seconds)
     if "error" in outcome:
         raise outcome["error"]
     return 0
+
+
+def _stop(timeout_seconds: float) -> None:
+    """The bounded stop after the first Ctrl-C; never returns."""
+    _say(
+        f"storywatch: stopping: sends in progress get up to {timeout_seconds:g} s to finish "
+        "(Ctrl-C again stops at once)"
+    )
+    cut = lanes.stop_all(timeout_seconds=timeout_seconds)
+    _say(
+        "storywatch: stopped (alerts so far are in the ledger and the alerts file"
+        + (
+            f"; {_plural(len(cut), 'send')} still in progress cut off ({', '.join(cut)}), "
+            "sent again by the next run)"
+            if cut
+            else ")"
+        )
+    )
+    _exit_now(b"")
+
+
+def _say(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError):  # nobody reads stdout any more: stop all the same
+        pass
 
 
 def run_replay(

@@ -115,9 +115,11 @@ def live_run(
     env: dict[str, str],
     extra: tuple[str, ...] = (),
     stderr: Any = subprocess.PIPE,
+    stdout: Any = subprocess.DEVNULL,
 ) -> subprocess.Popen:
     """``storywatch run`` on ``folder/feeds.yaml`` with the sinks as its subscribers
-    (``stderr``: a pipe, or a file for long runs, so the log never fills a pipe)."""
+    (``stderr``: a pipe, or a file for long runs, so the log never fills a pipe; ``sinks``:
+    anything with a ``subscribers`` path)."""
     return subprocess.Popen(
         [
             STORYWATCH,
@@ -136,7 +138,7 @@ def live_run(
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=stderr,
         text=True,
     )

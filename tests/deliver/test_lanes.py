@@ -16,6 +16,7 @@ import time
 import pytest
 
 from pipeline.alert_json import alert_to_json
+from pipeline.deliver import lanes
 from pipeline.deliver.base import RETRY_LATER, SENT
 from pipeline.deliver.lanes import Job, Lane
 from pipeline.deliver.transform import DeliverAlerts
@@ -198,3 +199,35 @@ def test_a_lane_is_bounded_keeps_order_and_cancels_what_is_queued_on_close():
     assert first.result(timeout=1) == [1] and done == [1]
     assert [j.keys[0][0] for j in cancelled] == ["a2", "a3"]
     assert lane.submit(job(5), block=False) is None  # closed
+
+
+@pytest.fixture
+def process_stop():
+    yield lanes.stop_all
+    lanes._STOPPING.clear()  # a stop is for the whole process; the next tests run lanes again
+
+
+def test_stop_all_cancels_queued_jobs_and_waits_only_for_the_job_in_progress(process_stop):
+    # storywatch run on Ctrl-C: no lane starts another send, the one in progress gets the
+    # timeout; queued jobs claimed nothing, so the ledger keeps them for the next run.
+    release = threading.Event()
+    lane = Lane("stop-test/email", max_queued=4)
+    in_progress = Job(lambda: release.wait(30), [("a1", "desk", "email")])
+    queued = Job(lambda: "sent", [("a2", "desk", "email")])
+    lane.submit(in_progress, block=False)
+    lane.submit(queued, block=False)
+    deadline = time.monotonic() + 5
+    while not in_progress.future.running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # Still in progress when the time was up (other tests' lanes may be too).
+    assert "stop-test/email" in process_stop(timeout_seconds=0.2)
+    assert queued.future.cancelled()
+    later = Job(lambda: "sent", [("a3", "desk", "email")])
+    assert lane.submit(later, block=False) is not None
+    release.set()
+    assert in_progress.future.result(timeout=5) is True  # let finish, not cut off
+    deadline = time.monotonic() + 5
+    while not later.future.done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert later.future.cancelled()
+    assert "stop-test/email" not in process_stop(timeout_seconds=5)
