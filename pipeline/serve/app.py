@@ -245,8 +245,9 @@ def create_app(config: ServeConfig) -> Starlette:
     def current() -> dict[str, Any]:
         snap = view.snapshot()
         from_file = file_alerts.get()
-        key = (id(from_file), snap.alerts_version)
-        if key != made["key"]:
+        # the file's lines themselves are held, so a new read is never taken for the old one
+        key = (from_file, snap.alerts_version)
+        if made["key"] is None or key[0] is not made["key"][0] or key[1] != made["key"][1]:
             alerts = queries.merge_alerts(from_file, snap.alerts)
             rows = queries.delivery_rows(snap.deliveries)
             made.update(

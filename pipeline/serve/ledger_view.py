@@ -13,8 +13,8 @@ Contract:
   ``max_deliveries`` dead and as many claimed rows; ``truncated`` says older ones exist.
 - When: a SQLite ledger is read again when its file or WAL changed (size, mtime); a remote
   one (PostgreSQL, Firestore: no file to watch) when ``refresh_seconds`` have passed.
-- Incremental: a read fetches, newest first, the rows changed since the newest one held
-  minus ``skew_seconds`` (times are the writers' clocks) and merges them by key; every
+- Incremental: a read fetches, newest first, the rows stamped since the last read began,
+  less ``skew_seconds`` (stamps are the writers' clocks), and merges them by key; every
   ``full_refresh_seconds`` it reads everything again (rows a late clock hid, rows
   Firestore's TTL removed). So a running pipeline costs a page a few rows a read.
 - Errors: ``check()`` raises the ledger's UserError (an unreachable PostgreSQL names the
@@ -120,6 +120,7 @@ class LedgerView:
         self._delivery_index: dict[tuple[str, ...], DeliveryRecord] = {}
         self._snap = LedgerSnapshot()
         self._read_once = False
+        self._last_read_at: dt.datetime | None = None  # our clock when the last good read began
         self._stamp: Any = None
         self._next_read = float("-inf")
         self._next_full = float("-inf")
@@ -151,10 +152,14 @@ class LedgerView:
 
     def _read(self, *, raise_errors: bool) -> LedgerSnapshot:
         stamp = self._file_stamp()
-        started = self._monotonic()
+        started, started_at = self._monotonic(), dt.datetime.now(UTC)
         self._next_read = started + self.refresh_seconds
+        full = started >= self._next_full or self._last_read_at is None or self._ledger is None
+        # A row written since the last read carries its writer's time, at most the skew
+        # behind ours: the rows stamped from then on are all a read needs.
+        since = None if full or self._last_read_at is None else self._last_read_at - self.skew
         try:
-            self._snap = self._refresh(full=started >= self._next_full or not self._read_once)
+            self._snap = self._refresh(since=since)
         except UserError as exc:
             if raise_errors or not self._read_once:
                 raise
@@ -168,9 +173,12 @@ class LedgerView:
             return self._snap
         self._stamp = stamp
         self._read_once = True
+        self._last_read_at = started_at
         return self._snap
 
     def _failed(self, message: str, *, named: bool) -> None:
+        # The failed read may have merged some rows into the indexes: the next one reads all.
+        self._next_full = float("-inf")
         if self._ledger is not None:  # reopened on the next try
             try:
                 self._ledger.close()
@@ -189,7 +197,7 @@ class LedgerView:
             self._ledger = self._opener(self.url, timeout_seconds=self._timeout_seconds)
         return self._ledger
 
-    def _refresh(self, *, full: bool) -> LedgerSnapshot:
+    def _refresh(self, *, since: dt.datetime | None) -> LedgerSnapshot:
         old = self._snap
         ledger = self._open()
         if ledger is None:
@@ -199,10 +207,13 @@ class LedgerView:
                 alerts_version=old.alerts_version + bool(old.alerts),
                 deliveries_version=old.deliveries_version + bool(old.deliveries),
             )
+        full = since is None
+        cutoff = None if since is None else since.astimezone(UTC).isoformat()
         if full:
             self._next_full = self._monotonic() + self.full_refresh_seconds
         alerts, more_alerts = self._merge(
             [] if full else old.alerts,
+            cutoff,
             self._alert_index,
             ledger.recent_alerts,
             _alert_key,
@@ -211,6 +222,7 @@ class LedgerView:
         )
         deliveries, more_deliveries = self._merge(
             [] if full else old.deliveries,
+            cutoff,
             self._delivery_index,
             ledger.recent_deliveries,
             _delivery_key,
@@ -234,6 +246,7 @@ class LedgerView:
     def _merge(
         self,
         held: list[R],
+        cutoff: str | None,
         index: dict[tuple[str, ...], R],
         read: Callable[..., list[R]],
         key: Callable[[R], tuple[str, ...]],
@@ -241,10 +254,9 @@ class LedgerView:
         bound: int,
     ) -> tuple[list[R], bool]:
         """``held`` (newest first; ``index``: the same rows by key, kept up to date) with the
-        rows changed since its newest one, less the clock skew, read again and merged;
-        ``held`` itself when none changed. And whether older rows were left unread. With
-        nothing held, everything up to ``bound`` is read."""
-        cutoff = self._cutoff(held[0] if held else None, when)
+        rows stamped from ``cutoff`` on read and merged; ``held`` itself when none changed.
+        And whether older rows were left unread. Without a cutoff, everything up to
+        ``bound`` is read."""
         if cutoff is None:
             index.clear()
         fresh: list[R] = []
@@ -270,14 +282,6 @@ class LedgerView:
         for row in merged[bound:]:
             del index[key(row)]
         return merged[:bound], more or len(merged) > bound
-
-    def _cutoff(self, newest: R | None, when: Callable[[R], str]) -> str | None:
-        if newest is None:
-            return None
-        try:
-            return (dt.datetime.fromisoformat(when(newest)) - self.skew).isoformat()
-        except ValueError:
-            return None  # a time this page cannot read: read everything
 
     def close(self) -> None:
         if self._ledger is not None:

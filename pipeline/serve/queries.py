@@ -19,6 +19,7 @@ skips it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections import Counter, defaultdict
@@ -119,6 +120,7 @@ def page_state(state: str, attempts: int, last_error: str) -> str:
     return state
 
 
+@functools.lru_cache(maxsize=65536)  # records are immutable; a page re-reads the same rows
 def delivery_row(record: DeliveryRecord) -> DeliveryRow:
     """A ledger row as the page shows it: its page state, its error without secrets."""
     return DeliveryRow(

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from pipeline.errors import UserError
 from pipeline.ledger.firestore import FirestoreLedger
 from pipeline.ledger.postgres import PostgresLedger
 from pipeline.ledger.protocol import Ledger
@@ -267,3 +268,38 @@ def test_a_postgresql_ledger_lost_after_start_keeps_the_page_with_the_error(tmp_
     assert f"postgresql://storywatch:***@127.0.0.1:{server.port}/" in page.text
     assert server.password not in page.text
     assert "desk/slack: dead" in page.text  # the last rows read, still shown
+
+
+def test_a_read_that_fails_half_way_loses_no_row_once_the_ledger_answers_again(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    ledger = SqliteLedger(path)
+    fill_ledger(ledger, ALERTS[:1], {})
+    failing = {"now": False}
+
+    def opener(url: str, **kwargs: Any) -> Ledger:
+        made = SqliteLedger(path)
+        inner = made.recent_deliveries
+
+        def flaky(**kw: Any) -> Any:
+            if failing["now"]:
+                failing["now"] = False
+                raise UserError(f"{path}: the ledger cannot be read (disk I/O error)")
+            return inner(**kw)
+
+        made.recent_deliveries = flaky  # type: ignore[method-assign]
+        return made
+
+    clock = _Clock()
+    view = LedgerView(str(path), monotonic=clock, opener=opener)
+    assert [a.alert_id for a in view.check().alerts] == [ALERTS[0].alert_id]
+    fill_ledger(ledger, ALERTS[1:2], {})
+    failing["now"] = True  # the alerts are read, then the deliveries fail
+    broken = view.snapshot()
+    assert "could not be read at" in broken.error and "disk I/O error" in broken.error
+    assert [a.alert_id for a in broken.alerts] == [ALERTS[0].alert_id]  # the last good read
+    clock.seconds += 2.0  # the next try, after refresh_seconds
+    healed = view.snapshot()
+    assert healed.error == ""
+    assert [a.alert_id for a in healed.alerts] == [ALERTS[1].alert_id, ALERTS[0].alert_id]
+    ledger.close()
+    view.close()
