@@ -10,7 +10,10 @@ only, with ``|`` ``<`` ``>`` percent-encoded) are links.
 
 With a bot token, the first alert of a storyline starts a thread and later alerts of
 that storyline go into it; the thread's ``ts`` is kept in the ledger per (subscriber,
-channel, storyline) so it survives restarts.
+channel, storyline) so it survives restarts. A follow-up (more coverage) is a reply in
+that thread and also edits the development's alert (``chat.update``) to say where
+coverage stands; the alert message's ``ts`` is kept the same way, under the key
+``message_key(development id)``. The edit is best effort: the reply is the delivery.
 
 Re-sending after a crash (the at-least-once window of ``pipeline.ledger.protocol``): an incoming
 webhook cannot be asked what it already posted, so a message in flight when the process
@@ -36,6 +39,8 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from pipeline.alert_json import BadAlert, alert_from_json
+from pipeline.alerts.ids import alert_id_for
 from pipeline.deliver.base import DeliveryError, PermanentError, TransientError
 from pipeline.deliver.digest import Digest
 from pipeline.deliver.wording import (
@@ -50,6 +55,7 @@ from pipeline.deliver.wording import (
 from pipeline.http_headers import parse_retry_after
 from pipeline.records import Alert
 
+NEW_DEVELOPMENT = "new_development"
 DELIVERY_ID_HEADER = "X-Storywatch-Delivery-Id"
 METADATA_EVENT_TYPE = "storywatch_delivery"
 _HISTORY_LIMIT = 200
@@ -239,6 +245,15 @@ def digest_blocks(digest: Digest) -> tuple[str, list[dict]]:
     return escape(title), blocks
 
 
+def message_key(development_id: str) -> str:
+    """The ledger's thread key under which a bot keeps the ``ts`` of a development's alert.
+
+    >>> message_key("8316841a0b3e1390")
+    'development:8316841a0b3e1390'
+    """
+    return f"development:{development_id}"
+
+
 def _classify(status: int, headers: dict, body: str) -> None:
     """Raise the right DeliveryError for an HTTP answer that is not a success."""
     snippet = " ".join((body or "").split())[:120]
@@ -409,6 +424,35 @@ class SlackBot:
             ts = self._post(*alert_blocks(alert), delivery_key=delivery_key, thread_ts=thread)
         if thread is None and ts:
             self._ledger.set_thread_ts(self._subscriber, self.name, alert.storyline_id, ts)
+        if ts and alert.kind == NEW_DEVELOPMENT:
+            key = message_key(alert.development_id)
+            self._ledger.set_thread_ts(self._subscriber, self.name, key, ts)
+        if alert.kind == FOLLOW_UP:
+            self._edit_alert(alert)
+
+    def _edit_alert(self, follow_up: Alert) -> None:
+        """Show where coverage stands in the development's alert message, if it is known."""
+        key = message_key(follow_up.development_id)
+        ts = self._ledger.thread_ts(self._subscriber, self.name, key)
+        dev_id = alert_id_for(follow_up.storyline_id, follow_up.development_id, NEW_DEVELOPMENT)
+        payload = self._ledger.load_payload(dev_id) if ts else None
+        if not payload:
+            return
+        try:
+            text, blocks = alert_blocks(alert_from_json(payload))
+        except BadAlert:
+            return
+        coverage = _mrkdwn_section(
+            f"*Coverage so far*\n{escape(follow_up_line(follow_up))}\n"
+            f"Latest: {link(follow_up.url, follow_up.title)}"
+        )
+        blocks.insert(2, coverage)
+        try:
+            self._call(
+                self._client.chat_update, channel=self._channel, ts=ts, text=text, blocks=blocks
+            )
+        except DeliveryError as exc:
+            log.warning("cannot edit the alert to show its coverage (%s); the reply is sent", exc)
 
     def send_digest(self, digest: Digest, *, delivery_key: str, maybe_sent: bool = False) -> None:
         if maybe_sent and self.posted_ts(delivery_key) is not None:

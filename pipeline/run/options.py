@@ -175,8 +175,8 @@ def add_storywatch_arguments(parser: ArgumentAdder) -> None:
         "coverage_alerts",
         type=_bool,
         default=False,
-        help="also alert on more coverage of a known development (true/false); on by itself when a "
-        "subscriber's kinds include coverage",
+        help="kept for old command lines, changes nothing: more coverage of a known development "
+        "is always a few rate-limited follow-ups (docs/deliver.md, Follow-ups)",
     )
     add(
         "coverage_window_hours",

@@ -3,7 +3,8 @@
 Six real reports of one development (dev.jsonl's D18, six outlets on 7 Sep 2023) go
 through the real decision (tests/alerts/test_followups.py) and then to a Slack bot (a
 local Web API), a Slack webhook and an SMTP server (aiosmtpd), all on 127.0.0.1: Slack
-gets the alert and its rate-limited follow-ups in the alert's thread, email gets the
+gets the alert and its rate-limited follow-ups in the alert's thread (a bot also edits
+the alert to show the coverage so far), email gets the
 alert and, at the digest, where the coverage stands; a restart sends nothing again.
 """
 
@@ -69,8 +70,12 @@ def _dispatcher(tmp_path, subscriber: Subscriber, secrets: dict[str, str], clock
 def test_a_bot_threads_the_follow_ups_under_the_alert_and_a_restart_sends_none(tmp_path):
     alerts = d18_alerts()
     assert [a.kind for a in alerts] == ["new_development"] + ["coverage"] * 3
+    edits: list[dict] = []
     with SlackStandIn() as slack:
         api = FakeSlackApi(slack)
+        slack.handlers["/api/chat.update"] = lambda body: (
+            edits.append(body) or FakeSlackApi._ok(ts=body["ts"])
+        )
         # Default kinds (new_development, burst): whoever gets the alert gets its follow-ups.
         desk = Subscriber(
             name="desk",
@@ -98,6 +103,13 @@ def test_a_bot_threads_the_follow_ups_under_the_alert_and_a_restart_sends_none(t
         "now 3 outlets: Ars Technica, Gizmodo, The Washington Post",
         LAST,
     ]
+    # each follow-up also edits the alert to say where coverage stands; none after the restart
+    assert [e["ts"] for e in edits] == [posted[0]["ts"]] * 3
+    coverage = edits[-1]["blocks"][2]["text"]["text"]
+    assert coverage.startswith(f"*Coverage so far*\n{LAST}\nLatest: <https://www.cnbc.com/")
+    assert edits[-1]["blocks"][1]["text"]["text"].startswith(
+        "*<https://arstechnica.com/?p=1966184|Musk shut off Starlink"
+    )
 
 
 def test_email_gets_the_alert_now_and_the_coverage_in_the_digest_once(tmp_path, smtp):  # noqa: F811
