@@ -303,3 +303,10 @@ def test_a_read_that_fails_half_way_loses_no_row_once_the_ledger_answers_again(t
     assert [a.alert_id for a in healed.alerts] == [ALERTS[1].alert_id, ALERTS[0].alert_id]
     ledger.close()
     view.close()
+
+
+def test_a_ledger_larger_than_the_page_reads_is_named_on_the_page(tmp_path, request):
+    backend = _filled("sqlite", tmp_path, request)
+    small = _client(tmp_path, backend, max_ledger_alerts=2).get("/").text
+    assert "The ledger holds more than this page reads: it shows the newest 2 alerts" in small
+    assert "holds more than this page reads" not in _client(tmp_path, backend).get("/").text
