@@ -76,6 +76,31 @@ ORG_APPOSITION = frozenset(
 newspaper publication broadcaster agency ministry club team group bank lender insurer regulator
 watchdog party organisation organization charity network outlet brand supplier operator""".split()
 )
+# Head words that open a body's name in languages that put the head first ("Grupo Acme",
+# "Sindicato Ferroviario", "Groupe Acme", "Gewerkschaft Acme").
+HEAD_INITIAL_ORGS = frozenset(
+    """grupo groupe gruppe sindicato syndicat gewerkschaft confederación confédération
+federación fédération asociación compañía compagnie société sociedad empresa banco banque
+ministerio ministère ministerium""".split()
+)
+# A class noun just before a name, or before "such as" and a list of names, gives them
+# its kind: "the logistics company Acme", "la empresa Acme", "les marques A, B et C",
+# "compañías como A, B y C", "der Konzern Acme".
+CLASS_NOUNS = {
+    "org": frozenset(
+        """company companies firm firms carmaker automaker retailer manufacturer operator
+operators airline airlines carrier carriers union unions lender insurer broadcaster conglomerate
+empresa empresas compañía compañías operadora operadoras sindicato sindicatos aerolínea
+aerolíneas société sociétés entreprise entreprises groupe compagnie syndicat syndicats
+constructeur unternehmen konzern konzerns firma firmen gewerkschaft gewerkschaften
+fluggesellschaft""".split()
+    ),
+    "product": frozenset("""brand brands marque marques marca marcas marke marken""".split()),
+    "place": frozenset(
+        """city town village ville commune ciudad municipio localidad stadt gemeinde""".split()
+    ),
+}
+SUCH_AS = frozenset("""como comme wie like including notamment incluidas incluidos""".split())
 PLACE_HEADS = frozenset(
     """sea ocean river lake mountains mountain mount island islands strait gulf bay
 peninsula valley desert county province region state states republic kingdom coast oblast krai
@@ -113,6 +138,10 @@ miércoles jueves viernes sábado domingo""".split()
 )
 CONNECTORS = frozenset(
     {"of", "de", "da", "van", "von", "al", "bin", "le", "la", "du", "del", "der", "den", "&", "and"}
+)
+# The words that join the members of a list, in the four languages.
+LIST_WORDS = frozenset(
+    {",", "and", "or", "nor", "y", "e", "o", "u", "ni", "et", "ou", "und", "oder", "sowie"}
 )
 NOT_NAMES = frozenset(
     """i i'm i've i'd i'll we you he she they it his her their our my its this that
@@ -217,6 +246,25 @@ def apposition_descriptor(tokens: list[Token], end: int) -> str | None:
     return None
 
 
+def class_noun_kind(tokens: list[Token], start: int) -> str | None:
+    """The kind a class noun gives the name at ``start``: right before it ("la empresa
+    Acme", "logistics company Acme"), or before "such as"/"como" ("companies such as Acme",
+    "compañías logísticas como Acme"), at most five words back in the same clause."""
+    prev = [t.lower for t in tokens[max(0, start - 7) : start]]
+    if not prev:
+        return None
+    if prev[-1] in SUCH_AS or prev[-2:] == ["such", "as"] or prev[-2:] == ["tales", "como"]:
+        back = prev[: -2 if prev[-1] == "as" else -1][-5:]
+        for word in reversed(back):
+            if not word[:1].isalpha():
+                return None
+            kind = next((k for k, nouns in CLASS_NOUNS.items() if word in nouns), None)
+            if kind:
+                return kind
+        return None
+    return next((k for k, nouns in CLASS_NOUNS.items() if prev[-1] in nouns), None)
+
+
 def mention_votes(
     tokens: list[Token], start: int, end: int, *, role: str, background: Background
 ) -> Counter:
@@ -246,6 +294,11 @@ def mention_votes(
         v["org"] += 3
     if len(lower) > 2 and lower[0] in ORG_PREFIXES and lower[1] in CONNECTORS:
         v["org"] += 4  # "Port of Rotterdam": a place after "of" names the body, not the place
+    if len(lower) > 1 and lower[0] in HEAD_INITIAL_ORGS:
+        v["org"] += 3  # "Grupo Acme", "Sindicato Ferroviario"
+    kind = class_noun_kind(tokens, start)
+    if kind:
+        v[kind] += 3
     if len(words) > 1 and re.fullmatch(r"[A-Z]{2,5}", words[0]) and words[1][:1].isupper():
         v["org"] += 2  # "FNV Havens": an acronym leading a name is an organisation
     if head in PLACE_HEADS:

@@ -63,13 +63,13 @@ def place_names() -> frozenset[str]:
         if city["population"] < MIN_CITY_POPULATION:
             continue
         names.add(city["name"])
-        # Alternate names hold nicknames and codes ("Google" for Topeka): keep the ones
-        # spelt like the name ("München", "Múnich" for Munich).
+        # Alternate names hold nicknames and codes ("Google" for Topeka, airport codes in
+        # capitals): keep the ones spelt like the name ("München", "Múnich" for Munich).
         stem = normalise_name(city["name"])[:2]
         names |= {
             a
             for a in city.get("alternatenames", [])
-            if _latin(a) and a[:1].isupper() and normalise_name(a)[:2] == stem
+            if _latin(a) and a[:1].isupper() and not a.isupper() and normalise_name(a)[:2] == stem
         }
     # Compass words and function words are alternate names of some city somewhere.
     generic = set(COMPASS) | {w for lang in ("en", *_LANGS) for w in stopwords(lang)}

@@ -113,6 +113,61 @@ def test_issue_rotterdam_entities(background):
     assert not any("Minister" in e.name or e.name == "ROTTERDAM" for e in entities)
 
 
+def _kinds(background, language: str, *sentences: str) -> dict[str, str]:
+    entities = EntityExtractor(background, language=language).extract(list(sentences))
+    return {e.name: e.kind for e in entities}
+
+
+@pytest.mark.parametrize(
+    "language, sentence, expected",
+    [
+        # a head word first, as Spanish, French and German names put it
+        (
+            "es",
+            "La huelga cuenta con el Sindicato Ferroviario y el Grupo Zorbal.",
+            {"Sindicato Ferroviario": "org", "Grupo Zorbal": "org"},
+        ),
+        # a class noun just before the name
+        (
+            "es",
+            "Lo informó la empresa Quorvex Eléctrica en un comunicado.",
+            {"Quorvex Eléctrica": "org"},
+        ),
+        # a class noun before "como" and a list: the list's members, even a city's namesake
+        (
+            "es",
+            "Paran compañías logísticas como Medway, Brantel y Ostrada desde el lunes.",
+            {"Medway": "org", "Brantel": "org", "Ostrada": "org"},
+        ),
+        # brands in a list interrupted by brackets
+        (
+            "fr",
+            "Le retrait concerne les marques Zorbi (poudres), Milpa (céréales) et Quenta.",
+            {"Zorbi": "product", "Milpa": "product", "Quenta": "product"},
+        ),
+        # a town with its region in brackets
+        (
+            "fr",
+            "Le lait est produit dans notre usine de Zorbeval (Mayenne) depuis mars.",
+            {"Zorbeval": "place"},
+        ),
+        # a person after "the mayor of X," is no member of a list of places
+        (
+            "es",
+            "El alcalde de Madrid, José Luis Ferrer Ostrada, pidió calma.",
+            {"José Luis Ferrer Ostrada": "person"},
+        ),
+    ],
+)
+def test_kinds_from_head_words_class_nouns_and_lists(background, language, sentence, expected):
+    kinds = _kinds(background, language, sentence)
+    assert {name: kinds.get(name) for name in expected} == expected
+
+
+def test_airport_codes_are_not_places():
+    assert not is_place("SCF") and is_place("Rotterdam")
+
+
 def test_dateline_is_not_a_sentence_part():
     article = parse_seed_text("FRANKFURT (dpa-AFX) - Der Streik hat begonnen.\n\nMehr folgt.")
     assert article.sentences()[0] == "Der Streik hat begonnen."
