@@ -37,7 +37,6 @@ from pipeline.seed.cues import (
     COUNTRY_ABBREVIATIONS,
     DEMONYM_ENDINGS,
     EVENT_HEADS,
-    LIST_WORDS,
     MONTHS,
     NOT_NAMES,
     ORG_HEADS,
@@ -52,10 +51,8 @@ from pipeline.seed.cues import (
 )
 from pipeline.seed.gazetteer import is_place
 from pipeline.seed.language import german_common_noun, stopwords
+from pipeline.seed.lists import share_list_kinds
 from pipeline.seed.names import normalise_name, slugify
-
-# "the mayor of X, Jane Doe": a place after these is a complement, not a list member.
-_OF = frozenset({"of", "de", "del", "du", "des", "von", "der", "di"})
 
 
 @dataclass
@@ -405,7 +402,7 @@ class EntityExtractor:
             if e.name.startswith("The ") and e.name[4:] not in e.aliases:
                 e.aliases.insert(0, e.name[4:])
             entities.append(e)
-        self._coordinated_places(entities, token_lists)
+        share_list_kinds(entities, token_lists)
         self._surname_aliases(entities)
         for e in entities:  # a bare place name is never another thing's alias
             if e.kind != "place":
@@ -434,88 +431,6 @@ class EntityExtractor:
                 and not surname.endswith(".")
             ):
                 e.aliases.append(surname)
-
-    @staticmethod
-    def _coordinated_places(entities: list[SeedEntity], token_lists: list[list[Token]]) -> None:
-        """A name without clear cues takes the kind of the names it is listed with ("the
-        United States and Canada", "Sydney, Australia"; "brands A (powders), B and C"): a
-        list's members are one kind of thing. The kinds spread from names with a cue or
-        in the gazetteer, along the list, skipping a bracket after a member. A town
-        followed by its region in brackets ("Acmeville (Northshire)") is a place; a place
-        after "of" ("the mayor of X, Jane Doe") is no list member."""
-        at: dict[tuple[int, int], SeedEntity] = {}
-        for e in entities:
-            for m in e.mentions:
-                at[(m.sentence, m.start)] = e
-                at[(m.sentence, -m.end)] = e
-
-        def strength(e: SeedEntity) -> float:
-            return max((v for k, v in e.votes.items() if k not in ("demonym", "shape")), default=0)
-
-        known = {
-            id(e): e.kind
-            for e in entities
-            if strength(e) > 1 or (e.kind == "place" and is_place(e.name))
-        }
-
-        def neighbours(m: Mention) -> list[SeedEntity]:
-            tokens = token_lists[m.sentence]
-            out = []
-            k = m.start - 1  # the list member before: "A, B", "A (note), B"
-            if k >= 0 and tokens[k].lower in LIST_WORDS:
-                k -= 1
-                if k >= 0 and tokens[k].text == ")":
-                    while k >= 0 and tokens[k].text != "(":
-                        k -= 1
-                    k -= 1
-                x = at.get((m.sentence, -(k + 1)))
-                start = next(
-                    (
-                        n.start
-                        for n in (x.mentions if x else [])
-                        if n.sentence == m.sentence and n.end == k + 1
-                    ),
-                    0,
-                )
-                if x is not None and not (start > 0 and tokens[start - 1].lower in _OF):
-                    out.append(x)
-            k = m.end  # the member after, past a bracket: "A (note), B"
-            if k < len(tokens) and tokens[k].text == "(":
-                while k < len(tokens) and tokens[k].text != ")":
-                    k += 1
-                k += 1
-            if (
-                k < len(tokens)
-                and tokens[k].lower in LIST_WORDS
-                and (x := at.get((m.sentence, k + 1)))
-            ):
-                out.append(x)
-            return [x for x in out if x is not e]
-
-        for _ in range(len(entities)):
-            changed = False
-            for e in entities:
-                if id(e) in known or e.votes.get("shape"):
-                    continue  # a name shaped like a person's is no list's member by kind
-                for m in e.mentions:
-                    tokens = token_lists[m.sentence]
-                    inside = (
-                        m.end + 2 < len(tokens)
-                        and tokens[m.end].text == "("
-                        and tokens[m.end + 2].text == ")"
-                        and (x := at.get((m.sentence, m.end + 1))) is not None
-                        and x.kind == "place"
-                        and id(x) in known
-                    )
-                    kinds = {known[id(x)] for x in neighbours(m) if id(x) in known}
-                    if inside:
-                        kinds = {"place"}
-                    if len(kinds) == 1:
-                        e.kind = known[id(e)] = kinds.pop()
-                        changed = True
-                        break
-            if not changed:
-                break
 
     def _short_form_target(self, m: Mention, groups: dict[str, SeedEntity]) -> SeedEntity | None:
         words = m.surface.split()
