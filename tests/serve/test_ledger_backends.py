@@ -5,14 +5,17 @@ fixture, one database per test) and Firestore on ``FakeFirestore`` (the only moc
 Cloud) hold the same alerts, deliveries and mutes, with no alerts file: everything the
 page shows comes from the ledger. The pages must be the same on all three. Then the
 page's bounded, incremental view (``LedgerView``), the page's own retry on PostgreSQL, and
-a PostgreSQL ledger that cannot be reached: a user error naming it without its password.
+ledgers that cannot be read: an unreachable PostgreSQL (a user error naming it without its
+password), Firestore without credentials, a server lost after start, a read failing half-way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import socket
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,9 +30,10 @@ from pipeline.ledger.protocol import Ledger
 from pipeline.ledger.sqlite import SqliteLedger
 from pipeline.serve.app import create_app
 from pipeline.serve.ledger_view import LedgerView
-from tests.cli_support import run_storywatch
+from tests.cli_support import STORYWATCH, run_storywatch
 from tests.ledger.firestore_fake import FakeFirestore, fake_transaction_runner
 from tests.ledger.postgres_server import PostgresServer, find_bin_dir
+from tests.paths import ROOT
 from tests.serve.support import NOW, config, fill_ledger, make_alert
 
 BACKENDS = ("sqlite", "postgresql", "firestore")
@@ -244,6 +248,30 @@ def test_an_unreachable_postgresql_ledger_is_a_user_error_without_its_password(t
     assert f"ledger 'postgresql://sw:***@127.0.0.1:{port}/ledger'" in output, output
     assert "cannot connect to the PostgreSQL ledger" in output
     assert "pw-do-not-show" not in output and "Traceback" not in output
+
+
+def test_a_firestore_ledger_without_credentials_is_a_user_error(tmp_path):
+    env = {
+        k: v
+        for k, v in (os.environ | {"HOME": str(tmp_path), "NO_GCE_CHECK": "True"}).items()
+        if k not in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG")
+    }
+    done = subprocess.run(
+        [STORYWATCH, "serve", "--ledger=firestore://storywatch-test/sw", "--port=0"]
+        + [f"--{f}={tmp_path / 'none'}" for f in ("alerts", "feeds-file")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
+    assert (done.returncode, done.stderr.splitlines()) == (
+        2,
+        [
+            "ledger 'firestore://storywatch-test/sw': no Google Cloud credentials here; run "
+            "`gcloud auth application-default login`, or use a local ledger (a file path)"
+        ],
+    )
 
 
 def test_a_postgresql_ledger_lost_after_start_keeps_the_page_with_the_error(tmp_path):
