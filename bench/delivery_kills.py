@@ -16,7 +16,9 @@ a Slack webhook stand-in and an aiosmtpd inbox, both recording each delivery id
   Post, Sky, Guardian and NYT feeds; items naming Musk, Starlink, Putin or the Kremlin), a few more
   each round; each round starts a live run and kills it after a seeded random delay
   (2-14 s: before, during or after its poll, decision and delivery), then one run until
-  quiet. Every alert the ledger recorded must be sent on both channels.
+  quiet, stopped with SIGINT (``final_stop_seconds``: SIGINT to exit; a stop that outlives
+  90 s is counted in ``final_stop_timed_out``). Every alert the ledger recorded must be
+  sent on both channels.
 
 "Counted" is the number of "sent again after an attempt that may have landed" warnings
 in the runs' logs (the ``repeats`` counter); it is at least the real repeats, since a
@@ -217,7 +219,7 @@ def run_mode(folder: Path, kills: int, rng: random.Random) -> dict:
     feed = GrowingFeed()
     feed.per_feed = -(-len(feed.items) // (kills + 1))
     logs, segments = [], {"slack": [], "email": []}
-    stop_timeouts = 0
+    stop_timeouts, final_stop_seconds = 0, None
     try:
         with Sinks(folder) as sinks:
             # Slow enough that some kills land with a request in flight.
@@ -248,10 +250,13 @@ def run_mode(folder: Path, kills: int, rng: random.Random) -> dict:
                         else:
                             _run_until_quiet(sinks, proc)
                             proc.send_signal(signal.SIGINT)
+                        stop_started = time.monotonic()
                         try:
                             proc.wait(timeout=90)
                         except subprocess.TimeoutExpired:
                             stop_timeouts += 1  # reported; the figures come from the sinks
+                        if round_ == kills:
+                            final_stop_seconds = round(time.monotonic() - stop_started, 2)
                     finally:
                         if proc.poll() is None:
                             proc.kill()
@@ -291,6 +296,7 @@ def run_mode(folder: Path, kills: int, rng: random.Random) -> dict:
         "not_sent": {f"{a}/{ch}": s for (a, ch), s in states.items() if s != "sent"},
         "unrouted": len(unrouted),
         "final_stop_timed_out": stop_timeouts,
+        "final_stop_seconds": final_stop_seconds,
         "counted_repeats": sum(log.count(REPEAT_LOG) for log in logs),
         "receivers": [segments_report(k, v) for k, v in segments.items()],
     }
