@@ -1,6 +1,7 @@
 """Kill loop: SIGKILL ``storywatch deliver`` and a live ``storywatch run`` at random points.
 
     python bench/delivery_kills.py [--kills 20] [--seed 14] [--mode both|deliver|run]
+                                   [--sigint-ignored]
 
 Issue 14's bar: nothing lost, repeats at most one per channel per kill and only in the
 documented at-least-once window, and every repeat counted. Local sinks only (127.0.0.1):
@@ -17,8 +18,10 @@ a Slack webhook stand-in and an aiosmtpd inbox, both recording each delivery id
   each round; each round starts a live run and kills it after a seeded random delay
   (2-14 s: before, during or after its poll, decision and delivery), then one run until
   quiet, stopped with SIGINT (``final_stop_seconds``: SIGINT to exit; a stop that outlives
-  90 s is counted in ``final_stop_timed_out``). Every alert the ledger recorded must be
-  sent on both channels.
+  90 s is counted in ``final_stop_timed_out`` and fails the loop). Every alert the ledger
+  recorded must be sent on both channels. ``--sigint-ignored`` starts every run with
+  SIGINT ignored, as a shell starts a background command (the bench then ignores Ctrl-C
+  too): the final stop must work all the same (docs/live-engine.md).
 
 "Counted" is the number of "sent again after an attempt that may have landed" warnings
 in the runs' logs (the ``repeats`` counter); it is at least the real repeats, since a
@@ -292,7 +295,10 @@ def run_mode(folder: Path, kills: int, rng: random.Random) -> dict:
         "kills": kills,
         "items_served": len(feed.items),
         "alerts_recorded": len(recorded),
-        "lost": sum(1 for s in states.values() if s != "sent") + len(set(recorded) - written),
+        # queued: a follow-up (more coverage) waiting in the ledger for the email digest
+        "lost": sum(1 for s in states.values() if s not in ("sent", "queued"))
+        + len(set(recorded) - written),
+        "queued_for_digest": sum(1 for s in states.values() if s == "queued"),
         "not_sent": {f"{a}/{ch}": s for (a, ch), s in states.items() if s != "sent"},
         "unrouted": len(unrouted),
         "final_stop_timed_out": stop_timeouts,
@@ -320,7 +326,14 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--mode", choices=("both", "deliver", "run"), default="both")
+    parser.add_argument(
+        "--sigint-ignored",
+        action="store_true",
+        help="start the runs with SIGINT ignored (inherited), as a background command",
+    )
     args = parser.parse_args()
+    if args.sigint_ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     rng = random.Random(args.seed)
     ok = True
     for mode in ("deliver", "run") if args.mode == "both" else (args.mode,):
@@ -331,7 +344,8 @@ def main() -> int:
             )
         report["seconds"] = round(time.monotonic() - started, 1)
         print(json.dumps(report, indent=1))
-        ok &= report["lost"] == 0 and all(
+        ok &= report["lost"] == 0 and not report.get("final_stop_timed_out")
+        ok &= all(
             r["max_repeats_in_one_kill"] <= 1 and r["repeats_outside_window"] == 0
             for r in report["receivers"]
         )

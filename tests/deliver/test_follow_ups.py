@@ -197,3 +197,31 @@ def test_a_replay_alerts_once_per_development_and_a_second_replay_sends_nothing(
     assert len(webhook) == 4, [b["text"] for b in webhook]
     assert webhook[-1]["text"].endswith(LAST)
     assert len(emails) == 1  # the alert now; the coverage waits for the digest
+
+
+def test_a_digest_counts_alerts_and_coverage_apart_and_shows_each_developments_last():
+    from pipeline.deliver.digest import Digest
+
+    alerts = tuple(d18_alerts())
+    due = dt.datetime(2023, 9, 8, 8, tzinfo=UTC)
+    assert Digest("desk", "slack", due, alerts).title() == (
+        "Digest: 1 alert and 1 coverage update, 2023-09-08 08:00 UTC"
+    )
+    assert Digest("desk", "slack", due, alerts, held=True).title() == (
+        "1 alert held during quiet hours and 1 coverage update"
+    )
+    [(_, _, shown)] = Digest("desk", "slack", due, alerts).by_storyline()
+    assert [a.kind for a in shown] == ["new_development", "coverage"]
+    assert shown[1].reason == LAST
+
+
+def test_follow_ups_reach_whoever_gets_the_development_or_asked_for_coverage():
+    from pipeline.deliver.routing import wants
+
+    follow_up = d18_alerts()[-1]
+    hook = Channels(slack=SlackChannel(webhook_url_env="H"))
+    assert wants(Subscriber(name="a", channels=hook), follow_up)
+    assert wants(Subscriber(name="b", kinds=["coverage"], channels=hook), follow_up)
+    assert not wants(Subscriber(name="c", kinds=["burst"], channels=hook), follow_up)
+    assert not wants(Subscriber(name="d", storylines=["starlink-taiwan"], channels=hook), follow_up)
+    assert not wants(Subscriber(name="e", min_score=0.95, channels=hook), follow_up)

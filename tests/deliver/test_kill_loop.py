@@ -35,5 +35,7 @@ def test_deliver_killed_at_random_points_loses_nothing(tmp_path):
 def test_a_live_run_killed_at_random_points_loses_nothing(tmp_path):
     report = run_mode(tmp_path, 3, random.Random(1406))
     _check(report)
-    assert report["alerts_recorded"] >= 10, report
+    # the load: the new developments and their follow-ups (coverage is at most 3 follow-ups
+    # per development now, no longer an alert per article: 9 at seed 1406, 11 before)
+    assert report["alerts_recorded"] >= 8, report
     assert report["unrouted"] == 0
