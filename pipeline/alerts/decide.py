@@ -250,11 +250,10 @@ class _DecideFn(beam.DoFn):
         key = (event.storyline_id, event.development_id)
         known = self._earlier.pop(key, [])
         limit = self._follow_ups["max_follow_ups_per_development"]
-        if len(known) < limit:
-            found = earlier_follow_ups(
-                self._ledger.load_payload, *key, max_follow_ups_per_development=limit
+        if len(known) < limit:  # one read per event once the first ones are known
+            known = earlier_follow_ups(
+                self._ledger.load_payload, *key, max_follow_ups_per_development=limit, known=known
             )
-            known = found if len(found) >= len(known) else known
         self._earlier[key] = known
         while len(self._earlier) > self.MAX_DEVELOPMENTS_REMEMBERED:
             self._earlier.popitem(last=False)

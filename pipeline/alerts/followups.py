@@ -57,10 +57,12 @@ def earlier_follow_ups(
     development_id: str,
     *,
     max_follow_ups_per_development: int,
+    known: Sequence[Alert] = (),
 ) -> list[Alert]:
-    """The follow-ups of a development the ledger holds, first to last (read by their ids)."""
-    found: list[Alert] = []
-    for number in range(1, max_follow_ups_per_development + 1):
+    """The follow-ups of a development the ledger holds, first to last (read by their ids);
+    ``known``: the first ones, already read (only the later ones are looked up)."""
+    found: list[Alert] = list(known)
+    for number in range(len(found) + 1, max_follow_ups_per_development + 1):
         payload = load_payload(follow_up_id(storyline_id, development_id, number))
         if not payload:
             break
