@@ -39,7 +39,7 @@ owner investor presenter host star teammate international commissioner
 minister ministerin ministre ministro ministra präsident präsidentin président présidente presidente presidenta
 kanzler kanzlerin bürgermeister bürgermeisterin maire alcalde alcaldesa sprecher sprecherin portavoz
 porte-parole secretario secretaria secrétaire directeur directrice directora gouverneur gobernador
-gobernadora vorstandschef konzernchef chefin pdg landrat ministerpräsident ministerpräsidentin
+gobernadora chef vorstandschef konzernchef chefin pdg landrat ministerpräsident ministerpräsidentin
 premier-ministre""".split()
 )
 ORG_HEADS = frozenset(
@@ -99,6 +99,32 @@ fluggesellschaft""".split()
     "place": frozenset(
         """city town village ville commune ciudad municipio localidad stadt gemeinde""".split()
     ),
+}
+# German writes the class noun as the last part of a compound ("Chemiekonzern Acme",
+# "Saatgutriesen Acme", "Autobauer Acme").
+GERMAN_CLASS_ENDINGS = {
+    "org": (
+        "konzern",
+        "konzerns",
+        "unternehmen",
+        "hersteller",
+        "herstellers",
+        "gewerkschaft",
+        "riese",
+        "riesen",
+        "bauer",
+        "bauers",
+        "gesellschaft",
+        "firma",
+        "gruppe",
+        "betreiber",
+        "betreibers",
+        "kette",
+        "zulieferer",
+        "versorger",
+        "versorgers",
+    ),
+    "product": ("marke", "marken"),
 }
 SUCH_AS = frozenset("""como comme wie like including notamment incluidas incluidos""".split())
 PLACE_HEADS = frozenset(
@@ -262,7 +288,25 @@ def class_noun_kind(tokens: list[Token], start: int) -> str | None:
             if kind:
                 return kind
         return None
-    return next((k for k, nouns in CLASS_NOUNS.items() if prev[-1] in nouns), None)
+    return next((k for k, nouns in CLASS_NOUNS.items() if prev[-1] in nouns), None) or (
+        german_class(tokens[start - 1].text)
+    )
+
+
+def german_class(word: str) -> str | None:
+    """The kind a capitalised German compound ending in a class noun names ("Chemiekonzern")."""
+    low = word.lower()
+    if not word[:1].isupper() or "-" in word:
+        return None
+    return next(
+        (
+            k
+            for k, ends in GERMAN_CLASS_ENDINGS.items()
+            for end in ends
+            if low.endswith(end) and len(low) > len(end) + 2
+        ),
+        None,
+    )
 
 
 def mention_votes(

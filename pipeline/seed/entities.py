@@ -40,12 +40,14 @@ from pipeline.seed.cues import (
     MONTHS,
     NOT_NAMES,
     ORG_HEADS,
+    ORG_PREFIXES,
     PERSON_TITLES,
     PLACE_HEADS,
     WEEKDAYS,
     Token,
     apposition_descriptor,
     common_noun,
+    german_class,
     mention_votes,
     tokenize,
 )
@@ -53,6 +55,8 @@ from pipeline.seed.gazetteer import is_place
 from pipeline.seed.language import german_common_noun, stopwords
 from pipeline.seed.lists import share_list_kinds
 from pipeline.seed.names import normalise_name, slugify
+
+GERMAN_OF = frozenset({"von", "der", "des", "den", "dem", "vom"})
 
 
 @dataclass
@@ -234,6 +238,18 @@ class EntityExtractor:
                 end = inflected[0]
             if end <= start:
                 return start, start
+            # A compound class noun before a name ("Chemiekonzern Acme") is its category.
+            if end - start > 1 and german_class(tokens[start].text):
+                start += 1
+            # A common noun and "von/der" before a name is what the sentence says of it
+            # ("Übernahme von Acme", "Kauf der Amerikaner"), not part of it.
+            if (
+                end - start > 2
+                and tokens[start + 1].lower in GERMAN_OF
+                and tokens[start].lower not in ORG_PREFIXES
+                and simplemma.is_known(tokens[start].text, lang="de")
+            ):
+                start += 2
             # A base-form noun before a name of two words or more is its category
             # ("Gewerkschaft Vereinigung Cockpit"); alone it may be the name's first word.
             if end - start > 2 and german_common_noun(tokens[start].text):

@@ -58,6 +58,12 @@ JOURNALESE = REPORTING_VERBS | frozenset(
     """article publication newspaper outlet points notes writes
 concludes investigation sources source""".split()
 )
+# Amounts: every business story has "billions of dollars"; they never mark one story.
+AMOUNT_WORDS = frozenset(
+    """million millions billion billions trillion dollar dollars euro euros pound pounds
+percent us-dollar us-dollars millionen milliarde milliarden prozent franken millón millones
+dólares dólar mil milliard milliards pourcent""".split()
+)
 PUBLICATION_WORDS = frozenset(
     """journal times post news press herald tribune guardian gazette telegraph
 economist reuters magazine media broadcasting radio television tv newspaper agency""".split()
@@ -387,7 +393,10 @@ def thread_keywords(
             continue
         outside = sum(1 for s in other_sentences if pattern.search(sentences[s].lower()))
         if background is not None and (
-            " " not in term or background.df(term) > 0 or outside or set(term.split()) & JOURNALESE
+            " " not in term
+            or background.df(term) > 0
+            or outside
+            or set(term.split()) & (JOURNALESE | AMOUNT_WORDS)
         ):
             continue
         scored.append((weight * inside / (1 + outside), term))

@@ -24,6 +24,7 @@ from pipeline.seed.evaluation import entities_alone, format_scores, manifest, sc
 from pipeline.seed.events import event_terms, own_events, thread_counts, thread_events
 from pipeline.seed.gazetteer import is_place
 from pipeline.seed.language import detect_language, german_common_noun, stopwords
+from pipeline.seed.storylines import Thread, thread_keywords
 from pipeline.seed.text import parse_seed_text, read_seed
 from tests.paths import DATA, ROOT, WATCHLISTS
 
@@ -162,6 +163,29 @@ def _kinds(background, language: str, *sentences: str) -> dict[str, str]:
 def test_kinds_from_head_words_class_nouns_and_lists(background, language, sentence, expected):
     kinds = _kinds(background, language, sentence)
     assert {name: kinds.get(name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "sentence, name, kind",
+    [
+        ("Die Übernahme von Zorbanto ist perfekt, sagte der Vorstand.", "Zorbanto", None),
+        ("Der Chemiekonzern Zorbel legt ein neues Angebot vor.", "Zorbel", "org"),
+        ("Zorbel-Chef Kurt Weller ging vor die Kameras.", "Kurt Weller", "person"),
+    ],
+)
+def test_german_nouns_and_class_compounds_are_cut_from_names(background, sentence, name, kind):
+    kinds = _kinds(background, "de", sentence, sentence)
+    assert name in kinds and (kind is None or kinds[name] == kind)
+    assert not any(n.startswith(("Übernahme", "Chemiekonzern", "Zorbel-Chef")) for n in kinds)
+
+
+def test_amounts_are_no_storys_phrase():
+    """ "66 Milliarden Dollar" is in every takeover story: not a distinctive phrase."""
+    sentences = ["Zorbel zahlt 66 Milliarden Dollar für Quant und baut das Saatgutgeschäft aus."]
+    thread = Thread([], [], 1.0, sentences=[0])
+    keywords = {"milliarden dollar": 1.0, "saatgutgeschäft aus": 0.5}
+    chosen = thread_keywords(thread, sentences, keywords, set(), background=Background())
+    assert chosen == ["saatgutgeschäft aus"]
 
 
 def test_airport_codes_are_not_places():
