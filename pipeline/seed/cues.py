@@ -64,7 +64,8 @@ ORG_PREFIXES = frozenset(
 université universität bank banco banque council consejo conseil conselho bureau office oficina
 commission comisión comité committee federation federación fédération union unión sindicato
 syndicat institute instituto institut agency agencia agence authority autoridad autorité
-church iglesia église museum museo musée court tribunal hafen port-authority orchestra""".split()
+church iglesia église museum museo musée court tribunal hafen port-authority orchestra
+comunidad ayuntamiento diputación junta generalitat mairie préfecture""".split()
 )
 ORG_FOLLOWERS = frozenset(
     """battalion brigade regiment agency ministry party company group army forces
@@ -126,6 +127,13 @@ GERMAN_CLASS_ENDINGS = {
     ),
     "product": ("marke", "marken"),
 }
+# Where something is, before "of/de" and a name: "the city of X", "l'usine de X",
+# "l'aéroport international d'X", "el municipio de X".
+PLACE_OF = CLASS_NOUNS["place"] | frozenset(
+    """aéroport airport aeropuerto flughafen usine factory fábrica site región region
+région province provincia département comarca""".split()
+)
+_OF_WORDS = frozenset({"of", "de", "d'", "d’", "del", "du", "des", "von"})
 SUCH_AS = frozenset("""como comme wie like including notamment incluidas incluidos""".split())
 PLACE_HEADS = frozenset(
     """sea ocean river lake mountains mountain mount island islands strait gulf bay
@@ -279,6 +287,13 @@ def class_noun_kind(tokens: list[Token], start: int) -> str | None:
     prev = [t.lower for t in tokens[max(0, start - 7) : start]]
     if not prev:
         return None
+    if prev[-1] in _OF_WORDS:
+        for word in reversed(prev[:-1][-3:]):
+            word = re.sub(r"^[ld]['’]", "", word)
+            if word in PLACE_OF:
+                return "place"
+            if not word.isalpha() or word[:1] != word[:1].lower():
+                break
     if prev[-1] in SUCH_AS or prev[-2:] == ["such", "as"] or prev[-2:] == ["tales", "como"]:
         back = prev[: -2 if prev[-1] == "as" else -1][-5:]
         for word in reversed(back):
@@ -355,7 +370,9 @@ def mention_votes(
         v["place" if words[0].lower() in COUNTRY_ABBREVIATIONS else "org"] += 2
     elif len(words) > 1 and re.fullmatch(r"[A-Z]{2,6}", words[0]) and head in ORG_HEADS:
         v["org"] += 1
-    if len(prev) > 1 and prev[-1] == ",":  # "its shopping service, Acme Shopping,"
+    if (
+        len(prev) > 1 and prev[-1] == "," and tokens[start - 2].text.islower()
+    ):  # "its shopping service, Acme Shopping," (not "Acme Terminal, Uniport")
         if prev[-2] in PRODUCT_FOLLOWERS:
             v["product"] += 2
         elif prev[-2] in ORG_APPOSITION:

@@ -152,6 +152,24 @@ def _kinds(background, language: str, *sentences: str) -> dict[str, str]:
             "Le lait est produit dans notre usine de Zorbeval (Mayenne) depuis mars.",
             {"Zorbeval": "place"},
         ),
+        # where something is: a place class noun before "de"
+        (
+            "fr",
+            "Il a été arrêté à l'aéroport international d'Zorbaneda, puis interrogé.",
+            {"Zorbaneda": "place"},
+        ),
+        # a regional body before "de"
+        (
+            "es",
+            "El Gobierno de la Comunidad de Zorbia elevó el tono.",
+            {"Comunidad de Zorbia": "org"},
+        ),
+        # an apposition needs a common noun before the comma, not a name's last word
+        (
+            "en",
+            "Workers at ECT Delta Terminal, Zorbport and APM terminals walked out.",
+            {"Zorbport": "org"},
+        ),
         # a person after "the mayor of X," is no member of a list of places
         (
             "es",
