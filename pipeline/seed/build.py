@@ -241,7 +241,7 @@ def _plan(
         return None
     if topic_in_rule == "anchors" or (borrowed and anchors and partners):
         # The article's event that another thread owns ("talks" of the contacts thread) is
-        # that thread's story with any of their shared actors ("Musk" and "talks"):
+        # that thread's story with any of their shared actors ("Acme" and "talks"):
         # borrowed, it needs one of this thread's partners as well as an anchor.
         groups = [group for group in (anchors, partners) if group]
     else:

@@ -126,7 +126,6 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "grounded",
             "grounding",
             "groundings",
-            "grounds all",
             "flugverbot*",
             "startverbot*",
             "cloué au sol",
@@ -151,7 +150,6 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "apagones",
             "corte de luz",
             "sin luz",
-            "cero peninsular",
         ),
     ),
     "flood": (
@@ -220,7 +218,6 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         (
             "talks",
             "negotiat*",
-            "secret talks",
             "contact",
             "contacts",
             "conversations",

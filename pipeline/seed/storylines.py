@@ -309,7 +309,7 @@ def headline_thread(
     (its places when it names no actor), with the headline's other names as partners.
 
     Threads are pairs of names the body links; a story whose headline actor the body
-    names mostly in passing ("Rotterdam port strike": the port, then the terminals, the
+    names mostly in passing ("Acmeport strike": the port, then the terminals, the
     unions and a shipper) has no thread of its own. None when the headline names no one.
     """
     if not headline:
