@@ -41,6 +41,7 @@ _TEXT_FIELDS = (
     "reason",
     "why_new",
     "published_precision",
+    "matched_sentence",
 )
 _LIST_FIELDS = {
     "article_ids": "article ids",
@@ -174,6 +175,7 @@ def alert_from_json(data: Any) -> Alert:
             reason=str(data.get("reason") or ""),
             why_new=str(data.get("why_new") or ""),
             published_precision=str(data.get("published_precision") or "instant"),
+            matched_sentence=str(data.get("matched_sentence") or ""),
         )
     except (TypeError, ValueError) as exc:
         raise BadAlert(f"bad field: {exc}") from None

@@ -234,6 +234,9 @@ class Alert:
     published_precision: str = (
         "instant"  # of the lead's published_at: instant/day/month/year/unknown
     )
+    # The summary's or body's sentence with the most evidence ("" if only the title
+    # matched): pipeline.alerts.sentence.
+    matched_sentence: str = ""
 
 
 @dataclass(frozen=True, slots=True)

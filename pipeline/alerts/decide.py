@@ -38,6 +38,7 @@ from apache_beam.pvalue import TaggedOutput
 from pipeline.alert_json import alert_to_json
 from pipeline.alerts.followups import FOLLOW_UP_KINDS, decide_follow_up, earlier_follow_ups
 from pipeline.alerts.ids import alert_id_for
+from pipeline.alerts.sentence import matched_sentence
 from pipeline.deliver.wording import display_time
 from pipeline.ledger import open_ledger
 from pipeline.match.hits import is_deep
@@ -95,6 +96,7 @@ def decide_alert(
         baseline_per_hour=event.baseline_per_hour,
         rate_per_hour=event.rate_per_hour,
         published_precision=article.published_precision,
+        matched_sentence=matched_sentence(article, subject.evidence),
     )
 
 
@@ -129,6 +131,8 @@ def format_alert(alert: Alert) -> str:
     )
     if why:
         lines.append(f"  why: {', '.join(why[:6])}")
+    if alert.matched_sentence:
+        lines.append(f"  “{alert.matched_sentence[:CONSOLE_TITLE_CHARS]}”")
     if alert.why_new:
         lines.append(f"  new: {alert.why_new[:CONSOLE_TITLE_CHARS]}")
     if alert.sources and alert.kind != COVERAGE:  # a follow-up names them in its reason

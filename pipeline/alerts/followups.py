@@ -35,6 +35,7 @@ from typing import Any
 
 from pipeline.alert_json import BadAlert, alert_from_json
 from pipeline.alerts.ids import alert_id_for
+from pipeline.alerts.sentence import matched_sentence
 from pipeline.deliver.wording import follow_up_line, outlets
 from pipeline.records import Alert, StorylineEvent
 from pipeline.storylines.tracker import COVERAGE, DUPLICATE
@@ -108,6 +109,7 @@ def decide_follow_up(
         sources=tuple(s for s in event.sources if not s[2] or s[2] != article.url),
         evidence=event.article.evidence,
         published_precision=article.published_precision,
+        matched_sentence=matched_sentence(article, event.article.evidence),
     )
     named = set(outlets(earlier[-1])) if earlier else {event.lead.article.outlet}
     if not any(o not in named for o in outlets(candidate)):

@@ -75,6 +75,8 @@ def _alert_text(alert: Alert) -> str:
         lines += [f"Why it is new: {_one_line(alert.why_new)}", ""]
     if alert.evidence:
         lines.append("Why it matched:")
+        if alert.matched_sentence:
+            lines.append(f"  “{_one_line(alert.matched_sentence)}”")
         lines += [f"  - {reason}" for reason in reasons(alert.evidence)]
         lines.append("")
     others = other_sources(alert)
@@ -113,7 +115,12 @@ def _alert_html(alert: Alert) -> str:
         parts.append(f"<p>Why it is new: {e(_one_line(alert.why_new))}</p>")
     if alert.evidence:
         items = "".join(f"<li>{e(str(reason))}</li>" for reason in reasons(alert.evidence))
-        parts.append(f"<p>Why it matched:</p><ul>{items}</ul>")
+        quote = (
+            f"<blockquote>{e(_one_line(alert.matched_sentence))}</blockquote>"
+            if alert.matched_sentence
+            else ""
+        )
+        parts.append(f"<p>Why it matched:</p>{quote}<ul>{items}</ul>")
     others = other_sources(alert)
     if others:
         items = "".join(f"<li>{e(_one_line(o))}: {_a(u, t)}</li>" for o, t, u in others)

@@ -212,6 +212,8 @@ def alert_blocks(alert: Alert) -> tuple[str, list[dict]]:
         lines = [reason_line(r) for r in why[:_MAX_EVIDENCE]]
         if len(why) > _MAX_EVIDENCE:
             lines.append(f"… and {len(why) - _MAX_EVIDENCE} more")
+        if alert.matched_sentence:  # where it matched, in the article's words
+            lines.insert(0, f"“{escape(alert.matched_sentence)}”")
         blocks.append(_mrkdwn_section("*Why it matched*\n" + "\n".join(lines)))
     blocks += _sources_section(alert, "Other sources so far")
     context = [
