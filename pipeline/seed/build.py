@@ -179,6 +179,7 @@ def build_draft(
         plan = _plan(head, events, background, topic_in_rule=topic_in_rule)
         if plan is not None and not any(_covers(p, plan) for p in plans):
             plans.insert(0, plan)
+    plans = _merge_same_story(plans)
     taken_storylines = {s.id for s in watchlists.storylines}
     storylines = []
     titles: set[str] = set()
@@ -265,6 +266,26 @@ def _plan(
     second = [p for p in actor_partners if not any(_overlap(by_id[p], by_id[a]) for a in first)]
     pair = [first, second]
     return _Plan(thread, events, terms, groups, [pair] if all(pair) else [])
+
+
+def _merge_same_story(plans: list[_Plan]) -> list[_Plan]:
+    """One storyline per main actor and event: threads of one anchor with the same event
+    ("Acme strike" with the cities, with the cancelled flights) are one story told with
+    other partners, so their actors' groups, phrases and pairs are joined in the first."""
+    out: list[_Plan] = []
+    by_key: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+    for plan in plans:
+        key = (plan.thread.anchors[0].id if plan.thread.anchors else "", tuple(plan.events))
+        first = by_key.get(key)
+        if first is None or not plan.events or len(plan.groups) != 1 or len(first.groups) != 1:
+            out.append(plan)
+            if plan.events and len(plan.groups) == 1:
+                by_key.setdefault(key, plan)
+            continue
+        first.groups = [list(dict.fromkeys(first.groups[0] + plan.groups[0]))]
+        first.terms = list(dict.fromkeys(first.terms + plan.terms))
+        first.alternatives += [a for a in plan.alternatives if a not in first.alternatives]
+    return out
 
 
 def _covers(plan: _Plan, head: _Plan) -> bool:

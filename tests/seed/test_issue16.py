@@ -250,6 +250,13 @@ def test_no_storyline_is_satisfied_by_an_actor_or_a_place_alone(path, watchlists
     for s in draft.storylines:
         assert event_required(s.all_of, entity_ids), s.id
     assert entities_alone(draft, combined) == []
+    # one storyline per main actor and event (threads of one story are joined)
+    keys = [
+        (s.thread.anchors[0].id, tuple(s.events))
+        for s in draft.storylines
+        if s.events and len(s.all_of) == 2
+    ]
+    assert len(keys) == len(set(keys)), [s.title for s in draft.storylines]
 
 
 def _item(title: str) -> Article:
