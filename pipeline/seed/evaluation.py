@@ -87,7 +87,8 @@ def _forms(draft: Draft) -> dict[str, object]:
     return out
 
 
-def _probe(article_id: str, text: str) -> Article:
+def probe_article(article_id: str, text: str) -> Article:
+    """An article whose title and summary are ``text`` (a probe for the matcher)."""
     return Article(
         article_id=article_id,
         feed_id="seed-eval",
@@ -115,7 +116,9 @@ def entities_alone(draft: Draft, combined: Watchlists) -> list[str]:
             if not names:
                 continue
             text = ", ".join(names)
-            if any(m.storyline_id == s.id for m in matcher.match(_probe(f"alone-{s.id}", text))):
+            if any(
+                m.storyline_id == s.id for m in matcher.match(probe_article(f"alone-{s.id}", text))
+            ):
                 out.append(s.id)
                 break
     return out

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from pipeline.config.watchlists import Watchlists, load_watchlists
-from pipeline.records import Article
 from pipeline.seed.background import Background, default_background_dir, load_background
 from pipeline.seed.draft import (
     build_draft,
@@ -20,7 +18,13 @@ from pipeline.seed.draft import (
     validate_draft,
 )
 from pipeline.seed.entities import EntityExtractor
-from pipeline.seed.evaluation import entities_alone, format_scores, manifest, score_article
+from pipeline.seed.evaluation import (
+    entities_alone,
+    format_scores,
+    manifest,
+    probe_article,
+    score_article,
+)
 from pipeline.seed.events import event_terms, own_events, thread_counts, thread_events
 from pipeline.seed.gazetteer import is_place
 from pipeline.seed.language import detect_language, german_common_noun, stopwords
@@ -259,20 +263,6 @@ def test_no_storyline_is_satisfied_by_an_actor_or_a_place_alone(path, watchlists
     assert len(keys) == len(set(keys)), [s.title for s in draft.storylines]
 
 
-def _item(title: str) -> Article:
-    at = dt.datetime(2025, 1, 9, tzinfo=dt.UTC)
-    return Article(
-        article_id=title[:24],
-        feed_id="t",
-        url="https://news.example/a",
-        canonical_url="https://news.example/a",
-        title=title,
-        summary="",
-        published_at=at,
-        first_seen_at=at,
-    )
-
-
 def test_the_headlines_actor_and_event_are_a_storyline_when_no_thread_has_them(
     watchlists, background
 ):
@@ -290,8 +280,8 @@ def test_the_headlines_actor_and_event_are_a_storyline_when_no_thread_has_them(
     head = draft.storylines[0]
     assert head.title == "Rotterdam strike" and head.all_of[0] == ["rotterdam"]
     combined = validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
-    strike = _item("Rotterdam dockers strike again over automation")
-    other = _item("Rotterdam Philharmonic opens its season in the port")
+    strike = probe_article("t1", "Rotterdam dockers strike again over automation")
+    other = probe_article("t2", "Rotterdam Philharmonic opens its season in the port")
     hits = predictions([strike, other], combined, [s.id for s in draft.storylines])
     assert head.id in hits[strike.article_id] and other.article_id not in hits
     assert entities_alone(draft, combined) == []

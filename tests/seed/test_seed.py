@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import subprocess
@@ -16,7 +15,6 @@ from hypothesis import strategies as st
 
 from pipeline.config.watchlists import Watchlists, load_watchlists
 from pipeline.errors import UserError
-from pipeline.records import Article
 from pipeline.seed.background import Background, default_background_dir, load_background
 from pipeline.seed.cues import attribute_word, tokenize
 from pipeline.seed.draft import (
@@ -31,6 +29,7 @@ from pipeline.seed.draft import (
     write_draft,
 )
 from pipeline.seed.entities import EntityExtractor
+from pipeline.seed.evaluation import probe_article
 from pipeline.seed.text import parse_seed_html, parse_seed_text, read_seed, split_sentences
 from tests.paths import DATA, LABELED, ROOT, WATCHLISTS
 
@@ -73,20 +72,6 @@ def shipped_draft(watchlists, background):
 def _rule_refs(storyline) -> set[str]:
     """Every ref of a draft storyline's rules (the main rule and its alternatives)."""
     return {ref for rule in (storyline.all_of, *storyline.alternatives) for g in rule for ref in g}
-
-
-def _article(text: str) -> Article:
-    at = dt.datetime(2024, 10, 25, tzinfo=dt.UTC)
-    return Article(
-        article_id=text[:24],
-        feed_id="t",
-        url="https://news.example/a",
-        canonical_url="https://news.example/a",
-        title=text,
-        summary="",
-        published_at=at,
-        first_seen_at=at,
-    )
 
 
 def _by_name(entities) -> dict[str, object]:
@@ -499,8 +484,12 @@ def test_a_thread_borrowing_another_threads_event_needs_its_own_partner(shipped_
     combined = validate_draft(text, WATCHLISTS)
     taiwan = [s.id for s in draft.storylines if "taiwan" in _rule_refs(s)]
     assert taiwan
-    talks = _article("Elon Musk held secret talks with Vladimir Putin, the Kremlin said.")
-    over_taiwan = _article("Putin asked Musk in talks not to switch on Starlink over Taiwan.")
+    talks = probe_article(
+        "t1", "Elon Musk held secret talks with Vladimir Putin, the Kremlin said."
+    )
+    over_taiwan = probe_article(
+        "t2", "Putin asked Musk in talks not to switch on Starlink over Taiwan."
+    )
     hits = predictions([talks, over_taiwan], combined, [s.id for s in draft.storylines])
     assert not set(taiwan) & hits.get(talks.article_id, set())
     assert hits[talks.article_id]  # the contacts thread still has it
