@@ -1,149 +1,306 @@
-"""How the storyline tracker's thresholds were chosen: a grid over the labeled set.
+"""Fit, cross-validate and report the storyline tracker's join-or-new model (issue 13).
 
-Runs ``pipeline.storylines.evaluate.alerts_for`` over tests/data/labeled/dev.jsonl (real items) and
-tests/data/labeled/holdout_alerts.jsonl (hand-written streams, see HOLDOUT.md) with the
-labels as a perfect matcher (so only the grouping is measured) and, when it is available,
-with the real matcher; prints precision, recall and duplicate rate for each setting, then
-the same at the default thresholds for ``min_comparable_words`` 0-3 (0: no article is
-placed by time alone).
+    .venv/bin/python bench/storyline_thresholds.py           # fit, cross-validate, report
+    .venv/bin/python bench/storyline_thresholds.py --write   # also ship join_model.json
+    .venv/bin/python bench/storyline_thresholds.py --test    # the frozen test part, once
 
-Then, at the default thresholds, how the grouping holds up when ``published`` values are
-coarser than in the file: each timestamp is cut to its day, its month or dropped with the
-given probabilities (30 seeds each), as in collections where month-only, date-only and
-missing dates are common. Labels as the matcher, so only the grouping is measured.
+Pairs: the real matcher's matches of each labeled file, in replay order, through the real
+tracker; each article is scored against every development in its window exactly as the
+tracker scores it (``record_features``), while the labels decide (teacher forcing: an
+article joins its labeled development when that one is a candidate, else opens one). A
+pair is positive when the development is the article's labeled one
+(``evaluate.developments_of``). Articles the matcher gives a storyline they are not
+labeled with give no pairs.
 
-    .venv/bin/python bench/storyline_thresholds.py
+Model: L2 logistic regression (numpy, standardised features, balanced classes) over
+``pipeline.storylines.decision.FEATURES``. Threshold: the one of ``THRESHOLDS`` with the
+best cross-validated sum of recall and precision minus the duplicate rate.
+
+Cross-validation leaves one (file, storyline) out: fit on the others' pairs, run the real
+tracker with that model over the file, and count the held-out storyline's alerts (precision,
+recall, repeats), beside the tracker shipped at HEAD~ (the overlap rule; printed from
+docs/storylines.md, not rerun). Files: dev.jsonl and holdout_alerts.jsonl (shipped
+watchlists), stream_tune.jsonl and stream_valid.jsonl (their own watchlists); the frozen
+stream_test.jsonl only with --test, with the shipped model, Wilson 95% intervals.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-import random
+import argparse
+import functools
+import hashlib
+import json
+import math
 import sys
+from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-from pipeline.jsonl_io import article_from_json  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pipeline.storylines.tracker as _tracker  # noqa: E402
+from pipeline.alerts.decide import decide_alerts  # noqa: E402
 from pipeline.match.matcher import Matcher  # noqa: E402
-from pipeline.records import Match  # noqa: E402
-from pipeline.storylines.evaluate import alerts_for, load_labeled, score_alerts  # noqa: E402
-from pipeline.storylines.tracker import StorylineTracker  # noqa: E402
+from pipeline.storylines.decision import FEATURES, MODEL_PATH, JoinModel  # noqa: E402
+from pipeline.storylines.evaluate import (  # noqa: E402
+    developments_of,
+    load_labeled,
+    replay_order,
+    score_alerts,
+)
+from pipeline.storylines.tracker import StorylineTracker, event_time_order, track_in_order  # noqa: E402
 
-LABELED_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "labeled"
-LABELED = LABELED_DIR / "dev.jsonl"
-HOLDOUT = LABELED_DIR / "holdout_alerts.jsonl"
-
-
-def matchers_for(items):
-    """(name, match) pairs: the labels as a perfect matcher, and the real matcher if it loads."""
-    gold = {i.article.article_id: i.labels for i in items}
-
-    def perfect(article):
-        return [Match(article, s, 1.0, ()) for s in sorted(gold[article.article_id])]
-
-    found = [("labels", perfect)]
-    try:
-        real = Matcher.from_dir(Path(__file__).resolve().parent.parent / "watchlists")
-        cache: dict = {}
-        found.append(("matcher", lambda a: cache.setdefault(a.article_id, real.match(a))))
-    except Exception as exc:  # the watchlists may not load; the grid still runs without them
-        print(f"(real matcher unavailable: {exc})")
-    return found
-
-
-def _row(items, match, **tunables) -> str:
-    s = score_alerts(
-        items, alerts_for([i.article for i in items], match, tracker=StorylineTracker(**tunables))
-    )
-    return (
-        f"{s.precision:5.3f} {s.recall:6.3f} {s.duplicate_rate:5.3f} "
-        f"({s.recalled}/{s.developments}, {s.duplicated} dup)"
-    )
+LABELED = ROOT / "tests" / "data" / "labeled"
+SHARED_DEV = ROOT.parent / "shared" / "data" / "labeled" / "dev.jsonl"
+FILES = [
+    (
+        "dev",
+        LABELED / "dev.jsonl" if (LABELED / "dev.jsonl").exists() else SHARED_DEV,
+        ROOT / "watchlists",
+    ),
+    ("holdout_alerts", LABELED / "holdout_alerts.jsonl", ROOT / "watchlists"),
+    ("stream_tune", LABELED / "stream_tune.jsonl", LABELED / "stream_watchlists"),
+    ("stream_valid", LABELED / "stream_valid.jsonl", LABELED / "stream_valid_watchlists"),
+]
+TEST = ("stream_test", LABELED / "stream_test.jsonl", LABELED / "stream_watchlists")
+THRESHOLDS = (0.4, 0.5, 0.6, 0.7)
+ROUNDS = 2  # of the model's own pairs added to the teacher-forced ones
+ROLLOUT_THRESHOLD = 0.5
 
 
-def main() -> None:
-    sets = [(name, load_labeled(path)) for name, path in (("dev", LABELED), ("holdout", HOLDOUT))]
-    runs = [
-        (f"{name}/{mname}", items, match)
-        for name, items in sets
-        for mname, match in matchers_for(items)
-    ]
-    print(
-        f"{'set/matcher':16} {'dup':>4} {'cov':>4} {'end':>4} {'win_h':>5}  {'prec':>5} {'recall':>6} {'dups':>5}"
-    )
-    for (name, items, match), dup, cov, cov_end, win in itertools.product(
-        runs, (85,), (5, 6, 8, 10, 12, 15), (10, 15, 20, 25), (24, 48, 72)
-    ):
-        row = _row(
-            items,
-            match,
-            duplicate_similarity=dup,
-            coverage_similarity=cov,
-            coverage_similarity_at_window_end=cov_end,
-            coverage_window_hours=win,
+# A signature is a pure function of its match, and the fit tracks the same matches many
+# times over: compute each once.
+_tracker.signature = functools.cache(_tracker.signature)
+
+
+class LabeledFile:
+    """A labeled file's items, gold developments and the real matcher's matches."""
+
+    def __init__(self, name: str, path: Path, watchlists: Path) -> None:
+        matcher = Matcher.from_dir(watchlists)
+        self.name = name
+        self.items = load_labeled(path, storyline_ids=[s.id for s in matcher.watchlists.storylines])
+        self.gold = developments_of(self.items)
+        self.matches = [
+            m for a in replay_order([i.article for i in self.items]) for m in matcher.match(a)
+        ]
+        self.storylines = sorted({s for s, _ in self.gold})
+
+
+_CURRENT: dict[str, object] = {}  # the article being tracked: its label, the last candidate
+
+
+class _Oracle(JoinModel):
+    """A "model" that joins exactly the article's labeled development (teacher forcing):
+    its probability is whether the candidate just recorded is the labeled one."""
+
+    def probabilities(self, rows) -> list[float]:  # type: ignore[no-untyped-def]
+        flags = _CURRENT.pop("flags", [])
+        assert isinstance(flags, list) and len(flags) == len(rows)
+        return [float(f) for f in flags]
+
+
+def pairs_of(f: LabeledFile, model: JoinModel | None = None) -> list[tuple[str, list[float], int]]:
+    """(storyline, features, same development) for every candidate the tracker scores.
+
+    Without a model the labels decide every join (teacher forcing); with one, the model
+    does (its own mistakes, such as one development swallowing the next, make pairs too),
+    and a candidate is the same development when its lead has the article's label."""
+    out: list[tuple[str, list[float], int]] = []
+    current = _CURRENT
+    current.clear()
+
+    def record(lead_id: str, features: list[float]) -> None:
+        label = current["label"]
+        same = int(label is not None and f.gold.get((str(current["storyline"]), lead_id)) == label)
+        flags = current.setdefault("flags", [])
+        assert isinstance(flags, list)
+        flags.append(same)
+        if label is not None:
+            out.append((str(current["storyline"]), features, same))
+
+    if model is None:
+        model = _Oracle(
+            (0.0,) * len(FEATURES),
+            0.0,
+            (0.0,) * len(FEATURES),
+            (1.0,) * len(FEATURES),
+            0.5,
+            explainers_join=False,
         )
-        print(f"{name:16} {dup:>4} {cov:>4} {cov_end:>4} {win:>5}  {row}")
-    print("\ndefault thresholds, min_comparable_words 0-3")
-    for (name, items, match), least in itertools.product(runs, (0, 1, 2, 3)):
-        print(
-            f"{name:16} min_comparable_words={least}  {_row(items, match, min_comparable_words=least)}"
+    tracker = StorylineTracker(join_model=model, record_features=record)
+    for match in event_time_order(f.matches):
+        current.update(
+            label=f.gold.get((match.storyline_id, match.article.article_id)),
+            storyline=match.storyline_id,
         )
-
-
-def coarsened(items, rnd: random.Random, *, day: float, month: float, missing: float):
-    """The items with some timestamps cut to the day or month, or dropped (labels unchanged)."""
-    out = []
-    for item in items:
-        raw = dict(item.raw)
-        value = raw.get("published")
-        if isinstance(value, str) and len(value) > 10:
-            x = rnd.random()
-            raw["published"] = (
-                value[:10]
-                if x < day
-                else value[:7]
-                if x < day + month
-                else None
-                if x < day + month + missing
-                else value
-            )
-        out.append(dataclasses.replace(item, article=article_from_json(raw)))
+        tracker.observe(match)
     return out
 
 
-def robustness() -> None:
-    items = load_labeled(LABELED)
-    gold = {i.article.article_id: i.labels for i in items}
+def fit_rounds(
+    pairs_by_file: dict[str, list],
+    files: list[LabeledFile],
+    skip: tuple[str, str] | None = None,
+    *,
+    rounds: int = ROUNDS,
+) -> JoinModel:
+    """Teacher-forced pairs, then ``rounds`` of the model's own pairs added (DAgger)."""
 
-    def perfect(article):
-        return [Match(article, s, 1.0, ()) for s in sorted(gold[article.article_id])]
+    def train(pairs: list) -> JoinModel:
+        xs = [x for name, ps in pairs for s, x, y in ps if (name, s) != skip]
+        ys = [y for name, ps in pairs for s, x, y in ps if (name, s) != skip]
+        return fit(np.array(xs), np.array(ys, dtype=float))
 
-    print("\ndefault thresholds, timestamps coarsened at random (labels as matcher, 30 seeds)")
-    print(f"{'day':>4} {'month':>5} {'none':>4}  {'prec':>5} {'recall':>6} {'dups':>5}")
-    for day, month, missing in (
-        (0, 0, 0),
-        (0.3, 0.05, 0),
-        (0.5, 0.1, 0),
-        (0.3, 0.15, 0),
-        (0, 0.3, 0),
-        (0.3, 0.05, 0.02),
-        (0.3, 0.15, 0.05),
-    ):
-        totals = [0] * 5
-        for seed in range(30 if day + month + missing else 1):
-            some = coarsened(items, random.Random(seed), day=day, month=month, missing=missing)
-            s = score_alerts(some, alerts_for([i.article for i in some], perfect))
-            for k, v in enumerate((s.correct, s.alerts, s.recalled, s.developments, s.duplicated)):
-                totals[k] += v
-        correct, alerts, recalled, developments, duplicated = totals
+    pairs = list(pairs_by_file.items())
+    model = train(pairs)
+    for _ in range(rounds):
+        pairs += [(f.name, pairs_of(f, with_threshold(model, ROLLOUT_THRESHOLD))) for f in files]
+        model = train(pairs)
+    return model
+
+
+def fit(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, steps: int = 4000) -> JoinModel:
+    """L2-regularised, class-balanced logistic regression by gradient descent."""
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    pos = max(1.0, float(y.sum()))
+    weight = np.where(y == 1, len(y) / (2 * pos), len(y) / (2 * max(1.0, len(y) - pos)))
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-z @ w))
+        grad = z.T @ ((p - y) * weight) / len(y) + l2 * np.r_[w[:-1], 0] / len(y)
+        w -= 0.5 * grad
+    return JoinModel(tuple(w[:-1]), float(w[-1]), tuple(mean), tuple(scale), 0.5)
+
+
+def with_threshold(model: JoinModel, threshold: float) -> JoinModel:
+    return JoinModel(model.weights, model.bias, model.mean, model.scale, threshold)
+
+
+def storyline_counts(f: LabeledFile, model: JoinModel) -> dict[str, np.ndarray]:
+    """storyline -> (alerts, correct, developments, recalled, repeated) with this model."""
+    events = track_in_order(f.matches, StorylineTracker(join_model=model))
+    alerts = decide_alerts(events)
+    scores = score_alerts(f.items, alerts, events=events)
+    out = {}
+    for s in f.storylines:
+        devs, missed, wrong, repeated = scores.per_storyline.get(s, (0, 0, 0, 0))
+        n = sum(1 for a in alerts if a.storyline_id == s)
+        out[s] = np.array([n, n - wrong, devs, devs - missed, repeated], dtype=float)
+    return out
+
+
+def figures(c: np.ndarray) -> str:
+    alerts, correct, devs, recalled, repeated = c
+    p = correct / alerts if alerts else 1.0
+    r = recalled / devs if devs else 1.0
+    d = repeated / recalled if recalled else 0.0
+    return (
+        f"P {p:.3f} ({correct:.0f}/{alerts:.0f})  R {r:.3f} ({recalled:.0f}/{devs:.0f})  "
+        f"dup {d:.3f} ({repeated:.0f}/{recalled:.0f})"
+    )
+
+
+def objective(c: np.ndarray) -> float:
+    alerts, correct, devs, recalled, repeated = c
+    return (
+        recalled / devs
+        + (correct / alerts if alerts else 1.0)
+        - (repeated / recalled if recalled else 0.0)
+    )
+
+
+def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    if not n:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--write", action="store_true", help=f"write the fitted model to {MODEL_PATH}"
+    )
+    parser.add_argument("--test", action="store_true", help="score the frozen test part once")
+    args = parser.parse_args()
+    if args.test:
+        return report_test()
+    files = [LabeledFile(*spec) for spec in FILES if spec[1].exists()]
+    pairs = {f.name: pairs_of(f) for f in files}
+    for f in files:
         print(
-            f"{day:>4} {month:>5} {missing:>4}  {correct / alerts:5.3f} {recalled / developments:6.3f} "
-            f"{duplicated / max(recalled, 1):5.3f}  ({recalled}/{developments}, {duplicated} dup)"
+            f"{f.name}: {len(f.items)} items, {len(pairs[f.name])} pairs, "
+            f"{sum(p[2] for p in pairs[f.name])} same-development"
         )
+    folds = [(f, s) for f in files for s in f.storylines]
+    totals = {t: np.zeros(5) for t in THRESHOLDS}
+    per_fold: dict[float, dict[tuple[str, str], np.ndarray]] = defaultdict(dict)
+    for f, held in folds:
+        model = fit_rounds(pairs, files, skip=(f.name, held))
+        for t in THRESHOLDS:
+            c = storyline_counts(f, with_threshold(model, t))[held]
+            totals[t] += c
+            per_fold[t][(f.name, held)] = c
+    best = max(THRESHOLDS, key=lambda t: objective(totals[t]))
+    print("\nleave one (file, storyline) out, the real tracker with the fold's model:")
+    for t in THRESHOLDS:
+        print(
+            f"  threshold {t:.2f}{' (chosen)' if t == best else '         '}  {figures(totals[t])}"
+        )
+    print(f"\nper held-out storyline at threshold {best:.2f}:")
+    by_file: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(5))
+    for (name, s), c in per_fold[best].items():
+        by_file[name] += c
+        print(f"  {name:15} {s:30} {figures(c)}")
+    print("\nper file (cross-validated):")
+    for name, c in by_file.items():
+        print(f"  {name:15} {figures(c)}")
+    model = with_threshold(fit_rounds(pairs, files), best)
+    print("\nfit on all pairs (standardised weights; positive joins):")
+    for name, w in sorted(zip(FEATURES, model.weights, strict=True), key=lambda nw: -abs(nw[1])):
+        print(f"  {name:26} {w:+.2f}")
+    print(f"  {'bias':26} {model.bias:+.2f}   threshold {model.threshold:.2f}")
+    print("\nin-sample with that model:")
+    for f in files:
+        c = sum(storyline_counts(f, model).values(), np.zeros(5))
+        print(f"  {f.name:15} {figures(c)}")
+    if args.write:
+        MODEL_PATH.write_text(json.dumps(model.to_json(), indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {MODEL_PATH.relative_to(ROOT)}")
+    return 0
+
+
+def report_test() -> int:
+    name, path, watchlists = TEST
+    expected = (LABELED / "stream_test.sha256").read_text().split()[0]
+    if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+        print(
+            "stream_test.jsonl has changed; refusing to report the frozen figures", file=sys.stderr
+        )
+        return 2
+    f = LabeledFile(name, path, watchlists)
+    events = track_in_order(f.matches, StorylineTracker())
+    scores = score_alerts(f.items, decide_alerts(events), events=events)
+    for label, k, n in (
+        ("alert precision", scores.correct, scores.alerts),
+        ("development recall", scores.recalled, scores.developments),
+        ("duplicate rate", scores.duplicated, scores.recalled),
+    ):
+        lo, hi = wilson(k, n)
+        print(f"{label:20} {k / n if n else 0:.3f}  ({k}/{n}, 95% Wilson {lo:.3f}-{hi:.3f})")
+    print(f"BCubed precision / recall {scores.bcubed_precision:.3f} / {scores.bcubed_recall:.3f}")
+    for s, (devs, missed, wrong, repeated) in sorted(scores.per_storyline.items()):
+        print(
+            f"  {s:30} {devs} developments, {missed} missed, {wrong} false alarms, {repeated} repeated"
+        )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
-    robustness()
+    raise SystemExit(main())

@@ -55,6 +55,45 @@ _RESPONSE = re.compile(
 )
 
 
+# Headlines that explain, review or show an event rather than report one: a question, an
+# explainer, a profile, a press review, live pages, pictures, a recap. English, German,
+# French, Spanish (ASCII-folded, apostrophes as spaces, as in headline_key).
+_NOT_AN_EVENT = re.compile(
+    r"(?:^|: )(?:how|why|what|who|when|where|which|is|are|can|could|will|would|should|does|do)\b"
+    r"|\?"
+    r"|\b(?:analysis|explainer|explained|profile|in (?:pictures|pics|maps|numbers|charts|"
+    r"graphics|quotes|\d+ seconds)|timeline|live|watch|video|the papers|podcasts?|opinion|"
+    r"editorial|what we know|key facts|newsletter|brief history|what it means|means for you|"
+    r"recap|round ?up|factbox|tracker|wer ist|was wir wissen|analyse|kommentar|hintergrund|"
+    r"chronologie|bilder|liveticker|qui est|ce que l on sait|decryptage|en images|en direct|"
+    r"pourquoi|quien es|que sabemos|analisis|claves|en imagenes|cronologia|en directo|"
+    r"por que)\b"
+)
+
+
+def not_an_event(title: str) -> bool:
+    """Whether a headline explains, reviews or shows an event instead of reporting one.
+
+    Such pieces are coverage of the development they are about, not developments.
+
+    >>> not_an_event("How did Daniel Khalife escape prison?")
+    True
+    >>> not_an_event("Great escapes: a brief history of Britain's most daring prison breaks")
+    True
+    >>> not_an_event("Qui est Daniel Khalife, le détenu évadé")
+    True
+    >>> not_an_event("Musk's DOGE exit: what he promised and what he delivered")
+    True
+    >>> not_an_event("Police arrest escaped prisoner Daniel Khalife in west London")
+    False
+    """
+    folded = anyascii(title).lower().replace("'", " ")
+    return bool(_NOT_AN_EVENT.search(_NON_WORD_BUT_MARKS.sub(" ", folded)))
+
+
+_NON_WORD_BUT_MARKS = re.compile(r"[^a-z0-9?&:]+")
+
+
 def headline_key(title: str) -> str:
     """The normalised headline used for similarity.
 
@@ -86,12 +125,22 @@ def content_words(text: str) -> frozenset[str]:
     )
 
 
-def word_overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    """Jaccard overlap of two content-word sets, in 0..100."""
-    if not a or not b:
+def word_overlap(
+    a: frozenset[str], b: frozenset[str], *, ignore: frozenset[str] = frozenset()
+) -> float:
+    """Jaccard overlap of two content-word sets, in 0..100, leaving out ``ignore`` (words
+    ``a`` had, already taken out of it) from ``b``.
+
+    >>> round(word_overlap(frozenset({"iran", "block"}), frozenset({"iran", "talks"})), 1)
+    33.3
+    >>> word_overlap(frozenset({"block"}), frozenset({"iran", "talks"}), ignore=frozenset({"iran"}))
+    0.0
+    """
+    size_b = len(b) - len(b & ignore) if ignore else len(b)
+    if not a or not size_b:
         return 0.0
     both = len(a & b)  # |a | b| from the sizes: no union set built (hot with 200 developments)
-    return 100.0 * both / (len(a) + len(b) - both)
+    return 100.0 * both / (len(a) + size_b - both)
 
 
 def responds(key: str) -> bool:

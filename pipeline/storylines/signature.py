@@ -173,6 +173,7 @@ class Signature:
     at: dt.datetime
     precision: str = "instant"  # of ``at``: the article's published_precision
     headline_actors: frozenset[str] = frozenset()  # the keys of ``actors`` named in the headline
+    language: str = ""  # what ``language_of`` says: comparable words need one language
 
 
 # simplemma's module-level lemmatize keeps 65,536 results; a few thousand hold a news
@@ -213,6 +214,30 @@ def _lang(code: str, tokens: list[Token], text: str = "") -> str:
     votes = {lang: sum(w in marks for w in words) for lang, marks in _FUNCTION_WORDS.items()}
     best = max(votes, key=lambda lang: votes[lang])
     return best if votes[best] >= 2 else "en"
+
+
+_ARABIC_CHAR = re.compile("[\u0600-\u06ff]")
+
+
+def language_of(code: str, detected: str, text: str) -> str:
+    """The article's language as far as word comparison goes: the feed's code, else the
+    script (Chinese/Japanese, Arabic), else ``detected`` (``_lang``, English by default).
+
+    >>> language_of("de-DE", "en", "Das Beben")
+    'de'
+    >>> language_of("", "en", "摩洛哥地震")
+    'zh'
+    >>> language_of("", "fr", "Au Maroc, le séisme")
+    'fr'
+    """
+    base = (code or "").split("-")[0].lower()
+    if base:
+        return base
+    if _CJK_CHAR.search(text):
+        return "zh"
+    if _ARABIC_CHAR.search(text):
+        return "ar"
+    return detected
 
 
 def lede(summary: str, *, max_chars: int = 300) -> str:
@@ -360,6 +385,7 @@ def signature(match: Match) -> Signature:
         article.published_at,
         article.published_precision,
         frozenset(in_title),
+        language_of(article.language, lang, f"{article.title} {first}"),
     )
 
 

@@ -1,16 +1,17 @@
 """Storyline state: near-duplicates grouped into developments, new developments, bursts.
 
 ``StorylineTracker`` is the pure core: feed it matches (it keeps one ``StorylineState``
-per storyline id) and it says what each article is (thresholds: docs/storylines.md):
+per storyline id) and it says what each article is (docs/storylines.md):
 
 - ``duplicate``: a near-copy (``headlines.near_copies`` >= ``duplicate_similarity``) of a
   headline kept in the storyline that does not contradict it. Attached, no alert.
-- ``coverage``: another report of a development within ``coverage_window_hours`` sharing
-  enough content words (``_needed_overlap``), or, with fewer than
+- ``coverage``: another report of a development within ``coverage_window_hours``: the
+  join model (``decision``) scores each such development (shared words with and without
+  the storyline's own vocabulary, time, actors, actions, language) and the likeliest
+  joins at its threshold; an explainer joins the likeliest anyway; with fewer than
   ``min_comparable_words``, the development nearest in time. Attached.
 - ``new_development``: anything else; what analysts are alerted about. An answer
-  (``headlines.responds``) joins only a development that already has one;
-  ``new_actor_similarity`` (off by default): docs/storylines.md, "A new actor doing…".
+  (``headlines.responds``) joins only a development that already has one.
 - ``stale``: older than ``duplicate_horizon_hours`` before the storyline's newest article.
 
 Lead and id of a development are its original's (earliest by ``order_time``, then
@@ -45,17 +46,19 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.jsonl_io import BadLine, article_from_json
 from pipeline.records import Match, StorylineEvent
+from pipeline.storylines.decision import JoinModel, pair_features, shipped_model
 from pipeline.storylines.headlines import (
     content_words,
     contradicts,
     headline_key,
     near_copies,
+    not_an_event,
     responds,
     word_overlap,
 )
@@ -77,10 +80,8 @@ NEW_DEVELOPMENT, COVERAGE, DUPLICATE, BURST, STALE = (
     "burst",
     "stale",
 )
-# Internal kinds: a near-copy that says the opposite (so a new development), and coverage
-# of the development nearest in time (too few words to compare).
+# Internal kind: a near-copy that says the opposite (so a new development).
 _CONTRADICTION = "contradiction"
-_NEAREST = "nearest"
 
 
 def development_id_for(storyline_id: str, article_id: str) -> str:
@@ -120,6 +121,9 @@ class _Development:
     # Every word of ``words``: an article sharing none of them overlaps none (0), so the
     # per-article Jaccards are skipped (the cost with 200 live developments).
     vocab: set[str] = field(default_factory=set)
+    languages: set[str] = field(default_factory=set)  # of its kept articles (``Signature``)
+    counted: list[frozenset[str]] = field(default_factory=list)  # in term_articles, per article
+    lead_words: frozenset[str] = frozenset()  # the lead's content words
 
 
 @dataclass(slots=True)
@@ -134,6 +138,46 @@ class StorylineState:
     # feed id -> its latest matched article's time, within the burst window and baseline:
     # the feeds a burst names, so that polling tightens on them.
     recent_feeds: dict[str, dt.datetime] = field(default_factory=dict)
+    # word -> how many kept articles of the live developments have it, of kept_articles:
+    # how common a word is in the storyline, whichever development an article is in.
+    term_articles: dict[str, int] = field(default_factory=dict)
+    kept_articles: int = 0
+
+    def count_terms(self, terms: frozenset[str], *, kept_by: _Development | None = None) -> None:
+        """Count the terms (words and actor keys) of one kept article; ``kept_by`` holds
+        them to uncount when it expires."""
+        for term in terms:
+            self.term_articles[term] = self.term_articles.get(term, 0) + 1
+        self.kept_articles += 1
+        if kept_by is not None:
+            kept_by.counted.append(terms)
+
+    def forget_terms(self, dev: _Development) -> None:
+        """Uncount the kept articles of a development that expires."""
+        for words in dev.counted:
+            self.kept_articles -= 1
+            for term in words:
+                left = self.term_articles.get(term, 0) - 1
+                if left > 0:
+                    self.term_articles[term] = left
+                else:
+                    self.term_articles.pop(term, None)
+
+    def storyline_vocabulary(self, words: frozenset[str], share: float) -> frozenset[str]:
+        """Those of ``words`` that at least ``share`` of the storyline's kept articles (and
+        three or more, of five or more) have: the storyline's own vocabulary.
+
+        >>> state = StorylineState("s")
+        >>> for title in ["iran blockade ships", "iran talks pakistan", "iran talks trump",
+        ...               "iran oil waiver", "hormuz ships"]:
+        ...     state.count_terms(frozenset(title.split()))
+        >>> sorted(state.storyline_vocabulary(frozenset({"iran", "talks", "ships"}), 0.5))
+        ['iran']
+        """
+        if not share or self.kept_articles < 5:
+            return frozenset()
+        needed = max(3.0, share * self.kept_articles)
+        return frozenset(w for w in words if self.term_articles.get(w, 0) >= needed)
 
     def size(self) -> int:
         """Headlines plus rate samples held: the quantity the bounds keep flat."""
@@ -163,15 +207,15 @@ class StorylineTracker:
         self,
         *,
         duplicate_similarity: float = 85.0,
-        coverage_similarity: float = 6.0,
-        coverage_similarity_at_window_end: float = 15.0,
         coverage_window_hours: float = 48.0,
         duplicate_horizon_hours: float = 720.0,
         max_developments: int = 200,
         max_articles_per_development: int = 50,
         max_sources: int = 10,
         min_comparable_words: int = 2,
-        new_actor_similarity: float = 0.0,
+        storyline_vocabulary_share: float = 0.5,
+        join_model: JoinModel | None = None,
+        record_features: Callable[[str, list[float]], None] | None = None,
         burst_window_hours: float = 2.0,
         burst_baseline_hours: float = 24.0,
         burst_min_articles: int = 5,
@@ -180,15 +224,17 @@ class StorylineTracker:
         max_rate_samples: int = 5000,
     ) -> None:
         self.duplicate_similarity = duplicate_similarity
-        self.coverage_similarity = coverage_similarity
-        self.coverage_similarity_end = max(coverage_similarity, coverage_similarity_at_window_end)
         self.coverage_window = dt.timedelta(hours=coverage_window_hours)
         self.horizon = dt.timedelta(hours=max(duplicate_horizon_hours, coverage_window_hours))
         self.max_developments = max_developments
         self.max_articles = max_articles_per_development
         self.max_sources = max_sources
         self.min_comparable_words = min_comparable_words
-        self.new_actor_similarity = new_actor_similarity
+        self.storyline_vocabulary_share = storyline_vocabulary_share
+        self.join_model = join_model or shipped_model()
+        # Called with (the development's lead article id, features) for every candidate
+        # scored: how the fit script sees the pairs exactly as the tracker does.
+        self.record_features = record_features
         self.burst_window = dt.timedelta(hours=burst_window_hours)
         self.burst_baseline = dt.timedelta(hours=burst_baseline_hours)
         self.burst_min_articles = burst_min_articles
@@ -235,14 +281,14 @@ class StorylineTracker:
         # arrived, i.e. at the newest time of the storyline, not for ever.
         clock = at if dated else (state.newest_at or article.published_at,) * 2
         sig = signature(match)
-        # A headline actor the storyline never had, doing a named thing: the overlap asked
-        # of it is at least new_actor_similarity (off by default: docs/storylines.md).
-        fresh: frozenset[str] = frozenset()
-        if self.new_actor_similarity and sig.headline_actors and sig.action is not None:
-            fresh = sig.headline_actors - set().union(*(d.actors for d in state.developments))
-        dev, score, kind, nearest = self._classify(
-            state, article.article_id, key, words, at, fresh, sig.action
+        # The words the matcher found the storyline's entities and topics in: why the
+        # article is in the storyline, not which development it reports.
+        anchors = content_words(" ".join(e.text for e in match.evidence))
+        dev, score, kind, nearest, why = self._classify(
+            state, article.article_id, key, words, at, sig, anchors, article.title
         )
+        # What the storyline's vocabulary is counted over: words and actors of each article.
+        terms = words | frozenset(sig.actors)
         if kind == _CONTRADICTION:
             dev, kind = None, NEW_DEVELOPMENT
             why_new = self._why_new(state, sig, nearest, None, answer=False)
@@ -264,10 +310,15 @@ class StorylineTracker:
                 action=sig.action,
             )
             _keep_words(dev, words, at)
+            dev.lead_words = words
+            dev.languages.add(sig.language)
+            state.count_terms(terms, kept_by=dev)
             state.developments.append(dev)
             event = self._event(state, dev, NEW_DEVELOPMENT, match, why_new)
         else:
-            self._attach(dev, match, key, words, at, clock)
+            if self._attach(dev, match, key, words, at, clock):
+                state.count_terms(terms, kept_by=dev)
+                dev.languages.add(sig.language)
             if len(dev.actors) < 4 * self.max_articles:
                 dev.actors.update(sig.actors)
             earlier_original = score is not None and _original_order(match) < _original_order(
@@ -280,18 +331,9 @@ class StorylineTracker:
                     dev.aliases.append(dev.development_id)
                 dev.development_id = development_id_for(state.storyline_id, article.article_id)
                 dev.lead = match
-            why = (
-                "same article id"
-                if score is None
-                else f"headline similarity {score:.0f} with an article of this development"
-                if kind == DUPLICATE
-                else f"{score:.0f}% content words shared with an article of this development"
-                if kind == COVERAGE
-                else f"too few words to compare; the development nearest in time ({score:.0f} h away)"
-            )
+                dev.lead_words = words
             if earlier_original:
                 why += "; published before the lead, so it is the lead now (the original)"
-            kind = COVERAGE if kind == _NEAREST else kind
             event = self._event(state, dev, kind, match, why)
         events = [event]
         if kind != DUPLICATE and dated:
@@ -345,6 +387,9 @@ class StorylineTracker:
             )
             lead_sig = signature(lead_match)
             dev.actors, dev.action = set(lead_sig.actors), lead_sig.action
+            dev.languages.add(lead_sig.language)
+            dev.lead_words = dev.words[0]
+            state.count_terms(dev.words[0] | frozenset(lead_sig.actors), kept_by=dev)
             state.developments.append(dev)
             known.add(dev.development_id)
             state.newest_at = at if state.newest_at is None else max(state.newest_at, at)
@@ -366,31 +411,54 @@ class StorylineTracker:
         key: str,
         words: frozenset[str],
         at: TimeRange,
-        headline_actors: frozenset[str] = frozenset(),
-        action: str | None = None,
-    ) -> tuple[_Development | None, float | None, str, _Development | None]:
-        """(development, score, kind, the development most like it for "why new").
+        sig: Signature,
+        anchors: frozenset[str],
+        title: str,
+    ) -> tuple[_Development | None, float | None, str, _Development | None, str]:
+        """(development, score, kind, the development most like it for "why new", why).
 
-        ``headline_actors``: the article's headline actors new to the storyline; a
-        development whose lead's action differs from ``action`` is then joined by shared
-        words only at ``new_actor_similarity`` or more."""
+        A near-copy is a duplicate; otherwise the join model (``decision``) scores every
+        development within the window and the likeliest joins if the model says so."""
         devs = state.developments[::-1]
         for dev in devs:
             if article_id in dev.article_ids:
-                return dev, None, DUPLICATE, dev
+                return dev, None, DUPLICATE, dev, "same article id"
         near = near_copies(key, [d.keys for d in devs], self.duplicate_similarity)
         for score, i, other in near:
             # A near-copy must say the same thing: the best kept headline that does not
             # contradict this one decides.
             if not contradicts(key, other):
-                return devs[i], score, DUPLICATE, devs[i]
+                return (
+                    devs[i],
+                    score,
+                    DUPLICATE,
+                    devs[i],
+                    f"headline similarity {score:.0f} with an article of this development",
+                )
+        # A headline saying the opposite of a kept one is not that development; it may
+        # still be coverage of another (the reversal already reported in other words).
+        near_dev = devs[near[0][1]] if near else None
         if near:
-            return None, near[0][0], _CONTRADICTION, devs[near[0][1]]
+            contradicted = {id(devs[i]) for _, i, _ in near}
+            devs = [d for d in devs if id(d) not in contradicted]
         informative = len(words) >= self.min_comparable_words
         answer = responds(key)
-        best_cov, best_margin, best_cov_score, best_any = None, -1.0, 0.0, 0.0
-        best_any_dev: _Development | None = None
-        nearest, nearest_needed, nearest_gap = None, None, dt.timedelta(0)
+        # The storyline's entities and topics, where most of its articles name them, say
+        # which storyline an article is in, not which development: compare the rest.
+        common = state.storyline_vocabulary(words & anchors, self.storyline_vocabulary_share)
+        residual = words - common
+        own_actors = state.storyline_vocabulary(
+            frozenset(sig.actors), self.storyline_vocabulary_share
+        )
+        actors = sig.actors.keys() - own_actors
+        fresh = bool(
+            sig.action is not None
+            and sig.headline_actors - set().union(*(d.actors for d in state.developments))
+        )
+        explains = not_an_event(title)
+        window_hours = self.coverage_window.total_seconds() / 3600
+        candidates: list[tuple[_Development, float, float, float, float]] = []
+        nearest, nearest_hours = None, 0.0
         for dev in devs:
             if gap(at, (dev.first_at, dev.last_at)) > self.coverage_window:
                 continue
@@ -401,31 +469,84 @@ class StorylineTracker:
             ranges = [(w, r, False) for w, r in dev.coarse]
             if dev.span is not None and dev.words:
                 ranges.append((frozenset(), dev.span, True))  # the span's words are dev.words
+            overlaps: list[float] = []  # of each kept article within reach
+            residuals: list[float] = []
+            hours_apart: float | None = None
             for w, r, span in ranges:
-                needed = self._needed_overlap(at, r, span=span)
-                if not informative:
-                    # The overlap asked for grows with the expected separation: the
-                    # lowest one is the development nearest in time.
-                    if needed is not None and (nearest_needed is None or needed < nearest_needed):
-                        nearest, nearest_needed, nearest_gap = dev, needed, gap(at, r)
+                hours = self._separation_hours(at, r, span=span)
+                if hours is None:
                     continue
-                if not span:
-                    score = word_overlap(words, w)
-                elif words.isdisjoint(dev.vocab):
-                    score = 0.0
-                else:
-                    score = max(word_overlap(words, v) for v in dev.words)
-                if best_any_dev is None or score > best_any:
-                    best_any, best_any_dev = score, dev
-                if needed is not None and headline_actors and action != dev.action:
-                    needed = max(needed, self.new_actor_similarity)
-                if needed is not None and score >= needed and score - needed > best_margin:
-                    best_cov, best_margin, best_cov_score = dev, score - needed, score
-        if best_cov is not None:
-            return best_cov, best_cov_score, COVERAGE, best_cov
+                if not informative:
+                    if nearest is None or hours < nearest_hours:
+                        nearest, nearest_hours = dev, hours
+                    continue
+                hours_apart = hours if hours_apart is None else min(hours_apart, hours)
+                kept = dev.words if span else [w]
+                if span and words.isdisjoint(dev.vocab):
+                    overlaps += [0.0] * len(kept)
+                    residuals += [0.0] * len(kept)
+                    continue
+                overlaps += [word_overlap(words, v) for v in kept]
+                residuals += [word_overlap(residual, v, ignore=common) for v in kept]
+            if hours_apart is not None and overlaps:
+                candidates.append(
+                    (dev, max(overlaps), max(residuals), hours_apart, sum(overlaps) / len(overlaps))
+                )
+        closest, closest_overlap = None, 0.0
+        if candidates:
+            latest = max(candidates, key=lambda c: c[0].last_at)[0]
+            rows = []
+            for dev, overlap, residual_overlap, hours, mean_overlap in candidates:
+                features = pair_features(
+                    overlap=overlap,
+                    residual_overlap=residual_overlap,
+                    mean_overlap=mean_overlap,
+                    separation_hours=hours,
+                    window_hours=window_hours,
+                    shared_actors=len(actors & dev.actors),
+                    new_actor_other_action=fresh and sig.action != dev.action,
+                    same_action=sig.action is not None and sig.action == dev.action,
+                    not_an_event=explains,
+                    other_language=sig.language not in dev.languages,
+                    development_articles=dev.count,
+                    latest=dev is latest,
+                )
+                if self.record_features is not None:
+                    self.record_features(dev.lead.article.article_id, features)
+                rows.append(features)
+            scored = [
+                (p, c[1], c[0])
+                for p, c in zip(self.join_model.probabilities(rows), candidates, strict=True)
+            ]
+            p, overlap, dev = max(scored, key=lambda x: x[0])
+            closest, closest_overlap = max(scored, key=lambda x: x[1])[2], max(x[1] for x in scored)
+            if p >= self.join_model.threshold:
+                why = (
+                    f"join probability {p:.2f}, {overlap:.0f}% content words shared with an "
+                    "article of this development"
+                )
+                return dev, overlap, COVERAGE, dev, why
+            if explains and self.join_model.explainers_join:
+                # An explainer, profile or review is about a development, never one, while
+                # there is one in the window to be about: the likeliest.
+                why = (
+                    "it explains or reviews rather than reports; the likeliest development "
+                    f"(join probability {p:.2f})"
+                )
+                return dev, overlap, COVERAGE, dev, why
+        if near:
+            return None, near[0][0], _CONTRADICTION, near_dev, ""
         if nearest is not None:
-            return nearest, nearest_gap.total_seconds() / 3600, _NEAREST, nearest
-        return None, best_any, NEW_DEVELOPMENT, best_any_dev
+            return (
+                nearest,
+                nearest_hours,
+                COVERAGE,
+                nearest,
+                (
+                    f"too few words to compare; the development nearest in time ({nearest_hours:.0f} h away)"
+                ),
+            )
+        return None, closest_overlap, NEW_DEVELOPMENT, closest, ""
 
     def _why_new(
         self,
@@ -459,37 +580,28 @@ class StorylineTracker:
             horizon_days=self.horizon.total_seconds() / 86400,
         )
 
-    def _needed_overlap(
-        self,
-        a: TimeRange,
-        b: TimeRange,
-        *,
-        span: bool = False,
-    ) -> float | None:
-        """Content-word overlap an article needs to be coverage of the same event; None if it cannot be.
+    def _separation_hours(self, a: TimeRange, b: TimeRange, *, span: bool = False) -> float | None:
+        """Hours between an article and another (or a development); None if they cannot be
+        one development.
 
-        Same-event coverage shares fewer words as the hours pass, and unrelated articles
-        close in time are the likelier confusion: the overlap asked for rises from
-        ``coverage_similarity`` at the same moment to ``coverage_similarity_at_window_end``
-        at ``coverage_window_hours`` apart. ``a`` is the article's ``published_range``;
-        ``b`` is another article's range or, with ``span=True``, the first and last
-        timestamp of a development (the distance is then to the nearest of them). Two
-        timestamps keep their exact separation. With a coarse date the
-        pair is a candidate when the ranges come within the window, and the separation
-        used is the one expected *given* that they do, times uniform in their ranges: two
-        items dated the same day count as about 8 h apart, "2025-02" beside "2025-02-23"
-        as about 24 h (all the month says is that they may be within the window, and any
-        separation in it is as likely). A date vaguer than a month (a year, or none) says
-        nothing at the scale developments live (``duplicate_horizon_hours``): such an
-        article is never coverage by shared words, only a near-copy.
+        ``a`` is the article's ``published_range``; ``b`` is another article's range or,
+        with ``span=True``, the first and last timestamp of a development (the distance is
+        then to the nearest of them). Two timestamps keep their exact separation. With a
+        coarse date the pair is a candidate when the ranges come within the window, and
+        the separation used is the one expected *given* that they do, times uniform in
+        their ranges: two items dated the same day count as about 8 h apart, "2025-02"
+        beside "2025-02-23" as about 24 h (all the month says is that they may be within
+        the window, and any separation in it is as likely). A date vaguer than a month (a
+        year, or none) says nothing at the scale developments live: such an article is
+        never coverage by shared words, only a near-copy.
 
         >>> t = StorylineTracker()
         >>> day = dt.datetime(2025, 2, 23, tzinfo=dt.timezone.utc)
-        >>> t._needed_overlap((day, day), (day, day))
-        6.0
-        >>> round(t._needed_overlap((day, day), (day.replace(day=1), day.replace(month=3, day=1))), 1)
-        10.5
-        >>> t._needed_overlap((day, day), (day.replace(month=1), day.replace(month=1))) is None
+        >>> t._separation_hours((day, day), (day, day))
+        0.0
+        >>> round(t._separation_hours((day, day), (day.replace(day=1), day.replace(month=3, day=1))))
+        24
+        >>> t._separation_hours((day, day), (day.replace(month=1), day.replace(month=1))) is None
         True
         """
         if gap(a, b) > self.coverage_window:
@@ -500,14 +612,10 @@ class StorylineTracker:
             return None
         window_hours = self.coverage_window.total_seconds() / 3600
         if a[0] == a[1] and (span or b[0] == b[1]):
-            separation = gap(a, b)
-        elif span:
-            separation = dt.timedelta(hours=expected_distance_hours(a, b, window_hours))
-        else:
-            separation = dt.timedelta(hours=expected_separation_hours(a, b, window_hours))
-        return self.coverage_similarity + (
-            self.coverage_similarity_end - self.coverage_similarity
-        ) * (separation / self.coverage_window)
+            return gap(a, b).total_seconds() / 3600
+        if span:
+            return expected_distance_hours(a, b, window_hours)
+        return expected_separation_hours(a, b, window_hours)
 
     def _attach(
         self,
@@ -517,7 +625,8 @@ class StorylineTracker:
         words: frozenset[str],
         at: TimeRange,
         clock: TimeRange,
-    ) -> None:
+    ) -> bool:
+        """Attach an article to a development; whether its words were kept."""
         dev.count += 1
         dev.first_at = min(dev.first_at, clock[0])
         dev.last_at = max(dev.last_at, clock[1])
@@ -526,10 +635,14 @@ class StorylineTracker:
             dev.keys.append(key)
             _keep_words(dev, words, at)
             dev.responds = dev.responds or responds(key)
+            kept = True
+        else:
+            kept = False
         if at[0] == at[1]:
             dev.span = (min(dev.span[0], at[0]), max(dev.span[1], at[0])) if dev.span else at
         if len(dev.sources) < self.max_sources:
             dev.sources.append(_source(match))
+        return kept
 
     def _expire(self, state: StorylineState, newest_at: dt.datetime) -> None:
         cutoff = newest_at - self.horizon
@@ -537,6 +650,11 @@ class StorylineTracker:
         if len(devs) >= self.max_developments:  # leave room for one more
             devs.sort(key=lambda d: d.last_at)
             devs = devs[len(devs) - self.max_developments + 1 :]
+        if len(devs) < len(state.developments):
+            live = {id(d) for d in devs}
+            for d in state.developments:
+                if id(d) not in live:
+                    state.forget_terms(d)
         state.developments = devs
         window_start = newest_at - self.burst_window - self.burst_baseline
         drop = bisect.bisect_left(state.recent_times, window_start)

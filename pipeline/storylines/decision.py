@@ -1,0 +1,166 @@
+"""The join-or-new decision: is an article another report of a known development?
+
+Pure. ``pair_features`` describes an article against one candidate development (both
+seen through the storyline tracker); ``JoinModel`` is a logistic regression over those
+features, fit offline on labeled pairs (``bench/storyline_thresholds.py``) and shipped as
+``join_model.json`` beside this module. The tracker joins the candidate with the highest
+probability when it reaches the model's threshold, and otherwise opens a new development.
+
+Features (``FEATURES``, each about 0..1):
+
+- ``overlap``: the best Jaccard overlap of content words with a kept article of the
+  development (the measure the tracker used alone before);
+- ``residual overlap``: the same without the storyline's own vocabulary (its entities
+  and topics where most of its articles name them), which tells no development apart;
+- ``mean overlap``: the mean overlap over its kept articles (a large development has
+  many articles to overlap with by chance; copies overlap with all of them);
+- ``hours apart``: the expected separation from the development, over the window;
+- ``shared actors``: actors (``signature``) both name that are not the storyline's own;
+- ``new actor, other action``: a headline actor new to the storyline doing another kind
+  of thing than the development's lead (the case word overlap cannot see);
+- ``same action``: the development's lead names the same action class;
+- ``not an event``: the headline explains, reviews or shows (``headlines.not_an_event``);
+- ``other language``: none of the development's kept articles is in the article's
+  language, so its words cannot compare;
+- ``development size``: how many articles the development has (log scale);
+- ``latest``: the development is the one most recently reported in the window.
+
+The weights are what the fit found; docs/storylines.md explains them and the figures.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FEATURES = (
+    "overlap",
+    "residual overlap",
+    "mean overlap",
+    "hours apart",
+    "shared actors",
+    "new actor, other action",
+    "same action",
+    "not an event",
+    "other language",
+    "development size",
+    "latest",
+)
+MODEL_PATH = Path(__file__).with_name("join_model.json")
+
+
+@dataclass(frozen=True, slots=True)
+class JoinModel:
+    """Logistic regression over standardised ``FEATURES``; ``threshold`` on its probability.
+
+    >>> m = JoinModel(weights=(2.0,) + (0.0,) * 10, bias=-1.0, mean=(0.0,) * 11,
+    ...               scale=(1.0,) * 11, threshold=0.5)
+    >>> round(m.probability([1.0] + [0.0] * 10), 3), m.joins([0.1] + [0.0] * 10)
+    (0.731, False)
+    >>> [round(p, 3) for p in m.probabilities([[1.0] + [0.0] * 10, [0.0] * 11])]
+    [0.731, 0.269]
+    """
+
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    # An explainer, profile or review joins the likeliest development in the window even
+    # below the threshold (off only for the fit's teacher forcing).
+    explainers_join: bool = True
+
+    def probability(self, features: Sequence[float]) -> float:
+        z = self.bias + sum(
+            w * (x - m) / s
+            for w, x, m, s in zip(self.weights, features, self.mean, self.scale, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        """``probability`` of each row, in one matrix product (the tracker's hot path)."""
+        if not rows:
+            return []
+        w = np.asarray(self.weights) / np.asarray(self.scale)
+        z = np.asarray(rows, dtype=np.float64) @ w + (self.bias - float(w @ np.asarray(self.mean)))
+        return [float(p) for p in 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))]
+
+    def joins(self, features: Sequence[float]) -> bool:
+        return self.probability(features) >= self.threshold
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "features": list(FEATURES),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "threshold": self.threshold,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> JoinModel:
+        if data.get("features") != list(FEATURES):
+            raise ValueError(f"join model features {data.get('features')} are not {list(FEATURES)}")
+
+        def floats(key: str) -> tuple[float, ...]:
+            values = data[key]
+            assert isinstance(values, list)
+            return tuple(float(v) for v in values)
+
+        bias, threshold = data["bias"], data["threshold"]
+        assert isinstance(bias, int | float) and isinstance(threshold, int | float)
+        return cls(
+            floats("weights"), float(bias), floats("mean"), floats("scale"), float(threshold)
+        )
+
+
+@functools.cache
+def shipped_model() -> JoinModel:
+    """The model in ``join_model.json`` (read once per process)."""
+    return JoinModel.from_json(json.loads(MODEL_PATH.read_text(encoding="utf-8")))
+
+
+def pair_features(
+    *,
+    overlap: float,
+    residual_overlap: float,
+    mean_overlap: float,
+    separation_hours: float,
+    window_hours: float,
+    shared_actors: int,
+    new_actor_other_action: bool,
+    same_action: bool,
+    not_an_event: bool,
+    other_language: bool,
+    development_articles: int,
+    latest: bool,
+) -> list[float]:
+    """The ``FEATURES`` vector (overlaps in 0..100, as ``headlines.word_overlap`` gives).
+
+    >>> pair_features(overlap=50, residual_overlap=25, mean_overlap=0, separation_hours=12,
+    ...               window_hours=48,
+    ...               shared_actors=5, new_actor_other_action=False, same_action=True,
+    ...               not_an_event=False, other_language=False, development_articles=1,
+    ...               latest=True)
+    [0.5, 0.25, 0.0, 0.25, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    """
+    return [
+        overlap / 100,
+        residual_overlap / 100,
+        mean_overlap / 100,
+        min(1.0, separation_hours / window_hours),
+        min(3, shared_actors) / 3,
+        float(new_actor_other_action),
+        float(same_action),
+        float(not_an_event),
+        float(other_language),
+        math.log(max(1, development_articles)) / math.log(50),
+        float(latest),
+    ]
