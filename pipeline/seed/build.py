@@ -190,6 +190,9 @@ def build_draft(
         title = _title(thread, events, language, thread.keywords)
         if title in titles and thread.partners:
             title = f"{title} ({thread.partners[0].name})"
+        base, n = title, 2
+        while title in titles:  # never two storylines of one title
+            title, n = f"{base} ({n})", n + 1
         titles.add(title)
         storylines.append(
             DraftStoryline(

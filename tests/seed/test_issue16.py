@@ -261,6 +261,8 @@ def test_no_storyline_is_satisfied_by_an_actor_or_a_place_alone(path, watchlists
         if s.events and len(s.all_of) == 2
     ]
     assert len(keys) == len(set(keys)), [s.title for s in draft.storylines]
+    titles = [s.title for s in draft.storylines]
+    assert len(titles) == len(set(titles)), titles
 
 
 def test_the_headlines_actor_and_event_are_a_storyline_when_no_thread_has_them(
