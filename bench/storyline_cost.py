@@ -90,6 +90,7 @@ def baseline_tracker() -> type | None:
         print(f"(no baseline: git show {BASELINE_COMMIT} failed: {exc})")
         return None
     module = types.ModuleType("tracker_at_baseline")
+    sys.modules[module.__name__] = module  # dataclasses look their module up there
     exec(compile(source, f"{BASELINE_COMMIT}:tracker.py", "exec"), module.__dict__)  # noqa: S102
     return module.StorylineTracker
 
