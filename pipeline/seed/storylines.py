@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 
 import yake
+from wordfreq import zipf_frequency
 
 from pipeline.seed.background import Background, words
 from pipeline.seed.entities import SeedEntity, normalise_name, slugify
@@ -74,6 +75,8 @@ MIN_LINK = 0.3
 MAX_THREADS = 8
 MIN_THREAD_SHARE = 0.25
 TOPIC_TERMS = 5
+# A word this common (Zipf frequency: once in 10,000 words) is an everyday word.
+EVERYDAY_ZIPF = 4.0
 
 
 @dataclass
@@ -365,6 +368,13 @@ def article_keywords(
             continue
         term = " ".join(tokens)
         if term not in lowered:  # YAKE may join words across punctuation
+            continue
+        # The bundled background news is English (its German, French and Spanish words
+        # are in under 1% of the items), so it cannot tell an everyday phrase of another
+        # language ("alta velocidad"): there, two common words make one (wordfreq's list).
+        if language != "en" and all(
+            zipf_frequency(t, language, wordlist="small") >= EVERYDAY_ZIPF for t in tokens
+        ):
             continue
         out[term] = (1.0 / (1.0 + 10 * score)) * background.idf(term)
     return out

@@ -28,7 +28,7 @@ from pipeline.seed.evaluation import (
 from pipeline.seed.events import event_terms, own_events, thread_counts, thread_events
 from pipeline.seed.gazetteer import is_place
 from pipeline.seed.language import detect_language, german_common_noun, stopwords
-from pipeline.seed.storylines import Thread, thread_keywords
+from pipeline.seed.storylines import Thread, article_keywords, thread_keywords
 from pipeline.seed.text import parse_seed_text, read_seed
 from tests.paths import DATA, ROOT, WATCHLISTS
 
@@ -208,6 +208,21 @@ def test_amounts_are_no_storys_phrase():
     keywords = {"milliarden dollar": 1.0, "saatgutgeschäft aus": 0.5}
     chosen = thread_keywords(thread, sentences, keywords, set(), background=Background())
     assert chosen == ["saatgutgeschäft aus"]
+
+
+def test_everyday_phrases_of_a_language_the_background_lacks_are_not_keywords():
+    """The background news is English: in Spanish, two common words ("alta velocidad")
+    make an everyday phrase by wordfreq's list; a rare one stays."""
+    text = (
+        "Los trenes de alta velocidad paran el lunes. Los maquinistas de alta velocidad y "
+        "los guardagujas ferroviarios protestan por la seguridad."
+    )
+    spanish = article_keywords(text, [], Background(), language="es")
+    assert "alta velocidad" not in spanish and "guardagujas ferroviarios" in spanish
+    english = article_keywords(
+        "High speed trains stop. High speed drivers protest.", [], Background(), language="en"
+    )
+    assert "high speed" in english  # the background, not the list, judges English
 
 
 def test_airport_codes_are_not_places():
