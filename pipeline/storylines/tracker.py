@@ -142,6 +142,15 @@ class StorylineState:
     # how common a word is in the storyline, whichever development an article is in.
     term_articles: dict[str, int] = field(default_factory=dict)
     kept_articles: int = 0
+    # actor key -> how many live developments name it: the storyline's known actors.
+    actor_developments: dict[str, int] = field(default_factory=dict)
+
+    def add_actors(self, dev: _Development, actors: Iterable[str]) -> None:
+        """Add actors to a development, counting the ones it did not name yet."""
+        for actor in actors:
+            if actor not in dev.actors:
+                dev.actors.add(actor)
+                self.actor_developments[actor] = self.actor_developments.get(actor, 0) + 1
 
     def count_terms(self, terms: frozenset[str], *, kept_by: _Development | None = None) -> None:
         """Count the terms (words and actor keys) of one kept article; ``kept_by`` holds
@@ -153,7 +162,13 @@ class StorylineState:
             kept_by.counted.append(terms)
 
     def forget_terms(self, dev: _Development) -> None:
-        """Uncount the kept articles of a development that expires."""
+        """Uncount the kept articles and the actors of a development that expires."""
+        for actor in dev.actors:
+            left = self.actor_developments.get(actor, 0) - 1
+            if left > 0:
+                self.actor_developments[actor] = left
+            else:
+                self.actor_developments.pop(actor, None)
         for words in dev.counted:
             self.kept_articles -= 1
             for term in words:
@@ -306,13 +321,13 @@ class StorylineTracker:
                 [_source(match)],
                 span=at if at[0] == at[1] else None,
                 responds=responds(key),
-                actors=set(sig.actors),
                 action=sig.action,
             )
             _keep_words(dev, words, at)
             dev.lead_words = words
             dev.languages.add(sig.language)
             state.count_terms(terms, kept_by=dev)
+            state.add_actors(dev, sig.actors)
             state.developments.append(dev)
             event = self._event(state, dev, NEW_DEVELOPMENT, match, why_new)
         else:
@@ -320,7 +335,7 @@ class StorylineTracker:
                 state.count_terms(terms, kept_by=dev)
                 dev.languages.add(sig.language)
             if len(dev.actors) < 4 * self.max_articles:
-                dev.actors.update(sig.actors)
+                state.add_actors(dev, sig.actors)
             earlier_original = score is not None and _original_order(match) < _original_order(
                 dev.lead
             )
@@ -386,7 +401,8 @@ class StorylineTracker:
                 responds=responds(headline_key(lead.title)),
             )
             lead_sig = signature(lead_match)
-            dev.actors, dev.action = set(lead_sig.actors), lead_sig.action
+            dev.action = lead_sig.action
+            state.add_actors(dev, lead_sig.actors)
             dev.languages.add(lead_sig.language)
             dev.lead_words = dev.words[0]
             state.count_terms(dev.words[0] | frozenset(lead_sig.actors), kept_by=dev)
@@ -453,7 +469,7 @@ class StorylineTracker:
         actors = sig.actors.keys() - own_actors
         fresh = bool(
             sig.action is not None
-            and sig.headline_actors - set().union(*(d.actors for d in state.developments))
+            and any(a not in state.actor_developments for a in sig.headline_actors)
         )
         explains = not_an_event(title)
         window_hours = self.coverage_window.total_seconds() / 3600
@@ -559,7 +575,7 @@ class StorylineTracker:
     ) -> str:
         """The desk editor's "why new": new actors (against every kept development of the
         storyline, so its anchors are never new), a new action, the nearest development."""
-        known = set().union(*(d.actors for d in state.developments))
+        known = state.actor_developments.keys()
         if nearest is None and state.developments:
             # Nothing within the window: name the latest development the storyline had.
             nearest, overlap = max(state.developments, key=lambda d: d.last_at), None
