@@ -150,8 +150,10 @@ def build_draft(
         taken_refs.add(e.id)
     threads = find_threads(entities, sentences, background, headline=article.headline)
     keywords = article_keywords(article.text, entities, background, language=language)
-    article_events = thread_events(sentences, headline=article.headline)
-    per_thread = own_events([thread_counts([sentences[i] for i in t.sentences]) for t in threads])
+    article_events = thread_events(sentences, headline=article.headline, lang=language)
+    per_thread = own_events(
+        [thread_counts([sentences[i] for i in t.sentences], lang=language) for t in threads]
+    )
     plans: list[_Plan] = []
     for thread, own in zip(threads, per_thread, strict=True):
         others = set().union(*(t.sentences for t in threads if t is not thread))
@@ -175,7 +177,7 @@ def build_draft(
     # itself; first, unless a thread's rule already has one of them with that event.
     head = headline_thread(entities, sentences, article.headline)
     if head is not None:
-        events = thread_events([article.headline]) or article_events
+        events = thread_events([article.headline], lang=language) or article_events
         plan = _plan(head, events, background, topic_in_rule=topic_in_rule)
         if plan is not None and not any(_covers(p, plan) for p in plans):
             plans.insert(0, plan)

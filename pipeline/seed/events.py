@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
+
+from pipeline.seed.language import stopwords
 
 # kind -> (label per language, word forms). A form ending in "*" matches any word that
 # starts so (the matcher's wildcard); the others match as words (a plural "s" included).
@@ -88,6 +91,15 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "adquisiciones",
             "fusión",
             "fusiones",
+            "takeover bid*",
+            "tender offer*",
+            "hostile bid*",
+            "es:opa",
+            "es:opas",
+            "oferta pública de adquisición",
+            "offre publique d'achat",
+            "offre publique d'échange",
+            "übernahmeangebot*",
         ),
     ),
     "arrest": (
@@ -246,7 +258,10 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "frontline",
             "front line",
             "drone attack*",
-            "krieg*",
+            "krieg",
+            "kriege",
+            "krieges",
+            "kriegs*",
             "invasion",
             "guerre",
             "guerra",
@@ -287,6 +302,314 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "multado*",
         ),
     ),
+    "fire": (
+        {"en": "fire", "de": "Brand", "fr": "incendie", "es": "incendio"},
+        (
+            "fire",
+            "fires",
+            "blaze*",
+            "ablaze",
+            "flames",
+            "wildfire*",
+            "de:brand",
+            "brände",
+            "großbrand*",
+            "brandkatastrophe*",
+            "feuer",
+            "flammen",
+            "abgebrannt",
+            "niedergebrannt",
+            "waldbrand*",
+            "incendie*",
+            "incendio*",
+            "fr:feu",
+            "fr:feux",
+            "es:fuego",
+            "llamas",
+        ),
+    ),
+    "earthquake": (
+        {"en": "earthquake", "de": "Erdbeben", "fr": "séisme", "es": "terremoto"},
+        (
+            "earthquake*",
+            "quake*",
+            "tremor*",
+            "seism*",
+            "aftershock*",
+            "erdbeben*",
+            "nachbeben*",
+            "séisme*",
+            "tremblement de terre",
+            "tremblements de terre",
+            "sism*",
+            "terremoto*",
+            "temblor*",
+            "réplica*",
+        ),
+    ),
+    "storm": (
+        {"en": "storm", "de": "Sturm", "fr": "tempête", "es": "tormenta"},
+        (
+            "hurricane*",
+            "typhoon*",
+            "cyclone*",
+            "tropical storm*",
+            "storm",
+            "storms",
+            "landfall",
+            "hurrikan*",
+            "wirbelsturm*",
+            "taifun*",
+            "orkan*",
+            "unwetter*",
+            "ouragan*",
+            "tempête*",
+            "typhon*",
+            "huracán",
+            "huracanes",
+            "tormenta*",
+            "tifón",
+            "ciclón",
+            "uragano",
+            "furacão",
+        ),
+    ),
+    "election": (
+        {"en": "election", "de": "Wahl", "fr": "élection", "es": "elecciones"},
+        (
+            "election*",
+            "elected",
+            "re-elected",
+            "runoff*",
+            "run-off*",
+            "ballot",
+            "ballots",
+            "electoral",
+            "de:wahl",
+            "wahlen",
+            "stichwahl*",
+            "präsidentschaftswahl*",
+            "bundestagswahl*",
+            "landtagswahl*",
+            "wahlsieg*",
+            "gewählt",
+            "élection*",
+            "électoral*",
+            "fr:élu",
+            "fr:élue",
+            "second tour",
+            "scrutin*",
+            "présidentielle*",
+            "elección",
+            "elecciones",
+            "electoral*",
+            "es:electo",
+            "elegido*",
+            "eligió",
+            "eligieron",
+            "balotaje*",
+            "segunda vuelta",
+            "comicios",
+            "ballottaggio",
+            "elezioni",
+            "eleição",
+            "eleições",
+        ),
+    ),
+    "protest": (
+        {"en": "protest", "de": "Protest", "fr": "manifestation", "es": "protesta"},
+        (
+            "protest*",
+            "demonstration*",
+            "demonstrators",
+            "blockade*",
+            "demonstrant*",
+            "kundgebung*",
+            "manifestation*",
+            "manifestant*",
+            "mobilisation*",
+            "rassemblement*",
+            "blocage*",
+            "manifestación*",
+            "manifestaciones",
+            "manifestantes",
+            "movilización*",
+            "bloqueo*",
+        ),
+    ),
+    "verdict": (
+        {"en": "verdict", "de": "Urteil", "fr": "condamnation", "es": "condena"},
+        (
+            "verdict*",
+            "convicted",
+            "conviction*",
+            "guilty",
+            "acquitt*",
+            "urteil*",
+            "verurteil*",
+            "schuldig*",
+            "freispruch*",
+            "freigesprochen",
+            "condamn*",
+            "coupable*",
+            "acquitté*",
+            "condena*",
+            "culpable*",
+            "veredicto*",
+            "absuelto*",
+        ),
+    ),
+    "breach": (
+        {"en": "breach", "de": "Datenleck", "fr": "piratage", "es": "hackeo"},
+        (
+            "breach*",
+            "hack*",
+            "cyberattack*",
+            "cyber attack*",
+            "cyber-attack*",
+            "data leak*",
+            "ransomware",
+            "datenleck*",
+            "cyberangriff*",
+            "datendiebstahl*",
+            "gehackt",
+            "piratage*",
+            "piraté*",
+            "cyberattaque*",
+            "fuite de données",
+            "fuites de données",
+            "ciberataque*",
+            "filtración de datos",
+            "brecha de seguridad",
+            "violación de datos",
+        ),
+    ),
+    "raid": (
+        {"en": "raid", "de": "Razzia", "fr": "perquisition", "es": "redada"},
+        (
+            "raid",
+            "raids",
+            "raided",
+            "razzia*",
+            "durchsuchung*",
+            "durchsucht",
+            "perquisition*",
+            "coup de filet",
+            "redada*",
+            "allanamiento*",
+        ),
+    ),
+    "doping": (
+        {"en": "doping", "de": "Doping", "fr": "dopage", "es": "dopaje"},
+        ("doping*", "doped", "blutdoping*", "eigenblut*", "dopage*", "dopé*", "dopaje*"),
+    ),
+    "accident": (
+        {"en": "accident", "de": "Unglück", "fr": "accident", "es": "accidente"},
+        (
+            "accident*",
+            "collision*",
+            "collided",
+            "derail*",
+            "head-on",
+            "unfall",
+            "unfälle",
+            "zugunglück*",
+            "unglück",
+            "unglücks",
+            "zusammenstoß*",
+            "zusammengeprallt",
+            "zusammengestoßen",
+            "kollision*",
+            "entgleis*",
+            "déraill*",
+            "colisión*",
+            "colisionar*",
+            "chocaron",
+            "descarril*",
+            "incidente ferroviario",
+            "zderzeni*",
+            "trčenj*",
+        ),
+    ),
+    "explosion": (
+        {"en": "explosion", "de": "Explosion", "fr": "explosion", "es": "explosión"},
+        ("explosion*", "exploded", "explodiert", "déflagration*", "explosión"),
+    ),
+    "attack": (
+        {"en": "attack", "de": "Anschlag", "fr": "attentat", "es": "atentado"},
+        (
+            "shooting",
+            "shootings",
+            "gunman",
+            "gunmen",
+            "terror attack*",
+            "terrorist attack*",
+            "stabbing*",
+            "bombing*",
+            "anschlag",
+            "anschläge",
+            "attentat*",
+            "amoklauf*",
+            "messerangriff*",
+            "fusillade*",
+            "attaque terroriste",
+            "atentado*",
+            "tiroteo*",
+            "balacera*",
+        ),
+    ),
+    "bankruptcy": (
+        {"en": "bankruptcy", "de": "Insolvenz", "fr": "faillite", "es": "quiebra"},
+        (
+            "bankrupt*",
+            "insolvency",
+            "insolvent",
+            "chapter 11",
+            "insolvenz*",
+            "pleite*",
+            "konkurs*",
+            "faillite*",
+            "redressement judiciaire",
+            "liquidation judiciaire",
+            "quiebra*",
+            "concurso de acreedores",
+            "bancarrota*",
+        ),
+    ),
+    "layoffs": (
+        {"en": "layoffs", "de": "Stellenabbau", "fr": "licenciements", "es": "despidos"},
+        (
+            "layoff*",
+            "laid off",
+            "job cuts",
+            "redundancies",
+            "stellenabbau*",
+            "entlassung*",
+            "licenciement*",
+            "suppressions de postes",
+            "suppression de postes",
+            "plan social",
+            "despido*",
+            "recorte de plantilla",
+            "recortes de plantilla",
+        ),
+    ),
+    "outbreak": (
+        {"en": "outbreak", "de": "Ausbruch", "fr": "épidémie", "es": "brote"},
+        (
+            "outbreak*",
+            "epidemic*",
+            "pandemic*",
+            "epidemie*",
+            "pandemie*",
+            "épidémie*",
+            "pandémie*",
+            "es:brote",
+            "es:brotes",
+            "epidemia*",
+            "pandemia*",
+        ),
+    ),
 }
 
 # A thread's event kind is kept when named at least this share as often as the most named.
@@ -294,35 +617,58 @@ EVENT_SHARE = 0.5
 
 
 def _pattern(form: str) -> re.Pattern[str]:
+    form = _bare(form)
     if form.endswith("*"):
         return re.compile(r"(?<!\w)" + re.escape(form[:-1].lower()) + r"\w*")
     return re.compile(r"(?<!\w)" + re.escape(form.lower()) + r"s?(?!\w)")
 
 
-_PATTERNS = {kind: [_pattern(f) for f in forms] for kind, (_, forms) in EVENTS.items()}
+def _bare(form: str) -> str:
+    """The form without its language tag ("de:brand" -> "brand")."""
+    return form[3:] if form[2:3] == ":" else form
 
 
-def event_counts(text: str) -> Counter:
+def _counts_in(form: str, lang: str | None) -> bool:
+    """Does ``form`` name its event in an article of ``lang``? A tagged form only in its
+    language (German "Brand" is a fire, English "brand" is not); an untagged form not
+    where it is a function word (German "war" is "was")."""
+    if form[2:3] == ":":
+        return lang is None or form[:2] == lang
+    return lang is None or form.rstrip("*") not in stopwords(lang)
+
+
+@lru_cache(maxsize=8)
+def _patterns(lang: str | None) -> dict[str, list[re.Pattern[str]]]:
+    return {
+        kind: [_pattern(f) for f in forms if _counts_in(f, lang)]
+        for kind, (_, forms) in EVENTS.items()
+    }
+
+
+def event_counts(text: str, *, lang: str | None = None) -> Counter:
+    """How often ``text`` names each event kind; ``lang`` the text's language (None: any)."""
     low = text.lower()
     return Counter(
         {
             kind: n
-            for kind, pats in _PATTERNS.items()
+            for kind, pats in _patterns(lang).items()
             if (n := sum(len(p.findall(low)) for p in pats))
         }
     )
 
 
-def thread_counts(sentences: list[str], *, headline: str = "") -> Counter:
-    counts = event_counts(" ".join(sentences))
-    for kind, n in event_counts(headline).items():
+def thread_counts(sentences: list[str], *, headline: str = "", lang: str | None = None) -> Counter:
+    counts = event_counts(" ".join(sentences), lang=lang)
+    for kind, n in event_counts(headline, lang=lang).items():
         counts[kind] += 2 * n
     return counts
 
 
-def thread_events(sentences: list[str], *, headline: str = "") -> list[str]:
+def thread_events(
+    sentences: list[str], *, headline: str = "", lang: str | None = None
+) -> list[str]:
     """Event kinds a thread's sentences name, most named first ([] when none)."""
-    return top_events(thread_counts(sentences, headline=headline))
+    return top_events(thread_counts(sentences, headline=headline, lang=lang))
 
 
 def top_events(counts: Counter) -> list[str]:
@@ -347,7 +693,7 @@ def own_events(per_thread: list[Counter]) -> list[list[str]]:
 
 
 def event_terms(kinds: list[str]) -> list[str]:
-    return list(dict.fromkeys(form for k in kinds for form in EVENTS[k][1]))
+    return list(dict.fromkeys(_bare(form) for k in kinds for form in EVENTS[k][1]))
 
 
 def event_label(kind: str, lang: str) -> str:

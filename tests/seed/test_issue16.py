@@ -246,6 +246,39 @@ def test_thread_events_in_four_languages():
     assert "huelga" in event_terms(["strike"]) and "grève" in event_terms(["strike"])
 
 
+@pytest.mark.parametrize(
+    ("sentence", "lang", "kind"),
+    [
+        ("A fire broke out in the old town hall.", "en", "fire"),
+        ("Ein Brand zerstörte die Halle.", "de", "fire"),
+        ("Un incendie a ravagé l'entrepôt.", "fr", "fire"),
+        ("Un sismo de magnitud 6 sacudió la región.", "es", "earthquake"),
+        ("Un séisme a frappé le sud du pays.", "fr", "earthquake"),
+        ("Zwei Züge stießen bei dem Zugunglück zusammen.", "de", "accident"),
+        ("El candidato ganó el balotaje.", "es", "election"),
+        ("Die Stichwahl entscheidet über das Amt.", "de", "election"),
+        ("Des milliers de manifestants ont bloqué les routes.", "fr", "protest"),
+        ("The hurricane made landfall on Tuesday.", "en", "storm"),
+        ("The jury found her guilty of fraud; the verdict came late.", "en", "verdict"),
+        ("Hackers stole data in the breach.", "en", "breach"),
+        ("El banco lanzó una OPA hostil.", "es", "takeover"),
+    ],
+)
+def test_event_classes_beyond_the_first_eight(sentence, lang, kind):
+    # A class of event in every language's words, inflected forms included: an article
+    # about a fire names "incendie", a labeled headline "blaze" or "Brand".
+    assert kind in thread_events([sentence], lang=lang)
+
+
+def test_an_event_word_of_one_language_is_not_counted_where_it_means_something_else():
+    # German "war" is "was", English "brand" is a make: neither is an event there.
+    assert thread_events(["Der Zug war voll besetzt."], lang="de") == []
+    assert thread_events(["The brand sells kettles."], lang="en") == []
+    assert thread_events(["Die Firma wird den Markt kriegen."], lang="de") == []
+    assert thread_events(["Ein Brand in der Halle."], lang="de") == ["fire"]
+    assert "brand" in event_terms(["fire"]) and "de:brand" not in event_terms(["fire"])
+
+
 def test_an_event_named_in_passing_belongs_to_the_thread_that_names_it_most():
     per_thread = [
         thread_counts(["The war went on.", "The war and the invasion."]),
