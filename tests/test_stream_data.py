@@ -173,3 +173,74 @@ def test_validation_part_size_and_spread() -> None:
     for storyline in VALID_STORYLINES:
         mine = [len(names) for (s, _), names in outlets.items() if s == storyline]
         assert len(mine) >= 10 and max(mine) >= 8, storyline
+
+
+TEST2 = LABELED / "stream_test2.jsonl"
+TEST2_DIGEST = LABELED / "stream_test2.sha256"
+TEST2_WATCHLISTS = LABELED / "stream_test2_watchlists"
+TEST2_STORYLINES = {"svb-bank-collapse", "titan-submersible-loss", "letby-nurse-trial"}
+
+
+def test_second_test_part_is_unchanged() -> None:
+    """``stream_test2.jsonl`` is frozen like the first test part: scored once, at the end."""
+    digest, name = TEST2_DIGEST.read_text(encoding="utf-8").split()
+    assert name == TEST2.name
+    assert hashlib.sha256(TEST2.read_bytes()).hexdigest() == digest, (
+        f"{TEST2} changed; it is frozen: rebuild it with stream_test2_build.py from "
+        "stream_test2_pages.jsonl unchanged, or restore the file"
+    )
+
+
+def test_second_test_part_loads_with_its_own_watchlists() -> None:
+    watchlists = load_watchlists(TEST2_WATCHLISTS)
+    assert {s.id for s in watchlists.storylines} == TEST2_STORYLINES
+    load_labeled(TEST2, storyline_ids=TEST2_STORYLINES)  # raises a UserError on any bad line
+
+
+def test_second_test_part_is_sourced_and_labeled() -> None:
+    for row in rows(TEST2):
+        where = f"{TEST2.name} {row['id']}"
+        assert row["title"].strip() and row["summary"].strip(), where
+        assert row["outlet"] and row["url"].startswith("http"), where
+        assert row["published"] is None or parse_time(row["published"]), where
+        assert row["source"] == "pages (search tool)" and row["title_source"], where
+        assert isinstance(row["borderline"], bool), where
+        assert (row["development"] is not None) == bool(row["labels"]), where
+        assert set(row["labels"]) <= TEST2_STORYLINES and len(row["labels"]) <= 1, where
+
+
+def test_second_test_part_is_other_stories_and_pages() -> None:
+    """Its storylines and addresses are in no other labeled file; ids are its own; a copy
+    group stays inside one development."""
+    others = [rows(LABELED / name) for name in ("dev.jsonl", "holdout.jsonl")]
+    others += [rows(path) for path in (LABELED / "holdout_alerts.jsonl", TUNE, TEST, VALID)]
+    other_urls = {r["url"].split("?")[0] for part in others for r in part if r.get("url")}
+    other_labels = {s for part in others for r in part for s in r.get("labels", [])}
+    test2 = rows(TEST2)
+    assert not TEST2_STORYLINES & other_labels
+    assert not {r["url"].split("?")[0] for r in test2} & other_urls
+    assert len({r["url"].split("?")[0] for r in test2}) == len(test2)
+    assert len({r["id"] for r in test2}) == len(test2)
+    groups: dict[str, set[str]] = {}
+    for r in test2:
+        if r["dup_group"]:
+            groups.setdefault(r["dup_group"], set()).add(json.dumps(r["development"]))
+    assert groups and all(len(developments) == 1 for developments in groups.values()), groups
+
+
+def test_second_test_part_size_and_spread() -> None:
+    """The brief's targets: 150 items, 40 developments, about 30 hard negatives, other
+    languages, and in each storyline a breaking day (one development from many outlets)."""
+    test2 = rows(TEST2)
+    labeled = [r for r in test2 if r["labels"]]
+    assert len(test2) >= 150
+    assert len(development_keys(TEST2, TEST2_WATCHLISTS)) >= 40
+    assert len(test2) - len(labeled) >= 25
+    assert {"es", "de", "fr"} <= {r.get("language", "en") for r in labeled}
+    outlets: dict[tuple[str, str], set[str]] = {}
+    for r in labeled:
+        key = (r["labels"][0], f"{r['development']['chain']}#{r['development']['order']}")
+        outlets.setdefault(key, set()).add(r["outlet"])
+    for storyline in TEST2_STORYLINES:
+        mine = [len(names) for (s, _), names in outlets.items() if s == storyline]
+        assert len(mine) >= 10 and max(mine) >= 8, storyline

@@ -1,0 +1,99 @@
+"""Build tests/data/labeled/stream_test2.jsonl, the second frozen test part of the labeled stream.
+
+Run: python tests/data/labeled/stream_test2_build.py  (standard library only). Three storylines
+that are in no other labeled file (STREAM.md, "Second test part"). Every item is a stored page
+found with the search tool; the pages, their labels and notes are in stream_test2_pages.jsonl,
+and this script only checks them (no address of another labeled file, none twice, a copy group
+inside one development), orders them by date and numbers them. The output must match the
+sha256 in stream_test2.sha256: the part is frozen, scored once, and not tuned on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PAGES = HERE / "stream_test2_pages.jsonl"
+OUT = HERE / "stream_test2.jsonl"
+ORDER = [
+    "id",
+    "title",
+    "summary",
+    "outlet",
+    "published",
+    "url",
+    "labels",
+    "dup_group",
+    "development",
+    "note",
+    "title_source",
+    "borderline",
+    "language",
+    "source",
+]
+OTHER_SETS = (
+    "dev.jsonl",
+    "holdout.jsonl",
+    "holdout_alerts.jsonl",
+    "stream_tune.jsonl",
+    "stream_test.jsonl",
+    "stream_valid.jsonl",
+)
+
+
+def address(url: str) -> str:
+    """A page's address without its query, as the other parts compare them."""
+    return url.split("?")[0]
+
+
+def row(page: dict) -> dict:
+    dev = page["dev"]
+    chain, order = dev.split("#") if dev else (None, None)
+    language = page["language"]
+    return {
+        "title": page["title"],
+        "summary": page["summary"],
+        "outlet": page["outlet"],
+        "published": page["published"],
+        "url": page["url"],
+        "labels": page["labels"],
+        "dup_group": page["group"],
+        "development": {"chain": chain, "order": int(order)} if dev else None,
+        "note": page["note"],
+        "title_source": page["title_source"],
+        "borderline": page["borderline"],
+        **({"language": language} if language != "en" else {}),
+        "source": "pages (search tool)",
+    }
+
+
+def main() -> None:
+    known = {
+        address(json.loads(line)["url"])
+        for name in OTHER_SETS
+        for line in open(HERE / name, encoding="utf-8")
+        if json.loads(line).get("url")
+    }
+    rows = [row(json.loads(line)) for line in open(PAGES, encoding="utf-8")]
+    seen: set[str] = set()
+    groups: dict[str, str] = {}
+    for r in rows:
+        key = address(r["url"])
+        assert key not in known, f"already in a labeled set: {key}"
+        assert key not in seen, f"twice: {key}"
+        seen.add(key)
+        assert bool(r["labels"]) == (r["development"] is not None), key
+        if r["dup_group"]:
+            dev = json.dumps(r["development"])
+            assert groups.setdefault(r["dup_group"], dev) == dev, f"group straddles: {key}"
+    rows.sort(key=lambda r: (r["published"] or "9999", r["url"]))
+    with open(OUT, "w", encoding="utf-8") as out:
+        for n, r in enumerate(rows, 1):
+            r["id"] = f"W{n:03d}"
+            out.write(json.dumps({k: r[k] for k in ORDER if k in r}, ensure_ascii=False) + "\n")
+    print(len(rows), "items")
+
+
+if __name__ == "__main__":
+    main()
