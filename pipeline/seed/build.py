@@ -245,6 +245,11 @@ def _plan(
     partners = [e.id for e in thread.partners if not _names_event(e) and not _holds_term(e, keys)]
     if not anchors and not partners:
         return None
+    # A named event of the thread's kind ("Hurricane Acme", "Typhoon Acme") is this story's
+    # event; its class ("hurricane") is every other one of that season there.
+    named = [form for e in (*thread.anchors, *thread.partners) for form in _named_event(e, events)]
+    if named:
+        terms = list(dict.fromkeys(named))
     if topic_in_rule == "anchors" or (borrowed and anchors and partners):
         # The article's event that another thread owns ("talks" of the contacts thread) is
         # that thread's story with any of their shared actors ("Acme" and "talks"):
@@ -258,7 +263,11 @@ def _plan(
             for r in dict.fromkeys(anchors + partners)
             if by_id[r].kind != "place" or background.df(by_id[r].name) <= COMMON_PLACE_DOCS
         ]
-        groups = [actors or list(dict.fromkeys(anchors + partners))]
+        if not actors:
+            # Only places ordinary news names often ("France", "Paris"): with an event class
+            # (a protest, a fire) they are every such event there, not this story.
+            return None
+        groups = [actors]
     # Two of the thread's principal actors named together (anchor and a partner that is a
     # person, organisation or product, never a place) are the story too.
     actor_partners = [
@@ -316,6 +325,18 @@ def _overlap(a: SeedEntity, b: SeedEntity) -> bool:
 
 def _names_event(e: SeedEntity) -> bool:
     return any(event_counts(form) for form in (e.name, *e.aliases))
+
+
+def _named_event(e: SeedEntity, events: list[str]) -> list[str]:
+    """The forms of a named event of one of ``events`` (its name, and the name without
+    the class word: "Hurricane Acme", "Acme"); [] when ``e`` is none or is only the class
+    word ("DANA")."""
+    if not set(event_counts(e.name)) & set(events):
+        return []
+    own = [w for w in e.name.split() if not event_counts(w)]
+    if not own or not all(w[:1].isupper() for w in own):
+        return []
+    return [e.name, " ".join(own)]
 
 
 def event_required(all_of: list[list[str]], entity_ids: set[str]) -> bool:

@@ -40,8 +40,11 @@ minister ministerin ministre ministro ministra präsident präsidentin présiden
 kanzler kanzlerin bürgermeister bürgermeisterin maire alcalde alcaldesa sprecher sprecherin portavoz
 porte-parole secretario secretaria secrétaire directeur directrice directora gouverneur gobernador
 gobernadora chef vorstandschef konzernchef chefin pdg landrat ministerpräsident ministerpräsidentin
-premier-ministre""".split()
+premier-ministre prosecutor procureur procureure fiscal fiscala staatsanwalt staatsanwältin juge
+juez jueza richter richterin""".split()
 )
+# Honorifics stand before a name as words of their own, never as the end of a compound.
+HONORIFICS = frozenset("""mr mrs ms dr prof sir dame lord lady""".split())
 ORG_HEADS = frozenset(
     """inc inc. corp corp. corporation ltd ltd. llc plc group company co co. holdings
 agency ministry department journal times post news press herald tribune guardian gazette telegraph
@@ -51,7 +54,7 @@ forces battalion brigade regiment court parliament congress senate assembly foun
 organisation network airlines airways motors technologies technology systems labs laboratories
 pharmaceuticals pharma studios records police bureau board cabinet government
 exchange society trust partners capital ventures media broadcasting radio television tv magazine
-reuters industries energy electric airline
+reuters industries energy electric airline center centre
 gewerkschaft sindicato syndicat ministerio ministère ministerium gruppe grupo groupe konzern ag gmbh
 se sa orchestra orchestre orquesta philharmonic philharmonie orkest symphony
 electronics automotive aerospace air chemicals foods pharmaceuticals steel petroleum mining telecom
@@ -82,8 +85,11 @@ watchdog party organisation organization charity network outlet brand supplier o
 HEAD_INITIAL_ORGS = frozenset(
     """grupo groupe gruppe sindicato syndicat gewerkschaft confederación confédération
 federación fédération asociación compañía compagnie société sociedad empresa banco banque
-ministerio ministère ministerium""".split()
+ministerio ministère ministerium servicio comité comisión consejo instituto agencia centro
+secretaría partido movimiento""".split()
 )
+# German heads that open the name of a territory ("Landkreis X", "Freistaat X").
+HEAD_INITIAL_PLACES = frozenset("""landkreis freistaat bundesland bezirk kanton""".split())
 # A class noun just before a name, or before "such as" and a list of names, gives them
 # its kind: "the logistics company Acme", "la empresa Acme", "les marques A, B et C",
 # "compañías como A, B y C", "der Konzern Acme".
@@ -98,7 +104,8 @@ fluggesellschaft""".split()
     ),
     "product": frozenset("""brand brands marque marques marca marcas marke marken""".split()),
     "place": frozenset(
-        """city town village ville commune ciudad municipio localidad stadt gemeinde""".split()
+        """city town village ville commune ciudad municipio localidad stadt gemeinde
+cathedral cathédrale catedral kathedrale basilica basilique basílica""".split()
     ),
 }
 # German writes the class noun as the last part of a compound ("Chemiekonzern Acme",
@@ -360,7 +367,7 @@ def mention_votes(
         v[kind] += 3
     if len(words) > 1 and re.fullmatch(r"[A-Z]{2,5}", words[0]) and words[1][:1].isupper():
         v["org"] += 2  # "FNV Havens": an acronym leading a name is an organisation
-    if head in PLACE_HEADS:
+    if head in PLACE_HEADS or (len(lower) > 1 and lower[0] in HEAD_INITIAL_PLACES):
         v["place"] += 3
     if head in EVENT_HEADS and len(lower) > 1:
         v["event"] += 3

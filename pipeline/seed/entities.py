@@ -37,12 +37,15 @@ from pipeline.seed.cues import (
     COUNTRY_ABBREVIATIONS,
     DEMONYM_ENDINGS,
     EVENT_HEADS,
+    HEAD_INITIAL_ORGS,
+    HONORIFICS,
     MONTHS,
     NOT_NAMES,
     ORG_HEADS,
     ORG_PREFIXES,
     PERSON_TITLES,
     PLACE_HEADS,
+    PLACE_OF,
     WEEKDAYS,
     Token,
     apposition_descriptor,
@@ -113,7 +116,23 @@ def _inflected_german(word: str) -> bool:
 def _is_title(word: str) -> bool:
     """A title or role written capitalised before a name ("Minister", "VC-Präsident")."""
     low = word.lower()
-    return low in PERSON_TITLES or low.rsplit("-", 1)[-1] in PERSON_TITLES
+    # An honorific never ends a compound title: "Notre-Dame" is a name, "VC-Präsident" a title.
+    return low in PERSON_TITLES or low.rsplit("-", 1)[-1] in PERSON_TITLES - HONORIFICS
+
+
+def _without_city(name: str) -> str | None:
+    """A landmark's or body's own name before "de/of <place>", when it is a name by itself
+    ("Acme-Dame de Lyon" -> "Acme-Dame", as other outlets write it), not a head word that
+    needs its place ("Banco de X", "Port of X", "Servicio Nacional de X")."""
+    words = name.split()
+    if len(words) < 3 or words[-2].lower() not in CONNECTORS or not is_place(words[-1]):
+        return None
+    own = words[:-2]
+    if not all(w[:1].isupper() for w in own) or (len(own) == 1 and "-" not in own[0]):
+        return None
+    if {w.lower() for w in own} & (ORG_PREFIXES | HEAD_INITIAL_ORGS | PLACE_OF):
+        return None
+    return " ".join(own)
 
 
 def _acronym(words: list[str]) -> str:
@@ -217,6 +236,17 @@ class EntityExtractor:
         ("Dutch Economy Minister Dirk Beljaarts", "VC-Präsident Andreas Pinheiro", "PDG de
         Renault") and, in German, without the common nouns around it ("Drehkreuzen München")."""
         words = [t.text for t in tokens[start:end]]
+        if (
+            end - start > 2
+            and start >= 2
+            and tokens[start - 1].lower in CONNECTORS
+            and _is_title(tokens[start - 2].text)
+            and is_place(words[0])
+        ):
+            # "le procureur de Paris Jane Doe": the place is where the role is; the person
+            # after it is the name.
+            start += 1
+            words = words[1:]
         last_title = max(
             (k for k, w in enumerate(words[:-1]) if _is_title(w)),
             default=-1,
@@ -225,6 +255,8 @@ class EntityExtractor:
             cut = last_title + 1
             if words[cut].lower() in CONNECTORS and cut + 1 < len(words):
                 cut += 1  # "PDG de Renault", "CEO of Acme": the body the role is in
+                if cut + 2 < len(words) and is_place(words[cut]):
+                    cut += 1  # "Procureur de Paris Jane Doe", as below
             rest = [w.lower() for w in words[cut:]]
             if cut > last_title + 1 or not set(rest) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS):
                 start += cut
@@ -420,6 +452,10 @@ class EntityExtractor:
             entities.append(e)
         share_list_kinds(entities, token_lists)
         self._surname_aliases(entities)
+        for e in entities:
+            short = _without_city(e.name)
+            if short and e.kind in ("place", "org") and short not in e.aliases:
+                e.aliases.append(short)
         for e in entities:  # a bare place name is never another thing's alias
             if e.kind != "place":
                 e.aliases = [a for a in e.aliases if not is_place(a)]

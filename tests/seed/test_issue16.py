@@ -413,3 +413,75 @@ def test_tuning_part_floors(watchlists, background):
     assert tp / (tp + fp) >= 0.85, table
     assert tp / (tp + fn) >= 0.75, table
     assert not any(s.alone for s in scores), table
+
+
+@pytest.mark.parametrize(
+    "language, sentence, expected",
+    [
+        # an honorific ends no compound title: "X-Dame" is a name; a cathedral is a place
+        (
+            "fr",
+            "Le feu est parti de la cathédrale Zorbe-Dame de Lyon.",
+            {"Zorbe-Dame de Lyon": "place"},
+        ),
+        # "prosecutor of <place> <name>": the place is where the role is
+        ("fr", "Le procureur de Lyon Jean Zorbat a parlé.", {"Jean Zorbat": "person"}),
+        # German territories put their head first
+        ("de", "Im Landkreis Zorbheim fielen die Züge aus.", {"Landkreis Zorbheim": "place"}),
+        # Spanish public bodies too
+        (
+            "es",
+            "El Comité Nacional de Zorbas informó de daños.",
+            {"Comité Nacional de Zorbas": "org"},
+        ),
+    ],
+)
+def test_kinds_of_landmarks_prosecutors_territories_and_bodies(
+    background, language, sentence, expected
+):
+    kinds = _kinds(background, language, sentence)
+    assert {name: kinds.get(name) for name in expected} == expected
+
+
+def test_a_landmark_is_also_called_by_its_own_name_without_its_city(background):
+    entities = EntityExtractor(background, language="fr").extract(
+        ["Le feu est parti de la cathédrale Zorbe-Dame de Lyon."]
+    )
+    by_name = {e.name: e for e in entities}
+    assert "Zorbe-Dame" in by_name["Zorbe-Dame de Lyon"].aliases
+    # a head word that needs its place keeps it
+    banks = EntityExtractor(background, language="es").extract(
+        ["El Banco de España y el Servicio Geológico de México informaron."]
+    )
+    assert all(a not in ("Banco", "Servicio Geológico") for e in banks for a in e.aliases)
+
+
+def test_no_storyline_of_common_places_and_an_event_class_alone(watchlists, background):
+    """ "France" and "protest" is every protest in France: no storyline rests on it."""
+    article = parse_seed_text(
+        "date 2018-11-17 Manifestations partout en France\n"
+        "Des manifestations ont eu lieu partout en France samedi. En France, les manifestants "
+        "ont bloqué des routes."
+    )
+    draft = build_draft(article, watchlists, background, slug="x")
+    for s in draft.storylines:
+        actors = [draft.entity(r) for r in s.all_of[0]]
+        assert not all(e is not None and e.kind == "place" for e in actors), s.all_of
+
+
+def test_a_named_event_is_the_storylines_event_not_its_class(watchlists, background):
+    """'Hurricane Zorba' in Puerto Rico is not every hurricane there."""
+    article = parse_seed_text(
+        "date 2017-09-20 Hurricane Zorba knocks out power to Puerto Rico\n"
+        "Hurricane Zorba made landfall in Puerto Rico on Wednesday. Hurricane Zorba knocked out "
+        "power across Puerto Rico, officials said."
+    )
+    draft = build_draft(article, watchlists, background, slug="x")
+    combined = validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
+    same = probe_article("t1", "Puerto Rico still dark days after Hurricane Zorba")
+    short = probe_article("t2", "Zorba leaves Puerto Rico without power")
+    other = probe_article("t3", "Hurricane Fiona knocks out power to Puerto Rico")
+    hits = predictions([same, short, other], combined, [s.id for s in draft.storylines])
+    assert same.article_id in hits and short.article_id in hits
+    assert other.article_id not in hits
+    assert entities_alone(draft, combined) == []
