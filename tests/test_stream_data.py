@@ -178,7 +178,7 @@ def test_validation_part_size_and_spread() -> None:
 TEST2 = LABELED / "stream_test2.jsonl"
 TEST2_DIGEST = LABELED / "stream_test2.sha256"
 TEST2_WATCHLISTS = LABELED / "stream_test2_watchlists"
-TEST2_STORYLINES = {"svb-bank-collapse", "titan-submersible-loss", "letby-nurse-trial"}
+TEST2_STORYLINES = {"thomas-cook-collapse", "titan-submersible-loss", "letby-nurse-trial"}
 
 
 def test_second_test_part_is_unchanged() -> None:
