@@ -331,7 +331,7 @@ def _named_event(e: SeedEntity, events: list[str]) -> list[str]:
     """The forms of a named event of one of ``events`` (its name, and the name without
     the class word: "Hurricane Acme", "Acme"); [] when ``e`` is none or is only the class
     word ("DANA")."""
-    if not set(event_counts(e.name)) & set(events):
+    if e.kind != "event" or not set(event_counts(e.name)) & set(events):
         return []
     own = [w for w in e.name.split() if not event_counts(w)]
     if not own or not all(w[:1].isupper() for w in own):

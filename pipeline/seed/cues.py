@@ -88,6 +88,11 @@ federación fédération asociación compañía compagnie société sociedad emp
 ministerio ministère ministerium servicio comité comisión consejo instituto agencia centro
 secretaría partido movimiento""".split()
 )
+# Named storms put their class first ("Hurricane X", "Typhoon X", "Sturmtief X").
+HEAD_INITIAL_EVENTS = frozenset(
+    """hurricane typhoon cyclone storm huracán ouragan tempête tormenta tifón hurrikan taifun
+orkan sturmtief""".split()
+)
 # German heads that open the name of a territory ("Landkreis X", "Freistaat X").
 HEAD_INITIAL_PLACES = frozenset("""landkreis freistaat bundesland bezirk kanton""".split())
 # A class noun just before a name, or before "such as" and a list of names, gives them
@@ -141,6 +146,10 @@ PLACE_OF = CLASS_NOUNS["place"] | frozenset(
 région province provincia département comarca""".split()
 )
 _OF_WORDS = frozenset({"of", "de", "d'", "d’", "del", "du", "des", "von"})
+NAMED_WORDS = frozenset(
+    """called named dubbed llamada llamado denominada denominado appelée appelé baptisée
+baptisé nommée namens""".split()
+)
 SUCH_AS = frozenset("""como comme wie like including notamment incluidas incluidos""".split())
 PLACE_HEADS = frozenset(
     """sea ocean river lake mountains mountain mount island islands strait gulf bay
@@ -160,7 +169,8 @@ PRODUCT_FOLLOWERS = frozenset(
 smartphone smartphones model models terminal terminals dish dishes internet software platform car cars
 vehicle vehicles console drug vaccine chip chips laptop laptops tablet tablets camera cameras
 communications product products kits kit subscription subscriptions handset handsets cooker cookers
-heater heaters charger chargers batteries battery toy toys seat seats stroller strollers""".split()
+heater heaters charger chargers batteries battery toy toys seat seats stroller strollers treadmill
+treadmills machine machines bike bikes appliance appliances""".split()
 )
 EVENT_HEADS = frozenset(
     """war cup olympics games summit conference championship championships
@@ -310,6 +320,8 @@ def class_noun_kind(tokens: list[Token], start: int) -> str | None:
             if kind:
                 return kind
         return None
+    if len(prev) > 1 and prev[-1] in NAMED_WORDS:
+        prev = prev[:-1]  # "a company called Acme", "une société baptisée Acme"
     return next((k for k, nouns in CLASS_NOUNS.items() if prev[-1] in nouns), None) or (
         german_class(tokens[start - 1].text)
     )
@@ -369,7 +381,7 @@ def mention_votes(
         v["org"] += 2  # "FNV Havens": an acronym leading a name is an organisation
     if head in PLACE_HEADS or (len(lower) > 1 and lower[0] in HEAD_INITIAL_PLACES):
         v["place"] += 3
-    if head in EVENT_HEADS and len(lower) > 1:
+    if (head in EVENT_HEADS or lower[0] in HEAD_INITIAL_EVENTS) and len(lower) > 1:
         v["event"] += 3
     if len(words) == 1 and re.fullmatch(r"(?:[A-Z]\.){2,}", words[0]):
         v["place" if words[0].lower() in COUNTRY_ABBREVIATIONS else "org"] += 2

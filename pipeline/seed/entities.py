@@ -135,6 +135,40 @@ def _without_city(name: str) -> str | None:
     return " ".join(own)
 
 
+def _title_case_spans(
+    entities: list[SeedEntity], token_lists: list[list[Token]]
+) -> list[SeedEntity]:
+    """A headline in Title Case runs a name into the words after it ("Storm Acme Knocks
+    Out Power"): a name met only in such sentences that is a name of the body and more
+    words is that name."""
+    titled = {
+        si
+        for si, tokens in enumerate(token_lists)
+        if len(words := [t for t in tokens if t.is_word]) >= 4
+        and sum(t.is_cap for t in words) >= 0.6 * len(words)
+    }
+    if not titled:
+        return entities
+    body = [e for e in entities if any(m.sentence not in titled for m in e.mentions)]
+    out = []
+    for e in entities:
+        if e in body:
+            out.append(e)
+            continue
+        short = max(
+            (b for b in body if e.name.startswith(b.name + " ")),
+            key=lambda b: len(b.name),
+            default=None,
+        )
+        if short is None:
+            out.append(e)
+        else:
+            for m in e.mentions:
+                m.entity = short
+            short.mentions += e.mentions
+    return out
+
+
 def _acronym(words: list[str]) -> str:
     return "".join(w[0] for w in words if w[:1].isupper())
 
@@ -352,6 +386,7 @@ class EntityExtractor:
         if self.language == "de":
             mentions = self._german_names(mentions)
         entities = self._merge(mentions, token_lists)
+        entities = _title_case_spans(entities, token_lists)
         self._descriptor_mentions(entities, token_lists, descriptors)
         found = self._find_catalog(sentences, token_lists, entities)
         self._link_catalog(entities, found)

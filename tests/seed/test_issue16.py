@@ -485,3 +485,36 @@ def test_a_named_event_is_the_storylines_event_not_its_class(watchlists, backgro
     assert same.article_id in hits and short.article_id in hits
     assert other.article_id not in hits
     assert entities_alone(draft, combined) == []
+
+
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        # a class noun, then "called" and the name
+        (
+            "Investors in Zorbanos lost all; she founded a company called Zorbanos.",
+            {"Zorbanos": "org"},
+        ),
+        # a named storm is an event, its class word first
+        ("On Tuesday Hurricane Zorba made landfall.", {"Hurricane Zorba": "event"}),
+        # a name qualifying a common product noun
+        ("About 1,000 Zorbtread treadmills are recalled.", {"Zorbtread": "product"}),
+    ],
+)
+def test_kinds_after_called_of_named_storms_and_products(background, sentence, expected):
+    kinds = _kinds(background, "en", sentence)
+    assert {name: kinds.get(name) for name in expected} == expected
+
+
+def test_a_title_case_headline_does_not_run_a_name_into_its_verbs(background):
+    entities = EntityExtractor(background, language="en").extract(
+        [
+            "Hurricane Zorba Knocks Out All Power to Puerto Rico",
+            "Hurricane Zorba made landfall on Wednesday.",
+        ]
+    )
+    names = {e.name for e in entities}
+    assert "Hurricane Zorba" in names
+    assert not any(n.startswith("Hurricane Zorba ") for n in names), names
+    by_name = {e.name: e for e in entities}
+    assert {m.sentence for m in by_name["Hurricane Zorba"].mentions} == {0, 1}
