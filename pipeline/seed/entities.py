@@ -135,6 +135,52 @@ def _without_city(name: str) -> str | None:
     return " ".join(own)
 
 
+_OPEN_QUOTES = {'"': '"', "“": "”", "«": "»", "‘": "’"}
+QUOTED_NAME_MENTIONS = 3
+
+
+def _quoted_names(token_lists: list[list[Token]], mentions: list[Mention]) -> list[Mention]:
+    """A movement or campaign the article names in quotes and then in lower case
+    ('"Acme vests"', 'the acme vests'): a quoted phrase of two to four words, the first
+    capitalised, that the article uses at least ``QUOTED_NAME_MENTIONS`` times is a name."""
+    phrases: dict[tuple[str, ...], str] = {}
+    for tokens in token_lists:
+        for i, tok in enumerate(tokens):
+            close = _OPEN_QUOTES.get(tok.text)
+            if close is None:
+                continue
+            j = i + 1
+            while j < len(tokens) and j - i <= 5 and tokens[j].is_word:
+                j += 1
+            inner = tokens[i + 1 : j]
+            if (
+                j < len(tokens)
+                and tokens[j].text == close
+                and 2 <= len(inner) <= 4
+                and inner[0].is_cap
+                and not all(t.is_cap for t in inner)  # a Title Case name is found already
+            ):
+                phrases.setdefault(tuple(t.lower for t in inner), " ".join(t.text for t in inner))
+    taken = {(m.sentence, k) for m in mentions for k in range(m.start, m.end)}
+    out: list[Mention] = []
+    for key, surface in phrases.items():
+        found = [
+            (si, k)
+            for si, tokens in enumerate(token_lists)
+            for k in range(len(tokens) - len(key) + 1)
+            if tuple(t.lower for t in tokens[k : k + len(key)]) == key
+            and not any((si, x) in taken for x in range(k, k + len(key)))
+        ]
+        if len(found) < QUOTED_NAME_MENTIONS:
+            continue
+        for si, k in found:
+            tokens = token_lists[si]
+            m = Mention(si, k, k + len(key), surface, tokens[k].start, tokens[k + len(key) - 1].end)
+            m.votes["org"] += 1  # a movement, a campaign: a body of people
+            out.append(m)
+    return out
+
+
 def _title_case_spans(
     entities: list[SeedEntity], token_lists: list[list[Token]]
 ) -> list[SeedEntity]:
@@ -383,6 +429,7 @@ class EntityExtractor:
                 app = apposition_descriptor(tokens, end)
                 if app:
                     descriptors.setdefault(app, surface)
+        mentions += _quoted_names(token_lists, mentions)
         if self.language == "de":
             mentions = self._german_names(mentions)
         entities = self._merge(mentions, token_lists)

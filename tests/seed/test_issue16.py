@@ -518,3 +518,21 @@ def test_a_title_case_headline_does_not_run_a_name_into_its_verbs(background):
     assert not any(n.startswith("Hurricane Zorba ") for n in names), names
     by_name = {e.name: e for e in entities}
     assert {m.sentence for m in by_name["Hurricane Zorba"].mentions} == {0, 1}
+
+
+def test_a_movement_named_in_quotes_then_in_lower_case_is_a_name(background):
+    entities = EntityExtractor(background, language="fr").extract(
+        [
+            '"Zorbes bleus" : des rassemblements partout',
+            "Les zorbes bleus bloquent les routes.",
+            "La mobilisation des zorbes bleus continue.",
+        ]
+    )
+    by_name = {e.name: e for e in entities}
+    assert by_name["Zorbes bleus"].kind == "org"
+    assert len(by_name["Zorbes bleus"].mentions) == 3
+    # quoted words the article does not use again are no name
+    once = EntityExtractor(background, language="fr").extract(
+        ["Il parle d'un « Grand moment » pour le pays.", "Le pays attend."]
+    )
+    assert "Grand moment" not in {e.name for e in once}
