@@ -12,16 +12,18 @@ pair is positive when the development is the article's labeled one
 (``evaluate.developments_of``). Articles the matcher gives a storyline they are not
 labeled with give no pairs.
 
-Model: L2 logistic regression (numpy, standardised features, balanced classes) over
-``pipeline.storylines.decision.FEATURES``. Threshold: the one of ``THRESHOLDS`` with the
-best cross-validated sum of recall and precision minus the duplicate rate.
+Model: L2 logistic regression (numpy, standardised features, balanced classes, each file
+weighing the same) over ``pipeline.storylines.decision.FEATURES``, one for pairs in one
+language and one for pairs across languages. Threshold: of ``THRESHOLDS`` that keep
+dev.jsonl's figures cross-validated, the one with the smallest shortfall from the bars.
 
 Cross-validation leaves one (file, storyline) out: fit on the others' pairs, run the real
 tracker with that model over the file, and count the held-out storyline's alerts (precision,
 recall, repeats), beside the tracker shipped at HEAD~ (the overlap rule; printed from
 docs/storylines.md, not rerun). Files: dev.jsonl and holdout_alerts.jsonl (shipped
-watchlists), stream_tune.jsonl and stream_valid.jsonl (their own watchlists); the frozen
-stream_test.jsonl only with --test, with the shipped model, Wilson 95% intervals.
+watchlists), stream_tune.jsonl, stream_valid.jsonl and the spent stream_test.jsonl (their own
+watchlists); the frozen stream_test2.jsonl only with --test, with the shipped model, Wilson 95%
+intervals.
 """
 
 from __future__ import annotations
@@ -63,9 +65,11 @@ FILES = [
     ("holdout_alerts", LABELED / "holdout_alerts.jsonl", ROOT / "watchlists"),
     ("stream_tune", LABELED / "stream_tune.jsonl", LABELED / "stream_watchlists"),
     ("stream_valid", LABELED / "stream_valid.jsonl", LABELED / "stream_valid_watchlists"),
+    # Scored once with the first join model (bench/README.md), spent since: tuning data now.
+    ("stream_test", LABELED / "stream_test.jsonl", LABELED / "stream_watchlists"),
 ]
-TEST = ("stream_test", LABELED / "stream_test.jsonl", LABELED / "stream_watchlists")
-THRESHOLDS = (0.4, 0.5, 0.6, 0.7)
+TEST = ("stream_test2", LABELED / "stream_test2.jsonl", LABELED / "stream_test2_watchlists")
+THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)
 ROUNDS = 2  # of the model's own pairs added to the teacher-forced ones
 ROLLOUT_THRESHOLD = 0.5
 
@@ -150,9 +154,21 @@ def fit_rounds(
     """Teacher-forced pairs, then ``rounds`` of the model's own pairs added (DAgger)."""
 
     def train(pairs: list) -> JoinModel:
-        xs = [x for name, ps in pairs for s, x, y in ps if (name, s) != skip]
-        ys = [y for name, ps in pairs for s, x, y in ps if (name, s) != skip]
-        return fit(np.array(xs), np.array(ys, dtype=float))
+        kept = [(name, x, y) for name, ps in pairs for s, x, y in ps if (name, s) != skip]
+        xs = np.array([x for _, x, _ in kept])
+        ys = np.array([y for _, _, y in kept], dtype=float)
+        # Each file weighs the same, however many pairs it gives.
+        per_file: dict[str, int] = defaultdict(int)
+        for name, _, _ in kept:
+            per_file[name] += 1
+        ws = np.array([len(kept) / (len(per_file) * per_file[name]) for name, _, _ in kept])
+        # Pairs across languages share no words to weigh: a model of their own.
+        other = xs[:, FEATURES.index("other language")] > 0.5
+        same = fit(xs[~other], ys[~other], sample_weight=ws[~other])
+        foreign = fit(xs[other], ys[other], sample_weight=ws[other])
+        return JoinModel(
+            same.weights, same.bias, same.mean, same.scale, 0.5, other_language=foreign
+        )
 
     pairs = list(pairs_by_file.items())
     model = train(pairs)
@@ -162,13 +178,22 @@ def fit_rounds(
     return model
 
 
-def fit(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, steps: int = 4000) -> JoinModel:
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    l2: float = 1.0,
+    steps: int = 4000,
+) -> JoinModel:
     """L2-regularised, class-balanced logistic regression by gradient descent."""
     mean, scale = x.mean(0), x.std(0) + 1e-9
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
     w = np.zeros(z.shape[1])
     pos = max(1.0, float(y.sum()))
     weight = np.where(y == 1, len(y) / (2 * pos), len(y) / (2 * max(1.0, len(y) - pos)))
+    if sample_weight is not None:
+        weight = weight * sample_weight
     for _ in range(steps):
         p = 1 / (1 + np.exp(-z @ w))
         grad = z.T @ ((p - y) * weight) / len(y) + l2 * np.r_[w[:-1], 0] / len(y)
@@ -177,7 +202,10 @@ def fit(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, steps: int = 4000) -> 
 
 
 def with_threshold(model: JoinModel, threshold: float) -> JoinModel:
-    return JoinModel(model.weights, model.bias, model.mean, model.scale, threshold)
+    other = model.other_language and with_threshold(model.other_language, threshold)
+    return JoinModel(
+        model.weights, model.bias, model.mean, model.scale, threshold, other_language=other
+    )
 
 
 def storyline_counts(f: LabeledFile, model: JoinModel) -> dict[str, np.ndarray]:
@@ -204,13 +232,20 @@ def figures(c: np.ndarray) -> str:
     )
 
 
-def objective(c: np.ndarray) -> float:
+def shortfall(c: np.ndarray) -> float:
+    """How far figures fall short of issue 13's bars (precision 0.95, recall 0.90, repeats
+    0.05), summed: what the threshold is chosen to make smallest."""
     alerts, correct, devs, recalled, repeated = c
-    return (
-        recalled / devs
-        + (correct / alerts if alerts else 1.0)
-        - (repeated / recalled if recalled else 0.0)
-    )
+    precision = correct / alerts if alerts else 1.0
+    repeats = repeated / recalled if recalled else 0.0
+    return max(0.0, 0.95 - precision) + max(0.0, 0.90 - recalled / devs) + max(0.0, repeats - 0.05)
+
+
+def keeps_dev(c: np.ndarray) -> bool:
+    """dev.jsonl's figures before the model (0.952 / 1.000 / 0.000), cross-validated: the
+    issue's bar on it."""
+    alerts, correct, devs, recalled, repeated = c
+    return recalled == devs and repeated == 0 and correct >= 0.952 * alerts
 
 
 def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
@@ -247,12 +282,16 @@ def main() -> int:
             c = storyline_counts(f, with_threshold(model, t))[held]
             totals[t] += c
             per_fold[t][(f.name, held)] = c
-    best = max(THRESHOLDS, key=lambda t: objective(totals[t]))
+    dev_counts = {
+        t: sum((c for (n, _), c in per_fold[t].items() if n == "dev"), np.zeros(5))
+        for t in THRESHOLDS
+    }
+    allowed = [t for t in THRESHOLDS if keeps_dev(dev_counts[t])] or list(THRESHOLDS)
+    best = min(allowed, key=lambda t: shortfall(totals[t]))
     print("\nleave one (file, storyline) out, the real tracker with the fold's model:")
     for t in THRESHOLDS:
-        print(
-            f"  threshold {t:.2f}{' (chosen)' if t == best else '         '}  {figures(totals[t])}"
-        )
+        mark = " (chosen)" if t == best else "" if t in allowed else " (dev repeats)"
+        print(f"  threshold {t:.2f}{mark:15} {figures(totals[t])}")
     print(f"\nper held-out storyline at threshold {best:.2f}:")
     by_file: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(5))
     for (name, s), c in per_fold[best].items():
@@ -278,11 +317,9 @@ def main() -> int:
 
 def report_test() -> int:
     name, path, watchlists = TEST
-    expected = (LABELED / "stream_test.sha256").read_text().split()[0]
+    expected = (LABELED / f"{name}.sha256").read_text().split()[0]
     if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
-        print(
-            "stream_test.jsonl has changed; refusing to report the frozen figures", file=sys.stderr
-        )
+        print(f"{name}.jsonl has changed; refusing to report the frozen figures", file=sys.stderr)
         return 2
     f = LabeledFile(name, path, watchlists)
     events = track_in_order(f.matches, StorylineTracker())

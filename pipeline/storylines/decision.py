@@ -53,6 +53,7 @@ FEATURES = (
     "latest",
 )
 MODEL_PATH = Path(__file__).with_name("join_model.json")
+_OTHER_LANGUAGE = FEATURES.index("other language")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +76,12 @@ class JoinModel:
     # An explainer, profile or review joins the likeliest development in the window even
     # below the threshold (off only for the fit's teacher forcing).
     explainers_join: bool = True
+    # Pairs in different languages share no words to weigh: their own weights, if fit.
+    other_language: JoinModel | None = None
 
     def probability(self, features: Sequence[float]) -> float:
+        if self.other_language is not None and features[_OTHER_LANGUAGE]:
+            return self.other_language.probability(features)
         z = self.bias + sum(
             w * (x - m) / s
             for w, x, m, s in zip(self.weights, features, self.mean, self.scale, strict=True)
@@ -87,6 +92,17 @@ class JoinModel:
         """``probability`` of each row, in one matrix product (the tracker's hot path)."""
         if not rows:
             return []
+        if self.other_language is not None:
+            other = [i for i, row in enumerate(rows) if row[_OTHER_LANGUAGE]]
+            if other:
+                out = JoinModel(
+                    self.weights, self.bias, self.mean, self.scale, self.threshold
+                ).probabilities(rows)
+                for i, p in zip(
+                    other, self.other_language.probabilities([rows[i] for i in other]), strict=True
+                ):
+                    out[i] = p
+                return out
         w = np.asarray(self.weights) / np.asarray(self.scale)
         z = np.asarray(rows, dtype=np.float64) @ w + (self.bias - float(w @ np.asarray(self.mean)))
         return [float(p) for p in 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))]
@@ -102,6 +118,7 @@ class JoinModel:
             "mean": list(self.mean),
             "scale": list(self.scale),
             "threshold": self.threshold,
+            **({"other_language": self.other_language.to_json()} if self.other_language else {}),
         }
 
     @classmethod
@@ -116,8 +133,14 @@ class JoinModel:
 
         bias, threshold = data["bias"], data["threshold"]
         assert isinstance(bias, int | float) and isinstance(threshold, int | float)
+        other = data.get("other_language")
         return cls(
-            floats("weights"), float(bias), floats("mean"), floats("scale"), float(threshold)
+            floats("weights"),
+            float(bias),
+            floats("mean"),
+            floats("scale"),
+            float(threshold),
+            other_language=cls.from_json(other) if isinstance(other, dict) else None,
         )
 
 

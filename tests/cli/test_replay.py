@@ -41,16 +41,23 @@ def test_replay_of_real_feed_snapshots_matches_the_golden_alerts(tmp_path):
         "status page: add --ledger PATH to keep this replay's ledger, then "
         f"storywatch serve --ledger PATH --alerts {out}"
     )
-    # the 11 articles on the Sevastopol/Starlink story of 7-9 Sep 2023 are two developments
-    # (as dev.jsonl labels them, D18 and D19): the biography's report, and Musk's admission the
-    # next morning (an answer to the report, pipeline/storylines/tracker.py). The join model
+    # the 11 articles on the Sevastopol/Starlink story of 7-9 Sep 2023: the biography's report
+    # and Musk's admission the next morning (dev.jsonl's D18 and D19; an answer to the report,
+    # pipeline/storylines/tracker.py), and a Ukrainian presidential adviser's reaction (a new
+    # actor: stream_tune.jsonl labels it a development of its own, STK23#3). The join model
     # alerts the report twice: the Guardian's "book says" 3 h after the Post's, in other
     # words (docs/storylines.md, "The join model").
     sevastopol = [
         a for a in alerts if a["published"].startswith("2023-09") and a["kind"] == "new_development"
     ]
-    assert [a["published"][:10] for a in sevastopol] == ["2023-09-07", "2023-09-07", "2023-09-08"]
+    assert [a["published"][:10] for a in sevastopol] == [
+        "2023-09-07",
+        "2023-09-07",
+        "2023-09-08",
+        "2023-09-08",
+    ]
     assert "admits" in sevastopol[2]["title"]
+    assert "Ukrainian official" in sevastopol[3]["title"]
     # their coverage: follow-ups naming the outlets (pipeline/alerts/followups.py), not alerts
     follow_ups = [a for a in alerts if a["kind"] == "coverage"]
     assert follow_ups and all(a["reason"].startswith("now ") for a in follow_ups)
