@@ -370,8 +370,6 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "tormenta*",
             "tifón",
             "ciclón",
-            "uragano",
-            "furacão",
         ),
     ),
     "election": (
@@ -410,10 +408,6 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "balotaje*",
             "segunda vuelta",
             "comicios",
-            "ballottaggio",
-            "elezioni",
-            "eleição",
-            "eleições",
         ),
     ),
     "protest": (
@@ -527,8 +521,6 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "chocaron",
             "descarril*",
             "incidente ferroviario",
-            "zderzeni*",
-            "trčenj*",
         ),
     ),
     "explosion": (
