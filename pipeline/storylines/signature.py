@@ -1,7 +1,8 @@
 """What an article adds to its storyline: actors, action, rare residual terms, time.
 
 ``signature(match)`` is computed once per matched article (pure, no I/O after the first
-call loads simplemma's and wordfreq's shipped lists):
+call loads simplemma's and wordfreq's shipped lists; a word's lemma, stem and rarity are
+cached per language, 2,048 words each):
 
 - ``actors``: who is named in the headline and lede. The matcher's entities (the
   evidence, keyed by entity id, so "Путин" and "Putin" are one actor: the catalogue's
@@ -176,11 +177,13 @@ class Signature:
     language: str = ""  # what ``language_of`` says: comparable words need one language
 
 
-# simplemma's module-level lemmatize keeps 65,536 results; a few thousand hold a news
-# stream's common words, and a stream of new words then does not grow the process.
-_LEMMATIZER = simplemma.Lemmatizer(cache_max_size=2048)
+# simplemma's module-level lemmatize keeps 65,536 results; the per-word caches here hold
+# a news stream's common words (bounded: a stream of new words does not grow the process).
+_LEMMATIZER = simplemma.Lemmatizer(cache_max_size=0)
+_WORD_CACHE_SIZE = 2048
 
 
+@functools.lru_cache(maxsize=_WORD_CACHE_SIZE)
 def _lemma(word: str, lang: str) -> str:
     return _LEMMATIZER.lemmatize(word, lang).casefold()
 
@@ -200,6 +203,31 @@ def _zipf(word: str, lang: str) -> float:
 
 def _rarity(word: str, lang: str) -> float:
     return max(1.0, 8.0 - _zipf(word, lang))
+
+
+@functools.lru_cache(maxsize=_WORD_CACHE_SIZE)
+def _stem_and_rarity(word: str, lang: str) -> tuple[str, float]:
+    """A lower-cased token's residual stem (as ``content_words`` cuts it) and rarity."""
+    return anyascii(word).lower()[:5], _rarity(word, lang)
+
+
+class _Tokens:
+    """A text's tokens with what every step asks of each (lower case, word, capitalised)
+    computed once: ``Token``'s properties recompute it on each access."""
+
+    __slots__ = ("tokens", "lows", "words", "caps", "titled")
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.lows = [t.text.lower() for t in tokens]
+        self.words = [t.text[:1].isalpha() for t in tokens]
+        self.caps = [t.text[:1].isupper() for t in tokens]
+        long_words = [
+            c
+            for t, w, c in zip(tokens, self.words, self.caps, strict=True)
+            if w and len(t.text) > 3
+        ]
+        self.titled = bool(long_words) and sum(long_words) >= 0.7 * len(long_words)
 
 
 def _lang(code: str, tokens: list[Token], text: str = "") -> str:
@@ -257,21 +285,30 @@ def action_of(
     (``tokens``: each text's ``tokenize``, when the caller has them)."""
     texts = list(texts)
     token_lists = list(tokens) if tokens is not None else [tokenize(t) for t in texts]
-    for text, toks in zip(texts, token_lists, strict=True):
+    return _action_in(texts, [_Tokens(toks) for toks in token_lists], lang)
+
+
+# The CJK forms of each class, for the substring test.
+_CJK_FORMS = {
+    name: tuple(f for f in forms if _CJK_CHAR.match(f)) for name, (_, forms) in ACTIONS.items()
+}
+
+
+def _action_in(texts: list[str], token_views: list[_Tokens], lang: str) -> str | None:
+    for text, view in zip(texts, token_views, strict=True):
         if _CJK_CHAR.search(text):
-            for name, (_, forms) in ACTIONS.items():
-                if any(f in text for f in forms if _CJK_CHAR.match(f)):
+            for name, cjk_forms in _CJK_FORMS.items():
+                if any(f in text for f in cjk_forms):
                     return name
         # Every form has three letters or more, and no function word names an action.
         # Names (capitalised inside the sentence) name no action either.
-        titled = _title_case(toks)
+        titled = view.titled
         lemmas = [
-            _lemma(t.lower, lang)
-            for i, t in enumerate(toks)
-            if t.is_word
-            and len(t.text) > 2
-            and t.lower not in NOT_NAMES
-            and (i == 0 or titled or not t.is_cap)
+            _lemma(low, lang)
+            for i, (t, low, word, cap) in enumerate(
+                zip(view.tokens, view.lows, view.words, view.caps, strict=True)
+            )
+            if word and len(t.text) > 2 and low not in NOT_NAMES and (i == 0 or titled or not cap)
         ]
         found = set(lemmas) | {f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)}
         for name, (_, forms) in ACTIONS.items():  # the most specific class named wins
@@ -281,8 +318,7 @@ def action_of(
 
 
 def _title_case(tokens: list[Token]) -> bool:
-    words = [t for t in tokens if t.is_word and len(t.text) > 3]
-    return bool(words) and sum(t.is_cap for t in words) >= 0.7 * len(words)
+    return _Tokens(tokens).titled
 
 
 def names_in(
@@ -291,29 +327,34 @@ def names_in(
     """Capitalised name runs (name, start, end) of a sentence, its first word excepted
     unless the run goes on ("Vivek Ramaswamy quits"); titles, articles, demonyms and
     capitalised common words are not names."""
-    tokens = tokenize(text) if tokens is None else tokens
+    return _names(text, lang, _Tokens(tokenize(text) if tokens is None else tokens))
+
+
+def _names(text: str, lang: str, view: _Tokens) -> list[tuple[str, int, int]]:
+    tokens, lows = view.tokens, view.lows
+    named = [w and c for w, c in zip(view.words, view.caps, strict=True)]
+    noun_zipf = _NOUN_CAPS.get(lang)
     out, i = [], 0
     while i < len(tokens):
-        t = tokens[i]
-        low = t.lower
-        if not (t.is_word and t.is_cap) or low in NOT_NAMES or low in MONTHS or low in WEEKDAYS:
+        low = lows[i]
+        if not named[i] or low in NOT_NAMES or low in MONTHS or low in WEEKDAYS:
             i += 1
             continue
         j = i + 1
-        while j < len(tokens) and tokens[j].is_word and tokens[j].is_cap:
-            if tokens[j].lower in NOT_NAMES:
+        while j < len(tokens) and named[j]:
+            if lows[j] in NOT_NAMES:
                 break
             j += 1
-        run = tokens[i:j]
-        noun_zipf = _NOUN_CAPS.get(lang)
-        while run and (
-            run[0].lower in PERSON_TITLES  # "President Zelensky": the name
-            or run[0].lower in _ARTICLES
-            or (noun_zipf is not None and len(run) > 1 and _zipf(run[0].lower, lang) >= noun_zipf)
+        k = i  # the run is tokens[k:j]
+        while k < j and (
+            lows[k] in PERSON_TITLES  # "President Zelensky": the name
+            or lows[k] in _ARTICLES
+            or (noun_zipf is not None and j - k > 1 and _zipf(lows[k], lang) >= noun_zipf)
         ):
-            run = run[1:]
+            k += 1
+        run = tokens[k:j]
         if len(run) == 1:
-            word = run[0].lower
+            word = lows[k]
             if (
                 len(word) < 2
                 or word.endswith(_DEMONYM_ENDINGS)
@@ -332,6 +373,7 @@ def signature(match: Match) -> Signature:
     article = match.article
     first = lede(article.summary)
     title_tokens, lede_tokens = tokenize(article.title), tokenize(first)
+    title_view, lede_view = _Tokens(title_tokens), _Tokens(lede_tokens)
     lang = _lang(article.language, [*title_tokens, *lede_tokens], f"{article.title} {first}")
     actors: dict[str, str] = {}
     covered: dict[str, list[tuple[int, int]]] = {"title": [], "summary": []}
@@ -343,14 +385,14 @@ def signature(match: Match) -> Signature:
                 covered[e.field].append((e.start, e.end))
     seen = [normalise_name(name) for name in actors.values()]
     in_title = {f"entity:{e.ref}" for e in match.evidence if e.field == "title"} & actors.keys()
-    for field, text, tokens in (
-        ("title", article.title, title_tokens),
-        ("summary", first, lede_tokens),
+    for field, text, view in (
+        ("title", article.title, title_view),
+        ("summary", first, lede_view),
     ):
-        if field == "title" and _title_case(tokens):
+        if field == "title" and view.titled:
             names: list[tuple[str, int, int]] = []
         else:
-            names = names_in(text, lang, tokens)
+            names = _names(text, lang, view)
         for name, start, end in names:
             if any(s < end and start < e for s, e in covered[field]):
                 continue
@@ -362,25 +404,27 @@ def signature(match: Match) -> Signature:
                 seen.append(key)
                 if field == "title":
                     in_title.add(f"name:{key}")
-        for t in tokens:
-            if t.lower in ROLE_WORDS:
-                role = f"role:{_lemma(t.lower, lang)}"
-                actors.setdefault(role, t.text.lower())
+        for low in view.lows:
+            if low in ROLE_WORDS:
+                role = f"role:{_lemma(low, lang)}"
+                actors.setdefault(role, low)
                 if field == "title":
                     in_title.add(role)
     # Content words as the tracker compares them (five-letter stems), each as rare as the
     # rarest word it stems from.
     stems = content_words(f"{article.title} {first}")
     residual: dict[str, float] = {}
-    for t in (*title_tokens, *lede_tokens):
-        stem = anyascii(t.lower).lower()[:5] if len(t.text) > 2 else ""
-        if stem in stems:
-            residual[stem] = max(residual.get(stem, 0.0), _rarity(t.lower, lang))
+    for view in (title_view, lede_view):
+        for t, low in zip(view.tokens, view.lows, strict=True):
+            if len(t.text) > 2:
+                stem, rarity = _stem_and_rarity(low, lang)
+                if stem in stems:
+                    residual[stem] = max(residual.get(stem, 0.0), rarity)
     for stem in stems - residual.keys():  # a word the tokens split differently
         residual[stem] = _rarity(stem, lang)
     return Signature(
         actors,
-        action_of((article.title, first), lang, (title_tokens, lede_tokens)),
+        _action_in([article.title, first], [title_view, lede_view], lang),
         residual,
         article.published_at,
         article.published_precision,

@@ -48,3 +48,57 @@ def test_an_answer_contradicts_the_report_it_answers_but_not_another_answer():
     assert responds(denial) and not responds(report)
     assert contradicts(denial, report)
     assert not contradicts(headline_key("UPDATE 1-" + denial), denial)
+
+
+def _all_pairs_near_copies(key, groups, threshold):
+    """near_copies as it was before the score bound: rapidfuzz over every kept headline."""
+    import numpy as np
+    from rapidfuzz import fuzz, process
+
+    keys = [k for g in groups for k in g]
+    owners = [i for i, g in enumerate(groups) for _ in g]
+    if not keys or not key:
+        return []
+    scores = process.cdist([key], keys, scorer=fuzz.token_set_ratio, dtype=np.float64)[0]
+    for j, k in enumerate(keys):
+        if key.count(" ") < 3 or k.count(" ") < 3:
+            scores[j] = fuzz.token_sort_ratio(key, k)
+    hits = [j for j in range(len(keys)) if scores[j] >= threshold]
+    return sorted(
+        ((float(scores[j]), owners[j], keys[j]) for j in hits), key=lambda h: (-h[0], h[1])
+    )
+
+
+def test_the_score_bound_keeps_every_near_copy_of_real_headlines():
+    """The bound that spares rapidfuzz most pairs never drops one that reaches the
+    threshold: real headlines (keys and raw titles, several scripts) with the copies a
+    wire makes of them (words dropped, repeated, reordered, other whitespace)."""
+    import json
+    import random
+
+    from tests.paths import DATA
+
+    titles = []
+    for name in ("dev.jsonl", "holdout_alerts.jsonl", "stream_tune.jsonl"):
+        with (DATA / "labeled" / name).open(encoding="utf-8") as f:
+            titles += [json.loads(line)["title"] for line in f if line.strip()]
+    rng = random.Random(13)
+    texts = [headline_key(t) for t in titles] + titles[::5]
+    variants = []
+    for text in texts[::3]:
+        words = text.split()
+        if len(words) > 2:
+            variants.append(" ".join(w for w in words if rng.random() > 0.2))
+            variants.append(" ".join(words + words[:2]))
+            variants.append(" ".join(rng.sample(words, len(words))))
+            variants.append("\t".join(words[:4]) + "\u00a0" + " ".join(words[4:]))
+    kept = texts + variants + ["", "   ", "a"]
+    groups = [kept[i : i + 3] for i in range(0, len(kept), 3)]
+    queries = rng.sample(texts + variants, 60) + ["a b", "x"]
+    hits = 0
+    for threshold in (50, 85, 97):
+        for query in queries:
+            expected = _all_pairs_near_copies(query, groups, threshold)
+            assert near_copies(query, groups, threshold) == expected, (query, threshold)
+            hits += len(expected)
+    assert hits > 200  # near copies are really found, not an empty list twice

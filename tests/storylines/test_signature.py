@@ -166,3 +166,14 @@ def test_a_new_headline_actor_doing_another_thing_makes_a_join_less_likely():
     without[FEATURES.index("new actor, other action")] = 0.0
     model = shipped_model()
     assert model.probability(features) < model.probability(without)
+
+
+def test_per_word_caches_are_bounded():
+    """A live stream keeps meeting new words: the lemma and stem caches must not grow
+    the process without end."""
+    from pipeline.storylines import signature as module
+
+    for cache in (module._lemma, module._stem_and_rarity):
+        assert cache.cache_info().maxsize == module._WORD_CACHE_SIZE
+    signature(_match("Senators demand a probe of SpaceX", "Lawmakers urged regulators to act."))
+    assert 0 < module._lemma.cache_info().currsize <= module._WORD_CACHE_SIZE
