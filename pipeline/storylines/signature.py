@@ -317,10 +317,6 @@ def _action_in(texts: list[str], token_views: list[_Tokens], lang: str) -> str |
     return None
 
 
-def _title_case(tokens: list[Token]) -> bool:
-    return _Tokens(tokens).titled
-
-
 def names_in(
     text: str, lang: str = "en", tokens: list[Token] | None = None
 ) -> list[tuple[str, int, int]]:
