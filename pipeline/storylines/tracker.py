@@ -14,21 +14,19 @@ per storyline id) and it says what each article is (docs/storylines.md):
   (``headlines.responds``) joins only a development that already has one.
 - ``stale``: older than ``duplicate_horizon_hours`` before the storyline's newest article.
 
-Lead and id of a development are its original's (earliest by ``order_time``, then
-article id) whatever the arrival order: an attached article published before the lead
-becomes the lead, the id follows and the old one stays an alias; an alert already made
-under it is not repeated (docs/storylines.md, "Order-independent leads").
+Lead and id of a development are its original's (earliest by ``order_time``, then id),
+whatever the arrival order: the old id stays an alias and an alert made under it is not
+repeated (docs/storylines.md, "Order-independent leads").
 
-A ``burst`` event: the non-duplicates' rate over ``burst_window_hours`` reaches
-``burst_min_articles`` and ``burst_factor`` times the rate of the ``burst_baseline_hours``
-before (at most once per ``burst_cooldown_hours``).
+A ``burst``: the rate over ``burst_window_hours`` reaches ``burst_min_articles`` and
+``burst_factor`` times that of the ``burst_baseline_hours`` before (once per cooldown).
 
 Key: storyline id. Bound: per storyline at most ``max_developments`` developments, each
 keeping at most ``max_articles_per_development`` headlines, plus ``max_rate_samples``
-times. Expiry: lazy, on the next article of the storyline, by element time (a
-development goes once the storyline's newest article is ``duplicate_horizon_hours`` past
-its last one), so no timers. ``restore`` re-seeds a state from the ledger's alerts.
-``track_in_order`` is the deterministic bounded path (replay, eval-alerts, benchmarks).
+times (state: ``state.py``). Expiry: lazy, by element time, on the storyline's next
+article (a development goes once the newest is ``duplicate_horizon_hours`` past its last),
+so no timers. ``restore`` re-seeds a state from the ledger's alerts; ``track_in_order`` is
+the deterministic bounded path (replay, eval-alerts, benchmarks).
 
 Timeline (one storyline, defaults)::
 
@@ -47,7 +45,6 @@ import bisect
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.jsonl_io import BadLine, article_from_json
@@ -63,6 +60,7 @@ from pipeline.storylines.headlines import (
     word_overlap,
 )
 from pipeline.storylines.signature import Signature, signature, why_new_sentence
+from pipeline.storylines.state import StorylineState, _Development, keep_words
 from pipeline.storylines.timing import (
     VAGUEST_COVERAGE_DATE,
     TimeRange,
@@ -96,111 +94,6 @@ def _original_order(match: Match) -> tuple[dt.datetime, str]:
     development is already its original and the lead never changes.
     """
     return (order_time(match.article), match.article.article_id)
-
-
-@dataclass(slots=True)
-class _Development:
-    development_id: str
-    lead: Match
-    first_at: dt.datetime  # earliest time any article of it may have been published
-    last_at: dt.datetime  # latest such time (the end of a coarse date's period)
-    article_ids: list[str]
-    keys: list[str]
-    sources: list[tuple[str, str, str]]
-    count: int = 1
-    words: list[frozenset[str]] = field(default_factory=list)  # kept articles with a timestamp
-    span: TimeRange | None = None  # first and last timestamp of its articles
-    coarse: list[tuple[frozenset[str], TimeRange]] = field(default_factory=list)
-    # ^ kept articles dated only by day/month/year or not at all: (words, published_range)
-    responds: bool = False  # a kept headline is a denial or admission (``responds``)
-    aliases: list[str] = field(default_factory=list)  # ids it had before its original came
-    # Actors named by its kept articles (``signature``), and its lead's action class: what
-    # a later new development is new against ("why new").
-    actors: set[str] = field(default_factory=set)
-    action: str | None = None
-    # Every word of ``words``: an article sharing none of them overlaps none (0), so the
-    # per-article Jaccards are skipped (the cost with 200 live developments).
-    vocab: set[str] = field(default_factory=set)
-    languages: set[str] = field(default_factory=set)  # of its kept articles (``Signature``)
-    counted: list[frozenset[str]] = field(default_factory=list)  # in term_articles, per article
-    lead_words: frozenset[str] = frozenset()  # the lead's content words
-
-
-@dataclass(slots=True)
-class StorylineState:
-    """Everything remembered about one storyline (picklable; the Beam state value)."""
-
-    storyline_id: str
-    developments: list[_Development] = field(default_factory=list)
-    newest_at: dt.datetime | None = None
-    recent_times: list[dt.datetime] = field(default_factory=list)
-    last_burst_at: dt.datetime | None = None
-    # feed id -> its latest matched article's time, within the burst window and baseline:
-    # the feeds a burst names, so that polling tightens on them.
-    recent_feeds: dict[str, dt.datetime] = field(default_factory=dict)
-    # word -> how many kept articles of the live developments have it, of kept_articles:
-    # how common a word is in the storyline, whichever development an article is in.
-    term_articles: dict[str, int] = field(default_factory=dict)
-    kept_articles: int = 0
-    # actor key -> how many live developments name it: the storyline's known actors.
-    actor_developments: dict[str, int] = field(default_factory=dict)
-
-    def add_actors(self, dev: _Development, actors: Iterable[str]) -> None:
-        """Add actors to a development, counting the ones it did not name yet."""
-        for actor in actors:
-            if actor not in dev.actors:
-                dev.actors.add(actor)
-                self.actor_developments[actor] = self.actor_developments.get(actor, 0) + 1
-
-    def count_terms(self, terms: frozenset[str], *, kept_by: _Development | None = None) -> None:
-        """Count the terms (words and actor keys) of one kept article; ``kept_by`` holds
-        them to uncount when it expires."""
-        for term in terms:
-            self.term_articles[term] = self.term_articles.get(term, 0) + 1
-        self.kept_articles += 1
-        if kept_by is not None:
-            kept_by.counted.append(terms)
-
-    def forget_terms(self, dev: _Development) -> None:
-        """Uncount the kept articles and the actors of a development that expires."""
-        for actor in dev.actors:
-            left = self.actor_developments.get(actor, 0) - 1
-            if left > 0:
-                self.actor_developments[actor] = left
-            else:
-                self.actor_developments.pop(actor, None)
-        for words in dev.counted:
-            self.kept_articles -= 1
-            for term in words:
-                left = self.term_articles.get(term, 0) - 1
-                if left > 0:
-                    self.term_articles[term] = left
-                else:
-                    self.term_articles.pop(term, None)
-
-    def storyline_vocabulary(self, words: frozenset[str], share: float) -> frozenset[str]:
-        """Those of ``words`` that at least ``share`` of the storyline's kept articles (and
-        three or more, of five or more) have: the storyline's own vocabulary.
-
-        >>> state = StorylineState("s")
-        >>> for title in ["iran blockade ships", "iran talks pakistan", "iran talks trump",
-        ...               "iran oil waiver", "hormuz ships"]:
-        ...     state.count_terms(frozenset(title.split()))
-        >>> sorted(state.storyline_vocabulary(frozenset({"iran", "talks", "ships"}), 0.5))
-        ['iran']
-        """
-        if not share or self.kept_articles < 5:
-            return frozenset()
-        needed = max(3.0, share * self.kept_articles)
-        return frozenset(w for w in words if self.term_articles.get(w, 0) >= needed)
-
-    def size(self) -> int:
-        """Headlines plus rate samples held: the quantity the bounds keep flat."""
-        return (
-            sum(len(d.keys) for d in self.developments)
-            + len(self.recent_times)
-            + len(self.recent_feeds)
-        )
 
 
 class StorylineTracker:
@@ -323,7 +216,7 @@ class StorylineTracker:
                 responds=responds(key),
                 action=sig.action,
             )
-            _keep_words(dev, words, at)
+            keep_words(dev, words, at)
             dev.lead_words = words
             dev.languages.add(sig.language)
             state.count_terms(terms, kept_by=dev)
@@ -649,7 +542,7 @@ class StorylineTracker:
         if len(dev.article_ids) < self.max_articles:
             dev.article_ids.append(match.article.article_id)
             dev.keys.append(key)
-            _keep_words(dev, words, at)
+            keep_words(dev, words, at)
             dev.responds = dev.responds or responds(key)
             kept = True
         else:
@@ -738,14 +631,6 @@ class StorylineTracker:
             reason,
             article=match,
         )
-
-
-def _keep_words(dev: _Development, words: frozenset[str], at: TimeRange) -> None:
-    if at[0] == at[1]:
-        dev.words.append(words)
-        dev.vocab.update(words)
-    else:
-        dev.coarse.append((words, at))
 
 
 def _source(match: Match) -> tuple[str, str, str]:

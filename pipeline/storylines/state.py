@@ -1,0 +1,130 @@
+"""What the storyline tracker remembers: one ``StorylineState`` per storyline, its developments.
+
+Plain dataclasses (picklable: the Beam state value of ``TrackStorylines``), kept and
+bounded by ``tracker.StorylineTracker``: per storyline at most ``max_developments``
+developments, each keeping at most ``max_articles_per_development`` headlines and word
+sets; the storyline's vocabulary and known actors are counted over the live developments
+only, so they shrink as developments expire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pipeline.records import Match
+from pipeline.storylines.timing import TimeRange
+
+
+@dataclass(slots=True)
+class _Development:
+    development_id: str
+    lead: Match
+    first_at: dt.datetime  # earliest time any article of it may have been published
+    last_at: dt.datetime  # latest such time (the end of a coarse date's period)
+    article_ids: list[str]
+    keys: list[str]
+    sources: list[tuple[str, str, str]]
+    count: int = 1
+    words: list[frozenset[str]] = field(default_factory=list)  # kept articles with a timestamp
+    span: TimeRange | None = None  # first and last timestamp of its articles
+    coarse: list[tuple[frozenset[str], TimeRange]] = field(default_factory=list)
+    # ^ kept articles dated only by day/month/year or not at all: (words, published_range)
+    responds: bool = False  # a kept headline is a denial or admission (``responds``)
+    aliases: list[str] = field(default_factory=list)  # ids it had before its original came
+    # Actors named by its kept articles (``signature``), and its lead's action class: what
+    # a later new development is new against ("why new").
+    actors: set[str] = field(default_factory=set)
+    action: str | None = None
+    # Every word of ``words``: an article sharing none of them overlaps none (0), so the
+    # per-article Jaccards are skipped (the cost with 200 live developments).
+    vocab: set[str] = field(default_factory=set)
+    languages: set[str] = field(default_factory=set)  # of its kept articles (``Signature``)
+    counted: list[frozenset[str]] = field(default_factory=list)  # in term_articles, per article
+    lead_words: frozenset[str] = frozenset()  # the lead's content words
+
+
+@dataclass(slots=True)
+class StorylineState:
+    """Everything remembered about one storyline (picklable; the Beam state value)."""
+
+    storyline_id: str
+    developments: list[_Development] = field(default_factory=list)
+    newest_at: dt.datetime | None = None
+    recent_times: list[dt.datetime] = field(default_factory=list)
+    last_burst_at: dt.datetime | None = None
+    # feed id -> its latest matched article's time, within the burst window and baseline:
+    # the feeds a burst names, so that polling tightens on them.
+    recent_feeds: dict[str, dt.datetime] = field(default_factory=dict)
+    # word -> how many kept articles of the live developments have it, of kept_articles:
+    # how common a word is in the storyline, whichever development an article is in.
+    term_articles: dict[str, int] = field(default_factory=dict)
+    kept_articles: int = 0
+    # actor key -> how many live developments name it: the storyline's known actors.
+    actor_developments: dict[str, int] = field(default_factory=dict)
+
+    def add_actors(self, dev: _Development, actors: Iterable[str]) -> None:
+        """Add actors to a development, counting the ones it did not name yet."""
+        for actor in actors:
+            if actor not in dev.actors:
+                dev.actors.add(actor)
+                self.actor_developments[actor] = self.actor_developments.get(actor, 0) + 1
+
+    def count_terms(self, terms: frozenset[str], *, kept_by: _Development | None = None) -> None:
+        """Count the terms (words and actor keys) of one kept article; ``kept_by`` holds
+        them to uncount when it expires."""
+        for term in terms:
+            self.term_articles[term] = self.term_articles.get(term, 0) + 1
+        self.kept_articles += 1
+        if kept_by is not None:
+            kept_by.counted.append(terms)
+
+    def forget_terms(self, dev: _Development) -> None:
+        """Uncount the kept articles and the actors of a development that expires."""
+        for actor in dev.actors:
+            left = self.actor_developments.get(actor, 0) - 1
+            if left > 0:
+                self.actor_developments[actor] = left
+            else:
+                self.actor_developments.pop(actor, None)
+        for words in dev.counted:
+            self.kept_articles -= 1
+            for term in words:
+                left = self.term_articles.get(term, 0) - 1
+                if left > 0:
+                    self.term_articles[term] = left
+                else:
+                    self.term_articles.pop(term, None)
+
+    def storyline_vocabulary(self, words: frozenset[str], share: float) -> frozenset[str]:
+        """Those of ``words`` that at least ``share`` of the storyline's kept articles (and
+        three or more, of five or more) have: the storyline's own vocabulary.
+
+        >>> state = StorylineState("s")
+        >>> for title in ["iran blockade ships", "iran talks pakistan", "iran talks trump",
+        ...               "iran oil waiver", "hormuz ships"]:
+        ...     state.count_terms(frozenset(title.split()))
+        >>> sorted(state.storyline_vocabulary(frozenset({"iran", "talks", "ships"}), 0.5))
+        ['iran']
+        """
+        if not share or self.kept_articles < 5:
+            return frozenset()
+        needed = max(3.0, share * self.kept_articles)
+        return frozenset(w for w in words if self.term_articles.get(w, 0) >= needed)
+
+    def size(self) -> int:
+        """Headlines plus rate samples held: the quantity the bounds keep flat."""
+        return (
+            sum(len(d.keys) for d in self.developments)
+            + len(self.recent_times)
+            + len(self.recent_feeds)
+        )
+
+
+def keep_words(dev: _Development, words: frozenset[str], at: TimeRange) -> None:
+    if at[0] == at[1]:
+        dev.words.append(words)
+        dev.vocab.update(words)
+    else:
+        dev.coarse.append((words, at))
