@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import feedparser
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from stream_labels import FEED, IRAN_ECON, PAGE_LABELS  # noqa: E402
@@ -32,6 +30,51 @@ OUTLETS = {
     "NY times": "The New York Times",
     "Reuters Feed": "Reuters",  # the scraped feed's channel title; the items are Reuters stories
 }
+# The order of an item's fields in every stream part (tune, test, valid, test2, test3).
+FIELDS = [
+    "id",
+    "title",
+    "summary",
+    "outlet",
+    "published",
+    "url",
+    "labels",
+    "dup_group",
+    "development",
+    "note",
+    "title_source",
+    "borderline",
+    "language",
+    "source",
+]
+# Every labeled file; a part may share no address with any other (its own builder skips itself).
+OTHER_SETS = (
+    "dev.jsonl",
+    "holdout.jsonl",
+    "holdout_alerts.jsonl",
+    "stream_tune.jsonl",
+    "stream_test.jsonl",
+    "stream_valid.jsonl",
+    "stream_test2.jsonl",
+)
+
+
+def address(url: str) -> str:
+    """A page's address without its query, as every part compares them."""
+    return url.split("?")[0]
+
+
+def other_addresses(*own: str) -> set[str]:
+    """The addresses of every labeled file in OTHER_SETS but the ``own`` ones."""
+    return {
+        address(row["url"])
+        for name in OTHER_SETS
+        if name not in own
+        for row in map(json.loads, open(HERE / name, encoding="utf-8"))
+        if row.get("url")
+    }
+
+
 # Background items must not touch any storyline (old or new); the ones that do are labeled above.
 TOUCHES = re.compile(
     r"musk|starlink|spacex|putin|kremlin|taiwan|doge|ukrain|zelensk|crimea|russia|"
@@ -62,6 +105,8 @@ def lede(text: str, limit: int = 320) -> str:
 
 
 def feed_items() -> list[dict]:
+    import feedparser  # only here: the page-only builders import this module without it
+
     out = []
     for f in sorted(glob.glob(str(FEEDS / "derived_rumca_json/*.json"))):
         for e in json.load(open(f, encoding="utf-8")):
@@ -99,15 +144,13 @@ def feed_items() -> list[dict]:
 
 def main() -> None:
     items = feed_items()
-    known = set()
-    for name in ("dev.jsonl", "holdout.jsonl", "holdout_alerts.jsonl"):
-        for line in open(HERE / name, encoding="utf-8"):
-            if json.loads(line).get("url"):
-                known.add(json.loads(line)["url"].split("?")[0])
+    # The sets made before these two parts only: the later parts are checked against these two,
+    # and keeping their addresses out of the background pool would change its seeded sample.
+    known = other_addresses(*OTHER_SETS[3:])
     rows, used = [], set()
 
     def add(e, labels, dev, group, borderline, note, source, language=None, title_source="feed"):
-        key = e["url"].split("?")[0]
+        key = address(e["url"])
         assert key not in known, f"already in a labeled set: {key}"
         if key in used:
             return
@@ -196,8 +239,8 @@ def main() -> None:
             if e["url"]
             and e["title"]
             and not touches.search(e["title"] + " " + e["summary"])
-            and e["url"].split("?")[0] not in used
-            and e["url"].split("?")[0] not in known
+            and address(e["url"]) not in used
+            and address(e["url"]) not in known
         ]
         for e in rng.sample(pool, count):
             lang = {"greatfire": "zh", "aktuality": "sk", "heise": "de", "uolNoticias": "pt"}
@@ -228,28 +271,12 @@ def split(rows: list[dict]) -> None:
     for keys in (sorted(strata[name]) for name in sorted(strata)):
         rng.shuffle(keys)
         test.update(keys[: round(len(keys) * 0.4)])
-    order = [
-        "id",
-        "title",
-        "summary",
-        "outlet",
-        "published",
-        "url",
-        "labels",
-        "dup_group",
-        "development",
-        "note",
-        "title_source",
-        "borderline",
-        "language",
-        "source",
-    ]
     for name, part in (("stream_tune.jsonl", False), ("stream_test.jsonl", True)):
         with open(HERE / name, "w", encoding="utf-8") as out:
             for r in rows:
                 if (development_key(r) in test) == part:
                     out.write(
-                        json.dumps({k: r[k] for k in order if k in r}, ensure_ascii=False) + "\n"
+                        json.dumps({k: r[k] for k in FIELDS if k in r}, ensure_ascii=False) + "\n"
                     )
     digest = hashlib.sha256((HERE / "stream_test.jsonl").read_bytes()).hexdigest()
     print(len(rows), "items; test sha256", digest)

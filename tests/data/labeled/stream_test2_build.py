@@ -11,40 +11,14 @@ sha256 in stream_test2.sha256: the part is frozen, scored once, and not tuned on
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "stream_test2_pages.jsonl"
 OUT = HERE / "stream_test2.jsonl"
-ORDER = [
-    "id",
-    "title",
-    "summary",
-    "outlet",
-    "published",
-    "url",
-    "labels",
-    "dup_group",
-    "development",
-    "note",
-    "title_source",
-    "borderline",
-    "language",
-    "source",
-]
-OTHER_SETS = (
-    "dev.jsonl",
-    "holdout.jsonl",
-    "holdout_alerts.jsonl",
-    "stream_tune.jsonl",
-    "stream_test.jsonl",
-    "stream_valid.jsonl",
-)
-
-
-def address(url: str) -> str:
-    """A page's address without its query, as the other parts compare them."""
-    return url.split("?")[0]
+sys.path.insert(0, str(HERE))
+from stream_build import FIELDS, address, other_addresses  # noqa: E402
 
 
 def row(page: dict) -> dict:
@@ -69,12 +43,7 @@ def row(page: dict) -> dict:
 
 
 def main() -> None:
-    known = {
-        address(json.loads(line)["url"])
-        for name in OTHER_SETS
-        for line in open(HERE / name, encoding="utf-8")
-        if json.loads(line).get("url")
-    }
+    known = other_addresses("stream_test2.jsonl")
     rows = [row(json.loads(line)) for line in open(PAGES, encoding="utf-8")]
     seen: set[str] = set()
     groups: dict[str, str] = {}
@@ -91,7 +60,7 @@ def main() -> None:
     with open(OUT, "w", encoding="utf-8") as out:
         for n, r in enumerate(rows, 1):
             r["id"] = f"W{n:03d}"
-            out.write(json.dumps({k: r[k] for k in ORDER if k in r}, ensure_ascii=False) + "\n")
+            out.write(json.dumps({k: r[k] for k in FIELDS if k in r}, ensure_ascii=False) + "\n")
     print(len(rows), "items")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from stream_build import feed_items, lede  # noqa: E402
+from stream_build import FIELDS, address, feed_items, lede, other_addresses  # noqa: E402
 
 G, C, R = "g20-delhi-summit", "raac-school-concrete", "rubiales-kiss-scandal"
 # (title start, storyline or None, "CHAIN#order" or None, dup_group, borderline, note)
@@ -345,29 +345,6 @@ FEED = [
         "Spanish football, other news",
     ),
 ]
-ORDER = [
-    "id",
-    "title",
-    "summary",
-    "outlet",
-    "published",
-    "url",
-    "labels",
-    "dup_group",
-    "development",
-    "note",
-    "title_source",
-    "borderline",
-    "language",
-    "source",
-]
-OTHER_SETS = (
-    "dev.jsonl",
-    "holdout.jsonl",
-    "holdout_alerts.jsonl",
-    "stream_tune.jsonl",
-    "stream_test.jsonl",
-)
 
 
 def row(labels, dev, group, borderline, note, **fields) -> dict:
@@ -383,12 +360,7 @@ def row(labels, dev, group, borderline, note, **fields) -> dict:
 
 
 def main() -> None:
-    known = {
-        json.loads(line)["url"].split("?")[0]
-        for name in OTHER_SETS
-        for line in open(HERE / name, encoding="utf-8")
-        if json.loads(line).get("url")
-    }
+    known = other_addresses("stream_valid.jsonl")
     items = [e for e in feed_items() if "derived_rumca_json/2023-09" in e["file"]]
     rows = []
     for start, storyline, dev, group, borderline, note in FEED:
@@ -435,7 +407,7 @@ def main() -> None:
         )
     seen = set()
     for r in rows:
-        key = r["url"].split("?")[0]
+        key = address(r["url"])
         assert key not in known, f"already in a labeled set: {key}"
         assert key not in seen, f"twice: {key}"
         seen.add(key)
@@ -443,7 +415,7 @@ def main() -> None:
     with open(HERE / "stream_valid.jsonl", "w", encoding="utf-8") as out:
         for n, r in enumerate(rows, 1):
             r["id"] = f"V{n:03d}"
-            out.write(json.dumps({k: r[k] for k in ORDER if k in r}, ensure_ascii=False) + "\n")
+            out.write(json.dumps({k: r[k] for k in FIELDS if k in r}, ensure_ascii=False) + "\n")
     print(len(rows), "items")
 
 
