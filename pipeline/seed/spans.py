@@ -1,0 +1,137 @@
+"""Spans of an article's names: the mention record and the helpers that find or reshape one.
+
+``Mention`` is one occurrence of a name (sentence, token span, characters, role, cue votes);
+``pipeline.seed.entities`` groups mentions into ``SeedEntity``s. The helpers are pure:
+
+- ``quoted_names``: a movement named in quotes and then in lower case is a name;
+- ``title_case_spans``: a Title-Case headline's span that runs a body name into its verbs
+  is that body name (mentions move to it);
+- ``without_city``: a landmark's own name before "de/of <place>", as an alias;
+- ``acronym``: the capitals of a name's words ("WSJ"), for merging an acronym with it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pipeline.seed.cues import CONNECTORS, HEAD_INITIAL_ORGS, ORG_PREFIXES, PLACE_OF, Token
+from pipeline.seed.gazetteer import is_place
+
+if TYPE_CHECKING:  # entities.py imports this module
+    from pipeline.seed.entities import SeedEntity
+
+
+@dataclass
+class Mention:
+    """One occurrence of a name in a sentence (token span), with the cues seen around it."""
+
+    sentence: int
+    start: int  # token index
+    end: int  # token index, exclusive
+    surface: str
+    char_start: int
+    char_end: int
+    role: str = "noun"  # noun, possessive, modifier (demonym or "X-backed"), descriptor
+    votes: Counter = field(default_factory=Counter)
+    entity: SeedEntity | None = None
+
+
+def without_city(name: str) -> str | None:
+    """A landmark's or body's own name before "de/of <place>", when it is a name by itself
+    ("Acme-Dame de Lyon" -> "Acme-Dame", as other outlets write it), not a head word that
+    needs its place ("Banco de X", "Port of X", "Servicio Nacional de X")."""
+    words = name.split()
+    if len(words) < 3 or words[-2].lower() not in CONNECTORS or not is_place(words[-1]):
+        return None
+    own = words[:-2]
+    if not all(w[:1].isupper() for w in own) or (len(own) == 1 and "-" not in own[0]):
+        return None
+    if {w.lower() for w in own} & (ORG_PREFIXES | HEAD_INITIAL_ORGS | PLACE_OF):
+        return None
+    return " ".join(own)
+
+
+_OPEN_QUOTES = {'"': '"', "“": "”", "«": "»", "‘": "’"}
+QUOTED_NAME_MENTIONS = 3
+
+
+def quoted_names(token_lists: list[list[Token]], mentions: list[Mention]) -> list[Mention]:
+    """A movement or campaign the article names in quotes and then in lower case
+    ('"Acme vests"', 'the acme vests'): a quoted phrase of two to four words, the first
+    capitalised, that the article uses at least ``QUOTED_NAME_MENTIONS`` times is a name."""
+    phrases: dict[tuple[str, ...], str] = {}
+    for tokens in token_lists:
+        for i, tok in enumerate(tokens):
+            close = _OPEN_QUOTES.get(tok.text)
+            if close is None:
+                continue
+            j = i + 1
+            while j < len(tokens) and j - i <= 5 and tokens[j].is_word:
+                j += 1
+            inner = tokens[i + 1 : j]
+            if (
+                j < len(tokens)
+                and tokens[j].text == close
+                and 2 <= len(inner) <= 4
+                and inner[0].is_cap
+                and not all(t.is_cap for t in inner)  # a Title Case name is found already
+            ):
+                phrases.setdefault(tuple(t.lower for t in inner), " ".join(t.text for t in inner))
+    taken = {(m.sentence, k) for m in mentions for k in range(m.start, m.end)}
+    out: list[Mention] = []
+    for key, surface in phrases.items():
+        found = [
+            (si, k)
+            for si, tokens in enumerate(token_lists)
+            for k in range(len(tokens) - len(key) + 1)
+            if tuple(t.lower for t in tokens[k : k + len(key)]) == key
+            and not any((si, x) in taken for x in range(k, k + len(key)))
+        ]
+        if len(found) < QUOTED_NAME_MENTIONS:
+            continue
+        for si, k in found:
+            tokens = token_lists[si]
+            m = Mention(si, k, k + len(key), surface, tokens[k].start, tokens[k + len(key) - 1].end)
+            m.votes["org"] += 1  # a movement, a campaign: a body of people
+            out.append(m)
+    return out
+
+
+def title_case_spans(
+    entities: list[SeedEntity], token_lists: list[list[Token]]
+) -> list[SeedEntity]:
+    """A headline in Title Case runs a name into the words after it ("Storm Acme Knocks
+    Out Power"): a name met only in such sentences that is a name of the body and more
+    words is that name."""
+    titled = {
+        si
+        for si, tokens in enumerate(token_lists)
+        if len(words := [t for t in tokens if t.is_word]) >= 4
+        and sum(t.is_cap for t in words) >= 0.6 * len(words)
+    }
+    if not titled:
+        return entities
+    body = [e for e in entities if any(m.sentence not in titled for m in e.mentions)]
+    out = []
+    for e in entities:
+        if e in body:
+            out.append(e)
+            continue
+        short = max(
+            (b for b in body if e.name.startswith(b.name + " ")),
+            key=lambda b: len(b.name),
+            default=None,
+        )
+        if short is None:
+            out.append(e)
+        else:
+            for m in e.mentions:
+                m.entity = short
+            short.mentions += e.mentions
+    return out
+
+
+def acronym(words: list[str]) -> str:
+    return "".join(w[0] for w in words if w[:1].isupper())
