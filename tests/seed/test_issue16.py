@@ -262,6 +262,17 @@ def test_thread_events_in_four_languages():
         ("The jury found her guilty of fraud; the verdict came late.", "en", "verdict"),
         ("Hackers stole data in the breach.", "en", "breach"),
         ("El banco lanzó una OPA hostil.", "es", "takeover"),
+        # after the test3 score: a collapse, a suspension, more verdict, insolvency and
+        # resignation forms
+        ("The lender collapsed on Friday after a run on deposits.", "en", "collapse"),
+        ("Die Brücke stürzte ein; der Einsturz forderte Opfer.", "de", "collapse"),
+        ("Le pont s'est effondré dans la nuit.", "fr", "collapse"),
+        ("La federación suspendió a su presidente por 90 días.", "es", "suspension"),
+        ("The court sentenced nine leaders to prison terms.", "en", "verdict"),
+        ("La sentencia impone trece años de prisión.", "es", "verdict"),
+        ("La empresa pidió el preconcurso de acreedores.", "es", "bankruptcy"),
+        ("La ministra dimitió tras la polémica.", "es", "resignation"),
+        ("Die Ministerin tritt zurück.", "de", "resignation"),
     ],
 )
 def test_event_classes_beyond_the_first_eight(sentence, lang, kind):
