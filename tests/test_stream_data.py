@@ -6,7 +6,9 @@ defined once, in ``stream_test.sha256`` (``sha256sum -c`` reads it); the README 
 these tests fail if the file, the digest file or the quote drift apart. The tuning part may
 grow; the test part may not change. ``stream_valid.jsonl`` is a third part on three other
 storylines, with its own watchlists, for checking that a decision tuned on the tuning part
-generalises before the test part is spent.
+generalises before the test part is spent. ``stream_test2.jsonl`` and ``stream_test3.jsonl``
+are later frozen parts, each on three stories of its own with its own watchlists, to be scored
+once by the coordinator; the checks of both are the same, parametrized over ``FROZEN_PARTS``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from pipeline.config.watchlists import load_watchlists
 from pipeline.dates import parse_time
@@ -175,72 +180,120 @@ def test_validation_part_size_and_spread() -> None:
         assert len(mine) >= 10 and max(mine) >= 8, storyline
 
 
-TEST2 = LABELED / "stream_test2.jsonl"
-TEST2_DIGEST = LABELED / "stream_test2.sha256"
-TEST2_WATCHLISTS = LABELED / "stream_test2_watchlists"
-TEST2_STORYLINES = {"thomas-cook-collapse", "titan-submersible-loss", "letby-nurse-trial"}
+@dataclass(frozen=True)
+class FrozenPart:
+    """A test part scored once, at the end: its file, digest, watchlists and the brief's sizes."""
+
+    name: str
+    storylines: frozenset[str]
+    min_items: int
+    min_developments: int
+    min_languages: int
+
+    def file(self, suffix: str) -> Path:
+        """Its file of that suffix: ``.jsonl``, ``.sha256``, ``_watchlists``, ``_build.py``."""
+        return LABELED / f"{self.name}{suffix}"
+
+    @property
+    def path(self) -> Path:
+        return self.file(".jsonl")
 
 
-def test_second_test_part_is_unchanged() -> None:
-    """``stream_test2.jsonl`` is frozen like the first test part: scored once, at the end."""
-    digest, name = TEST2_DIGEST.read_text(encoding="utf-8").split()
-    assert name == TEST2.name
-    assert hashlib.sha256(TEST2.read_bytes()).hexdigest() == digest, (
-        f"{TEST2} changed; it is frozen: rebuild it with stream_test2_build.py from "
-        "stream_test2_pages.jsonl unchanged, or restore the file"
+FROZEN_PARTS = [
+    FrozenPart(
+        "stream_test2",
+        frozenset({"thomas-cook-collapse", "titan-submersible-loss", "letby-nurse-trial"}),
+        min_items=150,
+        min_developments=40,
+        min_languages=4,
+    ),
+    FrozenPart(
+        "stream_test3",
+        frozenset({"crowdstrike-it-outage", "skripal-novichok-poisoning", "louvre-jewel-heist"}),
+        min_items=180,
+        min_developments=45,
+        min_languages=5,
+    ),
+]
+frozen_parts = pytest.mark.parametrize("part", FROZEN_PARTS, ids=lambda part: part.name)
+
+
+def other_labeled_files(part: FrozenPart) -> list[Path]:
+    """Every labeled file but this part (the *_pages.jsonl files hold the parts' own pages)."""
+    return [
+        path
+        for path in sorted(LABELED.glob("*.jsonl"))
+        if path != part.path and not path.name.endswith("_pages.jsonl")
+    ]
+
+
+@frozen_parts
+def test_frozen_part_is_unchanged(part: FrozenPart) -> None:
+    """Each later test part is frozen like the first: scored once, at the end."""
+    digest, name = part.file(".sha256").read_text(encoding="utf-8").split()
+    assert name == part.path.name
+    assert hashlib.sha256(part.path.read_bytes()).hexdigest() == digest, (
+        f"{part.path} changed; it is frozen: rebuild it with {part.name}_build.py from "
+        f"{part.name}_pages.jsonl unchanged, or restore the file"
     )
+    stream_md = (LABELED / "STREAM.md").read_text(encoding="utf-8")
+    assert f"stream {part.name.removeprefix('stream_')}-part sha256: {digest}" in stream_md
 
 
-def test_second_test_part_loads_with_its_own_watchlists() -> None:
-    watchlists = load_watchlists(TEST2_WATCHLISTS)
-    assert {s.id for s in watchlists.storylines} == TEST2_STORYLINES
-    load_labeled(TEST2, storyline_ids=TEST2_STORYLINES)  # raises a UserError on any bad line
+@frozen_parts
+def test_frozen_part_loads_with_its_own_watchlists(part: FrozenPart) -> None:
+    watchlists = load_watchlists(part.file("_watchlists"))
+    assert {s.id for s in watchlists.storylines} == part.storylines
+    load_labeled(part.path, storyline_ids=set(part.storylines))  # a UserError on any bad line
 
 
-def test_second_test_part_is_sourced_and_labeled() -> None:
-    for row in rows(TEST2):
-        where = f"{TEST2.name} {row['id']}"
+@frozen_parts
+def test_frozen_part_is_sourced_and_labeled(part: FrozenPart) -> None:
+    for row in rows(part.path):
+        where = f"{part.path.name} {row['id']}"
         assert row["title"].strip() and row["summary"].strip(), where
         assert row["outlet"] and row["url"].startswith("http"), where
         assert row["published"] is None or parse_time(row["published"]), where
         assert row["source"] == "pages (search tool)" and row["title_source"], where
         assert isinstance(row["borderline"], bool), where
         assert (row["development"] is not None) == bool(row["labels"]), where
-        assert set(row["labels"]) <= TEST2_STORYLINES and len(row["labels"]) <= 1, where
+        assert set(row["labels"]) <= part.storylines and len(row["labels"]) <= 1, where
 
 
-def test_second_test_part_is_other_stories_and_pages() -> None:
+@frozen_parts
+def test_frozen_part_is_other_stories_and_pages(part: FrozenPart) -> None:
     """Its storylines and addresses are in no other labeled file; ids are its own; a copy
     group stays inside one development."""
-    others = [rows(LABELED / name) for name in ("dev.jsonl", "holdout.jsonl")]
-    others += [rows(path) for path in (LABELED / "holdout_alerts.jsonl", TUNE, TEST, VALID)]
-    other_urls = {r["url"].split("?")[0] for part in others for r in part if r.get("url")}
-    other_labels = {s for part in others for r in part for s in r.get("labels", [])}
-    test2 = rows(TEST2)
-    assert not TEST2_STORYLINES & other_labels
-    assert not {r["url"].split("?")[0] for r in test2} & other_urls
-    assert len({r["url"].split("?")[0] for r in test2}) == len(test2)
-    assert len({r["id"] for r in test2}) == len(test2)
+    others = [rows(path) for path in other_labeled_files(part)]
+    other_urls = {r["url"].split("?")[0] for other in others for r in other if r.get("url")}
+    other_labels = {s for other in others for r in other for s in r.get("labels", [])}
+    mine = rows(part.path)
+    assert not part.storylines & other_labels
+    assert not {r["url"].split("?")[0] for r in mine} & other_urls
+    assert len({r["url"].split("?")[0] for r in mine}) == len(mine)
+    assert len({r["id"] for r in mine}) == len(mine)
     groups: dict[str, set[str]] = {}
-    for r in test2:
+    for r in mine:
         if r["dup_group"]:
             groups.setdefault(r["dup_group"], set()).add(json.dumps(r["development"]))
     assert groups and all(len(developments) == 1 for developments in groups.values()), groups
 
 
-def test_second_test_part_size_and_spread() -> None:
-    """The brief's targets: 150 items, 40 developments, about 30 hard negatives, other
-    languages, and in each storyline a breaking day (one development from many outlets)."""
-    test2 = rows(TEST2)
-    labeled = [r for r in test2 if r["labels"]]
-    assert len(test2) >= 150
-    assert len(development_keys(TEST2, TEST2_WATCHLISTS)) >= 40
-    assert len(test2) - len(labeled) >= 25
-    assert {"es", "de", "fr"} <= {r.get("language", "en") for r in labeled}
+@frozen_parts
+def test_frozen_part_size_and_spread(part: FrozenPart) -> None:
+    """The briefs' targets: items, developments, about 30 hard negatives, other languages,
+    and in each storyline a breaking day (one development from many outlets)."""
+    mine = rows(part.path)
+    labeled = [r for r in mine if r["labels"]]
+    assert len(mine) >= part.min_items
+    assert len(development_keys(part.path, part.file("_watchlists"))) >= part.min_developments
+    assert len(mine) - len(labeled) >= 25
+    languages = {r.get("language", "en") for r in labeled}
+    assert {"es", "de", "fr"} <= languages and len(languages) >= part.min_languages
     outlets: dict[tuple[str, str], set[str]] = {}
     for r in labeled:
         key = (r["labels"][0], f"{r['development']['chain']}#{r['development']['order']}")
         outlets.setdefault(key, set()).add(r["outlet"])
-    for storyline in TEST2_STORYLINES:
-        mine = [len(names) for (s, _), names in outlets.items() if s == storyline]
-        assert len(mine) >= 10 and max(mine) >= 8, storyline
+    for storyline in part.storylines:
+        counts = [len(names) for (s, _), names in outlets.items() if s == storyline]
+        assert len(counts) >= 10 and max(counts) >= 8, storyline

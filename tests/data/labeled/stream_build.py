@@ -56,6 +56,7 @@ OTHER_SETS = (
     "stream_test.jsonl",
     "stream_valid.jsonl",
     "stream_test2.jsonl",
+    "stream_test3.jsonl",
 )
 
 

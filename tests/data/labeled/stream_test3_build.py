@@ -1,0 +1,60 @@
+"""Build tests/data/labeled/stream_test3.jsonl, the third frozen test part of the labeled stream.
+
+Run: python tests/data/labeled/stream_test3_build.py  (standard library only). Three storylines
+that are in no other labeled file (STREAM.md, "Third test part"). Every item is a stored page
+found with the search tool; the pages, their labels and notes are in stream_test3_pages.jsonl,
+and this script only checks them (no address of another labeled file, none twice, a copy group
+inside one development, a label only with a development), orders them by date and numbers
+them. The output must match the sha256 in stream_test3.sha256: the part is frozen, scored
+once, by the coordinator, and not tuned on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from stream_build import FIELDS, OTHER_SETS, address, other_addresses  # noqa: E402
+from stream_test2_build import row  # noqa: E402  (a page item as a part's row)
+
+PAGES = HERE / "stream_test3_pages.jsonl"
+OUT = HERE / "stream_test3.jsonl"
+STORYLINES = {
+    "CS": "crowdstrike-it-outage",
+    "SKR": "skripal-novichok-poisoning",
+    "LOUV": "louvre-jewel-heist",
+}
+
+
+def main() -> None:
+    assert OUT.name in OTHER_SETS, "list this part in stream_build.OTHER_SETS"
+    known = other_addresses(OUT.name)
+    rows = [row(json.loads(line)) for line in open(PAGES, encoding="utf-8")]
+    seen: set[str] = set()
+    groups: dict[str, str] = {}
+    for r in rows:
+        key = address(r["url"])
+        assert key not in known, f"already in a labeled set: {key}"
+        assert key not in seen, f"twice: {key}"
+        seen.add(key)
+        dev = r["development"]
+        assert bool(r["labels"]) == (dev is not None), key
+        assert not dev or r["labels"] == [STORYLINES[dev["chain"]]], key
+        assert r["title"].strip() and r["summary"].strip() and r["note"], key
+        if r["dup_group"]:
+            assert groups.setdefault(r["dup_group"], json.dumps(dev)) == json.dumps(dev), (
+                f"group straddles: {key}"
+            )
+    rows.sort(key=lambda r: (r["published"] or "9999", r["url"]))
+    with open(OUT, "w", encoding="utf-8") as out:
+        for n, r in enumerate(rows, 1):
+            r["id"] = f"T{n:03d}"
+            out.write(json.dumps({k: r[k] for k in FIELDS if k in r}, ensure_ascii=False) + "\n")
+    print(len(rows), "items")
+
+
+if __name__ == "__main__":
+    main()
