@@ -43,6 +43,21 @@ gobernadora chef vorstandschef konzernchef chefin pdg landrat ministerpräsident
 premier-ministre prosecutor procureur procureure fiscal fiscala staatsanwalt staatsanwältin juge
 juez jueza richter richterin""".split()
 )
+# German writes a role as the end of a compound ("Verteidigungsministerin", "Fraktionschef").
+GERMAN_TITLE_ENDINGS = (
+    "minister",
+    "ministerin",
+    "kanzler",
+    "kanzlerin",
+    "chef",
+    "chefin",
+    "präsident",
+    "präsidentin",
+    "sprecher",
+    "sprecherin",
+    "vorsitzende",
+    "vorsitzender",
+)
 # Honorifics stand before a name as words of their own, never as the end of a compound.
 HONORIFICS = frozenset("""mr mrs ms dr prof sir dame lord lady""".split())
 ORG_HEADS = frozenset(
@@ -58,7 +73,7 @@ reuters industries energy electric airline center centre
 gewerkschaft sindicato syndicat ministerio ministère ministerium gruppe grupo groupe konzern ag gmbh
 se sa orchestra orchestre orquesta philharmonic philharmonie orkest symphony
 electronics automotive aerospace air chemicals foods pharmaceuticals steel petroleum mining telecom
-semiconductor logistics shipping lines rail railways railway terminals""".split()
+semiconductor logistics shipping lines rail railways railway terminals tribunal""".split()
 )
 # A head word that opens an organisation's name before "of"/"de": "Port of", "Ministry of",
 # "Ministerio de", "Hafen von".
@@ -86,15 +101,20 @@ HEAD_INITIAL_ORGS = frozenset(
     """grupo groupe gruppe sindicato syndicat gewerkschaft confederación confédération
 federación fédération asociación compañía compagnie société sociedad empresa banco banque
 ministerio ministère ministerium servicio comité comisión consejo instituto agencia centro
-secretaría partido movimiento""".split()
+secretaría partido movimiento tribunal audiencia fiscalía abogacía juzgado corte cour""".split()
 )
-# Named storms put their class first ("Hurricane X", "Typhoon X", "Sturmtief X").
+# Named storms put their class first ("Hurricane X", "Typhoon X", "Sturmtief X"), and so
+# do cups, battles and finals ("Copa del X", "Battle of X").
 HEAD_INITIAL_EVENTS = frozenset(
     """hurricane typhoon cyclone storm huracán ouragan tempête tormenta tifón hurrikan taifun
-orkan sturmtief""".split()
+orkan sturmtief copa coupe battle bataille batalla schlacht final finale""".split()
 )
 # German heads that open the name of a territory ("Landkreis X", "Freistaat X").
-HEAD_INITIAL_PLACES = frozenset("""landkreis freistaat bundesland bezirk kanton""".split())
+# Landforms and works put their class first too ("Fort X", "Dune du X", "Lake X", "Isla X").
+HEAD_INITIAL_PLACES = frozenset(
+    """landkreis freistaat bundesland bezirk kanton fort dune mount mont monte lake lac lago
+isla île cabo sierra playa plage""".split()
+)
 # A class noun just before a name, or before "such as" and a list of names, gives them
 # its kind: "the logistics company Acme", "la empresa Acme", "les marques A, B et C",
 # "compañías como A, B y C", "der Konzern Acme".
@@ -107,7 +127,10 @@ aerolíneas société sociétés entreprise entreprises groupe compagnie syndica
 constructeur unternehmen konzern konzerns firma firmen gewerkschaft gewerkschaften
 fluggesellschaft""".split()
     ),
-    "product": frozenset("""brand brands marque marques marca marcas marke marken""".split()),
+    "product": frozenset(
+        """brand brands marque marques marca marcas marke marken ship vessel freighter
+tanker""".split()
+    ),
     "place": frozenset(
         """city town village ville commune ciudad municipio localidad stadt gemeinde
 cathedral cathédrale catedral kathedrale basilica basilique basílica""".split()
@@ -154,7 +177,8 @@ SUCH_AS = frozenset("""como comme wie like including notamment incluidas incluid
 PLACE_HEADS = frozenset(
     """sea ocean river lake mountains mountain mount island islands strait gulf bay
 peninsula valley desert county province region state states republic kingdom coast oblast krai
-territory territories emirates""".split()
+territory territories emirates bridge beltway highway freeway expressway motorway tunnel canal
+square avenue boulevard""".split()
 )
 PLACE_PREPOSITIONS = frozenset(
     """in over to from near across into throughout outside inside toward
@@ -320,6 +344,8 @@ def class_noun_kind(tokens: list[Token], start: int) -> str | None:
             if kind:
                 return kind
         return None
+    if len(prev) > 2 and prev[-1] == "the" and prev[-2] in NAMED_WORDS:
+        prev = prev[:-1]  # "a ship named the Acme"
     if len(prev) > 1 and prev[-1] in NAMED_WORDS:
         prev = prev[:-1]  # "a company called Acme", "une société baptisée Acme"
     return next((k for k, nouns in CLASS_NOUNS.items() if prev[-1] in nouns), None) or (

@@ -37,6 +37,7 @@ from pipeline.seed.cues import (
     COUNTRY_ABBREVIATIONS,
     DEMONYM_ENDINGS,
     EVENT_HEADS,
+    GERMAN_TITLE_ENDINGS,
     HONORIFICS,
     MONTHS,
     NOT_NAMES,
@@ -101,7 +102,11 @@ def _is_title(word: str) -> bool:
     """A title or role written capitalised before a name ("Minister", "VC-Präsident")."""
     low = word.lower()
     # An honorific never ends a compound title: "Notre-Dame" is a name, "VC-Präsident" a title.
-    return low in PERSON_TITLES or low.rsplit("-", 1)[-1] in PERSON_TITLES - HONORIFICS
+    return (
+        low in PERSON_TITLES
+        or low.rsplit("-", 1)[-1] in PERSON_TITLES - HONORIFICS
+        or any(low.endswith(end) and len(low) > len(end) + 2 for end in GERMAN_TITLE_ENDINGS)
+    )
 
 
 class EntityExtractor:
@@ -139,7 +144,9 @@ class EntityExtractor:
         if not (tok.is_word and tok.is_cap) or tok.lower in MONTHS or tok.lower in WEEKDAYS:
             return False
         initial = i == 0 or tokens[i - 1].text in {"‘", "“", '"', "'", "(", ":", "-", "—", "–"}
-        if tok.lower in NOT_NAMES or (tok.lower in self._stop and not tok.text.isupper()):
+        # An acronym may spell a function word ("DIE"); one capital letter ("À") does not.
+        acronym_like = tok.text.isupper() and len(tok.text) > 1
+        if tok.lower in NOT_NAMES or (tok.lower in self._stop and not acronym_like):
             return False
         if not initial:
             return True

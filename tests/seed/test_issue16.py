@@ -547,3 +547,49 @@ def test_a_movement_named_in_quotes_then_in_lower_case_is_a_name(background):
         ["Il parle d'un « Grand moment » pour le pays.", "Le pays attend."]
     )
     assert "Grand moment" not in {e.name for e in once}
+
+
+# --- after the test3 score (spent): head words, ships, German compound titles ----------
+
+
+@pytest.mark.parametrize(
+    "language, sentence, expected",
+    [
+        # a court opens its name in Spanish ("Tribunal X", "Abogacía del X")
+        (
+            "es",
+            "El Tribunal Zorbano y la Abogacía del Zorbado recurrieron.",
+            {"Tribunal Zorbano": "org", "Abogacía del Zorbado": "org"},
+        ),
+        # cups and battles put their class first
+        ("es", "Ganaron la Copa del Zorbo en agosto.", {"Copa del Zorbo": "event"}),
+        ("en", "It was written after the Battle of Zorbeth.", {"Battle of Zorbeth": "event"}),
+        # forts, dunes and bridges are places
+        (
+            "en",
+            "Ships pass Fort Zorbery on the way to the Zorbeth Bridge.",
+            {"Fort Zorbery": "place", "Zorbeth Bridge": "place"},
+        ),
+        ("fr", "Les campings près de la Dune du Zorbat.", {"Dune du Zorbat": "place"}),
+        # a ship is a product, even "named the X"
+        ("en", "A container ship named the Toledo struck the pier.", {"Toledo": "product"}),
+    ],
+)
+def test_kinds_of_courts_cups_battles_landforms_and_ships(background, language, sentence, expected):
+    kinds = _kinds(background, language, sentence)
+    assert {name: kinds.get(name) for name in expected} == expected
+
+
+def test_a_german_compound_title_is_cut_from_the_name(background):
+    kinds = _kinds(
+        background, "de", "Verteidigungsministerin Jana Zorbach sprach mit Fraktionschef Udo Zorn."
+    )
+    assert kinds.get("Jana Zorbach") == "person" and kinds.get("Udo Zorn") == "person"
+    assert not any("ministerin" in k.lower() or "chef" in k.lower() for k in kinds)
+
+
+def test_one_capital_letter_spelling_a_function_word_is_no_name(background):
+    # French capitalises a sentence-initial "À" (here inside one sentence the splitter
+    # left whole); a one-letter word is not an acronym.
+    kinds = _kinds(background, "fr", "Le feu avance vers Zorbac. À midi, les pompiers arrivent.")
+    assert "À" not in kinds and "Zorbac" in kinds
