@@ -5,6 +5,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test      # the frozen part: refuses if its files changed
     python bench/seed_eval.py --split test2     # the unseen second part (tests/data/seed_eval2), likewise
     python bench/seed_eval.py --split test3     # the unseen third part (tests/data/seed_eval3), likewise
+    python bench/seed_eval.py --split test4     # the unseen fourth part (tests/data/seed_eval4), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -22,34 +23,41 @@ from pipeline.seed.evaluation import format_scores, frozen_digest, manifest, sco
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "seed_eval"
 FROZEN_TEST_SHA256 = "1fea7209209080a95712f6b1758e80f880a5ede41abbd0de3dccc361a990af3c"
-# The second part is scored once, at the end: every article in it is split "test".
-DATA2 = ROOT / "tests" / "data" / "seed_eval2"
-FROZEN_TEST2_SHA256 = "984b1d391c4b45372d10e200eace25140d5da8bed9757aecea5211cbd07606f0"
-# The second part was scored once and is spent; the third replaces it, on the same terms.
-DATA3 = ROOT / "tests" / "data" / "seed_eval3"
-FROZEN_TEST3_SHA256 = "b903be6ca53263c4ed07f3ba6650403e5f8a0cea4817b7b20f54605e22660844"
+# The unseen parts, split name -> (directory, frozen digest). Each is scored once, at the
+# end, and is then spent (every article in it is split "test"); a new part replaces it.
+PARTS: dict[str, tuple[Path, str]] = {
+    "test2": (
+        ROOT / "tests" / "data" / "seed_eval2",
+        "984b1d391c4b45372d10e200eace25140d5da8bed9757aecea5211cbd07606f0",
+    ),
+    "test3": (
+        ROOT / "tests" / "data" / "seed_eval3",
+        "b903be6ca53263c4ed07f3ba6650403e5f8a0cea4817b7b20f54605e22660844",
+    ),
+    "test4": (
+        ROOT / "tests" / "data" / "seed_eval4",
+        "1e3818d304cc292916ccce11541064709bb25fad169f5d1ae10362dc77b48c66",
+    ),
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--split", choices=("tuning", "test", "test2", "test3", "all"), default="tuning"
-    )
+    parser.add_argument("--split", choices=("tuning", "test", *PARTS, "all"), default="tuning")
     parser.add_argument("--watchlists", type=Path, default=ROOT / "watchlists")
     parser.add_argument("--verbose", action="store_true", help="list wrong kinds and misses")
     args = parser.parse_args()
     if args.split in ("test", "all") and frozen_digest(DATA) != FROZEN_TEST_SHA256:
         print("the frozen test part has changed; refusing to report test figures", file=sys.stderr)
         return 2
-    parts = {"test2": (DATA2, FROZEN_TEST2_SHA256), "test3": (DATA3, FROZEN_TEST3_SHA256)}
-    if args.split in parts and frozen_digest(parts[args.split][0]) != parts[args.split][1]:
+    if args.split in PARTS and frozen_digest(PARTS[args.split][0]) != PARTS[args.split][1]:
         print(
             f"the frozen {args.split} part has changed; refusing to report {args.split} figures",
             file=sys.stderr,
         )
         return 2
-    data = parts[args.split][0] if args.split in parts else DATA
-    split = "test" if args.split in parts else args.split
+    data = PARTS[args.split][0] if args.split in PARTS else DATA
+    split = "test" if args.split in PARTS else args.split
     meta = manifest(data)
     ids = sorted(k for k in meta if split == "all" or meta[k]["split"] == split)
     watchlists = load_watchlists(args.watchlists)
