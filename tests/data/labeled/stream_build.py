@@ -88,6 +88,38 @@ TOUCHES = re.compile(
 NEAR_WAR = re.compile(r"musk|starlink|spacex|satellite|hungar|orban|magyar|iran", re.I)
 
 
+def write_part(
+    rows: list[dict], out: Path, *, id_prefix: str, storylines: dict[str, str] | None = None
+) -> None:
+    """Check a page-built part's rows and write them, by date then URL, numbered
+    ``<id_prefix>001``...: each address new to the labeled files and used once, labels
+    exactly where there is a development (of the chain's storyline, when ``storylines``
+    maps chains to ids), and every copy group inside one development."""
+    known = other_addresses(out.name)
+    seen: set[str] = set()
+    groups: dict[str, str] = {}
+    for r in rows:
+        key = address(r["url"])
+        assert key not in known, f"already in a labeled set: {key}"
+        assert key not in seen, f"twice: {key}"
+        seen.add(key)
+        dev = r["development"]
+        assert bool(r["labels"]) == (dev is not None), key
+        if storylines is not None:
+            assert not dev or r["labels"] == [storylines[dev["chain"]]], key
+            assert r["title"].strip() and r["summary"].strip() and r["note"], key
+        if r["dup_group"]:
+            assert groups.setdefault(r["dup_group"], json.dumps(dev)) == json.dumps(dev), (
+                f"group straddles: {key}"
+            )
+    rows.sort(key=lambda r: (r["published"] or "9999", r["url"]))
+    with open(out, "w", encoding="utf-8") as f:
+        for n, r in enumerate(rows, 1):
+            r["id"] = f"{id_prefix}{n:03d}"
+            f.write(json.dumps({k: r[k] for k in FIELDS if k in r}, ensure_ascii=False) + "\n")
+    print(len(rows), "items")
+
+
 def clean(text: str | None) -> str:
     """Tags out, entities decoded, spaces folded; nothing else, unlike
     ``ingest.normalize.plain_text``: the stream keeps the characters as published (zero-width

@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 PAGES = HERE / "stream_test2_pages.jsonl"
 OUT = HERE / "stream_test2.jsonl"
 sys.path.insert(0, str(HERE))
-from stream_build import FIELDS, address, other_addresses  # noqa: E402
+from stream_build import write_part  # noqa: E402
 
 
 def row(page: dict) -> dict:
@@ -43,25 +43,9 @@ def row(page: dict) -> dict:
 
 
 def main() -> None:
-    known = other_addresses("stream_test2.jsonl")
-    rows = [row(json.loads(line)) for line in open(PAGES, encoding="utf-8")]
-    seen: set[str] = set()
-    groups: dict[str, str] = {}
-    for r in rows:
-        key = address(r["url"])
-        assert key not in known, f"already in a labeled set: {key}"
-        assert key not in seen, f"twice: {key}"
-        seen.add(key)
-        assert bool(r["labels"]) == (r["development"] is not None), key
-        if r["dup_group"]:
-            dev = json.dumps(r["development"])
-            assert groups.setdefault(r["dup_group"], dev) == dev, f"group straddles: {key}"
-    rows.sort(key=lambda r: (r["published"] or "9999", r["url"]))
-    with open(OUT, "w", encoding="utf-8") as out:
-        for n, r in enumerate(rows, 1):
-            r["id"] = f"W{n:03d}"
-            out.write(json.dumps({k: r[k] for k in FIELDS if k in r}, ensure_ascii=False) + "\n")
-    print(len(rows), "items")
+    write_part(
+        [row(json.loads(line)) for line in open(PAGES, encoding="utf-8")], OUT, id_prefix="W"
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from stream_build import FIELDS, OTHER_SETS, address, other_addresses  # noqa: E402
+from stream_build import OTHER_SETS, write_part  # noqa: E402
 from stream_test2_build import row  # noqa: E402  (a page item as a part's row)
 
 PAGES = HERE / "stream_test3_pages.jsonl"
@@ -31,29 +31,8 @@ STORYLINES = {
 
 def main() -> None:
     assert OUT.name in OTHER_SETS, "list this part in stream_build.OTHER_SETS"
-    known = other_addresses(OUT.name)
     rows = [row(json.loads(line)) for line in open(PAGES, encoding="utf-8")]
-    seen: set[str] = set()
-    groups: dict[str, str] = {}
-    for r in rows:
-        key = address(r["url"])
-        assert key not in known, f"already in a labeled set: {key}"
-        assert key not in seen, f"twice: {key}"
-        seen.add(key)
-        dev = r["development"]
-        assert bool(r["labels"]) == (dev is not None), key
-        assert not dev or r["labels"] == [STORYLINES[dev["chain"]]], key
-        assert r["title"].strip() and r["summary"].strip() and r["note"], key
-        if r["dup_group"]:
-            assert groups.setdefault(r["dup_group"], json.dumps(dev)) == json.dumps(dev), (
-                f"group straddles: {key}"
-            )
-    rows.sort(key=lambda r: (r["published"] or "9999", r["url"]))
-    with open(OUT, "w", encoding="utf-8") as out:
-        for n, r in enumerate(rows, 1):
-            r["id"] = f"T{n:03d}"
-            out.write(json.dumps({k: r[k] for k in FIELDS if k in r}, ensure_ascii=False) + "\n")
-    print(len(rows), "items")
+    write_part(rows, OUT, id_prefix="T", storylines=STORYLINES)
 
 
 if __name__ == "__main__":
