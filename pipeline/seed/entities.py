@@ -53,7 +53,7 @@ from pipeline.seed.cues import (
     mention_votes,
     tokenize,
 )
-from pipeline.seed.gazetteer import is_place
+from pipeline.seed.gazetteer import is_place, opens_person_name
 from pipeline.seed.language import german_common_noun, stopwords
 from pipeline.seed.lists import share_list_kinds
 from pipeline.seed.names import normalise_name, slugify
@@ -317,6 +317,10 @@ class EntityExtractor:
                 )
                 m = Mention(si, start, end, surface, tokens[start].start, tokens[end - 1].end, role)
                 m.votes = mention_votes(tokens, start, end, role=role, background=self.background)
+                if m.votes.get("shape") and not opens_person_name(words[0], language=self.language):
+                    # Shaped like "Given Family" only when it opens with a given name:
+                    # "Alto Tribunal", "Acme Inter" (a country first) are no one's names.
+                    del m.votes["shape"]
                 mentions.append(m)
                 app = apposition_descriptor(tokens, end)
                 if app:
@@ -534,7 +538,9 @@ class EntityExtractor:
         if is_place(e.name) and votes["org"] < 3 and votes["person"] < 3 and votes["product"] < 2:
             votes["place"] += 3
         if not votes:
-            return "org" if len(e.name.split()) == 1 else "person"
+            words = e.name.split()
+            person = len(words) > 1 and opens_person_name(words[0], language=self.language)
+            return "person" if person else "org"
         best = max(votes.values())
         for kind in ("person", "place", "org", "product", "event"):
             if votes[kind] == best:

@@ -593,3 +593,15 @@ def test_one_capital_letter_spelling_a_function_word_is_no_name(background):
     # left whole); a one-letter word is not an acronym.
     kinds = _kinds(background, "fr", "Le feu avance vers Zorbac. À midi, les pompiers arrivent.")
     assert "À" not in kinds and "Zorbac" in kinds
+
+
+def test_a_name_is_shaped_like_a_persons_only_when_it_opens_with_a_given_name(background):
+    # Faker's first names: "Marta Zorbado" is someone; "Libre Zorbado" (a common word
+    # first) and "France Zorbo" (a country first, though also a first name) are not.
+    kinds = _kinds(
+        background,
+        "es",
+        "Según Libre Zorbado, la emisora France Zorbo entrevistó a Marta Zorbado.",
+    )
+    assert kinds.get("Marta Zorbado") == "person"
+    assert kinds.get("Libre Zorbado") == "org" and kinds.get("France Zorbo") == "org"
