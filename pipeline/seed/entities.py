@@ -98,6 +98,19 @@ def _inflected_german(word: str) -> bool:
     return german_common_noun(word) and simplemma.lemmatize(word, lang="de") != word
 
 
+_GERMAN_COMPOUND = re.compile(r"([A-ZÄÖÜ][^\W\d_]+)-([A-ZÄÖÜ][^\W\d_]+)")
+
+
+def _german_name_compound(word: str) -> str | None:
+    """The name in a German hyphenated compound of a name and a common noun
+    ("Acme-Maschine" -> "Acme"), when the lexicon knows the noun and not the name."""
+    m = _GERMAN_COMPOUND.fullmatch(word)
+    if m is None or not simplemma.is_known(m.group(2), lang="de"):
+        return None
+    head = m.group(1)
+    return None if simplemma.is_known(head, lang="de") or _is_title(m.group(2)) else head
+
+
 def _is_title(word: str) -> bool:
     """A title or role written capitalised before a name ("Minister", "VC-Präsident")."""
     low = word.lower()
@@ -150,6 +163,8 @@ class EntityExtractor:
             return False
         if not initial:
             return True
+        if self.language == "de" and _german_name_compound(tok.text):
+            return True  # "Acme-Flug": a name the lexicon does not know, then a noun
         # A capital at the start of a sentence proves nothing: the word must be written
         # capitalised elsewhere (this article mid-sentence, or usually in the news).
         if tok.lower in mid_caps or is_place(tok.text):
@@ -295,6 +310,25 @@ class EntityExtractor:
                 words = [t.text for t in tokens[start:end]]
                 if len(words) == 1 and common_noun(words[0], self.background):
                     continue
+                # German "Acme-Maschine", "Acme-Tochter Zorb": a name the lexicon does not
+                # know, then a common noun, is a mention of the name (and the rest of the
+                # span, if any, is a name of its own).
+                head = _german_name_compound(words[0]) if self.language == "de" else None
+                if head is not None:
+                    mentions.append(
+                        Mention(
+                            si,
+                            start,
+                            start + 1,
+                            head,
+                            tokens[start].start,
+                            tokens[start].start + len(head),
+                        )
+                    )
+                    start += 1
+                    words = words[1:]
+                    if start >= end or not tokens[start].is_cap:
+                        continue  # "Acme-Flug 4711": the number is not a name
                 # "Acme-backed": the name is the capitalised part before the hyphen.
                 if end - start == 1 and re.match(r"^[A-Z][\w]*-[a-z]", words[0]):
                     head = words[0].split("-")[0]

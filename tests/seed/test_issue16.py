@@ -605,3 +605,17 @@ def test_a_name_is_shaped_like_a_persons_only_when_it_opens_with_a_given_name(ba
     )
     assert kinds.get("Marta Zorbado") == "person"
     assert kinds.get("Libre Zorbado") == "org" and kinds.get("France Zorbo") == "org"
+
+
+def test_a_german_compound_of_a_name_and_a_noun_names_the_name(background):
+    # "Zorbwings-Flug" (headline-initial too) and "Zorbwings-Maschine" are Zorbwings; the
+    # lexicon knows "Flug" and "Maschine", not "Zorbwings". The flight number after it is
+    # no name.
+    kinds = _kinds(
+        background,
+        "de",
+        "Zorbwings-Flug 4711: Die Maschine stürzte ab.",
+        "Die Zorbwings-Maschine war auf dem Weg nach Paris.",
+    )
+    assert "Zorbwings" in kinds
+    assert not any(k.startswith("Zorbwings-") or k[:1].isdigit() for k in kinds)
