@@ -82,20 +82,10 @@ class StorylineState:
 
     def forget_terms(self, dev: _Development) -> None:
         """Uncount the kept articles and the actors of a development that expires."""
-        for actor in dev.actors:
-            left = self.actor_developments.get(actor, 0) - 1
-            if left > 0:
-                self.actor_developments[actor] = left
-            else:
-                self.actor_developments.pop(actor, None)
+        _uncount(self.actor_developments, dev.actors)
         for words in dev.counted:
             self.kept_articles -= 1
-            for term in words:
-                left = self.term_articles.get(term, 0) - 1
-                if left > 0:
-                    self.term_articles[term] = left
-                else:
-                    self.term_articles.pop(term, None)
+            _uncount(self.term_articles, words)
 
     def storyline_vocabulary(self, words: frozenset[str], share: float) -> frozenset[str]:
         """Those of ``words`` that at least ``share`` of the storyline's kept articles (and
@@ -122,9 +112,51 @@ class StorylineState:
         )
 
 
+def _uncount(counts: dict[str, int], keys: Iterable[str]) -> None:
+    """One fewer of each key; a key counted no more is dropped (the counts stay bounded)."""
+    for key in keys:
+        left = counts.get(key, 0) - 1
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+
+
 def keep_words(dev: _Development, words: frozenset[str], at: TimeRange) -> None:
     if at[0] == at[1]:
         dev.words.append(words)
         dev.vocab.update(words)
     else:
         dev.coarse.append((words, at))
+
+
+def span_overlaps(
+    dev: _Development, words: frozenset[str], residual: frozenset[str], common: frozenset[str]
+) -> tuple[float, float, float]:
+    """An article's best, best residual and mean ``headlines.word_overlap`` with the
+    timestamped kept articles of a development (``dev.words``), in one pass: the
+    tracker's cost with 200 live developments. ``residual`` is ``words - common``.
+
+    >>> dev = _Development("d", None, None, None, [], [], [])
+    >>> keep_words(dev, frozenset({"iran", "talks"}), (0, 0))
+    >>> keep_words(dev, frozenset({"iran", "oil"}), (0, 0))
+    >>> [round(x, 1) for x in span_overlaps(dev, frozenset({"iran", "talks", "end"}),
+    ...                                      frozenset({"talks", "end"}), frozenset({"iran"}))]
+    [66.7, 50.0, 45.8]
+    """
+    kept = dev.words
+    if words.isdisjoint(dev.vocab):
+        return 0.0, 0.0, 0.0
+    n_words, n_residual = len(words), len(residual)
+    overlaps = []
+    best_residual = 0.0
+    for v in kept:
+        # word_overlap's arithmetic, term for term, so the floats are the same.
+        both = len(words & v)
+        overlaps.append(100.0 * both / (n_words + len(v) - both) if both else 0.0)
+        if residual:
+            both = len(residual & v)
+            if both:
+                size = len(v) - len(v & common) if common else len(v)
+                best_residual = max(best_residual, 100.0 * both / (n_residual + size - both))
+    return max(overlaps), best_residual, sum(overlaps) / len(overlaps)
