@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 import simplemma
+from wordfreq import zipf_frequency
 
 from pipeline.seed.background import Background
 from pipeline.seed.cues import (
@@ -60,6 +61,8 @@ from pipeline.seed.names import normalise_name, slugify
 from pipeline.seed.spans import Mention, acronym, quoted_names, title_case_spans, without_city
 
 GERMAN_OF = frozenset({"von", "der", "des", "den", "dem", "vom"})
+# A German noun this common (wordfreq's Zipf scale) is an everyday word, not a name.
+GERMAN_EVERYDAY_ZIPF = 4.4
 
 
 @dataclass
@@ -375,15 +378,22 @@ class EntityExtractor:
     def _german_names(self, mentions: list[Mention]) -> list[Mention]:
         """German capitalises every noun: a one-word candidate ("Hälfte", "Lizenz") stays
         only if the article names it twice, a cue gives it a kind, the gazetteer knows it,
-        or the German lexicon does not ("Fraport", "Eurowings")."""
+        or the German lexicon does not ("Fraport", "Eurowings"). Twice is not enough for an
+        everyday noun (Zipf >= ``GERMAN_EVERYDAY_ZIPF``: "Tod", "Bord", "Unternehmen") that
+        is no part of a longer name of the article (the surname "Braun" of "Jane Braun")."""
         counts = Counter(m.surface for m in mentions)
+        parts = {w for m in mentions if " " in m.surface for w in m.surface.split()}
         kept = []
         for m in mentions:
             word = m.surface
             cued = max((v for k, v in m.votes.items() if k not in ("demonym", "shape")), default=0)
+            everyday = (
+                word not in parts
+                and zipf_frequency(word, "de", wordlist="small") >= GERMAN_EVERYDAY_ZIPF
+            )
             if (
                 " " in word
-                or counts[word] >= 2
+                or (counts[word] >= 2 and not everyday)
                 or cued >= 2
                 or word.isupper()
                 or is_place(word)

@@ -619,3 +619,17 @@ def test_a_german_compound_of_a_name_and_a_noun_names_the_name(background):
     )
     assert "Zorbwings" in kinds
     assert not any(k.startswith("Zorbwings-") or k[:1].isdigit() for k in kinds)
+
+
+def test_an_everyday_german_noun_named_twice_is_no_name(background):
+    # "Bord" and "Tod" twice are everyday nouns; "Zorbinger" twice (unknown) is a name,
+    # and "Braun", a surname of the article's "Jana Braun", stays a short form.
+    kinds = _kinds(
+        background,
+        "de",
+        "An Bord waren 150 Menschen, sagte Jana Braun.",
+        "Der Tod kam schnell; an Bord der Zorbinger-Maschine war es still.",
+        "Zorbinger sprach vom Tod. Braun schwieg, Zorbinger nicht.",
+    )
+    assert "Bord" not in kinds and "Tod" not in kinds
+    assert "Zorbinger" in kinds and kinds.get("Jana Braun") == "person"
