@@ -5,7 +5,7 @@
 - ``near_copies``: the kept headlines a new one nearly copies (rapidfuzz
   ``token_set_ratio``; ``token_sort_ratio`` when either headline has under four words,
   so a two-word headline is not a "subset" of every other); an upper bound of the score
-  from per-headline character and word counts (cached, 1,024 headlines) spares rapidfuzz
+  from per-headline character and word counts (kept for 4,096 headlines) spares rapidfuzz
   the pairs that cannot reach the threshold, so the result is the same as scoring all.
 - ``content_words`` and ``word_overlap``: the same-event measure (Jaccard overlap of
   five-letter stems of title + summary, stop words and CJK text dropped).
@@ -18,9 +18,9 @@ Pure functions; docs/storylines.md says how the measures and thresholds were cho
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -196,8 +196,7 @@ def contradicts(new_key: str, old_key: str) -> bool:
 
 # Near-copy screening: an upper bound of each pair's score from per-headline counts
 # (numpy, one pass over all kept headlines), so rapidfuzz scores only the pairs that can
-# reach the threshold. A kept headline's counts are computed once (bounded cache: the
-# headlines of every live development of a worker's storylines, about 5 MB).
+# reach the threshold. A kept headline's counts are computed once (``_PROFILES``).
 _BINS = 64  # code points and words folded into 64 and 128 bins: lumping only loosens
 _WORD_BINS = 128
 # A headline's profile: bytes of these columns (counts up to 255, lengths in two bytes).
@@ -213,9 +212,6 @@ def _word_bin(word: str) -> int:
     return hash(word) % _WORD_BINS
 
 
-# 1,024 headlines: a storyline's live ones several times over; a worker holding more
-# rebuilds some per call (about 10 µs a headline; rapidfuzz takes about 2.5 µs a pair).
-@functools.lru_cache(maxsize=1024)
 def _profile(key: str) -> bytes:
     """A headline's counts for ``_may_reach`` (``_WIDTH`` bytes)."""
     row = bytearray(_WIDTH)
@@ -247,6 +243,33 @@ def _profile(key: str) -> bytes:
 
 _UNBOUNDED_ROW = bytes(_UNBOUNDED) + b"\x01"
 
+# The profiles of the last 4,096 headlines seen (a storyline's live ones several times
+# over; 262 bytes each, about 2 MB with the keys): read in one C pass per call, which
+# an lru_cache's per-key call is not (half of the bound's cost with 250 kept
+# headlines). Full, the oldest goes first; a worker holding more live headlines
+# rebuilds some per call (about 10 µs a headline; rapidfuzz takes about 2.5 µs a pair).
+_PROFILES: dict[str, bytes] = {}
+_PROFILES_KEPT = 4096
+_PROFILES_LOCK = threading.Lock()
+
+
+def _profiles(keys: list[str]) -> bytes:
+    """The ``_profile`` of each key, concatenated."""
+    try:
+        return b"".join(map(_PROFILES.__getitem__, keys))
+    except KeyError:
+        pass
+    rows = []
+    with _PROFILES_LOCK:  # Beam may run several bundles in threads of one process
+        for key in keys:
+            row = _PROFILES.get(key)
+            if row is None:
+                row = _PROFILES[key] = _profile(key)
+                if len(_PROFILES) > _PROFILES_KEPT:
+                    del _PROFILES[next(iter(_PROFILES))]
+            rows.append(row)
+    return b"".join(rows)
+
 
 def _lengths(rows: np.ndarray, at: int) -> np.ndarray:
     return np.asarray(rows[..., at].astype(np.int64) * 256 + rows[..., at + 1], np.int64)
@@ -258,10 +281,10 @@ def _may_reach(key: str, keys: list[str], threshold: float) -> np.ndarray:
     200 * shared characters / total length (shared characters counted per bin), and of
     token_set_ratio's intersection ratios, 200 * s / (s + shorter length) with s the
     length of the joined shared words (counted per word bin, so at least s)."""
-    query = np.frombuffer(_profile(key), np.uint8)
+    query = np.frombuffer(_profiles([key]), np.uint8)
     if query[_UNBOUNDED] or not threshold > 0:
         return np.arange(len(keys))
-    rows = np.frombuffer(b"".join(map(_profile, keys)), np.uint8).reshape(len(keys), _WIDTH)
+    rows = np.frombuffer(_profiles(keys), np.uint8).reshape(len(keys), _WIDTH)
     # token_sort_ratio (either has under four words): the ratio of the sorted words.
     total = _lengths(rows, _SORT_LEN) + _lengths(query, _SORT_LEN)
     shared = np.minimum(rows[:, _SORT_CHARS], query[_SORT_CHARS]).sum(1, dtype=np.int64)

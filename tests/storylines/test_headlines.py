@@ -102,3 +102,23 @@ def test_the_score_bound_keeps_every_near_copy_of_real_headlines():
             assert near_copies(query, groups, threshold) == expected, (query, threshold)
             hits += len(expected)
     assert hits > 200  # near copies are really found, not an empty list twice
+
+
+def test_kept_profiles_are_the_fresh_ones_and_stay_bounded(monkeypatch):
+    """The bound reads kept headline profiles from a bounded table: what it returns for
+    real headlines is what ``_profile`` computes fresh, also once the table is full and
+    drops the oldest, and the table never holds more than its bound."""
+    import json
+
+    from pipeline.storylines import headlines
+    from tests.paths import DATA
+
+    with (DATA / "labeled" / "dev.jsonl").open(encoding="utf-8") as f:
+        keys = [headline_key(json.loads(line)["title"]) for line in f if line.strip()]
+    monkeypatch.setattr(headlines, "_PROFILES", {})
+    monkeypatch.setattr(headlines, "_PROFILES_KEPT", 16)
+    for start in range(0, len(keys), 7):
+        window = keys[start : start + 30]
+        assert headlines._profiles(window) == b"".join(map(headlines._profile, window))
+        assert len(headlines._PROFILES) <= 16
+    assert headlines._profiles(keys[:5]) == b"".join(map(headlines._profile, keys[:5]))
