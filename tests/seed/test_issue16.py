@@ -264,15 +264,15 @@ def test_thread_events_in_four_languages():
         ("El banco lanzó una OPA hostil.", "es", "takeover"),
         # after the test3 score: a collapse, a suspension, more verdict, insolvency and
         # resignation forms
-        ("The lender collapsed on Friday after a run on deposits.", "en", "collapse"),
+        ("The lender collapsed on Friday.", "en", "collapse"),
         ("Die Brücke stürzte ein; der Einsturz forderte Opfer.", "de", "collapse"),
         ("Le pont s'est effondré dans la nuit.", "fr", "collapse"),
         ("La federación suspendió a su presidente por 90 días.", "es", "suspension"),
-        ("The court sentenced nine leaders to prison terms.", "en", "verdict"),
+        ("The court sentenced nine leaders.", "en", "verdict"),
         ("La sentencia impone trece años de prisión.", "es", "verdict"),
         ("La empresa pidió el preconcurso de acreedores.", "es", "bankruptcy"),
         ("La ministra dimitió tras la polémica.", "es", "resignation"),
-        ("Die Ministerin tritt zurück.", "de", "resignation"),
+        ("Die Ministerin will zurücktreten.", "de", "resignation"),
     ],
 )
 def test_event_classes_beyond_the_first_eight(sentence, lang, kind):
@@ -633,3 +633,15 @@ def test_an_everyday_german_noun_named_twice_is_no_name(background):
     )
     assert "Bord" not in kinds and "Tod" not in kinds
     assert "Zorbinger" in kinds and kinds.get("Jana Braun") == "person"
+
+
+def test_a_capitalised_article_mid_sentence_opens_a_title(background):
+    # "selon Le Zorbeur": a newspaper's name holds its article; "Zorbeur" alone later is
+    # its short form, not a surname (the name opens with a function word, not a person's).
+    kinds = _kinds(
+        background,
+        "fr",
+        "La vidéo a été révélée par Le Zorbeur mercredi.",
+        "Selon Zorbeur, la scène date du 1er mai.",
+    )
+    assert kinds.get("Le Zorbeur") == "org" and "Zorbeur" not in kinds
