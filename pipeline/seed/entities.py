@@ -61,6 +61,8 @@ from pipeline.seed.names import normalise_name, slugify
 from pipeline.seed.spans import Mention, acronym, quoted_names, title_case_spans, without_city
 
 GERMAN_OF = frozenset({"von", "der", "des", "den", "dem", "vom"})
+# Articles that open a name when written capitalised mid-sentence ("The Times", "Le Monde").
+NAME_ARTICLES = frozenset({"The", "Le", "La", "Les", "El", "Los", "Las", "Der", "Die", "Das"})
 # A German noun this common (wordfreq's Zipf scale) is an everyday word, not a name.
 GERMAN_EVERYDAY_ZIPF = 4.4
 
@@ -190,11 +192,14 @@ class EntityExtractor:
         spans, i, n = [], 0, len(tokens)
         while i < n:
             if not self._name_like(tokens, i, mid_caps) and not (
-                tokens[i].text == "The"
+                tokens[i].text in NAME_ARTICLES
                 and i + 1 < n
                 and self._name_like(tokens, i + 1, mid_caps)
                 and i > 0
                 and tokens[i - 1].text not in {"‘", "“", '"'}
+                # Mid-sentence, a capitalised article opens a title ("selon Le Monde",
+                # "en El País"); after a colon or a bracket it may open a clause.
+                and (tokens[i].text == "The" or tokens[i - 1].is_word or tokens[i - 1].text == ",")
             ):
                 i += 1
                 continue
@@ -575,8 +580,9 @@ class EntityExtractor:
             and m.surface in (e.name.split()[-1], e.name.split()[0])
             and not m.votes.get("product")
             for m in e.mentions
-        ):
-            votes["person"] += 2  # a surname used alone (not "the Pro kettles")
+        ) and opens_person_name(e.name.split()[0], language=self.language):
+            # A surname used alone (not "the Pro kettles", not "Monde" of "Le Monde").
+            votes["person"] += 2
         # The gazetteer (countries, regions, big cities) outweighs weak cues, not a head
         # word or a title: "Port of Rotterdam" stays an organisation.
         if is_place(e.name) and votes["org"] < 3 and votes["person"] < 3 and votes["product"] < 2:

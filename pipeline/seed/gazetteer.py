@@ -106,15 +106,15 @@ def given_names() -> frozenset[str]:
 
 def opens_person_name(word: str, *, language: str) -> bool:
     """Can ``word`` be the first word of a person's name? A listed given name, or a word
-    that is neither a place ("France Inter") nor a common word of the article's language
-    or English ("Libre Mercado", "Alto Tribunal"), so names the list lacks still count
-    ("Oriol", "Volodymyr"). The first part of a hyphenated name counts ("Jean-Luc")."""
+    that is neither a place ("France Inter"), a function word ("Le Monde") nor a common
+    word of the article's language ("Libre Mercado", "Alto Tribunal"), so names the list
+    lacks still count ("Volodymyr"). The first part of a hyphenated name counts ("Jean-Luc")."""
     first = word.split("-", 1)[0]
-    if is_place(word) or is_place(first):
-        return False
+    if is_place(word) or is_place(first) or first.lower() in stopwords(language):
+        return False  # "France Inter", "Le Monde"
     if normalise_name(first) in given_names():
         return True
-    return not any(simplemma.is_known(first, lang=lang) for lang in {language, "en"})
+    return not simplemma.is_known(first, lang=language)
 
 
 def is_place(name: str) -> bool:
