@@ -5,7 +5,7 @@
 - ``near_copies``: the kept headlines a new one nearly copies (rapidfuzz
   ``token_set_ratio``; ``token_sort_ratio`` when either headline has under four words,
   so a two-word headline is not a "subset" of every other); an upper bound of the score
-  from per-headline character and word counts (kept for 4,096 headlines) spares rapidfuzz
+  from per-headline character and word counts (kept for 1,024 headlines) spares rapidfuzz
   the pairs that cannot reach the threshold, so the result is the same as scoring all.
 - ``content_words`` and ``word_overlap``: the same-event measure (Jaccard overlap of
   five-letter stems of title + summary, stop words and CJK text dropped).
@@ -243,13 +243,13 @@ def _profile(key: str) -> bytes:
 
 _UNBOUNDED_ROW = bytes(_UNBOUNDED) + b"\x01"
 
-# The profiles of the last 4,096 headlines seen (a storyline's live ones several times
-# over; 262 bytes each, about 2 MB with the keys): read in one C pass per call, which
+# The profiles of the last 1,024 headlines seen (a storyline's live ones several times
+# over; 262 bytes each, about 0.5 MB with the keys): read in one C pass per call, which
 # an lru_cache's per-key call is not (half of the bound's cost with 250 kept
 # headlines). Full, the oldest goes first; a worker holding more live headlines
 # rebuilds some per call (about 10 µs a headline; rapidfuzz takes about 2.5 µs a pair).
 _PROFILES: dict[str, bytes] = {}
-_PROFILES_KEPT = 4096
+_PROFILES_KEPT = 1024
 _PROFILES_LOCK = threading.Lock()
 
 
