@@ -175,7 +175,13 @@ def build_draft(
             plans.append(plan)
     # The headline's actors with the headline's event (or the article's) are the story
     # itself; first, unless a thread's rule already has one of them with that event.
-    head = headline_thread(entities, sentences, article.headline)
+    head = headline_thread(
+        entities,
+        sentences,
+        article.headline,
+        background=background,
+        common_place_docs=COMMON_PLACE_DOCS,
+    )
     if head is not None:
         events = thread_events([article.headline], lang=language) or article_events
         plan = _plan(head, events, background, topic_in_rule=topic_in_rule)
@@ -275,7 +281,8 @@ def _plan(
         for e in thread.partners
         if (e.kind in ("person", "org", "product") or PAIR_PLACES) and e.id in partners
     ]
-    first = [a for a in anchors if a not in actor_partners]
+    # Two places are never a pair: "all its places and nothing else" must not match.
+    first = [a for a in anchors if a not in actor_partners and by_id[a].kind != "place"]
     # Not two names of one thing ("Boeing" and "Boeing 737 Max"): one word would do.
     second = [p for p in actor_partners if not any(_overlap(by_id[p], by_id[a]) for a in first)]
     pair = [first, second]

@@ -54,7 +54,7 @@ from pipeline.seed.cues import (
     mention_votes,
     tokenize,
 )
-from pipeline.seed.gazetteer import is_place, opens_person_name
+from pipeline.seed.gazetteer import is_place, opens_person_name, place_forms
 from pipeline.seed.language import german_common_noun, stopwords
 from pipeline.seed.lists import share_list_kinds
 from pipeline.seed.names import normalise_name, slugify
@@ -486,6 +486,8 @@ class EntityExtractor:
         for e in entities:  # a bare place name is never another thing's alias
             if e.kind != "place":
                 e.aliases = [a for a in e.aliases if not is_place(a)]
+            else:  # other languages' names of a country or region ("Bavaria" of "Bayern")
+                e.aliases += sorted(f for f in place_forms(e.name) - {e.name, *e.aliases})
         return entities
 
     @staticmethod

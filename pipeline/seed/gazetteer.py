@@ -117,6 +117,49 @@ def opens_person_name(word: str, *, language: str) -> bool:
     return not simplemma.is_known(first, lang=language)
 
 
+@lru_cache(maxsize=1)
+def _exonyms() -> dict[str, frozenset[str]]:
+    """Folded name -> every name of that country or subdivision in en/de/fr/es."""
+    translators = {}
+    for domain in ("iso3166-1", "iso3166-2"):
+        for lang in _LANGS + ("en",):
+            try:
+                translators[domain, lang] = gettext.translation(
+                    domain, pycountry.LOCALES_DIR, languages=[lang]
+                )
+            except OSError:
+                continue
+    groups: list[set[str]] = []
+    for country in pycountry.countries:
+        base = {country.name, getattr(country, "common_name", "")} - {""}
+        groups.append(
+            base
+            | {
+                tr.gettext(b)
+                for (d, _), tr in translators.items()
+                if d == "iso3166-1"
+                for b in base
+            }
+        )
+    for sub in pycountry.subdivisions:
+        groups.append(
+            {sub.name}
+            | {tr.gettext(sub.name) for (d, _), tr in translators.items() if d == "iso3166-2"}
+        )
+    out: dict[str, frozenset[str]] = {}
+    for group in groups:
+        forms = frozenset(f for f in group if f and "," not in f)
+        for f in forms:
+            out.setdefault(normalise_name(f), forms)
+    return out
+
+
+def place_forms(name: str) -> frozenset[str]:
+    """The names of a country or region in English, German, French and Spanish ("México":
+    Mexico, Mexiko, Mexique); just ``name`` for other places."""
+    return _exonyms().get(normalise_name(name), frozenset({name}))
+
+
 def is_place(name: str) -> bool:
     """Is ``name`` (as the article writes it) a country, region, continent or city?"""
     return normalise_name(name) in place_names()

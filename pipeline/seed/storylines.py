@@ -38,6 +38,7 @@ from wordfreq import zipf_frequency
 
 from pipeline.seed.background import Background, words
 from pipeline.seed.entities import SeedEntity, normalise_name, slugify
+from pipeline.seed.gazetteer import place_forms
 from pipeline.seed.language import stopwords
 
 ROLE_WEIGHT = {"noun": 1.0, "descriptor": 0.8, "possessive": 0.7, "modifier": 0.3}
@@ -305,8 +306,17 @@ def find_threads(
     return threads
 
 
+# A body place named this often joins a places-only headline's storyline.
+HEADLINE_PLACE_MENTIONS = 2
+
+
 def headline_thread(
-    entities: list[SeedEntity], sentences: list[str], headline: str
+    entities: list[SeedEntity],
+    sentences: list[str],
+    headline: str,
+    *,
+    background: Background | None = None,
+    common_place_docs: int = 5,
 ) -> Thread | None:
     """The article's own story as its headline tells it: the actors the headline names
     (its places when it names no actor), with the headline's other names as partners.
@@ -327,7 +337,23 @@ def headline_thread(
     anchors = actors or named
     if not anchors:
         return None
-    thread = Thread(anchors, [e for e in named if e not in anchors], strength=0.0)
+    partners = [e for e in named if e not in anchors]
+    if not actors:
+        # A headline of places only ("Fires in Acmeshire") tells where the story happens;
+        # the places the body names at least twice are where it happens too, if ordinary
+        # news names them rarely in every language ("México" is Mexico).
+        partners += [
+            e
+            for e in entities
+            if e.kind == "place"
+            and e not in named
+            and sum(m.role in ("noun", "possessive") for m in e.mentions) >= HEADLINE_PLACE_MENTIONS
+            and (
+                background is None
+                or max(background.df(f) for f in place_forms(e.name)) <= common_place_docs
+            )
+        ]
+    thread = Thread(anchors, partners, strength=0.0)
     thread.sentences = sorted({m.sentence for e in named for m in e.mentions})
     return thread
 

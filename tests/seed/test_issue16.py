@@ -645,3 +645,33 @@ def test_a_capitalised_article_mid_sentence_opens_a_title(background):
         "Selon Zorbeur, la scène date du 1er mai.",
     )
     assert kinds.get("Le Zorbeur") == "org" and "Zorbeur" not in kinds
+
+
+def test_a_places_only_headline_takes_the_bodys_rare_places(watchlists, background):
+    # The headline names one region; the body names two villages twice each, and a
+    # country (common in ordinary news in one of its languages: "México" is Mexico).
+    article = parse_seed_text(
+        "date 2022-07-18 Incendie en Zorbonie\n"
+        "Un incendie ravage la forêt près de Zorbac et de Zorbillon, en Zorbonie.\n"
+        "À Zorbac, les pompiers luttent contre le feu depuis lundi; à Zorbillon, les "
+        "campings sont évacués.\n"
+        "Le feu a aussi été vu depuis le Mexique. Au Mexique, on en parle."
+    )
+    draft = build_draft(article, watchlists, background, slug="x")
+    combined = validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
+    ids = [s.id for s in draft.storylines]
+    village = probe_article("t1", "Incendie près de Zorbillon : des campings évacués")
+    mexico = probe_article("t2", "Un incendie près de la frontière du Mexique")
+    hits = predictions([village, mexico], combined, ids)
+    assert village.article_id in hits and mexico.article_id not in hits
+    # Two places never make a pair: every place together, and nothing else, matches none.
+    assert entities_alone(draft, combined) == []
+
+
+def test_a_country_or_region_is_also_called_by_its_names_in_the_other_languages(background):
+    entities = EntityExtractor(background, language="de").extract(
+        ["In Bayern und in Deutschland fielen die Züge aus."]
+    )
+    aliases = {e.name: set(e.aliases) for e in entities}
+    assert {"Bavaria", "Bavière"} <= aliases["Bayern"]
+    assert {"Germany", "Allemagne", "Alemania"} <= aliases["Deutschland"]
