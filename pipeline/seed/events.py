@@ -734,7 +734,13 @@ def own_events(per_thread: list[Counter]) -> list[list[str]]:
     ]
 
 
+# Classes one story is told in: a company's or a bank's collapse is its insolvency.
+KINDRED: dict[str, tuple[str, ...]] = {"bankruptcy": ("collapse",), "collapse": ("bankruptcy",)}
+
+
 def event_terms(kinds: list[str]) -> list[str]:
+    """The topic terms of ``kinds`` and of their kindred classes, every language's forms."""
+    kinds = list(dict.fromkeys(k2 for k in kinds for k2 in (k, *KINDRED.get(k, ()))))
     return list(dict.fromkeys(_bare(form) for k in kinds for form in EVENTS[k][1]))
 
 

@@ -675,3 +675,10 @@ def test_a_country_or_region_is_also_called_by_its_names_in_the_other_languages(
     aliases = {e.name: set(e.aliases) for e in entities}
     assert {"Bavaria", "Bavière"} <= aliases["Bayern"]
     assert {"Germany", "Allemagne", "Alemania"} <= aliases["Deutschland"]
+
+
+def test_an_insolvency_storyline_also_takes_the_collapse_words_and_back():
+    # One story is told as a company's insolvency and as its collapse.
+    assert "collaps*" in event_terms(["bankruptcy"]) and "colaps*" in event_terms(["bankruptcy"])
+    assert "insolvenz*" in event_terms(["collapse"])
+    assert "collaps*" not in event_terms(["strike"])
