@@ -49,7 +49,7 @@ from typing import Any
 
 from pipeline.jsonl_io import BadLine, article_from_json
 from pipeline.records import Match, StorylineEvent
-from pipeline.storylines.decision import JoinModel, pair_features, shipped_model
+from pipeline.storylines.decision import JoinModel, pair_feature_rows, shipped_model
 from pipeline.storylines.headlines import (
     content_words,
     contradicts,
@@ -427,25 +427,24 @@ class StorylineTracker:
         closest, closest_overlap = None, 0.0
         if candidates:
             latest = max(candidates, key=lambda c: c[0].last_at)[0]
-            rows = []
-            for dev, overlap, residual_overlap, hours, mean_overlap in candidates:
-                features = pair_features(
-                    overlap=overlap,
-                    residual_overlap=residual_overlap,
-                    mean_overlap=mean_overlap,
-                    separation_hours=hours,
-                    window_hours=window_hours,
-                    shared_actors=len(actors & dev.actors),
-                    new_actor_other_action=fresh and sig.action != dev.action,
-                    same_action=sig.action is not None and sig.action == dev.action,
-                    not_an_event=explains,
-                    other_language=sig.language not in dev.languages,
-                    development_articles=dev.count,
-                    latest=dev is latest,
-                )
-                if self.record_features is not None:
-                    self.record_features(dev.lead.article.article_id, features)
-                rows.append(features)
+            devs_in = [c[0] for c in candidates]
+            rows = pair_feature_rows(
+                overlap=[c[1] for c in candidates],
+                residual_overlap=[c[2] for c in candidates],
+                mean_overlap=[c[4] for c in candidates],
+                separation_hours=[c[3] for c in candidates],
+                window_hours=window_hours,
+                shared_actors=[len(actors & d.actors) for d in devs_in],
+                new_actor_other_action=[fresh and sig.action != d.action for d in devs_in],
+                same_action=[sig.action is not None and sig.action == d.action for d in devs_in],
+                not_an_event=explains,
+                other_language=[sig.language not in d.languages for d in devs_in],
+                development_articles=[d.count for d in devs_in],
+                latest=[d is latest for d in devs_in],
+            )
+            if self.record_features is not None:
+                for d, features in zip(devs_in, rows.tolist(), strict=True):
+                    self.record_features(d.lead.article.article_id, features)
             scored = [
                 (p, c[1], c[0])
                 for p, c in zip(self.join_model.probabilities(rows), candidates, strict=True)

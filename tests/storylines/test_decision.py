@@ -1,0 +1,58 @@
+"""The join model's features and probabilities, as the tracker computes them at once."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from pipeline.storylines.decision import pair_feature_rows, shipped_model
+
+
+def _one_at_a_time(c: dict, window_hours: float) -> list[float]:
+    """The feature vector as the tracker computed it per candidate (before the rows)."""
+    return [
+        c["overlap"] / 100,
+        c["residual_overlap"] / 100,
+        c["mean_overlap"] / 100,
+        min(1.0, c["separation_hours"] / window_hours),
+        min(3, c["shared_actors"]) / 3,
+        float(c["new_actor_other_action"]),
+        float(c["same_action"]),
+        float(c["not_an_event"]),
+        float(c["other_language"]),
+        math.log(max(1, c["development_articles"])) / math.log(50),
+        float(c["latest"]),
+    ]
+
+
+def test_feature_rows_and_probabilities_are_those_of_one_candidate_at_a_time():
+    """All candidates' rows at once give the very floats of the per-candidate vector (the
+    fit's recorded features and the decisions stay the same), and the probabilities of a
+    mixed-language batch (some rows for the cross-language model) are those of the list
+    of vectors."""
+    rng = random.Random(13)
+    model = shipped_model()
+    for explains in (False, True):
+        cands = [
+            {
+                "overlap": rng.choice([0.0, 100.0, 100.0 * rng.randint(1, 9) / rng.randint(9, 40)]),
+                "residual_overlap": 100.0 * rng.random(),
+                "mean_overlap": 100.0 * rng.random() / 3,
+                "separation_hours": rng.choice([0.0, 47.9, 48.0, 60.0, rng.random() * 48]),
+                "shared_actors": rng.randint(0, 6),
+                "new_actor_other_action": rng.random() < 0.2,
+                "same_action": rng.random() < 0.3,
+                "not_an_event": explains,
+                "other_language": rng.random() < 0.25,
+                "development_articles": rng.choice([1, 2, 3, 7, 49, 50, 51, 400]),
+                "latest": rng.random() < 0.1,
+            }
+            for _ in range(300)
+        ]
+        columns = {k: [c[k] for c in cands] for k in cands[0] if k != "not_an_event"}
+        rows = pair_feature_rows(window_hours=48.0, not_an_event=explains, **columns)
+        expected = [_one_at_a_time(c, 48.0) for c in cands]
+        assert rows.tolist() == expected
+        # As the tracker asked before, a list of per-candidate vectors in one batch.
+        assert model.probabilities(rows) == model.probabilities(expected)
+        assert 0 < sum(c["other_language"] for c in cands) < len(cands)
