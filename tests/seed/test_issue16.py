@@ -605,6 +605,10 @@ def test_a_name_is_shaped_like_a_persons_only_when_it_opens_with_a_given_name(ba
     )
     assert kinds.get("Marta Zorbado") == "person"
     assert kinds.get("Libre Zorbado") == "org" and kinds.get("France Zorbo") == "org"
+    # A given name that is also a city's alternate name (one of Oryol's) still opens one.
+    assert _kinds(background, "es", "El juez condenó a Oriol Zorbàs ayer.") == {
+        "Oriol Zorbàs": "person"
+    }
 
 
 def test_a_german_compound_of_a_name_and_a_noun_names_the_name(background):
