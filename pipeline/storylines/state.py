@@ -149,14 +149,22 @@ def span_overlaps(
         return 0.0, 0.0, 0.0
     n_words, n_residual = len(words), len(residual)
     overlaps = []
-    best_residual = 0.0
+    best = best_residual = 0.0
     for v in kept:
         # word_overlap's arithmetic, term for term, so the floats are the same.
         both = len(words & v)
-        overlaps.append(100.0 * both / (n_words + len(v) - both) if both else 0.0)
+        if not both:  # nor any residual word (residual is part of words)
+            overlaps.append(0.0)
+            continue
+        overlap = 100.0 * both / (n_words + len(v) - both)
+        overlaps.append(overlap)
+        if overlap > best:
+            best = overlap
         if residual:
             both = len(residual & v)
             if both:
                 size = len(v) - len(v & common) if common else len(v)
-                best_residual = max(best_residual, 100.0 * both / (n_residual + size - both))
-    return max(overlaps), best_residual, sum(overlaps) / len(overlaps)
+                overlap = 100.0 * both / (n_residual + size - both)
+                if overlap > best_residual:
+                    best_residual = overlap
+    return best, best_residual, sum(overlaps) / len(overlaps)
