@@ -208,20 +208,35 @@ def pair_feature_rows(
 ) -> np.ndarray:
     """``pair_features`` of all candidates of one article at once, a row each, for
     ``JoinModel.probabilities`` (the tracker's cost with 200 live developments)."""
+    columns = np.array(  # one conversion: the bools and counts are exact as floats
+        [
+            overlap,
+            residual_overlap,
+            mean_overlap,
+            separation_hours,
+            shared_actors,
+            new_actor_other_action,
+            same_action,
+            other_language,
+            latest,
+        ],
+        np.float64,
+    ).reshape(9, len(overlap))
     rows = np.empty((len(overlap), len(FEATURES)), np.float64)
-    rows[:, 0] = np.asarray(overlap, np.float64) / 100
-    rows[:, 1] = np.asarray(residual_overlap, np.float64) / 100
-    rows[:, 2] = np.asarray(mean_overlap, np.float64) / 100
-    rows[:, 3] = np.minimum(1.0, np.asarray(separation_hours, np.float64) / window_hours)
-    rows[:, 4] = np.minimum(3, np.asarray(shared_actors, np.int64)) / 3
-    rows[:, 5] = np.asarray(new_actor_other_action, np.float64)
-    rows[:, 6] = np.asarray(same_action, np.float64)
+    rows[:, :3] = columns[:3].T / 100
+    rows[:, 3] = np.minimum(1.0, columns[3] / window_hours)
+    rows[:, 4] = np.minimum(3.0, columns[4]) / 3
+    rows[:, 5:7] = columns[5:7].T
     rows[:, 7] = float(not_an_event)
-    rows[:, 8] = np.asarray(other_language, np.float64)
-    # math.log, not numpy's, whose last bit may differ: the fit's features stay the same.
-    rows[:, 9] = [math.log(max(1, n)) / _LOG_50 for n in development_articles]
-    rows[:, 10] = np.asarray(latest, np.float64)
+    rows[:, 8] = columns[7]
+    rows[:, 10] = columns[8]
+    # math.log's values, not numpy's (whose last bit may differ): the fit's features stay.
+    counts = np.asarray(development_articles, np.int64)
+    rows[:, 9] = _LOG_SIZES[np.clip(counts, 0, len(_LOG_SIZES) - 1)]
+    for i in np.flatnonzero(counts >= len(_LOG_SIZES)):
+        rows[i, 9] = math.log(int(counts[i])) / math.log(50)
     return rows
 
 
-_LOG_50 = math.log(50)
+# log(development size) / log(50) for sizes under 4,096, as pair_features takes it.
+_LOG_SIZES = np.array([math.log(max(1, n)) / math.log(50) for n in range(4096)])

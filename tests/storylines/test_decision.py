@@ -44,7 +44,9 @@ def test_feature_rows_and_probabilities_are_those_of_one_candidate_at_a_time():
                 "same_action": rng.random() < 0.3,
                 "not_an_event": explains,
                 "other_language": rng.random() < 0.25,
-                "development_articles": rng.choice([1, 2, 3, 7, 49, 50, 51, 400]),
+                "development_articles": rng.choice(
+                    [0, 1, 2, 3, 7, 49, 50, 51, 400, 4095, 4096, 70_001]
+                ),
                 "latest": rng.random() < 0.1,
             }
             for _ in range(300)
