@@ -285,11 +285,25 @@ def _may_reach(key: str, keys: list[str], threshold: float) -> np.ndarray:
     if query[_UNBOUNDED] or not threshold > 0:
         return np.arange(len(keys))
     rows = np.frombuffer(_profiles(keys), np.uint8).reshape(len(keys), _WIDTH)
-    # token_sort_ratio (either has under four words): the ratio of the sorted words.
+    if query[_SHORT]:  # token_sort_ratio for every pair
+        bound = _sort_bound(rows, query)
+    else:  # token_sort_ratio for the few short kept headlines only
+        bound = _set_bound(rows, query)
+        short = np.flatnonzero(rows[:, _SHORT])
+        if len(short):
+            bound[short] = _sort_bound(rows[short], query)
+    return np.flatnonzero((bound + 1e-6 >= threshold) | (rows[:, _UNBOUNDED] > 0))
+
+
+def _sort_bound(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """token_sort_ratio (either has under four words): the ratio of the sorted words."""
     total = _lengths(rows, _SORT_LEN) + _lengths(query, _SORT_LEN)
     shared = np.minimum(rows[:, _SORT_CHARS], query[_SORT_CHARS]).sum(1, dtype=np.int64)
-    sort_bound = 200.0 * shared / np.maximum(total, 1)
-    # token_set_ratio: the ratio of (shared + own words), or shared against either side.
+    return np.asarray(200.0 * shared / np.maximum(total, 1), np.float64)
+
+
+def _set_bound(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """token_set_ratio: the ratio of (shared + own words), or shared against either side."""
     set_len, q_set = _lengths(rows, _SET_LEN), int(_lengths(query, _SET_LEN))
     shared = np.minimum(rows[:, _SET_CHARS], query[_SET_CHARS]).sum(1, dtype=np.int64)
     ratio = 200.0 * shared / np.maximum(set_len + q_set, 1)
@@ -297,10 +311,7 @@ def _may_reach(key: str, keys: list[str], threshold: float) -> np.ndarray:
     words = np.minimum(rows[:, q_bins], query[q_bins]).sum(1, dtype=np.int64) - 1
     shorter = np.minimum(set_len, q_set)
     sect = np.clip(np.minimum(words, shorter), 0, None)
-    set_bound = np.maximum(ratio, 200.0 * sect / np.maximum(sect + shorter, 1))
-    short = (rows[:, _SHORT] > 0) | bool(query[_SHORT])
-    bound = np.where(short, sort_bound, set_bound)
-    return np.flatnonzero((bound + 1e-6 >= threshold) | (rows[:, _UNBOUNDED] > 0))
+    return np.asarray(np.maximum(ratio, 200.0 * sect / np.maximum(sect + shorter, 1)), np.float64)
 
 
 def near_copies(
