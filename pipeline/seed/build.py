@@ -43,6 +43,7 @@ from pipeline.seed.storylines import (
     article_keywords,
     find_threads,
     headline_thread,
+    open_event_terms,
     thread_keywords,
     thread_slug,
 )
@@ -52,6 +53,7 @@ DEFAULT_THRESHOLD = 0.5
 PAIR_PLACES = True
 PAIR_WITHIN_WORDS = 10
 COMMON_PLACE_DOCS = 5
+LEDE_SENTENCES = 2
 
 
 @dataclass
@@ -151,6 +153,18 @@ def build_draft(
     threads = find_threads(entities, sentences, background, headline=article.headline)
     keywords = article_keywords(article.text, entities, background, language=language)
     article_events = thread_events(sentences, headline=article.headline, lang=language)
+    # No event class names what the headline and lede report (an abdication, an eruption):
+    # the article's own words for it are the event.
+    lede_events = set(thread_events(sentences[: 1 + LEDE_SENTENCES], lang=language))
+    open_terms = open_event_terms(
+        sentences, entities, background, language=language, lede_sentences=LEDE_SENTENCES
+    )
+
+    def own_words(events: list[str]) -> list[tuple[str, str]]:
+        # A class the headline and lede name is the article's event: the article's own
+        # words join only a thread that names no class.
+        return open_terms if not events or not lede_events else []
+
     per_thread = own_events(
         [thread_counts([sentences[i] for i in t.sentences], lang=language) for t in threads]
     )
@@ -170,7 +184,14 @@ def build_draft(
                 k for t, o in zip(threads, per_thread, strict=True) if t is not thread for k in o
             }
             borrowed = bool(events) and set(events) <= owned
-        plan = _plan(thread, events, background, borrowed=borrowed, topic_in_rule=topic_in_rule)
+        plan = _plan(
+            thread,
+            events,
+            background,
+            borrowed=borrowed,
+            topic_in_rule=topic_in_rule,
+            open_terms=own_words(events),
+        )
         if plan is not None:
             plans.append(plan)
     # The headline's actors with the headline's event (or the article's) are the story
@@ -184,7 +205,9 @@ def build_draft(
     )
     if head is not None:
         events = thread_events([article.headline], lang=language) or article_events
-        plan = _plan(head, events, background, topic_in_rule=topic_in_rule)
+        plan = _plan(
+            head, events, background, topic_in_rule=topic_in_rule, open_terms=own_words(events)
+        )
         if plan is not None and not any(_covers(p, plan) for p in plans):
             plans.insert(0, plan)
     plans = _merge_same_story(plans)
@@ -193,9 +216,9 @@ def build_draft(
     titles: set[str] = set()
     for plan in plans:
         thread, events = plan.thread, plan.events
-        sid = _unique(thread_slug(thread, events), taken_storylines)
+        sid = _unique(thread_slug(thread, events or plan.shown[:1]), taken_storylines)
         topic_id = _unique(f"{sid}-event", taken_refs)
-        title = _title(thread, events, language, thread.keywords)
+        title = _title(thread, events, language, thread.keywords or plan.shown)
         if title in titles and thread.partners:
             title = f"{title} ({thread.partners[0].name})"
         base, n = title, 2
@@ -227,6 +250,7 @@ class _Plan:
     terms: list[str]
     groups: list[list[str]]  # the main rule's entity groups (the event's group follows)
     alternatives: list[list[list[str]]]
+    shown: list[str] = field(default_factory=list)  # the article's own event words, as written
 
 
 def _plan(
@@ -236,9 +260,14 @@ def _plan(
     *,
     borrowed: bool = False,
     topic_in_rule: str = "actors",
+    open_terms: list[tuple[str, str]] | None = None,
 ) -> _Plan | None:
-    """The rule of one thread with its event; None when it has no event or no actor left."""
+    """The rule of one thread with its event; None when it has no event or no actor left.
+    ``open_terms``: the article's own event words (``open_event_terms``), joined to the
+    event when no class, or none the headline and lede name, says what happens."""
     terms = event_terms(events) + [k for k in thread.keywords if k not in event_terms(events)]
+    terms += [t for t, _ in open_terms or () if t not in terms]
+    shown = [w for _, w in open_terms or ()]
     if not terms:
         return None
     by_id = {e.id: e for e in (*thread.anchors, *thread.partners)}
@@ -286,7 +315,7 @@ def _plan(
     # Not two names of one thing ("Boeing" and "Boeing 737 Max"): one word would do.
     second = [p for p in actor_partners if not any(_overlap(by_id[p], by_id[a]) for a in first)]
     pair = [first, second]
-    return _Plan(thread, events, terms, groups, [pair] if all(pair) else [])
+    return _Plan(thread, events, terms, groups, [pair] if all(pair) else [], shown)
 
 
 def _merge_same_story(plans: list[_Plan]) -> list[_Plan]:

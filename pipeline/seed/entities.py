@@ -371,7 +371,7 @@ class EntityExtractor:
         if self.language == "de":
             mentions = self._german_names(mentions)
         entities = self._merge(mentions, token_lists)
-        entities = title_case_spans(entities, token_lists)
+        entities = title_case_spans(entities, token_lists, language=self.language)
         self._descriptor_mentions(entities, token_lists, descriptors)
         found = self._find_catalog(sentences, token_lists, entities)
         self._link_catalog(entities, found)

@@ -5,7 +5,7 @@
 
 - ``quoted_names``: a movement named in quotes and then in lower case is a name;
 - ``title_case_spans``: a Title-Case headline's span that runs a body name into its verbs
-  is that body name (mentions move to it);
+  is that body name (mentions move to it); one of words the body writes in lower case is none;
 - ``without_city``: a landmark's own name before "de/of <place>", as an alias;
 - ``acronym``: the capitals of a name's words ("WSJ"), for merging an acronym with it.
 """
@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import simplemma
 
 from pipeline.seed.cues import CONNECTORS, HEAD_INITIAL_ORGS, ORG_PREFIXES, PLACE_OF, Token
 from pipeline.seed.gazetteer import is_place
@@ -100,7 +102,7 @@ def quoted_names(token_lists: list[list[Token]], mentions: list[Mention]) -> lis
 
 
 def title_case_spans(
-    entities: list[SeedEntity], token_lists: list[list[Token]]
+    entities: list[SeedEntity], token_lists: list[list[Token]], *, language: str = "en"
 ) -> list[SeedEntity]:
     """A headline in Title Case runs a name into the words after it ("Storm Acme Knocks
     Out Power"): a name met only in such sentences that is a name of the body and more
@@ -114,23 +116,58 @@ def title_case_spans(
     if not titled:
         return entities
     body = [e for e in entities if any(m.sentence not in titled for m in e.mentions)]
+    # Words the body writes in lower case: a Title-Case span made only of them ("Ship Runs
+    # Aground" when the body says "ran aground") is no name.
+    lower = {
+        simplemma.lemmatize(t.text, lang=language)
+        for si, tokens in enumerate(token_lists)
+        if si not in titled
+        for t in tokens
+        if t.is_word and t.text.islower()
+    }
     out = []
     for e in entities:
         if e in body:
+            # Named after its Title-Case span ("Blocks Acme Canal"), it is the body's name,
+            # when the span's other words are ones the body writes in lower case.
+            plain = [
+                m.surface for m in e.mentions if m.sentence not in titled and m.surface != e.name
+            ]
+            if all(m.sentence in titled for m in e.mentions if m.surface == e.name) and plain:
+                inner = max(
+                    (
+                        f
+                        for f in plain
+                        if f" {f} " in f" {e.name} "
+                        and _lower_words(f" {e.name} ".replace(f" {f} ", " ", 1), lower, language)
+                    ),
+                    key=len,
+                    default=None,
+                )
+                if inner is not None:
+                    e.name = inner
+                    e.aliases = [a for a in e.aliases if a != inner]
             out.append(e)
             continue
+        # The body's name inside the span, at its start or after its verb ("Blocks Acme Canal").
         short = max(
-            (b for b in body if e.name.startswith(b.name + " ")),
+            (b for b in body if f" {b.name} " in f" {e.name} " and b.name != e.name),
             key=lambda b: len(b.name),
             default=None,
         )
         if short is None:
-            out.append(e)
+            if not _lower_words(e.name, lower, language):
+                out.append(e)
         else:
             for m in e.mentions:
                 m.entity = short
             short.mentions += e.mentions
     return out
+
+
+def _lower_words(text: str, lower: set[str], language: str) -> bool:
+    """Are all of ``text``'s words ones the body writes in lower case (by lemma)?"""
+    return all(simplemma.lemmatize(w.lower(), lang=language) in lower for w in text.split())
 
 
 def acronym(words: list[str]) -> str:

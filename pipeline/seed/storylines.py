@@ -33,9 +33,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import simplemma
 import yake
 from wordfreq import zipf_frequency
 
+from pipeline.match.folding import skeleton
 from pipeline.seed.background import Background, words
 from pipeline.seed.entities import SeedEntity, normalise_name, slugify
 from pipeline.seed.gazetteer import place_forms
@@ -75,6 +77,7 @@ ANCHOR_SHARE = 0.15
 MIN_LINK = 0.3
 MAX_THREADS = 8
 MIN_THREAD_SHARE = 0.25
+WIDE_MIN_DOCS = 5
 TOPIC_TERMS = 5
 # A word this common (Zipf frequency: once in 10,000 words) is an everyday word.
 EVERYDAY_ZIPF = 4.0
@@ -375,13 +378,7 @@ def article_keywords(
     contain a name, a stopword at either end, or no letters are dropped, and each score is
     multiplied by the phrase's background rarity, so everyday news words sink.
     """
-    # Words of the names as the article writes them (capitalised); a catalog alias found in
-    # lower case ("commission on government efficiency") leaves its words to the keywords.
-    name_words = set()
-    for e in entities:
-        for m in e.mentions:
-            if m.role == "descriptor" or m.surface[:1].isupper():  # "the billionaire" names X too
-                name_words |= {w.lower() for w in re.findall(r"[^\W\d_]+", m.surface)}
+    name_words = _name_words(entities)
     extractor = yake.KeywordExtractor(lan=language, n=2, top=top, dedupLim=0.8)
     stop = STOPWORDS | stopwords(language)
     out: dict[str, float] = {}
@@ -404,6 +401,116 @@ def article_keywords(
             continue
         out[term] = (1.0 / (1.0 + 10 * score)) * background.idf(term)
     return out
+
+
+def _name_words(entities: list[SeedEntity]) -> set[str]:
+    """Words of the names as the article writes them (capitalised, lower case); a catalog
+    alias found in lower case ("commission on government efficiency") leaves its words to
+    the keywords."""
+    out: set[str] = set()
+    for e in entities:
+        for m in e.mentions:
+            if m.role == "descriptor" or m.surface[:1].isupper():  # "the billionaire" names X too
+                out |= {w.lower() for w in re.findall(r"[^\W\d_]+", m.surface)}
+    return out
+
+
+# The article's own event words (when no event class names its event): at most this many,
+# each no commoner than this (Zipf in the article's language: "rey", "annonce" are every
+# day's; "abdicar", "erupción", "Einbruch" are not), named at least twice in the article,
+# and each form's stem starting words of at most this share of the background news.
+OPEN_EVENT_TERMS = 3
+OPEN_EVENT_MAX_ZIPF = 4.5
+OPEN_EVENT_MIN_USES = 2
+OPEN_EVENT_MAX_SHARE = 0.01
+OPEN_STEM_CHARS = 5
+# Inflection endings cut from a lemma to make its prefix form ("abdicación", "abdicar" ->
+# "abdic*"), longest first; never below OPEN_STEM_CHARS letters.
+_ENDINGS = tuple(
+    sorted(
+        """aciones acion iones ion ations ation ements ement ungen ung ieren ados adas ado ada
+idos idas ido ida ar er ir es en e s o a""".split(),
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def _open_stem(lemma: str) -> str:
+    """The folded prefix an event word's inflections share ("erupción" -> "erupc")."""
+    base = skeleton(lemma)
+    for ending in _ENDINGS:
+        if base.endswith(ending) and len(base) - len(ending) >= OPEN_STEM_CHARS:
+            return base[: -len(ending)]
+    return base
+
+
+def open_event_terms(
+    sentences: list[str],
+    entities: list[SeedEntity],
+    background: Background,
+    *,
+    language: str = "en",
+    lede_sentences: int = 2,
+) -> list[tuple[str, str]]:
+    """The article's own words for its event, for an event no class names: (topic term,
+    the word as the article writes it), best first.
+
+    Words of the headline and lede (``sentences[0]`` is the headline) that the article
+    uses at least ``OPEN_EVENT_MIN_USES`` times counting every inflection (a lemma's
+    prefix, "abdic*" for "abdicar" and "abdicación"); never a word of a name, a function
+    word, a word the language's dictionary (simplemma) does not know (an unfound name),
+    a word commoner than ``OPEN_EVENT_MAX_ZIPF``, or a stem that starts the words of more
+    than ``OPEN_EVENT_MAX_SHARE`` of the background news (reach). A stem shorter than
+    ``OPEN_STEM_CHARS`` is the word itself, not a prefix.
+    """
+    names = _name_words(entities)
+    name_skeletons = {skeleton(w) for w in names}
+    stop = STOPWORDS | stopwords(language) | JOURNALESE | AMOUNT_WORDS
+    article_words = [skeleton(w) for s in sentences for w in words(s)]
+    max_docs = max(WIDE_MIN_DOCS, OPEN_EVENT_MAX_SHARE * background.docs)
+    found: dict[str, tuple[int, int, str]] = {}
+    for index, sentence in enumerate(sentences[: 1 + lede_sentences]):
+        for word in words(sentence):
+            low = word.lower()
+            if len(low) < 4 or low in stop or low in names or "-" in low or "'" in low:
+                continue
+            if (
+                language != "de"
+                and word[:1].isupper()
+                and not simplemma.is_known(low, lang=language)
+            ):
+                continue
+            form = word if language == "de" else low
+            if not simplemma.is_known(form, lang=language):
+                continue
+            lemma = simplemma.lemmatize(form, lang=language).lower()
+            if max(zipf_frequency(w, language, wordlist="small") for w in {low, lemma}) >= (
+                OPEN_EVENT_MAX_ZIPF
+            ):
+                continue
+            stem = _open_stem(lemma)
+            if stem in found or any(n.startswith(stem) for n in name_skeletons):
+                continue
+            prefix = len(stem) >= OPEN_STEM_CHARS
+            uses = sum(1 for w in article_words if (w.startswith(stem) if prefix else w == stem))
+            if uses < OPEN_EVENT_MIN_USES:
+                continue
+            reach = (
+                sum(
+                    n for w, n in background.doc_freq.items() if w.startswith(stem) and " " not in w
+                )
+                if prefix
+                else background.df(stem)
+            )
+            if reach > max_docs:
+                continue
+            found[stem] = (int(index == 0), uses, word if language == "de" else low)
+    ranked = sorted(found.items(), key=lambda kv: (-kv[1][0], -kv[1][1]))
+    return [
+        (f"{stem}*" if len(stem) >= OPEN_STEM_CHARS else stem, shown)
+        for stem, (_, _, shown) in ranked[:OPEN_EVENT_TERMS]
+    ]
 
 
 def thread_keywords(
@@ -453,5 +560,8 @@ def thread_slug(thread: Thread, events: list[str] | None = None) -> str:
     def short(e: SeedEntity) -> str:
         return slugify(e.name.split()[-1] if e.kind == "person" else e.name.removeprefix("The "))
 
-    tail = events[0] if events else short(thread.partners[0])
-    return f"{short(thread.anchors[0])}-{tail}"
+    if events:
+        return f"{short(thread.anchors[0])}-{slugify(events[0])}"
+    if thread.partners:
+        return f"{short(thread.anchors[0])}-{short(thread.partners[0])}"
+    return short(thread.anchors[0])

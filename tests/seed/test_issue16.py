@@ -28,7 +28,7 @@ from pipeline.seed.evaluation import (
 from pipeline.seed.events import event_terms, own_events, thread_counts, thread_events
 from pipeline.seed.gazetteer import is_place
 from pipeline.seed.language import detect_language, german_common_noun, stopwords
-from pipeline.seed.storylines import Thread, article_keywords, thread_keywords
+from pipeline.seed.storylines import Thread, article_keywords, open_event_terms, thread_keywords
 from pipeline.seed.text import parse_seed_text, read_seed
 from tests.paths import DATA, ROOT, WATCHLISTS
 
@@ -686,3 +686,40 @@ def test_an_insolvency_storyline_also_takes_the_collapse_words_and_back():
     assert "collaps*" in event_terms(["bankruptcy"]) and "colaps*" in event_terms(["bankruptcy"])
     assert "insolvenz*" in event_terms(["collapse"])
     assert "collaps*" not in event_terms(["strike"])
+
+
+def test_an_event_no_class_names_is_taken_from_the_headline_and_lede(watchlists, background):
+    # An eruption is in no event class: the article's own words for it ("erupción",
+    # "volcán", every inflection) are the event, never an everyday word or a name.
+    article = parse_seed_text(
+        "La erupción del volcán de Zorbania obliga a evacuar a miles\n"
+        "Tras la erupción del volcán Zorbero en la isla de Zorbania, unas 2.000 personas "
+        "fueron evacuadas este domingo. Las autoridades anuncian que la lava avanza.\n"
+        "Los vecinos de Zorbania huyen de la lava del volcán, anuncian las autoridades."
+    )
+    entities = EntityExtractor(background, language="es").extract(article.sentences())
+    terms = dict(open_event_terms(article.sentences(), entities, background, language="es"))
+    assert {"erupc*", "volcan*"} <= set(terms), terms
+    assert not any(t.startswith(("zorb", "anunci", "autorid")) for t in terms), terms
+    draft = build_draft(article, watchlists, background, slug="x", language="es")
+    combined = validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
+    ids = [s.id for s in draft.storylines]
+    assert ids
+    same = probe_article("t1", "Zorbania: el volcán entró en erupción y la lava llega al mar")
+    other = probe_article("t2", "Un incendio arrasa 3.000 hectáreas en Zorbania")
+    hits = predictions([same, other], combined, ids)
+    assert same.article_id in hits and other.article_id not in hits
+    assert entities_alone(draft, combined) == []
+
+
+def test_a_title_case_headline_of_lower_case_body_words_is_no_name(background):
+    entities = EntityExtractor(background, language="en").extract(
+        [
+            "Container Ship Runs Aground, Blocks Zorbic Canal",
+            "A container ship ran aground in the Zorbic Canal on Tuesday.",
+            "The ship is blocking the Zorbic Canal in both directions.",
+        ]
+    )
+    names = {e.name for e in entities}
+    assert "Zorbic Canal" in names, names
+    assert not {"Ship Runs Aground", "Container Ship Runs Aground", "Blocks Zorbic Canal"} & names
