@@ -1,6 +1,7 @@
 """The storyline tracker's cost per article with 200 live developments in one storyline.
 
     .venv/bin/python bench/storyline_cost.py [--feeds DIR] [--articles N] [--repeat N]
+    .venv/bin/python bench/storyline_cost.py --profile 25   # where the shipped time goes
 
 The articles are the real ones a replay of tests/data/feeds hands the matcher
 (``bench.match_throughput.load_corpus``), all given to one storyline, dated within 40 h
@@ -18,14 +19,18 @@ Two trackers, in the same run, on the same articles:
 
 Each is timed ``--repeat`` times from a fresh state, the two interleaved; the best run is
 printed, in microseconds per article, with the machine's load average (the VM is shared).
-Goal (issue 13): under 1 ms per article.
+Goal (issue 13): under 1 ms per article. ``--profile N`` instead runs the shipped tracker
+once under cProfile and prints its N costliest functions (cumulative time; the profiler
+inflates Python calls, so read shares, not microseconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import os
+import pstats
 import subprocess
 import sys
 import time
@@ -100,6 +105,7 @@ def main() -> int:
     parser.add_argument("--feeds", type=Path, default=ROOT / "tests" / "data" / "feeds")
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args()
     corpus = [a for a in load_corpus(args.feeds) if a.title]
     # Warm-up: as many articles as it takes to hold 200 live developments.
@@ -117,6 +123,16 @@ def main() -> int:
         f"{len(corpus)} real articles from {args.feeds}; {n_warm} to reach "
         f"{LIVE_DEVELOPMENTS} live developments, {len(timed)} timed, best of {args.repeat}"
     )
+    if args.profile:
+        run_once(warm, timed)  # every lemma list loaded before the profiled run
+        tracker = StorylineTracker(max_developments=LIVE_DEVELOPMENTS)
+        for m in warm:
+            tracker.observe(m)
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [tracker.observe(m) for m in timed])
+        print(f"cumulative time of the shipped tracker over the {len(timed)} timed articles:")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+        return 0
     trackers = {"shipped": StorylineTracker}
     baseline = baseline_tracker()
     if baseline is not None:
