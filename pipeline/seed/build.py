@@ -208,8 +208,14 @@ def build_draft(
         plan = _plan(
             head, events, background, topic_in_rule=topic_in_rule, open_terms=own_words(events)
         )
-        if plan is not None and not any(_covers(p, plan) for p in plans):
+        covering = [p for p in plans if plan is not None and _covers(p, plan)]
+        if plan is not None and not covering:
             plans.insert(0, plan)
+        elif plan is not None and len(plan.groups) == 1:
+            # The thread that tells the headline's story takes every name the headline
+            # gives it ("Acme announces X of the Assembly": Acme as well as the Assembly).
+            first = covering[0]
+            first.groups = [list(dict.fromkeys(first.groups[0] + plan.groups[0]))]
     plans = _merge_same_story(plans)
     taken_storylines = {s.id for s in watchlists.storylines}
     storylines = []

@@ -41,7 +41,7 @@ kanzler kanzlerin bürgermeister bürgermeisterin maire alcalde alcaldesa sprech
 porte-parole secretario secretaria secrétaire directeur directrice directora gouverneur gobernador
 gobernadora chef vorstandschef konzernchef chefin pdg landrat ministerpräsident ministerpräsidentin
 premier-ministre prosecutor procureur procureure fiscal fiscala staatsanwalt staatsanwältin juge
-juez jueza richter richterin""".split()
+juez jueza richter richterin patron patronne jefe jefa""".split()
 )
 # German writes a role as the end of a compound ("Verteidigungsministerin", "Fraktionschef").
 GERMAN_TITLE_ENDINGS = (
@@ -454,6 +454,14 @@ def mention_votes(
         and tokens[end + 2].is_cap
     ):
         v["org"] += 2
+    if (
+        len(after) > 2
+        and after[0] == ","
+        and after[1] in PERSON_TITLES
+        and (after[2] in CONNECTORS or after[2] in PERSON_TITLES)
+        and len(words) > 1
+    ):
+        v["person"] += 2  # "Jane Doe, patron du parti", "Jane Doe, chief executive of Acme"
     if prev and prev[-1] == "the" and qualifies:
         v["product"] += 1  # "the Acme Pro kettle": a name used to qualify a thing
     if after:

@@ -54,7 +54,7 @@ from pipeline.seed.cues import (
     mention_votes,
     tokenize,
 )
-from pipeline.seed.gazetteer import is_place, opens_person_name, place_forms
+from pipeline.seed.gazetteer import given_names, is_place, opens_person_name, place_forms
 from pipeline.seed.language import german_common_noun, stopwords
 from pipeline.seed.lists import share_list_kinds
 from pipeline.seed.names import normalise_name, slugify
@@ -231,15 +231,21 @@ class EntityExtractor:
         ("Dutch Economy Minister Dirk Beljaarts", "VC-Präsident Andreas Pinheiro", "PDG de
         Renault") and, in German, without the common nouns around it ("Drehkreuzen München")."""
         words = [t.text for t in tokens[start:end]]
+        before = start - 1
+        while before > 0 and tokens[before].lower in CONNECTORS:
+            before -= 1
         if (
             end - start > 2
-            and start >= 2
-            and tokens[start - 1].lower in CONNECTORS
-            and _is_title(tokens[start - 2].text)
-            and is_place(words[0])
+            and before < start - 1
+            and _is_title(tokens[before].text)
+            and (
+                (before == start - 2 and is_place(words[0]))
+                or normalise_name(words[1]) in given_names()
+            )
         ):
-            # "le procureur de Paris Jane Doe": the place is where the role is; the person
-            # after it is the name.
+            # "le procureur de Paris Jane Doe", "el presidente del Gobierno Jane Doe", "le
+            # président de la République Jane Doe": the place or body is where the role is;
+            # the person after it is the name.
             start += 1
             words = words[1:]
         last_title = max(
@@ -359,7 +365,9 @@ class EntityExtractor:
                 )
                 m = Mention(si, start, end, surface, tokens[start].start, tokens[end - 1].end, role)
                 m.votes = mention_votes(tokens, start, end, role=role, background=self.background)
-                if m.votes.get("shape") and not opens_person_name(words[0], language=self.language):
+                if m.votes.get("shape") and not opens_person_name(
+                    words[0], language=self.language, then=words[1] if len(words) > 1 else ""
+                ):
                     # Shaped like "Given Family" only when it opens with a given name:
                     # "Alto Tribunal", "Acme Inter" (a country first) are no one's names.
                     del m.votes["shape"]
@@ -582,7 +590,9 @@ class EntityExtractor:
             and m.surface in (e.name.split()[-1], e.name.split()[0])
             and not m.votes.get("product")
             for m in e.mentions
-        ) and opens_person_name(e.name.split()[0], language=self.language):
+        ) and opens_person_name(
+            e.name.split()[0], language=self.language, then=" ".join(e.name.split()[1:2])
+        ):
             # A surname used alone (not "the Pro kettles", not "Monde" of "Le Monde").
             votes["person"] += 2
         # The gazetteer (countries, regions, big cities) outweighs weak cues, not a head
@@ -591,7 +601,9 @@ class EntityExtractor:
             votes["place"] += 3
         if not votes:
             words = e.name.split()
-            person = len(words) > 1 and opens_person_name(words[0], language=self.language)
+            person = len(words) > 1 and opens_person_name(
+                words[0], language=self.language, then=words[1]
+            )
             return "person" if person else "org"
         best = max(votes.values())
         for kind in ("person", "place", "org", "product", "event"):

@@ -122,14 +122,25 @@ def _main_place(name: str) -> bool:
     return normalise_name(name) in _main_place_names()
 
 
-def opens_person_name(word: str, *, language: str) -> bool:
+def opens_person_name(word: str, *, language: str, then: str = "") -> bool:
     """Can ``word`` be the first word of a person's name? A listed given name, or a word
     that is neither a place ("France Inter"), a function word ("Le Monde") nor a common
     word of the article's language ("Libre Mercado", "Alto Tribunal"), so names the list
-    lacks still count ("Volodymyr"). The first part of a hyphenated name counts ("Jean-Luc")."""
+    lacks still count ("Volodymyr"). The first part of a hyphenated name counts ("Jean-Luc").
+    A listed given name that is a city's name but no country's or region's ("Mariano",
+    "Florence") opens one when the word after it (``then``) is in no dictionary (a surname)."""
     first = word.split("-", 1)[0]
-    if _main_place(word) or _main_place(first) or first.lower() in stopwords(language):
-        return False  # "France Inter", "Le Monde"
+    if first.lower() in stopwords(language):
+        return False  # "Le Monde"
+    if _main_place(word) or _main_place(first):
+        return bool(  # "France Inter", "Jordan X" (a country) need a cue
+            then
+            and normalise_name(first) in given_names()
+            and normalise_name(first) not in _exonyms()
+            and not _main_place(then)
+            and not simplemma.is_known(then, lang=language)
+            and not simplemma.is_known(then.lower(), lang=language)
+        )
     if normalise_name(first) in given_names():
         return True
     return not simplemma.is_known(first, lang=language)

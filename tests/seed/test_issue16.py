@@ -723,3 +723,52 @@ def test_a_title_case_headline_of_lower_case_body_words_is_no_name(background):
     names = {e.name for e in entities}
     assert "Zorbic Canal" in names, names
     assert not {"Ship Runs Aground", "Container Ship Runs Aground", "Blocks Zorbic Canal"} & names
+
+
+@pytest.mark.parametrize(
+    "language, sentences, name",
+    [
+        # The body the role is in ("de la République", "del Gobierno") is no part of the name.
+        (
+            "fr",
+            ["Le président de la République Jean Zorbier a parlé.", "Zorbier a parlé dimanche."],
+            "Jean Zorbier",
+        ),
+        (
+            "es",
+            ["El presidente del Gobierno Mariano Zorbal habló hoy.", "Zorbal anunció la decisión."],
+            "Mariano Zorbal",
+        ),
+        # A given name that is a country's too ("Jordan") opens a person's name before a
+        # word no dictionary knows.
+        (
+            "fr",
+            ["Le score de Jordan Zorbella, patron du parti, a doublé.", "Jordan Zorbella a réagi."],
+            "Jordan Zorbella",
+        ),
+    ],
+)
+def test_a_person_after_a_role_in_a_body_or_with_a_countrys_given_name(
+    background, language, sentences, name
+):
+    kinds = _kinds(background, language, *sentences)
+    assert kinds.get(name) == "person", kinds
+
+
+def test_a_country_before_a_common_word_is_still_no_persons_name(background):
+    assert (
+        _kinds(background, "fr", "Selon France Inter, la décision est prise.")["France Inter"]
+        == "org"
+    )
+
+
+def test_the_thread_telling_the_headlines_story_takes_every_headline_name(watchlists, background):
+    # Real article (spent fourth part): the headline names Macron and the Assemblée; the
+    # thread that holds the Assemblée with the election tells that story, so it takes
+    # Macron too (before, the headline's storyline was dropped and Macron with it).
+    article = read_seed(DATA / "seed_eval4" / "articles" / "dissolution-assemblee-2024.txt")
+    draft = build_draft(article, watchlists, background, slug="x")
+    groups = [set(g) for s in draft.storylines for g in s.all_of]
+    assert any({"emmanuel-macron", "assemblee"} <= g for g in groups), groups
+    combined = validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
+    assert entities_alone(draft, combined) == []
