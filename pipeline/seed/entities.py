@@ -188,6 +188,16 @@ class EntityExtractor:
             )
         return self.background.capital_share(tok.lower) >= 0.6
 
+    @staticmethod
+    def _opens_title(tokens: list[Token], i: int) -> bool:
+        """Mid-sentence, a capitalised article opens a title ("selon Le Monde", "en El
+        País"); after a colon or a bracket it may open a clause."""
+        return (
+            i > 0
+            and tokens[i - 1].text not in {"‘", "“", '"'}
+            and (tokens[i].text == "The" or tokens[i - 1].is_word or tokens[i - 1].text == ",")
+        )
+
     def _phrases(self, tokens: list[Token], mid_caps: set[str]) -> list[tuple[int, int]]:
         spans, i, n = [], 0, len(tokens)
         while i < n:
@@ -195,11 +205,12 @@ class EntityExtractor:
                 tokens[i].text in NAME_ARTICLES
                 and i + 1 < n
                 and self._name_like(tokens, i + 1, mid_caps)
-                and i > 0
-                and tokens[i - 1].text not in {"‘", "“", '"'}
-                # Mid-sentence, a capitalised article opens a title ("selon Le Monde",
-                # "en El País"); after a colon or a bracket it may open a clause.
-                and (tokens[i].text == "The" or tokens[i - 1].is_word or tokens[i - 1].text == ",")
+                and (
+                    self._opens_title(tokens, i)
+                    # At a sentence's start, when the article writes the same two words
+                    # mid-sentence as a title ("La Acme: ...", "... en La Acme").
+                    or (i == 0 and (tokens[0].text, tokens[1].text) in self._article_titles)
+                )
             ):
                 i += 1
                 continue
@@ -304,6 +315,15 @@ class EntityExtractor:
         )
         self._lower_words = {
             t.text for toks in token_lists for t in toks if t.is_word and t.text.islower()
+        }
+        self._article_titles = {
+            (toks[k].text, toks[k + 1].text)
+            for toks in token_lists
+            for k in range(len(toks) - 1)
+            if toks[k].text in NAME_ARTICLES
+            and toks[k + 1].is_cap
+            and toks[k + 1].is_word
+            and self._opens_title(toks, k)
         }
         mid_caps = {
             t.lower

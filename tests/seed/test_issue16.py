@@ -772,3 +772,18 @@ def test_the_thread_telling_the_headlines_story_takes_every_headline_name(watchl
     assert any({"emmanuel-macron", "assemblee"} <= g for g in groups), groups
     combined = validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
     assert entities_alone(draft, combined) == []
+
+
+def test_a_sentence_opening_article_is_kept_when_the_article_writes_it_as_a_title(background):
+    # "La Palma" mid-sentence is one name with its article; at the headline's start it
+    # is the same name, not the city "Palma".
+    names = {
+        e.name
+        for e in EntityExtractor(background, language="es").extract(
+            [
+                "La Palma: las fotos de la erupción",
+                "Tras la erupción del volcán situado en La Palma, miles fueron evacuados.",
+            ]
+        )
+    }
+    assert "La Palma" in names and "Palma" not in names, names
