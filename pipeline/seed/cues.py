@@ -57,6 +57,12 @@ GERMAN_TITLE_ENDINGS = (
     "sprecherin",
     "vorsitzende",
     "vorsitzender",
+    "leiter",
+    "leiterin",
+    "bürgermeister",
+    "bürgermeisterin",
+    "direktor",
+    "direktorin",
 )
 # Honorifics stand before a name as words of their own, never as the end of a compound.
 HONORIFICS = frozenset("""mr mrs ms dr prof sir dame lord lady""".split())

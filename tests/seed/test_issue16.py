@@ -787,3 +787,16 @@ def test_a_sentence_opening_article_is_kept_when_the_article_writes_it_as_a_titl
         )
     }
     assert "La Palma" in names and "Palma" not in names, names
+
+
+def test_german_compound_titles_of_heads_mayors_and_directors_are_cut(background):
+    kinds = _kinds(
+        background,
+        "de",
+        "Krisenstabsleiter Lars Zorbek und Oberbürgermeister Udo Zorbach sprachen mit "
+        "Museumsdirektorin Jana Zorn.",
+    )
+    assert {kinds.get(n) for n in ("Lars Zorbek", "Udo Zorbach", "Jana Zorn")} == {"person"}, kinds
+    assert not any(
+        k.split()[0].lower().endswith(("leiter", "meister", "direktorin")) for k in kinds
+    )
