@@ -6,6 +6,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test2     # the unseen second part (tests/data/seed_eval2), likewise
     python bench/seed_eval.py --split test3     # the unseen third part (tests/data/seed_eval3), likewise
     python bench/seed_eval.py --split test4     # the unseen fourth part (tests/data/seed_eval4), likewise
+    python bench/seed_eval.py --split test5     # the unseen fifth part (tests/data/seed_eval5), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -37,6 +38,10 @@ PARTS: dict[str, tuple[Path, str]] = {
     "test4": (
         ROOT / "tests" / "data" / "seed_eval4",
         "1e3818d304cc292916ccce11541064709bb25fad169f5d1ae10362dc77b48c66",
+    ),
+    "test5": (
+        ROOT / "tests" / "data" / "seed_eval5",
+        "ee234d5d18025055298e2f4821cd35802acc1225dff91e8e27a67d052b6cf959",
     ),
 }
 
