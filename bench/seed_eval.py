@@ -41,7 +41,7 @@ PARTS: dict[str, tuple[Path, str]] = {
     ),
     "test5": (
         ROOT / "tests" / "data" / "seed_eval5",
-        "ee234d5d18025055298e2f4821cd35802acc1225dff91e8e27a67d052b6cf959",
+        "b7f7189012525bd1bbbd1c0efb47a29aa7e91b4facfbb35286f067c4c43d0454",
     ),
 }
 
