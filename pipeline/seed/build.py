@@ -28,7 +28,7 @@ from pipeline.config.watchlists import Watchlists
 from pipeline.match.matcher import Matcher
 from pipeline.seed.background import Background
 from pipeline.seed.cues import ORG_PREFIXES
-from pipeline.seed.entities import EntityExtractor, SeedEntity, normalise_name
+from pipeline.seed.entities import EntityExtractor
 from pipeline.seed.events import (
     event_counts,
     event_label,
@@ -38,6 +38,8 @@ from pipeline.seed.events import (
     thread_events,
 )
 from pipeline.seed.language import detect_language
+from pipeline.seed.names import normalise_name
+from pipeline.seed.spans import SeedEntity
 from pipeline.seed.storylines import (
     Thread,
     article_keywords,

@@ -16,9 +16,9 @@ entities (``SeedEntity``), each with its mentions (``Mention``: sentence, token 
    billionaire") lets them count as mentions of X for finding the article's threads only.
 4. Kind: the strongest vote (a surname used alone votes person); a name without cues
    listed with places ("Sydney, Australia") is a place.
-5. Linking: entities the watchlists define (by name, alias or transliteration, or found
-   by the matcher through ``finder``) keep their id, kind and aliases; the others are
-   ``new`` and get an id slugified from their name.
+5. Linking (``pipeline.seed.catalog_link``): entities the watchlists define (by name,
+   alias or transliteration, or found by the matcher through ``finder``) keep their id,
+   kind and aliases; the others are ``new`` and get an id slugified from their name.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from itertools import pairwise
 
 import simplemma
 from wordfreq import zipf_frequency
 
 from pipeline.seed.background import Background
+from pipeline.seed.catalog_link import CatalogLinks
 from pipeline.seed.cues import (
     CONNECTORS,
     COUNTRY_ABBREVIATIONS,
@@ -57,39 +57,21 @@ from pipeline.seed.cues import (
 from pipeline.seed.gazetteer import given_names, is_place, opens_person_name, place_forms
 from pipeline.seed.language import german_common_noun, stopwords
 from pipeline.seed.lists import share_list_kinds
-from pipeline.seed.names import normalise_name, slugify
-from pipeline.seed.spans import Mention, acronym, quoted_names, title_case_spans, without_city
+from pipeline.seed.names import normalise_name
+from pipeline.seed.spans import (
+    Mention,
+    SeedEntity,
+    acronym,
+    quoted_names,
+    title_case_spans,
+    without_city,
+)
 
 GERMAN_OF = frozenset({"von", "der", "des", "den", "dem", "vom"})
 # Articles that open a name when written capitalised mid-sentence ("The Times", "Le Monde").
 NAME_ARTICLES = frozenset({"The", "Le", "La", "Les", "El", "Los", "Las", "Der", "Die", "Das"})
 # A German noun this common (wordfreq's Zipf scale) is an everyday word, not a name.
 GERMAN_EVERYDAY_ZIPF = 4.4
-
-
-@dataclass
-class SeedEntity:
-    """An entity found in the seed article (new, or linked to the watchlists' catalog)."""
-
-    id: str
-    kind: str
-    name: str
-    aliases: list[str] = field(default_factory=list)
-    transliterations: list[str] = field(default_factory=list)
-    negative_contexts: list[str] = field(default_factory=list)
-    new: bool = True
-    mentions: list[Mention] = field(default_factory=list)
-    votes: Counter = field(default_factory=Counter)
-    first_sentence: int = 0
-    catalog_source: str = ""
-
-    def sentences(self, *, include_descriptors: bool = True) -> set[int]:
-        return {m.sentence for m in self.mentions if include_descriptors or m.role != "descriptor"}
-
-    def weight_in(self, sentence: int) -> float:
-        """How much this entity takes part in a sentence (names > possessives > modifiers)."""
-        weights = {"noun": 1.0, "possessive": 0.7, "descriptor": 0.8, "modifier": 0.3}
-        return max((weights[m.role] for m in self.mentions if m.sentence == sentence), default=0.0)
 
 
 def _model_number(text: str) -> bool:
@@ -145,16 +127,10 @@ class EntityExtractor:
         self.language = language
         # English function words are handled by NOT_NAMES; YAKE's English list holds "new".
         self._stop = stopwords(language) if language != "en" else frozenset()
-        self.catalog = list(catalog)
-        self.finder = finder
+        self.catalog = CatalogLinks(catalog, finder)
         self._pairs: Counter = Counter()
         self._lower_words: set[str] = set()
         self._single_surfaces: set[str] = set()
-        self._by_id = {e.id: e for e in self.catalog}
-        self._catalog_index: dict[str, object] = {}
-        for entity in self.catalog:
-            for form in (entity.name, *entity.aliases, *entity.transliterations):
-                self._catalog_index.setdefault(normalise_name(form), entity)
 
     # --- candidates -----------------------------------------------------------------
     def _name_like(self, tokens: list[Token], i: int, mid_caps: set[str]) -> bool:
@@ -401,8 +377,8 @@ class EntityExtractor:
         entities = self._merge(mentions, token_lists)
         entities = title_case_spans(entities, token_lists, language=self.language)
         self._descriptor_mentions(entities, token_lists, descriptors)
-        found = self._find_catalog(sentences, token_lists, entities)
-        self._link_catalog(entities, found)
+        found = self.catalog.find(sentences, token_lists, entities)
+        self.catalog.link(entities, found)
         for e in entities:
             e.mentions.sort(key=lambda m: (m.sentence, m.start))
             e.first_sentence = min(m.sentence for m in e.mentions)
@@ -661,96 +637,3 @@ class EntityExtractor:
                                     si, k, k + 1, tok.text, tok.start, tok.end, role="descriptor"
                                 )
                             )
-
-    def _find_catalog(
-        self, sentences: list[str], token_lists: list[list[Token]], entities: list[SeedEntity]
-    ) -> dict[int, Counter]:
-        """Ask the matcher which catalog entities each sentence names.
-
-        A hit on a name we already have links that entity (votes by id); a hit elsewhere
-        ("Russia's space agency", "Chinese leader") adds a mention of the catalog entity.
-        """
-        votes: dict[int, Counter] = defaultdict(Counter)
-        if self.finder is None:
-            return votes
-        for si, (sentence, tokens) in enumerate(zip(sentences, token_lists, strict=True)):
-            for ref, start, end in self.finder(sentence):
-                if ref not in self._by_id:
-                    continue
-                overlapping = [
-                    m
-                    for e in entities
-                    for m in e.mentions
-                    if m.sentence == si
-                    and m.role != "descriptor"
-                    and m.char_start < end
-                    and start < m.char_end
-                ]
-                wider = overlapping and all(
-                    start <= m.char_start
-                    and m.char_end <= end
-                    and (start, end) != (m.char_start, m.char_end)
-                    for m in overlapping
-                )
-                if overlapping and not wider:
-                    for m in overlapping:
-                        votes[id(m.entity)][ref] += 1
-                    continue
-                for m in overlapping:  # "Russia" inside "Russia's space agency" only qualifies it
-                    m.role = "modifier"
-                k0 = next((k for k, t in enumerate(tokens) if t.end > start), 0)
-                k1 = next((k for k, t in enumerate(tokens) if t.start >= end), len(tokens))
-                role = (
-                    "possessive" if k1 < len(tokens) and tokens[k1].text in ("'s", "’s") else "noun"
-                )
-                target = next((e for e in entities if e.id == ref), None)
-                if target is None:
-                    cat = self._by_id[ref]
-                    target = SeedEntity(id=ref, kind=cat.kind, name=cat.name)
-                    entities.append(target)
-                    votes[id(target)][ref] += 1
-                m = Mention(si, k0, k1, sentence[start:end], start, end, role)
-                m.entity = target
-                target.mentions.append(m)
-        return votes
-
-    def _link_catalog(self, entities: list[SeedEntity], found: dict[int, Counter]) -> None:
-        for e in entities:
-            linked = None
-            for form in (e.name, *e.aliases):  # the full name decides first
-                linked = self._catalog_index.get(normalise_name(form))
-                if linked is not None:
-                    break
-            if linked is None and found.get(id(e)):
-                ref, count = found[id(e)].most_common(1)[0]
-                if (
-                    count * 2 > len([m for m in e.mentions if m.role != "descriptor"])
-                    or len(found[id(e)]) == 1
-                ):
-                    linked = self._by_id[ref]
-            if linked is None:
-                e.id = slugify(e.name[4:] if e.name.startswith("The ") else e.name)
-                continue
-            e.catalog_source = e.name
-            e.id, e.kind, e.new = linked.id, linked.kind, False
-            e.name = linked.name
-            e.aliases = list(linked.aliases)
-            e.transliterations = list(linked.transliterations)
-            e.negative_contexts = list(linked.negative_contexts)
-        # Two article entities may link to one catalog entity (e.g. a surname seen before the
-        # full name): fold them together.
-        merged: dict[str, SeedEntity] = {}
-        for e in entities:
-            if e.id in merged:
-                keep = merged[e.id]
-                keep.mentions += e.mentions
-                keep.votes.update(e.votes)
-                if e.new:
-                    keep.aliases += [
-                        a for a in [e.name, *e.aliases] if a not in keep.aliases and a != keep.name
-                    ]
-                for m in e.mentions:
-                    m.entity = keep
-            else:
-                merged[e.id] = e
-        entities[:] = list(merged.values())

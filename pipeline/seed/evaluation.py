@@ -29,7 +29,7 @@ from pipeline.match.matcher import Matcher
 from pipeline.records import Article
 from pipeline.seed.background import Background
 from pipeline.seed.build import Draft, build_draft
-from pipeline.seed.entities import normalise_name
+from pipeline.seed.names import normalise_name
 from pipeline.seed.reach import labeled_items
 from pipeline.seed.render import render_draft, validate_draft
 from pipeline.seed.text import read_seed

@@ -8,14 +8,9 @@ Pure; changes ``SeedEntity.kind`` in place.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pipeline.seed.cues import LIST_WORDS, Token
 from pipeline.seed.gazetteer import is_place
-
-if TYPE_CHECKING:  # entities.py calls this module
-    from pipeline.seed.entities import SeedEntity
-    from pipeline.seed.spans import Mention
+from pipeline.seed.spans import Mention, SeedEntity
 
 # "the mayor of X, Jane Doe": a place after these is a complement, not a list member.
 _OF = frozenset({"of", "de", "del", "du", "des", "von", "der", "di"})

@@ -22,7 +22,8 @@ import yaml
 from pipeline.config.watchlists import Watchlists, load_watchlists, watchlist_files
 from pipeline.errors import UserError
 from pipeline.seed.build import PAIR_WITHIN_WORDS, Draft
-from pipeline.seed.entities import SeedEntity, slugify
+from pipeline.seed.names import slugify
+from pipeline.seed.spans import SeedEntity
 from pipeline.seed.storylines import STOPWORDS
 from pipeline.seed.text import SeedArticle
 

@@ -1,7 +1,8 @@
 """Spans of an article's names: the mention record and the helpers that find or reshape one.
 
 ``Mention`` is one occurrence of a name (sentence, token span, characters, role, cue votes);
-``pipeline.seed.entities`` groups mentions into ``SeedEntity``s. The helpers are pure:
+``SeedEntity`` is what ``pipeline.seed.entities`` groups mentions into (new, or linked to the
+watchlists' catalog by ``pipeline.seed.catalog_link``). The helpers are pure:
 
 - ``quoted_names``: a movement named in quotes and then in lower case is a name;
 - ``title_case_spans``: a Title-Case headline's span that runs a body name into its verbs
@@ -14,15 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import simplemma
 
 from pipeline.seed.cues import CONNECTORS, HEAD_INITIAL_ORGS, ORG_PREFIXES, PLACE_OF, Token
 from pipeline.seed.gazetteer import is_place
-
-if TYPE_CHECKING:  # entities.py imports this module
-    from pipeline.seed.entities import SeedEntity
 
 
 @dataclass
@@ -38,6 +35,31 @@ class Mention:
     role: str = "noun"  # noun, possessive, modifier (demonym or "X-backed"), descriptor
     votes: Counter = field(default_factory=Counter)
     entity: SeedEntity | None = None
+
+
+@dataclass
+class SeedEntity:
+    """An entity found in the seed article (new, or linked to the watchlists' catalog)."""
+
+    id: str
+    kind: str
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    transliterations: list[str] = field(default_factory=list)
+    negative_contexts: list[str] = field(default_factory=list)
+    new: bool = True
+    mentions: list[Mention] = field(default_factory=list)
+    votes: Counter = field(default_factory=Counter)
+    first_sentence: int = 0
+    catalog_source: str = ""
+
+    def sentences(self, *, include_descriptors: bool = True) -> set[int]:
+        return {m.sentence for m in self.mentions if include_descriptors or m.role != "descriptor"}
+
+    def weight_in(self, sentence: int) -> float:
+        """How much this entity takes part in a sentence (names > possessives > modifiers)."""
+        weights = {"noun": 1.0, "possessive": 0.7, "descriptor": 0.8, "modifier": 0.3}
+        return max((weights[m.role] for m in self.mentions if m.sentence == sentence), default=0.0)
 
 
 def without_city(name: str) -> str | None:

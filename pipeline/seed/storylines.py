@@ -39,9 +39,10 @@ from wordfreq import zipf_frequency
 
 from pipeline.match.folding import skeleton
 from pipeline.seed.background import Background, words
-from pipeline.seed.entities import SeedEntity, normalise_name, slugify
 from pipeline.seed.gazetteer import place_forms
 from pipeline.seed.language import stopwords
+from pipeline.seed.names import normalise_name, slugify
+from pipeline.seed.spans import SeedEntity
 
 ROLE_WEIGHT = {"noun": 1.0, "descriptor": 0.8, "possessive": 0.7, "modifier": 0.3}
 REPORTING_VERBS = frozenset(
