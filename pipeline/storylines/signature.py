@@ -18,7 +18,8 @@ cached per language, 2,048 words each):
   "demand", "fordert" -> "fordern"); Chinese forms match as substrings.
 - ``residual``: content words of headline and lede (``headlines.content_words``) weighted
   by rarity (wordfreq's Zipf frequency in the article's language: 8 - zipf, at least
-  1), for the storyline-relative comparison in ``residual_similarity``.
+  1), for the storyline-relative comparison in ``residual_similarity``; computed when
+  first read (no tracker decision reads it).
 - ``at``: the article's published time.
 
 ``why_new_sentence`` words an alert's "why new" for a desk editor from two signatures
@@ -27,6 +28,7 @@ and the nearest known development.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
@@ -170,11 +172,23 @@ class Signature:
 
     actors: dict[str, str]
     action: str | None
-    residual: dict[str, float]
     at: dt.datetime
     precision: str = "instant"  # of ``at``: the article's published_precision
     headline_actors: frozenset[str] = frozenset()  # the keys of ``actors`` named in the headline
     language: str = ""  # what ``language_of`` says: comparable words need one language
+    # (headline, lede, lemma language): what ``residual`` is computed from when read. No
+    # decision of the tracker reads it, so the tracker's articles never pay for it.
+    texts: tuple[str, str, str] = ("", "", "en")
+    _residual: dict[str, float] | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def residual(self) -> dict[str, float]:
+        """The headline and lede's content words weighted by rarity (``residual_terms``),
+        computed on first read."""
+        if self._residual is None:
+            object.__setattr__(self, "_residual", residual_terms(*self.texts))
+        assert self._residual is not None
+        return self._residual
 
 
 # simplemma's module-level lemmatize keeps 65,536 results; the per-word caches here hold
@@ -406,27 +420,36 @@ def signature(match: Match) -> Signature:
                 actors.setdefault(role, low)
                 if field == "title":
                     in_title.add(role)
-    # Content words as the tracker compares them (five-letter stems), each as rare as the
-    # rarest word it stems from.
-    stems = content_words(f"{article.title} {first}")
-    residual: dict[str, float] = {}
-    for view in (title_view, lede_view):
-        for t, low in zip(view.tokens, view.lows, strict=True):
-            if len(t.text) > 2:
-                stem, rarity = _stem_and_rarity(low, lang)
-                if stem in stems:
-                    residual[stem] = max(residual.get(stem, 0.0), rarity)
-    for stem in stems - residual.keys():  # a word the tokens split differently
-        residual[stem] = _rarity(stem, lang)
     return Signature(
         actors,
         _action_in([article.title, first], [title_view, lede_view], lang),
-        residual,
         article.published_at,
         article.published_precision,
         frozenset(in_title),
         language_of(article.language, lang, f"{article.title} {first}"),
+        (article.title, first, lang),
     )
+
+
+def residual_terms(title: str, first: str, lang: str) -> dict[str, float]:
+    """Content words of a headline and lede as the tracker compares them (five-letter
+    stems, ``content_words``), each as rare as the rarest word it stems from (in ``lang``,
+    the signature's lemma language): ``Signature.residual``.
+
+    >>> sorted(residual_terms("Musk Starlink sanctions Kiriyenko", "", "en"))
+    ['kiriy', 'musk', 'sanct', 'starl']
+    """
+    stems = content_words(f"{title} {first}")
+    residual: dict[str, float] = {}
+    for text in (title, first):
+        for t in tokenize(text):
+            if len(t.text) > 2:
+                stem, rarity = _stem_and_rarity(t.text.lower(), lang)
+                if stem in stems:
+                    residual[stem] = max(residual.get(stem, 0.0), rarity)
+    for stem in stems - residual.keys():  # a word the tokens split differently
+        residual[stem] = _rarity(stem, lang)
+    return residual
 
 
 def residual_similarity(a: dict[str, float], b: dict[str, float]) -> float:
@@ -466,7 +489,7 @@ def why_new_sentence(
 
     >>> import datetime as dt
     >>> s = Signature({"name:carr": "Brendan Carr", "entity:musk": "Musk"}, "investigation",
-    ...               {}, dt.datetime(2024, 10, 25, tzinfo=dt.timezone.utc))
+    ...               dt.datetime(2024, 10, 25, tzinfo=dt.timezone.utc))
     >>> print(why_new_sentence(s, known_actors={"entity:musk"}, nearest_title="Musk in talks "
     ...       "with Putin, WSJ reports", hours_since_nearest=2.2, similarity=0.31))  # doctest: +NORMALIZE_WHITESPACE
     new actor: Brendan Carr; new action: calls for an investigation; nearest known

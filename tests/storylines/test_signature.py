@@ -90,6 +90,40 @@ def test_residual_similarity_weights_rare_terms_more():
     assert residual_similarity(a, b) > residual_similarity(a, c) >= 0.0
 
 
+def test_residual_read_late_is_the_one_computed_from_the_articles_own_tokens():
+    """``Signature.residual`` is computed on first read, from the texts the signature
+    kept: it must be what the headline and lede's tokens give in the article's lemma
+    language (German and French here: the wrong language changes the rarities)."""
+    from anyascii import anyascii
+
+    from pipeline.seed.cues import tokenize
+    from pipeline.storylines import signature as module
+    from pipeline.storylines.headlines import content_words
+
+    items = load_labeled(ROOT / "tests" / "data" / "labeled" / "stream_tune.jsonl")
+    seen_languages = set()
+    for item in items:
+        article = item.article
+        sig = signature(Match(article, "s", 1.0, ()))
+        first = module.lede(article.summary)
+        title_tokens, lede_tokens = tokenize(article.title), tokenize(first)
+        lang = module._lang(
+            article.language, [*title_tokens, *lede_tokens], f"{article.title} {first}"
+        )
+        stems = content_words(f"{article.title} {first}")
+        expected: dict[str, float] = {}
+        for t in [*title_tokens, *lede_tokens]:
+            stem = anyascii(t.text.lower()).lower()[:5]
+            if len(t.text) > 2 and stem in stems:
+                rarity = module._rarity(t.text.lower(), lang)
+                expected[stem] = max(expected.get(stem, 0.0), rarity)
+        for stem in stems - expected.keys():
+            expected[stem] = module._rarity(stem, lang)
+        assert sig.residual == expected, article.title
+        seen_languages.add(lang)
+    assert {"en", "de", "fr"} <= seen_languages
+
+
 def test_why_new_names_the_new_actor_action_and_the_nearest_development():
     t = StorylineTracker()
     first = _match(
