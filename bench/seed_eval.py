@@ -7,6 +7,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test3     # the unseen third part (tests/data/seed_eval3), likewise
     python bench/seed_eval.py --split test4     # the unseen fourth part (tests/data/seed_eval4), likewise
     python bench/seed_eval.py --split test5     # the unseen fifth part (tests/data/seed_eval5), likewise
+    python bench/seed_eval.py --split test6     # the unseen sixth part (tests/data/seed_eval6), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -42,6 +43,10 @@ PARTS: dict[str, tuple[Path, str]] = {
     "test5": (
         ROOT / "tests" / "data" / "seed_eval5",
         "b7f7189012525bd1bbbd1c0efb47a29aa7e91b4facfbb35286f067c4c43d0454",
+    ),
+    "test6": (
+        ROOT / "tests" / "data" / "seed_eval6",
+        "baf4549d6e1b3e3804ed216a09de7d2c47d4d12b430764faaac41c87d76b76b6",
     ),
 }
 
