@@ -4,6 +4,7 @@
     parse_time(value) -> datetime | None              ISO 8601, a date, a month, a year,
                                                       or epoch seconds, in UTC
     parse_time_precision(value) -> (datetime | None, precision)
+    period_end(start, precision) -> datetime          where a coarse value's period ends
 
 A coarse value is the start of its period, and its precision (``instant``, ``day``,
 ``month``, ``year``, or ``unknown`` for no date) says how much it stated, so later stages
@@ -69,6 +70,29 @@ def parse_time_precision(value: Any) -> tuple[dt.datetime | None, str]:
 
 
 MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
+def period_end(start: dt.datetime, precision: str) -> dt.datetime:
+    """The end (exclusive) of the period a coarse value stands for; ``start`` for an instant.
+
+    >>> start, _ = parse_time_precision("2024-12")
+    >>> period_end(start, MONTH).date().isoformat()
+    '2025-01-01'
+    >>> period_end(start, DAY).date().isoformat(), period_end(start, INSTANT) == start
+    ('2024-12-02', True)
+
+    The last period a datetime can hold ends at ``datetime.max``.
+    """
+    try:
+        if precision == DAY:
+            return start + dt.timedelta(days=1)
+        if precision == MONTH:
+            return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        if precision == YEAR:
+            return start.replace(year=start.year + 1)
+    except (OverflowError, ValueError):
+        return dt.datetime.max.replace(tzinfo=start.tzinfo)
+    return start
 
 
 def _parse_time_precision(value: Any) -> tuple[dt.datetime | None, str]:

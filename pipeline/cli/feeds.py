@@ -37,6 +37,7 @@ def draft_watchlist(args: argparse.Namespace) -> int:
         out=args.out,
         background_dir=args.background,
         language=args.language,
+        date=args.date,
     )
     check = None
     if args.check or args.check_feeds:

@@ -382,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("en", "de", "fr", "es"),
         help="the article's language (default: detected from its text)",
     )
+    p.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="when the story is news (YYYY-MM-DD or YYYY-MM); the draft follows it for a year, "
+        "two for a takeover, talks or a war (default: the article's date, else today)",
+    )
     _add_watchlists(p)
     p.set_defaults(handler=_command("feeds", "draft_watchlist"))
 

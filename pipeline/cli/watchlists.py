@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import sys
 
@@ -14,7 +15,7 @@ from pipeline.config.subscribers import (
     secret_shape_problems,
     unsubscribe_notes,
 )
-from pipeline.config.watchlists import load_watchlists
+from pipeline.config.watchlists import ended_span_notes, load_watchlists
 from pipeline.errors import UserError
 from pipeline.jsonl_io import read_articles
 from pipeline.match.evaluate import evaluate_matcher
@@ -27,6 +28,8 @@ def validate(args: argparse.Namespace) -> int:
         f"{args.watchlists}: ok: {len(watchlists.entities)} entities, {len(watchlists.topics)} topics, "
         f"{len(watchlists.storylines)} storylines"
     )
+    for note in ended_span_notes(watchlists, dt.datetime.now(dt.UTC).date()):
+        print(f"note: {note}")
     if (feeds_file := args.watchlists / "feeds.yaml").exists():
         print(f"{feeds_file}: ok: {len(load_feeds(feeds_file).feeds)} feeds")
     if (subscribers_file := args.watchlists / "subscribers.yaml").exists():

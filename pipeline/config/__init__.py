@@ -12,6 +12,7 @@ written. Each config kind has its own module: ``watchlists``, ``feeds``, ``subsc
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import types
@@ -83,6 +84,29 @@ def _walk(node: yaml.Node, path: tuple, lines: LineMap, seen: set[int]) -> None:
             _walk(item, path + (index,), lines, seen)
 
 
+_YAML_DATE = re.compile(r"(?<![\w.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.:-])")
+
+
+def _value_error(text: str, filename: str, exc: ValueError) -> ConfigError:
+    """What a value YAML could not build is: an impossible date, or an enormous integer."""
+    for m in _YAML_DATE.finditer(text):
+        try:
+            dt.date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError as bad:
+            line = text.count("\n", 0, m.start()) + 1
+            return ConfigError(
+                f"{filename}:{line}: {m[0]!r} is not a real date ({bad}); write it as YYYY-MM-DD"
+            )
+    # An integer of more than 4300 digits (Python's int-parsing limit).
+    digits = re.search(r"\d{4301,}", text)
+    if digits:
+        line = text.count("\n", 0, digits.start()) + 1
+        return ConfigError(
+            f"{filename}:{line}: a number with thousands of digits; write a real value"
+        )
+    return ConfigError(f"{filename}:1: a value YAML cannot read ({exc}); check the file's values")
+
+
 def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
     """Parse YAML text into plain data and a LineMap; syntax errors become ConfigError."""
     lines = LineMap()
@@ -98,12 +122,8 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, LineMap]:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{filename}:1: YAML error: {exc}") from None
-    except ValueError:  # an integer of more than 4300 digits (Python's int-parsing limit)
-        digits = re.search(r"\d{4301,}", text)
-        line = text.count("\n", 0, digits.start()) + 1 if digits else 1
-        raise ConfigError(
-            f"{filename}:{line}: a number with thousands of digits; write a real value"
-        ) from None
+    except ValueError as exc:
+        raise _value_error(text, filename, exc) from None
     except RecursionError:  # "[[[[...", or thousands of indented levels: hostile, not config
         raise ConfigError(
             f"{filename}:1: the YAML is nested too deeply to be a config file; "

@@ -11,11 +11,17 @@ A rule is satisfied when every ``all_of`` group has at least one ref found, at l
 counting through title, summary and body in that order (so a headline and its lede are
 close, two mentions far apart in a long text are not). A storyline may list
 ``alternatives``: more rules, any one of which also makes it match (an "or" of rules,
-e.g. Starlink with Ukraine, or Starlink with Russia).
+e.g. Starlink with Ukraine, or Starlink with Russia). ``published_from`` and
+``published_until`` (ISO dates, inclusive) bound the storyline in time: an article
+published outside them does not match it, one with no date at all is judged by its words
+alone, and one dated only by month or year matches if its period overlaps (``seed``
+drafts a span around its article's date, since the same names a year later are usually
+another story).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Literal
@@ -147,6 +153,25 @@ class Storyline(_Strict):
         description="other rules; the storyline also matches when one of them holds",
     )
     threshold: float = Field(0.5, ge=0.0, le=1.0)
+    published_from: dt.date | None = Field(
+        None, description="match only articles published on or after this date"
+    )
+    published_until: dt.date | None = Field(
+        None, description="match only articles published on or before this date"
+    )
+
+    @model_validator(mode="after")
+    def _span_in_order(self) -> Storyline:
+        if (
+            self.published_from
+            and self.published_until
+            and self.published_until < self.published_from
+        ):
+            raise ValueError(
+                f"published_until ({self.published_until}) is before published_from "
+                f"({self.published_from}); swap them or remove one"
+            )
+        return self
 
     def rules(self) -> list[tuple[str, Rule]]:
         """(location, rule) for the main rule and each alternative."""
@@ -175,6 +200,18 @@ class Watchlists(_Strict):
 
     def storyline(self, storyline_id: str) -> Storyline | None:
         return next((s for s in self.storylines if s.id == storyline_id), None)
+
+
+def ended_span_notes(watchlists: Watchlists, today: dt.date) -> list[str]:
+    """A note for each storyline whose span of publication dates ended before ``today``:
+    new articles can no longer match it."""
+    return [
+        f"storyline '{s.id}' follows articles published until {s.published_until}, which has "
+        "passed, so new articles cannot match it; move published_until later or remove it "
+        "to keep following the story"
+        for s in watchlists.storylines
+        if s.published_until is not None and s.published_until < today
+    ]
 
 
 def is_watchlist_file(path: Path) -> bool:

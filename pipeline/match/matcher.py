@@ -24,6 +24,9 @@ and scanned once by the automaton of ``pipeline.match.index``; then:
    field weight × depth weight``: exact 1.0, transliterated 0.95, fuzzy 0.9 ×
    similarity/100; title 1.0, summary 0.9, body 0.8; a mention past the first 1,500
    characters of a summary or body down to 0.6 (``hits.depth_weight``).
+5. **Time span.** A storyline with ``published_from``/``published_until`` matches only an
+   article whose publication date (its whole day, month or year when that is all it
+   states) overlaps the span; an article with no date at all is not held back by it.
 
 >>> from pipeline.config.watchlists import Entity, Rule, Storyline, Watchlists
 >>> wl = Watchlists(entities=(Entity(id="putin", kind="person", name="Vladimir Putin",
@@ -36,6 +39,7 @@ and scanned once by the automaton of ``pipeline.match.index``; then:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from functools import reduce
 from itertools import groupby
@@ -46,7 +50,8 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import ratio
 
-from pipeline.config.watchlists import Watchlists, load_watchlists
+from pipeline.config.watchlists import Storyline, Watchlists, load_watchlists
+from pipeline.dates import UNKNOWN, UTC, period_end
 from pipeline.match.folding import NormalizedText, fold_text, skeleton
 from pipeline.match.hits import (
     FIELDS,
@@ -139,6 +144,7 @@ class Matcher:
             fuzzy_min_length=fuzzy_min_length,
             dfa_max_keys=dfa_max_keys,
         )
+        self._spans = {s.id: span for s in watchlists.storylines if (span := _span(s))}
         # (probe, words) → verdicts; words repeat across articles, rapidfuzz runs once per pair.
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[FuzzyTarget, float], ...]] = {}
 
@@ -507,6 +513,10 @@ class Matcher:
             return weight
 
         for index, rules in groupby(ready, key=itemgetter(0)):
+            storyline = self._index.rules[index][0]
+            span = self._spans.get(storyline.id)
+            if span is not None and not _published_within(article, span):
+                continue
             # The best-scoring rule that holds explains the match.
             results = [
                 r
@@ -515,7 +525,6 @@ class Matcher:
             ]
             if results:
                 score, used = max(results, key=lambda r: r[0])
-                storyline = self._index.rules[index][0]
                 matches.append(
                     Match(
                         article,
@@ -608,3 +617,31 @@ def matches_to_json(article_id: str, matches: list[Match]) -> dict[str, Any]:
             for m in matches
         ],
     }
+
+
+_Span = tuple[dt.datetime, dt.datetime]
+
+
+def _span(storyline: Storyline) -> _Span | None:
+    """The storyline's time span as [start, end) in UTC, None when it has none."""
+    first, last = storyline.published_from, storyline.published_until
+    if first is None and last is None:
+        return None
+    start = (
+        dt.datetime.combine(first, dt.time(), UTC) if first else dt.datetime.min.replace(tzinfo=UTC)
+    )
+    end = (
+        dt.datetime.combine(last, dt.time(), UTC) + dt.timedelta(days=1)
+        if last and last < dt.date.max
+        else dt.datetime.max.replace(tzinfo=UTC)
+    )
+    return start, end
+
+
+def _published_within(article: Article, span: _Span) -> bool:
+    """Whether the article's publication date can lie within ``span`` (undated: yes)."""
+    if article.published_precision == UNKNOWN:
+        return True
+    start = article.published_at
+    end = period_end(start, article.published_precision)
+    return start < span[1] and (end > span[0] if end > start else start >= span[0])

@@ -20,6 +20,7 @@ Pure: nothing is read or written here (``pipeline.seed.draft.seed`` does that).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ from pipeline.seed.storylines import (
     thread_slug,
 )
 from pipeline.seed.text import SeedArticle
+from pipeline.seed.timespan import story_span
 
 DEFAULT_THRESHOLD = 0.5
 PAIR_PLACES = True
@@ -70,6 +72,8 @@ class DraftStoryline:
     topic_terms: list[str] = field(default_factory=list)
     threshold: float = DEFAULT_THRESHOLD
     events: list[str] = field(default_factory=list)
+    published_from: dt.date | None = None
+    published_until: dt.date | None = None
 
 
 @dataclass
@@ -128,6 +132,7 @@ def build_draft(
     slug: str,
     topic_in_rule: str = "actors",
     language: str | None = None,
+    date: str = "",
 ) -> Draft:
     """Extract entities and threads from ``article`` and turn the threads into storylines.
 
@@ -137,7 +142,9 @@ def build_draft(
     actors or places, and the event) or ``anchors`` (an anchor, a partner and the event).
     A thread with no event words and no distinctive phrases gives no storyline: a rule of
     names alone would match everything those names do. ``language`` ("en", "de", "fr",
-    "es"): the article's, detected when not given.
+    "es"): the article's, detected when not given. ``date`` (ISO day or month; the
+    article's own date when empty) places each storyline's span of publication dates
+    (``pipeline.seed.timespan``); with neither, storylines have no span.
     """
     if topic_in_rule not in ("actors", "anchors"):
         raise ValueError(f"topic_in_rule must be actors or anchors, not {topic_in_rule!r}")
@@ -233,6 +240,7 @@ def build_draft(
         while title in titles:  # never two storylines of one title
             title, n = f"{base} ({n})", n + 1
         titles.add(title)
+        span = story_span(date or article.date, events)
         storylines.append(
             DraftStoryline(
                 id=sid,
@@ -244,6 +252,8 @@ def build_draft(
                 topic_id=topic_id,
                 topic_terms=plan.terms,
                 events=events,
+                published_from=span[0] if span else None,
+                published_until=span[1] if span else None,
             )
         )
     return Draft(article, sentences, entities, storylines, slug, language=language)

@@ -14,9 +14,11 @@ writes). The names other stages and the CLI use are importable from here.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from pipeline.config.watchlists import load_watchlists
+from pipeline.dates import DAY, MONTH, parse_time_precision
 from pipeline.errors import ConfigError, UserError
 from pipeline.ingest.recorded import recorded_feed_files
 from pipeline.seed.background import default_background_dir, load_background
@@ -70,8 +72,17 @@ def seed(
     background_dir: Path | None = None,
     topic_in_rule: str = "actors",
     language: str | None = None,
+    date: str | None = None,
+    today: dt.date | None = None,
 ) -> tuple[Draft, str, Path]:
-    """Read, extract, render and validate; returns (draft, yaml text, output path). Writes nothing."""
+    """Read, extract, render and validate; returns (draft, yaml text, output path). Writes nothing.
+
+    ``date`` (YYYY-MM-DD or YYYY-MM) is when the story is news, for the storylines' span
+    of dates: the article's own date when not given, and ``today`` (UTC) when the article
+    shows none, since a draft is usually made from today's news.
+    """
+    if date is not None and parse_time_precision(date)[1] not in (DAY, MONTH):
+        raise UserError(f"--date {date!r}: not a date; write it as YYYY-MM-DD or YYYY-MM")
     article = read_seed(path)
     out = Path(out) if out else default_out(path, article, watchlists_dir)
     # Re-seeding over a draft already kept in the watchlists folder replaces it: leave it out.
@@ -97,6 +108,7 @@ def seed(
         slug=draft_slug(path, article),
         topic_in_rule=topic_in_rule,
         language=language,
+        date=date or article.date or (today or dt.datetime.now(dt.UTC).date()).isoformat(),
     )
     draft.replacing = replacing
     if not draft.entities:

@@ -98,6 +98,7 @@ def probe_article(article_id: str, text: str) -> Article:
         summary=text,
         published_at=_EPOCH,
         first_seen_at=_EPOCH,
+        published_precision="unknown",  # a probe has no date: a storyline's span keeps out of it
     )
 
 
@@ -132,8 +133,11 @@ def score_article(
     background: Background,
 ) -> ArticleScore:
     meta = manifest(root)[article_id]
+    article = read_seed(root / "articles" / f"{article_id}.txt")
+    # The manifest's date stands in for the day a user drafts from the article (``seed``
+    # takes today when the article shows no date); some pages give only the month.
     draft = build_draft(
-        read_seed(root / "articles" / f"{article_id}.txt"), watchlists, background, slug=article_id
+        article, watchlists, background, slug=article_id, date=article.date or meta["date"]
     )
     result = ArticleScore(article_id, meta["language"], storylines=len(draft.storylines))
     result.titles = [s.title for s in draft.storylines]

@@ -642,3 +642,9 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         ),
     ),
 }
+
+# Kinds whose story runs for a year or more after its first report (a takeover's approvals,
+# a war, a bankruptcy's proceedings): a draft watches them longer (pipeline.seed.timespan).
+LONG_RUNNING = frozenset(
+    {"takeover", "talks", "sanctions", "war", "bankruptcy", "fraud", "outbreak"}
+)

@@ -168,7 +168,9 @@ def check_corpus(
     shipped = validate_draft(None, watchlists_dir, replacing=draft.replacing)
     shipped_ids = [s.id for s in shipped.storylines]
     draft_ids = [s.id for s in draft.storylines]
-    articles, gold, problems = [], {}, []
+    articles: list = []
+    gold: dict[str, set[str]] = {}
+    problems: list[str] = []
     if labeled is not None:
         if labeled.is_dir():
             raise UserError(f"{labeled}: is a folder; pass a labeled JSONL file to --check")
@@ -180,11 +182,13 @@ def check_corpus(
     feed_items: list = []
     if feeds is not None:
         feed_items, bad = feed_articles(feeds)
-        articles += feed_items
         problems += bad
     predicted = predictions(articles, combined, draft_ids)
+    # Recorded feeds are ordinary news of whatever date they were recorded: how wide a rule
+    # is does not depend on the storyline's span of dates.
+    predicted.update(predictions(feed_items, _without_spans(combined), draft_ids))
     counts = {d: sum(1 for hits in predicted.values() if d in hits) for d in draft_ids}
-    result = CheckResult(len(articles), counts, problems)
+    result = CheckResult(len(articles) + len(feed_items), counts, problems)
     result.wide = wide_reach(feed_items, predicted, draft_ids)
     if gold:
         result.mapping = map_to_shipped(draft_ids, shipped_ids, combined)
@@ -194,6 +198,13 @@ def check_corpus(
         }
         result.report = score(gold, mapped, shipped_ids)
     return result
+
+
+def _without_spans(watchlists: Watchlists) -> Watchlists:
+    unbounded = {"published_from": None, "published_until": None}
+    return watchlists.model_copy(
+        update={"storylines": tuple(s.model_copy(update=unbounded) for s in watchlists.storylines)}
+    )
 
 
 def wide_reach(

@@ -56,6 +56,12 @@ def _entity_origin(e: SeedEntity, sentences: list[str]) -> str:
     return f'sentence {first.sentence + 1}: "{clip_comment(sentences[first.sentence], 110)}"'
 
 
+def _span_words(first: dt.date | None, last: dt.date | None) -> str:
+    if first and last:
+        return f"from {first} to {last}"
+    return f"from {first}" if first else f"until {last}"
+
+
 def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> str:
     """The draft as YAML text, with comments saying where each item came from."""
     a = draft.article
@@ -132,6 +138,13 @@ def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> 
             ),
             "threshold": s.threshold,
         }
+        if s.published_from or s.published_until:
+            out.append(
+                f"  # watched for articles published {_span_words(s.published_from, s.published_until)}"
+                " (the same names later are usually another story); widen or remove to follow it longer"
+            )
+            data["published_from"] = s.published_from
+            data["published_until"] = s.published_until
         out += _dump(data, "  ")
     return "\n".join(out) + "\n"
 

@@ -16,6 +16,7 @@ import datetime as dt
 
 import numpy as np
 
+from pipeline.dates import period_end
 from pipeline.records import Article
 
 TimeRange = tuple[dt.datetime, dt.datetime]
@@ -27,19 +28,6 @@ LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 VAGUEST_COVERAGE_DATE = dt.timedelta(days=31)
 _FUTURE_SKEW = dt.timedelta(days=1)
 _GRID_STEPS = 192
-
-
-def _period_end(start: dt.datetime, precision: str) -> dt.datetime:
-    try:
-        if precision == "day":
-            return start + dt.timedelta(days=1)
-        if precision == "month":
-            return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        if precision == "year":
-            return start.replace(year=start.year + 1)
-    except (OverflowError, ValueError):  # the last period a datetime can hold
-        return LATEST
-    return start
 
 
 def published_range(article: Article) -> TimeRange:
@@ -60,7 +48,7 @@ def published_range(article: Article) -> TimeRange:
     if precision == "unknown":
         return EARLIEST, LATEST
     lo = article.published_at
-    hi = _period_end(lo, precision)
+    hi = period_end(lo, precision)
     seen = article.first_seen_at
     latest_believable = seen + _FUTURE_SKEW if seen < LATEST - _FUTURE_SKEW else LATEST
     shift = lo - min(lo, latest_believable)

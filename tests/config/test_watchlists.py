@@ -192,3 +192,33 @@ def test_missing_or_empty_directory(tmp_path: Path) -> None:
     assert problems(tmp_path) == [
         f"{tmp_path}:1: no *.yaml watchlist files here; add entities and storylines"
     ]
+
+
+def test_a_time_span_loads_as_dates_and_a_reversed_or_bad_one_is_refused(tmp_path: Path) -> None:
+    body = """
+        entities:
+          - id: putin
+            kind: person
+            name: Putin
+        storylines:
+          - id: s
+            title: S
+            rule:
+              any_of: [putin]
+            published_from: {first}
+            published_until: {last}
+        """
+    write(tmp_path, "w.yaml", body.format(first="2012-01-13", last="2012-07-11"))
+    story = load_watchlists(tmp_path).storyline("s")
+    assert story is not None
+    assert (str(story.published_from), str(story.published_until)) == ("2012-01-13", "2012-07-11")
+    path = write(tmp_path, "w.yaml", body.format(first="2012-07-11", last="2012-01-13"))
+    [problem] = problems(tmp_path)
+    assert problem.startswith(f"{path}:")
+    assert "published_until (2012-01-13) is before published_from (2012-07-11)" in problem
+    write(tmp_path, "w.yaml", body.format(first="2012-13-01", last="2012-07-11"))
+    [problem] = problems(tmp_path)
+    assert (
+        problem
+        == f"{path}:10: '2012-13-01' is not a real date (month must be in 1..12); write it as YYYY-MM-DD"
+    )

@@ -462,3 +462,41 @@ def test_shipped_masks_keep_outlet_names_out_of_the_storylines(shipped: Matcher)
         shipped, art("Starlink terminals sold on Russian marketplaces - The Moscow Times")
     ) == ["starlink-ukraine-war"]
     assert ids(shipped, art("Starlink terminals seized - The Moscow Times")) == []
+
+
+# --- time span ---------------------------------------------------------------------
+
+
+def on(published: str, title: str = "Musk and Putin") -> Article:
+    from pipeline.jsonl_io import article_from_json
+
+    obj = {"id": published or "undated", "title": title}
+    if published:
+        obj["published"] = published
+    return article_from_json(obj)
+
+
+def test_a_time_span_holds_back_articles_dated_outside_it_but_not_undated_ones() -> None:
+    spanned = story(
+        Rule(all_of=[["musk"], ["putin"]]),
+        published_from=dt.date(2024, 10, 1),
+        published_until=dt.date(2024, 10, 31),
+    )
+    m = small(spanned)
+    assert ids(m, on("2024-10-01T00:00:00Z")) == ["s"]  # the first day counts
+    assert ids(m, on("2024-10-31T23:59:00Z")) == ["s"]  # and the whole last day
+    assert ids(m, on("2024-11-01T00:00:00Z")) == []
+    assert ids(m, on("2024-09-30")) == []
+    assert ids(m, on("2024-09")) == []  # September ends before the span starts
+    assert ids(m, on("2024-11")) == []
+    assert ids(m, on("2024")) == ["s"]  # some time in 2024 may be in October
+    assert ids(m, on("")) == ["s"]  # no date: the words decide
+    assert ids(m, on("2024-10-15", "Musk alone")) == []  # the span only ever holds back
+
+
+def test_an_open_ended_span_and_a_span_survive_pickling() -> None:
+    m = small(story(Rule(all_of=[["musk"]]), published_from=dt.date(2024, 10, 1)))
+    assert ids(m, on("2031-01-01")) == ["s"]
+    assert ids(m, on("2024-09-30")) == []
+    again = pickle.loads(pickle.dumps(m))
+    assert ids(again, on("2024-09-30")) == [] and ids(again, on("2024-10-02")) == ["s"]

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.watchlists import Watchlists, load_watchlists
-from pipeline.seed.background import Background, default_background_dir, load_background
+from pipeline.seed.background import Background
 from pipeline.seed.draft import (
     build_draft,
     check_corpus,
@@ -40,16 +39,6 @@ REGRESSION = [
     DATA / "seeds" / "antitrust-fine.txt",
 ]
 TUNING = sorted(k for k, v in manifest(EVAL).items() if v["split"] == "tuning")
-
-
-@pytest.fixture(scope="module")
-def background() -> Background:
-    return load_background(default_background_dir())
-
-
-@pytest.fixture(scope="module")
-def watchlists() -> Watchlists:
-    return load_watchlists(WATCHLISTS)
 
 
 # --- language -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pipeline.config.watchlists import Watchlists, load_watchlists
 from pipeline.errors import UserError
-from pipeline.seed.background import Background, default_background_dir, load_background
+from pipeline.seed.background import load_background
 from pipeline.seed.cues import attribute_word, tokenize
 from pipeline.seed.draft import (
     build_draft,
@@ -51,16 +51,6 @@ REQUIRED = {  # the quality bar of issue 7: name -> kind
     "Donald Trump": "person",
     "The Wall Street Journal": "org",
 }
-
-
-@pytest.fixture(scope="module")
-def background() -> Background:
-    return load_background(default_background_dir())
-
-
-@pytest.fixture(scope="module")
-def watchlists() -> Watchlists:
-    return load_watchlists(WATCHLISTS)
 
 
 @pytest.fixture(scope="module")
