@@ -208,8 +208,9 @@ def pair_feature_rows(
 ) -> np.ndarray:
     """``pair_features`` of all candidates of one article at once, a row each, for
     ``JoinModel.probabilities`` (the tracker's cost with 200 live developments)."""
-    columns = np.array(  # one conversion: the bools and counts are exact as floats
-        [
+    columns = np.empty((9, len(overlap)), np.float64)
+    for i, column in enumerate(  # a row each: the bools and counts are exact as floats
+        (
             overlap,
             residual_overlap,
             mean_overlap,
@@ -219,9 +220,9 @@ def pair_feature_rows(
             same_action,
             other_language,
             latest,
-        ],
-        np.float64,
-    ).reshape(9, len(overlap))
+        )
+    ):
+        columns[i] = column
     rows = np.empty((len(overlap), len(FEATURES)), np.float64)
     rows[:, :3] = columns[:3].T / 100
     rows[:, 3] = np.minimum(1.0, columns[3] / window_hours)
@@ -233,8 +234,8 @@ def pair_feature_rows(
     # math.log's values, not numpy's (whose last bit may differ): the fit's features stay.
     counts = np.asarray(development_articles, np.int64)
     rows[:, 9] = _LOG_SIZES[np.clip(counts, 0, len(_LOG_SIZES) - 1)]
-    for i in np.flatnonzero(counts >= len(_LOG_SIZES)):
-        rows[i, 9] = math.log(int(counts[i])) / math.log(50)
+    for big in np.flatnonzero(counts >= len(_LOG_SIZES)):
+        rows[big, 9] = math.log(int(counts[big])) / math.log(50)
     return rows
 
 

@@ -135,7 +135,8 @@ def span_overlaps(
 ) -> tuple[float, float, float]:
     """An article's best, best residual and mean ``headlines.word_overlap`` with the
     timestamped kept articles of a development (``dev.words``), in one pass: the
-    tracker's cost with 200 live developments. ``residual`` is ``words - common``.
+    tracker's cost with 200 live developments. ``residual`` is ``words - common`` (and
+    ``common`` part of ``words``).
 
     >>> dev = _Development("d", None, None, None, [], [], [])
     >>> keep_words(dev, frozenset({"iran", "talks"}), (0, 0))
@@ -148,23 +149,24 @@ def span_overlaps(
     if words.isdisjoint(dev.vocab):
         return 0.0, 0.0, 0.0
     n_words, n_residual = len(words), len(residual)
-    overlaps = []
-    best = best_residual = 0.0
+    # The mean as sum() adds the overlaps, in order from 0.0 (a zero adds nothing).
+    total = best = best_residual = 0.0
     for v in kept:
         # word_overlap's arithmetic, term for term, so the floats are the same.
         both = len(words & v)
         if not both:  # nor any residual word (residual is part of words)
-            overlaps.append(0.0)
             continue
         overlap = 100.0 * both / (n_words + len(v) - both)
-        overlaps.append(overlap)
+        total += overlap
         if overlap > best:
             best = overlap
         if residual:
-            both = len(residual & v)
-            if both:
-                size = len(v) - len(v & common) if common else len(v)
-                overlap = 100.0 * both / (n_residual + size - both)
+            both_residual = len(residual & v)
+            if both_residual:
+                # The common words v has are the shared ones that are not residual
+                # (``common`` is part of ``words``): len(v & common) without the set.
+                size = len(v) - (both - both_residual)
+                overlap = 100.0 * both_residual / (n_residual + size - both_residual)
                 if overlap > best_residual:
                     best_residual = overlap
-    return best, best_residual, sum(overlaps) / len(overlaps)
+    return best, best_residual, total / len(kept)

@@ -67,6 +67,8 @@ from pipeline.storylines.state import (
     span_overlaps,
 )
 from pipeline.storylines.timing import (
+    EARLIEST,
+    LATEST,
     VAGUEST_COVERAGE_DATE,
     TimeRange,
     expected_distance_hours,
@@ -372,85 +374,95 @@ class StorylineTracker:
         )
         explains = not_an_event(title)
         window_hours = self.coverage_window.total_seconds() / 3600
-        candidates: list[tuple[_Development, float, float, float, float]] = []
+        # The candidates, a column each (what pair_feature_rows takes), in ``devs`` order.
+        c_devs: list[_Development] = []
+        c_overlap: list[float] = []
+        c_residual: list[float] = []
+        c_hours: list[float] = []
+        c_mean: list[float] = []
+        latest: _Development | None = None  # the first of the latest-reported candidates
         nearest, nearest_hours = None, 0.0
         window, (start, end) = self.coverage_window, at
+        timestamped = start == end
+        # gap(at, (first_at, last_at)) > window as two comparisons per development (exact:
+        # datetimes and timedeltas are whole microseconds).
+        latest_in, earliest_in = _shifted(end, window), _shifted(start, -window)
         for dev in devs:
-            # gap(at, (first_at, last_at)) > window, without building the pair
-            if dev.first_at - end > window or start - dev.last_at > window:
+            if dev.first_at > latest_in or dev.last_at < earliest_in:
                 continue
             if answer and not dev.responds:  # a denial is news about a report, not more of it
                 continue
-            if start == end and not dev.coarse and dev.span is not None and dev.words:
+            span = dev.span
+            if timestamped and span is not None and not dev.coarse and dev.words:
                 # A timestamped article and a development of timestamped articles alone
                 # (the common case, and the cost with 200 live developments): what the
-                # general path below computes, in one pass (``state.span_overlaps``).
-                apart = max(dev.span[0] - end, start - dev.span[1], _NO_TIME)
-                if apart > window:
-                    continue
-                apart_hours = apart.total_seconds() / 3600
+                # general path (``_general_overlaps``) computes, in one pass (``span_overlaps``).
+                if span[0] > end:
+                    if span[0] > latest_in:
+                        continue
+                    apart_hours = (span[0] - end).total_seconds() / 3600
+                elif start > span[1]:
+                    if span[1] < earliest_in:
+                        continue
+                    apart_hours = (start - span[1]).total_seconds() / 3600
+                else:
+                    apart_hours = 0.0
                 if not informative:
                     if nearest is None or apart_hours < nearest_hours:
                         nearest, nearest_hours = dev, apart_hours
                     continue
-                best, best_residual, mean = span_overlaps(dev, words, residual, common)
-                candidates.append((dev, best, best_residual, apart_hours, mean))
+                if words.isdisjoint(dev.vocab):  # span_overlaps' zeros, without the call
+                    best = best_residual = mean = 0.0
+                else:
+                    best, best_residual, mean = span_overlaps(dev, words, residual, common)
+            elif not informative:
+                hours = self._nearest_hours(dev, at)
+                if hours is not None and (nearest is None or hours < nearest_hours):
+                    nearest, nearest_hours = dev, hours
                 continue
-            # The timestamped articles as one span (the distance to the nearest of them),
-            # each coarse-dated article by its own range.
-            ranges = [(w, r, False) for w, r in dev.coarse]
-            if dev.span is not None and dev.words:
-                ranges.append((frozenset(), dev.span, True))  # the span's words are dev.words
-            overlaps: list[float] = []  # of each kept article within reach
-            residuals: list[float] = []
-            hours_apart: float | None = None
-            for w, r, span in ranges:
-                hours = self._separation_hours(at, r, span=span)
-                if hours is None:
+            else:
+                general = self._general_overlaps(dev, at, words, residual, common)
+                if general is None:
                     continue
-                if not informative:
-                    if nearest is None or hours < nearest_hours:
-                        nearest, nearest_hours = dev, hours
-                    continue
-                hours_apart = hours if hours_apart is None else min(hours_apart, hours)
-                kept = dev.words if span else [w]
-                if span and words.isdisjoint(dev.vocab):
-                    overlaps += [0.0] * len(kept)
-                    residuals += [0.0] * len(kept)
-                    continue
-                overlaps += [word_overlap(words, v) for v in kept]
-                residuals += [word_overlap(residual, v, ignore=common) for v in kept]
-            if hours_apart is not None and overlaps:
-                candidates.append(
-                    (dev, max(overlaps), max(residuals), hours_apart, sum(overlaps) / len(overlaps))
-                )
+                best, best_residual, apart_hours, mean = general
+            c_devs.append(dev)
+            c_overlap.append(best)
+            c_residual.append(best_residual)
+            c_hours.append(apart_hours)
+            c_mean.append(mean)
+            if latest is None or dev.last_at > latest.last_at:
+                latest = dev
         closest, closest_overlap = None, 0.0
-        if candidates:
-            latest = max(candidates, key=lambda c: c[0].last_at)[0]
-            devs_in = [c[0] for c in candidates]
+        if c_devs:
+            n = len(c_devs)
+            action = sig.action
             rows = pair_feature_rows(
-                overlap=[c[1] for c in candidates],
-                residual_overlap=[c[2] for c in candidates],
-                mean_overlap=[c[4] for c in candidates],
-                separation_hours=[c[3] for c in candidates],
+                overlap=c_overlap,
+                residual_overlap=c_residual,
+                mean_overlap=c_mean,
+                separation_hours=c_hours,
                 window_hours=window_hours,
-                shared_actors=[len(actors & d.actors) for d in devs_in],
-                new_actor_other_action=[fresh and sig.action != d.action for d in devs_in],
-                same_action=[sig.action is not None and sig.action == d.action for d in devs_in],
+                shared_actors=[len(actors & d.actors) for d in c_devs] if actors else [0] * n,
+                new_actor_other_action=(
+                    [action != d.action for d in c_devs] if fresh else [False] * n
+                ),
+                same_action=(
+                    [action == d.action for d in c_devs] if action is not None else [False] * n
+                ),
                 not_an_event=explains,
-                other_language=[sig.language not in d.languages for d in devs_in],
-                development_articles=[d.count for d in devs_in],
-                latest=[d is latest for d in devs_in],
+                other_language=[sig.language not in d.languages for d in c_devs],
+                development_articles=[d.count for d in c_devs],
+                latest=[d is latest for d in c_devs],
             )
             if self.record_features is not None:
-                for d, features in zip(devs_in, rows.tolist(), strict=True):
+                for d, features in zip(c_devs, rows.tolist(), strict=True):
                     self.record_features(d.lead.article.article_id, features)
-            scored = [
-                (p, c[1], c[0])
-                for p, c in zip(self.join_model.probabilities(rows), candidates, strict=True)
-            ]
-            p, overlap, dev = max(scored, key=lambda x: x[0])
-            closest, closest_overlap = max(scored, key=lambda x: x[1])[2], max(x[1] for x in scored)
+            probabilities = self.join_model.probabilities(rows)
+            # The first of the likeliest, and the first of the most overlapping, as max() picks.
+            likeliest = max(range(n), key=probabilities.__getitem__)
+            p, overlap, dev = probabilities[likeliest], c_overlap[likeliest], c_devs[likeliest]
+            most = max(range(n), key=c_overlap.__getitem__)
+            closest, closest_overlap = c_devs[most], c_overlap[most]
             if p >= self.join_model.threshold:
                 why = (
                     f"join probability {p:.2f}, {overlap:.0f}% content words shared with an "
@@ -478,6 +490,52 @@ class StorylineTracker:
                 ),
             )
         return None, closest_overlap, NEW_DEVELOPMENT, closest, ""
+
+    def _ranges(self, dev: _Development) -> list[tuple[frozenset[str], TimeRange, bool]]:
+        """The timestamped articles as one span (the distance to the nearest of them), each
+        coarse-dated article by its own range: (words, range, is the span)."""
+        ranges = [(w, r, False) for w, r in dev.coarse]
+        if dev.span is not None and dev.words:
+            ranges.append((frozenset(), dev.span, True))  # the span's words are dev.words
+        return ranges
+
+    def _nearest_hours(self, dev: _Development, at: TimeRange) -> float | None:
+        """How near in time the development's nearest kept article is (the general path)."""
+        hours = [
+            h
+            for _, r, span in self._ranges(dev)
+            if (h := self._separation_hours(at, r, span=span)) is not None
+        ]
+        return min(hours) if hours else None
+
+    def _general_overlaps(
+        self,
+        dev: _Development,
+        at: TimeRange,
+        words: frozenset[str],
+        residual: frozenset[str],
+        common: frozenset[str],
+    ) -> tuple[float, float, float, float] | None:
+        """(best, best residual, hours apart, mean) overlap with the kept articles in
+        reach, for a coarse-dated article or development; None if none is in reach."""
+        overlaps: list[float] = []  # of each kept article within reach
+        residuals: list[float] = []
+        hours_apart: float | None = None
+        for w, r, span in self._ranges(dev):
+            hours = self._separation_hours(at, r, span=span)
+            if hours is None:
+                continue
+            hours_apart = hours if hours_apart is None else min(hours_apart, hours)
+            kept = dev.words if span else [w]
+            if span and words.isdisjoint(dev.vocab):
+                overlaps += [0.0] * len(kept)
+                residuals += [0.0] * len(kept)
+                continue
+            overlaps += [word_overlap(words, v) for v in kept]
+            residuals += [word_overlap(residual, v, ignore=common) for v in kept]
+        if hours_apart is None or not overlaps:
+            return None
+        return max(overlaps), max(residuals), hours_apart, sum(overlaps) / len(overlaps)
 
     def _why_new(
         self,
@@ -653,6 +711,18 @@ class StorylineTracker:
             reason,
             article=match,
         )
+
+
+def _shifted(at: dt.datetime, by: dt.timedelta) -> dt.datetime:
+    """``at + by``, or the end of the datetime range it passes (nothing lies beyond it).
+
+    >>> _shifted(LATEST, dt.timedelta(hours=1)) == LATEST, _shifted(EARLIEST, -dt.timedelta(1))
+    (True, datetime.datetime(1, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))
+    """
+    try:
+        return at + by
+    except OverflowError:
+        return LATEST if by > _NO_TIME else EARLIEST
 
 
 def _source(match: Match) -> tuple[str, str, str]:
