@@ -150,6 +150,8 @@ class EntityExtractor:
         # capitalised elsewhere (this article mid-sentence, or usually in the news).
         if tok.lower in mid_caps or is_place(tok.text):
             return True
+        if tok.lower in self._lower_words:
+            return False  # "Murió Maradona": the article writes "murió" in lower case
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         if nxt is not None and nxt.is_word and nxt.is_cap and nxt.lower not in NOT_NAMES:
             # A club name may open every sentence it is in: a pair that recurs, whose first

@@ -789,3 +789,26 @@ def test_german_compound_titles_of_heads_mayors_and_directors_are_cut(background
     assert not any(
         k.split()[0].lower().endswith(("leiter", "meister", "direktorin")) for k in kinds
     )
+
+
+def test_a_persons_death_is_an_event_and_a_disasters_dead_are_not() -> None:
+    assert thread_events(["Murió Maradona, víctima de un paro cardíaco"], lang="es") == ["death"]
+    assert thread_events(["Former president dies at 94"], lang="en") == ["death"]
+    assert "death" not in thread_events(
+        ["Au moins 135 morts et 5 000 blessés après l'explosion"], lang="fr"
+    )
+    assert thread_events(["Papst Benedikt XVI. tritt zurück"], lang="de") == ["resignation"]
+
+
+def test_a_sentence_opening_verb_the_article_writes_in_lower_case_starts_no_name(
+    watchlists, background
+) -> None:
+    article = parse_seed_text(
+        "date 2020-11-25 Murió Maradona, víctima de un paro cardíaco\n"
+        "Diego Armando Maradona murió este miércoles en su casa de Tigre, informaron sus "
+        "allegados. Maradona tenía 60 años."
+    )
+    draft = build_draft(article, watchlists, background, slug="m")
+    names = {e.name for e in draft.entities}
+    assert "Murió Maradona" not in names and "Diego Armando Maradona" in names
+    assert any("death" in s.events for s in draft.storylines)
