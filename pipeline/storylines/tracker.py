@@ -44,6 +44,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -86,6 +87,7 @@ NEW_DEVELOPMENT, COVERAGE, DUPLICATE, BURST, STALE = (
     "stale",
 )
 _NO_TIME = dt.timedelta(0)
+_LAST_AT = operator.attrgetter("last_at")
 # Internal kind: a near-copy that says the opposite (so a new development).
 _CONTRADICTION = "contradiction"
 
@@ -634,14 +636,24 @@ class StorylineTracker:
         return kept
 
     def _expire(self, state: StorylineState, newest_at: dt.datetime) -> None:
+        """Drop the developments last reported more than the horizon before ``newest_at``
+        and, at ``max_developments``, the least recently reported (the list is then in
+        that order, ties as they were): on every article, so the scans are C-level."""
         cutoff = newest_at - self.horizon
-        devs = [d for d in state.developments if d.last_at >= cutoff]
+        developments = devs = state.developments
+        expired = bool(devs) and min(map(_LAST_AT, devs)) < cutoff
+        if expired:
+            devs = [d for d in devs if d.last_at >= cutoff]
+        evicted: list[_Development] = []
         if len(devs) >= self.max_developments:  # leave room for one more
-            devs.sort(key=lambda d: d.last_at)
-            devs = devs[len(devs) - self.max_developments + 1 :]
-        if len(devs) < len(state.developments):
+            devs = sorted(devs, key=_LAST_AT)
+            cut = len(devs) - self.max_developments + 1
+            evicted, devs = devs[:cut], devs[cut:]
+        if not expired and len(evicted) == 1:  # the usual eviction: one goes
+            state.forget_terms(evicted[0])
+        elif len(devs) < len(developments):
             live = {id(d) for d in devs}
-            for d in state.developments:
+            for d in developments:
                 if id(d) not in live:
                     state.forget_terms(d)
         state.developments = devs

@@ -651,3 +651,62 @@ def test_an_original_arriving_after_its_copy_becomes_the_lead_and_takes_its_id()
     assert dev.aliases == [alerted.development_id]
     payloads = [alert_to_json(a) for a in decide_alerts([alerted])]
     assert t.restore(t.states["s"], payloads) == 0
+
+
+def _expire_by_sorting(tracker: StorylineTracker, state: StorylineState, newest_at) -> None:
+    """``_expire``'s developments as a fresh filter and sort give them (its first form)."""
+    cutoff = newest_at - tracker.horizon
+    devs = [d for d in state.developments if d.last_at >= cutoff]
+    if len(devs) >= tracker.max_developments:
+        devs.sort(key=lambda d: d.last_at)
+        devs = devs[len(devs) - tracker.max_developments + 1 :]
+    live = {id(d) for d in devs}
+    for d in state.developments:
+        if id(d) not in live:
+            state.forget_terms(d)
+    state.developments = devs
+
+
+def test_expiry_keeps_and_drops_what_a_fresh_sort_would_after_random_changes():
+    """The developments ``_expire`` keeps, their order (ties included) and the counts it
+    leaves equal a fresh filter-and-sort after random new developments, reports moving a
+    development's last time (out of order too) and jumps past the horizon."""
+    from pipeline.storylines.state import _Development
+
+    rng = random.Random(5)
+    tracker = StorylineTracker(max_developments=12, duplicate_horizon_hours=60)
+    states = StorylineState("s"), StorylineState("s")
+    newest, evictions, expiries = T0, 0, 0
+    for step in range(3000):
+        if rng.random() < 0.5 or not states[0].developments:
+            at = newest - dt.timedelta(hours=rng.choice([0, 0, 1, 5, 30]))
+            words = frozenset(rng.sample(["iran", "talks", "oil", "ships", "vance", "musk"], 3))
+            for state in states:
+                dev = _Development(f"d{step}", None, at, at, [], [], [])  # type: ignore[arg-type]
+                state.count_terms(words, kept_by=dev)
+                state.add_actors(dev, [f"entity:{w}" for w in words])
+                state.developments.append(dev)
+        else:
+            i = rng.randrange(len(states[0].developments))
+            bump = dt.timedelta(hours=rng.choice([0, 1, 2, 10]))
+            for state in states:
+                dev = state.developments[i]
+                dev.last_at = max(dev.last_at, newest - bump)
+        jump = rng.uniform(50, 62) if step % 37 == 36 else rng.choice([0, 0, 0.5, 1, 2])
+        newest += dt.timedelta(hours=jump)
+        before = len(states[0].developments)
+        cutoff = newest - tracker.horizon
+        expiries += any(d.last_at < cutoff for d in states[0].developments)
+        tracker._expire(states[0], newest)
+        _expire_by_sorting(tracker, states[1], newest)
+        mine, fresh = states
+        assert [d.development_id for d in mine.developments] == [
+            d.development_id for d in fresh.developments
+        ]
+        assert mine.term_articles == fresh.term_articles and list(mine.term_articles) == list(
+            fresh.term_articles
+        )
+        assert mine.actor_developments == fresh.actor_developments
+        assert mine.kept_articles == fresh.kept_articles
+        evictions += before == tracker.max_developments
+    assert evictions > 300 and expiries > 20  # both paths really taken
