@@ -276,6 +276,9 @@ class EntityExtractor:
             # ("Gewerkschaft Vereinigung Cockpit"); alone it may be the name's first word.
             if end - start > 2 and german_common_noun(tokens[start].text):
                 start += 1
+            # The category cut leaves its "der" ("Rädelsführer der Reichsbürger").
+            while end - start > 1 and tokens[start].lower in GERMAN_OF:
+                start += 1
             if end - start == 1 and german_common_noun(tokens[start].text):
                 return start, start
         while end - start > 1 and tokens[end - 1].lower in CONNECTORS:

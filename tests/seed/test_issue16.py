@@ -812,3 +812,14 @@ def test_a_sentence_opening_verb_the_article_writes_in_lower_case_starts_no_name
     names = {e.name for e in draft.entities}
     assert "Murió Maradona" not in names and "Diego Armando Maradona" in names
     assert any("death" in s.events for s in draft.storylines)
+
+
+def test_a_german_noun_cut_from_a_name_takes_its_der_along(watchlists, background):
+    article = parse_seed_text(
+        "date 2022-12-07 Prinz als Rädelsführer der Reichsbürger verhaftet\n"
+        "Die Polizei ging am Mittwoch gegen eine Gruppe vor, die einen Umsturz des politischen "
+        "Systems der Bundesrepublik geplant haben soll. Der Generalbundesanwalt ermittelt wegen "
+        "des Verdachts der Gründung einer terroristischen Vereinigung."
+    )
+    names = {e.name for e in build_draft(article, watchlists, background, slug="r").entities}
+    assert not any(n.lower().startswith("der ") for n in names), names
