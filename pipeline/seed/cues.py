@@ -119,7 +119,8 @@ orkan sturmtief copa coupe battle bataille batalla schlacht final finale""".spli
 # Landforms and works put their class first too ("Fort X", "Dune du X", "Lake X", "Isla X").
 HEAD_INITIAL_PLACES = frozenset(
     """landkreis freistaat bundesland bezirk kanton fort dune mount mont monte lake lac lago
-isla île cabo sierra playa plage""".split()
+isla île cabo sierra playa plage islas îles rue avenue boulevard calle avenida plaza paseo
+quai""".split()
 )
 # A class noun just before a name, or before "such as" and a list of names, gives them
 # its kind: "the logistics company Acme", "la empresa Acme", "les marques A, B et C",
@@ -139,7 +140,8 @@ tanker""".split()
     ),
     "place": frozenset(
         """city town village ville commune ciudad municipio localidad stadt gemeinde
-cathedral cathédrale catedral kathedrale basilica basilique basílica""".split()
+cathedral cathédrale catedral kathedrale basilica basilique basílica island isla île insel
+mar mer quartier barrio neighbourhood neighborhood""".split()
     ),
 }
 # German writes the class noun as the last part of a compound ("Chemiekonzern Acme",
@@ -167,12 +169,15 @@ GERMAN_CLASS_ENDINGS = {
         "versorgers",
     ),
     "product": ("marke", "marken"),
+    # Squares, streets, stations, quays: "Breitscheidplatz", "Budapester Straße".
+    "place": ("platz", "straße", "strasse", "allee", "gasse", "bahnhof", "ufer", "damm"),
 }
 # Where something is, before "of/de" and a name: "the city of X", "l'usine de X",
 # "l'aéroport international d'X", "el municipio de X".
 PLACE_OF = CLASS_NOUNS["place"] | frozenset(
     """aéroport airport aeropuerto flughafen usine factory fábrica site región region
-région province provincia département comarca""".split()
+région province provincia département comarca puerto port rue calle avenida plaza
+quartier barrio""".split()
 )
 _OF_WORDS = frozenset({"of", "de", "d'", "d’", "del", "du", "des", "von"})
 NAMED_WORDS = frozenset(
@@ -184,7 +189,7 @@ PLACE_HEADS = frozenset(
     """sea ocean river lake mountains mountain mount island islands strait gulf bay
 peninsula valley desert county province region state states republic kingdom coast oblast krai
 territory territories emirates bridge beltway highway freeway expressway motorway tunnel canal
-square avenue boulevard""".split()
+square avenue boulevard station straße strasse platz allee""".split()
 )
 PLACE_PREPOSITIONS = frozenset(
     """in over to from near across into throughout outside inside toward
@@ -413,6 +418,8 @@ def mention_votes(
         v["org"] += 2  # "FNV Havens": an acronym leading a name is an organisation
     if head in PLACE_HEADS or (len(lower) > 1 and lower[0] in HEAD_INITIAL_PLACES):
         v["place"] += 3
+    if len(words) == 1 and german_class(words[0]) == "place":
+        v["place"] += 3  # "Breitscheidplatz", "Hauptbahnhof"
     if (head in EVENT_HEADS or lower[0] in HEAD_INITIAL_EVENTS) and len(lower) > 1:
         v["event"] += 3
     if len(words) == 1 and re.fullmatch(r"(?:[A-Z]\.){2,}", words[0]):

@@ -823,3 +823,21 @@ def test_a_german_noun_cut_from_a_name_takes_its_der_along(watchlists, backgroun
     )
     names = {e.name for e in build_draft(article, watchlists, background, slug="r").entities}
     assert not any(n.lower().startswith("der ") for n in names), names
+
+
+@pytest.mark.parametrize(
+    "language, sentence, name",
+    [
+        ("de", "Der Anschlag am Breitscheidplatz erschütterte Berlin.", "Breitscheidplatz"),
+        ("de", "Der Lastwagen fuhr über die Budapester Straße in Berlin.", "Budapester Straße"),
+        ("es", "El crucero encalló frente a la isla de Giglio, en Italia.", "Giglio"),
+        ("es", "El barco navegaba por el mar Mediterráneo hacia Francia.", "Mediterráneo"),
+        (
+            "fr",
+            "Deux immeubles se sont effondrés dans le quartier Noailles à Marseille.",
+            "Noailles",
+        ),
+    ],
+)
+def test_squares_streets_islands_seas_and_quarters_are_places(background, language, sentence, name):
+    assert _kinds(background, language, sentence).get(name) == "place"
