@@ -602,8 +602,11 @@ class EntityExtractor:
             votes["place"] += 3
         if not votes:
             words = e.name.split()
-            person = len(words) > 1 and opens_person_name(
-                words[0], language=self.language, then=words[1]
+            person = (
+                opens_person_name(words[0], language=self.language, then=words[1])
+                if len(words) > 1
+                # A listed first name alone, with no cue at all: "Samantha", "Felipe".
+                else normalise_name(e.name) in given_names() and not is_place(e.name)
             )
             return "person" if person else "org"
         best = max(votes.values())

@@ -841,3 +841,8 @@ def test_a_german_noun_cut_from_a_name_takes_its_der_along(watchlists, backgroun
 )
 def test_squares_streets_islands_seas_and_quarters_are_places(background, language, sentence, name):
     assert _kinds(background, language, sentence).get(name) == "place"
+
+
+def test_a_listed_first_name_alone_without_cues_is_a_person(background):
+    kinds = _kinds(background, "es", "Desde el balcón del palacio saludaron Felipe y Samantha.")
+    assert kinds.get("Felipe") == "person" and kinds.get("Samantha") == "person"
