@@ -41,7 +41,7 @@ kanzler kanzlerin bürgermeister bürgermeisterin maire alcalde alcaldesa sprech
 porte-parole secretario secretaria secrétaire directeur directrice directora gouverneur gobernador
 gobernadora chef vorstandschef konzernchef chefin pdg landrat ministerpräsident ministerpräsidentin
 premier-ministre prosecutor procureur procureure fiscal fiscala staatsanwalt staatsanwältin juge
-juez jueza richter richterin patron patronne jefe jefa""".split()
+juez jueza richter richterin patron patronne jefe jefa pm""".split()
 )
 # German writes a role as the end of a compound ("Verteidigungsministerin", "Fraktionschef").
 GERMAN_TITLE_ENDINGS = (

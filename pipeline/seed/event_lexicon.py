@@ -568,6 +568,21 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "incidente ferroviario",
         ),
     ),
+    # A crowd crush: a festival, a stadium, a pilgrimage.
+    "stampede": (
+        {"en": "stampede", "de": "Massenpanik", "fr": "bousculade", "es": "estampida"},
+        (
+            "stampede*",
+            "crowd crush*",
+            "crushed to death",
+            "massenpanik*",
+            "gedränge",
+            "bousculade*",
+            "mouvement de foule",
+            "estampida*",
+            "avalancha humana",
+        ),
+    ),
     "explosion": (
         {"en": "explosion", "de": "Explosion", "fr": "explosion", "es": "explosión"},
         ("explosion*", "exploded", "explodiert", "déflagration*", "explosión"),

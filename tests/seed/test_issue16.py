@@ -262,6 +262,9 @@ def test_thread_events_in_four_languages():
         ("La empresa pidió el preconcurso de acreedores.", "es", "bankruptcy"),
         ("La ministra dimitió tras la polémica.", "es", "resignation"),
         ("Die Ministerin will zurücktreten.", "de", "resignation"),
+        # after the test5 score: a crowd crush
+        ("Bei einer Massenpanik starben 19 Menschen.", "de", "stampede"),
+        ("Seventeen fans were crushed to death in the stampede.", "en", "stampede"),
     ],
 )
 def test_event_classes_beyond_the_first_eight(sentence, lang, kind):
@@ -846,3 +849,8 @@ def test_squares_streets_islands_seas_and_quarters_are_places(background, langua
 def test_a_listed_first_name_alone_without_cues_is_a_person(background):
     kinds = _kinds(background, "es", "Desde el balcón del palacio saludaron Felipe y Samantha.")
     assert kinds.get("Felipe") == "person" and kinds.get("Samantha") == "person"
+
+
+def test_a_demonym_and_pm_before_a_name_are_its_role(background):
+    kinds = _kinds(background, "en", "Police said former Japanese PM Abe was shot in Nara.")
+    assert kinds.get("Abe") == "person" and "Japanese PM Abe" not in kinds
