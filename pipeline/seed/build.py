@@ -51,7 +51,7 @@ from pipeline.seed.storylines import (
     thread_slug,
 )
 from pipeline.seed.text import SeedArticle
-from pipeline.seed.timespan import story_span
+from pipeline.seed.timespan import since_year, story_span
 
 DEFAULT_THRESHOLD = 0.5
 PAIR_PLACES = True
@@ -227,6 +227,7 @@ def build_draft(
             first.groups = [list(dict.fromkeys(first.groups[0] + plan.groups[0]))]
     plans = _merge_same_story(plans)
     taken_storylines = {s.id for s in watchlists.storylines}
+    since = since_year(" ".join(sentences[: 1 + LEDE_SENTENCES]))
     storylines = []
     titles: set[str] = set()
     for plan in plans:
@@ -240,7 +241,7 @@ def build_draft(
         while title in titles:  # never two storylines of one title
             title, n = f"{base} ({n})", n + 1
         titles.add(title)
-        span = story_span(date or article.date, events)
+        span = story_span(date or article.date, events, since=since)
         storylines.append(
             DraftStoryline(
                 id=sid,

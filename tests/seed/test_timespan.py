@@ -39,7 +39,7 @@ def test_a_story_is_followed_a_year_and_a_long_running_one_two(watchlists, backg
     )
     assert strike.storylines
     assert {(s.published_from, s.published_until) for s in strike.storylines} == {
-        (None, dt.date(2026, 1, 9))
+        (dt.date(2024, 11, 10), dt.date(2026, 1, 9))
     }
     takeover = build_draft(parse_seed_text(TAKEOVER), watchlists, background, slug="t")
     assert any("takeover" in s.events for s in takeover.storylines)
@@ -54,21 +54,25 @@ def test_a_story_is_followed_a_year_and_a_long_running_one_two(watchlists, backg
     assert {s.published_until for s in given.storylines} == {dt.date(2020, 5, 30)}
 
 
-def test_the_rendered_span_keeps_later_chapters_out_but_not_undated_items(
+def test_the_rendered_span_keeps_other_chapters_out_but_not_undated_items(
     watchlists, background
 ) -> None:
     draft = build_draft(
         parse_seed_text(STRIKE.format(date="date 2025-01-09 ")), watchlists, background, slug="s"
     )
     text = render_draft(draft, watchlists_dir=WATCHLISTS)
-    assert "# watched for articles published until 2026-01-09" in text
+    assert "# watched for articles published from 2024-11-10 to 2026-01-09" in text
     kept = yaml.safe_load(text)["storylines"][0]
-    assert kept["published_until"] == dt.date(2026, 1, 9) and "published_from" in kept
+    assert (kept["published_from"], kept["published_until"]) == (
+        dt.date(2024, 11, 10),
+        dt.date(2026, 1, 9),
+    )
     combined = validate_draft(text, WATCHLISTS)
     title = "Rotterdam dockworkers strike again over automation, FNV Havens says"
     items = [
         article_from_json({"id": "soon", "title": title, "published": "2025-01-20"}),
         article_from_json({"id": "later", "title": title, "published": "2027-03-02"}),
+        article_from_json({"id": "earlier", "title": title, "published": "2023-05-02"}),
         article_from_json({"id": "undated", "title": title}),
     ]
     hits = predictions(items, combined, [s.id for s in draft.storylines])
@@ -112,3 +116,16 @@ def test_cli_date_flag_a_bad_date_and_validate_noting_an_ended_span(tmp_path) ->
     checked = run("validate", "--watchlists", folder)
     assert checked.returncode == 0, checked.stderr
     assert "follows articles published until 2020-05-30, which has passed" in checked.stdout
+
+
+def test_a_story_the_lede_says_runs_since_a_year_is_followed_from_that_year(
+    watchlists, background
+) -> None:
+    article = parse_seed_text(
+        "date 2024-10-25 Musk has been in secret talks with Putin since 2022\n"
+        "Elon Musk has been in regular contact with Vladimir Putin since late 2022, the paper "
+        "reported. The talks covered business and geopolitics."
+    )
+    draft = build_draft(article, watchlists, background, slug="w")
+    assert draft.storylines
+    assert {s.published_from for s in draft.storylines} == {dt.date(2022, 1, 1)}
