@@ -33,6 +33,7 @@ from pipeline.seed.entities import EntityExtractor
 from pipeline.seed.events import (
     event_counts,
     event_label,
+    event_patterns,
     event_terms,
     own_events,
     thread_counts,
@@ -70,6 +71,7 @@ class DraftStoryline:
     alternatives: list[list[list[str]]] = field(default_factory=list)
     topic_id: str = ""
     topic_terms: list[str] = field(default_factory=list)
+    topic_patterns: list[str] = field(default_factory=list)  # separable verbs (events.GAP)
     threshold: float = DEFAULT_THRESHOLD
     events: list[str] = field(default_factory=list)
     published_from: dt.date | None = None
@@ -252,6 +254,7 @@ def build_draft(
                 thread=thread,
                 topic_id=topic_id,
                 topic_terms=plan.terms,
+                topic_patterns=event_patterns(events),
                 events=events,
                 published_from=span[0] if span else None,
                 published_until=span[1] if span else None,

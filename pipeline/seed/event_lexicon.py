@@ -3,7 +3,8 @@
 Data only (``pipeline.seed.events`` reads it): per kind, the noun a desk slug uses in
 English, German, French and Spanish, and the forms that name the kind. A form ending in
 ``*`` matches any word that starts so (the matcher's wildcard); a form tagged ``de:``
-counts only in an article of that language. No names, nothing taken from one article.
+counts only in an article of that language; ``verb…particle`` is a German separable verb.
+No names, nothing taken from one article.
 """
 
 from __future__ import annotations
@@ -200,10 +201,14 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "amt niedergelegt",
             "legt sein amt nieder",
             "legt ihr amt nieder",
-            # German separable verbs, where the particle follows at once
-            "tritt zurück",
-            "treten zurück",
-            "trat zurück",
+            # German separable verbs: the particle closes the clause ("tritt als
+            # Vizekanzler zurück"); pipeline.seed.events.GAP
+            "de:tritt…zurück",
+            "de:trat…zurück",
+            "de:treten…zurück",
+            "de:traten…zurück",
+            "de:tritt…ab",
+            "de:trat…ab",
             "gibt sein amt ab",
             "gibt ihr amt ab",
         ),
@@ -640,6 +645,8 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "eingestürzt*",
             "zusammenbruch*",
             "zusammengebrochen",
+            "de:stürzte…ein",
+            "de:stürzt…ein",
             "kollaps*",
             "effondr*",
             "s'est effondré*",

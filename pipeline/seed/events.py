@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from functools import lru_cache
 
+from pipeline.match.folding import skeleton
 from pipeline.seed.event_lexicon import EVENTS
 from pipeline.seed.language import stopwords
 
@@ -26,8 +27,17 @@ from pipeline.seed.language import stopwords
 EVENT_SHARE = 0.5
 
 
+# A German separable verb and its particle, written "tritt…zurück": the particle closes
+# the clause, a few words after the verb ("Der Papst tritt überraschend zurück").
+GAP = "…"
+GAP_WORDS = 6
+
+
 def _pattern(form: str) -> re.Pattern[str]:
     form = _bare(form)
+    if GAP in form:
+        verb, particle = (re.escape(w.strip().lower()) for w in form.split(GAP))
+        return re.compile(rf"(?<!\w){verb}(?!\w)[^.!?;:]{{0,80}}?(?<!\w){particle}(?!\w)")
     if form.endswith("*"):
         return re.compile(r"(?<!\w)" + re.escape(form[:-1].lower()) + r"\w*")
     return re.compile(r"(?<!\w)" + re.escape(form.lower()) + r"s?(?!\w)")
@@ -106,10 +116,29 @@ def own_events(per_thread: list[Counter]) -> list[list[str]]:
 KINDRED: dict[str, tuple[str, ...]] = {"bankruptcy": ("collapse",), "collapse": ("bankruptcy",)}
 
 
-def event_terms(kinds: list[str]) -> list[str]:
-    """The topic terms of ``kinds`` and of their kindred classes, every language's forms."""
+def _forms(kinds: list[str]) -> list[str]:
     kinds = list(dict.fromkeys(k2 for k in kinds for k2 in (k, *KINDRED.get(k, ()))))
     return list(dict.fromkeys(_bare(form) for k in kinds for form in EVENTS[k][1]))
+
+
+def event_terms(kinds: list[str]) -> list[str]:
+    """The topic terms of ``kinds`` and of their kindred classes, every language's forms."""
+    return [f for f in _forms(kinds) if GAP not in f]
+
+
+def event_patterns(kinds: list[str]) -> list[str]:
+    r"""The topic patterns of ``kinds``' separable verbs: the verb, then its particle at most
+    ``GAP_WORDS`` words on, in the matcher's folded text (``folding.skeleton``).
+
+    >>> print(event_patterns(["resignation"])[0])
+    (?<!\w)tritt(?: \S+){0,6} zuruck(?!\w)
+    """
+    out = []
+    for form in _forms(kinds):
+        if GAP in form:
+            verb, particle = (re.escape(skeleton(w)) for w in form.split(GAP))
+            out.append(rf"(?<!\w){verb}(?: \S+){{0,{GAP_WORDS}}} {particle}(?!\w)")
+    return out
 
 
 def event_label(kind: str, lang: str) -> str:

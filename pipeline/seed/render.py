@@ -107,6 +107,7 @@ def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> 
                 "id": s.topic_id,
                 "description": f"What happens in '{s.title}' ({', '.join(s.events) or 'phrases of the seed article'}).",
                 "terms": s.topic_terms,
+                **({"patterns": s.topic_patterns} if s.topic_patterns else {}),
             },
             "  ",
         )

@@ -854,3 +854,21 @@ def test_a_listed_first_name_alone_without_cues_is_a_person(background):
 def test_a_demonym_and_pm_before_a_name_are_its_role(background):
     kinds = _kinds(background, "en", "Police said former Japanese PM Abe was shot in Nara.")
     assert kinds.get("Abe") == "person" and "Japanese PM Abe" not in kinds
+
+
+def test_a_german_separable_verb_names_its_event_with_words_between(watchlists, background):
+    assert thread_events(["Strache tritt als Vizekanzler und FPÖ-Chef zurück"], lang="de") == [
+        "resignation"
+    ]
+    assert thread_events(["Er tritt heute auf. Zurück bleibt die Partei."], lang="de") != [
+        "resignation"
+    ]  # the particle must close the same clause
+    article = parse_seed_text(
+        "date 2019-05-18 Strache tritt als Vizekanzler zurück\n"
+        "Heinz-Christian Strache tritt nach dem Video als Vizekanzler zurück, sagte die FPÖ. "
+        "Strache trat am Samstag auch als Parteichef zurück."
+    )
+    draft = build_draft(article, watchlists, background, slug="s")
+    combined = validate_draft(render_draft(draft, watchlists_dir=WATCHLISTS), WATCHLISTS)
+    item = probe_article("i", "Heinz-Christian Strache tritt nach Skandal von allen Ämtern ab")
+    assert predictions([item], combined, [s.id for s in draft.storylines])
