@@ -382,13 +382,18 @@ class StorylineTracker:
         c_residual: list[float] = []
         c_hours: list[float] = []
         c_mean: list[float] = []
+        # Bound appends: the loop runs once per live development (200 on the cost bench).
+        add_dev, add_overlap, add_residual = c_devs.append, c_overlap.append, c_residual.append
+        add_hours, add_mean = c_hours.append, c_mean.append
         latest: _Development | None = None  # the first of the latest-reported candidates
+        latest_at: dt.datetime | None = None  # its last_at
         nearest, nearest_hours = None, 0.0
         window, (start, end) = self.coverage_window, at
         timestamped = start == end
         # gap(at, (first_at, last_at)) > window as two comparisons per development (exact:
         # datetimes and timedeltas are whole microseconds).
         latest_in, earliest_in = _shifted(end, window), _shifted(start, -window)
+        isdisjoint = words.isdisjoint
         for dev in devs:
             if dev.first_at > latest_in or dev.last_at < earliest_in:
                 continue
@@ -413,10 +418,16 @@ class StorylineTracker:
                     if nearest is None or apart_hours < nearest_hours:
                         nearest, nearest_hours = dev, apart_hours
                     continue
-                if words.isdisjoint(dev.vocab):  # span_overlaps' zeros, without the call
-                    best = best_residual = mean = 0.0
-                else:
-                    best, best_residual, mean = span_overlaps(dev, words, residual, common)
+                if isdisjoint(dev.vocab):  # span_overlaps' zeros, without the call
+                    add_dev(dev)
+                    add_overlap(0.0)
+                    add_residual(0.0)
+                    add_hours(apart_hours)
+                    add_mean(0.0)
+                    if latest_at is None or dev.last_at > latest_at:
+                        latest, latest_at = dev, dev.last_at
+                    continue
+                best, best_residual, mean = span_overlaps(dev, words, residual, common)
             elif not informative:
                 hours = self._nearest_hours(dev, at)
                 if hours is not None and (nearest is None or hours < nearest_hours):
@@ -427,24 +438,29 @@ class StorylineTracker:
                 if general is None:
                     continue
                 best, best_residual, apart_hours, mean = general
-            c_devs.append(dev)
-            c_overlap.append(best)
-            c_residual.append(best_residual)
-            c_hours.append(apart_hours)
-            c_mean.append(mean)
-            if latest is None or dev.last_at > latest.last_at:
-                latest = dev
+            add_dev(dev)
+            add_overlap(best)
+            add_residual(best_residual)
+            add_hours(apart_hours)
+            add_mean(mean)
+            if latest_at is None or dev.last_at > latest_at:
+                latest, latest_at = dev, dev.last_at
         closest, closest_overlap = None, 0.0
         if c_devs:
             n = len(c_devs)
-            action = sig.action
+            action, language = sig.action, sig.language
             rows = pair_feature_rows(
                 overlap=c_overlap,
                 residual_overlap=c_residual,
                 mean_overlap=c_mean,
                 separation_hours=c_hours,
                 window_hours=window_hours,
-                shared_actors=[len(actors & d.actors) for d in c_devs] if actors else [0] * n,
+                # Most candidates share no actor: no intersection set built for them.
+                shared_actors=(
+                    [0 if actors.isdisjoint(d.actors) else len(actors & d.actors) for d in c_devs]
+                    if actors
+                    else [0] * n
+                ),
                 new_actor_other_action=(
                     [action != d.action for d in c_devs] if fresh else [False] * n
                 ),
@@ -452,7 +468,7 @@ class StorylineTracker:
                     [action == d.action for d in c_devs] if action is not None else [False] * n
                 ),
                 not_an_event=explains,
-                other_language=[sig.language not in d.languages for d in c_devs],
+                other_language=[language not in d.languages for d in c_devs],
                 development_articles=[d.count for d in c_devs],
                 latest=[d is latest for d in c_devs],
             )
