@@ -8,6 +8,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test4     # the unseen fourth part (tests/data/seed_eval4), likewise
     python bench/seed_eval.py --split test5     # the unseen fifth part (tests/data/seed_eval5), likewise
     python bench/seed_eval.py --split test6     # the unseen sixth part (tests/data/seed_eval6), likewise
+    python bench/seed_eval.py --split test7     # the unseen seventh part (tests/data/seed_eval7), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -47,6 +48,10 @@ PARTS: dict[str, tuple[Path, str]] = {
     "test6": (
         ROOT / "tests" / "data" / "seed_eval6",
         "baf4549d6e1b3e3804ed216a09de7d2c47d4d12b430764faaac41c87d76b76b6",
+    ),
+    "test7": (
+        ROOT / "tests" / "data" / "seed_eval7",
+        "0d3f96a1f5a836b120c2ffd2978e91eedad289928890199270cb1a8b14e5d02f",
     ),
 }
 
