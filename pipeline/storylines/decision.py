@@ -198,16 +198,18 @@ def pair_feature_rows(
     mean_overlap: Sequence[float],
     separation_hours: Sequence[float],
     window_hours: float,
-    shared_actors: Sequence[int],
-    new_actor_other_action: Sequence[bool],
-    same_action: Sequence[bool],
+    shared_actors: Sequence[int] | int,
+    new_actor_other_action: Sequence[bool] | bool,
+    same_action: Sequence[bool] | bool,
     not_an_event: bool,
     other_language: Sequence[bool],
     development_articles: Sequence[int],
     latest: Sequence[bool],
 ) -> np.ndarray:
     """``pair_features`` of all candidates of one article at once, a row each, for
-    ``JoinModel.probabilities`` (the tracker's cost with 200 live developments)."""
+    ``JoinModel.probabilities`` (the tracker's cost with 200 live developments). A
+    column given as one value (``shared_actors`` and the action flags) is every
+    candidate's: the tracker's common "no actor left, no action" case builds no list."""
     columns = np.empty((9, len(overlap)), np.float64)
     for i, column in enumerate(  # a row each: the bools and counts are exact as floats
         (

@@ -459,14 +459,10 @@ class StorylineTracker:
                 shared_actors=(
                     [0 if actors.isdisjoint(d.actors) else len(actors & d.actors) for d in c_devs]
                     if actors
-                    else [0] * n
+                    else 0
                 ),
-                new_actor_other_action=(
-                    [action != d.action for d in c_devs] if fresh else [False] * n
-                ),
-                same_action=(
-                    [action == d.action for d in c_devs] if action is not None else [False] * n
-                ),
+                new_actor_other_action=[action != d.action for d in c_devs] if fresh else False,
+                same_action=[action == d.action for d in c_devs] if action is not None else False,
                 not_an_event=explains,
                 other_language=[language not in d.languages for d in c_devs],
                 development_articles=[d.count for d in c_devs],

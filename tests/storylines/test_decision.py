@@ -58,3 +58,36 @@ def test_feature_rows_and_probabilities_are_those_of_one_candidate_at_a_time():
         # As the tracker asked before, a list of per-candidate vectors in one batch.
         assert model.probabilities(rows) == model.probabilities(expected)
         assert 0 < sum(c["other_language"] for c in cands) < len(cands)
+
+
+def test_a_column_given_as_one_value_is_every_candidates():
+    """The tracker passes 0 / False for a column no candidate can have set: the rows are
+    those of the full list, in that column only (a value broadcast into the wrong column,
+    or not at all, fails)."""
+    rng = random.Random(16)
+    n = 40
+    columns = {
+        "overlap": [100.0 * rng.random() for _ in range(n)],
+        "residual_overlap": [100.0 * rng.random() for _ in range(n)],
+        "mean_overlap": [30.0 * rng.random() for _ in range(n)],
+        "separation_hours": [48.0 * rng.random() for _ in range(n)],
+        "shared_actors": [rng.randint(0, 5) for _ in range(n)],
+        "new_actor_other_action": [rng.random() < 0.5 for _ in range(n)],
+        "same_action": [rng.random() < 0.5 for _ in range(n)],
+        "other_language": [rng.random() < 0.5 for _ in range(n)],
+        "development_articles": [rng.randint(1, 60) for _ in range(n)],
+        "latest": [i == 3 for i in range(n)],
+    }
+    for name, value in (
+        ("shared_actors", 0),
+        ("shared_actors", 4),
+        ("new_actor_other_action", False),
+        ("new_actor_other_action", True),
+        ("same_action", False),
+        ("same_action", True),
+    ):
+        full = pair_feature_rows(
+            window_hours=48.0, not_an_event=False, **{**columns, name: [value] * n}
+        )
+        one = pair_feature_rows(window_hours=48.0, not_an_event=False, **{**columns, name: value})
+        assert one.tolist() == full.tolist()
