@@ -39,6 +39,13 @@ def draft_watchlist(args: argparse.Namespace) -> int:
         language=args.language,
         date=args.date,
     )
+    if not args.date and not draft.article.date:
+        print(
+            f"note: {args.file} shows no date, so its storylines follow the story from today "
+            "(published_from/published_until in the draft); pass --date YYYY-MM-DD for an "
+            "older story",
+            file=sys.stderr,
+        )
     check = None
     if args.check or args.check_feeds:
         result = check_corpus(

@@ -106,6 +106,10 @@ def test_cli_date_flag_a_bad_date_and_validate_noting_an_ended_span(tmp_path) ->
         shutil.copy(path, folder / path.name)
     article = tmp_path / "strike.txt"
     article.write_text(STRIKE.format(date=""), encoding="utf-8")
+    today = run("seed", article, "--watchlists", folder, "--dry-run")
+    assert today.returncode == 0, today.stderr
+    assert "shows no date, so its storylines follow the story from today" in today.stderr
+    assert "published_until:" in today.stdout and "note:" not in today.stdout
     bad = run("seed", article, "--watchlists", folder, "--date", "last week", "--dry-run")
     assert bad.returncode == 2 and "--date 'last week': not a date" in bad.stderr
     assert "Traceback" not in bad.stderr
