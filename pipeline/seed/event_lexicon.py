@@ -658,11 +658,7 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     # A body's disciplinary measure against a person: a federation suspends its president.
     "suspension": (
         {"en": "suspension", "de": "Suspendierung", "fr": "suspension", "es": "suspensión"},
-        (
-            "suspend*",
-            "suspension*",
-            "suspensión",
-        ),
+        ("suspend*", "suspension*", "suspensión"),
     ),
     "layoffs": (
         {"en": "layoffs", "de": "Stellenabbau", "fr": "licenciements", "es": "despidos"},
@@ -699,9 +695,3 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         ),
     ),
 }
-
-# Kinds whose story runs for a year or more after its first report (a takeover's approvals,
-# a war, a bankruptcy's proceedings): a draft watches them longer (pipeline.seed.timespan).
-LONG_RUNNING = frozenset(
-    {"takeover", "talks", "sanctions", "war", "bankruptcy", "fraud", "outbreak"}
-)

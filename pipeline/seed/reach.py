@@ -183,10 +183,11 @@ def check_corpus(
     if feeds is not None:
         feed_items, bad = feed_articles(feeds)
         problems += bad
-    predicted = predictions(articles, combined, draft_ids)
-    # Recorded feeds are ordinary news of whatever date they were recorded: how wide a rule
-    # is does not depend on the storyline's span of dates.
-    predicted.update(predictions(feed_items, _without_spans(combined), draft_ids))
+    predicted = predictions(articles, combined, draft_ids) if articles else {}
+    if feed_items:
+        # Recorded feeds are ordinary news of whatever date they were recorded: how wide a
+        # rule is does not depend on the storyline's span of dates.
+        predicted.update(predictions(feed_items, _without_spans(combined), draft_ids))
     counts = {d: sum(1 for hits in predicted.values() if d in hits) for d in draft_ids}
     result = CheckResult(len(articles) + len(feed_items), counts, problems)
     result.wide = wide_reach(feed_items, predicted, draft_ids)

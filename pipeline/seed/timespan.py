@@ -7,7 +7,7 @@ carry ``published_from`` and ``published_until`` (``pipeline.config.watchlists``
 ``before_days`` before the article's date, or from the start of the year its headline or
 lede says the story runs *since* ("contacts since 2022", ``since_year``), to ``after_days``
 after it, or ``long_running_after_days`` when the storyline's event is one whose story runs
-for years (``event_lexicon.LONG_RUNNING``). The user widens or removes the span to follow a
+for years (``LONG_RUNNING``). The user widens or removes the span to follow a
 story longer; docs/seed.md says how it was chosen.
 
 >>> story_span("2012-01-13", ["grounding"])
@@ -27,9 +27,13 @@ import re
 from collections.abc import Iterable
 
 from pipeline.dates import UNKNOWN, parse_time_precision, period_end
-from pipeline.seed.event_lexicon import LONG_RUNNING
 
 BEFORE_DAYS = 60
+# Kinds of event (pipeline.seed.event_lexicon) whose story runs for a year or more after its
+# first report: a takeover's approvals, a war, a bankruptcy's proceedings.
+LONG_RUNNING = frozenset(
+    {"takeover", "talks", "sanctions", "war", "bankruptcy", "fraud", "outbreak"}
+)
 AFTER_DAYS = 365
 LONG_RUNNING_AFTER_DAYS = 730
 # "since 2022", "seit Anfang 2022", "depuis 2022", "desde finales de 2022"

@@ -4,7 +4,8 @@ Plain dataclasses (picklable: the Beam state value of ``TrackStorylines``), kept
 bounded by ``tracker.StorylineTracker``: per storyline at most ``max_developments``
 developments, each keeping at most ``max_articles_per_development`` headlines and word
 sets; the storyline's vocabulary and known actors are counted over the live developments
-only, so they shrink as developments expire.
+only, so they shrink as developments expire. ``span_overlaps`` (timestamped articles) and
+``general_overlaps`` (coarse dates) compare an article's words with a development's kept ones.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pipeline.records import Match
-from pipeline.storylines.timing import TimeRange
+from pipeline.storylines.headlines import word_overlap
+from pipeline.storylines.timing import TimeRange, separation_hours
 
 
 @dataclass(slots=True)
@@ -172,3 +174,53 @@ def span_overlaps(
                 if overlap > best_residual:
                     best_residual = overlap
     return best, best_residual, total / len(kept)
+
+
+def _ranges(dev: _Development) -> list[tuple[frozenset[str], TimeRange, bool]]:
+    """The timestamped articles as one span (the distance to the nearest of them), each
+    coarse-dated article by its own range: (words, range, is the span)."""
+    ranges = [(w, r, False) for w, r in dev.coarse]
+    if dev.span is not None and dev.words:
+        ranges.append((frozenset(), dev.span, True))  # the span's words are dev.words
+    return ranges
+
+
+def nearest_kept_hours(dev: _Development, at: TimeRange, *, window: dt.timedelta) -> float | None:
+    """How near in time the development's nearest kept article is (the general path)."""
+    hours = [
+        h
+        for _, r, span in _ranges(dev)
+        if (h := separation_hours(at, r, window=window, span=span)) is not None
+    ]
+    return min(hours) if hours else None
+
+
+def general_overlaps(
+    dev: _Development,
+    at: TimeRange,
+    words: frozenset[str],
+    residual: frozenset[str],
+    common: frozenset[str],
+    *,
+    window: dt.timedelta,
+) -> tuple[float, float, float, float] | None:
+    """(best, best residual, hours apart, mean) overlap with the kept articles in
+    reach, for a coarse-dated article or development; None if none is in reach."""
+    overlaps: list[float] = []  # of each kept article within reach
+    residuals: list[float] = []
+    hours_apart: float | None = None
+    for w, r, span in _ranges(dev):
+        hours = separation_hours(at, r, window=window, span=span)
+        if hours is None:
+            continue
+        hours_apart = hours if hours_apart is None else min(hours_apart, hours)
+        kept = dev.words if span else [w]
+        if span and words.isdisjoint(dev.vocab):
+            overlaps += [0.0] * len(kept)
+            residuals += [0.0] * len(kept)
+            continue
+        overlaps += [word_overlap(words, v) for v in kept]
+        residuals += [word_overlap(residual, v, ignore=common) for v in kept]
+    if hours_apart is None or not overlaps:
+        return None
+    return max(overlaps), max(residuals), hours_apart, sum(overlaps) / len(overlaps)

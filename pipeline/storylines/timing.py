@@ -5,9 +5,10 @@
 into the range of times it allows (a timestamp is a one-instant range; no date at all is
 any time), ``order_time`` is where replay puts an article (the start of its period,
 undated articles last), and the ``expected_*_hours`` functions give the separation to
-expect between two ranges *given* that they come within the coverage window, which the
-tracker turns into the content-word overlap it asks of coverage. docs/storylines.md says
-why coarse dates are ranges rather than instants.
+expect between two ranges *given* that they come within the coverage window, which
+``separation_hours`` uses as the separation of two articles (None when they cannot be one
+development); ``shifted`` moves a time, clamped to the datetime range. docs/storylines.md
+says why coarse dates are ranges rather than instants.
 """
 
 from __future__ import annotations
@@ -108,3 +109,52 @@ def expected_distance_hours(a: TimeRange, span: TimeRange, window_hours: float) 
     d = np.maximum(np.maximum(s0 - x, x - s1), 0.0)
     d = d[d <= window_hours]
     return float(d.mean()) if len(d) else window_hours
+
+
+def separation_hours(
+    a: TimeRange, b: TimeRange, *, window: dt.timedelta, span: bool = False
+) -> float | None:
+    """Hours between an article and another (or a development); None if they cannot be
+    one development.
+
+    ``a`` is the article's ``published_range``; ``b`` is another article's range or,
+    with ``span=True``, the first and last timestamp of a development (the distance is
+    then to the nearest of them). Two timestamps keep their exact separation. With a
+    coarse date the pair is a candidate when the ranges come within the window, and
+    the separation used is the one expected *given* that they do, times uniform in
+    their ranges: two items dated the same day count as about 8 h apart, "2025-02"
+    beside "2025-02-23" as about 24 h (all the month says is that they may be within
+    the window, and any separation in it is as likely). A date vaguer than a month (a
+    year, or none) says nothing at the scale developments live: such an article is
+    never coverage by shared words, only a near-copy.
+
+    >>> day, w = dt.datetime(2025, 2, 23, tzinfo=dt.timezone.utc), dt.timedelta(hours=48)
+    >>> separation_hours((day, day), (day, day), window=w)
+    0.0
+    >>> round(separation_hours((day, day), (day.replace(day=1), day.replace(month=3, day=1)), window=w))
+    24
+    >>> separation_hours((day, day), (day.replace(month=1), day.replace(month=1)), window=w) is None
+    True
+    """
+    if gap(a, b) > window:
+        return None
+    if a[1] - a[0] > VAGUEST_COVERAGE_DATE or (not span and b[1] - b[0] > VAGUEST_COVERAGE_DATE):
+        return None
+    window_hours = window.total_seconds() / 3600
+    if a[0] == a[1] and (span or b[0] == b[1]):
+        return gap(a, b).total_seconds() / 3600
+    if span:
+        return expected_distance_hours(a, b, window_hours)
+    return expected_separation_hours(a, b, window_hours)
+
+
+def shifted(at: dt.datetime, by: dt.timedelta) -> dt.datetime:
+    """``at + by``, or the end of the datetime range it passes (nothing lies beyond it).
+
+    >>> shifted(LATEST, dt.timedelta(hours=1)) == LATEST, shifted(EARLIEST, -dt.timedelta(1))
+    (True, datetime.datetime(1, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))
+    """
+    try:
+        return at + by
+    except OverflowError:
+        return LATEST if by > dt.timedelta(0) else EARLIEST

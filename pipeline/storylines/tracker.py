@@ -58,25 +58,22 @@ from pipeline.storylines.headlines import (
     near_copies,
     not_an_event,
     responds,
-    word_overlap,
 )
 from pipeline.storylines.signature import Signature, signature, why_new_sentence
 from pipeline.storylines.state import (
     StorylineState,
     _Development,
+    general_overlaps,
     keep_words,
+    nearest_kept_hours,
     span_overlaps,
 )
 from pipeline.storylines.timing import (
-    EARLIEST,
-    LATEST,
-    VAGUEST_COVERAGE_DATE,
     TimeRange,
-    expected_distance_hours,
-    expected_separation_hours,
-    gap,
     order_time,
     published_range,
+    separation_hours,
+    shifted,
 )
 
 NEW_DEVELOPMENT, COVERAGE, DUPLICATE, BURST, STALE = (
@@ -86,7 +83,6 @@ NEW_DEVELOPMENT, COVERAGE, DUPLICATE, BURST, STALE = (
     "burst",
     "stale",
 )
-_NO_TIME = dt.timedelta(0)
 _LAST_AT = operator.attrgetter("last_at")
 # Internal kind: a near-copy that says the opposite (so a new development).
 _CONTRADICTION = "contradiction"
@@ -392,7 +388,7 @@ class StorylineTracker:
         timestamped = start == end
         # gap(at, (first_at, last_at)) > window as two comparisons per development (exact:
         # datetimes and timedeltas are whole microseconds).
-        latest_in, earliest_in = _shifted(end, window), _shifted(start, -window)
+        latest_in, earliest_in = shifted(end, window), shifted(start, -window)
         isdisjoint = words.isdisjoint
         for dev in devs:
             if dev.first_at > latest_in or dev.last_at < earliest_in:
@@ -403,7 +399,7 @@ class StorylineTracker:
             if timestamped and span is not None and not dev.coarse and dev.words:
                 # A timestamped article and a development of timestamped articles alone
                 # (the common case, and the cost with 200 live developments): what the
-                # general path (``_general_overlaps``) computes, in one pass (``span_overlaps``).
+                # general path (``state.general_overlaps``) computes, in one pass (``span_overlaps``).
                 if span[0] > end:
                     if span[0] > latest_in:
                         continue
@@ -429,12 +425,14 @@ class StorylineTracker:
                     continue
                 best, best_residual, mean = span_overlaps(dev, words, residual, common)
             elif not informative:
-                hours = self._nearest_hours(dev, at)
+                hours = nearest_kept_hours(dev, at, window=self.coverage_window)
                 if hours is not None and (nearest is None or hours < nearest_hours):
                     nearest, nearest_hours = dev, hours
                 continue
             else:
-                general = self._general_overlaps(dev, at, words, residual, common)
+                general = general_overlaps(
+                    dev, at, words, residual, common, window=self.coverage_window
+                )
                 if general is None:
                     continue
                 best, best_residual, apart_hours, mean = general
@@ -505,52 +503,6 @@ class StorylineTracker:
             )
         return None, closest_overlap, NEW_DEVELOPMENT, closest, ""
 
-    def _ranges(self, dev: _Development) -> list[tuple[frozenset[str], TimeRange, bool]]:
-        """The timestamped articles as one span (the distance to the nearest of them), each
-        coarse-dated article by its own range: (words, range, is the span)."""
-        ranges = [(w, r, False) for w, r in dev.coarse]
-        if dev.span is not None and dev.words:
-            ranges.append((frozenset(), dev.span, True))  # the span's words are dev.words
-        return ranges
-
-    def _nearest_hours(self, dev: _Development, at: TimeRange) -> float | None:
-        """How near in time the development's nearest kept article is (the general path)."""
-        hours = [
-            h
-            for _, r, span in self._ranges(dev)
-            if (h := self._separation_hours(at, r, span=span)) is not None
-        ]
-        return min(hours) if hours else None
-
-    def _general_overlaps(
-        self,
-        dev: _Development,
-        at: TimeRange,
-        words: frozenset[str],
-        residual: frozenset[str],
-        common: frozenset[str],
-    ) -> tuple[float, float, float, float] | None:
-        """(best, best residual, hours apart, mean) overlap with the kept articles in
-        reach, for a coarse-dated article or development; None if none is in reach."""
-        overlaps: list[float] = []  # of each kept article within reach
-        residuals: list[float] = []
-        hours_apart: float | None = None
-        for w, r, span in self._ranges(dev):
-            hours = self._separation_hours(at, r, span=span)
-            if hours is None:
-                continue
-            hours_apart = hours if hours_apart is None else min(hours_apart, hours)
-            kept = dev.words if span else [w]
-            if span and words.isdisjoint(dev.vocab):
-                overlaps += [0.0] * len(kept)
-                residuals += [0.0] * len(kept)
-                continue
-            overlaps += [word_overlap(words, v) for v in kept]
-            residuals += [word_overlap(residual, v, ignore=common) for v in kept]
-        if hours_apart is None or not overlaps:
-            return None
-        return max(overlaps), max(residuals), hours_apart, sum(overlaps) / len(overlaps)
-
     def _why_new(
         self,
         state: StorylineState,
@@ -584,41 +536,8 @@ class StorylineTracker:
         )
 
     def _separation_hours(self, a: TimeRange, b: TimeRange, *, span: bool = False) -> float | None:
-        """Hours between an article and another (or a development); None if they cannot be
-        one development.
-
-        ``a`` is the article's ``published_range``; ``b`` is another article's range or,
-        with ``span=True``, the first and last timestamp of a development (the distance is
-        then to the nearest of them). Two timestamps keep their exact separation. With a
-        coarse date the pair is a candidate when the ranges come within the window, and
-        the separation used is the one expected *given* that they do, times uniform in
-        their ranges: two items dated the same day count as about 8 h apart, "2025-02"
-        beside "2025-02-23" as about 24 h (all the month says is that they may be within
-        the window, and any separation in it is as likely). A date vaguer than a month (a
-        year, or none) says nothing at the scale developments live: such an article is
-        never coverage by shared words, only a near-copy.
-
-        >>> t = StorylineTracker()
-        >>> day = dt.datetime(2025, 2, 23, tzinfo=dt.timezone.utc)
-        >>> t._separation_hours((day, day), (day, day))
-        0.0
-        >>> round(t._separation_hours((day, day), (day.replace(day=1), day.replace(month=3, day=1))))
-        24
-        >>> t._separation_hours((day, day), (day.replace(month=1), day.replace(month=1))) is None
-        True
-        """
-        if gap(a, b) > self.coverage_window:
-            return None
-        if a[1] - a[0] > VAGUEST_COVERAGE_DATE or (
-            not span and b[1] - b[0] > VAGUEST_COVERAGE_DATE
-        ):
-            return None
-        window_hours = self.coverage_window.total_seconds() / 3600
-        if a[0] == a[1] and (span or b[0] == b[1]):
-            return gap(a, b).total_seconds() / 3600
-        if span:
-            return expected_distance_hours(a, b, window_hours)
-        return expected_separation_hours(a, b, window_hours)
+        """``timing.separation_hours`` in this tracker's coverage window."""
+        return separation_hours(a, b, window=self.coverage_window, span=span)
 
     def _attach(
         self,
@@ -735,18 +654,6 @@ class StorylineTracker:
             reason,
             article=match,
         )
-
-
-def _shifted(at: dt.datetime, by: dt.timedelta) -> dt.datetime:
-    """``at + by``, or the end of the datetime range it passes (nothing lies beyond it).
-
-    >>> _shifted(LATEST, dt.timedelta(hours=1)) == LATEST, _shifted(EARLIEST, -dt.timedelta(1))
-    (True, datetime.datetime(1, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))
-    """
-    try:
-        return at + by
-    except OverflowError:
-        return LATEST if by > _NO_TIME else EARLIEST
 
 
 def _source(match: Match) -> tuple[str, str, str]:
