@@ -9,6 +9,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test5     # the unseen fifth part (tests/data/seed_eval5), likewise
     python bench/seed_eval.py --split test6     # the unseen sixth part (tests/data/seed_eval6), likewise
     python bench/seed_eval.py --split test7     # the unseen seventh part (tests/data/seed_eval7), likewise
+    python bench/seed_eval.py --split test8     # the unseen eighth part (tests/data/seed_eval8), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -52,6 +53,10 @@ PARTS: dict[str, tuple[Path, str]] = {
     "test7": (
         ROOT / "tests" / "data" / "seed_eval7",
         "0d3f96a1f5a836b120c2ffd2978e91eedad289928890199270cb1a8b14e5d02f",
+    ),
+    "test8": (
+        ROOT / "tests" / "data" / "seed_eval8",
+        "db8a5accbc2320c1908510042aa363c69b860d29dd22f1c2895549a9944a29dd",
     ),
 }
 
