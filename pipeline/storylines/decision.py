@@ -193,18 +193,18 @@ def pair_features(
 
 def pair_feature_rows(
     *,
-    overlap: Sequence[float],
-    residual_overlap: Sequence[float],
-    mean_overlap: Sequence[float],
-    separation_hours: Sequence[float],
+    overlap: Sequence[float] | np.ndarray,
+    residual_overlap: Sequence[float] | np.ndarray,
+    mean_overlap: Sequence[float] | np.ndarray,
+    separation_hours: Sequence[float] | np.ndarray,
     window_hours: float,
-    shared_actors: Sequence[int] | int,
-    new_actor_other_action: Sequence[bool] | bool,
-    same_action: Sequence[bool] | bool,
+    shared_actors: Sequence[int] | np.ndarray | int,
+    new_actor_other_action: Sequence[bool] | np.ndarray | bool,
+    same_action: Sequence[bool] | np.ndarray | bool,
     not_an_event: bool,
-    other_language: Sequence[bool],
-    development_articles: Sequence[int],
-    latest: Sequence[bool],
+    other_language: Sequence[bool] | np.ndarray,
+    development_articles: Sequence[int] | np.ndarray,
+    latest: Sequence[bool] | np.ndarray,
 ) -> np.ndarray:
     """``pair_features`` of all candidates of one article at once, a row each, for
     ``JoinModel.probabilities`` (the tracker's cost with 200 live developments). A

@@ -14,8 +14,11 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from pipeline.records import Match
 from pipeline.storylines.headlines import word_overlap
+from pipeline.storylines.signature import ACTIONS
 from pipeline.storylines.timing import TimeRange, separation_hours
 
 
@@ -45,6 +48,136 @@ class _Development:
     languages: set[str] = field(default_factory=set)  # of its kept articles (``Signature``)
     counted: list[frozenset[str]] = field(default_factory=list)  # in term_articles, per article
     lead_words: frozenset[str] = frozenset()  # the lead's content words
+    slot: int = -1  # its row in the storyline's ``DevelopmentColumns`` (-1: none yet)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+# An action class as a small integer (None is 0), so that columns compare in numpy.
+ACTION_CODES: dict[str | None, int] = {None: 0, **{a: i for i, a in enumerate(ACTIONS, 1)}}
+
+
+def microseconds(at: dt.datetime) -> int:
+    """Microseconds since 1970 (exact: datetimes are whole microseconds)."""
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def action_code(action: str | None) -> int:
+    return ACTION_CODES.get(action, len(ACTION_CODES))  # no other action exists (signature)
+
+
+class DevelopmentColumns:
+    """Per-storyline numpy columns of the live developments, by slot (module docstring)."""
+
+    __slots__ = (
+        "first_us",
+        "last_us",
+        "span_start_us",
+        "span_end_us",
+        "plain",
+        "responds",
+        "count",
+        "action",
+        "free",
+        "words",
+    )
+
+    def __init__(self) -> None:
+        self.first_us = np.zeros(0, np.int64)
+        self.last_us = np.zeros(0, np.int64)
+        self.span_start_us = np.zeros(0, np.int64)
+        self.span_end_us = np.zeros(0, np.int64)
+        self.plain = np.zeros(0, bool)
+        self.responds = np.zeros(0, bool)
+        self.count = np.zeros(0, np.int64)
+        self.action = np.zeros(0, np.int64)
+        self.free: list[int] = []  # slots no live development holds
+        self.words: dict[str, set[int]] = {}  # word -> slots whose vocab has it
+
+    def add(self, dev: _Development) -> None:
+        """Give a new development a slot and its row (and index its vocabulary)."""
+        if not self.free:
+            size = len(self.first_us)
+            grown = max(8, 2 * size)
+            for name in self.__slots__[:8]:
+                column = getattr(self, name)
+                setattr(self, name, np.concatenate([column, np.zeros(grown - size, column.dtype)]))
+            self.free = list(range(grown - 1, size - 1, -1))
+        dev.slot = self.free.pop()
+        self.put(dev, dev.vocab)
+
+    def put(self, dev: _Development, new_words: frozenset[str] | set[str] = frozenset()) -> None:
+        """Write a development's row from its attributes; ``new_words``: words just added to
+        its ``vocab`` (``state.keep_words``), indexed for it."""
+        slot = dev.slot
+        self.first_us[slot] = microseconds(dev.first_at)
+        self.last_us[slot] = microseconds(dev.last_at)
+        span = dev.span
+        self.plain[slot] = plain = span is not None and not dev.coarse and bool(dev.words)
+        if span is not None and plain:
+            self.span_start_us[slot] = microseconds(span[0])
+            self.span_end_us[slot] = microseconds(span[1])
+        else:
+            self.span_start_us[slot] = self.span_end_us[slot] = 0
+        self.responds[slot] = dev.responds
+        self.count[slot] = dev.count
+        self.action[slot] = action_code(dev.action)
+        words = self.words
+        for word in new_words:
+            slots = words.get(word)
+            if slots is None:
+                words[word] = {slot}
+            else:
+                slots.add(slot)
+
+    def release(self, dev: _Development) -> None:
+        """A development goes: its slot is free and its words no longer point at it."""
+        slot = dev.slot
+        if slot < 0:
+            return
+        words = self.words
+        for word in dev.vocab:
+            slots = words[word]
+            slots.discard(slot)
+            if not slots:
+                del words[word]
+        self.free.append(slot)
+        dev.slot = -1
+
+    def sharing(self, words: frozenset[str]) -> np.ndarray:
+        """By slot: whether the development's vocabulary has any of ``words``."""
+        out = np.zeros(len(self.first_us), bool)
+        index = self.words
+        hit = [s for w in words if (s := index.get(w)) is not None]
+        if hit:
+            out[list(set().union(*hit))] = True
+        return out
+
+    def rows(self, devs: list[_Development]) -> dict[str, list[object]]:
+        """The developments' rows and index entries (by their position in ``devs``; -1:
+        a slot none of them holds), for comparing with ``fresh_rows``."""
+        slots = [d.slot for d in devs]
+        out: dict[str, list[object]] = {
+            name: getattr(self, name)[slots].tolist() for name in self.__slots__[:8]
+        }
+        position = {slot: i for i, slot in enumerate(slots)}
+        out["words"] = sorted(  # type: ignore[assignment]
+            (w, position.get(s, -1)) for w, ss in self.words.items() for s in ss
+        )
+        return out
+
+
+def fresh_rows(devs: list[_Development]) -> dict[str, list[object]]:
+    """``DevelopmentColumns.rows`` of columns built anew from the developments' attributes:
+    what the kept columns must equal. The developments keep their slots."""
+    columns, slots = DevelopmentColumns(), [d.slot for d in devs]
+    try:
+        for dev in devs:
+            columns.add(dev)
+        return columns.rows(devs)
+    finally:
+        for dev, slot in zip(devs, slots, strict=True):
+            dev.slot = slot
 
 
 @dataclass(slots=True)
@@ -65,6 +198,27 @@ class StorylineState:
     kept_articles: int = 0
     # actor key -> how many live developments name it: the storyline's known actors.
     actor_developments: dict[str, int] = field(default_factory=dict)
+    # The live developments' times, flags and words as numpy columns, by slot: what the
+    # candidate scan reads (``candidates.scan_timestamped``).
+    columns: DevelopmentColumns = field(default_factory=DevelopmentColumns)
+
+    def add_development(self, dev: _Development) -> None:
+        """A new live development (last in ``developments``), with its columns."""
+        self.columns.add(dev)
+        self.developments.append(dev)
+
+    def refresh(self, dev: _Development, new_words: frozenset[str] = frozenset()) -> None:
+        """After a development changed (an article attached): its columns, and the
+        ``new_words`` its vocabulary gained."""
+        if dev.slot < 0:  # a development added by hand (tests): adopted
+            self.columns.add(dev)
+        else:
+            self.columns.put(dev, new_words)
+
+    def drop(self, dev: _Development) -> None:
+        """A development that expires or is evicted: uncounted, its slot freed."""
+        self.forget_terms(dev)
+        self.columns.release(dev)
 
     def add_actors(self, dev: _Development, actors: Iterable[str]) -> None:
         """Add actors to a development, counting the ones it did not name yet."""
@@ -124,12 +278,16 @@ def _uncount(counts: dict[str, int], keys: Iterable[str]) -> None:
             counts.pop(key, None)
 
 
-def keep_words(dev: _Development, words: frozenset[str], at: TimeRange) -> None:
+def keep_words(dev: _Development, words: frozenset[str], at: TimeRange) -> frozenset[str]:
+    """Keep an article's words in its development; the words its ``vocab`` gained."""
     if at[0] == at[1]:
         dev.words.append(words)
-        dev.vocab.update(words)
-    else:
-        dev.coarse.append((words, at))
+        vocab = dev.vocab
+        new = words - vocab if vocab else words
+        vocab.update(new)
+        return new
+    dev.coarse.append((words, at))
+    return frozenset()
 
 
 def span_overlaps(

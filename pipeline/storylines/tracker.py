@@ -48,8 +48,11 @@ import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import numpy as np
+
 from pipeline.jsonl_io import BadLine, article_from_json
 from pipeline.records import Match, StorylineEvent
+from pipeline.storylines.candidates import scan, scan_timestamped
 from pipeline.storylines.decision import JoinModel, pair_feature_rows, shipped_model
 from pipeline.storylines.headlines import (
     content_words,
@@ -60,21 +63,8 @@ from pipeline.storylines.headlines import (
     responds,
 )
 from pipeline.storylines.signature import Signature, signature, why_new_sentence
-from pipeline.storylines.state import (
-    StorylineState,
-    _Development,
-    general_overlaps,
-    keep_words,
-    nearest_kept_hours,
-    span_overlaps,
-)
-from pipeline.storylines.timing import (
-    TimeRange,
-    order_time,
-    published_range,
-    separation_hours,
-    shifted,
-)
+from pipeline.storylines.state import StorylineState, _Development, action_code, keep_words
+from pipeline.storylines.timing import TimeRange, order_time, published_range, separation_hours
 
 NEW_DEVELOPMENT, COVERAGE, DUPLICATE, BURST, STALE = (
     "new_development",
@@ -227,10 +217,12 @@ class StorylineTracker:
             dev.languages.add(sig.language)
             state.count_terms(terms, kept_by=dev)
             state.add_actors(dev, sig.actors)
-            state.developments.append(dev)
+            state.add_development(dev)
             event = self._event(state, dev, NEW_DEVELOPMENT, match, why_new)
         else:
-            if self._attach(dev, match, key, words, at, clock):
+            new_words = self._attach(dev, match, key, words, at, clock)
+            state.refresh(dev, new_words or frozenset())
+            if new_words is not None:
                 state.count_terms(terms, kept_by=dev)
                 dev.languages.add(sig.language)
             if len(dev.actors) < 4 * self.max_articles:
@@ -305,7 +297,7 @@ class StorylineTracker:
             dev.languages.add(lead_sig.language)
             dev.lead_words = dev.words[0]
             state.count_terms(dev.words[0] | frozenset(lead_sig.actors), kept_by=dev)
-            state.developments.append(dev)
+            state.add_development(dev)
             known.add(dev.development_id)
             state.newest_at = at if state.newest_at is None else max(state.newest_at, at)
             restored += 1
@@ -372,86 +364,44 @@ class StorylineTracker:
         )
         explains = not_an_event(title)
         window_hours = self.coverage_window.total_seconds() / 3600
-        # The candidates, a column each (what pair_feature_rows takes), in ``devs`` order.
-        c_devs: list[_Development] = []
-        c_overlap: list[float] = []
-        c_residual: list[float] = []
-        c_hours: list[float] = []
-        c_mean: list[float] = []
-        # Bound appends: the loop runs once per live development (200 on the cost bench).
-        add_dev, add_overlap, add_residual = c_devs.append, c_overlap.append, c_residual.append
-        add_hours, add_mean = c_hours.append, c_mean.append
-        latest: _Development | None = None  # the first of the latest-reported candidates
-        latest_at: dt.datetime | None = None  # its last_at
-        nearest, nearest_hours = None, 0.0
-        window, (start, end) = self.coverage_window, at
-        timestamped = start == end
-        # gap(at, (first_at, last_at)) > window as two comparisons per development (exact:
-        # datetimes and timedeltas are whole microseconds).
-        latest_in, earliest_in = shifted(end, window), shifted(start, -window)
-        isdisjoint = words.isdisjoint
-        for dev in devs:
-            if dev.first_at > latest_in or dev.last_at < earliest_in:
-                continue
-            if answer and not dev.responds:  # a denial is news about a report, not more of it
-                continue
-            span = dev.span
-            if timestamped and span is not None and not dev.coarse and dev.words:
-                # A timestamped article and a development of timestamped articles alone
-                # (the common case, and the cost with 200 live developments): what the
-                # general path (``state.general_overlaps``) computes, in one pass (``span_overlaps``).
-                if span[0] > end:
-                    if span[0] > latest_in:
-                        continue
-                    apart_hours = (span[0] - end).total_seconds() / 3600
-                elif start > span[1]:
-                    if span[1] < earliest_in:
-                        continue
-                    apart_hours = (start - span[1]).total_seconds() / 3600
-                else:
-                    apart_hours = 0.0
-                if not informative:
-                    if nearest is None or apart_hours < nearest_hours:
-                        nearest, nearest_hours = dev, apart_hours
-                    continue
-                if isdisjoint(dev.vocab):  # span_overlaps' zeros, without the call
-                    add_dev(dev)
-                    add_overlap(0.0)
-                    add_residual(0.0)
-                    add_hours(apart_hours)
-                    add_mean(0.0)
-                    if latest_at is None or dev.last_at > latest_at:
-                        latest, latest_at = dev, dev.last_at
-                    continue
-                best, best_residual, mean = span_overlaps(dev, words, residual, common)
-            elif not informative:
-                hours = nearest_kept_hours(dev, at, window=self.coverage_window)
-                if hours is not None and (nearest is None or hours < nearest_hours):
-                    nearest, nearest_hours = dev, hours
-                continue
-            else:
-                general = general_overlaps(
-                    dev, at, words, residual, common, window=self.coverage_window
-                )
-                if general is None:
-                    continue
-                best, best_residual, apart_hours, mean = general
-            add_dev(dev)
-            add_overlap(best)
-            add_residual(best_residual)
-            add_hours(apart_hours)
-            add_mean(mean)
-            if latest_at is None or dev.last_at > latest_at:
-                latest, latest_at = dev, dev.last_at
+        if at[0] == at[1] and informative:  # the common case: over numpy columns
+            found = scan_timestamped(
+                state.columns,
+                devs,
+                at[0],
+                words,
+                residual,
+                common,
+                window=self.coverage_window,
+                answer=answer,
+            )
+        else:
+            found = scan(
+                devs,
+                at,
+                words,
+                residual,
+                common,
+                window=self.coverage_window,
+                answer=answer,
+                informative=informative,
+            )
+        c_devs, c_overlap, nearest, nearest_hours = (
+            found.devs,
+            found.overlap,
+            found.nearest,
+            found.nearest_hours,
+        )
         closest, closest_overlap = None, 0.0
         if c_devs:
             n = len(c_devs)
             action, language = sig.action, sig.language
+            code = action_code(action)
             rows = pair_feature_rows(
                 overlap=c_overlap,
-                residual_overlap=c_residual,
-                mean_overlap=c_mean,
-                separation_hours=c_hours,
+                residual_overlap=found.residual,
+                mean_overlap=found.mean,
+                separation_hours=found.hours,
                 window_hours=window_hours,
                 # Most candidates share no actor: no intersection set built for them.
                 shared_actors=(
@@ -459,12 +409,12 @@ class StorylineTracker:
                     if actors
                     else 0
                 ),
-                new_actor_other_action=[action != d.action for d in c_devs] if fresh else False,
-                same_action=[action == d.action for d in c_devs] if action is not None else False,
+                new_actor_other_action=found.actions != code if fresh else False,
+                same_action=found.actions == code if action is not None else False,
                 not_an_event=explains,
                 other_language=[language not in d.languages for d in c_devs],
-                development_articles=[d.count for d in c_devs],
-                latest=[d is latest for d in c_devs],
+                development_articles=found.counts,
+                latest=np.arange(n) == found.latest,
             )
             if self.record_features is not None:
                 for d, features in zip(c_devs, rows.tolist(), strict=True):
@@ -472,9 +422,13 @@ class StorylineTracker:
             probabilities = self.join_model.probabilities(rows)
             # The first of the likeliest, and the first of the most overlapping, as max() picks.
             likeliest = max(range(n), key=probabilities.__getitem__)
-            p, overlap, dev = probabilities[likeliest], c_overlap[likeliest], c_devs[likeliest]
-            most = max(range(n), key=c_overlap.__getitem__)
-            closest, closest_overlap = c_devs[most], c_overlap[most]
+            p, overlap, dev = (
+                probabilities[likeliest],
+                float(c_overlap[likeliest]),
+                c_devs[likeliest],
+            )
+            most = int(np.argmax(c_overlap))  # the first of the most overlapping
+            closest, closest_overlap = c_devs[most], float(c_overlap[most])
             if p >= self.join_model.threshold:
                 why = (
                     f"join probability {p:.2f}, {overlap:.0f}% content words shared with an "
@@ -547,19 +501,19 @@ class StorylineTracker:
         words: frozenset[str],
         at: TimeRange,
         clock: TimeRange,
-    ) -> bool:
-        """Attach an article to a development; whether its words were kept."""
+    ) -> frozenset[str] | None:
+        """Attach an article to a development; the words its vocabulary gained if its
+        words were kept, else None."""
         dev.count += 1
         dev.first_at = min(dev.first_at, clock[0])
         dev.last_at = max(dev.last_at, clock[1])
         if len(dev.article_ids) < self.max_articles:
             dev.article_ids.append(match.article.article_id)
             dev.keys.append(key)
-            keep_words(dev, words, at)
+            kept: frozenset[str] | None = keep_words(dev, words, at)
             dev.responds = dev.responds or responds(key)
-            kept = True
         else:
-            kept = False
+            kept = None
         if at[0] == at[1]:
             dev.span = (min(dev.span[0], at[0]), max(dev.span[1], at[0])) if dev.span else at
         if len(dev.sources) < self.max_sources:
@@ -581,12 +535,12 @@ class StorylineTracker:
             cut = len(devs) - self.max_developments + 1
             evicted, devs = devs[:cut], devs[cut:]
         if not expired and len(evicted) == 1:  # the usual eviction: one goes
-            state.forget_terms(evicted[0])
+            state.drop(evicted[0])
         elif len(devs) < len(developments):
             live = {id(d) for d in devs}
             for d in developments:
                 if id(d) not in live:
-                    state.forget_terms(d)
+                    state.drop(d)
         state.developments = devs
         window_start = newest_at - self.burst_window - self.burst_baseline
         drop = bisect.bisect_left(state.recent_times, window_start)
