@@ -58,6 +58,7 @@ class Candidates:
     latest: int  # the index of the first of the latest-reported candidates, -1 if none
     counts: np.ndarray  # each one's number of articles
     actions: np.ndarray  # its lead's action class (``state.action_code``)
+    slots: np.ndarray | None = None  # their slots in the columns (``scan_timestamped``)
     nearest: _Development | None = None  # with too few words: the nearest in time
     nearest_hours: float = 0.0
 
@@ -187,4 +188,5 @@ def scan_timestamped(
         int(np.argmax(columns.last_us[slots])) if len(picked) else -1,
         columns.count[slots],
         columns.action[slots],
+        slots=slots,
     )

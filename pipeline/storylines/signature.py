@@ -33,7 +33,7 @@ import datetime as dt
 import functools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
 import simplemma
@@ -499,7 +499,9 @@ def why_new_sentence(
     new actor: Brendan Carr; new action: calls for an investigation; nearest known
     development: Musk in talks with Putin, WSJ reports, 2 h earlier, similarity 0.31
     """
-    known = set(known_actors)
+    # A set or a dict's keys (the tracker's: every actor of the storyline) is looked in as
+    # it is; copying it would cost more than the sentence.
+    known = known_actors if isinstance(known_actors, Set) else set(known_actors)
     parts = []
     fresh = [name for key, name in sig.actors.items() if key not in known]
     if fresh:

@@ -80,7 +80,12 @@ class DevelopmentColumns:
         "action",
         "free",
         "words",
+        "actors",
+        "languages",
     )
+    _COLUMNS = 8  # the numpy columns, first in __slots__
+    _INDEXES = ("words", "actors", "languages")  # each key -> the slots of the developments
+    # whose vocab, actors, languages have it
 
     def __init__(self) -> None:
         self.first_us = np.zeros(0, np.int64)
@@ -92,23 +97,27 @@ class DevelopmentColumns:
         self.count = np.zeros(0, np.int64)
         self.action = np.zeros(0, np.int64)
         self.free: list[int] = []  # slots no live development holds
-        self.words: dict[str, set[int]] = {}  # word -> slots whose vocab has it
+        self.words: dict[str, set[int]] = {}
+        self.actors: dict[str, set[int]] = {}
+        self.languages: dict[str, set[int]] = {}
 
     def add(self, dev: _Development) -> None:
-        """Give a new development a slot and its row (and index its vocabulary)."""
+        """Give a new development a slot and its row (and index its vocabulary, actors and
+        languages)."""
         if not self.free:
             size = len(self.first_us)
             grown = max(8, 2 * size)
-            for name in self.__slots__[:8]:
+            for name in self.__slots__[: self._COLUMNS]:
                 column = getattr(self, name)
                 setattr(self, name, np.concatenate([column, np.zeros(grown - size, column.dtype)]))
             self.free = list(range(grown - 1, size - 1, -1))
         dev.slot = self.free.pop()
         self.put(dev, dev.vocab)
+        _index(self.actors, dev.actors, dev.slot)
 
     def put(self, dev: _Development, new_words: frozenset[str] | set[str] = frozenset()) -> None:
         """Write a development's row from its attributes; ``new_words``: words just added to
-        its ``vocab`` (``state.keep_words``), indexed for it."""
+        its ``vocab`` (``state.keep_words``), indexed for it, as are its languages."""
         slot = dev.slot
         self.first_us[slot] = microseconds(dev.first_at)
         self.last_us[slot] = microseconds(dev.last_at)
@@ -122,25 +131,28 @@ class DevelopmentColumns:
         self.responds[slot] = dev.responds
         self.count[slot] = dev.count
         self.action[slot] = action_code(dev.action)
-        words = self.words
-        for word in new_words:
-            slots = words.get(word)
-            if slots is None:
-                words[word] = {slot}
-            else:
-                slots.add(slot)
+        _index(self.words, new_words, slot)
+        _index(self.languages, dev.languages, slot)
+
+    def add_actor(self, dev: _Development, actor: str) -> None:
+        if dev.slot >= 0:
+            _index(self.actors, (actor,), dev.slot)
 
     def release(self, dev: _Development) -> None:
-        """A development goes: its slot is free and its words no longer point at it."""
+        """A development goes: its slot is free and no key points at it any more."""
         slot = dev.slot
         if slot < 0:
             return
-        words = self.words
-        for word in dev.vocab:
-            slots = words[word]
-            slots.discard(slot)
-            if not slots:
-                del words[word]
+        for index, keys in (
+            (self.words, dev.vocab),
+            (self.actors, dev.actors),
+            (self.languages, dev.languages),
+        ):
+            for key in keys:
+                slots = index[key]
+                slots.discard(slot)
+                if not slots:
+                    del index[key]
         self.free.append(slot)
         dev.slot = -1
 
@@ -153,18 +165,43 @@ class DevelopmentColumns:
             out[list(set().union(*hit))] = True
         return out
 
+    def shared_actors(self, actors: Iterable[str]) -> np.ndarray:
+        """By slot: how many of ``actors`` the development names (``len(actors & d.actors)``)."""
+        index = self.actors
+        slots = [s for a in actors if (ss := index.get(a)) is not None for s in ss]
+        return np.bincount(np.array(slots, np.intp), minlength=len(self.first_us))
+
+    def speaks(self, language: str) -> np.ndarray:
+        """By slot: whether a kept article of the development is in ``language``."""
+        out = np.zeros(len(self.first_us), bool)
+        slots = self.languages.get(language)
+        if slots:
+            out[list(slots)] = True
+        return out
+
     def rows(self, devs: list[_Development]) -> dict[str, list[object]]:
         """The developments' rows and index entries (by their position in ``devs``; -1:
         a slot none of them holds), for comparing with ``fresh_rows``."""
         slots = [d.slot for d in devs]
         out: dict[str, list[object]] = {
-            name: getattr(self, name)[slots].tolist() for name in self.__slots__[:8]
+            name: getattr(self, name)[slots].tolist() for name in self.__slots__[: self._COLUMNS]
         }
         position = {slot: i for i, slot in enumerate(slots)}
-        out["words"] = sorted(  # type: ignore[assignment]
-            (w, position.get(s, -1)) for w, ss in self.words.items() for s in ss
-        )
+        for name in self._INDEXES:
+            index: dict[str, set[int]] = getattr(self, name)
+            out[name] = sorted(  # type: ignore[assignment]
+                (k, position.get(s, -1)) for k, ss in index.items() for s in ss
+            )
         return out
+
+
+def _index(index: dict[str, set[int]], keys: Iterable[str], slot: int) -> None:
+    for key in keys:
+        slots = index.get(key)
+        if slots is None:
+            index[key] = {slot}
+        else:
+            slots.add(slot)
 
 
 def fresh_rows(devs: list[_Development]) -> dict[str, list[object]]:
@@ -226,6 +263,7 @@ class StorylineState:
             if actor not in dev.actors:
                 dev.actors.add(actor)
                 self.actor_developments[actor] = self.actor_developments.get(actor, 0) + 1
+                self.columns.add_actor(dev, actor)
 
     def count_terms(self, terms: frozenset[str], *, kept_by: _Development | None = None) -> None:
         """Count the terms (words and actor keys) of one kept article; ``kept_by`` holds
@@ -299,8 +337,10 @@ def span_overlaps(
     ``common`` part of ``words``).
 
     >>> dev = _Development("d", None, None, None, [], [], [])
-    >>> keep_words(dev, frozenset({"iran", "talks"}), (0, 0))
-    >>> keep_words(dev, frozenset({"iran", "oil"}), (0, 0))
+    >>> sorted(keep_words(dev, frozenset({"iran", "talks"}), (0, 0)))  # the new words
+    ['iran', 'talks']
+    >>> sorted(keep_words(dev, frozenset({"iran", "oil"}), (0, 0)))
+    ['oil']
     >>> [round(x, 1) for x in span_overlaps(dev, frozenset({"iran", "talks", "end"}),
     ...                                      frozenset({"talks", "end"}), frozenset({"iran"}))]
     [66.7, 50.0, 45.8]

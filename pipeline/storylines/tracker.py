@@ -221,10 +221,10 @@ class StorylineTracker:
             event = self._event(state, dev, NEW_DEVELOPMENT, match, why_new)
         else:
             new_words = self._attach(dev, match, key, words, at, clock)
-            state.refresh(dev, new_words or frozenset())
             if new_words is not None:
                 state.count_terms(terms, kept_by=dev)
                 dev.languages.add(sig.language)
+            state.refresh(dev, new_words or frozenset())
             if len(dev.actors) < 4 * self.max_articles:
                 state.add_actors(dev, sig.actors)
             earlier_original = score is not None and _original_order(match) < _original_order(
@@ -403,16 +403,21 @@ class StorylineTracker:
                 mean_overlap=found.mean,
                 separation_hours=found.hours,
                 window_hours=window_hours,
-                # Most candidates share no actor: no intersection set built for them.
                 shared_actors=(
-                    [0 if actors.isdisjoint(d.actors) else len(actors & d.actors) for d in c_devs]
-                    if actors
-                    else 0
+                    0
+                    if not actors
+                    else [len(actors & d.actors) for d in c_devs]
+                    if found.slots is None
+                    else state.columns.shared_actors(actors)[found.slots]
                 ),
                 new_actor_other_action=found.actions != code if fresh else False,
                 same_action=found.actions == code if action is not None else False,
                 not_an_event=explains,
-                other_language=[language not in d.languages for d in c_devs],
+                other_language=(
+                    [language not in d.languages for d in c_devs]
+                    if found.slots is None
+                    else ~state.columns.speaks(language)[found.slots]
+                ),
                 development_articles=found.counts,
                 latest=np.arange(n) == found.latest,
             )
