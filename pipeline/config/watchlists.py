@@ -6,7 +6,9 @@ are other config kinds and are skipped; ``drafts/`` is not loaded. Entity and to
 share one namespace and are the "refs" that storyline rules name.
 
 A rule is satisfied when every ``all_of`` group has at least one ref found, at least one
-``any_of`` ref is found (if any are listed), and no ``none_of`` ref is found; with
+``any_of`` ref is found (if any are listed), no ``none_of`` ref is found, and no
+``none_of_in_lede`` ref is found in the title or the lede (a later chapter the article is
+about, such as an appeal, vetoes it; one its background recalls does not); with
 ``within_words`` the refs that satisfy it must lie within that many words of each other,
 counting through title, summary and body in that order (so a headline and its lede are
 close, two mentions far apart in a long text are not). A storyline may list
@@ -121,6 +123,10 @@ class Rule(_Strict):
     )
     any_of: list[str] = Field(default_factory=list)
     none_of: list[str] = Field(default_factory=list)
+    none_of_in_lede: list[str] = Field(
+        default_factory=list,
+        description="refs that veto the rule when found in the title or the lede only",
+    )
     within_words: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
@@ -138,6 +144,7 @@ class Rule(_Strict):
             out += [(f"all_of.{index}", ref) for ref in group]
         out += [("any_of", ref) for ref in self.any_of]
         out += [("none_of", ref) for ref in self.none_of]
+        out += [("none_of_in_lede", ref) for ref in self.none_of_in_lede]
         return out
 
 

@@ -37,15 +37,21 @@ def depth_weight(field: str, start: int) -> float:
     ...                                   ("body", 4000), ("body", 90000))]
     [1.0, 1.0, 0.8, 0.6, 0.6]
     """
-    if field == "title" or start < LEDE_CHARS:
+    if in_lede(field, start):
         return 1.0
     depth = min(1.0, (start - LEDE_CHARS) / (DEEP_MENTION_FLOOR_CHARS - LEDE_CHARS))
     return round(1.0 - (1.0 - DEEP_MENTION_FLOOR) * depth, 4)
 
 
+def in_lede(field: str, start: int) -> bool:
+    """Is character ``start`` of ``field`` in the title or the lede (where an article says
+    what it is about)?"""
+    return field == "title" or start < LEDE_CHARS
+
+
 def is_deep(evidence: Evidence) -> bool:
     """A mention past the lede (it weighed less in the score)."""
-    return depth_weight(evidence.field, evidence.start) < 1.0
+    return not in_lede(evidence.field, evidence.start)
 
 
 @dataclass(slots=True)

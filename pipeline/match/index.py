@@ -18,7 +18,7 @@ Built once per watchlist by ``MatchIndex(watchlists, ...)``; read-only afterward
   (``pipeline.match.common_affixes``).
 - **Rule masks.** Rule ``i`` (in storyline id order) owns bits ``i*K ... i*K+K-1``
   (``K = stride``: the most groups in a rule, plus one): bit ``i*K+j`` for its group
-  ``j``, the last for its ``none_of``. ``marks[ref]`` has the bits of every group the ref
+  ``j``, the last for its ``none_of`` and ``none_of_in_lede``. ``marks[ref]`` has the bits of every group the ref
   is in; ``complete(marks)`` gives, in one integer, every rule whose groups all have a
   marked ref. ``key_marks[i]`` are the marks a hit at key ``i`` may set (or rescue, for a
   probe); ``relevance[i]`` adds those of the entities it may veto or mask.
@@ -115,6 +115,7 @@ class CompiledRule:
     groups: tuple[frozenset[str], ...]
     none_of: frozenset[str]
     within_words: int | None
+    none_of_in_lede: frozenset[str] = frozenset()
 
 
 # (storyline index, rule, the bits of every ref it looks at)
@@ -153,7 +154,11 @@ class MatchIndex:
                     groups.append(frozenset(rule.any_of))
                 compiled.append(
                     CompiledRule(
-                        storyline, tuple(groups), frozenset(rule.none_of), rule.within_words
+                        storyline,
+                        tuple(groups),
+                        frozenset(rule.none_of),
+                        rule.within_words,
+                        frozenset(rule.none_of_in_lede),
                     )
                 )
             self.rules.append((storyline, compiled))
@@ -172,7 +177,7 @@ class MatchIndex:
                 for j, group in enumerate(compiled_rule.groups):
                     for ref in group:
                         marks[ref] = marks.get(ref, 0) | 1 << base + j
-                for ref in compiled_rule.none_of:
+                for ref in compiled_rule.none_of | compiled_rule.none_of_in_lede:
                     marks[ref] = marks.get(ref, 0) | 1 << base + stride - 1
                 firsts |= 1 << base
                 filler |= sum(

@@ -60,6 +60,7 @@ from pipeline.match.hits import (
     depth_weight,
     drop_contained,
     evidence_of,
+    in_lede,
     near,
 )
 from pipeline.match.index import (
@@ -551,6 +552,12 @@ class Matcher:
         """Score and evidence if the rule holds (``match`` has checked that every group found
         something); ``best_weight(ref)`` is the weight of the ref's best hit."""
         if rule.none_of and not by_ref.keys().isdisjoint(rule.none_of):
+            return None
+        if rule.none_of_in_lede and any(
+            in_lede(hit.field, hit.start)
+            for ref in rule.none_of_in_lede.intersection(by_ref)
+            for hit in by_ref[ref]
+        ):
             return None
         if rule.within_words is None:
             present = [[ref for ref in group if ref in by_ref] for group in rule.groups]

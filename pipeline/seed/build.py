@@ -36,6 +36,7 @@ from pipeline.seed.events import (
     event_patterns,
     event_terms,
     own_events,
+    sequels,
     thread_counts,
     thread_events,
 )
@@ -72,6 +73,9 @@ class DraftStoryline:
     topic_id: str = ""
     topic_terms: list[str] = field(default_factory=list)
     topic_patterns: list[str] = field(default_factory=list)  # separable verbs (events.GAP)
+    later_id: str = ""  # the topic of the event's later chapters, a veto in the lede
+    later_terms: list[str] = field(default_factory=list)
+    later_patterns: list[str] = field(default_factory=list)
     threshold: float = DEFAULT_THRESHOLD
     events: list[str] = field(default_factory=list)
     published_from: dt.date | None = None
@@ -166,7 +170,7 @@ def build_draft(
     article_events = thread_events(sentences, headline=article.headline, lang=language)
     # No event class names what the headline and lede report (an abdication, an eruption):
     # the article's own words for it are the event.
-    lede_events = set(thread_events(sentences[: 1 + LEDE_SENTENCES], lang=language))
+    lede_events = thread_events(sentences[: 1 + LEDE_SENTENCES], lang=language)
     open_terms = open_event_terms(
         sentences, entities, background, language=language, lede_sentences=LEDE_SENTENCES
     )
@@ -229,7 +233,9 @@ def build_draft(
             first.groups = [list(dict.fromkeys(first.groups[0] + plan.groups[0]))]
     plans = _merge_same_story(plans)
     taken_storylines = {s.id for s in watchlists.storylines}
-    since = since_year(" ".join(sentences[: 1 + LEDE_SENTENCES]))
+    lede = " ".join(sentences[: 1 + LEDE_SENTENCES])
+    news_events = thread_events([article.headline], lang=language) or lede_events
+    since = since_year(lede)
     storylines = []
     titles: set[str] = set()
     for plan in plans:
@@ -244,6 +250,13 @@ def build_draft(
             title, n = f"{base} ({n})", n + 1
         titles.add(title)
         span = story_span(date or article.date, events, since=since)
+        # A later chapter the headline or lede reports is the story's own news; one the
+        # body names ("may appeal to the Supreme Court") is not.
+        # The story's news is the headline's event (the lede's if it names none): its later
+        # chapters are every thread's, also a thread of no event of its own (two actors).
+        later_terms, later_patterns = sequels(
+            list(dict.fromkeys([*events, *news_events])), lede=lede, lang=language
+        )
         storylines.append(
             DraftStoryline(
                 id=sid,
@@ -256,6 +269,9 @@ def build_draft(
                 topic_terms=plan.terms,
                 topic_patterns=event_patterns(events),
                 events=events,
+                later_id=_unique(f"{sid}-later", taken_refs) if later_terms else "",
+                later_terms=later_terms,
+                later_patterns=later_patterns,
                 published_from=span[0] if span else None,
                 published_until=span[1] if span else None,
             )

@@ -22,6 +22,7 @@ from functools import lru_cache
 from pipeline.match.folding import skeleton
 from pipeline.seed.event_lexicon import EVENTS
 from pipeline.seed.language import stopwords
+from pipeline.seed.sequel_lexicon import SEQUELS
 
 # A thread's event kind is kept when named at least this share as often as the most named.
 EVENT_SHARE = 0.5
@@ -36,11 +37,19 @@ GAP_WORDS = 6
 def _pattern(form: str) -> re.Pattern[str]:
     form = _bare(form)
     if GAP in form:
-        verb, particle = (re.escape(w.strip().lower()) for w in form.split(GAP))
-        return re.compile(rf"(?<!\w){verb}(?!\w)[^.!?;:]{{0,80}}?(?<!\w){particle}(?!\w)")
+        verb, particle = (_word(w.strip().lower(), re.escape) for w in form.split(GAP))
+        return re.compile(rf"(?<!\w){verb}[^.!?;:]{{0,80}}?(?<!\w){particle}")
     if form.endswith("*"):
         return re.compile(r"(?<!\w)" + re.escape(form[:-1].lower()) + r"\w*")
     return re.compile(r"(?<!\w)" + re.escape(form.lower()) + r"s?(?!\w)")
+
+
+def _word(word: str, escape, *, closed: bool = True) -> str:
+    """A regex for one word of a gapped form: ``escape(word)``, any ending if it ends in *;
+    ``closed``: the word ends there (not needed before a space)."""
+    if word.endswith("*"):
+        return escape(word[:-1]) + r"\w*"
+    return escape(word) + (r"(?!\w)" if closed else "")
 
 
 def _bare(form: str) -> str:
@@ -133,12 +142,41 @@ def event_patterns(kinds: list[str]) -> list[str]:
     >>> print(event_patterns(["resignation"])[0])
     (?<!\w)tritt(?: \S+){0,6} zuruck(?!\w)
     """
+    return _gap_patterns(_forms(kinds))
+
+
+def _gap_patterns(forms: list[str]) -> list[str]:
     out = []
-    for form in _forms(kinds):
+    for form in forms:
         if GAP in form:
-            verb, particle = (re.escape(skeleton(w)) for w in form.split(GAP))
-            out.append(rf"(?<!\w){verb}(?: \S+){{0,{GAP_WORDS}}} {particle}(?!\w)")
+            first, last = form.split(GAP)
+            verb = _word(first, lambda x: re.escape(skeleton(x)), closed=False)
+            particle = _word(last, lambda x: re.escape(skeleton(x)))
+            out.append(rf"(?<!\w){verb}(?: \S+){{0,{GAP_WORDS}}} {particle}")
     return out
+
+
+def sequels(kinds: list[str], *, lede: str, lang: str | None = None) -> tuple[list, list]:
+    r"""The topic terms and patterns of ``kinds``' later chapters (``sequel_lexicon``): an
+    appeal after a verdict, a regulator's block after a takeover; none that ``lede`` (the
+    seed's headline and lede) names, as its story then *is* that chapter.
+
+    >>> terms, patterns = sequels(["verdict"], lede="Sarkozy condamné à trois ans de prison")
+    >>> print(terms[:3], patterns[0])
+    ['on appeal', 'upheld', 'upholds'] (?<!\w)enters(?: \S+){0,6} prison(?!\w)
+    >>> "en appel" in sequels(["verdict"], lede="Sarkozy condamné en appel")[0]
+    False
+    >>> sequels(["strike"], lede="Dockers strike in Rotterdam")
+    ([], [])
+    """
+    low = lede.lower()
+    own = set(_forms(kinds))
+    forms = [
+        _bare(f)
+        for f in dict.fromkeys(f for k in kinds for f in SEQUELS.get(k, ()))
+        if _counts_in(f, lang) and _bare(f) not in own and not _pattern(f).search(low)
+    ]
+    return [f for f in forms if GAP not in f], _gap_patterns(forms)
 
 
 def event_label(kind: str, lang: str) -> str:

@@ -21,7 +21,7 @@ import yaml
 
 from pipeline.config.watchlists import Watchlists, load_watchlists, watchlist_files
 from pipeline.errors import UserError
-from pipeline.seed.build import PAIR_WITHIN_WORDS, Draft
+from pipeline.seed.build import PAIR_WITHIN_WORDS, Draft, DraftStoryline
 from pipeline.seed.names import slugify
 from pipeline.seed.spans import SeedEntity
 from pipeline.seed.storylines import STOPWORDS
@@ -93,10 +93,26 @@ def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> 
             data["aliases"] = list(dict.fromkeys(e.aliases))
         data["new"] = True
         out += _dump(data, "  ")
-    topics = [s for s in draft.storylines if s.topic_id]
+    topics = [s for s in draft.storylines if s.topic_id or s.later_id]
     out.append("")
     out.append("topics:" if topics else "topics: []")
     for s in topics:
+        if s.later_id:
+            out.append(
+                f"  # later chapters of '{s.id}' ({', '.join(s.events)}): named in a headline or"
+                " lede, they are another story; remove a term the story's news may use"
+            )
+            out += _dump(
+                {
+                    "id": s.later_id,
+                    "description": f"Later chapters of '{s.title}', not its news.",
+                    "terms": s.later_terms,
+                    **({"patterns": s.later_patterns} if s.later_patterns else {}),
+                },
+                "  ",
+            )
+        if not s.topic_id:
+            continue
         out.append(
             f"  # event of thread '{s.id}': {', '.join(s.events) or 'none named'}; its words"
             " and the thread's distinctive phrases (YAKE, rare in the background news),"
@@ -123,15 +139,21 @@ def render_draft(draft: Draft, *, watchlists_dir: Path | str = "watchlists") -> 
             out.append(f'  #   {i + 1}: "{clip_comment(draft.sentences[i], 130)}"')
         if len(t.sentences) > 6:
             out.append(f"  #   ... and {len(t.sentences) - 6} more")
+
+        def later(s: DraftStoryline = s) -> dict[str, list[str]]:
+            # a new list for each rule: one shared list would be dumped as a YAML alias
+            return {"none_of_in_lede": [s.later_id]} if s.later_id else {}
+
         data = {
             "id": s.id,
             "title": s.title,
             "description": s.description,
-            "rule": {"all_of": s.all_of},
+            "rule": {"all_of": s.all_of, **later()},
             **(
                 {
                     "alternatives": [
-                        {"all_of": a, "within_words": PAIR_WITHIN_WORDS} for a in s.alternatives
+                        {"all_of": a, **later(), "within_words": PAIR_WITHIN_WORDS}
+                        for a in s.alternatives
                     ]
                 }
                 if s.alternatives

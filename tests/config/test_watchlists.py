@@ -60,6 +60,7 @@ def test_unknown_ref_in_rule_and_in_alternative(tmp_path: Path) -> None:
                 - [musk, nobody]
             alternatives:
               - any_of: [ghost]
+                none_of_in_lede: [later]
         """,
     )
     assert problems(tmp_path) == [
@@ -67,6 +68,8 @@ def test_unknown_ref_in_rule_and_in_alternative(tmp_path: Path) -> None:
         "entities: or topics:, or fix the spelling",
         f"{path}:12: storyline 's' names unknown entity or topic 'ghost' in alternatives.0.any_of; define it "
         "under entities: or topics:, or fix the spelling",
+        f"{path}:13: storyline 's' names unknown entity or topic 'later' in alternatives.0.none_of_in_lede; "
+        "define it under entities: or topics:, or fix the spelling",
     ]
 
 

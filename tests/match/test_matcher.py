@@ -190,6 +190,16 @@ def test_any_of_and_none_of() -> None:
     assert ids(m, art("Nothing")) == []
 
 
+def test_none_of_in_lede_vetoes_from_the_title_or_lede_only() -> None:
+    m = small(story(Rule(all_of=[["putin"]], none_of_in_lede=["navalny"])))
+    assert ids(m, art("Putin jailed Navalny")) == []
+    assert ids(m, art("Putin speaks", "Navalny's widow listened")) == []  # the lede
+    far = "Putin's speech. " + "Word after word. " * 100 + "Navalny was mentioned."
+    assert hits.LEDE_CHARS < far.index("Navalny")
+    assert ids(m, art("Putin speaks", "", far)) == ["s"]  # recalled deep in the body
+    assert ids(m, art("Putin speaks", far)) == ["s"]
+
+
 def test_within_words_needs_refs_close_together_counting_through_the_fields() -> None:
     m = small(story(Rule(all_of=[["musk"], ["putin"]], within_words=5)))
     assert ids(m, art("Musk talked with Putin")) == ["s"]
