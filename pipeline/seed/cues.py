@@ -77,7 +77,7 @@ pharmaceuticals pharma studios records police bureau board cabinet government
 exchange society trust partners capital ventures media broadcasting radio television tv magazine
 reuters industries energy electric airline center centre
 gewerkschaft sindicato syndicat ministerio ministère ministerium gruppe grupo groupe konzern ag gmbh
-se sa orchestra orchestre orquesta philharmonic philharmonie orkest symphony
+se sa nv bv spa orchestra orchestre orquesta philharmonic philharmonie orkest symphony guard
 electronics automotive aerospace air chemicals foods pharmaceuticals steel petroleum mining telecom
 semiconductor logistics shipping lines rail railways railway terminals tribunal""".split()
 )
@@ -107,7 +107,8 @@ HEAD_INITIAL_ORGS = frozenset(
     """grupo groupe gruppe sindicato syndicat gewerkschaft confederación confédération
 federación fédération asociación compañía compagnie société sociedad empresa banco banque
 ministerio ministère ministerium servicio comité comisión consejo instituto agencia centro
-secretaría partido movimiento tribunal audiencia fiscalía abogacía juzgado corte cour""".split()
+secretaría partido movimiento tribunal audiencia fiscalía fiscalia abogacía juzgado corte
+cour""".split()
 )
 # Named storms put their class first ("Hurricane X", "Typhoon X", "Sturmtief X"), and so
 # do cups, battles and finals ("Copa del X", "Battle of X").
@@ -120,7 +121,7 @@ orkan sturmtief copa coupe battle bataille batalla schlacht final finale""".spli
 HEAD_INITIAL_PLACES = frozenset(
     """landkreis freistaat bundesland bezirk kanton fort dune mount mont monte lake lac lago
 isla île cabo sierra playa plage islas îles rue avenue boulevard calle avenida plaza paseo
-quai""".split()
+quai región région provincia comarca distrito departamento""".split()
 )
 # A class noun just before a name, or before "such as" and a list of names, gives them
 # its kind: "the logistics company Acme", "la empresa Acme", "les marques A, B et C",
@@ -132,7 +133,7 @@ operators airline airlines carrier carriers union unions lender insurer broadcas
 empresa empresas compañía compañías operadora operadoras sindicato sindicatos aerolínea
 aerolíneas société sociétés entreprise entreprises groupe compagnie syndicat syndicats
 constructeur unternehmen konzern konzerns firma firmen gewerkschaft gewerkschaften
-fluggesellschaft""".split()
+fluggesellschaft giant giants maker makers publisher publishers developer developers""".split()
     ),
     "product": frozenset(
         """brand brands marque marques marca marcas marke marken ship vessel freighter
@@ -189,7 +190,8 @@ PLACE_HEADS = frozenset(
     """sea ocean river lake mountains mountain mount island islands strait gulf bay
 peninsula valley desert county province region state states republic kingdom coast oblast krai
 territory territories emirates bridge beltway highway freeway expressway motorway tunnel canal
-square avenue boulevard station straße strasse platz allee""".split()
+square avenue boulevard station straße strasse platz allee street road lane tower towers
+palace castle""".split()
 )
 PLACE_PREPOSITIONS = frozenset(
     """in over to from near across into throughout outside inside toward
@@ -446,6 +448,10 @@ def mention_votes(
             v["product"] += 1
     if len(prev) > 1 and prev[-1] == "the" and (prev[-2] in PLACE_PREPOSITIONS or prev[-2] == "at"):
         v["place"] += 2
+    if len(prev) > 1 and prev[-1] == "der" and prev[-2] in ("in", "aus"):
+        # "in der Eifel", "aus der Schweiz" (not "aus dem Ministerium"); an acronym's org
+        # vote outweighs it ("in der SPD")
+        v["place"] += 1
     if len(words) > 1 and any(w[:1].isdigit() or re.fullmatch(r"[A-Z]\d+\w*", w) for w in words):
         v["product"] += 3  # a model number: "Acme Phone 7", "Acme 737 Max", "Acme G650"
     if any(re.search(r"[a-z]{3}[A-Z]", w) for w in words):  # AcmeSoft, iPhone-like: not a person

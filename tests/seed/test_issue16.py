@@ -169,6 +169,31 @@ def _kinds(background, language: str, *sentences: str) -> dict[str, str]:
             "El alcalde de Madrid, José Luis Ferrer Ostrada, pidió calma.",
             {"José Luis Ferrer Ostrada": "person"},
         ),
+        # buildings and streets by their head word
+        (
+            "en",
+            "Firefighters fought the blaze at Zorbel Tower, near Zorbane Street, all night.",
+            {"Zorbel Tower": "place", "Zorbane Street": "place"},
+        ),
+        # a body by its head word or its legal form, a company by "giant" or "maker"
+        (
+            "en",
+            "The Coast Guard and Zorbantis NV said the video game giant Zorbix and the "
+            "game maker Zorbesda were told.",
+            {"Coast Guard": "org", "Zorbantis NV": "org", "Zorbix": "org", "Zorbesda": "org"},
+        ),
+        # a region's head word first
+        (
+            "es",
+            "En la Región Zorbitana votaron más de un millón de personas.",
+            {"Región Zorbitana": "place"},
+        ),
+        # German "in der X": a region or a country
+        (
+            "de",
+            "Schwere Schäden gab es vor allem in der Zorbel, sagte die Polizei.",
+            {"Zorbel": "place"},
+        ),
     ],
 )
 def test_kinds_from_head_words_class_nouns_and_lists(background, language, sentence, expected):
