@@ -1,8 +1,8 @@
 """The sequel lexicon: the later chapters of a kind of news event, in four languages.
 
 Data only (``pipeline.seed.events.sequel_terms`` reads it). A story's later chapter has
-the same actors and is another story: a conviction's appeal judgment and the day the
-convicted enters prison; a takeover's block by a regulator or its completion; a winner's
+the same actors and is another story: a conviction's appeal judgment, a reduced sentence
+and the day the convicted enters prison; an insolvent founder's arrest; a takeover's block by a regulator or its completion; a winner's
 re-election; the trial that follows a resignation, an arrest or a disaster; a disaster's
 final inquiry report. ``seed`` drafts the forms of its thread's kinds as a veto that
 counts in a headline or lede only (``none_of_in_lede``), leaving out every form its own
@@ -60,6 +60,13 @@ APPEAL: tuple[str, ...] = (
     "entered…prison",
     "reports to prison",
     "pardoned",
+    "reduced",
+    "reduces",
+    "verkürzt",
+    "reduziert",
+    "réduit*",
+    "réduction",
+    "rebaja*",
     "by the supreme court",
     "berufungsprozess*",
     "berufungsverfahren*",
@@ -76,7 +83,6 @@ APPEAL: tuple[str, ...] = (
     "en segunda instancia",
     "confirma la condena",
     "ratifica la condena",
-    "rebaja la condena",
     "casación",
     "por el supremo",
     "por el tribunal supremo",
@@ -85,6 +91,20 @@ APPEAL: tuple[str, ...] = (
     "ingresa…cárcel",
     "ingresado…cárcel",
     "indultado*",
+)
+
+# After a resignation or an insolvency: the arrest or charges that may follow.
+PROSECUTION: tuple[str, ...] = (
+    "arrested",
+    "charged",
+    "indicted",
+    "festgenommen",
+    "verhaftet",
+    "angeklagt",
+    "interpellé*",
+    "mis en examen",
+    "detenido*",
+    "imputado*",
 )
 
 # After a takeover's announcement: a regulator blocks it, or it is completed or dropped.
@@ -161,10 +181,9 @@ SEQUELS: dict[str, tuple[str, ...]] = {
     "suspension": APPEAL,
     "takeover": DEAL_OUTCOME,
     "election": REELECTION,
-    **{
-        kind: TRIAL
-        for kind in ("resignation", "arrest", "fraud", "raid", "breach", "recall", "death")
-    },
+    **{kind: TRIAL for kind in ("arrest", "fraud", "raid", "breach", "recall", "death")},
+    "resignation": TRIAL + PROSECUTION,
+    "bankruptcy": TRIAL + PROSECUTION,
     **{kind: TRIAL + FINAL_REPORT for kind in DISASTERS},
     "grounding": TRIAL + FINAL_REPORT,
 }

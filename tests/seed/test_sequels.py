@@ -50,6 +50,8 @@ def test_a_resignation_or_an_arrest_is_followed_by_a_trial_an_election_by_a_reel
     assert "revision" not in sequels(["resignation"], lede="May resigns", lang="en")[0]
     assert "réélu*" in sequels(["election"], lede="Macron élu président")[0]
     assert "blocked" in sequels(["takeover"], lede="Microsoft to buy Activision")[0]
+    assert "arrested" in sequels(["bankruptcy"], lede="FTX files for bankruptcy")[0]
+    assert "réduit*" in sequels(["doping"], lede="Pogba suspendu quatre ans pour dopage")[0]
     # French "procès" is written with its article: its skeleton is English "process"
     assert "procès" not in sequels(["resignation"], lede="May resigns")[0]
 
