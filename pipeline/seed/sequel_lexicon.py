@@ -1,16 +1,16 @@
 """The sequel lexicon: the later chapters of a kind of news event, in four languages.
 
-Data only (``pipeline.seed.events.sequel_terms`` reads it). A story's later chapter has
-the same actors and is another story: a conviction's appeal judgment, a reduced sentence
-and the day the convicted enters prison; an insolvent founder's arrest; a takeover's block by a regulator or its completion; a winner's
-re-election; the trial that follows a resignation, an arrest or a disaster; a disaster's
-final inquiry report. ``seed`` drafts the forms of its thread's kinds as a veto that
-counts in a headline or lede only (``none_of_in_lede``), leaving out every form its own
-headline and lede use, so a story whose news *is* an appeal keeps its appeal.
-Forms are written as in ``event_lexicon``: a final ``*`` matches any word that starts so,
-a form tagged ``de:`` counts only for an article of that language, ``a…b`` is two words
-at most a few words apart ("ingresó este lunes en prisión"). No names, nothing
-taken from one article.
+Data only (``pipeline.seed.events.sequels`` reads it). A story's later chapter has the
+same actors and is another story: a conviction's appeal judgment, a reduced sentence and
+the day the convicted enters prison; an insolvent founder's arrest; a takeover's block by a
+regulator or its completion; a winner's re-election; the trial that follows a resignation,
+an arrest or a disaster; a disaster's final inquiry report. ``seed`` drafts the forms of
+its thread's kinds as a veto that counts in a headline or lede only (``none_of_in_lede``),
+leaving out every form its own headline and lede use, so a story whose news *is* an
+appeal keeps its appeal. Forms are written as in ``event_lexicon``: a final ``*`` matches
+any word that starts so, a form tagged ``de:`` counts only for an article of that
+language, ``a…b`` is two words at most a few words apart ("ingresado este lunes en
+prisión"). No names, nothing taken from one article.
 """
 
 from __future__ import annotations
