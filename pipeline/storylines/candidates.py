@@ -14,14 +14,9 @@ overlap with its kept articles and the hours apart (``decision.FEATURES``).
   found in the columns' word index. Both give the same candidates, in the same order,
   with the same floats (``tests/storylines/test_candidates.py``).
 
-``DevelopmentColumns`` (one per ``StorylineState``) holds, by slot (``_Development.slot``,
-reused after a development goes), each live development's first and last time, its span,
-whether it is plain (timestamped articles only), whether it answers, its size and its
-lead's action, as numpy columns, and an index word -> slots of the developments whose
-``vocab`` has the word. The tracker keeps it in step wherever it changes a development
-(``StorylineState.add_development``, ``refresh``, ``drop``); ``state.fresh_rows`` rebuilds it
-from the developments, which is what the tests compare it with. Bound: the slots of the
-live developments (at most ``max_developments``) and their vocabularies' words.
+The columns (``state.DevelopmentColumns``, one per storyline) are kept in step by the
+tracker; ``scan_timestamped`` reads them and touches each development's kept words only
+where the word index says it shares one.
 """
 
 from __future__ import annotations

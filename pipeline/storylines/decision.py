@@ -104,7 +104,9 @@ class JoinModel:
                 return out
         w = np.asarray(self.weights) / np.asarray(self.scale)
         z = x @ w + (self.bias - float(w @ np.asarray(self.mean)))
-        probabilities: list[float] = (1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))).tolist()
+        # np.clip's values as minimum(maximum()), without its Python-level wrapper.
+        clipped = np.minimum(np.maximum(z, -60.0), 60.0)
+        probabilities: list[float] = (1.0 / (1.0 + np.exp(-clipped))).tolist()
         return probabilities
 
     def joins(self, features: Sequence[float]) -> bool:
@@ -235,7 +237,7 @@ def pair_feature_rows(
     rows[:, 10] = columns[8]
     # math.log's values, not numpy's (whose last bit may differ): the fit's features stay.
     counts = np.asarray(development_articles, np.int64)
-    rows[:, 9] = _LOG_SIZES[np.clip(counts, 0, len(_LOG_SIZES) - 1)]
+    rows[:, 9] = _LOG_SIZES[np.minimum(np.maximum(counts, 0), len(_LOG_SIZES) - 1)]
     for big in np.flatnonzero(counts >= len(_LOG_SIZES)):
         rows[big, 9] = math.log(int(counts[big])) / math.log(50)
     return rows

@@ -298,19 +298,20 @@ def _may_reach(key: str, keys: list[str], threshold: float) -> np.ndarray:
 def _sort_bound(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
     """token_sort_ratio (either has under four words): the ratio of the sorted words."""
     total = _lengths(rows, _SORT_LEN) + _lengths(query, _SORT_LEN)
-    shared = np.minimum(rows[:, _SORT_CHARS], query[_SORT_CHARS]).sum(1, dtype=np.int64)
+    # A bin's count is at most 255, so 64 of them sum in 16 bits (faster than 64).
+    shared = np.minimum(rows[:, _SORT_CHARS], query[_SORT_CHARS]).sum(1, dtype=np.uint16)
     return np.asarray(200.0 * shared / np.maximum(total, 1), np.float64)
 
 
 def _set_bound(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
     """token_set_ratio: the ratio of (shared + own words), or shared against either side."""
     set_len, q_set = _lengths(rows, _SET_LEN), int(_lengths(query, _SET_LEN))
-    shared = np.minimum(rows[:, _SET_CHARS], query[_SET_CHARS]).sum(1, dtype=np.int64)
+    shared = np.minimum(rows[:, _SET_CHARS], query[_SET_CHARS]).sum(1, dtype=np.uint16)
     ratio = 200.0 * shared / np.maximum(set_len + q_set, 1)
     q_bins = _WORDS.start + np.flatnonzero(query[_WORDS])
     words = np.minimum(rows[:, q_bins], query[q_bins]).sum(1, dtype=np.int64) - 1
     shorter = np.minimum(set_len, q_set)
-    sect = np.clip(np.minimum(words, shorter), 0, None)
+    sect = np.maximum(np.minimum(words, shorter), 0)
     return np.asarray(np.maximum(ratio, 200.0 * sect / np.maximum(sect + shorter, 1)), np.float64)
 
 

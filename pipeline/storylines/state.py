@@ -6,6 +6,15 @@ developments, each keeping at most ``max_articles_per_development`` headlines an
 sets; the storyline's vocabulary and known actors are counted over the live developments
 only, so they shrink as developments expire. ``span_overlaps`` (timestamped articles) and
 ``general_overlaps`` (coarse dates) compare an article's words with a development's kept ones.
+
+``DevelopmentColumns`` (``StorylineState.columns``) mirrors what the candidate scan reads
+of every live development, by slot (``_Development.slot``, reused once a development
+goes): first and last time, span, plain (timestamped articles only), answers, size and
+lead action as numpy columns, and word, actor and language indexes (key -> slots).
+Written only through ``StorylineState.add_development``, ``refresh``, ``drop`` and
+``add_actors`` (the tracker calls them wherever it changes a development); ``fresh_rows``
+rebuilds the same from the developments (the tests compare the two after every article).
+Bound: a row per live development and its vocabulary's, actors' and languages' entries.
 """
 
 from __future__ import annotations
