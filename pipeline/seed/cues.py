@@ -361,8 +361,27 @@ def class_noun_kind(tokens: list[Token], start: int) -> str | None:
         prev = prev[:-1]  # "a ship named the Acme"
     if len(prev) > 1 and prev[-1] in NAMED_WORDS:
         prev = prev[:-1]  # "a company called Acme", "une société baptisée Acme"
-    return next((k for k, nouns in CLASS_NOUNS.items() if prev[-1] in nouns), None) or (
-        german_class(tokens[start - 1].text)
+    kind = next((k for k, nouns in CLASS_NOUNS.items() if prev[-1] in nouns), None)
+    # French and Spanish put adjectives after the noun: "le constructeur automobile
+    # italo-américain Acme", "la aerolínea estatal Acme" (one or two of them).
+    raw = [t.text for t in tokens[max(0, start - 7) : start]]
+    for back in (2, 3):
+        if kind or len(raw) != len(prev) or len(prev) < back:
+            break
+        if not all(map(_adjective_like, raw[1 - back :])):
+            break
+        kind = next((k for k, nouns in CLASS_NOUNS.items() if prev[-back] in nouns), None)
+    return kind or german_class(tokens[start - 1].text)
+
+
+def _adjective_like(word: str) -> bool:
+    """A lower-case word that may qualify a noun: no function word, verb or number."""
+    return bool(
+        re.fullmatch(r"[a-zà-ÿ]+(?:-[a-zà-ÿ]+)*", word)
+        and word not in VERBISH
+        and word not in _OF_WORDS
+        and word not in CONNECTORS
+        and len(word) > 3
     )
 
 

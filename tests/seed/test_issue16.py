@@ -188,6 +188,17 @@ def _kinds(background, language: str, *sentences: str) -> dict[str, str]:
             "En la Región Zorbitana votaron más de un millón de personas.",
             {"Región Zorbitana": "place"},
         ),
+        # French and Spanish adjectives between the class noun and the name
+        (
+            "fr",
+            "Le constructeur automobile italo-américain Zorbat Rinaldi a proposé une fusion.",
+            {"Zorbat Rinaldi": "org"},
+        ),
+        (
+            "es",
+            "La aerolínea estatal Zorbat Rinaldi canceló sus vuelos.",
+            {"Zorbat Rinaldi": "org"},
+        ),
         # German "in der X": a region or a country
         (
             "de",
