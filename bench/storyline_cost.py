@@ -53,12 +53,15 @@ def matches_for(articles, span_hours: float = 40.0) -> list[Match]:
     step = span_hours / max(1, len(articles))
     return [
         Match(
-            a.__class__(**{**_fields(a), "published_at": T0 + dt.timedelta(hours=i * step)}),
+            # first seen when published: a first-seen time long before it would make the
+            # tracker move the date back (timing.published_range), out of the window
+            a.__class__(**{**_fields(a), "published_at": t, "first_seen_at": t}),
             "s",
             1.0,
             (),
         )
         for i, a in enumerate(articles)
+        for t in (T0 + dt.timedelta(hours=i * step),)
     ]
 
 
