@@ -18,10 +18,11 @@ Built once per watchlist by ``MatchIndex(watchlists, ...)``; read-only afterward
   (``pipeline.match.common_affixes``).
 - **Rule masks.** Rule ``i`` (in storyline id order) owns bits ``i*K ... i*K+K-1``
   (``K = stride``: the most groups in a rule, plus one): bit ``i*K+j`` for its group
-  ``j``, the last for its ``none_of`` and ``none_of_in_lede``. ``marks[ref]`` has the bits of every group the ref
-  is in; ``complete(marks)`` gives, in one integer, every rule whose groups all have a
-  marked ref. ``key_marks[i]`` are the marks a hit at key ``i`` may set (or rescue, for a
-  probe); ``relevance[i]`` adds those of the entities it may veto or mask.
+  ``j``, the last for its ``none_of`` and ``none_of_in_lede``. ``marks[ref]`` has the
+  bits of every group the ref is in; ``complete(marks)`` gives, in one integer, every
+  rule whose groups all have a marked ref. ``key_marks[i]`` are the marks a hit at key
+  ``i`` may set (or rescue, for a probe); ``relevance[i]`` adds those of the entities it
+  may veto or mask.
 """
 
 from __future__ import annotations

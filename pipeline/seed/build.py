@@ -250,10 +250,10 @@ def build_draft(
             title, n = f"{base} ({n})", n + 1
         titles.add(title)
         span = story_span(date or article.date, events, since=since)
-        # A later chapter the headline or lede reports is the story's own news; one the
-        # body names ("may appeal to the Supreme Court") is not.
-        # The story's news is the headline's event (the lede's if it names none): its later
-        # chapters are every thread's, also a thread of no event of its own (two actors).
+        # The later chapters of the thread's event and of the story's news (the headline's
+        # event, else the lede's), so a thread of two actors and no event has them too; a
+        # chapter the headline or lede reports is the story's own news, one only the body
+        # names ("may appeal to the Supreme Court") is not.
         later_terms, later_patterns = sequels(
             list(dict.fromkeys([*events, *news_events])), lede=lede, lang=language
         )

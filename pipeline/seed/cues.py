@@ -357,18 +357,18 @@ def class_noun_kind(tokens: list[Token], start: int) -> str | None:
             if kind:
                 return kind
         return None
+    named = False
     if len(prev) > 2 and prev[-1] == "the" and prev[-2] in NAMED_WORDS:
-        prev = prev[:-1]  # "a ship named the Acme"
+        prev, named = prev[:-1], True  # "a ship named the Acme"
     if len(prev) > 1 and prev[-1] in NAMED_WORDS:
-        prev = prev[:-1]  # "a company called Acme", "une société baptisée Acme"
+        prev, named = prev[:-1], True  # "a company called Acme", "une société baptisée Acme"
     kind = next((k for k, nouns in CLASS_NOUNS.items() if prev[-1] in nouns), None)
     # French and Spanish put adjectives after the noun: "le constructeur automobile
     # italo-américain Acme", "la aerolínea estatal Acme" (one or two of them).
-    raw = [t.text for t in tokens[max(0, start - 7) : start]]
     for back in (2, 3):
-        if kind or len(raw) != len(prev) or len(prev) < back:
+        if kind or named or len(prev) < back:
             break
-        if not all(map(_adjective_like, raw[1 - back :])):
+        if not all(_adjective_like(t.text) for t in tokens[start - back + 1 : start]):
             break
         kind = next((k for k, nouns in CLASS_NOUNS.items() if prev[-back] in nouns), None)
     return kind or german_class(tokens[start - 1].text)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 
 from pipeline.match.folding import skeleton
@@ -44,7 +45,7 @@ def _pattern(form: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + re.escape(form.lower()) + r"s?(?!\w)")
 
 
-def _word(word: str, escape, *, closed: bool = True) -> str:
+def _word(word: str, escape: Callable[[str], str], *, closed: bool = True) -> str:
     """A regex for one word of a gapped form: ``escape(word)``, any ending if it ends in *;
     ``closed``: the word ends there (not needed before a space)."""
     if word.endswith("*"):
