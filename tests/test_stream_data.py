@@ -6,9 +6,10 @@ defined once, in ``stream_test.sha256`` (``sha256sum -c`` reads it); the README 
 these tests fail if the file, the digest file or the quote drift apart. The tuning part may
 grow; the test part may not change. ``stream_valid.jsonl`` is a third part on three other
 storylines, with its own watchlists, for checking that a decision tuned on the tuning part
-generalises before the test part is spent. ``stream_test2.jsonl`` and ``stream_test3.jsonl``
-are later frozen parts, each on three stories of its own with its own watchlists, to be scored
-once by the coordinator; the checks of both are the same, parametrized over ``FROZEN_PARTS``.
+generalises before the test part is spent. ``stream_test2.jsonl``, ``stream_test3.jsonl`` and
+``stream_test4.jsonl`` are later frozen parts, each on three stories of its own with its own
+watchlists, to be scored once by the coordinator; their checks are the same, parametrized over
+``FROZEN_PARTS``.
 """
 
 from __future__ import annotations
@@ -213,6 +214,15 @@ FROZEN_PARTS = [
         min_items=180,
         min_developments=45,
         min_languages=5,
+    ),
+    FrozenPart(
+        "stream_test4",
+        frozenset(
+            {"volkswagen-emissions-scandal", "baltimore-key-bridge-collapse", "notre-dame-fire"}
+        ),
+        min_items=300,
+        min_developments=55,
+        min_languages=9,
     ),
 ]
 frozen_parts = pytest.mark.parametrize("part", FROZEN_PARTS, ids=lambda part: part.name)

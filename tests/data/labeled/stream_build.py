@@ -57,6 +57,7 @@ OTHER_SETS = (
     "stream_valid.jsonl",
     "stream_test2.jsonl",
     "stream_test3.jsonl",
+    "stream_test4.jsonl",
 )
 
 
