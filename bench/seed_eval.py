@@ -10,6 +10,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test6     # the unseen sixth part (tests/data/seed_eval6), likewise
     python bench/seed_eval.py --split test7     # the unseen seventh part (tests/data/seed_eval7), likewise
     python bench/seed_eval.py --split test8     # the unseen eighth part (tests/data/seed_eval8), likewise
+    python bench/seed_eval.py --split test9     # the unseen ninth part (tests/data/seed_eval9), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -57,6 +58,10 @@ PARTS: dict[str, tuple[Path, str]] = {
     "test8": (
         ROOT / "tests" / "data" / "seed_eval8",
         "db8a5accbc2320c1908510042aa363c69b860d29dd22f1c2895549a9944a29dd",
+    ),
+    "test9": (
+        ROOT / "tests" / "data" / "seed_eval9",
+        "df9735e61395827654f55916e16f13a6213c09c0ca680a99700edba0ec86c353",
     ),
 }
 
