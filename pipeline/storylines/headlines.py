@@ -271,8 +271,22 @@ def _profiles(keys: list[str]) -> bytes:
     return b"".join(rows)
 
 
-def _lengths(rows: np.ndarray, at: int) -> np.ndarray:
-    return np.asarray(rows[..., at].astype(np.int64) * 256 + rows[..., at + 1], np.int64)
+# The same bytes as named fields (no copy): the lengths and flags of every row as columns.
+_FIELDS = np.dtype(
+    [
+        ("chars", np.uint8, 2 * _BINS),
+        ("words", np.uint8, _WORD_BINS),
+        ("set_len", ">u2"),
+        ("sort_len", ">u2"),
+        ("short", np.uint8),
+        ("unbounded", np.uint8),
+    ]
+)
+assert _FIELDS.itemsize == _WIDTH
+
+
+def _length(query: np.ndarray, at: int) -> int:
+    return int(query[at]) * 256 + int(query[at + 1])
 
 
 def _may_reach(key: str, keys: list[str], threshold: float) -> np.ndarray:
@@ -284,32 +298,51 @@ def _may_reach(key: str, keys: list[str], threshold: float) -> np.ndarray:
     query = np.frombuffer(_profiles([key]), np.uint8)
     if query[_UNBOUNDED] or not threshold > 0:
         return np.arange(len(keys))
-    rows = np.frombuffer(_profiles(keys), np.uint8).reshape(len(keys), _WIDTH)
+    joined = _profiles(keys)
+    rows = np.frombuffer(joined, np.uint8).reshape(len(keys), _WIDTH)
+    fields = np.frombuffer(joined, _FIELDS)
     if query[_SHORT]:  # token_sort_ratio for every pair
-        bound = _sort_bound(rows, query)
+        bound = _sort_bound(rows, fields["sort_len"], query)
     else:  # token_sort_ratio for the few short kept headlines only
-        bound = _set_bound(rows, query)
-        short = np.flatnonzero(rows[:, _SHORT])
+        bound = _set_bound(rows, fields["set_len"], query)
+        short = fields["short"].nonzero()[0]
         if len(short):
-            bound[short] = _sort_bound(rows[short], query)
-    return np.flatnonzero((bound + 1e-6 >= threshold) | (rows[:, _UNBOUNDED] > 0))
+            bound[short] = _sort_bound(rows[short], fields["sort_len"][short], query)
+    return ((bound + 1e-6 >= threshold) | (fields["unbounded"] > 0)).nonzero()[0]
 
 
-def _sort_bound(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+def _bin_sums(rows: np.ndarray, query: np.ndarray, *parts: np.ndarray) -> np.ndarray:
+    """For each part (columns of a profile), each row's sum over those columns of
+    min(row, query): only the columns the query has (a zero there adds nothing), summed
+    by one float32 product (counts under 2**24 add exactly)."""
+    cols = np.concatenate(parts)
+    which = np.zeros((len(cols), len(parts)), np.float32)
+    start = 0
+    for j, part in enumerate(parts):
+        which[start : start + len(part), j] = 1
+        start += len(part)
+    both = np.minimum(rows[:, cols], query[cols]).astype(np.float32)
+    return np.asarray(both @ which, np.int64)
+
+
+def _sort_bound(rows: np.ndarray, sort_len: np.ndarray, query: np.ndarray) -> np.ndarray:
     """token_sort_ratio (either has under four words): the ratio of the sorted words."""
-    total = _lengths(rows, _SORT_LEN) + _lengths(query, _SORT_LEN)
-    # A bin's count is at most 255, so 64 of them sum in 16 bits (faster than 64).
-    shared = np.minimum(rows[:, _SORT_CHARS], query[_SORT_CHARS]).sum(1, dtype=np.uint16)
-    return np.asarray(200.0 * shared / np.maximum(total, 1), np.float64)
+    total = sort_len.astype(np.int64) + _length(query, _SORT_LEN)
+    shared = _bin_sums(rows, query, _SORT_CHARS.start + query[_SORT_CHARS].nonzero()[0])[:, 0]
+    return 200.0 * shared / np.maximum(total, 1)
 
 
-def _set_bound(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+def _set_bound(rows: np.ndarray, set_len: np.ndarray, query: np.ndarray) -> np.ndarray:
     """token_set_ratio: the ratio of (shared + own words), or shared against either side."""
-    set_len, q_set = _lengths(rows, _SET_LEN), int(_lengths(query, _SET_LEN))
-    shared = np.minimum(rows[:, _SET_CHARS], query[_SET_CHARS]).sum(1, dtype=np.uint16)
+    set_len, q_set = set_len.astype(np.int64), _length(query, _SET_LEN)
+    sums = _bin_sums(
+        rows,
+        query,
+        query[_SET_CHARS].nonzero()[0],
+        _WORDS.start + query[_WORDS].nonzero()[0],
+    )
+    shared, words = sums[:, 0], sums[:, 1] - 1
     ratio = 200.0 * shared / np.maximum(set_len + q_set, 1)
-    q_bins = _WORDS.start + np.flatnonzero(query[_WORDS])
-    words = np.minimum(rows[:, q_bins], query[q_bins]).sum(1, dtype=np.int64) - 1
     shorter = np.minimum(set_len, q_set)
     sect = np.maximum(np.minimum(words, shorter), 0)
     return np.asarray(np.maximum(ratio, 200.0 * sect / np.maximum(sect + shorter, 1)), np.float64)
