@@ -160,9 +160,14 @@ def scan_timestamped(
     # (span - at).total_seconds() / 3600 as Python computes it: µs / 10**6 is correctly
     # rounded either way (both exact as floats), then / 3600.
     hours = np.where(after, start - now, np.where(before, now - end, 0)) / 1e6 / 3600
-    overlap, best_residual, mean = np.zeros(n), np.zeros(n), np.zeros(n)
-    for i in np.flatnonzero(plain_ok & columns.sharing(words)[order]).tolist():
-        overlap[i], best_residual[i], mean[i] = span_overlaps(devs[i], words, residual, common)
+    kept = columns.kept
+    if kept is not None:  # every development's overlaps at once (the same floats)
+        by_slot = kept.overlaps(len(columns.first_us), words, residual)
+        overlap, best_residual, mean = (column[order] for column in by_slot)
+    else:  # rows not built (an unpickled state the tracker has not seen): one at a time
+        overlap, best_residual, mean = np.zeros(n), np.zeros(n), np.zeros(n)
+        for i in np.flatnonzero(plain_ok & columns.sharing(words)[order]).tolist():
+            overlap[i], best_residual[i], mean[i] = span_overlaps(devs[i], words, residual, common)
     keep = plain_ok
     others = np.flatnonzero(ok & ~plain)
     if len(others):  # coarse-dated or undated kept articles: the general path

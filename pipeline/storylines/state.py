@@ -20,6 +20,7 @@ Bound: a row per live development and its vocabulary's, actors' and languages' e
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -91,6 +92,7 @@ class DevelopmentColumns:
         "words",
         "actors",
         "languages",
+        "kept",
     )
     _COLUMNS = 8  # the numpy columns, first in __slots__
     _INDEXES = ("words", "actors", "languages")  # each key -> the slots of the developments
@@ -109,6 +111,27 @@ class DevelopmentColumns:
         self.words: dict[str, set[int]] = {}
         self.actors: dict[str, set[int]] = {}
         self.languages: dict[str, set[int]] = {}
+        self.kept: KeptArticles | None = KeptArticles()
+
+    # The kept articles' rows are derived (from the developments' ``words``), so the
+    # pickled state (the Beam state value) leaves them out: the same bytes as without
+    # them; the tracker rebuilds them on its next article (``ensure_kept``).
+    def __getstate__(self) -> tuple[None, dict[str, object]]:
+        return None, {name: getattr(self, name) for name in self.__slots__[:-1]}
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        for name, value in state[1].items():
+            setattr(self, name, value)
+        self.kept = None
+
+    def ensure_kept(self, devs: list[_Development]) -> None:
+        """Build the kept articles' rows (after unpickling) from all live developments."""
+        if self.kept is None:
+            kept = KeptArticles()
+            for dev in devs:
+                if dev.slot >= 0:
+                    kept.register(dev)
+            self.kept = kept
 
     def add(self, dev: _Development) -> None:
         """Give a new development a slot and its row (and index its vocabulary, actors and
@@ -142,6 +165,8 @@ class DevelopmentColumns:
         self.action[slot] = action_code(dev.action)
         _index(self.words, new_words, slot)
         _index(self.languages, dev.languages, slot)
+        if self.kept is not None:
+            self.kept.register(dev)
 
     def add_actor(self, dev: _Development, actor: str) -> None:
         if dev.slot >= 0:
@@ -162,6 +187,8 @@ class DevelopmentColumns:
                 slots.discard(slot)
                 if not slots:
                     del index[key]
+        if self.kept is not None:
+            self.kept.release(slot)
         self.free.append(slot)
         dev.slot = -1
 
@@ -201,7 +228,120 @@ class DevelopmentColumns:
             out[name] = sorted(  # type: ignore[assignment]
                 (k, position.get(s, -1)) for k, ss in index.items() for s in ss
             )
+        self.ensure_kept(devs)  # as the tracker does before its scan
+        assert self.kept is not None
+        out["kept"] = self.kept.rows(position)
         return out
+
+
+class KeptArticles:
+    """Every kept timestamped article (``_Development.words``) of the live developments
+    as a row: its development's slot, its position there, its size, and a word index
+    (word -> rows); what ``overlaps`` reads for all developments at once."""
+
+    __slots__ = ("slot", "position", "size", "words", "index", "of_slot", "free", "count")
+
+    def __init__(self) -> None:
+        self.slot = np.zeros(0, np.int64)
+        self.position = np.zeros(0, np.int64)
+        self.size = np.zeros(0, np.int64)
+        self.words: list[frozenset[str]] = []  # each row's words (the development's set)
+        self.index: dict[str, set[int]] = {}
+        self.of_slot: dict[int, list[int]] = {}  # slot -> its rows, in kept order
+        self.free: list[int] = []
+        self.count = np.zeros(0, np.int64)  # by slot: its rows
+
+    def register(self, dev: _Development) -> None:
+        """Rows for the development's kept articles it has none for yet (appended ones)."""
+        rows = self.of_slot.setdefault(dev.slot, [])
+        for position in range(len(rows), len(dev.words)):
+            if not self.free:
+                size = len(self.slot)
+                grown = max(64, 2 * size)
+                for name in ("slot", "position", "size"):
+                    column = getattr(self, name)
+                    setattr(self, name, np.concatenate([column, np.zeros(grown - size, np.int64)]))
+                self.words += [frozenset()] * (grown - size)
+                self.free = list(range(grown - 1, size - 1, -1))
+            row = self.free.pop()
+            words = dev.words[position]
+            self.slot[row], self.position[row], self.size[row] = dev.slot, position, len(words)
+            self.words[row] = words
+            _index(self.index, words, row)
+            rows.append(row)
+        if dev.slot >= len(self.count):
+            grown = max(8, 2 * len(self.count), dev.slot + 1)
+            self.count = np.concatenate([self.count, np.zeros(grown - len(self.count), np.int64)])
+        self.count[dev.slot] = len(rows)
+
+    def release(self, slot: int) -> None:
+        index = self.index
+        for row in self.of_slot.pop(slot, ()):
+            for word in self.words[row]:
+                rows = index[word]
+                rows.discard(row)
+                if not rows:
+                    del index[word]
+            self.words[row] = frozenset()
+            self.size[row] = 0
+            self.free.append(row)
+        if slot < len(self.count):
+            self.count[slot] = 0
+
+    def rows(self, position: dict[int, int]) -> list[object]:
+        """(development's position, kept position, size, words) of every row and the
+        word index as (word, development's position, kept position): for comparing."""
+        live = sorted(
+            (position.get(int(self.slot[r]), -1), int(self.position[r]), int(self.size[r]),
+             sorted(self.words[r]), r == rows[int(self.position[r])])
+            for slot, rows in self.of_slot.items() for r in rows
+        )  # fmt: skip
+        index = sorted(
+            (w, position.get(int(self.slot[r]), -1), int(self.position[r]))
+            for w, rs in self.index.items()
+            for r in rs
+        )
+        return [live, index]
+
+    def overlaps(
+        self, n_slots: int, words: frozenset[str], residual: frozenset[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """By slot: ``span_overlaps`` of every development at once (best, best residual,
+        mean), the same floats: each row's shared words counted from the word index, the
+        overlaps by ``span_overlaps``' arithmetic, the mean's sum added in kept order."""
+        best, best_residual, total = np.zeros(n_slots), np.zeros(n_slots), np.zeros(n_slots)
+        index = self.index
+        shared = [rows for w in words if (rows := index.get(w)) is not None]
+        if not shared:
+            return best, best_residual, total
+        both = np.bincount(
+            np.fromiter(itertools.chain.from_iterable(shared), np.intp), minlength=len(self.slot)
+        )
+        hit = both.nonzero()[0]
+        both = both[hit]
+        slots, size = self.slot[hit], self.size[hit]
+        overlap = 100.0 * both / (len(words) + size - both)
+        np.maximum.at(best, slots, overlap)
+        # np.add.at adds in the order given: each development's rows in kept order.
+        order = np.argsort(slots * (int(self.position[hit].max()) + 1) + self.position[hit])
+        np.add.at(total, slots[order], overlap[order])
+        if residual:
+            in_residual = [rows for w in residual if (rows := index.get(w)) is not None]
+            if in_residual:
+                counts = np.bincount(
+                    np.fromiter(itertools.chain.from_iterable(in_residual), np.intp),
+                    minlength=len(self.slot),
+                )[hit]
+                r = counts.nonzero()[0]
+                b = counts[r]
+                # The common words a row has are the shared ones that are not residual.
+                r_size = size[r] - (both[r] - b)
+                np.maximum.at(best_residual, slots[r], 100.0 * b / (len(residual) + r_size - b))
+        count = self.count
+        if len(count) < n_slots:
+            count = self.count = np.concatenate([count, np.zeros(n_slots - len(count), np.int64)])
+        # total / len(dev.words), as span_overlaps divides (a development sharing no word: 0)
+        return best, best_residual, total / np.maximum(count[:n_slots], 1)
 
 
 def _index(index: dict[str, set[int]], keys: Iterable[str], slot: int) -> None:

@@ -365,6 +365,7 @@ class StorylineTracker:
         explains = not_an_event(title)
         window_hours = self.coverage_window.total_seconds() / 3600
         if at[0] == at[1] and informative:  # the common case: over numpy columns
+            state.columns.ensure_kept(state.developments)
             found = scan_timestamped(
                 state.columns,
                 devs,
