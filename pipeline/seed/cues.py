@@ -312,6 +312,21 @@ def tokenize(sentence: str) -> list[Token]:
     return out
 
 
+# Tokens after which a capital opens a sentence or a quote, and so proves nothing.
+OPENERS = frozenset({"‘", "“", '"', "'", "(", ":", "-", "—", "–"})
+
+
+def is_title(word: str) -> bool:
+    """A title or role written capitalised before a name ("Minister", "VC-Präsident")."""
+    low = word.lower()
+    # An honorific never ends a compound title: "Notre-Dame" is a name, "VC-Präsident" a title.
+    return (
+        low in PERSON_TITLES
+        or low.rsplit("-", 1)[-1] in PERSON_TITLES - HONORIFICS
+        or any(low.endswith(end) and len(low) > len(end) + 2 for end in GERMAN_TITLE_ENDINGS)
+    )
+
+
 def common_noun(word: str, background: Background) -> bool:
     """A word the news mostly writes in lower case ("Internet", "Government")."""
     w = word.lower()

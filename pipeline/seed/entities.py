@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable
 from itertools import pairwise
 
 import simplemma
-from wordfreq import zipf_frequency
 
+from pipeline.seed import german
 from pipeline.seed.background import Background
 from pipeline.seed.catalog_link import CatalogLinks
 from pipeline.seed.cues import (
@@ -38,19 +38,18 @@ from pipeline.seed.cues import (
     COUNTRY_ABBREVIATIONS,
     DEMONYM_ENDINGS,
     EVENT_HEADS,
-    GERMAN_TITLE_ENDINGS,
-    HONORIFICS,
     MONTHS,
     NOT_NAMES,
+    OPENERS,
     ORG_HEADS,
     ORG_PREFIXES,
-    PERSON_TITLES,
     PLACE_HEADS,
     WEEKDAYS,
     Token,
     apposition_descriptor,
     common_noun,
     german_class,
+    is_title,
     mention_votes,
     tokenize,
 )
@@ -70,42 +69,12 @@ from pipeline.seed.spans import (
 GERMAN_OF = frozenset({"von", "der", "des", "den", "dem", "vom"})
 # Articles that open a name when written capitalised mid-sentence ("The Times", "Le Monde").
 NAME_ARTICLES = frozenset({"The", "Le", "La", "Les", "El", "Los", "Las", "Der", "Die", "Das"})
-# A German noun this common (wordfreq's Zipf scale) is an everyday word, not a name.
-GERMAN_EVERYDAY_ZIPF = 4.4
 
 
 def _model_number(text: str) -> bool:
     """A model number in a product name: "7", "737", "G650", not a year or an amount."""
     return bool(
         re.fullmatch(r"[A-Z]?\d{1,4}[A-Za-z]?", text) and not re.fullmatch(r"(?:19|20)\d\d", text)
-    )
-
-
-def _inflected_german(word: str) -> bool:
-    return german_common_noun(word) and simplemma.lemmatize(word, lang="de") != word
-
-
-_GERMAN_COMPOUND = re.compile(r"([A-ZÄÖÜ][^\W\d_]+)-([A-ZÄÖÜ][^\W\d_]+)")
-
-
-def _german_name_compound(word: str) -> str | None:
-    """The name in a German hyphenated compound of a name and a common noun
-    ("Acme-Maschine" -> "Acme"), when the lexicon knows the noun and not the name."""
-    m = _GERMAN_COMPOUND.fullmatch(word)
-    if m is None or not simplemma.is_known(m.group(2), lang="de"):
-        return None
-    head = m.group(1)
-    return None if simplemma.is_known(head, lang="de") or _is_title(m.group(2)) else head
-
-
-def _is_title(word: str) -> bool:
-    """A title or role written capitalised before a name ("Minister", "VC-Präsident")."""
-    low = word.lower()
-    # An honorific never ends a compound title: "Notre-Dame" is a name, "VC-Präsident" a title.
-    return (
-        low in PERSON_TITLES
-        or low.rsplit("-", 1)[-1] in PERSON_TITLES - HONORIFICS
-        or any(low.endswith(end) and len(low) > len(end) + 2 for end in GERMAN_TITLE_ENDINGS)
     )
 
 
@@ -137,18 +106,20 @@ class EntityExtractor:
         tok = tokens[i]
         if not (tok.is_word and tok.is_cap) or tok.lower in MONTHS or tok.lower in WEEKDAYS:
             return False
-        initial = i == 0 or tokens[i - 1].text in {"‘", "“", '"', "'", "(", ":", "-", "—", "–"}
+        initial = i == 0 or tokens[i - 1].text in OPENERS
         # An acronym may spell a function word ("DIE"); one capital letter ("À") does not.
         acronym_like = tok.text.isupper() and len(tok.text) > 1
         if tok.lower in NOT_NAMES or (tok.lower in self._stop and not acronym_like):
             return False
         if not initial:
             return True
-        if self.language == "de" and _german_name_compound(tok.text):
+        if self.language == "de" and german.name_compound(tok.text):
             return True  # "Acme-Flug": a name the lexicon does not know, then a noun
         # A capital at the start of a sentence proves nothing: the word must be written
         # capitalised elsewhere (this article mid-sentence, or usually in the news).
         if tok.lower in mid_caps or is_place(tok.text):
+            return True
+        if self.language == "de" and german.genitive_place(tok.text):
             return True
         if tok.lower in self._lower_words:
             return False  # "Murió Maradona": the article writes "murió" in lower case
@@ -226,7 +197,7 @@ class EntityExtractor:
         if (
             end - start > 2
             and before < start - 1
-            and _is_title(tokens[before].text)
+            and is_title(tokens[before].text)
             and (
                 (before == start - 2 and is_place(words[0]))
                 or normalise_name(words[1]) in given_names()
@@ -238,7 +209,7 @@ class EntityExtractor:
             start += 1
             words = words[1:]
         last_title = max(
-            (k for k, w in enumerate(words[:-1]) if _is_title(w)),
+            (k for k, w in enumerate(words[:-1]) if is_title(w)),
             default=-1,
         )
         if last_title >= 0:
@@ -251,9 +222,13 @@ class EntityExtractor:
             if cut > last_title + 1 or not set(rest) & (ORG_HEADS | PLACE_HEADS | EVENT_HEADS):
                 start += cut
         if self.language == "de":
+            if german.genitive_place(tokens[start].text):
+                return start, start + 1  # "Kölns Archiv": the place, then what is its
+            if german.adjective_name(tokens, start, end):
+                return start, end
             # An inflected noun splits the span ("Frankfurter Betreibers Fraport",
             # "Drehkreuzen München"); the name is after the last one, or before the first.
-            inflected = [k for k in range(start, end) if _inflected_german(tokens[k].text)]
+            inflected = [k for k in range(start, end) if german.inflected_noun(tokens[k].text)]
             if inflected and inflected[-1] + 1 < end:
                 start = inflected[-1] + 1
             elif inflected:
@@ -328,7 +303,7 @@ class EntityExtractor:
                 # German "Acme-Maschine", "Acme-Tochter Zorb": a name the lexicon does not
                 # know, then a common noun, is a mention of the name (and the rest of the
                 # span, if any, is a name of its own).
-                head = _german_name_compound(words[0]) if self.language == "de" else None
+                head = german.name_compound(words[0]) if self.language == "de" else None
                 if head is not None:
                     mentions.append(
                         Mention(
@@ -378,7 +353,7 @@ class EntityExtractor:
                     descriptors.setdefault(app, surface)
         mentions += quoted_names(token_lists, mentions)
         if self.language == "de":
-            mentions = self._german_names(mentions)
+            mentions = german.names(mentions)
         entities = self._merge(mentions, token_lists)
         entities = title_case_spans(entities, token_lists, language=self.language)
         self._descriptor_mentions(entities, token_lists, descriptors)
@@ -389,39 +364,16 @@ class EntityExtractor:
             e.first_sentence = min(m.sentence for m in e.mentions)
         return entities
 
-    def _german_names(self, mentions: list[Mention]) -> list[Mention]:
-        """German capitalises every noun: a one-word candidate ("Hälfte", "Lizenz") stays
-        only if the article names it twice, a cue gives it a kind, the gazetteer knows it,
-        or the German lexicon does not ("Fraport", "Eurowings"). Twice is not enough for an
-        everyday noun (Zipf >= ``GERMAN_EVERYDAY_ZIPF``: "Tod", "Bord", "Unternehmen") that
-        is no part of a longer name of the article (the surname "Braun" of "Jane Braun")."""
-        counts = Counter(m.surface for m in mentions)
-        parts = {w for m in mentions if " " in m.surface for w in m.surface.split()}
-        kept = []
-        for m in mentions:
-            word = m.surface
-            cued = max((v for k, v in m.votes.items() if k not in ("demonym", "shape")), default=0)
-            everyday = (
-                word not in parts
-                and zipf_frequency(word, "de", wordlist="small") >= GERMAN_EVERYDAY_ZIPF
-            )
-            if (
-                " " in word
-                or (counts[word] >= 2 and not everyday)
-                or cued >= 2
-                or word.isupper()
-                or is_place(word)
-                or not simplemma.is_known(word, lang="de")
-            ):
-                kept.append(m)
-        return kept
+    def _key(self, name: str) -> str:
+        """The key that makes mentions one entity: the folded name (German: uninflected)."""
+        return normalise_name(german.name_key(name) if self.language == "de" else name)
 
     def _merge(self, mentions: list[Mention], token_lists: list[list[Token]]) -> list[SeedEntity]:
         """Group mentions into entities: full names, then short forms, acronyms, demonyms."""
         groups: dict[str, SeedEntity] = {}
 
         def group(name: str) -> SeedEntity:
-            return groups.setdefault(normalise_name(name), SeedEntity(id="", kind="", name=name))
+            return groups.setdefault(self._key(name), SeedEntity(id="", kind="", name=name))
 
         for m in mentions:  # "US", "U.S." name the United States even when it is not spelt out
             full = COUNTRY_ABBREVIATIONS.get(m.surface.lower())
@@ -447,9 +399,7 @@ class EntityExtractor:
         # "U.S. Federal Trade Commission" and "Federal Trade Commission"
         # are one body: a multi-word name that ends another name is its short form.
         longs = sorted(
-            dict.fromkeys(
-                normalise_name(m.surface) for m in mentions if len(m.surface.split()) > 1
-            ),
+            dict.fromkeys(self._key(m.surface) for m in mentions if len(m.surface.split()) > 1),
             key=len,
         )
         for i, short in enumerate(longs):
@@ -457,8 +407,12 @@ class EntityExtractor:
             if len(longer) == 1 and short in groups and longer[0] in groups:
                 groups[short] = groups[longer[0]]
         for m in mentions:
-            k = normalise_name(COUNTRY_ABBREVIATIONS.get(m.surface.lower(), m.surface))
+            k = self._key(COUNTRY_ABBREVIATIONS.get(m.surface.lower(), m.surface))
             target = groups.get(k)
+            genitive = german.genitive_place(m.surface) if self.language == "de" else None
+            if target is None and genitive:
+                m.votes["place"] += 2
+                target = group(genitive)
             if target is None and len(m.surface.split()) == 1:
                 place = self._demonym_target(m.surface, nouns)
                 if place is not None:
@@ -492,6 +446,12 @@ class EntityExtractor:
             short = without_city(e.name)
             if short and e.kind in ("place", "org") and short not in e.aliases:
                 e.aliases.append(short)
+        if self.language == "de":  # "das Grüne Gewölbe" is also "im Grünen Gewölbe"
+            for e in entities:
+                for name in [e.name, *e.aliases]:
+                    for form in german.adjective_forms(name):
+                        if form != e.name and form not in e.aliases:
+                            e.aliases.append(form)
         for e in entities:  # a bare place name is never another thing's alias
             if e.kind != "place":
                 e.aliases = [a for a in e.aliases if not is_place(a)]

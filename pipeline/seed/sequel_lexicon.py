@@ -181,7 +181,7 @@ SEQUELS: dict[str, tuple[str, ...]] = {
     "suspension": APPEAL,
     "takeover": DEAL_OUTCOME,
     "election": REELECTION,
-    **{kind: TRIAL for kind in ("arrest", "fraud", "raid", "breach", "recall", "death")},
+    **{kind: TRIAL for kind in ("arrest", "fraud", "raid", "breach", "recall", "death", "theft")},
     "resignation": TRIAL + PROSECUTION,
     "bankruptcy": TRIAL + PROSECUTION,
     **{kind: TRIAL + FINAL_REPORT for kind in DISASTERS},

@@ -1,0 +1,61 @@
+"""pipeline.seed.german: what German capitals say, in the entity extractor."""
+
+from __future__ import annotations
+
+from pipeline.seed import german
+from pipeline.seed.entities import EntityExtractor
+from pipeline.seed.events import event_counts
+
+
+def _entities(background, *sentences: str):
+    return EntityExtractor(background, language="de").extract(list(sentences))
+
+
+def test_the_story_s_event_written_as_a_noun_is_no_entity(background):
+    names = {
+        e.name
+        for e in _entities(
+            background,
+            "Nach dem Einsturz suchten Helfer in Zorbstadt nach Vermissten.",
+            "Der Einsturz kam ohne Vorwarnung, sagte Ulla Zorbek.",
+        )
+    }
+    assert "Einsturz" not in names and "Ulla Zorbek" in names, names
+
+
+def test_a_place_s_genitive_names_the_place(background):
+    [koeln] = [
+        e
+        for e in _entities(
+            background,
+            "Kölns Archiv liegt in Trümmern",
+            "Die Feuerwehr sucht in Köln nach drei Vermissten.",
+        )
+        if e.name == "Köln"
+    ]
+    assert koeln.kind == "place" and "Kölns" in koeln.aliases
+    assert german.genitive_place("Lars") is None  # a given name, not "Lar"'s
+
+
+def test_capitalised_adjectives_before_a_noun_are_one_name_in_all_its_forms(background):
+    entities = _entities(
+        background,
+        "Einbrecher sind in das Grüne Gewölbe eingedrungen.",
+        "Aus dem Grünen Gewölbe fehlen drei Garnituren, sagte Ulla Zorbek.",
+    )
+    [vault] = [e for e in entities if "Gewölbe" in e.name]
+    assert {"Grüne Gewölbe", "Grünen Gewölbe", "Grünes Gewölbe"} <= {vault.name, *vault.aliases}
+
+
+def test_a_sentence_s_first_capital_makes_no_adjective_name():
+    tokens = [german.Token(w, 0, 0) for w in ("Historischen", "Stadtarchivs")]
+    assert not german.adjective_name(tokens, 0, 2)
+    tokens = [german.Token(w, 0, 0) for w in ("des", "Historischen", "Stadtarchivs")]
+    assert german.adjective_name(tokens, 1, 3)
+
+
+def test_the_lexicon_counts_a_death_s_funeral_and_a_theft():
+    assert event_counts("Tausende kamen zur Trauerfeier für den Sänger", lang="de")["death"]
+    assert event_counts("Les obsèques du chanteur auront lieu samedi", lang="fr")["death"]
+    assert event_counts("Juwelendiebstahl im Museum: Belohnung ausgesetzt", lang="de")["theft"]
+    assert event_counts("Atraco en la joyería del centro", lang="es")["theft"]
