@@ -41,7 +41,7 @@ from anyascii import anyascii
 from wordfreq import get_frequency_dict
 
 from pipeline.records import Match
-from pipeline.seed.cues import MONTHS, NOT_NAMES, PERSON_TITLES, WEEKDAYS, Token, tokenize
+from pipeline.seed.cues import _TOKEN, MONTHS, NOT_NAMES, PERSON_TITLES, WEEKDAYS, Token, tokenize
 from pipeline.seed.names import normalise_name
 from pipeline.storylines.headlines import content_words
 
@@ -230,25 +230,48 @@ def _stem_and_rarity(word: str, lang: str) -> tuple[str, float]:
 
 
 class _Tokens:
-    """A text's tokens with what every step asks of each (lower case, word, capitalised)
-    computed once: ``Token``'s properties recompute it on each access."""
+    """A text's tokens (``tokenize``'s, as texts and offsets) with what every step asks of
+    each (lower case, word, capitalised) computed once."""
 
-    __slots__ = ("tokens", "lows", "words", "caps", "titled")
+    __slots__ = ("texts", "starts", "ends", "lows", "words", "caps", "titled")
 
-    def __init__(self, tokens: list[Token]) -> None:
-        self.tokens = tokens
-        self.lows = [t.text.lower() for t in tokens]
-        self.words = [t.text[:1].isalpha() for t in tokens]
-        self.caps = [t.text[:1].isupper() for t in tokens]
+    def __init__(self, texts: list[str], starts: list[int], ends: list[int]) -> None:
+        self.texts, self.starts, self.ends = texts, starts, ends
+        self.lows = [t.lower() for t in texts]
+        self.words = [t[:1].isalpha() for t in texts]
+        self.caps = [t[:1].isupper() for t in texts]
         long_words = [
-            c
-            for t, w, c in zip(tokens, self.words, self.caps, strict=True)
-            if w and len(t.text) > 3
+            c for t, w, c in zip(texts, self.words, self.caps, strict=True) if w and len(t) > 3
         ]
         self.titled = bool(long_words) and sum(long_words) >= 0.7 * len(long_words)
 
+    @classmethod
+    def of(cls, tokens: list[Token]) -> _Tokens:
+        return cls([t.text for t in tokens], [t.start for t in tokens], [t.end for t in tokens])
 
-def _lang(code: str, tokens: list[Token], text: str = "") -> str:
+    @classmethod
+    def tokenize(cls, text: str) -> _Tokens:
+        """``_Tokens.of(tokenize(text))`` without a ``Token`` per token (the tracker
+        tokenizes every headline and lede): the same regex, and ``tokenize`` itself for
+        the few tokens with an apostrophe it may split ("Russia's", "d'Haneda")."""
+        texts: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        for m in _TOKEN.finditer(text):
+            word, start = m.group(0), m.start()
+            if "'" in word or "’" in word:
+                for t in tokenize(word):
+                    texts.append(t.text)
+                    starts.append(start + t.start)
+                    ends.append(start + t.end)
+            else:
+                texts.append(word)
+                starts.append(start)
+                ends.append(m.end())
+        return cls(texts, starts, ends)
+
+
+def _lang(code: str, lows: list[str], text: str = "") -> str:
     """The article's language for the lemma and frequency lists; without one, what its
     script or simplemma's detector (among the lexicon's languages) says."""
     base = (code or "").split("-")[0].lower()
@@ -256,8 +279,7 @@ def _lang(code: str, tokens: list[Token], text: str = "") -> str:
         return base if base in _LEMMA_LANGS else "en"
     if any("\u0400" <= ch <= "\u04ff" for ch in text):
         return "uk" if any(ch in "іїєґІЇЄҐ" for ch in text) else "ru"
-    words = [t.lower for t in tokens]
-    votes = {lang: sum(w in marks for w in words) for lang, marks in _FUNCTION_WORDS.items()}
+    votes = {lang: sum(w in marks for w in lows) for lang, marks in _FUNCTION_WORDS.items()}
     best = max(votes, key=lambda lang: votes[lang])
     return best if votes[best] >= 2 else "en"
 
@@ -303,7 +325,7 @@ def action_of(
     (``tokens``: each text's ``tokenize``, when the caller has them)."""
     texts = list(texts)
     token_lists = list(tokens) if tokens is not None else [tokenize(t) for t in texts]
-    return _action_in(texts, [_Tokens(toks) for toks in token_lists], lang)
+    return _action_in(texts, [_Tokens.of(toks) for toks in token_lists], lang)
 
 
 # The CJK forms of each class, for the substring test.
@@ -324,9 +346,9 @@ def _action_in(texts: list[str], token_views: list[_Tokens], lang: str) -> str |
         lemmas = [
             _lemma(low, lang)
             for i, (t, low, word, cap) in enumerate(
-                zip(view.tokens, view.lows, view.words, view.caps, strict=True)
+                zip(view.texts, view.lows, view.words, view.caps, strict=True)
             )
-            if word and len(t.text) > 2 and low not in NOT_NAMES and (i == 0 or titled or not cap)
+            if word and len(t) > 2 and low not in NOT_NAMES and (i == 0 or titled or not cap)
         ]
         found = set(lemmas) | {f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)}
         for name, (_, forms) in ACTIONS.items():  # the most specific class named wins
@@ -341,33 +363,34 @@ def names_in(
     """Capitalised name runs (name, start, end) of a sentence, its first word excepted
     unless the run goes on ("Vivek Ramaswamy quits"); titles, articles, demonyms and
     capitalised common words are not names."""
-    return _names(text, lang, _Tokens(tokenize(text) if tokens is None else tokens))
+    return _names(text, lang, _Tokens.tokenize(text) if tokens is None else _Tokens.of(tokens))
 
 
 def _names(text: str, lang: str, view: _Tokens) -> list[tuple[str, int, int]]:
-    tokens, lows = view.tokens, view.lows
+    lows, starts, ends = view.lows, view.starts, view.ends
     named = [w and c for w, c in zip(view.words, view.caps, strict=True)]
     noun_zipf = _NOUN_CAPS.get(lang)
     out, i = [], 0
-    while i < len(tokens):
+    n = len(lows)
+    while i < n:
         low = lows[i]
         if not named[i] or low in NOT_NAMES or low in MONTHS or low in WEEKDAYS:
             i += 1
             continue
         j = i + 1
-        while j < len(tokens) and named[j]:
+        while j < n and named[j]:
             if lows[j] in NOT_NAMES:
                 break
             j += 1
-        k = i  # the run is tokens[k:j]
+        k = i  # the run is the tokens k to j - 1
         while k < j and (
             lows[k] in PERSON_TITLES  # "President Zelensky": the name
             or lows[k] in _ARTICLES
             or (noun_zipf is not None and j - k > 1 and _zipf(lows[k], lang) >= noun_zipf)
         ):
             k += 1
-        run = tokens[k:j]
-        if len(run) == 1:
+        is_name = j > k
+        if j - k == 1:
             word = lows[k]
             if (
                 len(word) < 2
@@ -375,9 +398,9 @@ def _names(text: str, lang: str, view: _Tokens) -> list[tuple[str, int, int]]:
                 or _zipf(word, lang) >= _COMMON_ZIPF
                 or (noun_zipf is not None and _zipf(word, lang) >= noun_zipf)
             ):
-                run = []
-        if run and (i > 0 or j - i > 1):
-            out.append((text[run[0].start : run[-1].end], run[0].start, run[-1].end))
+                is_name = False
+        if is_name and (i > 0 or j - i > 1):
+            out.append((text[starts[k] : ends[j - 1]], starts[k], ends[j - 1]))
         i = j
     return out
 
@@ -386,9 +409,8 @@ def signature(match: Match) -> Signature:
     """The development signature of one matched article (see the module docstring)."""
     article = match.article
     first = lede(article.summary)
-    title_tokens, lede_tokens = tokenize(article.title), tokenize(first)
-    title_view, lede_view = _Tokens(title_tokens), _Tokens(lede_tokens)
-    lang = _lang(article.language, [*title_tokens, *lede_tokens], f"{article.title} {first}")
+    title_view, lede_view = _Tokens.tokenize(article.title), _Tokens.tokenize(first)
+    lang = _lang(article.language, [*title_view.lows, *lede_view.lows], f"{article.title} {first}")
     actors: dict[str, str] = {}
     covered: dict[str, list[tuple[int, int]]] = {"title": [], "summary": []}
     for e in match.evidence:
