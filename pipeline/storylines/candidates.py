@@ -9,14 +9,14 @@ overlap with its kept articles and the hours apart (``decision.FEATURES``).
   coarse-dated article, an article with too few words to compare);
 - ``scan_timestamped``: a timestamped article with words to compare (the common case,
   and the cost with 200 live developments): the window, the answer filter and the hours
-  apart over all developments at once from ``DevelopmentColumns``; the word overlaps
-  (``state.span_overlaps``) only for the developments sharing a word with the article,
-  found in the columns' word index. Both give the same candidates, in the same order,
-  with the same floats (``tests/storylines/test_candidates.py``).
+  apart over all developments at once from ``DevelopmentColumns``, and the word
+  overlaps too, from the kept articles' rows (``state.KeptArticles.overlaps``: what
+  ``state.span_overlaps`` gives each development). Both give the same candidates, in the
+  same order, with the same floats (``tests/storylines/test_candidates.py``).
 
 The columns (``state.DevelopmentColumns``, one per storyline) are kept in step by the
-tracker; ``scan_timestamped`` reads them and touches each development's kept words only
-where the word index says it shares one.
+tracker; without the kept rows (a state just unpickled) ``scan_timestamped`` calls
+``span_overlaps`` for each development the word index says shares a word.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ Written only through ``StorylineState.add_development``, ``refresh``, ``drop`` a
 ``add_actors`` (the tracker calls them wherever it changes a development); ``fresh_rows``
 rebuilds the same from the developments (the tests compare the two after every article).
 Bound: a row per live development and its vocabulary's, actors' and languages' entries.
+``KeptArticles`` (``DevelopmentColumns.kept``): a row per kept timestamped article and a
+word index, for ``span_overlaps`` of all developments at once; derived, so not pickled
+(the tracker rebuilds it after unpickling, ``ensure_kept``).
 """
 
 from __future__ import annotations
