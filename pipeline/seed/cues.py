@@ -75,7 +75,7 @@ forces battalion brigade regiment court parliament congress senate assembly foun
 organisation network airlines airways motors technologies technology systems labs laboratories
 pharmaceuticals pharma studios records police bureau board cabinet government
 exchange society trust partners capital ventures media broadcasting radio television tv magazine
-reuters industries energy electric airline center centre
+reuters industries energy electric airline center centre academy akademie académie academia
 gewerkschaft sindicato syndicat ministerio ministère ministerium gruppe grupo groupe konzern ag gmbh
 se sa nv bv spa orchestra orchestre orquesta philharmonic philharmonie orkest symphony guard
 electronics automotive aerospace air chemicals foods pharmaceuticals steel petroleum mining telecom
@@ -364,8 +364,10 @@ def class_noun_kind(tokens: list[Token], start: int) -> str | None:
             if not word.isalpha() or word[:1] != word[:1].lower():
                 break
     if prev[-1] in SUCH_AS or prev[-2:] == ["such", "as"] or prev[-2:] == ["tales", "como"]:
-        back = prev[: -2 if prev[-1] == "as" else -1][-5:]
-        for word in reversed(back):
+        back = prev[: -2 if prev[-1] == "as" else -1]
+        if back and back[-1] == ",":
+            back = back[:-1]  # "airlines, including Acme"
+        for word in reversed(back[-5:]):
             if not word[:1].isalpha():
                 return None
             kind = next((k for k, nouns in CLASS_NOUNS.items() if word in nouns), None)
@@ -440,6 +442,8 @@ def mention_votes(
         and after[0] not in ORG_FOLLOWERS
         and after[0] not in PLACE_FOLLOWERS
         and after[0] not in PERSON_TITLES
+        # "the Lakers honoring his achievement": a participle is what the name does
+        and not (after[0].endswith("ing") and len(after[0]) > 6)
     )
     if head in ORG_HEADS or (len(lower) > 2 and set(lower) & ORG_HEADS):
         v["org"] += 3

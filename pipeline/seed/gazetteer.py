@@ -118,7 +118,8 @@ def _main_place_names() -> frozenset[str]:
     return frozenset(_exonyms()) | cities | continents
 
 
-def _main_place(name: str) -> bool:
+def is_main_place(name: str) -> bool:
+    """A country, region, continent or big city by its own name ("Paris", not "United")."""
     return normalise_name(name) in _main_place_names()
 
 
@@ -132,12 +133,12 @@ def opens_person_name(word: str, *, language: str, then: str = "") -> bool:
     first = word.split("-", 1)[0]
     if first.lower() in stopwords(language):
         return False  # "Le Monde"
-    if _main_place(word) or _main_place(first):
+    if is_main_place(word) or is_main_place(first):
         return bool(  # "France Inter", "Jordan X" (a country) need a cue
             then
             and normalise_name(first) in given_names()
             and normalise_name(first) not in _exonyms()
-            and not _main_place(then)
+            and not is_main_place(then)
             and not simplemma.is_known(then, lang=language)
             and not simplemma.is_known(then.lower(), lang=language)
         )

@@ -9,7 +9,7 @@ Pure; changes ``SeedEntity.kind`` in place.
 from __future__ import annotations
 
 from pipeline.seed.cues import LIST_WORDS, Token
-from pipeline.seed.gazetteer import is_place
+from pipeline.seed.gazetteer import is_main_place, is_place
 from pipeline.seed.spans import Mention, SeedEntity
 
 # "the mayor of X, Jane Doe": a place after these is a complement, not a list member.
@@ -22,7 +22,9 @@ def share_list_kinds(entities: list[SeedEntity], token_lists: list[list[Token]])
     list's members are one kind of thing. The kinds spread from names with a cue or
     in the gazetteer, along the list, skipping a bracket after a member. A town
     followed by its region in brackets ("Acmeville (Northshire)") is a place; a place
-    after "of" ("the mayor of X, Jane Doe") is no list member."""
+    after "of" ("the mayor of X, Jane Doe") is no list member; a name that is a small place by
+    the gazetteer alone (no country, region or big city) takes the kind of two cued names around it ("Delta, United, and
+    American Airlines")."""
     at: dict[tuple[int, int], SeedEntity] = {}
     for e in entities:
         for m in e.mentions:
@@ -68,6 +70,17 @@ def share_list_kinds(entities: list[SeedEntity], token_lists: list[list[Token]])
             out.append(x)
         return [x for x in out if x is not e]
 
+    # A small place only by the gazetteer, listed between two cued names of one other kind,
+    # is that kind: "airlines, including Delta, United, and American Airlines".
+    for e in entities:
+        if id(e) not in known or strength(e) > 1 or is_main_place(e.name):
+            continue
+        for m in e.mentions:
+            cued = [x for x in neighbours(m) if strength(x) > 1]
+            kinds = {x.kind for x in cued}
+            if len(cued) >= 2 and len(kinds) == 1 and kinds != {"place"}:
+                e.kind = known[id(e)] = kinds.pop()
+                break
     for _ in range(len(entities)):
         changed = False
         for e in entities:
