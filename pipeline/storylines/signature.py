@@ -162,6 +162,9 @@ _FUNCTION_WORDS = {
     "fr": frozenset("le la les des du et une est pour avec sur dans qui au aux".split()),
     "es": frozenset("el los las del y una es por con para en que al se".split()),
 }
+_ENGLISH_FUNCTION_WORDS = frozenset(
+    "the of and to in for with on at by from is are was were has have that this its".split()
+)
 _LEMMA_LANGS = frozenset({"en", "de", "fr", "es", "ru", "uk", "it", "pt", "nl", "pl"})
 _CJK_CHAR = re.compile("[\u3040-\u9fff]")
 
@@ -273,7 +276,14 @@ class _Tokens:
 
 def _lang(code: str, lows: list[str], text: str = "") -> str:
     """The article's language for the lemma and frequency lists; without one, what its
-    script or simplemma's detector (among the lexicon's languages) says."""
+    script says, else German, French or Spanish where their function words out-vote
+    English's, else English.
+
+    >>> _lang("", "eu's von der leyen compares orban defeat to hungary's uprising".split())
+    'en'
+    >>> _lang("", "der kanzler und die regierung".split())
+    'de'
+    """
     base = (code or "").split("-")[0].lower()
     if base:
         return base if base in _LEMMA_LANGS else "en"
@@ -281,7 +291,10 @@ def _lang(code: str, lows: list[str], text: str = "") -> str:
         return "uk" if any(ch in "іїєґІЇЄҐ" for ch in text) else "ru"
     votes = {lang: sum(w in marks for w in lows) for lang, marks in _FUNCTION_WORDS.items()}
     best = max(votes, key=lambda lang: votes[lang])
-    return best if votes[best] >= 2 else "en"
+    # English text names people and places with other languages' function words ("von der
+    # Leyen", "Def Con"): another language must out-vote English's own function words.
+    english = sum(w in _ENGLISH_FUNCTION_WORDS for w in lows)
+    return best if votes[best] >= 2 and votes[best] > english else "en"
 
 
 _ARABIC_CHAR = re.compile("[\u0600-\u06ff]")

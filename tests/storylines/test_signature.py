@@ -234,3 +234,25 @@ def test_the_tracker_tokens_are_seed_tokenize_ones():
     for text in texts:
         fast, seed = module._Tokens.tokenize(text), module._Tokens.of(tokenize(text))
         assert (fast.texts, fast.starts, fast.ends) == (seed.texts, seed.starts, seed.ends), text
+
+
+@pytest.mark.parametrize(
+    ("part", "item_id", "language"),
+    [
+        # English headlines and ledes naming "Ursula von der Leyen" or "Def Con": German's
+        # and Spanish's function words in a name must not make them German or Spanish.
+        ("stream_tune", "S309", "en"),
+        ("stream_tune", "S423", "en"),
+        ("stream_test3", "T203", "en"),
+        ("holdout_alerts", "A006", "de"),
+        ("holdout_alerts", "A092", "es"),
+    ],
+)
+def test_the_language_of_an_item_without_a_language_code(part, item_id, language):
+    items = {
+        i.article.article_id: i.article
+        for i in load_labeled(ROOT / "tests" / "data" / "labeled" / f"{part}.jsonl")
+    }
+    article = items[item_id]
+    assert not article.language
+    assert signature(Match(article, "s", 1.0, ())).language == language
