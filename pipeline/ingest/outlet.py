@@ -13,6 +13,8 @@
    capitalised; punycode shown as Unicode.
 
 An empty string when none of them gives a name (no title, a path or an IP address).
+``outlet_key`` is what two articles' outlets compare by (the storyline tracker's "same
+outlet").
 
 >>> outlet_name("Reuters (via Google News)", "Top News - Google News", "")
 'Reuters (via Google News)'
@@ -138,3 +140,17 @@ def outlet_name(name: str, feed_title: str, url: str) -> str:
         return cleaned
     label = host_label(host)
     return _display_label(label) if label else ""
+
+
+@functools.lru_cache(maxsize=1024)
+def outlet_key(name: str) -> str:
+    """What two articles' outlets compare by: casefolded, spaces collapsed; empty for none.
+    A channel stays part of it: "Reuters (via The Star)" is The Star's copy of a Reuters
+    story, another outlet's article than Reuters' own.
+
+    >>> outlet_key("  BBC  News "), outlet_key(""), outlet_key("Le Monde") == outlet_key("LE MONDE")
+    ('bbc news', '', True)
+    >>> outlet_key("Reuters (via The Star)") == outlet_key("Reuters")
+    False
+    """
+    return " ".join(name.casefold().split())

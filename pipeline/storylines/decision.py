@@ -23,7 +23,10 @@ Features (``FEATURES``, each about 0..1):
 - ``other language``: none of the development's kept articles is in the article's
   language, so its words cannot compare;
 - ``development size``: how many articles the development has (log scale);
-- ``latest``: the development is the one most recently reported in the window.
+- ``latest``: the development is the one most recently reported in the window;
+- ``same outlet``: an article of the development is from the article's outlet (an outlet
+  rarely reports one development twice in other words: a wire's second story on a busy
+  day is its next development, another outlet's is coverage).
 
 The weights are what the fit found; docs/storylines.md explains them and the figures.
 """
@@ -51,6 +54,7 @@ FEATURES = (
     "other language",
     "development size",
     "latest",
+    "same outlet",
 )
 MODEL_PATH = Path(__file__).with_name("join_model.json")
 _OTHER_LANGUAGE = FEATURES.index("other language")
@@ -166,6 +170,7 @@ def pair_features(
     other_language: bool,
     development_articles: int,
     latest: bool,
+    same_outlet: bool = False,
 ) -> list[float]:
     """The ``FEATURES`` vector (overlaps in 0..100, as ``headlines.word_overlap`` gives).
 
@@ -173,8 +178,8 @@ def pair_features(
     ...               window_hours=48,
     ...               shared_actors=5, new_actor_other_action=False, same_action=True,
     ...               not_an_event=False, other_language=False, development_articles=1,
-    ...               latest=True)
-    [0.5, 0.25, 0.0, 0.25, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    ...               latest=True, same_outlet=True)
+    [0.5, 0.25, 0.0, 0.25, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0]
     """
     row: list[float] = pair_feature_rows(
         overlap=[overlap],
@@ -189,6 +194,7 @@ def pair_features(
         other_language=[other_language],
         development_articles=[development_articles],
         latest=[latest],
+        same_outlet=[same_outlet],
     )[0].tolist()
     return row
 
@@ -207,12 +213,13 @@ def pair_feature_rows(
     other_language: Sequence[bool] | np.ndarray,
     development_articles: Sequence[int] | np.ndarray,
     latest: Sequence[bool] | np.ndarray,
+    same_outlet: Sequence[bool] | np.ndarray | bool = False,
 ) -> np.ndarray:
     """``pair_features`` of all candidates of one article at once, a row each, for
     ``JoinModel.probabilities`` (the tracker's cost with 200 live developments). A
     column given as one value (``shared_actors`` and the action flags) is every
     candidate's: the tracker's common "no actor left, no action" case builds no list."""
-    columns = np.empty((9, len(overlap)), np.float64)
+    columns = np.empty((10, len(overlap)), np.float64)
     for i, column in enumerate(  # a row each: the bools and counts are exact as floats
         (
             overlap,
@@ -224,6 +231,7 @@ def pair_feature_rows(
             same_action,
             other_language,
             latest,
+            same_outlet,
         )
     ):
         columns[i] = column
@@ -235,6 +243,7 @@ def pair_feature_rows(
     rows[:, 7] = float(not_an_event)
     rows[:, 8] = columns[7]
     rows[:, 10] = columns[8]
+    rows[:, 11] = columns[9]
     # math.log's values, not numpy's (whose last bit may differ): the fit's features stay.
     counts = np.asarray(development_articles, np.int64)
     rows[:, 9] = _LOG_SIZES[np.minimum(np.maximum(counts, 0), len(_LOG_SIZES) - 1)]

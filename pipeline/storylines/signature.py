@@ -523,8 +523,10 @@ def why_new_sentence(
     similarity: float | None = None,
     answer: bool = False,
     horizon_days: float = 30,
+    same_outlet: str = "",
 ) -> str:
-    """The "why new" line of an alert: what it adds, and the nearest known development.
+    """The "why new" line of an alert: what it adds, and the nearest known development
+    (``same_outlet``: the outlet of both, when the nearest is that outlet's report too).
 
     >>> import datetime as dt
     >>> s = Signature({"name:carr": "Brendan Carr", "entity:musk": "Musk"}, "investigation",
@@ -533,6 +535,11 @@ def why_new_sentence(
     ...       "with Putin, WSJ reports", hours_since_nearest=2.2, similarity=0.31))  # doctest: +NORMALIZE_WHITESPACE
     new actor: Brendan Carr; new action: calls for an investigation; nearest known
     development: Musk in talks with Putin, WSJ reports, 2 h earlier, similarity 0.31
+    >>> print(why_new_sentence(s, known_actors={"entity:musk", "name:carr"},
+    ...       nearest_title="Musk in talks with Putin", nearest_action="investigation",
+    ...       hours_since_nearest=1, same_outlet="Reuters"))  # doctest: +NORMALIZE_WHITESPACE
+    another report from Reuters, which reported the nearest known development too;
+    nearest known development: Musk in talks with Putin, 1 h earlier
     """
     # A set or a dict's keys (the tracker's: every actor of the storyline) is looked in as
     # it is; copying it would cost more than the sentence.
@@ -545,6 +552,10 @@ def why_new_sentence(
         parts.append(f"new action: {action_label(sig.action)}")
     if answer:
         parts.append("an answer (denial or admission) to the story")
+    if same_outlet and nearest_title is not None:
+        parts.append(
+            f"another report from {same_outlet}, which reported the nearest known development too"
+        )
     if nearest_title is None:
         parts.append(f"no other development of this story in the last {horizon_days:g} days")
     else:

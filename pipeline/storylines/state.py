@@ -10,11 +10,12 @@ only, so they shrink as developments expire. ``span_overlaps`` (timestamped arti
 ``DevelopmentColumns`` (``StorylineState.columns``) mirrors what the candidate scan reads
 of every live development, by slot (``_Development.slot``, reused once a development
 goes): first and last time, span, plain (timestamped articles only), answers, size and
-lead action as numpy columns, and word, actor and language indexes (key -> slots).
+lead action as numpy columns, and word, actor, language and outlet indexes (key -> slots).
 Written only through ``StorylineState.add_development``, ``refresh``, ``drop`` and
 ``add_actors`` (the tracker calls them wherever it changes a development); ``fresh_rows``
 rebuilds the same from the developments (the tests compare the two after every article).
-Bound: a row per live development and its vocabulary's, actors' and languages' entries.
+Bound: a row per live development and its vocabulary's, actors', languages' and outlets'
+entries.
 ``KeptArticles`` (``DevelopmentColumns.kept``): a row per kept timestamped article and a
 word index, for ``span_overlaps`` of all developments at once; derived, so not pickled
 (the tracker rebuilds it after unpickling, ``ensure_kept``).
@@ -59,6 +60,8 @@ class _Development:
     # per-article Jaccards are skipped (the cost with 200 live developments).
     vocab: set[str] = field(default_factory=set)
     languages: set[str] = field(default_factory=set)  # of its kept articles (``Signature``)
+    # Its articles' outlets (``ingest.outlet.outlet_key``): a second report of one outlet.
+    outlets: set[str] = field(default_factory=set)
     counted: list[frozenset[str]] = field(default_factory=list)  # in term_articles, per article
     lead_words: frozenset[str] = frozenset()  # the lead's content words
     slot: int = -1  # its row in the storyline's ``DevelopmentColumns`` (-1: none yet)
@@ -95,11 +98,12 @@ class DevelopmentColumns:
         "words",
         "actors",
         "languages",
+        "outlets",
         "kept",
     )
     _COLUMNS = 8  # the numpy columns, first in __slots__
-    _INDEXES = ("words", "actors", "languages")  # each key -> the slots of the developments
-    # whose vocab, actors, languages have it
+    # Each key -> the slots of the developments whose vocab, actors, languages, outlets have it.
+    _INDEXES = ("words", "actors", "languages", "outlets")
 
     def __init__(self) -> None:
         self.first_us = np.zeros(0, np.int64)
@@ -114,6 +118,7 @@ class DevelopmentColumns:
         self.words: dict[str, set[int]] = {}
         self.actors: dict[str, set[int]] = {}
         self.languages: dict[str, set[int]] = {}
+        self.outlets: dict[str, set[int]] = {}
         self.kept: KeptArticles | None = KeptArticles()
 
     # The kept articles' rows are derived (from the developments' ``words``), so the
@@ -168,6 +173,7 @@ class DevelopmentColumns:
         self.action[slot] = action_code(dev.action)
         _index(self.words, new_words, slot)
         _index(self.languages, dev.languages, slot)
+        _index(self.outlets, dev.outlets, slot)
         if self.kept is not None:
             self.kept.register(dev)
 
@@ -184,6 +190,7 @@ class DevelopmentColumns:
             (self.words, dev.vocab),
             (self.actors, dev.actors),
             (self.languages, dev.languages),
+            (self.outlets, dev.outlets),
         ):
             for key in keys:
                 slots = index[key]
@@ -212,8 +219,15 @@ class DevelopmentColumns:
 
     def speaks(self, language: str) -> np.ndarray:
         """By slot: whether a kept article of the development is in ``language``."""
+        return self._having(self.languages, language)
+
+    def reported_by(self, outlet: str) -> np.ndarray:
+        """By slot: whether an article of the development is from ``outlet`` (a key)."""
+        return self._having(self.outlets, outlet)
+
+    def _having(self, index: dict[str, set[int]], key: str) -> np.ndarray:
         out = np.zeros(len(self.first_us), bool)
-        slots = self.languages.get(language)
+        slots = index.get(key)
         if slots:
             out[list(slots)] = True
         return out

@@ -7,7 +7,7 @@ per storyline id) and it says what each article is (docs/storylines.md):
   headline kept in the storyline that does not contradict it. Attached, no alert.
 - ``coverage``: another report of a development within ``coverage_window_hours``: the
   join model (``decision``) scores each such development (shared words with and without
-  the storyline's own vocabulary, time, actors, actions, language) and the likeliest
+  the storyline's own vocabulary, time, actors, actions, language, outlet) and the likeliest
   joins at its threshold; an explainer joins the likeliest anyway; with fewer than
   ``min_comparable_words``, the development nearest in time. Attached.
 - ``new_development``: anything else; what analysts are alerted about. An answer
@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.ingest.outlet import outlet_key
 from pipeline.jsonl_io import BadLine, article_from_json
 from pipeline.records import Match, StorylineEvent
 from pipeline.storylines.candidates import scan, scan_timestamped
@@ -188,17 +189,20 @@ class StorylineTracker:
         # The words the matcher found the storyline's entities and topics in: why the
         # article is in the storyline, not which development it reports.
         anchors = content_words(" ".join(e.text for e in match.evidence))
+        outlet = outlet_key(article.outlet)
         dev, score, kind, nearest, why = self._classify(
-            state, article.article_id, key, words, at, sig, anchors, article.title
+            state, article.article_id, key, words, at, sig, anchors, article.title, outlet
         )
         # What the storyline's vocabulary is counted over: words and actors of each article.
         terms = words | frozenset(sig.actors)
         if kind == _CONTRADICTION:
             dev, kind = None, NEW_DEVELOPMENT
-            why_new = self._why_new(state, sig, nearest, None, answer=False)
+            why_new = self._why_new(state, sig, nearest, None, answer=False, outlet=article.outlet)
             why_new = f"it says the opposite of a known headline; {why_new}"
         elif dev is None:
-            why_new = self._why_new(state, sig, nearest, score, answer=responds(key))
+            why_new = self._why_new(
+                state, sig, nearest, score, answer=responds(key), outlet=article.outlet
+            )
         if dev is None:
             dev = _Development(
                 development_id_for(state.storyline_id, article.article_id),
@@ -215,12 +219,16 @@ class StorylineTracker:
             keep_words(dev, words, at)
             dev.lead_words = words
             dev.languages.add(sig.language)
+            if outlet:
+                dev.outlets.add(outlet)
             state.count_terms(terms, kept_by=dev)
             state.add_actors(dev, sig.actors)
             state.add_development(dev)
             event = self._event(state, dev, NEW_DEVELOPMENT, match, why_new)
         else:
             new_words = self._attach(dev, match, key, words, at, clock)
+            if outlet and len(dev.outlets) < self.max_articles:
+                dev.outlets.add(outlet)
             if new_words is not None:
                 state.count_terms(terms, kept_by=dev)
                 dev.languages.add(sig.language)
@@ -293,6 +301,8 @@ class StorylineTracker:
             )
             lead_sig = signature(lead_match)
             dev.action = lead_sig.action
+            if outlet := outlet_key(lead.outlet):
+                dev.outlets.add(outlet)
             state.add_actors(dev, lead_sig.actors)
             dev.languages.add(lead_sig.language)
             dev.lead_words = dev.words[0]
@@ -321,6 +331,7 @@ class StorylineTracker:
         sig: Signature,
         anchors: frozenset[str],
         title: str,
+        outlet: str = "",
     ) -> tuple[_Development | None, float | None, str, _Development | None, str]:
         """(development, score, kind, the development most like it for "why new", why).
 
@@ -421,6 +432,13 @@ class StorylineTracker:
                 ),
                 development_articles=found.counts,
                 latest=np.arange(n) == found.latest,
+                same_outlet=(
+                    False
+                    if not outlet
+                    else [outlet in d.outlets for d in c_devs]
+                    if found.slots is None
+                    else state.columns.reported_by(outlet)[found.slots]
+                ),
             )
             if self.record_features is not None:
                 for d, features in zip(c_devs, rows.tolist(), strict=True):
@@ -471,9 +489,11 @@ class StorylineTracker:
         overlap: float | None,
         *,
         answer: bool,
+        outlet: str = "",
     ) -> str:
         """The desk editor's "why new": new actors (against every kept development of the
-        storyline, so its anchors are never new), a new action, the nearest development."""
+        storyline, so its anchors are never new), a new action, the nearest development
+        (and that its outlet reported that one too)."""
         known = state.actor_developments.keys()
         if nearest is None and state.developments:
             # Nothing within the window: name the latest development the storyline had.
@@ -493,6 +513,9 @@ class StorylineTracker:
             similarity=None if overlap is None else overlap / 100,
             answer=answer,
             horizon_days=self.horizon.total_seconds() / 86400,
+            same_outlet=(
+                outlet if nearest is not None and outlet_key(outlet) in nearest.outlets else ""
+            ),
         )
 
     def _separation_hours(self, a: TimeRange, b: TimeRange, *, span: bool = False) -> float | None:

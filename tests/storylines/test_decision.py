@@ -22,6 +22,7 @@ def _one_at_a_time(c: dict, window_hours: float) -> list[float]:
         float(c["other_language"]),
         math.log(max(1, c["development_articles"])) / math.log(50),
         float(c["latest"]),
+        float(c["same_outlet"]),
     ]
 
 
@@ -48,6 +49,7 @@ def test_feature_rows_and_probabilities_are_those_of_one_candidate_at_a_time():
                     [0, 1, 2, 3, 7, 49, 50, 51, 400, 4095, 4096, 70_001]
                 ),
                 "latest": rng.random() < 0.1,
+                "same_outlet": rng.random() < 0.3,
             }
             for _ in range(300)
         ]
@@ -77,6 +79,7 @@ def test_a_column_given_as_one_value_is_every_candidates():
         "other_language": [rng.random() < 0.5 for _ in range(n)],
         "development_articles": [rng.randint(1, 60) for _ in range(n)],
         "latest": [i == 3 for i in range(n)],
+        "same_outlet": [rng.random() < 0.5 for _ in range(n)],
     }
     for name, value in (
         ("shared_actors", 0),
@@ -85,6 +88,8 @@ def test_a_column_given_as_one_value_is_every_candidates():
         ("new_actor_other_action", True),
         ("same_action", False),
         ("same_action", True),
+        ("same_outlet", False),
+        ("same_outlet", True),
     ):
         full = pair_feature_rows(
             window_hours=48.0, not_an_event=False, **{**columns, name: [value] * n}

@@ -163,7 +163,7 @@ def test_every_new_development_alert_of_dev_and_the_golden_replay_says_why_it_is
     golden = [json.loads(line) for line in GOLDEN.read_text().splitlines()]
     new = [a.why_new for a in alerts if a.kind == NEW_DEVELOPMENT]
     new += [a["why_new"] for a in golden if a["kind"] == NEW_DEVELOPMENT]
-    assert len(new) == 21 + 9 and all(w.strip() for w in new)
+    assert len(new) == 20 + 12 and all(w.strip() for w in new)  # dev.jsonl 20, golden 12
     assert not any("content-word" in w or "%" in w for w in new)
     assert all(not a.why_new for a in alerts if a.kind != NEW_DEVELOPMENT)
 

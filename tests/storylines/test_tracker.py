@@ -79,7 +79,7 @@ def test_other_coverage_joins_the_development_and_lists_sources():
     t.observe(match("a", "Pentagon buys Starlink for Ukraine", 0, outlet="Reuters"))
     [event] = t.observe(
         match(
-            "b", "SpaceX wins Pentagon contract for satellite services in Ukraine", 6, outlet="FT"
+            "b", "SpaceX wins Pentagon contract for satellite services in Ukraine", 1, outlet="FT"
         )
     )
     assert event.kind == COVERAGE
@@ -89,6 +89,29 @@ def test_other_coverage_joins_the_development_and_lists_sources():
         ("Reuters", "Pentagon buys Starlink for Ukraine", "https://news.test/a"),
     )
     assert event.article.article.article_id == "b"
+
+
+def test_a_second_report_from_the_same_outlet_is_a_new_development():
+    """Another outlet's report an hour later in other words is coverage (above); the same
+    outlet's is its next story, a new development, and "why new" says so."""
+    t = StorylineTracker()
+    t.observe(match("a", "Pentagon buys Starlink for Ukraine", 0, outlet="Reuters"))
+    [event] = t.observe(
+        match(
+            "b",
+            "SpaceX wins Pentagon contract for satellite services in Ukraine",
+            1,
+            outlet="Reuters",
+        )
+    )
+    assert event.kind == NEW_DEVELOPMENT
+    assert "another report from Reuters, which reported the nearest known development too" in (
+        event.reason
+    )
+    # A copy is still a copy, whoever publishes it.
+    assert kinds(t, match("c", "Pentagon buys Starlink for Ukraine", 2, outlet="Reuters")) == [
+        DUPLICATE
+    ]
 
 
 def test_unrelated_story_in_the_window_is_a_new_development():
@@ -289,7 +312,7 @@ def test_month_dated_report_is_further_away_than_a_same_moment_report():
     assert t._separation_hours(day, day) < 10
     model = shipped_model()
     near, far = (
-        [0.1, 0.1, 0.1, hours / 48, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0] for hours in (0, 24)
+        [0.1, 0.1, 0.1, hours / 48, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0] for hours in (0, 24)
     )
     assert model.probability(near) > model.probability(far)
 
