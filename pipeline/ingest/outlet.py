@@ -13,6 +13,8 @@
    capitalised; punycode shown as Unicode.
 
 An empty string when none of them gives a name (no title, a path or an IP address).
+An aggregator's item that names its publisher (RSS ``<source>``) has that outlet instead:
+``outlet_name("", source title, source url)`` (``ingest.parse``).
 ``outlet_key`` is what two articles' outlets compare by (the storyline tracker's "same
 outlet").
 

@@ -423,6 +423,10 @@ def _item(raw: RawFeed, index: int, entry: Any, *, outlet: str, language: str) -
         summary, content = content, ""
     if not (title.strip() or summary.strip()):
         return None
+    # An aggregator's item names its publisher (RSS <source>): the article's outlet.
+    source = get("source")
+    if isinstance(source, dict) and (name := _as_text(source.get("title")).strip()):
+        outlet = outlet_name("", name, _as_text(source.get("href"))) or outlet
     if "_date" in entry:
         published = _json_date(get("_date"))
     else:

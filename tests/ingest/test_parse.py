@@ -355,6 +355,23 @@ def test_relative_links_resolve_against_the_feed_url() -> None:
     )
 
 
+def test_an_aggregator_item_names_its_own_publisher() -> None:
+    """An aggregator's feed (Google News, Bing News) carries many outlets: an item's RSS
+    <source> is its outlet, cleaned like a feed title; an item without one keeps the
+    feed's."""
+    body = (
+        b"<rss version='2.0'><channel><title>Top stories - Google News</title>"
+        b"<item><title>Iran talks resume</title><link>https://news.test/1</link>"
+        b"<source url='https://www.reuters.com'>Reuters</source></item>"
+        b"<item><title>Iran talks resume, officials say</title><link>https://news.test/2</link>"
+        b"<source url='https://apnews.com'>AP News - Top Stories</source></item>"
+        b"<item><title>Oil falls</title><link>https://news.test/3</link></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(raw(body, name="Google News: Iran"))
+    assert [i.outlet for i in parsed.items] == ["Reuters", "AP News", "Google News: Iran"]
+
+
 def test_a_recorded_entry_list_names_its_outlet_by_the_feed_title_else_the_host() -> None:
     entry = {
         "source": "https://feeds.skynews.com/feeds/rss/world.xml",
