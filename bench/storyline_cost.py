@@ -31,7 +31,6 @@ import cProfile
 import datetime as dt
 import os
 import pstats
-import subprocess
 import sys
 import time
 import types
@@ -40,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.history import file_at  # noqa: E402
 from bench.match_throughput import load_corpus  # noqa: E402
 from pipeline.records import Match  # noqa: E402
 from pipeline.storylines.tracker import StorylineTracker  # noqa: E402
@@ -86,16 +86,8 @@ def run_once(
 
 def baseline_tracker() -> type | None:
     """``StorylineTracker`` as it was at ``BASELINE_COMMIT``, or None without git."""
-    try:
-        source = subprocess.run(
-            ["git", "show", f"{BASELINE_COMMIT}:pipeline/storylines/tracker.py"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"(no baseline: git show {BASELINE_COMMIT} failed: {exc})")
+    source = file_at(BASELINE_COMMIT, "pipeline/storylines/tracker.py")
+    if source is None:
         return None
     module = types.ModuleType("tracker_at_baseline")
     sys.modules[module.__name__] = module  # dataclasses look their module up there

@@ -33,7 +33,6 @@ import functools
 import hashlib
 import json
 import math
-import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -44,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import pipeline.storylines.tracker as _tracker  # noqa: E402
+from bench.history import file_at  # noqa: E402
 from pipeline.alerts.decide import decide_alerts  # noqa: E402
 from pipeline.match.matcher import Matcher  # noqa: E402
 from pipeline.storylines.decision import FEATURES, MODEL_PATH, JoinModel, shipped_model  # noqa: E402
@@ -323,16 +323,8 @@ def main() -> int:
 
 def model_at(commit: str) -> JoinModel | None:
     """``join_model.json`` at ``commit``, the features it lacks at weight 0 (None without git)."""
-    try:
-        text = subprocess.run(
-            ["git", "show", f"{commit}:pipeline/storylines/join_model.json"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"(no earlier model: git show {commit} failed: {exc})")
+    text = file_at(commit, "pipeline/storylines/join_model.json")
+    if text is None:
         return None
 
     def padded(data: dict) -> dict:
