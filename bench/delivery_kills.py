@@ -23,9 +23,9 @@ a Slack webhook stand-in and an aiosmtpd inbox, both recording each delivery id
   SIGINT ignored, as a shell starts a background command (the bench then ignores Ctrl-C
   too): the final stop must work all the same (docs/live-engine.md).
 
-"Counted" is the number of "sent again after an attempt that may have landed" warnings
-in the runs' logs (the ``repeats`` counter); it is at least the real repeats, since a
-taken-over claim whose request never left is counted too. Bounded: ``--kills`` rounds
+"Counted" is the number of "sending again after an attempt that may have landed"
+warnings in the runs' logs, each written before the attempt it names; it is at least the
+real repeats, since an attempt that never left or failed is counted too. Bounded: ``--kills`` rounds
 per mode, each run killed or stopped within its timeout. Prints the figures per mode.
 """
 
@@ -56,7 +56,7 @@ from tests.deliver.crash_support import STORYWATCH, Sinks, live_run  # noqa: E40
 from tests.deliver_support import Reply, make_alert  # noqa: E402
 
 ALERTS = 600  # enough that every one of 20 kills lands with sends still to do
-REPEAT_LOG = "sent again after an attempt that may have landed"
+REPEAT_LOG = "sending again after an attempt that may have landed"
 FEED_FILES = (
     ROOT / "seeds/feeds/stream_evilgodfahim_wl/reuters_fulltext@25d321da.xml",
     ROOT / "seeds/feeds/plakhovgroup/kyivindependent@61627e3.xml",

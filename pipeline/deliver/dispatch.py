@@ -633,6 +633,14 @@ class Dispatcher:
             nonlocal attempts, maybe_sent
             attempts = n
             maybe_sent = claimed_before or attempts > 1
+            if maybe_sent and not can_check:
+                # Before the attempt, not after it: a kill between a send that lands and
+                # its confirmation must still leave the possible repeat in the log.
+                log.warning(
+                    "delivery %s to %s/%s sending again after an attempt that may have landed "
+                    "(at-least-once window); the receiver may see it twice, with the same id",
+                    *key,
+                )
 
         try:
             refused, _ = self.retry.call(lambda: send(maybe_sent), on_attempt=count)
@@ -671,11 +679,6 @@ class Dispatcher:
         repeat = maybe_sent and not can_check
         if repeat:
             self.counts["repeats"] += 1
-            log.warning(
-                "delivery %s to %s/%s sent again after an attempt that may have landed "
-                "(at-least-once window); the receiver may see it twice, with the same id",
-                *key,
-            )
         if not refused:
             return Delivery(*key, SENT, attempts=attempts, repeat=repeat)
         # Sent to the others: each refused recipient is a dead letter of its own (issue 14/4).
