@@ -57,7 +57,8 @@ FEATURES = (
     "same outlet",
 )
 MODEL_PATH = Path(__file__).with_name("join_model.json")
-_OTHER_LANGUAGE = FEATURES.index("other language")
+OVERLAP = FEATURES.index("overlap")
+OTHER_LANGUAGE = FEATURES.index("other language")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ class JoinModel:
     other_language: JoinModel | None = None
 
     def probability(self, features: Sequence[float]) -> float:
-        if self.other_language is not None and features[_OTHER_LANGUAGE]:
+        if self.other_language is not None and features[OTHER_LANGUAGE]:
             return self.other_language.probability(features)
         z = self.bias + sum(
             w * (x - m) / s
@@ -98,7 +99,7 @@ class JoinModel:
             return []
         x = np.asarray(rows, dtype=np.float64)
         if self.other_language is not None:
-            other = np.flatnonzero(x[:, _OTHER_LANGUAGE])
+            other = np.flatnonzero(x[:, OTHER_LANGUAGE])
             if len(other):
                 out = JoinModel(
                     self.weights, self.bias, self.mean, self.scale, self.threshold

@@ -54,7 +54,13 @@ from pipeline.ingest.outlet import outlet_key
 from pipeline.jsonl_io import BadLine, article_from_json
 from pipeline.records import Match, StorylineEvent
 from pipeline.storylines.candidates import scan, scan_timestamped
-from pipeline.storylines.decision import JoinModel, pair_feature_rows, shipped_model
+from pipeline.storylines.decision import (
+    OTHER_LANGUAGE,
+    OVERLAP,
+    JoinModel,
+    pair_feature_rows,
+    shipped_model,
+)
 from pipeline.storylines.headlines import (
     content_words,
     contradicts,
@@ -444,6 +450,12 @@ class StorylineTracker:
                 for d, features in zip(c_devs, rows.tolist(), strict=True):
                     self.record_features(d.lead.article.article_id, features)
             probabilities = self.join_model.probabilities(rows)
+            # Coverage in the article's language shares a word with it: of the labeled
+            # same-language joins none shares none (docs/storylines.md), while the model,
+            # weighing time, would take a wordless pair on a busy hour.
+            unrelated = (rows[:, OVERLAP] <= 0) & (rows[:, OTHER_LANGUAGE] == 0)
+            if unrelated.any():
+                probabilities = np.where(unrelated, 0.0, probabilities).tolist()
             # The first of the likeliest, and the first of the most overlapping, as max() picks.
             likeliest = max(range(n), key=probabilities.__getitem__)
             p, overlap, dev = (
