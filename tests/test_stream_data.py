@@ -227,9 +227,9 @@ FROZEN_PARTS = [
     FrozenPart(
         "stream_test5",
         frozenset({"openai-altman-ouster", "air-india-171-crash", "yoon-martial-law"}),
-        min_items=240,
+        min_items=260,
         min_developments=50,
-        min_languages=9,
+        min_languages=11,
     ),
 ]
 frozen_parts = pytest.mark.parametrize("part", FROZEN_PARTS, ids=lambda part: part.name)
