@@ -224,6 +224,13 @@ FROZEN_PARTS = [
         min_developments=55,
         min_languages=9,
     ),
+    FrozenPart(
+        "stream_test5",
+        frozenset({"openai-altman-ouster", "air-india-171-crash", "yoon-martial-law"}),
+        min_items=260,
+        min_developments=50,
+        min_languages=11,
+    ),
 ]
 frozen_parts = pytest.mark.parametrize("part", FROZEN_PARTS, ids=lambda part: part.name)
 

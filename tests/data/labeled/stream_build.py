@@ -58,6 +58,7 @@ OTHER_SETS = (
     "stream_test2.jsonl",
     "stream_test3.jsonl",
     "stream_test4.jsonl",
+    "stream_test5.jsonl",
 )
 
 
