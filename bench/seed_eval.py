@@ -11,6 +11,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test7     # the unseen seventh part (tests/data/seed_eval7), likewise
     python bench/seed_eval.py --split test8     # the unseen eighth part (tests/data/seed_eval8), likewise
     python bench/seed_eval.py --split test9     # the unseen ninth part (tests/data/seed_eval9), likewise
+    python bench/seed_eval.py --split test10    # the unseen tenth part (tests/data/seed_eval10), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -62,6 +63,10 @@ PARTS: dict[str, tuple[Path, str]] = {
     "test9": (
         ROOT / "tests" / "data" / "seed_eval9",
         "df9735e61395827654f55916e16f13a6213c09c0ca680a99700edba0ec86c353",
+    ),
+    "test10": (
+        ROOT / "tests" / "data" / "seed_eval10",
+        "5f93a6cf3fd983184416d1d4fac89213847503d72bea0a774b59d33a2734519c",
     ),
 }
 

@@ -1,4 +1,4 @@
-"""The unseen parts of the seed evaluation set (tests/data/seed_eval2 to seed_eval9;
+"""The unseen parts of the seed evaluation set (tests/data/seed_eval2 to seed_eval10;
 each README explains its part): their format, their labels and their frozen digests.
 
 Each part is scored once, at the end, by ``bench/seed_eval.py --split testN`` and is then
@@ -33,6 +33,7 @@ PARTS = {
     "seed_eval7": ("test7", {"en": 3, "de": 3, "fr": 3, "es": 3}),
     "seed_eval8": ("test8", {"en": 3, "de": 3, "fr": 3, "es": 3}),
     "seed_eval9": ("test9", {"en": 3, "de": 3, "fr": 3, "es": 3}),
+    "seed_eval10": ("test10", {"en": 3, "de": 3, "fr": 3, "es": 3}),
 }
 META = {part: manifest(DATA / part) for part in PARTS}
 ARTICLES = [(part, article_id) for part in PARTS for article_id in sorted(META[part])]
