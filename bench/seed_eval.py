@@ -66,7 +66,7 @@ PARTS: dict[str, tuple[Path, str]] = {
     ),
     "test10": (
         ROOT / "tests" / "data" / "seed_eval10",
-        "5f93a6cf3fd983184416d1d4fac89213847503d72bea0a774b59d33a2734519c",
+        "f375bee5483891c9a94542a45897f92d1f003d7339621b7a2f9e43f0975934e1",
     ),
 }
 
