@@ -79,7 +79,7 @@ def test_the_score_bound_keeps_every_near_copy_of_real_headlines():
     from tests.paths import DATA
 
     titles = []
-    for name in ("dev.jsonl", "holdout_alerts.jsonl", "stream_tune.jsonl"):
+    for name in ("dev.jsonl", "stream_tune.jsonl", "stream_valid.jsonl"):
         with (DATA / "labeled" / name).open(encoding="utf-8") as f:
             titles += [json.loads(line)["title"] for line in f if line.strip()]
     rng = random.Random(13)

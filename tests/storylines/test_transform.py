@@ -191,7 +191,7 @@ def test_live_resumes_from_the_developments_the_ledger_alerted(tmp_path):
 
 
 def test_live_copies_first_ends_with_the_leads_and_ids_of_replay():
-    groups = wire_copy_groups()  # five developments with wire copies, from holdout_alerts
+    groups = wire_copy_groups()  # six real copy groups of the labeled files
     group_of = {m.article.article_id: i for i, g in enumerate(groups) for m in g}
     replay, failed = _replay([m for g in groups for m in g])
     assert failed == []
@@ -200,4 +200,4 @@ def test_live_copies_first_ends_with_the_leads_and_ids_of_replay():
     assert failed == []
     live_final_ids = {group_of[aid]: dev for _, aid, dev in live}  # arrival order: last wins
     assert live_final_ids == replay_ids
-    assert sum(kind == NEW_DEVELOPMENT for kind, _, _ in live) == len(groups) == 5
+    assert sum(kind == NEW_DEVELOPMENT for kind, _, _ in live) == len(groups) == 6
