@@ -170,12 +170,22 @@ def fit_rounds(
         for name, _, _ in kept:
             per_file[name] += 1
         ws = np.array([len(kept) / (len(per_file) * per_file[name]) for name, _, _ in kept])
-        # Pairs across languages share no words to weigh: a model of their own.
-        other = xs[:, FEATURES.index("other language")] > 0.5
-        same = fit(xs[~other], ys[~other], sample_weight=ws[~other])
+        # An article dated to the day or coarser, then pairs across languages (they share
+        # no words to weigh): models of their own.
+        coarse = xs[:, FEATURES.index("coarse date")] > 0.5
+        other = ~coarse & (xs[:, FEATURES.index("other language")] > 0.5)
+        plain = ~coarse & ~other
+        same = fit(xs[plain], ys[plain], sample_weight=ws[plain])
         foreign = fit(xs[other], ys[other], sample_weight=ws[other])
+        dated = fit(xs[coarse], ys[coarse], sample_weight=ws[coarse]) if coarse.any() else None
         return JoinModel(
-            same.weights, same.bias, same.mean, same.scale, 0.5, other_language=foreign
+            same.weights,
+            same.bias,
+            same.mean,
+            same.scale,
+            0.5,
+            other_language=foreign,
+            coarse_date=dated,
         )
 
     pairs = list(pairs_by_file.items())
@@ -211,8 +221,15 @@ def fit(
 
 def with_threshold(model: JoinModel, threshold: float) -> JoinModel:
     other = model.other_language and with_threshold(model.other_language, threshold)
+    coarse = model.coarse_date and with_threshold(model.coarse_date, threshold)
     return JoinModel(
-        model.weights, model.bias, model.mean, model.scale, threshold, other_language=other
+        model.weights,
+        model.bias,
+        model.mean,
+        model.scale,
+        threshold,
+        other_language=other,
+        coarse_date=coarse,
     )
 
 
@@ -334,8 +351,9 @@ def model_at(commit: str) -> JoinModel | None:
         for key, fill in (("weights", 0.0), ("mean", 0.0), ("scale", 1.0)):
             values = dict(zip(data["features"], data[key], strict=True))
             out[key] = [values.get(f, fill) for f in FEATURES]
-        if data.get("other_language"):
-            out["other_language"] = padded(data["other_language"])
+        for sub in ("other_language", "coarse_date"):
+            if data.get(sub):
+                out[sub] = padded(data[sub])
         return out
 
     return JoinModel.from_json(padded(json.loads(text)))

@@ -26,7 +26,10 @@ Features (``FEATURES``, each about 0..1):
 - ``latest``: the development is the one most recently reported in the window;
 - ``same outlet``: an article of the development is from the article's outlet (an outlet
   rarely reports one development twice in other words: a wire's second story on a busy
-  day is its next development, another outlet's is coverage).
+  day is its next development, another outlet's is coverage);
+- ``coarse date``: the article is dated to the day, month or year, not the minute, so its
+  "hours apart" is an expectation and "latest" an order by id: such pairs have weights
+  of their own (``JoinModel.coarse_date``), as pairs across languages do.
 
 The weights are what the fit found; docs/storylines.md explains them and the figures.
 """
@@ -55,10 +58,12 @@ FEATURES = (
     "development size",
     "latest",
     "same outlet",
+    "coarse date",
 )
 MODEL_PATH = Path(__file__).with_name("join_model.json")
 OVERLAP = FEATURES.index("overlap")
 OTHER_LANGUAGE = FEATURES.index("other language")
+COARSE_DATE = FEATURES.index("coarse date")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +88,12 @@ class JoinModel:
     explainers_join: bool = True
     # Pairs in different languages share no words to weigh: their own weights, if fit.
     other_language: JoinModel | None = None
+    # Pairs whose article is dated to the day or coarser: time tells less (first choice).
+    coarse_date: JoinModel | None = None
 
     def probability(self, features: Sequence[float]) -> float:
+        if self.coarse_date is not None and features[COARSE_DATE]:
+            return self.coarse_date.probability(features)
         if self.other_language is not None and features[OTHER_LANGUAGE]:
             return self.other_language.probability(features)
         z = self.bias + sum(
@@ -98,13 +107,21 @@ class JoinModel:
         if len(rows) == 0:
             return []
         x = np.asarray(rows, dtype=np.float64)
-        if self.other_language is not None:
-            other = np.flatnonzero(x[:, OTHER_LANGUAGE])
-            if len(other):
-                out = JoinModel(
-                    self.weights, self.bias, self.mean, self.scale, self.threshold
-                ).probabilities(x)
-                for i, p in zip(other, self.other_language.probabilities(x[other]), strict=True):
+        for flag, sub in ((COARSE_DATE, self.coarse_date), (OTHER_LANGUAGE, self.other_language)):
+            if sub is None:
+                continue
+            picked = np.flatnonzero(x[:, flag])
+            if len(picked):
+                rest = JoinModel(
+                    self.weights,
+                    self.bias,
+                    self.mean,
+                    self.scale,
+                    self.threshold,
+                    other_language=None if flag == OTHER_LANGUAGE else self.other_language,
+                )
+                out = rest.probabilities(x)
+                for i, p in zip(picked, sub.probabilities(x[picked]), strict=True):
                     out[i] = p
                 return out
         w = np.asarray(self.weights) / np.asarray(self.scale)
@@ -126,6 +143,7 @@ class JoinModel:
             "scale": list(self.scale),
             "threshold": self.threshold,
             **({"other_language": self.other_language.to_json()} if self.other_language else {}),
+            **({"coarse_date": self.coarse_date.to_json()} if self.coarse_date else {}),
         }
 
     @classmethod
@@ -140,7 +158,7 @@ class JoinModel:
 
         bias, threshold = data["bias"], data["threshold"]
         assert isinstance(bias, int | float) and isinstance(threshold, int | float)
-        other = data.get("other_language")
+        other, coarse = data.get("other_language"), data.get("coarse_date")
         return cls(
             floats("weights"),
             float(bias),
@@ -148,6 +166,7 @@ class JoinModel:
             floats("scale"),
             float(threshold),
             other_language=cls.from_json(other) if isinstance(other, dict) else None,
+            coarse_date=cls.from_json(coarse) if isinstance(coarse, dict) else None,
         )
 
 
@@ -172,6 +191,7 @@ def pair_features(
     development_articles: int,
     latest: bool,
     same_outlet: bool = False,
+    coarse_date: bool = False,
 ) -> list[float]:
     """The ``FEATURES`` vector (overlaps in 0..100, as ``headlines.word_overlap`` gives).
 
@@ -180,7 +200,7 @@ def pair_features(
     ...               shared_actors=5, new_actor_other_action=False, same_action=True,
     ...               not_an_event=False, other_language=False, development_articles=1,
     ...               latest=True, same_outlet=True)
-    [0.5, 0.25, 0.0, 0.25, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    [0.5, 0.25, 0.0, 0.25, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]
     """
     row: list[float] = pair_feature_rows(
         overlap=[overlap],
@@ -196,6 +216,7 @@ def pair_features(
         development_articles=[development_articles],
         latest=[latest],
         same_outlet=[same_outlet],
+        coarse_date=coarse_date,
     )[0].tolist()
     return row
 
@@ -215,6 +236,7 @@ def pair_feature_rows(
     development_articles: Sequence[int] | np.ndarray,
     latest: Sequence[bool] | np.ndarray,
     same_outlet: Sequence[bool] | np.ndarray | bool = False,
+    coarse_date: bool = False,
 ) -> np.ndarray:
     """``pair_features`` of all candidates of one article at once, a row each, for
     ``JoinModel.probabilities`` (the tracker's cost with 200 live developments). A
@@ -245,6 +267,7 @@ def pair_feature_rows(
     rows[:, 8] = columns[7]
     rows[:, 10] = columns[8]
     rows[:, 11] = columns[9]
+    rows[:, 12] = float(coarse_date)
     # math.log's values, not numpy's (whose last bit may differ): the fit's features stay.
     counts = np.asarray(development_articles, np.int64)
     rows[:, 9] = _LOG_SIZES[np.minimum(np.maximum(counts, 0), len(_LOG_SIZES) - 1)]

@@ -445,6 +445,7 @@ class StorylineTracker:
                     if found.slots is None
                     else state.columns.reported_by(outlet)[found.slots]
                 ),
+                coarse_date=at[0] != at[1],
             )
             if self.record_features is not None:
                 for d, features in zip(c_devs, rows.tolist(), strict=True):

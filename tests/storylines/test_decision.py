@@ -23,6 +23,7 @@ def _one_at_a_time(c: dict, window_hours: float) -> list[float]:
         math.log(max(1, c["development_articles"])) / math.log(50),
         float(c["latest"]),
         float(c["same_outlet"]),
+        float(c["coarse_date"]),
     ]
 
 
@@ -33,7 +34,7 @@ def test_feature_rows_and_probabilities_are_those_of_one_candidate_at_a_time():
     of vectors."""
     rng = random.Random(13)
     model = shipped_model()
-    for explains in (False, True):
+    for explains, coarse in ((False, False), (True, False), (False, True)):
         cands = [
             {
                 "overlap": rng.choice([0.0, 100.0, 100.0 * rng.randint(1, 9) / rng.randint(9, 40)]),
@@ -50,15 +51,25 @@ def test_feature_rows_and_probabilities_are_those_of_one_candidate_at_a_time():
                 ),
                 "latest": rng.random() < 0.1,
                 "same_outlet": rng.random() < 0.3,
+                "coarse_date": coarse,
             }
             for _ in range(300)
         ]
-        columns = {k: [c[k] for c in cands] for k in cands[0] if k != "not_an_event"}
-        rows = pair_feature_rows(window_hours=48.0, not_an_event=explains, **columns)
+        one_value = ("not_an_event", "coarse_date")
+        columns = {k: [c[k] for c in cands] for k in cands[0] if k not in one_value}
+        rows = pair_feature_rows(
+            window_hours=48.0, not_an_event=explains, coarse_date=coarse, **columns
+        )
         expected = [_one_at_a_time(c, 48.0) for c in cands]
         assert rows.tolist() == expected
-        # As the tracker asked before, a list of per-candidate vectors in one batch.
-        assert model.probabilities(rows) == model.probabilities(expected)
+        # As the tracker asked before, a list of per-candidate vectors in one batch, and
+        # each row through the sub-model its flags pick (coarse date first, then language).
+        batch = model.probabilities(rows)
+        assert batch == model.probabilities(expected)
+        assert all(
+            math.isclose(p, model.probability(r), rel_tol=1e-9, abs_tol=1e-12)
+            for p, r in zip(batch, expected, strict=True)
+        )
         assert 0 < sum(c["other_language"] for c in cands) < len(cands)
 
 
