@@ -231,6 +231,15 @@ FROZEN_PARTS = [
         min_developments=50,
         min_languages=11,
     ),
+    FrozenPart(
+        "stream_test6",
+        frozenset(
+            {"djokovic-australia-visa", "lahaina-maui-wildfire", "venezuela-2024-election-dispute"}
+        ),
+        min_items=140,
+        min_developments=40,
+        min_languages=6,
+    ),
 ]
 frozen_parts = pytest.mark.parametrize("part", FROZEN_PARTS, ids=lambda part: part.name)
 
