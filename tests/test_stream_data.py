@@ -236,9 +236,9 @@ FROZEN_PARTS = [
         frozenset(
             {"djokovic-australia-visa", "lahaina-maui-wildfire", "venezuela-2024-election-dispute"}
         ),
-        min_items=140,
-        min_developments=40,
-        min_languages=6,
+        min_items=250,
+        min_developments=55,
+        min_languages=9,
     ),
 ]
 frozen_parts = pytest.mark.parametrize("part", FROZEN_PARTS, ids=lambda part: part.name)
