@@ -226,6 +226,15 @@ FROZEN_PARTS = [
         min_developments=50,
         min_languages=11,
     ),
+    FrozenPart(
+        "stream_test6",
+        frozenset(
+            {"djokovic-australia-visa", "lahaina-maui-wildfire", "venezuela-2024-election-dispute"}
+        ),
+        min_items=250,
+        min_developments=55,
+        min_languages=9,
+    ),
 ]
 frozen_parts = pytest.mark.parametrize("part", FROZEN_PARTS, ids=lambda part: part.name)
 

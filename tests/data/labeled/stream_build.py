@@ -57,6 +57,7 @@ OTHER_SETS = (
     "stream_test3.jsonl",
     "stream_test4.jsonl",
     "stream_test5.jsonl",
+    "stream_test6.jsonl",
 )
 
 
