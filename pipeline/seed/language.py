@@ -26,20 +26,29 @@ _GERMAN_NOUN_SUFFIXES = re.compile(
 )
 
 
-@lru_cache(maxsize=1)
-def _identifier() -> py3langid.langid.LanguageIdentifier:
+@lru_cache(maxsize=4)
+def _identifier(languages: tuple[str, ...]) -> py3langid.langid.LanguageIdentifier:
     model = py3langid.langid.MODEL_DIR / py3langid.langid.MODEL_FILE
     ident = py3langid.langid.LanguageIdentifier.from_modelpath(model, norm_probs=True)
-    ident.set_languages(list(LANGUAGES))
+    ident.set_languages(list(languages))
     return ident
 
 
-def detect_language(text: str) -> str:
-    """ "en", "de", "fr" or "es"; English when the text has fewer than three words."""
+def detect_language(text: str, *, languages: tuple[str, ...] = LANGUAGES) -> str:
+    """One of ``languages`` (by default "en", "de", "fr" or "es"); English when the text
+    has fewer than three words.
+
+    >>> detect_language("Mehr als hundert Schulgebäude in England mussten schließen")
+    'de'
+    >>> detect_language("EU's von der Leyen compares Orban defeat to Hungary's uprising")
+    'en'
+    >>> detect_language("Un tribunal ordena la detención", languages=("en", "es", "pt"))
+    'es'
+    """
     if len(re.findall(r"[^\W\d_]{2,}", text)) < 3:
         return "en"
-    lang, _ = _identifier().classify(text)
-    return lang if lang in LANGUAGES else "en"
+    lang, _ = _identifier(languages).classify(text)
+    return lang if lang in languages else "en"
 
 
 @lru_cache(maxsize=8)
