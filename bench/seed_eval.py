@@ -12,6 +12,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test8     # the unseen eighth part (tests/data/seed_eval8), likewise
     python bench/seed_eval.py --split test9     # the unseen ninth part (tests/data/seed_eval9), likewise
     python bench/seed_eval.py --split test10    # the unseen tenth part (tests/data/seed_eval10), likewise
+    python bench/seed_eval.py --split test11    # the unseen eleventh part (tests/data/seed_eval11), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -67,6 +68,10 @@ PARTS: dict[str, tuple[Path, str]] = {
     "test10": (
         ROOT / "tests" / "data" / "seed_eval10",
         "f375bee5483891c9a94542a45897f92d1f003d7339621b7a2f9e43f0975934e1",
+    ),
+    "test11": (
+        ROOT / "tests" / "data" / "seed_eval11",
+        "acd83bb72dbc90f02976ccc4c9dec52a4ac85f3dfaa0b0fd8700a62a627696f4",
     ),
 }
 
