@@ -53,7 +53,13 @@ from pipeline.seed.cues import (
     mention_votes,
     tokenize,
 )
-from pipeline.seed.gazetteer import given_names, is_place, opens_person_name, place_forms
+from pipeline.seed.gazetteer import (
+    given_names,
+    inflected_verb,
+    is_place,
+    opens_person_name,
+    place_forms,
+)
 from pipeline.seed.language import german_common_noun, stopwords
 from pipeline.seed.lists import share_list_kinds
 from pipeline.seed.names import normalise_name
@@ -125,6 +131,8 @@ class EntityExtractor:
             return False  # "Murió Maradona": the article writes "murió" in lower case
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         if nxt is not None and nxt.is_word and nxt.is_cap and nxt.lower not in NOT_NAMES:
+            if inflected_verb(tok.text, self.language):
+                return False  # "Muere Jane Doe"
             # A club name may open every sentence it is in: a pair that recurs, whose first
             # word the article never writes in lower case, is a name.
             recurring = (
@@ -517,6 +525,8 @@ class EntityExtractor:
                 hits.append(e)
             elif re.fullmatch(r"[A-Z]{2,6}", word) and acronym(parts) == word:
                 hits.append(e)
+        if len(hits) > 1 and all(e.name.split()[-1] == word for e in hits):
+            return hits[0]  # two full names of one family name: the one named first
         return hits[0] if len(hits) == 1 else None
 
     @staticmethod

@@ -104,9 +104,16 @@ def names(mentions: list[Mention]) -> list[Mention]:
     ("Fraport", "Eurowings"). Twice is not enough for an everyday noun
     (Zipf >= ``EVERYDAY_ZIPF``: "Tod", "Bord", "Unternehmen") that is no part of a longer
     name of the article (the surname "Braun" of "Jane Braun"), and nothing is enough for a
-    word of the event lexicon ("Einsturz"). Longer names all stay."""
+    word of the event lexicon ("Einsturz"). A family name after the full name stays
+    ("Anton Acme", then "Acme"). Longer names all stay."""
     counts = Counter(m.surface for m in mentions)
     parts = {w for m in mentions if " " in m.surface for w in m.surface.split()}
+    # A person's family name after the article gave it in full ("Anton Acme", then "Acme").
+    surnames = {
+        m.surface.split()[-1]
+        for m in mentions
+        if len(m.surface.split()) == 2 and normalise_name(m.surface.split()[0]) in given_names()
+    }
     kept = []
     for m in mentions:
         word = m.surface
@@ -124,6 +131,7 @@ def names(mentions: list[Mention]) -> list[Mention]:
             or is_place(word)
             or genitive_place(word)
             or not _known(word)
+            or word in surnames
         ):
             kept.append(m)
     return kept
