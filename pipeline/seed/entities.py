@@ -456,6 +456,8 @@ class EntityExtractor:
                 e.aliases.append(short)
         if self.language == "de":  # "das Grüne Gewölbe" is also "im Grünen Gewölbe"
             for e in entities:
+                if e.kind == "place":  # "das Kölner Archiv"
+                    e.aliases += [f for f in german.town_adjectives(e.name) if f not in e.aliases]
                 for name in [e.name, *e.aliases]:
                     for form in german.adjective_forms(name):
                         if form != e.name and form not in e.aliases:

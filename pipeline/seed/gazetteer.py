@@ -118,6 +118,12 @@ def _main_place_names() -> frozenset[str]:
     return frozenset(_exonyms()) | cities | continents
 
 
+@lru_cache(maxsize=1)
+def exonyms() -> frozenset[str]:
+    """Folded names of countries and their subdivisions, in en/de/fr/es."""
+    return frozenset(_exonyms())
+
+
 def is_main_place(name: str) -> bool:
     """A country, region, continent or big city by its own name ("Paris", not "United")."""
     return normalise_name(name) in _main_place_names()
