@@ -260,6 +260,9 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "exequias",
             "velorio*",
             "sepelio*",
+            # a death's tributes and mourning
+            *("tribute*", "mourn*", "trauer*", "trauert", "hommage*", "deuil*"),
+            *("homenaje*", "de luto", "luto oficial", "capilla ardiente"),
         ),
     ),
     "theft": (

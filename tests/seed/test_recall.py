@@ -33,3 +33,12 @@ def test_a_town_s_adjective_names_the_town(background):
         if e.name == "Ulm"
     ]
     assert "Ulmer" in town.aliases
+
+
+def test_a_death_s_tributes_and_mourning_are_its_story():
+    from pipeline.seed.events import event_counts
+
+    assert event_counts("Un hommage populaire sera rendu samedi au chanteur", lang="fr")["death"]
+    assert event_counts("El estadio rindió homenaje a los jugadores", lang="es")["death"]
+    assert event_counts("Tres días de luto oficial", lang="es")["death"]
+    assert event_counts("Fans mourn the singer", lang="en")["death"]
