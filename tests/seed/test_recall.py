@@ -42,3 +42,12 @@ def test_a_death_s_tributes_and_mourning_are_its_story():
     assert event_counts("El estadio rindió homenaje a los jugadores", lang="es")["death"]
     assert event_counts("Tres días de luto oficial", lang="es")["death"]
     assert event_counts("Fans mourn the singer", lang="en")["death"]
+
+
+def test_an_affair_by_its_name_and_a_confession_are_a_fraud_story():
+    from pipeline.seed.events import event_counts
+
+    assert event_counts("L'affaire Zorbac rebondit", lang="fr")["fraud"]
+    assert event_counts("Les aveux de Zorbac devant les juges", lang="fr")["fraud"]
+    assert event_counts("Zorbmann gesteht die Fälschungen", lang="de")["fraud"]
+    assert not event_counts("Les affaires étrangères", lang="de")  # tagged French
