@@ -528,7 +528,9 @@ class EntityExtractor:
             elif re.fullmatch(r"[A-Z]{2,6}", word) and acronym(parts) == word:
                 hits.append(e)
         if len(hits) > 1 and all(e.name.split()[-1] == word for e in hits):
-            return hits[0]  # two full names of one family name: the one named first
+            # Two full names of one family name: the first a given name opens, else the first.
+            given = [e for e in hits if normalise_name(e.name.split()[0]) in given_names()]
+            return (given or hits)[0]
         return hits[0] if len(hits) == 1 else None
 
     @staticmethod
