@@ -217,6 +217,7 @@ def build_draft(
         article.headline,
         background=background,
         common_place_docs=COMMON_PLACE_DOCS,
+        lede_sentences=LEDE_SENTENCES,
     )
     if head is not None:
         events = thread_events([article.headline], lang=language) or article_events

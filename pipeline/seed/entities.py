@@ -53,7 +53,13 @@ from pipeline.seed.cues import (
     mention_votes,
     tokenize,
 )
-from pipeline.seed.gazetteer import given_names, is_place, opens_person_name, place_forms
+from pipeline.seed.gazetteer import (
+    given_names,
+    inflected_verb,
+    is_place,
+    opens_person_name,
+    place_forms,
+)
 from pipeline.seed.language import german_common_noun, stopwords
 from pipeline.seed.lists import share_list_kinds
 from pipeline.seed.names import normalise_name
@@ -125,6 +131,8 @@ class EntityExtractor:
             return False  # "Murió Maradona": the article writes "murió" in lower case
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         if nxt is not None and nxt.is_word and nxt.is_cap and nxt.lower not in NOT_NAMES:
+            if inflected_verb(tok.text, self.language):
+                return False  # "Muere Jane Doe"
             # A club name may open every sentence it is in: a pair that recurs, whose first
             # word the article never writes in lower case, is a name.
             recurring = (
@@ -448,6 +456,8 @@ class EntityExtractor:
                 e.aliases.append(short)
         if self.language == "de":  # "das Grüne Gewölbe" is also "im Grünen Gewölbe"
             for e in entities:
+                if e.kind == "place":  # "das Kölner Archiv"
+                    e.aliases += [f for f in german.town_adjectives(e.name) if f not in e.aliases]
                 for name in [e.name, *e.aliases]:
                     for form in german.adjective_forms(name):
                         if form != e.name and form not in e.aliases:
@@ -517,6 +527,10 @@ class EntityExtractor:
                 hits.append(e)
             elif re.fullmatch(r"[A-Z]{2,6}", word) and acronym(parts) == word:
                 hits.append(e)
+        if len(hits) > 1 and all(e.name.split()[-1] == word for e in hits):
+            # Two full names of one family name: the first a given name opens, else the first.
+            given = [e for e in hits if normalise_name(e.name.split()[0]) in given_names()]
+            return (given or hits)[0]
         return hits[0] if len(hits) == 1 else None
 
     @staticmethod

@@ -260,6 +260,9 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "exequias",
             "velorio*",
             "sepelio*",
+            # a death's tributes and mourning
+            *("tribute*", "mourn*", "trauer*", "trauert", "hommage*", "deuil*"),
+            *("homenaje*", "de luto", "luto oficial", "capilla ardiente"),
         ),
     ),
     "theft": (
@@ -311,6 +314,10 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "fraude fiscale",
             "malversation*",
             "escándalo*",
+            # the affair by its name, and the wrongdoer's confession
+            *("fr:l'affaire", "fr:affaire", "de:affäre*", "confess*", "admitted to"),
+            *("aveu", "aveux", "avoué", "a avoué", "gesteht", "gestanden", "geständnis*"),
+            *("confiesa", "confesó", "confesión"),
         ),
     ),
     "sanctions": (

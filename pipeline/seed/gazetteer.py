@@ -118,6 +118,12 @@ def _main_place_names() -> frozenset[str]:
     return frozenset(_exonyms()) | cities | continents
 
 
+@lru_cache(maxsize=1)
+def exonyms() -> frozenset[str]:
+    """Folded names of countries and their subdivisions, in en/de/fr/es."""
+    return frozenset(_exonyms())
+
+
 def is_main_place(name: str) -> bool:
     """A country, region, continent or big city by its own name ("Paris", not "United")."""
     return normalise_name(name) in _main_place_names()
@@ -193,3 +199,19 @@ def place_forms(name: str) -> frozenset[str]:
 def is_place(name: str) -> bool:
     """Is ``name`` (as the article writes it) a country, region, continent or city?"""
     return normalise_name(name) in place_names()
+
+
+# Infinitive endings of French and Spanish verbs (simplemma's lemma of an inflected verb).
+_INFINITIVES = {"es": ("ar", "er", "ir"), "fr": ("er", "ir", "re")}
+
+
+def inflected_verb(word: str, lang: str) -> bool:
+    """Is ``word`` an inflected French or Spanish verb ("Muere", "Dimite"), so a headline
+    opening with it before a name ("Muere Jane Doe") does not make it part of the name?
+    Never a listed given name."""
+    endings = _INFINITIVES.get(lang)
+    low = word.lower()
+    if not endings or not simplemma.is_known(low, lang=lang):
+        return False
+    lemma = simplemma.lemmatize(low, lang=lang)
+    return lemma != low and lemma.endswith(endings) and normalise_name(word) not in given_names()

@@ -22,13 +22,15 @@ from wordfreq import zipf_frequency
 
 from pipeline.seed.cues import OPENERS, Token, is_title
 from pipeline.seed.events import event_counts
-from pipeline.seed.gazetteer import given_names, is_place
+from pipeline.seed.gazetteer import exonyms, given_names, is_place
 from pipeline.seed.language import german_common_noun
 from pipeline.seed.names import normalise_name
 from pipeline.seed.spans import Mention
 
 # A German noun this common (wordfreq's Zipf scale) is an everyday word, not a name.
 EVERYDAY_ZIPF = 4.4
+# A town's adjective German text writes at least this often (Zipf: "Ehinger" 2.4).
+TOWN_ZIPF = 2.0
 _NAME_COMPOUND = re.compile(r"([A-ZÄÖÜ][^\W\d_]+)-([A-ZÄÖÜ][^\W\d_]+)")
 
 
@@ -104,9 +106,16 @@ def names(mentions: list[Mention]) -> list[Mention]:
     ("Fraport", "Eurowings"). Twice is not enough for an everyday noun
     (Zipf >= ``EVERYDAY_ZIPF``: "Tod", "Bord", "Unternehmen") that is no part of a longer
     name of the article (the surname "Braun" of "Jane Braun"), and nothing is enough for a
-    word of the event lexicon ("Einsturz"). Longer names all stay."""
+    word of the event lexicon ("Einsturz"). A family name after the full name stays
+    ("Anton Acme", then "Acme"). Longer names all stay."""
     counts = Counter(m.surface for m in mentions)
     parts = {w for m in mentions if " " in m.surface for w in m.surface.split()}
+    # A person's family name after the article gave it in full ("Anton Acme", then "Acme").
+    surnames = {
+        m.surface.split()[-1]
+        for m in mentions
+        if len(m.surface.split()) == 2 and normalise_name(m.surface.split()[0]) in given_names()
+    }
     kept = []
     for m in mentions:
         word = m.surface
@@ -124,6 +133,7 @@ def names(mentions: list[Mention]) -> list[Mention]:
             or is_place(word)
             or genitive_place(word)
             or not _known(word)
+            or word in surnames
         ):
             kept.append(m)
     return kept
@@ -177,3 +187,17 @@ def adjective_forms(name: str) -> list[str]:
         form = [s + ending if k in inflected else s for k, s in enumerate(stems)]
         forms.append(" ".join(form))
     return [f for f in forms if f != name]
+
+
+def town_adjectives(name: str) -> list[str]:
+    """The adjectives a town's name makes ("Köln" -> "Kölner", "Dresden" -> "Dresdner"),
+    as far as German text writes them (wordfreq): "das Kölner Archiv" names Köln. None for
+    a country or region, or a name of two words.
+
+    >>> town_adjectives("Köln"), town_adjectives("Dresden"), town_adjectives("Bayern")
+    (['Kölner'], ['Dresdner'], [])
+    """
+    if " " in name or "-" in name or normalise_name(name) in exonyms() or not name[:1].isupper():
+        return []
+    forms = dict.fromkeys((name + "er", name[:-2] + "ner", name[:-1] + "r"))
+    return [f for f in forms if f.endswith("er") and zipf_frequency(f, "de") >= TOWN_ZIPF]

@@ -72,4 +72,9 @@ def german_common_noun(word: str) -> bool:
     if _GERMAN_NOUN_SUFFIXES.search(word.lower()):
         return True
     lemma = simplemma.lemmatize(word, lang="de")
-    return lemma != word and lemma.lower() != word.lower()
+    # The lexicon spells a name's "ß" as "ss" ("Hoeneß" -> "Hoeness"): no inflection.
+    return lemma != word and _sharp_s(lemma) != _sharp_s(word)
+
+
+def _sharp_s(word: str) -> str:
+    return word.lower().replace("ß", "ss")

@@ -321,6 +321,7 @@ def headline_thread(
     *,
     background: Background | None = None,
     common_place_docs: int = 5,
+    lede_sentences: int = 2,
 ) -> Thread | None:
     """The article's own story as its headline tells it: the actors the headline names
     (its places when it names no actor), with the headline's other names as partners.
@@ -338,6 +339,20 @@ def headline_thread(
         and any(m.sentence == 0 and m.role in ("noun", "possessive") for m in e.mentions)
     ]
     actors = [e for e in named if e.kind in ("person", "org", "product")]
+    if not named:
+        # A headline that names no one ("How the drug lord escaped"): the actor the lede
+        # names and the article names again is the story's.
+        lede = [
+            e
+            for e in entities
+            if e.kind in ("person", "org", "product")
+            and not is_source(e, sentences, headline)
+            and any(1 <= m.sentence <= lede_sentences for m in e.mentions)
+            and sum(m.role in ("noun", "possessive") for m in e.mentions) >= 2
+        ]
+        named = actors = sorted(lede, key=lambda e: min((m.sentence, m.start) for m in e.mentions))[
+            :1
+        ]
     anchors = actors or named
     if not anchors:
         return None

@@ -59,3 +59,31 @@ def test_the_lexicon_counts_a_death_s_funeral_and_a_theft():
     assert event_counts("Les obsèques du chanteur auront lieu samedi", lang="fr")["death"]
     assert event_counts("Juwelendiebstahl im Museum: Belohnung ausgesetzt", lang="de")["theft"]
     assert event_counts("Atraco en la joyería del centro", lang="es")["theft"]
+
+
+def test_a_family_name_alone_after_the_full_name_stays_even_when_it_is_a_word(background):
+    # "Fischer" is a common noun too; named alone once after "Anton Fischer", it is him.
+    [fischer] = _entities(
+        background,
+        "Pleite: Anton Fischer gibt auf",
+        "So einfach, wie Fischer es darstellt, wird es nicht.",
+    )
+    assert fischer.name == "Anton Fischer" and "Fischer" in fischer.aliases
+
+
+def test_a_family_name_two_full_names_share_joins_the_first(background):
+    people = _entities(
+        background,
+        "Urteil gegen Udo Zorbmann",
+        "Der Zorbia-Chef Ulrich Zorbmann muss ins Gefängnis.",
+        "Das Gericht verurteilte Zorbmann wegen Betrugs.",
+    )
+    first = next(e for e in people if e.name == "Udo Zorbmann")
+    assert "Zorbmann" in first.aliases and "Zorbmann" not in {e.name for e in people}
+
+
+def test_a_name_the_lexicon_spells_with_ss_is_no_common_noun(monkeypatch):
+    from pipeline.seed import language
+
+    monkeypatch.setattr(language.simplemma, "lemmatize", lambda w, lang: w.replace("ß", "ss"))
+    assert not language.german_common_noun("Zorbeß")

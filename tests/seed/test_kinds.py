@@ -37,3 +37,20 @@ def test_a_team_doing_something_is_no_product_and_an_academy_is_an_organisation(
         "He founded the Mamba Academy for young players.",
     )
     assert kinds["Los Angeles Lakers"] != "product" and kinds["Mamba Academy"] == "org", kinds
+
+
+def test_a_headline_opening_with_a_verb_keeps_it_out_of_the_name(background):
+    from pipeline.seed.gazetteer import inflected_verb
+
+    names = {
+        e.name
+        for e in EntityExtractor(background, language="es").extract(
+            [
+                "Muere Ramiro Zorbano",
+                "El escritor Ramiro Zorbano murió en Zorbia.",
+                "Zorbano tenía 90 años.",
+            ]
+        )
+    }
+    assert "Ramiro Zorbano" in names and not any(n.startswith("Muere") for n in names), names
+    assert inflected_verb("Dimite", "es") and not inflected_verb("Carlos", "es")
