@@ -235,6 +235,13 @@ FROZEN_PARTS = [
         min_developments=55,
         min_languages=9,
     ),
+    FrozenPart(
+        "stream_test7",
+        frozenset({"valieva-doping-case", "kinder-salmonella-recall", "brumadinho-dam-collapse"}),
+        min_items=240,
+        min_developments=55,
+        min_languages=10,
+    ),
 ]
 frozen_parts = pytest.mark.parametrize("part", FROZEN_PARTS, ids=lambda part: part.name)
 

@@ -58,6 +58,7 @@ OTHER_SETS = (
     "stream_test4.jsonl",
     "stream_test5.jsonl",
     "stream_test6.jsonl",
+    "stream_test7.jsonl",
 )
 
 
