@@ -71,7 +71,7 @@ PARTS: dict[str, tuple[Path, str]] = {
     ),
     "test11": (
         ROOT / "tests" / "data" / "seed_eval11",
-        "acd83bb72dbc90f02976ccc4c9dec52a4ac85f3dfaa0b0fd8700a62a627696f4",
+        "f70f5c26469ad9582d147f4b3725d55e9afd67bf970a3e4f40b6aac4fbadc59b",
     ),
 }
 
