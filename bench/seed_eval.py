@@ -13,6 +13,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test9     # the unseen ninth part (tests/data/seed_eval9), likewise
     python bench/seed_eval.py --split test10    # the unseen tenth part (tests/data/seed_eval10), likewise
     python bench/seed_eval.py --split test11    # the unseen eleventh part (tests/data/seed_eval11), likewise
+    python bench/seed_eval.py --split test12    # the unseen twelfth part (tests/data/seed_eval12), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -72,6 +73,10 @@ PARTS: dict[str, tuple[Path, str]] = {
     "test11": (
         ROOT / "tests" / "data" / "seed_eval11",
         "acd83bb72dbc90f02976ccc4c9dec52a4ac85f3dfaa0b0fd8700a62a627696f4",
+    ),
+    "test12": (
+        ROOT / "tests" / "data" / "seed_eval12",
+        "8efc3ff564b9389cf948511586cbd1db47b2e583a09f1e21db69d4bad193206c",
     ),
 }
 
