@@ -13,6 +13,7 @@ mapped storyline precision/recall over labeled items, storylines satisfied by en
     python bench/seed_eval.py --split test9     # the unseen ninth part (tests/data/seed_eval9), likewise
     python bench/seed_eval.py --split test10    # the unseen tenth part (tests/data/seed_eval10), likewise
     python bench/seed_eval.py --split test11    # the unseen eleventh part (tests/data/seed_eval11), likewise
+    python bench/seed_eval.py --split test12    # the unseen twelfth part (tests/data/seed_eval12), likewise
 
 Figures and their history: bench/README.md ("Seed on unseen articles").
 """
@@ -72,6 +73,10 @@ PARTS: dict[str, tuple[Path, str]] = {
     "test11": (
         ROOT / "tests" / "data" / "seed_eval11",
         "f70f5c26469ad9582d147f4b3725d55e9afd67bf970a3e4f40b6aac4fbadc59b",
+    ),
+    "test12": (
+        ROOT / "tests" / "data" / "seed_eval12",
+        "8efc3ff564b9389cf948511586cbd1db47b2e583a09f1e21db69d4bad193206c",
     ),
 }
 

@@ -1,4 +1,4 @@
-"""The unseen parts of the seed evaluation set (tests/data/seed_eval2 to seed_eval11;
+"""The unseen parts of the seed evaluation set (tests/data/seed_eval2 to seed_eval12;
 each README explains its part): their format, their labels and their frozen digests.
 
 Each part is scored once, at the end, by ``bench/seed_eval.py --split testN`` and is then
@@ -35,6 +35,7 @@ PARTS = {
     "seed_eval9": ("test9", {"en": 3, "de": 3, "fr": 3, "es": 3}),
     "seed_eval10": ("test10", {"en": 3, "de": 3, "fr": 3, "es": 3}),
     "seed_eval11": ("test11", {"en": 3, "de": 3, "fr": 3, "es": 3}),
+    "seed_eval12": ("test12", {"en": 3, "de": 3, "fr": 3, "es": 3}),
 }
 META = {part: manifest(DATA / part) for part in PARTS}
 ARTICLES = [(part, article_id) for part in PARTS for article_id in sorted(META[part])]
