@@ -657,6 +657,30 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "socorrista*",
         ),
     ),
+    # A contest won: a final, a song contest, a prize, a championship.
+    "victory": (
+        {"en": "victory", "de": "Sieg", "fr": "victoire", "es": "victoria"},
+        (
+            "en:wins",
+            "en:won",
+            "victory",
+            "triumph*",
+            "sieg",
+            "siegt*",
+            "siegerin*",
+            "gewinnt",
+            "gewonnen",
+            "gewinnerin*",
+            "de:triumph*",
+            "victoire*",
+            "vainqueur*",
+            "remporte*",
+            "es:gana",
+            "es:ganó",
+            "es:victoria*",
+            "triunf*",
+        ),
+    ),
     # A crowd crush: a festival, a stadium, a pilgrimage.
     "stampede": (
         {"en": "stampede", "de": "Massenpanik", "fr": "bousculade", "es": "estampida"},

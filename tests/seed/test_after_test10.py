@@ -3,7 +3,9 @@ trapped people, and a dropped inquiry as a later chapter (invented sentences).""
 
 from __future__ import annotations
 
+from pipeline.seed.draft import build_draft
 from pipeline.seed.events import event_counts, sequels, thread_events
+from pipeline.seed.text import parse_seed_text
 
 
 def test_spanish_renuncia_and_an_abdication_are_a_resignation():
@@ -29,3 +31,46 @@ def test_a_dropped_inquiry_is_a_resignation_s_later_chapter():
     # a story whose news is the dropped case keeps it
     assert "non-lieu" not in sequels(["fraud"], lede="Non-lieu pour Zorbac", lang="fr")[0]
     assert "eingestellt" not in sequels(["strike"], lede="Streik bei Zorbag", lang="de")[0]
+
+
+def test_a_contest_won_is_a_victory():
+    assert event_counts("Zorbina gewinnt das Finale in Zorbstadt", lang="de")["victory"]
+    assert event_counts("Die Siegerin feiert mit ihren Fans", lang="de")["victory"]
+    assert event_counts("Zorbac remporte la victoire", lang="fr")["victory"]
+    assert event_counts("La selección ganó la copa", lang="es")["victory"]
+    assert event_counts("Zorbina wins the contest", lang="en")["victory"]
+
+
+CONTEST = (
+    "date 2021-05-23 Zorbina Kessler gewinnt den Zorbovision Song Contest\n"
+    "Zorbina Kessler hat den Zorbovision Song Contest in Bergen gewonnen. "
+    "Zorbina Kessler siegte mit großem Vorsprung vor der Konkurrenz. "
+    "Der Zorbovision Song Contest wird jedes Jahr in einem anderen Land ausgetragen."
+)
+
+
+def test_a_recurring_contest_is_no_actor_of_its_victory(watchlists, background):
+    draft = build_draft(parse_seed_text(CONTEST), watchlists, background, slug="x")
+    [contest] = [e for e in draft.entities if e.name.endswith("Zorbovision Song Contest")]
+    assert contest.kind == "event"
+    assert draft.storylines
+    for s in draft.storylines:
+        assert "victory" in s.events, s.title
+        refs = {r for rule in (s.all_of, *s.alternatives) for group in rule for r in group}
+        assert contest.id not in refs, s.title
+
+
+ELECTION_WIN = (
+    "date 2024-11-06 Zorbach wins the presidential election in Zorbia\n"
+    "Karl Zorbach won the presidential election in Zorbia on Tuesday, a victory his rival "
+    "Anna Quorble conceded at midnight. Zorbach's victory gives his party a second chance."
+)
+
+
+def test_a_win_in_an_election_is_the_election_not_a_contest(watchlists, background):
+    # the shipped seed's dev figure fell to 0.898 with a victory class beside its election
+    draft = build_draft(parse_seed_text(ELECTION_WIN), watchlists, background, slug="x")
+    assert draft.storylines
+    assert all("victory" not in s.events for s in draft.storylines), [
+        (s.title, s.events) for s in draft.storylines
+    ]
