@@ -74,3 +74,19 @@ def test_a_win_in_an_election_is_the_election_not_a_contest(watchlists, backgrou
     assert all("victory" not in s.events for s in draft.storylines), [
         (s.title, s.events) for s in draft.storylines
     ]
+
+
+def test_a_family_s_firm_is_called_by_the_family_name(background):
+    from pipeline.seed.entities import EntityExtractor
+
+    sentences = [
+        "US investment giant Zorbman Brothers filed for bankruptcy on Monday.",
+        "The bank Zorbman Brothers had lost billions in mortgages.",
+    ]
+    [firm] = [
+        e
+        for e in EntityExtractor(background, language="en").extract(sentences)
+        if e.name == "Zorbman Brothers"
+    ]
+    assert firm.kind == "org"
+    assert "Zorbman" in firm.aliases
