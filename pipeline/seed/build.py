@@ -28,7 +28,7 @@ from pathlib import Path
 from pipeline.config.watchlists import Watchlists
 from pipeline.match.matcher import Matcher
 from pipeline.seed.background import Background
-from pipeline.seed.cues import ORG_PREFIXES
+from pipeline.seed.cues import EVENT_HEADS, ORG_PREFIXES
 from pipeline.seed.entities import EntityExtractor
 from pipeline.seed.events import (
     event_counts,
@@ -183,6 +183,13 @@ def build_draft(
     per_thread = own_events(
         [thread_counts([sentences[i] for i in t.sentences], lang=language) for t in threads]
     )
+    if "election" in event_counts(" ".join(sentences), lang=language):
+        # A win in an article that names an election is the election's result: its class
+        # says it, a contest's victory words would be every other win of the same actors.
+        article_events, lede_events = (
+            [k for k in ks if k != "victory"] for ks in (article_events, lede_events)
+        )
+        per_thread = [[k for k in ks if k != "victory"] for ks in per_thread]
     plans: list[_Plan] = []
     for thread, own in zip(threads, per_thread, strict=True):
         others = set().union(*(t.sentences for t in threads if t is not thread))
@@ -315,8 +322,14 @@ def _plan(
     # holds one of the event's phrases ("government efficiency" in the Department of
     # Government Efficiency).
     keys = [f" {normalise_name(t.rstrip('*'))} " for t in terms]
-    anchors = [e.id for e in thread.anchors if not _names_event(e) and not _holds_term(e, keys)]
-    partners = [e.id for e in thread.partners if not _names_event(e) and not _holds_term(e, keys)]
+
+    # A contest that recurs ("Song Contest", "World Cup", "Grand Prix") with a victory word
+    # is every year's winner: not an actor of the victory.
+    def actor(e: SeedEntity) -> bool:
+        return not (_names_event(e) or _holds_term(e, keys) or _recurring_contest(e, events))
+
+    anchors = [e.id for e in thread.anchors if actor(e)]
+    partners = [e.id for e in thread.partners if actor(e)]
     if not anchors and not partners:
         return None
     # A named event of the thread's kind ("Hurricane Acme", "Typhoon Acme") is this story's
@@ -400,6 +413,15 @@ def _overlap(a: SeedEntity, b: SeedEntity) -> bool:
 
 def _names_event(e: SeedEntity) -> bool:
     return any(event_counts(form) for form in (e.name, *e.aliases))
+
+
+def _recurring_contest(e: SeedEntity, events: list[str]) -> bool:
+    """Is ``e`` a contest held again and again ("Song Contest", "Cup"), in a victory?"""
+    return (
+        "victory" in events
+        and e.kind == "event"
+        and bool(set(normalise_name(e.name).split()) & EVENT_HEADS)
+    )
 
 
 def _named_event(e: SeedEntity, events: list[str]) -> list[str]:

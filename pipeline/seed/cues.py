@@ -211,7 +211,8 @@ treadmills machine machines bike bikes appliance appliances""".split()
 )
 EVENT_HEADS = frozenset(
     """war cup olympics games summit conference championship championships
-election elections festival expo awards open prix tournament series final finals""".split()
+election elections festival expo awards open prix tournament series final finals contest
+contests""".split()
 )
 MONTHS = frozenset(
     """january february march april may june july august september october november december

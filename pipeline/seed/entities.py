@@ -84,6 +84,10 @@ def _model_number(text: str) -> bool:
     )
 
 
+# The second word of a family's firm, in the four languages: its family name is its name.
+FAMILY_FIRM_HEADS = frozenset({"brothers", "bros", "brüder", "frères", "hermanos"})
+
+
 class EntityExtractor:
     """Extracts entities from an article's sentences; see the module docstring."""
 
@@ -454,6 +458,15 @@ class EntityExtractor:
             short = without_city(e.name)
             if short and e.kind in ("place", "org") and short not in e.aliases:
                 e.aliases.append(short)
+            # A family's firm ("Acme Brothers", "Acme Frères") is called by the family name.
+            words = e.name.split()
+            if (
+                e.kind == "org"
+                and len(words) == 2
+                and words[1].lower().rstrip(".") in FAMILY_FIRM_HEADS
+                and words[0] not in e.aliases
+            ):
+                e.aliases.append(words[0])
         if self.language == "de":  # "das Grüne Gewölbe" is also "im Grünen Gewölbe"
             for e in entities:
                 if e.kind == "place":  # "das Kölner Archiv"

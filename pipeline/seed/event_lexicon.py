@@ -211,6 +211,11 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "de:trat…ab",
             "gibt sein amt ab",
             "gibt ihr amt ab",
+            # Spanish "renuncia" is the resignation ("presentó su renuncia", "renuncia a la
+            # presidencia"); tagged, as an English "renunciation" is not one
+            *("es:renuncia*", "es:renunció", "es:renuncio", "es:renunciaron"),
+            # a monarch's (or a pope's) resignation is an abdication
+            *("abdica*", "abdiqu*", "abdankung*", "abgedankt", "de:dankt…ab"),
         ),
     ),
     # A person's death, as its verbs say it: casualties of a disaster ("135 morts", "71 dead")
@@ -630,6 +635,50 @@ EVENTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
             "chocaron",
             "descarril*",
             "incidente ferroviario",
+        ),
+    ),
+    # People trapped (a well, a mine, a cave, rubble) and the work to bring them out.
+    "rescue": (
+        {"en": "rescue", "de": "Rettung", "fr": "sauvetage", "es": "rescate"},
+        (
+            "rescue*",
+            "trapped",
+            "rettung*",
+            "rettungsarbeiten",
+            "gerettet",
+            "bergung*",
+            "verschüttet*",
+            "eingeschlossen*",
+            "sauvetage*",
+            "sauveteur*",
+            "secouru*",
+            "rescat*",
+            "atrapad*",
+            "socorrista*",
+        ),
+    ),
+    # A contest won: a final, a song contest, a prize, a championship.
+    "victory": (
+        {"en": "victory", "de": "Sieg", "fr": "victoire", "es": "victoria"},
+        (
+            "en:wins",
+            "en:won",
+            "victory",
+            "triumph*",
+            "sieg",
+            "siegt*",
+            "siegerin*",
+            "gewinnt",
+            "gewonnen",
+            "gewinnerin*",
+            "de:triumph*",
+            "victoire*",
+            "vainqueur*",
+            "remporte*",
+            "es:gana",
+            "es:ganó",
+            "es:victoria*",
+            "triunf*",
         ),
     ),
     # A crowd crush: a festival, a stadium, a pilgrimage.

@@ -107,6 +107,26 @@ PROSECUTION: tuple[str, ...] = (
     "imputado*",
 )
 
+# After an inquiry into a person or a body: the prosecutors drop it. German writes the
+# verb at the clause's end, far from "Verfahren" or "Ermittlungen": "eingestellt" alone.
+DROPPED: tuple[str, ...] = (
+    "charges dropped",
+    "drops charges",
+    "dropped charges",
+    "drop charges",
+    "case dropped",
+    "case dismissed",
+    "de:eingestellt",
+    "classement sans suite",
+    "classé sans suite",
+    "classée sans suite",
+    "non-lieu",
+    "archiva la causa",
+    "archivo de la causa",
+    "sobresee*",
+    "sobreseimiento",
+)
+
 # After a takeover's announcement: a regulator blocks it, or it is completed or dropped.
 DEAL_OUTCOME: tuple[str, ...] = (
     "block",
@@ -171,6 +191,7 @@ DISASTERS = (
     "earthquake",
     "storm",
     "attack",
+    "rescue",
 )
 
 # kind -> the forms of its later chapters. A kind not listed (a strike, whose court
@@ -181,8 +202,9 @@ SEQUELS: dict[str, tuple[str, ...]] = {
     "suspension": APPEAL,
     "takeover": DEAL_OUTCOME,
     "election": REELECTION,
-    **{kind: TRIAL for kind in ("arrest", "fraud", "raid", "breach", "recall", "death", "theft")},
-    "resignation": TRIAL + PROSECUTION,
+    **{kind: TRIAL for kind in ("breach", "recall", "death", "theft")},
+    **{kind: TRIAL + DROPPED for kind in ("arrest", "fraud", "raid")},
+    "resignation": TRIAL + PROSECUTION + DROPPED,
     "bankruptcy": TRIAL + PROSECUTION,
     **{kind: TRIAL + FINAL_REPORT for kind in DISASTERS},
     "grounding": TRIAL + FINAL_REPORT,
