@@ -36,6 +36,7 @@ The weights are what the fit found; docs/storylines.md explains them and the fig
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -112,12 +113,10 @@ class JoinModel:
                 continue
             picked = np.flatnonzero(x[:, flag])
             if len(picked):
-                rest = JoinModel(
-                    self.weights,
-                    self.bias,
-                    self.mean,
-                    self.scale,
-                    self.threshold,
+                # The other rows through the rest of the routing (this flag's model left out).
+                rest = dataclasses.replace(
+                    self,
+                    coarse_date=None,
                     other_language=None if flag == OTHER_LANGUAGE else self.other_language,
                 )
                 out = rest.probabilities(x)
